@@ -1,0 +1,136 @@
+"""The result of a pool projection: one array per column, one element per period.
+
+This frozen table is the contract between the cash-flow engine and everything above it
+(structuring, pricing, reports). Periods are 1-based months; element ``k`` of every
+array is period ``k + 1``. Money is in currency units (float64).
+
+Column meanings follow the SIFMA Standard Formulas' default cash-flow section (see
+``docs/cashflow.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["PROJECTION_COLUMNS", "PoolCashflows"]
+
+FloatArray = npt.NDArray[np.float64]
+
+#: The monthly table's columns, in order (``period`` first).
+PROJECTION_COLUMNS: tuple[str, ...] = (
+    "period",
+    "beginning_balance",
+    "performing_balance",
+    "new_default",
+    "voluntary_prepayment",
+    "expected_amortization",
+    "actual_amortization",
+    "amortization_from_defaults",
+    "foreclosure_balance",
+    "liquidated_balance",
+    "recovery",
+    "loss",
+    "expected_interest",
+    "lost_interest",
+    "actual_interest",
+    "servicing_fee",
+    "net_interest",
+    "principal",
+    "cash_flow",
+    "factor",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class PoolCashflows:
+    """Projected monthly pool cash flows.
+
+    Attributes
+    ----------
+    original_balance : float
+        Pool balance at the start of period 1 (the balance the factor divides by).
+    period : ndarray of int64
+        1, 2, ..., n.
+    beginning_balance : ndarray
+        Performing balance at the start of the period.
+    performing_balance : ndarray
+        Performing (non-defaulted) balance at the end of the period.
+    new_default : ndarray
+        Balance that defaults in the period (taken off the prior performing balance).
+    voluntary_prepayment : ndarray
+        Unscheduled principal paid by performing loans.
+    expected_amortization : ndarray
+        Scheduled principal due on the prior period's performing balance.
+    actual_amortization : ndarray
+        Scheduled principal actually collected (less than expected without advancing).
+    amortization_from_defaults : ndarray
+        Scheduled principal on defaulted loans (advanced by the servicer when advancing).
+    foreclosure_balance : ndarray
+        Defaulted balance awaiting liquidation at the end of the period.
+    liquidated_balance : ndarray
+        Defaulted balance liquidated in the period (``lag`` months after default).
+    recovery : ndarray
+        Cash recovered from liquidations.
+    loss : ndarray
+        Principal loss on liquidations: ``min(severity * liquidated, liquidated)``.
+    expected_interest : ndarray
+        Gross interest due on the prior performing balance plus foreclosure balance.
+    lost_interest : ndarray
+        Interest not received (on the foreclosure pipeline, when not advancing).
+    actual_interest : ndarray
+        Gross interest collected or advanced.
+    servicing_fee : ndarray
+        Servicing fee strip: ``actual_interest`` times (gross - net) / gross.
+    net_interest : ndarray
+        Interest passed through: ``actual_interest - servicing_fee``.
+    principal : ndarray
+        Principal passed through: voluntary prepayment + actual amortization + recovery.
+    cash_flow : ndarray
+        ``net_interest + principal``.
+    factor : ndarray
+        ``(performing_balance + foreclosure_balance) / original_balance`` at period end.
+    """
+
+    original_balance: float
+    period: npt.NDArray[np.int64]
+    beginning_balance: FloatArray
+    performing_balance: FloatArray
+    new_default: FloatArray
+    voluntary_prepayment: FloatArray
+    expected_amortization: FloatArray
+    actual_amortization: FloatArray
+    amortization_from_defaults: FloatArray
+    foreclosure_balance: FloatArray
+    liquidated_balance: FloatArray
+    recovery: FloatArray
+    loss: FloatArray
+    expected_interest: FloatArray
+    lost_interest: FloatArray
+    actual_interest: FloatArray
+    servicing_fee: FloatArray
+    net_interest: FloatArray
+    principal: FloatArray
+    cash_flow: FloatArray
+    factor: FloatArray
+
+    def __post_init__(self) -> None:
+        n = len(self.period)
+        for f in fields(self):
+            if f.name == "original_balance":
+                continue
+            arr = getattr(self, f.name)
+            if len(arr) != n:
+                raise ValueError(f"column {f.name!r} has {len(arr)} periods, expected {n}")
+            arr.setflags(write=False)
+
+    @property
+    def n_periods(self) -> int:
+        return len(self.period)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Columns as a dict of arrays, in ``PROJECTION_COLUMNS`` order."""
+        return {name: getattr(self, name) for name in PROJECTION_COLUMNS}

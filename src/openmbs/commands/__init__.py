@@ -1,0 +1,14 @@
+"""CLI command groups. Each module exposes ``register(app: typer.Typer) -> None``.
+
+Add a module here when it adds commands; the order is the order of ``openmbs --help``.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from openmbs.commands import deal, demo, model, price, project, tape
+
+__all__ = ["COMMAND_MODULES"]
+
+COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model)
