@@ -7,6 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEMO_OUT ?= demo-out
 
+ANVIL  := .tools/node_modules/.bin/anvil
+ANVIL_VERSION := 1.7.1
+
 .PHONY: demo test lint bench venv clean
 
 $(BIN)/python:
@@ -20,10 +23,16 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 venv: $(STAMP)
 
+# anvil (a real JSON-RPC node) for the RPC-path tests: the binary ships inside the npm
+# package @foundry-rs/anvil; nothing is downloaded from anywhere but the npm registry.
+$(ANVIL):
+	npm install --silent --no-audit --no-fund --prefix .tools @foundry-rs/anvil@$(ANVIL_VERSION)
+	$(ANVIL) --version >/dev/null
+
 demo: $(STAMP)
 	$(BIN)/openmbs demo --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: $(STAMP) $(ANVIL)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
