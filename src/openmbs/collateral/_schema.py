@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-__all__ = ["CANONICAL_FIELDS", "CANONICAL_SCHEMA", "FieldSpec", "REQUIRED_FIELDS"]
+__all__ = [
+    "CANONICAL_FIELDS",
+    "CANONICAL_SCHEMA",
+    "CATEGORY_VALUES",
+    "FIELD_NAMES",
+    "REQUIRED_FIELDS",
+    "US_STATE_CODES",
+    "FieldSpec",
+]
 
 
 @dataclass(frozen=True)
@@ -43,7 +51,10 @@ CANONICAL_FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("dti", pa.float64(), False, "original debt-to-income, decimal"),
     FieldSpec("occupancy", pa.string(), False, "'primary' | 'second_home' | 'investor'"),
     FieldSpec(
-        "purpose", pa.string(), False, "'purchase' | 'cash_out_refi' | 'no_cash_out_refi'"
+        "purpose",
+        pa.string(),
+        False,
+        "'purchase' | 'cash_out_refi' | 'no_cash_out_refi' | 'refi_unspecified'",
     ),
     FieldSpec(
         "property_type",
@@ -75,3 +86,76 @@ CANONICAL_SCHEMA: pa.Schema = pa.schema(
 )
 
 REQUIRED_FIELDS: tuple[str, ...] = tuple(f.name for f in CANONICAL_FIELDS if f.required)
+
+FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in CANONICAL_FIELDS)
+
+CATEGORY_VALUES: dict[str, tuple[str, ...]] = {
+    "amortization_type": ("fixed", "arm", "interest_only"),
+    "occupancy": ("primary", "second_home", "investor"),
+    "purpose": ("purchase", "cash_out_refi", "no_cash_out_refi", "refi_unspecified"),
+    "property_type": ("single_family", "condo", "pud", "manufactured", "coop"),
+    "channel": ("retail", "broker", "correspondent", "tpo"),
+}
+"""Allowed values of each categorical canonical field (anything else is an error)."""
+
+US_STATE_CODES: frozenset[str] = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "PR",
+        "VI",
+        "GU",
+        "AS",
+        "MP",
+    ]
+)
+"""USPS codes of the 50 states, DC and the five inhabited territories."""

@@ -1,9 +1,392 @@
-"""`openmbs deal` commands (being built)."""
+"""`openmbs deal` commands: run a deal's waterfall, price/yield tables, breakevens.
+
+Market units on the command line (say so in --help): ``--psa 150`` (percent of PSA),
+``--cpr 6`` (6% a year), ``--smm 0.5`` (0.5% a month), ``--abs 1.5``, ``--cdr 2``,
+``--mdr 0.2``, ``--sda 100``, ``--severity 35``, ``--wac 6.5``, ``--net-coupon 6``,
+``--index 5``. The Python API takes decimals.
+"""
 
 from __future__ import annotations
 
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import typer
+
+from openmbs.errors import InputError
+
+if TYPE_CHECKING:
+    from openmbs.behaviour import Default, Prepayment
+    from openmbs.cashflow import PoolCashflows
+    from openmbs.structuring import DealSpec
+
+deal_app = typer.Typer(
+    help="Deal structuring: run a waterfall, price/yield tables, breakevens.",
+    no_args_is_help=True,
+)
+
+_DEAL = typer.Argument(..., help="Deal spec (TOML), or the name of a shipped example deal.")
+_TAPE = typer.Option(None, "--tape", help="Loan tape file (any supported format).")
+_BAL = typer.Option(None, "--balance", help="Generic pool: current balance (currency units).")
+_WAC = typer.Option(None, "--wac", help="Generic pool: gross WAC in percent (6.5).")
+_NET = typer.Option(None, "--net-coupon", help="Generic pool: net coupon in percent (6).")
+_TERM = typer.Option(None, "--term", help="Generic pool: original term, months.")
+_AGE = typer.Option(None, "--age", help="Generic pool: loan age, months.")
+_PSA = typer.Option(None, "--psa", help="Prepayment speed, percent of PSA (150).")
+_CPR = typer.Option(None, "--cpr", help="Prepayment CPR in percent a year (6).")
+_SMM = typer.Option(None, "--smm", help="Prepayment SMM in percent a month (0.5).")
+_ABS = typer.Option(None, "--abs", help="Prepayment ABS speed in percent (1.5).")
+_CDR = typer.Option(None, "--cdr", help="Default CDR in percent a year (2).")
+_MDR = typer.Option(None, "--mdr", help="Default MDR in percent a month (0.2).")
+_SDA = typer.Option(None, "--sda", help="Default speed, percent of SDA (100).")
+_SEV = typer.Option(0.0, "--severity", help="Loss severity in percent (35).")
+_LAG = typer.Option(0, "--lag", help="Liquidation lag, months.")
+_IDX = typer.Option(0.0, "--index", help="Floater index rate in percent (5).")
+_JSON = typer.Option(False, "--json", help="Print JSON for machines.")
+_TRANCHE = typer.Option(..., "--tranche", help="Tranche name.")
+_PRICE1 = typer.Option(None, "--price", help="Price per 100 of face, for yield and duration.")
+_OUT = typer.Option(None, "--out", help="Write the period table (.csv, .parquet or .json).")
+_PRICES = typer.Option(..., "--price", help="Price(s) per 100 of face, comma-separated.")
+_SPEEDS = typer.Option("50,100,150,300,500", "--psa", help="PSA speeds (percent), comma-separated.")
+_BY = typer.Option("cdr", "--by", help="Solve for 'cdr' (percent a year) or 'sda' (percent of SDA).")
+
+
+@dataclass(frozen=True)
+class _Pool:
+    spec: DealSpec
+    project: Any  # Callable[[Prepayment, Default | None], PoolCashflows]
+    label: str
+
+
+def _load(deal: str) -> DealSpec:
+    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+
+    if deal in EXAMPLE_DEALS and not Path(deal).exists():
+        return example_deal(deal)
+    return load_deal(deal)
+
+
+def _prepayment(psa: float | None, cpr: float | None, smm: float | None, abs_: float | None) -> Prepayment:
+    from openmbs.behaviour import Prepayment
+
+    given = [(k, v) for k, v in (("--psa", psa), ("--cpr", cpr), ("--smm", smm), ("--abs", abs_)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"give one prepayment assumption, got {', '.join(k for k, _ in given)}")
+    if psa is not None:
+        return Prepayment.psa(psa)
+    if cpr is not None:
+        return Prepayment.cpr(cpr / 100.0)
+    if smm is not None:
+        return Prepayment.smm(smm / 100.0)
+    if abs_ is not None:
+        return Prepayment.abs(abs_ / 100.0)
+    return Prepayment.psa(100.0)
+
+
+def _default(cdr: float | None, mdr: float | None, sda: float | None) -> Default | None:
+    from openmbs.behaviour import Default
+
+    given = [(k, v) for k, v in (("--cdr", cdr), ("--mdr", mdr), ("--sda", sda)) if v is not None]
+    if len(given) > 1:
+        raise InputError(f"give one default assumption, got {', '.join(k for k, _ in given)}")
+    if cdr is not None:
+        return Default.cdr(cdr / 100.0)
+    if mdr is not None:
+        return Default.mdr(mdr / 100.0)
+    if sda is not None:
+        return Default.sda(sda)
+    return None
+
+
+def _pool(
+    spec: DealSpec,
+    tape: Path | None,
+    balance: float | None,
+    wac: float | None,
+    net: float | None,
+    term: int | None,
+    age: int | None,
+    severity: float,
+    lag: int,
+) -> _Pool:
+    sev = severity / 100.0
+    if tape is not None:
+        from openmbs.cashflow import project_tape
+        from openmbs.collateral import pool_stats, read_tape
+
+        t = read_tape(tape)
+        st = pool_stats(t)
+        sized = spec.with_pool(
+            balance=float(st.current_balance),
+            wac=float(st.wac),
+            net_coupon=float(st.net_wac),
+            term=round(float(st.wa_original_term)),
+            age=round(float(st.wala)),
+        )
+
+        def project_t(prep: Prepayment, dflt: Default | None) -> PoolCashflows:
+            return project_tape(t, prepayment=prep, default=dflt, severity=sev, lag=lag, method="repline")
+
+        return _Pool(sized, project_t, f"tape {tape} ({len(t)} loans, {st.current_balance:,.2f})")
+    p = spec.pool
+    b = balance if balance is not None else p.balance
+    g = wac / 100.0 if wac is not None else p.wac
+    n = net / 100.0 if net is not None else p.net_coupon
+    tm = term if term is not None else p.term
+    a = age if age is not None else p.age
+    for flag, v in (("--balance", b), ("--wac", g), ("--net-coupon", n), ("--term", tm)):
+        if v is None:
+            raise InputError(f"the deal's [pool] has no {flag.strip('-')}: give {flag} or --tape")
+    assert b is not None and g is not None and n is not None and tm is not None
+    if a >= tm:
+        raise InputError(f"--age {a} must be below --term {tm}")
+    sized = spec.with_pool(balance=b, wac=g, net_coupon=n, term=tm, age=a)
+
+    def project_g(prep: Prepayment, dflt: Default | None) -> PoolCashflows:
+        from openmbs.cashflow import project_pool
+
+        return project_pool(
+            balance=b,
+            gross_coupon=g,
+            net_coupon=n,
+            original_term=tm,
+            remaining_term=tm - a,
+            loan_age=a,
+            prepayment=prep,
+            default=dflt,
+            severity=sev,
+            lag=lag,
+        )
+
+    return _Pool(sized, project_g, f"generic pool {b:,.2f} WAC {g:.3%} net {n:.3%} term {tm} age {a}")
+
+
+def _fmt(x: float, spec: str) -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+@deal_app.command("run")
+def run(
+    deal: str = _DEAL,
+    tape: Path | None = _TAPE,
+    balance: float | None = _BAL,
+    wac: float | None = _WAC,
+    net_coupon: float | None = _NET,
+    term: int | None = _TERM,
+    age: int | None = _AGE,
+    psa: float | None = _PSA,
+    cpr: float | None = _CPR,
+    smm: float | None = _SMM,
+    abs_: float | None = _ABS,
+    cdr: float | None = _CDR,
+    mdr: float | None = _MDR,
+    sda: float | None = _SDA,
+    severity: float = _SEV,
+    lag: int = _LAG,
+    index: float = _IDX,
+    price: float | None = _PRICE1,
+    out: Path | None = _OUT,
+    as_json: bool = _JSON,
+) -> None:
+    """Run the deal's waterfall on a tape or a generic pool and print the tranche table."""
+    from openmbs.structuring import (
+        collections_from_projection,
+        period_table,
+        run_waterfall,
+        tranche_analytics,
+        write_table,
+    )
+
+    spec = _load(deal)
+    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
+    prep = _prepayment(psa, cpr, smm, abs_)
+    dflt = _default(cdr, mdr, sda)
+    cf = pool.project(prep, dflt)
+    coll = collections_from_projection(
+        cf,
+        servicing_in_net_rate=pool.spec.pool.servicing_in_net_rate,
+        cleanup_call=pool.spec.cleanup_call,
+        index_rate=index / 100.0,
+    )
+    res = run_waterfall(pool.spec, coll)
+    rows = tranche_analytics(res, price=price, delay_days=pool.spec.payment_delay_days)
+    residual = float(res.summary.residual[0])
+    if out is not None:
+        write_table(period_table(res), str(out))
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "deal": pool.spec.name,
+                    "pool": pool.label,
+                    "tranches": [r.as_dict() for r in rows],
+                    "residual": residual,
+                    "out": str(out) if out is not None else None,
+                }
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{pool.spec.name}: {pool.label}")
+    for col in ("tranche", "face", "WAL (y)", "window", "yield %", "mod dur", "loss", "interest"):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(
+            r.name,
+            _fmt(r.face, ",.2f"),
+            _fmt(r.wal, ".2f"),
+            f"{r.first}-{r.last}" if r.first else "-",
+            _fmt(r.yield_ * 100.0, ".3f"),
+            _fmt(r.modified_duration, ".2f"),
+            _fmt(r.loss, ",.2f"),
+            _fmt(r.interest, ",.2f"),
+        )
+    console = Console()
+    console.print(table)
+    console.print(f"residual ({pool.spec.residual}): {residual:,.2f}")
+    if out is not None:
+        console.print(f"period table written to {out}")
+
+
+def _floats(text: str, flag: str) -> list[float]:
+    try:
+        return [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise InputError(f"{flag} must be a comma-separated list of numbers, got {text!r}") from None
+
+
+@deal_app.command("table")
+def table_cmd(
+    deal: str = _DEAL,
+    tranche: str = _TRANCHE,
+    price: str = _PRICES,
+    psa: str = _SPEEDS,
+    tape: Path | None = _TAPE,
+    balance: float | None = _BAL,
+    wac: float | None = _WAC,
+    net_coupon: float | None = _NET,
+    term: int | None = _TERM,
+    age: int | None = _AGE,
+    cdr: float | None = _CDR,
+    mdr: float | None = _MDR,
+    sda: float | None = _SDA,
+    severity: float = _SEV,
+    lag: int = _LAG,
+    index: float = _IDX,
+    as_json: bool = _JSON,
+) -> None:
+    """Price/yield table of one tranche: yield, WAL and modified duration at each speed."""
+    from openmbs.behaviour import Prepayment
+    from openmbs.structuring import collections_from_projection, price_yield_table
+
+    spec = _load(deal)
+    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
+    if tranche not in [t.name for t in pool.spec.tranches]:
+        raise InputError(f"--tranche {tranche!r} is not in the deal ({', '.join(t.name for t in pool.spec.tranches)})")
+    speeds = _floats(psa, "--psa")
+    prices = _floats(price, "--price")
+    dflt = _default(cdr, mdr, sda)
+    coll = collections_from_projection(
+        [pool.project(Prepayment.psa(s), dflt) for s in speeds],
+        servicing_in_net_rate=pool.spec.pool.servicing_in_net_rate,
+        cleanup_call=pool.spec.cleanup_call,
+        index_rate=index / 100.0,
+    )
+    grid = price_yield_table(pool.spec, coll, tranche, prices, delay_days=pool.spec.payment_delay_days)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "deal": pool.spec.name,
+                    "tranche": tranche,
+                    "psa": speeds,
+                    "rows": [
+                        {"price": p, "cells": [c.as_dict() for c in row]} for p, row in zip(prices, grid, strict=True)
+                    ],
+                }
+            )
+        )
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title=f"{pool.spec.name} {tranche}: yield % at each PSA speed")
+    t.add_column("price", justify="right")
+    for s in speeds:
+        t.add_column(f"{s:g} PSA", justify="right")
+    for p, row in zip(prices, grid, strict=True):
+        t.add_row(f"{p:g}", *[_fmt(c.yield_ * 100.0, ".3f") for c in row])
+    t.add_row("WAL (y)", *[_fmt(c.wal, ".2f") for c in grid[0]])
+    t.add_row("mod dur", *[_fmt(c.modified_duration, ".2f") for c in grid[0]])
+    t.add_row("window", *[f"{c.first}-{c.last}" if c.first else "-" for c in grid[0]])
+    Console().print(t)
+
+
+@deal_app.command("breakeven")
+def breakeven_cmd(
+    deal: str = _DEAL,
+    tranche: str = _TRANCHE,
+    by: str = _BY,
+    tape: Path | None = _TAPE,
+    balance: float | None = _BAL,
+    wac: float | None = _WAC,
+    net_coupon: float | None = _NET,
+    term: int | None = _TERM,
+    age: int | None = _AGE,
+    psa: float | None = _PSA,
+    cpr: float | None = _CPR,
+    smm: float | None = _SMM,
+    abs_: float | None = _ABS,
+    severity: float = _SEV,
+    lag: int = _LAG,
+    as_json: bool = _JSON,
+) -> None:
+    """The default rate (CDR or SDA speed) at which a tranche takes its first unit of loss."""
+    from openmbs.structuring import breakeven_cdr, breakeven_sda
+
+    if by not in ("cdr", "sda"):
+        raise InputError(f"--by must be 'cdr' or 'sda', got {by!r}")
+    if severity <= 0:
+        raise InputError("a breakeven needs a loss severity: give --severity (percent, e.g. 35)")
+    spec = _load(deal)
+    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
+    if tranche not in [t.name for t in pool.spec.tranches]:
+        raise InputError(f"--tranche {tranche!r} is not in the deal ({', '.join(t.name for t in pool.spec.tranches)})")
+    prep = _prepayment(psa, cpr, smm, abs_)
+
+    def project(dflt: Default) -> PoolCashflows:
+        return pool.project(prep, dflt)  # type: ignore[no-any-return]
+
+    if by == "cdr":
+        value = breakeven_cdr(pool.spec, project, tranche) * 100.0
+        label = "CDR %"
+    else:
+        value = breakeven_sda(pool.spec, project, tranche)
+        label = "SDA %"
+    if as_json:
+        typer.echo(json.dumps({"deal": pool.spec.name, "tranche": tranche, "by": by, "breakeven": value}))
+        return
+    typer.echo(f"{pool.spec.name} {tranche}: breakeven {label} = {value:.4f} ({pool.label})")
+
+
+@deal_app.command("show")
+def show(deal: str = _DEAL) -> None:
+    """Validate a deal spec and print its classes as compiled (base units)."""
+    from openmbs.structuring import compile_exact
+
+    spec = _load(deal)
+    d = compile_exact(spec)
+    typer.echo(f"{spec.name}: {spec.description}")
+    typer.echo(f"settlement asset {spec.asset.symbol} ({d.decimals} decimals); pool {d.pool_original} units")
+    for i, name in enumerate(d.names):
+        typer.echo(f"  {name:<8} priority {d.priority[i]:>2}  face {d.face[i]:>20}  rate(WAD) {d.rate[i]}")
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    app.add_typer(deal_app, name="deal")

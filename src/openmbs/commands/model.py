@@ -1,9 +1,200 @@
-"""`openmbs model` commands (being built)."""
+"""`openmbs model` commands: train a credit (PD) model on loan-level data, and predict."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from openmbs.errors import InputError
+
+
+def train(
+    data: Annotated[
+        Path, typer.Option("--data", help="Loan-level CSV or Parquet file, one row per loan.")
+    ],
+    target: Annotated[str, typer.Option("--target", help="The outcome column.")],
+    positive: Annotated[
+        str, typer.Option("--positive", help="Outcome value that counts as a default.")
+    ],
+    features: Annotated[
+        str | None,
+        typer.Option(
+            "--features",
+            help="Comma-separated feature columns (default: every usable column).",
+        ),
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", help="gbm (gradient boosting) or logistic.")
+    ] = "gbm",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Folder to save the model in (model.pkl/json).")
+    ] = None,
+    test_size: Annotated[
+        float, typer.Option("--test-size", help="Share of rows held out for evaluation.")
+    ] = 0.25,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split and the model.")] = 0,
+    max_rows: Annotated[
+        int | None, typer.Option("--max-rows", help="Use a random subsample of this many rows.")
+    ] = None,
+    horizon: Annotated[
+        int | None,
+        typer.Option("--horizon", help="Months over which the outcome was observed (saved)."),
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Cap on native threads while fitting.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
+) -> None:
+    """Train a PD model and print its held-out AUC and KS beside a logistic baseline."""
+    from openmbs.risk import train_credit_model
+
+    if model not in ("gbm", "logistic"):
+        raise InputError(f"--model {model!r}: expected 'gbm' or 'logistic'")
+    names = None if features is None else [f for f in features.split(",") if f.strip()]
+    result = train_credit_model(
+        data,
+        target=target,
+        positive=positive,
+        features=names,
+        model="gbm" if model == "gbm" else "logistic",
+        test_size=test_size,
+        seed=seed,
+        max_rows=max_rows,
+        horizon_months=horizon,
+        n_threads=threads,
+    )
+    saved = None if out is None else str(result.model.save(out))
+    ev, base = result.evaluation, result.baseline
+    info = result.model.info
+    if as_json:
+        doc: dict[str, Any] = {
+            "data": str(data),
+            "model": info.kind,
+            "auc": ev.auc,
+            "ks": ev.ks,
+            "brier": ev.brier,
+            "baseline": {"model": "logistic", "auc": base.auc, "ks": base.ks, "brier": base.brier},
+            "baseline_auc": base.auc,
+            "baseline_ks": base.ks,
+            "n_train": info.n_train,
+            "n_test": info.n_test,
+            "positive_rate": ev.base_rate,
+            "features": [f.to_json() for f in info.features],
+            "dropped": [f.to_json() for f in result.inferred if f.name in result.dropped],
+            "rows_missing_target": result.n_missing_target,
+            "calibration": [vars(r) for r in ev.calibration],
+            "out": saved,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    ft = Table(title=f"Features inferred from {data.name}")
+    for col in ("column", "kind", "unit", "missing", "distinct", "used"):
+        ft.add_column(col, justify="right" if col in ("missing", "distinct") else "left")
+    for f in result.inferred:
+        used = "yes" if f.name not in result.dropped else "no"
+        ft.add_row(f.name, f.kind, f.unit or "", f"{f.n_missing:,}", f"{f.n_unique:,}", used)
+    console.print(ft)
+    mt = Table(title=f"Held-out performance ({info.n_test:,} rows, {ev.base_rate:.2%} positive)")
+    for col in ("model", "AUC", "KS", "Brier"):
+        mt.add_column(col, justify="left" if col == "model" else "right")
+    mt.add_row(info.kind, f"{ev.auc:.4f}", f"{ev.ks:.4f}", f"{ev.brier:.4f}")
+    if info.kind != "logistic":
+        mt.add_row("logistic (baseline)", f"{base.auc:.4f}", f"{base.ks:.4f}", f"{base.brier:.4f}")
+    console.print(mt)
+    ct = Table(title=f"Calibration by decile of predicted PD ({info.kind})")
+    for col in ("decile", "loans", "mean PD", "observed"):
+        ct.add_column(col, justify="right")
+    for r in ev.calibration:
+        ct.add_row(str(r.decile), f"{r.n:,}", f"{r.mean_pd:.4f}", f"{r.observed_rate:.4f}")
+    console.print(ct)
+    if saved:
+        console.print(f"model saved to {saved}")
+
+
+def predict(
+    model: Annotated[Path, typer.Option("--model", help="A folder saved by `model train`.")],
+    data: Annotated[Path, typer.Option("--data", help="Loan-level CSV or Parquet file.")],
+    out: Annotated[Path, typer.Option("--out", help="Output file (.csv or .parquet).")],
+    horizon: Annotated[
+        int | None,
+        typer.Option(
+            "--horizon",
+            help="PD horizon in months for the monthly default rate (default: the saved one).",
+        ),
+    ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option("--id-column", help="Copy this column to the output (default: loan_id)."),
+    ] = None,
+) -> None:
+    """Write each loan's PD (and, given a horizon, its constant monthly default rate)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from openmbs.risk import load_credit_model, pd_to_mdr, read_loan_table
+
+    m = load_credit_model(model)
+    table = read_loan_table(data)
+    pd = m.predict_pd(table)
+    cols: dict[str, Any] = {"row": np.arange(1, len(pd) + 1, dtype=np.int64)}
+    idc = id_column or ("loan_id" if "loan_id" in table.column_names else None)
+    if idc is not None:
+        if idc not in table.column_names:
+            raise InputError(f"file {str(data)!r}, column {idc!r}: no such column")
+        cols[idc] = table.column(idc)
+    cols["pd"] = pd
+    h = horizon if horizon is not None else m.info.horizon_months
+    if h is not None:
+        mdr = pd_to_mdr(pd, h)
+        cols["mdr"] = mdr
+        cols["cdr"] = -np.expm1(12.0 * np.log1p(-mdr))
+    result = pa.table(cols)
+    _write_table(result, out)
+    typer.echo(f"{len(pd):,} loans scored -> {out}" + (f" (horizon {h} months)" if h else ""))
+
+
+def _write_table(table: Any, out: Path) -> None:
+    """Write CSV or Parquet to a temporary name in the same folder, then move it."""
+    import os
+    import tempfile
+
+    suffix = out.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".pq"):
+        raise InputError(f"--out {str(out)!r}: expected a .csv or .parquet file name")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if suffix == ".csv":
+            import pyarrow.csv as pcsv
+
+            pcsv.write_csv(table, tmp)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, tmp)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
+    sub = typer.Typer(
+        name="model",
+        help="Credit models on loan-level data: train (with held-out AUC/KS) and predict.",
+        no_args_is_help=True,
+    )
+    sub.command("train")(train)
+    sub.command("predict")(predict)
+    app.add_typer(sub, name="model")

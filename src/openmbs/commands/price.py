@@ -1,9 +1,445 @@
-"""`openmbs price` commands (being built)."""
+"""`openmbs price`: yield-based measures of a pass-through of a generic pool or a tape.
+
+``openmbs price --price P | --yield Y [pool] [assumptions]`` projects the pool's cash
+flows (SIFMA Standard Formulas) and prints price, yield, mortgage yield, average life,
+durations and convexity; ``--curve`` adds spread to the curve at the average life and
+the Z-spread. ``price`` is a command group: later subcommands (``openmbs price oas``)
+attach to :data:`price_app`.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+from openmbs.errors import InputError
+
+__all__ = ["price_app", "register"]
+
+price_app = typer.Typer(
+    name="price",
+    invoke_without_command=True,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_POOL = "Pool (generic, or --tape)"
+_ASSUME = "Prepayment and default (market units: percent, PSA/SDA speeds)"
+_QUOTE = "Quote and timing"
+_EFFECTIVE = "Effective duration and convexity (rate shifts, re-projection)"
+
+
+def _one_of(flags: dict[str, float | None], what: str) -> tuple[str, float] | None:
+    given = [(k, v) for k, v in flags.items() if v is not None]
+    if len(given) > 1:
+        names = ", ".join(f"--{k}" for k, _ in given)
+        raise InputError(f"give at most one {what} flag, got {names}")
+    return given[0] if given else None
+
+
+def assumptions_from_flags(
+    *,
+    smm: float | None,
+    cpr: float | None,
+    psa: float | None,
+    abs_: float | None,
+    mdr: float | None,
+    cdr: float | None,
+    sda: float | None,
+) -> tuple[Any, Any]:
+    """Prepayment and default assumptions from CLI flags in market units.
+
+    SMM, CPR, ABS, MDR and CDR are percent (``--cpr 6`` is 6% CPR); PSA and SDA are
+    speeds in percent of the benchmark (``--psa 150``). No prepayment flag means 0% CPR,
+    no default flag means no defaults.
+    """
+    from openmbs.behaviour import Default, Prepayment
+
+    pre = _one_of({"smm": smm, "cpr": cpr, "psa": psa, "abs": abs_}, "prepayment")
+    if pre is None:
+        prepayment = Prepayment.cpr(0.0)
+    else:
+        kind, value = pre
+        prepayment = {
+            "smm": lambda v: Prepayment.smm(v / 100.0),
+            "cpr": lambda v: Prepayment.cpr(v / 100.0),
+            "psa": lambda v: Prepayment.psa(v),
+            "abs": lambda v: Prepayment.abs(v / 100.0),
+        }[kind](value)
+    dflt = _one_of({"mdr": mdr, "cdr": cdr, "sda": sda}, "default")
+    default = None
+    if dflt is not None:
+        kind, value = dflt
+        default = {
+            "mdr": lambda v: Default.mdr(v / 100.0),
+            "cdr": lambda v: Default.cdr(v / 100.0),
+            "sda": lambda v: Default.sda(v),
+        }[kind](value)
+    return prepayment, default
+
+
+@price_app.callback(invoke_without_command=True)
+def price(
+    ctx: typer.Context,
+    price: Annotated[
+        float | None,
+        typer.Option(
+            "--price", help="Clean price per 100 of current face.", rich_help_panel=_QUOTE
+        ),
+    ] = None,
+    yield_: Annotated[
+        float | None,
+        typer.Option(
+            "--yield",
+            help="Bond-equivalent (semi-annual) yield, percent (5.5 = 5.5%).",
+            rich_help_panel=_QUOTE,
+        ),
+    ] = None,
+    delay: Annotated[
+        int | None,
+        typer.Option(
+            "--delay",
+            help="Payment delay in days AFTER the end of the accrual month (0 = paid at month "
+            "end; a 55-day stated delay is --delay 24). Default 0.",
+            rich_help_panel=_QUOTE,
+        ),
+    ] = None,
+    stated_delay: Annotated[
+        int | None,
+        typer.Option(
+            "--stated-delay",
+            help="Agency stated delay in days (UMBS/Fannie 55, Ginnie I 45, Ginnie II 50); "
+            "same as --delay STATED-31.",
+            rich_help_panel=_QUOTE,
+        ),
+    ] = None,
+    settle: Annotated[
+        str | None,
+        typer.Option(
+            "--settle",
+            help="Settlement date YYYY-MM-DD: the cash flows start with its month and accrued "
+            "interest runs (30/360) from the first of the month. Default: the first.",
+            rich_help_panel=_QUOTE,
+        ),
+    ] = None,
+    curve: Annotated[
+        str | None,
+        typer.Option(
+            "--curve",
+            help='Par curve "TENOR:YIELD%,..." e.g. "1:4.5,2:4.4,5:4.2,10:4.3,30:4.5" '
+            "(semi-annual par yields): adds spread to the curve at the WAL and Z-spread.",
+            rich_help_panel=_QUOTE,
+        ),
+    ] = None,
+    tape: Annotated[
+        Path | None,
+        typer.Option(
+            "--tape", help="Loan tape file (any format read_tape knows).", rich_help_panel=_POOL
+        ),
+    ] = None,
+    balance: Annotated[
+        float,
+        typer.Option("--balance", help="Current pool balance.", rich_help_panel=_POOL),
+    ] = 1_000_000.0,
+    wac: Annotated[
+        float,
+        typer.Option("--wac", help="Gross WAC, percent.", rich_help_panel=_POOL),
+    ] = 6.5,
+    net_coupon: Annotated[
+        float,
+        typer.Option(
+            "--net-coupon", help="Net pass-through coupon, percent.", rich_help_panel=_POOL
+        ),
+    ] = 6.0,
+    term: Annotated[
+        int,
+        typer.Option("--term", help="Original term, months.", rich_help_panel=_POOL),
+    ] = 360,
+    age: Annotated[
+        int,
+        typer.Option("--age", help="Loan age (WALA), months.", rich_help_panel=_POOL),
+    ] = 0,
+    smm: Annotated[
+        float | None,
+        typer.Option("--smm", help="SMM, percent.", rich_help_panel=_ASSUME),
+    ] = None,
+    cpr: Annotated[
+        float | None,
+        typer.Option("--cpr", help="CPR, percent.", rich_help_panel=_ASSUME),
+    ] = None,
+    psa: Annotated[
+        float | None,
+        typer.Option("--psa", help="PSA speed (100 = 100% PSA).", rich_help_panel=_ASSUME),
+    ] = None,
+    abs_: Annotated[
+        float | None,
+        typer.Option("--abs", help="ABS speed, percent.", rich_help_panel=_ASSUME),
+    ] = None,
+    mdr: Annotated[
+        float | None,
+        typer.Option("--mdr", help="MDR, percent.", rich_help_panel=_ASSUME),
+    ] = None,
+    cdr: Annotated[
+        float | None,
+        typer.Option("--cdr", help="CDR, percent.", rich_help_panel=_ASSUME),
+    ] = None,
+    sda: Annotated[
+        float | None,
+        typer.Option("--sda", help="SDA speed (100 = 100% SDA).", rich_help_panel=_ASSUME),
+    ] = None,
+    severity: Annotated[
+        float,
+        typer.Option("--severity", help="Loss severity, percent.", rich_help_panel=_ASSUME),
+    ] = 0.0,
+    lag: Annotated[
+        int,
+        typer.Option("--lag", help="Months from default to liquidation.", rich_help_panel=_ASSUME),
+    ] = 0,
+    advance: Annotated[
+        bool,
+        typer.Option(
+            "--advance/--no-advance",
+            help="Servicer advances P&I on delinquent loans.",
+            rich_help_panel=_ASSUME,
+        ),
+    ] = True,
+    effective: Annotated[
+        bool,
+        typer.Option(
+            "--effective",
+            help="Add effective duration and convexity: shift rates +-SHIFT and re-project "
+            "the generic pool with the PSA speed scaled by the refinancing S-curve "
+            "(needs --psa; yield held, or Z-spread held with --curve).",
+            rich_help_panel=_EFFECTIVE,
+        ),
+    ] = False,
+    mortgage_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--mortgage-rate",
+            help="Current mortgage rate, percent, for the refinancing incentive WAC - rate "
+            "(default: the WAC, no incentive).",
+            rich_help_panel=_EFFECTIVE,
+        ),
+    ] = None,
+    shift_bp: Annotated[
+        float,
+        typer.Option("--shift-bp", help="Rate shift, basis points.", rich_help_panel=_EFFECTIVE),
+    ] = 25.0,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print a JSON object (decimals, years)."),
+    ] = False,
+) -> None:
+    """Price or yield of a pass-through and its yield-based risk measures.
+
+    Give --price or --yield. Rates in the output are decimals in --json and percent in
+    the table; times are years. SIFMA Standard Formulas: 30/360 timing with the payment
+    delay, bond-equivalent yield, mortgage yield 1200[(1+Y/200)^(1/6)-1].
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from openmbs.pricing import (
+        ParCurve,
+        analyze,
+        delay_from_stated,
+        settle_days_from_date,
+        spread_to_curve_at_wal,
+        z_spread,
+    )
+
+    if (price is None) == (yield_ is None):
+        raise InputError("give exactly one of --price and --yield")
+    if delay is not None and stated_delay is not None:
+        raise InputError(f"give --delay ({delay}) or --stated-delay ({stated_delay}), not both")
+    delay_days = delay_from_stated(stated_delay) if stated_delay is not None else (delay or 0)
+    settle_days = 0
+    if settle is not None:
+        try:
+            settle_date = dt.date.fromisoformat(settle)
+        except ValueError:
+            raise InputError(f"--settle {settle!r}: expected a date YYYY-MM-DD") from None
+        settle_days = settle_days_from_date(settle_date)
+    prepayment, default = assumptions_from_flags(
+        smm=smm, cpr=cpr, psa=psa, abs_=abs_, mdr=mdr, cdr=cdr, sda=sda
+    )
+    par_curve = ParCurve.parse(curve) if curve is not None else None
+
+    from openmbs.cashflow import project_pool, project_tape
+
+    common: dict[str, Any] = {
+        "prepayment": prepayment,
+        "default": default,
+        "severity": severity / 100.0,
+        "lag": lag,
+        "advance": advance,
+    }
+    coupon: float | None
+    if tape is not None:
+        from openmbs.collateral import read_tape
+
+        projection = project_tape(read_tape(tape), **common)
+        coupon = None  # accrued from the first month's net interest
+        source = str(tape)
+    else:
+        projection = project_pool(
+            balance=balance,
+            gross_coupon=wac / 100.0,
+            net_coupon=net_coupon / 100.0,
+            original_term=term,
+            remaining_term=term - age,
+            loan_age=age,
+            **common,
+        )
+        coupon = net_coupon / 100.0
+        source = (
+            f"generic pool {balance:,.2f} WAC {wac:g}% net {net_coupon:g}% term {term} age {age}"
+        )
+    current_face = float(projection.beginning_balance[0])
+    result = analyze(
+        projection.cash_flow,
+        projection.principal,
+        current_face,
+        price=price,
+        yield_=None if yield_ is None else yield_ / 100.0,
+        delay_days=delay_days,
+        settle_days=settle_days,
+        coupon=coupon,
+    )
+    out: dict[str, Any] = {
+        "price": result.price,
+        "yield": result.yield_,
+        "mortgage_yield": result.mortgage_yield,
+        "average_life": result.average_life,
+        "macaulay_duration": result.macaulay_duration,
+        "modified_duration": result.modified_duration,
+        "convexity": result.convexity,
+        "accrued": result.accrued,
+        "full_price": result.full_price,
+        "balance": current_face,
+        "delay_days": delay_days,
+        "settle_days": settle_days,
+    }
+    if par_curve is not None:
+        out["spread_to_curve_bp"] = spread_to_curve_at_wal(
+            result.yield_, result.average_life, par_curve
+        )
+        out["z_spread_bp"] = z_spread(
+            projection.cash_flow,
+            current_face,
+            par_curve.zero_curve(),
+            result.price,
+            delay_days=delay_days,
+            settle_days=settle_days,
+            accrued=result.accrued,
+        )
+    if effective:
+        out.update(
+            _effective(
+                tape=tape,
+                psa=psa,
+                pool={
+                    "balance": balance,
+                    "gross_coupon": wac / 100.0,
+                    "net_coupon": net_coupon / 100.0,
+                    "original_term": term,
+                    "remaining_term": term - age,
+                    "loan_age": age,
+                },
+                assumptions=common,
+                mortgage_rate=None if mortgage_rate is None else mortgage_rate / 100.0,
+                shift_bp=shift_bp,
+                price=result.price,
+                curve=None if par_curve is None else par_curve.zero_curve(),
+                delay_days=delay_days,
+                settle_days=settle_days,
+                coupon=coupon,
+            )
+        )
+    if as_json:
+        typer.echo(json.dumps(out, indent=2))
+        return
+    _print_table(out, source)
+
+
+def _print_table(out: dict[str, Any], source: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Pass-through analytics: {source}", show_header=True)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    rows = [
+        ("price (clean, per 100)", f"{out['price']:.6f}"),
+        ("accrued (per 100)", f"{out['accrued']:.6f}"),
+        ("full price (per 100)", f"{out['full_price']:.6f}"),
+        ("yield (bond-equivalent)", f"{100 * out['yield']:.6f}%"),
+        ("mortgage yield (monthly)", f"{100 * out['mortgage_yield']:.6f}%"),
+        ("average life (years)", f"{out['average_life']:.4f}"),
+        ("Macaulay duration (years)", f"{out['macaulay_duration']:.4f}"),
+        ("modified duration (years)", f"{out['modified_duration']:.4f}"),
+        ("convexity (years^2)", f"{out['convexity']:.4f}"),
+        ("current face", f"{out['balance']:,.2f}"),
+        ("delay / settle (days)", f"{out['delay_days']} / {out['settle_days']}"),
+    ]
+    if "z_spread_bp" in out:
+        rows.append(("spread to curve at WAL (bp)", f"{out['spread_to_curve_bp']:.2f}"))
+        rows.append(("Z-spread (bp, continuous)", f"{out['z_spread_bp']:.2f}"))
+    if "effective_duration" in out:
+        shift = f"+-{out['effective_shift_bp']:g} bp"
+        rows.append((f"effective duration ({shift})", f"{out['effective_duration']:.4f}"))
+        rows.append((f"effective convexity ({shift})", f"{out['effective_convexity']:.4f}"))
+    for name, value in rows:
+        table.add_row(name, value)
+    Console().print(table)
+
+
+def _effective(
+    *,
+    tape: Path | None,
+    psa: float | None,
+    pool: dict[str, Any],
+    assumptions: dict[str, Any],
+    mortgage_rate: float | None,
+    shift_bp: float,
+    price: float,
+    curve: Any,
+    delay_days: int,
+    settle_days: int,
+    coupon: float | None,
+) -> dict[str, float]:
+    from openmbs.pricing import effective_measures, pass_through_projector
+
+    if tape is not None:
+        raise InputError("--effective works on the generic pool (--balance --wac ...), not --tape")
+    if psa is None:
+        raise InputError(
+            "--effective scales a PSA speed by the refinancing S-curve: give --psa "
+            "(not --smm/--cpr/--abs)"
+        )
+    rest = {k: v for k, v in assumptions.items() if k != "prepayment"}
+    project = pass_through_projector(**pool, **rest, psa=psa, mortgage_rate=mortgage_rate)
+    e = effective_measures(
+        project,
+        price=price,
+        curve=curve,
+        shift_bp=shift_bp,
+        delay_days=delay_days,
+        settle_days=settle_days,
+        coupon=coupon,
+    )
+    return {
+        "effective_duration": e.effective_duration,
+        "effective_convexity": e.effective_convexity,
+        "effective_shift_bp": e.shift_bp,
+    }
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add ``openmbs price`` (a group: options on the group, subcommands later)."""
+    app.add_typer(price_app, name="price")

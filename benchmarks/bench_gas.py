@@ -1,0 +1,205 @@
+"""Gas table of a four-tranche deal, from real transaction receipts on a local anvil node.
+
+Run: ``.venv/bin/python benchmarks/bench_gas.py [--holders 10,10000] [--loans 10,1000,100000]``
+(anvil from ``npm install --prefix .tools @foundry-rs/anvil@1.7.1``; see docs/chain.md).
+
+Every figure is ``gasUsed`` of the transaction's receipt (intrinsic gas included). The
+remittance uses the SequentialTestWaterfall TEST DOUBLE (the exact waterfall is not
+ported yet), whose work is of the same kind (storage reads and writes per tranche).
+Holders are added with raw ``eth_sendTransaction`` transfers (anvil's unlocked
+account), so 10,000 holders take a minute or two. Baseline in the same run: a plain
+ERC-20 transfer of the mock settlement token between two existing holders.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+import boa  # noqa: E402
+from eth_account import Account  # noqa: E402
+
+from openmbs.chain import DealConfig, TrancheConfig, deploy_deal, deployer  # noqa: E402
+from openmbs.chain._anvil import ANVIL_KEYS, find_anvil, start_anvil  # noqa: E402
+from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, attest  # noqa: E402
+
+TARGETS = {"remittance": 250_000, "claim": 60_000, "transfer": 75_000}
+
+
+NODE = None
+
+
+def last_gas() -> int:
+    """gasUsed of the last transaction mined (anvil mines one transaction per block)."""
+    blk = NODE.rpc("eth_getBlockByNumber", ["latest", False])
+    rc = NODE.rpc("eth_getTransactionReceipt", [blk["transactions"][-1]])
+    return int(rc["gasUsed"], 16)
+
+
+def tx_gas(contract, fn: str, *args, sender) -> int:
+    """Send ``contract.fn(*args)`` from ``sender`` and return its receipt's gasUsed."""
+    getattr(contract, fn)(*args, sender=sender)
+    return last_gas()
+
+
+def deploy_gas(name: str, *args, sender) -> tuple[int, object]:
+    c = deployer(name).deploy(*args, sender=sender)
+    return last_gas(), c
+
+
+def raw_send(sender: str, to: str, data: bytes) -> None:
+    NODE.rpc("eth_sendTransaction", [{"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(500_000)}])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--holders", default="10,10000")
+    ap.add_argument("--loans", default="10,1000,100000")
+    args = ap.parse_args()
+    holder_counts = [int(x) for x in args.holders.split(",")]
+    loan_counts = [int(x) for x in args.loans.split(",")]
+
+    global NODE
+    binary = find_anvil()
+    if binary is None:
+        sys.exit("anvil not found: npm install --prefix .tools @foundry-rs/anvil@1.7.1")
+    NODE = start_anvil(binary)
+    try:
+        run(holder_counts, loan_counts)
+    finally:
+        NODE.stop()
+
+
+def run(holder_counts: list[int], loan_counts: list[int]) -> None:
+    t0 = time.time()
+    boa.set_network_env(NODE.url)
+    admin_acct = Account.from_key(ANVIL_KEYS[0])
+    boa.env.add_account(admin_acct, force_eoa=True)
+    keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
+    admin = admin_acct.address
+    tranches = (
+        TrancheConfig("Senior A", "A", 600_000_000_000, 0.04),
+        TrancheConfig("Senior B", "B", 200_000_000_000, 0.05),
+        TrancheConfig("Mezzanine M", "M", 120_000_000_000, 0.07),
+        TrancheConfig("Junior J", "J", 80_000_000_000, 0.10),
+    )
+    cfg = DealConfig(name="bench", tranches=tranches, initial_pool_balance=10**12,
+                     initial_loan_count=max(loan_counts))
+    rows: list[tuple[str, int, str]] = []
+
+    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, test_waterfall=True)
+    g, _ = deploy_gas("Deal", d.settlement.address, [t.face for t in tranches], 10**12,
+                      d.timelock.address, admin, admin, admin, admin, sender=admin)
+    rows.append(("deploy Deal", g, ""))
+    g, _ = deploy_gas("TrancheToken", "Senior A", "A", d.deal.address, d.issuance.address, 0,
+                      600_000_000_000, sender=admin)
+    rows.append(("deploy TrancheToken (each)", g, ""))
+    g, _ = deploy_gas("RemittanceOracle", d.deal.address, admin, [k.address for k in keys], 3,
+                      max(loan_counts), 25 * 10**16, 25 * 10**16, sender=admin)
+    rows.append(("deploy RemittanceOracle", g, ""))
+    g, _ = deploy_gas("Issuance", d.deal.address, admin, 0, 2**40, 0, sender=admin)
+    rows.append(("deploy Issuance", g, ""))
+
+    inv_accts = [Account.from_key(ANVIL_KEYS[1])] + [Account.from_key(bytes([0x70 + i]) * 32) for i in range(3)]
+    for acct in inv_accts:
+        boa.env.add_account(acct)
+        NODE.rpc("anvil_setBalance", [acct.address, hex(10**21)])
+    investors = [a.address for a in inv_accts]
+    d.allow([*investors, admin], 2**40)
+    for i, t in enumerate(tranches):
+        d.settlement.mint(investors[i], t.face, sender=admin)
+        d.settlement.approve(d.issuance.address, t.face, sender=investors[i])
+        g = tx_gas(d.issuance, "subscribe", i, t.face, sender=investors[i])
+        if i == 0:
+            rows.append(("subscribe (first investor)", g, ""))
+    rows.append(("close (mint 4 tranches, pay seller)", tx_gas(d.issuance, "close", sender=admin), ""))
+    rows.append(("settle (deliver tokens)", tx_gas(d.issuance, "settle", sender=investors[0]), ""))
+    for inv in investors[1:]:
+        d.settle(inv)
+    base_holder = investors[1]
+    d.settlement.mint(admin, 10**16, sender=admin)
+    d.settlement.transfer(base_holder, 1, sender=admin)
+    rows.append(("baseline: mock ERC-20 transfer", tx_gas(d.settlement, "transfer", base_holder, 5, sender=admin), ""))
+
+    # holders: spread tranche A over many accounts (no loop over holders on chain)
+    period = 0
+    ending = 10**12
+
+    def remit_gas(n_loans: int) -> int:
+        nonlocal period, ending
+        period += 1
+        recs = [LoanRecord(loan_id=i + 1, period=period, beginning_balance=0, scheduled_principal=0,
+                           prepaid_principal=0, interest_paid=0, ending_balance=0) for i in range(n_loans)]
+        root = MerkleTree([r.leaf() for r in recs]).root
+        sched, unsched, interest = 800_000_000, 1_200_000_000, 4_000_000_000
+        new_end = ending - sched - unsched
+        rep = RemittanceReport(period, sched, unsched, interest, 0, 0, ending, new_end, max(loan_counts),
+                               0, 0, 0, 5 * 10**16, interest + sched + unsched, root)
+        sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address)
+        d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
+        g = tx_gas(d.oracle, "submit", rep.as_tuple(), [s.as_tuple() for s in sigs], sender=admin)
+        ending = new_end
+        return g
+
+    made = 0
+    for n_holders in holder_counts:
+        extra = []
+        while made < n_holders:
+            batch = [Account.create().address for _ in range(min(64, n_holders - made))]
+            raw_send(admin, str(d.deal.address),
+                     d.deal.set_allowed.prepare_calldata(batch, 2**40))
+            for h in batch:
+                raw_send(investors[0], str(d.tokens[0].address), d.tokens[0].transfer.prepare_calldata(h, 1_000))
+            extra += batch
+            made += len(batch)
+        for n_loans in loan_counts:
+            rows.append((f"remittance 3-of-5, {n_loans:,} loans, {n_holders:,} holders", remit_gas(n_loans),
+                         "remittance"))
+    a, b = investors[0], investors[1]
+    tok = d.tokens[0]
+    fresh = Account.create().address
+    d.allow([fresh], 2**40)
+    rows.append(("claim, first ever (new checkpoint, empty wallet)", tx_gas(d.deal, "claim", 0, sender=a), ""))
+    rows.append(("claimAll, first ever (holder of one tranche)", tx_gas(d.deal, "claimAll", sender=b), ""))
+    remit_gas(10)
+    rows.append(("claim (one tranche, repeat claimant)", tx_gas(d.deal, "claim", 0, sender=a), "claim"))
+    rows.append(("claimAll (4 tranches scanned, repeat claimant)", tx_gas(d.deal, "claimAll", sender=b), ""))
+    rows.append(("transfer to a new holder", tx_gas(tok, "transfer", fresh, 10, sender=a), "transfer"))
+    remit_gas(10)
+    rows.append(("transfer between existing holders", tx_gas(tok, "transfer", fresh, 10, sender=a), "transfer"))
+    tok.approve(admin, 10**12, sender=a)
+    rows.append(("transferFrom", tx_gas(tok, "transferFrom", a, fresh, 10, sender=admin), "transfer"))
+    key = b"\x55" * 32
+    owner = Account.from_key(key).address
+    d.allow([owner], 2**40)
+    tok.transfer(owner, 100, sender=a)
+    deadline = 2**40
+    data = {
+        "types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+                                   {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}],
+                  "Permit": [{"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
+                             {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
+                             {"name": "deadline", "type": "uint256"}]},
+        "primaryType": "Permit",
+        "domain": {"name": tok.name(), "version": "1", "chainId": d.chain_id(), "verifyingContract": str(tok.address)},
+        "message": {"owner": owner, "spender": admin, "value": 100, "nonce": 0, "deadline": deadline},
+    }
+    s = Account.sign_typed_data(key, full_message=data)
+    rows.append(("permit", tx_gas(tok, "permit", owner, admin, 100, deadline, s.v, s.r.to_bytes(32, "big"),
+                                  s.s.to_bytes(32, "big"), sender=admin), ""))
+
+    print(f"{'operation':<52} {'gas':>10}  target")
+    print("-" * 76)
+    for name, gas, kind in rows:
+        tgt = TARGETS.get(kind)
+        mark = "" if tgt is None else (f"<= {tgt:,} {'ok' if gas <= tgt else 'OVER'}")
+        print(f"{name:<52} {gas:>10,}  {mark}")
+    print(f"\n({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()

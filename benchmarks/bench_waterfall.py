@@ -1,0 +1,124 @@
+"""Waterfall speed: float engines over many scenarios, exact engine over one, each
+against a plain-Python loop measured in the same run.
+
+Run: ``.venv/bin/python benchmarks/bench_waterfall.py [--scenarios N] [--baseline M]``
+
+* float (numba): the compiled kernel, ``run_waterfall(keep="summary")``,
+  N scenarios x 360 periods of ``four_tranche`` (default N = 10,000).
+* float (numpy): the numpy engine vectorised over scenarios, same inputs.
+* plain Python: the exact engine's period function (pure Python ints) applied
+  scenario by scenario on M scenarios (default 20), scaled to N.
+* exact, one scenario: ``apply_period`` x 360, against the numba kernel on one
+  scenario (the plain-Python loop of this row is the exact engine itself).
+
+Compile time of the numba kernel is excluded (a warm-up run first); wall-clock and
+CPU times are printed (the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from openmbs.structuring import (
+    Collections,
+    compile_exact,
+    example_deal,
+    remittances_from_collections,
+    run_exact,
+    run_waterfall,
+)
+
+
+def _collections(n: int, periods: int = 360, seed: int = 7) -> Collections:
+    """Random level-pay pools: per-scenario SMM and MDR, 40% severity, paid off at the end."""
+    rng = np.random.default_rng(seed)
+    bal0 = 500e6
+    smm = rng.uniform(0.002, 0.03, n)
+    mdr = rng.uniform(0.0, 0.004, n)
+    rate = 0.06 / 12
+    bal = np.full(n, bal0)
+    cols = {k: np.zeros((n, periods)) for k in ("interest", "sched", "prep", "rec", "loss", "beg", "end")}
+    for t in range(periods):
+        remaining = periods - t
+        pay = bal * rate / (1 - (1 + rate) ** -remaining)
+        sched = np.minimum(pay - bal * rate, bal)
+        dflt = (bal - sched) * mdr
+        loss = 0.4 * dflt
+        prep = (bal - sched - dflt) * smm
+        if t == periods - 1:
+            prep = bal - sched - dflt
+        cols["interest"][:, t] = bal * rate
+        cols["sched"][:, t] = sched
+        cols["prep"][:, t] = prep
+        cols["rec"][:, t] = dflt - loss
+        cols["loss"][:, t] = loss
+        cols["beg"][:, t] = bal
+        bal = np.maximum(bal - sched - prep - dflt, 0.0)
+        cols["end"][:, t] = bal
+    return Collections.from_arrays(
+        original_balance=bal0,
+        interest=cols["interest"],
+        scheduled_principal=cols["sched"],
+        prepaid_principal=cols["prep"],
+        recoveries=cols["rec"],
+        losses=cols["loss"],
+        beginning_balance=cols["beg"],
+        ending_balance=cols["end"],
+    )
+
+
+def _time(fn: object, *args: object, **kw: object) -> tuple[float, float]:
+    w0, c0 = time.perf_counter(), time.process_time()
+    fn(*args, **kw)  # type: ignore[operator]
+    return time.perf_counter() - w0, time.process_time() - c0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--scenarios", type=int, default=10_000)
+    ap.add_argument("--baseline", type=int, default=20)
+    ap.add_argument("--numpy-scenarios", type=int, default=2_000)
+    args = ap.parse_args()
+    n = args.scenarios
+    spec = example_deal("four_tranche")
+    deal = compile_exact(spec)
+    coll = _collections(n)
+    small = _collections(args.baseline)
+    one = _collections(1)
+    run_waterfall(deal, one, keep="summary")  # compile / load the numba cache
+
+    rows = []
+    w, c = _time(run_waterfall, deal, coll, keep="summary")
+    rows.append(("float numba", n, w, c, w))
+    m = min(args.numpy_scenarios, n)
+    npc = _collections(m)
+    w2, c2 = _time(run_waterfall, deal, npc, keep="summary", engine="numpy")
+    rows.append(("float numpy", m, w2, c2, w2 * n / m))
+
+    def plain(cs: Collections) -> None:
+        for k in range(cs.n_scenarios):
+            run_exact(deal, remittances_from_collections(cs, deal.decimals, scenario=k))
+
+    w3, c3 = _time(plain, small)
+    rows.append(("plain Python (exact ints)", args.baseline, w3, c3, w3 * n / args.baseline))
+
+    rems = remittances_from_collections(one, deal.decimals)
+    w4, c4 = _time(run_exact, deal, rems)
+    w5, c5 = _time(run_waterfall, deal, one, keep="all")
+
+    print(f"four_tranche, 360 periods; {n:,} scenarios")
+    print(f"{'engine':<28}{'scenarios':>10}{'wall s':>10}{'cpu s':>10}{f'wall s @ {n:,}':>16}{'vs plain':>10}")
+    base = rows[2][4]
+    for name, k, wall, cpu, scaled in rows:
+        print(f"{name:<28}{k:>10,}{wall:>10.3f}{cpu:>10.3f}{scaled:>16.2f}{base / scaled:>9.1f}x")
+    print()
+    print(f"{'one scenario':<28}{'wall s':>10}{'cpu s':>10}")
+    print(f"{'exact (pure Python ints)':<28}{w4:>10.4f}{c4:>10.4f}")
+    print(f"{'float numba, all tables':<28}{w5:>10.4f}{c5:>10.4f}   exact/float = {w4 / w5:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

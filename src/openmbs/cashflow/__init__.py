@@ -1,0 +1,18 @@
+"""The SIFMA cash-flow engine: pool and loan-level projections under assumptions.
+
+Rates are decimals. Column definitions follow the SIFMA Standard Formulas' default
+cash-flow section (SF-18/19); see ``docs/cashflow.md``.
+"""
+
+from __future__ import annotations
+
+from openmbs.cashflow._project import project_loans, project_pool, project_tape
+from openmbs.cashflow._result import PROJECTION_COLUMNS, PoolCashflows
+
+__all__ = [
+    "PROJECTION_COLUMNS",
+    "PoolCashflows",
+    "project_loans",
+    "project_pool",
+    "project_tape",
+]

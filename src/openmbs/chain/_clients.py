@@ -1,0 +1,170 @@
+"""Typed Python clients of a deployed deal (thin wrappers over titanoboa contracts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from openmbs.errors import ChainError, RemittanceRejected
+
+if TYPE_CHECKING:
+    from openmbs.chain._deploy import DealConfig
+    from openmbs.oracle import Attestation, RemittanceReport
+
+__all__ = ["DealClient", "TrancheStatus"]
+
+
+@dataclass(frozen=True)
+class TrancheStatus:
+    """A tranche as the deal reports it (amounts in base units, indices scaled 1e18)."""
+
+    index: int
+    token: str
+    symbol: str
+    original_face: int
+    balance: int
+    factor: int
+    interest_index: int
+    principal_index: int
+    loss_index: int
+    interest_shortfall: int
+
+
+@dataclass(frozen=True)
+class DealClient:
+    """Handles on every contract of a deployed deal, with typed operations.
+
+    Each method sends from the account given (``sender``); on a node that account
+    must be known to the boa network environment.
+    """
+
+    config: DealConfig
+    settlement: Any
+    timelock: Any
+    deal: Any
+    issuance: Any
+    tokens: tuple[Any, ...]
+    oracle: Any
+    waterfall: Any
+    admin: str
+    servicer: str
+
+    # -- addresses -------------------------------------------------------------------
+    def addresses(self) -> dict[str, Any]:
+        """Contract addresses, for a deployment record."""
+        return {
+            "settlement": str(self.settlement.address),
+            "timelock": str(self.timelock.address),
+            "deal": str(self.deal.address),
+            "issuance": str(self.issuance.address),
+            "oracle": str(self.oracle.address),
+            "waterfall": str(self.waterfall.address),
+            "tokens": [str(t.address) for t in self.tokens],
+        }
+
+    # -- compliance and offering --------------------------------------------------------
+    def allow(self, holders: Sequence[str], valid_until: int, *, sender: str | None = None) -> None:
+        """Allowlist ``holders`` until ``valid_until`` (COMPLIANCE_ROLE)."""
+        for i in range(0, len(holders), 64):
+            self.deal.set_allowed(list(holders[i : i + 64]), valid_until, sender=sender or self.admin)
+
+    def subscribe(self, investor: str, tranche: int, amount: int) -> None:
+        """Approve and deposit ``amount`` for ``tranche`` from ``investor``."""
+        self.settlement.approve(self.issuance.address, amount, sender=investor)
+        self.issuance.subscribe(tranche, amount, sender=investor)
+
+    def close(self, *, sender: str | None = None) -> None:
+        """Close the fully subscribed offering (mint, fix supply, pay the seller)."""
+        self.issuance.close(sender=sender or self.admin)
+
+    def settle(self, investor: str) -> int:
+        """Deliver ``investor``'s tokens after closing."""
+        return int(self.issuance.settle(sender=investor))
+
+    # -- remittance -------------------------------------------------------------------
+    def chain_id(self) -> int:
+        import boa
+
+        return int(boa.env.evm.patch.chain_id)
+
+    def remit(self, report: RemittanceReport, attestations: Sequence[Attestation], *, sender: str | None = None) -> None:
+        """Approve the report's cash and submit the report with its attestations."""
+        import boa
+
+        who = sender or self.servicer
+        self.settlement.approve(self.oracle.address, report.cash, sender=who)
+        try:
+            self.oracle.submit(report.as_tuple(), [a.as_tuple() for a in attestations], sender=who)
+        except boa.BoaError as exc:
+            raise RemittanceRejected(_reason(exc), period=report.period) from None
+
+    # -- claims --------------------------------------------------------------------------
+    def claimable(self, tranche: int, holder: str) -> int:
+        """What ``holder`` could claim on ``tranche`` now."""
+        return int(self.deal.claimable(tranche, holder))
+
+    def claim(self, holder: str, tranche: int | None = None) -> int:
+        """Claim one tranche (or all with ``None``) for ``holder``; returns the amount paid."""
+        import boa
+
+        try:
+            if tranche is None:
+                return int(self.deal.claimAll(sender=holder))
+            return int(self.deal.claim(tranche, sender=holder))
+        except boa.BoaError as exc:
+            raise ChainError(f"claim by {holder}: {_reason(exc)}") from None
+
+    # -- views ---------------------------------------------------------------------------
+    def tranches(self) -> list[TrancheStatus]:
+        """Status of every tranche."""
+        out = []
+        for i, tok in enumerate(self.tokens):
+            out.append(
+                TrancheStatus(
+                    index=i,
+                    token=str(tok.address),
+                    symbol=str(tok.symbol()),
+                    original_face=int(self.deal.original_face(i)),
+                    balance=int(self.deal.tranche_balance(i)),
+                    factor=int(self.deal.tranche_factor(i)),
+                    interest_index=int(self.deal.interest_index(i)),
+                    principal_index=int(self.deal.principal_index(i)),
+                    loss_index=int(self.deal.loss_index(i)),
+                    interest_shortfall=int(self.deal.interest_shortfall(i)),
+                )
+            )
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """Deal-level figures: period, cash held, credited, claimed, reserve, pause."""
+        return {
+            "closed": bool(self.deal.closed()),
+            "paused": bool(self.deal.paused()),
+            "last_period": int(self.deal.last_period()),
+            "pool_balance": int(self.oracle.last_ending_balance()),
+            "cash_held": int(self.deal.cash_held()),
+            "cash_credited": int(self.deal.cash_credited()),
+            "cash_claimed": int(self.deal.cash_claimed()),
+            "reserve_balance": int(self.deal.reserve_balance()),
+        }
+
+
+def _reason(exc: Exception) -> str:
+    """The revert reason of a titanoboa error: the ``# dev:`` comments on the failing
+    lines (innermost call last) and the revert string, if any."""
+    reasons: list[str] = []
+    for frame in getattr(exc, "stack_trace", None) or []:
+        dev = getattr(frame, "dev_reason", None)
+        text = getattr(dev, "reason_str", None)
+        if text and text not in reasons:
+            reasons.append(str(text))
+    lines = str(exc).splitlines()
+    bars = [i for i, line in enumerate(lines) if line.startswith("=====")]
+    if len(bars) >= 2:
+        msg = next((line.strip() for line in lines[bars[1] + 1 :] if line.strip()), "")
+        if msg and not msg.startswith("Revert(b") and msg not in reasons:
+            reasons.append(msg)
+    if reasons:
+        return "; ".join(reasons)
+    return lines[0] if lines else type(exc).__name__

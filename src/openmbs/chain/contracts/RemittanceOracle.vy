@@ -1,0 +1,372 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+"""
+@title openmbs RemittanceOracle: M-of-N attested servicer reports
+@custom:contract-name RemittanceOracle
+@license Apache-2.0
+@notice The servicer submits period n's report (pool aggregates and the Merkle root
+        of the loan-level tape) with EIP-712 signatures of at least `quorum` of the
+        attestors, and deposits the reported cash in the same transaction (pulled
+        with transferFrom into the deal). The oracle rejects replays, out-of-order
+        periods, a beginning balance that is not the last ending balance, figures
+        out of their bounds, and cash received different from cash reported; then
+        it hands the report to the deal for distribution.
+        The signed digest is bound to the chain id, this contract and the period.
+        Attestor set, quorum and bounds change only through the timelock.
+"""
+
+# ---------------------------------------------------------------- IMPORTS
+
+from ethereum.ercs import IERC20
+from snekmate.auth import access_control
+from snekmate.utils import ecdsa
+from snekmate.utils import eip712_domain_separator
+from snekmate.utils import merkle_proof_verification
+from . import deal_types
+
+initializes: access_control
+initializes: eip712_domain_separator
+
+exports: (
+    access_control.DEFAULT_ADMIN_ROLE,
+    access_control.hasRole,
+    access_control.getRoleAdmin,
+    access_control.grantRole,
+    access_control.revokeRole,
+    access_control.renounceRole,
+    access_control.supportsInterface,
+    eip712_domain_separator.eip712Domain,
+)
+
+# ---------------------------------------------------------------- INTERFACES
+
+interface IDeal:
+    def distribute(report: deal_types.RemittanceReport): nonpayable
+    def settlement() -> address: view
+    def initial_pool_balance() -> uint256: view
+    def timelock() -> address: view
+
+# ---------------------------------------------------------------- CONSTANTS
+
+WAD: constant(uint256) = deal_types.WAD
+MAX_ATTESTORS: constant(uint256) = 32
+MAX_PROOF: constant(uint8) = max_value(uint8)
+
+SERVICER_ROLE: public(constant(bytes32)) = keccak256("SERVICER_ROLE")
+
+REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
+    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot)"
+)
+
+# ---------------------------------------------------------------- EVENTS
+
+event RemittanceAccepted:
+    period: indexed(uint256)
+    digest: bytes32
+    loan_tape_root: bytes32
+    report: deal_types.RemittanceReport
+    signers: DynArray[address, MAX_ATTESTORS]
+
+event AttestorSet:
+    attestor: indexed(address)
+    active: bool
+    attestor_count: uint256
+
+event QuorumSet:
+    quorum: uint256
+
+event BoundsSet:
+    max_annual_rate: uint256
+    max_index_rate: uint256
+
+# ---------------------------------------------------------------- STORAGE
+
+deal: public(immutable(address))
+settlement: public(immutable(IERC20))
+timelock: public(immutable(address))
+
+is_attestor: public(HashMap[address, bool])
+attestor_count: public(uint256)
+quorum: public(uint256)
+
+# @dev Packed bounds (1e18 = 100%): high 128 bits the upper bound of the annual
+# interest rate implied by a report (interest <= beginning balance x rate / 12), low
+# 128 bits the upper bound of the reported index rate.
+_bounds: uint256
+
+# @dev Packed progress: last period (high 64 bits), loan count (next 64 bits), last
+# ending balance (low 128 bits).
+_progress: uint256
+loan_tape_root: public(HashMap[uint256, bytes32])
+
+_LOW128: constant(uint256) = 2**128 - 1
+_LOW64: constant(uint256) = 2**64 - 1
+
+
+# ---------------------------------------------------------------- CONSTRUCTOR
+
+@deploy
+def __init__(
+    deal_: address,
+    servicer_: address,
+    attestors_: DynArray[address, MAX_ATTESTORS],
+    quorum_: uint256,
+    initial_loan_count_: uint256,
+    max_annual_rate_: uint256,
+    max_index_rate_: uint256,
+):
+    """
+    @notice Create the oracle of a deal.
+    @param deal_ The deal contract (receives the cash and the report).
+    @param servicer_ Holder of SERVICER_ROLE (submits reports, deposits cash).
+    @param attestors_ The initial attestor set.
+    @param quorum_ Signatures required (M of N).
+    @param initial_loan_count_ Number of loans at cut-off.
+    @param max_annual_rate_ Bound on interest / beginning balance x 12 (1e18 = 100%).
+    @param max_index_rate_ Bound on the reported index rate (1e18 = 100%).
+    """
+    access_control.__init__()
+    eip712_domain_separator.__init__("openmbs RemittanceOracle", "1")
+    deal = deal_
+    settlement = IERC20(staticcall IDeal(deal_).settlement())
+    timelock = staticcall IDeal(deal_).timelock()
+    for a: address in attestors_:
+        assert a != empty(address)  # dev: zero attestor
+        assert not self.is_attestor[a]  # dev: duplicate attestor
+        self.is_attestor[a] = True
+        log AttestorSet(attestor=a, active=True, attestor_count=self.attestor_count + 1)
+        self.attestor_count += 1
+    assert quorum_ > 0 and quorum_ <= len(attestors_)  # dev: bad quorum
+    self.quorum = quorum_
+    log QuorumSet(quorum=quorum_)
+    self._set_bounds(max_annual_rate_, max_index_rate_)
+    self._progress = self._pack(0, initial_loan_count_, staticcall IDeal(deal_).initial_pool_balance())
+    access_control._grant_role(access_control.DEFAULT_ADMIN_ROLE, timelock)
+    access_control._grant_role(SERVICER_ROLE, servicer_)
+    access_control._revoke_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+
+
+# ---------------------------------------------------------------- REMITTANCE
+
+@external
+def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.Signature, MAX_ATTESTORS]):
+    """
+    @notice Submit period n's report with M-of-N attestations and deposit its cash.
+            The caller (SERVICER_ROLE) must have approved this contract for
+            `report.cash` of the settlement asset.
+    @param report The remittance report.
+    @param signatures Attestor signatures over `report_hash(report)`, ordered by
+           strictly increasing signer address.
+    """
+    access_control._check_role(SERVICER_ROLE, msg.sender)
+    progress: uint256 = self._progress
+    assert report.period == (progress >> 192) + 1  # dev: period out of order
+    self._check_figures(report, progress)
+    digest: bytes32 = self._digest(report)
+    signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures)
+
+    self._progress = self._pack(report.period, report.loan_count, report.ending_balance)
+    self.loan_tape_root[report.period] = report.loan_tape_root
+
+    # Pull the cash into the deal and check what actually arrived (a receipt check,
+    # not accounting: the deal keeps its own books).
+    before: uint256 = staticcall settlement.balanceOf(deal)
+    assert extcall settlement.transferFrom(msg.sender, deal, report.cash, default_return_value=True)  # dev: cash transfer failed
+    assert staticcall settlement.balanceOf(deal) - before == report.cash  # dev: cash received != cash reported
+    log RemittanceAccepted(
+        period=report.period, digest=digest, loan_tape_root=report.loan_tape_root, report=report, signers=signers
+    )
+    extcall IDeal(deal).distribute(report)
+
+
+@internal
+@view
+def _check_figures(r: deal_types.RemittanceReport, progress: uint256):
+    bounds: uint256 = self._bounds
+    assert r.beginning_balance == progress & _LOW128  # dev: beginning balance != last ending balance
+    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries  # dev: cash != collections
+    removed: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
+    assert removed <= r.beginning_balance  # dev: principal above beginning balance
+    assert r.ending_balance == r.beginning_balance - removed  # dev: ending balance does not roll forward
+    assert r.interest * 12 * WAD <= r.beginning_balance * (bounds >> 128)  # dev: interest above balance x max rate
+    assert r.delinquent_30 + r.delinquent_60 + r.delinquent_90_plus <= r.ending_balance  # dev: delinquencies above ending balance
+    assert r.loan_count <= (progress >> 128) & _LOW64  # dev: loan count grew
+    assert r.index_rate <= bounds & _LOW128  # dev: index rate above bound
+    assert r.loan_tape_root != empty(bytes32)  # dev: empty loan tape root
+
+
+@internal
+@view
+def _digest(report: deal_types.RemittanceReport) -> bytes32:
+    return eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(REPORT_TYPEHASH, report)))
+
+
+@internal
+@view
+def _check_signatures(
+    digest: bytes32, signatures: DynArray[deal_types.Signature, MAX_ATTESTORS]
+) -> DynArray[address, MAX_ATTESTORS]:
+    signers: DynArray[address, MAX_ATTESTORS] = []
+    previous: uint160 = 0
+    for sig: deal_types.Signature in signatures:
+        assert sig.v == 27 or sig.v == 28  # dev: bad signature v
+        # snekmate rejects high-s (malleable) signatures and a zero signer.
+        signer: address = ecdsa._try_recover_vrs(
+            digest, convert(sig.v, uint256), convert(sig.r, uint256), convert(sig.s, uint256)
+        )
+        assert convert(signer, uint160) > previous  # dev: signers not sorted and unique
+        previous = convert(signer, uint160)
+        assert self.is_attestor[signer]  # dev: signer is not an attestor
+        signers.append(signer)
+    assert len(signers) >= self.quorum  # dev: below quorum
+    return signers
+
+
+# ---------------------------------------------------------------- VIEWS
+
+@external
+@view
+def last_period() -> uint256:
+    """
+    @notice The last period accepted (0 before the first report).
+    @return uint256 The period.
+    """
+    return self._progress >> 192
+
+
+@external
+@view
+def last_loan_count() -> uint256:
+    """
+    @notice Loan count of the last report (at cut-off before the first).
+    @return uint256 The count.
+    """
+    return (self._progress >> 128) & _LOW64
+
+
+@external
+@view
+def last_ending_balance() -> uint256:
+    """
+    @notice Pool ending balance of the last report (cut-off balance before the first).
+    @return uint256 The balance, in settlement base units.
+    """
+    return self._progress & _LOW128
+
+
+@external
+@view
+def max_annual_rate() -> uint256:
+    """
+    @notice Bound on the annual interest rate implied by a report (1e18 = 100%).
+    @return uint256 The bound.
+    """
+    return self._bounds >> 128
+
+
+@external
+@view
+def max_index_rate() -> uint256:
+    """
+    @notice Bound on the reported index rate (1e18 = 100%).
+    @return uint256 The bound.
+    """
+    return self._bounds & _LOW128
+
+
+@external
+@view
+def report_hash(report: deal_types.RemittanceReport) -> bytes32:
+    """
+    @notice The EIP-712 digest attestors sign for `report` (domain: this contract,
+            this chain).
+    @param report The report.
+    @return bytes32 The digest.
+    """
+    return self._digest(report)
+
+
+@external
+@view
+def verifyLoan(period: uint256, leaf: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
+    """
+    @notice Whether `leaf` belongs to the loan-level tape of `period` (sorted-pair
+            keccak256 Merkle proof against the stored root).
+    @param period The period.
+    @param leaf keccak256(abi.encode(LoanRecord)).
+    @param proof Sibling hashes from the leaf up.
+    @return bool True if proven.
+    """
+    root: bytes32 = self.loan_tape_root[period]
+    if root == empty(bytes32):
+        return False
+    return merkle_proof_verification._verify(proof, root, leaf)
+
+
+@external
+@pure
+def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
+    """
+    @notice The Merkle leaf of a loan record: keccak256(abi.encode(record)).
+    @param record The loan record.
+    @return bytes32 The leaf.
+    """
+    return keccak256(abi_encode(record))
+
+
+# ---------------------------------------------------------------- GOVERNANCE (TIMELOCK)
+
+@external
+def set_attestor(attestor: address, active: bool):
+    """
+    @notice Add or remove an attestor. Timelock only; the quorum must stay reachable.
+    @param attestor The attestor.
+    @param active True to add, False to remove.
+    """
+    assert msg.sender == timelock  # dev: only timelock
+    assert attestor != empty(address)  # dev: zero attestor
+    assert self.is_attestor[attestor] != active  # dev: no change
+    self.is_attestor[attestor] = active
+    if active:
+        self.attestor_count += 1
+    else:
+        self.attestor_count -= 1
+        assert self.attestor_count >= self.quorum  # dev: quorum unreachable
+    log AttestorSet(attestor=attestor, active=active, attestor_count=self.attestor_count)
+
+
+@external
+def set_quorum(quorum_: uint256):
+    """
+    @notice Change the number of signatures required. Timelock only.
+    @param quorum_ The new quorum (1..attestor_count).
+    """
+    assert msg.sender == timelock  # dev: only timelock
+    assert quorum_ > 0 and quorum_ <= self.attestor_count  # dev: bad quorum
+    self.quorum = quorum_
+    log QuorumSet(quorum=quorum_)
+
+
+@external
+def set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
+    """
+    @notice Change the bounds on reported figures. Timelock only.
+    @param max_annual_rate_ Bound on the implied annual interest rate (1e18 = 100%).
+    @param max_index_rate_ Bound on the index rate (1e18 = 100%).
+    """
+    assert msg.sender == timelock  # dev: only timelock
+    self._set_bounds(max_annual_rate_, max_index_rate_)
+
+
+@internal
+def _set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
+    assert max_annual_rate_ <= _LOW128 and max_index_rate_ <= _LOW128  # dev: bound too large
+    self._bounds = (max_annual_rate_ << 128) | max_index_rate_
+    log BoundsSet(max_annual_rate=max_annual_rate_, max_index_rate=max_index_rate_)
+
+
+@internal
+@pure
+def _pack(period: uint256, loan_count: uint256, ending_balance: uint256) -> uint256:
+    assert period <= _LOW64 and loan_count <= _LOW64 and ending_balance <= _LOW128  # dev: figure too large
+    return (period << 192) | (loan_count << 128) | ending_balance

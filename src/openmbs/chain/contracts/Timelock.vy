@@ -1,0 +1,42 @@
+# pragma version ~=0.4.3
+"""
+@title openmbs Timelock: delayed parameter changes
+@custom:contract-name Timelock
+@license Apache-2.0
+@notice The snekmate timelock controller, unchanged: proposers `schedule` a call,
+        executors `execute` it after the minimum delay, cancellers `cancel` it. It
+        holds DEFAULT_ADMIN_ROLE of the deal and the oracle, and is the only caller
+        of their parameter setters (attestors, quorum, bounds, recipients, waterfall).
+"""
+
+from snekmate.auth import access_control
+from snekmate.governance import timelock_controller
+
+initializes: access_control
+initializes: timelock_controller[access_control := access_control]
+
+exports: timelock_controller.__interface__
+
+
+@deploy
+def __init__(
+    minimum_delay_: uint256,
+    proposers_: DynArray[address, 8],
+    executors_: DynArray[address, 8],
+    admin_: address,
+):
+    """
+    @notice Create the timelock.
+    @param minimum_delay_ Minimum delay between schedule and execute, in seconds.
+    @param proposers_ Accounts that may schedule (and cancel) operations.
+    @param executors_ Accounts that may execute ready operations.
+    @param admin_ Optional admin for initial role set-up (zero address: none).
+    """
+    access_control.__init__()
+    p: DynArray[address, 255] = []
+    for a: address in proposers_:
+        p.append(a)
+    e: DynArray[address, 255] = []
+    for a: address in executors_:
+        e.append(a)
+    timelock_controller.__init__(minimum_delay_, p, e, admin_)

@@ -1,0 +1,94 @@
+# pragma version ~=0.4.3
+"""
+@title openmbs shared types
+@custom:contract-name deal_types
+@license Apache-2.0
+@notice Structs and constants shared by the deal contracts (Deal, RemittanceOracle,
+        Waterfall). A module of declarations only: it holds no state.
+"""
+
+# ---------------------------------------------------------------- CONSTANTS
+
+# @dev Largest number of tranches a deal may have (bounds every loop).
+MAX_TRANCHES: constant(uint256) = 8
+
+# @dev Number of free-form words of waterfall state kept by the deal on behalf of
+# the waterfall (trigger flags, cumulative figures); their meaning belongs to the
+# waterfall contract.
+STATE_WORDS: constant(uint256) = 4
+
+# @dev Scale of the per-unit indices and of rates (1e18 = 1.0).
+WAD: constant(uint256) = 10**18
+
+
+# ---------------------------------------------------------------- STRUCTS
+
+# @dev The servicer's monthly remittance report: pool aggregates in base units of
+# the settlement asset, plus the Merkle root of the loan-level tape. Field order is
+# the EIP-712 type order (see `RemittanceOracle.REPORT_TYPEHASH`).
+struct RemittanceReport:
+    period: uint256
+    scheduled_principal: uint256
+    unscheduled_principal: uint256
+    interest: uint256
+    recoveries: uint256
+    losses: uint256
+    beginning_balance: uint256
+    ending_balance: uint256
+    loan_count: uint256
+    delinquent_30: uint256
+    delinquent_60: uint256
+    delinquent_90_plus: uint256
+    index_rate: uint256
+    cash: uint256
+    loan_tape_root: bytes32
+
+
+# @dev One attestor's secp256k1 signature over the report's EIP-712 digest.
+struct Signature:
+    v: uint8
+    r: bytes32
+    s: bytes32
+
+
+# @dev What the deal hands the waterfall each period: the verified report and the
+# deal's state before the period.
+struct WaterfallInput:
+    report: RemittanceReport
+    tranche_balance: uint256[MAX_TRANCHES]
+    interest_shortfall: uint256[MAX_TRANCHES]
+    reserve_balance: uint256
+    state: uint256[STATE_WORDS]
+
+
+# @dev What the waterfall returns: every unit of cash available (remitted cash plus
+# the reserve before the period) must land in exactly one of interest, principal,
+# fee, residual or the new reserve balance; the deal checks this identity.
+struct Allocation:
+    interest: uint256[MAX_TRANCHES]
+    principal: uint256[MAX_TRANCHES]
+    loss: uint256[MAX_TRANCHES]
+    interest_shortfall: uint256[MAX_TRANCHES]
+    fee: uint256
+    residual: uint256
+    reserve_balance: uint256
+    state: uint256[STATE_WORDS]
+
+
+# @dev One loan's performance in one period, as committed to by the Merkle root of
+# the loan-level tape. Leaf = keccak256(abi.encode(LoanRecord)). Amounts in base
+# units of the settlement asset; `delinquency` is months past due (0 current,
+# 1 = 30 days, 2 = 60 days, 3 = 90+ days).
+struct LoanRecord:
+    loan_id: bytes32
+    period: uint256
+    beginning_balance: uint256
+    scheduled_principal: uint256
+    prepaid_principal: uint256
+    interest_paid: uint256
+    ending_balance: uint256
+    delinquency: uint256
+    defaulted: bool
+    liquidated: bool
+    loss: uint256
+    recovery: uint256

@@ -1,0 +1,52 @@
+"""Event indexer: contract logs -> DuckDB, resumable with no gap and no duplicate.
+
+A :class:`LogSource` (a JSON-RPC node, or logs collected from titanoboa's embedded EVM)
+is read by block batches; each log is decoded with the registered contract ABIs and
+stored, with the cursor of its source, in one DuckDB transaction per batch. The query
+functions answer a user's questions from the events alone. See ``docs/indexer.md``.
+"""
+
+from __future__ import annotations
+
+from openmbs.indexer._abi import ContractRegistry, DecodedLog, EventColumn, EventType, sql_type
+from openmbs.indexer._indexer import DEFAULT_DB_NAME, Indexer, IndexStats, default_db_path
+from openmbs.indexer._queries import (
+    DEFAULT_EVENT_MAP,
+    EventBinding,
+    holder_claims,
+    holder_positions,
+    pool_performance,
+    tranche_payments,
+)
+from openmbs.indexer._sources import (
+    BoaLogCollector,
+    LogSource,
+    MemoryLogSource,
+    RawLog,
+    RpcLogSource,
+)
+from openmbs.indexer._store import EventStore
+
+__all__ = [
+    "DEFAULT_DB_NAME",
+    "DEFAULT_EVENT_MAP",
+    "BoaLogCollector",
+    "ContractRegistry",
+    "DecodedLog",
+    "EventBinding",
+    "EventColumn",
+    "EventStore",
+    "EventType",
+    "IndexStats",
+    "Indexer",
+    "LogSource",
+    "MemoryLogSource",
+    "RawLog",
+    "RpcLogSource",
+    "default_db_path",
+    "holder_claims",
+    "holder_positions",
+    "pool_performance",
+    "sql_type",
+    "tranche_payments",
+]

@@ -1,0 +1,371 @@
+"""Questions a user asks of the event store, answered from events alone.
+
+The contracts' event names are declared once, in :data:`DEFAULT_EVENT_MAP`: each
+*meaning* (``tranche_payment``, ``remittance``, ``transfer``, ``claim``) names an event
+and maps the fields a query needs to the event's typed-table columns (struct arguments
+are flattened: ``report_interest`` is the ``interest`` field of the ``report``
+argument). A deal whose contracts name things differently passes its own map.
+
+Every query returns a ``pyarrow.Table``; money stays in integer base units of the
+settlement asset (``decimal128(38, 0)``), rates are decimals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from openmbs.errors import InputError
+from openmbs.indexer._store import EventStore
+
+__all__ = [
+    "DEFAULT_EVENT_MAP",
+    "EventBinding",
+    "holder_claims",
+    "holder_positions",
+    "pool_performance",
+    "tranche_payments",
+]
+
+
+@dataclass(frozen=True)
+class EventBinding:
+    """An event that carries a meaning, and where each field of the meaning lives.
+
+    Attributes
+    ----------
+    event : str
+        Event name (every signature with this name is read).
+    fields : mapping
+        Meaning field -> column of the event's typed table; a field mapped to ``None``
+        (or absent) reads as NULL.
+    """
+
+    event: str
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+
+
+#: The one place that ties event names to meanings (openmbs's own contracts).
+DEFAULT_EVENT_MAP: Mapping[str, EventBinding] = {
+    "tranche_payment": EventBinding(
+        "TrancheAllocated",
+        {
+            "period": "period",
+            "tranche": "tranche",
+            "interest": "interest",
+            "principal": "principal",
+            "loss": "loss",
+            "balance": "balance",
+            "interest_shortfall": "interest_shortfall",
+        },
+    ),
+    "remittance": EventBinding(
+        "RemittanceAccepted",
+        {
+            "period": "period",
+            "beginning_balance": "report_beginning_balance",
+            "scheduled_principal": "report_scheduled_principal",
+            "prepaid_principal": "report_unscheduled_principal",
+            "interest": "report_interest",
+            "recoveries": "report_recoveries",
+            "losses": "report_losses",
+            "new_defaults": None,
+            "ending_balance": "report_ending_balance",
+            "loan_count": "report_loan_count",
+            "delinquent_30": "report_delinquent_30",
+            "delinquent_60": "report_delinquent_60",
+            "delinquent_90_plus": "report_delinquent_90_plus",
+            "foreclosure": None,
+        },
+    ),
+    "transfer": EventBinding("Transfer", {"sender": "sender", "receiver": "receiver", "amount": "value"}),
+    "claim": EventBinding("Claimed", {"holder": "holder", "tranche": "tranche", "amount": "amount"}),
+}
+
+_ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+def _con(db: EventStore | duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    return db.con if isinstance(db, EventStore) else db
+
+
+def _q(ident: str) -> str:
+    return '"' + ident.replace('"', '""') + '"'
+
+
+def _source(
+    con: duckdb.DuckDBPyConnection,
+    meaning: str,
+    event_map: Mapping[str, EventBinding],
+    wanted: Mapping[str, str],
+) -> str | None:
+    """A SELECT over every table of the meaning's event, exposing ``wanted`` fields.
+
+    ``wanted`` maps meaning field -> SQL type to cast to. Returns None when the event
+    was never indexed.
+    """
+    if meaning not in event_map:
+        raise InputError(f"event map has no meaning {meaning!r} (has {sorted(event_map)})")
+    binding = event_map[meaning]
+    tables = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM event_types WHERE name = ? ORDER BY table_name", [binding.event]
+        ).fetchall()
+    ]
+    if not tables:
+        return None
+    parts = []
+    for table in tables:
+        cols = {
+            str(r[0])
+            for r in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ?", [table]
+            ).fetchall()
+        }
+        select = ["block_number", "log_index", "tx_hash", "contract_address", "contract"]
+        for f, sqlt in wanted.items():
+            col = binding.fields.get(f)
+            if col is not None and col not in cols:
+                raise InputError(
+                    f"event map: meaning {meaning!r} field {f!r} -> column {col!r}, "
+                    f"but table {table!r} ({binding.event}) has columns {sorted(cols)}"
+                )
+            expr = f"CAST({_q(col)} AS {sqlt})" if col is not None else f"CAST(NULL AS {sqlt})"
+            select.append(f"{expr} AS {_q(f)}")
+        parts.append(f"SELECT {', '.join(select)} FROM {_q(table)}")
+    return " UNION ALL ".join(parts)
+
+
+def _empty(schema: Mapping[str, pa.DataType]) -> pa.Table:
+    return pa.table({k: pa.array([], type=t) for k, t in schema.items()})
+
+
+_MONEY = pa.decimal128(38, 0)
+
+
+def tranche_payments(
+    db: EventStore | duckdb.DuckDBPyConnection,
+    *,
+    tranche: int | None = None,
+    event_map: Mapping[str, EventBinding] = DEFAULT_EVENT_MAP,
+) -> pa.Table:
+    """Per-tranche payment history: one row per (period, tranche), in order.
+
+    Columns: ``period``, ``tranche``, ``interest``, ``principal``, ``loss``,
+    ``balance`` (after the period), ``interest_shortfall``, ``cumulative_interest``,
+    ``cumulative_principal``, ``cumulative_loss``, ``block_number``, ``tx_hash``.
+    """
+    con = _con(db)
+    money = ["interest", "principal", "loss", "balance", "interest_shortfall"]
+    wanted = {"period": "BIGINT", "tranche": "BIGINT"} | dict.fromkeys(money, "HUGEINT")
+    src = _source(con, "tranche_payment", event_map, wanted)
+    schema = {"period": pa.int64(), "tranche": pa.int64()} | dict.fromkeys(money, _MONEY)
+    schema |= {
+        "cumulative_interest": _MONEY,
+        "cumulative_principal": _MONEY,
+        "cumulative_loss": _MONEY,
+        "block_number": pa.uint64(),
+        "tx_hash": pa.string(),
+    }
+    if src is None:
+        return _empty(schema)
+    where = "" if tranche is None else f"WHERE tranche = {int(tranche)}"
+    sql = f"""
+        SELECT period, tranche, interest, principal, loss, balance, interest_shortfall,
+            CAST(SUM(interest) OVER w AS HUGEINT) AS cumulative_interest,
+            CAST(SUM(principal) OVER w AS HUGEINT) AS cumulative_principal,
+            CAST(SUM(loss) OVER w AS HUGEINT) AS cumulative_loss,
+            block_number, tx_hash
+        FROM ({src}) {where}
+        WINDOW w AS (PARTITION BY tranche ORDER BY period, block_number, log_index)
+        ORDER BY tranche, period, block_number, log_index
+    """
+    return con.sql(sql).to_arrow_table()
+
+
+def holder_positions(
+    db: EventStore | duckdb.DuckDBPyConnection,
+    *,
+    event_map: Mapping[str, EventBinding] = DEFAULT_EVENT_MAP,
+) -> pa.Table:
+    """Token balances of every holder, rebuilt from transfer events.
+
+    One row per (token contract, holder) with a non-zero history: ``contract``,
+    ``contract_address``, ``holder``, ``received``, ``sent``, ``balance`` (``received -
+    sent``; mints come from and burns go to the zero address, which is not a holder).
+    """
+    con = _con(db)
+    src = _source(
+        con,
+        "transfer",
+        event_map,
+        {"sender": "VARCHAR", "receiver": "VARCHAR", "amount": "HUGEINT"},
+    )
+    schema = {
+        "contract": pa.string(),
+        "contract_address": pa.string(),
+        "holder": pa.string(),
+        "received": _MONEY,
+        "sent": _MONEY,
+        "balance": _MONEY,
+    }
+    if src is None:
+        return _empty(schema)
+    sql = f"""
+        WITH t AS ({src}),
+        legs AS (
+            SELECT contract, contract_address, receiver AS holder, amount AS received,
+                CAST(0 AS HUGEINT) AS sent FROM t
+            UNION ALL
+            SELECT contract, contract_address, sender AS holder, CAST(0 AS HUGEINT), amount FROM t
+        )
+        SELECT contract, contract_address, holder,
+            CAST(SUM(received) AS HUGEINT) AS received,
+            CAST(SUM(sent) AS HUGEINT) AS sent,
+            CAST(SUM(received) - SUM(sent) AS HUGEINT) AS balance
+        FROM legs WHERE holder <> '{_ZERO_ADDRESS}'
+        GROUP BY contract, contract_address, holder
+        ORDER BY contract, contract_address, holder
+    """
+    return con.sql(sql).to_arrow_table()
+
+
+def holder_claims(
+    db: EventStore | duckdb.DuckDBPyConnection,
+    *,
+    holder: str | None = None,
+    event_map: Mapping[str, EventBinding] = DEFAULT_EVENT_MAP,
+) -> pa.Table:
+    """Cash claimed by each holder per tranche: ``holder``, ``tranche``, ``claims``
+    (count), ``claimed`` (total), ``last_block``."""
+    con = _con(db)
+    src = _source(
+        con, "claim", event_map, {"holder": "VARCHAR", "tranche": "BIGINT", "amount": "HUGEINT"}
+    )
+    schema = {
+        "holder": pa.string(),
+        "tranche": pa.int64(),
+        "claims": pa.int64(),
+        "claimed": _MONEY,
+        "last_block": pa.uint64(),
+    }
+    if src is None:
+        return _empty(schema)
+    params: list[Any] = []
+    where = ""
+    if holder is not None:
+        where = "WHERE lower(holder) = lower(?)"
+        params.append(holder)
+    sql = f"""
+        SELECT holder, tranche, CAST(COUNT(*) AS BIGINT) AS claims,
+            CAST(SUM(amount) AS HUGEINT) AS claimed, MAX(block_number) AS last_block
+        FROM ({src}) {where}
+        GROUP BY holder, tranche ORDER BY holder, tranche
+    """
+    return con.sql(sql, params=params or None).to_arrow_table()
+
+
+def pool_performance(
+    db: EventStore | duckdb.DuckDBPyConnection,
+    *,
+    projection: Any = None,
+    decimals: int = 6,
+    event_map: Mapping[str, EventBinding] = DEFAULT_EVENT_MAP,
+) -> pa.Table:
+    """Pool performance by period from the accepted remittance reports.
+
+    Columns: the report's ``period``, ``beginning_balance``, ``scheduled_principal``,
+    ``prepaid_principal``, ``interest``, ``recoveries``, ``losses``, ``ending_balance``,
+    ``loan_count``, ``delinquent_30/60/90_plus`` (base units), then
+
+    * ``smm = prepaid / (beginning - scheduled)``, ``cpr = 1 - (1 - smm)^12``;
+    * ``mdr = new_defaults / beginning`` when the event map gives new defaults, else the
+      liquidation rate ``(recoveries + losses) / beginning``; ``cdr = 1 - (1 - mdr)^12``;
+    * ``dq30/dq60/dq90_plus``: delinquent balance / ending balance;
+    * ``cumulative_loss``; and with a ``projection`` (a ``PoolCashflows`` or a table
+      with ``period`` and ``loss`` in currency units), ``projected_loss`` and
+      ``projected_cumulative_loss`` in base units (``round(x * 10**decimals)``).
+
+    Notes
+    -----
+    SMM and CPR follow SIFMA Standard Formulas SF-4 (``(1 - SMM)^12 = 1 - CPR``) and
+    MDR/CDR the default section; rates are decimals.
+    """
+    con = _con(db)
+    money = [
+        "beginning_balance",
+        "scheduled_principal",
+        "prepaid_principal",
+        "interest",
+        "recoveries",
+        "losses",
+        "new_defaults",
+        "ending_balance",
+        "delinquent_30",
+        "delinquent_60",
+        "delinquent_90_plus",
+        "foreclosure",
+    ]
+    wanted = {"period": "BIGINT", "loan_count": "BIGINT"} | dict.fromkeys(money, "HUGEINT")
+    src = _source(con, "remittance", event_map, wanted)
+    if src is None:
+        schema = {"period": pa.int64(), "loan_count": pa.int64()} | dict.fromkeys(money, _MONEY)
+        schema |= dict.fromkeys(
+            ["smm", "cpr", "mdr", "cdr", "dq30", "dq60", "dq90_plus"], pa.float64()
+        )
+        schema["cumulative_loss"] = _MONEY
+        out = _empty(schema)
+    else:
+        sql = f"""
+            WITH r AS ({src}),
+            x AS (
+                SELECT *,
+                    CASE WHEN beginning_balance - scheduled_principal > 0
+                        THEN CAST(prepaid_principal AS DOUBLE)
+                            / CAST(beginning_balance - scheduled_principal AS DOUBLE)
+                        ELSE 0.0 END AS smm,
+                    CASE WHEN beginning_balance > 0 THEN
+                        CAST(COALESCE(new_defaults, recoveries + losses) AS DOUBLE)
+                            / CAST(beginning_balance AS DOUBLE)
+                        ELSE 0.0 END AS mdr
+                FROM r
+            )
+            SELECT period, loan_count, {", ".join(money)},
+                smm, 1 - pow(1 - smm, 12) AS cpr, mdr, 1 - pow(1 - mdr, 12) AS cdr,
+                CASE WHEN ending_balance > 0 THEN CAST(delinquent_30 AS DOUBLE) / CAST(ending_balance AS DOUBLE) END AS dq30,
+                CASE WHEN ending_balance > 0 THEN CAST(delinquent_60 AS DOUBLE) / CAST(ending_balance AS DOUBLE) END AS dq60,
+                CASE WHEN ending_balance > 0 THEN CAST(delinquent_90_plus AS DOUBLE) / CAST(ending_balance AS DOUBLE) END AS dq90_plus,
+                CAST(SUM(losses) OVER (ORDER BY period, block_number, log_index) AS HUGEINT) AS cumulative_loss
+            FROM x ORDER BY period, block_number, log_index
+        """
+        out = con.sql(sql).to_arrow_table()
+    if projection is None:
+        return out
+    if hasattr(projection, "period") and hasattr(projection, "loss") and not isinstance(projection, pa.Table):
+        proj_period = np.asarray(projection.period, dtype=np.int64)
+        proj_loss = np.asarray(projection.loss, dtype=np.float64)
+    elif isinstance(projection, pa.Table):
+        if not {"period", "loss"} <= set(projection.column_names):
+            raise InputError(
+                f"projection table needs columns 'period' and 'loss', has {projection.column_names}"
+            )
+        proj_period = projection.column("period").to_numpy().astype(np.int64)
+        proj_loss = projection.column("loss").to_numpy().astype(np.float64)
+    else:
+        raise InputError(
+            f"projection must be a PoolCashflows or a pyarrow.Table, got {type(projection).__name__}"
+        )
+    units = np.rint(proj_loss * 10.0**decimals).astype(np.int64)
+    lookup = dict(zip(proj_period.tolist(), units.tolist(), strict=True))
+    cum = dict(zip(proj_period.tolist(), np.cumsum(units).tolist(), strict=True))
+    periods = out.column("period").to_pylist()
+    out = out.append_column("projected_loss", pa.array([lookup.get(p) for p in periods], pa.int64()))
+    return out.append_column(
+        "projected_cumulative_loss", pa.array([cum.get(p) for p in periods], pa.int64())
+    )

@@ -1,0 +1,47 @@
+"""Remittance oracle, off-chain side: reports, loan-level Merkle trees, EIP-712 attestations.
+
+A servicer aggregates the period's loan records (:class:`LoanRecord`) into a
+:class:`RemittanceReport` whose ``loan_tape_root`` commits to every record; attestors
+sign the report's EIP-712 digest (bound to chain id, the oracle contract and the
+period); the servicer submits it with M of N signatures to ``RemittanceOracle``.
+"""
+
+from openmbs.oracle._eip712 import (
+    DOMAIN_NAME,
+    DOMAIN_VERSION,
+    REPORT_TYPE,
+    Attestation,
+    attest,
+    domain_separator,
+    recover_signer,
+    report_digest,
+    report_typed_data,
+    sign_report,
+)
+from openmbs.oracle._merkle import MerkleTree, hash_pair, verify_proof
+from openmbs.oracle._report import (
+    LOAN_RECORD_ABI_TYPES,
+    LoanRecord,
+    RemittanceReport,
+    loan_id_bytes32,
+)
+
+__all__ = [
+    "DOMAIN_NAME",
+    "DOMAIN_VERSION",
+    "LOAN_RECORD_ABI_TYPES",
+    "REPORT_TYPE",
+    "Attestation",
+    "LoanRecord",
+    "MerkleTree",
+    "RemittanceReport",
+    "attest",
+    "domain_separator",
+    "hash_pair",
+    "loan_id_bytes32",
+    "recover_signer",
+    "report_digest",
+    "report_typed_data",
+    "sign_report",
+    "verify_proof",
+]

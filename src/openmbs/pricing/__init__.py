@@ -1,0 +1,69 @@
+"""Pricing: 30/360 timing with payment delay, price/yield, average life, duration,
+convexity, zero curves, spreads and effective (rate-shift) measures.
+
+Conventions follow the SIFMA Uniform Practices, Standard Formulas (see
+``docs/pricing.md``): monthly cash flows, element ``k`` paid at the end of month
+``k + 1`` plus ``delay_days``; bond-equivalent (semi-annual) yields as decimals; prices
+per 100 of current face; times in years; spreads in basis points.
+"""
+
+from __future__ import annotations
+
+from openmbs.pricing._curve import ParCurve, ZeroCurve, bootstrap_par_curve, coupon_schedule
+from openmbs.pricing._effective import (
+    EffectiveAnalytics,
+    Projector,
+    RefinancingSCurve,
+    effective_measures,
+    pass_through_projector,
+)
+from openmbs.pricing._measures import (
+    BondAnalytics,
+    accrued_interest,
+    analyze,
+    average_life,
+    bey_from_mortgage_yield,
+    mortgage_yield_from_bey,
+    price_from_yield,
+    yield_from_price,
+)
+from openmbs.pricing._spread import (
+    ParYieldCurve,
+    price_from_z_spread,
+    spread_to_curve_at_wal,
+    z_spread,
+)
+from openmbs.pricing._timing import (
+    days_30_360,
+    delay_from_stated,
+    payment_times,
+    settle_days_from_date,
+)
+
+__all__ = [
+    "BondAnalytics",
+    "EffectiveAnalytics",
+    "ParCurve",
+    "ParYieldCurve",
+    "Projector",
+    "RefinancingSCurve",
+    "ZeroCurve",
+    "accrued_interest",
+    "analyze",
+    "average_life",
+    "bey_from_mortgage_yield",
+    "bootstrap_par_curve",
+    "coupon_schedule",
+    "days_30_360",
+    "delay_from_stated",
+    "effective_measures",
+    "mortgage_yield_from_bey",
+    "pass_through_projector",
+    "payment_times",
+    "price_from_yield",
+    "price_from_z_spread",
+    "settle_days_from_date",
+    "spread_to_curve_at_wal",
+    "yield_from_price",
+    "z_spread",
+]

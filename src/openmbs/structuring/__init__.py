@@ -1,0 +1,91 @@
+"""Deal structuring: the deal spec, the waterfall (float and exact) and tranche analytics.
+
+* :func:`load_deal` / :func:`example_deal` read a deal spec (TOML, validated).
+* :func:`compile_exact` turns it into the flat integer parameters of the exact engine;
+  :func:`apply_period` runs one period in integer base units. The exact engine
+  (``_exact.py``) is the specification of the on-chain waterfall.
+* :func:`run_waterfall` runs the same waterfall in float64, vectorised over scenarios.
+"""
+
+from __future__ import annotations
+
+from openmbs.structuring._analytics import (
+    TrancheAnalytics,
+    breakeven_cdr,
+    breakeven_sda,
+    collections_from_projection,
+    period_table,
+    price_yield_table,
+    tranche_analytics,
+    write_table,
+)
+from openmbs.structuring._compile import compile_exact
+from openmbs.structuring._driver import remittances_from_collections, run_exact
+from openmbs.structuring._exact import (
+    WAD,
+    ExactDeal,
+    ExactPeriodResult,
+    ExactRemittance,
+    ExactState,
+    apply_period,
+    initial_state,
+)
+from openmbs.structuring._spec import (
+    DEFAULT_ORDER,
+    EXAMPLE_DEALS,
+    AssetSpec,
+    DealSpec,
+    FeeSpec,
+    PoolSpec,
+    ReserveSpec,
+    TrancheSpec,
+    TriggerSpec,
+    example_deal,
+    example_deal_path,
+    load_deal,
+    parse_deal,
+)
+from openmbs.structuring._waterfall import (
+    Collections,
+    TrancheSummary,
+    WaterfallResult,
+    run_waterfall,
+)
+
+__all__ = [
+    "DEFAULT_ORDER",
+    "EXAMPLE_DEALS",
+    "WAD",
+    "AssetSpec",
+    "Collections",
+    "DealSpec",
+    "ExactDeal",
+    "ExactPeriodResult",
+    "ExactRemittance",
+    "ExactState",
+    "FeeSpec",
+    "PoolSpec",
+    "ReserveSpec",
+    "TrancheAnalytics",
+    "TrancheSpec",
+    "TrancheSummary",
+    "TriggerSpec",
+    "WaterfallResult",
+    "apply_period",
+    "breakeven_cdr",
+    "breakeven_sda",
+    "collections_from_projection",
+    "compile_exact",
+    "example_deal",
+    "example_deal_path",
+    "initial_state",
+    "load_deal",
+    "parse_deal",
+    "period_table",
+    "price_yield_table",
+    "remittances_from_collections",
+    "run_exact",
+    "run_waterfall",
+    "tranche_analytics",
+    "write_table",
+]

@@ -1,0 +1,380 @@
+"""From pool projections to tranche analytics: collections, tables, breakevens."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from openmbs.errors import ConvergenceError, InputError
+from openmbs.structuring._exact import ExactDeal
+from openmbs.structuring._spec import DealSpec
+from openmbs.structuring._waterfall import Collections, WaterfallResult, run_waterfall
+
+if TYPE_CHECKING:
+    from openmbs.behaviour import Default
+    from openmbs.cashflow import PoolCashflows
+
+__all__ = [
+    "TrancheAnalytics",
+    "breakeven_cdr",
+    "breakeven_sda",
+    "collections_from_projection",
+    "period_table",
+    "price_yield_table",
+    "tranche_analytics",
+    "write_table",
+]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def collections_from_projection(
+    cf: PoolCashflows | Sequence[PoolCashflows],
+    *,
+    servicing_in_net_rate: bool = True,
+    cleanup_call: float = 0.0,
+    index_rate: float | npt.ArrayLike = 0.0,
+) -> Collections:
+    """Map pool projections to waterfall collections (one scenario per projection).
+
+    Parameters
+    ----------
+    cf : PoolCashflows or sequence of them
+        Projections of the same pool (same original balance and number of periods).
+    servicing_in_net_rate : bool, default True
+        Use ``net_interest`` (True) or gross ``actual_interest`` (a servicing fee is
+        then paid in the waterfall).
+    cleanup_call : float, default 0
+        Pool factor at or below which the clean-up call is exercised: in that period the
+        remaining balance is bought at par (added to prepaid principal) and later
+        periods are zero. 0 disables it.
+    index_rate : float or array, default 0
+        Floater index (decimal), constant or per period.
+
+    Returns
+    -------
+    Collections
+
+    Notes
+    -----
+    Pool balance = performing + foreclosure balance (SIFMA default section), so
+    ``beginning - ending = scheduled + prepaid + recoveries + losses`` with
+    ``scheduled = principal - voluntary_prepayment - recovery`` (actual amortisation
+    plus amortisation advanced on defaulted loans). The 60+ delinquent balance is the
+    foreclosure pipeline (defaulted, not yet liquidated).
+    """
+    items = [cf] if not isinstance(cf, Sequence) else list(cf)
+    if not items:
+        raise InputError("collections_from_projection needs at least one projection")
+    n = items[0].n_periods
+    orig = float(items[0].original_balance)
+    rows: dict[str, list[FloatArray]] = {
+        k: []
+        for k in (
+            "interest",
+            "scheduled_principal",
+            "prepaid_principal",
+            "recoveries",
+            "losses",
+            "beginning_balance",
+            "ending_balance",
+            "delinquent_60",
+        )
+    }
+    for p in items:
+        if p.n_periods != n or abs(float(p.original_balance) - orig) > 1e-6 * max(orig, 1.0):
+            raise InputError("projections of one run must share balance and length")
+        end = np.asarray(p.performing_balance + p.foreclosure_balance, dtype=np.float64).copy()
+        beg = np.concatenate([[orig], end[:-1]])
+        interest = np.asarray(p.net_interest if servicing_in_net_rate else p.actual_interest).copy()
+        prep = np.asarray(p.voluntary_prepayment, dtype=np.float64).copy()
+        rec = np.asarray(p.recovery, dtype=np.float64).copy()
+        loss = np.asarray(p.loss, dtype=np.float64).copy()
+        sched = np.maximum(np.asarray(p.principal) - prep - rec, 0.0)
+        dq = np.asarray(p.foreclosure_balance, dtype=np.float64).copy()
+        end[end < 1e-7 * max(orig, 1.0)] = 0.0
+        if cleanup_call > 0:
+            hit = np.nonzero(end <= cleanup_call * orig)[0]
+            if hit.size:
+                k = int(hit[0])
+                prep[k] += end[k]
+                end[k] = 0.0
+                for a in (interest, prep, rec, loss, sched, dq, end, beg):
+                    a[k + 1 :] = 0.0
+                dq[k] = 0.0
+        rows["interest"].append(interest)
+        rows["scheduled_principal"].append(sched)
+        rows["prepaid_principal"].append(prep)
+        rows["recoveries"].append(rec)
+        rows["losses"].append(loss)
+        rows["beginning_balance"].append(beg)
+        rows["ending_balance"].append(end)
+        rows["delinquent_60"].append(dq)
+    return Collections.from_arrays(
+        original_balance=orig,
+        index_rate=index_rate,  # type: ignore[arg-type]
+        **{k: np.vstack(v) for k, v in rows.items()},  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True)
+class TrancheAnalytics:
+    """One tranche's measures in one scenario.
+
+    ``wal`` in years (from closing, SIFMA average life of the principal); ``first`` and
+    ``last`` the principal window (periods, 0 if no principal); ``yield_`` the
+    bond-equivalent yield at ``price`` (decimal, ``nan`` without a price or when it
+    cannot be solved); ``modified_duration`` in years; money in currency units.
+    """
+
+    name: str
+    face: float
+    wal: float
+    first: int
+    last: int
+    price: float
+    yield_: float
+    modified_duration: float
+    interest: float
+    principal: float
+    loss: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in self.__dict__.items()
+        }
+
+
+def tranche_analytics(
+    result: WaterfallResult,
+    *,
+    price: float | None = None,
+    delay_days: float = 0.0,
+    scenario: int = 0,
+) -> list[TrancheAnalytics]:
+    """WAL, principal window, yield at ``price``, modified duration and loss per tranche.
+
+    Uses :func:`openmbs.pricing.analyze` (bond-equivalent yield, 30/360 timing, the
+    given payment delay) on the tranche's interest + principal.
+    """
+    from openmbs import pricing
+
+    ip = result.table("interest_paid")[scenario]
+    pp = result.table("principal_paid")[scenario]
+    wd = result.table("writedown")[scenario]
+    out = []
+    for i, name in enumerate(result.names):
+        face = float(result.face[i])
+        cash = ip[:, i] + pp[:, i]
+        prin = pp[:, i]
+        tot_p = float(prin.sum())
+        has = np.nonzero(prin > 0)[0]
+        first = int(has[0]) + 1 if has.size else 0
+        last = int(has[-1]) + 1 if has.size else 0
+        wal = float((np.arange(1, len(prin) + 1) * prin).sum() / (12.0 * tot_p)) if tot_p > 0 else math.nan
+        y = md = math.nan
+        if price is not None and face > 0 and float(cash.sum()) > 0:
+            try:
+                a = pricing.analyze(cash, prin, face, price=price, delay_days=delay_days)
+                y = float(a.yield_)
+                md = float(a.modified_duration)
+                if tot_p > 0:
+                    wal = float(a.average_life)
+            except Exception:  # an unsolvable yield (all cash lost) is reported as nan
+                y = md = math.nan
+        out.append(
+            TrancheAnalytics(
+                name=name,
+                face=face,
+                wal=wal,
+                first=first,
+                last=last,
+                price=math.nan if price is None else float(price),
+                yield_=y,
+                modified_duration=md,
+                interest=float(ip[:, i].sum()),
+                principal=tot_p,
+                loss=float(wd[:, i].sum()),
+            )
+        )
+    return out
+
+
+def period_table(result: WaterfallResult, *, scenario: int = 0) -> dict[str, FloatArray | list[str]]:
+    """The long period x tranche table of one scenario (columns of equal length).
+
+    Columns: period, tranche, beginning_balance, interest_due, interest_paid,
+    interest_shortfall, principal_paid, writedown, ending_balance, factor; and per
+    period (repeated on each tranche row): fees, reserve_balance, reserve_draw,
+    reserve_deposit, residual_paid, triggers (bit mask of failing tests).
+    """
+    T = result.table("interest_paid").shape[1]
+    n = len(result.names)
+    per = np.repeat(np.arange(1, T + 1), n)
+    cols: dict[str, Any] = {"period": per, "tranche": list(result.names) * T}
+    for k in (
+        "beginning_balance",
+        "interest_due",
+        "interest_paid",
+        "interest_shortfall",
+        "principal_paid",
+        "writedown",
+        "ending_balance",
+    ):
+        cols[k] = result.table(k)[scenario].reshape(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cols["factor"] = (
+            result.table("ending_balance")[scenario] / np.where(result.face > 0, result.face, np.nan)
+        ).reshape(-1)
+    cols["fees"] = np.repeat(result.table("fees_paid")[scenario].sum(axis=1), n)
+    for k in ("reserve_balance", "reserve_draw", "reserve_deposit", "residual_paid"):
+        cols[k] = np.repeat(result.table(k)[scenario], n)
+    trig = result.table("trigger_failing")[scenario]
+    mask = np.zeros(T, dtype=np.int64)
+    for k in range(trig.shape[1]):
+        mask |= (trig[:, k] > 0).astype(np.int64) << k
+    cols["triggers"] = np.repeat(mask, n)
+    return cols
+
+
+def price_yield_table(
+    deal: DealSpec | ExactDeal,
+    collections: Collections,
+    tranche: str,
+    prices: Sequence[float],
+    *,
+    delay_days: float = 0.0,
+) -> list[list[TrancheAnalytics]]:
+    """Yield, WAL and modified duration of one tranche for each price (rows) and each
+    scenario of ``collections`` (columns, e.g. one per PSA speed)."""
+    res = run_waterfall(deal, collections, keep="cashflows")
+    i = res.tranche(tranche)
+    table = []
+    for p in prices:
+        row = []
+        for k in range(collections.n_scenarios):
+            row.append(tranche_analytics(res, price=p, delay_days=delay_days, scenario=k)[i])
+        table.append(row)
+    return table
+
+
+def _first_loss(
+    deal: DealSpec | ExactDeal,
+    project: Callable[[Default], PoolCashflows],
+    default: Default,
+    tranche: str,
+    cleanup_call: float,
+    servicing_in_net_rate: bool,
+    threshold: float,
+) -> bool:
+    c = collections_from_projection(
+        project(default), cleanup_call=cleanup_call, servicing_in_net_rate=servicing_in_net_rate
+    )
+    res = run_waterfall(deal, c, keep="summary")
+    return bool(res.summary.writedown[0, res.tranche(tranche)] >= threshold)
+
+
+def _bisect(test: Callable[[float], bool], lo: float, hi: float, tol: float) -> float:
+    if test(lo):
+        return lo
+    if not test(hi):
+        raise ConvergenceError(f"no loss to the tranche even at {hi!r}: no breakeven below it")
+    while hi - lo > tol:
+        mid = 0.5 * (lo + hi)
+        if test(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _deal_flags(deal: DealSpec | ExactDeal) -> tuple[float, bool, float]:
+    if isinstance(deal, DealSpec):
+        return deal.cleanup_call, deal.pool.servicing_in_net_rate, 10.0 ** (-deal.asset.decimals)
+    return deal.cleanup_wad / 1e18, True, 10.0 ** (-deal.decimals)
+
+
+def breakeven_cdr(
+    deal: DealSpec | ExactDeal,
+    project: Callable[[Default], PoolCashflows],
+    tranche: str,
+    *,
+    hi: float = 1.0,
+    tol: float = 1e-5,
+) -> float:
+    """The smallest CDR (decimal) at which ``tranche`` takes its first unit of loss.
+
+    ``project(default)`` returns the pool projection under a :class:`Default`
+    assumption (the prepayment, severity and lag are fixed inside it). Bisection on
+    ``[0, hi]`` to ``tol``; losses are assumed to grow with the CDR.
+
+    Raises
+    ------
+    ConvergenceError
+        When the tranche takes no loss even at ``hi``.
+    """
+    from openmbs.behaviour import Default
+
+    cleanup, net, unit = _deal_flags(deal)
+
+    def test(x: float) -> bool:
+        return _first_loss(deal, project, Default.cdr(x), tranche, cleanup, net, unit)
+
+    return _bisect(test, 0.0, hi, tol)
+
+
+def breakeven_sda(
+    deal: DealSpec | ExactDeal,
+    project: Callable[[Default], PoolCashflows],
+    tranche: str,
+    *,
+    hi: float = 5000.0,
+    tol: float = 0.5,
+) -> float:
+    """The smallest SDA speed (percent, 100 = 100% SDA) at which ``tranche`` takes its
+    first unit of loss (bisection, as :func:`breakeven_cdr`)."""
+    from openmbs.behaviour import Default
+
+    cleanup, net, unit = _deal_flags(deal)
+
+    def test(x: float) -> bool:
+        return _first_loss(deal, project, Default.sda(x), tranche, cleanup, net, unit)
+
+    return _bisect(test, 0.0, hi, tol)
+
+
+def write_table(columns: dict[str, Any], path: str) -> None:
+    """Write a column table to ``.csv``, ``.parquet`` or ``.json`` (records), by suffix."""
+    import json
+    from pathlib import Path
+
+    import pyarrow as pa
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in (".csv", ".parquet", ".json"):
+        raise InputError(f"output file {path!r}: use a .csv, .parquet or .json suffix")
+    table = pa.table({k: (list(v) if isinstance(v, list) else np.asarray(v)) for k, v in columns.items()})
+    tmp = p.with_name(p.name + ".tmp")
+    if suffix == ".csv":
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, tmp)
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, tmp)
+    else:
+        rows = table.to_pylist()
+        for r in rows:
+            for k, v in r.items():
+                if isinstance(v, float) and not math.isfinite(v):
+                    r[k] = None
+        tmp.write_text(json.dumps(rows, indent=None), encoding="utf-8")
+    tmp.replace(p)

@@ -1,0 +1,82 @@
+"""Drivers of the exact engine: collections to remittances, and whole-deal runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from openmbs.structuring._exact import (
+    WAD,
+    ExactDeal,
+    ExactPeriodResult,
+    ExactRemittance,
+    ExactState,
+    apply_period,
+    initial_state,
+)
+from openmbs.structuring._waterfall import Collections
+
+__all__ = ["remittances_from_collections", "run_exact"]
+
+
+def remittances_from_collections(
+    collections: Collections, decimals: int, *, scenario: int = 0
+) -> list[ExactRemittance]:
+    """One scenario of float collections as integer remittances.
+
+    Amounts are rounded to the nearest base unit; the ending balance is rebuilt as
+    ``beginning - scheduled - prepaid - recoveries - losses`` (floored at 0) so that
+    the integer pool balance is continuous; the index rate is rounded to WAD.
+    """
+    c = collections
+    k = scenario
+    scale = 10**decimals
+
+    def units(x: float) -> int:
+        return max(round(float(x) * scale), 0)
+
+    out = []
+    beg = units(c.beginning_balance[k, 0])
+    for t in range(c.n_periods):
+        sched = units(c.scheduled_principal[k, t])
+        prep = units(c.prepaid_principal[k, t])
+        rec = units(c.recoveries[k, t])
+        loss = units(c.losses[k, t])
+        end = units(c.ending_balance[k, t])
+        if float(c.ending_balance[k, t]) <= 0.0:
+            end = 0
+        out.append(
+            ExactRemittance(
+                period=t + 1,
+                interest=units(c.interest[k, t]),
+                scheduled_principal=sched,
+                prepaid_principal=prep,
+                recoveries=rec,
+                realized_losses=loss,
+                beginning_balance=beg,
+                ending_balance=end,
+                delinquent_60=units(c.delinquent_60[k, t]),
+                index_rate=max(round(float(c.index_rate[k, t]) * WAD), 0),
+                subsequent_recoveries=units(c.subsequent_recoveries[k, t]),
+            )
+        )
+        beg = end
+    return out
+
+
+def run_exact(
+    deal: ExactDeal, remittances: Sequence[ExactRemittance], state: ExactState | None = None
+) -> tuple[ExactState, list[ExactPeriodResult]]:
+    """Apply every remittance in turn from ``state`` (closing state by default)."""
+    s = initial_state(deal) if state is None else state
+    results = []
+    for rem in remittances:
+        s, r = apply_period(deal, s, rem)
+        results.append(r)
+    return s, results
+
+
+def exact_arrays(results: Sequence[ExactPeriodResult], field: str) -> np.ndarray:  # type: ignore[type-arg]
+    """A per-tranche field of exact results as an int64-safe object array (periods x tranches)."""
+    return np.array([getattr(r, field) for r in results], dtype=object)

@@ -1,0 +1,556 @@
+"""Compiled float waterfall (numba): the exact engine's steps on float64 scalars.
+
+Loops: scenarios (outer), periods, tranches. Each function is the float twin of the
+function of the same name in ``_exact.py``; parameters come packed in small arrays
+(see :func:`pack`). This is the default float engine; ``_waterfall.py`` also has a
+numpy version vectorised over scenarios (``engine="numpy"``), and tests check both
+against the exact engine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from numba import njit
+
+from openmbs.structuring._exact import WAD, ExactDeal
+
+__all__ = ["pack", "run_kernel"]
+
+# rows of the packed per-tranche integer table
+I_KIND, I_PRIO, I_RSTART, I_REND, I_RULE, I_GSTART, I_GEND, I_LOCK, I_FLAGS, I_IOREF, I_ACC = range(11)
+# rows of the packed per-tranche float table
+F_FACE, F_RATE, F_MARGIN, F_CAP, F_FLOOR = range(5)
+# deal-level output columns
+D_DRAW, D_DEP, D_REL, D_RES, D_RESID, D_EFFECTS = range(6)
+
+
+def pack(deal: ExactDeal) -> dict[str, Any]:
+    """The compiled deal as the kernel's arrays (floats in currency units)."""
+    n = deal.n_tranches
+    scale = float(10**deal.decimals)
+    ti = np.array(
+        [
+            deal.coupon_kind,
+            deal.priority,
+            deal.rank_start,
+            deal.rank_end,
+            deal.rule,
+            deal.group_start,
+            deal.group_end,
+            deal.lockout,
+            deal.flags,
+            deal.io_ref,
+            deal.accretion_mask,
+        ],
+        dtype=np.int64,
+    ).reshape(11, n)
+    tf = np.array(
+        [
+            [x / scale for x in deal.face],
+            [x / WAD for x in deal.rate],
+            [x / WAD for x in deal.margin],
+            [x / WAD for x in deal.cap],
+            [x / WAD for x in deal.floor],
+        ],
+        dtype=np.float64,
+    ).reshape(5, n)
+    plen = np.array([len(s) for s in deal.pac_schedule], dtype=np.int64)
+    pac = np.zeros((n, max(1, int(plen.max()) if n else 1)))
+    for i, s in enumerate(deal.pac_schedule):
+        pac[i, : len(s)] = np.asarray(s, dtype=np.float64) / scale
+    fees = np.array(
+        [
+            [x / WAD for x in deal.fee_rate],
+            [x / scale for x in deal.fee_fixed],
+            [x / scale for x in deal.fee_cap],
+        ],
+        dtype=np.float64,
+    ).reshape(3, deal.n_fees)
+    trig_i = np.array(
+        [deal.trig_test, deal.trig_ref, deal.trig_effect, deal.trig_curable], dtype=np.int64
+    ).reshape(4, deal.n_triggers)
+    trig_f = np.array([x / WAD for x in deal.trig_threshold], dtype=np.float64)
+    reserve = np.array(
+        [deal.reserve_initial / scale, deal.reserve_floor / scale, deal.reserve_pct / WAD]
+    )
+    misc = np.array(
+        [deal.reserve_flags, deal.interest_on_shortfall, n, deal.n_fees, deal.n_triggers],
+        dtype=np.int64,
+    )
+    return {
+        "ti": ti,
+        "tf": tf,
+        "pac": pac,
+        "plen": plen,
+        "fees": fees,
+        "trig_i": trig_i,
+        "trig_f": trig_f,
+        "reserve": reserve,
+        "misc": misc,
+        "steps": np.asarray(deal.steps, dtype=np.int64),
+        "pool_original": deal.pool_original / scale,
+    }
+
+
+@njit(cache=True, error_model="numpy")
+def _bears(ti: Any, i: int) -> Any:
+    return ti[I_RULE, i] != 0 and (ti[I_FLAGS, i] & 1) == 0
+
+
+@njit(cache=True, error_model="numpy")
+def _fee_current(fees: Any, k: int, pool_beg: float) -> Any:
+    fee = pool_beg * fees[0, k] / 12.0 + fees[1, k]
+    if fees[2, k] > 0.0 and fee > fees[2, k]:
+        fee = fees[2, k]
+    return fee
+
+
+@njit(cache=True, error_model="numpy")
+def _coupon_rate(ti: Any, tf: Any, i: int, index: float, netwac: float) -> Any:
+    kind = ti[I_KIND, i]
+    if kind == 1:
+        return tf[F_RATE, i]
+    if kind == 2:
+        r = index + tf[F_MARGIN, i]
+        if r < tf[F_FLOOR, i]:
+            r = tf[F_FLOOR, i]
+        if tf[F_CAP, i] > 0.0 and r > tf[F_CAP, i]:
+            r = tf[F_CAP, i]
+        return max(r, 0.0)
+    if kind == 3:
+        return max(netwac + tf[F_MARGIN, i], 0.0)
+    if kind == 4:
+        return min(tf[F_RATE, i], netwac)
+    return 0.0
+
+
+@njit(cache=True, error_model="numpy")
+def _deficiency(ti: Any, n: int, bal: Any, pool_end: float) -> Any:
+    total = 0.0
+    for i in range(n):
+        if _bears(ti, i):
+            total += bal[i]
+    return max(total - pool_end, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _distribute(
+    ti: Any, pac: Any, plen: Any, n: int, period: int, bal: Any, paid: Any, amount: float, sequential: bool
+) -> Any:
+    for i in range(n):
+        if amount <= 0.0:
+            return 0.0
+        if ti[I_RULE, i] == 3 and period > ti[I_LOCK, i]:
+            target = pac[i, period - 1] if period <= plen[i] else 0.0
+            excess = bal[i] - target
+            if excess > 0.0:
+                pay = min(amount, excess)
+                bal[i] -= pay
+                paid[i] += pay
+                amount -= pay
+    for i in range(n):
+        if amount <= 0.0:
+            return 0.0
+        rule = ti[I_RULE, i]
+        if (rule != 1 and rule != 2 and rule != 4) or (ti[I_FLAGS, i] & 1) != 0:
+            continue
+        if period <= ti[I_LOCK, i]:
+            continue
+        if rule == 2 and not sequential:
+            if ti[I_GSTART, i] == i:
+                end = ti[I_GEND, i]
+                total = 0.0
+                for j in range(i, end):
+                    if period > ti[I_LOCK, j]:
+                        total += bal[j]
+                if total > 0.0:
+                    frac = min(amount / total, 1.0)
+                    used = 0.0
+                    for j in range(i, end):
+                        if period > ti[I_LOCK, j]:
+                            x = bal[j] * frac
+                            bal[j] -= x
+                            paid[j] += x
+                            used += x
+                    amount -= used
+            continue
+        pay = min(amount, bal[i])
+        bal[i] -= pay
+        paid[i] += pay
+        amount -= pay
+    for i in range(n):
+        if amount <= 0.0:
+            return 0.0
+        if _bears(ti, i):
+            pay = min(amount, bal[i])
+            bal[i] -= pay
+            paid[i] += pay
+            amount -= pay
+    return max(amount, 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def _reserve_target(reserve: Any, pool_end: float) -> Any:
+    if pool_end <= 0.0:
+        return 0.0
+    return max(pool_end * reserve[2], reserve[1])
+
+
+@njit(cache=True, error_model="numpy")
+def _run(
+    ti: Any,
+    tf: Any,
+    pac: Any,
+    plen: Any,
+    fees: Any,
+    trig_i: Any,
+    trig_f: Any,
+    reserve_p: Any,
+    misc: Any,
+    steps: Any,
+    pool_original: float,
+    c_int: Any,
+    c_pf: Any,
+    c_beg: Any,
+    c_end: Any,
+    c_dq: Any,
+    c_idx: Any,
+    c_loss: Any,
+    c_sub: Any,
+    store: int,
+    o_tr: Any,
+    o_fee: Any,
+    o_deal: Any,
+    o_trig: Any,
+    s_tot: Any,
+    s_first: Any,
+    s_last: Any,
+    s_end: Any,
+    s_resid: Any,
+) -> None:
+    reserve_flags = misc[0]
+    ios = misc[1]
+    n = misc[2]
+    nf = misc[3]
+    nk = misc[4]
+    S, T = c_int.shape
+    bal = np.empty(n)
+    beg = np.empty(n)
+    short = np.empty(n)
+    wdown = np.empty(n)
+    due = np.empty(n)
+    ipaid = np.empty(n)
+    acc = np.empty(n)
+    ppaid = np.empty(n)
+    loss = np.empty(n)
+    wup = np.empty(n)
+    fshort = np.empty(max(nf, 1))
+    fpaid = np.empty(max(nf, 1))
+    latch = np.empty(max(nk, 1), dtype=np.int64)
+    failing = np.empty(max(nk, 1), dtype=np.int64)
+    for s in range(S):
+        for i in range(n):
+            bal[i] = tf[F_FACE, i]
+            short[i] = 0.0
+            wdown[i] = 0.0
+            s_first[s, i] = 0
+            s_last[s, i] = 0
+            for q in range(4):
+                s_tot[s, i, q] = 0.0
+        for k in range(nf):
+            fshort[k] = 0.0
+        for k in range(nk):
+            latch[k] = 0
+        reserve = reserve_p[0]
+        cum_loss = 0.0
+        resid_tot = 0.0
+        for t in range(T):
+            period = t + 1
+            interest = c_int[s, t]
+            pool_beg = c_beg[s, t]
+            pool_end = c_end[s, t]
+            index = c_idx[s, t]
+            ifunds = interest
+            pfunds = c_pf[s, t]
+            cum_loss += c_loss[s, t]
+            for i in range(n):
+                beg[i] = bal[i]
+                due[i] = 0.0
+                ipaid[i] = 0.0
+                acc[i] = 0.0
+                ppaid[i] = 0.0
+                loss[i] = 0.0
+                wup[i] = 0.0
+            for k in range(nf):
+                fpaid[k] = 0.0
+            draw = 0.0
+            dep = 0.0
+            rel = 0.0
+            residual = 0.0
+            fees_now = 0.0
+            for k in range(nf):
+                fees_now += _fee_current(fees, k, pool_beg)
+            netwac = 0.0
+            if pool_beg > 0.0:
+                netwac = max(interest - fees_now, 0.0) * 12.0 / pool_beg
+            # triggers
+            effects = 0
+            for k in range(nk):
+                test = trig_i[0, k]
+                thr = trig_f[k]
+                fail = False
+                if test == 1 or test == 2:
+                    ref_rank = ti[I_PRIO, trig_i[1, k]]
+                    den = 0.0
+                    for i in range(n):
+                        if ti[I_PRIO, i] > ref_rank:
+                            continue
+                        if test == 1 and _bears(ti, i):
+                            den += beg[i]
+                        if test == 2:
+                            den += beg[i] * _coupon_rate(ti, tf, i, index, netwac) / 12.0
+                    if test == 1:
+                        fail = den > 0.0 and pool_end < thr * den
+                    else:
+                        fail = den > 0.0 and max(interest - fees_now, 0.0) < thr * den
+                elif test == 3:
+                    fail = cum_loss > thr * pool_original
+                elif test == 4:
+                    fail = c_dq[s, t] > thr * pool_end
+                failing[k] = 1 if fail else 0
+                if fail or (latch[k] == 1 and trig_i[3, k] == 0):
+                    latch[k] = 1
+                else:
+                    latch[k] = 0
+                if latch[k] == 1:
+                    effects |= trig_i[2, k]
+            seq = (effects & 1) != 0
+            for op in steps:
+                if op == 1:
+                    for k in range(nf):
+                        d = _fee_current(fees, k, pool_beg) + fshort[k]
+                        pay = min(d, ifunds)
+                        ifunds -= pay
+                        fpaid[k] = pay
+                        fshort[k] = d - pay
+                elif op == 2:
+                    for r in range(n):
+                        if ti[I_RSTART, r] != r:
+                            continue
+                        end = ti[I_REND, r]
+                        total = 0.0
+                        for i in range(r, end):
+                            rate = _coupon_rate(ti, tf, i, index, netwac)
+                            d = beg[i] * rate / 12.0 + short[i]
+                            if ios == 1:
+                                d += short[i] * rate / 12.0
+                            due[i] = d
+                            total += d
+                        if total > ifunds and (reserve_flags & 1) != 0:
+                            x = min(reserve, total - ifunds)
+                            reserve -= x
+                            draw += x
+                            ifunds += x
+                        if total <= ifunds:
+                            for i in range(r, end):
+                                ipaid[i] = due[i]
+                            ifunds -= total
+                        else:
+                            frac = ifunds / total
+                            for i in range(r, end):
+                                ipaid[i] = due[i] * frac
+                            ifunds = 0.0
+                        for i in range(r, end):
+                            short[i] = due[i] - ipaid[i]
+                            if (ti[I_FLAGS, i] & 4) != 0:
+                                mask = ti[I_ACC, i]
+                                accreting = False
+                                for j in range(n):
+                                    if (mask >> j) & 1 == 1 and bal[j] > 0.0:
+                                        accreting = True
+                                if accreting:
+                                    a = ipaid[i]
+                                    ipaid[i] = 0.0
+                                    bal[i] += a
+                                    acc[i] += a
+                                    for j in range(n):
+                                        if (mask >> j) & 1 == 1:
+                                            pay = min(a, bal[j])
+                                            bal[j] -= pay
+                                            ppaid[j] += pay
+                                            a -= pay
+                                    pfunds += a
+                elif op == 3:
+                    a = c_sub[s, t]
+                    for i in range(n):
+                        up = min(a, wdown[i])
+                        bal[i] += up
+                        wdown[i] -= up
+                        wup[i] += up
+                        a -= up
+                elif op == 4:
+                    pfunds = _distribute(ti, pac, plen, n, period, bal, ppaid, pfunds, seq)
+                elif op == 5:
+                    pay = min(ifunds, _deficiency(ti, n, bal, pool_end))
+                    left = _distribute(ti, pac, plen, n, period, bal, ppaid, pay, seq)
+                    ifunds -= pay - left
+                elif op == 6:
+                    if (reserve_flags & 2) != 0:
+                        x = min(reserve, _deficiency(ti, n, bal, pool_end))
+                        left = _distribute(ti, pac, plen, n, period, bal, ppaid, x, seq)
+                        reserve -= x - left
+                        draw += x - left
+                elif op == 7:
+                    left_d = _deficiency(ti, n, bal, pool_end)
+                    for kk in range(n):
+                        r = n - 1 - kk
+                        if ti[I_REND, r] - 1 != r:
+                            continue
+                        start = ti[I_RSTART, r]
+                        total = 0.0
+                        for j in range(start, r + 1):
+                            if _bears(ti, j):
+                                total += bal[j]
+                        take = min(left_d, total)
+                        left_d -= take
+                        if total > 0.0:
+                            frac = take / total
+                            for j in range(start, r + 1):
+                                if _bears(ti, j):
+                                    x = bal[j] * frac
+                                    bal[j] -= x
+                                    loss[j] += x
+                                    wdown[j] += x
+                elif op == 8:
+                    if (effects & 4) != 0:
+                        ifunds = _distribute(ti, pac, plen, n, period, bal, ppaid, ifunds, True)
+                    if (effects & 2) != 0:
+                        reserve += ifunds
+                        dep += ifunds
+                        ifunds = 0.0
+                elif op == 9:
+                    target = _reserve_target(reserve_p, pool_end)
+                    if reserve < target:
+                        x = min(ifunds, target - reserve)
+                        reserve += x
+                        dep += x
+                        ifunds -= x
+                elif op == 10:
+                    release = 0.0
+                    if pool_end <= 0.0:
+                        release = reserve
+                    elif (effects & 2) == 0:
+                        target = _reserve_target(reserve_p, pool_end)
+                        if reserve > target:
+                            release = reserve - target
+                    rel += release
+                    reserve -= release
+                    residual = ifunds + pfunds + release
+                    ifunds = 0.0
+                    pfunds = 0.0
+            for i in range(n):
+                if (ti[I_FLAGS, i] & 1) != 0:
+                    ref = ti[I_IOREF, i]
+                    bal[i] = pool_end if ref == 255 else bal[ref]
+            # outputs
+            resid_tot += residual
+            for i in range(n):
+                s_tot[s, i, 0] += ipaid[i]
+                s_tot[s, i, 1] += ppaid[i]
+                s_tot[s, i, 2] += loss[i]
+                s_tot[s, i, 3] += ppaid[i] * period
+                if ppaid[i] > 0.0:
+                    if s_first[s, i] == 0:
+                        s_first[s, i] = period
+                    s_last[s, i] = period
+            if store >= 1:
+                for i in range(n):
+                    o_tr[s, t, i, 0] = ipaid[i]
+                    o_tr[s, t, i, 1] = ppaid[i]
+                    o_tr[s, t, i, 2] = loss[i]
+                    o_tr[s, t, i, 3] = bal[i]
+                    if store >= 2:
+                        o_tr[s, t, i, 4] = beg[i]
+                        o_tr[s, t, i, 5] = due[i]
+                        o_tr[s, t, i, 6] = short[i]
+                        o_tr[s, t, i, 7] = acc[i]
+                        o_tr[s, t, i, 8] = wup[i]
+            if store >= 2:
+                for k in range(nf):
+                    o_fee[s, t, k] = fpaid[k]
+                for k in range(nk):
+                    o_trig[s, t, k] = failing[k]
+                o_deal[s, t, D_DRAW] = draw
+                o_deal[s, t, D_DEP] = dep
+                o_deal[s, t, D_REL] = rel
+                o_deal[s, t, D_RES] = reserve
+                o_deal[s, t, D_RESID] = residual
+                o_deal[s, t, D_EFFECTS] = effects
+        for i in range(n):
+            s_end[s, i] = bal[i]
+        s_resid[s] = resid_tot
+
+
+def run_kernel(
+    packed: dict[str, Any], arrays: dict[str, npt.NDArray[np.float64]], store: int
+) -> dict[str, Any]:
+    """Run the compiled waterfall; ``store`` 0 = totals only, 1 = cash-flow tables,
+    2 = every table. Returns the raw output arrays."""
+    S, T = arrays["interest"].shape
+    n = int(packed["misc"][2])
+    nf = int(packed["misc"][3])
+    nk = int(packed["misc"][4])
+    o_tr = np.zeros((S, T, n, 9 if store >= 2 else 4)) if store >= 1 else np.zeros((1, 1, 1, 9))
+    o_fee = np.zeros((S, T, nf)) if store >= 2 else np.zeros((1, 1, 1))
+    o_deal = np.zeros((S, T, 6)) if store >= 2 else np.zeros((1, 1, 6))
+    o_trig = np.zeros((S, T, nk)) if store >= 2 else np.zeros((1, 1, 1))
+    s_tot = np.zeros((S, n, 4))
+    s_first = np.zeros((S, n), dtype=np.int64)
+    s_last = np.zeros((S, n), dtype=np.int64)
+    s_end = np.zeros((S, n))
+    s_resid = np.zeros(S)
+    _run(
+        packed["ti"],
+        packed["tf"],
+        packed["pac"],
+        packed["plen"],
+        packed["fees"],
+        packed["trig_i"],
+        packed["trig_f"],
+        packed["reserve"],
+        packed["misc"],
+        packed["steps"],
+        float(packed["pool_original"]),
+        arrays["interest"],
+        arrays["principal_funds"],
+        arrays["beginning_balance"],
+        arrays["ending_balance"],
+        arrays["delinquent_60"],
+        arrays["index_rate"],
+        arrays["losses"],
+        arrays["subsequent_recoveries"],
+        store,
+        o_tr,
+        o_fee,
+        o_deal,
+        o_trig,
+        s_tot,
+        s_first,
+        s_last,
+        s_end,
+        s_resid,
+    )
+    return {
+        "tr": o_tr,
+        "fee": o_fee,
+        "deal": o_deal,
+        "trig": o_trig,
+        "tot": s_tot,
+        "first": s_first,
+        "last": s_last,
+        "end": s_end,
+        "resid": s_resid,
+    }

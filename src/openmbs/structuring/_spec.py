@@ -1,0 +1,413 @@
+"""The deal spec: a TOML file validated with pydantic.
+
+A deal is described by one TOML document (see ``docs/structuring.md`` and the files in
+``openmbs/examples/deals``). :func:`load_deal` reads and validates it; every error names
+the file, the key path (``tranches[1].rate``) and the offending value, raised as
+:class:`openmbs.errors.SpecError`.
+
+Units: money in currency units of the settlement asset (``500_000_000`` is $500M of a
+USD stablecoin), rates and ratios as decimals (``0.045`` is 4.5%), PSA speeds in percent
+of PSA (``100``), periods in months.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from openmbs.errors import SpecError
+
+__all__ = [
+    "DEFAULT_ORDER",
+    "EXAMPLE_DEALS",
+    "AssetSpec",
+    "DealSpec",
+    "FeeSpec",
+    "PoolSpec",
+    "ReserveSpec",
+    "TrancheSpec",
+    "TriggerSpec",
+    "example_deal",
+    "example_deal_path",
+    "load_deal",
+    "parse_deal",
+]
+
+#: The example deals shipped in ``openmbs/examples/deals`` (the file stem is the name).
+EXAMPLE_DEALS: tuple[str, ...] = ("four_tranche", "pac_io", "senior_sub")
+
+StepName = Literal[
+    "fees",
+    "interest",
+    "writeup",
+    "principal",
+    "excess_covers_losses",
+    "reserve_covers_losses",
+    "writedown",
+    "trigger_excess",
+    "reserve_topup",
+    "residual",
+]
+
+#: The order of payments used when the spec does not give one.
+DEFAULT_ORDER: tuple[StepName, ...] = (
+    "fees",
+    "interest",
+    "writeup",
+    "principal",
+    "reserve_covers_losses",
+    "writedown",
+    "trigger_excess",
+    "reserve_topup",
+    "residual",
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AssetSpec(_Model):
+    """The settlement asset: every exact-mode amount is in its base units."""
+
+    symbol: str = Field("USDC", min_length=1, max_length=16)
+    decimals: int = Field(6, ge=0, le=18)
+
+
+class PoolSpec(_Model):
+    """The reference collateral: sizes tranches given in percent and PAC schedules.
+
+    ``balance`` is the pool balance at closing (currency units). ``wac``/``net_coupon``
+    (decimals), ``term`` (original term, months) and ``age`` (months) describe the
+    collateral used to compute PAC band schedules. With ``servicing_in_net_rate`` the
+    interest collected is already net of the servicing strip; otherwise a ``servicing``
+    fee is paid in the waterfall from gross interest.
+    """
+
+    balance: float | None = Field(None, gt=0)
+    wac: float | None = Field(None, ge=0, lt=1)
+    net_coupon: float | None = Field(None, ge=0, lt=1)
+    term: int | None = Field(None, ge=1, le=600)
+    age: int = Field(0, ge=0, le=600)
+    servicing_in_net_rate: bool = True
+
+
+class TrancheSpec(_Model):
+    """One class of notes.
+
+    Sizing: exactly one of ``balance`` (currency units), ``percent`` (fraction of the
+    pool balance) or ``remainder = true`` (pool balance less every other sized class);
+    a PAC with a ``pac_band`` and no size takes the full band capacity; an IO strip has
+    no face of its own (its notional follows ``notional``).
+
+    Principal: ``sequential`` by priority; ``pro_rata`` shares by balance with the
+    other ``pro_rata`` classes of the same ``group`` (adjacent in priority; they still
+    rank by priority for interest and losses); ``pac`` down to its schedule first,
+    ``support`` absorbs the rest; ``none`` for IO strips. ``lockout`` periods without
+    principal.
+
+    Coupon: ``fixed`` (``rate``), ``floating`` (index + ``margin`` within ``floor`` and
+    ``cap``), ``net_wac`` (pool net WAC + ``margin``), ``fixed_capped`` (``rate`` capped
+    at the pool net WAC), or ``none`` (PO, residual-like classes).
+    """
+
+    name: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
+    balance: float | None = Field(None, ge=0)
+    percent: float | None = Field(None, ge=0, le=1)
+    remainder: bool = False
+    coupon: Literal["fixed", "floating", "net_wac", "fixed_capped", "none"] = "fixed"
+    rate: float = Field(0.0, ge=0, lt=1)
+    margin: float = Field(0.0, gt=-1, lt=1)
+    cap: float | None = Field(None, ge=0, lt=1)
+    floor: float = Field(0.0, ge=0, lt=1)
+    priority: int = Field(..., ge=1, le=99)
+    group: str | None = Field(None, min_length=1, max_length=32)
+    principal: Literal["sequential", "pro_rata", "pac", "support", "none"] = "sequential"
+    lockout: int = Field(0, ge=0, le=600)
+    pac_band: tuple[float, float] | None = None
+    pac_schedule: list[float] | None = None
+    notional: str | None = None
+    accrual: bool = False
+    accretion_targets: list[str] = Field(default_factory=list)
+
+
+class FeeSpec(_Model):
+    """A senior fee: ``rate`` per year on the beginning pool balance (30/360, one twelfth
+    a period) plus ``fixed`` per period, limited to ``cap`` per period."""
+
+    name: str = Field(..., min_length=1, max_length=32)
+    kind: Literal["servicing", "trustee", "administrator", "protocol"]
+    rate: float = Field(0.0, ge=0, lt=1)
+    fixed: float = Field(0.0, ge=0)
+    cap: float | None = Field(None, gt=0)
+
+
+class ReserveSpec(_Model):
+    """The reserve account: target ``max(floor, target_percent x pool balance)``."""
+
+    initial: float = Field(0.0, ge=0)
+    floor: float = Field(0.0, ge=0)
+    target_percent: float = Field(0.0, ge=0, le=1)
+    covers_interest: bool = True
+    covers_losses: bool = True
+
+
+class TriggerSpec(_Model):
+    """A performance test and what happens while it fails.
+
+    ``overcollateralization``: fails when pool balance / (balance of ``tranche`` and
+    every class senior to it) < ``threshold``. ``interest_coverage``: fails when
+    (interest collected - fees) / (interest due to ``tranche`` and seniors) <
+    ``threshold``. ``cumulative_loss``: fails when cumulative losses / original pool
+    balance > ``threshold``. ``delinquency_60``: fails when 60+ delinquent balance /
+    pool balance > ``threshold``.
+    """
+
+    name: str = Field(..., min_length=1, max_length=32)
+    test: Literal["overcollateralization", "interest_coverage", "cumulative_loss", "delinquency_60"]
+    tranche: str | None = None
+    threshold: float = Field(..., gt=0, lt=100)
+    effects: list[Literal["sequential", "trap", "turbo"]] = Field(..., min_length=1)
+    curable: bool = True
+
+
+class DealSpec(_Model):
+    """A whole deal, as read from its TOML file (see ``docs/structuring.md``)."""
+
+    name: str = Field(..., min_length=1, max_length=64)
+    description: str = ""
+    closing_date: dt.date
+    first_payment_date: dt.date
+    payment_delay_days: int = Field(0, ge=0, le=60)
+    asset: AssetSpec = Field(default_factory=lambda: AssetSpec())
+    pool: PoolSpec = Field(default_factory=lambda: PoolSpec())
+    tranches: list[TrancheSpec] = Field(..., min_length=1, max_length=8)
+    fees: list[FeeSpec] = Field(default_factory=list, max_length=4)
+    reserve: ReserveSpec | None = None
+    triggers: list[TriggerSpec] = Field(default_factory=list, max_length=4)
+    order: list[StepName] = Field(default_factory=lambda: list(DEFAULT_ORDER), min_length=1)
+    interest_on_shortfall: bool = False
+    cleanup_call: float = Field(0.0, ge=0, lt=1)
+    residual: str = Field("residual", min_length=1, max_length=32)
+    source: str | None = Field(None, exclude=True)
+
+    def tranche_index(self, name: str) -> int:
+        """Position of the tranche called ``name`` (raises ``KeyError``)."""
+        for i, t in enumerate(self.tranches):
+            if t.name == name:
+                return i
+        raise KeyError(name)
+
+    def with_pool(self, **pool: Any) -> DealSpec:
+        """A copy of the deal with pool fields replaced (``balance=``, ``wac=``, ...).
+
+        Percent-sized tranches then size against the new balance: the same deal fits
+        any tape.
+        """
+        data = self.pool.model_dump()
+        data.update({k: v for k, v in pool.items() if v is not None})
+        return self.model_copy(update={"pool": PoolSpec(**data)})
+
+
+def _key(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
+    cur = data
+    for part in loc:
+        try:
+            cur = cur[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return cur
+
+
+def _fail(reason: str, file: str | None, key: str, value: Any) -> SpecError:
+    return SpecError(reason, file=file, key=key, value=value)
+
+
+def _check_references(spec: DealSpec, file: str | None) -> None:
+    """Cross-field rules pydantic cannot see field by field."""
+    names = [t.name for t in spec.tranches]
+    for i, t in enumerate(spec.tranches):
+        key = f"tranches[{i}]"
+        if t.name in names[:i]:
+            raise _fail("tranche names must be unique", file, f"{key}.name", t.name)
+        if t.name == spec.residual:
+            raise _fail("a tranche cannot be named like the residual", file, f"{key}.name", t.name)
+        is_io = t.notional is not None
+        sizes = [t.balance is not None, t.percent is not None, t.remainder]
+        band_sized = t.principal == "pac" and t.pac_band is not None
+        if is_io:
+            if any(sizes):
+                raise _fail("an IO strip has no face: remove balance/percent", file, f"{key}.notional", t.notional)
+            if t.notional != "pool" and t.notional not in names:
+                raise _fail("notional must be 'pool' or a tranche name", file, f"{key}.notional", t.notional)
+            if t.notional == t.name:
+                raise _fail("an IO strip cannot reference itself", file, f"{key}.notional", t.notional)
+            if t.principal != "none":
+                raise _fail("an IO strip takes no principal: principal = 'none'", file, f"{key}.principal", t.principal)
+            if t.coupon != "fixed":
+                raise _fail("an IO strip pays a fixed strip rate", file, f"{key}.coupon", t.coupon)
+        elif sum(sizes) != 1 and not (band_sized and sum(sizes) == 0):
+            raise _fail(
+                "give exactly one of balance, percent or remainder = true", file, f"{key}.balance", t.balance
+            )
+        if t.principal == "none" and not is_io:
+            raise _fail("only IO strips take no principal", file, f"{key}.principal", t.principal)
+        if t.principal == "pac":
+            if (t.pac_band is None) == (t.pac_schedule is None):
+                raise _fail("a PAC needs exactly one of pac_band or pac_schedule", file, f"{key}.pac_band", t.pac_band)
+            if t.pac_band is not None and not 0 < t.pac_band[0] <= t.pac_band[1]:
+                raise _fail("pac_band must be [lower, upper] PSA with 0 < lower <= upper", file, f"{key}.pac_band", list(t.pac_band))
+        elif t.pac_band is not None or t.pac_schedule is not None:
+            raise _fail("pac_band/pac_schedule only apply to principal = 'pac'", file, f"{key}.principal", t.principal)
+        if t.coupon == "floating" and t.cap is not None and t.cap < t.floor:
+            raise _fail("cap below floor", file, f"{key}.cap", t.cap)
+        if t.coupon in ("fixed", "fixed_capped") and t.rate == 0 and not is_io:
+            pass  # a zero fixed coupon is allowed (equivalent to a PO)
+        if t.accrual:
+            if not t.accretion_targets:
+                raise _fail("an accrual (Z) class needs accretion_targets", file, f"{key}.accretion_targets", [])
+            if t.coupon == "none":
+                raise _fail("an accrual (Z) class needs a coupon", file, f"{key}.coupon", t.coupon)
+        for j, target in enumerate(t.accretion_targets):
+            if target not in names or target == t.name:
+                raise _fail("unknown accretion target", file, f"{key}.accretion_targets[{j}]", target)
+            if spec.tranches[names.index(target)].priority >= t.priority:
+                raise _fail("accretion targets must be senior to the Z class", file, f"{key}.accretion_targets[{j}]", target)
+        if t.accretion_targets and not t.accrual:
+            raise _fail("accretion_targets need accrual = true", file, f"{key}.accrual", t.accrual)
+    ordered = sorted(spec.tranches, key=lambda t: t.priority)
+    for t in ordered:
+        if t.principal != "pro_rata":
+            continue
+        members = [j for j, u in enumerate(ordered) if u.principal == "pro_rata" and u.group == t.group]
+        if members != list(range(members[0], members[-1] + 1)):
+            raise _fail(
+                "pro-rata classes of a group must be adjacent in priority",
+                file,
+                f"tranches[{spec.tranches.index(t)}].group",
+                t.group,
+            )
+    if sum(1 for t in spec.tranches if t.remainder) > 1:
+        raise _fail("at most one tranche may be sized as remainder", file, "tranches", names)
+    needs_balance = any(t.percent is not None or t.remainder for t in spec.tranches)
+    if needs_balance and spec.pool.balance is None:
+        raise _fail("percent or remainder sizing needs pool.balance", file, "pool.balance", None)
+    if any(t.pac_band is not None for t in spec.tranches):
+        for field in ("balance", "wac", "net_coupon", "term"):
+            if getattr(spec.pool, field) is None:
+                raise _fail("a PAC band needs the pool collateral", file, f"pool.{field}", None)
+    for k, trig in enumerate(spec.triggers):
+        key = f"triggers[{k}]"
+        if trig.test in ("overcollateralization", "interest_coverage") and (
+            trig.tranche is None or trig.tranche not in names
+        ):
+            raise _fail("this test needs the tranche it protects", file, f"{key}.tranche", trig.tranche)
+        if ("trap" in trig.effects) and spec.reserve is None:
+            raise _fail("a 'trap' effect needs a [reserve] account", file, f"{key}.effects", trig.effects)
+    fee_names = [f.name for f in spec.fees]
+    for k, fee in enumerate(spec.fees):
+        if fee_names.count(fee.name) > 1:
+            raise _fail("fee names must be unique", file, f"fees[{k}].name", fee.name)
+        if fee.kind == "servicing" and spec.pool.servicing_in_net_rate:
+            raise _fail(
+                "a servicing fee in the waterfall needs pool.servicing_in_net_rate = false",
+                file,
+                f"fees[{k}].kind",
+                fee.kind,
+            )
+    for k, step in enumerate(spec.order):
+        if spec.order.count(step) > 1:
+            raise _fail("a step appears twice in the order of payments", file, f"order[{k}]", step)
+    for required in ("interest", "principal", "writedown", "residual"):
+        if required not in spec.order:
+            raise _fail(f"the order of payments needs the '{required}' step", file, "order", spec.order)
+    if spec.first_payment_date <= spec.closing_date:
+        raise _fail("first payment must follow closing", file, "first_payment_date", str(spec.first_payment_date))
+
+
+def parse_deal(data: Mapping[str, Any], *, file: str | None = None) -> DealSpec:
+    """Validate a deal given as a mapping (the parsed TOML document).
+
+    Raises
+    ------
+    SpecError
+        Naming ``file``, the key path (``tranches[0].rate``) and the value.
+    """
+    try:
+        spec = DealSpec.model_validate(dict(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err["loc"])
+        value = _lookup(data, loc)
+        reason = err["msg"]
+        if len(exc.errors()) > 1:
+            reason += f" (and {len(exc.errors()) - 1} more problem(s))"
+        raise SpecError(reason, file=file, key=_key(loc) or "<root>", value=value) from None
+    _check_references(spec, file)
+    return spec.model_copy(update={"source": file})
+
+
+def load_deal(path: str | Path) -> DealSpec:
+    """Read and validate a deal spec from a TOML file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The TOML file.
+
+    Returns
+    -------
+    DealSpec
+        The validated deal (frozen).
+
+    Raises
+    ------
+    SpecError
+        When the file is missing, is not TOML, or breaks a rule; the message names the
+        file, the key path and the value.
+
+    Examples
+    --------
+    >>> from openmbs.structuring import example_deal_path, load_deal
+    >>> load_deal(example_deal_path("four_tranche")).tranches[0].name
+    'A'
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read deal spec: {exc.strerror}", file=str(p)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"not valid TOML: {exc}", file=str(p)) from None
+    return parse_deal(data, file=str(p))
+
+
+def example_deal_path(name: str) -> Path:
+    """Path of a shipped example deal (``'four_tranche'``, ``'senior_sub'``, ``'pac_io'``)."""
+    if name not in EXAMPLE_DEALS:
+        raise SpecError(f"unknown example deal; choose one of {', '.join(EXAMPLE_DEALS)}", key="name", value=name)
+    ref = resources.files("openmbs") / "examples" / "deals" / f"{name}.toml"
+    return Path(str(ref))
+
+
+def example_deal(name: str) -> DealSpec:
+    """Load a shipped example deal by name (see :data:`EXAMPLE_DEALS`)."""
+    return load_deal(example_deal_path(name))
