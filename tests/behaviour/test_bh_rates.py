@@ -197,7 +197,7 @@ def test_out_of_range_rejected(func, args) -> None:  # type: ignore[no-untyped-d
 
 
 def test_error_names_value() -> None:
-    with pytest.raises(AssumptionError, match="1.2"):
+    with pytest.raises(AssumptionError, match=r"1\.2"):
         cpr_to_smm(1.2)
     with pytest.raises(AssumptionError):
         historical_smm(0.5, 0.6, coupon=0.05, original_term=360, remaining_term=300)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openmbs.behaviour.models import (
     DEFAULT_SEASONALITY,
@@ -121,7 +125,12 @@ def test_calibration_recovers_parameters_from_noisy_history() -> None:
     noise = np.random.default_rng(7).normal(0.0, 0.01, cpr.shape)  # 1 CPR point
     observed = cpr + noise
     observed[2, 50:60] = np.nan  # a gap in one cohort's history
-    fit = calibrate_refi_model(observed, rate, note_rate=notes, loan_age=ages, start_month=4)
+    far = RefiPrepaymentModel(  # start well away from the truth
+        turnover_cpr=0.03, refi_max_cpr=0.2, refi_center=0.015, refi_width=0.005, burnout=80.0
+    )
+    fit = calibrate_refi_model(
+        observed, rate, note_rate=notes, loan_age=ages, start_month=4, initial=far
+    )
     assert fit.n_obs == cpr.size - 10
     assert fit.rmse == pytest.approx(0.01, rel=0.15)  # residuals are the noise
     for name in fit.fitted:
@@ -145,6 +154,17 @@ def test_calibration_subset_and_errors() -> None:
     assert fit.fitted == ("turnover_cpr", "refi_max_cpr")
     assert fit.model.turnover_cpr == pytest.approx(0.065, rel=1e-6)
     assert fit.model.refi_center == 0.006
+    # One rate history per cohort is the same as a shared one when the rows are equal.
+    per_cohort = np.tile(rate, (len(notes), 1))
+    fit2 = calibrate_refi_model(
+        cpr,
+        per_cohort,
+        note_rate=notes,
+        loan_age=ages,
+        fit=["turnover_cpr", "refi_max_cpr"],
+        initial=start,
+    )
+    assert fit2.model == fit.model
     with pytest.raises(InputError, match="expected distinct names"):
         calibrate_refi_model(cpr, rate, note_rate=notes, loan_age=ages, fit=["speed"])
     with pytest.raises(InputError, match="shape"):
@@ -153,3 +173,45 @@ def test_calibration_subset_and_errors() -> None:
         RefiPrepaymentModel(refi_width=0.0)
     with pytest.raises(AssumptionError, match="seasonality"):
         RefiPrepaymentModel(seasonality=(1.0,) * 11)
+
+
+@settings(max_examples=40)
+@given(
+    turnover=st.floats(0.0, 0.15),
+    refi_max=st.floats(0.0, 1.0),
+    center=st.floats(-0.02, 0.03),
+    width=st.floats(1e-4, 0.02),
+    burnout=st.floats(0.0, 200.0),
+    note=st.floats(0.0, 0.12),
+    age=st.integers(0, 400),
+    month=st.integers(1, 12),
+)
+def test_rates_are_probabilities_and_fall_as_mortgage_rates_rise(
+    turnover: float,
+    refi_max: float,
+    center: float,
+    width: float,
+    burnout: float,
+    note: float,
+    age: int,
+    month: int,
+) -> None:
+    m = RefiPrepaymentModel(
+        turnover_cpr=turnover,
+        refi_max_cpr=refi_max,
+        refi_center=center,
+        refi_width=width,
+        burnout=burnout,
+    )
+    base = np.linspace(0.02, 0.09, 13)
+    rates = base[:, None] + np.zeros(36)[None, :]  # flat histories at 13 levels
+    cpr = m.cpr(rates, note_rate=note, loan_age=age, start_month=month)
+    assert np.all((cpr >= 0.0) & (cpr <= 1.0))
+    # Before any burnout has built up, a higher rate never means faster prepayment.
+    assert np.all(np.diff(cpr[:, 0]) <= 1e-15)
+    # Later on, a low-rate history has burnt out more, so only without burnout does
+    # the ordering hold in every period.
+    unburnt = replace(m, burnout=0.0).cpr(rates, note_rate=note, loan_age=age, start_month=month)
+    assert np.all(np.diff(unburnt, axis=0) <= 1e-15)
+    smm = m.smm(rates, note_rate=note, loan_age=age, start_month=month)
+    np.testing.assert_allclose(1 - (1 - smm) ** 12, cpr, atol=1e-12)

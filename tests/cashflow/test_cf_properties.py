@@ -29,7 +29,7 @@ defaults = st.one_of(
 pools = st.fixed_dictionaries(
     {
         "balance": st.floats(1.0, 1e9),
-        "gross_coupon": st.floats(0.0, 0.15),
+        "gross_coupon": st.one_of(st.just(0.0), st.floats(0.001, 0.15)),
         "remaining_term": st.integers(1, 360),
         "age": st.integers(0, 120),
         "fee": st.floats(0.0, 0.01),
@@ -162,7 +162,7 @@ def test_repline_with_one_loan_per_group_is_loan_level(seed, prepay, default, la
     gross = 0.02 + 0.0025 * np.arange(12)
     net = gross - 0.0025
     kw = {"prepayment": prepay, "default": default, "severity": 0.4, "lag": lag}
-    rb, rg, rn, rr, ra = repline_arrays(bal, gross, net, rem, age)
+    rb = repline_arrays(bal, gross, net, rem, age)[0]
     assert rb.size == 12
     loan = project_tape(_table(bal, gross, net, rem, age), method="loan", **kw)  # type: ignore[arg-type]
     rep = project_tape(_table(bal, gross, net, rem, age), method="repline", **kw)  # type: ignore[arg-type]
@@ -176,11 +176,11 @@ def test_repline_groups_and_weights() -> None:
     net = gross - 0.005
     rem = np.array([350, 340, 200])
     age = np.array([10, 20, 160])
-    rb, rg, rn, rr, ra = repline_arrays(bal, gross, net, rem, age)
-    # loans 0 and 1 share rate bucket [6%, 6.125%), term bucket 337..348? no: 350 -> (349)//12
-    # = 29, 340 -> 339//12 = 28: different term buckets, so three rep lines
+    rb = repline_arrays(bal, gross, net, rem, age)[0]
+    # loans 0 and 1 share the rate bucket [6%, 6.125%) but not the remaining-term bucket
+    # ((350 - 1) // 12 = 29, (340 - 1) // 12 = 28), so three rep lines
     assert rb.size == 3
-    rb2, rg2, rn2, rr2, ra2 = repline_arrays(bal, gross, net, rem, age, term_step=360,
+    rb2, rg2, _, rr2, ra2 = repline_arrays(bal, gross, net, rem, age, term_step=360,
                                              age_step=360)
     assert rb2.size == 2
     k = int(np.argmax(rb2))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from openmbs.cli import app
+from openmbs.cli import app, main
 from openmbs.collateral import generate_tape, pool_stats, read_tape
 
 runner = CliRunner()
@@ -58,11 +57,13 @@ def test_validate_keep_good(tmp_path: Path) -> None:
     assert rej.read_text().splitlines()[1].startswith(src.read_text().splitlines()[2] + "|")
 
 
-def test_validate_error_exits_2_with_message() -> None:
-    exe = Path(sys.executable).with_name("openmbs")
+def test_validate_error_exits_2_with_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     bad = MALFORMED / "unparsable_number.csv"
-    p = subprocess.run(
-        [str(exe), "tape", "validate", str(bad)], capture_output=True, text=True, check=False
-    )
-    assert p.returncode == 2
-    assert "row 2" in p.stderr and "current_balance" in p.stderr and "12o000" in p.stderr
+    monkeypatch.setattr(sys, "argv", ["openmbs", "tape", "validate", str(bad)])
+    with pytest.raises(SystemExit) as info:
+        main()
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "row 2" in err and "current_balance" in err and "12o000" in err

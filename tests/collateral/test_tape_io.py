@@ -198,3 +198,12 @@ def test_validate_table_reports_canonical_values() -> None:
     (p,) = validate_table(bad, file="mem", rows=range(101, 111))
     assert (p.file, p.row, p.field, p.value) == ("mem", 104, "credit_score", 200)
     assert "credit score out of range" in p.reason
+
+
+def test_records_longer_than_a_block(tmp_path: Path) -> None:
+    tape = generate_tape(4, seed=1)
+    path = tmp_path / "t.csv"
+    write_tape(tape, path)
+    assert read_tape(path, block_bytes=7).table.equals(tape.table)
+    path.write_text(path.read_text().rstrip("\n"))  # no newline after the last record
+    assert read_tape(path, block_bytes=50).table.equals(tape.table)

@@ -18,7 +18,7 @@ from openmbs.collateral._parse import parse_date, parse_float, parse_int
 NUMBER = r"\A[+-]?(?:[0-9]{1,12}\.?[0-9]{0,8}|\.[0-9]{1,8})(?:[eE][+-]?[0-9]{1,2})?\Z"
 
 
-@settings(max_examples=25)
+@settings(max_examples=10)
 @given(st.lists(st.from_regex(NUMBER), min_size=1, max_size=20))
 def test_parse_float_matches_python_on_numbers(texts: list[str]) -> None:
     got = parse_float(pa.array(texts))

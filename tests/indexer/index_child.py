@@ -6,8 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-from openmbs.indexer import ContractRegistry, EventStore, Indexer, MemoryLogSource
-from openmbs.indexer._sources import parse_rpc_log
+from openmbs.indexer import (
+    ContractRegistry,
+    EventStore,
+    Indexer,
+    MemoryLogSource,
+    parse_rpc_log,
+)
 
 
 def main() -> None:

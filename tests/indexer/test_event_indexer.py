@@ -195,3 +195,63 @@ def test_bad_log_data_is_a_clear_error() -> None:
     bad = RawLog(3, 0, "0x01", 0, reg.addresses[0], (TRANSFER,), b"\x01")
     with pytest.raises(DataIntegrityError, match=r"block 3 log 0 .*Transfer\(address,address,uint256\)"):
         reg.decode(bad)
+
+
+def test_boa_capture_records_every_transaction() -> None:
+    import boa
+    from indexer_helpers import FIXTURE_VY
+
+    from openmbs.indexer import BoaLogCollector
+
+    env = boa.Env()
+    with boa.swap_env(env):
+        source = MemoryLogSource("boa")
+        col = BoaLogCollector(source, env=env)
+        alice, bob = (str(env.generate_address()) for _ in range(2))
+        with col.capture():
+            with env.prank(alice):
+                token = boa.load(str(FIXTURE_VY), 10)
+                token.transfer(bob, 3)
+                assert token.balanceOf(bob) == 3  # a view call: not a transaction
+                with pytest.raises(Exception):  # noqa: B017 - reverts (underflow): no log
+                    token.transfer(bob, 100)
+            env.time_travel(blocks=1)
+            with env.prank(bob):
+                token.transfer(alice, 1)
+        col.seal()
+        with env.prank(bob):
+            token.transfer(alice, 1)  # outside capture: not recorded
+    logs = source.logs(0, source.latest_block())
+    assert [(x.block_number, x.log_index, x.tx_index) for x in logs] == [
+        (1, 0, 0),
+        (1, 1, 1),
+        (2, 0, 0),
+    ]
+    reg = ContractRegistry()
+    reg.add_contract(token, "Fixture")
+    store = EventStore()
+    Indexer(store, source, reg).run()
+    rows = store.con.execute(
+        "SELECT sender, receiver, CAST(value AS BIGINT) FROM ev_transfer ORDER BY ALL"
+    ).fetchall()
+    zero = "0x0000000000000000000000000000000000000000"
+    assert sorted(rows) == sorted([(zero, alice, 10), (alice, bob, 3), (bob, alice, 1)])
+    assert "execute_code" not in env.__dict__ and "deploy" not in env.__dict__
+
+
+def test_abi_of_deployer_and_selectors() -> None:
+    import boa
+    from indexer_helpers import FIXTURE_VY, TRANSFER
+
+    from openmbs.indexer import abi_of
+
+    abi = abi_of(boa.load_partial(str(FIXTURE_VY)))
+    names = {e["name"] for e in abi if e["type"] == "event"}
+    assert names == {"Transfer", "TrancheAllocated", "Claimed", "RemittanceAccepted", "Misc"}
+    reg = ContractRegistry()
+    reg.add(TOKEN, "Fixture", json.dumps(abi))
+    types = {e.name: e for e in reg.event_types()}
+    assert types["Transfer"].topic0 == "0x" + TRANSFER.hex()
+    sig = "RemittanceAccepted(uint256,bytes32,(" + ",".join(["uint256"] * 12) + "),address[])"
+    assert types["RemittanceAccepted"].signature == sig
+    assert types["RemittanceAccepted"].topic0 == "0x" + keccak(text=sig).hex()

@@ -14,7 +14,13 @@ from pathlib import Path
 import duckdb
 from indexer_helpers import HERE, synthetic_logs, write_logs_file
 
-from openmbs.indexer import ContractRegistry, EventStore, Indexer, MemoryLogSource
+from openmbs.indexer import (
+    ContractRegistry,
+    EventStore,
+    Indexer,
+    MemoryLogSource,
+    parse_rpc_log,
+)
 
 ADDRESS = "0x00000000000000000000000000000000000000Aa"
 FIXTURE_ABI = [
@@ -100,13 +106,17 @@ def test_kill_minus_nine_then_resume_equals_rebuild(tmp_path: Path) -> None:
         time.sleep(rng.uniform(0.0, 0.05))
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
-        if proc.returncode == -signal.SIGKILL:
-            interrupted += 1
+        assert proc.stderr is not None
+        err = proc.stderr.read()
+        assert proc.returncode == -signal.SIGKILL, f"child ended by itself: {err}"
+        interrupted += 1
     assert interrupted == 3
     assert progress and max(progress) < n_blocks  # killed before the end
     assert progress == sorted(progress)  # each run resumed where the last commit left
     # resume to the end (in this process), and rebuild from block 0 in a fresh file
-    source = MemoryLogSource("recorded", logs)
+    # the same recorded file the child read
+    recorded = [parse_rpc_log(x) for x in json.loads(logs_file.read_text())]
+    source = MemoryLogSource("recorded", recorded)
     source.seal(n_blocks)
     registry = ContractRegistry()
     registry.add(ADDRESS, "Fixture", FIXTURE_ABI)

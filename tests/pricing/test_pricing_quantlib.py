@@ -3,6 +3,11 @@
 Cash flows are placed on real dates: accrual month k starts on the first of the month,
 so month k's payment falls on the first of month k+1 plus ``delay`` days, and QuantLib's
 30/360 (USA) day counter gives exactly the times of our 30/360 timing.
+
+Delay and settlement days stay below 27 so that no date is the last day of February:
+QuantLib accumulates year fractions between consecutive payment dates, and 30/360 is not
+additive across an end-of-February date (Jan 28 -> Feb 28 is 30 days, Feb 28 -> Mar 28
+is 28), whereas the Standard Formulas count each payment's time from settlement.
 """
 
 from __future__ import annotations
@@ -32,8 +37,8 @@ def _leg(cf: np.ndarray, start: ql.Date, delay: int) -> list[ql.SimpleCashFlow]:
 @given(
     n=st.integers(1, 360),
     y=st.floats(0.0, 0.25),
-    delay=st.integers(0, 27),
-    settle=st.integers(0, 27),
+    delay=st.integers(0, 26),
+    settle=st.integers(0, 26),
     month=st.integers(1, 12),
     seed=st.integers(0, 2**32 - 1),
 )

@@ -98,3 +98,16 @@ def test_bad_positive_value_is_a_clean_error(loans_csv: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "loans.csv" in proc.stderr and "'status'" in proc.stderr and "'Default'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_predict_with_a_missing_model_folder(tmp_path: Path, loans_csv: Path) -> None:
+    from openmbs.errors import InputError
+
+    res = CliRunner().invoke(
+        app,
+        ["model", "predict", "--model", str(tmp_path / "none"), "--data", str(loans_csv),
+         "--out", str(tmp_path / "s.csv")],
+    )  # fmt: skip
+    assert isinstance(res.exception, InputError)
+    assert "not found" in str(res.exception)
+    assert not (tmp_path / "s.csv").exists()

@@ -90,3 +90,19 @@ def test_breakeven_cdr_brackets_first_loss() -> None:
     )
     assert r.exit_code == 0, r.output
     assert abs(json.loads(r.output)["breakeven"] / 100 - be) < 2e-5
+
+
+def test_deal_run_on_a_tape_resizes_the_deal(tmp_path: Path) -> None:
+    from openmbs.collateral import generate_tape, pool_stats, write_tape
+
+    tape = generate_tape(40, seed=3)
+    path = tmp_path / "tape.parquet"
+    write_tape(tape, path)
+    r = runner.invoke(app, ["deal", "run", "four_tranche", "--tape", str(path), "--cpr", "8", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    balance = pool_stats(tape).current_balance
+    faces = [t["face"] for t in data["tranches"]]
+    # percent sizing against the tape's balance: A 80%, B 8%, C 5%, D 4% (floored to 1e-6)
+    for face, pct in zip(faces, (0.80, 0.08, 0.05, 0.04), strict=True):
+        assert abs(face - pct * balance) < 1e-5

@@ -426,3 +426,24 @@ def test_per_unit_indices_never_exceed_cash_paid():
     assert r.principal_index[0] * 600 // WAD <= total_prin
     # the carry makes the cumulative index exactly floor(total * WAD / face)
     assert r.principal_index[0] == total_prin * WAD // 600
+
+
+def test_servicing_fee_in_the_waterfall_and_bad_remittances():
+    import pytest
+
+    from openmbs.errors import InputError
+
+    deal = build_deal(
+        [{"name": "A", "balance": 12000, "rate": 0.05, "priority": 1}],
+        pool={"balance": 12000, "servicing_in_net_rate": False},
+        fees=[{"name": "svc", "kind": "servicing", "rate": 0.0025}],
+    )
+    d = compile_exact(deal)
+    # gross interest 60 (6%/12 on 12000); servicing 12000 * .0025 / 12 = 2.5 -> 2;
+    # A 12000 * .05 / 12 = 50; residual 60 - 2 - 50 = 8
+    _, r = apply_period(d, initial_state(d), rem(1, interest=60, beg=12000))
+    assert r.fees_paid == (2,) and r.interest_paid == (50,) and r.residual_paid == 8
+    with pytest.raises(InputError, match="does not follow"):
+        apply_period(d, initial_state(d), rem(2, beg=12000))
+    with pytest.raises(InputError, match="'interest' value -1"):
+        apply_period(d, initial_state(d), rem(1, interest=-1, beg=12000))

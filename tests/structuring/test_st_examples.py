@@ -107,3 +107,26 @@ def test_pac_band_schedule_is_min_of_the_two_speeds():
     r = run_waterfall(spec, c)
     io = d.names.index("IO")
     assert np.allclose(r.table("interest_paid")[0, :, io], c.beginning_balance[0] * 0.005 / 12)
+
+
+def test_period_table_writes_csv_parquet_json(tmp_path):
+    import json
+
+    import pyarrow.parquet as pq
+
+    from openmbs.structuring import period_table, write_table
+
+    spec = example_deal("senior_sub")
+    r = run_waterfall(spec, collections_from_projection(_projection(spec)))
+    cols = period_table(r)
+    n = len(cols["period"])
+    assert n == 2 * 360
+    for suffix in (".csv", ".parquet", ".json"):
+        write_table(cols, str(tmp_path / f"t{suffix}"))
+    t = pq.read_table(tmp_path / "t.parquet")
+    assert t.num_rows == n
+    assert np.allclose(t.column("principal_paid").to_numpy(), cols["principal_paid"])
+    rows = json.loads((tmp_path / "t.json").read_text())
+    assert len(rows) == n and rows[0]["tranche"] == "SEN" and rows[1]["tranche"] == "SUB"
+    # factor = ending balance / original face
+    assert np.isclose(rows[0]["factor"], rows[0]["ending_balance"] / 230e6)

@@ -32,6 +32,8 @@ Accumulator rows (``K_*``) are documented where they are defined.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
@@ -103,7 +105,7 @@ def _level_payment(balance: float, rate: float, term: int) -> float:
     """Level monthly payment of ``balance`` at monthly ``rate`` over ``term`` months."""
     if term <= 0:
         return 0.0
-    den = 1.0 - (1.0 + rate) ** (-term)
+    den = -math.expm1(-term * math.log1p(rate))  # 1 - (1 + rate)^-term, accurately
     if rate <= 0.0 or den <= 0.0:
         return balance / term
     return balance * rate / den

@@ -62,9 +62,15 @@ def _table(
     if not by_age:
         uniq = np.zeros(1, dtype=np.int64)
         cols = np.zeros(ages.size, dtype=np.int64)
-    else:
+    elif ages.size and int(ages.max()) > 100_000:
         uniq, inv = np.unique(ages, return_inverse=True)
         cols = inv.astype(np.int64).ravel()
+    else:
+        # ages are small whole numbers: a lookup table is O(n), no sort
+        present = np.bincount(ages) > 0
+        uniq = np.flatnonzero(present).astype(np.int64)
+        lut = np.cumsum(present) - 1
+        cols = lut[ages].astype(np.int64)
     tab = np.zeros((n_periods + 1, uniq.size))
     tab[1:, :] = matrix(uniq, n_periods)
     return tab, cols
@@ -124,7 +130,9 @@ def project_loans(
     if horizon < 1:
         raise InputError(f"n_periods must be >= 1, got {horizon}")
 
-    order = np.argsort(rem, kind="stable")
+    # sort by remaining term (radix sort on 16-bit keys) so each chunk's horizon is tight
+    key = rem.astype(np.int16) if int(rem.max()) < 2**15 else rem
+    order = np.argsort(key, kind="stable")
     bal, gross, net, rem, age = bal[order], gross[order], net[order], rem[order], age[order]
     rate = gross / 12.0
     fee = (gross - net) / 12.0
@@ -309,12 +317,14 @@ def project_pool(
     )
 
 
-def _tape_arrays(tape: LoanTape) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
-    table = getattr(tape, "table", tape)
+def _tape_arrays(
+    tape: LoanTape | Any,
+) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
+    table: Any = getattr(tape, "table", tape)
     names = set(table.column_names)
-    for col in ("current_balance", "note_rate", "remaining_term", "loan_age"):
-        if col not in names:
-            raise InputError(f"tape has no column {col!r}")
+    for need in ("current_balance", "note_rate", "remaining_term", "loan_age"):
+        if need not in names:
+            raise InputError(f"tape has no column {need!r}")
 
     def col(name: str, dtype: Any) -> Any:
         return table.column(name).to_numpy(zero_copy_only=False).astype(dtype)
@@ -354,8 +364,11 @@ def repline_arrays(
     rb = np.floor(gross / rate_step + 1e-9).astype(np.int64)
     tb = (rem - 1) // term_step
     ab = age // age_step
-    keys = np.stack([rb, tb, ab], axis=1)
-    _, inv = np.unique(keys, axis=0, return_inverse=True)
+    # one integer key per (rate, term, age) bucket; a 1-D unique is much faster
+    nt = int(tb.max()) + 1
+    na = int(ab.max()) + 1
+    keys = (rb * nt + tb) * na + ab
+    _, inv = np.unique(keys, return_inverse=True)
     inv = inv.ravel()
     g = int(inv.max()) + 1
     w = np.bincount(inv, weights=balance, minlength=g)
@@ -369,11 +382,12 @@ def repline_arrays(
     r_age = np.rint(wavg(age.astype(np.float64))).astype(np.int64)
     r_gross = wavg(gross)
     r_net = np.minimum(wavg(net), r_gross)
-    return w, r_gross, r_net, np.maximum(r_rem, 1), r_age
+    weights: FloatArray = w.astype(np.float64)
+    return weights, r_gross, r_net, np.maximum(r_rem, 1).astype(np.int64), r_age
 
 
 def project_tape(
-    tape: LoanTape,
+    tape: LoanTape | Any,
     *,
     prepayment: Prepayment,
     default: Default | None = None,

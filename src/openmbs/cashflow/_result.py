@@ -64,11 +64,14 @@ class PoolCashflows:
     voluntary_prepayment : ndarray
         Unscheduled principal paid by performing loans.
     expected_amortization : ndarray
-        Scheduled principal due on the prior period's performing balance.
+        Scheduled principal due on the prior performing balance plus the foreclosure
+        pipeline, excluding loans liquidated in the period (SF-18 ``EXP AM``).
     actual_amortization : ndarray
-        Scheduled principal actually collected (less than expected without advancing).
+        Scheduled principal paid by borrowers: on the prior performing balance less the
+        period's new defaults (SF-18 ``ACT AM``).
     amortization_from_defaults : ndarray
-        Scheduled principal on defaulted loans (advanced by the servicer when advancing).
+        Scheduled principal on defaulted loans, advanced by the servicer when advancing;
+        zero without advancing (SF-18 ``AM DEF``).
     foreclosure_balance : ndarray
         Defaulted balance awaiting liquidation at the end of the period.
     liquidated_balance : ndarray
@@ -80,15 +83,18 @@ class PoolCashflows:
     expected_interest : ndarray
         Gross interest due on the prior performing balance plus foreclosure balance.
     lost_interest : ndarray
-        Interest not received (on the foreclosure pipeline, when not advancing).
+        Gross interest not received: on new defaults and the foreclosure pipeline when
+        not advancing; zero when advancing (the servicer advances it).
     actual_interest : ndarray
         Gross interest collected or advanced.
     servicing_fee : ndarray
-        Servicing fee strip: ``actual_interest`` times (gross - net) / gross.
+        Servicing fee strip: (gross - net) / 12 on the balance whose interest is
+        received or advanced (``actual_interest`` times (gross - net) / gross).
     net_interest : ndarray
         Interest passed through: ``actual_interest - servicing_fee``.
     principal : ndarray
-        Principal passed through: voluntary prepayment + actual amortization + recovery.
+        Principal passed through: voluntary prepayment + actual amortization +
+        amortization from defaults (advanced; zero without advancing) + recovery.
     cash_flow : ndarray
         ``net_interest + principal``.
     factor : ndarray

@@ -9,8 +9,20 @@ They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
 """
 
 from openmbs.chain._clients import DealClient, TrancheStatus
-from openmbs.chain._contracts import CONTRACTS, CONTRACTS_DIR, contract_path, deployer, export_artifacts
-from openmbs.chain._deploy import DealConfig, TrancheConfig, deploy_deal
+from openmbs.chain._contracts import (
+    CONTRACTS,
+    CONTRACTS_DIR,
+    contract_path,
+    deployer,
+    export_artifacts,
+)
+from openmbs.chain._deploy import (
+    DealConfig,
+    TrancheConfig,
+    attach_deal,
+    config_from_spec,
+    deploy_deal,
+)
 
 __all__ = [
     "CONTRACTS",
@@ -19,6 +31,8 @@ __all__ = [
     "DealConfig",
     "TrancheConfig",
     "TrancheStatus",
+    "attach_deal",
+    "config_from_spec",
     "contract_path",
     "deploy_deal",
     "deployer",

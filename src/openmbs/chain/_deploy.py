@@ -10,7 +10,7 @@ from openmbs.chain._clients import DealClient
 from openmbs.chain._contracts import deployer
 from openmbs.errors import ChainError, InputError
 
-__all__ = ["DealConfig", "TrancheConfig", "deploy_deal"]
+__all__ = ["DealConfig", "TrancheConfig", "attach_deal", "config_from_spec", "deploy_deal"]
 
 WAD = 10**18
 
@@ -134,11 +134,11 @@ def deploy_deal(
             list(attestors),
             config.quorum,
             config.initial_loan_count,
-            int(round(config.max_annual_rate * WAD)),
-            int(round(config.max_index_rate * WAD)),
+            round(config.max_annual_rate * WAD),
+            round(config.max_index_rate * WAD),
         )
         if test_waterfall:
-            coupons = [int(round(t.coupon * WAD)) for t in config.tranches]
+            coupons = [round(t.coupon * WAD) for t in config.tranches]
             waterfall = deployer("SequentialTestWaterfall").deploy(coupons)
         else:
             waterfall = deployer("Waterfall").deploy()
@@ -157,3 +157,58 @@ def deploy_deal(
         admin=admin,
         servicer=servicer,
     )
+
+
+def config_from_spec(spec: Any, *, loan_count: int, quorum: int = 3, n_attestors: int = 5) -> DealConfig:
+    """A :class:`DealConfig` from a deal spec (``openmbs.structuring.load_deal``).
+
+    Faces, coupons and the pool balance come from ``compile_exact(spec)`` (integer
+    base units); token names are ``"<deal> <class>"`` cut to 25 characters, symbols
+    the class name cut to 5. ``loan_count`` is the number of loans at cut-off (the
+    oracle rejects a report with more).
+    """
+    from openmbs.structuring import compile_exact
+
+    exact = compile_exact(spec)
+    if exact.decimals != 6:
+        raise InputError(
+            f"deal {spec.name!r} key 'asset.decimals' value {exact.decimals}: the embedded mock "
+            "settlement asset has 6 decimals"
+        )
+    tranches = tuple(
+        TrancheConfig(
+            name=f"{spec.name} {exact.names[i]}"[:25],
+            symbol=exact.names[i][:5],
+            face=exact.face[i],
+            coupon=exact.rate[i] / WAD,
+        )
+        for i in range(exact.n_tranches)
+    )
+    return DealConfig(
+        name=str(spec.name),
+        tranches=tranches,
+        initial_pool_balance=exact.pool_original,
+        initial_loan_count=loan_count,
+        quorum=quorum,
+        n_attestors=n_attestors,
+    )
+
+
+def attach_deal(config: DealConfig, addresses: dict[str, Any], *, admin: str, servicer: str | None = None) -> DealClient:
+    """A :class:`DealClient` on contracts already deployed at ``addresses``
+    (the ``contracts`` of a deployment record)."""
+    try:
+        return DealClient(
+            config=config,
+            settlement=deployer("MockSettlementToken").at(addresses["settlement"]),
+            timelock=deployer("Timelock").at(addresses["timelock"]),
+            deal=deployer("Deal").at(addresses["deal"]),
+            issuance=deployer("Issuance").at(addresses["issuance"]),
+            tokens=tuple(deployer("TrancheToken").at(a) for a in addresses["tokens"]),
+            oracle=deployer("RemittanceOracle").at(addresses["oracle"]),
+            waterfall=deployer("Waterfall").at(addresses["waterfall"]),
+            admin=admin,
+            servicer=servicer or admin,
+        )
+    except KeyError as exc:
+        raise InputError(f"deployment record: missing contract address {exc.args[0]!r}") from None

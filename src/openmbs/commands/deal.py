@@ -247,6 +247,8 @@ def run(
             _fmt(r.interest, ",.2f"),
         )
     console = Console()
+    if not console.is_terminal:
+        console = Console(width=132)
     console.print(table)
     console.print(f"residual ({pool.spec.residual}): {residual:,.2f}")
     if out is not None:
@@ -324,7 +326,10 @@ def table_cmd(
     t.add_row("WAL (y)", *[_fmt(c.wal, ".2f") for c in grid[0]])
     t.add_row("mod dur", *[_fmt(c.modified_duration, ".2f") for c in grid[0]])
     t.add_row("window", *[f"{c.first}-{c.last}" if c.first else "-" for c in grid[0]])
-    Console().print(t)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=132)
+    console.print(t)
 
 
 @deal_app.command("breakeven")

@@ -8,7 +8,14 @@ functions answer a user's questions from the events alone. See ``docs/indexer.md
 
 from __future__ import annotations
 
-from openmbs.indexer._abi import ContractRegistry, DecodedLog, EventColumn, EventType, sql_type
+from openmbs.indexer._abi import (
+    ContractRegistry,
+    DecodedLog,
+    EventColumn,
+    EventType,
+    abi_of,
+    sql_type,
+)
 from openmbs.indexer._indexer import DEFAULT_DB_NAME, Indexer, IndexStats, default_db_path
 from openmbs.indexer._queries import (
     DEFAULT_EVENT_MAP,
@@ -24,6 +31,7 @@ from openmbs.indexer._sources import (
     MemoryLogSource,
     RawLog,
     RpcLogSource,
+    parse_rpc_log,
 )
 from openmbs.indexer._store import EventStore
 
@@ -43,9 +51,11 @@ __all__ = [
     "MemoryLogSource",
     "RawLog",
     "RpcLogSource",
+    "abi_of",
     "default_db_path",
     "holder_claims",
     "holder_positions",
+    "parse_rpc_log",
     "pool_performance",
     "sql_type",
     "tranche_payments",

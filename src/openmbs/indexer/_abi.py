@@ -9,6 +9,7 @@ component (``report_period``, ``report_interest``, ...), arrays are stored as JS
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,6 +29,7 @@ __all__ = [
     "DecodedLog",
     "EventColumn",
     "EventType",
+    "abi_of",
     "sql_type",
 ]
 
@@ -89,6 +91,12 @@ def _is_dynamic(abi_type: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def checksum(address: str) -> str:
+    """EIP-55 checksummed form of an address (cached)."""
+    return str(to_checksum_address(address))
+
+
 def to_json_value(value: Any) -> Any:
     """A decoded ABI value as JSON-able Python: bytes to hex, tuples to lists."""
     if isinstance(value, bytes | bytearray):
@@ -97,7 +105,7 @@ def to_json_value(value: Any) -> Any:
         return [to_json_value(v) for v in value]
     if isinstance(value, str) and len(value) == 42 and value.startswith("0x"):
         try:
-            return to_checksum_address(value)
+            return checksum(value)
         except ValueError:
             return value
     return value
@@ -221,17 +229,18 @@ class ContractRegistry:
             if item.get("type") == "event" and not item.get("anonymous", False):
                 et = EventType.from_abi(item)
                 events[bytes.fromhex(et.topic0[2:])] = et
-        self._contracts[addr] = (name, events)
+        self._contracts[addr.lower()] = (name, events)
 
-    def add_contract(self, contract: Any, name: str | None = None) -> None:
-        """Register a titanoboa contract (uses ``contract.address`` and ``contract.abi``)."""
+    def add_contract(self, contract: Any, name: str | None = None, *, abi: Any = None) -> None:
+        """Register a titanoboa contract (``contract.address``; ABI from ``abi``, else
+        :func:`abi_of`)."""
         cname = name or getattr(contract, "contract_name", None) or "contract"
-        self.add(str(contract.address), str(cname), contract.abi)
+        self.add(str(contract.address), str(cname), abi if abi is not None else abi_of(contract))
 
     @property
     def addresses(self) -> list[str]:
         """Registered addresses (checksummed), in registration order."""
-        return list(self._contracts)
+        return [checksum(a) for a in self._contracts]
 
     def event_types(self) -> list[EventType]:
         """Every distinct event type (one per signature), in registration order."""
@@ -243,7 +252,7 @@ class ContractRegistry:
 
     def decode(self, log: RawLog) -> DecodedLog:
         """Decode one log; logs of unknown contracts or selectors stay raw."""
-        entry = self._contracts.get(log.address)
+        entry = self._contracts.get(log.address.lower())
         if entry is None:
             return DecodedLog(log, None, None, None, None)
         name, events = entry
@@ -258,6 +267,23 @@ class ContractRegistry:
                 f"cannot decode as {et.signature}: {exc}"
             ) from exc
         return DecodedLog(log, name, et, args, row)
+
+
+def abi_of(obj: Any) -> list[dict[str, Any]]:
+    """The JSON ABI of a titanoboa contract or deployer (``boa.load_partial``).
+
+    titanoboa 0.2.8 gives contracts an ``abi`` property; a ``VyperDeployer`` has none,
+    so its ABI is built from its ``compiler_data`` with vyper's own ABI output.
+    """
+    abi = getattr(obj, "abi", None)
+    if abi is not None:
+        return list(abi)
+    data = getattr(obj, "compiler_data", None)
+    if data is None:
+        raise InputError(f"{type(obj).__name__} has neither an 'abi' nor 'compiler_data'")
+    from vyper.compiler.output import build_abi_output
+
+    return list(build_abi_output(data))
 
 
 def registry_from(contracts: Iterable[tuple[str, str, Any]]) -> ContractRegistry:

@@ -10,11 +10,12 @@ with the logs of each transaction run in titanoboa's embedded EVM
 
 from __future__ import annotations
 
+import contextlib
 import json
 import urllib.error
 import urllib.request
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,14 @@ from eth_utils.crypto import keccak
 
 from openmbs.errors import ChainError, DataIntegrityError
 
-__all__ = ["BoaLogCollector", "LogSource", "MemoryLogSource", "RawLog", "RpcLogSource"]
+__all__ = [
+    "BoaLogCollector",
+    "LogSource",
+    "MemoryLogSource",
+    "RawLog",
+    "RpcLogSource",
+    "parse_rpc_log",
+]
 
 
 @dataclass(frozen=True)
@@ -213,6 +221,44 @@ class BoaLogCollector:
     def seal(self) -> None:
         """Declare the current block complete (advance the block before more txs)."""
         self.source.seal(self._block_number())
+
+    @contextlib.contextmanager
+    def capture(self) -> Iterator[BoaLogCollector]:
+        """Record every successful state-changing call and deployment made in the block.
+
+        Inside ``with collector.capture():`` the environment's ``execute_code`` and
+        ``deploy`` are wrapped so that each transaction that does not revert (view calls
+        and ``simulate`` calls excepted) is recorded as it happens, which is safer than
+        calling :meth:`record` by hand (a later view call replaces a contract's
+        ``_computation``).
+        """
+        env = self.env
+        saved = {k: env.__dict__[k] for k in ("execute_code", "deploy") if k in env.__dict__}
+        orig_exec, orig_deploy = env.execute_code, env.deploy
+
+        def execute_code(*args: Any, **kwargs: Any) -> Any:
+            comp = orig_exec(*args, **kwargs)
+            modifying = kwargs.get("is_modifying", True) and not kwargs.get("simulate", False)
+            if modifying and not comp.is_error:
+                self.record(comp)
+            return comp
+
+        def deploy(*args: Any, **kwargs: Any) -> Any:
+            address, comp = orig_deploy(*args, **kwargs)
+            if not comp.is_error:
+                self.record(comp)
+            return address, comp
+
+        env.execute_code = execute_code
+        env.deploy = deploy
+        try:
+            yield self
+        finally:
+            for k in ("execute_code", "deploy"):
+                if k in saved:
+                    setattr(env, k, saved[k])
+                else:
+                    delattr(env, k)
 
 
 def _hex_int(value: Any, field: str) -> int:

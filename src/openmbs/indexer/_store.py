@@ -38,7 +38,7 @@ import duckdb
 import pyarrow as pa
 
 from openmbs.errors import DataIntegrityError
-from openmbs.indexer._abi import META_COLUMNS, DecodedLog, EventType
+from openmbs.indexer._abi import META_COLUMNS, DecodedLog, EventType, checksum
 
 __all__ = ["EventStore"]
 
@@ -226,7 +226,7 @@ class EventStore:
                 "tx_hash": [d.log.tx_hash for d in logs],
                 "tx_index": pa.array([d.log.tx_index for d in logs], pa.uint64()),
                 "block_hash": pa.array([d.log.block_hash for d in logs], pa.string()),
-                "contract_address": [d.log.address for d in logs],
+                "contract_address": [checksum(d.log.address) for d in logs],
                 "contract": pa.array([d.contract for d in logs], pa.string()),
                 "event": pa.array([d.event.name if d.event else None for d in logs], pa.string()),
                 "signature": pa.array(
@@ -256,7 +256,7 @@ class EventStore:
             "block_number": pa.array([d.log.block_number for d in rows], pa.uint64()),
             "log_index": pa.array([d.log.log_index for d in rows], pa.uint64()),
             "tx_hash": pa.array([d.log.tx_hash for d in rows], pa.string()),
-            "contract_address": pa.array([d.log.address for d in rows], pa.string()),
+            "contract_address": pa.array([checksum(d.log.address) for d in rows], pa.string()),
             "contract": pa.array([d.contract for d in rows], pa.string()),
         }
         select = [_quote(n) for n, _ in META_COLUMNS]

@@ -27,6 +27,13 @@ from openmbs.pricing._measures import (
     price_from_yield,
     yield_from_price,
 )
+from openmbs.pricing._oas import (
+    OASResult,
+    PoolLines,
+    oas_deal,
+    oas_pass_through,
+    path_pool_cashflows,
+)
 from openmbs.pricing._spread import (
     ParYieldCurve,
     price_from_z_spread,
@@ -43,8 +50,10 @@ from openmbs.pricing._timing import (
 __all__ = [
     "BondAnalytics",
     "EffectiveAnalytics",
+    "OASResult",
     "ParCurve",
     "ParYieldCurve",
+    "PoolLines",
     "Projector",
     "RefinancingSCurve",
     "ZeroCurve",
@@ -58,7 +67,10 @@ __all__ = [
     "delay_from_stated",
     "effective_measures",
     "mortgage_yield_from_bey",
+    "oas_deal",
+    "oas_pass_through",
     "pass_through_projector",
+    "path_pool_cashflows",
     "payment_times",
     "price_from_yield",
     "price_from_z_spread",

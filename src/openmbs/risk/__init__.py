@@ -5,6 +5,8 @@
   :func:`default_vectors` turns a tape into loan-level monthly default rates.
 - Rate models: :class:`HullWhite` (one factor, fitted exactly to an initial zero curve)
   simulates short-rate paths, discount factors and mortgage-rate paths.
+- Scenario grids: :func:`run_scenarios` runs prepayment x default x severity x rate
+  shift grids over a deal, on local processes or a Dask cluster.
 
 See ``docs/risk.md``.
 """
@@ -26,6 +28,12 @@ from openmbs.risk._credit import (
 )
 from openmbs.risk._features import FeatureSpec, infer_features, read_loan_table
 from openmbs.risk._hull_white import HullWhite, HullWhitePaths, mortgage_rate_paths
+from openmbs.risk._scenarios import (
+    SCENARIO_COLUMNS,
+    ScenarioGrid,
+    ScenarioResults,
+    run_scenarios,
+)
 
 __all__ = [
     "CalibrationRow",
@@ -36,6 +44,9 @@ __all__ = [
     "FeatureSpec",
     "HullWhite",
     "HullWhitePaths",
+    "SCENARIO_COLUMNS",
+    "ScenarioGrid",
+    "ScenarioResults",
     "TrainResult",
     "default_vectors",
     "evaluate_scores",
@@ -44,5 +55,6 @@ __all__ = [
     "mortgage_rate_paths",
     "pd_to_mdr",
     "read_loan_table",
+    "run_scenarios",
     "train_credit_model",
 ]

@@ -785,8 +785,8 @@ def pd_to_mdr(pd: npt.ArrayLike, horizon_months: int) -> FloatArray:
 
     Examples
     --------
-    >>> float(pd_to_mdr(0.0596, 12)[()])  # 0.0596 over a year is about 0.5% a month
-    0.005108...
+    >>> round(float(pd_to_mdr(1 - 0.99**12, 12)), 12)  # 1% a month for a year
+    0.01
     """
     p = np.asarray(pd, dtype=np.float64)
     if horizon_months <= 0:

@@ -79,6 +79,12 @@ class _LinearZeroCurve:
         self.zero_rates = z
         self.slopes = np.diff(z) / np.diff(t) if t.size > 1 else np.zeros(0)
 
+    def __repr__(self) -> str:
+        knots = ", ".join(
+            f"{t:g}:{z:.6f}" for t, z in zip(self.times, self.zero_rates, strict=True)
+        )
+        return f"ZeroCurve({knots})"
+
     def _slope(self, t: FloatArray) -> FloatArray:
         if self.slopes.size == 0:
             return np.zeros_like(t)

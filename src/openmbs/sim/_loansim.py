@@ -16,11 +16,12 @@ The model, its probabilities and its conventions are described in
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -253,15 +254,22 @@ class PeriodRecords:
     ----------
     period : int
         The period simulated (1 is the first month after the tape's cut-off).
-    loans : pyarrow.Table
-        One row per loan live at the start of the period, schema ``LOAN_RECORD_SCHEMA``.
     pool : PoolPeriod
         The period's pool aggregates.
+    loans : pyarrow.Table
+        One row per loan live at the start of the period, schema
+        ``LOAN_RECORD_SCHEMA`` (built on first access). ``loan_id`` is
+        dictionary-encoded: its indices are the loans' rows in the tape.
     """
 
     period: int
-    loans: pa.Table
     pool: PoolPeriod
+    columns: Mapping[str, Any] = field(repr=False)
+
+    @functools.cached_property
+    def loans(self) -> pa.Table:
+        """The loan-level records of the period (see ``LOAN_RECORD_SCHEMA``)."""
+        return pa.table(dict(self.columns), schema=LOAN_RECORD_SCHEMA)
 
 
 @dataclass(frozen=True, eq=False)
@@ -759,7 +767,7 @@ class LoanSimulator:
         fee = interest - net_int
         curtailment = np.where(full, 0, curt)
         delinquency = np.minimum(dpd, 3).astype(np.int8)
-        loans = pa.table(
+        columns = (
             {
                 "loan_id": pa.DictionaryArray.from_arrays(pa.array(lx.astype(np.int32)), self._ids),
                 "period": np.full(m, k, dtype=np.int32),
@@ -780,49 +788,62 @@ class LoanSimulator:
                 "balance_end": bal,
                 "default_flag": new_def,
                 "liquidation_flag": liquidate,
-            },
-            schema=LOAN_RECORD_SCHEMA,
+            }
         )
 
-        def tot(x: IntArray, where: BoolArray | None = None) -> int:
-            return int(np.sum(x)) if where is None else int(np.dot(x, where))
-
+        # Aggregates with a few stacked reductions (exact int64 arithmetic).
         is_def = state == _DEF
+        (
+            s_b0, s_sched, s_prepaid, s_curt, s_int, s_net, s_fee,
+            s_advp, s_advi, s_wo, s_loss, s_rec, s_bal,
+        ) = np.stack(
+            [b0, sched, prepaid, curtailment, interest, net_int, fee, adv_p, adv_i,
+             writeoff, loss, recovery, bal]
+        ).sum(axis=1).tolist()  # fmt: skip
+        end_masks = np.stack(
+            [state == _CUR, delinquency == 1, delinquency == 2, delinquency == 3, is_def]
+        )
+        e_cur, e_30, e_60, e_90, e_fc = (end_masks @ bal).tolist()
+        n_30, n_60, n_90, n_fc = np.count_nonzero(end_masks[1:], axis=1).tolist()
+        b_def, b_cur = (np.stack([new_def, cur]) @ b0).tolist()
+        n_open, n_full, n_def, n_liq, n_cur = np.count_nonzero(
+            np.stack([~closed, full, new_def, liquidate, cur]), axis=1
+        ).tolist()
         pool = PoolPeriod(
             period=k,
             loan_count=m,
-            loan_count_end=int(np.count_nonzero(~closed)),
-            balance_begin=tot(b0),
-            scheduled_principal=tot(sched),
-            prepaid_principal=tot(prepaid),
-            curtailment=tot(curtailment),
-            prepaid_in_full_count=int(np.count_nonzero(full)),
-            interest=tot(interest),
-            net_interest=tot(net_int),
-            servicing_fee=tot(fee),
-            advanced_principal=tot(adv_p),
-            advanced_interest=tot(adv_i),
-            new_default_balance=tot(b0, new_def),
-            new_default_count=int(np.count_nonzero(new_def)),
-            default_writeoff=tot(writeoff),
-            loss=tot(loss),
-            recovery=tot(recovery),
-            liquidation_count=int(np.count_nonzero(liquidate)),
-            balance_end=tot(bal),
-            performing_balance_begin=tot(b0, cur),
-            performing_count_begin=int(np.count_nonzero(cur)),
-            prepayment_base=tot(after, base_mask),
-            current_balance_end=tot(bal, state == _CUR),
-            delinquent_30_balance=tot(bal, delinquency == 1),
-            delinquent_60_balance=tot(bal, delinquency == 2),
-            delinquent_90_plus_balance=tot(bal, delinquency == 3),
-            delinquent_30_count=int(np.count_nonzero(delinquency == 1)),
-            delinquent_60_count=int(np.count_nonzero(delinquency == 2)),
-            delinquent_90_plus_count=int(np.count_nonzero(delinquency == 3)),
-            foreclosure_balance=tot(bal, is_def),
-            foreclosure_count=int(np.count_nonzero(is_def)),
+            loan_count_end=n_open,
+            balance_begin=s_b0,
+            scheduled_principal=s_sched,
+            prepaid_principal=s_prepaid,
+            curtailment=s_curt,
+            prepaid_in_full_count=n_full,
+            interest=s_int,
+            net_interest=s_net,
+            servicing_fee=s_fee,
+            advanced_principal=s_advp,
+            advanced_interest=s_advi,
+            new_default_balance=b_def,
+            new_default_count=n_def,
+            default_writeoff=s_wo,
+            loss=s_loss,
+            recovery=s_rec,
+            liquidation_count=n_liq,
+            balance_end=s_bal,
+            performing_balance_begin=b_cur,
+            performing_count_begin=n_cur,
+            prepayment_base=int(np.dot(after, base_mask)),
+            current_balance_end=e_cur,
+            delinquent_30_balance=e_30,
+            delinquent_60_balance=e_60,
+            delinquent_90_plus_balance=e_90,
+            delinquent_30_count=n_30,
+            delinquent_60_count=n_60,
+            delinquent_90_plus_count=n_90,
+            foreclosure_balance=e_fc,
+            foreclosure_count=n_fc,
         )
-        return PeriodRecords(period=k, loans=loans, pool=pool)
+        return PeriodRecords(period=k, pool=pool, columns=columns)
 
     def _installment(
         self,

@@ -237,8 +237,8 @@ def period_table(result: WaterfallResult, *, scenario: int = 0) -> dict[str, Flo
         cols[k] = np.repeat(result.table(k)[scenario], n)
     trig = result.table("trigger_failing")[scenario]
     mask = np.zeros(T, dtype=np.int64)
-    for k in range(trig.shape[1]):
-        mask |= (trig[:, k] > 0).astype(np.int64) << k
+    for j in range(trig.shape[1]):
+        mask |= (trig[:, j] > 0).astype(np.int64) << j
     cols["triggers"] = np.repeat(mask, n)
     return cols
 

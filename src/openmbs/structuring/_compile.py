@@ -285,8 +285,8 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
     trig_effect = []
     for trig in spec.triggers:
         mask = 0
-        for e in trig.effects:
-            mask |= _EFFECT[e]
+        for effect in trig.effects:
+            mask |= _EFFECT[effect]
         trig_effect.append(mask)
 
     return ExactDeal(

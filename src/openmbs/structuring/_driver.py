@@ -31,7 +31,7 @@ def remittances_from_collections(
     """
     c = collections
     k = scenario
-    scale = 10**decimals
+    scale: int = 10**decimals
 
     def units(x: float) -> int:
         return max(round(float(x) * scale), 0)

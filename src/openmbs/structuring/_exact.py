@@ -54,7 +54,25 @@ Order of a period (the deal's ``steps``; defaults in ``DEFAULT_ORDER`` of the sp
    sequentially; while a TRAP effect is on, it is deposited in the reserve.
 9. ``OP_RESERVE_TOPUP``: excess interest tops the reserve up to its target.
 10. ``OP_RESIDUAL``: the rest (excess interest, unused principal funds, reserve above
-    target; in the final period the whole reserve and the dust) to the residual holder.
+    target while no TRAP effect is on; in the final period the whole reserve and the
+    dust) to the residual holder.
+
+Other formulas
+--------------
+* Net WAC (WAD) = ``max(interest - current fees, 0) * 12 * WAD // beginning pool``.
+* Coupon: fixed ``rate``; floating ``min(max(index + margin, floor), cap)`` (cap 0 =
+  none), at least 0; net WAC ``max(net_wac + margin, 0)``; fixed capped
+  ``min(rate, net_wac)``.
+* Fee ``min(beginning pool * fee_rate // (12 * WAD) + fixed, cap)`` (cap 0 = none),
+  plus unpaid fees carried.
+* Reserve target ``max(floor, ending pool * pct // WAD)``; 0 when the pool is 0.
+* Tests: OC fails iff ``ending pool * WAD < threshold * sum(beginning balances of the
+  test class and seniors)``; IC fails iff ``(interest - current fees) * WAD <
+  threshold * current interest due of those classes``; cumulative loss fails iff
+  ``cum_loss * WAD > threshold * pool_original``; 60+ delinquency fails iff
+  ``delinquent * WAD > threshold * ending pool``.
+* IO notional: set at the end of each period to the referenced class's ending balance
+  (or the ending pool balance); interest is on the beginning notional.
 """
 
 from __future__ import annotations

@@ -348,7 +348,7 @@ class _TimeMajor:
         pf += c.subsequent_recoveries[:, t0:t1].T
         self.t0 = t0
 
-    def get(self, name: str, t: int) -> FloatArray:
+    def get(self, name: str, t: int) -> Any:
         return self.buf[name][t - self.t0]
 
 
@@ -403,14 +403,14 @@ def _bears(d: ExactDeal, i: int) -> bool:
     return d.rule[i] != PR_NONE and d.flags[i] & F_IO == 0
 
 
-def _fee_current(fd: FloatDeal, k: int, pool_beg: FloatArray) -> FloatArray:
+def _fee_current(fd: FloatDeal, k: int, pool_beg: FloatArray) -> Any:
     fee = pool_beg * fd.fee_rate[k] / 12.0 + fd.fee_fixed[k]
     if fd.exact.fee_cap[k] > 0:
         fee = np.minimum(fee, fd.fee_cap[k])
     return fee
 
 
-def _coupon_rate(fd: FloatDeal, w: _Work, i: int) -> FloatArray | float:
+def _coupon_rate(fd: FloatDeal, w: _Work, i: int) -> Any:
     kind = fd.exact.coupon_kind[i]
     if kind == CPN_FIXED:
         return float(fd.rate[i])
@@ -436,7 +436,7 @@ def _reserve_target(fd: FloatDeal, pool_end: FloatArray) -> FloatArray:
     return np.where(pool_end > 0, target, 0.0)
 
 
-def _deficiency(d: ExactDeal, w: _Work) -> FloatArray:
+def _deficiency(d: ExactDeal, w: _Work) -> Any:
     total = np.zeros(w.s)
     for i in range(d.n_tranches):
         if _bears(d, i):

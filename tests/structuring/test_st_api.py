@@ -1,0 +1,21 @@
+"""The public API of openmbs.structuring only changes on purpose."""
+
+from __future__ import annotations
+
+import openmbs.structuring as S
+
+
+def test_public_names_pinned() -> None:
+    assert len(S.__all__) == len(set(S.__all__))
+    assert set(S.__all__) == {
+        "DEFAULT_ORDER", "EXAMPLE_DEALS", "WAD", "AssetSpec", "Collections", "DealSpec",
+        "ExactDeal", "ExactPeriodResult", "ExactRemittance", "ExactState", "FeeSpec",
+        "PoolSpec", "ReserveSpec", "TrancheAnalytics", "TrancheSpec", "TrancheSummary",
+        "TriggerSpec", "WaterfallResult", "apply_period", "breakeven_cdr", "breakeven_sda",
+        "collections_from_projection", "compile_exact", "example_deal", "example_deal_path",
+        "initial_state", "load_deal", "parse_deal", "period_table", "price_yield_table",
+        "remittances_from_collections", "run_exact", "run_waterfall", "tranche_analytics",
+        "write_table",
+    }
+    for name in S.__all__:
+        assert getattr(S, name) is not None
