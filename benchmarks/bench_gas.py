@@ -165,6 +165,7 @@ def run(holder_counts: list[int], loan_counts: list[int]) -> None:
         ending = new_end
         return g
 
+    rows.append(("remittance, first period (storage set from zero)", remit_gas(10), ""))
     made = 0
     for n_holders in holder_counts:
         extra = []

@@ -114,26 +114,28 @@ def test_nothing_to_project() -> None:
     assert "--balance and --wac" in str(res.exception)
 
 
-def test_out_of_range_value_is_clean_error() -> None:
+def test_errors_reach_the_shell_cleanly() -> None:
+    """Through the real `openmbs` entry point: exit code 2, one clear line, no traceback."""
     import subprocess
     import sys
 
     exe = Path(sys.executable).parent / "openmbs"
-    proc = subprocess.run([str(exe), *POOL, "--cpr", "150"], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 2
-    assert "--cpr 150: must be a percent between 0 and 100" in proc.stderr
-    assert "Traceback" not in proc.stderr
     proc = subprocess.run([str(exe), *POOL, "--cpr", "6", "--psa", "100"], capture_output=True,
                           text=True, timeout=600)
     assert proc.returncode == 2
     assert "give only one of --cpr, --psa" in proc.stderr
-    # an error from the engine (remaining term < 1) is shown cleanly by cli.main
-    proc = subprocess.run([str(exe), "project", "--balance", "100", "--wac", "5", "--term",
-                           "360", "--age", "360"], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 2
-    assert "remaining_term must be between 1 and original_term=360, got 0" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_out_of_range_values_name_the_flag() -> None:
+    res = runner.invoke(app, [*POOL, "--cpr", "150"])
+    assert isinstance(res.exception, InputError)
+    assert "--cpr 150: must be a percent between 0 and 100" in str(res.exception)
+    # an error from the engine (remaining term < 1) names the field and value
+    res = runner.invoke(app, ["project", "--balance", "100", "--wac", "5", "--term", "360",
+                              "--age", "360"])
+    assert isinstance(res.exception, InputError)
+    assert "remaining_term must be between 1 and original_term=360, got 0" in str(res.exception)
 
 
 def test_help_says_units() -> None:

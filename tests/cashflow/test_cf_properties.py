@@ -69,6 +69,7 @@ def _check_signs(cf: PoolCashflows, start: float) -> None:
     assert cf.performing_balance[-1] + cf.foreclosure_balance[-1] <= 1e-9 * start
 
 
+@settings(max_examples=40)
 @given(pools, prepayments, defaults, st.floats(0.0, 1.0), st.integers(0, 24), st.booleans())
 def test_conservation_and_signs(pool, prepay, default, severity, lag, advance) -> None:  # type: ignore[no-untyped-def]
     cf = _pool(pool, prepayment=prepay, default=default, severity=severity, lag=lag,
@@ -77,6 +78,7 @@ def test_conservation_and_signs(pool, prepay, default, severity, lag, advance) -
     _check_signs(cf, pool["balance"])
 
 
+@settings(max_examples=25)
 @given(pools)
 def test_zero_rates_give_level_pay_schedule(pool) -> None:  # type: ignore[no-untyped-def]
     cf = _pool(pool, prepayment=Prepayment.cpr(0.0), default=Default.cdr(0.0))

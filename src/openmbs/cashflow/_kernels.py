@@ -319,6 +319,45 @@ def _default_chunk(
         acc[K_PERF_END, tt] += a_end
 
 
+@njit(cache=True, fastmath=True, error_model="numpy")
+def _worker(
+    w: int,
+    n_workers: int,
+    balance: FloatArray,
+    rate: FloatArray,
+    fee: FloatArray,
+    rem: IntArray,
+    srow: IntArray,
+    smm_t: FloatArray,
+    drow: IntArray,
+    mdr_t: FloatArray,
+    defaults: bool,
+    severity: float,
+    lag: int,
+    advance: bool,
+    n_periods: int,
+    acc: FloatArray,
+) -> None:
+    """Chunks ``w, w + n_workers, ...`` of the loans, summed into this worker's ``acc``."""
+    n_chunks = (balance.size + CHUNK - 1) // CHUNK
+    ring_len = max(lag, 1)
+    st = np.zeros(_NF * CHUNK)
+    ix = np.zeros(_NI * CHUNK, dtype=np.int64)
+    ring_d = np.zeros(ring_len * CHUNK)  # defaults in scheduled units
+    ring_n = np.zeros(ring_len * CHUNK)  # defaults in currency
+    for k in range(w, n_chunks, n_workers):
+        horizon = _load_chunk(k * CHUNK, balance, rate, fee, rem, srow, drow, st, ix)
+        horizon = min(horizon, n_periods)
+        if defaults:
+            ring_d[:] = 0.0
+            ring_n[:] = 0.0
+            _default_chunk(
+                st, ix, ring_d, ring_n, smm_t, mdr_t, severity, lag, advance, horizon, acc
+            )
+        else:
+            _prepay_chunk(st, ix, smm_t, horizon, acc)
+
+
 @njit(parallel=True, fastmath=True, cache=True, error_model="numpy")
 def project_kernel(
     balance: FloatArray,
@@ -376,26 +415,12 @@ def project_kernel(
     float64[N_ACC, n_periods]
         Pool totals by period (rows ``K_*``).
     """
-    n = balance.size
-    n_chunks = (n + CHUNK - 1) // CHUNK
     acc = np.zeros((n_workers, N_ACC, n_periods))
-    ring_len = max(lag, 1)
     for w in prange(n_workers):
-        st = np.zeros(_NF * CHUNK)
-        ix = np.zeros(_NI * CHUNK, dtype=np.int64)
-        ring_d = np.zeros(ring_len * CHUNK)  # defaults in scheduled units
-        ring_n = np.zeros(ring_len * CHUNK)  # defaults in currency
-        for k in range(w, n_chunks, n_workers):
-            horizon = _load_chunk(k * CHUNK, balance, rate, fee, rem, srow, drow, st, ix)
-            horizon = min(horizon, n_periods)
-            if defaults:
-                ring_d[:] = 0.0
-                ring_n[:] = 0.0
-                _default_chunk(
-                    st, ix, ring_d, ring_n, smm_t, mdr_t, severity, lag, advance, horizon, acc[w]
-                )
-            else:
-                _prepay_chunk(st, ix, smm_t, horizon, acc[w])
+        _worker(
+            w, n_workers, balance, rate, fee, rem, srow, smm_t, drow, mdr_t, defaults,
+            severity, lag, advance, n_periods, acc[w],
+        )
     out = np.zeros((N_ACC, n_periods))
     for w in range(n_workers):
         out += acc[w]

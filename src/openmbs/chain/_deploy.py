@@ -103,46 +103,53 @@ def deploy_deal(
     guardian = guardian or admin
     compliance = compliance or admin
     seller = seller or admin
-    with boa.env.prank(admin):
-        if settlement is None:
-            token = deployer("MockSettlementToken").deploy("openmbs mock USD", "mUSD")
-        else:
-            token = deployer("MockSettlementToken").at(settlement)
-        timelock = deployer("Timelock").deploy(config.timelock_delay, [admin], [admin], "0x" + "00" * 20)
-        faces = [t.face for t in config.tranches]
-        deal = deployer("Deal").deploy(
-            token.address,
-            faces,
-            config.initial_pool_balance,
-            timelock.address,
-            guardian,
-            compliance,
-            seller,
-            seller,
+    if settlement is None:
+        token = deployer("MockSettlementToken").deploy("openmbs mock USD", "mUSD", sender=admin)
+    else:
+        token = deployer("MockSettlementToken").at(settlement)
+    timelock = deployer("Timelock").deploy(
+        config.timelock_delay, [admin], [admin], "0x" + "00" * 20, sender=admin
+    )
+    faces = [t.face for t in config.tranches]
+    deal = deployer("Deal").deploy(
+        token.address,
+        faces,
+        config.initial_pool_balance,
+        timelock.address,
+        guardian,
+        compliance,
+        seller,
+        seller,
+        sender=admin,
+    )
+    now = boa.env.evm.patch.timestamp
+    issuance = deployer("Issuance").deploy(
+        deal.address, seller, now, now + config.offering_seconds, config.minimum_subscription, sender=admin
+    )
+    tokens = [
+        deployer("TrancheToken").deploy(
+            t.name, t.symbol, deal.address, issuance.address, i, t.face, sender=admin
         )
-        now = boa.env.evm.patch.timestamp
-        issuance = deployer("Issuance").deploy(
-            deal.address, seller, now, now + config.offering_seconds, config.minimum_subscription
-        )
-        tokens = [
-            deployer("TrancheToken").deploy(t.name, t.symbol, deal.address, issuance.address, i, t.face)
-            for i, t in enumerate(config.tranches)
-        ]
-        oracle = deployer("RemittanceOracle").deploy(
-            deal.address,
-            servicer,
-            list(attestors),
-            config.quorum,
-            config.initial_loan_count,
-            round(config.max_annual_rate * WAD),
-            round(config.max_index_rate * WAD),
-        )
-        if test_waterfall:
-            coupons = [round(t.coupon * WAD) for t in config.tranches]
-            waterfall = deployer("SequentialTestWaterfall").deploy(coupons)
-        else:
-            waterfall = deployer("Waterfall").deploy()
-        deal.configure([t.address for t in tokens], issuance.address, oracle.address, waterfall.address)
+        for i, t in enumerate(config.tranches)
+    ]
+    oracle = deployer("RemittanceOracle").deploy(
+        deal.address,
+        servicer,
+        list(attestors),
+        config.quorum,
+        config.initial_loan_count,
+        round(config.max_annual_rate * WAD),
+        round(config.max_index_rate * WAD),
+        sender=admin,
+    )
+    if test_waterfall:
+        coupons = [round(t.coupon * WAD) for t in config.tranches]
+        waterfall = deployer("SequentialTestWaterfall").deploy(coupons, sender=admin)
+    else:
+        waterfall = deployer("Waterfall").deploy(sender=admin)
+    deal.configure(
+        [t.address for t in tokens], issuance.address, oracle.address, waterfall.address, sender=admin
+    )
     if not deal.configured():
         raise ChainError(f"deal {config.name!r}: configure did not take effect")
     return DealClient(

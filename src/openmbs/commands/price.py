@@ -443,3 +443,12 @@ def _effective(
 def register(app: typer.Typer) -> None:
     """Add ``openmbs price`` (a group: options on the group, subcommands later)."""
     app.add_typer(price_app, name="price")
+
+
+def _register_oas() -> None:
+    from openmbs.commands.oas import oas
+
+    price_app.command("oas")(oas)
+
+
+_register_oas()

@@ -229,6 +229,44 @@ def _pv_kernel(
     return pv
 
 
+@njit(cache=True, parallel=True, error_model="numpy")
+def _par_rate_kernel(x: FloatArray, log_a: FloatArray, b: FloatArray, freq: float) -> FloatArray:
+    """Par coupon ``f (1 - P_n) / sum_i P_i`` with ``P_i = exp(log_a[t, i] - b[i] x[p, t])``."""
+    n_paths = x.shape[0]
+    n_steps, n_cpn = log_a.shape
+    out = np.empty((n_paths, n_steps))
+    for p in prange(n_paths):
+        for t in range(n_steps):
+            annuity = 0.0
+            last = 0.0
+            for i in range(n_cpn):
+                last = math.exp(log_a[t, i] - b[i] * x[p, t])
+                annuity += last
+            out[p, t] = freq * (1.0 - last) / annuity
+    return out
+
+
+def _mortgage_rates(
+    hw: Any, paths: Any, n_periods: int, spread_bp: float, tenor_years: float = 10.0,
+    frequency: int = 2,
+) -> FloatArray:
+    """:func:`openmbs.risk.mortgage_rate_paths` for the first ``n_periods`` columns.
+
+    Same quantity, computed from the model's own bond prices ``P(t, T) = A(t, T)
+    exp(-B(T - t) x)``: ``A`` (the price at ``x = 0``) and ``B`` are taken once per grid
+    time from :meth:`HullWhite.bond_price` and :meth:`HullWhite.B`, then combined with
+    every path's factor in a compiled loop.
+    """
+    n_cpn = round(tenor_years * frequency)
+    offsets = np.arange(1, n_cpn + 1, dtype=np.float64) / frequency
+    t = np.asarray(paths.times[:n_periods], dtype=np.float64)
+    log_a = np.log(hw.bond_price(t[:, None], t[:, None] + offsets[None, :], 0.0))
+    b = np.asarray(hw.B(offsets), dtype=np.float64)
+    x = np.ascontiguousarray(paths.x[:, :n_periods])
+    rates: FloatArray = _par_rate_kernel(x, np.ascontiguousarray(log_a), b, float(frequency))
+    return rates + spread_bp / 10_000.0
+
+
 # ---------------------------------------------------------------------------- result
 
 
@@ -398,16 +436,14 @@ class _Scenario:
 def _simulate(
     s: _Setup, curve: ZeroCurve, sigma: float, n_paths: int, antithetic: bool, cash_fn: Any
 ) -> _Scenario:
-    from openmbs.risk._hull_white import HullWhite, mortgage_rate_paths
+    from openmbs.risk._hull_white import HullWhite
 
     hw = HullWhite(curve, a=s.a, sigma=sigma)
     n_steps = s.n_periods + s.whole + 2
     paths = hw.simulate(n_paths, n_steps, seed=s.seed, antithetic=antithetic)
     d = paths.discount
     one_month = 12.0 * (d[:, :-1] / d[:, 1:] - 1.0)
-    mrates = mortgage_rate_paths(
-        hw, paths, spread_bp=s.mortgage_spread_bp
-    )[:, : s.n_periods]
+    mrates = _mortgage_rates(hw, paths, s.n_periods, s.mortgage_spread_bp)
     cash, principal = cash_fn(mrates)
     return _Scenario(np.ascontiguousarray(one_month), cash, principal)
 
@@ -465,19 +501,21 @@ def _run(
     faces: list[float],
     prices: list[float],
     cash_fn: Any,
-    shift_bp: float,
+    shift_bp: float | None,
 ) -> list[OASResult]:
     if s.n_paths < 2 or (s.antithetic and s.n_paths % 2):
         raise InputError(f"n_paths {s.n_paths!r}: need at least 2 (an even number with antithetic)")
     if not (s.delay_days >= 0 and math.isfinite(s.delay_days)):
         raise InputError(f"delay_days {s.delay_days!r}: must be >= 0")
-    if not shift_bp > 0:
-        raise InputError(f"shift_bp {shift_bp!r}: must be > 0")
+    if shift_bp is not None and not shift_bp > 0:
+        raise InputError(f"shift_bp {shift_bp!r}: must be > 0 (or None for no effective measures)")
     base = _simulate(s, s.curve, s.sigma, s.n_paths, s.antithetic, cash_fn)
     zero_vol = _simulate(s, s.curve, 0.0, 1, False, cash_fn)
-    up = _simulate(s, s.curve.shift(shift_bp), s.sigma, s.n_paths, s.antithetic, cash_fn)
-    down = _simulate(s, s.curve.shift(-shift_bp), s.sigma, s.n_paths, s.antithetic, cash_fn)
-    dy = shift_bp / 10_000.0
+    up = down = None
+    if shift_bp is not None:
+        up = _simulate(s, s.curve.shift(shift_bp), s.sigma, s.n_paths, s.antithetic, cash_fn)
+        down = _simulate(s, s.curve.shift(-shift_bp), s.sigma, s.n_paths, s.antithetic, cash_fn)
+    dy = (shift_bp or math.nan) / 10_000.0
     out = []
     for i, (name, face, price) in enumerate(zip(names, faces, prices, strict=True)):
         if not (math.isfinite(price) and price > 0):
@@ -490,8 +528,10 @@ def _run(
         slope = (_mean_price(s, base, i, oas + h, face) - _mean_price(s, base, i, oas - h, face))
         slope /= 2.0 * h
         p0 = float(pv.mean())
-        p_up = _mean_price(s, up, i, oas, face)
-        p_dn = _mean_price(s, down, i, oas, face)
+        p_up = p_dn = math.nan
+        if up is not None and down is not None:
+            p_up = _mean_price(s, up, i, oas, face)
+            p_dn = _mean_price(s, down, i, oas, face)
         out.append(
             OASResult(
                 name=name,
@@ -508,7 +548,7 @@ def _run(
                 seed=s.seed,
                 sigma=s.sigma,
                 mean_reversion=s.a,
-                shift_bp=float(shift_bp),
+                shift_bp=math.nan if shift_bp is None else float(shift_bp),
             )
         )
     return out
@@ -549,7 +589,7 @@ def oas_pass_through(
     mortgage_spread_bp: float = 170.0,
     delay_days: float = 0.0,
     start_month: int = 1,
-    shift_bp: float = 25.0,
+    shift_bp: float | None = 25.0,
 ) -> OASResult:
     """Monte Carlo OAS of a pass-through (net coupon to the investor).
 
@@ -573,8 +613,9 @@ def oas_pass_through(
         30/360 days after each accrual month's end at which cash is paid.
     start_month : int
         Calendar month of period 1 (prepayment seasonality).
-    shift_bp : float
-        Parallel shift of the zero curve for effective duration and convexity.
+    shift_bp : float or None
+        Parallel shift of the zero curve for effective duration and convexity (None:
+        skip them, they are NaN).
 
     Returns
     -------
@@ -660,7 +701,7 @@ def oas_deal(
     model: RefiPrepaymentModel | None = None,
     mortgage_spread_bp: float = 170.0,
     start_month: int = 1,
-    shift_bp: float = 25.0,
+    shift_bp: float | None = 25.0,
     index_rate: float = 0.0,
 ) -> dict[str, OASResult]:
     """Monte Carlo OAS of every (or the named) tranche of a deal.

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numba import njit
+from numba import get_num_threads, njit, prange
 
 from openmbs.structuring._exact import WAD, ExactDeal
 
@@ -95,51 +95,56 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
     }
 
 
-@njit(cache=True, error_model="numpy")
-def _bears(ti: Any, i: int) -> Any:
-    return ti[I_RULE, i] != 0 and (ti[I_FLAGS, i] & 1) == 0
+
+# ``inline="always"``: helpers taking arrays are inlined at the numba IR level, so the
+# period loop makes no calls that would increment and decrement array reference counts
+# (atomic operations that used to take about half of the kernel's time).
 
 
-@njit(cache=True, error_model="numpy")
-def _fee_current(fees: Any, k: int, pool_beg: float) -> Any:
-    fee = pool_beg * fees[0, k] / 12.0 + fees[1, k]
-    if fees[2, k] > 0.0 and fee > fees[2, k]:
-        fee = fees[2, k]
-    return fee
-
-
-@njit(cache=True, error_model="numpy")
-def _coupon_rate(ti: Any, tf: Any, i: int, index: float, netwac: float) -> Any:
-    kind = ti[I_KIND, i]
+@njit(cache=True, error_model="numpy", inline="always")
+def _coupon_rate(
+    kind: int, rate: float, margin: float, cap: float, floor: float, index: float, netwac: float
+) -> Any:
     if kind == 1:
-        return tf[F_RATE, i]
+        return rate
     if kind == 2:
-        r = index + tf[F_MARGIN, i]
-        if r < tf[F_FLOOR, i]:
-            r = tf[F_FLOOR, i]
-        if tf[F_CAP, i] > 0.0 and r > tf[F_CAP, i]:
-            r = tf[F_CAP, i]
+        r = index + margin
+        if r < floor:
+            r = floor
+        if cap > 0.0 and r > cap:
+            r = cap
         return max(r, 0.0)
     if kind == 3:
-        return max(netwac + tf[F_MARGIN, i], 0.0)
+        return max(netwac + margin, 0.0)
     if kind == 4:
-        return min(tf[F_RATE, i], netwac)
+        return min(rate, netwac)
     return 0.0
 
 
-@njit(cache=True, error_model="numpy")
-def _deficiency(ti: Any, n: int, bal: Any, pool_end: float) -> Any:
+@njit(cache=True, error_model="numpy", inline="always")
+def _deficiency(bears: Any, n: int, bal: Any, pool_end: float) -> Any:
     total = 0.0
     for i in range(n):
-        if _bears(ti, i):
+        if bears[i]:
             total += bal[i]
     return max(total - pool_end, 0.0)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _distribute(
-    ti: Any, pac: Any, plen: Any, n: int, period: int, bal: Any, paid: Any, amount: float, sequential: bool
+    ti: Any,
+    bears: Any,
+    pac: Any,
+    plen: Any,
+    n: int,
+    period: int,
+    bal: Any,
+    paid: Any,
+    amount: float,
+    sequential: bool,
 ) -> Any:
+    if amount <= 0.0:
+        return 0.0
     for i in range(n):
         if amount <= 0.0:
             return 0.0
@@ -184,7 +189,7 @@ def _distribute(
     for i in range(n):
         if amount <= 0.0:
             return 0.0
-        if _bears(ti, i):
+        if bears[i]:
             pay = min(amount, bal[i])
             bal[i] -= pay
             paid[i] += pay
@@ -192,15 +197,17 @@ def _distribute(
     return max(amount, 0.0)
 
 
-@njit(cache=True, error_model="numpy")
-def _reserve_target(reserve: Any, pool_end: float) -> Any:
+@njit(cache=True, error_model="numpy", inline="always")
+def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -> Any:
     if pool_end <= 0.0:
         return 0.0
-    return max(pool_end * reserve[2], reserve[1])
+    return max(pool_end * reserve_pct, reserve_floor)
 
 
 @njit(cache=True, error_model="numpy")
-def _run(
+def _run_range(
+    lo: int,
+    hi: int,
     ti: Any,
     tf: Any,
     pac: Any,
@@ -213,7 +220,9 @@ def _run(
     steps: Any,
     pool_original: float,
     c_int: Any,
-    c_pf: Any,
+    c_sched: Any,
+    c_prep: Any,
+    c_rec: Any,
     c_beg: Any,
     c_end: Any,
     c_dq: Any,
@@ -231,12 +240,41 @@ def _run(
     s_end: Any,
     s_resid: Any,
 ) -> None:
+    """Scenarios ``lo <= s < hi``; scratch arrays are allocated once for the range."""
     reserve_flags = misc[0]
     ios = misc[1]
     n = misc[2]
     nf = misc[3]
     nk = misc[4]
-    S, T = c_int.shape
+    n_steps = steps.shape[0]
+    T = c_int.shape[1]
+    reserve_floor = reserve_p[1]
+    reserve_pct = reserve_p[2]
+    # per-tranche constants
+    bears = np.empty(n, dtype=np.bool_)
+    kind = np.empty(n, dtype=np.int64)
+    prio = np.empty(n, dtype=np.int64)
+    zmask = np.empty(n, dtype=np.int64)
+    ioref = np.empty(n, dtype=np.int64)
+    rate_c = np.empty(n)
+    margin_c = np.empty(n)
+    cap_c = np.empty(n)
+    floor_c = np.empty(n)
+    face = np.empty(n)
+    for i in range(n):
+        bears[i] = ti[I_RULE, i] != 0 and (ti[I_FLAGS, i] & 1) == 0
+        kind[i] = ti[I_KIND, i]
+        prio[i] = ti[I_PRIO, i]
+        # accretion mask of a Z class (0 = not a Z class or nothing to accrete for);
+        # IO reference (-1 = not an IO strip)
+        zmask[i] = ti[I_ACC, i] if (ti[I_FLAGS, i] & 4) != 0 else 0
+        ioref[i] = ti[I_IOREF, i] if (ti[I_FLAGS, i] & 1) != 0 else -1
+        rate_c[i] = tf[F_RATE, i]
+        margin_c[i] = tf[F_MARGIN, i]
+        cap_c[i] = tf[F_CAP, i]
+        floor_c[i] = tf[F_FLOOR, i]
+        face[i] = tf[F_FACE, i]
+    # per-scenario state and per-period scratch
     bal = np.empty(n)
     beg = np.empty(n)
     short = np.empty(n)
@@ -247,19 +285,24 @@ def _run(
     ppaid = np.empty(n)
     loss = np.empty(n)
     wup = np.empty(n)
+    crate = np.empty(n)
+    tot = np.empty((n, 4))
+    first = np.empty(n, dtype=np.int64)
+    last = np.empty(n, dtype=np.int64)
     fshort = np.empty(max(nf, 1))
     fpaid = np.empty(max(nf, 1))
+    fcur = np.empty(max(nf, 1))
     latch = np.empty(max(nk, 1), dtype=np.int64)
     failing = np.empty(max(nk, 1), dtype=np.int64)
-    for s in range(S):
+    for s in range(lo, hi):
         for i in range(n):
-            bal[i] = tf[F_FACE, i]
+            bal[i] = face[i]
             short[i] = 0.0
             wdown[i] = 0.0
-            s_first[s, i] = 0
-            s_last[s, i] = 0
+            first[i] = 0
+            last[i] = 0
             for q in range(4):
-                s_tot[s, i, q] = 0.0
+                tot[i, q] = 0.0
         for k in range(nf):
             fshort[k] = 0.0
         for k in range(nk):
@@ -274,7 +317,7 @@ def _run(
             pool_end = c_end[s, t]
             index = c_idx[s, t]
             ifunds = interest
-            pfunds = c_pf[s, t]
+            pfunds = c_sched[s, t] + c_prep[s, t] + c_rec[s, t] + c_sub[s, t]
             cum_loss += c_loss[s, t]
             for i in range(n):
                 beg[i] = bal[i]
@@ -284,18 +327,25 @@ def _run(
                 ppaid[i] = 0.0
                 loss[i] = 0.0
                 wup[i] = 0.0
-            for k in range(nf):
-                fpaid[k] = 0.0
             draw = 0.0
             dep = 0.0
             rel = 0.0
             residual = 0.0
             fees_now = 0.0
             for k in range(nf):
-                fees_now += _fee_current(fees, k, pool_beg)
+                fee = pool_beg * fees[0, k] / 12.0 + fees[1, k]
+                if fees[2, k] > 0.0 and fee > fees[2, k]:
+                    fee = fees[2, k]
+                fcur[k] = fee
+                fpaid[k] = 0.0
+                fees_now += fee
             netwac = 0.0
             if pool_beg > 0.0:
                 netwac = max(interest - fees_now, 0.0) * 12.0 / pool_beg
+            for i in range(n):
+                crate[i] = _coupon_rate(
+                    kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac
+                )
             # triggers
             effects = 0
             for k in range(nk):
@@ -303,15 +353,15 @@ def _run(
                 thr = trig_f[k]
                 fail = False
                 if test == 1 or test == 2:
-                    ref_rank = ti[I_PRIO, trig_i[1, k]]
+                    ref_rank = prio[trig_i[1, k]]
                     den = 0.0
                     for i in range(n):
-                        if ti[I_PRIO, i] > ref_rank:
+                        if prio[i] > ref_rank:
                             continue
-                        if test == 1 and _bears(ti, i):
+                        if test == 1 and bears[i]:
                             den += beg[i]
                         if test == 2:
-                            den += beg[i] * _coupon_rate(ti, tf, i, index, netwac) / 12.0
+                            den += beg[i] * crate[i] / 12.0
                     if test == 1:
                         fail = den > 0.0 and pool_end < thr * den
                     else:
@@ -328,10 +378,11 @@ def _run(
                 if latch[k] == 1:
                     effects |= trig_i[2, k]
             seq = (effects & 1) != 0
-            for op in steps:
+            for si in range(n_steps):
+                op = steps[si]
                 if op == 1:
                     for k in range(nf):
-                        d = _fee_current(fees, k, pool_beg) + fshort[k]
+                        d = fcur[k] + fshort[k]
                         pay = min(d, ifunds)
                         ifunds -= pay
                         fpaid[k] = pay
@@ -343,7 +394,7 @@ def _run(
                         end = ti[I_REND, r]
                         total = 0.0
                         for i in range(r, end):
-                            rate = _coupon_rate(ti, tf, i, index, netwac)
+                            rate = crate[i]
                             d = beg[i] * rate / 12.0 + short[i]
                             if ios == 1:
                                 d += short[i] * rate / 12.0
@@ -365,8 +416,8 @@ def _run(
                             ifunds = 0.0
                         for i in range(r, end):
                             short[i] = due[i] - ipaid[i]
-                            if (ti[I_FLAGS, i] & 4) != 0:
-                                mask = ti[I_ACC, i]
+                            mask = zmask[i]
+                            if mask != 0:
                                 accreting = False
                                 for j in range(n):
                                     if (mask >> j) & 1 == 1 and bal[j] > 0.0:
@@ -392,19 +443,19 @@ def _run(
                         wup[i] += up
                         a -= up
                 elif op == 4:
-                    pfunds = _distribute(ti, pac, plen, n, period, bal, ppaid, pfunds, seq)
+                    pfunds = _distribute(ti, bears, pac, plen, n, period, bal, ppaid, pfunds, seq)
                 elif op == 5:
-                    pay = min(ifunds, _deficiency(ti, n, bal, pool_end))
-                    left = _distribute(ti, pac, plen, n, period, bal, ppaid, pay, seq)
+                    pay = min(ifunds, _deficiency(bears, n, bal, pool_end))
+                    left = _distribute(ti, bears, pac, plen, n, period, bal, ppaid, pay, seq)
                     ifunds -= pay - left
                 elif op == 6:
                     if (reserve_flags & 2) != 0:
-                        x = min(reserve, _deficiency(ti, n, bal, pool_end))
-                        left = _distribute(ti, pac, plen, n, period, bal, ppaid, x, seq)
+                        x = min(reserve, _deficiency(bears, n, bal, pool_end))
+                        left = _distribute(ti, bears, pac, plen, n, period, bal, ppaid, x, seq)
                         reserve -= x - left
                         draw += x - left
                 elif op == 7:
-                    left_d = _deficiency(ti, n, bal, pool_end)
+                    left_d = _deficiency(bears, n, bal, pool_end)
                     for kk in range(n):
                         r = n - 1 - kk
                         if ti[I_REND, r] - 1 != r:
@@ -412,27 +463,29 @@ def _run(
                         start = ti[I_RSTART, r]
                         total = 0.0
                         for j in range(start, r + 1):
-                            if _bears(ti, j):
+                            if bears[j]:
                                 total += bal[j]
                         take = min(left_d, total)
                         left_d -= take
                         if total > 0.0:
                             frac = take / total
                             for j in range(start, r + 1):
-                                if _bears(ti, j):
+                                if bears[j]:
                                     x = bal[j] * frac
                                     bal[j] -= x
                                     loss[j] += x
                                     wdown[j] += x
                 elif op == 8:
                     if (effects & 4) != 0:
-                        ifunds = _distribute(ti, pac, plen, n, period, bal, ppaid, ifunds, True)
+                        ifunds = _distribute(
+                            ti, bears, pac, plen, n, period, bal, ppaid, ifunds, True
+                        )
                     if (effects & 2) != 0:
                         reserve += ifunds
                         dep += ifunds
                         ifunds = 0.0
                 elif op == 9:
-                    target = _reserve_target(reserve_p, pool_end)
+                    target = _reserve_target(reserve_floor, reserve_pct, pool_end)
                     if reserve < target:
                         x = min(ifunds, target - reserve)
                         reserve += x
@@ -443,7 +496,7 @@ def _run(
                     if pool_end <= 0.0:
                         release = reserve
                     elif (effects & 2) == 0:
-                        target = _reserve_target(reserve_p, pool_end)
+                        target = _reserve_target(reserve_floor, reserve_pct, pool_end)
                         if reserve > target:
                             release = reserve - target
                     rel += release
@@ -452,20 +505,20 @@ def _run(
                     ifunds = 0.0
                     pfunds = 0.0
             for i in range(n):
-                if (ti[I_FLAGS, i] & 1) != 0:
-                    ref = ti[I_IOREF, i]
+                ref = ioref[i]
+                if ref >= 0:
                     bal[i] = pool_end if ref == 255 else bal[ref]
             # outputs
             resid_tot += residual
             for i in range(n):
-                s_tot[s, i, 0] += ipaid[i]
-                s_tot[s, i, 1] += ppaid[i]
-                s_tot[s, i, 2] += loss[i]
-                s_tot[s, i, 3] += ppaid[i] * period
+                tot[i, 0] += ipaid[i]
+                tot[i, 1] += ppaid[i]
+                tot[i, 2] += loss[i]
+                tot[i, 3] += ppaid[i] * period
                 if ppaid[i] > 0.0:
-                    if s_first[s, i] == 0:
-                        s_first[s, i] = period
-                    s_last[s, i] = period
+                    if first[i] == 0:
+                        first[i] = period
+                    last[i] = period
             if store >= 1:
                 for i in range(n):
                     o_tr[s, t, i, 0] = ipaid[i]
@@ -490,15 +543,125 @@ def _run(
                 o_deal[s, t, D_RESID] = residual
                 o_deal[s, t, D_EFFECTS] = effects
         for i in range(n):
+            for q in range(4):
+                s_tot[s, i, q] = tot[i, q]
+            s_first[s, i] = first[i]
+            s_last[s, i] = last[i]
             s_end[s, i] = bal[i]
         s_resid[s] = resid_tot
 
 
+@njit(cache=True, error_model="numpy", parallel=True)
+def _run_parallel(
+    n_chunks: int,
+    ti: Any,
+    tf: Any,
+    pac: Any,
+    plen: Any,
+    fees: Any,
+    trig_i: Any,
+    trig_f: Any,
+    reserve_p: Any,
+    misc: Any,
+    steps: Any,
+    pool_original: float,
+    c_int: Any,
+    c_sched: Any,
+    c_prep: Any,
+    c_rec: Any,
+    c_beg: Any,
+    c_end: Any,
+    c_dq: Any,
+    c_idx: Any,
+    c_loss: Any,
+    c_sub: Any,
+    store: int,
+    o_tr: Any,
+    o_fee: Any,
+    o_deal: Any,
+    o_trig: Any,
+    s_tot: Any,
+    s_first: Any,
+    s_last: Any,
+    s_end: Any,
+    s_resid: Any,
+) -> None:
+    """Scenarios are independent: chunks of them run on the numba threads."""
+    S = c_int.shape[0]
+    for c in prange(n_chunks):
+        lo = c * S // n_chunks
+        hi = (c + 1) * S // n_chunks
+        _run_range(
+            lo,
+            hi,
+            ti,
+            tf,
+            pac,
+            plen,
+            fees,
+            trig_i,
+            trig_f,
+            reserve_p,
+            misc,
+            steps,
+            pool_original,
+            c_int,
+            c_sched,
+            c_prep,
+            c_rec,
+            c_beg,
+            c_end,
+            c_dq,
+            c_idx,
+            c_loss,
+            c_sub,
+            store,
+            o_tr,
+            o_fee,
+            o_deal,
+            o_trig,
+            s_tot,
+            s_first,
+            s_last,
+            s_end,
+            s_resid,
+        )
+
+
+#: below this many scenarios the kernel runs on the calling thread only
+PARALLEL_MIN_SCENARIOS = 64
+#: chunks per numba thread (several, so a thread slowed by other load is caught up)
+CHUNKS_PER_THREAD = 4
+
+_INPUTS = (
+    "interest",
+    "scheduled_principal",
+    "prepaid_principal",
+    "recoveries",
+    "beginning_balance",
+    "ending_balance",
+    "delinquent_60",
+    "index_rate",
+    "losses",
+    "subsequent_recoveries",
+)
+
+
 def run_kernel(
-    packed: dict[str, Any], arrays: dict[str, npt.NDArray[np.float64]], store: int
+    packed: dict[str, Any],
+    arrays: dict[str, npt.NDArray[np.float64]],
+    store: int,
+    *,
+    parallel: bool | None = None,
 ) -> dict[str, Any]:
     """Run the compiled waterfall; ``store`` 0 = totals only, 1 = cash-flow tables,
-    2 = every table. Returns the raw output arrays."""
+    2 = every table. Returns the raw output arrays.
+
+    ``arrays`` holds the collections' ``(n_scenarios, n_periods)`` fields (see
+    ``_INPUTS``; principal funds are summed in the kernel). ``parallel`` (default:
+    at least :data:`PARALLEL_MIN_SCENARIOS` scenarios and more than one numba thread)
+    splits the scenarios over the numba threads; the results do not depend on it.
+    """
     S, T = arrays["interest"].shape
     n = int(packed["misc"][2])
     nf = int(packed["misc"][3])
@@ -512,7 +675,8 @@ def run_kernel(
     s_last = np.zeros((S, n), dtype=np.int64)
     s_end = np.zeros((S, n))
     s_resid = np.zeros(S)
-    _run(
+    inputs = [np.ascontiguousarray(arrays[k], dtype=np.float64) for k in _INPUTS]
+    args = (
         packed["ti"],
         packed["tf"],
         packed["pac"],
@@ -524,14 +688,7 @@ def run_kernel(
         packed["misc"],
         packed["steps"],
         float(packed["pool_original"]),
-        arrays["interest"],
-        arrays["principal_funds"],
-        arrays["beginning_balance"],
-        arrays["ending_balance"],
-        arrays["delinquent_60"],
-        arrays["index_rate"],
-        arrays["losses"],
-        arrays["subsequent_recoveries"],
+        *inputs,
         store,
         o_tr,
         o_fee,
@@ -543,6 +700,13 @@ def run_kernel(
         s_end,
         s_resid,
     )
+    threads = int(get_num_threads())
+    if parallel is None:
+        parallel = S >= PARALLEL_MIN_SCENARIOS and threads > 1
+    if parallel and S > 0:
+        _run_parallel(min(S, threads * CHUNKS_PER_THREAD), *args)
+    else:
+        _run_range(0, S, *args)
     return {
         "tr": o_tr,
         "fee": o_fee,

@@ -766,19 +766,9 @@ def _run_numba(ed: ExactDeal, c: Collections, keep: Keep) -> WaterfallResult:
     from openmbs.structuring._kernel import pack, run_kernel
 
     store = {"summary": 0, "cashflows": 1, "all": 2}[keep]
-    arrays = {
-        "interest": np.ascontiguousarray(c.interest),
-        "principal_funds": c.scheduled_principal
-        + c.prepaid_principal
-        + c.recoveries
-        + c.subsequent_recoveries,
-        "beginning_balance": np.ascontiguousarray(c.beginning_balance),
-        "ending_balance": np.ascontiguousarray(c.ending_balance),
-        "delinquent_60": np.ascontiguousarray(c.delinquent_60),
-        "index_rate": np.ascontiguousarray(c.index_rate),
-        "losses": np.ascontiguousarray(c.losses),
-        "subsequent_recoveries": np.ascontiguousarray(c.subsequent_recoveries),
-    }
+    # scenario-major (n_scenarios, n_periods) inputs, read as they are (no copies);
+    # principal funds are summed in the kernel
+    arrays = {name: getattr(c, name) for name in _COLL_FIELDS if name != "original_balance"}
     out = run_kernel(pack(ed), arrays, store)
     tot = out["tot"]
     with np.errstate(invalid="ignore", divide="ignore"):

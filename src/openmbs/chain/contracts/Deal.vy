@@ -152,8 +152,10 @@ _progress: uint256
 # (interest + principal) at the last checkpoint, low 128 bits the cash owed.
 _account: HashMap[uint256, HashMap[address, uint256]]
 
-# @dev Internal accounting of the settlement asset this contract holds.
-cash_held: public(uint256)
+# @dev Internal accounting of the settlement asset: packed cash received from the
+# oracle (high 128 bits) and cash paid to fee/residual payees (low 128 bits).
+# cash_held = received - claimed by holders - paid to payees.
+_cash: uint256
 # @dev Packed: cash credited to tranche holders through the indices (high 128
 # bits) and cash claimed by them (low 128 bits).
 _totals: uint256
@@ -332,7 +334,8 @@ def distribute(report: deal_types.RemittanceReport):
         self.payee_owed[self.fee_recipient] += alloc.fee
     if alloc.residual != 0:
         self.payee_owed[self.residual_recipient] += alloc.residual
-    self.cash_held += report.cash
+    assert report.cash <= _LOW128  # dev: cash too large
+    self._cash += report.cash << 128
     self._totals += credited << 128
     log Distributed(
         period=report.period,
@@ -436,7 +439,6 @@ def claim(tranche: uint256) -> uint256:
     assert tranche < tranche_count  # dev: no such tranche
     owed: uint256 = self._take(tranche, msg.sender)
     if owed != 0:
-        self.cash_held -= owed
         self._totals += owed
         assert extcall settlement.transfer(msg.sender, owed, default_return_value=True)  # dev: transfer failed
     return owed
@@ -452,7 +454,6 @@ def claimAll() -> uint256:
     for t: uint256 in range(tranche_count, bound=MAX_TRANCHES):
         total += self._take(t, msg.sender)
     if total != 0:
-        self.cash_held -= total
         self._totals += total
         assert extcall settlement.transfer(msg.sender, total, default_return_value=True)  # dev: transfer failed
     return total
@@ -480,7 +481,7 @@ def claim_payee() -> uint256:
     owed: uint256 = self.payee_owed[msg.sender]
     if owed != 0:
         self.payee_owed[msg.sender] = 0
-        self.cash_held -= owed
+        self._cash += owed
         assert extcall settlement.transfer(msg.sender, owed, default_return_value=True)  # dev: transfer failed
         log PayeeClaimed(payee=msg.sender, amount=owed)
     return owed
@@ -567,6 +568,19 @@ def last_period() -> uint256:
     @return uint256 The period.
     """
     return self._progress >> 1
+
+
+@external
+@view
+def cash_held() -> uint256:
+    """
+    @notice The settlement asset the deal holds by its own books: cash received with
+            remittances less what holders claimed and payees were paid (donations
+            are not counted).
+    @return uint256 The amount, in settlement base units.
+    """
+    c: uint256 = self._cash
+    return (c >> 128) - (self._totals & _LOW128) - (c & _LOW128)
 
 
 @external

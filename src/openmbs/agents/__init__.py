@@ -1,0 +1,30 @@
+"""Off-chain agents: the servicer bridge (loan records -> report, Merkle tree,
+attestations) and a keeper that watches the deal's triggers.
+
+See ``docs/demo.md``.
+"""
+
+from __future__ import annotations
+
+from openmbs.agents._keeper import TriggerEvent, TriggerKeeper
+from openmbs.agents._servicer import (
+    RECORD_FIELDS,
+    ServicerBridge,
+    ServicerPeriod,
+    leaves,
+    loan_records,
+    record_columns,
+    report_from_records,
+)
+
+__all__ = [
+    "RECORD_FIELDS",
+    "ServicerBridge",
+    "ServicerPeriod",
+    "TriggerEvent",
+    "TriggerKeeper",
+    "leaves",
+    "loan_records",
+    "record_columns",
+    "report_from_records",
+]

@@ -1,0 +1,665 @@
+"""The deal's whole life: tape -> deal -> chain -> monthly remittances -> claims -> audit.
+
+:func:`run_lifecycle` wires the packages together (this is the ``openmbs demo`` job):
+
+1. the tape (generated, or read) is written to ``tape.parquet``; the deal spec is sized
+   to the simulated pool's integer balance; tranche analytics at closing come from the
+   pool projection at the assumptions and the float waterfall;
+2. the deal is deployed on titanoboa's embedded EVM; investors subscribe in the
+   issuance escrow, which closes;
+3. each month ``LoanSimulator.step()`` gives the loan-level records; the servicer
+   bridge builds the report (aggregates + Merkle root); 3 of the 5 attestors sign; the
+   servicer deposits and submits; the oracle accepts and the waterfall distributes;
+   the exact Python waterfall runs on the same report; investors claim on their own
+   schedules and trade tokens; the keeper watches the triggers;
+4. the events are indexed into DuckDB, everything is reconciled.
+
+Files in the output folder (see ``docs/demo.md``): ``tape.parquet``,
+``loans/period=NNNN.parquet``, ``state/`` (simulator state, manifest),
+``events.duckdb``, ``closing.json``, ``lifecycle.json`` (per-period results),
+``summary.json``, ``report.html``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from openmbs.errors import DataIntegrityError, InputError, RemittanceRejected
+
+__all__ = [
+    "LifecycleConfig",
+    "LifecycleResult",
+    "ReconCheck",
+    "exact_remittance",
+    "loans_path",
+    "run_lifecycle",
+]
+
+MANIFEST = "state/manifest.json"
+SIM_STATE = "state/sim.npz"
+_FORMAT = "openmbs-lifecycle/1"
+_FAR_FUTURE = 2**40
+_MONTH_SECONDS = 30 * 24 * 3600
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """Inputs of a lifecycle run (market units as in ``openmbs project``).
+
+    ``psa``, ``sda`` in percent of the standard curves; ``severity`` in percent of the
+    defaulted balance; ``lag`` in months; ``tape`` a loan tape file (any format
+    ``read_tape`` knows) or ``None`` for a generated tape of ``loans`` loans; ``deal`` an
+    example deal name or a TOML file. ``chain`` False skips the chain (off-chain
+    lifecycle with the exact engine only; the run is then not reconciled on chain).
+    ``test_waterfall`` wires the chain package's SequentialTestWaterfall TEST DOUBLE
+    instead of ``Waterfall.vy`` (to exercise the plumbing; the audit then reports the
+    waterfall mismatch, as it must).
+    """
+
+    tape: str | None = None
+    deal: str = "four_tranche"
+    loans: int = 2000
+    investors: int = 20
+    months: int = 360
+    psa: float = 150.0
+    sda: float = 100.0
+    severity: float = 35.0
+    lag: int = 6
+    seed: int = 7
+    chain: bool = True
+    trade_probability: float = 0.3
+    quorum: int = 3
+    attestors: int = 5
+    test_waterfall: bool = False
+
+    def __post_init__(self) -> None:
+        if self.loans < 1:
+            raise InputError(f"--loans value {self.loans}: need at least 1")
+        if not 1 <= self.investors <= 200:
+            raise InputError(f"--investors value {self.investors}: need 1..200")
+        if not 1 <= self.months <= 600:
+            raise InputError(f"--months value {self.months}: need 1..600")
+        if not 0 <= self.severity <= 100:
+            raise InputError(f"--severity value {self.severity}: need a percent in [0, 100]")
+        if self.lag < 0:
+            raise InputError(f"--lag value {self.lag}: need >= 0")
+        if self.psa < 0 or self.sda < 0:
+            raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
+
+    def fingerprint(self) -> str:
+        d = asdict(self)
+        d.pop("months")  # a run may be extended
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ReconCheck:
+    """One reconciliation check: its name, whether it passed, and what it compared."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class LifecycleResult:
+    """What a lifecycle run produced (paths in ``out``; figures in base units)."""
+
+    out: Path
+    periods: int
+    resumed_from: int
+    onchain: bool
+    checks: tuple[ReconCheck, ...]
+    tranche_totals: dict[str, dict[str, int]]
+    chain_seconds: float
+    sim_seconds: float
+    bridge_seconds: float
+    keeper_events: tuple[str, ...]
+    note: str = ""
+
+    @property
+    def reconciled(self) -> bool:
+        return self.onchain and all(c.ok for c in self.checks)
+
+
+def loans_path(out: Path, period: int) -> Path:
+    """The loan-level file of ``period`` in the output folder."""
+    return Path(out) / "loans" / f"period={period:04d}.parquet"
+
+
+def exact_remittance(report: Any) -> Any:
+    """The exact engine's remittance of an oracle report.
+
+    ``delinquent_60`` of the exact engine is the 60+ day balance: the report's 60-day
+    plus 90+-day buckets; there are no subsequent recoveries in the report.
+    """
+    from openmbs.structuring import ExactRemittance
+
+    return ExactRemittance(
+        period=report.period,
+        interest=report.interest,
+        scheduled_principal=report.scheduled_principal,
+        prepaid_principal=report.unscheduled_principal,
+        recoveries=report.recoveries,
+        realized_losses=report.losses,
+        beginning_balance=report.beginning_balance,
+        ending_balance=report.ending_balance,
+        delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
+        index_rate=report.index_rate,
+    )
+
+
+def _key(label: str, seed: int) -> bytes:
+    return hashlib.sha256(f"openmbs-lifecycle:{label}:{seed}".encode()).digest()
+
+
+def _address(label: str, seed: int) -> str:
+    from eth_account import Account
+
+    return str(Account.from_key(_key(label, seed)).address)
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1, default=_jsonable))
+    os.replace(tmp, path)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, bytes):
+        return "0x" + x.hex()
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.floating):
+        return float(x)
+    if isinstance(x, Path):
+        return str(x)
+    raise TypeError(f"not JSON serialisable: {type(x).__name__}")
+
+
+def _load_spec(deal: str) -> Any:
+    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+
+    if deal in EXAMPLE_DEALS:
+        return example_deal(deal)
+    if not Path(deal).exists():
+        raise InputError(f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file")
+    return load_deal(deal)
+
+
+def _cleanup(records: pa.Table, exact: Any) -> tuple[pa.Table, bool]:
+    """Exercise the clean-up call when the pool factor reaches the deal's threshold.
+
+    In that period the remaining balance of every open loan is bought at par: it is
+    added to the loan's prepaid principal and its ending balance becomes 0 (the same
+    rule as ``collections_from_projection``). Returns the records and whether the call
+    was exercised.
+    """
+    from openmbs.structuring import WAD
+
+    end = records.column("ending_balance").to_numpy().astype(np.int64)
+    pool_end = int(end.sum())
+    if exact.cleanup_wad <= 0 or pool_end == 0 or pool_end * WAD > exact.cleanup_wad * exact.pool_original:
+        return records, False
+    pre = records.column("prepaid_principal").to_numpy().astype(np.int64) + end
+    open_ = end > 0
+    status = records.column("status").to_numpy().copy()
+    status[open_] = 4  # prepaid in full (bought out)
+    dq = records.column("delinquency").to_numpy().copy()
+    dq[open_] = 0
+    t = records
+    for name, arr in (
+        ("prepaid_principal", pa.array(pre, pa.int64())),
+        ("ending_balance", pa.array(np.zeros_like(end), pa.int64())),
+        ("status", pa.array(status, records.schema.field("status").type)),
+        ("delinquency", pa.array(dq, pa.int8())),
+    ):
+        t = t.set_column(t.schema.get_field_index(name), name, arr)
+    return t, True
+
+
+@dataclass
+class _World:
+    """The chain side of a run: the deal client, accounts and the event collector."""
+
+    client: Any
+    env: Any
+    admin: str
+    servicer: str
+    keys: list[bytes]
+    investors: list[str]
+    collector: Any
+    source: Any
+    registry: Any
+    claim_every: list[int]
+    chain_seconds: float = 0.0
+    month_seconds: list[float] = field(default_factory=list)
+
+
+def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _World:
+    import boa
+    from eth_account import Account
+
+    from openmbs.chain import config_from_spec, deploy_deal
+    from openmbs.indexer import BoaLogCollector, ContractRegistry, MemoryLogSource
+
+    env = boa.Env()
+    boa.set_env(env)
+    source = MemoryLogSource("boa")
+    collector = BoaLogCollector(source, env)
+    admin = _address("admin", cfg.seed)
+    servicer = _address("servicer", cfg.seed)
+    keys = [_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)]
+    attestors = [str(Account.from_key(k).address) for k in keys]
+    investors = [_address(f"investor{i}", cfg.seed) for i in range(cfg.investors)]
+    dcfg = config_from_spec(spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors)
+    with collector.capture():
+        client = deploy_deal(
+            dcfg, attestors=attestors, admin=admin, servicer=servicer, test_waterfall=cfg.test_waterfall
+        )
+        client.allow([*investors, admin, servicer], _FAR_FUTURE)
+        rng = np.random.default_rng([cfg.seed, 0, 7])
+        # each tranche's face is split among the investors in random integer shares
+        for t, face in enumerate(exact.face):
+            w = rng.dirichlet(np.ones(len(investors)))
+            shares = np.floor(w * face).astype(np.int64)
+            shares[int(np.argmax(shares))] += face - int(shares.sum())
+            for inv, amt in zip(investors, shares.tolist(), strict=True):
+                if amt > 0:
+                    client.settlement.mint(inv, amt, sender=admin)
+                    client.subscribe(inv, t, amt)
+        client.close()
+        for inv in investors:
+            client.settle(inv)
+        collector.seal()
+    env.time_travel(blocks=1, block_delta=_MONTH_SECONDS)
+    registry = ContractRegistry()
+    registry.add_contract(client.deal, "Deal")
+    registry.add_contract(client.oracle, "RemittanceOracle")
+    registry.add_contract(client.issuance, "Issuance")
+    registry.add_contract(client.settlement, "MockSettlementToken")
+    registry.add_contract(client.timelock, "Timelock")
+    registry.add_contract(client.waterfall, "Waterfall")
+    for tok in client.tokens:
+        registry.add_contract(tok, "TrancheToken")
+    claim_every = [int(x) for x in rng.integers(1, 13, size=len(investors))]
+    return _World(client, env, admin, servicer, keys, investors, collector, source, registry, claim_every)
+
+
+def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
+    """Attest (a random quorum of the attestors), fund the servicer, submit."""
+    from openmbs.oracle import attest
+
+    rng = np.random.default_rng([cfg.seed, report.period, 1])
+    chosen = sorted(rng.choice(len(w.keys), size=cfg.quorum, replace=False).tolist())
+    sigs = attest(
+        report,
+        [w.keys[i] for i in chosen],
+        chain_id=w.client.chain_id(),
+        verifying_contract=str(w.client.oracle.address),
+        quorum=cfg.quorum,
+    )
+    w.client.settlement.mint(w.servicer, report.cash, sender=w.admin)
+    w.client.remit(report, sigs)
+
+
+def _investors_act(w: _World, cfg: LifecycleConfig, period: int, final: bool) -> None:
+    """Claims on each investor's schedule (everyone claims in the final period) and
+    random trades of tranche tokens between investors."""
+    rng = np.random.default_rng([cfg.seed, period, 2])
+    c = w.client
+    for i, inv in enumerate(w.investors):
+        if final or period % w.claim_every[i] == 0:
+            c.claim(inv)
+    if final:
+        for payee in (w.admin,):
+            if int(c.deal.payee_owed(payee)) > 0:
+                c.deal.claim_payee(sender=payee)
+        return
+    n_trades = int(rng.binomial(len(w.investors), cfg.trade_probability / max(len(w.investors), 1) * 3))
+    for _ in range(n_trades):
+        t = int(rng.integers(0, len(c.tokens)))
+        seller, buyer = rng.choice(len(w.investors), size=2, replace=False).tolist() if len(w.investors) > 1 else (0, 0)
+        if seller == buyer:
+            continue
+        bal = int(c.tokens[t].balanceOf(w.investors[seller]))
+        amount = int(bal * float(rng.uniform(0.05, 0.5)))
+        if amount > 0:
+            c.tokens[t].transfer(w.investors[buyer], amount, sender=w.investors[seller])
+
+
+def _chain_month(
+    w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, final: bool
+) -> None:
+    t0 = time.perf_counter()
+    before = [int(w.client.deal.tranche_balance(i)) for i in range(len(w.client.tokens))]
+    with w.collector.capture():
+        _remit(w, cfg, report)
+        _investors_act(w, cfg, report.period, final)
+        w.collector.seal()
+    w.env.time_travel(blocks=1, block_delta=_MONTH_SECONDS)
+    dt = time.perf_counter() - t0
+    w.chain_seconds += dt
+    w.month_seconds.append(dt)
+    keeper.observe(
+        report.period,
+        pool_end=int(w.client.oracle.last_ending_balance()),
+        losses=report.losses,
+        delinquent_60_plus=report.delinquent_60 + report.delinquent_90_plus,
+        tranche_balances=before,
+    )
+
+
+def run_lifecycle(
+    out: str | os.PathLike[str],
+    config: LifecycleConfig | None = None,
+    *,
+    fresh: bool = False,
+    progress: Progress | None = None,
+    tamper: Callable[[Any], Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> LifecycleResult:
+    """Run (or resume) the lifecycle of a deal and reconcile it.
+
+    Parameters
+    ----------
+    out
+        Output folder (created).
+    config
+        The inputs (defaults: 2,000 generated loans, four-tranche deal, 20 investors,
+        360 months, 150 PSA, 100 SDA, 35% severity, 6-month lag).
+    fresh
+        Discard what ``out`` holds from an earlier run instead of resuming it.
+    progress
+        ``progress(stage, done, total)`` callback.
+    tamper
+        TEST HOOK: a function applied to each report before it is signed; used by the
+        tests to make the oracle reject a period.
+    log
+        Receives one line per notable event (trigger trips, clean-up call).
+
+    Returns
+    -------
+    LifecycleResult
+
+    Raises
+    ------
+    RemittanceRejected
+        The oracle rejected a period: nothing of that period is stored; rerunning
+        resumes after the last accepted period.
+
+    Notes
+    -----
+    **Resume.** After each accepted period the loan-level file, the simulator state and
+    the manifest (last accepted period, written last, atomically) are saved. The
+    embedded chain lives in one process, so a rerun rebuilds it deterministically:
+    same accounts and keys (derived from the seed), same deployment, then every accepted
+    period is replayed from its saved loan-level file (the report is rebuilt and its
+    root checked against the manifest), with the same investor actions (their random
+    draws are seeded by period); the simulator then continues from its saved state.
+    """
+    from openmbs.agents import ServicerBridge, TriggerKeeper, record_columns
+    from openmbs.behaviour import Default, Prepayment
+    from openmbs.cashflow import project_tape
+    from openmbs.collateral import generate_tape, pool_stats, read_tape, write_tape
+    from openmbs.sim._loansim import LoanSimulator
+    from openmbs.structuring import (
+        apply_period,
+        collections_from_projection,
+        compile_exact,
+        initial_state,
+        run_waterfall,
+        tranche_analytics,
+    )
+
+    cfg = config or LifecycleConfig()
+    out = Path(out)
+    say = log or (lambda s: None)
+    tick = progress or (lambda stage, done, total: None)
+    manifest_path = out / MANIFEST
+    manifest: dict[str, Any] | None = None
+    if manifest_path.exists() and not fresh:
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("format") != _FORMAT or manifest.get("fingerprint") != cfg.fingerprint():
+            raise InputError(
+                f"folder {str(out)!r} holds a run with other settings (file {str(manifest_path)!r}); "
+                "use another --out or --fresh"
+            )
+    if manifest is None:
+        for sub in ("loans", "state"):
+            shutil.rmtree(out / sub, ignore_errors=True)
+        for name in ("events.duckdb", "events.duckdb.wal", "summary.json", "report.html", "lifecycle.json"):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "loans").mkdir(exist_ok=True)
+    (out / "state").mkdir(exist_ok=True)
+    last = int(manifest["last_period"]) if manifest else 0
+    roots: list[str] = list(manifest["roots"]) if manifest else []
+    finished = bool(manifest.get("finished")) if manifest else False
+
+    # 1. tape, deal, closing analytics ------------------------------------------------
+    tick("tape", 0, 1)
+    tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
+    if manifest is None:
+        write_tape(tape, out / "tape.parquet")
+    prep = Prepayment.psa(cfg.psa)
+    dflt = Default.sda(cfg.sda)
+    sev = cfg.severity / 100.0
+    sim = LoanSimulator(tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, seed=cfg.seed)
+    pool_units = int(sim.balances.sum())
+    st = pool_stats(tape)
+    spec = _load_spec(cfg.deal).with_pool(
+        balance=pool_units / 10**sim.decimals,
+        wac=float(st.wac),
+        net_coupon=float(st.net_wac),
+        term=round(float(st.wa_original_term)),
+        age=round(float(st.wala)),
+    )
+    exact = compile_exact(spec)
+    if exact.pool_original != pool_units:
+        raise DataIntegrityError(
+            f"deal {spec.name!r}: pool balance {exact.pool_original} units after sizing, "
+            f"simulated pool {pool_units} units"
+        )
+    cf = project_tape(tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, method="repline")
+    coll = collections_from_projection(
+        cf, servicing_in_net_rate=spec.pool.servicing_in_net_rate, cleanup_call=spec.cleanup_call
+    )
+    fres = run_waterfall(spec, coll)
+    closing = tranche_analytics(fres, price=100.0, delay_days=spec.payment_delay_days)
+    tick("tape", 1, 1)
+    if manifest is None:
+        _atomic_json(
+            out / "closing.json",
+            {
+                "config": asdict(cfg),
+                "deal": spec.name,
+                "deal_spec": spec.model_dump(mode="json"),
+                "pool_units": pool_units,
+                "decimals": sim.decimals,
+                "tranche_names": list(exact.names),
+                "tranche_face": list(exact.face),
+                "pool_stats": {
+                    k: getattr(st, k)
+                    for k in ("loan_count", "current_balance", "original_balance", "average_balance",
+                              "wac", "net_wac", "wam", "wala", "wa_original_term", "wa_credit_score",
+                              "wa_ltv", "wa_cltv", "wa_dti")
+                },
+                "analytics": [a.as_dict() for a in closing],
+                "projection": {
+                    "period": cf.period.tolist(),
+                    "balance": (cf.factor * cf.original_balance).tolist(),
+                    "smm": (cf.voluntary_prepayment / np.maximum(cf.beginning_balance - cf.expected_amortization, 1e-9)).tolist(),
+                    "mdr": (cf.new_default / np.maximum(cf.beginning_balance, 1e-9)).tolist(),
+                    "loss": cf.loss.tolist(),
+                },
+            },
+        )
+
+    # 2. chain ------------------------------------------------------------------------
+    w: _World | None = None
+    if cfg.chain:
+        tick("deploy", 0, 1)
+        t0 = time.perf_counter()
+        w = _deploy(cfg, spec, exact, len(tape))
+        w.chain_seconds += time.perf_counter() - t0
+        tick("deploy", 1, 1)
+    bridge = ServicerBridge(tape.table.column("loan_id").to_pylist())
+    keeper = TriggerKeeper(exact)
+    state = initial_state(exact)
+    results: list[Any] = []
+    reports: list[Any] = []
+    final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = {}  # tape row -> (period, leaf, proof)
+    sim_s = bridge_s = 0.0
+
+    def remember(sp: Any, final: bool) -> None:
+        rows = sp.records.column("tape_row").to_numpy()
+        end = sp.records.column("ending_balance").to_numpy()
+        idx = np.arange(len(rows)) if final else np.flatnonzero(end == 0)
+        for j in idx.tolist():
+            final_leaf[int(rows[j])] = (sp.period, sp.leaves[j], sp.tree.proof(j))
+
+    def accept(sp: Any, final: bool) -> None:
+        nonlocal state
+        rep = sp.report
+        if w is not None:
+            _chain_month(w, cfg, rep, keeper, final)
+        else:
+            keeper.observe(rep.period, pool_end=rep.ending_balance, losses=rep.losses,
+                           delinquent_60_plus=rep.delinquent_60 + rep.delinquent_90_plus,
+                           tranche_balances=list(state.balance))
+        state, res = apply_period(exact, state, exact_remittance(rep))
+        results.append(res)
+        reports.append(rep)
+        remember(sp, final)
+
+    # 3a. replay the accepted periods (resume) ------------------------------------------
+    if last:
+        for k in range(1, last + 1):
+            tick("replay", k, last)
+            rc = pq.read_table(loans_path(out, k))
+            sp = bridge.build(k, rc)
+            if "0x" + sp.report.loan_tape_root.hex() != roots[k - 1]:
+                raise DataIntegrityError(
+                    f"file {str(loans_path(out, k))!r}: Merkle root {sp.report.loan_tape_root.hex()} differs "
+                    f"from the accepted root {roots[k - 1]} of period {k}"
+                )
+            accept(sp, finished and k == last)
+        sim.load_state(out / SIM_STATE)
+        if sim.period != last:
+            raise DataIntegrityError(f"file {str(out / SIM_STATE)!r}: state of period {sim.period}, manifest says {last}")
+
+    # 3b. new periods -----------------------------------------------------------------
+    k = last
+    while not finished and k < cfg.months:
+        k += 1
+        tick("months", k, cfg.months)
+        t0 = time.perf_counter()
+        rec = sim.step()
+        rc = record_columns(rec.loans)
+        sim_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rc, called = _cleanup(rc, exact)
+        sp = bridge.build(k, rc)
+        bridge_s += time.perf_counter() - t0
+        final = called or sp.report.ending_balance == 0 or k == cfg.months
+        if tamper is not None:
+            from openmbs.agents import ServicerPeriod
+
+            sp = ServicerPeriod(sp.period, sp.records, sp.leaves, sp.tree, tamper(sp.report))
+        n_keeper = len(keeper.events)
+        try:
+            accept(sp, final)
+        except RemittanceRejected as exc:
+            raise RemittanceRejected(
+                f"{exc.reason}; nothing of period {k} was stored; rerun to resume after period {k - 1}",
+                period=k,
+            ) from None
+        for ev in keeper.events[n_keeper:]:
+            say(ev.message())
+        if called:
+            say(f"period {k}: clean-up call exercised at pool factor "
+                f"{sp.report.beginning_balance / exact.pool_original:.4f}; remaining loans bought at par")
+        path = loans_path(out, k)
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(rc.append_column("leaf", pa.array(sp.leaves, pa.binary(32))), tmp)
+        os.replace(tmp, path)
+        sim.save_state(out / SIM_STATE)
+        roots.append("0x" + sp.report.loan_tape_root.hex())
+        finished = final
+        _atomic_json(manifest_path, {"format": _FORMAT, "fingerprint": cfg.fingerprint(),
+                                     "last_period": k, "roots": roots, "finished": finished})
+    n_periods = len(results)
+
+    # 4. verify, index, reconcile -----------------------------------------------------
+    checks: list[ReconCheck] = []
+    if w is not None:
+        tick("verify", 0, 1)
+        t0 = time.perf_counter()
+        bad = [row for row, (p, leaf, proof) in sorted(final_leaf.items())
+               if not bool(w.client.oracle.verifyLoan(p, leaf, proof))]
+        w.chain_seconds += time.perf_counter() - t0
+        ids = tape.table.column("loan_id").to_pylist()
+        checks.append(ReconCheck(
+            "final loan records verify on chain (verifyLoan)", not bad and len(final_leaf) == len(tape),
+            f"{len(final_leaf) - len(bad)} of {len(tape)} loans verified"
+            + (f"; failing: {', '.join(str(ids[r]) for r in bad[:10])}" if bad else ""),
+        ))
+        tick("verify", 1, 1)
+        tick("index", 0, 1)
+        from openmbs.indexer import EventStore, Indexer
+
+        db = out / "events.duckdb"
+        db.unlink(missing_ok=True)
+        with EventStore(db) as store:
+            Indexer(store, w.source, w.registry, batch_blocks=10_000).run()
+        tick("index", 1, 1)
+    from openmbs.audit import reconcile
+
+    checks.extend(reconcile(out, exact=exact, results=results, reports=reports, client=w.client if w else None))
+    totals = {
+        exact.names[i]: {
+            "interest": sum(r.interest_paid[i] for r in results),
+            "principal": sum(r.principal_paid[i] for r in results),
+            "losses": sum(r.writedown[i] for r in results),
+        }
+        for i in range(exact.n_tranches)
+    }
+    _atomic_json(out / "lifecycle.json", {
+        "periods": n_periods,
+        "tranche_names": list(exact.names),
+        "results": [asdict(r) for r in results],
+        "reports": [asdict(r) for r in reports],
+        "keeper_events": [asdict(e) for e in keeper.events],
+        "keeper_unwatched": keeper.unwatched,
+        "chain_month_seconds": w.month_seconds if w else [],
+    })
+    note = "" if w is not None else "chain disabled: on-chain steps not run"
+    return LifecycleResult(
+        out=out,
+        periods=n_periods,
+        resumed_from=last,
+        onchain=w is not None,
+        checks=tuple(checks),
+        tranche_totals=totals,
+        chain_seconds=w.chain_seconds if w else 0.0,
+        sim_seconds=sim_s,
+        bridge_seconds=bridge_s,
+        keeper_events=tuple(e.message() for e in keeper.events),
+        note=note,
+    )
