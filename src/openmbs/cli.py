@@ -46,25 +46,18 @@ for _module in COMMAND_MODULES:
 
 
 def main() -> None:
-    """Entry point: run the CLI, turning openmbs errors into a clear message and exit 2."""
+    """Entry point: run the CLI; an openmbs error becomes a clear message and exit code 2.
+
+    Usage errors (unknown option, bad value for a typed option) are handled by typer
+    itself in standalone mode, with its usual message and exit code 2.
+    """
     try:
-        app(standalone_mode=False)
+        app()
     except OpenMBSError as exc:
         from rich.console import Console
 
         Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
         sys.exit(2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":  # pragma: no cover

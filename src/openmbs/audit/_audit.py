@@ -64,7 +64,7 @@ def _periods(folder: Path) -> list[int]:
     return [int(f.stem.split("=")[1]) for f in files]
 
 
-def _events(db: Path, table: str) -> pa.Table | None:
+def _events(db: Path, table: str) -> list[dict[str, Any]] | None:
     import duckdb
 
     con = duckdb.connect(str(db), read_only=True)
@@ -76,13 +76,11 @@ def _events(db: Path, table: str) -> pa.Table | None:
         casts = ", ".join(
             f'CAST("{c}" AS VARCHAR) AS "{c}"' if c not in ("block_number", "log_index") else f'"{c}"' for c in cols
         )
-        return con.execute(f'select {casts} from "{table}" order by block_number, log_index').fetch_arrow_table()
+        cur = con.execute(f'select {casts} from "{table}" order by block_number, log_index')
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.close()
-
-
-def _ints(t: pa.Table, col: str) -> list[int]:
-    return [int(v) for v in t.column(col).to_pylist()]
 
 
 def _hex(v: Any) -> str:
@@ -128,7 +126,7 @@ def audit(folder: str | Path) -> AuditReport:
     # 1-3: loan-level files, roots, report aggregates
     chain_reports: dict[int, dict[str, Any]] = {}
     if accepted is not None:
-        for row in accepted.to_pylist():
+        for row in accepted:
             chain_reports[int(row["period"])] = row
     leaf_bad: list[str] = []
     root_bad: list[str] = []
@@ -185,7 +183,7 @@ def audit(folder: str | Path) -> AuditReport:
     alloc = _events(db, "ev_tranche_allocated") if db.exists() else None
     if alloc is not None and accepted is not None:
         onchain: dict[tuple[int, int], dict[str, Any]] = {
-            (int(r["period"]), int(r["tranche"])): r for r in alloc.to_pylist()
+            (int(r["period"]), int(r["tranche"])): r for r in alloc
         }
         from openmbs.oracle import RemittanceReport
 
@@ -303,6 +301,7 @@ def reconcile(
     results: Sequence[Any],
     reports: Sequence[Any],
     client: Any | None,
+    audit_report: AuditReport | None = None,
 ) -> list[Any]:
     """The lifecycle's end-of-run reconciliation: the :func:`audit` checks plus the
     in-process figures (exact engine results and live chain state).
@@ -312,7 +311,7 @@ def reconcile(
     from openmbs.sim._lifecycle import ReconCheck
 
     out: list[ReconCheck] = []
-    rep = audit(folder)
+    rep = audit_report if audit_report is not None else audit(folder)
     for c in rep.checks:
         if c.skipped:
             continue

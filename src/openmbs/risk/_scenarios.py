@@ -322,7 +322,7 @@ def run_scenarios(
             futures = [client.submit(_run_chunk, job_f, rows[lo:hi], pure=False)
                        for lo, hi in spans]
             index = {f.key: j for j, f in enumerate(futures)}
-            for fut in as_completed(futures):
+            for fut in as_completed(futures, loop=client.loop):
                 done(index[fut.key], fut.result())
     elif n_workers == 1:
         backend = "local"

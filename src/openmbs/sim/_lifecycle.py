@@ -130,6 +130,7 @@ class LifecycleResult:
     bridge_seconds: float
     keeper_events: tuple[str, ...]
     note: str = ""
+    audit: Any = None
 
     @property
     def reconciled(self) -> bool:
@@ -373,6 +374,7 @@ def run_lifecycle(
     progress: Progress | None = None,
     tamper: Callable[[Any], Any] | None = None,
     log: Callable[[str], None] | None = None,
+    write_outputs: bool = True,
 ) -> LifecycleResult:
     """Run (or resume) the lifecycle of a deal and reconcile it.
 
@@ -392,6 +394,8 @@ def run_lifecycle(
         tests to make the oracle reject a period.
     log
         Receives one line per notable event (trigger trips, clean-up call).
+    write_outputs
+        Write ``summary.json`` and ``report.html`` (``openmbs.report``).
 
     Returns
     -------
@@ -526,6 +530,26 @@ def run_lifecycle(
     reports: list[Any] = []
     final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = {}  # tape row -> (period, leaf, proof)
     sim_s = bridge_s = 0.0
+    tape_dq = tape.table.column("delinquency_status").to_numpy(zero_copy_only=False)
+    prev_dq = np.nan_to_num(np.asarray(tape_dq, dtype=np.float64)).astype(np.int64)
+    prev_def = np.zeros(len(tape), dtype=bool)
+    pool_extra: list[dict[str, int]] = []
+
+    def pool_figures(sp: Any) -> None:
+        rows = sp.records.column("tape_row").to_numpy()
+        beg = sp.records.column("beginning_balance").to_numpy().astype(np.int64)
+        end = sp.records.column("ending_balance").to_numpy().astype(np.int64)
+        d = sp.records.column("defaulted").to_numpy(zero_copy_only=False).astype(bool)
+        liq = sp.records.column("liquidated").to_numpy(zero_copy_only=False).astype(bool)
+        perf = (prev_dq[rows] == 0) & ~prev_def[rows]
+        new = d & ~prev_def[rows]
+        pool_extra.append({
+            "performing_begin": int(beg[perf].sum()),
+            "new_default": int(beg[new].sum()),
+            "foreclosure": int(end[d & ~liq].sum()),
+        })
+        prev_dq[rows] = sp.records.column("delinquency").to_numpy()
+        prev_def[rows] = d
 
     def remember(sp: Any, final: bool) -> None:
         rows = sp.records.column("tape_row").to_numpy()
@@ -547,6 +571,7 @@ def run_lifecycle(
         results.append(res)
         reports.append(rep)
         remember(sp, final)
+        pool_figures(sp)
 
     # 3a. replay the accepted periods (resume) ------------------------------------------
     if last:
@@ -629,9 +654,13 @@ def run_lifecycle(
         with EventStore(db) as store:
             Indexer(store, w.source, w.registry, batch_blocks=10_000).run()
         tick("index", 1, 1)
-    from openmbs.audit import reconcile
+    from openmbs.audit import audit, reconcile
 
-    checks.extend(reconcile(out, exact=exact, results=results, reports=reports, client=w.client if w else None))
+    tick("audit", 0, 1)
+    audit_report = audit(out)
+    checks.extend(reconcile(out, exact=exact, results=results, reports=reports,
+                            client=w.client if w else None, audit_report=audit_report))
+    tick("audit", 1, 1)
     totals = {
         exact.names[i]: {
             "interest": sum(r.interest_paid[i] for r in results),
@@ -645,12 +674,13 @@ def run_lifecycle(
         "tranche_names": list(exact.names),
         "results": [asdict(r) for r in results],
         "reports": [asdict(r) for r in reports],
+        "pool": pool_extra,
         "keeper_events": [asdict(e) for e in keeper.events],
         "keeper_unwatched": keeper.unwatched,
         "chain_month_seconds": w.month_seconds if w else [],
     })
     note = "" if w is not None else "chain disabled: on-chain steps not run"
-    return LifecycleResult(
+    result = LifecycleResult(
         out=out,
         periods=n_periods,
         resumed_from=last,
@@ -662,4 +692,13 @@ def run_lifecycle(
         bridge_seconds=bridge_s,
         keeper_events=tuple(e.message() for e in keeper.events),
         note=note,
+        audit=audit_report,
     )
+    if write_outputs:
+        from openmbs.report import write_report, write_summary
+
+        tick("report", 0, 1)
+        write_summary(out, result, audit_report.checks)
+        write_report(out, result, audit_report.checks)
+        tick("report", 1, 1)
+    return result

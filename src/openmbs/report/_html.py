@@ -1,0 +1,237 @@
+"""One self-contained HTML report of a lifecycle run, and its ``summary.json``."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["pool_series", "write_report", "write_summary"]
+
+
+def pool_series(lifecycle: dict[str, Any], decimals: int) -> dict[str, list[float]]:
+    """Per-period pool figures (currency units and rates) from ``lifecycle.json``.
+
+    Realised SMM = unscheduled / (beginning - scheduled) and CPR = 1 - (1 - SMM)^12;
+    realised MDR = new default balance / balance of loans current at the start and
+    CDR = 1 - (1 - MDR)^12 (SIFMA Standard Formulas' conventions).
+    """
+    scale = 10.0**decimals
+    reps = lifecycle["reports"]
+    extra = lifecycle.get("pool", [])
+    out: dict[str, list[float]] = {k: [] for k in (
+        "period", "beginning", "ending", "factor", "cpr", "cdr", "dq30", "dq60", "dq90", "foreclosure",
+        "interest", "scheduled", "unscheduled", "losses")}
+    original = reps[0]["beginning_balance"] if reps else 1
+    for i, r in enumerate(reps):
+        beg, sched, unsched = r["beginning_balance"], r["scheduled_principal"], r["unscheduled_principal"]
+        base = beg - sched
+        smm = unsched / base if base > 0 else 0.0
+        e = extra[i] if i < len(extra) else {}
+        perf, newdef = e.get("performing_begin", 0), e.get("new_default", 0)
+        mdr = newdef / perf if perf > 0 else 0.0
+        out["period"].append(r["period"])
+        out["beginning"].append(beg / scale)
+        out["ending"].append(r["ending_balance"] / scale)
+        out["factor"].append(r["ending_balance"] / original if original else 0.0)
+        out["cpr"].append(1.0 - (1.0 - min(smm, 1.0)) ** 12)
+        out["cdr"].append(1.0 - (1.0 - min(mdr, 1.0)) ** 12)
+        out["dq30"].append(r["delinquent_30"] / scale)
+        out["dq60"].append(r["delinquent_60"] / scale)
+        out["dq90"].append(r["delinquent_90_plus"] / scale)
+        out["foreclosure"].append(e.get("foreclosure", 0) / scale)
+        out["interest"].append(r["interest"] / scale)
+        out["scheduled"].append(sched / scale)
+        out["unscheduled"].append(unsched / scale)
+        out["losses"].append(r["losses"] / scale)
+    return out
+
+
+def _fig_html(fig: Any) -> str:
+    return str(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(_fmt(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, bool):
+        return "yes" if x else "NO"
+    if isinstance(x, float):
+        if not math.isfinite(x):
+            return "-"
+        return f"{x:,.4f}" if abs(x) < 10 else f"{x:,.2f}"
+    if isinstance(x, int):
+        return f"{x:,}"
+    return str(x)
+
+
+def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
+    """``summary.json``: reconciled flag, per-tranche totals (base units and currency),
+    the checks, timing and keeper events."""
+    closing = json.loads((out / "closing.json").read_text())
+    scale = 10 ** int(closing["decimals"])
+    totals = {
+        name: {
+            **{k: int(v) for k, v in t.items()},
+            **{f"{k}_currency": int(v) / scale for k, v in t.items()},
+        }
+        for name, t in result.tranche_totals.items()
+    }
+    data = {
+        "reconciled": bool(result.reconciled),
+        "onchain": bool(result.onchain),
+        "note": result.note,
+        "deal": closing["deal"],
+        "loans": int(closing["pool_stats"]["loan_count"]),
+        "pool_balance": int(closing["pool_units"]),
+        "decimals": int(closing["decimals"]),
+        "periods": int(result.periods),
+        "resumed_from": int(result.resumed_from),
+        "tranches": totals,
+        "checks": [{"name": c.name, "ok": bool(c.ok), "detail": c.detail} for c in result.checks],
+        "audit": [{"name": c.name, "ok": bool(c.ok), "detail": c.detail, "mismatches": list(c.mismatches)}
+                  for c in audit_checks],
+        "keeper_events": list(result.keeper_events),
+        "timing_seconds": {
+            "chain": round(result.chain_seconds, 3),
+            "simulation": round(result.sim_seconds, 3),
+            "servicer_bridge": round(result.bridge_seconds, 3),
+        },
+        "files": {
+            "report": "report.html",
+            "events": "events.duckdb" if result.onchain else None,
+            "loan_level": "loans/",
+            "tape": "tape.parquet",
+        },
+    }
+    path = out / "summary.json"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+    return path
+
+
+def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
+    """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder."""
+    import plotly.graph_objects as go
+    from plotly.offline import get_plotlyjs
+    from plotly.subplots import make_subplots
+
+    closing = json.loads((out / "closing.json").read_text())
+    life = json.loads((out / "lifecycle.json").read_text())
+    dec = int(closing["decimals"])
+    scale = 10.0**dec
+    s = pool_series(life, dec)
+    names: list[str] = life["tranche_names"]
+    faces = [int(f) for f in closing["tranche_face"]]
+    res = life["results"]
+    per = s["period"]
+    figs: list[tuple[str, Any]] = []
+
+    f1 = make_subplots(specs=[[{"secondary_y": True}]])
+    f1.add_trace(go.Scatter(x=per, y=s["ending"], name="pool balance"), secondary_y=False)
+    f1.add_trace(go.Scatter(x=per, y=s["factor"], name="pool factor"), secondary_y=True)
+    f1.update_layout(title="Pool balance and factor", xaxis_title="period")
+    figs.append(("pool", f1))
+
+    proj = closing["projection"]
+    n = len(per)
+    a_cpr = [1 - (1 - x) ** 12 for x in proj["smm"][:n]]
+    a_cdr = [1 - (1 - x) ** 12 for x in proj["mdr"][:n]]
+    f2 = go.Figure()
+    f2.add_trace(go.Scatter(x=per, y=s["cpr"], name="realised CPR"))
+    f2.add_trace(go.Scatter(x=per[: len(a_cpr)], y=a_cpr, name="assumed CPR", line={"dash": "dash"}))
+    f2.add_trace(go.Scatter(x=per, y=s["cdr"], name="realised CDR"))
+    f2.add_trace(go.Scatter(x=per[: len(a_cdr)], y=a_cdr, name="assumed CDR", line={"dash": "dash"}))
+    f2.update_layout(title="Realised vs assumed CPR and CDR (annualised)", xaxis_title="period", yaxis_tickformat=".1%")
+    figs.append(("speeds", f2))
+
+    f3 = go.Figure()
+    for key, label in (("dq30", "30 days"), ("dq60", "60 days"), ("dq90", "90+ days"), ("foreclosure", "in foreclosure")):
+        f3.add_trace(go.Scatter(x=per, y=s[key], name=label, stackgroup=None if key == "foreclosure" else "dq"))
+    f3.update_layout(title="Delinquency pipeline (balance at period end)", xaxis_title="period")
+    figs.append(("delinquency", f3))
+
+    f4 = go.Figure()
+    f5 = go.Figure()
+    f6 = go.Figure()
+    for i, name in enumerate(names):
+        bal = [r["ending_balance"][i] / faces[i] if faces[i] else 0.0 for r in res]
+        cum = np.cumsum([r["writedown"][i] for r in res]) / scale
+        cash = [(r["interest_paid"][i] + r["principal_paid"][i]) / scale for r in res]
+        f4.add_trace(go.Scatter(x=per, y=bal, name=name))
+        f5.add_trace(go.Scatter(x=per, y=cum.tolist(), name=name))
+        f6.add_trace(go.Bar(x=per, y=cash, name=name))
+    f4.update_layout(title="Tranche factors", xaxis_title="period")
+    f5.update_layout(title="Cumulative losses by tranche", xaxis_title="period")
+    f6.update_layout(title="Cash paid per tranche per period (interest + principal)", barmode="stack", xaxis_title="period")
+    figs += [("factors", f4), ("losses", f5), ("cash", f6)]
+
+    st = closing["pool_stats"]
+    pool_rows = [(k, v) for k, v in st.items()]
+    spec = closing["deal_spec"]
+    deal_rows = [
+        (t["name"], faces[i] / scale if i < len(faces) else None, t.get("coupon"), t.get("rate"), t.get("priority"))
+        for i, t in enumerate(spec["tranches"])
+    ]
+    an_rows = [
+        (a["name"], a["face"], a["wal"], a["first"], a["last"], a["yield_"], a["modified_duration"], a["loss"])
+        for a in closing["analytics"]
+    ]
+    tot_rows = [
+        (name, t["interest"] / scale, t["principal"] / scale, t["losses"] / scale)
+        for name, t in result.tranche_totals.items()
+    ]
+    rec_rows = [(c.name, c.ok, c.detail) for c in result.checks]
+    aud_rows = [(c.name, c.ok, c.detail + ("; " + "; ".join(c.mismatches[:10]) if c.mismatches else ""))
+                for c in audit_checks]
+    cfg = closing["config"]
+    status = "RECONCILED" if result.reconciled else "NOT RECONCILED"
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>openmbs lifecycle: {html.escape(closing['deal'])}</title>",
+        "<style>body{font-family:sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}"
+        "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#eee}"
+        ".ok{color:#070}.bad{color:#b00}</style>",
+        f"<script type='text/javascript'>{get_plotlyjs()}</script></head><body>",
+        f"<h1>openmbs lifecycle: {html.escape(closing['deal'])}</h1>",
+        f"<p class='{'ok' if result.reconciled else 'bad'}'><b>{status}</b>"
+        + (f" ({html.escape(result.note)})" if result.note else "")
+        + f". {result.periods} periods; {st['loan_count']:,} loans; "
+        f"{cfg['psa']} PSA, {cfg['sda']} SDA, severity {cfg['severity']}%, lag {cfg['lag']} months, seed {cfg['seed']}; "
+        f"{cfg['investors']} investors.</p>",
+        "<h2>Pool at closing</h2>", _table(["statistic", "value"], pool_rows),
+        "<h2>Deal structure</h2>", _table(["tranche", "face", "coupon", "rate", "priority"], deal_rows),
+        "<h2>Tranche analytics at closing (projection at the assumptions, yields at par)</h2>",
+        _table(["tranche", "face", "WAL (y)", "first", "last", "yield", "mod. duration", "loss"], an_rows),
+    ]
+    for _key, fig in figs:
+        parts.append(_fig_html(fig))
+    parts += [
+        "<h2>Totals paid per tranche (exact engine, currency units)</h2>",
+        _table(["tranche", "interest", "principal", "losses"], tot_rows),
+        "<h2>Reconciliation</h2>", _table(["check", "ok", "detail"], rec_rows),
+        "<h2>Audit</h2>", _table(["check", "ok", "detail"], aud_rows),
+        "<h2>Keeper</h2>",
+        "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in result.keeper_events[:200]) + "</ul>"
+        if result.keeper_events else "<p>No trigger changed state.</p>",
+        "</body></html>",
+    ]
+    path = out / "report.html"
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    tmp.replace(path)
+    return path
