@@ -11,15 +11,19 @@ Run: ``.venv/bin/python benchmarks/bench_waterfall.py [--scenarios N] [--baselin
 * exact, one scenario: ``apply_period`` x 360, against the numba kernel on one
   scenario (the plain-Python loop of this row is the exact engine itself).
 
-Compile time of the numba kernel is excluded (a warm-up run first); wall-clock and
-CPU times are printed (the machine may be shared).
+Compile time of the numba kernel is excluded (a warm-up run first). Each row is the
+median of ``--repeats`` runs (default 3); wall-clock and CPU (``time.process_time``,
+all threads of the process) are printed with the load average, since the machine may
+be shared. The numba rows run on ``numba.get_num_threads()`` threads (``--threads``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
+import numba
 import numpy as np
 
 from openmbs.structuring import (
@@ -70,10 +74,15 @@ def _collections(n: int, periods: int = 360, seed: int = 7) -> Collections:
     )
 
 
-def _time(fn: object, *args: object, **kw: object) -> tuple[float, float]:
-    w0, c0 = time.perf_counter(), time.process_time()
-    fn(*args, **kw)  # type: ignore[operator]
-    return time.perf_counter() - w0, time.process_time() - c0
+def _time(repeats: int, fn: object, *args: object, **kw: object) -> tuple[float, float]:
+    """Median wall-clock and CPU seconds of ``repeats`` calls."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        w0, c0 = time.perf_counter(), time.process_time()
+        fn(*args, **kw)  # type: ignore[operator]
+        walls.append(time.perf_counter() - w0)
+        cpus.append(time.process_time() - c0)
+    return float(np.median(walls)), float(np.median(cpus))
 
 
 def main() -> None:
@@ -81,39 +90,60 @@ def main() -> None:
     ap.add_argument("--scenarios", type=int, default=10_000)
     ap.add_argument("--baseline", type=int, default=20)
     ap.add_argument("--numpy-scenarios", type=int, default=2_000)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=0, help="numba threads (0 = default)")
     args = ap.parse_args()
+    if args.threads:
+        numba.set_num_threads(args.threads)
     n = args.scenarios
+    reps = args.repeats
     spec = example_deal("four_tranche")
     deal = compile_exact(spec)
     coll = _collections(n)
     small = _collections(args.baseline)
     one = _collections(1)
-    run_waterfall(deal, one, keep="summary")  # compile / load the numba cache
+    # compile / load the numba cache (serial and parallel kernels)
+    run_waterfall(deal, one, keep="summary")
+    run_waterfall(deal, _collections(256, periods=12), keep="summary")
+    load0 = os.getloadavg()[0]
 
     rows = []
-    w, c = _time(run_waterfall, deal, coll, keep="summary")
+    w, c = _time(reps, run_waterfall, deal, coll, keep="summary")
     rows.append(("float numba", n, w, c, w))
     m = min(args.numpy_scenarios, n)
     npc = _collections(m)
-    w2, c2 = _time(run_waterfall, deal, npc, keep="summary", engine="numpy")
+    w2, c2 = _time(reps, run_waterfall, deal, npc, keep="summary", engine="numpy")
     rows.append(("float numpy", m, w2, c2, w2 * n / m))
 
     def plain(cs: Collections) -> None:
         for k in range(cs.n_scenarios):
             run_exact(deal, remittances_from_collections(cs, deal.decimals, scenario=k))
 
-    w3, c3 = _time(plain, small)
+    w3, c3 = _time(reps, plain, small)
     rows.append(("plain Python (exact ints)", args.baseline, w3, c3, w3 * n / args.baseline))
 
     rems = remittances_from_collections(one, deal.decimals)
-    w4, c4 = _time(run_exact, deal, rems)
-    w5, c5 = _time(run_waterfall, deal, one, keep="all")
+    w4, c4 = _time(reps, run_exact, deal, rems)
+    w5, c5 = _time(reps, run_waterfall, deal, one, keep="all")
+    load1 = os.getloadavg()[0]
 
-    print(f"four_tranche, 360 periods; {n:,} scenarios")
-    print(f"{'engine':<28}{'scenarios':>10}{'wall s':>10}{'cpu s':>10}{f'wall s @ {n:,}':>16}{'vs plain':>10}")
+    print(
+        f"four_tranche, 360 periods; {n:,} scenarios; median of {reps}; "
+        f"{numba.get_num_threads()} numba threads on {os.cpu_count()} CPUs; "
+        f"load average {load0:.1f} -> {load1:.1f}"
+    )
+    print(
+        f"{'engine':<28}{'scenarios':>10}{'wall s':>10}{'cpu s':>10}"
+        f"{f'wall s @ {n:,}':>16}{f'cpu s @ {n:,}':>15}{'vs plain':>10}{'(cpu)':>8}"
+    )
     base = rows[2][4]
+    base_cpu = rows[2][3] * n / args.baseline
     for name, k, wall, cpu, scaled in rows:
-        print(f"{name:<28}{k:>10,}{wall:>10.3f}{cpu:>10.3f}{scaled:>16.2f}{base / scaled:>9.1f}x")
+        cpu_scaled = cpu * n / k
+        print(
+            f"{name:<28}{k:>10,}{wall:>10.3f}{cpu:>10.3f}{scaled:>16.2f}{cpu_scaled:>15.2f}"
+            f"{base / scaled:>9.1f}x{base_cpu / cpu_scaled:>7.1f}x"
+        )
     print()
     print(f"{'one scenario':<28}{'wall s':>10}{'cpu s':>10}")
     print(f"{'exact (pure Python ints)':<28}{w4:>10.4f}{c4:>10.4f}")

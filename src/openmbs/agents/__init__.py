@@ -9,8 +9,10 @@ from __future__ import annotations
 from openmbs.agents._keeper import TriggerEvent, TriggerKeeper
 from openmbs.agents._servicer import (
     RECORD_FIELDS,
+    LoanTree,
     ServicerBridge,
     ServicerPeriod,
+    keccak256,
     leaves,
     loan_records,
     record_columns,
@@ -19,10 +21,12 @@ from openmbs.agents._servicer import (
 
 __all__ = [
     "RECORD_FIELDS",
+    "LoanTree",
     "ServicerBridge",
     "ServicerPeriod",
     "TriggerEvent",
     "TriggerKeeper",
+    "keccak256",
     "leaves",
     "loan_records",
     "record_columns",

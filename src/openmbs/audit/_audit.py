@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from openmbs.errors import DataIntegrityError, InputError
@@ -77,8 +76,8 @@ def _events(db: Path, table: str) -> list[dict[str, Any]] | None:
             f'CAST("{c}" AS VARCHAR) AS "{c}"' if c not in ("block_number", "log_index") else f'"{c}"' for c in cols
         )
         cur = con.execute(f'select {casts} from "{table}" order by block_number, log_index')
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        header = [str(d[0]) for d in cur.description]
+        return [dict(zip(header, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.close()
 
@@ -106,10 +105,9 @@ def audit(folder: str | Path) -> AuditReport:
     6. Claims: per tranche, holders' claims never exceed the cash credited to the
        tranche; what is left unclaimed is reported.
     """
-    from openmbs.agents import leaves, report_from_records
-    from openmbs.oracle import MerkleTree
-    from openmbs.structuring import apply_period, compile_exact, initial_state, parse_deal
+    from openmbs.agents import LoanTree, leaves, report_from_records
     from openmbs.sim._lifecycle import exact_remittance
+    from openmbs.structuring import apply_period, compile_exact, initial_state, parse_deal
 
     folder = Path(folder)
     closing_path = folder / "closing.json"
@@ -117,7 +115,9 @@ def audit(folder: str | Path) -> AuditReport:
         raise InputError(f"folder {str(folder)!r}: no closing.json (not a lifecycle output folder)")
     closing = json.loads(closing_path.read_text())
     manifest_path = folder / "state" / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"roots": [], "last_period": 0}
+    manifest: dict[str, Any] = (
+        json.loads(manifest_path.read_text()) if manifest_path.exists() else {"roots": [], "last_period": 0}
+    )
     periods = [p for p in _periods(folder) if p <= int(manifest["last_period"])]
     db = folder / "events.duckdb"
     accepted = _events(db, "ev_remittance_accepted") if db.exists() else None
@@ -146,7 +146,7 @@ def audit(folder: str | Path) -> AuditReport:
             if a != b:
                 leaf_bad.append(f"period {k} loan {ids[j]!r}: record does not hash to its stored leaf")
         stored_leaves = [b if b is not None else a for a, b in zip(recomputed, stored, strict=True)]
-        root = MerkleTree(stored_leaves).root if stored_leaves else b""
+        root = LoanTree(stored_leaves).root if stored_leaves else b""
         want = None
         if k in chain_reports:
             want = _hex(chain_reports[k]["loan_tape_root"])
@@ -154,7 +154,7 @@ def audit(folder: str | Path) -> AuditReport:
             want = manifest["roots"][k - 1]
         if want is None or "0x" + root.hex() != want:
             root_bad.append(f"period {k}: root of stored leaves 0x{root.hex()} != accepted root {want}")
-        rep = report_from_records(k, t, MerkleTree(recomputed).root if recomputed else b"\0" * 32)
+        rep = report_from_records(k, t, LoanTree(recomputed).root if recomputed else b"\0" * 32)
         rebuilt.append(rep)
         if k in chain_reports:
             row = chain_reports[k]

@@ -1,7 +1,8 @@
-"""`openmbs demo` (interim): generate a pool, project it, write the monthly table.
+"""`openmbs demo`: the end-to-end lifecycle of a deal on chain, audited and reported.
 
-Until the end-to-end demo (tape -> deal -> chain -> report) exists, this shows the
-collateral and cash-flow halves working together.
+tape -> deal -> embedded chain -> monthly remittances (loan-level Merkle roots, 3-of-5
+attestations) -> waterfall -> investor claims and trades -> indexer (DuckDB) ->
+reconciliation, audit -> report.html and summary.json. See ``docs/demo.md``.
 """
 
 from __future__ import annotations
@@ -13,32 +14,91 @@ import typer
 
 
 def demo(
-    out: Annotated[
-        Path, typer.Option("--out", help="Folder for the outputs (created if missing).")
-    ] = Path("demo-out"),
-    loans: Annotated[
-        int, typer.Option("--loans", min=1, help="Number of loans in the generated pool.")
-    ] = 1000,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the generated pool.")] = 7,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the outputs (created if missing).")] = Path("demo-out"),
+    tape: Annotated[
+        Path | None, typer.Option("--tape", help="Loan tape file (any format `openmbs tape` reads); default: generated.")
+    ] = None,
+    deal: Annotated[str, typer.Option("--deal", help="Example deal name or deal TOML file.")] = "four_tranche",
+    loans: Annotated[int, typer.Option("--loans", min=1, help="Loans in the generated tape.")] = 2000,
+    investors: Annotated[int, typer.Option("--investors", min=1, max=200, help="Number of investors.")] = 20,
+    months: Annotated[int, typer.Option("--months", min=1, max=600, help="Months to simulate at most.")] = 360,
+    psa: Annotated[float, typer.Option("--psa", min=0, help="Prepayment speed, percent of PSA (150 = 150% PSA).")] = 150.0,
+    sda: Annotated[float, typer.Option("--sda", min=0, help="Default speed, percent of SDA (100 = 100% SDA).")] = 100.0,
+    severity: Annotated[
+        float, typer.Option("--severity", min=0, max=100, help="Loss severity, percent of the defaulted balance.")
+    ] = 35.0,
+    lag: Annotated[int, typer.Option("--lag", min=0, help="Months from default to liquidation.")] = 6,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the tape, the simulation and the investors.")] = 7,
+    fresh: Annotated[bool, typer.Option("--fresh", help="Discard an earlier run in --out instead of resuming it.")] = False,
+    no_chain: Annotated[
+        bool, typer.Option("--no-chain", help="Off-chain lifecycle only (exact engine; not reconciled on chain).")
+    ] = False,
+    rpc: Annotated[
+        str | None, typer.Option("--rpc", help="JSON-RPC node URL (not supported by the demo yet; see docs/demo.md).")
+    ] = None,
 ) -> None:
-    """Generate a pool, project it at 150 PSA / 100 SDA / 35% severity / 6-month lag."""
-    from openmbs.behaviour import Default, Prepayment
-    from openmbs.cashflow import project_tape, write_projection
-    from openmbs.collateral import generate_tape
-    from openmbs.commands.project import print_summary
+    """Run a deal's whole life on the embedded chain; write report.html and summary.json.
 
-    out.mkdir(parents=True, exist_ok=True)
-    tape = generate_tape(loans, seed=seed)
-    prepayment = Prepayment.psa(150)
-    default = Default.sda(100)
-    cf = project_tape(tape, prepayment=prepayment, default=default, severity=0.35, lag=6)
-    print_summary(
-        cf,
-        f"Demo pool: {len(tape):,} generated loans (seed {seed})",
-        "150 PSA, 100 SDA, severity 35%, lag 6 months, P&I advanced",
+    Exits 1 if a reconciliation check fails. Rerunning with the same settings resumes
+    after the last period the oracle accepted.
+    """
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TaskID,
+        TextColumn,
+        TimeElapsedColumn,
     )
-    target = write_projection(cf, out / "projection.csv")
-    typer.echo(f"wrote {cf.n_periods} periods to {target}")
+
+    from openmbs.errors import InputError
+    from openmbs.sim import LifecycleConfig, run_lifecycle
+
+    if rpc is not None:
+        raise InputError(
+            f"--rpc value {rpc!r}: the demo runs on the embedded chain only for now; deploy on a node with "
+            "`openmbs chain deploy --rpc` (see docs/demo.md)"
+        )
+    cfg = LifecycleConfig(
+        tape=str(tape) if tape else None, deal=deal, loans=loans, investors=investors, months=months,
+        psa=psa, sda=sda, severity=severity, lag=lag, seed=seed, chain=not no_chain,
+    )
+    console = Console()
+    lines: list[str] = []
+    with Progress(
+        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=False,
+    ) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        def log(line: str) -> None:
+            lines.append(line)
+            bar.console.print(f"[dim]{line}[/dim]")
+
+        result = run_lifecycle(out, cfg, fresh=fresh, progress=progress, log=log)
+    from rich.table import Table
+
+    table = Table(title=f"{deal}: {result.periods} periods" + (f" (resumed after period {result.resumed_from})"
+                                                                  if result.resumed_from else ""))
+    for col in ("tranche", "interest", "principal", "losses"):
+        table.add_column(col, justify="right")
+    for name, t in result.tranche_totals.items():
+        table.add_row(name, *(f"{t[k] / 1e6:,.2f}" for k in ("interest", "principal", "losses")))
+    console.print(table)
+    for c in result.checks:
+        mark = "[green]ok[/green]" if c.ok else "[red]MISMATCH[/red]"
+        console.print(f"  {mark}  {c.name}: {c.detail}")
+    status = "[green]reconciled[/green]" if result.reconciled else f"[red]NOT reconciled[/red] {result.note}"
+    console.print(f"{status}; chain {result.chain_seconds:.1f} s; report: {out / 'report.html'}; "
+                  f"summary: {out / 'summary.json'}; events: {out / 'events.duckdb'}")
+    if any(not c.ok for c in result.checks):
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

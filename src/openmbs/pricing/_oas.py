@@ -144,7 +144,7 @@ class PoolLines:
 # ---------------------------------------------------------------------------- kernels
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
 def _path_pool_kernel(
     rates: FloatArray,
     bal: FloatArray,
@@ -161,47 +161,64 @@ def _path_pool_kernel(
 
     ``params`` = (turnover_cpr, refi_max_cpr, refi_center, refi_width, burnout,
     ramp_months). Returns ``out[row, path, period]`` with the rows of ``POOL_ROWS``;
-    ``coupon`` is the rate paid to the investor (net or gross).
+    ``coupon`` is the rate paid to the investor (net or gross). Paths run in parallel;
+    within a path the month loop is outside and the line loop inside, so one path's
+    state stays in cache and its monthly totals are summed in a fixed order.
     """
     n_paths = rates.shape[0]
+    n_lines = bal.size
     out = np.zeros((4, n_paths, n_periods))
     turn, rmax, center, width, burn, ramp_m = (
         params[0], params[1], params[2], params[3], params[4], params[5],
     )
+    c = gross / 12.0
+    cpn = coupon / 12.0
+    pay = np.empty(n_lines)
+    for i in range(n_lines):
+        if c[i] > 0.0:
+            pay[i] = bal[i] * c[i] / (-math.expm1(-rem[i] * math.log1p(c[i])))
+        else:
+            pay[i] = bal[i] / rem[i]
     for p in prange(n_paths):
-        for i in range(bal.size):
-            c = gross[i] / 12.0
-            n_left = rem[i]
-            if c > 0.0:
-                pay = bal[i] * c / (-math.expm1(-n_left * math.log1p(c)))
-            else:
-                pay = bal[i] / n_left
-            s = bal[i]  # scheduled balance (no prepayment)
-            q = 1.0  # surviving fraction
-            exposure = 0.0
-            horizon = min(n_left, n_periods)
-            for t in range(horizon):
+        s = bal.copy()  # scheduled balance (no prepayment)
+        q = np.ones(n_lines)  # surviving fraction
+        burn_factor = np.ones(n_lines)  # exp(-burnout * exposure)
+        for t in range(n_periods):
+            m = rates[p, t]
+            sea = season[(start_month - 1 + t) % 12]
+            a_int = 0.0
+            a_sch = 0.0
+            a_pre = 0.0
+            a_end = 0.0
+            for i in range(n_lines):
+                if t >= rem[i]:
+                    continue
                 # the refinancing model (RefiPrepaymentModel's formulas)
-                incentive = gross[i] - rates[p, t]
-                age_end = age[i] + t + 1.0
-                ramp = min(1.0, age_end / ramp_m) if ramp_m > 0.0 else 1.0
-                tov = turn * ramp * season[(start_month - 1 + t) % 12]
+                incentive = gross[i] - m
+                ramp = min(1.0, (age[i] + t + 1.0) / ramp_m) if ramp_m > 0.0 else 1.0
+                tov = turn * ramp * sea
                 z = (incentive - center) / width
-                refi = rmax * 0.5 * (1.0 + math.tanh(0.5 * z)) * math.exp(-burn * exposure) * ramp
-                cpr = 1.0 - (1.0 - tov) * (1.0 - refi)
-                smm = -math.expm1(math.log1p(-cpr) / 12.0)
-                if incentive > 0.0:
-                    exposure += incentive / 12.0
+                refi = rmax * 0.5 * (1.0 + math.tanh(0.5 * z)) * burn_factor[i] * ramp
+                smm = -math.expm1(math.log1p(-(1.0 - (1.0 - tov) * (1.0 - refi))) / 12.0)
+                if incentive > 0.0 and burn > 0.0:
+                    burn_factor[i] *= math.exp(-burn * incentive / 12.0)
                 # SIFMA SF-4 level-pay schedule, prepayment after amortisation
-                s1 = s * (1.0 + c) - pay
-                if t == n_left - 1 or s1 < 0.0:
+                s0 = s[i]
+                s1 = s0 * (1.0 + c[i]) - pay[i]
+                if t == rem[i] - 1 or s1 < 0.0:
                     s1 = 0.0
-                out[0, p, t] += q * s * coupon[i] / 12.0
-                out[1, p, t] += q * (s - s1)
-                out[2, p, t] += q * s1 * smm
-                q = q * (1.0 - smm)
-                out[3, p, t] += q * s1
-                s = s1
+                qq = q[i]
+                a_int += qq * s0 * cpn[i]
+                a_sch += qq * (s0 - s1)
+                a_pre += qq * s1 * smm
+                qq = qq * (1.0 - smm)
+                a_end += qq * s1
+                q[i] = qq
+                s[i] = s1
+            out[0, p, t] = a_int
+            out[1, p, t] = a_sch
+            out[2, p, t] = a_pre
+            out[3, p, t] = a_end
     return out
 
 

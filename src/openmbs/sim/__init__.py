@@ -5,6 +5,14 @@ See ``docs/simulation.md``.
 
 from __future__ import annotations
 
+from openmbs.sim._lifecycle import (
+    LifecycleConfig,
+    LifecycleResult,
+    ReconCheck,
+    exact_remittance,
+    loans_path,
+    run_lifecycle,
+)
 from openmbs.sim._loansim import (
     LOAN_RECORD_SCHEMA,
     POOL_PERIOD_COLUMNS,
@@ -32,9 +40,15 @@ __all__ = [
     "STATUS_MATURED",
     "STATUS_PREPAID",
     "DelinquencyAssumptions",
+    "LifecycleConfig",
+    "LifecycleResult",
     "LoanSimulator",
     "PeriodRecords",
     "PoolPeriod",
+    "ReconCheck",
     "SimulationResult",
+    "exact_remittance",
+    "loans_path",
     "pool_table",
+    "run_lifecycle",
 ]

@@ -1,0 +1,200 @@
+"""The lifecycle: off-chain reconciliation, on-chain plumbing, rejection and resume.
+
+Small runs (a few hundred loans, a few months). The on-chain runs use the embedded EVM.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from openmbs.behaviour import Default, Prepayment
+from openmbs.collateral import generate_tape
+from openmbs.errors import InputError, RemittanceRejected
+from openmbs.sim import LifecycleConfig, LoanSimulator, loans_path, run_lifecycle
+from openmbs.structuring import compile_exact, example_deal
+
+WATERFALL_VY = Path(__file__).resolve().parents[2] / "src/openmbs/chain/contracts/Waterfall.vy"
+PORTED = "not ported yet" not in WATERFALL_VY.read_text()
+
+OFF = LifecycleConfig(loans=200, months=24, investors=5, chain=False, seed=11)
+
+
+@pytest.fixture(scope="module")
+def offchain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    out = tmp_path_factory.mktemp("offchain")
+    return out, run_lifecycle(out, OFF)
+
+
+def test_reports_equal_an_independent_simulation(offchain: tuple[Path, object]) -> None:
+    """Each accepted report equals the pool aggregates of a separate LoanSimulator run
+    with the same tape and seed (collections = loan-level simulation, to the unit)."""
+    out, result = offchain
+    life = json.loads((out / "lifecycle.json").read_text())
+    sim = LoanSimulator(generate_tape(OFF.loans, seed=OFF.seed), prepayment=Prepayment.psa(OFF.psa),
+                        default=Default.sda(OFF.sda), severity=OFF.severity / 100, lag=OFF.lag, seed=OFF.seed)
+    for rep in life["reports"]:
+        pool = sim.step().pool
+        assert rep["period"] == pool.period
+        assert rep["interest"] == pool.net_interest
+        assert rep["scheduled_principal"] == pool.scheduled_principal
+        assert rep["recoveries"] == pool.recovery
+        assert rep["losses"] == pool.loss
+        assert rep["beginning_balance"] == pool.balance_begin
+        if rep["ending_balance"] > 0:  # not the clean-up period
+            assert rep["unscheduled_principal"] == pool.prepaid_principal
+            assert rep["ending_balance"] == pool.balance_end
+            assert rep["delinquent_60"] == pool.delinquent_60_balance
+
+
+def test_exact_engine_pays_what_was_collected(offchain: tuple[Path, object]) -> None:
+    out, _ = offchain
+    life = json.loads((out / "lifecycle.json").read_text())
+    for rep, res in zip(life["reports"], life["results"], strict=True):
+        assert res["cash_in"] == rep["cash"]
+        # conservation of the exact engine, as its docstring states it
+        assert res["cash_in"] == (res["cash_out"] + res["reserve_deposit"] - res["reserve_draw"]
+                                  - res["reserve_release"] + res["dust_change"])
+        paid = sum(res["interest_paid"]) + sum(res["principal_paid"]) + sum(res["fees_paid"]) + res["residual_paid"]
+        assert paid == res["cash_out"]
+
+
+def test_offchain_run_is_not_called_reconciled(offchain: tuple[Path, object]) -> None:
+    _, result = offchain
+    assert not result.reconciled  # type: ignore[attr-defined]
+    assert all(c.ok for c in result.checks)  # type: ignore[attr-defined]
+    summary = json.loads((offchain[0] / "summary.json").read_text())
+    assert summary["reconciled"] is False and summary["onchain"] is False
+
+
+def test_loan_files_hold_every_live_loan(offchain: tuple[Path, object]) -> None:
+    out, _ = offchain
+    t1 = pq.read_table(loans_path(out, 1))
+    assert t1.num_rows == OFF.loans
+    t2 = pq.read_table(loans_path(out, 2))
+    # period 2 holds exactly the loans with a balance at the end of period 1
+    open1 = {r["loan_id"] for r in t1.select(["loan_id", "ending_balance"]).to_pylist() if r["ending_balance"] > 0}
+    assert set(t2.column("loan_id").to_pylist()) == open1
+
+
+def test_other_settings_in_the_same_folder_are_refused(offchain: tuple[Path, object], tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    shutil.copytree(offchain[0], out)
+    with pytest.raises(InputError, match="other settings"):
+        run_lifecycle(out, dataclasses.replace(OFF, psa=300))
+
+
+def test_cleanup_call_ends_the_deal(tmp_path: Path) -> None:
+    """At a fast speed the pool reaches the 10% clean-up factor: that period's ending
+    balance is 0, the remaining loans are bought at par and the deal stops."""
+    cfg = LifecycleConfig(loans=60, months=120, psa=2000, sda=0, chain=False, seed=3)
+    res = run_lifecycle(tmp_path / "c", cfg, write_outputs=False)
+    life = json.loads((tmp_path / "c" / "lifecycle.json").read_text())
+    last = life["reports"][-1]
+    assert res.periods < 120 and last["ending_balance"] == 0
+    exact = compile_exact(example_deal("four_tranche").with_pool(balance=life["reports"][0]["beginning_balance"] / 1e6))
+    # the call was exercised: the pool factor before the last period was above 10% and
+    # after it (without the call) it would be at or below 10%
+    assert last["beginning_balance"] * 10 > exact.pool_original
+    assert sum(life["results"][-1]["ending_balance"]) == 0 or life["results"][-1]["writedown"]
+
+
+# ------------------------------------------------------------------------ on chain
+
+CHAIN = LifecycleConfig(loans=80, months=5, investors=4, seed=5, test_waterfall=True)
+
+
+@pytest.fixture(scope="module")
+def onchain_resumed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, RemittanceRejected]:
+    """A run whose period 3 report is tampered with (cash one unit short): the oracle
+    rejects it; the rerun resumes after period 2."""
+    out = tmp_path_factory.mktemp("onchain")
+
+    def short(rep: object) -> object:
+        if rep.period == 3:  # type: ignore[attr-defined]
+            return dataclasses.replace(rep, cash=rep.cash - 1)  # type: ignore[type-var,attr-defined]
+        return rep
+
+    with pytest.raises(RemittanceRejected) as info:
+        run_lifecycle(out, CHAIN, tamper=short)
+    return out, run_lifecycle(out, CHAIN), info.value
+
+
+def test_rejected_remittance_leaves_no_partial_state(onchain_resumed: tuple[Path, object, RemittanceRejected]) -> None:
+    out, result, err = onchain_resumed
+    assert err.period == 3
+    assert "nothing of period 3 was stored" in str(err)
+    assert result.resumed_from == 2  # type: ignore[attr-defined]
+    assert result.periods == CHAIN.months  # type: ignore[attr-defined]
+
+
+def test_resumed_run_equals_an_uninterrupted_one(onchain_resumed: tuple[Path, object, RemittanceRejected],
+                                                 tmp_path: Path) -> None:
+    out, _, _ = onchain_resumed
+    ref = tmp_path / "ref"
+    run_lifecycle(ref, dataclasses.replace(CHAIN, chain=False), write_outputs=False)
+    a = json.loads((out / "lifecycle.json").read_text())
+    b = json.loads((ref / "lifecycle.json").read_text())
+    assert a["reports"] == b["reports"]
+    assert a["results"] == b["results"]
+
+
+def test_onchain_plumbing(onchain_resumed: tuple[Path, object, RemittanceRejected]) -> None:
+    """Every loan's final record verifies on chain; roots, report sums, token supplies
+    and claims reconcile; the TEST DOUBLE waterfall differs from the exact engine and
+    the audit says so (it must: the double does not cap class D's coupon)."""
+    _, result, _ = onchain_resumed
+    checks = {c.name: c for c in result.checks}  # type: ignore[attr-defined]
+    assert checks["final loan records verify on chain (verifyLoan)"].ok
+    assert f"{CHAIN.loans} of {CHAIN.loans} loans verified" in checks[
+        "final loan records verify on chain (verifyLoan)"].detail
+    for name in ("Merkle roots match the accepted roots", "report aggregates equal loan-level sums",
+                 "token balances add up to the original face", "claims never exceed the cash credited"):
+        assert checks[name].ok, checks[name].detail
+    assert not checks["on-chain waterfall equals the exact engine"].ok
+    assert not result.reconciled  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(not PORTED, reason="Waterfall.vy is not ported yet (chain package): no on-chain reconciliation possible")
+def test_lifecycle_reconciles_on_chain(tmp_path: Path) -> None:
+    res = run_lifecycle(tmp_path / "r", LifecycleConfig(loans=200, months=24, investors=5, seed=2))
+    bad = [c for c in res.checks if not c.ok]
+    assert not bad, bad
+    assert res.reconciled
+
+
+def test_query_cli_reads_the_event_store(onchain_resumed: tuple[Path, object, RemittanceRejected]) -> None:
+    from typer.testing import CliRunner
+
+    from openmbs.cli import app
+
+    out, _, _ = onchain_resumed
+    db = str(out / "events.duckdb")
+    runner = CliRunner()
+    res = runner.invoke(app, ["query", "tranche-payments", "--db", db, "--limit", "100"])
+    assert res.exit_code == 0, res.output
+    assert f"({4 * CHAIN.months} rows)" in res.output  # 4 tranches x periods
+    for sub in ("holders", "claims", "pool-performance"):
+        r = runner.invoke(app, ["query", sub, "--db", db])
+        assert r.exit_code == 0, (sub, r.output)
+    bad = runner.invoke(app, ["query", "holders", "--db", str(out / "missing.duckdb")])
+    assert isinstance(bad.exception, InputError) and "no such event store" in str(bad.exception)
+
+
+def test_demo_cli_off_chain(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from openmbs.cli import app
+
+    out = tmp_path / "d"
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--loans", "40", "--months", "4",
+                                   "--investors", "2", "--no-chain"])
+    assert res.exit_code == 0, res.output
+    assert "report.html" in res.output
+    assert (out / "report.html").exists() and (out / "summary.json").exists()
+    assert len(list((out / "loans").glob("period=*.parquet"))) == 4
