@@ -57,7 +57,6 @@ def python_path_loop(pool: PoolLines, mrates: np.ndarray, one_month: np.ndarray,
                      spread: float, delay: float) -> float:  # type: ignore[no-untyped-def]
     """Per-path reference: everything one path at a time, months in Python."""
     model = RefiPrepaymentModel()
-    from openmbs.structuring import Collections
 
     pvs = []
     for p in range(mrates.shape[0]):

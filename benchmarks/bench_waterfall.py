@@ -74,6 +74,23 @@ def _collections(n: int, periods: int = 360, seed: int = 7) -> Collections:
     )
 
 
+@numba.njit(cache=True)
+def _chain(n: int) -> float:
+    s = 0.0
+    for _ in range(n):
+        s = s * 0.999999 + 1.0
+    return s
+
+
+def _calibrate() -> float:
+    """CPU ns per step of a dependent multiply-add chain (about 6 cycles of latency a
+    step on current x86 cores): how fast this machine runs right now."""
+    _chain(10)
+    c0 = time.process_time()
+    _chain(20_000_000)
+    return (time.process_time() - c0) / 20_000_000 * 1e9
+
+
 def _time(repeats: int, fn: object, *args: object, **kw: object) -> tuple[float, float]:
     """Median wall-clock and CPU seconds of ``repeats`` calls."""
     walls, cpus = [], []
@@ -106,6 +123,7 @@ def main() -> None:
     run_waterfall(deal, one, keep="summary")
     run_waterfall(deal, _collections(256, periods=12), keep="summary")
     load0 = os.getloadavg()[0]
+    calib = _calibrate()
 
     rows = []
     w, c = _time(reps, run_waterfall, deal, coll, keep="summary")
@@ -131,6 +149,10 @@ def main() -> None:
         f"four_tranche, 360 periods; {n:,} scenarios; median of {reps}; "
         f"{numba.get_num_threads()} numba threads on {os.cpu_count()} CPUs; "
         f"load average {load0:.1f} -> {load1:.1f}"
+    )
+    print(
+        f"machine check: {calib:.2f} CPU ns per dependent multiply-add step "
+        f"(~6 cycles: {6 / calib:.2f} GHz effective)"
     )
     print(
         f"{'engine':<28}{'scenarios':>10}{'wall s':>10}{'cpu s':>10}"

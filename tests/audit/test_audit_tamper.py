@@ -37,7 +37,9 @@ def _edit(path: Path, row: int, column: str, delta: int) -> str:
     t = pq.read_table(path)
     values = t.column(column).to_numpy().copy()
     values[row] += delta
-    t = t.set_column(t.schema.get_field_index(column), column, pa.array(values, t.schema.field(column).type))
+    t = t.set_column(
+        t.schema.get_field_index(column), column, pa.array(values, t.schema.field(column).type)
+    )
     pq.write_table(t, path)
     return str(t.column("loan_id")[row].as_py())
 
@@ -76,7 +78,9 @@ def test_rehashed_leaf_breaks_the_root(folder: Path, tmp_path: Path) -> None:
     assert not roots.ok
     assert len(roots.mismatches) == 1 and roots.mismatches[0].startswith("period 3:")
     assert f"0x{MerkleTree(fresh).root.hex()}" in roots.mismatches[0]
-    assert np.all([c.ok for c in rep.checks if c.name == "loan records hash to their stored leaves"])
+    assert np.all(
+        [c.ok for c in rep.checks if c.name == "loan records hash to their stored leaves"]
+    )
 
 
 def test_cli_exits_nonzero_and_prints_period_and_loan(folder: Path, tmp_path: Path) -> None:
@@ -92,5 +96,5 @@ def test_cli_exits_nonzero_and_prints_period_and_loan(folder: Path, tmp_path: Pa
 
 
 def test_not_a_lifecycle_folder(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="closing.json"):
+    with pytest.raises(InputError, match=r"closing\.json"):
         audit(tmp_path)

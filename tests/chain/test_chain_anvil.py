@@ -34,42 +34,44 @@ def anvil():
 
 @pytest.mark.anvil
 def test_deal_runs_three_periods_on_anvil(anvil):
-    keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(3)]
+    keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin, investor = Account.from_key(ANVIL_KEYS[0]), Account.from_key(ANVIL_KEYS[1])
     with boa.set_network_env(anvil.url):
         boa.env.add_account(admin, force_eoa=True)
         boa.env.add_account(investor)
         cfg = DealConfig(
-            name="anvil", quorum=2, n_attestors=3, initial_pool_balance=1_000_000_000, initial_loan_count=5,
-            tranches=(TrancheConfig("Senior", "S", 900_000_000, 0.06), TrancheConfig("Junior", "J", 100_000_000, 0.12)),
+            name="anvil", initial_pool_balance=1_000_000_000, initial_loan_count=5,
+            tranches=(TrancheConfig("Senior A", "A", 600_000_000, 0.04), TrancheConfig("Senior B", "B", 200_000_000, 0.05),
+                      TrancheConfig("Mezzanine M", "M", 120_000_000, 0.07), TrancheConfig("Junior J", "J", 80_000_000, 0.10)),
         )
         d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin.address, test_waterfall=True)
         assert d.chain_id() == 31337
         assert anvil.rpc("eth_getCode", [str(d.deal.address), "latest"]) not in ("0x", "")
         d.allow([investor.address, admin.address], 2**40)
-        d.settlement.mint(investor.address, 900_000_000, sender=admin.address)
+        d.settlement.mint(investor.address, 600_000_000, sender=admin.address)
         d.settlement.mint(admin.address, 10**13, sender=admin.address)
-        d.subscribe(investor.address, 0, 900_000_000)
-        d.subscribe(admin.address, 1, 100_000_000)
+        d.subscribe(investor.address, 0, 600_000_000)
+        for t, face in ((1, 200_000_000), (2, 120_000_000), (3, 80_000_000)):
+            d.subscribe(admin.address, t, face)
         d.close()
         d.settle(investor.address)
         d.settle(admin.address)
-        pool, senior, paid = 1_000_000_000, 900_000_000, 0
+        pool, senior, paid = 1_000_000_000, 600_000_000, 0
         for period in (1, 2, 3):
             sched, interest = 10_000_000, 5_000_000
             r = RemittanceReport(period, sched, 0, interest, 0, 0, pool, pool - sched, 5, 0, 0, 0, 0,
                                  sched + interest, bytes([period]) * 32)
-            d.remit(r, attest(r, [k.key for k in keys[:2]], chain_id=31337, verifying_contract=str(d.oracle.address)))
-            # by hand: senior interest = balance x 6% / 12; all principal to the senior
-            due = senior * 6 // 100 // 12
-            expect = (due * WAD // 900_000_000 + sched * WAD // 900_000_000) * 900_000_000 // WAD
+            d.remit(r, attest(r, [k.key for k in keys[:3]], chain_id=31337, verifying_contract=str(d.oracle.address)))
+            # by hand: senior interest = balance x 4% / 12; all principal to the senior
+            due = senior * 4 // 100 // 12
+            expect = (due * WAD // 600_000_000 + sched * WAD // 600_000_000) * 600_000_000 // WAD
             got = d.claim(investor.address, 0)
             assert expect - 1 <= got <= due + sched
             paid += got
             pool -= sched
             senior -= sched
         assert int(d.deal.last_period()) == 3
-        assert int(d.deal.tranche_balance(0)) == 900_000_000 - 30_000_000
+        assert int(d.deal.tranche_balance(0)) == 600_000_000 - 30_000_000
         assert int(d.settlement.balanceOf(investor.address)) == paid
 
 
@@ -79,7 +81,8 @@ def test_cli_deploy_and_status_over_rpc(anvil, tmp_path, monkeypatch):
 
     state = tmp_path / "deployment.json"
     monkeypatch.setenv("OPENMBS_PRIVATE_KEY", ANVIL_KEYS[2])
-    attestors = ",".join(Account.from_key(bytes([i + 1]) * 32).address for i in range(3))
+    anvil.rpc("anvil_setBalance", [Account.from_key(ANVIL_KEYS[2]).address, hex(10**21)])
+    attestors = ",".join(Account.from_key(bytes([i + 1]) * 32).address for i in range(5))
     runner = CliRunner()
     embedded = boa.env  # the CLI points boa at the node for the rest of the process
     try:
@@ -89,12 +92,12 @@ def test_cli_deploy_and_status_over_rpc(anvil, tmp_path, monkeypatch):
 
 
 def _cli_round_trip(runner, app, anvil, state, attestors):
-    res = runner.invoke(app, ["chain", "deploy", "senior_sub", "--rpc", anvil.url, "--state", str(state),
-                              "--attestors", attestors, "--quorum", "2", "--loans", "100"])
+    res = runner.invoke(app, ["chain", "deploy", "four_tranche", "--rpc", anvil.url, "--state", str(state),
+                              "--attestors", attestors, "--quorum", "3", "--loans", "100"])
     assert res.exit_code == 0, res.output
     record = json.loads(state.read_text())
     assert record["network"] == "rpc" and record["chain_id"] == 31337
-    assert len(record["contracts"]["tokens"]) == 2
+    assert len(record["contracts"]["tokens"]) == 4
     res = runner.invoke(app, ["chain", "status", "--rpc", anvil.url, "--state", str(state)])
     assert res.exit_code == 0, res.output
-    assert "closed" in res.output and "SEN" in res.output
+    assert "closed" in res.output and "last_period" in res.output

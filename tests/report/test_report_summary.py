@@ -40,18 +40,38 @@ def test_report_is_self_contained(out: Path) -> None:
 
     assert "<script src=" not in text  # no script fetched from the network
     assert get_plotlyjs() in text  # the whole plotly bundle is inline
-    for title in ("Pool balance and factor", "Realised vs assumed CPR and CDR", "Delinquency pipeline",
-                  "Tranche factors", "Cumulative losses by tranche", "Cash paid per tranche per period",
-                  "Deal structure", "Tranche analytics at closing", "Reconciliation", "Audit"):
+    for title in (
+        "Pool balance and factor",
+        "Realised vs assumed CPR and CDR",
+        "Delinquency pipeline",
+        "Tranche factors",
+        "Cumulative losses by tranche",
+        "Cash paid per tranche per period",
+        "Deal structure",
+        "Tranche analytics at closing",
+        "Reconciliation",
+        "Audit",
+    ):
         assert title in text, title
 
 
 def test_pool_series_by_hand() -> None:
     """SMM = unscheduled / (beginning - scheduled); CPR = 1 - (1 - SMM)^12."""
-    rep = {"period": 1, "beginning_balance": 1_000_000, "scheduled_principal": 100_000,
-           "unscheduled_principal": 9_000, "ending_balance": 891_000, "delinquent_30": 0, "delinquent_60": 0,
-           "delinquent_90_plus": 0, "interest": 5_000, "losses": 0}
-    s = pool_series({"reports": [rep], "pool": [{"performing_begin": 500_000, "new_default": 5_000}]}, 0)
+    rep = {
+        "period": 1,
+        "beginning_balance": 1_000_000,
+        "scheduled_principal": 100_000,
+        "unscheduled_principal": 9_000,
+        "ending_balance": 891_000,
+        "delinquent_30": 0,
+        "delinquent_60": 0,
+        "delinquent_90_plus": 0,
+        "interest": 5_000,
+        "losses": 0,
+    }
+    s = pool_series(
+        {"reports": [rep], "pool": [{"performing_begin": 500_000, "new_default": 5_000}]}, 0
+    )
     assert s["cpr"][0] == pytest.approx(1 - 0.99**12)
     assert s["cdr"][0] == pytest.approx(1 - 0.99**12)
     assert s["factor"][0] == pytest.approx(0.891)

@@ -146,3 +146,48 @@ def test_bad_inputs_are_rejected() -> None:
     with pytest.raises(InputError, match="unknown tranche 'Z'"):
         oas_deal(example_deal("four_tranche"), pool, prices=100.0, curve=CURVE,
                  tranches=["Z"], n_paths=4)
+
+
+def test_fast_mortgage_rates_equal_the_hull_white_module() -> None:
+    from openmbs.pricing._oas import _mortgage_rates
+    from openmbs.risk import HullWhite, mortgage_rate_paths
+
+    hw = HullWhite(CURVE, a=0.03, sigma=0.012)
+    paths = hw.simulate(6, 40, seed=2)
+    np.testing.assert_allclose(
+        _mortgage_rates(hw, paths, 40, 150.0), mortgage_rate_paths(hw, paths, spread_bp=150.0),
+        rtol=0, atol=1e-13,
+    )
+
+
+def test_public_names() -> None:
+    import openmbs.pricing as pricing
+    import openmbs.risk as risk
+
+    for name in ("OASResult", "PoolLines", "oas_deal", "oas_pass_through", "path_pool_cashflows"):
+        assert name in pricing.__all__
+    for name in ("SCENARIO_COLUMNS", "ScenarioGrid", "ScenarioResults", "run_scenarios"):
+        assert name in risk.__all__
+
+
+def test_cli_price_oas() -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from openmbs.cli import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["price", "oas", "--price", "101", "--paths", "16", "--json",
+                            "--sigma", "0", "--shift-bp", "25"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    (res,) = out["results"]
+    assert res["name"] == "pass-through" and res["n_paths"] == 16
+    assert abs(res["option_cost_bp"]) < 1e-6  # zero volatility: no option value
+    r = runner.invoke(app, ["price", "oas", "--price", "100", "--paths", "8", "--json",
+                            "--deal", "four_tranche", "--tranche", "B"])
+    assert r.exit_code == 0, r.output
+    assert [x["name"] for x in json.loads(r.output)["results"]] == ["B"]
+    r = runner.invoke(app, ["price", "oas", "--price", "100", "--tranche", "B"])
+    assert r.exit_code != 0

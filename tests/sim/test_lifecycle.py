@@ -34,10 +34,16 @@ def offchain(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
 def test_reports_equal_an_independent_simulation(offchain: tuple[Path, object]) -> None:
     """Each accepted report equals the pool aggregates of a separate LoanSimulator run
     with the same tape and seed (collections = loan-level simulation, to the unit)."""
-    out, result = offchain
+    out, _ = offchain
     life = json.loads((out / "lifecycle.json").read_text())
-    sim = LoanSimulator(generate_tape(OFF.loans, seed=OFF.seed), prepayment=Prepayment.psa(OFF.psa),
-                        default=Default.sda(OFF.sda), severity=OFF.severity / 100, lag=OFF.lag, seed=OFF.seed)
+    sim = LoanSimulator(
+        generate_tape(OFF.loans, seed=OFF.seed),
+        prepayment=Prepayment.psa(OFF.psa),
+        default=Default.sda(OFF.sda),
+        severity=OFF.severity / 100,
+        lag=OFF.lag,
+        seed=OFF.seed,
+    )
     for rep in life["reports"]:
         pool = sim.step().pool
         assert rep["period"] == pool.period
@@ -58,9 +64,19 @@ def test_exact_engine_pays_what_was_collected(offchain: tuple[Path, object]) -> 
     for rep, res in zip(life["reports"], life["results"], strict=True):
         assert res["cash_in"] == rep["cash"]
         # conservation of the exact engine, as its docstring states it
-        assert res["cash_in"] == (res["cash_out"] + res["reserve_deposit"] - res["reserve_draw"]
-                                  - res["reserve_release"] + res["dust_change"])
-        paid = sum(res["interest_paid"]) + sum(res["principal_paid"]) + sum(res["fees_paid"]) + res["residual_paid"]
+        assert res["cash_in"] == (
+            res["cash_out"]
+            + res["reserve_deposit"]
+            - res["reserve_draw"]
+            - res["reserve_release"]
+            + res["dust_change"]
+        )
+        paid = (
+            sum(res["interest_paid"])
+            + sum(res["principal_paid"])
+            + sum(res["fees_paid"])
+            + res["residual_paid"]
+        )
         assert paid == res["cash_out"]
 
 
@@ -78,11 +94,17 @@ def test_loan_files_hold_every_live_loan(offchain: tuple[Path, object]) -> None:
     assert t1.num_rows == OFF.loans
     t2 = pq.read_table(loans_path(out, 2))
     # period 2 holds exactly the loans with a balance at the end of period 1
-    open1 = {r["loan_id"] for r in t1.select(["loan_id", "ending_balance"]).to_pylist() if r["ending_balance"] > 0}
+    open1 = {
+        r["loan_id"]
+        for r in t1.select(["loan_id", "ending_balance"]).to_pylist()
+        if r["ending_balance"] > 0
+    }
     assert set(t2.column("loan_id").to_pylist()) == open1
 
 
-def test_other_settings_in_the_same_folder_are_refused(offchain: tuple[Path, object], tmp_path: Path) -> None:
+def test_other_settings_in_the_same_folder_are_refused(
+    offchain: tuple[Path, object], tmp_path: Path
+) -> None:
     out = tmp_path / "x"
     shutil.copytree(offchain[0], out)
     with pytest.raises(InputError, match="other settings"):
@@ -97,7 +119,11 @@ def test_cleanup_call_ends_the_deal(tmp_path: Path) -> None:
     life = json.loads((tmp_path / "c" / "lifecycle.json").read_text())
     last = life["reports"][-1]
     assert res.periods < 120 and last["ending_balance"] == 0
-    exact = compile_exact(example_deal("four_tranche").with_pool(balance=life["reports"][0]["beginning_balance"] / 1e6))
+    exact = compile_exact(
+        example_deal("four_tranche").with_pool(
+            balance=life["reports"][0]["beginning_balance"] / 1e6
+        )
+    )
     # the call was exercised: the pool factor before the last period was above 10% and
     # after it (without the call) it would be at or below 10%
     assert last["beginning_balance"] * 10 > exact.pool_original
@@ -110,7 +136,9 @@ CHAIN = LifecycleConfig(loans=80, months=5, investors=4, seed=5, test_waterfall=
 
 
 @pytest.fixture(scope="module")
-def onchain_resumed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object, RemittanceRejected]:
+def onchain_resumed(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, object, RemittanceRejected]:
     """A run whose period 3 report is tampered with (cash one unit short): the oracle
     rejects it; the rerun resumes after period 2."""
     out = tmp_path_factory.mktemp("onchain")
@@ -122,19 +150,30 @@ def onchain_resumed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, obj
 
     with pytest.raises(RemittanceRejected) as info:
         run_lifecycle(out, CHAIN, tamper=short)
+    after_reject["manifest"] = json.loads((out / "state" / "manifest.json").read_text())
+    after_reject["files"] = sorted(p.name for p in (out / "loans").iterdir())
     return out, run_lifecycle(out, CHAIN), info.value
 
 
-def test_rejected_remittance_leaves_no_partial_state(onchain_resumed: tuple[Path, object, RemittanceRejected]) -> None:
-    out, result, err = onchain_resumed
+after_reject: dict[str, object] = {}
+
+
+def test_rejected_remittance_leaves_no_partial_state(
+    onchain_resumed: tuple[Path, object, RemittanceRejected],
+) -> None:
+    _, result, err = onchain_resumed
     assert err.period == 3
     assert "nothing of period 3 was stored" in str(err)
+    manifest = after_reject["manifest"]
+    assert manifest["last_period"] == 2 and len(manifest["roots"]) == 2  # type: ignore[index]
+    assert after_reject["files"] == ["period=0001.parquet", "period=0002.parquet"]
     assert result.resumed_from == 2  # type: ignore[attr-defined]
     assert result.periods == CHAIN.months  # type: ignore[attr-defined]
 
 
-def test_resumed_run_equals_an_uninterrupted_one(onchain_resumed: tuple[Path, object, RemittanceRejected],
-                                                 tmp_path: Path) -> None:
+def test_resumed_run_equals_an_uninterrupted_one(
+    onchain_resumed: tuple[Path, object, RemittanceRejected], tmp_path: Path
+) -> None:
     out, _, _ = onchain_resumed
     ref = tmp_path / "ref"
     run_lifecycle(ref, dataclasses.replace(CHAIN, chain=False), write_outputs=False)
@@ -151,16 +190,25 @@ def test_onchain_plumbing(onchain_resumed: tuple[Path, object, RemittanceRejecte
     _, result, _ = onchain_resumed
     checks = {c.name: c for c in result.checks}  # type: ignore[attr-defined]
     assert checks["final loan records verify on chain (verifyLoan)"].ok
-    assert f"{CHAIN.loans} of {CHAIN.loans} loans verified" in checks[
-        "final loan records verify on chain (verifyLoan)"].detail
-    for name in ("Merkle roots match the accepted roots", "report aggregates equal loan-level sums",
-                 "token balances add up to the original face", "claims never exceed the cash credited"):
+    assert (
+        f"{CHAIN.loans} of {CHAIN.loans} loans verified"
+        in checks["final loan records verify on chain (verifyLoan)"].detail
+    )
+    for name in (
+        "Merkle roots match the accepted roots",
+        "report aggregates equal loan-level sums",
+        "token balances add up to the original face",
+        "claims never exceed the cash credited",
+    ):
         assert checks[name].ok, checks[name].detail
     assert not checks["on-chain waterfall equals the exact engine"].ok
     assert not result.reconciled  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(not PORTED, reason="Waterfall.vy is not ported yet (chain package): no on-chain reconciliation possible")
+@pytest.mark.skipif(
+    not PORTED,
+    reason="Waterfall.vy is not ported yet (chain package): no on-chain reconciliation possible",
+)
 def test_lifecycle_reconciles_on_chain(tmp_path: Path) -> None:
     res = run_lifecycle(tmp_path / "r", LifecycleConfig(loans=200, months=24, investors=5, seed=2))
     bad = [c for c in res.checks if not c.ok]
@@ -168,7 +216,9 @@ def test_lifecycle_reconciles_on_chain(tmp_path: Path) -> None:
     assert res.reconciled
 
 
-def test_query_cli_reads_the_event_store(onchain_resumed: tuple[Path, object, RemittanceRejected]) -> None:
+def test_query_cli_reads_the_event_store(
+    onchain_resumed: tuple[Path, object, RemittanceRejected],
+) -> None:
     from typer.testing import CliRunner
 
     from openmbs.cli import app
@@ -192,8 +242,21 @@ def test_demo_cli_off_chain(tmp_path: Path) -> None:
     from openmbs.cli import app
 
     out = tmp_path / "d"
-    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--loans", "40", "--months", "4",
-                                   "--investors", "2", "--no-chain"])
+    res = CliRunner().invoke(
+        app,
+        [
+            "demo",
+            "--out",
+            str(out),
+            "--loans",
+            "40",
+            "--months",
+            "4",
+            "--investors",
+            "2",
+            "--no-chain",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "report.html" in res.output
     assert (out / "report.html").exists() and (out / "summary.json").exists()

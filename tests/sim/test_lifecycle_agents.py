@@ -27,7 +27,10 @@ def test_bridge_equals_the_oracle_package_record_by_record() -> None:
         assert sp.report == RemittanceReport.from_loans(rec.period, objs)
         # and the cash is what the simulator's pool says the borrowers paid
         p = rec.pool
-        assert sp.report.cash == p.net_interest + p.scheduled_principal + p.prepaid_principal + p.recovery
+        assert (
+            sp.report.cash
+            == p.net_interest + p.scheduled_principal + p.prepaid_principal + p.recovery
+        )
 
 
 def test_keeper_oc_and_loss_tests_by_hand() -> None:
@@ -46,6 +49,29 @@ def test_keeper_oc_and_loss_tests_by_hand() -> None:
     # cumulative losses: 5% of the 1000.0 pool (1e9 units) is 5e7 units; 5e7 does not fail, 5e7 + 1 does
     units = deal.pool_original
     assert units == 1_000_000_000
-    assert k.observe(4, pool_end=1000, losses=50_000_000, delinquent_60_plus=0, tranche_balances=bal) == []
+    assert (
+        k.observe(4, pool_end=1000, losses=50_000_000, delinquent_60_plus=0, tranche_balances=bal)
+        == []
+    )
     ev = k.observe(5, pool_end=1000, losses=1, delinquent_60_plus=0, tranche_balances=bal)
     assert [(e.name, e.tripped) for e in ev] == [("cumulative_loss", True)]
+
+
+def test_fast_keccak_and_tree_equal_the_oracle_package() -> None:
+    import numpy as np
+    from eth_utils.crypto import keccak
+
+    from openmbs.agents import LoanTree, keccak256
+    from openmbs.oracle import MerkleTree, verify_proof
+
+    rng = np.random.default_rng(1)
+    for n in (0, 1, 31, 32, 64, 135, 136, 137, 384, 1000):
+        data = rng.integers(0, 256, n, dtype=np.uint8).tobytes()
+        assert keccak256(data) == bytes(keccak(data))
+    for n in (1, 2, 3, 7, 8, 33):
+        lv = [bytes(keccak(bytes([i, n]))) for i in range(n)]
+        mine, ref = LoanTree(lv), MerkleTree(lv)
+        assert mine.root == ref.root
+        for i in range(n):
+            assert mine.proof(i) == ref.proof(i)
+            assert verify_proof(mine.proof(i), ref.root, lv[i])

@@ -11,8 +11,12 @@ __all__ = ["TriggerEvent", "TriggerKeeper"]
 
 _T_OC, _T_IC, _T_CUMLOSS, _T_DELINQ = 1, 2, 3, 4
 _F_IO = 1
-_NAMES = {_T_OC: "overcollateralization", _T_IC: "interest_coverage", _T_CUMLOSS: "cumulative_loss",
-          _T_DELINQ: "delinquency_60"}
+_NAMES = {
+    _T_OC: "overcollateralization",
+    _T_IC: "interest_coverage",
+    _T_CUMLOSS: "cumulative_loss",
+    _T_DELINQ: "delinquency_60",
+}
 
 
 @dataclass(frozen=True)
@@ -53,11 +57,20 @@ class TriggerKeeper:
 
     @property
     def unwatched(self) -> list[str]:
-        return [self.deal.trigger_names[k] if k < len(self.deal.trigger_names) else str(k)
-                for k in range(self.deal.n_triggers) if self.deal.trig_test[k] == _T_IC]
+        return [
+            self.deal.trigger_names[k] if k < len(self.deal.trigger_names) else str(k)
+            for k in range(self.deal.n_triggers)
+            if self.deal.trig_test[k] == _T_IC
+        ]
 
     def observe(
-        self, period: int, *, pool_end: int, losses: int, delinquent_60_plus: int, tranche_balances: Sequence[int]
+        self,
+        period: int,
+        *,
+        pool_end: int,
+        losses: int,
+        delinquent_60_plus: int,
+        tranche_balances: Sequence[int],
     ) -> list[TriggerEvent]:
         """Feed one accepted period; returns the triggers that changed state."""
         d = self.deal
@@ -67,8 +80,11 @@ class TriggerKeeper:
             test, thr = d.trig_test[k], d.trig_threshold[k]
             if test == _T_OC:
                 rank = d.priority[d.trig_ref[k]]
-                den = sum(int(b) for i, b in enumerate(tranche_balances)
-                          if d.priority[i] <= rank and d.flags[i] & _F_IO == 0)
+                den = sum(
+                    int(b)
+                    for i, b in enumerate(tranche_balances)
+                    if d.priority[i] <= rank and d.flags[i] & _F_IO == 0
+                )
                 fail = den > 0 and pool_end * WAD < thr * den
                 value = pool_end / den if den else float("inf")
             elif test == _T_CUMLOSS:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -26,10 +27,10 @@ __all__ = [
     "LoanTree",
     "ServicerBridge",
     "ServicerPeriod",
+    "keccak256",
     "leaves",
     "loan_records",
     "record_columns",
-    "keccak256",
     "report_from_records",
 ]
 
@@ -64,16 +65,18 @@ def _make_keccak() -> Callable[[bytes], bytes]:
     to it if pycryptodome's internals differ.
     """
     try:
-        from Crypto.Hash.keccak import _raw_keccak_lib as lib
-        from Crypto.Util._raw_api import VoidPointer, c_size_t, c_ubyte, create_string_buffer, get_raw_buffer
+        import importlib
 
-        state = VoidPointer()
-        if lib.keccak_init(state.address_of(), c_size_t(64), c_ubyte(24)):
+        lib: Any = importlib.import_module("Crypto.Hash.keccak")._raw_keccak_lib
+        raw: Any = importlib.import_module("Crypto.Util._raw_api")
+        c_size_t, get_raw_buffer = raw.c_size_t, raw.get_raw_buffer
+        state = raw.VoidPointer()
+        if lib.keccak_init(state.address_of(), c_size_t(64), raw.c_ubyte(24)):
             raise RuntimeError("keccak_init failed")
         ptr = state.get()
-        out = create_string_buffer(32)
+        out = raw.create_string_buffer(32)
         n32 = c_size_t(32)
-        pad = c_ubyte(0x01)
+        pad = raw.c_ubyte(0x01)
 
         def fast(data: bytes) -> bytes:
             lib.keccak_reset(ptr)
@@ -105,7 +108,9 @@ class LoanTree:
         h = keccak256
         while len(levels[-1]) > 1:
             cur = levels[-1]
-            nxt = [h(a + b) if a < b else h(b + a) for a, b in zip(cur[0::2], cur[1::2], strict=False)]
+            nxt = [
+                h(a + b) if a < b else h(b + a) for a, b in zip(cur[0::2], cur[1::2], strict=False)
+            ]
             if len(cur) % 2:
                 nxt.append(cur[-1])
             levels.append(nxt)
@@ -146,7 +151,9 @@ def record_columns(loans: pa.Table) -> pa.Table:
     """
     lid = loans.column("loan_id")
     if pa.types.is_dictionary(lid.type):
-        rows = pc.cast(pa.chunked_array([c.indices for c in lid.chunks], type=lid.type.index_type), pa.int32())
+        rows = pc.cast(
+            pa.chunked_array([c.indices for c in lid.chunks], type=lid.type.index_type), pa.int32()
+        )
         ids = pc.cast(lid, pa.string())
     else:
         rows = pa.array(np.arange(loans.num_rows, dtype=np.int32))
@@ -240,7 +247,9 @@ class ServicerPeriod:
     report: RemittanceReport
 
 
-def report_from_records(period: int, records: pa.Table, root: bytes, *, index_rate: int = 0) -> RemittanceReport:
+def report_from_records(
+    period: int, records: pa.Table, root: bytes, *, index_rate: int = 0
+) -> RemittanceReport:
     """Aggregate a period's records into its report (the sums of
     ``RemittanceReport.from_loans``, vectorised).
 

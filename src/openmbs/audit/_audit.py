@@ -55,7 +55,12 @@ def _check(name: str, mismatches: list[str], detail: str) -> AuditCheck:
     shown = tuple(mismatches[:_MAX_LISTED])
     if len(mismatches) > _MAX_LISTED:
         shown += (f"... and {len(mismatches) - _MAX_LISTED} more",)
-    return AuditCheck(name, not mismatches, detail if not mismatches else f"{len(mismatches)} mismatch(es); {detail}", shown)
+    return AuditCheck(
+        name,
+        not mismatches,
+        detail if not mismatches else f"{len(mismatches)} mismatch(es); {detail}",
+        shown,
+    )
 
 
 def _periods(folder: Path) -> list[int]:
@@ -68,12 +73,17 @@ def _events(db: Path, table: str) -> list[dict[str, Any]] | None:
 
     con = duckdb.connect(str(db), read_only=True)
     try:
-        names = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        names = {
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        }
         if table not in names:
             return None
         cols = [r[0] for r in con.execute(f'describe "{table}"').fetchall()]
         casts = ", ".join(
-            f'CAST("{c}" AS VARCHAR) AS "{c}"' if c not in ("block_number", "log_index") else f'"{c}"' for c in cols
+            f'CAST("{c}" AS VARCHAR) AS "{c}"'
+            if c not in ("block_number", "log_index")
+            else f'"{c}"'
+            for c in cols
         )
         cur = con.execute(f'select {casts} from "{table}" order by block_number, log_index')
         header = [str(d[0]) for d in cur.description]
@@ -116,7 +126,9 @@ def audit(folder: str | Path) -> AuditReport:
     closing = json.loads(closing_path.read_text())
     manifest_path = folder / "state" / "manifest.json"
     manifest: dict[str, Any] = (
-        json.loads(manifest_path.read_text()) if manifest_path.exists() else {"roots": [], "last_period": 0}
+        json.loads(manifest_path.read_text())
+        if manifest_path.exists()
+        else {"roots": [], "last_period": 0}
     )
     periods = [p for p in _periods(folder) if p <= int(manifest["last_period"])]
     db = folder / "events.duckdb"
@@ -144,7 +156,9 @@ def audit(folder: str | Path) -> AuditReport:
         stored = t.column("leaf").to_pylist() if "leaf" in t.column_names else [None] * t.num_rows
         for j, (a, b) in enumerate(zip(recomputed, stored, strict=True)):
             if a != b:
-                leaf_bad.append(f"period {k} loan {ids[j]!r}: record does not hash to its stored leaf")
+                leaf_bad.append(
+                    f"period {k} loan {ids[j]!r}: record does not hash to its stored leaf"
+                )
         stored_leaves = [b if b is not None else a for a, b in zip(recomputed, stored, strict=True)]
         root = LoanTree(stored_leaves).root if stored_leaves else b""
         want = None
@@ -153,29 +167,70 @@ def audit(folder: str | Path) -> AuditReport:
         elif k - 1 < len(manifest["roots"]):
             want = manifest["roots"][k - 1]
         if want is None or "0x" + root.hex() != want:
-            root_bad.append(f"period {k}: root of stored leaves 0x{root.hex()} != accepted root {want}")
-        rep = report_from_records(k, t, LoanTree(recomputed).root if recomputed else b"\0" * 32)
+            root_bad.append(
+                f"period {k}: root of stored leaves 0x{root.hex()} != accepted root {want}"
+            )
+        rep = report_from_records(k, t, root if len(root) == 32 else b"\0" * 32)
         rebuilt.append(rep)
         if k in chain_reports:
             row = chain_reports[k]
-            for f in ("scheduled_principal", "unscheduled_principal", "interest", "recoveries", "losses",
-                      "beginning_balance", "ending_balance", "loan_count", "delinquent_30", "delinquent_60",
-                      "delinquent_90_plus", "cash"):
+            for f in (
+                "scheduled_principal",
+                "unscheduled_principal",
+                "interest",
+                "recoveries",
+                "losses",
+                "beginning_balance",
+                "ending_balance",
+                "loan_count",
+                "delinquent_30",
+                "delinquent_60",
+                "delinquent_90_plus",
+                "cash",
+            ):
                 col = f"report_{f}"
                 if col in row and int(row[col]) != getattr(rep, f):
-                    agg_bad.append(f"period {k} field {f!r}: reported {int(row[col])}, loan-level sum {getattr(rep, f)}")
-    checks.append(_check("loan records hash to their stored leaves", leaf_bad,
-                         f"{len(periods)} period file(s)"))
-    checks.append(_check("Merkle roots match the accepted roots", root_bad,
-                         f"{len(periods)} period(s) against " + ("on-chain events" if accepted is not None else "the manifest")))
+                    agg_bad.append(
+                        f"period {k} field {f!r}: reported {int(row[col])}, loan-level sum {getattr(rep, f)}"
+                    )
+    checks.append(
+        _check(
+            "loan records hash to their stored leaves", leaf_bad, f"{len(periods)} period file(s)"
+        )
+    )
+    checks.append(
+        _check(
+            "Merkle roots match the accepted roots",
+            root_bad,
+            f"{len(periods)} period(s) against "
+            + ("on-chain events" if accepted is not None else "the manifest"),
+        )
+    )
     if accepted is not None:
-        missing = [f"period {k}: no RemittanceAccepted event" for k in periods if k not in chain_reports]
-        extra = [f"period {k}: accepted on chain but no loan-level file" for k in chain_reports if k not in periods]
-        checks.append(_check("report aggregates equal loan-level sums", agg_bad + missing + extra,
-                             f"{len(periods)} period(s), 12 fields each"))
+        missing = [
+            f"period {k}: no RemittanceAccepted event" for k in periods if k not in chain_reports
+        ]
+        extra = [
+            f"period {k}: accepted on chain but no loan-level file"
+            for k in chain_reports
+            if k not in periods
+        ]
+        checks.append(
+            _check(
+                "report aggregates equal loan-level sums",
+                agg_bad + missing + extra,
+                f"{len(periods)} period(s), 12 fields each",
+            )
+        )
     else:
-        checks.append(AuditCheck("report aggregates equal loan-level sums", True,
-                                 "skipped: no events.duckdb", skipped=True))
+        checks.append(
+            AuditCheck(
+                "report aggregates equal loan-level sums",
+                True,
+                "skipped: no events.duckdb",
+                skipped=True,
+            )
+        )
 
     # 4: waterfall
     spec = parse_deal(closing["deal_spec"])
@@ -193,10 +248,24 @@ def audit(folder: str | Path) -> AuditReport:
             row = chain_reports[k]
             rep = RemittanceReport(
                 period=k,
-                **{f: int(row[f"report_{f}"]) for f in (
-                    "scheduled_principal", "unscheduled_principal", "interest", "recoveries", "losses",
-                    "beginning_balance", "ending_balance", "loan_count", "delinquent_30", "delinquent_60",
-                    "delinquent_90_plus", "index_rate", "cash")},
+                **{
+                    f: int(row[f"report_{f}"])
+                    for f in (
+                        "scheduled_principal",
+                        "unscheduled_principal",
+                        "interest",
+                        "recoveries",
+                        "losses",
+                        "beginning_balance",
+                        "ending_balance",
+                        "loan_count",
+                        "delinquent_30",
+                        "delinquent_60",
+                        "delinquent_90_plus",
+                        "index_rate",
+                        "cash",
+                    )
+                },
                 loan_tape_root=bytes.fromhex(_hex(row["loan_tape_root"])[2:]),
             )
             try:
@@ -209,21 +278,40 @@ def audit(folder: str | Path) -> AuditReport:
                 if got is None:
                     wf_bad.append(f"period {k} tranche {exact.names[i]}: no TrancheAllocated event")
                     continue
-                for f, want_v in (("interest", res.interest_paid[i]), ("principal", res.principal_paid[i]),
-                                  ("loss", res.writedown[i]), ("balance", res.ending_balance[i])):
+                for f, want_v in (
+                    ("interest", res.interest_paid[i]),
+                    ("principal", res.principal_paid[i]),
+                    ("loss", res.writedown[i]),
+                    ("balance", res.ending_balance[i]),
+                ):
                     if int(got[f]) != want_v:
-                        wf_bad.append(f"period {k} tranche {exact.names[i]} {f}: on chain {int(got[f])}, exact engine {want_v}")
-        checks.append(_check("on-chain waterfall equals the exact engine", wf_bad,
-                             f"{len(chain_reports)} period(s) x {exact.n_tranches} tranche(s)"))
+                        wf_bad.append(
+                            f"period {k} tranche {exact.names[i]} {f}: on chain {int(got[f])}, exact engine {want_v}"
+                        )
+        checks.append(
+            _check(
+                "on-chain waterfall equals the exact engine",
+                wf_bad,
+                f"{len(chain_reports)} period(s) x {exact.n_tranches} tranche(s)",
+            )
+        )
     else:
-        checks.append(AuditCheck("on-chain waterfall equals the exact engine", True,
-                                 "skipped: no events.duckdb", skipped=True))
+        checks.append(
+            AuditCheck(
+                "on-chain waterfall equals the exact engine",
+                True,
+                "skipped: no events.duckdb",
+                skipped=True,
+            )
+        )
 
     # 5-6: tokens and claims
     if db.exists():
         checks.extend(_token_checks(db, closing))
     else:
-        checks.append(AuditCheck("token supplies and claims", True, "skipped: no events.duckdb", skipped=True))
+        checks.append(
+            AuditCheck("token supplies and claims", True, "skipped: no events.duckdb", skipped=True)
+        )
     return AuditReport(folder, tuple(checks))
 
 
@@ -234,10 +322,18 @@ def _token_checks(db: Path, closing: dict[str, Any]) -> list[AuditCheck]:
     faces: list[int] = [int(x) for x in closing["tranche_face"]]
     con = duckdb.connect(str(db), read_only=True)
     try:
-        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        tables = {
+            r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()
+        }
         if "ev_deal_configured" not in tables or "ev_transfer" not in tables:
-            return [AuditCheck("token supplies and claims", False, "no DealConfigured/Transfer events",
-                               ("event store lacks DealConfigured or Transfer events",))]
+            return [
+                AuditCheck(
+                    "token supplies and claims",
+                    False,
+                    "no DealConfigured/Transfer events",
+                    ("event store lacks DealConfigured or Transfer events",),
+                )
+            ]
         tokens_json = con.execute("select tokens from ev_deal_configured").fetchone()
         assert tokens_json is not None
         tokens = [str(a).lower() for a in json.loads(tokens_json[0])]
@@ -263,8 +359,12 @@ def _token_checks(db: Path, closing: dict[str, Any]) -> list[AuditCheck]:
         sup_bad = list(negative)
         for i, tok in enumerate(tokens):
             if supply.get(tok, 0) != faces[i]:
-                sup_bad.append(f"tranche {names[i]}: holders' balances {supply.get(tok, 0)} != original face {faces[i]}")
-        checks = [_check("token balances add up to the original face", sup_bad, f"{len(tokens)} token(s)")]
+                sup_bad.append(
+                    f"tranche {names[i]}: holders' balances {supply.get(tok, 0)} != original face {faces[i]}"
+                )
+        checks = [
+            _check("token balances add up to the original face", sup_bad, f"{len(tokens)} token(s)")
+        ]
         credited = dict(
             (int(t), int(v))
             for t, v in con.execute(
@@ -287,8 +387,13 @@ def _token_checks(db: Path, closing: dict[str, Any]) -> list[AuditCheck]:
             if p > c:
                 cl_bad.append(f"tranche {names[i]}: claimed {p} > credited {c}")
             left.append(f"{names[i]} {c - p}")
-        checks.append(_check("claims never exceed the cash credited", cl_bad,
-                             "unclaimed (rounding dust and open claims): " + ", ".join(left)))
+        checks.append(
+            _check(
+                "claims never exceed the cash credited",
+                cl_bad,
+                "unclaimed (rounding dust and open claims): " + ", ".join(left),
+            )
+        )
         return checks
     finally:
         con.close()
@@ -317,16 +422,29 @@ def reconcile(
             continue
         detail = c.detail + ("" if c.ok else ": " + "; ".join(c.mismatches[:5]))
         out.append(ReconCheck(c.name, c.ok, detail))
-    bad = [f"period {r.period}: exact cash in {r.cash_in} != report cash {p.cash}"
-           for r, p in zip(results, reports, strict=True) if r.cash_in != p.cash]
-    out.append(ReconCheck("exact engine collections equal the reported cash", not bad,
-                          f"{len(results)} period(s)" + ("; " + "; ".join(bad[:5]) if bad else "")))
+    bad = [
+        f"period {r.period}: exact cash in {r.cash_in} != report cash {p.cash}"
+        for r, p in zip(results, reports, strict=True)
+        if r.cash_in != p.cash
+    ]
+    out.append(
+        ReconCheck(
+            "exact engine collections equal the reported cash",
+            not bad,
+            f"{len(results)} period(s)" + ("; " + "; ".join(bad[:5]) if bad else ""),
+        )
+    )
     if client is not None and results:
         final = results[-1]
         chain_bal = [int(client.deal.tranche_balance(i)) for i in range(exact.n_tranches)]
         ok = chain_bal == list(final.ending_balance)
-        out.append(ReconCheck("final tranche balances: chain equals exact engine", ok,
-                              f"chain {chain_bal}, exact {list(final.ending_balance)}"))
+        out.append(
+            ReconCheck(
+                "final tranche balances: chain equals exact engine",
+                ok,
+                f"chain {chain_bal}, exact {list(final.ending_balance)}",
+            )
+        )
     if not results:
         raise DataIntegrityError(f"folder {str(folder)!r}: no period was accepted")
     return out

@@ -14,27 +14,61 @@ import typer
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the outputs (created if missing).")] = Path("demo-out"),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the outputs (created if missing).")
+    ] = Path("demo-out"),
     tape: Annotated[
-        Path | None, typer.Option("--tape", help="Loan tape file (any format `openmbs tape` reads); default: generated.")
+        Path | None,
+        typer.Option(
+            "--tape", help="Loan tape file (any format `openmbs tape` reads); default: generated."
+        ),
     ] = None,
-    deal: Annotated[str, typer.Option("--deal", help="Example deal name or deal TOML file.")] = "four_tranche",
-    loans: Annotated[int, typer.Option("--loans", min=1, help="Loans in the generated tape.")] = 2000,
-    investors: Annotated[int, typer.Option("--investors", min=1, max=200, help="Number of investors.")] = 20,
-    months: Annotated[int, typer.Option("--months", min=1, max=600, help="Months to simulate at most.")] = 360,
-    psa: Annotated[float, typer.Option("--psa", min=0, help="Prepayment speed, percent of PSA (150 = 150% PSA).")] = 150.0,
-    sda: Annotated[float, typer.Option("--sda", min=0, help="Default speed, percent of SDA (100 = 100% SDA).")] = 100.0,
+    deal: Annotated[
+        str, typer.Option("--deal", help="Example deal name or deal TOML file.")
+    ] = "four_tranche",
+    loans: Annotated[
+        int, typer.Option("--loans", min=1, help="Loans in the generated tape.")
+    ] = 2000,
+    investors: Annotated[
+        int, typer.Option("--investors", min=1, max=200, help="Number of investors.")
+    ] = 20,
+    months: Annotated[
+        int, typer.Option("--months", min=1, max=600, help="Months to simulate at most.")
+    ] = 360,
+    psa: Annotated[
+        float,
+        typer.Option("--psa", min=0, help="Prepayment speed, percent of PSA (150 = 150% PSA)."),
+    ] = 150.0,
+    sda: Annotated[
+        float, typer.Option("--sda", min=0, help="Default speed, percent of SDA (100 = 100% SDA).")
+    ] = 100.0,
     severity: Annotated[
-        float, typer.Option("--severity", min=0, max=100, help="Loss severity, percent of the defaulted balance.")
+        float,
+        typer.Option(
+            "--severity", min=0, max=100, help="Loss severity, percent of the defaulted balance."
+        ),
     ] = 35.0,
-    lag: Annotated[int, typer.Option("--lag", min=0, help="Months from default to liquidation.")] = 6,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the tape, the simulation and the investors.")] = 7,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Discard an earlier run in --out instead of resuming it.")] = False,
+    lag: Annotated[
+        int, typer.Option("--lag", min=0, help="Months from default to liquidation.")
+    ] = 6,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Seed of the tape, the simulation and the investors.")
+    ] = 7,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Discard an earlier run in --out instead of resuming it."),
+    ] = False,
     no_chain: Annotated[
-        bool, typer.Option("--no-chain", help="Off-chain lifecycle only (exact engine; not reconciled on chain).")
+        bool,
+        typer.Option(
+            "--no-chain", help="Off-chain lifecycle only (exact engine; not reconciled on chain)."
+        ),
     ] = False,
     rpc: Annotated[
-        str | None, typer.Option("--rpc", help="JSON-RPC node URL (not supported by the demo yet; see docs/demo.md).")
+        str | None,
+        typer.Option(
+            "--rpc", help="JSON-RPC node URL (not supported by the demo yet; see docs/demo.md)."
+        ),
     ] = None,
 ) -> None:
     """Run a deal's whole life on the embedded chain; write report.html and summary.json.
@@ -61,14 +95,27 @@ def demo(
             "`openmbs chain deploy --rpc` (see docs/demo.md)"
         )
     cfg = LifecycleConfig(
-        tape=str(tape) if tape else None, deal=deal, loans=loans, investors=investors, months=months,
-        psa=psa, sda=sda, severity=severity, lag=lag, seed=seed, chain=not no_chain,
+        tape=str(tape) if tape else None,
+        deal=deal,
+        loans=loans,
+        investors=investors,
+        months=months,
+        psa=psa,
+        sda=sda,
+        severity=severity,
+        lag=lag,
+        seed=seed,
+        chain=not no_chain,
     )
     console = Console()
     lines: list[str] = []
     with Progress(
-        TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=False,
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
     ) as bar:
         tasks: dict[str, TaskID] = {}
 
@@ -84,8 +131,10 @@ def demo(
         result = run_lifecycle(out, cfg, fresh=fresh, progress=progress, log=log)
     from rich.table import Table
 
-    table = Table(title=f"{deal}: {result.periods} periods" + (f" (resumed after period {result.resumed_from})"
-                                                                  if result.resumed_from else ""))
+    table = Table(
+        title=f"{deal}: {result.periods} periods"
+        + (f" (resumed after period {result.resumed_from})" if result.resumed_from else "")
+    )
     for col in ("tranche", "interest", "principal", "losses"):
         table.add_column(col, justify="right")
     for name, t in result.tranche_totals.items():
@@ -94,9 +143,15 @@ def demo(
     for c in result.checks:
         mark = "[green]ok[/green]" if c.ok else "[red]MISMATCH[/red]"
         console.print(f"  {mark}  {c.name}: {c.detail}")
-    status = "[green]reconciled[/green]" if result.reconciled else f"[red]NOT reconciled[/red] {result.note}"
-    console.print(f"{status}; chain {result.chain_seconds:.1f} s; report: {out / 'report.html'}; "
-                  f"summary: {out / 'summary.json'}; events: {out / 'events.duckdb'}")
+    status = (
+        "[green]reconciled[/green]"
+        if result.reconciled
+        else f"[red]NOT reconciled[/red] {result.note}"
+    )
+    console.print(
+        f"{status}; chain {result.chain_seconds:.1f} s; report: {out / 'report.html'}; "
+        f"summary: {out / 'summary.json'}; events: {out / 'events.duckdb'}"
+    )
     if any(not c.ok for c in result.checks):
         raise typer.Exit(1)
 

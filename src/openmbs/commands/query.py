@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 import typer
 
-query_app = typer.Typer(help="Query a deal's indexed events (DuckDB) as tables.", no_args_is_help=True)
+query_app = typer.Typer(
+    help="Query a deal's indexed events (DuckDB) as tables.", no_args_is_help=True
+)
 
 _DB = typer.Option("--db", help="Event store (events.duckdb of `openmbs demo`).")
 
@@ -29,7 +31,12 @@ def _print(table: Any, title: str, limit: int) -> None:
     for name in table.column_names:
         out.add_column(name, justify="right")
     for row in table.slice(0, limit).to_pylist():
-        out.add_row(*("" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v)) for v in row.values()))
+        out.add_row(
+            *(
+                "" if v is None else (f"{v:.6g}" if isinstance(v, float) else str(v))
+                for v in row.values()
+            )
+        )
     Console().print(out)
     if table.num_rows > limit:
         typer.echo(f"... {table.num_rows - limit} more rows (use --limit)")
@@ -41,7 +48,9 @@ _LIMIT = typer.Option("--limit", min=1, help="Rows to print.")
 @query_app.command("tranche-payments")
 def tranche_payments_cmd(
     db: Annotated[Path, _DB],
-    tranche: Annotated[int | None, typer.Option("--tranche", help="Only this tranche index.")] = None,
+    tranche: Annotated[
+        int | None, typer.Option("--tranche", help="Only this tranche index.")
+    ] = None,
     limit: Annotated[int, _LIMIT] = 50,
 ) -> None:
     """Per tranche and period: interest, principal, loss, balance and running totals."""
@@ -63,7 +72,9 @@ def holders_cmd(db: Annotated[Path, _DB], limit: Annotated[int, _LIMIT] = 50) ->
 @query_app.command("claims")
 def claims_cmd(
     db: Annotated[Path, _DB],
-    holder: Annotated[str | None, typer.Option("--holder", help="Only this holder address.")] = None,
+    holder: Annotated[
+        str | None, typer.Option("--holder", help="Only this holder address.")
+    ] = None,
     limit: Annotated[int, _LIMIT] = 50,
 ) -> None:
     """Per holder and tranche: number and total of claims."""

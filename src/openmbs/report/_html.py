@@ -24,12 +24,32 @@ def pool_series(lifecycle: dict[str, Any], decimals: int) -> dict[str, list[floa
     scale = 10.0**decimals
     reps = lifecycle["reports"]
     extra = lifecycle.get("pool", [])
-    out: dict[str, list[float]] = {k: [] for k in (
-        "period", "beginning", "ending", "factor", "cpr", "cdr", "dq30", "dq60", "dq90", "foreclosure",
-        "interest", "scheduled", "unscheduled", "losses")}
+    out: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "period",
+            "beginning",
+            "ending",
+            "factor",
+            "cpr",
+            "cdr",
+            "dq30",
+            "dq60",
+            "dq90",
+            "foreclosure",
+            "interest",
+            "scheduled",
+            "unscheduled",
+            "losses",
+        )
+    }
     original = reps[0]["beginning_balance"] if reps else 1
     for i, r in enumerate(reps):
-        beg, sched, unsched = r["beginning_balance"], r["scheduled_principal"], r["unscheduled_principal"]
+        beg, sched, unsched = (
+            r["beginning_balance"],
+            r["scheduled_principal"],
+            r["unscheduled_principal"],
+        )
         base = beg - sched
         smm = unsched / base if base > 0 else 0.0
         e = extra[i] if i < len(extra) else {}
@@ -102,8 +122,10 @@ def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         "resumed_from": int(result.resumed_from),
         "tranches": totals,
         "checks": [{"name": c.name, "ok": bool(c.ok), "detail": c.detail} for c in result.checks],
-        "audit": [{"name": c.name, "ok": bool(c.ok), "detail": c.detail, "mismatches": list(c.mismatches)}
-                  for c in audit_checks],
+        "audit": [
+            {"name": c.name, "ok": bool(c.ok), "detail": c.detail, "mismatches": list(c.mismatches)}
+            for c in audit_checks
+        ],
         "keeper_events": list(result.keeper_events),
         "timing_seconds": {
             "chain": round(result.chain_seconds, 3),
@@ -153,15 +175,32 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     a_cdr = [1 - (1 - x) ** 12 for x in proj["mdr"][:n]]
     f2 = go.Figure()
     f2.add_trace(go.Scatter(x=per, y=s["cpr"], name="realised CPR"))
-    f2.add_trace(go.Scatter(x=per[: len(a_cpr)], y=a_cpr, name="assumed CPR", line={"dash": "dash"}))
+    f2.add_trace(
+        go.Scatter(x=per[: len(a_cpr)], y=a_cpr, name="assumed CPR", line={"dash": "dash"})
+    )
     f2.add_trace(go.Scatter(x=per, y=s["cdr"], name="realised CDR"))
-    f2.add_trace(go.Scatter(x=per[: len(a_cdr)], y=a_cdr, name="assumed CDR", line={"dash": "dash"}))
-    f2.update_layout(title="Realised vs assumed CPR and CDR (annualised)", xaxis_title="period", yaxis_tickformat=".1%")
+    f2.add_trace(
+        go.Scatter(x=per[: len(a_cdr)], y=a_cdr, name="assumed CDR", line={"dash": "dash"})
+    )
+    f2.update_layout(
+        title="Realised vs assumed CPR and CDR (annualised)",
+        xaxis_title="period",
+        yaxis_tickformat=".1%",
+    )
     figs.append(("speeds", f2))
 
     f3 = go.Figure()
-    for key, label in (("dq30", "30 days"), ("dq60", "60 days"), ("dq90", "90+ days"), ("foreclosure", "in foreclosure")):
-        f3.add_trace(go.Scatter(x=per, y=s[key], name=label, stackgroup=None if key == "foreclosure" else "dq"))
+    for key, label in (
+        ("dq30", "30 days"),
+        ("dq60", "60 days"),
+        ("dq90", "90+ days"),
+        ("foreclosure", "in foreclosure"),
+    ):
+        f3.add_trace(
+            go.Scatter(
+                x=per, y=s[key], name=label, stackgroup=None if key == "foreclosure" else "dq"
+            )
+        )
     f3.update_layout(title="Delinquency pipeline (balance at period end)", xaxis_title="period")
     figs.append(("delinquency", f3))
 
@@ -177,18 +216,37 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         f6.add_trace(go.Bar(x=per, y=cash, name=name))
     f4.update_layout(title="Tranche factors", xaxis_title="period")
     f5.update_layout(title="Cumulative losses by tranche", xaxis_title="period")
-    f6.update_layout(title="Cash paid per tranche per period (interest + principal)", barmode="stack", xaxis_title="period")
+    f6.update_layout(
+        title="Cash paid per tranche per period (interest + principal)",
+        barmode="stack",
+        xaxis_title="period",
+    )
     figs += [("factors", f4), ("losses", f5), ("cash", f6)]
 
     st = closing["pool_stats"]
     pool_rows = [(k, v) for k, v in st.items()]
     spec = closing["deal_spec"]
     deal_rows = [
-        (t["name"], faces[i] / scale if i < len(faces) else None, t.get("coupon"), t.get("rate"), t.get("priority"))
+        (
+            t["name"],
+            faces[i] / scale if i < len(faces) else None,
+            t.get("coupon"),
+            t.get("rate"),
+            t.get("priority"),
+        )
         for i, t in enumerate(spec["tranches"])
     ]
     an_rows = [
-        (a["name"], a["face"], a["wal"], a["first"], a["last"], a["yield_"], a["modified_duration"], a["loss"])
+        (
+            a["name"],
+            a["face"],
+            a["wal"],
+            a["first"],
+            a["last"],
+            a["yield_"],
+            a["modified_duration"],
+            a["loss"],
+        )
         for a in closing["analytics"]
     ]
     tot_rows = [
@@ -196,8 +254,10 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         for name, t in result.tranche_totals.items()
     ]
     rec_rows = [(c.name, c.ok, c.detail) for c in result.checks]
-    aud_rows = [(c.name, c.ok, c.detail + ("; " + "; ".join(c.mismatches[:10]) if c.mismatches else ""))
-                for c in audit_checks]
+    aud_rows = [
+        (c.name, c.ok, c.detail + ("; " + "; ".join(c.mismatches[:10]) if c.mismatches else ""))
+        for c in audit_checks
+    ]
     cfg = closing["config"]
     status = "RECONCILED" if result.reconciled else "NOT RECONCILED"
     parts = [
@@ -213,21 +273,29 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         + f". {result.periods} periods; {st['loan_count']:,} loans; "
         f"{cfg['psa']} PSA, {cfg['sda']} SDA, severity {cfg['severity']}%, lag {cfg['lag']} months, seed {cfg['seed']}; "
         f"{cfg['investors']} investors.</p>",
-        "<h2>Pool at closing</h2>", _table(["statistic", "value"], pool_rows),
-        "<h2>Deal structure</h2>", _table(["tranche", "face", "coupon", "rate", "priority"], deal_rows),
+        "<h2>Pool at closing</h2>",
+        _table(["statistic", "value"], pool_rows),
+        "<h2>Deal structure</h2>",
+        _table(["tranche", "face", "coupon", "rate", "priority"], deal_rows),
         "<h2>Tranche analytics at closing (projection at the assumptions, yields at par)</h2>",
-        _table(["tranche", "face", "WAL (y)", "first", "last", "yield", "mod. duration", "loss"], an_rows),
+        _table(
+            ["tranche", "face", "WAL (y)", "first", "last", "yield", "mod. duration", "loss"],
+            an_rows,
+        ),
     ]
     for _key, fig in figs:
         parts.append(_fig_html(fig))
     parts += [
         "<h2>Totals paid per tranche (exact engine, currency units)</h2>",
         _table(["tranche", "interest", "principal", "losses"], tot_rows),
-        "<h2>Reconciliation</h2>", _table(["check", "ok", "detail"], rec_rows),
-        "<h2>Audit</h2>", _table(["check", "ok", "detail"], aud_rows),
+        "<h2>Reconciliation</h2>",
+        _table(["check", "ok", "detail"], rec_rows),
+        "<h2>Audit</h2>",
+        _table(["check", "ok", "detail"], aud_rows),
         "<h2>Keeper</h2>",
         "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in result.keeper_events[:200]) + "</ul>"
-        if result.keeper_events else "<p>No trigger changed state.</p>",
+        if result.keeper_events
+        else "<p>No trigger changed state.</p>",
         "</body></html>",
     ]
     path = out / "report.html"

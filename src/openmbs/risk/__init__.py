@@ -36,6 +36,7 @@ from openmbs.risk._scenarios import (
 )
 
 __all__ = [
+    "SCENARIO_COLUMNS",
     "CalibrationRow",
     "CreditModel",
     "CreditModelInfo",
@@ -44,7 +45,6 @@ __all__ = [
     "FeatureSpec",
     "HullWhite",
     "HullWhitePaths",
-    "SCENARIO_COLUMNS",
     "ScenarioGrid",
     "ScenarioResults",
     "TrainResult",

@@ -143,6 +143,22 @@ class ScenarioResults:
         values = np.asarray(self.table.column(name).to_numpy(zero_copy_only=False), dtype=float)
         return values.reshape(self.n_scenarios, len(self.tranches))
 
+    def identical_to(self, other: ScenarioResults) -> bool:
+        """Whether both tables hold the same values, element by element (NaN == NaN)."""
+        if self.table.column_names != other.table.column_names:
+            return False
+        if self.table.num_rows != other.table.num_rows:
+            return False
+        for name in self.table.column_names:
+            a = self.table.column(name).to_numpy(zero_copy_only=False)
+            b = other.table.column(name).to_numpy(zero_copy_only=False)
+            if a.dtype.kind == "f":
+                if not np.array_equal(a, b, equal_nan=True):
+                    return False
+            elif not np.array_equal(a, b):
+                return False
+        return True
+
     def write(self, path: str) -> None:
         """Write the table as Parquet (atomically: a temporary file, then renamed)."""
         import pyarrow.parquet as pq
@@ -231,7 +247,7 @@ def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
                 out["price_at_shift"][k, i] = float(
                     price_from_yield(cash, face, y + rows[k, 3] / 10_000.0, delay_days=delay)
                 )
-            except Exception:  # noqa: BLE001 - an unsolvable yield (cash lost) is NaN
+            except Exception:  # an unsolvable yield (all cash lost) is reported as NaN
                 continue
     out["names"] = np.array(res.names, dtype=object)
     return out
@@ -316,13 +332,13 @@ def run_scenarios(
         from distributed import Client, as_completed
 
         backend = "dask"
-        with Client(dask_address, set_as_default=False) as client:
+        with Client(dask_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             n_workers = max(1, len(client.scheduler_info().get("workers", {})))
             job_f = client.scatter(job, broadcast=True)
             futures = [client.submit(_run_chunk, job_f, rows[lo:hi], pure=False)
                        for lo, hi in spans]
             index = {f.key: j for j, f in enumerate(futures)}
-            for fut in as_completed(futures, loop=client.loop):
+            for fut in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 done(index[fut.key], fut.result())
     elif n_workers == 1:
         backend = "local"
@@ -330,7 +346,8 @@ def run_scenarios(
             done(j, _run_chunk(job, rows[lo:hi]))
     else:
         import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed as cf_completed
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import as_completed as cf_completed
 
         backend = "processes"
         with ProcessPoolExecutor(n_workers, mp_context=mp.get_context("spawn")) as ex:

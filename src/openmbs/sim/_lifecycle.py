@@ -117,7 +117,14 @@ class ReconCheck:
 
 @dataclass(frozen=True)
 class LifecycleResult:
-    """What a lifecycle run produced (paths in ``out``; figures in base units)."""
+    """What a lifecycle run produced (paths in ``out``; figures in base units).
+
+    ``chain_seconds`` is the wall time spent on chain (deployment, monthly remittances
+    with claims and trades, verifyLoan); ``month_chain_seconds`` the median of one
+    month's chain time; ``sim_seconds`` and ``bridge_seconds`` the loan simulation and
+    the servicer bridge (records, leaves, tree, report) of the months simulated in this
+    run.
+    """
 
     out: Path
     periods: int
@@ -131,6 +138,7 @@ class LifecycleResult:
     keeper_events: tuple[str, ...]
     note: str = ""
     audit: Any = None
+    month_chain_seconds: float = 0.0
 
     @property
     def reconciled(self) -> bool:
@@ -199,7 +207,9 @@ def _load_spec(deal: str) -> Any:
     if deal in EXAMPLE_DEALS:
         return example_deal(deal)
     if not Path(deal).exists():
-        raise InputError(f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file")
+        raise InputError(
+            f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file"
+        )
     return load_deal(deal)
 
 
@@ -215,7 +225,11 @@ def _cleanup(records: pa.Table, exact: Any) -> tuple[pa.Table, bool]:
 
     end = records.column("ending_balance").to_numpy().astype(np.int64)
     pool_end = int(end.sum())
-    if exact.cleanup_wad <= 0 or pool_end == 0 or pool_end * WAD > exact.cleanup_wad * exact.pool_original:
+    if (
+        exact.cleanup_wad <= 0
+        or pool_end == 0
+        or pool_end * WAD > exact.cleanup_wad * exact.pool_original
+    ):
         return records, False
     pre = records.column("prepaid_principal").to_numpy().astype(np.int64) + end
     open_ = end > 0
@@ -268,22 +282,35 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
     keys = [_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)]
     attestors = [str(Account.from_key(k).address) for k in keys]
     investors = [_address(f"investor{i}", cfg.seed) for i in range(cfg.investors)]
-    dcfg = config_from_spec(spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors)
+    dcfg = config_from_spec(
+        spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
+    )
     with collector.capture():
         client = deploy_deal(
-            dcfg, attestors=attestors, admin=admin, servicer=servicer, test_waterfall=cfg.test_waterfall
+            dcfg,
+            attestors=attestors,
+            admin=admin,
+            servicer=servicer,
+            test_waterfall=cfg.test_waterfall,
         )
         client.allow([*investors, admin, servicer], _FAR_FUTURE)
         rng = np.random.default_rng([cfg.seed, 0, 7])
         # each tranche's face is split among the investors in random integer shares
+        shares = np.zeros((exact.n_tranches, len(investors)), dtype=np.int64)
         for t, face in enumerate(exact.face):
-            w = rng.dirichlet(np.ones(len(investors)))
-            shares = np.floor(w * face).astype(np.int64)
-            shares[int(np.argmax(shares))] += face - int(shares.sum())
-            for inv, amt in zip(investors, shares.tolist(), strict=True):
-                if amt > 0:
-                    client.settlement.mint(inv, amt, sender=admin)
-                    client.subscribe(inv, t, amt)
+            wts = rng.dirichlet(np.ones(len(investors)))
+            shares[t] = np.floor(wts * face).astype(np.int64)
+            shares[t, int(np.argmax(shares[t]))] += face - int(shares[t].sum())
+        for j, inv in enumerate(investors):
+            total = int(shares[:, j].sum())
+            client.settlement.mint(inv, total, sender=admin)
+            client.settlement.approve(client.issuance.address, total, sender=inv)
+            for t in range(exact.n_tranches):
+                if shares[t, j] > 0:
+                    client.issuance.subscribe(t, int(shares[t, j]), sender=inv)
+        # the servicer's float: enough for every month's deposit (the pool's balance
+        # plus all its interest is below three times the balance at closing)
+        client.settlement.mint(servicer, 3 * exact.pool_original, sender=admin)
         client.close()
         for inv in investors:
             client.settle(inv)
@@ -299,11 +326,13 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
     for tok in client.tokens:
         registry.add_contract(tok, "TrancheToken")
     claim_every = [int(x) for x in rng.integers(1, 13, size=len(investors))]
-    return _World(client, env, admin, servicer, keys, investors, collector, source, registry, claim_every)
+    return _World(
+        client, env, admin, servicer, keys, investors, collector, source, registry, claim_every
+    )
 
 
 def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
-    """Attest (a random quorum of the attestors), fund the servicer, submit."""
+    """Attest (a random quorum of the attestors) and submit (approve + submit)."""
     from openmbs.oracle import attest
 
     rng = np.random.default_rng([cfg.seed, report.period, 1])
@@ -315,7 +344,6 @@ def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
         verifying_contract=str(w.client.oracle.address),
         quorum=cfg.quorum,
     )
-    w.client.settlement.mint(w.servicer, report.cash, sender=w.admin)
     w.client.remit(report, sigs)
 
 
@@ -332,10 +360,16 @@ def _investors_act(w: _World, cfg: LifecycleConfig, period: int, final: bool) ->
             if int(c.deal.payee_owed(payee)) > 0:
                 c.deal.claim_payee(sender=payee)
         return
-    n_trades = int(rng.binomial(len(w.investors), cfg.trade_probability / max(len(w.investors), 1) * 3))
+    n_trades = int(
+        rng.binomial(len(w.investors), cfg.trade_probability / max(len(w.investors), 1) * 3)
+    )
     for _ in range(n_trades):
         t = int(rng.integers(0, len(c.tokens)))
-        seller, buyer = rng.choice(len(w.investors), size=2, replace=False).tolist() if len(w.investors) > 1 else (0, 0)
+        seller, buyer = (
+            rng.choice(len(w.investors), size=2, replace=False).tolist()
+            if len(w.investors) > 1
+            else (0, 0)
+        )
         if seller == buyer:
             continue
         bal = int(c.tokens[t].balanceOf(w.investors[seller]))
@@ -344,9 +378,7 @@ def _investors_act(w: _World, cfg: LifecycleConfig, period: int, final: bool) ->
             c.tokens[t].transfer(w.investors[buyer], amount, sender=w.investors[seller])
 
 
-def _chain_month(
-    w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, final: bool
-) -> None:
+def _chain_month(w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, final: bool) -> None:
     t0 = time.perf_counter()
     before = [int(w.client.deal.tranche_balance(i)) for i in range(len(w.client.tokens))]
     with w.collector.capture():
@@ -447,7 +479,13 @@ def run_lifecycle(
     if manifest is None:
         for sub in ("loans", "state"):
             shutil.rmtree(out / sub, ignore_errors=True)
-        for name in ("events.duckdb", "events.duckdb.wal", "summary.json", "report.html", "lifecycle.json"):
+        for name in (
+            "events.duckdb",
+            "events.duckdb.wal",
+            "summary.json",
+            "report.html",
+            "lifecycle.json",
+        ):
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     (out / "loans").mkdir(exist_ok=True)
@@ -464,7 +502,9 @@ def run_lifecycle(
     prep = Prepayment.psa(cfg.psa)
     dflt = Default.sda(cfg.sda)
     sev = cfg.severity / 100.0
-    sim = LoanSimulator(tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, seed=cfg.seed)
+    sim = LoanSimulator(
+        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, seed=cfg.seed
+    )
     pool_units = int(sim.balances.sum())
     st = pool_stats(tape)
     spec = _load_spec(cfg.deal).with_pool(
@@ -480,7 +520,9 @@ def run_lifecycle(
             f"deal {spec.name!r}: pool balance {exact.pool_original} units after sizing, "
             f"simulated pool {pool_units} units"
         )
-    cf = project_tape(tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, method="repline")
+    cf = project_tape(
+        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, method="repline"
+    )
     coll = collections_from_projection(
         cf, servicing_in_net_rate=spec.pool.servicing_in_net_rate, cleanup_call=spec.cleanup_call
     )
@@ -500,15 +542,30 @@ def run_lifecycle(
                 "tranche_face": list(exact.face),
                 "pool_stats": {
                     k: getattr(st, k)
-                    for k in ("loan_count", "current_balance", "original_balance", "average_balance",
-                              "wac", "net_wac", "wam", "wala", "wa_original_term", "wa_credit_score",
-                              "wa_ltv", "wa_cltv", "wa_dti")
+                    for k in (
+                        "loan_count",
+                        "current_balance",
+                        "original_balance",
+                        "average_balance",
+                        "wac",
+                        "net_wac",
+                        "wam",
+                        "wala",
+                        "wa_original_term",
+                        "wa_credit_score",
+                        "wa_ltv",
+                        "wa_cltv",
+                        "wa_dti",
+                    )
                 },
                 "analytics": [a.as_dict() for a in closing],
                 "projection": {
                     "period": cf.period.tolist(),
                     "balance": (cf.factor * cf.original_balance).tolist(),
-                    "smm": (cf.voluntary_prepayment / np.maximum(cf.beginning_balance - cf.expected_amortization, 1e-9)).tolist(),
+                    "smm": (
+                        cf.voluntary_prepayment
+                        / np.maximum(cf.beginning_balance - cf.expected_amortization, 1e-9)
+                    ).tolist(),
                     "mdr": (cf.new_default / np.maximum(cf.beginning_balance, 1e-9)).tolist(),
                     "loss": cf.loss.tolist(),
                 },
@@ -543,11 +600,13 @@ def run_lifecycle(
         liq = sp.records.column("liquidated").to_numpy(zero_copy_only=False).astype(bool)
         perf = (prev_dq[rows] == 0) & ~prev_def[rows]
         new = d & ~prev_def[rows]
-        pool_extra.append({
-            "performing_begin": int(beg[perf].sum()),
-            "new_default": int(beg[new].sum()),
-            "foreclosure": int(end[d & ~liq].sum()),
-        })
+        pool_extra.append(
+            {
+                "performing_begin": int(beg[perf].sum()),
+                "new_default": int(beg[new].sum()),
+                "foreclosure": int(end[d & ~liq].sum()),
+            }
+        )
         prev_dq[rows] = sp.records.column("delinquency").to_numpy()
         prev_def[rows] = d
 
@@ -564,9 +623,13 @@ def run_lifecycle(
         if w is not None:
             _chain_month(w, cfg, rep, keeper, final)
         else:
-            keeper.observe(rep.period, pool_end=rep.ending_balance, losses=rep.losses,
-                           delinquent_60_plus=rep.delinquent_60 + rep.delinquent_90_plus,
-                           tranche_balances=list(state.balance))
+            keeper.observe(
+                rep.period,
+                pool_end=rep.ending_balance,
+                losses=rep.losses,
+                delinquent_60_plus=rep.delinquent_60 + rep.delinquent_90_plus,
+                tranche_balances=list(state.balance),
+            )
         state, res = apply_period(exact, state, exact_remittance(rep))
         results.append(res)
         reports.append(rep)
@@ -587,7 +650,9 @@ def run_lifecycle(
             accept(sp, finished and k == last)
         sim.load_state(out / SIM_STATE)
         if sim.period != last:
-            raise DataIntegrityError(f"file {str(out / SIM_STATE)!r}: state of period {sim.period}, manifest says {last}")
+            raise DataIntegrityError(
+                f"file {str(out / SIM_STATE)!r}: state of period {sim.period}, manifest says {last}"
+            )
 
     # 3b. new periods -----------------------------------------------------------------
     k = last
@@ -618,8 +683,10 @@ def run_lifecycle(
         for ev in keeper.events[n_keeper:]:
             say(ev.message())
         if called:
-            say(f"period {k}: clean-up call exercised at pool factor "
-                f"{sp.report.beginning_balance / exact.pool_original:.4f}; remaining loans bought at par")
+            say(
+                f"period {k}: clean-up call exercised at pool factor "
+                f"{sp.report.beginning_balance / exact.pool_original:.4f}; remaining loans bought at par"
+            )
         path = loans_path(out, k)
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(rc.append_column("leaf", pa.array(sp.leaves, pa.binary(32))), tmp)
@@ -627,8 +694,16 @@ def run_lifecycle(
         sim.save_state(out / SIM_STATE)
         roots.append("0x" + sp.report.loan_tape_root.hex())
         finished = final
-        _atomic_json(manifest_path, {"format": _FORMAT, "fingerprint": cfg.fingerprint(),
-                                     "last_period": k, "roots": roots, "finished": finished})
+        _atomic_json(
+            manifest_path,
+            {
+                "format": _FORMAT,
+                "fingerprint": cfg.fingerprint(),
+                "last_period": k,
+                "roots": roots,
+                "finished": finished,
+            },
+        )
     n_periods = len(results)
 
     # 4. verify, index, reconcile -----------------------------------------------------
@@ -636,15 +711,21 @@ def run_lifecycle(
     if w is not None:
         tick("verify", 0, 1)
         t0 = time.perf_counter()
-        bad = [row for row, (p, leaf, proof) in sorted(final_leaf.items())
-               if not bool(w.client.oracle.verifyLoan(p, leaf, proof))]
+        bad = [
+            row
+            for row, (p, leaf, proof) in sorted(final_leaf.items())
+            if not bool(w.client.oracle.verifyLoan(p, leaf, proof))
+        ]
         w.chain_seconds += time.perf_counter() - t0
         ids = tape.table.column("loan_id").to_pylist()
-        checks.append(ReconCheck(
-            "final loan records verify on chain (verifyLoan)", not bad and len(final_leaf) == len(tape),
-            f"{len(final_leaf) - len(bad)} of {len(tape)} loans verified"
-            + (f"; failing: {', '.join(str(ids[r]) for r in bad[:10])}" if bad else ""),
-        ))
+        checks.append(
+            ReconCheck(
+                "final loan records verify on chain (verifyLoan)",
+                not bad and len(final_leaf) == len(tape),
+                f"{len(final_leaf) - len(bad)} of {len(tape)} loans verified"
+                + (f"; failing: {', '.join(str(ids[r]) for r in bad[:10])}" if bad else ""),
+            )
+        )
         tick("verify", 1, 1)
         tick("index", 0, 1)
         from openmbs.indexer import EventStore, Indexer
@@ -658,8 +739,16 @@ def run_lifecycle(
 
     tick("audit", 0, 1)
     audit_report = audit(out)
-    checks.extend(reconcile(out, exact=exact, results=results, reports=reports,
-                            client=w.client if w else None, audit_report=audit_report))
+    checks.extend(
+        reconcile(
+            out,
+            exact=exact,
+            results=results,
+            reports=reports,
+            client=w.client if w else None,
+            audit_report=audit_report,
+        )
+    )
     tick("audit", 1, 1)
     totals = {
         exact.names[i]: {
@@ -669,16 +758,19 @@ def run_lifecycle(
         }
         for i in range(exact.n_tranches)
     }
-    _atomic_json(out / "lifecycle.json", {
-        "periods": n_periods,
-        "tranche_names": list(exact.names),
-        "results": [asdict(r) for r in results],
-        "reports": [asdict(r) for r in reports],
-        "pool": pool_extra,
-        "keeper_events": [asdict(e) for e in keeper.events],
-        "keeper_unwatched": keeper.unwatched,
-        "chain_month_seconds": w.month_seconds if w else [],
-    })
+    _atomic_json(
+        out / "lifecycle.json",
+        {
+            "periods": n_periods,
+            "tranche_names": list(exact.names),
+            "results": [asdict(r) for r in results],
+            "reports": [asdict(r) for r in reports],
+            "pool": pool_extra,
+            "keeper_events": [asdict(e) for e in keeper.events],
+            "keeper_unwatched": keeper.unwatched,
+            "chain_month_seconds": w.month_seconds if w else [],
+        },
+    )
     note = "" if w is not None else "chain disabled: on-chain steps not run"
     result = LifecycleResult(
         out=out,
@@ -693,6 +785,7 @@ def run_lifecycle(
         keeper_events=tuple(e.message() for e in keeper.events),
         note=note,
         audit=audit_report,
+        month_chain_seconds=float(np.median(w.month_seconds)) if w and w.month_seconds else 0.0,
     )
     if write_outputs:
         from openmbs.report import write_report, write_summary

@@ -1,10 +1,12 @@
 """Compiled float waterfall (numba): the exact engine's steps on float64 scalars.
 
-Loops: scenarios (outer), periods, tranches. Each function is the float twin of the
-function of the same name in ``_exact.py``; parameters come packed in small arrays
-(see :func:`pack`). This is the default float engine; ``_waterfall.py`` also has a
-numpy version vectorised over scenarios (``engine="numpy"``), and tests check both
-against the exact engine.
+Loops: scenarios (outer), periods, tranches. Scenarios are independent, so from
+:data:`PARALLEL_MIN_SCENARIOS` scenarios on they are split in chunks over the numba
+threads (``prange``; each chunk allocates its scratch arrays once); the results do not
+depend on the split. Each step is the float twin of the step function in
+``_exact.py``; parameters come packed in small arrays (see :func:`pack`). This is the
+default float engine; ``_waterfall.py`` also has a numpy version vectorised over
+scenarios (``engine="numpy"``), and tests check both against the exact engine.
 """
 
 from __future__ import annotations

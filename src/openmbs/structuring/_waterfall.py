@@ -729,8 +729,9 @@ def run_waterfall(
         ending balances per tranche; or only the per-scenario totals
         (:class:`TrancheSummary`, for large scenario sets).
     engine : {"numba", "numpy"}, default "numba"
-        The compiled scalar kernel (``_kernel.py``, loops over scenarios) or the numpy
-        version vectorised over scenarios (``_waterfall.py``). Same algorithm.
+        The compiled scalar kernel (``_kernel.py``, loops over scenarios, split over
+        the numba threads for 64 scenarios or more) or the numpy version vectorised
+        over scenarios (``_waterfall.py``). Same algorithm.
 
     Returns
     -------

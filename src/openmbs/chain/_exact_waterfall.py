@@ -1,0 +1,212 @@
+"""Deploy and drive ``ExactWaterfall.vy``, the on-chain port of the exact waterfall.
+
+The contract takes the flat integer parameters of
+:func:`openmbs.structuring.compile_exact` (arrays padded to their fixed bounds) and
+keeps the exact engine's state in its own storage; these helpers convert between the
+Python dataclasses of :mod:`openmbs.structuring._exact` and the contract's structs.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from openmbs.chain._contracts import CONTRACTS_DIR
+from openmbs.errors import ChainError
+from openmbs.structuring._exact import (
+    MAX_FEES,
+    MAX_TRANCHES,
+    MAX_TRIGGERS,
+    ExactDeal,
+    ExactPeriodResult,
+    ExactRemittance,
+    ExactState,
+)
+
+__all__ = [
+    "MAX_PAC",
+    "MAX_STEPS",
+    "apply_onchain",
+    "deploy_exact_waterfall",
+    "exact_params",
+    "exact_waterfall_deployer",
+    "read_state",
+    "remittance_struct",
+]
+
+#: Bound of the step list in the contract.
+MAX_STEPS = 16
+#: Longest PAC schedule the contract stores.
+MAX_PAC = 360
+
+#: ``ExactPeriodResult`` fields that are per-tranche tuples (padded to 8 on chain).
+_TRANCHE_FIELDS = (
+    "beginning_balance",
+    "interest_due",
+    "interest_paid",
+    "accreted",
+    "interest_shortfall",
+    "principal_paid",
+    "writedown",
+    "writeup",
+    "ending_balance",
+    "interest_index",
+    "principal_index",
+    "loss_index",
+    "writeup_index",
+)
+
+
+def _pad(values: tuple[int, ...], size: int, what: str) -> list[int]:
+    if len(values) > size:
+        raise ChainError(f"exact waterfall: {what} has {len(values)} entries, more than the bound {size}")
+    return list(values) + [0] * (size - len(values))
+
+
+@cache
+def exact_waterfall_deployer() -> Any:
+    """A cached titanoboa deployer (``boa.load_partial``) of ``ExactWaterfall.vy``."""
+    import boa
+
+    return boa.load_partial(str(CONTRACTS_DIR / "ExactWaterfall.vy"))
+
+
+def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
+    """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`."""
+    t = MAX_TRANCHES
+    return (
+        deal.n_tranches,
+        _pad(deal.face, t, "face"),
+        _pad(deal.coupon_kind, t, "coupon_kind"),
+        _pad(deal.rate, t, "rate"),
+        _pad(deal.margin, t, "margin"),
+        _pad(deal.cap, t, "cap"),
+        _pad(deal.floor, t, "floor"),
+        _pad(deal.priority, t, "priority"),
+        _pad(deal.rank_start, t, "rank_start"),
+        _pad(deal.rank_end, t, "rank_end"),
+        _pad(deal.rule, t, "rule"),
+        _pad(deal.group_start, t, "group_start"),
+        _pad(deal.group_end, t, "group_end"),
+        _pad(deal.lockout, t, "lockout"),
+        _pad(deal.flags, t, "flags"),
+        _pad(deal.io_ref, t, "io_ref"),
+        _pad(deal.accretion_mask, t, "accretion_mask"),
+        deal.n_fees,
+        _pad(deal.fee_rate, MAX_FEES, "fee_rate"),
+        _pad(deal.fee_fixed, MAX_FEES, "fee_fixed"),
+        _pad(deal.fee_cap, MAX_FEES, "fee_cap"),
+        deal.reserve_initial,
+        deal.reserve_floor,
+        deal.reserve_pct,
+        deal.reserve_flags,
+        deal.n_triggers,
+        _pad(deal.trig_test, MAX_TRIGGERS, "trig_test"),
+        _pad(deal.trig_ref, MAX_TRIGGERS, "trig_ref"),
+        _pad(deal.trig_threshold, MAX_TRIGGERS, "trig_threshold"),
+        _pad(deal.trig_effect, MAX_TRIGGERS, "trig_effect"),
+        _pad(deal.trig_curable, MAX_TRIGGERS, "trig_curable"),
+        len(deal.steps),
+        _pad(deal.steps, MAX_STEPS, "steps"),
+        deal.interest_on_shortfall,
+        deal.cleanup_wad,
+        deal.pool_original,
+    )
+
+
+def deploy_exact_waterfall(deal: ExactDeal, deal_address: str) -> Any:
+    """Deploy ``ExactWaterfall`` for ``deal``, load its PAC schedules and seal it.
+
+    Parameters
+    ----------
+    deal : ExactDeal
+        The compiled deal (:func:`openmbs.structuring.compile_exact`).
+    deal_address : str
+        The only address allowed to call ``allocate`` / ``apply`` (the Deal contract).
+
+    Returns
+    -------
+    The titanoboa contract, deployed by ``boa.env.eoa``.
+    """
+    contract = exact_waterfall_deployer().deploy(exact_params(deal), deal_address)
+    for i, schedule in enumerate(deal.pac_schedule):
+        if schedule:
+            if len(schedule) > MAX_PAC:
+                raise ChainError(
+                    f"exact waterfall: PAC schedule of class {i} has {len(schedule)} periods, "
+                    f"more than {MAX_PAC}"
+                )
+            contract.set_pac_schedule(i, list(schedule))
+    contract.seal()
+    return contract
+
+
+def remittance_struct(rem: ExactRemittance) -> tuple[int, ...]:
+    """The contract's ``ExactRemittance`` struct (field order)."""
+    return (
+        rem.period,
+        rem.interest,
+        rem.scheduled_principal,
+        rem.prepaid_principal,
+        rem.recoveries,
+        rem.realized_losses,
+        rem.beginning_balance,
+        rem.ending_balance,
+        rem.delinquent_60,
+        rem.index_rate,
+        rem.subsequent_recoveries,
+    )
+
+
+def apply_onchain(contract: Any, deal: ExactDeal, rem: ExactRemittance, sender: str) -> ExactPeriodResult:
+    """Run ``contract.apply`` (as ``sender``, the bound deal) and return the
+    figures as an :class:`ExactPeriodResult` trimmed to the deal's sizes."""
+    out = contract.apply(remittance_struct(rem), sender=sender)
+    n, nf, nt = deal.n_tranches, deal.n_fees, deal.n_triggers
+
+    def tr(name: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in getattr(out, name)[:n])
+
+    fields: dict[str, Any] = {name: tr(name) for name in _TRANCHE_FIELDS}
+    return ExactPeriodResult(
+        period=int(out.period),
+        fees_paid=tuple(int(x) for x in out.fees_paid[:nf]),
+        reserve_draw=int(out.reserve_draw),
+        reserve_deposit=int(out.reserve_deposit),
+        reserve_release=int(out.reserve_release),
+        reserve_balance=int(out.reserve_balance),
+        trigger_failing=tuple(int(x) for x in out.trigger_failing[:nt]),
+        effects=int(out.effects),
+        residual_paid=int(out.residual_paid),
+        dust=int(out.dust),
+        dust_change=int(out.dust_change),
+        cash_in=int(out.cash_in),
+        cash_out=int(out.cash_out),
+        cleanup_eligible=bool(out.cleanup_eligible),
+        **fields,
+    )
+
+
+def read_state(contract: Any, deal: ExactDeal) -> ExactState:
+    """The contract's stored state as an :class:`ExactState`."""
+    n, nf, nt = deal.n_tranches, deal.n_fees, deal.n_triggers
+    idx = [[contract.index(kind, i) for i in range(n)] for kind in range(4)]
+    return ExactState(
+        period=int(contract.period()),
+        balance=tuple(int(contract.tranche_balance(i)) for i in range(n)),
+        shortfall=tuple(int(contract.shortfall(i)) for i in range(n)),
+        writedown=tuple(int(contract.writedown(i)) for i in range(n)),
+        fee_shortfall=tuple(int(contract.fee_shortfall(k)) for k in range(nf)),
+        reserve=int(contract.reserve()),
+        latch=tuple(int(contract.latch(k)) for k in range(nt)),
+        cum_loss=int(contract.cum_loss()),
+        dust=int(contract.dust()),
+        interest_index=tuple(int(x[0]) for x in idx[0]),
+        principal_index=tuple(int(x[0]) for x in idx[1]),
+        loss_index=tuple(int(x[0]) for x in idx[2]),
+        writeup_index=tuple(int(x[0]) for x in idx[3]),
+        interest_carry=tuple(int(x[1]) for x in idx[0]),
+        principal_carry=tuple(int(x[1]) for x in idx[1]),
+        loss_carry=tuple(int(x[1]) for x in idx[2]),
+        writeup_carry=tuple(int(x[1]) for x in idx[3]),
+    )
