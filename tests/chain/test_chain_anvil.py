@@ -22,12 +22,17 @@ from openmbs.oracle import RemittanceReport, attest
 WAD = 10**18
 
 
-@pytest.fixture(scope="module")
-def anvil():
+def _node():
     if find_anvil() is None and shutil.which("npm") is None:
         pytest.skip("npm is not installed: cannot install anvil from the npm registry")
     binary = find_anvil() or install_anvil()
-    node = start_anvil(binary)
+    return start_anvil(binary)
+
+
+@pytest.fixture
+def anvil():
+    """A fresh node per test (titanoboa's network mode tracks one deployer's nonces)."""
+    node = _node()
     yield node
     node.stop()
 
@@ -80,8 +85,7 @@ def test_cli_deploy_and_status_over_rpc(anvil, tmp_path, monkeypatch):
     from openmbs.cli import app
 
     state = tmp_path / "deployment.json"
-    monkeypatch.setenv("OPENMBS_PRIVATE_KEY", ANVIL_KEYS[2])
-    anvil.rpc("anvil_setBalance", [Account.from_key(ANVIL_KEYS[2]).address, hex(10**21)])
+    monkeypatch.setenv("OPENMBS_PRIVATE_KEY", ANVIL_KEYS[0])
     attestors = ",".join(Account.from_key(bytes([i + 1]) * 32).address for i in range(5))
     runner = CliRunner()
     embedded = boa.env  # the CLI points boa at the node for the rest of the process

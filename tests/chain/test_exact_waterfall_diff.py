@@ -8,7 +8,7 @@ each hypothesis example runs inside ``boa.env.anchor()``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import boa
@@ -97,7 +97,9 @@ _period = st.tuples(
 )
 
 
-def _remittances(deal: ExactDeal, periods: list[tuple[int, ...]], wind_down: bool) -> Iterator[ExactRemittance]:
+def _remittances(
+    deal: ExactDeal, periods: Sequence[tuple[int, ...]], wind_down: bool
+) -> Iterator[ExactRemittance]:
     pool = deal.pool_original
     for p, (pre_bp, loss_bp, rec_pct, int_pct, dq_bp, idx_bp, sub_bp) in enumerate(periods, 1):
         sched = pool // 360
@@ -140,8 +142,8 @@ def _run(contract: Any, deal: ExactDeal, rems: Iterator[ExactRemittance]) -> lis
 
 
 @pytest.mark.parametrize("name", sorted(DEALS))
-@settings(max_examples=10, deadline=None)
-@given(periods=st.lists(_period, min_size=3, max_size=7), wind_down=st.booleans())
+@settings(max_examples=6, deadline=None)
+@given(periods=st.lists(_period, min_size=3, max_size=6), wind_down=st.booleans())
 def test_exact_waterfall_matches_python(
     compiled: Any, name: str, periods: list[tuple[int, ...]], wind_down: bool
 ) -> None:
@@ -210,7 +212,7 @@ def test_exact_waterfall_allocate_interface(anchored: Any, name: str) -> None:
     contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
     state = initial_state(deal)
     periods = [(200, 0, 0, 100, 0, 0, 0), (100, 1200, 30, 60, 900, 0, 0), (300, 0, 0, 0, 0, 0, 0)]
-    for rem in _remittances(deal, [p[:6] + (0,) for p in periods], wind_down=False):
+    for rem in _remittances(deal, [(*p[:6], 0) for p in periods], wind_down=False):
         inp = _allocation_input(deal, rem, state)
         state, res = apply_period(deal, state, rem)
         a = contract.allocate(inp, sender=DEAL_ADDRESS)
@@ -227,7 +229,9 @@ def test_exact_waterfall_allocate_interface(anchored: Any, name: str) -> None:
         credited = sum(a.interest) + sum(a.principal)
         assert credited + a.fee + a.residual + a.reserve_balance == inp[0][13] + inp[3]
         assert read_state(contract, deal) == state
-    bad = _allocation_input(deal, next(_remittances(deal, [(0,) * 3 + (100, 0, 0, 0)], False)), state)
-    bad = (bad[0][:0] + (4,) + bad[0][1:], *bad[1:3], bad[3] + 1, bad[4])
+    # period 4, with a deal reserve account one unit off the waterfall's reserve + dust
+    rem4 = dataclasses.replace(rem, period=4, beginning_balance=rem.ending_balance)
+    off = dataclasses.replace(state, reserve=state.reserve + 1)
+    bad = _allocation_input(deal, rem4, off)
     with boa.reverts(dev="reserve out of sync"):
         contract.allocate(bad, sender=DEAL_ADDRESS)

@@ -59,7 +59,9 @@ _TRANCHE_FIELDS = (
 
 def _pad(values: tuple[int, ...], size: int, what: str) -> list[int]:
     if len(values) > size:
-        raise ChainError(f"exact waterfall: {what} has {len(values)} entries, more than the bound {size}")
+        raise ChainError(
+            f"exact waterfall: {what} has {len(values)} entries, more than the bound {size}"
+        )
     return list(values) + [0] * (size - len(values))
 
 
@@ -158,7 +160,9 @@ def remittance_struct(rem: ExactRemittance) -> tuple[int, ...]:
     )
 
 
-def apply_onchain(contract: Any, deal: ExactDeal, rem: ExactRemittance, sender: str) -> ExactPeriodResult:
+def apply_onchain(
+    contract: Any, deal: ExactDeal, rem: ExactRemittance, sender: str
+) -> ExactPeriodResult:
     """Run ``contract.apply`` (as ``sender``, the bound deal) and return the
     figures as an :class:`ExactPeriodResult` trimmed to the deal's sizes."""
     out = contract.apply(remittance_struct(rem), sender=sender)
@@ -188,25 +192,29 @@ def apply_onchain(contract: Any, deal: ExactDeal, rem: ExactRemittance, sender: 
 
 
 def read_state(contract: Any, deal: ExactDeal) -> ExactState:
-    """The contract's stored state as an :class:`ExactState`."""
+    """The contract's stored state (one ``get_state`` call) as an :class:`ExactState`."""
     n, nf, nt = deal.n_tranches, deal.n_fees, deal.n_triggers
-    idx = [[contract.index(kind, i) for i in range(n)] for kind in range(4)]
+    out = contract.get_state()
+
+    def row(values: Any, size: int) -> tuple[int, ...]:
+        return tuple(int(x) for x in values[:size])
+
     return ExactState(
-        period=int(contract.period()),
-        balance=tuple(int(contract.tranche_balance(i)) for i in range(n)),
-        shortfall=tuple(int(contract.shortfall(i)) for i in range(n)),
-        writedown=tuple(int(contract.writedown(i)) for i in range(n)),
-        fee_shortfall=tuple(int(contract.fee_shortfall(k)) for k in range(nf)),
-        reserve=int(contract.reserve()),
-        latch=tuple(int(contract.latch(k)) for k in range(nt)),
-        cum_loss=int(contract.cum_loss()),
-        dust=int(contract.dust()),
-        interest_index=tuple(int(x[0]) for x in idx[0]),
-        principal_index=tuple(int(x[0]) for x in idx[1]),
-        loss_index=tuple(int(x[0]) for x in idx[2]),
-        writeup_index=tuple(int(x[0]) for x in idx[3]),
-        interest_carry=tuple(int(x[1]) for x in idx[0]),
-        principal_carry=tuple(int(x[1]) for x in idx[1]),
-        loss_carry=tuple(int(x[1]) for x in idx[2]),
-        writeup_carry=tuple(int(x[1]) for x in idx[3]),
+        period=int(out.period),
+        balance=row(out.balance, n),
+        shortfall=row(out.shortfall, n),
+        writedown=row(out.writedown, n),
+        fee_shortfall=row(out.fee_shortfall, nf),
+        reserve=int(out.reserve),
+        latch=row(out.latch, nt),
+        cum_loss=int(out.cum_loss),
+        dust=int(out.dust),
+        interest_index=row(out.index[0], n),
+        principal_index=row(out.index[1], n),
+        loss_index=row(out.index[2], n),
+        writeup_index=row(out.index[3], n),
+        interest_carry=row(out.carry[0], n),
+        principal_carry=row(out.carry[1], n),
+        loss_carry=row(out.carry[2], n),
+        writeup_carry=row(out.carry[3], n),
     )

@@ -325,7 +325,7 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
     registry.add_contract(client.waterfall, "Waterfall")
     for tok in client.tokens:
         registry.add_contract(tok, "TrancheToken")
-    claim_every = [int(x) for x in rng.integers(1, 13, size=len(investors))]
+    claim_every = [int(x) for x in rng.integers(3, 13, size=len(investors))]
     return _World(
         client, env, admin, servicer, keys, investors, collector, source, registry, claim_every
     )

@@ -30,6 +30,8 @@ STATE_WORDS: constant(uint256) = deal_types.STATE_WORDS
 WAD: constant(uint256) = 10**18
 MONTHS: constant(uint256) = 12
 LOW128: constant(uint256) = 2**128 - 1
+LOW127: constant(uint256) = 2**127 - 1
+MARKER: constant(uint256) = 2**255
 
 CPN_NONE: constant(uint256) = 0
 CPN_FIXED: constant(uint256) = 1
@@ -159,6 +161,22 @@ struct ExactResult:
     writeup_index: uint256[MAX_TRANCHES]
 
 
+# @dev `ExactState` of `_exact.py`; `index` / `carry` rows: 0 interest, 1 principal,
+# 2 loss, 3 write-up.
+struct ExactStateOut:
+    period: uint256
+    balance: uint256[MAX_TRANCHES]
+    shortfall: uint256[MAX_TRANCHES]
+    writedown: uint256[MAX_TRANCHES]
+    fee_shortfall: uint256[MAX_FEES]
+    reserve: uint256
+    latch: uint256[MAX_TRIGGERS]
+    cum_loss: uint256
+    dust: uint256
+    index: uint256[MAX_TRANCHES][4]
+    carry: uint256[MAX_TRANCHES][4]
+
+
 # ---------------------------------------------------------------- PARAMETERS
 
 P: immutable(ExactParams)
@@ -171,17 +189,20 @@ sealed: public(bool)
 
 # ---------------------------------------------------------------- STATE (`ExactState`)
 
-period: public(uint256)
-tranche_balance: public(uint256[MAX_TRANCHES])
-shortfall: public(uint256[MAX_TRANCHES])
+# @dev Storage is packed so that a period writes few words and rarely sets a zero
+# word (20,000 gas): bit 255 of `_period` and of every `_index` word is a marker set
+# at deployment; a class's balance and interest shortfall share a word.
+_period: uint256
+# @dev balance (high 128 bits) | interest shortfall (low 128 bits), per tranche.
+_bal_short: uint256[MAX_TRANCHES]
 writedown: public(uint256[MAX_TRANCHES])
 fee_shortfall: public(uint256[MAX_FEES])
 reserve: public(uint256)
 latch: public(uint256[MAX_TRIGGERS])
 cum_loss: public(uint256)
 dust: public(uint256)
-# @dev Per-unit index (high 128 bits) and the remainder of its divisions (low 128
-# bits), per tranche: 0 interest, 1 principal, 2 loss, 3 write-up.
+# @dev Per-unit index (bits 128-254) and the remainder of its divisions (low 128
+# bits), per tranche: 0 interest, 1 principal, 2 loss, 3 write-up; bit 255 marker.
 _index: uint256[MAX_TRANCHES][4]
 
 # ---------------------------------------------------------------- PERIOD SCRATCH (`_Work`)
@@ -247,7 +268,9 @@ def __init__(p: ExactParams, deal_: address):
         if p.flags[i] & F_IO != 0:
             assert p.io_ref[i] == NOTIONAL_POOL or p.io_ref[i] < n  # dev: bad IO reference
         assert p.accretion_mask[i] < 2**n  # dev: bad accretion mask
-        self.tranche_balance[i] = p.face[i]
+        self._bal_short[i] = p.face[i] << 128
+        for kind: uint256 in range(4):
+            self._index[kind][i] = MARKER
     for k: uint256 in range(p.n_triggers, bound=MAX_TRIGGERS):
         assert p.trig_test[k] >= T_OC and p.trig_test[k] <= T_DELINQ  # dev: unknown trigger test
         assert p.trig_ref[k] < n  # dev: bad trigger tranche
@@ -257,6 +280,7 @@ def __init__(p: ExactParams, deal_: address):
     deployer = msg.sender
     deal = deal_
     self.reserve = p.reserve_initial
+    self._period = MARKER
 
 
 @external
@@ -711,9 +735,9 @@ def _accumulate(slot: uint256, i: uint256, amount: uint256, face: uint256):
         return
     packed: uint256 = self._index[slot][i]
     num: uint256 = amount * WAD + (packed & LOW128)
-    idx: uint256 = (packed >> 128) + num // face
-    assert idx <= LOW128  # dev: index overflow
-    self._index[slot][i] = (idx << 128) | (num % face)
+    idx: uint256 = ((packed >> 128) & LOW127) + num // face
+    assert idx <= LOW127  # dev: index overflow
+    self._index[slot][i] = MARKER | (idx << 128) | (num % face)
 
 
 @internal
@@ -723,7 +747,7 @@ def _apply(rem: ExactRemittance):
          new state. The figures stay in the scratch for `_result`.
     """
     assert self.sealed  # dev: not sealed
-    assert rem.period == self.period + 1  # dev: period out of order
+    assert rem.period == (self._period & LOW128) + 1  # dev: period out of order
     n: uint256 = P.n_tranches
     # _Work.__init__
     self.t_period = rem.period
@@ -735,10 +759,11 @@ def _apply(rem: ExactRemittance):
     self.t_ifunds = rem.interest
     self.t_pfunds = rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
     for i: uint256 in range(n, bound=MAX_TRANCHES):
-        b: uint256 = self.tranche_balance[i]
+        packed: uint256 = self._bal_short[i]
+        b: uint256 = packed >> 128
         self.t_bal[i] = b
         self.t_beg[i] = b
-        self.t_short[i] = self.shortfall[i]
+        self.t_short[i] = packed & LOW128
         self.t_wd[i] = self.writedown[i]
         self.t_int_due[i] = 0
         self.t_int_paid[i] = 0
@@ -794,16 +819,16 @@ def _apply(rem: ExactRemittance):
             else:
                 self.t_bal[i] = self.t_bal[ref]
     # the new state (only the words that change are written)
-    self.period = rem.period
+    self._period = MARKER | rem.period
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         f: uint256 = P.face[i]
-        v: uint256 = self.t_bal[i]
-        if v != self.t_beg[i]:
-            self.tranche_balance[i] = v
-        v = self.t_short[i]
-        if v != self.shortfall[i]:
-            self.shortfall[i] = v
-        v = self.t_wd[i]
+        b: uint256 = self.t_bal[i]
+        sf: uint256 = self.t_short[i]
+        assert b <= LOW128 and sf <= LOW128  # dev: balance too large
+        packed: uint256 = (b << 128) | sf
+        if packed != self._bal_short[i]:
+            self._bal_short[i] = packed
+        v: uint256 = self.t_wd[i]
         if v != self.writedown[i]:
             self.writedown[i] = v
         self._accumulate(0, i, self.t_int_paid[i], f)
@@ -848,10 +873,10 @@ def _result(rem: ExactRemittance, dust_before: uint256) -> ExactResult:
         res.writeup[i] = self.t_writeup[i]
         res.ending_balance[i] = self.t_bal[i]
         cash_out += res.interest_paid[i] + res.principal_paid[i]
-        res.interest_index[i] = self._index[0][i] >> 128
-        res.principal_index[i] = self._index[1][i] >> 128
-        res.loss_index[i] = self._index[2][i] >> 128
-        res.writeup_index[i] = self._index[3][i] >> 128
+        res.interest_index[i] = (self._index[0][i] >> 128) & LOW127
+        res.principal_index[i] = (self._index[1][i] >> 128) & LOW127
+        res.loss_index[i] = (self._index[2][i] >> 128) & LOW127
+        res.writeup_index[i] = (self._index[3][i] >> 128) & LOW127
     for k: uint256 in range(P.n_fees, bound=MAX_FEES):
         res.fees_paid[k] = self.t_fee_paid[k]
         cash_out += res.fees_paid[k]
@@ -948,7 +973,59 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
             2 loss, 3 write-up (and Z accretion).
     """
     packed: uint256 = self._index[kind][i]
-    return packed >> 128, packed & LOW128
+    return (packed >> 128) & LOW127, packed & LOW128
+
+
+@external
+@view
+def period() -> uint256:
+    """
+    @notice The last period applied (0 before the first).
+    """
+    return self._period & LOW128
+
+
+@external
+@view
+def tranche_balance(i: uint256) -> uint256:
+    """
+    @notice Current face of tranche `i` (an IO strip's current notional).
+    """
+    return self._bal_short[i] >> 128
+
+
+@external
+@view
+def shortfall(i: uint256) -> uint256:
+    """
+    @notice Unpaid interest of tranche `i` carried forward.
+    """
+    return self._bal_short[i] & LOW128
+
+
+@external
+@view
+def get_state() -> ExactStateOut:
+    """
+    @notice The whole stored state (`ExactState`), arrays padded with zeros.
+    """
+    out: ExactStateOut = empty(ExactStateOut)
+    out.period = self._period & LOW128
+    for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
+        packed: uint256 = self._bal_short[i]
+        out.balance[i] = packed >> 128
+        out.shortfall[i] = packed & LOW128
+        out.writedown[i] = self.writedown[i]
+        for kind: uint256 in range(4):
+            word: uint256 = self._index[kind][i]
+            out.index[kind][i] = (word >> 128) & LOW127
+            out.carry[kind][i] = word & LOW128
+    out.fee_shortfall = self.fee_shortfall
+    out.reserve = self.reserve
+    out.latch = self.latch
+    out.cum_loss = self.cum_loss
+    out.dust = self.dust
+    return out
 
 
 @external
