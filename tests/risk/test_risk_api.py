@@ -8,6 +8,7 @@ import openmbs.risk as risk
 
 def test_risk_public_api() -> None:
     assert risk.__all__ == [
+        "SCENARIO_COLUMNS",
         "CalibrationRow",
         "CreditModel",
         "CreditModelInfo",
@@ -16,6 +17,8 @@ def test_risk_public_api() -> None:
         "FeatureSpec",
         "HullWhite",
         "HullWhitePaths",
+        "ScenarioGrid",
+        "ScenarioResults",
         "TrainResult",
         "default_vectors",
         "evaluate_scores",
@@ -24,6 +27,7 @@ def test_risk_public_api() -> None:
         "mortgage_rate_paths",
         "pd_to_mdr",
         "read_loan_table",
+        "run_scenarios",
         "train_credit_model",
     ]
     assert all(hasattr(risk, n) for n in risk.__all__)

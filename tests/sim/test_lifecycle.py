@@ -124,10 +124,23 @@ def test_cleanup_call_ends_the_deal(tmp_path: Path) -> None:
             balance=life["reports"][0]["beginning_balance"] / 1e6
         )
     )
-    # the call was exercised: the pool factor before the last period was above 10% and
-    # after it (without the call) it would be at or below 10%
+    # the call was exercised: the pool factor before the last period was above 10%
     assert last["beginning_balance"] * 10 > exact.pool_original
-    assert sum(life["results"][-1]["ending_balance"]) == 0 or life["results"][-1]["writedown"]
+    t = pq.read_table(loans_path(tmp_path / "c", res.periods)).to_pylist()
+    assert all(r["ending_balance"] == 0 for r in t)
+    # the loans still open were bought at par: their whole balance after scheduled
+    # principal is prepaid; without the call the pool would have kept at least one
+    bought = [
+        r
+        for r in t
+        if r["prepaid_principal"] == r["beginning_balance"] - r["scheduled_principal"] > 0
+    ]
+    assert bought
+    # the report's unscheduled principal includes the buy-out
+    prepaid_before = sum(r["prepaid_principal"] for r in t)
+    assert last["unscheduled_principal"] == prepaid_before
+    # the last period paid every class off (or wrote it down): no face is left
+    assert sum(life["results"][-1]["ending_balance"]) == 0
 
 
 # ------------------------------------------------------------------------ on chain
@@ -195,6 +208,7 @@ def test_onchain_plumbing(onchain_resumed: tuple[Path, object, RemittanceRejecte
         in checks["final loan records verify on chain (verifyLoan)"].detail
     )
     for name in (
+        "final loan records verify against the on-chain roots",
         "Merkle roots match the accepted roots",
         "report aggregates equal loan-level sums",
         "token balances add up to the original face",

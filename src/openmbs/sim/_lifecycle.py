@@ -67,7 +67,10 @@ class LifecycleConfig:
     lifecycle with the exact engine only; the run is then not reconciled on chain).
     ``test_waterfall`` wires the chain package's SequentialTestWaterfall TEST DOUBLE
     instead of ``Waterfall.vy`` (to exercise the plumbing; the audit then reports the
-    waterfall mismatch, as it must).
+    waterfall mismatch, as it must). Every loan's final record is verified against the
+    root stored on chain (proofs checked in Python against
+    ``RemittanceOracle.loan_tape_root``); up to ``verify_limit`` of them (a random
+    sample above that) are also verified by the contract's ``verifyLoan``.
     """
 
     tape: str | None = None
@@ -85,6 +88,7 @@ class LifecycleConfig:
     quorum: int = 3
     attestors: int = 5
     test_waterfall: bool = False
+    verify_limit: int = 5000
 
     def __post_init__(self) -> None:
         if self.loans < 1:
@@ -97,6 +101,8 @@ class LifecycleConfig:
             raise InputError(f"--severity value {self.severity}: need a percent in [0, 100]")
         if self.lag < 0:
             raise InputError(f"--lag value {self.lag}: need >= 0")
+        if self.verify_limit < 1:
+            raise InputError(f"verify_limit value {self.verify_limit}: need >= 1")
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
 
@@ -711,19 +717,41 @@ def run_lifecycle(
     if w is not None:
         tick("verify", 0, 1)
         t0 = time.perf_counter()
-        bad = [
+        from openmbs.oracle import verify_proof
+
+        ids = tape.table.column("loan_id").to_pylist()
+        chain_roots = {
+            p: bytes(w.client.oracle.loan_tape_root(p)) for p in {v[0] for v in final_leaf.values()}
+        }
+        bad_py = [
             row
             for row, (p, leaf, proof) in sorted(final_leaf.items())
-            if not bool(w.client.oracle.verifyLoan(p, leaf, proof))
+            if not verify_proof(proof, chain_roots[p], leaf)
         ]
+        rows = sorted(final_leaf)
+        if len(rows) > cfg.verify_limit:
+            pick = np.random.default_rng([cfg.seed, 3]).choice(
+                len(rows), size=cfg.verify_limit, replace=False
+            )
+            rows = [rows[i] for i in sorted(pick.tolist())]
+        bad = [row for row in rows if not bool(w.client.oracle.verifyLoan(*final_leaf[row]))]
         w.chain_seconds += time.perf_counter() - t0
-        ids = tape.table.column("loan_id").to_pylist()
+        complete = len(final_leaf) == len(tape)
         checks.append(
             ReconCheck(
                 "final loan records verify on chain (verifyLoan)",
-                not bad and len(final_leaf) == len(tape),
-                f"{len(final_leaf) - len(bad)} of {len(tape)} loans verified"
+                not bad and complete,
+                f"{len(rows) - len(bad)} of {len(tape)} loans verified by the contract"
                 + (f"; failing: {', '.join(str(ids[r]) for r in bad[:10])}" if bad else ""),
+            )
+        )
+        checks.append(
+            ReconCheck(
+                "final loan records verify against the on-chain roots",
+                not bad_py and complete,
+                f"{len(final_leaf) - len(bad_py)} of {len(tape)} loans (proofs checked in Python against "
+                "RemittanceOracle.loan_tape_root)"
+                + (f"; failing: {', '.join(str(ids[r]) for r in bad_py[:10])}" if bad_py else ""),
             )
         )
         tick("verify", 1, 1)

@@ -32,6 +32,8 @@ MONTHS: constant(uint256) = 12
 LOW128: constant(uint256) = 2**128 - 1
 LOW127: constant(uint256) = 2**127 - 1
 MARKER: constant(uint256) = 2**255
+VALUE: constant(uint256) = 2**255 - 1
+LOW64: constant(uint256) = 2**64 - 1
 
 CPN_NONE: constant(uint256) = 0
 CPN_FIXED: constant(uint256) = 1
@@ -189,18 +191,20 @@ sealed: public(bool)
 
 # ---------------------------------------------------------------- STATE (`ExactState`)
 
-# @dev Storage is packed so that a period writes few words and rarely sets a zero
-# word (20,000 gas): bit 255 of `_period` and of every `_index` word is a marker set
-# at deployment; a class's balance and interest shortfall share a word.
+# @dev Storage is packed so that a period writes few words and never sets a zero
+# word (20,000 gas) in normal running: bit 255 of the state words is a marker set at
+# deployment; a class's balance and interest shortfall share a word; the trigger
+# latches share the period's word.
+# @dev MARKER | trigger latches (bit 64 + k) | period (low 64 bits).
 _period: uint256
 # @dev balance (high 128 bits) | interest shortfall (low 128 bits), per tranche.
 _bal_short: uint256[MAX_TRANCHES]
-writedown: public(uint256[MAX_TRANCHES])
-fee_shortfall: public(uint256[MAX_FEES])
-reserve: public(uint256)
-latch: public(uint256[MAX_TRIGGERS])
-cum_loss: public(uint256)
-dust: public(uint256)
+# @dev The words below hold MARKER | value (see the getters).
+_writedown: uint256[MAX_TRANCHES]
+_fee_short: uint256[MAX_FEES]
+_reserve: uint256
+_cum_loss: uint256
+_dust: uint256
 # @dev Per-unit index (bits 128-254) and the remainder of its divisions (low 128
 # bits), per tranche: 0 interest, 1 principal, 2 loss, 3 write-up; bit 255 marker.
 _index: uint256[MAX_TRANCHES][4]
@@ -279,8 +283,14 @@ def __init__(p: ExactParams, deal_: address):
     P = p
     deployer = msg.sender
     deal = deal_
-    self.reserve = p.reserve_initial
+    self._reserve = MARKER | p.reserve_initial
     self._period = MARKER
+    self._cum_loss = MARKER
+    self._dust = MARKER
+    for i: uint256 in range(n, bound=MAX_TRANCHES):
+        self._writedown[i] = MARKER
+    for k: uint256 in range(p.n_fees, bound=MAX_FEES):
+        self._fee_short[k] = MARKER
 
 
 @external
@@ -747,7 +757,8 @@ def _apply(rem: ExactRemittance):
          new state. The figures stay in the scratch for `_result`.
     """
     assert self.sealed  # dev: not sealed
-    assert rem.period == (self._period & LOW128) + 1  # dev: period out of order
+    period_word: uint256 = self._period
+    assert rem.period == (period_word & LOW64) + 1  # dev: period out of order
     n: uint256 = P.n_tranches
     # _Work.__init__
     self.t_period = rem.period
@@ -764,7 +775,7 @@ def _apply(rem: ExactRemittance):
         self.t_bal[i] = b
         self.t_beg[i] = b
         self.t_short[i] = packed & LOW128
-        self.t_wd[i] = self.writedown[i]
+        self.t_wd[i] = self._writedown[i] & VALUE
         self.t_int_due[i] = 0
         self.t_int_paid[i] = 0
         self.t_accreted[i] = 0
@@ -772,14 +783,14 @@ def _apply(rem: ExactRemittance):
         self.t_loss[i] = 0
         self.t_writeup[i] = 0
     for k: uint256 in range(P.n_fees, bound=MAX_FEES):
-        self.t_fee_short[k] = self.fee_shortfall[k]
+        self.t_fee_short[k] = self._fee_short[k] & VALUE
         self.t_fee_paid[k] = 0
     for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        self.t_latch[k] = self.latch[k]
+        self.t_latch[k] = (period_word >> (64 + k)) & 1
         self.t_failing[k] = 0
-    self.t_reserve = self.reserve
-    self.t_cum_loss = self.cum_loss + rem.realized_losses
-    self.t_dust = self.dust
+    self.t_reserve = self._reserve & VALUE
+    self.t_cum_loss = (self._cum_loss & VALUE) + rem.realized_losses
+    self.t_dust = self._dust & VALUE
     self.t_rdraw = 0
     self.t_rrelease = 0
     self.t_rdeposit = 0
@@ -819,7 +830,11 @@ def _apply(rem: ExactRemittance):
             else:
                 self.t_bal[i] = self.t_bal[ref]
     # the new state (only the words that change are written)
-    self._period = MARKER | rem.period
+    assert rem.period <= LOW64  # dev: period too large
+    latch_bits: uint256 = 0
+    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
+        latch_bits |= self.t_latch[k] << (64 + k)
+    self._period = MARKER | latch_bits | rem.period
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         f: uint256 = P.face[i]
         b: uint256 = self.t_bal[i]
@@ -829,8 +844,8 @@ def _apply(rem: ExactRemittance):
         if packed != self._bal_short[i]:
             self._bal_short[i] = packed
         v: uint256 = self.t_wd[i]
-        if v != self.writedown[i]:
-            self.writedown[i] = v
+        if v != self._writedown[i] & VALUE:
+            self._writedown[i] = MARKER | v
         self._accumulate(0, i, self.t_int_paid[i], f)
         self._accumulate(1, i, self.t_prin_paid[i], f)
         if P.flags[i] & F_IO == 0:
@@ -838,21 +853,17 @@ def _apply(rem: ExactRemittance):
             self._accumulate(3, i, self.t_writeup[i] + self.t_accreted[i], f)
     for k: uint256 in range(P.n_fees, bound=MAX_FEES):
         v: uint256 = self.t_fee_short[k]
-        if v != self.fee_shortfall[k]:
-            self.fee_shortfall[k] = v
-    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        v: uint256 = self.t_latch[k]
-        if v != self.latch[k]:
-            self.latch[k] = v
+        if v != self._fee_short[k] & VALUE:
+            self._fee_short[k] = MARKER | v
     v: uint256 = self.t_reserve
-    if v != self.reserve:
-        self.reserve = v
+    if v != self._reserve & VALUE:
+        self._reserve = MARKER | v
     v = self.t_cum_loss
-    if v != self.cum_loss:
-        self.cum_loss = v
+    if v != self._cum_loss & VALUE:
+        self._cum_loss = MARKER | v
     v = self.t_dust
-    if v != self.dust:
-        self.dust = v
+    if v != self._dust & VALUE:
+        self._dust = MARKER | v
 
 
 @internal
@@ -907,7 +918,7 @@ def apply(rem: ExactRemittance) -> ExactResult:
     @return ExactResult What the period paid.
     """
     assert msg.sender == deal  # dev: only deal
-    dust_before: uint256 = self.dust
+    dust_before: uint256 = self._dust & VALUE
     self._apply(rem)
     return self._result(rem, dust_before)
 
@@ -927,7 +938,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     assert msg.sender == deal  # dev: only deal
     r: deal_types.RemittanceReport = inp.report
     assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries  # dev: cash is not the collections
-    assert inp.reserve_balance == self.reserve + self.dust  # dev: reserve out of sync
+    assert inp.reserve_balance == (self._reserve & VALUE) + (self._dust & VALUE)  # dev: reserve out of sync
     rem: ExactRemittance = ExactRemittance(
         period=r.period,
         interest=r.interest,
@@ -982,7 +993,62 @@ def period() -> uint256:
     """
     @notice The last period applied (0 before the first).
     """
-    return self._period & LOW128
+    return self._period & LOW64
+
+
+@external
+@view
+def writedown(i: uint256) -> uint256:
+    """
+    @notice Face of tranche `i` written off and not yet written back up.
+    """
+    return self._writedown[i] & VALUE
+
+
+@external
+@view
+def fee_shortfall(k: uint256) -> uint256:
+    """
+    @notice Unpaid fee `k` carried forward.
+    """
+    return self._fee_short[k] & VALUE
+
+
+@external
+@view
+def reserve() -> uint256:
+    """
+    @notice The reserve account (the exact engine's; the deal's reserve account also
+            holds the dust).
+    """
+    return self._reserve & VALUE
+
+
+@external
+@view
+def latch(k: uint256) -> uint256:
+    """
+    @notice 1 while trigger `k` is latched.
+    """
+    return (self._period >> (64 + k)) & 1
+
+
+@external
+@view
+def cum_loss() -> uint256:
+    """
+    @notice Realized losses to date.
+    """
+    return self._cum_loss & VALUE
+
+
+@external
+@view
+def dust() -> uint256:
+    """
+    @notice Interest-shortfall rounding units held for the residual holder.
+    """
+    return self._dust & VALUE
 
 
 @external
@@ -1010,21 +1076,23 @@ def get_state() -> ExactStateOut:
     @notice The whole stored state (`ExactState`), arrays padded with zeros.
     """
     out: ExactStateOut = empty(ExactStateOut)
-    out.period = self._period & LOW128
+    out.period = self._period & LOW64
     for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
         packed: uint256 = self._bal_short[i]
         out.balance[i] = packed >> 128
         out.shortfall[i] = packed & LOW128
-        out.writedown[i] = self.writedown[i]
+        out.writedown[i] = self._writedown[i] & VALUE
         for kind: uint256 in range(4):
             word: uint256 = self._index[kind][i]
             out.index[kind][i] = (word >> 128) & LOW127
             out.carry[kind][i] = word & LOW128
-    out.fee_shortfall = self.fee_shortfall
-    out.reserve = self.reserve
-    out.latch = self.latch
-    out.cum_loss = self.cum_loss
-    out.dust = self.dust
+    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
+        out.fee_shortfall[k] = self._fee_short[k] & VALUE
+    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
+        out.latch[k] = (self._period >> (64 + k)) & 1
+    out.reserve = self._reserve & VALUE
+    out.cum_loss = self._cum_loss & VALUE
+    out.dust = self._dust & VALUE
     return out
 
 
