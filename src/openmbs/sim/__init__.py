@@ -1,6 +1,6 @@
-"""Simulation: loan-level monthly performance of a tape (and, later, the lifecycle).
+"""Simulation: loan-level monthly performance of a tape, and the deal's whole lifecycle.
 
-See ``docs/simulation.md``.
+See ``docs/simulation.md`` (``LoanSimulator``) and ``docs/demo.md`` (``run_lifecycle``).
 """
 
 from __future__ import annotations
