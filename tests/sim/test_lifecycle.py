@@ -274,4 +274,5 @@ def test_demo_cli_off_chain(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "report.html" in res.output
     assert (out / "report.html").exists() and (out / "summary.json").exists()
+    assert (out / "projection.csv").exists()
     assert len(list((out / "loans").glob("period=*.parquet"))) == 4

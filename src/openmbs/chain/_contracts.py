@@ -22,6 +22,7 @@ CONTRACTS: dict[str, str] = {
     "Issuance": "Issuance.vy",
     "Timelock": "Timelock.vy",
     "Waterfall": "Waterfall.vy",
+    "ExactWaterfall": "ExactWaterfall.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",
     "MaliciousToken": "mocks/MaliciousToken.vy",
     "SequentialTestWaterfall": "mocks/SequentialTestWaterfall.vy",

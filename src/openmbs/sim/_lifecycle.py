@@ -532,6 +532,10 @@ def run_lifecycle(
     coll = collections_from_projection(
         cf, servicing_in_net_rate=spec.pool.servicing_in_net_rate, cleanup_call=spec.cleanup_call
     )
+    if manifest is None:
+        from openmbs.cashflow import write_projection
+
+        write_projection(cf, out / "projection.csv")
     fres = run_waterfall(spec, coll)
     closing = tranche_analytics(fres, price=100.0, delay_days=spec.payment_delay_days)
     tick("tape", 1, 1)

@@ -43,7 +43,7 @@ exports: (
 # ---------------------------------------------------------------- INTERFACES
 
 interface IWaterfall:
-    def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation: view
+    def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation: nonpayable
 
 interface ITrancheToken:
     def balanceOf(owner: address) -> uint256: view
@@ -349,7 +349,6 @@ def distribute(report: deal_types.RemittanceReport):
 
 
 @internal
-@view
 def _allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     """
     @dev The per-period allocation: which tranche gets how much interest and
@@ -357,7 +356,7 @@ def _allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
          The rules live in the waterfall contract (`Waterfall.vy`, the port of the
          exact Python waterfall); the deal only checks and applies its answer.
     """
-    return staticcall IWaterfall(self.waterfall).allocate(inp)
+    return extcall IWaterfall(self.waterfall).allocate(inp)
 
 
 # ---------------------------------------------------------------- TRANSFER HOOK

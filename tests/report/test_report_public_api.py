@@ -1,0 +1,19 @@
+"""The public names of the packages of the main job change only on purpose."""
+
+from __future__ import annotations
+
+import openmbs.agents as agents
+import openmbs.audit as audit
+import openmbs.report as report
+
+
+def test_public_api() -> None:
+    assert agents.__all__ == [
+        "RECORD_FIELDS", "LoanTree", "ServicerBridge", "ServicerPeriod", "TriggerEvent", "TriggerKeeper",
+        "keccak256", "leaves", "loan_records", "record_columns", "report_from_records",
+    ]  # fmt: skip
+    assert audit.__all__ == ["AuditCheck", "AuditReport", "audit", "reconcile"]
+    assert report.__all__ == ["pool_series", "write_report", "write_summary"]
+    for mod in (agents, audit, report):
+        for name in mod.__all__:
+            assert hasattr(mod, name), (mod.__name__, name)
