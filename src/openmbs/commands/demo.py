@@ -58,10 +58,15 @@ def demo(
         bool,
         typer.Option("--fresh", help="Discard an earlier run in --out instead of resuming it."),
     ] = False,
-    no_chain: Annotated[
+    chain: Annotated[
         bool,
         typer.Option(
-            "--no-chain", help="Off-chain lifecycle only (exact engine; not reconciled on chain)."
+            "--chain/--no-chain",
+            help=(
+                "Run the deal on the embedded chain. Off by default until the exact "
+                "waterfall port (ExactWaterfall.vy) is wired into deployment: the deployed "
+                "placeholder waterfall rejects period 1 (see CHANGELOG, 'Not yet')."
+            ),
         ),
     ] = False,
     rpc: Annotated[
@@ -105,7 +110,7 @@ def demo(
         severity=severity,
         lag=lag,
         seed=seed,
-        chain=not no_chain,
+        chain=chain,
     )
     console = Console()
     lines: list[str] = []
