@@ -159,6 +159,28 @@ class ScenarioResults:
                 return False
         return True
 
+    def matches(self, other: ScenarioResults, *, rtol: float = 1e-9) -> bool:
+        """Whether both tables agree element by element to ``rtol`` (NaN == NaN).
+
+        Backends split the grid into different chunks, and numpy's vectorised
+        elementwise functions may round the last bit of an element differently
+        depending on where it falls in an array (SIMD lanes vs the scalar tail), so
+        tables from different backends agree to rounding, not always to the bit.
+        """
+        if self.table.column_names != other.table.column_names:
+            return False
+        if self.table.num_rows != other.table.num_rows:
+            return False
+        for name in self.table.column_names:
+            a = self.table.column(name).to_numpy(zero_copy_only=False)
+            b = other.table.column(name).to_numpy(zero_copy_only=False)
+            if a.dtype.kind == "f":
+                if not np.allclose(a, b, rtol=rtol, atol=0.0, equal_nan=True):
+                    return False
+            elif not np.array_equal(a, b):
+                return False
+        return True
+
     def write(self, path: str) -> None:
         """Write the table as Parquet (atomically: a temporary file, then renamed)."""
         import pyarrow.parquet as pq
