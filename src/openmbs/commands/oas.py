@@ -12,6 +12,14 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from openmbs.commands._pool_options import (
+    AgeOpt,
+    BalanceOpt,
+    NetCouponOpt,
+    TapeOpt,
+    TermOpt,
+    WacOpt,
+)
 from openmbs.errors import InputError
 
 if TYPE_CHECKING:
@@ -24,7 +32,6 @@ __all__ = ["DEFAULT_CURVE", "deal_from_arg", "oas", "pool_from_flags"]
 #: gently humped US Treasury-like curve, not a market snapshot.
 DEFAULT_CURVE = "1:4.5,2:4.4,3:4.3,5:4.2,7:4.25,10:4.3,20:4.6,30:4.5"
 
-_POOL = "Pool (generic, or --tape; default: the deal's pool)"
 _MODEL = "Rate model and simulation"
 
 
@@ -88,27 +95,12 @@ def oas(
         list[str] | None,
         typer.Option("--tranche", help="Tranche to price (repeat; default: every tranche)."),
     ] = None,
-    tape: Annotated[
-        Path | None, typer.Option("--tape", help="Loan tape file.", rich_help_panel=_POOL)
-    ] = None,
-    balance: Annotated[
-        float | None,
-        typer.Option("--balance", help="Current pool balance.", rich_help_panel=_POOL),
-    ] = None,
-    wac: Annotated[
-        float | None, typer.Option("--wac", help="Gross WAC, percent.", rich_help_panel=_POOL)
-    ] = None,
-    net_coupon: Annotated[
-        float | None,
-        typer.Option("--net-coupon", help="Net coupon, percent.", rich_help_panel=_POOL),
-    ] = None,
-    term: Annotated[
-        int | None,
-        typer.Option("--term", help="Original term, months.", rich_help_panel=_POOL),
-    ] = None,
-    age: Annotated[
-        int | None, typer.Option("--age", help="Loan age, months.", rich_help_panel=_POOL)
-    ] = None,
+    tape: TapeOpt = None,
+    balance: BalanceOpt = None,
+    wac: WacOpt = None,
+    net_coupon: NetCouponOpt = None,
+    term: TermOpt = None,
+    age: AgeOpt = None,
     paths: Annotated[
         int,
         typer.Option("--paths", help="Monte Carlo paths (even: antithetic pairs).",

@@ -9,6 +9,15 @@ from typing import Annotated
 
 import typer
 
+from openmbs.commands._pool_options import (
+    AgeOpt,
+    BalanceOpt,
+    NetCouponOpt,
+    TapeOpt,
+    TermOpt,
+    WacOpt,
+)
+
 __all__ = ["register", "risk_app"]
 
 risk_app = typer.Typer(
@@ -19,7 +28,6 @@ risk_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_POOL = "Pool (generic, or --tape; default: the deal's pool)"
 
 
 @risk_app.command("scenarios")
@@ -35,27 +43,12 @@ def scenarios(
         str, typer.Option("--shift-bp", help="Rate shifts, bp, e.g. -100,0,100.")
     ] = "0",
     lag: Annotated[int, typer.Option("--lag", help="Months from default to liquidation.")] = 0,
-    tape: Annotated[
-        Path | None, typer.Option("--tape", help="Loan tape file.", rich_help_panel=_POOL)
-    ] = None,
-    balance: Annotated[
-        float | None,
-        typer.Option("--balance", help="Current pool balance.", rich_help_panel=_POOL),
-    ] = None,
-    wac: Annotated[
-        float | None, typer.Option("--wac", help="Gross WAC, percent.", rich_help_panel=_POOL)
-    ] = None,
-    net_coupon: Annotated[
-        float | None,
-        typer.Option("--net-coupon", help="Net coupon, percent.", rich_help_panel=_POOL),
-    ] = None,
-    term: Annotated[
-        int | None,
-        typer.Option("--term", help="Original term, months.", rich_help_panel=_POOL),
-    ] = None,
-    age: Annotated[
-        int | None, typer.Option("--age", help="Loan age, months.", rich_help_panel=_POOL)
-    ] = None,
+    tape: TapeOpt = None,
+    balance: BalanceOpt = None,
+    wac: WacOpt = None,
+    net_coupon: NetCouponOpt = None,
+    term: TermOpt = None,
+    age: AgeOpt = None,
     workers: Annotated[
         int | None,
         typer.Option("--workers", help="Local worker processes (default: every core)."),
