@@ -153,9 +153,11 @@ def demo(
         if result.reconciled
         else f"[red]NOT reconciled[/red] {result.note}"
     )
+    events = out / "events.duckdb"
     console.print(
         f"{status}; chain {result.chain_seconds:.1f} s; report: {out / 'report.html'}; "
-        f"summary: {out / 'summary.json'}; events: {out / 'events.duckdb'}"
+        f"summary: {out / 'summary.json'}"
+        + (f"; events: {events}" if events.exists() else "")
     )
     if any(not c.ok for c in result.checks):
         raise typer.Exit(1)
