@@ -55,8 +55,13 @@ def main() -> None:
         app()
     except OpenMBSError as exc:
         from rich.console import Console
+        from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        # soft_wrap: the message keeps its own line breaks and is never re-wrapped to the
+        # terminal width, so a long path does not split "row 2" across two lines.
+        Console(stderr=True, soft_wrap=True).print(
+            f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True
+        )
         sys.exit(2)
 
 

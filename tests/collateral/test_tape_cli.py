@@ -57,10 +57,19 @@ def test_validate_keep_good(tmp_path: Path) -> None:
     assert rej.read_text().splitlines()[1].startswith(src.read_text().splitlines()[2] + "|")
 
 
+@pytest.mark.parametrize("deep", [False, True], ids=["here", "deep-path"])
 def test_validate_error_exits_2_with_message(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    deep: bool,
 ) -> None:
     bad = MALFORMED / "unparsable_number.csv"
+    if deep:  # a long path must not wrap the message across "row" and its number
+        where = tmp_path / ("d" * 60) / ("e" * 60)
+        where.mkdir(parents=True)
+        (where / bad.name).write_bytes(bad.read_bytes())
+        bad = where / bad.name
     monkeypatch.setattr(sys, "argv", ["openmbs", "tape", "validate", str(bad)])
     with pytest.raises(SystemExit) as info:
         main()
