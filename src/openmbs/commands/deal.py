@@ -16,6 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from openmbs.commands._pool_options import (
+    AbsOpt,
+    AgeOpt,
+    BalanceOpt,
+    CdrOpt,
+    CprOpt,
+    LagOpt,
+    MdrOpt,
+    NetCouponOpt,
+    PsaOpt,
+    SdaOpt,
+    SeverityOpt,
+    SmmOpt,
+    TapeOpt,
+    TermOpt,
+    WacOpt,
+    default_from_flags,
+    prepayment_from_flags,
+)
 from openmbs.errors import InputError
 
 if TYPE_CHECKING:
@@ -29,21 +48,6 @@ deal_app = typer.Typer(
 )
 
 _DEAL = typer.Argument(..., help="Deal spec (TOML), or the name of a shipped example deal.")
-_TAPE = typer.Option(None, "--tape", help="Loan tape file (any supported format).")
-_BAL = typer.Option(None, "--balance", help="Generic pool: current balance (currency units).")
-_WAC = typer.Option(None, "--wac", help="Generic pool: gross WAC in percent (6.5).")
-_NET = typer.Option(None, "--net-coupon", help="Generic pool: net coupon in percent (6).")
-_TERM = typer.Option(None, "--term", help="Generic pool: original term, months.")
-_AGE = typer.Option(None, "--age", help="Generic pool: loan age, months.")
-_PSA = typer.Option(None, "--psa", help="Prepayment speed, percent of PSA (150).")
-_CPR = typer.Option(None, "--cpr", help="Prepayment CPR in percent a year (6).")
-_SMM = typer.Option(None, "--smm", help="Prepayment SMM in percent a month (0.5).")
-_ABS = typer.Option(None, "--abs", help="Prepayment ABS speed in percent (1.5).")
-_CDR = typer.Option(None, "--cdr", help="Default CDR in percent a year (2).")
-_MDR = typer.Option(None, "--mdr", help="Default MDR in percent a month (0.2).")
-_SDA = typer.Option(None, "--sda", help="Default speed, percent of SDA (100).")
-_SEV = typer.Option(0.0, "--severity", help="Loss severity in percent (35).")
-_LAG = typer.Option(0, "--lag", help="Liquidation lag, months.")
 _IDX = typer.Option(0.0, "--index", help="Floater index rate in percent (5).")
 _JSON = typer.Option(False, "--json", help="Print JSON for machines.")
 _TRANCHE = typer.Option(..., "--tranche", help="Tranche name.")
@@ -67,38 +71,6 @@ def _load(deal: str) -> DealSpec:
     if deal in EXAMPLE_DEALS and not Path(deal).exists():
         return example_deal(deal)
     return load_deal(deal)
-
-
-def _prepayment(psa: float | None, cpr: float | None, smm: float | None, abs_: float | None) -> Prepayment:
-    from openmbs.behaviour import Prepayment
-
-    given = [(k, v) for k, v in (("--psa", psa), ("--cpr", cpr), ("--smm", smm), ("--abs", abs_)) if v is not None]
-    if len(given) > 1:
-        raise InputError(f"give one prepayment assumption, got {', '.join(k for k, _ in given)}")
-    if psa is not None:
-        return Prepayment.psa(psa)
-    if cpr is not None:
-        return Prepayment.cpr(cpr / 100.0)
-    if smm is not None:
-        return Prepayment.smm(smm / 100.0)
-    if abs_ is not None:
-        return Prepayment.abs(abs_ / 100.0)
-    return Prepayment.psa(100.0)
-
-
-def _default(cdr: float | None, mdr: float | None, sda: float | None) -> Default | None:
-    from openmbs.behaviour import Default
-
-    given = [(k, v) for k, v in (("--cdr", cdr), ("--mdr", mdr), ("--sda", sda)) if v is not None]
-    if len(given) > 1:
-        raise InputError(f"give one default assumption, got {', '.join(k for k, _ in given)}")
-    if cdr is not None:
-        return Default.cdr(cdr / 100.0)
-    if mdr is not None:
-        return Default.mdr(mdr / 100.0)
-    if sda is not None:
-        return Default.sda(sda)
-    return None
 
 
 def _pool(
@@ -171,21 +143,21 @@ def _fmt(x: float, spec: str) -> str:
 @deal_app.command("run")
 def run(
     deal: str = _DEAL,
-    tape: Path | None = _TAPE,
-    balance: float | None = _BAL,
-    wac: float | None = _WAC,
-    net_coupon: float | None = _NET,
-    term: int | None = _TERM,
-    age: int | None = _AGE,
-    psa: float | None = _PSA,
-    cpr: float | None = _CPR,
-    smm: float | None = _SMM,
-    abs_: float | None = _ABS,
-    cdr: float | None = _CDR,
-    mdr: float | None = _MDR,
-    sda: float | None = _SDA,
-    severity: float = _SEV,
-    lag: int = _LAG,
+    tape: TapeOpt = None,
+    balance: BalanceOpt = None,
+    wac: WacOpt = None,
+    net_coupon: NetCouponOpt = None,
+    term: TermOpt = None,
+    age: AgeOpt = None,
+    psa: PsaOpt = None,
+    cpr: CprOpt = None,
+    smm: SmmOpt = None,
+    abs_: AbsOpt = None,
+    cdr: CdrOpt = None,
+    mdr: MdrOpt = None,
+    sda: SdaOpt = None,
+    severity: SeverityOpt = 0.0,
+    lag: LagOpt = 0,
     index: float = _IDX,
     price: float | None = _PRICE1,
     out: Path | None = _OUT,
@@ -202,8 +174,8 @@ def run(
 
     spec = _load(deal)
     pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
-    prep = _prepayment(psa, cpr, smm, abs_)
-    dflt = _default(cdr, mdr, sda)
+    prep = prepayment_from_flags(smm, cpr, psa, abs_, fallback_psa=100.0)
+    dflt = default_from_flags(mdr, cdr, sda)
     cf = pool.project(prep, dflt)
     coll = collections_from_projection(
         cf,
@@ -268,17 +240,17 @@ def table_cmd(
     tranche: str = _TRANCHE,
     price: str = _PRICES,
     psa: str = _SPEEDS,
-    tape: Path | None = _TAPE,
-    balance: float | None = _BAL,
-    wac: float | None = _WAC,
-    net_coupon: float | None = _NET,
-    term: int | None = _TERM,
-    age: int | None = _AGE,
-    cdr: float | None = _CDR,
-    mdr: float | None = _MDR,
-    sda: float | None = _SDA,
-    severity: float = _SEV,
-    lag: int = _LAG,
+    tape: TapeOpt = None,
+    balance: BalanceOpt = None,
+    wac: WacOpt = None,
+    net_coupon: NetCouponOpt = None,
+    term: TermOpt = None,
+    age: AgeOpt = None,
+    cdr: CdrOpt = None,
+    mdr: MdrOpt = None,
+    sda: SdaOpt = None,
+    severity: SeverityOpt = 0.0,
+    lag: LagOpt = 0,
     index: float = _IDX,
     as_json: bool = _JSON,
 ) -> None:
@@ -292,7 +264,7 @@ def table_cmd(
         raise InputError(f"--tranche {tranche!r} is not in the deal ({', '.join(t.name for t in pool.spec.tranches)})")
     speeds = _floats(psa, "--psa")
     prices = _floats(price, "--price")
-    dflt = _default(cdr, mdr, sda)
+    dflt = default_from_flags(mdr, cdr, sda)
     coll = collections_from_projection(
         [pool.project(Prepayment.psa(s), dflt) for s in speeds],
         servicing_in_net_rate=pool.spec.pool.servicing_in_net_rate,
@@ -337,18 +309,18 @@ def breakeven_cmd(
     deal: str = _DEAL,
     tranche: str = _TRANCHE,
     by: str = _BY,
-    tape: Path | None = _TAPE,
-    balance: float | None = _BAL,
-    wac: float | None = _WAC,
-    net_coupon: float | None = _NET,
-    term: int | None = _TERM,
-    age: int | None = _AGE,
-    psa: float | None = _PSA,
-    cpr: float | None = _CPR,
-    smm: float | None = _SMM,
-    abs_: float | None = _ABS,
-    severity: float = _SEV,
-    lag: int = _LAG,
+    tape: TapeOpt = None,
+    balance: BalanceOpt = None,
+    wac: WacOpt = None,
+    net_coupon: NetCouponOpt = None,
+    term: TermOpt = None,
+    age: AgeOpt = None,
+    psa: PsaOpt = None,
+    cpr: CprOpt = None,
+    smm: SmmOpt = None,
+    abs_: AbsOpt = None,
+    severity: SeverityOpt = 0.0,
+    lag: LagOpt = 0,
     as_json: bool = _JSON,
 ) -> None:
     """The default rate (CDR or SDA speed) at which a tranche takes its first unit of loss."""
@@ -362,7 +334,7 @@ def breakeven_cmd(
     pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
     if tranche not in [t.name for t in pool.spec.tranches]:
         raise InputError(f"--tranche {tranche!r} is not in the deal ({', '.join(t.name for t in pool.spec.tranches)})")
-    prep = _prepayment(psa, cpr, smm, abs_)
+    prep = prepayment_from_flags(smm, cpr, psa, abs_, fallback_psa=100.0)
 
     def project(dflt: Default) -> PoolCashflows:
         return pool.project(prep, dflt)  # type: ignore[no-any-return]

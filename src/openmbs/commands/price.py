@@ -16,6 +16,23 @@ from typing import Annotated, Any
 
 import typer
 
+from openmbs.commands._pool_options import (
+    POOL_PANEL,
+    AbsOpt,
+    AdvanceOpt,
+    CdrOpt,
+    CprOpt,
+    LagOpt,
+    MdrOpt,
+    PsaOpt,
+    SdaOpt,
+    SeverityOpt,
+    SmmOpt,
+    TapeOpt,
+    check_flag,
+    default_from_flags,
+    prepayment_from_flags,
+)
 from openmbs.errors import InputError
 
 __all__ = ["price_app", "register"]
@@ -28,59 +45,9 @@ price_app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_POOL = "Pool (generic, or --tape)"
-_ASSUME = "Prepayment and default (market units: percent, PSA/SDA speeds)"
+_POOL = POOL_PANEL
 _QUOTE = "Quote and timing"
 _EFFECTIVE = "Effective duration and convexity (rate shifts, re-projection)"
-
-
-def _one_of(flags: dict[str, float | None], what: str) -> tuple[str, float] | None:
-    given = [(k, v) for k, v in flags.items() if v is not None]
-    if len(given) > 1:
-        names = ", ".join(f"--{k}" for k, _ in given)
-        raise InputError(f"give at most one {what} flag, got {names}")
-    return given[0] if given else None
-
-
-def assumptions_from_flags(
-    *,
-    smm: float | None,
-    cpr: float | None,
-    psa: float | None,
-    abs_: float | None,
-    mdr: float | None,
-    cdr: float | None,
-    sda: float | None,
-) -> tuple[Any, Any]:
-    """Prepayment and default assumptions from CLI flags in market units.
-
-    SMM, CPR, ABS, MDR and CDR are percent (``--cpr 6`` is 6% CPR); PSA and SDA are
-    speeds in percent of the benchmark (``--psa 150``). No prepayment flag means 0% CPR,
-    no default flag means no defaults.
-    """
-    from openmbs.behaviour import Default, Prepayment
-
-    pre = _one_of({"smm": smm, "cpr": cpr, "psa": psa, "abs": abs_}, "prepayment")
-    if pre is None:
-        prepayment = Prepayment.cpr(0.0)
-    else:
-        kind, value = pre
-        prepayment = {
-            "smm": lambda v: Prepayment.smm(v / 100.0),
-            "cpr": lambda v: Prepayment.cpr(v / 100.0),
-            "psa": lambda v: Prepayment.psa(v),
-            "abs": lambda v: Prepayment.abs(v / 100.0),
-        }[kind](value)
-    dflt = _one_of({"mdr": mdr, "cdr": cdr, "sda": sda}, "default")
-    default = None
-    if dflt is not None:
-        kind, value = dflt
-        default = {
-            "mdr": lambda v: Default.mdr(v / 100.0),
-            "cdr": lambda v: Default.cdr(v / 100.0),
-            "sda": lambda v: Default.sda(v),
-        }[kind](value)
-    return prepayment, default
 
 
 @price_app.callback(invoke_without_command=True)
@@ -136,12 +103,7 @@ def price(
             rich_help_panel=_QUOTE,
         ),
     ] = None,
-    tape: Annotated[
-        Path | None,
-        typer.Option(
-            "--tape", help="Loan tape file (any format read_tape knows).", rich_help_panel=_POOL
-        ),
-    ] = None,
+    tape: TapeOpt = None,
     balance: Annotated[
         float,
         typer.Option("--balance", help="Current pool balance.", rich_help_panel=_POOL),
@@ -164,50 +126,16 @@ def price(
         int,
         typer.Option("--age", help="Loan age (WALA), months.", rich_help_panel=_POOL),
     ] = 0,
-    smm: Annotated[
-        float | None,
-        typer.Option("--smm", help="SMM, percent.", rich_help_panel=_ASSUME),
-    ] = None,
-    cpr: Annotated[
-        float | None,
-        typer.Option("--cpr", help="CPR, percent.", rich_help_panel=_ASSUME),
-    ] = None,
-    psa: Annotated[
-        float | None,
-        typer.Option("--psa", help="PSA speed (100 = 100% PSA).", rich_help_panel=_ASSUME),
-    ] = None,
-    abs_: Annotated[
-        float | None,
-        typer.Option("--abs", help="ABS speed, percent.", rich_help_panel=_ASSUME),
-    ] = None,
-    mdr: Annotated[
-        float | None,
-        typer.Option("--mdr", help="MDR, percent.", rich_help_panel=_ASSUME),
-    ] = None,
-    cdr: Annotated[
-        float | None,
-        typer.Option("--cdr", help="CDR, percent.", rich_help_panel=_ASSUME),
-    ] = None,
-    sda: Annotated[
-        float | None,
-        typer.Option("--sda", help="SDA speed (100 = 100% SDA).", rich_help_panel=_ASSUME),
-    ] = None,
-    severity: Annotated[
-        float,
-        typer.Option("--severity", help="Loss severity, percent.", rich_help_panel=_ASSUME),
-    ] = 0.0,
-    lag: Annotated[
-        int,
-        typer.Option("--lag", help="Months from default to liquidation.", rich_help_panel=_ASSUME),
-    ] = 0,
-    advance: Annotated[
-        bool,
-        typer.Option(
-            "--advance/--no-advance",
-            help="Servicer advances P&I on delinquent loans.",
-            rich_help_panel=_ASSUME,
-        ),
-    ] = True,
+    smm: SmmOpt = None,
+    cpr: CprOpt = None,
+    psa: PsaOpt = None,
+    abs_: AbsOpt = None,
+    mdr: MdrOpt = None,
+    cdr: CdrOpt = None,
+    sda: SdaOpt = None,
+    severity: SeverityOpt = 0.0,
+    lag: LagOpt = 0,
+    advance: AdvanceOpt = True,
     effective: Annotated[
         bool,
         typer.Option(
@@ -265,9 +193,10 @@ def price(
         except ValueError:
             raise InputError(f"--settle {settle!r}: expected a date YYYY-MM-DD") from None
         settle_days = settle_days_from_date(settle_date)
-    prepayment, default = assumptions_from_flags(
-        smm=smm, cpr=cpr, psa=psa, abs_=abs_, mdr=mdr, cdr=cdr, sda=sda
-    )
+    check_flag("severity", severity)
+    check_flag("lag", lag)
+    prepayment = prepayment_from_flags(smm, cpr, psa, abs_)
+    default = default_from_flags(mdr, cdr, sda)
     par_curve = ParCurve.parse(curve) if curve is not None else None
 
     from openmbs.cashflow import project_pool, project_tape

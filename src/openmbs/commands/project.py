@@ -7,74 +7,34 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from openmbs.commands._pool_options import (
+    POOL_PANEL,
+    AbsOpt,
+    AdvanceOpt,
+    BalanceOpt,
+    CdrOpt,
+    CprOpt,
+    LagOpt,
+    MdrOpt,
+    PsaOpt,
+    SdaOpt,
+    SeverityOpt,
+    SmmOpt,
+    TapeOpt,
+    WacOpt,
+    check_flag,
+    default_from_flags,
+    prepayment_from_flags,
+)
 from openmbs.errors import InputError
 
 if TYPE_CHECKING:
-    from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import PoolCashflows
 
 _FORMAT_HELP = (
     "Tape format: canonical-csv, parquet, freddie-sflld, freddie-sflld-csv, "
     "umbs-disclosure (default: detected from the file)."
 )
-_POOL = "Generic pool (instead of --tape)"
-_PREPAY = "Prepayment (one of; default 0% CPR)"
-_DEFAULT = "Default (one of; default none)"
-_LOSS = "Loss and servicing"
-
-
-def _one_of(group: str, **flags: float | None) -> tuple[str, float] | None:
-    given = [(k, v) for k, v in flags.items() if v is not None]
-    if len(given) > 1:
-        names = ", ".join(f"--{k.replace('_', '-')}" for k, _ in given)
-        raise InputError(f"{group}: give only one of {names}")
-    return given[0] if given else None
-
-
-def _check_flag(name: str, value: float) -> None:
-    """Refuse a rate outside its range, naming the flag and the value as typed."""
-    import math
-
-    speed = name in ("psa", "sda", "lag")
-    if not math.isfinite(value) or value < 0 or (not speed and value > 100):
-        rng = ">= 0" if speed else "a percent between 0 and 100"
-        raise InputError(f"--{name} {value:g}: must be {rng}")
-
-
-def build_prepayment(
-    smm: float | None = None,
-    cpr: float | None = None,
-    psa: float | None = None,
-    abs_: float | None = None,
-) -> Prepayment:
-    """A :class:`Prepayment` from CLI market units (percent; PSA as a speed)."""
-    from openmbs.behaviour import Prepayment
-
-    choice = _one_of("prepayment", smm=smm, cpr=cpr, psa=psa, abs=abs_)
-    if choice is None:
-        return Prepayment.cpr(0.0)
-    kind, value = choice
-    _check_flag(kind, value)
-    if kind == "psa":
-        return Prepayment.psa(value)
-    ctor = {"smm": Prepayment.smm, "cpr": Prepayment.cpr, "abs": Prepayment.abs}[kind]
-    return ctor(value / 100.0)
-
-
-def build_default(
-    mdr: float | None = None, cdr: float | None = None, sda: float | None = None
-) -> Default | None:
-    """A :class:`Default` (or ``None``) from CLI market units (percent; SDA as a speed)."""
-    from openmbs.behaviour import Default
-
-    choice = _one_of("default", mdr=mdr, cdr=cdr, sda=sda)
-    if choice is None:
-        return None
-    kind, value = choice
-    _check_flag(kind, value)
-    if kind == "sda":
-        return Default.sda(value)
-    return (Default.mdr if kind == "mdr" else Default.cdr)(value / 100.0)
 
 
 def summary_rows(cf: PoolCashflows) -> list[tuple[str, str]]:
@@ -128,82 +88,40 @@ def print_summary(cf: PoolCashflows, title: str, assumptions: str) -> None:
 
 
 def project(
-    tape: Annotated[
-        Path | None, typer.Option("--tape", help="Loan tape to project loan by loan.")
+    tape: TapeOpt = None,
+    format: Annotated[
+        str | None, typer.Option("--format", help=_FORMAT_HELP, rich_help_panel=POOL_PANEL)
     ] = None,
-    format: Annotated[str | None, typer.Option("--format", help=_FORMAT_HELP)] = None,
-    balance: Annotated[
-        float | None, typer.Option("--balance", help="Current balance.", rich_help_panel=_POOL)
-    ] = None,
-    wac: Annotated[
-        float | None,
-        typer.Option("--wac", help="Gross coupon in percent (6.5 = 6.5%).", rich_help_panel=_POOL),
-    ] = None,
+    balance: BalanceOpt = None,
+    wac: WacOpt = None,
     net_coupon: Annotated[
         float | None,
         typer.Option(
             "--net-coupon",
             help="Net pass-through coupon in percent (default: the WAC, no fee).",
-            rich_help_panel=_POOL,
+            rich_help_panel=POOL_PANEL,
         ),
     ] = None,
     term: Annotated[
-        int, typer.Option("--term", help="Original term, months.", rich_help_panel=_POOL)
+        int, typer.Option("--term", help="Original term, months.", rich_help_panel=POOL_PANEL)
     ] = 360,
     age: Annotated[
         int,
         typer.Option(
             "--age", help="Loan age (WALA), months; remaining term = term - age.",
-            rich_help_panel=_POOL,
+            rich_help_panel=POOL_PANEL,
         ),
     ] = 0,
-    smm: Annotated[
-        float | None,
-        typer.Option("--smm", help="Single monthly mortality, percent (0.5 = 0.5%).",
-                     rich_help_panel=_PREPAY),
-    ] = None,
-    cpr: Annotated[
-        float | None,
-        typer.Option("--cpr", help="Conditional prepayment rate, percent (6 = 6% CPR).",
-                     rich_help_panel=_PREPAY),
-    ] = None,
-    psa: Annotated[
-        float | None,
-        typer.Option("--psa", help="PSA speed (150 = 150% PSA).", rich_help_panel=_PREPAY),
-    ] = None,
-    abs_: Annotated[
-        float | None,
-        typer.Option("--abs", help="ABS speed, percent (1.5 = 1.5% ABS).",
-                     rich_help_panel=_PREPAY),
-    ] = None,
-    mdr: Annotated[
-        float | None,
-        typer.Option("--mdr", help="Monthly default rate, percent.", rich_help_panel=_DEFAULT),
-    ] = None,
-    cdr: Annotated[
-        float | None,
-        typer.Option("--cdr", help="Constant default rate, percent (2 = 2% CDR).",
-                     rich_help_panel=_DEFAULT),
-    ] = None,
-    sda: Annotated[
-        float | None,
-        typer.Option("--sda", help="SDA speed (100 = 100% SDA).", rich_help_panel=_DEFAULT),
-    ] = None,
-    severity: Annotated[
-        float,
-        typer.Option("--severity", help="Loss severity, percent of the defaulted balance "
-                     "(35 = 35%).", rich_help_panel=_LOSS),
-    ] = 0.0,
-    lag: Annotated[
-        int,
-        typer.Option("--lag", help="Months from default to liquidation.", rich_help_panel=_LOSS),
-    ] = 0,
-    advance: Annotated[
-        bool,
-        typer.Option("--advance/--no-advance",
-                     help="Servicer advances principal and interest on defaulted loans.",
-                     rich_help_panel=_LOSS),
-    ] = True,
+    smm: SmmOpt = None,
+    cpr: CprOpt = None,
+    psa: PsaOpt = None,
+    abs_: AbsOpt = None,
+    mdr: MdrOpt = None,
+    cdr: CdrOpt = None,
+    sda: SdaOpt = None,
+    severity: SeverityOpt = 0.0,
+    lag: LagOpt = 0,
+    advance: AdvanceOpt = True,
     method: Annotated[
         str,
         typer.Option("--method", help="Tape projection: 'loan' (every loan) or 'repline' "
@@ -237,10 +155,10 @@ def project(
             raise InputError(
                 f"--out {out}: unknown suffix {out.suffix!r}, expected .csv, .parquet or .json"
             )
-    _check_flag("severity", severity)
-    _check_flag("lag", lag)
-    prepayment = build_prepayment(smm, cpr, psa, abs_)
-    default = build_default(mdr, cdr, sda)
+    check_flag("severity", severity)
+    check_flag("lag", lag)
+    prepayment = prepayment_from_flags(smm, cpr, psa, abs_)
+    default = default_from_flags(mdr, cdr, sda)
     kw: dict[str, Any] = {
         "prepayment": prepayment,
         "default": default,
