@@ -10,6 +10,11 @@ from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# rich wraps console output to the terminal width (80 columns when output is captured).
+# Tests look for phrases next to paths under pytest's temporary folder, whose length
+# depends on the machine; one fixed, wide width keeps such phrases on one line everywhere.
+os.environ["COLUMNS"] = "200"
+
 #: ``../shared/data`` beside the checkout (override with OPENMBS_SHARED_DATA).
 SHARED_DATA = Path(os.environ.get("OPENMBS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
 

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from openmbs.cli import app, main
 from openmbs.collateral import generate_tape, pool_stats, read_tape
+from openmbs.errors import TapeValidationError
 
 runner = CliRunner()
 MALFORMED = Path(__file__).parent / "malformed"
@@ -57,22 +58,26 @@ def test_validate_keep_good(tmp_path: Path) -> None:
     assert rej.read_text().splitlines()[1].startswith(src.read_text().splitlines()[2] + "|")
 
 
-@pytest.mark.parametrize("deep", [False, True], ids=["here", "deep-path"])
+@pytest.mark.parametrize("columns", ["200", "80", "40"])
 def test_validate_error_exits_2_with_message(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    deep: bool,
+    columns: str,
 ) -> None:
-    bad = MALFORMED / "unparsable_number.csv"
-    if deep:  # a long path must not wrap the message across "row" and its number
-        where = tmp_path / ("d" * 60) / ("e" * 60)
-        where.mkdir(parents=True)
-        (where / bad.name).write_bytes(bad.read_bytes())
-        bad = where / bad.name
+    """The message is printed exactly as raised: never re-wrapped to the console width,
+    so a long path cannot split "row 2" (or anything else) across lines."""
+    where = tmp_path / ("d" * 60) / ("e" * 60)
+    where.mkdir(parents=True)
+    bad = where / "unparsable_number.csv"
+    bad.write_bytes((MALFORMED / bad.name).read_bytes())
+    with pytest.raises(TapeValidationError) as raised:
+        read_tape(bad)
+    monkeypatch.setenv("COLUMNS", columns)
     monkeypatch.setattr(sys, "argv", ["openmbs", "tape", "validate", str(bad)])
     with pytest.raises(SystemExit) as info:
         main()
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "row 2" in err and "current_balance" in err and "12o000" in err
+    assert err == f"error: {raised.value}\n"
