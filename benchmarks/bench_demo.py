@@ -1,71 +1,124 @@
-"""Benchmark of the whole lifecycle (`openmbs demo`) at 2,000 and 20,000 loans.
+"""Benchmark of the whole lifecycle (`openmbs demo`, on the embedded chain) by pool size.
 
-Prints one row per size: periods run, wall time, and its split into chain (deploy,
-monthly remittance + claims + trades, verifyLoan), loan simulation and servicer bridge
-(records, leaves, Merkle tree, report). The per-month chain time must not grow with the
-number of loans (loan-level data stays off chain: one root per month), so the table
-compares chain seconds per month at the two sizes (the 2,000-loan run is the baseline).
+Each run is a fresh Python process (imports included, as a user's ``openmbs demo``).
+``--cold`` gives the runs an empty titanoboa compile cache (the first run on a fresh
+machine compiles every contract); by default the cache is the user's (warm after one
+run). Printed per size: periods run (the four-tranche deal's 10% clean-up call usually
+ends it before month 360), wall time, the stages (tape + closing analytics, deploy
+(compile + deploy + offering), months (simulation + servicer bridge + chain),
+verify (loan proofs), index (DuckDB), audit, report), the median chain time of one
+month, its ratio to the first size's (the baseline: loan-level data stays off chain,
+one root per month, so the ratio should stay near 1), and loan simulation and servicer
+bridge seconds. A "machine check" line times a fixed pure-Python loop and shows the
+load average, since the machine is shared.
 
-Targets: 2,000 loans x 360 months < 60 s; 20,000 loans < 3 min.
+Targets (issue 5): 2,000 loans x 360 months < 60 s; 20,000 loans < 3 min; per-month
+chain time flat in the number of loans.
 
-    .venv/bin/python benchmarks/bench_demo.py [--sizes 2000,20000] [--months 360]
-
-While ``Waterfall.vy`` is not ported, the chain side runs with the chain package's
-SequentialTestWaterfall test double (same transactions, different allocation) and the
-run is reported as not reconciled.
+    .venv/bin/python benchmarks/bench_demo.py [--sizes 2000,20000] [--months 360] [--cold]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+_CHILD = r"""
+import json, sys, time
+from pathlib import Path
+t_start = time.perf_counter()
+cache = sys.argv[4]
+if cache:
+    import boa.interpret
+    boa.interpret.set_cache_dir(cache)
+from openmbs.sim import LifecycleConfig, run_lifecycle
+stages = {}
+cur = [None, time.perf_counter()]
+def progress(stage, done, total):
+    now = time.perf_counter()
+    if cur[0] is not None:
+        stages[cur[0]] = stages.get(cur[0], 0.0) + now - cur[1]
+    cur[0], cur[1] = stage, now
+r = run_lifecycle(Path(sys.argv[1]), LifecycleConfig(loans=int(sys.argv[2]), months=int(sys.argv[3])),
+                  progress=progress)
+progress("end", 0, 0)
+print(json.dumps({"wall": time.perf_counter() - t_start, "periods": r.periods, "stages": stages,
+                  "chain": r.chain_seconds, "month": r.month_chain_seconds, "sim": r.sim_seconds,
+                  "bridge": r.bridge_seconds, "reconciled": r.reconciled}))
+"""
+
+STAGES = ("tape", "deploy", "months", "verify", "index", "audit", "report")
+
+
+def machine_check() -> str:
+    t0 = time.perf_counter()
+    acc = 0
+    for i in range(3_000_000):
+        acc += i * i % 7
+    dt = time.perf_counter() - t0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"machine check: 3e6-iteration Python loop {dt:.2f} s; load average {load:.2f}; {os.cpu_count()} cpu"
+
+
+def run(n: int, months: int, cold: bool) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = str(Path(tmp) / "boa-cache") if cold else ""
+        t0 = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-c", _CHILD, str(Path(tmp) / "demo"), str(n), str(months), cache],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        total = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{n} loans: run failed:\n{proc.stderr[-3000:]}")
+    out: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process"] = total
+    return out
+
+
+def _row(n: int, r: dict[str, object], base: float) -> str:
+    st: dict[str, float] = r["stages"]  # type: ignore[assignment]
+    month = float(r["month"])  # type: ignore[arg-type]
+    return (
+        f"{n:>7,} {r['periods']:>7} {float(r['process']):>9.1f} "  # type: ignore[arg-type]
+        + " ".join(f"{st.get(s, 0.0):>7.1f}" for s in STAGES)
+        + f" {month:>10.4f} {month / base:>7.2f} {float(r['sim']):>6.1f} "  # type: ignore[arg-type]
+        f"{float(r['bridge']):>8.1f} {r['reconciled']}"  # type: ignore[arg-type]
+    )
+
 
 def main() -> None:
-    from openmbs.sim import LifecycleConfig, run_lifecycle
-
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="2000,20000")
     ap.add_argument("--months", type=int, default=360)
+    ap.add_argument("--cold", action="store_true", help="empty titanoboa compile cache")
     args = ap.parse_args()
-    wf = Path(__file__).resolve().parents[1] / "src/openmbs/chain/contracts/Waterfall.vy"
-    double = "not ported yet" in wf.read_text()
-    if double:
-        print(
-            "note: Waterfall.vy not ported: chain side uses the SequentialTestWaterfall test double"
-        )
-    rows = []
-    for n in [int(x) for x in args.sizes.split(",")]:
-        with tempfile.TemporaryDirectory() as tmp:
-            t0 = time.perf_counter()
-            r = run_lifecycle(
-                Path(tmp) / "demo",
-                LifecycleConfig(loans=n, months=args.months, test_waterfall=double),
-            )
-            wall = time.perf_counter() - t0
-        rows.append(
-            (
-                n,
-                r.periods,
-                wall,
-                r.chain_seconds,
-                r.month_chain_seconds,
-                r.sim_seconds,
-                r.bridge_seconds,
-                r.reconciled,
-            )
-        )
-    base = rows[0][4]
+    print(machine_check(), flush=True)
     print(
-        f"{'loans':>7} {'periods':>7} {'wall s':>8} {'chain s':>8} {'chain s/month':>13} {'vs base':>7} "
-        f"{'sim s':>7} {'bridge s':>8} reconciled"
+        f"compile cache: {'cold (empty)' if args.cold else 'warm (user cache)'}; "
+        f"months asked {args.months}",
+        flush=True,
     )
-    for n, p, wall, ch, chm, sim, br, ok in rows:
-        print(
-            f"{n:>7,} {p:>7} {wall:>8.1f} {ch:>8.1f} {chm:>13.4f} {chm / base:>7.2f} {sim:>7.1f} {br:>8.1f} {ok}"
-        )
+    print(
+        f"{'loans':>7} {'periods':>7} {'process s':>9} "
+        + " ".join(f"{s:>7}" for s in STAGES)
+        + f" {'chain s/mo':>10} {'vs base':>7} {'sim s':>6} {'bridge s':>8} reconciled",
+        flush=True,
+    )
+    base = 0.0
+    for n in (int(x) for x in args.sizes.split(",")):
+        r = run(n, args.months, args.cold)
+        base = base or float(r["month"])  # type: ignore[arg-type]
+        print(_row(n, r, base), flush=True)
+    print(machine_check(), flush=True)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,12 @@ Run: ``.venv/bin/python benchmarks/bench_gas.py [--holders 10,10000] [--loans 10
 (anvil from ``npm install --prefix .tools @foundry-rs/anvil@1.7.1``; see docs/chain.md).
 
 Every figure is ``gasUsed`` of the transaction's receipt (intrinsic gas included). The
-remittance uses the SequentialTestWaterfall TEST DOUBLE (the exact waterfall is not
-ported yet), whose work is of the same kind (storage reads and writes per tranche).
-Holders are added with raw ``eth_sendTransaction`` transfers (anvil's unlocked
-account), so 10,000 holders take a minute or two. Baseline in the same run: a plain
+deal is the four_tranche example (``examples/deals/four_tranche.toml``) deployed by
+``deploy_deal(config_from_spec(...))`` with the REAL waterfall (``ExactWaterfall``,
+the port of the exact Python engine); each remittance carries 3-of-5 attestor
+signatures and is distributed in the same transaction. Holders of the senior tranche
+are added with raw ``eth_sendTransaction`` transfers (impersonated sender, no local
+simulation), so 10,000 holders take a few minutes. Baseline in the same run: a plain
 ERC-20 transfer of the mock settlement token between two existing holders.
 """
 
@@ -23,9 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 import boa
 from eth_account import Account
 
-from openmbs.chain import DealConfig, TrancheConfig, deploy_deal, deployer
+from openmbs.chain import config_from_spec, deploy_deal, deployer
 from openmbs.chain._anvil import ANVIL_KEYS, find_anvil, start_anvil
+from openmbs.chain._env import network_env
+from openmbs.chain._exact_waterfall import exact_params
 from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, attest
+from openmbs.structuring import example_deal
 
 TARGETS = {"remittance": 250_000, "claim": 60_000, "transfer": 75_000}
 
@@ -72,7 +77,7 @@ def deploy_gas(name: str, *args, sender) -> tuple[int, object]:
 
 
 def raw_send(sender: str, to: str, data: bytes) -> None:
-    NODE.rpc("eth_sendTransaction", [{"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(500_000)}])
+    NODE.rpc("eth_sendTransaction", [{"from": sender, "to": to, "data": "0x" + data.hex(), "gas": hex(3_000_000)}])
 
 
 def main() -> None:
@@ -98,33 +103,30 @@ def main() -> None:
 
 def run(holder_counts: list[int], loan_counts: list[int]) -> None:
     t0 = time.time()
-    boa.set_network_env(NODE.url)
+    network_env(NODE.url)
     admin_acct = Account.from_key(ANVIL_KEYS[0])
     boa.env.add_account(admin_acct, force_eoa=True)
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin = admin_acct.address
-    tranches = (
-        TrancheConfig("Senior A", "A", 600_000_000_000, 0.04),
-        TrancheConfig("Senior B", "B", 200_000_000_000, 0.05),
-        TrancheConfig("Mezzanine M", "M", 120_000_000_000, 0.07),
-        TrancheConfig("Junior J", "J", 80_000_000_000, 0.10),
-    )
-    cfg = DealConfig(name="bench", tranches=tranches, initial_pool_balance=10**12,
-                     initial_loan_count=max(loan_counts))
+    cfg = config_from_spec(example_deal("four_tranche"), loan_count=max(loan_counts))
+    ex = cfg.exact
+    faces = list(ex.face)
     rows: list[tuple[str, int, str]] = []
 
-    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, test_waterfall=True)
-    g, _ = deploy_gas("Deal", d.settlement.address, [t.face for t in tranches], 10**12,
+    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin)
+    g, _ = deploy_gas("Deal", d.settlement.address, faces, ex.pool_original, ex.reserve_initial,
                       d.timelock.address, admin, admin, admin, admin, sender=admin)
     rows.append(("deploy Deal", g, ""))
     g, _ = deploy_gas("TrancheToken", "Senior A", "A", d.deal.address, d.issuance.address, 0,
-                      600_000_000_000, sender=admin)
+                      faces[0], sender=admin)
     rows.append(("deploy TrancheToken (each)", g, ""))
     g, _ = deploy_gas("RemittanceOracle", d.deal.address, admin, [k.address for k in keys], 3,
                       max(loan_counts), 25 * 10**16, 25 * 10**16, sender=admin)
     rows.append(("deploy RemittanceOracle", g, ""))
     g, _ = deploy_gas("Issuance", d.deal.address, admin, 0, 2**40, 0, sender=admin)
     rows.append(("deploy Issuance", g, ""))
+    g, _ = deploy_gas("ExactWaterfall", exact_params(ex), d.deal.address, sender=admin)
+    rows.append(("deploy ExactWaterfall (four_tranche parameters)", g, ""))
 
     inv_accts = [Account.from_key(ANVIL_KEYS[1])] + [Account.from_key(bytes([0x70 + i]) * 32) for i in range(3)]
     for acct in inv_accts:
@@ -132,13 +134,13 @@ def run(holder_counts: list[int], loan_counts: list[int]) -> None:
         NODE.rpc("anvil_setBalance", [acct.address, hex(10**21)])
     investors = [a.address for a in inv_accts]
     d.allow([*investors, admin], 2**40)
-    for i, t in enumerate(tranches):
-        d.settlement.mint(investors[i], t.face, sender=admin)
-        d.settlement.approve(d.issuance.address, t.face, sender=investors[i])
-        g = tx_gas(d.issuance, "subscribe", i, t.face, sender=investors[i])
+    for i, face in enumerate(faces):
+        d.settlement.mint(investors[i], face, sender=admin)
+        d.settlement.approve(d.issuance.address, face, sender=investors[i])
+        g = tx_gas(d.issuance, "subscribe", i, face, sender=investors[i])
         if i == 0:
             rows.append(("subscribe (first investor)", g, ""))
-    rows.append(("close (mint 4 tranches, pay seller)", tx_gas(d.issuance, "close", sender=admin), ""))
+    rows.append(("close (mint 4 tranches, fund reserve, pay seller)", tx_gas(d.issuance, "close", sender=admin), ""))
     rows.append(("settle (deliver tokens)", tx_gas(d.issuance, "settle", sender=investors[0]), ""))
     for inv in investors[1:]:
         d.settle(inv)
@@ -149,13 +151,14 @@ def run(holder_counts: list[int], loan_counts: list[int]) -> None:
 
     # holders: spread tranche A over many accounts (no loop over holders on chain)
     period = 0
-    ending = 10**12
+    ending = ex.pool_original
 
     def remit_gas(n_loans: int) -> int:
         nonlocal period, ending
         period += 1
         root = ROOTS[n_loans] if n_loans in ROOTS else tape_root(n_loans)
-        sched, unsched, interest = 800_000_000, 1_200_000_000, 4_000_000_000
+        # a performing month: 1/360 scheduled, 1% prepaid, 6% a year of interest
+        sched, unsched, interest = ending // 360, ending // 100, ending * 6 // 1200
         new_end = ending - sched - unsched
         rep = RemittanceReport(period, sched, unsched, interest, 0, 0, ending, new_end, max(loan_counts),
                                0, 0, 0, 5 * 10**16, interest + sched + unsched, root)
@@ -171,7 +174,7 @@ def run(holder_counts: list[int], loan_counts: list[int]) -> None:
         extra = []
         while made < n_holders:
             batch = [Account.create().address for _ in range(min(64, n_holders - made))]
-            d.deal.set_allowed(batch, 2**40, sender=admin)
+            raw_send(admin, str(d.deal.address), d.deal.set_allowed.prepare_calldata(batch, 2**40))
             for h in batch:
                 raw_send(investors[0], str(d.tokens[0].address), d.tokens[0].transfer.prepare_calldata(h, 1_000))
             extra += batch
@@ -212,6 +215,11 @@ def run(holder_counts: list[int], loan_counts: list[int]) -> None:
     rows.append(("permit", tx_gas(tok, "permit", owner, admin, 100, deadline, s.v, s.r.to_bytes(32, "big"),
                                   s.s.to_bytes(32, "big"), sender=admin), ""))
 
+    import os
+    import subprocess
+
+    version = subprocess.run([find_anvil(), "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    print(f"machine check: load {os.getloadavg()[0]:.2f} (gas does not depend on load); node: {version}")
     print(f"{'operation':<52} {'gas':>10}  target")
     print("-" * 76)
     for name, gas, kind in rows:

@@ -2,7 +2,7 @@
 
 Skips only when npm is absent (anvil is then not installable); otherwise installs
 ``@foundry-rs/anvil`` into ``<repo>/.tools`` if needed, starts it on 127.0.0.1 at a
-free port, deploys a deal through ``boa.set_network_env`` and runs three periods.
+free port, deploys a deal through titanoboa's network env and runs three periods.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from openmbs.chain import DealConfig, TrancheConfig, deploy_deal
 from openmbs.chain._anvil import ANVIL_KEYS, find_anvil, install_anvil, start_anvil
+from openmbs.chain._env import network_env
 from openmbs.oracle import RemittanceReport, attest
 
 WAD = 10**18
@@ -41,7 +42,9 @@ def anvil():
 def test_deal_runs_three_periods_on_anvil(anvil):
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin, investor = Account.from_key(ANVIL_KEYS[0]), Account.from_key(ANVIL_KEYS[1])
-    with boa.set_network_env(anvil.url):
+    embedded = boa.env
+    network_env(anvil.url)  # titanoboa's network env without its on-disk RPC cache
+    try:
         boa.env.add_account(admin, force_eoa=True)
         boa.env.add_account(investor)
         cfg = DealConfig(
@@ -78,6 +81,8 @@ def test_deal_runs_three_periods_on_anvil(anvil):
         assert int(d.deal.last_period()) == 3
         assert int(d.deal.tranche_balance(0)) == 600_000_000 - 30_000_000
         assert int(d.settlement.balanceOf(investor.address)) == paid
+    finally:
+        boa.set_env(embedded)
 
 
 @pytest.mark.anvil

@@ -255,3 +255,16 @@ def test_abi_of_deployer_and_selectors() -> None:
     sig = "RemittanceAccepted(uint256,bytes32,(" + ",".join(["uint256"] * 12) + "),address[])"
     assert types["RemittanceAccepted"].signature == sig
     assert types["RemittanceAccepted"].topic0 == "0x" + keccak(text=sig).hex()
+
+
+def test_memory_source_orders_out_of_order_appends() -> None:
+    """Logs appended out of (block, index) order come back ordered, by block range."""
+    mk = lambda b, i: RawLog(b, i, "0x" + "00" * 32, 0, "0x" + "11" * 20, (), b"")  # noqa: E731
+    src = MemoryLogSource("m", [mk(1, 0), mk(1, 1), mk(3, 0)])
+    src.append([mk(2, 1), mk(2, 0)])
+    src.append([mk(5, 0)])
+    assert [(x.block_number, x.log_index) for x in src.logs(0, 10)] == [
+        (1, 0), (1, 1), (2, 0), (2, 1), (3, 0), (5, 0)
+    ]
+    assert [(x.block_number, x.log_index) for x in src.logs(2, 3)] == [(2, 0), (2, 1), (3, 0)]
+    assert src.logs(4, 4) == [] and src.logs(6, 9) == []

@@ -9,7 +9,7 @@ import openmbs.report as report
 
 def test_public_api() -> None:
     assert agents.__all__ == [
-        "RECORD_FIELDS", "LoanTree", "ServicerBridge", "ServicerPeriod", "TriggerEvent", "TriggerKeeper",
+        "RECORD_FIELDS", "AttestorSet", "LoanTree", "ServicerBridge", "ServicerPeriod", "TriggerEvent", "TriggerKeeper",
         "keccak256", "leaves", "loan_records", "record_columns", "report_from_records",
     ]  # fmt: skip
     assert audit.__all__ == ["AuditCheck", "AuditReport", "audit", "reconcile"]

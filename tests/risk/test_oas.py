@@ -1,5 +1,10 @@
 """Monte Carlo OAS: checked against independently derived cases.
 
+- The compiled path-wise pool kernel equals a plain-Python SIFMA amortisation of every
+  rep line driven by ``RefiPrepaymentModel.smm`` (the model's own vectorised formulas),
+  and with defaults it equals the SIFMA cash-flow engine (``project_loans``) line for
+  line.
+
 - With no volatility and no rate-dependent prepayment the OAS must equal the Z-spread
   (there is no option), and both must equal ``openmbs.pricing.z_spread`` of the same
   cash flows from the SIFMA cash-flow engine (``project_pool`` at 100% PSA, which the
@@ -17,11 +22,12 @@ import math
 import numpy as np
 import pytest
 
-from openmbs.behaviour import Prepayment
+from openmbs.behaviour import Default, Prepayment
 from openmbs.behaviour.models import RefiPrepaymentModel
-from openmbs.cashflow import project_pool
+from openmbs.cashflow import project_loans, project_pool
 from openmbs.pricing import (
     OASResult,
+    ParCurve,
     PoolLines,
     ZeroCurve,
     bootstrap_par_curve,
@@ -191,3 +197,216 @@ def test_cli_price_oas() -> None:
     assert [x["name"] for x in json.loads(r.output)["results"]] == ["B"]
     r = runner.invoke(app, ["price", "oas", "--price", "100", "--tranche", "B"])
     assert r.exit_code != 0
+
+
+def test_cli_price_oas_passes_default_assumptions() -> None:
+    """--cdr/--severity/--lag/--no-advance reach the engine: the CLI's OAS equals the
+    API's with the same SIFMA default assumptions and differs from the no-default run."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from openmbs.cli import app
+    from openmbs.commands.oas import DEFAULT_CURVE
+
+    runner = CliRunner()
+    base = ["price", "oas", "--price", "99", "--paths", "8", "--json", "--shift-bp", "25"]
+    flags = ["--cdr", "3", "--severity", "40", "--lag", "6", "--no-advance"]
+    r = runner.invoke(app, [*base, *flags])
+    assert r.exit_code == 0, r.output
+    (got,) = json.loads(r.output)["results"]
+    api = oas_pass_through(
+        PoolLines.generic(balance=1_000_000.0, wac=0.065, net_coupon=0.06),
+        price=99.0, curve=ParCurve.parse(DEFAULT_CURVE).zero_curve(), n_paths=8,
+        sigma=0.01, mean_reversion=0.05, seed=0, mortgage_spread_bp=170.0, shift_bp=25.0,
+        default=Default.cdr(0.03), severity=0.40, lag=6, advance=False,
+    )
+    assert got["oas_bp"] == pytest.approx(api.oas_bp, abs=1e-9)
+    r0 = runner.invoke(app, base)
+    assert r0.exit_code == 0, r0.output
+    assert abs(json.loads(r0.output)["results"][0]["oas_bp"] - got["oas_bp"]) > 0.5
+    bad = runner.invoke(app, [*base, "--cdr", "3", "--sda", "100"])
+    assert bad.exit_code != 0 and "give only one of --cdr, --sda" in str(bad.exception)
+
+
+# ------------------------------------------------------------ the path-wise pool kernel
+
+
+def _reference_flows(
+    pool: PoolLines, rates: np.ndarray, model: RefiPrepaymentModel, start_month: int
+) -> np.ndarray:
+    """Plain Python: for each path and line, the SIFMA level-pay schedule on the actual
+    balance (payment recomputed each month from the remaining term), prepayment
+    ``SMM x (balance - scheduled principal)`` with the model's SMM."""
+    n_paths, n = rates.shape
+    out = np.zeros((4, n_paths, n))
+    for p in range(n_paths):
+        smm = model.smm(rates[p], note_rate=pool.gross_coupon, loan_age=pool.loan_age,
+                        start_month=start_month)
+        for i in range(pool.n_lines):
+            b = float(pool.balance[i])
+            c = float(pool.gross_coupon[i]) / 12.0
+            net = float(pool.net_coupon[i]) / 12.0
+            left = int(pool.remaining_term[i])
+            for t in range(min(left, n)):
+                pay = b * c / (1.0 - (1.0 + c) ** -(left - t))
+                sched = min(pay - b * c, b)
+                prep = (b - sched) * float(smm[i, t])
+                out[0, p, t] += b * net
+                out[1, p, t] += sched
+                out[2, p, t] += prep
+                b -= sched + prep
+                out[3, p, t] += b
+    return out
+
+
+def _random_rates(seed: int, n_paths: int, n: int, level: float = 0.06) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return level + np.cumsum(rng.standard_normal((n_paths, n)) * 0.002, axis=1)
+
+
+def test_pool_kernel_equals_plain_python_reference() -> None:
+    # three distinct note rates shared by six lines; seasoned and ramping lines; one
+    # line maturing inside the horizon
+    pool = PoolLines(
+        np.array([1e6, 2e6, 5e5, 3e6, 1.5e6, 7e5]),
+        np.array([0.065, 0.0575, 0.065, 0.07, 0.0575, 0.07]),
+        np.array([0.06, 0.0525, 0.0595, 0.065, 0.0525, 0.0645]),
+        np.array([360, 300, 355, 40, 340, 359]),
+        np.array([0, 60, 5, 320, 20, 1]),
+    )
+    rates = _random_rates(1, 3, 72)
+    model = RefiPrepaymentModel()
+    got = path_pool_cashflows(pool, rates, model=model, start_month=3)
+    want = _reference_flows(pool, rates, model, 3)
+    scale = pool.total_balance
+    np.testing.assert_allclose(got[:4], want, rtol=1e-10, atol=1e-9 * scale)
+    assert np.all(got[4:] == 0.0)  # no defaults: no recoveries, losses, pipeline
+    # the month the short line matures its balance is gone on every path
+    assert np.all(got[1, :, 39] >= 0)
+
+
+def test_pool_kernel_unfactored_exponentials() -> None:
+    # a very steep S-curve over far-apart note rates: the factored exponentials would
+    # overflow, so the kernel takes them per coupon; the result is the same model
+    model = RefiPrepaymentModel(refi_width=1e-4, burnout=5.0)
+    pool = PoolLines(np.array([1e6, 1e6]), np.array([0.03, 0.11]), np.array([0.025, 0.105]),
+                     np.array([360, 360]), np.array([40, 40]))
+    rates = _random_rates(2, 2, 48, level=0.07)
+    got = path_pool_cashflows(pool, rates, model=model)
+    want = _reference_flows(pool, rates, model, 1)
+    np.testing.assert_allclose(got[:4], want, rtol=1e-10, atol=1e-3)
+
+
+@pytest.mark.parametrize("advance", [True, False])
+@pytest.mark.parametrize(("default", "lag"), [(Default.cdr(0.03), 6), (Default.sda(200), 0)])
+def test_pool_kernel_defaults_equal_the_sifma_engine(
+    default: Default, lag: int, advance: bool
+) -> None:
+    # with no refinancing and no seasonality the model is 100% PSA exactly, so the
+    # SIFMA engine (openmbs.cashflow.project_loans) gives the expected cash flows
+    pool = PoolLines(
+        np.array([1e6, 2e6, 5e5]), np.array([0.065, 0.0575, 0.07]),
+        np.array([0.06, 0.0525, 0.065]), np.array([360, 300, 120]), np.array([0, 60, 12]),
+    )
+    flows = path_pool_cashflows(
+        pool, np.full((2, 360), 0.05), model=NO_REFI, default=default, severity=0.4,
+        lag=lag, advance=advance,
+    )
+    cf = project_loans(
+        pool.balance, pool.gross_coupon, pool.net_coupon, pool.remaining_term, pool.loan_age,
+        prepayment=Prepayment.psa(100), default=default, severity=0.4, lag=lag,
+        advance=advance, n_periods=360,
+    )
+    expect = {
+        0: np.asarray(cf.net_interest),
+        1: np.asarray(cf.principal) - np.asarray(cf.voluntary_prepayment)
+        - np.asarray(cf.recovery),
+        2: np.asarray(cf.voluntary_prepayment),
+        3: np.asarray(cf.performing_balance) + np.asarray(cf.foreclosure_balance),
+        4: np.asarray(cf.recovery),
+        5: np.asarray(cf.loss),
+        6: np.asarray(cf.foreclosure_balance),
+    }
+    assert float(np.sum(cf.loss)) > 0
+    for row, want in expect.items():
+        for p in range(2):
+            np.testing.assert_allclose(flows[row, p], want, rtol=1e-9, atol=1e-6, err_msg=str(row))
+
+
+def test_deterministic_oas_with_defaults_equals_z_spread_of_the_sifma_flows() -> None:
+    pool = PoolLines.generic(balance=1e6, wac=0.065, net_coupon=0.06)
+    price, dflt = 99.5, Default.cdr(0.02)
+    r = oas_pass_through(
+        pool, price=price, curve=FLAT_CURVE, n_paths=2, sigma=0.0, model=NO_REFI,
+        shift_bp=None, default=dflt, severity=0.35, lag=3,
+    )
+    cf = project_pool(
+        balance=1e6, gross_coupon=0.065, net_coupon=0.06, original_term=360,
+        remaining_term=360, prepayment=Prepayment.psa(100), default=dflt, severity=0.35,
+        lag=3,
+    )
+    cash = np.asarray(cf.net_interest) + np.asarray(cf.principal)
+    expected = _monthly_from_continuous(z_spread(cash, 1e6, FLAT_CURVE, price))
+    assert r.oas_bp == pytest.approx(expected, abs=1e-4)
+    # a deal: the waterfall on the same collections as collections_from_projection
+    deal = example_deal("four_tranche")
+    big = PoolLines.generic(balance=500e6, wac=0.065, net_coupon=0.06)
+    out = oas_deal(deal, big, prices=98.0, curve=FLAT_CURVE, tranches=["D"], n_paths=2,
+                   sigma=0.0, model=NO_REFI, shift_bp=None, default=Default.cdr(0.04),
+                   severity=0.5, lag=3)
+    cf = project_pool(
+        balance=500e6, gross_coupon=0.065, net_coupon=0.06, original_term=360,
+        remaining_term=360, prepayment=Prepayment.psa(100), default=Default.cdr(0.04),
+        severity=0.5, lag=3,
+    )
+    res = run_waterfall(deal, collections_from_projection(cf, cleanup_call=deal.cleanup_call))
+    i = res.tranche("D")
+    assert float(res.table("writedown")[0, :, i].sum()) > 0  # the junior takes losses
+    cash = res.table("interest_paid")[0, :, i] + res.table("principal_paid")[0, :, i]
+    zs = z_spread(cash, float(res.face[i]), FLAT_CURVE, 98.0, delay_days=deal.payment_delay_days)
+    assert out["D"].oas_bp == pytest.approx(_monthly_from_continuous(zs), abs=1e-4)
+
+
+def test_bad_default_assumptions_are_rejected() -> None:
+    from openmbs.errors import AssumptionError
+
+    pool = PoolLines.generic(balance=1e6, wac=0.065, net_coupon=0.06)
+    rates = np.full((2, 12), 0.05)
+    with pytest.raises(AssumptionError, match="severity"):
+        path_pool_cashflows(pool, rates, default=Default.cdr(0.01), severity=1.5)
+    with pytest.raises(AssumptionError, match="lag"):
+        path_pool_cashflows(pool, rates, default=Default.cdr(0.01), lag=-1)
+    with pytest.raises(AssumptionError, match="default must be a Default"):
+        oas_pass_through(pool, price=100.0, curve=CURVE, n_paths=4, default=0.02)  # type: ignore[arg-type]
+
+
+def test_pv_kernel_derivative_and_newton_equal_brent() -> None:
+    from openmbs.pricing._oas import _brent, _Scenario, _Setup, _solve
+    from openmbs.pricing._oas_kernel import pv_kernel
+
+    rng = np.random.default_rng(5)
+    rates = np.ascontiguousarray(0.04 + 0.01 * rng.standard_normal((6, 40)))
+    cash = np.ascontiguousarray(rng.uniform(0.0, 5.0, (2, 6, 37)))
+    cash[1, :, :10] = 0.0
+    s0 = np.array([0.01, -0.003])
+    pv, dpv = pv_kernel(rates, cash, s0, 1, 0.8)
+    # the same PV from its definition, in numpy
+    x = (rates[None, :, :] + s0[:, None, None]) / 12.0
+    log_d = -np.cumsum(np.log1p(x), axis=2)
+    k = np.arange(37)
+    disc = np.exp(log_d[:, :, k + 1] - 0.8 * np.log1p(x[:, :, k + 2]))
+    np.testing.assert_allclose(pv, (cash * disc).sum(axis=2), rtol=1e-13)
+    h = 1e-6
+    up, _ = pv_kernel(rates, cash, s0 + h, 1, 0.8)
+    dn, _ = pv_kernel(rates, cash, s0 - h, 1, 0.8)
+    np.testing.assert_allclose(dpv, (up - dn) / (2 * h), rtol=1e-6)
+    setup = _Setup(FLAT_CURVE, 6, 0, 0.0, 0.0, False, None, 0.0, 54.0, 1, 37)  # delay 1.8 months
+    sc = _Scenario(rates, cash, cash)
+    scale = np.array([100.0 / 150.0, 100.0 / 120.0])
+    price = np.array([101.0, 95.0])
+    x_newton, _, _ = _solve(setup, sc, scale, price, ["a", "b"])
+    for i in range(2):
+        assert x_newton[i] == pytest.approx(
+            _brent(setup, sc, i, float(scale[i]), float(price[i]), "x"), abs=1e-11
+        )

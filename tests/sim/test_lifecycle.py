@@ -19,9 +19,6 @@ from openmbs.errors import InputError, RemittanceRejected
 from openmbs.sim import LifecycleConfig, LoanSimulator, loans_path, run_lifecycle
 from openmbs.structuring import compile_exact, example_deal
 
-WATERFALL_VY = Path(__file__).resolve().parents[2] / "src/openmbs/chain/contracts/Waterfall.vy"
-PORTED = "not ported yet" not in WATERFALL_VY.read_text()
-
 OFF = LifecycleConfig(loans=200, months=24, investors=5, chain=False, seed=11)
 
 
@@ -145,7 +142,9 @@ def test_cleanup_call_ends_the_deal(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------ on chain
 
-CHAIN = LifecycleConfig(loans=80, months=5, investors=4, seed=5, test_waterfall=True)
+CHAIN = LifecycleConfig(
+    loans=80, months=5, investors=4, seed=5, test_waterfall=True, verify_limit=1000
+)
 
 
 @pytest.fixture(scope="module")
@@ -219,10 +218,6 @@ def test_onchain_plumbing(onchain_resumed: tuple[Path, object, RemittanceRejecte
     assert not result.reconciled  # type: ignore[attr-defined]
 
 
-@pytest.mark.skipif(
-    not PORTED,
-    reason="Waterfall.vy is not ported yet (chain package): no on-chain reconciliation possible",
-)
 def test_lifecycle_reconciles_on_chain(tmp_path: Path) -> None:
     res = run_lifecycle(tmp_path / "r", LifecycleConfig(loans=200, months=24, investors=5, seed=2))
     bad = [c for c in res.checks if not c.ok]
@@ -246,6 +241,19 @@ def test_query_cli_reads_the_event_store(
     for sub in ("holders", "claims", "pool-performance"):
         r = runner.invoke(app, ["query", sub, "--db", db])
         assert r.exit_code == 0, (sub, r.output)
+    # realised vs projected losses: the projection the demo stored with the events is
+    # the one in projection.csv (currency units -> base units)
+    import csv
+
+    from openmbs.indexer import EventStore, pool_performance
+
+    with open(out / "projection.csv", newline="") as fh:
+        rows = {int(r["period"]): float(r["loss"]) for r in csv.DictReader(fh)}
+    with EventStore(db, read_only=True) as store:
+        perf = pool_performance(store).to_pylist()
+    assert [r["period"] for r in perf] == list(range(1, CHAIN.months + 1))
+    for r in perf:
+        assert r["projected_loss"] == round(rows[r["period"]] * 10**6)
     bad = runner.invoke(app, ["query", "holders", "--db", str(out / "missing.duckdb")])
     assert isinstance(bad.exception, InputError) and "no such event store" in str(bad.exception)
 
@@ -276,3 +284,24 @@ def test_demo_cli_off_chain(tmp_path: Path) -> None:
     assert (out / "report.html").exists() and (out / "summary.json").exists()
     assert (out / "projection.csv").exists()
     assert len(list((out / "loans").glob("period=*.parquet"))) == 4
+
+
+def test_demo_cli_rpc_needs_the_key_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The operator key is never a CLI argument: without $OPENMBS_PRIVATE_KEY the
+    command refuses before doing anything; --rpc with --no-chain is refused too."""
+    from typer.testing import CliRunner
+
+    from openmbs.cli import app
+
+    monkeypatch.delenv("OPENMBS_PRIVATE_KEY", raising=False)
+    out = tmp_path / "n"
+    res = CliRunner().invoke(app, ["demo", "--out", str(out), "--rpc", "http://127.0.0.1:9"])
+    assert isinstance(res.exception, InputError)
+    assert "OPENMBS_PRIVATE_KEY" in str(res.exception)
+    assert not out.exists()
+    res = CliRunner().invoke(
+        app, ["demo", "--out", str(out), "--rpc", "http://127.0.0.1:9", "--no-chain"]
+    )
+    assert isinstance(res.exception, InputError) and "--no-chain" in str(res.exception)

@@ -75,3 +75,32 @@ def test_fast_keccak_and_tree_equal_the_oracle_package() -> None:
         for i in range(n):
             assert mine.proof(i) == ref.proof(i)
             assert verify_proof(mine.proof(i), ref.root, lv[i])
+
+
+def test_attestor_set_signs_what_eth_account_signs() -> None:
+    """AttestorSet (digest + libsecp256k1) gives the same signatures as the oracle
+    package's eth-account ``attest``, and the signer recovers from each."""
+    import hashlib
+
+    from openmbs.agents import AttestorSet
+    from openmbs.errors import InputError as _InputError
+    from openmbs.oracle import attest, recover_signer
+
+    keys = [hashlib.sha256(f"attestor-test-{i}".encode()).digest() for i in range(5)]
+    signers = AttestorSet(keys)
+    contract = "0x" + "ab" * 20
+    for period, chosen in ((1, [0, 2, 4]), (2, [1, 3, 4]), (7, [0, 1, 2, 3, 4])):
+        rep = RemittanceReport(
+            period, 10 * period, 3, 5, 1, 0, 10_000, 9_987 - 10 * period, 7, 4, 2, 1, 0,
+            19 + 10 * period, bytes([period]) * 32,
+        )
+        mine = signers.sign(rep, chosen, chain_id=31337, verifying_contract=contract)
+        ref = attest(rep, [keys[i] for i in chosen], chain_id=31337, verifying_contract=contract)
+        assert mine == ref
+        assert [int(a.signer, 16) for a in mine] == sorted(int(a.signer, 16) for a in mine)
+        for a in mine:
+            assert recover_signer(rep, a, chain_id=31337, verifying_contract=contract) == a.signer
+    with pytest.raises(_InputError, match="chosen twice"):
+        signers.sign(rep, [1, 1], chain_id=1, verifying_contract=contract)
+    with pytest.raises(_InputError, match="32"):
+        AttestorSet([b"short"])

@@ -6,6 +6,7 @@ See ``docs/demo.md``.
 
 from __future__ import annotations
 
+from openmbs.agents._attestor import AttestorSet
 from openmbs.agents._keeper import TriggerEvent, TriggerKeeper
 from openmbs.agents._servicer import (
     RECORD_FIELDS,
@@ -21,6 +22,7 @@ from openmbs.agents._servicer import (
 
 __all__ = [
     "RECORD_FIELDS",
+    "AttestorSet",
     "LoanTree",
     "ServicerBridge",
     "ServicerPeriod",

@@ -107,8 +107,8 @@ def audit(folder: str | Path) -> AuditReport:
     2. Merkle roots: the root of each period's stored leaves equals the root the oracle
        accepted (``RemittanceAccepted`` events; the manifest without an event store).
     3. Reports: the accepted report's aggregates equal the sums of the loan-level records.
-    4. Waterfall: per period and tranche, interest, principal, loss and balance on chain
-       (``TrancheAllocated``) equal the exact Python waterfall run on the accepted
+    4. Waterfall: per period and tranche, interest, principal, loss, write-up and
+       balance on chain (``TrancheAllocated``) equal the exact Python waterfall run on the accepted
        reports.
     5. Token supplies: per tranche token, the holders' balances (from ``Transfer``
        events) add up to the original face.
@@ -267,6 +267,7 @@ def audit(folder: str | Path) -> AuditReport:
                     )
                 },
                 loan_tape_root=bytes.fromhex(_hex(row["loan_tape_root"])[2:]),
+                subsequent_recoveries=int(row.get("report_subsequent_recoveries") or 0),
             )
             try:
                 state, res = apply_period(exact, state, exact_remittance(rep))
@@ -282,8 +283,11 @@ def audit(folder: str | Path) -> AuditReport:
                     ("interest", res.interest_paid[i]),
                     ("principal", res.principal_paid[i]),
                     ("loss", res.writedown[i]),
+                    ("writeup", res.writeup[i]),
                     ("balance", res.ending_balance[i]),
                 ):
+                    if f not in got:  # events of a waterfall without write-ups
+                        continue
                     if int(got[f]) != want_v:
                         wf_bad.append(
                             f"period {k} tranche {exact.names[i]} {f}: on chain {int(got[f])}, exact engine {want_v}"

@@ -110,7 +110,43 @@ def project_loans(
     Notes
     -----
     SIFMA Standard Formulas SF-4 (level-pay schedule) and SF-18/19 (cash flows with
-    defaults), loan by loan; see ``docs/cashflow.md``.
+    defaults), loan by loan; see ``docs/cashflow.md``. Only pool totals are kept: no
+    per-loan series is stored (``openmbs.cashflow._fast``).
+
+    Examples
+    --------
+    >>> from openmbs.behaviour import Prepayment
+    >>> cf = project_loans([100.0, 50.0], [0.06, 0.06], [0.055, 0.055], [360, 360],
+    ...                    [0, 0], prepayment=Prepayment.cpr(0.0))
+    >>> round(float(cf.actual_interest[0]), 6)
+    0.75
+    """
+    return _project_loans(
+        balance, gross_coupon, net_coupon, remaining_term, loan_age,
+        prepayment=prepayment, default=default, severity=severity, lag=lag,
+        advance=advance, n_periods=n_periods, engine="fast",
+    )
+
+
+def _project_loans(
+    balance: npt.ArrayLike,
+    gross_coupon: npt.ArrayLike,
+    net_coupon: npt.ArrayLike,
+    remaining_term: npt.ArrayLike,
+    loan_age: npt.ArrayLike,
+    *,
+    prepayment: Prepayment,
+    default: Default | None = None,
+    severity: float = 0.0,
+    lag: int = 0,
+    advance: bool = True,
+    n_periods: int | None = None,
+    engine: Literal["fast", "chunked"] = "fast",
+) -> PoolCashflows:
+    """:func:`project_loans` on the blocked kernel (``"fast"``) or the chunked one.
+
+    The chunked kernel (``_kernels.project_kernel``) is the reference path that the
+    tests compare the fast kernel with.
     """
     _check_assumptions(prepayment, default, severity, lag)
     bal = np.ascontiguousarray(balance, dtype=np.float64).ravel()
@@ -130,30 +166,38 @@ def project_loans(
     if horizon < 1:
         raise InputError(f"n_periods must be >= 1, got {horizon}")
 
-    # sort by remaining term (radix sort on 16-bit keys) so each chunk's horizon is tight
-    key = rem.astype(np.int16) if int(rem.max()) < 2**15 else rem
-    order = np.argsort(key, kind="stable")
-    bal, gross, net, rem, age = bal[order], gross[order], net[order], rem[order], age[order]
-    rate = gross / 12.0
-    fee = (gross - net) / 12.0
-
-    smm_t, srow = _table(
-        prepayment.smm_matrix, prepayment.by_age, age, horizon
-    )
-    import numba
-
-    workers = max(1, min(numba.get_num_threads(), (n + K.CHUNK - 1) // K.CHUNK))
     with_defaults = default is not None and not default.is_zero
+    smm_t, srow = _table(prepayment.smm_matrix, prepayment.by_age, age, horizon)
     if default is not None and with_defaults:
-        mdr_t, drow = _table(
-            default.mdr_matrix, default.by_age, age, horizon
-        )
+        mdr_t, drow = _table(default.mdr_matrix, default.by_age, age, horizon)
     else:
         mdr_t, drow = np.zeros((horizon + 1, 1)), np.zeros(n, dtype=np.int64)
-    acc = K.project_kernel(
-        bal, rate, fee, rem, srow, smm_t, drow, mdr_t, with_defaults,
-        float(severity), int(lag), bool(advance), horizon, workers,
-    )
+    import numba
+
+    threads = numba.get_num_threads()
+    if engine == "fast":
+        from openmbs.cashflow import _fast
+
+        # sort by rate-table column, then remaining term: blocks share their SMM and
+        # MDR columns (broadcast, no gather) and have tight horizons
+        order, block_lo, block_hi = _fast.prepare(rem, srow, drow, with_defaults)
+        workers = max(1, min(threads, block_lo.size))
+        acc = _fast.fast_kernel(
+            bal[order], gross[order] / 12.0, (gross[order] - net[order]) / 12.0,
+            rem[order], srow[order], smm_t, drow[order], mdr_t, block_lo, block_hi,
+            with_defaults, float(severity), int(lag), bool(advance), horizon, workers,
+        )
+    else:
+        # sort by remaining term (radix sort on 16-bit keys) so each chunk's horizon is
+        # tight
+        key = rem.astype(np.int16) if int(rem.max()) < 2**15 else rem
+        order = np.argsort(key, kind="stable")
+        workers = max(1, min(threads, (n + K.CHUNK - 1) // K.CHUNK))
+        acc = K.project_kernel(
+            bal[order], gross[order] / 12.0, (gross[order] - net[order]) / 12.0,
+            rem[order], srow[order], smm_t, drow[order], mdr_t, with_defaults,
+            float(severity), int(lag), bool(advance), horizon, workers,
+        )
     return _result(float(bal.sum()), acc)
 
 

@@ -4,7 +4,8 @@ The contracts (``contracts/*.vy``, Vyper 0.4.3 on snekmate) are a deal core that
 holds the cash and the per-unit indices (``Deal``), one ERC-20 per tranche
 (``TrancheToken``), the M-of-N remittance oracle (``RemittanceOracle``), the primary
 offering escrow (``Issuance``), a timelock (``Timelock``) and the waterfall
-(``Waterfall``, whose rules are ported from the exact Python waterfall).
+(``ExactWaterfall``, a line-by-line port of the exact Python waterfall
+``openmbs.structuring._exact.apply_period``, equal to it to the unit).
 They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
 """
 
@@ -20,21 +21,45 @@ from openmbs.chain._deploy import (
     DealConfig,
     TrancheConfig,
     attach_deal,
+    config_from_exact,
     config_from_spec,
     deploy_deal,
+)
+from openmbs.chain._journal import (
+    EMBEDDED_CHAIN_ID,
+    JOURNAL_FORMAT,
+    EmbeddedDeal,
+    attestation_from_dict,
+    attestation_to_dict,
+    deploy_embedded,
+    dev_attestor_keys,
+    open_embedded,
+    report_from_dict,
+    report_to_dict,
 )
 
 __all__ = [
     "CONTRACTS",
     "CONTRACTS_DIR",
+    "EMBEDDED_CHAIN_ID",
+    "JOURNAL_FORMAT",
     "DealClient",
     "DealConfig",
+    "EmbeddedDeal",
     "TrancheConfig",
     "TrancheStatus",
     "attach_deal",
+    "attestation_from_dict",
+    "attestation_to_dict",
+    "config_from_exact",
     "config_from_spec",
     "contract_path",
     "deploy_deal",
+    "deploy_embedded",
     "deployer",
+    "dev_attestor_keys",
     "export_artifacts",
+    "open_embedded",
+    "report_from_dict",
+    "report_to_dict",
 ]

@@ -95,12 +95,13 @@ class AnvilNode:
             self.process.kill()
 
 
-def start_anvil(binary: Path, *, chain_id: int = 31337) -> AnvilNode:
-    """Start anvil on 127.0.0.1 at a free port and wait until it answers."""
+def start_anvil(binary: Path, *, chain_id: int = 31337, extra_args: tuple[str, ...] = ()) -> AnvilNode:
+    """Start anvil on 127.0.0.1 at a free port and wait until it answers
+    (``extra_args``, e.g. ``("--steps-tracing",)``, are passed to anvil)."""
     port = _free_port()
     proc = subprocess.Popen(
         [str(binary), "--host", "127.0.0.1", "--port", str(port), "--chain-id", str(chain_id),
-         "--gas-limit", "100000000", "--code-size-limit", "100000"],
+         "--gas-limit", "100000000", "--code-size-limit", "100000", *extra_args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -21,7 +21,6 @@ CONTRACTS: dict[str, str] = {
     "RemittanceOracle": "RemittanceOracle.vy",
     "Issuance": "Issuance.vy",
     "Timelock": "Timelock.vy",
-    "Waterfall": "Waterfall.vy",
     "ExactWaterfall": "ExactWaterfall.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",
     "MaliciousToken": "mocks/MaliciousToken.vy",

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from openmbs.chain._clients import DealClient
 from openmbs.chain._contracts import deployer
 from openmbs.errors import ChainError, InputError
 
-__all__ = ["DealConfig", "TrancheConfig", "attach_deal", "config_from_spec", "deploy_deal"]
+__all__ = [
+    "DealConfig",
+    "TrancheConfig",
+    "attach_deal",
+    "config_from_exact",
+    "config_from_spec",
+    "deploy_deal",
+]
 
 WAD = 10**18
 
@@ -18,7 +25,8 @@ WAD = 10**18
 @dataclass(frozen=True)
 class TrancheConfig:
     """One tranche: token name (<= 25 chars), symbol (<= 5), original face in base units,
-    and an annual coupon as a decimal (used only by the test waterfall)."""
+    and an annual coupon as a decimal (used only by the SequentialTestWaterfall test
+    double; the real waterfall takes every rule from ``DealConfig.exact``)."""
 
     name: str
     symbol: str
@@ -42,6 +50,13 @@ class DealConfig:
     ``max_annual_rate`` bounds a report's interest (interest <= beginning balance x
     rate / 12); ``timelock_delay`` is in seconds; the offering window opens at
     deployment and lasts ``offering_seconds``.
+
+    ``exact`` is the compiled deal (:func:`openmbs.structuring.compile_exact`) whose
+    rules the on-chain ``ExactWaterfall`` runs; :func:`config_from_spec` fills it (a
+    plain ``dict`` of its fields, as ``dataclasses.asdict`` writes it, is accepted and
+    converted back). ``reserve_initial`` is the reserve account's initial deposit,
+    funded at closing out of the offering proceeds (the exact deal's
+    ``reserve_initial``).
     """
 
     name: str
@@ -56,8 +71,24 @@ class DealConfig:
     offering_seconds: int = 7 * 24 * 3600
     minimum_subscription: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    reserve_initial: int = 0
+    exact: Any = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.exact, dict):
+            object.__setattr__(self, "exact", _exact_from_dict(self.exact, self.name))
+        if self.exact is not None and self.exact.reserve_initial != self.reserve_initial:
+            raise InputError(
+                f"deal {self.name!r} field 'reserve_initial' value {self.reserve_initial}: "
+                f"the exact deal's reserve_initial is {self.exact.reserve_initial}"
+            )
+        if not isinstance(self.reserve_initial, int) or not 0 <= self.reserve_initial < 2**128:
+            raise InputError(f"deal {self.name!r} field 'reserve_initial' value {self.reserve_initial!r}: need 0 <= reserve < 2**128")
+        if self.reserve_initial > sum(t.face for t in self.tranches):
+            raise InputError(
+                f"deal {self.name!r} field 'reserve_initial' value {self.reserve_initial}: above the "
+                f"offering proceeds {sum(t.face for t in self.tranches)}"
+            )
         if not 1 <= len(self.tranches) <= 8:
             raise InputError(f"deal {self.name!r}: {len(self.tranches)} tranches, need 1..8")
         if not 1 <= self.quorum <= self.n_attestors <= 32:
@@ -92,11 +123,25 @@ def deploy_deal(
         Address of the settlement asset; ``None`` deploys a 6-decimal mock (the
         admin is its minter).
     test_waterfall
-        Wire the SequentialTestWaterfall TEST DOUBLE instead of ``Waterfall.vy``
-        (whose rules are not ported yet and accepts no remittance).
+        Wire the SequentialTestWaterfall TEST DOUBLE instead of ``ExactWaterfall``
+        (tests use it to show that the audit catches a waterfall that is not the
+        deal's). Without it the config must carry ``exact`` (see
+        :func:`config_from_spec`).
+
+    Notes
+    -----
+    Order: settlement asset (mock unless given), timelock, deal, issuance, tranche
+    tokens, oracle, waterfall (``ExactWaterfall`` from ``config.exact``, bound to the
+    deal, PAC schedules loaded, sealed), then ``Deal.configure``. The reserve account
+    is funded by ``Issuance.close``.
     """
     import boa
 
+    if not test_waterfall and config.exact is None:
+        raise InputError(
+            f"deal {config.name!r}: no exact deal to run on chain (build the config with "
+            "config_from_spec, or pass test_waterfall=True for the test double)"
+        )
     if len(attestors) != config.n_attestors:
         raise InputError(f"deal {config.name!r}: {len(attestors)} attestor(s) given, config says {config.n_attestors}")
     servicer = servicer or admin
@@ -115,6 +160,7 @@ def deploy_deal(
         token.address,
         faces,
         config.initial_pool_balance,
+        config.reserve_initial,
         timelock.address,
         guardian,
         compliance,
@@ -144,9 +190,17 @@ def deploy_deal(
     )
     if test_waterfall:
         coupons = [round(t.coupon * WAD) for t in config.tranches]
-        waterfall = deployer("SequentialTestWaterfall").deploy(coupons, sender=admin)
+        waterfall = deployer("SequentialTestWaterfall").deploy(coupons, faces, deal.address, sender=admin)
     else:
-        waterfall = deployer("Waterfall").deploy(sender=admin)
+        from openmbs.chain._exact_waterfall import deploy_exact_waterfall
+
+        exact = config.exact
+        if list(exact.face) != faces or exact.pool_original != config.initial_pool_balance:
+            raise InputError(
+                f"deal {config.name!r}: tranche faces {faces} / pool {config.initial_pool_balance} "
+                f"differ from the exact deal's {list(exact.face)} / {exact.pool_original}"
+            )
+        waterfall = deploy_exact_waterfall(exact, str(deal.address), sender=admin)
     deal.configure(
         [t.address for t in tokens], issuance.address, oracle.address, waterfall.address, sender=admin
     )
@@ -172,33 +226,60 @@ def config_from_spec(spec: Any, *, loan_count: int, quorum: int = 3, n_attestors
     Faces, coupons and the pool balance come from ``compile_exact(spec)`` (integer
     base units); token names are ``"<deal> <class>"`` cut to 25 characters, symbols
     the class name cut to 5. ``loan_count`` is the number of loans at cut-off (the
-    oracle rejects a report with more).
+    oracle rejects a report with more). The config carries the compiled deal
+    (``exact``), which :func:`deploy_deal` puts on chain as ``ExactWaterfall``, and its
+    initial reserve (funded at closing from the proceeds).
     """
     from openmbs.structuring import compile_exact
 
-    exact = compile_exact(spec)
+    return config_from_exact(
+        compile_exact(spec), name=str(spec.name), loan_count=loan_count, quorum=quorum, n_attestors=n_attestors
+    )
+
+
+def config_from_exact(
+    exact: Any, *, name: str, loan_count: int, quorum: int = 3, n_attestors: int = 5
+) -> DealConfig:
+    """A :class:`DealConfig` from a compiled deal (:class:`ExactDeal`), see
+    :func:`config_from_spec`. Class names default to ``T1``, ``T2``, ..."""
     if exact.decimals != 6:
         raise InputError(
-            f"deal {spec.name!r} key 'asset.decimals' value {exact.decimals}: the embedded mock "
+            f"deal {name!r} key 'asset.decimals' value {exact.decimals}: the embedded mock "
             "settlement asset has 6 decimals"
         )
+    names = exact.names or tuple(f"T{i + 1}" for i in range(exact.n_tranches))
     tranches = tuple(
         TrancheConfig(
-            name=f"{spec.name} {exact.names[i]}"[:25],
-            symbol=exact.names[i][:5],
+            name=f"{name} {names[i]}"[:25],
+            symbol=names[i][:5],
             face=exact.face[i],
             coupon=exact.rate[i] / WAD,
         )
         for i in range(exact.n_tranches)
     )
     return DealConfig(
-        name=str(spec.name),
+        name=name,
         tranches=tranches,
         initial_pool_balance=exact.pool_original,
         initial_loan_count=loan_count,
         quorum=quorum,
         n_attestors=n_attestors,
+        reserve_initial=exact.reserve_initial,
+        exact=exact,
     )
+
+
+def _exact_from_dict(raw: dict[str, Any], name: str) -> Any:
+    """An :class:`ExactDeal` from its ``dataclasses.asdict`` form (lists for tuples)."""
+    from openmbs.structuring._exact import ExactDeal
+
+    def tup(v: Any) -> Any:
+        return tuple(tup(x) for x in v) if isinstance(v, (list, tuple)) else v
+
+    try:
+        return ExactDeal(**{f.name: tup(raw[f.name]) for f in fields(ExactDeal) if f.name in raw})
+    except TypeError as exc:
+        raise InputError(f"deal {name!r} field 'exact': {exc}") from None
 
 
 def attach_deal(config: DealConfig, addresses: dict[str, Any], *, admin: str, servicer: str | None = None) -> DealClient:
@@ -213,7 +294,7 @@ def attach_deal(config: DealConfig, addresses: dict[str, Any], *, admin: str, se
             issuance=deployer("Issuance").at(addresses["issuance"]),
             tokens=tuple(deployer("TrancheToken").at(a) for a in addresses["tokens"]),
             oracle=deployer("RemittanceOracle").at(addresses["oracle"]),
-            waterfall=deployer("Waterfall").at(addresses["waterfall"]),
+            waterfall=deployer("ExactWaterfall").at(addresses["waterfall"]),
             admin=admin,
             servicer=servicer or admin,
         )

@@ -9,7 +9,7 @@ from typing import Any
 
 from openmbs.errors import ChainError, InputError
 
-__all__ = ["KEYSTORE_PASSWORD_ENV", "KEY_ENV", "load_account", "use_network"]
+__all__ = ["KEYSTORE_PASSWORD_ENV", "KEY_ENV", "load_account", "network_env", "use_network"]
 
 #: Environment variable holding the deployer/operator private key (hex).
 KEY_ENV = "OPENMBS_PRIVATE_KEY"
@@ -41,12 +41,37 @@ def load_account(keystore: Path | None = None) -> Any:
         raise InputError(f"{KEY_ENV}: not a private key ({exc})") from None
 
 
+def network_env(url: str) -> Any:
+    """Point titanoboa at the node ``url`` (``boa.set_network_env``) WITHOUT its
+    on-disk RPC cache, and return the environment.
+
+    Notes
+    -----
+    titanoboa's local fork caches RPC answers on disk keyed by chain id, method and
+    block number. A fresh development node (anvil) reuses chain id 31337, block
+    numbers and contract addresses, so the cache serves a previous node's code and
+    storage and the local simulation disagrees with the node. The fork is kept in
+    memory only.
+    """
+    import boa
+
+    boa.set_network_env(url)
+    env = boa.env
+
+    def _reset_fork(block_identifier: str = "latest") -> None:
+        env.fork_rpc(env._rpc, reset_traces=False, block_identifier=block_identifier, cache_dir=None)
+
+    env._reset_fork = _reset_fork
+    _reset_fork()
+    return env
+
+
 def use_network(url: str, account: Any) -> None:
     """Point titanoboa at the node ``url`` and send from ``account``."""
     import boa
 
     try:
-        boa.set_network_env(url)
+        network_env(url)
         boa.env.add_account(account, force_eoa=True)
     except Exception as exc:
         raise ChainError(f"cannot use node {url!r}: {exc}") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from openmbs.chain._contracts import CONTRACTS_DIR
+from openmbs.chain._contracts import deployer
 from openmbs.errors import ChainError
 from openmbs.structuring._exact import (
     MAX_FEES,
@@ -68,9 +68,7 @@ def _pad(values: tuple[int, ...], size: int, what: str) -> list[int]:
 @cache
 def exact_waterfall_deployer() -> Any:
     """A cached titanoboa deployer (``boa.load_partial``) of ``ExactWaterfall.vy``."""
-    import boa
-
-    return boa.load_partial(str(CONTRACTS_DIR / "ExactWaterfall.vy"))
+    return deployer("ExactWaterfall")
 
 
 def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
@@ -116,7 +114,7 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     )
 
 
-def deploy_exact_waterfall(deal: ExactDeal, deal_address: str) -> Any:
+def deploy_exact_waterfall(deal: ExactDeal, deal_address: str, *, sender: str | None = None) -> Any:
     """Deploy ``ExactWaterfall`` for ``deal``, load its PAC schedules and seal it.
 
     Parameters
@@ -125,12 +123,15 @@ def deploy_exact_waterfall(deal: ExactDeal, deal_address: str) -> Any:
         The compiled deal (:func:`openmbs.structuring.compile_exact`).
     deal_address : str
         The only address allowed to call ``allocate`` / ``apply`` (the Deal contract).
+    sender : str, optional
+        Deployer (default ``boa.env.eoa``); it alone loads the PAC schedules and seals.
 
     Returns
     -------
-    The titanoboa contract, deployed by ``boa.env.eoa``.
+    The titanoboa contract.
     """
-    contract = exact_waterfall_deployer().deploy(exact_params(deal), deal_address)
+    kw: dict[str, Any] = {} if sender is None else {"sender": sender}
+    contract = exact_waterfall_deployer().deploy(exact_params(deal), deal_address, **kw)
     for i, schedule in enumerate(deal.pac_schedule):
         if schedule:
             if len(schedule) > MAX_PAC:
@@ -138,8 +139,8 @@ def deploy_exact_waterfall(deal: ExactDeal, deal_address: str) -> Any:
                     f"exact waterfall: PAC schedule of class {i} has {len(schedule)} periods, "
                     f"more than {MAX_PAC}"
                 )
-            contract.set_pac_schedule(i, list(schedule))
-    contract.seal()
+            contract.set_pac_schedule(i, list(schedule), **kw)
+    contract.seal(**kw)
     return contract
 
 

@@ -101,7 +101,7 @@ class SourceFormat:
 class _Builder:
     """Collects canonical columns and cell problems for one chunk."""
 
-    def __init__(self, strings: pa.Table) -> None:
+    def __init__(self, strings: pa.Table | pa.RecordBatch) -> None:
         self.strings = strings
         self.n = strings.num_rows
         self.cols: dict[str, pa.Array] = {}
@@ -110,7 +110,10 @@ class _Builder:
 
     def src(self, name: str) -> pa.Array:
         col = self.strings.column(name)
-        return col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+        if isinstance(col, pa.ChunkedArray):
+            # one chunk (the usual case) is used as is; only several are concatenated
+            return col.chunk(0) if col.num_chunks == 1 else col.combine_chunks()
+        return col
 
     def put(self, canonical: str, source: str | None, parsed: Parsed) -> None:
         self.cols[canonical] = parsed.values

@@ -78,10 +78,29 @@ Int = npt.NDArray[np.int64]
 Float = npt.NDArray[np.float64]
 
 
+def _draw(rng: np.random.Generator, p: Float, n: int) -> Int:
+    """``rng.choice(len(p), size=n, p=p)``, the same draws, faster for a few categories.
+
+    ``Generator.choice`` takes one uniform ``u`` per draw and returns
+    ``searchsorted(cdf, u, side="right")``, the number of cdf points ``<= u``; counting
+    them with one vector comparison per category gives the same indices (and the same
+    stream of random numbers) without a binary search per draw.
+    """
+    cdf = p.cumsum()
+    cdf /= cdf[-1]
+    u = rng.random(n)
+    if cdf.size > 16:
+        out: Int = cdf.searchsorted(u, side="right").astype(np.int64, copy=False)
+        return out
+    idx: Int = np.zeros(n, np.int64)
+    for c in cdf:
+        idx += u >= c
+    return idx
+
+
 def _choice(rng: np.random.Generator, table: tuple[tuple[object, float], ...], n: int) -> Int:
     p = np.array([w for _, w in table], dtype=np.float64)
-    out: Int = rng.choice(len(table), size=n, p=p / p.sum()).astype(np.int64)
-    return out
+    return _draw(rng, p / p.sum(), n)
 
 
 def _labels(table: tuple[tuple[str, float], ...] | tuple[str, ...], idx: Int) -> pa.Array:
@@ -194,14 +213,22 @@ def generate_tape(n_loans: int, *, seed: int) -> LoanTape:
 
     ftb = (purpose == 0) & (rng.random(n) < 0.45)
     serv_w = 1.0 / np.arange(1, len(_SERVICERS) + 1)
-    servicer = rng.choice(len(_SERVICERS), size=n, p=serv_w / serv_w.sum())
+    servicer = _draw(rng, serv_w / serv_w.sum(), n)
     sell_w = 1.0 / np.arange(1, len(_SELLERS) + 1)
-    seller = rng.choice(len(_SELLERS), size=n, p=sell_w / sell_w.sum())
+    seller = _draw(rng, sell_w / sell_w.sum(), n)
 
     def month_dates(months: Int) -> pa.Array:
-        d = (months // 12 - 1970) * 12 + months % 12
-        days = np.asarray(d, dtype="datetime64[M]").astype("datetime64[D]").astype(np.int32)
-        return pa.array(days, pa.int32()).cast(pa.date32())
+        # first day of each month, from a table of the few hundred months that occur
+        if months.size == 0:
+            return pa.array([], pa.date32())
+        lo = int(months.min())
+        span = np.arange(lo, int(months.max()) + 1)
+        first_day = (
+            np.asarray((span // 12 - 1970) * 12 + span % 12, dtype="datetime64[M]")
+            .astype("datetime64[D]")
+            .astype(np.int32)
+        )
+        return pa.array(first_day[months - lo], pa.int32()).cast(pa.date32())
 
     seq = pa.array(np.arange(1, n + 1, dtype=np.int64)).cast(pa.string())
     loan_id = pc.binary_join_element_wise("L", pc.utf8_lpad(seq, 9, "0"), "")
@@ -228,15 +255,15 @@ def generate_tape(n_loans: int, *, seed: int) -> LoanTape:
         "purpose": _labels(_PURPOSE, purpose),
         "property_type": _labels(_PROPERTY, prop),
         "units": pa.array(units.astype(np.int32)),
-        "state": _labels(tuple(states), st.astype(np.int64)),
+        "state": _labels(tuple(states), st),
         "zip3": zip_s,
         "first_time_buyer": pa.array(ftb),
         "channel": _labels(_CHANNEL, channel),
         "delinquency_status": pa.array(dq.astype(np.int32)),
         "mi_pct": pa.array(mi),
         "num_borrowers": pa.array(borrowers.astype(np.int32)),
-        "seller": _labels(_SELLERS, seller.astype(np.int64)),
-        "servicer": _labels(_SERVICERS, servicer.astype(np.int64)),
+        "seller": _labels(_SELLERS, seller),
+        "servicer": _labels(_SERVICERS, servicer),
         "msa": pa.nulls(n, pa.string()),
         "origination_date": month_dates(first_m - 1),
     }

@@ -1,12 +1,15 @@
 """`openmbs chain`: deploy a deal, remit, claim, status, export ABIs.
 
-The embedded chain (titanoboa's in-process EVM, the default) lives only as long as
-the command: ``deploy`` without ``--rpc`` deploys, prints the addresses and gas-free
-status, and records ``"network": "embedded"`` in the state file, which later commands
-refuse (there is nothing left to talk to). Use ``--rpc URL`` (any JSON-RPC node, for
-instance anvil) for a deal that persists, or the Python API / ``openmbs demo`` for a
-whole life cycle in one process. The operator key comes from ``$OPENMBS_PRIVATE_KEY``
-or ``--keystore FILE`` with ``$OPENMBS_KEYSTORE_PASSWORD``, never from an argument.
+The embedded chain (titanoboa's in-process EVM) is the default. Its deal persists
+between commands through the deployment record (``--state``, default
+``deployment.json``): ``deploy`` writes it with a journal of every transaction sent,
+and every later command rebuilds the chain by replaying that journal (checking each
+entry's outputs and the EVM state root against the record) before it acts, then
+appends its own transactions atomically. ``--rpc URL`` targets any JSON-RPC node
+instead; the operator key then comes from ``$OPENMBS_PRIVATE_KEY`` or ``--keystore FILE``
+with ``$OPENMBS_KEYSTORE_PASSWORD``. Attestor keys come from ``$OPENMBS_ATTESTOR_KEYS``
+or ``--attestor-keystore FILE`` with ``$OPENMBS_ATTESTOR_PASSWORD``. No key or password
+is ever a command-line argument. See ``docs/chain.md`` (Command line).
 """
 
 from __future__ import annotations
@@ -19,11 +22,33 @@ from typing import Annotated, Any
 
 import typer
 
-from openmbs.errors import ChainError, InputError
+from openmbs.errors import InputError, RemittanceRejected
 
+#: Comma-separated attestor private keys (hex) used to sign reports.
 ATTESTOR_KEYS_ENV = "OPENMBS_ATTESTOR_KEYS"
+#: Password of every ``--attestor-keystore FILE``.
+ATTESTOR_PASSWORD_ENV = "OPENMBS_ATTESTOR_PASSWORD"
 
-chain_app = typer.Typer(help="On-chain deal: deploy, remit, claim, status, export.", no_args_is_help=True)
+chain_app = typer.Typer(
+    help="On-chain deal: deploy, remit, claim, status, export.", no_args_is_help=True
+)
+
+StateOpt = Annotated[
+    Path,
+    typer.Option(
+        "--state", help="Deployment record (JSON; on the embedded chain it holds the journal)."
+    ),
+]
+RpcOpt = Annotated[
+    str | None, typer.Option("--rpc", help="JSON-RPC URL of a node; default: the embedded chain.")
+]
+KeystoreOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--keystore",
+        help="Operator's encrypted key file (password in $OPENMBS_KEYSTORE_PASSWORD); --rpc only.",
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -31,32 +56,35 @@ def register(app: typer.Typer) -> None:
     app.add_typer(chain_app, name="chain")
 
 
-def _dev_attestor_keys(n: int) -> list[str]:
-    # Public, deterministic DEV keys for the embedded chain only.
-    return ["0x" + (bytes([0xA0 + i]) * 32).hex() for i in range(n)]
+# -- helpers ---------------------------------------------------------------------------------
 
 
 def _load_spec(deal: str) -> Any:
-    from openmbs.structuring import example_deal, load_deal
+    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
 
-    path = Path(deal)
-    return load_deal(path) if path.suffix == ".toml" or path.exists() else example_deal(deal)
+    if deal in EXAMPLE_DEALS and not Path(deal).exists():
+        return example_deal(deal)
+    if not Path(deal).exists():
+        raise InputError(
+            f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file"
+        )
+    return load_deal(deal)
 
 
-def _read_state(path: Path) -> dict[str, Any]:
+def _read_rpc_state(path: Path) -> dict[str, Any]:
     try:
         state: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise InputError(f"state file {str(path)!r}: {exc}") from None
-    if state.get("network") == "embedded":
-        raise ChainError(
-            f"state file {str(path)!r} records a deal on the embedded chain, which does not persist "
-            "between commands; deploy with --rpc URL (for instance anvil) to use remit/claim/status"
+        raise InputError(f"file {str(path)!r}: {exc}") from None
+    if state.get("network") != "rpc":
+        raise InputError(
+            f"file {str(path)!r} field 'network' value {state.get('network')!r}: --rpc needs a record "
+            "written by `openmbs chain deploy --rpc`; drop --rpc to use the embedded chain"
         )
     return state
 
 
-def _attach(state: dict[str, Any], rpc: str, keystore: Path | None) -> Any:
+def _attach(state: dict[str, Any], rpc: str, keystore: Path | None) -> tuple[Any, Any]:
     from openmbs.chain import DealConfig, TrancheConfig, attach_deal
     from openmbs.chain._env import load_account, use_network
 
@@ -67,124 +95,552 @@ def _attach(state: dict[str, Any], rpc: str, keystore: Path | None) -> Any:
     return attach_deal(DealConfig(**cfg), state["contracts"], admin=account.address), account
 
 
-@chain_app.command("deploy")
-def deploy(
-    deal: Annotated[str, typer.Argument(help="Deal TOML file, or an example name (four_tranche, senior_sub, pac_io).")],
-    state: Annotated[Path, typer.Option("--state", help="Where to record the deployment.")] = Path("deployment.json"),
-    rpc: Annotated[str | None, typer.Option("--rpc", help="JSON-RPC URL; default: the embedded chain.")] = None,
-    keystore: Annotated[Path | None, typer.Option("--keystore", help="Encrypted key file (password in $OPENMBS_KEYSTORE_PASSWORD).")] = None,
-    loans: Annotated[int, typer.Option("--loans", help="Number of loans at cut-off (reports may not exceed it).")] = 10_000,
-    attestors: Annotated[str | None, typer.Option("--attestors", help="Comma-separated attestor addresses (required with --rpc).")] = None,
-    quorum: Annotated[int, typer.Option("--quorum", help="Signatures required per report (M of N).")] = 3,
-    test_waterfall: Annotated[bool, typer.Option("--test-waterfall", help="Wire the SequentialTestWaterfall TEST DOUBLE (the exact waterfall is not ported yet).")] = False,
-) -> None:
-    """Deploy every contract of a deal and record the addresses."""
-    import boa
+def _read_records(path: Path) -> Any:
+    """A period's loan-level records (Parquet, or CSV with a header) as a pyarrow table."""
+    import pyarrow as pa
+
+    from openmbs.agents import RECORD_FIELDS
+
+    try:
+        if path.suffix.lower() == ".csv":
+            from pyarrow import csv
+
+            table = csv.read_csv(
+                path, convert_options=csv.ConvertOptions(column_types={"loan_id": pa.string()})
+            )
+        else:
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"file {str(path)!r}: cannot read loan records ({exc})") from None
+    missing = [c for c in RECORD_FIELDS if c not in table.column_names]
+    if missing:
+        raise InputError(
+            f"file {str(path)!r}: missing column(s) {', '.join(missing)} (need {', '.join(RECORD_FIELDS)})"
+        )
+    for name in RECORD_FIELDS[1:]:
+        if table.column(name).null_count:
+            row = next(i for i, v in enumerate(table.column(name).to_pylist()) if v is None)
+            raise InputError(f"file {str(path)!r} row {row + 1} field {name!r} value None: empty")
+    return table
+
+
+def _report_from_records(path: Path, index_rate: float) -> Any:
+    """The period's report from its loan-level records: aggregates and the Merkle root
+    of the leaves (``keccak256(abi.encode(LoanRecord))`` in file order). A ``leaf``
+    column, if present (the lifecycle writes one), must match the recomputed leaves."""
+    import numpy as np
+
+    from openmbs.agents import LoanTree, leaves, report_from_records
+    from openmbs.errors import DataIntegrityError
+
+    table = _read_records(path)
+    periods = np.unique(table.column("period").to_numpy())
+    if len(periods) != 1:
+        raise InputError(
+            f"file {str(path)!r} field 'period': several periods {periods.tolist()[:5]}; need one per file"
+        )
+    try:
+        lv = leaves(table)
+    except InputError as exc:
+        raise InputError(f"file {str(path)!r}: {exc}") from None
+    if "leaf" in table.column_names:
+        stored = table.column("leaf").to_pylist()
+        for i, (a, b) in enumerate(zip(lv, stored, strict=True)):
+            if bytes(b or b"") != a:
+                lid = table.column("loan_id")[i].as_py()
+                raise DataIntegrityError(
+                    f"file {str(path)!r} row {i + 1} (loan {lid!r}) field 'leaf' value 0x{bytes(b or b'').hex()}: "
+                    f"the record hashes to 0x{a.hex()}"
+                )
+    period = int(periods[0])
+    try:
+        return report_from_records(
+            period, table, LoanTree(lv).root, index_rate=round(index_rate * 10**18)
+        )
+    except InputError as exc:
+        raise InputError(f"file {str(path)!r}: {exc}") from None
+
+
+def _report(records: Path | None, report: Path | None, index_rate: float) -> Any:
+    from openmbs.chain import report_from_dict, report_to_dict
+
+    if records is None and report is None:
+        raise InputError(
+            "no report: pass --records FILE (loan-level records) and/or --report FILE (report JSON)"
+        )
+    rep = _report_from_records(records, index_rate) if records is not None else None
+    if report is not None:
+        try:
+            raw = json.loads(report.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"file {str(report)!r}: {exc}") from None
+        if not isinstance(raw, dict):
+            raise InputError(f"file {str(report)!r}: need a JSON object of report fields")
+        given = report_from_dict(raw, where=f"file {str(report)!r}")
+        if rep is not None:
+            a, b = report_to_dict(given), report_to_dict(rep)
+            diff = [k for k in a if a[k] != b[k]]
+            if diff:
+                k = diff[0]
+                raise InputError(
+                    f"file {str(report)!r} field {k!r} value {a[k]!r}: the records in {str(records)!r} give {b[k]!r}"
+                    + (f" (and {len(diff) - 1} more field(s) differ)" if len(diff) > 1 else "")
+                )
+        rep = given
+    return rep
+
+
+def _attestor_keys(keystores: list[Path]) -> list[str]:
     from eth_account import Account
 
-    from openmbs.chain import config_from_spec, deploy_deal
+    keys = [k.strip() for k in os.environ.get(ATTESTOR_KEYS_ENV, "").split(",") if k.strip()]
+    if keystores:
+        password = os.environ.get(ATTESTOR_PASSWORD_ENV)
+        if password is None:
+            raise InputError(
+                f"--attestor-keystore: set {ATTESTOR_PASSWORD_ENV} to the keystores' password"
+            )
+        for ks in keystores:
+            try:
+                keys.append(
+                    "0x" + bytes(Account.decrypt(json.loads(ks.read_text()), password)).hex()
+                )
+            except (OSError, ValueError) as exc:
+                raise InputError(f"keystore {str(ks)!r}: {exc}") from None
+    return keys
+
+
+def _signatures(
+    rep: Any,
+    attestations: Path | None,
+    keystores: list[Path],
+    *,
+    chain_id: int,
+    oracle: str,
+    dev_quorum: int | None,
+) -> list[Any]:
+    """The report's attestations: a file of signatures, or signatures made here with the
+    attestor keys from the environment / keystores (the embedded chain's public
+    development keys when the deal was deployed with them and no key is given)."""
+    from openmbs.chain import attestation_from_dict, dev_attestor_keys
+    from openmbs.oracle import attest
+
+    if attestations is not None:
+        try:
+            raw = json.loads(attestations.read_text())
+        except (OSError, ValueError) as exc:
+            raise InputError(f"file {str(attestations)!r}: {exc}") from None
+        if not isinstance(raw, list):
+            raise InputError(f"file {str(attestations)!r}: need a JSON list of {{signer, v, r, s}}")
+        return [
+            attestation_from_dict(a, where=f"file {str(attestations)!r} item {i}")
+            for i, a in enumerate(raw)
+        ]
+    keys = _attestor_keys(keystores)
+    if not keys:
+        if dev_quorum is None:
+            raise InputError(
+                f"no attestations: set {ATTESTOR_KEYS_ENV}, pass --attestor-keystore FILE or --attestations FILE"
+            )
+        typer.echo(
+            f"signing with the first {dev_quorum} PUBLIC development attestor keys (embedded chain)"
+        )
+        keys = dev_attestor_keys(dev_quorum)
+    try:
+        return attest(rep, keys, chain_id=chain_id, verifying_contract=oracle)
+    except ValueError as exc:
+        raise InputError(f"{ATTESTOR_KEYS_ENV} / --attestor-keystore: {exc}") from None
+
+
+def _holders(deal: Any, holder: str | None) -> list[str]:
+    from eth_utils.address import is_address, to_checksum_address
+
+    investors: list[str] = deal.investors
+    if holder is None or holder == "all":
+        return investors
+    if holder.startswith("investor") and holder[8:].isdigit():
+        j = int(holder[8:])
+        if j >= len(investors):
+            raise InputError(
+                f"--holder value {holder!r}: the offering had {len(investors)} investors (investor0..)"
+            )
+        return [investors[j]]
+    if is_address(holder):
+        return [to_checksum_address(holder)]
+    raise InputError(f"--holder value {holder!r}: need an address, investorN or all")
+
+
+def _status_doc(client: Any, record: dict[str, Any], holders: list[str]) -> dict[str, Any]:
+    tranches = []
+    names = [t["name"] for t in record["config"]["tranches"]]
+    for t in client.tranches():
+        d = dataclasses.asdict(t)
+        d["name"] = names[t.index]
+        tranches.append(d)
+    doc: dict[str, Any] = {
+        "deal": record.get("deal"),
+        "network": record.get("network"),
+        "chain_id": client.chain_id(),
+        "status": client.status(),
+        "tranches": tranches,
+    }
+    try:  # the exact waterfall's state words (Deal.waterfall_state)
+        words = [int(client.deal.waterfall_state(w)) for w in range(4)]
+        doc["waterfall"] = {
+            "realized_losses": words[0],
+            "last_period": words[1],
+            "triggers_latched": words[2] & 0xFF,
+            "effects": words[2] >> 8,
+            "dust": words[3],
+        }
+    except Exception:  # a waterfall without these words (the test double)
+        pass
+    if holders:
+        n = len(client.tokens)
+        doc["holders"] = [
+            {
+                "address": h,
+                "tokens": [int(tok.balanceOf(h)) for tok in client.tokens],
+                "claimable": [client.claimable(i, h) for i in range(n)],
+            }
+            for h in holders
+        ]
+    return doc
+
+
+def _print_status(doc: dict[str, Any]) -> None:
+    typer.echo(f"deal {doc['deal']!r} on {doc['network']} chain {doc['chain_id']}")
+    for k, v in doc["status"].items():
+        typer.echo(f"  {k:<16} {v}")
+    for k, v in doc.get("waterfall", {}).items():
+        typer.echo(f"  waterfall {k:<16} {v}")
+    typer.echo(
+        f"  {'tranche':<8} {'balance':>20} {'factor (1e18)':>22} {'interest idx':>22} {'principal idx':>22} {'loss idx':>22}"
+    )
+    for t in doc["tranches"]:
+        typer.echo(
+            f"  {t['symbol']:<8} {t['balance']:>20} {t['factor']:>22} {t['interest_index']:>22} "
+            f"{t['principal_index']:>22} {t['loss_index']:>22}"
+        )
+    for j, h in enumerate(doc.get("holders", [])):
+        typer.echo(f"  investor{j} {h['address']} tokens {h['tokens']} claimable {h['claimable']}")
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+@chain_app.command("deploy")
+def deploy(
+    deal_arg: Annotated[
+        str | None,
+        typer.Argument(metavar="[DEAL]", help="Deal TOML file or example name (same as --deal)."),
+    ] = None,
+    deal: Annotated[
+        str | None,
+        typer.Option(
+            "--deal", help="Deal TOML file, or an example name (four_tranche, senior_sub, pac_io)."
+        ),
+    ] = None,
+    state: StateOpt = Path("deployment.json"),
+    rpc: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    loans: Annotated[
+        int,
+        typer.Option("--loans", help="Number of loans at cut-off (reports may not count more)."),
+    ] = 10_000,
+    attestors: Annotated[
+        str | None,
+        typer.Option(
+            "--attestors",
+            help="Comma-separated attestor addresses (required with --rpc; default on the embedded chain: 5 public development keys).",
+        ),
+    ] = None,
+    quorum: Annotated[
+        int, typer.Option("--quorum", help="Signatures required per report (M of N).")
+    ] = 3,
+    investors: Annotated[
+        int,
+        typer.Option(
+            "--investors",
+            help="Embedded chain: accounts that subscribe the whole offering, which then closes.",
+        ),
+    ] = 2,
+    test_waterfall: Annotated[
+        bool,
+        typer.Option(
+            "--test-waterfall",
+            help="Wire the SequentialTestWaterfall TEST DOUBLE instead of the exact waterfall.",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing --state file.")
+    ] = False,
+) -> None:
+    """Deploy every contract of a deal and record the deployment.
+
+    On the embedded chain the offering is also subscribed (by --investors development accounts, in the mock settlement asset) and closed, so the deal is ready to remit.
+    """
+    if (deal_arg is None) == (deal is None):
+        raise InputError("give the deal once: --deal FILE|NAME (or as the argument)")
+    spec = _load_spec(str(deal if deal is not None else deal_arg))
+    addrs = (
+        [a.strip() for a in attestors.split(",") if a.strip()] if attestors is not None else None
+    )
+    if rpc is None:
+        from openmbs.chain import deploy_embedded
+
+        d = deploy_embedded(
+            state,
+            spec,
+            loans=loans,
+            quorum=quorum,
+            attestors=addrs,
+            investors=investors,
+            test_waterfall=test_waterfall,
+            overwrite=force,
+        )
+        with d:
+            typer.echo(
+                f"deployed {d.record['deal']!r} on the embedded chain {d.record['chain_id']}"
+            )
+            for k, v in d.client.addresses().items():
+                typer.echo(f"  {k:<12} {v}")
+            typer.echo(f"offering subscribed by {len(d.investors)} investor(s) and closed")
+        typer.echo(
+            f"recorded in {state} (journal of {len(d.journal)} entries; later commands replay it)"
+        )
+        return
+    from openmbs.chain import JOURNAL_FORMAT, config_from_spec, deploy_deal
     from openmbs.chain._env import load_account, use_network
 
-    spec = _load_spec(deal)
-    if rpc is None:
-        addrs = [Account.from_key(k).address for k in _dev_attestor_keys(5)] if attestors is None else attestors.split(",")
-        admin = boa.env.generate_address("admin")
-        network = "embedded"
-    else:
-        if attestors is None:
-            raise InputError("--attestors is required with --rpc (comma-separated addresses)")
-        addrs = [a.strip() for a in attestors.split(",") if a.strip()]
-        account = load_account(keystore)
-        use_network(rpc, account)
-        admin = account.address
-        network = "rpc"
+    if addrs is None:
+        raise InputError("--attestors is required with --rpc (comma-separated addresses)")
+    if state.exists() and not force:
+        raise InputError(
+            f"file {str(state)!r} exists: choose another --state or pass --force to replace it"
+        )
+    account = load_account(keystore)
+    use_network(rpc, account)
     cfg = config_from_spec(spec, loan_count=loans, quorum=quorum, n_attestors=len(addrs))
-    client = deploy_deal(cfg, attestors=addrs, admin=admin, test_waterfall=test_waterfall)
+    client = deploy_deal(cfg, attestors=addrs, admin=account.address, test_waterfall=test_waterfall)
     record = {
+        "format": JOURNAL_FORMAT,
         "deal": cfg.name,
-        "network": network,
+        "network": "rpc",
         "chain_id": client.chain_id(),
-        "admin": str(admin),
+        "admin": str(account.address),
         "attestors": addrs,
         "test_waterfall": test_waterfall,
         "config": dataclasses.asdict(cfg),
         "contracts": client.addresses(),
     }
     state.write_text(json.dumps(record, indent=1))
-    typer.echo(f"deployed {cfg.name!r} on {network} chain {record['chain_id']}")
+    typer.echo(f"deployed {cfg.name!r} on rpc chain {record['chain_id']}")
     for k, v in client.addresses().items():
         typer.echo(f"  {k:<12} {v}")
-    if network == "embedded":
-        typer.echo("note: the embedded chain is discarded when this command exits; use --rpc URL to keep the deal")
     typer.echo(f"recorded in {state}")
 
 
 @chain_app.command("status")
 def status(
-    rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the node holding the deal.")],
-    state: Annotated[Path, typer.Option("--state")] = Path("deployment.json"),
-    keystore: Annotated[Path | None, typer.Option("--keystore")] = None,
+    state: StateOpt = Path("deployment.json"),
+    rpc: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON document (amounts in base units, indices and factors scaled 1e18).",
+        ),
+    ] = False,
 ) -> None:
     """Print the deal's figures and each tranche's balance, factor and indices."""
-    client, _ = _attach(_read_state(state), rpc, keystore)
-    for k, v in client.status().items():
-        typer.echo(f"{k:<16} {v}")
-    typer.echo(f"{'tranche':<8} {'balance':>20} {'factor':>22} {'interest idx':>22} {'principal idx':>22}")
-    for t in client.tranches():
-        typer.echo(f"{t.symbol:<8} {t.balance:>20} {t.factor:>22} {t.interest_index:>22} {t.principal_index:>22}")
+    if rpc is None:
+        from openmbs.chain import open_embedded
+
+        d = open_embedded(state)
+        with d:
+            doc = _status_doc(d.client, d.record, d.investors)
+        doc["journal_entries"] = len(d.journal)
+    else:
+        record = _read_rpc_state(state)
+        client, _ = _attach(record, rpc, keystore)
+        doc = _status_doc(client, record, [])
+    if as_json:
+        typer.echo(json.dumps(doc, indent=1))
+    else:
+        _print_status(doc)
 
 
 @chain_app.command("remit")
 def remit(
-    report: Annotated[Path, typer.Option("--report", help="Report JSON (RemittanceReport fields; loan_tape_root as 0x hex).")],
-    rpc: Annotated[str, typer.Option("--rpc")],
-    state: Annotated[Path, typer.Option("--state")] = Path("deployment.json"),
-    keystore: Annotated[Path | None, typer.Option("--keystore")] = None,
-    attestations: Annotated[Path | None, typer.Option("--attestations", help="JSON list of {signer, v, r, s}; default: sign with the keys in $OPENMBS_ATTESTOR_KEYS.")] = None,
+    records: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            help="The period's loan-level records (Parquet or CSV; the lifecycle's loans/period=NNNN.parquet).",
+        ),
+    ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Report JSON (RemittanceReport fields; loan_tape_root as 0x hex); checked against --records if both.",
+        ),
+    ] = None,
+    attestations: Annotated[
+        Path | None,
+        typer.Option(
+            "--attestations",
+            help="JSON list of {signer, v, r, s}; default: sign with the attestor keys.",
+        ),
+    ] = None,
+    attestor_keystore: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attestor-keystore",
+            help="Encrypted attestor key file (repeatable; password in $OPENMBS_ATTESTOR_PASSWORD).",
+        ),
+    ] = None,
+    index_rate: Annotated[
+        float, typer.Option("--index-rate", help="Floater index reported with --records (decimal).")
+    ] = 0.0,
+    state: StateOpt = Path("deployment.json"),
+    rpc: RpcOpt = None,
+    keystore: KeystoreOpt = None,
 ) -> None:
-    """Submit a servicer report with M-of-N attestations and deposit its cash."""
-    from openmbs.oracle import Attestation, RemittanceReport, attest
+    """Submit a period's servicer report with M-of-N attestations and deposit its cash.
 
-    client, _ = _attach(_read_state(state), rpc, keystore)
-    try:
-        raw = json.loads(report.read_text())
-        raw["loan_tape_root"] = bytes.fromhex(str(raw["loan_tape_root"]).removeprefix("0x"))
-        rep = RemittanceReport(**raw)
-    except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise InputError(f"report file {str(report)!r}: {exc}") from None
-    if attestations is not None:
-        sigs = [
-            Attestation(a["signer"], int(a["v"]), bytes.fromhex(a["r"].removeprefix("0x")), bytes.fromhex(a["s"].removeprefix("0x")))
-            for a in json.loads(attestations.read_text())
-        ]
-    else:
-        keys = [k for k in os.environ.get(ATTESTOR_KEYS_ENV, "").split(",") if k]
-        if not keys:
-            raise InputError(f"no attestations: pass --attestations FILE or set {ATTESTOR_KEYS_ENV}")
-        sigs = attest(rep, keys, chain_id=client.chain_id(), verifying_contract=str(client.oracle.address))
+    Attestor keys: $OPENMBS_ATTESTOR_KEYS (comma-separated) and/or --attestor-keystore. A rejected report (wrong period, under quorum, figures off) exits 2 and records nothing.
+    """
+    rep = _report(records, report, index_rate)
+    keystores = list(attestor_keystore or [])
+    if rpc is None:
+        from openmbs.chain import open_embedded
+
+        d = open_embedded(state)
+        with d:
+            sigs = _signatures(
+                rep,
+                attestations,
+                keystores,
+                chain_id=d.client.chain_id(),
+                oracle=str(d.client.oracle.address),
+                dev_quorum=int(d.record["config"]["quorum"])
+                if d.record.get("dev_attestors")
+                else None,
+            )
+            try:
+                d.remit(rep, sigs)
+            except RemittanceRejected as exc:
+                raise RemittanceRejected(
+                    f"{exc.reason}; nothing recorded ({state} is unchanged)", period=exc.period
+                ) from None
+            d.save()
+            st = d.client.status()
+        typer.echo(
+            f"period {rep.period} accepted: cash {rep.cash} distributed; pool balance {st['pool_balance']}"
+        )
+        typer.echo(f"recorded in {state} (journal of {len(d.journal)} entries)")
+        return
+    client, _ = _attach(_read_rpc_state(state), rpc, keystore)
+    sigs = _signatures(
+        rep,
+        attestations,
+        keystores,
+        chain_id=client.chain_id(),
+        oracle=str(client.oracle.address),
+        dev_quorum=None,
+    )
     client.remit(rep, sigs)
     typer.echo(f"period {rep.period} accepted: cash {rep.cash} distributed")
 
 
 @chain_app.command("claim")
 def claim(
-    rpc: Annotated[str, typer.Option("--rpc")],
-    state: Annotated[Path, typer.Option("--state")] = Path("deployment.json"),
-    keystore: Annotated[Path | None, typer.Option("--keystore")] = None,
-    tranche: Annotated[int | None, typer.Option("--tranche", help="Tranche index; default: every tranche.")] = None,
+    state: StateOpt = Path("deployment.json"),
+    tranche: Annotated[
+        int | None, typer.Option("--tranche", help="Tranche index; default: every tranche.")
+    ] = None,
+    holder: Annotated[
+        str | None,
+        typer.Option("--holder", help="Embedded chain: an address, investorN, or all (default)."),
+    ] = None,
+    rpc: RpcOpt = None,
+    keystore: KeystoreOpt = None,
 ) -> None:
-    """Claim what the operator account is owed."""
-    client, account = _attach(_read_state(state), rpc, keystore)
+    """Claim what holders are owed.
+
+    On the embedded chain for the offering's investors (or one --holder); with --rpc for the operator account.
+    """
+    if rpc is None:
+        from openmbs.chain import open_embedded
+
+        d = open_embedded(state)
+        with d:
+            if tranche is not None and not 0 <= tranche < len(d.client.tokens):
+                raise InputError(f"--tranche value {tranche}: need 0..{len(d.client.tokens) - 1}")
+            who = _holders(d, holder)
+            entry = d.claim(who, tranche)
+            d.save()
+        for h, paid in zip(who, entry["output"]["paid"], strict=True):
+            typer.echo(f"{h} claimed {paid} base units")
+        typer.echo(f"recorded in {state} (journal of {len(d.journal)} entries)")
+        return
+    if holder is not None:
+        raise InputError(
+            "--holder is for the embedded chain; with --rpc the operator account claims"
+        )
+    client, account = _attach(_read_rpc_state(state), rpc, keystore)
     paid = client.claim(account.address, tranche)
     typer.echo(f"claimed {paid} base units")
 
 
 @chain_app.command("export")
 def export(
-    out: Annotated[Path, typer.Option("--out", help="Folder for <Contract>.json files.")] = Path("abi"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for <Contract>.json files.")] = Path(
+        "abi"
+    ),
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Also write addresses.json for this deployment record."),
+    ] = None,
 ) -> None:
-    """Write ABI + bytecode JSON of every contract (web3.py, ethers, cast)."""
+    """Write ABI + bytecode JSON of every contract, and a deployment's addresses.
+
+    The files are what web3.py, ethers and cast expect; --state adds addresses.json.
+    """
     from openmbs.chain import export_artifacts
 
     for p in export_artifacts(out):
         typer.echo(str(p))
+    if state is None:
+        return
+    try:
+        record = json.loads(state.read_text())
+        contracts = record["contracts"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"file {str(state)!r}: not a deployment record ({exc!r})") from None
+    waterfall = "SequentialTestWaterfall" if record.get("test_waterfall") else "ExactWaterfall"
+    abi = {
+        "settlement": "MockSettlementToken",
+        "timelock": "Timelock",
+        "deal": "Deal",
+        "issuance": "Issuance",
+        "oracle": "RemittanceOracle",
+        "waterfall": waterfall,
+        "tokens": "TrancheToken",
+    }
+    doc = {
+        "deal": record.get("deal"),
+        "network": record.get("network"),
+        "chain_id": record.get("chain_id"),
+        "contracts": {
+            k: {"address": v, "abi": f"{abi.get(k, k)}.json"} for k, v in contracts.items()
+        },
+    }
+    target = out / "addresses.json"
+    target.write_text(json.dumps(doc, indent=1))
+    typer.echo(str(target))

@@ -63,16 +63,19 @@ def demo(
         typer.Option(
             "--chain/--no-chain",
             help=(
-                "Run the deal on the embedded chain. Off by default until the exact "
-                "waterfall port (ExactWaterfall.vy) is wired into deployment: the deployed "
-                "placeholder waterfall rejects period 1 (see CHANGELOG, 'Not yet')."
+                "Run the deal on chain (the default: titanoboa's embedded EVM, or --rpc). "
+                "--no-chain runs the exact engine only (not reconciled on chain)."
             ),
         ),
-    ] = False,
+    ] = True,
     rpc: Annotated[
         str | None,
         typer.Option(
-            "--rpc", help="JSON-RPC node URL (not supported by the demo yet; see docs/demo.md)."
+            "--rpc",
+            help=(
+                "Run on this JSON-RPC node instead of the embedded EVM; the operator's "
+                "private key is read from $OPENMBS_PRIVATE_KEY (never a command-line argument)."
+            ),
         ),
     ] = None,
 ) -> None:
@@ -94,11 +97,15 @@ def demo(
     from openmbs.errors import InputError
     from openmbs.sim import LifecycleConfig, run_lifecycle
 
+    if rpc is not None and not chain:
+        raise InputError(f"--rpc value {rpc!r} with --no-chain: a node run is on chain")
     if rpc is not None:
-        raise InputError(
-            f"--rpc value {rpc!r}: the demo runs on the embedded chain only for now; deploy on a node with "
-            "`openmbs chain deploy --rpc` (see docs/demo.md)"
-        )
+        import os
+
+        from openmbs.chain._env import KEY_ENV
+
+        if not os.environ.get(KEY_ENV):
+            raise InputError(f"--rpc value {rpc!r}: set {KEY_ENV} to the operator's private key")
     cfg = LifecycleConfig(
         tape=str(tape) if tape else None,
         deal=deal,
@@ -111,6 +118,7 @@ def demo(
         lag=lag,
         seed=seed,
         chain=chain,
+        rpc=rpc,
     )
     console = Console()
     lines: list[str] = []

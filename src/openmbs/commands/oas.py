@@ -13,12 +13,20 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from openmbs.commands._pool_options import (
+    AdvanceOpt,
     AgeOpt,
     BalanceOpt,
+    CdrOpt,
+    LagOpt,
+    MdrOpt,
     NetCouponOpt,
+    SdaOpt,
+    SeverityOpt,
     TapeOpt,
     TermOpt,
     WacOpt,
+    check_flag,
+    default_from_flags,
 )
 from openmbs.errors import InputError
 
@@ -101,6 +109,12 @@ def oas(
     net_coupon: NetCouponOpt = None,
     term: TermOpt = None,
     age: AgeOpt = None,
+    mdr: MdrOpt = None,
+    cdr: CdrOpt = None,
+    sda: SdaOpt = None,
+    severity: SeverityOpt = 0.0,
+    lag: LagOpt = 0,
+    advance: AdvanceOpt = True,
     paths: Annotated[
         int,
         typer.Option("--paths", help="Monte Carlo paths (even: antithetic pairs).",
@@ -142,10 +156,15 @@ def oas(
     """Monte Carlo OAS, Z-spread, option cost, effective duration and convexity.
 
     Hull-White paths (antithetic, seeded) drive the mortgage rate and the refinancing
-    prepayment model; each path's cash flows (through the deal's waterfall with --deal)
-    are discounted at the path's short rates + OAS, monthly compounding. Spreads in bp.
+    prepayment model; defaults (--cdr, --mdr or --sda, with --severity and --lag) follow
+    the SIFMA default cash flows as in `openmbs project`; each path's cash flows (through
+    the deal's waterfall with --deal) are discounted at the path's short rates + OAS,
+    monthly compounding. Spreads in bp.
     """
     from openmbs.pricing import ParCurve, oas_deal, oas_pass_through
+
+    check_flag("severity", severity)
+    check_flag("lag", lag)
 
     zc = ParCurve.parse(curve).zero_curve()
     common: dict[str, Any] = {
@@ -156,6 +175,10 @@ def oas(
         "mean_reversion": mean_reversion,
         "mortgage_spread_bp": mortgage_spread,
         "shift_bp": shift_bp,
+        "default": default_from_flags(mdr, cdr, sda),
+        "severity": severity / 100.0,
+        "lag": lag,
+        "advance": advance,
     }
     if deal is None:
         if tranche:

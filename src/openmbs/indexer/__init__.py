@@ -19,6 +19,7 @@ from openmbs.indexer._abi import (
 from openmbs.indexer._indexer import DEFAULT_DB_NAME, Indexer, IndexStats, default_db_path
 from openmbs.indexer._queries import (
     DEFAULT_EVENT_MAP,
+    PROJECTION_TABLE,
     EventBinding,
     holder_claims,
     holder_positions,
@@ -38,6 +39,7 @@ from openmbs.indexer._store import EventStore
 __all__ = [
     "DEFAULT_DB_NAME",
     "DEFAULT_EVENT_MAP",
+    "PROJECTION_TABLE",
     "BoaLogCollector",
     "ContractRegistry",
     "DecodedLog",

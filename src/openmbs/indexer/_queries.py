@@ -25,12 +25,18 @@ from openmbs.indexer._store import EventStore
 
 __all__ = [
     "DEFAULT_EVENT_MAP",
+    "PROJECTION_TABLE",
     "EventBinding",
     "holder_claims",
     "holder_positions",
     "pool_performance",
     "tranche_payments",
 ]
+
+
+#: Table of an event store holding the pool projection at the deal's assumptions
+#: (``period``, ``loss`` in currency units), read by :func:`pool_performance`.
+PROJECTION_TABLE = "projection"
 
 
 @dataclass(frozen=True)
@@ -291,6 +297,8 @@ def pool_performance(
     * ``cumulative_loss``; and with a ``projection`` (a ``PoolCashflows`` or a table
       with ``period`` and ``loss`` in currency units), ``projected_loss`` and
       ``projected_cumulative_loss`` in base units (``round(x * 10**decimals)``).
+      Without ``projection``, the store's ``projection`` table (``period``, ``loss``
+      in currency units; ``openmbs demo`` writes it) is used when there is one.
 
     Notes
     -----
@@ -346,7 +354,14 @@ def pool_performance(
         """
         out = con.sql(sql).to_arrow_table()
     if projection is None:
-        return out
+        tables = {
+            r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+        }
+        if PROJECTION_TABLE not in tables:
+            return out
+        projection = con.sql(
+            f"SELECT period, loss FROM {_q(PROJECTION_TABLE)} ORDER BY period"
+        ).to_arrow_table()
     if hasattr(projection, "period") and hasattr(projection, "loss") and not isinstance(projection, pa.Table):
         proj_period = np.asarray(projection.period, dtype=np.int64)
         proj_loss = np.asarray(projection.loss, dtype=np.float64)

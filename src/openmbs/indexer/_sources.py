@@ -10,6 +10,7 @@ with the logs of each transaction run in titanoboa's embedded EVM
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import urllib.error
@@ -106,10 +107,16 @@ class MemoryLogSource(LogSource):
         self._logs: list[RawLog] = []
         self._head = -1
         self._seen: set[tuple[int, int]] = set()
+        self._blocks: list[int] = []  # block number of each log, for bisect
         self.append(logs)
 
     def append(self, logs: Iterable[RawLog]) -> None:
-        """Add logs (of blocks not yet sealed)."""
+        """Add logs (of blocks not yet sealed).
+
+        Logs usually arrive in (block, log index) order and are appended as they are;
+        the list is re-sorted only when one arrives out of order.
+        """
+        unordered = False
         for log in logs:
             key = (log.block_number, log.log_index)
             if log.block_number <= self._head:
@@ -122,8 +129,17 @@ class MemoryLogSource(LogSource):
                     f"source {self.name!r}: duplicate log at block {key[0]} index {key[1]}"
                 )
             self._seen.add(key)
+            if not unordered and self._logs and (log.block_number, log.log_index) < (
+                self._logs[-1].block_number,
+                self._logs[-1].log_index,
+            ):
+                unordered = True
             self._logs.append(log)
-        self._logs.sort(key=lambda x: (x.block_number, x.log_index))
+            if not unordered:
+                self._blocks.append(log.block_number)
+        if unordered:
+            self._logs.sort(key=lambda x: (x.block_number, x.log_index))
+            self._blocks = [x.block_number for x in self._logs]
 
     def seal(self, block: int) -> None:
         """Declare every block up to ``block`` complete."""
@@ -133,7 +149,9 @@ class MemoryLogSource(LogSource):
         return self._head
 
     def logs(self, from_block: int, to_block: int) -> list[RawLog]:
-        return [x for x in self._logs if from_block <= x.block_number <= to_block]
+        lo = bisect.bisect_left(self._blocks, from_block)
+        hi = bisect.bisect_right(self._blocks, to_block)
+        return self._logs[lo:hi]
 
 
 def _topic_bytes(value: int | bytes) -> bytes:

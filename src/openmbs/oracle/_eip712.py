@@ -47,6 +47,7 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("indexRate", "uint256"),
     ("cash", "uint256"),
     ("loanTapeRoot", "bytes32"),
+    ("subsequentRecoveries", "uint256"),
 )
 
 #: The EIP-712 type string of a report (field order = ``RemittanceReport`` order).

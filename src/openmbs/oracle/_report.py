@@ -132,11 +132,20 @@ class RemittanceReport:
     """The servicer's report for one period: pool aggregates and the tape's root.
 
     Amounts in base units of the settlement asset; ``index_rate`` is a decimal scaled
-    by 1e18 (0.05e18 is 5%). ``cash`` is what the servicer deposits with the report:
-    ``interest + scheduled_principal + unscheduled_principal + recoveries``
-    (interest net of servicing fees). The pool rolls forward as
+    by 1e18 (0.05e18 is 5%). ``subsequent_recoveries`` is cash recovered on loans
+    already written off in earlier periods (it writes tranches back up and is paid as
+    principal; it does not change the pool balance; default 0). ``cash`` is what the
+    servicer deposits with the report: ``interest + scheduled_principal +
+    unscheduled_principal + recoveries + subsequent_recoveries`` (interest net of
+    servicing fees). The pool rolls forward as
     ``ending = beginning - scheduled - unscheduled - recoveries - losses``.
     Delinquency buckets are balances at the end of the period.
+
+    Notes
+    -----
+    Field order is the on-chain struct's and the EIP-712 type's;
+    ``subsequent_recoveries`` comes last so that positional construction of the
+    other fields keeps working.
     """
 
     period: int
@@ -154,6 +163,7 @@ class RemittanceReport:
     index_rate: int
     cash: int
     loan_tape_root: bytes
+    subsequent_recoveries: int = 0
 
     def __post_init__(self) -> None:
         who = f"report for period {self.period!r}"
@@ -171,12 +181,19 @@ class RemittanceReport:
 
     @classmethod
     def from_loans(
-        cls, period: int, records: Iterable[LoanRecord], *, index_rate: int = 0
+        cls,
+        period: int,
+        records: Iterable[LoanRecord],
+        *,
+        index_rate: int = 0,
+        subsequent_recoveries: int = 0,
     ) -> RemittanceReport:
         """Aggregate loan records of one period into a report (root of their tape).
 
         ``loan_count`` counts loans with a positive ending balance; the delinquency
         buckets sum ending balances by ``delinquency`` (1, 2, 3+).
+        ``subsequent_recoveries`` (cash on loans written off earlier, which are no
+        longer on the tape) is added to the cash.
         """
         from openmbs.oracle._merkle import MerkleTree
 
@@ -207,6 +224,7 @@ class RemittanceReport:
             delinquent_60=sum(r.ending_balance for r in recs if r.delinquency == 2),
             delinquent_90_plus=sum(r.ending_balance for r in recs if r.delinquency >= 3),
             index_rate=index_rate,
-            cash=interest + sched + unsched + recov,
+            cash=interest + sched + unsched + recov + subsequent_recoveries,
             loan_tape_root=MerkleTree([r.leaf() for r in recs]).root,
+            subsequent_recoveries=subsequent_recoveries,
         )

@@ -4,11 +4,14 @@ Pipeline, every stage vectorised over paths::
 
     Hull-White paths (antithetic, seeded)                 openmbs.risk.HullWhite
       -> mortgage-rate paths (10y par rate + spread)     openmbs.risk.mortgage_rate_paths
-      -> path-dependent prepayment (refi S-curve with burnout, RefiPrepaymentModel)
-         and pool cash flows per path and rep line       (_path_pool_kernel, numba)
-      -> for a deal: the float waterfall on every path   openmbs.structuring.run_waterfall
+      -> path-dependent prepayment (refi S-curve with burnout, RefiPrepaymentModel),
+         optional SIFMA default cash flows, pool totals per path   (_oas_kernel, numba)
+      -> for a deal: the float waterfall on all paths at once    openmbs.structuring.run_waterfall
       -> discount at path short rates + OAS, monthly compounding, payment delay included
-      -> solve OAS so that the mean PV equals the full price per 100 of face.
+      -> solve OAS so that the mean PV equals the full price per 100 of face: the path
+         cash flows do not depend on the spread, so only the discounting is repeated
+         (Newton steps on every security at once, with the exact derivative; Brent's
+         method as a fallback).
 
 Discounting convention: the path's one-month rate for month ``j`` is the
 monthly-compounded rate of its exact Hull-White discount factors,
@@ -29,9 +32,11 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from openmbs.errors import ConvergenceError, InputError
+from openmbs.errors import AssumptionError, ConvergenceError, InputError
+from openmbs.pricing import _oas_kernel as K
 
 if TYPE_CHECKING:
+    from openmbs.behaviour import Default
     from openmbs.behaviour.models import RefiPrepaymentModel
     from openmbs.pricing._curve import ZeroCurve
     from openmbs.structuring import DealSpec
@@ -42,7 +47,15 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 #: Rows of the per-path pool cash-flow array returned by :func:`path_pool_cashflows`.
-POOL_ROWS = ("interest", "scheduled_principal", "prepaid_principal", "ending_balance")
+POOL_ROWS = (
+    "interest",
+    "scheduled_principal",
+    "prepaid_principal",
+    "ending_balance",
+    "recoveries",
+    "losses",
+    "foreclosure_balance",
+)
 
 
 # ---------------------------------------------------------------------------- pool lines
@@ -144,108 +157,6 @@ class PoolLines:
 # ---------------------------------------------------------------------------- kernels
 
 
-@njit(cache=True, parallel=True, fastmath=True, error_model="numpy")
-def _path_pool_kernel(
-    rates: FloatArray,
-    bal: FloatArray,
-    gross: FloatArray,
-    coupon: FloatArray,
-    rem: IntArray,
-    age: IntArray,
-    params: FloatArray,
-    season: FloatArray,
-    start_month: int,
-    n_periods: int,
-) -> FloatArray:
-    """Pool cash flows on every mortgage-rate path (prepayment only, level pay).
-
-    ``params`` = (turnover_cpr, refi_max_cpr, refi_center, refi_width, burnout,
-    ramp_months). Returns ``out[row, path, period]`` with the rows of ``POOL_ROWS``;
-    ``coupon`` is the rate paid to the investor (net or gross). Paths run in parallel;
-    within a path the month loop is outside and the line loop inside, so one path's
-    state stays in cache and its monthly totals are summed in a fixed order.
-    """
-    n_paths = rates.shape[0]
-    n_lines = bal.size
-    out = np.zeros((4, n_paths, n_periods))
-    turn, rmax, center, width, burn, ramp_m = (
-        params[0], params[1], params[2], params[3], params[4], params[5],
-    )
-    c = gross / 12.0
-    cpn = coupon / 12.0
-    pay = np.empty(n_lines)
-    for i in range(n_lines):
-        if c[i] > 0.0:
-            pay[i] = bal[i] * c[i] / (-math.expm1(-rem[i] * math.log1p(c[i])))
-        else:
-            pay[i] = bal[i] / rem[i]
-    for p in prange(n_paths):
-        s = bal.copy()  # scheduled balance (no prepayment)
-        q = np.ones(n_lines)  # surviving fraction
-        burn_factor = np.ones(n_lines)  # exp(-burnout * exposure)
-        for t in range(n_periods):
-            m = rates[p, t]
-            sea = season[(start_month - 1 + t) % 12]
-            a_int = 0.0
-            a_sch = 0.0
-            a_pre = 0.0
-            a_end = 0.0
-            for i in range(n_lines):
-                if t >= rem[i]:
-                    continue
-                # the refinancing model (RefiPrepaymentModel's formulas)
-                incentive = gross[i] - m
-                ramp = min(1.0, (age[i] + t + 1.0) / ramp_m) if ramp_m > 0.0 else 1.0
-                tov = turn * ramp * sea
-                z = (incentive - center) / width
-                refi = rmax * 0.5 * (1.0 + math.tanh(0.5 * z)) * burn_factor[i] * ramp
-                smm = -math.expm1(math.log1p(-(1.0 - (1.0 - tov) * (1.0 - refi))) / 12.0)
-                if incentive > 0.0 and burn > 0.0:
-                    burn_factor[i] *= math.exp(-burn * incentive / 12.0)
-                # SIFMA SF-4 level-pay schedule, prepayment after amortisation
-                s0 = s[i]
-                s1 = s0 * (1.0 + c[i]) - pay[i]
-                if t == rem[i] - 1 or s1 < 0.0:
-                    s1 = 0.0
-                qq = q[i]
-                a_int += qq * s0 * cpn[i]
-                a_sch += qq * (s0 - s1)
-                a_pre += qq * s1 * smm
-                qq = qq * (1.0 - smm)
-                a_end += qq * s1
-                q[i] = qq
-                s[i] = s1
-            out[0, p, t] = a_int
-            out[1, p, t] = a_sch
-            out[2, p, t] = a_pre
-            out[3, p, t] = a_end
-    return out
-
-
-@njit(cache=True, parallel=True, error_model="numpy")
-def _pv_kernel(
-    rates: FloatArray, cash: FloatArray, spread: float, whole: int, frac: float
-) -> FloatArray:
-    """PV per path of ``cash[p, k]`` paid ``k + 1 + whole + frac`` months from now.
-
-    ``rates[p, j]`` are monthly-compounded one-month rates (decimals a year).
-    """
-    n_paths, n_per = cash.shape
-    pv = np.zeros(n_paths)
-    for p in prange(n_paths):
-        log_d = 0.0
-        for j in range(whole):
-            log_d -= math.log1p((rates[p, j] + spread) / 12.0)
-        acc = 0.0
-        for k in range(n_per):
-            log_d -= math.log1p((rates[p, k + whole] + spread) / 12.0)
-            if cash[p, k] != 0.0:
-                extra = -frac * math.log1p((rates[p, k + whole + 1] + spread) / 12.0)
-                acc += cash[p, k] * math.exp(log_d + extra)
-        pv[p] = acc
-    return pv
-
-
 @njit(cache=True, parallel=True, error_model="numpy")
 def _par_rate_kernel(x: FloatArray, log_a: FloatArray, b: FloatArray, freq: float) -> FloatArray:
     """Par coupon ``f (1 - P_n) / sum_i P_i`` with ``P_i = exp(log_a[t, i] - b[i] x[p, t])``."""
@@ -345,6 +256,21 @@ class OASResult:
 # ---------------------------------------------------------------------------- engine
 
 
+def _check_defaults(default: Default | None, severity: float, lag: int) -> None:
+    from openmbs.behaviour import Default
+
+    if default is not None and not isinstance(default, Default):
+        raise AssumptionError(
+            f"default must be a Default (e.g. Default.sda(100)) or None, got {default!r}"
+        )
+    if not (isinstance(severity, int | float) and 0.0 <= float(severity) <= 1.0):
+        raise AssumptionError(
+            f"severity must be a decimal between 0 and 1 (0.35 is 35%), got {severity!r}"
+        )
+    if isinstance(lag, bool) or not isinstance(lag, int | np.integer) or lag < 0:
+        raise AssumptionError(f"lag must be a whole number of months >= 0, got {lag!r}")
+
+
 def path_pool_cashflows(
     pool: PoolLines,
     mortgage_rates: npt.ArrayLike,
@@ -353,6 +279,10 @@ def path_pool_cashflows(
     start_month: int = 1,
     interest: str = "net",
     n_periods: int | None = None,
+    default: Default | None = None,
+    severity: float = 0.0,
+    lag: int = 0,
+    advance: bool = True,
 ) -> FloatArray:
     """Pool cash flows on every mortgage-rate path under the refinancing model.
 
@@ -372,19 +302,44 @@ def path_pool_cashflows(
         Interest at the net pass-through rate or the gross note rate.
     n_periods : int, optional
         Horizon (default: the rate paths' length).
+    default : Default, optional
+        Default assumption (:class:`openmbs.behaviour.Default`: MDR, CDR or SDA, by the
+        loan age of each line); None for no defaults.
+    severity : float
+        Loss severity, decimal of the defaulted balance.
+    lag : int
+        Months from default to liquidation.
+    advance : bool
+        Whether the servicer advances principal and interest on defaulted loans.
 
     Returns
     -------
-    ndarray, shape (4, n_paths, n_periods)
+    ndarray, shape (7, n_paths, n_periods)
         Rows ``interest``, ``scheduled_principal``, ``prepaid_principal``,
-        ``ending_balance`` (:data:`POOL_ROWS`).
+        ``ending_balance``, ``recoveries``, ``losses``, ``foreclosure_balance``
+        (:data:`POOL_ROWS`); the last three are zero without defaults.
 
     Notes
     -----
     Level-pay amortisation as in the SIFMA Standard Formulas (SF-4), voluntary prepayment
-    ``SMM x`` the balance after scheduled amortisation; SMM from
-    :class:`openmbs.behaviour.models.RefiPrepaymentModel` (same formulas, compiled).
-    No defaults.
+    ``SMM x`` the performing balance after scheduled amortisation; SMM from
+    :class:`openmbs.behaviour.models.RefiPrepaymentModel` (same formulas, compiled in
+    ``_oas_kernel``). Defaults follow the Standard Formulas' default section exactly as
+    ``openmbs project`` (:func:`openmbs.cashflow.project_loans`) does: new defaults
+    ``MDR x`` the prior performing balance (none in a line's last ``lag`` months),
+    liquidated ``lag`` months later with loss ``min(severity x defaulted,
+    liquidated)``; the rest is recovered. ``scheduled_principal`` includes the
+    amortisation advanced on defaulted loans; ``ending_balance`` is the performing
+    balance plus the foreclosure pipeline; interest is on the balance that pays (with
+    advancing, performing + foreclosure).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pool = PoolLines.generic(balance=1e6, wac=0.065, net_coupon=0.06)
+    >>> flows = path_pool_cashflows(pool, np.full((2, 360), 0.06))
+    >>> flows.shape, bool(abs(flows[3, 0, -1]) < 1e-6)
+    ((7, 2, 360), True)
     """
     from openmbs.behaviour.models import RefiPrepaymentModel
 
@@ -399,21 +354,45 @@ def path_pool_cashflows(
         raise InputError(f"interest {interest!r}: expected 'net' or 'gross'")
     if not 1 <= int(start_month) <= 12:
         raise InputError(f"start_month {start_month!r}: expected 1..12")
+    _check_defaults(default, severity, lag)
     params = np.array(
         [m.turnover_cpr, m.refi_max_cpr, m.refi_center, m.refi_width, m.burnout, m.ramp_months]
     )
     coupon = pool.net_coupon if interest == "net" else pool.gross_coupon
-    result: FloatArray = _path_pool_kernel(
+    ucpn, inv = np.unique(pool.gross_coupon, return_inverse=True)
+    ref = float(ucpn[ucpn.size // 2])
+    ez = -(ucpn - ref) / m.refi_width
+    eb = -m.burnout * (ucpn - ref) / 12.0
+    factored = bool(np.all(np.abs(ez) < K._EXP_SAFE) and np.all(np.abs(eb) < K._EXP_SAFE))
+    k_u = np.exp(np.clip(ez, -K._EXP_SAFE, K._EXP_SAFE))
+    b_u = np.exp(np.clip(eb, -K._EXP_SAFE, K._EXP_SAFE))
+    with_defaults = default is not None and not default.is_zero
+    if default is not None and with_defaults:
+        mdr = np.ascontiguousarray(default.mdr_matrix(pool.loan_age, horizon), dtype=np.float64)
+    else:
+        mdr = np.zeros((1, 1))
+    result: FloatArray = K.pool_paths_kernel(
         r,
         pool.balance,
         pool.gross_coupon,
-        coupon,
+        np.ascontiguousarray(coupon),
         pool.remaining_term,
         pool.loan_age,
+        np.ascontiguousarray(inv.ravel(), dtype=np.int64),
+        np.ascontiguousarray(ucpn),
+        ref,
+        k_u,
+        b_u,
+        factored,
         params,
         np.asarray(m.seasonality, dtype=np.float64),
         int(start_month),
         horizon,
+        mdr,
+        with_defaults,
+        float(severity),
+        int(lag),
+        bool(advance),
     )
     return result
 
@@ -446,8 +425,8 @@ class _Scenario:
     """One set of simulated paths: one-month rates and per-path security cash flows."""
 
     rates: FloatArray  # (n_paths, n_periods + whole + 2) monthly-compounded 1m rates
-    cash: list[FloatArray]  # per security, (n_paths, n_periods)
-    principal: list[FloatArray]
+    cash: FloatArray  # (n_securities, n_paths, n_periods)
+    principal: FloatArray  # (n_securities, n_paths, n_periods)
 
 
 def _simulate(
@@ -462,19 +441,30 @@ def _simulate(
     one_month = 12.0 * (d[:, :-1] / d[:, 1:] - 1.0)
     mrates = _mortgage_rates(hw, paths, s.n_periods, s.mortgage_spread_bp)
     cash, principal = cash_fn(mrates)
-    return _Scenario(np.ascontiguousarray(one_month), cash, principal)
+    return _Scenario(
+        np.ascontiguousarray(one_month),
+        np.ascontiguousarray(cash, dtype=np.float64),
+        np.ascontiguousarray(principal, dtype=np.float64),
+    )
 
 
-def _mean_price(s: _Setup, sc: _Scenario, i: int, spread: float, face: float) -> float:
-    pv = _pv_kernel(sc.rates, sc.cash[i], spread, s.whole, s.frac)
-    return float(pv.mean()) * 100.0 / face
+def _path_pvs(s: _Setup, sc: _Scenario, spreads: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """PV of every security on every path at its spread, and d PV / d spread."""
+    pv, dpv = K.pv_kernel(
+        sc.rates, sc.cash, np.ascontiguousarray(spreads, dtype=np.float64), s.whole, s.frac
+    )
+    return pv, dpv
 
 
-def _solve(s: _Setup, sc: _Scenario, i: int, face: float, price: float, what: str) -> float:
+def _brent(s: _Setup, sc: _Scenario, i: int, scale: float, price: float, what: str) -> float:
+    """Brent's method on one security's spread (the fallback of :func:`_solve`)."""
     from scipy.optimize import brentq
 
     def f(x: float) -> float:
-        return _mean_price(s, sc, i, x, face) - price
+        spreads = np.zeros(sc.cash.shape[0])
+        spreads[i] = x
+        pv, _ = K.pv_kernel(sc.rates, sc.cash[i : i + 1], spreads[i : i + 1], s.whole, s.frac)
+        return float(pv.mean()) * scale - price
 
     lo, hi = -0.02, 0.05
     f_lo, f_hi = f(lo), f(hi)
@@ -490,6 +480,46 @@ def _solve(s: _Setup, sc: _Scenario, i: int, face: float, price: float, what: st
             "reprices the mean path PV"
         )
     return float(brentq(f, lo, hi, xtol=1e-12, maxiter=200))
+
+
+def _solve(
+    s: _Setup,
+    sc: _Scenario,
+    scale: FloatArray,
+    price: FloatArray,
+    what: list[str],
+    start: FloatArray | None = None,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Spread of every security that reprices its mean path PV to its price.
+
+    Newton's method on all securities at once (the mean PV is decreasing and convex in
+    the spread, so the iteration converges from any start), with the exact derivative
+    from :func:`_path_pvs`, until every step is below 1e-12 (1e-8 bp); a security that
+    has not converged after 40 steps is solved by Brent's method. Returns the spreads,
+    the per-path PVs per 100 of face and the slopes ``d mean PV / d spread`` (per 100
+    of face), both taken at the last Newton point (within 1e-12 of the root).
+    """
+    n = price.size
+    x = np.zeros(n) if start is None else np.array(start, dtype=np.float64)
+    done = np.zeros(n, dtype=bool)
+    pv = dpv = np.zeros((n, 0))
+    for _ in range(40):
+        pv, dpv = _path_pvs(s, sc, x)
+        f = pv.mean(axis=1) * scale - price
+        df = dpv.mean(axis=1) * scale
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(done, 0.0, f / df)
+        bad = ~np.isfinite(step)
+        step = np.clip(np.where(bad, 0.0, step), -0.5, 0.5)
+        x = x - step
+        done |= (np.abs(step) <= 1e-12) & ~bad
+        if bad.any() or done.all():
+            break
+    if not done.all():
+        for i in np.flatnonzero(~done):
+            x[i] = _brent(s, sc, int(i), float(scale[i]), float(price[i]), what[i])
+        pv, dpv = _path_pvs(s, sc, x)
+    return x, pv * scale[:, None], dpv.mean(axis=1) * scale
 
 
 def _std_error(pv: FloatArray, antithetic: bool) -> float:
@@ -526,41 +556,46 @@ def _run(
         raise InputError(f"delay_days {s.delay_days!r}: must be >= 0")
     if shift_bp is not None and not shift_bp > 0:
         raise InputError(f"shift_bp {shift_bp!r}: must be > 0 (or None for no effective measures)")
-    base = _simulate(s, s.curve, s.sigma, s.n_paths, s.antithetic, cash_fn)
-    zero_vol = _simulate(s, s.curve, 0.0, 1, False, cash_fn)
-    up = down = None
-    if shift_bp is not None:
-        up = _simulate(s, s.curve.shift(shift_bp), s.sigma, s.n_paths, s.antithetic, cash_fn)
-        down = _simulate(s, s.curve.shift(-shift_bp), s.sigma, s.n_paths, s.antithetic, cash_fn)
-    dy = (shift_bp or math.nan) / 10_000.0
-    out = []
-    for i, (name, face, price) in enumerate(zip(names, faces, prices, strict=True)):
+    for name, price in zip(names, prices, strict=True):
         if not (math.isfinite(price) and price > 0):
             raise InputError(f"price {price!r} for {name!r}: must be a full price per 100 > 0")
-        oas = _solve(s, base, i, face, price, f"OAS of {name!r}")
-        z = _solve(s, zero_vol, i, face, price, f"Z-spread of {name!r}")
-        pv = _pv_kernel(base.rates, base.cash[i], oas, s.whole, s.frac) * 100.0 / face
-        se = _std_error(pv, s.antithetic)
-        h = 1e-4
-        slope = (_mean_price(s, base, i, oas + h, face) - _mean_price(s, base, i, oas - h, face))
-        slope /= 2.0 * h
-        p0 = float(pv.mean())
-        p_up = p_dn = math.nan
-        if up is not None and down is not None:
-            p_up = _mean_price(s, up, i, oas, face)
-            p_dn = _mean_price(s, down, i, oas, face)
+    scale = 100.0 / np.asarray(faces, dtype=np.float64)
+    target = np.asarray(prices, dtype=np.float64)
+    base = _simulate(s, s.curve, s.sigma, s.n_paths, s.antithetic, cash_fn)
+    zero_vol = _simulate(s, s.curve, 0.0, 1, False, cash_fn)
+    z, _, _ = _solve(s, zero_vol, scale, target, [f"Z-spread of {n!r}" for n in names])
+    oas, pv, slope = _solve(
+        s, base, scale, target, [f"OAS of {n!r}" for n in names], start=np.where(
+            np.isfinite(z), z, 0.0)
+    )
+    p_up = p_dn = np.full(len(names), math.nan)
+    if shift_bp is not None:
+        for sign in (1.0, -1.0):
+            sc = _simulate(
+                s, s.curve.shift(sign * shift_bp), s.sigma, s.n_paths, s.antithetic, cash_fn
+            )
+            p = _path_pvs(s, sc, oas)[0].mean(axis=1) * scale
+            if sign > 0:
+                p_up = p
+            else:
+                p_dn = p
+    dy = (shift_bp or math.nan) / 10_000.0
+    out = []
+    for i, (name, price) in enumerate(zip(names, prices, strict=True)):
+        se = _std_error(pv[i], s.antithetic)
+        p0 = float(pv[i].mean())
         out.append(
             OASResult(
                 name=name,
                 price=float(price),
-                oas_bp=oas * 1e4,
-                z_spread_bp=z * 1e4,
-                option_cost_bp=(z - oas) * 1e4,
-                effective_duration=(p_dn - p_up) / (2.0 * p0 * dy),
-                effective_convexity=(p_up + p_dn - 2.0 * p0) / (p0 * dy * dy),
+                oas_bp=float(oas[i]) * 1e4,
+                z_spread_bp=float(z[i]) * 1e4,
+                option_cost_bp=float(z[i] - oas[i]) * 1e4,
+                effective_duration=float(p_dn[i] - p_up[i]) / (2.0 * p0 * dy),
+                effective_convexity=float(p_up[i] + p_dn[i] - 2.0 * p0) / (p0 * dy * dy),
                 pv_std_error=se,
-                oas_std_error_bp=se / abs(slope) * 1e4 if slope != 0 else math.nan,
-                zero_vol_wal=_wal(zero_vol.principal[i][0], s.delay_days),
+                oas_std_error_bp=se / abs(float(slope[i])) * 1e4 if slope[i] != 0 else math.nan,
+                zero_vol_wal=_wal(zero_vol.principal[i, 0], s.delay_days),
                 n_paths=s.n_paths,
                 seed=s.seed,
                 sigma=s.sigma,
@@ -607,6 +642,10 @@ def oas_pass_through(
     delay_days: float = 0.0,
     start_month: int = 1,
     shift_bp: float | None = 25.0,
+    default: Default | None = None,
+    severity: float = 0.0,
+    lag: int = 0,
+    advance: bool = True,
 ) -> OASResult:
     """Monte Carlo OAS of a pass-through (net coupon to the investor).
 
@@ -633,6 +672,10 @@ def oas_pass_through(
     shift_bp : float or None
         Parallel shift of the zero curve for effective duration and convexity (None:
         skip them, they are NaN).
+    default, severity, lag, advance
+        Default assumption (:class:`openmbs.behaviour.Default`, None for none), loss
+        severity (decimal), months to liquidation and P&I advancing, as in
+        ``openmbs project`` (:func:`path_pool_cashflows`).
 
     Returns
     -------
@@ -642,7 +685,9 @@ def oas_pass_through(
     -----
     Monthly compounding over path short rates (module docstring). Z-spread: same
     convention, initial curve, cash flows of the ``sigma = 0`` path (rates follow the
-    forwards). Settlement is at the start of period 1 (no accrued interest).
+    forwards). Settlement is at the start of period 1 (no accrued interest). The
+    investor receives net interest, scheduled and prepaid principal and recoveries;
+    losses are the investor's (no guarantee is modelled).
 
     Examples
     --------
@@ -659,10 +704,15 @@ def oas_pass_through(
         delay_days, start_month, n_per,
     )
 
-    def cash_fn(mrates: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
-        flows = path_pool_cashflows(pool, mrates, model=model, start_month=start_month)
-        prin = flows[1] + flows[2]
-        return [flows[0] + prin], [prin]
+    _check_defaults(default, severity, lag)
+
+    def cash_fn(mrates: FloatArray) -> tuple[FloatArray, FloatArray]:
+        flows = path_pool_cashflows(
+            pool, mrates, model=model, start_month=start_month, default=default,
+            severity=severity, lag=lag, advance=advance,
+        )
+        prin = flows[1] + flows[2] + flows[4]
+        return (flows[0] + prin)[None], prin[None]
 
     return _run(s, ["pass-through"], [pool.total_balance], [float(price)], cash_fn, shift_bp)[0]
 
@@ -672,13 +722,22 @@ def _deal_collections(
 ) -> Any:
     """Waterfall collections ``(n_paths, n_periods)`` from per-path pool cash flows.
 
-    Applies the deal's clean-up call (the remaining balance prepaid at par in the first
-    period the pool factor is at or below ``deal.cleanup_call``; nothing after).
+    ``flows`` has the rows of :data:`POOL_ROWS` (the first four suffice when there are
+    no defaults). The mapping is :func:`openmbs.structuring.collections_from_projection`'s:
+    pool balance = performing + foreclosure pipeline, the 60+ delinquent balance is the
+    pipeline, and the deal's clean-up call is applied (the remaining balance prepaid at
+    par in the first period the pool factor is at or below ``deal.cleanup_call``;
+    nothing after).
     """
     from openmbs.structuring import Collections
 
     orig = pool.total_balance
-    interest, sched, prep, end = (np.array(flows[k]) for k in range(4))
+    n_rows = len(POOL_ROWS)
+    f = np.zeros((n_rows, *flows.shape[1:]))
+    f[: min(n_rows, flows.shape[0])] = flows[:n_rows]  # one copy; rows are views below
+    if not np.isfinite(f).all():
+        raise InputError("pool cash flows hold a non-finite value (check the rate paths)")
+    interest, sched, prep, end, rec, loss, dq = f
     end[end < 1e-7 * orig] = 0.0
     if deal.cleanup_call > 0:
         hit = end <= deal.cleanup_call * orig
@@ -686,20 +745,25 @@ def _deal_collections(
         first = np.where(any_hit, hit.argmax(axis=1), end.shape[1])
         cols = np.arange(end.shape[1])[None, :]
         at = cols == first[:, None]
-        after = cols > first[:, None]
-        prep = np.where(at, prep + end, prep)
-        for a in (interest, sched, prep, end):
-            a[after] = 0.0
+        prep[at] += end[at]
+        f[:, cols > first[:, None]] = 0.0
         end[at] = 0.0
-    beg = np.concatenate([np.full((end.shape[0], 1), orig), end[:, :-1]], axis=1)
-    return Collections.from_arrays(
-        original_balance=orig,
+        dq[at] = 0.0
+    beg = np.empty_like(end)
+    beg[:, 0] = orig
+    beg[:, 1:] = end[:, :-1]
+    return Collections(
+        original_balance=float(orig),
         interest=interest,
         scheduled_principal=sched,
         prepaid_principal=prep,
+        recoveries=rec,
+        losses=loss,
         beginning_balance=beg,
         ending_balance=end,
-        index_rate=index_rate,
+        delinquent_60=dq,
+        index_rate=np.full(end.shape, float(index_rate)),
+        subsequent_recoveries=np.zeros(end.shape),
     )
 
 
@@ -720,6 +784,10 @@ def oas_deal(
     start_month: int = 1,
     shift_bp: float | None = 25.0,
     index_rate: float = 0.0,
+    default: Default | None = None,
+    severity: float = 0.0,
+    lag: int = 0,
+    advance: bool = True,
 ) -> dict[str, OASResult]:
     """Monte Carlo OAS of every (or the named) tranche of a deal.
 
@@ -728,7 +796,15 @@ def oas_deal(
     interest + principal is discounted as in :func:`oas_pass_through`, with the deal's
     ``payment_delay_days``. Prices are full prices per 100 of the tranche's face (one
     for all tranches, or a mapping by name). Interest-only tranches (no face) are not
-    supported. ``index_rate`` is the floater index (constant, decimal).
+    supported. ``index_rate`` is the floater index (constant, decimal). ``default``,
+    ``severity``, ``lag`` and ``advance`` are the pool's default assumptions, as in
+    ``openmbs project`` (:func:`path_pool_cashflows`): recoveries, losses and the
+    foreclosure pipeline (the 60+ delinquent balance) go to the waterfall as in
+    :func:`openmbs.structuring.collections_from_projection`.
+
+    The waterfall runs once per curve for all paths together (one call of the
+    compiled float engine); the path cash flows do not depend on the spread, so the
+    OAS solve repeats only the discounting.
 
     Returns
     -------
@@ -770,17 +846,20 @@ def oas_deal(
     else:
         plist = [float(prices)] * len(chosen)
 
-    def cash_fn(mrates: FloatArray) -> tuple[list[FloatArray], list[FloatArray]]:
+    _check_defaults(default, severity, lag)
+
+    def cash_fn(mrates: FloatArray) -> tuple[FloatArray, FloatArray]:
         flows = path_pool_cashflows(
             pool, mrates, model=model, start_month=start_month,
-            interest="net" if servicing_net else "gross",
+            interest="net" if servicing_net else "gross", default=default,
+            severity=severity, lag=lag, advance=advance,
         )
         res = run_waterfall(deal, _deal_collections(deal, pool, flows, index_rate=index_rate),
-                            keep="cashflows")
+                            keep=("interest_paid", "principal_paid"))
         ip = res.table("interest_paid")
         pp = res.table("principal_paid")
-        cash = [np.ascontiguousarray(ip[:, :, i] + pp[:, :, i]) for i in idx]
-        prin = [np.ascontiguousarray(pp[:, :, i]) for i in idx]
+        prin = np.stack([pp[:, :, i] for i in idx])
+        cash = np.stack([ip[:, :, i] for i in idx]) + prin
         return cash, prin
 
     results = _run(s, chosen, faces, plist, cash_fn, shift_bp)

@@ -22,6 +22,7 @@ Files in the output folder (see ``docs/demo.md``): ``tape.parquet``,
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -49,9 +50,12 @@ __all__ = [
 
 MANIFEST = "state/manifest.json"
 SIM_STATE = "state/sim.npz"
+DEPLOYMENT = "state/deployment.json"
 _FORMAT = "openmbs-lifecycle/1"
 _FAR_FUTURE = 2**40
 _MONTH_SECONDS = 30 * 24 * 3600
+#: Gas money (wei) the operator gives each investor account on a node.
+_INVESTOR_GAS_WEI = 10**17
 
 Progress = Callable[[str, int, int], None]
 
@@ -69,8 +73,12 @@ class LifecycleConfig:
     instead of ``Waterfall.vy`` (to exercise the plumbing; the audit then reports the
     waterfall mismatch, as it must). Every loan's final record is verified against the
     root stored on chain (proofs checked in Python against
-    ``RemittanceOracle.loan_tape_root``); up to ``verify_limit`` of them (a random
-    sample above that) are also verified by the contract's ``verifyLoan``.
+    ``RemittanceOracle.loan_tape_root``, read from the chain); ``verify_limit`` of them
+    (a seeded random sample; all when there are fewer) are also verified by the
+    contract's ``verifyLoan`` (one call each: a few tens of milliseconds in the
+    embedded EVM, so not all of a large pool). ``rpc`` a
+    JSON-RPC node URL to run on instead of the embedded EVM (the operator key comes
+    from ``$OPENMBS_PRIVATE_KEY``; see ``docs/demo.md``).
     """
 
     tape: str | None = None
@@ -88,7 +96,8 @@ class LifecycleConfig:
     quorum: int = 3
     attestors: int = 5
     test_waterfall: bool = False
-    verify_limit: int = 5000
+    verify_limit: int = 64
+    rpc: str | None = None
 
     def __post_init__(self) -> None:
         if self.loans < 1:
@@ -103,6 +112,8 @@ class LifecycleConfig:
             raise InputError(f"--lag value {self.lag}: need >= 0")
         if self.verify_limit < 1:
             raise InputError(f"verify_limit value {self.verify_limit}: need >= 1")
+        if self.rpc is not None and not self.chain:
+            raise InputError(f"--rpc value {self.rpc!r} with the chain disabled: a node run is on chain")
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
 
@@ -175,6 +186,7 @@ def exact_remittance(report: Any) -> Any:
         ending_balance=report.ending_balance,
         delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
         index_rate=report.index_rate,
+        subsequent_recoveries=int(getattr(report, "subsequent_recoveries", 0)),
     )
 
 
@@ -262,36 +274,47 @@ class _World:
     env: Any
     admin: str
     servicer: str
-    keys: list[bytes]
+    attestors: Any
     investors: list[str]
     collector: Any
     source: Any
     registry: Any
     claim_every: list[int]
+    chain_id: int = 0
+    oracle_address: str = ""
+    attached: bool = False  # reattached to a node's deal: replayed periods are on chain
+    balances: list[int] | None = None  # tranche balances after the last period (events)
     chain_seconds: float = 0.0
     month_seconds: list[float] = field(default_factory=list)
 
 
 def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _World:
     import boa
-    from eth_account import Account
 
+    from openmbs.agents import AttestorSet
     from openmbs.chain import config_from_spec, deploy_deal
-    from openmbs.indexer import BoaLogCollector, ContractRegistry, MemoryLogSource
+    from openmbs.indexer import BoaLogCollector, MemoryLogSource
 
-    env = boa.Env()
-    boa.set_env(env)
-    source = MemoryLogSource("boa")
-    collector = BoaLogCollector(source, env)
-    admin = _address("admin", cfg.seed)
-    servicer = _address("servicer", cfg.seed)
-    keys = [_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)]
-    attestors = [str(Account.from_key(k).address) for k in keys]
+    signers = AttestorSet([_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)])
+    attestors = list(signers.addresses)
     investors = [_address(f"investor{i}", cfg.seed) for i in range(cfg.investors)]
+    source: Any = None
+    collector: Any = None
+    if cfg.rpc is None:
+        env = boa.Env()
+        boa.set_env(env)
+        _untrace(env)
+        source = MemoryLogSource("boa")
+        collector = BoaLogCollector(source, env)
+        admin = _address("admin", cfg.seed)
+        servicer = _address("servicer", cfg.seed)
+    else:
+        admin = servicer = _use_node(cfg, investors)
+        env = boa.env
     dcfg = config_from_spec(
         spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
     )
-    with collector.capture():
+    with _capture(collector):
         client = deploy_deal(
             dcfg,
             attestors=attestors,
@@ -320,8 +343,23 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
         client.close()
         for inv in investors:
             client.settle(inv)
-        collector.seal()
-    env.time_travel(blocks=1, block_delta=_MONTH_SECONDS)
+        _seal(collector, env)
+    return _world(cfg, client, env, signers, investors, collector, source)
+
+
+def _world(
+    cfg: LifecycleConfig,
+    client: Any,
+    env: Any,
+    signers: Any,
+    investors: list[str],
+    collector: Any,
+    source: Any,
+    *,
+    attached: bool = False,
+) -> _World:
+    from openmbs.indexer import ContractRegistry, RpcLogSource
+
     registry = ContractRegistry()
     registry.add_contract(client.deal, "Deal")
     registry.add_contract(client.oracle, "RemittanceOracle")
@@ -331,24 +369,134 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
     registry.add_contract(client.waterfall, "Waterfall")
     for tok in client.tokens:
         registry.add_contract(tok, "TrancheToken")
+    # each investor claims every 3 to 12 months (drawn after the subscriptions' draws)
+    rng = np.random.default_rng([cfg.seed, 0, 7])
+    for _ in range(len(client.tokens)):
+        rng.dirichlet(np.ones(len(investors)))
     claim_every = [int(x) for x in rng.integers(3, 13, size=len(investors))]
+    if cfg.rpc is not None:
+        source = RpcLogSource(cfg.rpc, addresses=registry.addresses)
     return _World(
-        client, env, admin, servicer, keys, investors, collector, source, registry, claim_every
+        client,
+        env,
+        str(client.admin),
+        str(client.servicer),
+        signers,
+        investors,
+        collector,
+        source,
+        registry,
+        claim_every,
+        chain_id=client.chain_id(),
+        oracle_address=str(client.oracle.address),
+        attached=attached,
     )
+
+
+def _attach(
+    cfg: LifecycleConfig, spec: Any, loan_count: int, out: Path, last: int
+) -> _World:
+    """Reattach to the deal a previous run deployed on the node (resume on ``--rpc``)."""
+    from openmbs.agents import AttestorSet
+    from openmbs.chain import attach_deal, config_from_spec
+
+    path = out / DEPLOYMENT
+    if not path.exists():
+        raise DataIntegrityError(
+            f"folder {str(out)!r}: a run on a node to resume but no {DEPLOYMENT} (use --fresh)"
+        )
+    record = json.loads(path.read_text())
+    signers = AttestorSet([_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)])
+    investors = [_address(f"investor{i}", cfg.seed) for i in range(cfg.investors)]
+    operator = _use_node(cfg, investors)
+    if operator.lower() != str(record["operator"]).lower():
+        raise InputError(
+            f"file {str(path)!r}: the deal was deployed by {record['operator']}, "
+            f"$OPENMBS_PRIVATE_KEY is the key of {operator}"
+        )
+    dcfg = config_from_spec(
+        spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
+    )
+    client = attach_deal(dcfg, record["contracts"], admin=operator, servicer=operator)
+    on_chain = int(client.deal.last_period())
+    if on_chain != last:
+        raise DataIntegrityError(
+            f"file {str(path)!r}: the deal at {record['contracts']['deal']} is at period "
+            f"{on_chain} on {cfg.rpc}, the folder's last accepted period is {last}"
+        )
+    import boa
+
+    return _world(cfg, client, boa.env, signers, investors, None, None, attached=True)
+
+
+def _untrace(env: Any) -> None:
+    """Run the embedded EVM without titanoboa's SHA3 and SSTORE tracers.
+
+    titanoboa wraps the SHA3 and SSTORE opcodes of every environment to record hash
+    preimages and touched slots, which only its storage dumps
+    (``contract._storage``) read; the records grow for the whole run and the wrappers
+    cost about a tenth of the EVM's time (nested once more per environment created in
+    the process). The lifecycle never dumps storage, so its environment's
+    computation class gets its own opcode table with the original operations. Any
+    titanoboa internals that differ leave the environment as it is.
+    """
+    try:
+        from boa.vm.py_evm import Sha3PreimageTracer, SstoreTracer
+
+        comp = env.evm.vm.state.computation_class
+        table = dict(comp.opcodes)
+        op = table[0x20]
+        while isinstance(op, Sha3PreimageTracer):
+            op = op.sha3
+        table[0x20] = op
+        op = table[0x55]
+        while isinstance(op, SstoreTracer):
+            op = op.sstore
+        table[0x55] = op
+        comp.opcodes = table
+    except Exception:  # pragma: no cover - another titanoboa version
+        return
+
+
+def _capture(collector: Any) -> Any:
+    """The embedded EVM's log capture (a node keeps its own logs)."""
+    return collector.capture() if collector is not None else contextlib.nullcontext()
+
+
+def _seal(collector: Any, env: Any) -> None:
+    """End the block on the embedded EVM and move a month on (a node mines its own)."""
+    if collector is not None:
+        collector.seal()
+        env.time_travel(blocks=1, block_delta=_MONTH_SECONDS)
+
+
+def _use_node(cfg: LifecycleConfig, investors: list[str]) -> str:
+    """Point titanoboa at ``cfg.rpc`` with the operator key from the environment
+    (``$OPENMBS_PRIVATE_KEY``, never a command-line argument); add the investors'
+    derived keys and give each the gas it needs from the operator. Returns the
+    operator's address (admin and servicer on a node)."""
+    import boa
+    from eth_account import Account
+
+    from openmbs.chain._env import load_account, use_network
+
+    operator = load_account()
+    use_network(str(cfg.rpc), operator)
+    for i, inv in enumerate(investors):
+        acct = Account.from_key(_key(f"investor{i}", cfg.seed))
+        boa.env.add_account(acct)
+        have = int(boa.env.get_balance(inv))
+        if have < _INVESTOR_GAS_WEI:
+            boa.env.raw_call(inv, sender=str(operator.address), value=_INVESTOR_GAS_WEI - have)
+    return str(operator.address)
 
 
 def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
     """Attest (a random quorum of the attestors) and submit (approve + submit)."""
-    from openmbs.oracle import attest
-
     rng = np.random.default_rng([cfg.seed, report.period, 1])
-    chosen = sorted(rng.choice(len(w.keys), size=cfg.quorum, replace=False).tolist())
-    sigs = attest(
-        report,
-        [w.keys[i] for i in chosen],
-        chain_id=w.client.chain_id(),
-        verifying_contract=str(w.client.oracle.address),
-        quorum=cfg.quorum,
+    chosen = sorted(rng.choice(len(w.attestors), size=cfg.quorum, replace=False).tolist())
+    sigs = w.attestors.sign(
+        report, chosen, chain_id=w.chain_id, verifying_contract=w.oracle_address
     )
     w.client.remit(report, sigs)
 
@@ -385,19 +533,36 @@ def _investors_act(w: _World, cfg: LifecycleConfig, period: int, final: bool) ->
 
 
 def _chain_month(w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, final: bool) -> None:
+    """One month on chain: attest and submit the report, investors claim and trade.
+
+    The keeper sees the tranche balances the chain reported before the period: on the
+    embedded EVM they come from the previous period's ``TrancheAllocated`` events
+    (decoded from the logs the collector captured, no extra calls); on a node, or
+    before the first period, from ``Deal.tranche_balance``.
+    """
     t0 = time.perf_counter()
-    before = [int(w.client.deal.tranche_balance(i)) for i in range(len(w.client.tokens))]
-    with w.collector.capture():
+    n = len(w.client.tokens)
+    before = w.balances or [int(w.client.deal.tranche_balance(i)) for i in range(n)]
+    block = int(w.env.evm.patch.block_number) if w.collector is not None else -1
+    with _capture(w.collector):
         _remit(w, cfg, report)
         _investors_act(w, cfg, report.period, final)
-        w.collector.seal()
-    w.env.time_travel(blocks=1, block_delta=_MONTH_SECONDS)
+        _seal(w.collector, w.env)
+    w.balances = None
+    if w.collector is not None:
+        after: dict[int, int] = {}
+        for log in w.source.logs(block, block):
+            d = w.registry.decode(log)
+            if d.event is not None and d.event.name == "TrancheAllocated" and d.args is not None:
+                after[int(d.args["tranche"])] = int(d.args["balance"])
+        if sorted(after) == list(range(n)):
+            w.balances = [after[i] for i in range(n)]
     dt = time.perf_counter() - t0
     w.chain_seconds += dt
     w.month_seconds.append(dt)
     keeper.observe(
         report.period,
-        pool_end=int(w.client.oracle.last_ending_balance()),
+        pool_end=report.ending_balance,  # the accepted report's (the oracle's last_ending_balance)
         losses=report.losses,
         delinquent_60_plus=report.delinquent_60 + report.delinquent_90_plus,
         tranche_balances=before,
@@ -587,7 +752,15 @@ def run_lifecycle(
     if cfg.chain:
         tick("deploy", 0, 1)
         t0 = time.perf_counter()
-        w = _deploy(cfg, spec, exact, len(tape))
+        if cfg.rpc is not None and last:
+            w = _attach(cfg, spec, len(tape), out, last)
+        else:
+            w = _deploy(cfg, spec, exact, len(tape))
+            if cfg.rpc is not None:
+                _atomic_json(
+                    out / DEPLOYMENT,
+                    {"rpc": cfg.rpc, "operator": w.admin, "contracts": w.client.addresses()},
+                )
         w.chain_seconds += time.perf_counter() - t0
         tick("deploy", 1, 1)
     bridge = ServicerBridge(tape.table.column("loan_id").to_pylist())
@@ -627,10 +800,10 @@ def run_lifecycle(
         for j in idx.tolist():
             final_leaf[int(rows[j])] = (sp.period, sp.leaves[j], sp.tree.proof(j))
 
-    def accept(sp: Any, final: bool) -> None:
+    def accept(sp: Any, final: bool, replay: bool = False) -> None:
         nonlocal state
         rep = sp.report
-        if w is not None:
+        if w is not None and not (replay and w.attached):
             _chain_month(w, cfg, rep, keeper, final)
         else:
             keeper.observe(
@@ -657,7 +830,7 @@ def run_lifecycle(
                     f"file {str(loans_path(out, k))!r}: Merkle root {sp.report.loan_tape_root.hex()} differs "
                     f"from the accepted root {roots[k - 1]} of period {k}"
                 )
-            accept(sp, finished and k == last)
+            accept(sp, finished and k == last, replay=True)
         sim.load_state(out / SIM_STATE)
         if sim.period != last:
             raise DataIntegrityError(
@@ -760,12 +933,20 @@ def run_lifecycle(
         )
         tick("verify", 1, 1)
         tick("index", 0, 1)
-        from openmbs.indexer import EventStore, Indexer
+        from openmbs.indexer import PROJECTION_TABLE, EventStore, Indexer
 
         db = out / "events.duckdb"
         db.unlink(missing_ok=True)
         with EventStore(db) as store:
             Indexer(store, w.source, w.registry, batch_blocks=10_000).run()
+            # the projection at the assumptions, for `openmbs query pool-performance`
+            # (realised vs projected losses)
+            proj = pa.table({"period": pa.array(cf.period, pa.int64()), "loss": pa.array(cf.loss)})
+            store.con.register("_projection_in", proj)
+            store.con.execute(
+                f'CREATE OR REPLACE TABLE "{PROJECTION_TABLE}" AS SELECT * FROM _projection_in'
+            )
+            store.con.unregister("_projection_in")
         tick("index", 1, 1)
     from openmbs.audit import audit, reconcile
 

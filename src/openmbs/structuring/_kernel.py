@@ -1,12 +1,19 @@
 """Compiled float waterfall (numba): the exact engine's steps on float64 scalars.
 
-Loops: scenarios (outer), periods, tranches. Scenarios are independent, so from
-:data:`PARALLEL_MIN_SCENARIOS` scenarios on they are split in chunks over the numba
-threads (``prange``; each chunk allocates its scratch arrays once); the results do not
-depend on the split. Each step is the float twin of the step function in
-``_exact.py``; parameters come packed in small arrays (see :func:`pack`). This is the
-default float engine; ``_waterfall.py`` also has a numpy version vectorised over
-scenarios (``engine="numpy"``), and tests check both against the exact engine.
+Loops: scenarios (outer), periods, tranches; the whole period loop of a scenario runs
+inside the kernel, on scalars and small scratch arrays allocated once per chunk of
+scenarios. Scenarios are independent, so from :data:`PARALLEL_MIN_SCENARIOS` scenarios
+on they are split in chunks over the numba threads (``prange`` in
+:func:`_run_parallel`, which calls the serial driver :func:`_run_range` on each chunk);
+the results do not depend on the split. Each step is the float twin of the step
+function in ``_exact.py``; parameters come packed in small arrays (see :func:`pack`).
+This is the default float engine; ``_waterfall.py`` also has a numpy version vectorised
+over scenarios (``engine="numpy"``), and tests check both against the exact engine.
+
+Outputs are written only for what the caller keeps: per-scenario totals always, the
+per-tranche tables named in ``tables`` (one ``(n_scenarios, n_tranches, n_periods)``
+block each, so a tranche's cash flows on one scenario are contiguous), and the
+deal-level tables with ``detail``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import numpy.typing as npt
 from numba import get_num_threads, njit, prange
 
 from openmbs.structuring._exact import WAD, ExactDeal
+from openmbs.structuring._waterfall import _COLL_FIELDS, TRANCHE_TABLES
 
 __all__ = ["pack", "run_kernel"]
 
@@ -25,6 +33,10 @@ __all__ = ["pack", "run_kernel"]
 I_KIND, I_PRIO, I_RSTART, I_REND, I_RULE, I_GSTART, I_GEND, I_LOCK, I_FLAGS, I_IOREF, I_ACC = range(11)
 # rows of the packed per-tranche float table
 F_FACE, F_RATE, F_MARGIN, F_CAP, F_FLOOR = range(5)
+#: number of per-tranche tables the kernel can write (``TRANCHE_TABLES`` of
+#: ``_waterfall.py``, in the order of the kernel's ``rows`` and ``slot`` arrays)
+N_TABLES = len(TRANCHE_TABLES)
+
 # deal-level output columns
 D_DRAW, D_DEP, D_REL, D_RES, D_RESID, D_EFFECTS = range(6)
 
@@ -130,42 +142,13 @@ def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -
 
 
 @njit(cache=True, error_model="numpy")
-def _run_range(
-    lo: int,
-    hi: int,
-    ti: Any,
-    tf: Any,
-    pac: Any,
-    plen: Any,
-    fees: Any,
-    trig_i: Any,
-    trig_f: Any,
-    reserve_p: Any,
-    misc: Any,
-    steps: Any,
-    pool_original: float,
-    c_int: Any,
-    c_sched: Any,
-    c_prep: Any,
-    c_rec: Any,
-    c_beg: Any,
-    c_end: Any,
-    c_dq: Any,
-    c_idx: Any,
-    c_loss: Any,
-    c_sub: Any,
-    store: int,
-    o_tr: Any,
-    o_fee: Any,
-    o_deal: Any,
-    o_trig: Any,
-    s_tot: Any,
-    s_first: Any,
-    s_last: Any,
-    s_end: Any,
-    s_resid: Any,
-) -> None:
-    """Scenarios ``lo <= s < hi``; scratch arrays are allocated once for the range."""
+def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -> None:
+    """Scenarios ``lo <= s < hi`` (the serial driver); scratch is allocated once."""
+    ti, tf, pac, plen, fees, trig_i, trig_f, reserve_p, misc, steps, pool_original = deal
+    # in the order of ``_COLL_FIELDS`` (``_waterfall.py``)
+    c_int, c_sched, c_prep, c_rec, c_loss, c_beg, c_end, c_dq, c_idx, c_sub = inputs
+    o_tr, slot, o_fee, o_deal, o_trig, s_tot, s_first, s_last, s_end, s_resid = out
+    detail = store >= 2
     reserve_flags = misc[0]
     ios = misc[1]
     n = misc[2]
@@ -186,6 +169,20 @@ def _run_range(
     cap_c = np.empty(n)
     floor_c = np.empty(n)
     face = np.empty(n)
+    n_ranks = 0
+    rstart = np.empty(n, dtype=np.int64)
+    rend = np.empty(n, dtype=np.int64)
+    has_z = False
+    has_pac = False
+    for i in range(n):
+        if ti[I_RSTART, i] == i:
+            rstart[n_ranks] = i
+            rend[n_ranks] = ti[I_REND, i]
+            n_ranks += 1
+        if (ti[I_FLAGS, i] & 4) != 0 and ti[I_ACC, i] != 0:
+            has_z = True
+        if ti[I_RULE, i] == 3:
+            has_pac = True
     for i in range(n):
         bears[i] = ti[I_RULE, i] != 0 and (ti[I_FLAGS, i] & 1) == 0
         kind[i] = ti[I_KIND, i]
@@ -200,17 +197,21 @@ def _run_range(
         floor_c[i] = tf[F_FLOOR, i]
         face[i] = tf[F_FACE, i]
     # per-scenario state and per-period scratch
-    bal = np.empty(n)
-    beg = np.empty(n)
-    short = np.empty(n)
+    # the per-tranche quantities a table can keep are rows of one array, in the order
+    # of TRANCHE_TABLES
+    rows = np.empty((N_TABLES, n))
+    ipaid = rows[0]
+    ppaid = rows[1]
+    loss = rows[2]
+    bal = rows[3]
+    beg = rows[4]
+    due = rows[5]
+    short = rows[6]
+    acc = rows[7]
+    wup = rows[8]
     wdown = np.empty(n)
-    due = np.empty(n)
-    ipaid = np.empty(n)
-    acc = np.empty(n)
-    ppaid = np.empty(n)
-    loss = np.empty(n)
-    wup = np.empty(n)
     crate = np.empty(n)
+    cur = np.empty(n)
     tot = np.empty((n, 4))
     first = np.empty(n, dtype=np.int64)
     last = np.empty(n, dtype=np.int64)
@@ -271,6 +272,11 @@ def _run_range(
                 crate[i] = _coupon_rate(
                     kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac
                 )
+                cur[i] = beg[i] * crate[i] / 12.0
+                d = cur[i] + short[i]
+                if ios == 1:
+                    d += short[i] * crate[i] / 12.0
+                due[i] = d
             # triggers
             effects = 0
             for k in range(nk):
@@ -286,7 +292,7 @@ def _run_range(
                         if test == 1 and bears[i]:
                             den += beg[i]
                         if test == 2:
-                            den += beg[i] * crate[i] / 12.0
+                            den += cur[i]
                     if test == 1:
                         fail = den > 0.0 and pool_end < thr * den
                     else:
@@ -325,18 +331,12 @@ def _run_range(
                         fpaid[k] = pay
                         fshort[k] = d - pay
                 elif op == 2:
-                    for r in range(n):
-                        if ti[I_RSTART, r] != r:
-                            continue
-                        end = ti[I_REND, r]
+                    for rr in range(n_ranks):
+                        r = rstart[rr]
+                        end = rend[rr]
                         total = 0.0
                         for i in range(r, end):
-                            rate = crate[i]
-                            d = beg[i] * rate / 12.0 + short[i]
-                            if ios == 1:
-                                d += short[i] * rate / 12.0
-                            due[i] = d
-                            total += d
+                            total += due[i]
                         if total > ifunds and (reserve_flags & 1) != 0:
                             x = min(reserve, total - ifunds)
                             reserve -= x
@@ -354,7 +354,7 @@ def _run_range(
                         for i in range(r, end):
                             short[i] = due[i] - ipaid[i]
                             mask = zmask[i]
-                            if mask != 0:
+                            if has_z and mask != 0:
                                 accreting = False
                                 for j in range(n):
                                     if (mask >> j) & 1 == 1 and bal[j] > 0.0:
@@ -371,7 +371,7 @@ def _run_range(
                                             ppaid[j] += pay
                                             a -= pay
                                     pfunds += a
-                elif op == 3:
+                elif op == 3 and c_sub[s, t] > 0.0:
                     a = c_sub[s, t]
                     for i in range(n):
                         up = min(a, wdown[i])
@@ -386,7 +386,7 @@ def _run_range(
                 elif op == 6:
                     if (reserve_flags & 2) != 0:
                         amount = min(reserve, defic)
-                elif op == 7:
+                elif op == 7 and defic > 0.0:
                     left_d = defic
                     for kk in range(n):
                         r = n - 1 - kk
@@ -437,7 +437,7 @@ def _run_range(
                     left = 0.0
                     if amount > 0.0:
                         # PAC classes down to their schedule
-                        for i in range(n):
+                        for i in range(n if has_pac else 0):
                             if amount <= 0.0:
                                 break
                             if ti[I_RULE, i] == 3 and period > ti[I_LOCK, i]:
@@ -522,18 +522,14 @@ def _run_range(
                         first[i] = period
                     last[i] = period
             if store >= 1:
-                for i in range(n):
-                    o_tr[s, t, i, 0] = ipaid[i]
-                    o_tr[s, t, i, 1] = ppaid[i]
-                    o_tr[s, t, i, 2] = loss[i]
-                    o_tr[s, t, i, 3] = bal[i]
-                    if store >= 2:
-                        o_tr[s, t, i, 4] = beg[i]
-                        o_tr[s, t, i, 5] = due[i]
-                        o_tr[s, t, i, 6] = short[i]
-                        o_tr[s, t, i, 7] = acc[i]
-                        o_tr[s, t, i, 8] = wup[i]
-            if store >= 2:
+                # per-tranche tables kept by the caller: ``slot[f]`` is the row of
+                # ``o_tr`` (fields in ``TRANCHE_TABLES`` order) or -1
+                for f in range(N_TABLES):
+                    j = slot[f]
+                    if j >= 0:
+                        for i in range(n):
+                            o_tr[j, s, i, t] = rows[f, i]
+            if detail:
                 for k in range(nf):
                     o_fee[s, t, k] = fpaid[k]
                 for k in range(nk):
@@ -554,80 +550,12 @@ def _run_range(
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def _run_parallel(
-    n_chunks: int,
-    ti: Any,
-    tf: Any,
-    pac: Any,
-    plen: Any,
-    fees: Any,
-    trig_i: Any,
-    trig_f: Any,
-    reserve_p: Any,
-    misc: Any,
-    steps: Any,
-    pool_original: float,
-    c_int: Any,
-    c_sched: Any,
-    c_prep: Any,
-    c_rec: Any,
-    c_beg: Any,
-    c_end: Any,
-    c_dq: Any,
-    c_idx: Any,
-    c_loss: Any,
-    c_sub: Any,
-    store: int,
-    o_tr: Any,
-    o_fee: Any,
-    o_deal: Any,
-    o_trig: Any,
-    s_tot: Any,
-    s_first: Any,
-    s_last: Any,
-    s_end: Any,
-    s_resid: Any,
-) -> None:
-    """Scenarios are independent: chunks of them run on the numba threads."""
-    S = c_int.shape[0]
+def _run_parallel(n_chunks: int, deal: Any, inputs: Any, store: int, out: Any) -> None:
+    """The parallel driver: chunks of scenarios on the numba threads (each chunk runs
+    :func:`_run_range`, so a scenario's numbers do not depend on the split)."""
+    n_scen = inputs[0].shape[0]
     for c in prange(n_chunks):
-        lo = c * S // n_chunks
-        hi = (c + 1) * S // n_chunks
-        _run_range(
-            lo,
-            hi,
-            ti,
-            tf,
-            pac,
-            plen,
-            fees,
-            trig_i,
-            trig_f,
-            reserve_p,
-            misc,
-            steps,
-            pool_original,
-            c_int,
-            c_sched,
-            c_prep,
-            c_rec,
-            c_beg,
-            c_end,
-            c_dq,
-            c_idx,
-            c_loss,
-            c_sub,
-            store,
-            o_tr,
-            o_fee,
-            o_deal,
-            o_trig,
-            s_tot,
-            s_first,
-            s_last,
-            s_end,
-            s_resid,
-        )
+        _run_range(c * n_scen // n_chunks, (c + 1) * n_scen // n_chunks, deal, inputs, store, out)
 
 
 #: below this many scenarios the kernel runs on the calling thread only
@@ -635,50 +563,45 @@ PARALLEL_MIN_SCENARIOS = 64
 #: chunks per numba thread (several, so a thread slowed by other load is caught up)
 CHUNKS_PER_THREAD = 4
 
-_INPUTS = (
-    "interest",
-    "scheduled_principal",
-    "prepaid_principal",
-    "recoveries",
-    "beginning_balance",
-    "ending_balance",
-    "delinquent_60",
-    "index_rate",
-    "losses",
-    "subsequent_recoveries",
-)
-
 
 def run_kernel(
     packed: dict[str, Any],
     arrays: dict[str, npt.NDArray[np.float64]],
-    store: int,
     *,
+    tables: tuple[str, ...] = (),
+    detail: bool = False,
     parallel: bool | None = None,
 ) -> dict[str, Any]:
-    """Run the compiled waterfall; ``store`` 0 = totals only, 1 = cash-flow tables,
-    2 = every table. Returns the raw output arrays.
+    """Run the compiled waterfall and return the raw output arrays.
 
     ``arrays`` holds the collections' ``(n_scenarios, n_periods)`` fields (see
-    ``_INPUTS``; principal funds are summed in the kernel). ``parallel`` (default:
-    at least :data:`PARALLEL_MIN_SCENARIOS` scenarios and more than one numba thread)
-    splits the scenarios over the numba threads; the results do not depend on it.
+    ``_COLL_FIELDS``; principal funds are summed in the kernel). ``tables`` names the
+    per-tranche tables to write (from :data:`TRANCHE_TABLES`); each comes back under
+    ``out["tr"][name]`` as an ``(n_scenarios, n_periods, n_tranches)`` view of an
+    ``(n_scenarios, n_tranches, n_periods)`` block. ``detail`` also writes fees, reserve,
+    residual, effects and trigger tables. Totals (``tot``, ``first``, ``last``, ``end``,
+    ``resid``) are always written. ``parallel`` (default: at least
+    :data:`PARALLEL_MIN_SCENARIOS` scenarios and more than one numba thread) splits the
+    scenarios over the numba threads; the results do not depend on it.
     """
     S, T = arrays["interest"].shape
     n = int(packed["misc"][2])
     nf = int(packed["misc"][3])
     nk = int(packed["misc"][4])
-    o_tr = np.zeros((S, T, n, 9 if store >= 2 else 4)) if store >= 1 else np.zeros((1, 1, 1, 9))
-    o_fee = np.zeros((S, T, nf)) if store >= 2 else np.zeros((1, 1, 1))
-    o_deal = np.zeros((S, T, 6)) if store >= 2 else np.zeros((1, 1, 6))
-    o_trig = np.zeros((S, T, nk)) if store >= 2 else np.zeros((1, 1, 1))
-    s_tot = np.zeros((S, n, 4))
-    s_first = np.zeros((S, n), dtype=np.int64)
-    s_last = np.zeros((S, n), dtype=np.int64)
-    s_end = np.zeros((S, n))
-    s_resid = np.zeros(S)
-    inputs = [np.ascontiguousarray(arrays[k], dtype=np.float64) for k in _INPUTS]
-    args = (
+    slot = np.full(N_TABLES, -1, dtype=np.int64)
+    for j, name in enumerate(tables):
+        slot[TRANCHE_TABLES.index(name)] = j
+    # every kept element is written by the kernel, so no zero-filling is needed
+    o_tr = np.empty((len(tables), S, n, T)) if tables else np.empty((1, 1, 1, 1))
+    o_fee = np.empty((S, T, nf)) if detail else np.empty((1, 1, 1))
+    o_deal = np.empty((S, T, 6)) if detail else np.empty((1, 1, 6))
+    o_trig = np.empty((S, T, nk)) if detail else np.empty((1, 1, 1))
+    s_tot = np.empty((S, n, 4))
+    s_first = np.empty((S, n), dtype=np.int64)
+    s_last = np.empty((S, n), dtype=np.int64)
+    s_end = np.empty((S, n))
+    s_resid = np.empty(S)
+    deal = (
         packed["ti"],
         packed["tf"],
         packed["pac"],
@@ -690,27 +613,19 @@ def run_kernel(
         packed["misc"],
         packed["steps"],
         float(packed["pool_original"]),
-        *inputs,
-        store,
-        o_tr,
-        o_fee,
-        o_deal,
-        o_trig,
-        s_tot,
-        s_first,
-        s_last,
-        s_end,
-        s_resid,
     )
+    inputs = tuple(np.ascontiguousarray(arrays[k], dtype=np.float64) for k in _COLL_FIELDS)
+    out = (o_tr, slot, o_fee, o_deal, o_trig, s_tot, s_first, s_last, s_end, s_resid)
+    store = 2 if detail else (1 if tables else 0)
     threads = int(get_num_threads())
     if parallel is None:
         parallel = S >= PARALLEL_MIN_SCENARIOS and threads > 1
     if parallel and S > 0:
-        _run_parallel(min(S, threads * CHUNKS_PER_THREAD), *args)
+        _run_parallel(min(S, threads * CHUNKS_PER_THREAD), deal, inputs, store, out)
     else:
-        _run_range(0, S, *args)
+        _run_range(0, S, deal, inputs, store, out)
     return {
-        "tr": o_tr,
+        "tr": {name: o_tr[j].transpose(0, 2, 1) for j, name in enumerate(tables)},
         "fee": o_fee,
         "deal": o_deal,
         "trig": o_trig,

@@ -9,7 +9,8 @@ on random deals).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -54,7 +55,15 @@ from openmbs.structuring._exact import (
 )
 from openmbs.structuring._spec import DealSpec
 
-__all__ = ["Collections", "TrancheSummary", "WaterfallResult", "float_deal", "run_waterfall"]
+__all__ = [
+    "DEAL_TABLES",
+    "TRANCHE_TABLES",
+    "Collections",
+    "TrancheSummary",
+    "WaterfallResult",
+    "float_deal",
+    "run_waterfall",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -705,7 +714,55 @@ def _resolve(deal: DealSpec | ExactDeal, original_balance: float) -> ExactDeal:
     return compile_exact(deal)
 
 
-Keep = Literal["all", "cashflows", "summary"]
+Keep = Literal["all", "cashflows", "summary"] | Sequence[str]
+
+#: per-tranche tables (``(n_scenarios, n_periods, n_tranches)``) a run can keep
+TRANCHE_TABLES = (
+    "interest_paid",
+    "principal_paid",
+    "writedown",
+    "ending_balance",
+    "beginning_balance",
+    "interest_due",
+    "interest_shortfall",
+    "accreted",
+    "writeup",
+)
+#: deal-level tables a run can keep
+DEAL_TABLES = (
+    "fees_paid",
+    "reserve_draw",
+    "reserve_deposit",
+    "reserve_release",
+    "reserve_balance",
+    "residual_paid",
+    "trigger_failing",
+    "effects",
+    "cash_in",
+)
+_CASHFLOW_TABLES = TRANCHE_TABLES[:4]
+
+
+def _kept(keep: Keep) -> tuple[str, ...]:
+    """The table names ``keep`` asks for, in the order of the result's fields."""
+    if isinstance(keep, str):
+        if keep == "all":
+            return TRANCHE_TABLES + DEAL_TABLES
+        if keep == "cashflows":
+            return _CASHFLOW_TABLES
+        if keep == "summary":
+            return ()
+        raise InputError(
+            f"keep must be 'all', 'cashflows', 'summary' or a sequence of table names, got {keep!r}"
+        )
+    names = tuple(keep)
+    for name in names:
+        if name not in TRANCHE_TABLES and name not in DEAL_TABLES:
+            raise InputError(
+                f"keep names an unknown table {name!r}; tables are "
+                f"{', '.join(TRANCHE_TABLES + DEAL_TABLES)}"
+            )
+    return tuple(k for k in TRANCHE_TABLES + DEAL_TABLES if k in names)
 
 
 def run_waterfall(
@@ -724,10 +781,13 @@ def run_waterfall(
         ``collections.original_balance`` first (:meth:`DealSpec.with_pool`).
     collections : Collections
         Pool collections ``(n_scenarios, n_periods)``, currency units.
-    keep : {"all", "cashflows", "summary"}, default "all"
+    keep : {"all", "cashflows", "summary"} or sequence of str, default "all"
         Which tables to keep: every table; only interest, principal, write-downs and
-        ending balances per tranche; or only the per-scenario totals
-        (:class:`TrancheSummary`, for large scenario sets).
+        ending balances per tranche; only the per-scenario totals
+        (:class:`TrancheSummary`, for large scenario sets); or the named tables (from
+        ``TRANCHE_TABLES`` and ``DEAL_TABLES``, e.g. ``("interest_paid",
+        "principal_paid")`` for pricing many paths: the numba engine then writes only
+        those). Tables not kept are ``None``.
     engine : {"numba", "numpy"}, default "numba"
         The compiled scalar kernel (``_kernel.py``, loops over scenarios, split over
         the numba threads for 64 scenarios or more) or the numpy version vectorised
@@ -753,24 +813,36 @@ def run_waterfall(
     >>> float(r.principal_paid[0, :, 0].sum())
     3000000.0
     """
-    if keep not in ("all", "cashflows", "summary"):
-        raise InputError(f"keep must be 'all', 'cashflows' or 'summary', got {keep!r}")
+    kept = _kept(keep)
     if engine not in ("numba", "numpy"):
         raise InputError(f"engine must be 'numba' or 'numpy', got {engine!r}")
     ed = _resolve(deal, collections.original_balance)
     if engine == "numba":
-        return _run_numba(ed, collections, keep)
-    return _run_numpy(ed, collections, keep)
+        return _run_numba(ed, collections, kept)
+    res = _run_numpy(ed, collections, "all" if any(k not in _CASHFLOW_TABLES for k in kept)
+                     else ("cashflows" if kept else "summary"))
+    drop: dict[str, Any] = {k: None for k in TRANCHE_TABLES + DEAL_TABLES if k not in kept}
+    return replace(res, **drop) if drop else res
 
 
-def _run_numba(ed: ExactDeal, c: Collections, keep: Keep) -> WaterfallResult:
+def _cash_in(c: Collections) -> FloatArray:
+    """Cash collected each period: interest, principal, recoveries, later recoveries."""
+    return (
+        c.interest + c.scheduled_principal + c.prepaid_principal + c.recoveries
+        + c.subsequent_recoveries
+    )
+
+
+def _run_numba(ed: ExactDeal, c: Collections, kept: tuple[str, ...]) -> WaterfallResult:
     from openmbs.structuring._kernel import pack, run_kernel
 
-    store = {"summary": 0, "cashflows": 1, "all": 2}[keep]
     # scenario-major (n_scenarios, n_periods) inputs, read as they are (no copies);
     # principal funds are summed in the kernel
-    arrays = {name: getattr(c, name) for name in _COLL_FIELDS if name != "original_balance"}
-    out = run_kernel(pack(ed), arrays, store)
+    arrays = {name: getattr(c, name) for name in _COLL_FIELDS}
+    detail = any(k in DEAL_TABLES for k in kept)
+    out = run_kernel(
+        pack(ed), arrays, tables=tuple(k for k in kept if k in TRANCHE_TABLES), detail=detail
+    )
     tot = out["tot"]
     with np.errstate(invalid="ignore", divide="ignore"):
         wal = np.where(tot[:, :, 1] > 0, tot[:, :, 3] / (12.0 * tot[:, :, 1]), np.nan)
@@ -784,45 +856,37 @@ def _run_numba(ed: ExactDeal, c: Collections, keep: Keep) -> WaterfallResult:
         ending_balance=out["end"],
         residual=out["resid"],
     )
-    tr = out["tr"]
-    fd = float_deal(ed)
-    kw: dict[str, Any] = {}
-    if keep != "summary":
-        for j, name in enumerate(("interest_paid", "principal_paid", "writedown", "ending_balance")):
-            kw[name] = tr[:, :, :, j]
-    if keep == "all":
-        for j, name in enumerate(
-            ("beginning_balance", "interest_due", "interest_shortfall", "accreted", "writeup"), 4
-        ):
-            kw[name] = tr[:, :, :, j]
+    kw: dict[str, Any] = dict(out["tr"])
+    if detail:
         dl = out["deal"]
-        kw.update(
-            fees_paid=out["fee"],
-            reserve_draw=dl[:, :, 0],
-            reserve_deposit=dl[:, :, 1],
-            reserve_release=dl[:, :, 2],
-            reserve_balance=dl[:, :, 3],
-            residual_paid=dl[:, :, 4],
-            effects=dl[:, :, 5].astype(np.int64),
-            trigger_failing=out["trig"],
-            cash_in=c.interest
-            + c.scheduled_principal
-            + c.prepaid_principal
-            + c.recoveries
-            + c.subsequent_recoveries,
-        )
+        tables: dict[str, Any] = {
+            "fees_paid": out["fee"],
+            "reserve_draw": dl[:, :, 0],
+            "reserve_deposit": dl[:, :, 1],
+            "reserve_release": dl[:, :, 2],
+            "reserve_balance": dl[:, :, 3],
+            "residual_paid": dl[:, :, 4],
+            "trigger_failing": out["trig"],
+        }
+        if "effects" in kept:
+            tables["effects"] = dl[:, :, 5].astype(np.int64)
+        if "cash_in" in kept:
+            tables["cash_in"] = _cash_in(c)
+        kw.update({k: v for k, v in tables.items() if k in kept})
     return WaterfallResult(
         names=ed.names,
         fee_names=ed.fee_names,
         trigger_names=ed.trigger_names,
-        face=fd.face.copy(),
+        face=float_deal(ed).face.copy(),
         io=tuple(bool(f & F_IO) for f in ed.flags),
         summary=summary,
         **kw,
     )
 
 
-def _run_numpy(ed: ExactDeal, collections: Collections, keep: Keep) -> WaterfallResult:
+def _run_numpy(
+    ed: ExactDeal, collections: Collections, keep: Literal["all", "cashflows", "summary"]
+) -> WaterfallResult:
     fd = float_deal(ed)
     s, T = collections.n_scenarios, collections.n_periods
     n, nf, nk = ed.n_tranches, ed.n_fees, ed.n_triggers
@@ -918,10 +982,5 @@ def _run_numpy(ed: ExactDeal, collections: Collections, keep: Keep) -> Waterfall
         residual_paid=deal_cols["resid"].T if detail else None,
         trigger_failing=per_tranche(trig),
         effects=effects.T if effects is not None else None,
-        cash_in=(
-            c.interest + c.scheduled_principal + c.prepaid_principal + c.recoveries
-            + c.subsequent_recoveries
-        )
-        if detail
-        else None,
+        cash_in=_cash_in(c) if detail else None,
     )

@@ -11,9 +11,13 @@
         A holder's claim is `balance * (index_now - index_at_checkpoint) // 1e18`
         (rounded down: against the claimant; the dust stays in the deal).
         Each period the remittance oracle hands over a verified report; the deal asks
-        the waterfall contract (`_allocate`) how to split the cash, checks that the
-        split conserves cash and never pays more principal than a tranche owes, and
-        moves the indices. No loop over holders or loans anywhere.
+        the waterfall contract (`ExactWaterfall`, the port of the exact Python
+        waterfall, which keeps the tranche balances, shortfalls, triggers and index
+        remainders) how to split the cash, checks that the split conserves cash and
+        that no index grows by more than the cash paid allows, and stores the
+        waterfall's indices (so holder claims equal the exact engine's to the unit).
+        The reserve account is funded at closing out of the offering proceeds.
+        No loop over holders or loans anywhere.
         The deal is also the compliance registry read by the tranche tokens
         (allowlist with per-holder expiry, freeze flag) and the pause switch
         (guardian) that stops transfers, subscriptions and remittances, never claims.
@@ -44,6 +48,9 @@ exports: (
 
 interface IWaterfall:
     def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation: nonpayable
+    def tranche_balance(i: uint256) -> uint256: view
+    def shortfall(i: uint256) -> uint256: view
+    def state_word(w: uint256) -> uint256: view
 
 interface ITrancheToken:
     def balanceOf(owner: address) -> uint256: view
@@ -55,6 +62,7 @@ STATE_WORDS: constant(uint256) = deal_types.STATE_WORDS
 WAD: constant(uint256) = deal_types.WAD
 MAX_BATCH: constant(uint256) = 64
 _LOW128: constant(uint256) = 2**128 - 1
+_LOW64: constant(uint256) = 2**64 - 1
 
 GUARDIAN_ROLE: public(constant(bytes32)) = keccak256("GUARDIAN_ROLE")
 COMPLIANCE_ROLE: public(constant(bytes32)) = keccak256("COMPLIANCE_ROLE")
@@ -69,6 +77,11 @@ event DealConfigured:
 
 event DealClosed:
     timestamp: uint256
+
+event ReserveFunded:
+    source: indexed(address)
+    amount: uint256
+    reserve_balance: uint256
 
 event Distributed:
     period: indexed(uint256)
@@ -87,8 +100,7 @@ event TrancheAllocated:
     loss: uint256
     balance: uint256
     interest_shortfall: uint256
-    interest_index: uint256
-    principal_index: uint256
+    writeup: uint256
 
 event Claimed:
     holder: indexed(address)
@@ -123,6 +135,8 @@ tranche_count: public(immutable(uint256))
 original_face: public(immutable(uint256[MAX_TRANCHES]))
 # @dev Pool balance at the cut-off date: period 1's beginning balance.
 initial_pool_balance: public(immutable(uint256))
+# @dev The reserve account's initial deposit, funded at closing from the proceeds.
+reserve_initial: public(immutable(uint256))
 # @dev The timelock that alone changes parameters (holds DEFAULT_ADMIN_ROLE).
 timelock: public(immutable(address))
 _DEPLOYER: immutable(address)
@@ -135,17 +149,16 @@ tranche_token: public(address[MAX_TRANCHES])
 # @dev token address -> tranche index + 1 (0: not a tranche token).
 _tranche_of: HashMap[address, uint256]
 
-# @dev Current principal balance of each tranche (original face less principal paid
-# and losses written down).
-tranche_balance: public(uint256[MAX_TRANCHES])
-interest_shortfall: public(uint256[MAX_TRANCHES])
-# @dev Packed cumulative indices per unit of original face, scaled 1e18:
+# @dev Packed cumulative indices per unit of original face, scaled 1e18, as the
+# waterfall computed them (floored, remainders carried by the waterfall):
 # high 128 bits interest, low 128 bits principal.
 _index: uint256[MAX_TRANCHES]
+# @dev Cumulative face written down, and written back up (subsequent recoveries and
+# Z accretion), per unit of original face, scaled 1e18.
 loss_index: public(uint256[MAX_TRANCHES])
-reserve_balance: public(uint256)
-waterfall_state: public(uint256[STATE_WORDS])
-# @dev Packed progress: last distributed period << 1 | closed flag.
+writeup_index: public(uint256[MAX_TRANCHES])
+# @dev Packed progress: the reserve account (the waterfall's reserve plus its
+# rounding dust; high 128 bits) | last distributed period << 1 | closed flag.
 _progress: uint256
 
 # @dev Packed holder account per tranche: high 128 bits the cash index
@@ -178,6 +191,7 @@ def __init__(
     settlement_: IERC20,
     faces_: DynArray[uint256, MAX_TRANCHES],
     initial_pool_balance_: uint256,
+    reserve_initial_: uint256,
     timelock_: address,
     guardian_: address,
     compliance_: address,
@@ -190,6 +204,7 @@ def __init__(
     @param settlement_ The settlement asset.
     @param faces_ Original face of each tranche, in settlement base units.
     @param initial_pool_balance_ Pool balance at cut-off (period 1 beginning balance).
+    @param reserve_initial_ Initial reserve deposit, funded by the issuance at closing.
     @param timelock_ The timelock contract (admin of every role).
     @param guardian_ Holder of GUARDIAN_ROLE (pause).
     @param compliance_ Holder of COMPLIANCE_ROLE (allowlist, freeze).
@@ -206,9 +221,10 @@ def __init__(
     for i: uint256 in range(len(faces_), bound=MAX_TRANCHES):
         assert faces_[i] > 0 and faces_[i] < 2**96  # dev: face out of range
         faces[i] = faces_[i]
-        self.tranche_balance[i] = faces_[i]
+    assert reserve_initial_ < 2**128  # dev: reserve out of range
     original_face = faces
     initial_pool_balance = initial_pool_balance_
+    reserve_initial = reserve_initial_
     timelock = timelock_
     _DEPLOYER = msg.sender
     self.fee_recipient = fee_recipient_
@@ -253,11 +269,18 @@ def configure(
 def mark_closed():
     """
     @notice Record the closing of the primary offering (called by the issuance
-            escrow once every tranche token is minted). Remittances start after it.
+            escrow once every tranche token is minted, after it has transferred
+            `reserve_initial` of the proceeds to this contract). Opens the reserve
+            account with it. Remittances start after closing.
     """
     assert msg.sender == self.issuance  # dev: only issuance
     assert self._progress & 1 == 0  # dev: already closed
-    self._progress = self._progress | 1
+    self._progress = (reserve_initial << 128) | 1
+    if reserve_initial != 0:
+        # A receipt check (before closing the deal holds nothing it accounts for).
+        assert staticcall settlement.balanceOf(self) >= reserve_initial  # dev: reserve not funded
+        self._cash += reserve_initial << 128
+        log ReserveFunded(source=msg.sender, amount=reserve_initial, reserve_balance=reserve_initial)
     log DealClosed(timestamp=block.timestamp)
 
 
@@ -274,62 +297,49 @@ def distribute(report: deal_types.RemittanceReport):
     progress: uint256 = self._progress
     assert progress & 1 == 1  # dev: deal not closed
     pausable._require_not_paused()
-    assert report.period == (progress >> 1) + 1  # dev: period out of order
-    self._progress = (report.period << 1) | 1
+    assert report.period == ((progress >> 1) & _LOW64) + 1  # dev: period out of order
 
-    inp: deal_types.WaterfallInput = deal_types.WaterfallInput(
-        report=report,
-        tranche_balance=empty(uint256[MAX_TRANCHES]),
-        interest_shortfall=empty(uint256[MAX_TRANCHES]),
-        reserve_balance=self.reserve_balance,
-        state=self.waterfall_state,
+    reserve_before: uint256 = progress >> 128
+    alloc: deal_types.Allocation = self._allocate(
+        deal_types.WaterfallInput(report=report, reserve_balance=reserve_before)
     )
-    for i: uint256 in range(tranche_count, bound=MAX_TRANCHES):
-        inp.tranche_balance[i] = self.tranche_balance[i]
-        inp.interest_shortfall[i] = self.interest_shortfall[i]
-    alloc: deal_types.Allocation = self._allocate(inp)
 
-    available: uint256 = report.cash + inp.reserve_balance
     credited: uint256 = 0
     for i: uint256 in range(tranche_count, bound=MAX_TRANCHES):
         face: uint256 = original_face[i]
-        bal: uint256 = inp.tranche_balance[i]
-        paid: uint256 = alloc.interest[i] + alloc.principal[i]
-        assert alloc.principal[i] + alloc.loss[i] <= bal  # dev: principal and loss exceed balance
-        credited += paid
+        credited += alloc.interest[i] + alloc.principal[i]
         packed: uint256 = self._index[i]
-        iidx: uint256 = packed >> 128
-        pidx: uint256 = packed & _LOW128
-        if paid != 0:
-            iidx += alloc.interest[i] * WAD // face
-            pidx += alloc.principal[i] * WAD // face
-            assert iidx <= _LOW128 and pidx <= _LOW128  # dev: index overflow
-            self._index[i] = (iidx << 128) | pidx
-        if alloc.principal[i] + alloc.loss[i] != 0:
-            bal -= alloc.principal[i] + alloc.loss[i]
-            self.tranche_balance[i] = bal
+        iidx: uint256 = alloc.interest_index[i]
+        pidx: uint256 = alloc.principal_index[i]
+        # An index grows by at most its cash over the face (plus less than one unit
+        # of carried remainder): holders are never credited more than was paid.
+        self._check_index(packed >> 128, iidx, alloc.interest[i], face)
+        self._check_index(packed & _LOW128, pidx, alloc.principal[i], face)
+        new_packed: uint256 = (iidx << 128) | pidx
+        if new_packed != packed:
+            self._index[i] = new_packed
+        # (the loss and write-up indices move only in periods with a write-down or
+        # a write-up: a carried remainder alone never reaches a whole index unit)
         if alloc.loss[i] != 0:
-            self.loss_index[i] += alloc.loss[i] * WAD // face
-        if alloc.interest_shortfall[i] != inp.interest_shortfall[i]:
-            self.interest_shortfall[i] = alloc.interest_shortfall[i]
+            self._check_index(self.loss_index[i], alloc.loss_index[i], alloc.loss[i], face)
+            self.loss_index[i] = alloc.loss_index[i]
+        if alloc.writeup[i] != 0:
+            self._check_index(self.writeup_index[i], alloc.writeup_index[i], alloc.writeup[i], face)
+            self.writeup_index[i] = alloc.writeup_index[i]
         log TrancheAllocated(
             period=report.period,
             tranche=i,
             interest=alloc.interest[i],
             principal=alloc.principal[i],
             loss=alloc.loss[i],
-            balance=bal,
+            balance=alloc.balance[i],
             interest_shortfall=alloc.interest_shortfall[i],
-            interest_index=iidx,
-            principal_index=pidx,
+            writeup=alloc.writeup[i],
         )
-    assert credited + alloc.fee + alloc.residual + alloc.reserve_balance == available  # dev: allocation does not conserve cash
+    assert credited + alloc.fee + alloc.residual + alloc.reserve_balance == report.cash + reserve_before  # dev: allocation does not conserve cash
 
-    if alloc.reserve_balance != inp.reserve_balance:
-        self.reserve_balance = alloc.reserve_balance
-    for w: uint256 in range(STATE_WORDS):
-        if alloc.state[w] != inp.state[w]:
-            self.waterfall_state[w] = alloc.state[w]
+    assert alloc.reserve_balance <= _LOW128 and report.period <= _LOW64  # dev: reserve or period too large
+    self._progress = (alloc.reserve_balance << 128) | (report.period << 1) | 1
     if alloc.fee != 0:
         self.payee_owed[self.fee_recipient] += alloc.fee
     if alloc.residual != 0:
@@ -349,12 +359,22 @@ def distribute(report: deal_types.RemittanceReport):
 
 
 @internal
+@pure
+def _check_index(old: uint256, new: uint256, amount: uint256, face: uint256):
+    """
+    @dev `new` follows `old` by `floor((amount * 1e18 + carry) / face)` with a carry
+         below `face`: so `(new - old) * face < amount * 1e18 + face`.
+    """
+    assert new >= old and new <= _LOW128  # dev: index moved back
+    assert (new - old) * face < amount * WAD + face  # dev: index above cash
+
+@internal
 def _allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     """
     @dev The per-period allocation: which tranche gets how much interest and
          principal, which losses are written down, fees, reserve and residual.
-         The rules live in the waterfall contract (`Waterfall.vy`, the port of the
-         exact Python waterfall); the deal only checks and applies its answer.
+         The rules live in the waterfall contract (`ExactWaterfall.vy`, the port of
+         the exact Python waterfall); the deal only checks and applies its answer.
     """
     return extcall IWaterfall(self.waterfall).allocate(inp)
 
@@ -528,11 +548,51 @@ def principal_index(tranche: uint256) -> uint256:
 @view
 def tranche_factor(tranche: uint256) -> uint256:
     """
-    @notice Current face over original face, scaled 1e18 (rounded down).
+    @notice Current face over original face, scaled 1e18 (rounded down); above
+            1e18 for a Z class that has accreted.
     @param tranche The tranche index.
     @return uint256 The factor.
     """
-    return self.tranche_balance[tranche] * WAD // original_face[tranche]
+    return staticcall IWaterfall(self.waterfall).tranche_balance(tranche) * WAD // original_face[tranche]
+
+
+@external
+@view
+def tranche_balance(tranche: uint256) -> uint256:
+    """
+    @notice Current face of a tranche (original face less principal paid and losses
+            written down, plus write-ups and Z accretion; an IO strip's notional), as
+            kept by the waterfall.
+    @param tranche The tranche index.
+    @return uint256 The balance, in settlement base units.
+    """
+    assert tranche < tranche_count  # dev: no such tranche
+    return staticcall IWaterfall(self.waterfall).tranche_balance(tranche)
+
+
+@external
+@view
+def interest_shortfall(tranche: uint256) -> uint256:
+    """
+    @notice Unpaid interest of a tranche carried forward, as kept by the waterfall.
+    @param tranche The tranche index.
+    @return uint256 The shortfall, in settlement base units.
+    """
+    assert tranche < tranche_count  # dev: no such tranche
+    return staticcall IWaterfall(self.waterfall).shortfall(tranche)
+
+
+@external
+@view
+def waterfall_state(w: uint256) -> uint256:
+    """
+    @notice A word of the waterfall's state (ExactWaterfall: 0 realized losses to
+            date, 1 last period, 2 latched-trigger bits | effects << 8, 3 dust).
+    @param w The word (0..STATE_WORDS-1).
+    @return uint256 The word.
+    """
+    assert w < STATE_WORDS  # dev: no such word
+    return staticcall IWaterfall(self.waterfall).state_word(w)
 
 
 @external
@@ -566,7 +626,18 @@ def last_period() -> uint256:
     @notice The last period distributed (0 before the first remittance).
     @return uint256 The period.
     """
-    return self._progress >> 1
+    return (self._progress >> 1) & _LOW64
+
+
+@external
+@view
+def reserve_balance() -> uint256:
+    """
+    @notice The reserve account: the waterfall's reserve plus its rounding dust,
+            funded at closing with `reserve_initial` out of the offering proceeds.
+    @return uint256 The balance, in settlement base units.
+    """
+    return self._progress >> 128
 
 
 @external
@@ -693,7 +764,9 @@ def set_recipients(fee_recipient_: address, residual_recipient_: address):
 def set_waterfall(waterfall_: address):
     """
     @notice Replace the waterfall contract (for instance with a corrected port).
-            Timelock only.
+            Timelock only. The waterfall keeps the deal's state (balances,
+            shortfalls, triggers, index remainders, reserve): a replacement must
+            start from the current state, or the next remittance is refused.
     @param waterfall_ The new waterfall.
     """
     assert msg.sender == timelock  # dev: only timelock

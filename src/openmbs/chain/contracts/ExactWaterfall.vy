@@ -34,6 +34,10 @@ LOW127: constant(uint256) = 2**127 - 1
 MARKER: constant(uint256) = 2**255
 VALUE: constant(uint256) = 2**255 - 1
 LOW64: constant(uint256) = 2**64 - 1
+NZ_WD: constant(uint256) = 128
+NZ_FEE: constant(uint256) = 136
+NZ_CUM: constant(uint256) = 140
+NZ_DUST: constant(uint256) = 141
 
 CPN_NONE: constant(uint256) = 0
 CPN_FIXED: constant(uint256) = 1
@@ -187,7 +191,6 @@ deal: public(immutable(address))
 
 # @dev PAC scheduled ending balances, per tranche, for periods 1, 2, ...
 pac_schedule: HashMap[uint256, DynArray[uint256, MAX_PAC]]
-sealed: public(bool)
 
 # ---------------------------------------------------------------- STATE (`ExactState`)
 
@@ -195,7 +198,10 @@ sealed: public(bool)
 # word (20,000 gas) in normal running: bit 255 of the state words is a marker set at
 # deployment; a class's balance and interest shortfall share a word; the trigger
 # latches share the period's word.
-# @dev MARKER | trigger latches (bit 64 + k) | period (low 64 bits).
+# @dev MARKER (set by `seal`: 0 before) | SEALED | nonzero flags (bit 128 + i: the
+# write-down of tranche i; bit 136 + k: fee shortfall k; bit 140: cumulative loss;
+# bit 141: dust) | trigger latches (bit 64 + k) | period (low 64 bits). The nonzero
+# flags let a period skip the cold reads of words that hold 0 (2,100 gas each).
 _period: uint256
 # @dev balance (high 128 bits) | interest shortfall (low 128 bits), per tranche.
 _bal_short: uint256[MAX_TRANCHES]
@@ -284,7 +290,6 @@ def __init__(p: ExactParams, deal_: address):
     deployer = msg.sender
     deal = deal_
     self._reserve = MARKER | p.reserve_initial
-    self._period = MARKER
     self._cum_loss = MARKER
     self._dust = MARKER
     for i: uint256 in range(n, bound=MAX_TRANCHES):
@@ -300,7 +305,7 @@ def set_pac_schedule(i: uint256, schedule: DynArray[uint256, MAX_PAC]):
     @dev Deployer only, before `seal`.
     """
     assert msg.sender == deployer  # dev: only deployer
-    assert not self.sealed  # dev: sealed
+    assert self._period & MARKER == 0  # dev: sealed
     assert i < P.n_tranches and P.rule[i] == PR_PAC  # dev: not a PAC class
     self.pac_schedule[i] = schedule
 
@@ -311,7 +316,8 @@ def seal():
     @notice End the set-up: parameters are final, `allocate` may run.
     """
     assert msg.sender == deployer  # dev: only deployer
-    self.sealed = True
+    assert self._period & MARKER == 0  # dev: sealed
+    self._period = MARKER
 
 
 # ---------------------------------------------------------------- SMALL HELPERS
@@ -756,8 +762,8 @@ def _apply(rem: ExactRemittance):
     @dev `apply_period`: loads the state into the scratch, runs the steps, stores the
          new state. The figures stay in the scratch for `_result`.
     """
-    assert self.sealed  # dev: not sealed
     period_word: uint256 = self._period
+    assert period_word & MARKER != 0  # dev: not sealed
     assert rem.period == (period_word & LOW64) + 1  # dev: period out of order
     n: uint256 = P.n_tranches
     # _Work.__init__
@@ -775,7 +781,10 @@ def _apply(rem: ExactRemittance):
         self.t_bal[i] = b
         self.t_beg[i] = b
         self.t_short[i] = packed & LOW128
-        self.t_wd[i] = self._writedown[i] & VALUE
+        if (period_word >> (NZ_WD + i)) & 1 == 1:
+            self.t_wd[i] = self._writedown[i] & VALUE
+        else:
+            self.t_wd[i] = 0
         self.t_int_due[i] = 0
         self.t_int_paid[i] = 0
         self.t_accreted[i] = 0
@@ -783,14 +792,23 @@ def _apply(rem: ExactRemittance):
         self.t_loss[i] = 0
         self.t_writeup[i] = 0
     for k: uint256 in range(P.n_fees, bound=MAX_FEES):
-        self.t_fee_short[k] = self._fee_short[k] & VALUE
+        if (period_word >> (NZ_FEE + k)) & 1 == 1:
+            self.t_fee_short[k] = self._fee_short[k] & VALUE
+        else:
+            self.t_fee_short[k] = 0
         self.t_fee_paid[k] = 0
     for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
         self.t_latch[k] = (period_word >> (64 + k)) & 1
         self.t_failing[k] = 0
     self.t_reserve = self._reserve & VALUE
-    self.t_cum_loss = (self._cum_loss & VALUE) + rem.realized_losses
-    self.t_dust = self._dust & VALUE
+    cum_loss: uint256 = 0
+    if (period_word >> NZ_CUM) & 1 == 1:
+        cum_loss = self._cum_loss & VALUE
+    self.t_cum_loss = cum_loss + rem.realized_losses
+    dust: uint256 = 0
+    if (period_word >> NZ_DUST) & 1 == 1:
+        dust = self._dust & VALUE
+    self.t_dust = dust
     self.t_rdraw = 0
     self.t_rrelease = 0
     self.t_rdeposit = 0
@@ -829,12 +847,12 @@ def _apply(rem: ExactRemittance):
                 self.t_bal[i] = self.t_pool_end
             else:
                 self.t_bal[i] = self.t_bal[ref]
-    # the new state (only the words that change are written)
+    # the new state (only the words that change are written; a word whose nonzero
+    # flag was clear holds 0 and is not read)
     assert rem.period <= LOW64  # dev: period too large
-    latch_bits: uint256 = 0
+    flags: uint256 = 0
     for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        latch_bits |= self.t_latch[k] << (64 + k)
-    self._period = MARKER | latch_bits | rem.period
+        flags |= self.t_latch[k] << (64 + k)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         f: uint256 = P.face[i]
         b: uint256 = self.t_bal[i]
@@ -844,8 +862,13 @@ def _apply(rem: ExactRemittance):
         if packed != self._bal_short[i]:
             self._bal_short[i] = packed
         v: uint256 = self.t_wd[i]
-        if v != self._writedown[i] & VALUE:
+        old: uint256 = 0
+        if (period_word >> (NZ_WD + i)) & 1 == 1:
+            old = self._writedown[i] & VALUE
+        if v != old:
             self._writedown[i] = MARKER | v
+        if v != 0:
+            flags |= 1 << (NZ_WD + i)
         self._accumulate(0, i, self.t_int_paid[i], f)
         self._accumulate(1, i, self.t_prin_paid[i], f)
         if P.flags[i] & F_IO == 0:
@@ -853,17 +876,27 @@ def _apply(rem: ExactRemittance):
             self._accumulate(3, i, self.t_writeup[i] + self.t_accreted[i], f)
     for k: uint256 in range(P.n_fees, bound=MAX_FEES):
         v: uint256 = self.t_fee_short[k]
-        if v != self._fee_short[k] & VALUE:
+        old: uint256 = 0
+        if (period_word >> (NZ_FEE + k)) & 1 == 1:
+            old = self._fee_short[k] & VALUE
+        if v != old:
             self._fee_short[k] = MARKER | v
+        if v != 0:
+            flags |= 1 << (NZ_FEE + k)
     v: uint256 = self.t_reserve
     if v != self._reserve & VALUE:
         self._reserve = MARKER | v
     v = self.t_cum_loss
-    if v != self._cum_loss & VALUE:
+    if v != cum_loss:
         self._cum_loss = MARKER | v
+    if v != 0:
+        flags |= 1 << NZ_CUM
     v = self.t_dust
-    if v != self._dust & VALUE:
+    if v != dust:
         self._dust = MARKER | v
+    if v != 0:
+        flags |= 1 << NZ_DUST
+    self._period = MARKER | flags | rem.period
 
 
 @internal
@@ -928,17 +961,25 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     """
     @notice The deal's interface: one period from the verified report. Deal only.
     @dev NOT view (the exact state lives here). Maps the report to the exact
-         remittance (unscheduled principal = prepaid, losses = realized losses, no
-         subsequent recoveries). The deal's reserve account holds the reserve AND the
-         interest-shortfall dust (`reserve_balance = reserve + dust`), which keeps the
-         deal's conservation identity exact. `state` = [cumulative loss, period,
-         latched-trigger bits | effects << 8, dust]. Z accretion raises a balance,
-         which the Allocation cannot carry: a period with accretion reverts.
+         remittance (unscheduled principal = prepaid, losses = realized losses).
+         The deal's reserve account holds the reserve AND the interest-shortfall
+         dust (`reserve_balance = reserve + dust`), which keeps the deal's
+         conservation identity exact. Write-ups and Z accretion are returned as
+         `writeup` (they raise a balance); the indices are the carried ones (the
+         loss and write-up indices only for tranches with a write-down / write-up
+         this period, 0 otherwise).
+         `state` = [cumulative loss, period, latched-trigger bits | effects << 8,
+         dust].
+    @param inp The verified report and the deal's reserve account.
+    @return Allocation The period's split, balances and indices.
     """
     assert msg.sender == deal  # dev: only deal
     r: deal_types.RemittanceReport = inp.report
-    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries  # dev: cash is not the collections
-    assert inp.reserve_balance == (self._reserve & VALUE) + (self._dust & VALUE)  # dev: reserve out of sync
+    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash is not the collections
+    dust0: uint256 = 0
+    if (self._period >> NZ_DUST) & 1 == 1:
+        dust0 = self._dust & VALUE
+    assert inp.reserve_balance == (self._reserve & VALUE) + dust0  # dev: reserve out of sync
     rem: ExactRemittance = ExactRemittance(
         period=r.period,
         interest=r.interest,
@@ -950,7 +991,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
         ending_balance=r.ending_balance,
         delinquent_60=r.delinquent_60,
         index_rate=r.index_rate,
-        subsequent_recoveries=0,
+        subsequent_recoveries=r.subsequent_recoveries,
     )
     self._apply(rem)
     a: deal_types.Allocation = empty(deal_types.Allocation)
@@ -961,11 +1002,19 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
         latch_bits |= self.t_latch[k] << k
     for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
-        assert self.t_accreted[i] == 0  # dev: accretion not representable
         a.interest[i] = self.t_int_paid[i]
         a.principal[i] = self.t_prin_paid[i]
         a.loss[i] = self.t_loss[i]
+        a.writeup[i] = self.t_writeup[i] + self.t_accreted[i]
+        a.balance[i] = self.t_bal[i]
         a.interest_shortfall[i] = self.t_short[i]
+        a.interest_index[i] = (self._index[0][i] >> 128) & LOW127
+        a.principal_index[i] = (self._index[1][i] >> 128) & LOW127
+        # (returned only when they moved: the deal reads them only then)
+        if a.loss[i] != 0:
+            a.loss_index[i] = (self._index[2][i] >> 128) & LOW127
+        if a.writeup[i] != 0:
+            a.writeup_index[i] = (self._index[3][i] >> 128) & LOW127
     a.fee = fee
     a.residual = self.t_residual
     a.reserve_balance = self.t_reserve + self.t_dust
@@ -978,6 +1027,33 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
 
 @external
 @view
+def state_word(w: uint256) -> uint256:
+    """
+    @notice The deal-level state words: 0 realized losses to date, 1 last period,
+            2 latched-trigger bits | effects of the latched triggers << 8, 3 dust.
+    @param w The word.
+    @return uint256 The word.
+    """
+    if w == 0:
+        return self._cum_loss & VALUE
+    word: uint256 = self._period
+    if w == 1:
+        return word & LOW64
+    if w == 2:
+        bits: uint256 = 0
+        effects: uint256 = 0
+        for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
+            if (word >> (64 + k)) & 1 == 1:
+                bits |= 1 << k
+                effects |= P.trig_effect[k]
+        return bits | (effects << 8)
+    if w == 3:
+        return self._dust & VALUE
+    return 0
+
+
+@external
+@view
 def index(kind: uint256, i: uint256) -> (uint256, uint256):
     """
     @notice Per-unit index and carry of tranche `i`: kind 0 interest, 1 principal,
@@ -985,6 +1061,15 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
     """
     packed: uint256 = self._index[kind][i]
     return (packed >> 128) & LOW127, packed & LOW128
+
+
+@external
+@view
+def sealed() -> bool:
+    """
+    @notice Whether the set-up is over (`allocate` / `apply` may run).
+    """
+    return self._period & MARKER != 0
 
 
 @external

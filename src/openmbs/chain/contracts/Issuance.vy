@@ -9,7 +9,9 @@
         per unit of settlement asset); a tranche's subscriptions are capped at its
         original face, so allocation is pro rata to deposits exactly, without rounding.
         When every tranche is fully subscribed, `close` mints each tranche's whole
-        face into escrow, fixes the supply, marks the deal closed and pays the seller;
+        face into escrow, fixes the supply, funds the deal's reserve account with
+        the deal's `reserve_initial` out of the proceeds (the seller's deposit),
+        marks the deal closed and pays the seller the rest;
         each investor then pulls their tokens with `settle`. If the window ends with
         any tranche short, `fail` opens `withdraw` for every depositor. No loop over
         investors.
@@ -27,6 +29,7 @@ interface IDeal:
     def tranche_count() -> uint256: view
     def original_face(i: uint256) -> uint256: view
     def tranche_token(i: uint256) -> address: view
+    def reserve_initial() -> uint256: view
     def paused() -> bool: view
     def check_holder(holder: address) -> bool: view
     def mark_closed(): nonpayable
@@ -54,6 +57,8 @@ event Subscribed:
 event OfferingClosed:
     seller: address
     proceeds: uint256
+    reserve_funded: uint256
+    seller_paid: uint256
 
 event OfferingFailed:
     timestamp: uint256
@@ -139,8 +144,9 @@ def subscribe(tranche: uint256, amount: uint256):
 def close():
     """
     @notice Close the offering once every tranche is fully subscribed: mint each
-            tranche's face into escrow, fix the supply, mark the deal closed and
-            pay the seller. Anyone may call.
+            tranche's face into escrow, fix the supply, fund the deal's reserve
+            account (`reserve_initial` of the proceeds, moved to the deal), mark the
+            deal closed and pay the seller the rest. Anyone may call.
     """
     assert self.state == OPEN  # dev: offering not open
     assert not staticcall IDeal(deal).paused()  # dev: paused
@@ -150,15 +156,19 @@ def close():
         face: uint256 = staticcall IDeal(deal).original_face(t)
         assert self.subscribed[t] == face  # dev: not fully subscribed
         proceeds += face
+    reserve: uint256 = staticcall IDeal(deal).reserve_initial()
+    assert reserve <= proceeds  # dev: reserve above proceeds
     self.state = CLOSED
     self.escrow_held -= proceeds
     for t: uint256 in range(n, bound=MAX_TRANCHES):
         token: ITrancheToken = ITrancheToken(staticcall IDeal(deal).tranche_token(t))
         extcall token.mint(self, self.subscribed[t])
         extcall token.finish_minting()
+    if reserve != 0:
+        assert extcall settlement.transfer(deal, reserve, default_return_value=True)  # dev: reserve funding failed
     extcall IDeal(deal).mark_closed()
-    assert extcall settlement.transfer(seller, proceeds, default_return_value=True)  # dev: payment failed
-    log OfferingClosed(seller=seller, proceeds=proceeds)
+    assert extcall settlement.transfer(seller, proceeds - reserve, default_return_value=True)  # dev: payment failed
+    log OfferingClosed(seller=seller, proceeds=proceeds, reserve_funded=reserve, seller_paid=proceeds - reserve)
 
 
 @external

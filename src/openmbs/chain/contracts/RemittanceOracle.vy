@@ -55,7 +55,7 @@ MAX_PROOF: constant(uint8) = max_value(uint8)
 SERVICER_ROLE: public(constant(bytes32)) = keccak256("SERVICER_ROLE")
 
 REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
-    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot)"
+    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries)"
 )
 
 # ---------------------------------------------------------------- EVENTS
@@ -98,6 +98,9 @@ _bounds: uint256
 # ending balance (low 128 bits).
 _progress: uint256
 loan_tape_root: public(HashMap[uint256, bytes32])
+# @dev Losses reported to date less subsequent recoveries reported to date: the bound
+# on a period's subsequent recoveries.
+unrecovered_losses: public(uint256)
 
 _LOW128: constant(uint256) = 2**128 - 1
 _LOW64: constant(uint256) = 2**64 - 1
@@ -167,6 +170,8 @@ def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.
 
     self._progress = self._pack(report.period, report.loan_count, report.ending_balance)
     self.loan_tape_root[report.period] = report.loan_tape_root
+    if report.losses != 0 or report.subsequent_recoveries != 0:
+        self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
 
     # Pull the cash into the deal and check what actually arrived (a receipt check,
     # not accounting: the deal keeps its own books).
@@ -184,7 +189,10 @@ def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.
 def _check_figures(r: deal_types.RemittanceReport, progress: uint256):
     bounds: uint256 = self._bounds
     assert r.beginning_balance == progress & _LOW128  # dev: beginning balance != last ending balance
-    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries  # dev: cash != collections
+    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash != collections
+    # Subsequent recoveries come from loans already written off.
+    if r.subsequent_recoveries != 0:
+        assert r.subsequent_recoveries <= self.unrecovered_losses + r.losses  # dev: subsequent recoveries above losses
     removed: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
     assert removed <= r.beginning_balance  # dev: principal above beginning balance
     assert r.ending_balance == r.beginning_balance - removed  # dev: ending balance does not roll forward

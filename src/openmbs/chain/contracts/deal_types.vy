@@ -4,7 +4,7 @@
 @custom:contract-name deal_types
 @license Apache-2.0
 @notice Structs and constants shared by the deal contracts (Deal, RemittanceOracle,
-        Waterfall). A module of declarations only: it holds no state.
+        ExactWaterfall). A module of declarations only: it holds no state.
 """
 
 # ---------------------------------------------------------------- CONSTANTS
@@ -12,9 +12,8 @@
 # @dev Largest number of tranches a deal may have (bounds every loop).
 MAX_TRANCHES: constant(uint256) = 8
 
-# @dev Number of free-form words of waterfall state kept by the deal on behalf of
-# the waterfall (trigger flags, cumulative figures); their meaning belongs to the
-# waterfall contract.
+# @dev Number of free-form words of waterfall state reported with each allocation
+# (trigger flags, cumulative figures); their meaning belongs to the waterfall contract.
 STATE_WORDS: constant(uint256) = 4
 
 # @dev Scale of the per-unit indices and of rates (1e18 = 1.0).
@@ -26,6 +25,10 @@ WAD: constant(uint256) = 10**18
 # @dev The servicer's monthly remittance report: pool aggregates in base units of
 # the settlement asset, plus the Merkle root of the loan-level tape. Field order is
 # the EIP-712 type order (see `RemittanceOracle.REPORT_TYPEHASH`).
+# `subsequent_recoveries` is cash recovered on loans already written off (it does not
+# reduce the pool balance; it writes tranches back up and is paid as principal).
+# `cash` = interest + scheduled + unscheduled principal + recoveries + subsequent
+# recoveries.
 struct RemittanceReport:
     period: uint256
     scheduled_principal: uint256
@@ -42,6 +45,7 @@ struct RemittanceReport:
     index_rate: uint256
     cash: uint256
     loan_tape_root: bytes32
+    subsequent_recoveries: uint256
 
 
 # @dev One attestor's secp256k1 signature over the report's EIP-712 digest.
@@ -52,23 +56,32 @@ struct Signature:
 
 
 # @dev What the deal hands the waterfall each period: the verified report and the
-# deal's state before the period.
+# deal's reserve account before the period (the waterfall keeps every other figure
+# of the deal's state in its own storage, and checks the reserve against it).
 struct WaterfallInput:
     report: RemittanceReport
-    tranche_balance: uint256[MAX_TRANCHES]
-    interest_shortfall: uint256[MAX_TRANCHES]
     reserve_balance: uint256
-    state: uint256[STATE_WORDS]
 
 
-# @dev What the waterfall returns: every unit of cash available (remitted cash plus
-# the reserve before the period) must land in exactly one of interest, principal,
-# fee, residual or the new reserve balance; the deal checks this identity.
+# @dev What the waterfall returns. Cash: every unit available (remitted cash plus the
+# reserve account before the period) must land in exactly one of interest, principal,
+# fee, residual or the new reserve account; the deal checks this identity. Face:
+# `loss` is written down and `writeup` written back up (subsequent recoveries, Z
+# accretion); `balance` is each tranche's current face after the period (an IO
+# strip's notional). Indices: the new cumulative per-unit indices (per unit of
+# ORIGINAL face, scaled 1e18, floored with the remainders carried by the waterfall);
+# the deal checks that each grows by no more than its cash allows and stores them.
 struct Allocation:
     interest: uint256[MAX_TRANCHES]
     principal: uint256[MAX_TRANCHES]
     loss: uint256[MAX_TRANCHES]
+    writeup: uint256[MAX_TRANCHES]
+    balance: uint256[MAX_TRANCHES]
     interest_shortfall: uint256[MAX_TRANCHES]
+    interest_index: uint256[MAX_TRANCHES]
+    principal_index: uint256[MAX_TRANCHES]
+    loss_index: uint256[MAX_TRANCHES]
+    writeup_index: uint256[MAX_TRANCHES]
     fee: uint256
     residual: uint256
     reserve_balance: uint256
