@@ -1,15 +1,16 @@
 """Benchmark of the whole lifecycle (`openmbs demo`, on the embedded chain) by pool size.
 
 Each run is a fresh Python process (imports included, as a user's ``openmbs demo``).
-``--cold`` gives the runs an empty titanoboa compile cache (the first run on a fresh
-machine compiles every contract); by default the cache is the user's (warm after one
-run). Printed per size: periods run (the four-tranche deal's 10% clean-up call usually
+``--cold`` gives the runs an empty titanoboa compile cache and an empty openmbs
+artefact cache (``$OPENMBS_CACHE_DIR``: the first run on a fresh machine compiles every
+contract); by default the caches are the user's (warm after one run). Printed per size: periods run (the four-tranche deal's 10% clean-up call usually
 ends it before month 360), wall time, the stages (tape + closing analytics, deploy
 (compile + deploy + offering), months (simulation + servicer bridge + chain),
 verify (loan proofs), index (DuckDB), audit, report), the median chain time of one
 month, its ratio to the first size's (the baseline: loan-level data stays off chain,
 one root per month, so the ratio should stay near 1), and loan simulation and servicer
-bridge seconds. A "machine check" line times a fixed pure-Python loop and shows the
+bridge seconds; a second line gives the CPU seconds of the run by stage (comparable
+on a loaded machine). A "machine check" line times a fixed pure-Python loop and shows the
 load average, since the machine is shared.
 
 Targets (issue 5): 2,000 loans x 360 months < 60 s; 20,000 loans < 3 min; per-month
@@ -35,20 +36,25 @@ from pathlib import Path
 t_start = time.perf_counter()
 cache = sys.argv[4]
 if cache:
+    import os
+    os.environ["OPENMBS_CACHE_DIR"] = cache + "-openmbs"
     import boa.interpret
     boa.interpret.set_cache_dir(cache)
 from openmbs.sim import LifecycleConfig, run_lifecycle
 stages = {}
-cur = [None, time.perf_counter()]
+cpu = {}
+cur = [None, time.perf_counter(), time.process_time()]
 def progress(stage, done, total):
-    now = time.perf_counter()
+    now, c = time.perf_counter(), time.process_time()
     if cur[0] is not None:
         stages[cur[0]] = stages.get(cur[0], 0.0) + now - cur[1]
-    cur[0], cur[1] = stage, now
+        cpu[cur[0]] = cpu.get(cur[0], 0.0) + c - cur[2]
+    cur[0], cur[1], cur[2] = stage, now, c
 r = run_lifecycle(Path(sys.argv[1]), LifecycleConfig(loans=int(sys.argv[2]), months=int(sys.argv[3])),
                   progress=progress)
 progress("end", 0, 0)
 print(json.dumps({"wall": time.perf_counter() - t_start, "periods": r.periods, "stages": stages,
+                  "cpu_stages": cpu, "cpu": time.process_time(),
                   "chain": r.chain_seconds, "month": r.month_chain_seconds, "sim": r.sim_seconds,
                   "bridge": r.bridge_seconds, "reconciled": r.reconciled}))
 """
@@ -99,7 +105,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="2000,20000")
     ap.add_argument("--months", type=int, default=360)
-    ap.add_argument("--cold", action="store_true", help="empty titanoboa compile cache")
+    ap.add_argument("--cold", action="store_true", help="empty titanoboa and openmbs compile caches")
     args = ap.parse_args()
     print(machine_check(), flush=True)
     print(
@@ -118,6 +124,13 @@ def main() -> None:
         r = run(n, args.months, args.cold)
         base = base or float(r["month"])  # type: ignore[arg-type]
         print(_row(n, r, base), flush=True)
+        cpu: dict[str, float] = r["cpu_stages"]  # type: ignore[assignment]
+        print(
+            f"{'cpu s':>7} {'':>7} {float(r['cpu']):>9.1f} "  # type: ignore[arg-type]
+            + " ".join(f"{cpu.get(s, 0.0):>7.1f}" for s in STAGES)
+            + "  (CPU seconds of the run's process, by stage)",
+            flush=True,
+        )
     print(machine_check(), flush=True)
 
 

@@ -16,7 +16,7 @@ Run: ``.venv/bin/python benchmarks/bench_waterfall.py [--scenarios N] [--baselin
 Compile time of the numba kernel is excluded (a warm-up run first) and printed apart:
 the first call in the process (loading the kernels from numba's on-disk cache, or
 compiling them when the cache is cold). Each row is the
-median of ``--repeats`` runs (default 3); wall-clock and CPU (``time.process_time``,
+median of ``--repeats`` runs (default 3) after one untimed run of the same call; wall-clock and CPU (``time.process_time``,
 all threads of the process) are printed with the load average, since the machine may
 be shared. The numba rows run on ``numba.get_num_threads()`` threads (``--threads``).
 """
@@ -96,7 +96,11 @@ def _calibrate() -> float:
 
 
 def _time(repeats: int, fn: object, *args: object, **kw: object) -> tuple[float, float]:
-    """Median wall-clock and CPU seconds of ``repeats`` calls."""
+    """Median wall-clock and CPU seconds of ``repeats`` calls, after one untimed call at
+    the same size: on this VM a batch run straight after other work was measured slower
+    (median 1.17 s against 0.81 s for the same batch repeated at once; cause not
+    established), so every row starts warm."""
+    fn(*args, **kw)  # type: ignore[operator]
     walls, cpus = [], []
     for _ in range(repeats):
         w0, c0 = time.perf_counter(), time.process_time()

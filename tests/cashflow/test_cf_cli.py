@@ -152,3 +152,21 @@ def test_demo_writes_projection(tmp_path: Path) -> None:
     table = pacsv.read_csv(tmp_path / "d" / "projection.csv")
     assert table.num_rows > 0
     assert table.column("loss").to_numpy().sum() > 0
+
+
+def test_unreadable_tape_exits_cleanly(tmp_path: Path) -> None:
+    """A tape that cannot be read gives exit code 2 and one clear line naming the file,
+    with or without defaults, through the real entry point."""
+    import subprocess
+    import sys
+
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 this is not a parquet file PAR1")
+    exe = Path(sys.executable).parent / "openmbs"
+    for extra in ([], ["--cdr", "1", "--severity", "30", "--lag", "3", "--no-advance"]):
+        proc = subprocess.run([str(exe), "project", "--tape", str(bad), "--format", "parquet",
+                               "--cpr", "6", *extra], capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 2, proc.stderr
+        assert "bad.parquet" in proc.stderr
+        assert "Traceback" not in proc.stderr

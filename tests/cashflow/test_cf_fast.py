@@ -124,3 +124,24 @@ def test_sort_order_groups_columns_then_terms() -> None:
     assert np.array_equal(np.sort(order), np.arange(n))  # a permutation
     expected = np.lexsort((rem, drow, srow))  # numpy's stable lexicographic sort
     np.testing.assert_array_equal(order, expected)
+
+
+@pytest.mark.parametrize("lanes", [LANES_PREPAY, LANES_DEFAULT])
+@pytest.mark.parametrize("default", [None, Default.sda(300)])
+@pytest.mark.parametrize("advance", [True, False])
+def test_padded_block_of_one_column(lanes: int, default: Default | None, advance: bool) -> None:
+    # one age, so one rate column: full blocks plus one padded block (a remainder of at
+    # least a quarter of a block), whose empty lanes must not end the shared loop or
+    # change any total; zero coupons and one-month terms included
+    n = lanes + lanes // 2 + 1
+    rng = np.random.default_rng(lanes)
+    bal = rng.uniform(1e3, 1e6, n)
+    gross = rng.integers(0, 100, n) / 800.0
+    gross[:5] = 0.0
+    net = np.maximum(gross - 0.0025, 0.0)
+    rem = rng.integers(1, 361, n)
+    rem[-3:] = 1
+    pool = (bal, gross, net, rem, np.full(n, 24))
+    fast, ref = _both(pool, prepayment=Prepayment.psa(200), default=default, severity=0.4,
+                      lag=5, advance=advance)
+    _compare(fast, ref)

@@ -333,3 +333,65 @@ def test_timelock_queue_execute_cancel(world):
     mallory = world.holder("m2")
     with pytest.raises(boa.BoaError, match="missing role"):
         tl.schedule(d.oracle.address, 0, payload, zero, salt, delay, sender=mallory)
+
+
+# ------------------------------------------------------------------ checkpoints held by the tokens
+
+
+def test_only_the_deal_settles_a_holder(world):
+    """`take` moves a holder's checkpoint and hands over what it is owed: a caller
+    other than the deal (the holder itself, a stranger) is refused."""
+    d = world.d
+    world.remit()
+    a = world.investors[0]
+    owed = d.claimable(0, a)
+    idx = int(d.deal.interest_index(0)) + int(d.deal.principal_index(0))
+    for who in (a, world.holder("mallory-take"), d.issuance.address):
+        with pytest.raises(boa.BoaError, match="only deal"):
+            d.tokens[0].take(a, idx + 10**30, sender=who)
+    assert d.claimable(0, a) == owed and d.claim(a, 0) == owed
+
+
+def test_transfer_inside_a_claim_fails(world):
+    """While the deal pays a claim, a tranche transfer (re-entered from the payment)
+    cannot run: the transfer hook is a view of the locked deal."""
+    from openmbs.chain import DealConfig, TrancheConfig, deploy_deal
+    from openmbs.oracle import RemittanceReport
+
+    admin = world.admin
+    evil = deployer("MaliciousToken").deploy(sender=admin)
+    cfg = DealConfig(name="evil2", tranches=(TrancheConfig("X", "X", 1_000_000_000),),
+                     initial_pool_balance=1_000_000_000, initial_loan_count=10, quorum=1, n_attestors=1)
+    d = deploy_deal(cfg, attestors=[world.keys[0].address], admin=admin, settlement=evil.address,
+                    test_waterfall=True)
+    d.allow([admin, evil.address], 2**40)
+    evil.mint(admin, 10**15)
+    d.subscribe(admin, 0, 1_000_000_000)
+    d.close()
+    d.settle(admin)
+    d.tokens[0].transfer(evil.address, 400_000_000, sender=admin)
+    r = RemittanceReport(1, 10_000_000, 0, 5_000_000, 0, 0, 1_000_000_000, 990_000_000, 10,
+                         0, 0, 0, 0, 15_000_000, b"\x01" * 32)
+    d.remit(r, attest(r, [world.keys[0].key], chain_id=d.chain_id(), verifying_contract=d.oracle.address))
+    owed = d.claimable(0, evil.address)
+    # during the claim's payment the attacker moves its tokens to a fresh account
+    move = selector("transfer(address,uint256)") + abi_encode(["address", "uint256"], [admin, 400_000_000])
+    evil.arm(d.tokens[0].address, move)
+    claim = selector("claim(uint256)") + abi_encode(["uint256"], [0])
+    evil.call_as_token(d.deal.address, claim)
+    assert evil.reentry_attempts() == 1 and evil.reentry_successes() == 0
+    assert d.tokens[0].balanceOf(evil.address) == 400_000_000
+    assert d.claimable(0, evil.address) == 0 and owed > 0
+
+
+def test_self_transfer_and_zero_transfer_change_nothing(world):
+    d, tok = world.d, world.d.tokens[0]
+    a = world.investors[0]
+    world.remit()
+    owed, bal = d.claimable(0, a), tok.balanceOf(a)
+    tok.transfer(a, bal // 3, sender=a)
+    tok.transfer(world.investors[1], 0, sender=a)
+    assert tok.balanceOf(a) == bal and d.claimable(0, a) == owed
+    with pytest.raises(boa.BoaError, match="exceeds balance"):
+        tok.transfer(world.investors[1], bal + 1, sender=a)
+    assert d.claim(a, 0) == owed

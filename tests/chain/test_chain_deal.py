@@ -146,3 +146,120 @@ def test_subscription_rules(world):
     with boa.reverts(dev="minting finished"):
         d2.tokens[0].mint(inv, 1, sender=d2.issuance.address)
     assert d2.settle(inv) == 10_000_000
+
+
+# ------------------------------------------------------------------ packed holder checkpoints
+
+
+def _big_deal(world, faces, coupons, pool=None):
+    """A fresh one-holder-per-tranche deal on the test waterfall (faces in base units)."""
+    from openmbs.chain import DealConfig, TrancheConfig, deploy_deal
+
+    pool = pool or sum(faces)
+    cfg = DealConfig(name="big", tranches=tuple(TrancheConfig(f"T{i}", f"T{i}", f, c)
+                                                for i, (f, c) in enumerate(zip(faces, coupons, strict=True))),
+                     initial_pool_balance=pool, initial_loan_count=10, quorum=1, n_attestors=1)
+    admin = world.admin
+    d2 = deploy_deal(cfg, attestors=[world.keys[0].address], admin=admin, test_waterfall=True)
+    holders = [boa.env.generate_address(f"big{i}") for i in range(3)]
+    d2.allow([*holders, admin], 2**40)
+    for i, f in enumerate(faces):
+        d2.settlement.mint(holders[0], f, sender=admin)
+        d2.subscribe(holders[0], i, f)
+    d2.close()
+    d2.settle(holders[0])
+    d2.settlement.mint(admin, 10**30, sender=admin)
+    return d2, holders
+
+
+def _remit_one(world, d2, period, beginning, interest, principal):
+    from openmbs.oracle import RemittanceReport, attest
+
+    r = RemittanceReport(period, principal, 0, interest, 0, 0, beginning, beginning - principal, 10,
+                         0, 0, 0, 0, interest + principal, b"\x01" * 32)
+    d2.remit(r, attest(r, [world.keys[0].key], chain_id=d2.chain_id(), verifying_contract=d2.oracle.address))
+
+
+def test_owed_above_the_packed_width_is_exact(world):
+    """An 18-decimal-sized position: the owed amount outgrows the word's 79 bits,
+    moves to the wide slot, and every claim is still balance x index delta // 1e18."""
+    face = 10**28  # 10 billion at 18 decimals
+    d2, (a, b, _) = _big_deal(world, [face], [0.12])
+    interest = face * 12 // 100 // 12  # 1e26 due and paid
+    _remit_one(world, d2, 1, face, interest, 0)
+    idx1 = interest * WAD // face  # the test waterfall floors each period, no carry
+    assert d2.deal.interest_index(0) == idx1
+    owed_a = face * idx1 // WAD
+    assert owed_a > 2**79  # does not fit the packed word
+    d2.tokens[0].transfer(b, face // 4, sender=a)  # checkpoints a with owed_a (wide)
+    assert tuple(d2.deal.checkpoint_of(0, a)) == (idx1, owed_a)
+    assert d2.claimable(0, a) == owed_a and d2.claimable(0, b) == 0
+    _remit_one(world, d2, 2, face, interest, 0)
+    idx2 = idx1 + interest * WAD // face
+    assert d2.claim(a, 0) == owed_a + (face - face // 4) * (idx2 - idx1) // WAD
+    assert tuple(d2.deal.checkpoint_of(0, a)) == (idx2, 0)  # back in the packed word
+    assert d2.claim(b, 0) == (face // 4) * (idx2 - idx1) // WAD
+    assert d2.claim(a, 0) == 0 and d2.claim(b, 0) == 0
+    assert d2.deal.cash_claimed() == owed_a + (face - face // 4) * (idx2 - idx1) // WAD + (face // 4) * (idx2 - idx1) // WAD
+
+
+def test_index_above_the_packed_width_is_exact(world):
+    """A tiny tranche that takes the pool's interest: its cash index passes 2**80
+    (the word's checkpoint width) and holders' claims stay exact."""
+    small, big = 1_000, 1_000_000_000_000
+    d2, (a, b, _) = _big_deal(world, [small, big], [1e8, 0.0])
+    interest = 5_000_000_000  # due on the small tranche is 1,000 x 1e8 / 12: takes it all
+    _remit_one(world, d2, 1, small + big, interest, 0)
+    idx1 = interest * WAD // small
+    assert idx1 > 2**80
+    d2.tokens[0].transfer(b, 300, sender=a)
+    assert tuple(d2.deal.checkpoint_of(0, b)) == (idx1, 0)
+    _remit_one(world, d2, 2, small + big, interest, 0)
+    idx2 = idx1 + interest * WAD // small
+    d2.tokens[0].transfer(a, 100, sender=b)  # both sides checkpoint again above 2**80
+    assert tuple(d2.deal.checkpoint_of(0, b)) == (idx2, 300 * (idx2 - idx1) // WAD)
+    assert d2.claim(a, 0) == 1_000 * idx1 // WAD + 700 * (idx2 - idx1) // WAD
+    assert d2.claim(b, 0) == 300 * (idx2 - idx1) // WAD
+    assert d2.claimable(0, a) == 0 and d2.claimable(0, b) == 0
+
+
+def test_claim_counters_spill_past_96_bits(world):
+    """cash_claimed stays exact when a tranche's claim counter would pass 2**96."""
+    face = 7 * 10**28
+    d2, (a, _, _) = _big_deal(world, [face, face], [0.0, 0.0])
+    _remit_one(world, d2, 1, 2 * face, 0, 2 * face)  # all principal back in one period
+    paid = d2.claim(a)  # claimAll counts its total on one counter: 1.4e29 > 2**96
+    assert paid == 2 * face and paid > 2**96
+    assert d2.deal.cash_claimed() == 2 * face == d2.deal.cash_credited()
+    assert d2.deal.cash_held() == 0
+
+
+def test_changed_recipients_keep_what_they_were_owed(world):
+    """Fees owed to a recipient stay its own after the timelock changes recipients."""
+    from eth_abi import encode as abi_encode
+    from eth_utils import function_signature_to_4byte_selector as selector
+
+    d, tl, admin = world.d, world.d.timelock, world.admin
+    world.remit()
+    owed_old = int(d.deal.payee_owed(admin))
+    assert owed_old > 0
+    newfee, newres = boa.env.generate_address("newfee"), boa.env.generate_address("newres")
+    payload = selector("set_recipients(address,address)") + abi_encode(["address", "address"], [newfee, newres])
+    zero = b"\0" * 32
+    delay = int(tl.get_minimum_delay())
+    tl.schedule(d.deal.address, 0, payload, zero, zero, delay, sender=admin)
+    boa.env.time_travel(seconds=delay)
+    held = int(d.deal.cash_held())
+    tl.execute(d.deal.address, 0, payload, zero, zero, sender=admin)
+    assert int(d.deal.payee_owed(admin)) == owed_old and int(d.deal.cash_held()) == held
+    assert d.deal.payee_owed(newfee) == 0 and d.deal.payee_owed(newres) == 0
+    world.remit()  # the next period's residual goes to the new residual recipient
+    new_owed = int(d.deal.payee_owed(newres))
+    assert new_owed > 0 and int(d.deal.payee_owed(admin)) == owed_old
+    assert int(d.deal.cash_held()) == held + 8_000_000_000
+    before = int(d.settlement.balanceOf(admin))
+    assert d.deal.claim_payee(sender=admin) == owed_old
+    assert int(d.settlement.balanceOf(admin)) - before == owed_old
+    assert d.deal.claim_payee(sender=admin) == 0
+    assert d.deal.claim_payee(sender=newres) == new_owed
+    assert int(d.deal.cash_held()) == held + 8_000_000_000 - owed_old - new_owed

@@ -77,6 +77,63 @@ def test_fast_keccak_and_tree_equal_the_oracle_package() -> None:
             assert verify_proof(mine.proof(i), ref.root, lv[i])
 
 
+def test_compiled_keccak_rows_and_levels_equal_eth_utils_and_merkle_tree() -> None:
+    """The numba kernels against eth_utils.keccak (pycryptodome) around the 136-byte
+    rate boundary, and the levels against the oracle package's MerkleTree (odd sizes,
+    equal leaves)."""
+    import numpy as np
+    from eth_utils.crypto import keccak
+
+    from openmbs.agents._keccak import keccak_rows, merkle_levels
+    from openmbs.oracle import MerkleTree
+
+    rng = np.random.default_rng(3)
+    for n in (0, 1, 32, 64, 135, 136, 137, 271, 272, 273, 384):
+        rows = rng.integers(0, 256, (4, n), dtype=np.uint8)
+        got = keccak_rows(rows)
+        assert got.shape == (4, 32)
+        for i in range(4):
+            assert got[i].tobytes() == bytes(keccak(rows[i].tobytes())), n
+    for n in (1, 2, 5, 9, 64):
+        lv = [bytes(keccak(bytes([i % 3, n]))) for i in range(n)]  # repeated leaves too
+        levels = merkle_levels(np.frombuffer(b"".join(lv), np.uint8).reshape(n, 32))
+        assert levels[-1].shape == (1, 32)
+        assert levels[-1][0].tobytes() == MerkleTree(lv).root
+    with pytest.raises(ValueError, match="shape"):
+        merkle_levels(np.zeros((0, 32), np.uint8))
+
+
+def test_artifact_cache_holds_the_compilers_output(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cached artefact equals titanoboa's compiler data (ABI, init and runtime code);
+    a corrupt cache file is replaced; the ABI deployer's contract runs that code."""
+    from pathlib import Path
+
+    import boa
+    from vyper.compiler.output import build_abi_output
+
+    from openmbs.chain import _contracts as cc
+
+    monkeypatch.setenv(cc.CACHE_ENV, str(tmp_path))
+    cc._MEMO.clear()
+    art = cc.artifact("MockSettlementToken")
+    data = cc.deployer("MockSettlementToken").compiler_data
+    assert art.abi == list(build_abi_output(data))
+    assert art.bytecode == bytes(data.bytecode) and art.runtime == bytes(data.bytecode_runtime)
+    path = Path(str(tmp_path)) / "contracts" / f"MockSettlementToken-{cc.sources_fingerprint('MockSettlementToken')}.json"
+    assert path.exists()
+    path.write_text("{not json")
+    cc._MEMO.clear()
+    assert cc.artifact("MockSettlementToken") == art
+    with boa.swap_env(boa.Env()):
+        admin = boa.env.generate_address()
+        tok = cc.AbiDeployer("MockSettlementToken").deploy("x", "X", sender=admin)
+        assert bytes(boa.env.get_code(tok.address)).startswith(art.runtime)  # + immutables
+        tok.mint(admin, 123, sender=admin)
+        assert tok.balanceOf(admin) == 123
+    # the key follows the sources a contract imports
+    assert {p.name for p in cc._dependencies(cc.contract_path("Deal")) or ()} >= {"Deal.vy", "deal_types.vy"}
+
+
 def test_attestor_set_signs_what_eth_account_signs() -> None:
     """AttestorSet (digest + libsecp256k1) gives the same signatures as the oracle
     package's eth-account ``attest``, and the signer recovers from each."""

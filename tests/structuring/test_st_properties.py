@@ -365,3 +365,34 @@ def test_float_conservation_vectorised(
     # each scenario alone gives the same answer as in the batch
     alone = run_waterfall(spec, cols[1], engine=engine)
     assert np.allclose(alone.table("principal_paid")[0], r.table("principal_paid")[1], atol=1e-6)
+
+
+@pytest.mark.parametrize("engine", ["numba", "numpy"])
+def test_sequential_trigger_pays_unlocked_member_of_group_with_locked_first_class(engine: str) -> None:
+    # Found by test_float_agrees_with_exact: a pro-rata group whose first class is
+    # locked out, while a cumulative-loss trigger has switched principal to sequential.
+    # By hand: losses 7,500 of 1,000,000 = 0.75% > 0.5%, so sequential is in force in
+    # period 1; T0 is locked out, so T1 (next by priority) takes all principal funds,
+    # 3,000 scheduled + 7,500 recoveries = 10,500; T2 gets nothing. Period 2: T0 is no
+    # longer locked out and takes the 2,000 scheduled principal.
+    spec = build_deal(
+        [
+            {"name": "T0", "balance": 300_000, "rate": 0.0, "priority": 1, "group": "g", "principal": "pro_rata", "lockout": 1},
+            {"name": "T1", "balance": 300_000, "rate": 0.0, "priority": 2, "group": "g", "principal": "pro_rata"},
+            {"name": "T2", "balance": 400_000, "rate": 0.0, "priority": 3, "principal": "sequential"},
+        ],
+        pool={"balance": 1_000_000},
+        triggers=[{"name": "cl", "test": "cumulative_loss", "threshold": 0.005, "effects": ["sequential"]}],
+    )
+    coll = Collections.from_arrays(
+        original_balance=1_000_000.0,
+        interest=np.array([2_500.0, 2_400.0]),
+        scheduled_principal=np.array([3_000.0, 2_000.0]),
+        prepaid_principal=np.zeros(2),
+        recoveries=np.array([7_500.0, 0.0]),
+        losses=np.array([7_500.0, 0.0]),
+        beginning_balance=np.array([1_000_000.0, 982_000.0]),
+        ending_balance=np.array([982_000.0, 980_000.0]),
+    )
+    paid = run_waterfall(spec, coll, engine=engine).table("principal_paid")[0]
+    np.testing.assert_allclose(paid, [[0.0, 10_500.0, 0.0], [2_000.0, 0.0, 0.0]], atol=1e-9)

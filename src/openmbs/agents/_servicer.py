@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from eth_utils.crypto import keccak
 
+from openmbs.agents._keccak import keccak_rows, merkle_levels
 from openmbs.errors import InputError
 from openmbs.oracle import LoanRecord, RemittanceReport, loan_id_bytes32
 
@@ -98,12 +99,25 @@ keccak256 = _make_keccak()
 
 class LoanTree:
     """The sorted-pair keccak256 Merkle tree of ``openmbs.oracle.MerkleTree`` (pairs
-    (0,1), (2,3), ...; an odd last node promoted unchanged), built with
-    :data:`keccak256`. The tests check root and proofs against ``MerkleTree``."""
+    (0,1), (2,3), ...; an odd last node promoted unchanged). Levels of 32-byte nodes
+    are built by the compiled kernel :func:`openmbs.agents._keccak.merkle_levels`;
+    other leaves with :data:`keccak256`. The tests check root and proofs against
+    ``MerkleTree``."""
 
-    def __init__(self, leaves: Sequence[bytes]) -> None:
-        if not leaves:
+    def __init__(self, leaves: Sequence[bytes] | npt.NDArray[np.uint8]) -> None:
+        if len(leaves) == 0:
             raise InputError("Merkle tree: no leaves")
+        self._arrays: list[npt.NDArray[np.uint8]] | None = None
+        self._levels: list[list[bytes]] | None = None
+        if isinstance(leaves, np.ndarray):
+            self._arrays = merkle_levels(leaves)
+            self._n = int(leaves.shape[0])
+            return
+        self._n = len(leaves)
+        if all(len(x) == 32 for x in leaves):
+            arr = np.frombuffer(b"".join(leaves), dtype=np.uint8).reshape(-1, 32)
+            self._arrays = merkle_levels(arr)
+            return
         levels = [list(leaves)]
         h = keccak256
         while len(levels[-1]) > 1:
@@ -117,11 +131,14 @@ class LoanTree:
         self._levels = levels
 
     def __len__(self) -> int:
-        return len(self._levels[0])
+        return self._n
 
     @property
     def root(self) -> bytes:
         """The root hash."""
+        if self._arrays is not None:
+            return bytes(self._arrays[-1][0].tobytes())
+        assert self._levels is not None
         return self._levels[-1][0]
 
     def proof(self, index: int) -> list[bytes]:
@@ -129,10 +146,12 @@ class LoanTree:
         if not 0 <= index < len(self):
             raise InputError(f"Merkle tree: leaf index {index} outside 0..{len(self) - 1}")
         out: list[bytes] = []
-        for level in self._levels[:-1]:
+        levels: Sequence[Any] = self._arrays if self._arrays is not None else self._levels or []
+        for level in levels[:-1]:
             sib = index ^ 1
             if sib < len(level):
-                out.append(level[sib])
+                node = level[sib]
+                out.append(node.tobytes() if isinstance(node, np.ndarray) else node)
             index //= 2
         return out
 
@@ -181,10 +200,8 @@ def record_columns(loans: pa.Table) -> pa.Table:
 
 
 def _id_words(ids: Sequence[str]) -> npt.NDArray[np.uint8]:
-    out = np.zeros((len(ids), 32), dtype=np.uint8)
-    for i, s in enumerate(ids):
-        out[i] = np.frombuffer(loan_id_bytes32(s), dtype=np.uint8)
-    return out
+    """The on-chain ``loan_id`` words (``oracle.loan_id_bytes32``) of ``ids``."""
+    return np.frombuffer(b"".join(loan_id_bytes32(s) for s in ids), dtype=np.uint8).reshape(len(ids), 32)
 
 
 def _encode(records: pa.Table, id_words: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -209,9 +226,8 @@ def leaves(records: pa.Table, id_words: npt.NDArray[np.uint8] | None = None) -> 
     (columns of :func:`record_columns`), in table order."""
     if id_words is None:
         id_words = _id_words(records.column("loan_id").to_pylist())
-    enc = _encode(records, id_words)
-    h = keccak256
-    return [h(row.tobytes()) for row in enc]
+    flat = keccak_rows(_encode(records, id_words)).tobytes()
+    return [flat[i : i + 32] for i in range(0, len(flat), 32)]
 
 
 def loan_records(records: pa.Table) -> list[LoanRecord]:

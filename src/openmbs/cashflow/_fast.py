@@ -18,14 +18,20 @@ scheduled units with advancing), but it does less work per loan-month:
   a block does not mix columns (:func:`plan_blocks`; the small remainders of groups
   are packed into mixed blocks at the end). This month's SMM and MDR are then two
   scalars for the whole block instead of a gather per lane.
-* **Shared survival** (prepayment only, and defaults with advancing). While no lane of a block matures, is in its last ``lag`` months
-  (where SF-19 j sets the MDR to zero) or can have its loss capped by the liquidated
-  balance (SF-19 i; the first such month is solved in closed form per loan), every
-  lane has the same performing survival ``q``, foreclosure pipeline and lag ring. Only
-  the scheduled balance is per lane: a lane-month is ``S <- S (1 + c) - P`` plus the
-  sums of ``S``, ``S c`` and ``S fee``, and each SIFMA total of the month is a block
-  scalar times one of those sums. The block's last months (and mixed blocks) run a
-  general per-lane loop, which the shared state is handed over to.
+* **Shared survival.** While no loan of a block matures, is in its last ``lag``
+  months (where SF-19 j sets the MDR to zero) or, with advancing, can have its loss
+  capped by the liquidated balance (SF-19 i; the first such month is solved in closed
+  form per loan), every lane has the same performing survival ``q`` and, with
+  advancing, the same foreclosure pipeline and lag ring (in scheduled units). Only the
+  scheduled balance is per lane: a lane-month is ``S <- S (1 + c) - P`` plus the sums
+  of ``S`` and ``S fee``, and each SIFMA total of the month is a block scalar times one
+  of those sums. The interest sum needs no per-lane product: ``sum S(t-1) c =
+  sum S(t) - sum S(t-1) + sum P`` while no lane matures. Without advancing the
+  pipeline is in currency and stays per lane (with its lag ring), ``q`` is shared.
+  The empty lanes of a padded block (zero balance and payment) do not end the shared
+  months. The block's last months (and mixed blocks) run a general per-lane loop,
+  which the shared state is handed over to; the per-lane balances at default that it
+  needs are kept only in the last ``lag`` shared months.
 * **Fewer sums.** Totals that follow from others are derived once per month after the
   reduction instead of per lane: ``beginning balance(t) = performing balance(t-1)``,
   ``expected amortization = actual + from defaults`` with advancing,
@@ -123,13 +129,15 @@ def sort_order(rem: IntArray, srow: IntArray, drow: IntArray) -> IntArray:
     return order
 
 
+@njit(cache=True, error_model="numpy")
 def prepare(
     rem: IntArray, srow: IntArray, drow: IntArray, defaults: bool
 ) -> tuple[IntArray, IntArray, IntArray]:
     """Order of the loans and their blocks for :func:`fast_kernel`.
 
     Returns ``order`` (apply it to every per-loan array) and the blocks' first and
-    one-past-last positions in that order.
+    one-past-last positions in that order. One compiled function (with
+    :func:`sort_order` and :func:`plan_blocks` inside), so one load from the cache.
     """
     lanes = LANES_DEFAULT if defaults else LANES_PREPAY
     return plan_blocks(sort_order(rem, srow, drow), srow, drow, lanes)
@@ -242,7 +250,6 @@ def _load(
             rr[j] = 0
             sc[j] = s0
             dc[j] = d0
-            rmin = 0
         st[_FC * lanes + j] = 0.0
         st[_M * lanes + j] = 0.0
         st[_D * lanes + j] = 0.0
@@ -301,22 +308,28 @@ def _prepay_block(
     # has the same performing survival q: only the scheduled balance is per lane
     safe = max(min(rmin - 1, horizon), 0) if uniform else 0
     q = 1.0
+    y = 0.0  # sum of S(t-1)
+    pay = 0.0  # sum of the level payments
+    if safe > 0:
+        for j in range(lanes):
+            y += st[_S * lanes + j]
+            pay += st[_P * lanes + j]
     for t in range(1, safe + 1):
         m = smm_t[t, col]
         om = 1.0 - m
         x = 0.0  # sum of S(t)
-        a_int = 0.0  # sum of S(t-1) c
         a_fee = 0.0  # sum of S(t-1) fee
         for j in range(lanes):
             s0 = st[_S * lanes + j]
             s1 = s0 * st[_G * lanes + j] - st[_P * lanes + j]
             x += s1
-            a_int += s0 * st[_C * lanes + j]
             a_fee += s0 * st[_F * lanes + j]
             st[_S * lanes + j] = s1
         tt = t - 1
         qx = q * x
-        acc[K.K_EXP_INT, tt] += q * a_int
+        # sum of S(t-1) c = sum of S(t) - S(t-1) + P: no lane matures before `safe`
+        acc[K.K_EXP_INT, tt] += q * (x - y + pay)
+        y = x
         acc[K.K_FEE, tt] += q * a_fee
         acc[K.K_VOL, tt] += qx * m
         acc[K.K_PERF_END, tt] += qx * om
@@ -397,12 +410,17 @@ def _advance_block(
     q = 1.0
     f = 0.0
     y = 0.0  # sum of S(t-1)
+    pay = 0.0  # sum of the level payments
     for j in range(lanes):
         y += st[_S * lanes + j]
+        pay += st[_P * lanes + j]
     for k in range(ring_len):
         ring_q[k] = 0.0
         ring_y[k] = 0.0
     slot = 0
+    # the per-lane scheduled balances in the month of default are needed only for
+    # the defaults still pending when the per-lane loop takes over
+    keep_from = safe - ring_len + 1
     for t in range(1, safe + 1):
         smm = smm_t[t, scol]
         mdr = mdr_t[t, dcol]
@@ -410,16 +428,24 @@ def _advance_block(
         keep = 1.0 - mdr - smm
         base = slot * lanes
         x = 0.0  # sum of S(t)
-        a_int = 0.0  # sum of S(t-1) c
         a_fee = 0.0  # sum of S(t-1) fee
-        for j in range(lanes):
-            s0 = st[_S * lanes + j]
-            s1 = s0 * st[_G * lanes + j] - st[_P * lanes + j]
-            x += s1
-            a_int += s0 * st[_C * lanes + j]
-            a_fee += s0 * st[_F * lanes + j]
-            ring_s[base + j] = s0
-            st[_S * lanes + j] = s1
+        if t >= keep_from:
+            for j in range(lanes):
+                s0 = st[_S * lanes + j]
+                s1 = s0 * st[_G * lanes + j] - st[_P * lanes + j]
+                x += s1
+                a_fee += s0 * st[_F * lanes + j]
+                ring_s[base + j] = s0
+                st[_S * lanes + j] = s1
+        else:
+            for j in range(lanes):
+                s0 = st[_S * lanes + j]
+                s1 = s0 * st[_G * lanes + j] - st[_P * lanes + j]
+                x += s1
+                a_fee += s0 * st[_F * lanes + j]
+                st[_S * lanes + j] = s1
+        # sum of S(t-1) c = sum of S(t) - S(t-1) + P: no lane matures before `safe`
+        a_int = x - y + pay
         d = q * mdr
         if lag == 0:
             d_out = d
@@ -549,21 +575,65 @@ def _no_advance_block(
     scol = sc[0]
     dcol = dc[0]
     safe = max(min(rmin - max(lag, 1), horizon), 0) if uniform else 0
-    for t in range(1, horizon + 1):
-        general = t > safe
-        if general:
-            srow_t = smm_t[t]
-            drow_t = mdr_t[t]
-            for j in range(lanes):
-                st[_M * lanes + j] = srow_t[sc[j]]
-                r = rr[j]
-                st[_D * lanes + j] = 0.0 if t > r - lag else drow_t[dc[j]]
-        else:
-            smm = smm_t[t, scol]
-            mdr = mdr_t[t, dcol]
-            for j in range(lanes):
-                st[_M * lanes + j] = smm
-                st[_D * lanes + j] = mdr
+    # months 1 .. safe: every lane has the same SMM, MDR and so the same performing
+    # survival q; the foreclosure pipeline (currency) and the lag ring stay per lane
+    q = 1.0
+    for t in range(1, safe + 1):
+        smm = smm_t[t, scol]
+        mdr = mdr_t[t, dcol]
+        smm = min(smm, 1.0 - mdr)
+        d = q * mdr
+        base = ((t - 1) % ring_len) * lanes
+        x = 0.0  # sum of S(t)
+        y = 0.0  # sum of S(t-1)
+        a_sc = 0.0  # sum of S(t-1) c
+        a_fc = 0.0  # sum of pipeline x c
+        a_sf = 0.0  # sum of S(t-1) fee
+        a_pipe = 0.0
+        a_fcl = 0.0
+        a_liq = 0.0
+        for j in range(lanes):
+            s0 = st[_S * lanes + j]
+            f0 = st[_FC * lanes + j]
+            c = st[_C * lanes + j]
+            s1 = s0 * st[_G * lanes + j] - st[_P * lanes + j]
+            nd = d * s0
+            liq = nd if lag == 0 else ring_n[base + j]
+            ring_n[base + j] = nd
+            f1 = f0 - liq + nd
+            x += s1
+            y += s0
+            a_sc += s0 * c
+            a_fc += f0 * c
+            a_sf += s0 * st[_F * lanes + j]
+            a_pipe += (nd + f0 - liq) * (s0 - s1) / s0 if s0 > 0.0 else 0.0
+            a_fcl += f1
+            a_liq += liq
+            st[_S * lanes + j] = s1
+            st[_FC * lanes + j] = f1
+        q1 = q - d - q * smm
+        tt = t - 1
+        acc[K.K_NEW_DEF, tt] += d * y
+        acc[K.K_VOL, tt] += q * x * smm
+        acc[K.K_ACT_AM, tt] += (q - d) * (y - x)
+        acc[K.K_EXP_AM, tt] += a_pipe
+        acc[K.K_FCL_END, tt] += a_fcl
+        acc[K.K_LIQ, tt] += a_liq
+        acc[K.K_EXP_INT, tt] += q * a_sc + a_fc
+        acc[K.K_LOST_INT, tt] += d * a_sc + a_fc
+        acc[K.K_FEE, tt] += (q - d) * a_sf
+        acc[K.K_PERF_END, tt] += q1 * x
+        q = q1
+    if safe > 0:
+        for j in range(lanes):
+            st[_Q * lanes + j] = q
+    for t in range(safe + 1, horizon + 1):
+        srow_t = smm_t[t]
+        drow_t = mdr_t[t]
+        for j in range(lanes):
+            st[_M * lanes + j] = srow_t[sc[j]]
+            r = rr[j]
+            st[_D * lanes + j] = 0.0 if t > r - lag else drow_t[dc[j]]
         base = ((t - 1) % ring_len) * lanes
         a_def = 0.0
         a_vol = 0.0

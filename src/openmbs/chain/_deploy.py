@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from openmbs.chain._clients import DealClient
-from openmbs.chain._contracts import deployer
+from openmbs.chain._contracts import abi_deployer, deployer
 from openmbs.errors import ChainError, InputError
 
 __all__ = [
@@ -108,6 +108,7 @@ def deploy_deal(
     seller: str | None = None,
     settlement: str | None = None,
     test_waterfall: bool = False,
+    from_artifacts: bool = False,
 ) -> DealClient:
     """Deploy every contract of a deal on the current ``boa.env`` and wire them.
 
@@ -127,6 +128,12 @@ def deploy_deal(
         (tests use it to show that the audit catches a waterfall that is not the
         deal's). Without it the config must carry ``exact`` (see
         :func:`config_from_spec`).
+    from_artifacts
+        Deploy from the cached compiled artefacts (``openmbs.chain._contracts.artifact``:
+        ABI and bytecode, keyed on the sources) and return titanoboa ABI contracts,
+        without parsing the Vyper sources (seconds instead of tens of seconds in a
+        fresh process). The contracts then carry no source-level tracing (``# dev:``
+        revert reasons); by default the deployers of :func:`deployer` are used.
 
     Notes
     -----
@@ -148,15 +155,16 @@ def deploy_deal(
     guardian = guardian or admin
     compliance = compliance or admin
     seller = seller or admin
+    dep = abi_deployer if from_artifacts else deployer
     if settlement is None:
-        token = deployer("MockSettlementToken").deploy("openmbs mock USD", "mUSD", sender=admin)
+        token = dep("MockSettlementToken").deploy("openmbs mock USD", "mUSD", sender=admin)
     else:
-        token = deployer("MockSettlementToken").at(settlement)
-    timelock = deployer("Timelock").deploy(
+        token = dep("MockSettlementToken").at(settlement)
+    timelock = dep("Timelock").deploy(
         config.timelock_delay, [admin], [admin], "0x" + "00" * 20, sender=admin
     )
     faces = [t.face for t in config.tranches]
-    deal = deployer("Deal").deploy(
+    deal = dep("Deal").deploy(
         token.address,
         faces,
         config.initial_pool_balance,
@@ -169,16 +177,16 @@ def deploy_deal(
         sender=admin,
     )
     now = boa.env.evm.patch.timestamp
-    issuance = deployer("Issuance").deploy(
+    issuance = dep("Issuance").deploy(
         deal.address, seller, now, now + config.offering_seconds, config.minimum_subscription, sender=admin
     )
     tokens = [
-        deployer("TrancheToken").deploy(
+        dep("TrancheToken").deploy(
             t.name, t.symbol, deal.address, issuance.address, i, t.face, sender=admin
         )
         for i, t in enumerate(config.tranches)
     ]
-    oracle = deployer("RemittanceOracle").deploy(
+    oracle = dep("RemittanceOracle").deploy(
         deal.address,
         servicer,
         list(attestors),
@@ -190,7 +198,7 @@ def deploy_deal(
     )
     if test_waterfall:
         coupons = [round(t.coupon * WAD) for t in config.tranches]
-        waterfall = deployer("SequentialTestWaterfall").deploy(coupons, faces, deal.address, sender=admin)
+        waterfall = dep("SequentialTestWaterfall").deploy(coupons, faces, deal.address, sender=admin)
     else:
         from openmbs.chain._exact_waterfall import deploy_exact_waterfall
 
@@ -200,7 +208,10 @@ def deploy_deal(
                 f"deal {config.name!r}: tranche faces {faces} / pool {config.initial_pool_balance} "
                 f"differ from the exact deal's {list(exact.face)} / {exact.pool_original}"
             )
-        waterfall = deploy_exact_waterfall(exact, str(deal.address), sender=admin)
+        if from_artifacts:
+            waterfall = _deploy_exact_from_artifact(exact, str(deal.address), sender=admin)
+        else:
+            waterfall = deploy_exact_waterfall(exact, str(deal.address), sender=admin)
     deal.configure(
         [t.address for t in tokens], issuance.address, oracle.address, waterfall.address, sender=admin
     )
@@ -218,6 +229,24 @@ def deploy_deal(
         admin=admin,
         servicer=servicer,
     )
+
+
+def _deploy_exact_from_artifact(exact: Any, deal_address: str, *, sender: str) -> Any:
+    """``deploy_exact_waterfall`` from the cached artefact (same steps: deploy with
+    ``exact_params``, load the PAC schedules, seal)."""
+    from openmbs.chain._exact_waterfall import MAX_PAC, exact_params
+
+    contract = abi_deployer("ExactWaterfall").deploy(exact_params(exact), deal_address, sender=sender)
+    for i, schedule in enumerate(exact.pac_schedule):
+        if schedule:
+            if len(schedule) > MAX_PAC:
+                raise ChainError(
+                    f"exact waterfall: PAC schedule of class {i} has {len(schedule)} periods, "
+                    f"more than {MAX_PAC}"
+                )
+            contract.set_pac_schedule(i, list(schedule), sender=sender)
+    contract.seal(sender=sender)
+    return contract
 
 
 def config_from_spec(spec: Any, *, loan_count: int, quorum: int = 3, n_attestors: int = 5) -> DealConfig:

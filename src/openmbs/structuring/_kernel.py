@@ -37,6 +37,9 @@ F_FACE, F_RATE, F_MARGIN, F_CAP, F_FLOOR = range(5)
 #: ``_waterfall.py``, in the order of the kernel's ``rows`` and ``slot`` arrays)
 N_TABLES = len(TRANCHE_TABLES)
 
+#: one twelfth (monthly rates are multiplied by it rather than divided by 12)
+MONTH = 1.0 / 12.0
+
 # deal-level output columns
 D_DRAW, D_DEP, D_REL, D_RES, D_RESID, D_EFFECTS = range(6)
 
@@ -114,7 +117,7 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
 # about half of the kernel's time; the helpers left take scalars only.
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _coupon_rate(
     kind: int, rate: float, margin: float, cap: float, floor: float, index: float, netwac: float
 ) -> Any:
@@ -134,7 +137,7 @@ def _coupon_rate(
     return 0.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -> Any:
     if pool_end <= 0.0:
         return 0.0
@@ -174,6 +177,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
     rend = np.empty(n, dtype=np.int64)
     has_z = False
     has_pac = False
+    has_io = False
     for i in range(n):
         if ti[I_RSTART, i] == i:
             rstart[n_ranks] = i
@@ -183,6 +187,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             has_z = True
         if ti[I_RULE, i] == 3:
             has_pac = True
+        if (ti[I_FLAGS, i] & 1) != 0:
+            has_io = True
     for i in range(n):
         bears[i] = ti[I_RULE, i] != 0 and (ti[I_FLAGS, i] & 1) == 0
         kind[i] = ti[I_KIND, i]
@@ -210,7 +216,6 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
     acc = rows[7]
     wup = rows[8]
     wdown = np.empty(n)
-    crate = np.empty(n)
     cur = np.empty(n)
     tot = np.empty((n, 4))
     first = np.empty(n, dtype=np.int64)
@@ -245,21 +250,13 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             ifunds = interest
             pfunds = c_sched[s, t] + c_prep[s, t] + c_rec[s, t] + c_sub[s, t]
             cum_loss += c_loss[s, t]
-            for i in range(n):
-                beg[i] = bal[i]
-                due[i] = 0.0
-                ipaid[i] = 0.0
-                acc[i] = 0.0
-                ppaid[i] = 0.0
-                loss[i] = 0.0
-                wup[i] = 0.0
             draw = 0.0
             dep = 0.0
             rel = 0.0
             residual = 0.0
             fees_now = 0.0
             for k in range(nf):
-                fee = pool_beg * fees[0, k] / 12.0 + fees[1, k]
+                fee = pool_beg * (fees[0, k] * MONTH) + fees[1, k]
                 if fees[2, k] > 0.0 and fee > fees[2, k]:
                     fee = fees[2, k]
                 fcur[k] = fee
@@ -269,13 +266,23 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             if pool_beg > 0.0:
                 netwac = max(interest - fees_now, 0.0) * 12.0 / pool_beg
             for i in range(n):
-                crate[i] = _coupon_rate(
-                    kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac
+                b = bal[i]
+                beg[i] = b
+                ipaid[i] = 0.0
+                acc[i] = 0.0
+                ppaid[i] = 0.0
+                loss[i] = 0.0
+                wup[i] = 0.0
+                mrate = (
+                    _coupon_rate(kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac)
+                    * MONTH
                 )
-                cur[i] = beg[i] * crate[i] / 12.0
-                d = cur[i] + short[i]
+                c = b * mrate
+                cur[i] = c
+                sh = short[i]
+                d = c + sh
                 if ios == 1:
-                    d += short[i] * crate[i] / 12.0
+                    d += sh * mrate
                 due[i] = d
             # triggers
             effects = 0
@@ -309,16 +316,19 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if latch[k] == 1:
                     effects |= trig_i[2, k]
             seq = (effects & 1) != 0
+            # principal deficiency (class balances above the ending pool balance), summed
+            # again only when a step since the last sum may have moved a balance
+            defic = 0.0
+            stale = True
             for si in range(n_steps):
                 op = steps[si]
-                defic = 0.0
-                if op == 5 or op == 6 or op == 7:
-                    # principal deficiency: class balances above the ending pool balance
+                if (op == 5 or op == 6 or op == 7) and stale:
                     total = 0.0
                     for i in range(n):
                         if bears[i]:
                             total += bal[i]
                     defic = max(total - pool_end, 0.0)
+                    stale = False
                 # steps paying principal (4, 5, 6, 8) set ``amount`` and share the
                 # distribution code below (written once, so no helper takes arrays)
                 amount = 0.0
@@ -360,6 +370,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                     if (mask >> j) & 1 == 1 and bal[j] > 0.0:
                                         accreting = True
                                 if accreting:
+                                    stale = True
                                     a = ipaid[i]
                                     ipaid[i] = 0.0
                                     bal[i] += a
@@ -372,6 +383,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                             a -= pay
                                     pfunds += a
                 elif op == 3 and c_sub[s, t] > 0.0:
+                    stale = True
                     a = c_sub[s, t]
                     for i in range(n):
                         up = min(a, wdown[i])
@@ -387,6 +399,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     if (reserve_flags & 2) != 0:
                         amount = min(reserve, defic)
                 elif op == 7 and defic > 0.0:
+                    stale = True
                     left_d = defic
                     for kk in range(n):
                         r = n - 1 - kk
@@ -436,6 +449,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     pay_in = amount
                     left = 0.0
                     if amount > 0.0:
+                        stale = True
                         # PAC classes down to their schedule
                         for i in range(n if has_pac else 0):
                             if amount <= 0.0:
@@ -506,18 +520,19 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             reserve += ifunds
                             dep += ifunds
                             ifunds = 0.0
-            for i in range(n):
+            for i in range(n if has_io else 0):
                 ref = ioref[i]
                 if ref >= 0:
                     bal[i] = pool_end if ref == 255 else bal[ref]
             # outputs
             resid_tot += residual
             for i in range(n):
+                pp = ppaid[i]
                 tot[i, 0] += ipaid[i]
-                tot[i, 1] += ppaid[i]
+                tot[i, 1] += pp
                 tot[i, 2] += loss[i]
-                tot[i, 3] += ppaid[i] * period
-                if ppaid[i] > 0.0:
+                tot[i, 3] += pp * period
+                if pp > 0.0:
                     if first[i] == 0:
                         first[i] = period
                     last[i] = period

@@ -472,33 +472,32 @@ def _distribute(
             pay = np.minimum(amount, excess)
             _pay(w, i, pay)
             amount -= pay
-    seq_any = bool(np.any(sequential))
+    seq = np.broadcast_to(np.asarray(sequential, dtype=np.bool_), amount.shape)
+    all_seq = bool(seq.all())
     for i in range(n):
         rule = d.rule[i]
         if rule not in (PR_SEQ, PR_PRORATA, PR_SUPPORT) or d.flags[i] & F_IO != 0 or locked[i]:
             continue
         if rule == PR_PRORATA:
-            if d.group_start[i] != i:
-                continue
-            members = [j for j in range(i, d.group_end[i]) if not locked[j]]
-            total = np.zeros(w.s)
-            for j in members:
-                total += w.bal[j]
-            safe = np.where(total > 0, total, 1.0)
-            frac = np.minimum(amount / safe, 1.0)
-            seq_left = amount.copy()
-            paid = np.zeros(w.s)
-            for j in members:
-                pr = w.bal[j] * frac
-                if seq_any:
-                    sq = np.minimum(seq_left, w.bal[j])
-                    seq_left -= sq
-                    x = np.where(sequential, sq, pr)
-                else:
-                    x = pr
-                _pay(w, j, x)
-                paid += x
-            amount -= paid
+            # scenarios paying pro rata: the group's members not locked out share at the
+            # group's first class (a group whose first class is locked out is passed
+            # over, as in the exact engine); sequential scenarios: each member on its own
+            if d.group_start[i] == i and not all_seq:
+                members = [j for j in range(i, d.group_end[i]) if not locked[j]]
+                total = np.zeros(w.s)
+                for j in members:
+                    total += w.bal[j]
+                safe = np.where(total > 0, total, 1.0)
+                frac = np.where(seq, 0.0, np.minimum(amount / safe, 1.0))
+                paid = np.zeros(w.s)
+                for j in members:
+                    x = w.bal[j] * frac
+                    _pay(w, j, x)
+                    paid += x
+                amount -= paid
+            sq = np.where(seq, np.minimum(amount, w.bal[i]), 0.0)
+            _pay(w, i, sq)
+            amount -= sq
             continue
         pay = np.minimum(amount, w.bal[i])
         _pay(w, i, pay)

@@ -6,10 +6,15 @@
 @license Apache-2.0
 @notice The deal core. It holds the deal's cash (settlement asset) with internal
         accounting, keeps per-tranche cumulative indices (interest, principal and
-        loss per unit of ORIGINAL face, scaled 1e18, only growing), checkpoints
-        holders on every token transfer, and lets holders pull what they are owed.
-        A holder's claim is `balance * (index_now - index_at_checkpoint) // 1e18`
-        (rounded down: against the claimant; the dust stays in the deal).
+        loss per unit of ORIGINAL face, scaled 1e18, only growing) and
+        lets holders pull what they are owed. A holder's claim is
+        `balance * (index_now - index_at_checkpoint) // 1e18` (rounded down: against
+        the claimant; the dust stays in the deal). The holders' checkpoints live in
+        the tranche tokens, packed in each holder's balance word (so a transfer to a
+        new holder or a first claim creates no storage slot): on every transfer the
+        token asks the deal (`on_transfer`) for the transfer rules and the current
+        index, and on a claim the deal asks the token (`take`) what the holder is
+        owed and moves the checkpoint.
         Each period the remittance oracle hands over a verified report; the deal asks
         the waterfall contract (`ExactWaterfall`, the port of the exact Python
         waterfall, which keeps the tranche balances, shortfalls, triggers and index
@@ -27,11 +32,9 @@
 
 from ethereum.ercs import IERC20
 from snekmate.auth import access_control
-from snekmate.utils import pausable
 from . import deal_types
 
 initializes: access_control
-initializes: pausable
 
 exports: (
     access_control.DEFAULT_ADMIN_ROLE,
@@ -41,7 +44,6 @@ exports: (
     access_control.revokeRole,
     access_control.renounceRole,
     access_control.supportsInterface,
-    pausable.paused,
 )
 
 # ---------------------------------------------------------------- INTERFACES
@@ -53,7 +55,9 @@ interface IWaterfall:
     def state_word(w: uint256) -> uint256: view
 
 interface ITrancheToken:
-    def balanceOf(owner: address) -> uint256: view
+    def take(holder: address, idx: uint256) -> uint256: nonpayable
+    def claimable_at(holder: address, idx: uint256) -> uint256: view
+    def checkpoint_of(holder: address) -> (uint256, uint256): view
 
 # ---------------------------------------------------------------- CONSTANTS
 
@@ -61,8 +65,20 @@ MAX_TRANCHES: constant(uint256) = deal_types.MAX_TRANCHES
 STATE_WORDS: constant(uint256) = deal_types.STATE_WORDS
 WAD: constant(uint256) = deal_types.WAD
 MAX_BATCH: constant(uint256) = 64
+MAX_PAIRS: constant(uint256) = (MAX_TRANCHES + 1) // 2
 _LOW128: constant(uint256) = 2**128 - 1
-_LOW64: constant(uint256) = 2**64 - 1
+_LOW127: constant(uint256) = 2**127 - 1
+# @dev Widths of the fields of `_progress` (see STORAGE).
+_CLOSED: constant(uint256) = 1
+_PAUSED: constant(uint256) = 2
+_PERIOD_SHIFT: constant(uint256) = 2
+_PERIOD_MASK: constant(uint256) = 2**32 - 1
+_RESERVE_SHIFT: constant(uint256) = 34
+_RESERVE_MASK: constant(uint256) = 2**110 - 1
+_ADDRESS_MASK: constant(uint256) = 2**160 - 1
+_COUNTER_MAX: constant(uint256) = 2**96 - 1
+_CREDITED_SHIFT: constant(uint256) = 144
+_CREDITED_MAX: constant(uint256) = 2**112 - 1
 
 GUARDIAN_ROLE: public(constant(bytes32)) = keccak256("GUARDIAN_ROLE")
 COMPLIANCE_ROLE: public(constant(bytes32)) = keccak256("COMPLIANCE_ROLE")
@@ -126,6 +142,12 @@ event RecipientsSet:
 event WaterfallSet:
     waterfall: address
 
+event Paused:
+    account: address
+
+event Unpaused:
+    account: address
+
 # ---------------------------------------------------------------- STORAGE
 
 # @dev The settlement asset (a stablecoin); tranche tokens share its decimals.
@@ -145,37 +167,41 @@ configured: public(bool)
 issuance: public(address)
 oracle: public(address)
 waterfall: public(address)
-tranche_token: public(address[MAX_TRANCHES])
-# @dev token address -> tranche index + 1 (0: not a tranche token).
-_tranche_of: HashMap[address, uint256]
+# @dev Per tranche: the token address (low 160 bits) | a counter of cash claimed
+# by holders (high 96 bits; claimAll counts its total on tranche 0; an overflow
+# moves to `_claimed_spill`). cash_claimed = sum of the counters + the spill.
+_tranche: uint256[MAX_TRANCHES]
+_claimed_spill: uint256
 
-# @dev Packed cumulative indices per unit of original face, scaled 1e18, as the
-# waterfall computed them (floored, remainders carried by the waterfall):
-# high 128 bits interest, low 128 bits principal.
-_index: uint256[MAX_TRANCHES]
+# @dev Cumulative indices per unit of original face, scaled 1e18, as the waterfall
+# computed them (floored, remainders carried by the waterfall), each below 2**127.
+# Two tranches share each word: tranche 2k in the high 128 bits, 2k+1 in the low.
+# `_cidx` holds the cash index C = I + P (what holders are paid on), `_pidx` the
+# principal index P; the interest index is C - P. A period that pays no principal
+# to a pair leaves its `_pidx` word alone.
+_cidx: uint256[MAX_PAIRS]
+_pidx: uint256[MAX_PAIRS]
 # @dev Cumulative face written down, and written back up (subsequent recoveries and
 # Z accretion), per unit of original face, scaled 1e18.
 loss_index: public(uint256[MAX_TRANCHES])
 writeup_index: public(uint256[MAX_TRANCHES])
-# @dev Packed progress: the reserve account (the waterfall's reserve plus its
-# rounding dust; high 128 bits) | last distributed period << 1 | closed flag.
+# @dev The one word a remittance reads and writes for the deal's books (and a
+# transfer reads for the pause): cash credited to tranche holders through the
+# indices, all periods (bits 144..255) | the reserve account (the waterfall's
+# reserve plus its rounding dust; bits 34..143) | last distributed period (bits
+# 2..33) | paused flag (bit 1) | closed flag (bit 0).
 _progress: uint256
-
-# @dev Packed holder account per tranche: high 128 bits the cash index
-# (interest + principal) at the last checkpoint, low 128 bits the cash owed.
-_account: HashMap[uint256, HashMap[address, uint256]]
-
-# @dev Internal accounting of the settlement asset: packed cash received from the
-# oracle (high 128 bits) and cash paid to fee/residual payees (low 128 bits).
-# cash_held = received - claimed by holders - paid to payees.
-_cash: uint256
-# @dev Packed: cash credited to tranche holders through the indices (high 128
-# bits) and cash claimed by them (low 128 bits).
-_totals: uint256
-# @dev Cash owed to the fee and residual recipients (pull).
-payee_owed: public(HashMap[address, uint256])
+# @dev Cash owed to the current fee recipient (high 128 bits) and residual
+# recipient (low 128 bits), pull. What was owed to a former recipient when the
+# recipients changed is parked per address in `_parked` (total `_parked_total`).
+_payees: uint256
+_parked: HashMap[address, uint256]
+_parked_total: uint256
 fee_recipient: public(address)
 residual_recipient: public(address)
+# Internal accounting of the settlement asset, by construction (every period's
+# cash lands in exactly one of the holders' credit, the payees, the reserve):
+# cash_held = credited - claimed + owed to payees + reserve account.
 
 # @dev Compliance, packed per holder: bit 255 the freeze flag, the low 64 bits the
 # allowlist expiry (unix seconds; 0 = never allowed; 2**64-1 = forever).
@@ -214,14 +240,13 @@ def __init__(
     assert len(faces_) > 0  # dev: no tranches
     assert timelock_ != empty(address)  # dev: zero timelock
     access_control.__init__()
-    pausable.__init__()
     settlement = settlement_
     tranche_count = len(faces_)
     faces: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     for i: uint256 in range(len(faces_), bound=MAX_TRANCHES):
         assert faces_[i] > 0 and faces_[i] < 2**96  # dev: face out of range
         faces[i] = faces_[i]
-    assert reserve_initial_ < 2**128  # dev: reserve out of range
+    assert reserve_initial_ <= _RESERVE_MASK  # dev: reserve out of range
     original_face = faces
     initial_pool_balance = initial_pool_balance_
     reserve_initial = reserve_initial_
@@ -253,9 +278,9 @@ def configure(
     assert len(tokens) == tranche_count  # dev: wrong token count
     for i: uint256 in range(len(tokens), bound=MAX_TRANCHES):
         assert tokens[i] != empty(address)  # dev: zero token
-        assert self._tranche_of[tokens[i]] == 0  # dev: duplicate token
-        self.tranche_token[i] = tokens[i]
-        self._tranche_of[tokens[i]] = i + 1
+        for j: uint256 in range(i, bound=MAX_TRANCHES):
+            assert tokens[j] != tokens[i]  # dev: duplicate token
+        self._tranche[i] = convert(tokens[i], uint256)
     self.issuance = issuance_
     self.oracle = oracle_
     self.waterfall = waterfall_
@@ -274,12 +299,12 @@ def mark_closed():
             account with it. Remittances start after closing.
     """
     assert msg.sender == self.issuance  # dev: only issuance
-    assert self._progress & 1 == 0  # dev: already closed
-    self._progress = (reserve_initial << 128) | 1
+    progress: uint256 = self._progress
+    assert progress & _CLOSED == 0  # dev: already closed
+    self._progress = progress | (reserve_initial << _RESERVE_SHIFT) | _CLOSED
     if reserve_initial != 0:
         # A receipt check (before closing the deal holds nothing it accounts for).
         assert staticcall settlement.balanceOf(self) >= reserve_initial  # dev: reserve not funded
-        self._cash += reserve_initial << 128
         log ReserveFunded(source=msg.sender, amount=reserve_initial, reserve_balance=reserve_initial)
     log DealClosed(timestamp=block.timestamp)
 
@@ -295,29 +320,46 @@ def distribute(report: deal_types.RemittanceReport):
     """
     assert msg.sender == self.oracle  # dev: only oracle
     progress: uint256 = self._progress
-    assert progress & 1 == 1  # dev: deal not closed
-    pausable._require_not_paused()
-    assert report.period == ((progress >> 1) & _LOW64) + 1  # dev: period out of order
+    assert progress & _CLOSED != 0  # dev: deal not closed
+    assert progress & _PAUSED == 0, "pausable: contract is paused"
+    assert report.period == ((progress >> _PERIOD_SHIFT) & _PERIOD_MASK) + 1  # dev: period out of order
 
-    reserve_before: uint256 = progress >> 128
+    reserve_before: uint256 = (progress >> _RESERVE_SHIFT) & _RESERVE_MASK
     alloc: deal_types.Allocation = self._allocate(
         deal_types.WaterfallInput(report=report, reserve_balance=reserve_before)
     )
 
     credited: uint256 = 0
+    cw: uint256 = 0  # the current pair's words, as read and as updated
+    pw: uint256 = 0
+    cw0: uint256 = 0
+    pw0: uint256 = 0
     for i: uint256 in range(tranche_count, bound=MAX_TRANCHES):
         face: uint256 = original_face[i]
         credited += alloc.interest[i] + alloc.principal[i]
-        packed: uint256 = self._index[i]
+        sh: uint256 = 128
+        if i & 1 == 0:
+            cw0 = self._cidx[i >> 1]
+            pw0 = self._pidx[i >> 1]
+            cw = cw0
+            pw = pw0
+        else:
+            sh = 0
+        c_old: uint256 = (cw >> sh) & _LOW128
+        p_old: uint256 = (pw >> sh) & _LOW128
         iidx: uint256 = alloc.interest_index[i]
         pidx: uint256 = alloc.principal_index[i]
         # An index grows by at most its cash over the face (plus less than one unit
         # of carried remainder): holders are never credited more than was paid.
-        self._check_index(packed >> 128, iidx, alloc.interest[i], face)
-        self._check_index(packed & _LOW128, pidx, alloc.principal[i], face)
-        new_packed: uint256 = (iidx << 128) | pidx
-        if new_packed != packed:
-            self._index[i] = new_packed
+        self._check_index(c_old - p_old, iidx, alloc.interest[i], face)
+        self._check_index(p_old, pidx, alloc.principal[i], face)
+        cw = (cw & ~(_LOW128 << sh)) | ((iidx + pidx) << sh)
+        pw = (pw & ~(_LOW128 << sh)) | (pidx << sh)
+        if i & 1 == 1 or i + 1 == tranche_count:
+            if cw != cw0:
+                self._cidx[i >> 1] = cw
+            if pw != pw0:
+                self._pidx[i >> 1] = pw
         # (the loss and write-up indices move only in periods with a write-down or
         # a write-up: a carried remainder alone never reaches a whole index unit)
         if alloc.loss[i] != 0:
@@ -338,15 +380,21 @@ def distribute(report: deal_types.RemittanceReport):
         )
     assert credited + alloc.fee + alloc.residual + alloc.reserve_balance == report.cash + reserve_before  # dev: allocation does not conserve cash
 
-    assert alloc.reserve_balance <= _LOW128 and report.period <= _LOW64  # dev: reserve or period too large
-    self._progress = (alloc.reserve_balance << 128) | (report.period << 1) | 1
-    if alloc.fee != 0:
-        self.payee_owed[self.fee_recipient] += alloc.fee
-    if alloc.residual != 0:
-        self.payee_owed[self.residual_recipient] += alloc.residual
-    assert report.cash <= _LOW128  # dev: cash too large
-    self._cash += report.cash << 128
-    self._totals += credited << 128
+    credited_total: uint256 = (progress >> _CREDITED_SHIFT) + credited
+    assert alloc.reserve_balance <= _RESERVE_MASK and report.period <= _PERIOD_MASK  # dev: reserve or period too large
+    assert credited_total <= _CREDITED_MAX  # dev: credited too large
+    self._progress = (
+        (credited_total << _CREDITED_SHIFT)
+        | (alloc.reserve_balance << _RESERVE_SHIFT)
+        | (report.period << _PERIOD_SHIFT)
+        | _CLOSED
+    )
+    if alloc.fee != 0 or alloc.residual != 0:
+        payees: uint256 = self._payees
+        fee_owed: uint256 = (payees >> 128) + alloc.fee
+        residual_owed: uint256 = (payees & _LOW128) + alloc.residual
+        assert fee_owed <= _LOW128 and residual_owed <= _LOW128  # dev: payee owed too large
+        self._payees = (fee_owed << 128) | residual_owed
     log Distributed(
         period=report.period,
         cash=report.cash,
@@ -365,7 +413,7 @@ def _check_index(old: uint256, new: uint256, amount: uint256, face: uint256):
     @dev `new` follows `old` by `floor((amount * 1e18 + carry) / face)` with a carry
          below `face`: so `(new - old) * face < amount * 1e18 + face`.
     """
-    assert new >= old and new <= _LOW128  # dev: index moved back
+    assert new >= old and new <= _LOW127  # dev: index moved back
     assert (new - old) * face < amount * WAD + face  # dev: index above cash
 
 @internal
@@ -382,25 +430,24 @@ def _allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
 # ---------------------------------------------------------------- TRANSFER HOOK
 
 @external
-def on_transfer(owner: address, to: address, owner_balance: uint256, to_balance: uint256):
+@view
+def on_transfer(tranche: uint256, owner: address, to: address) -> uint256:
     """
     @notice Called by a tranche token BEFORE balances move (transfer and
-            transferFrom): enforces the pause and the transfer rules, then
-            checkpoints both holders' claims at the current index.
+            transferFrom): enforces the pause and the transfer rules for both
+            sides and returns the tranche's cash index (interest + principal per
+            unit of original face, scaled 1e18), at which the token checkpoints
+            both holders. A view: the checkpoints live in the token. Reverts while
+            the deal is locked (a transfer inside a claim or a remittance fails).
+    @param tranche The calling token's tranche index.
     @param owner The sender.
     @param to The receiver.
-    @param owner_balance The sender's token balance before the transfer.
-    @param to_balance The receiver's token balance before the transfer.
+    @return uint256 The tranche's cash index now.
     """
-    t: uint256 = self._tranche_of[msg.sender]
-    assert t != 0  # dev: only tranche token
-    t = unsafe_sub(t, 1)
-    pausable._require_not_paused()
+    assert self._progress & _PAUSED == 0, "pausable: contract is paused"
     self._require_may_hold(owner)
     self._require_may_hold(to)
-    idx: uint256 = self._cash_index(t)
-    self._checkpoint(t, owner, owner_balance, idx)
-    self._checkpoint(t, to, to_balance, idx)
+    return self._cash_index(tranche)
 
 
 @external
@@ -427,22 +474,7 @@ def _require_may_hold(holder: address):
 @internal
 @view
 def _cash_index(t: uint256) -> uint256:
-    packed: uint256 = self._index[t]
-    return (packed >> 128) + (packed & _LOW128)
-
-
-@internal
-def _checkpoint(t: uint256, holder: address, balance: uint256, idx: uint256) -> uint256:
-    acc: uint256 = self._account[t][holder]
-    last: uint256 = acc >> 128
-    owed: uint256 = acc & _LOW128
-    if last == idx:
-        return owed
-    # Rounded down: against the claimant.
-    owed += balance * (idx - last) // WAD
-    assert owed <= _LOW128  # dev: owed overflow
-    self._account[t][holder] = (idx << 128) | owed
-    return owed
+    return (self._cidx[t >> 1] >> (128 - ((t & 1) << 7))) & _LOW128
 
 
 # ---------------------------------------------------------------- CLAIMS
@@ -456,9 +488,10 @@ def claim(tranche: uint256) -> uint256:
     @return uint256 The amount paid, in settlement base units.
     """
     assert tranche < tranche_count  # dev: no such tranche
-    owed: uint256 = self._take(tranche, msg.sender)
+    w: uint256 = self._tranche[tranche]
+    owed: uint256 = self._take(tranche, w, msg.sender)
     if owed != 0:
-        self._totals += owed
+        self._count_claimed(tranche, w, owed)
         assert extcall settlement.transfer(msg.sender, owed, default_return_value=True)  # dev: transfer failed
     return owed
 
@@ -471,24 +504,36 @@ def claimAll() -> uint256:
     """
     total: uint256 = 0
     for t: uint256 in range(tranche_count, bound=MAX_TRANCHES):
-        total += self._take(t, msg.sender)
+        total += self._take(t, self._tranche[t], msg.sender)
     if total != 0:
-        self._totals += total
+        self._count_claimed(0, self._tranche[0], total)
         assert extcall settlement.transfer(msg.sender, total, default_return_value=True)  # dev: transfer failed
     return total
 
 
 @internal
-def _take(t: uint256, holder: address) -> uint256:
-    bal: uint256 = staticcall ITrancheToken(self.tranche_token[t]).balanceOf(holder)
-    idx: uint256 = self._cash_index(t)
-    acc: uint256 = self._account[t][holder]
-    owed: uint256 = (acc & _LOW128) + bal * (idx - (acc >> 128)) // WAD
-    if acc != (idx << 128):
-        self._account[t][holder] = idx << 128
+def _take(t: uint256, w: uint256, holder: address) -> uint256:
+    # The token settles the holder at the current index and zeroes what it owed.
+    owed: uint256 = extcall ITrancheToken(self._token(w)).take(holder, self._cash_index(t))
     if owed != 0:
         log Claimed(holder=holder, tranche=t, amount=owed)
     return owed
+
+
+@internal
+def _count_claimed(t: uint256, w: uint256, amount: uint256):
+    # Count a claim on tranche t's counter (in its token word, already read).
+    c: uint256 = (w >> 160) + amount
+    if c > _COUNTER_MAX:
+        self._claimed_spill += c
+        c = 0
+    self._tranche[t] = (c << 160) | (w & _ADDRESS_MASK)
+
+
+@internal
+@pure
+def _token(w: uint256) -> address:
+    return convert(convert(w & _ADDRESS_MASK, uint160), address)
 
 
 @external
@@ -497,10 +542,21 @@ def claim_payee() -> uint256:
     @notice Pull the fees or residual owed to the caller. Works while paused.
     @return uint256 The amount paid.
     """
-    owed: uint256 = self.payee_owed[msg.sender]
+    owed: uint256 = self._parked[msg.sender]
     if owed != 0:
-        self.payee_owed[msg.sender] = 0
-        self._cash += owed
+        self._parked[msg.sender] = 0
+        self._parked_total -= owed
+    payees: uint256 = self._payees
+    left: uint256 = payees
+    if msg.sender == self.fee_recipient:
+        owed += payees >> 128
+        left = left & _LOW128
+    if msg.sender == self.residual_recipient:
+        owed += payees & _LOW128
+        left = left & ~_LOW128
+    if left != payees:
+        self._payees = left
+    if owed != 0:
         assert extcall settlement.transfer(msg.sender, owed, default_return_value=True)  # dev: transfer failed
         log PayeeClaimed(payee=msg.sender, amount=owed)
     return owed
@@ -517,9 +573,26 @@ def claimable(tranche: uint256, holder: address) -> uint256:
     @param holder The holder.
     @return uint256 The amount, in settlement base units.
     """
-    bal: uint256 = staticcall ITrancheToken(self.tranche_token[tranche]).balanceOf(holder)
-    acc: uint256 = self._account[tranche][holder]
-    return (acc & _LOW128) + bal * (self._cash_index(tranche) - (acc >> 128)) // WAD
+    return staticcall ITrancheToken(self._token(self._tranche[tranche])).claimable_at(
+        holder, self._cash_index(tranche)
+    )
+
+
+@external
+@view
+def payee_owed(payee: address) -> uint256:
+    """
+    @notice Fees and residual owed to `payee` (pull with `claim_payee`).
+    @param payee The fee or residual recipient (current or former).
+    @return uint256 The amount, in settlement base units.
+    """
+    owed: uint256 = self._parked[payee]
+    payees: uint256 = self._payees
+    if payee == self.fee_recipient:
+        owed += payees >> 128
+    if payee == self.residual_recipient:
+        owed += payees & _LOW128
+    return owed
 
 
 @external
@@ -530,7 +603,7 @@ def interest_index(tranche: uint256) -> uint256:
     @param tranche The tranche index.
     @return uint256 The index.
     """
-    return self._index[tranche] >> 128
+    return self._cash_index(tranche) - self._principal_index(tranche)
 
 
 @external
@@ -541,7 +614,13 @@ def principal_index(tranche: uint256) -> uint256:
     @param tranche The tranche index.
     @return uint256 The index.
     """
-    return self._index[tranche] & _LOW128
+    return self._principal_index(tranche)
+
+
+@internal
+@view
+def _principal_index(t: uint256) -> uint256:
+    return (self._pidx[t >> 1] >> (128 - ((t & 1) << 7))) & _LOW128
 
 
 @external
@@ -605,8 +684,7 @@ def checkpoint_of(tranche: uint256, holder: address) -> (uint256, uint256):
     @param holder The holder.
     @return (uint256, uint256) (index at checkpoint, owed at checkpoint).
     """
-    acc: uint256 = self._account[tranche][holder]
-    return (acc >> 128, acc & _LOW128)
+    return staticcall ITrancheToken(self._token(self._tranche[tranche])).checkpoint_of(holder)
 
 
 @external
@@ -616,7 +694,28 @@ def closed() -> bool:
     @notice Whether the primary offering has closed (remittances start after it).
     @return bool True once closed.
     """
-    return self._progress & 1 == 1
+    return self._progress & _CLOSED != 0
+
+
+@external
+@view
+def paused() -> bool:
+    """
+    @notice Whether the guardian has paused transfers, subscriptions and remittances.
+    @return bool True while paused.
+    """
+    return self._progress & _PAUSED != 0
+
+
+@external
+@view
+def tranche_token(tranche: uint256) -> address:
+    """
+    @notice The token of a tranche.
+    @param tranche The tranche index.
+    @return address The token (zero before `configure`).
+    """
+    return self._token(self._tranche[tranche])
 
 
 @external
@@ -626,7 +725,7 @@ def last_period() -> uint256:
     @notice The last period distributed (0 before the first remittance).
     @return uint256 The period.
     """
-    return (self._progress >> 1) & _LOW64
+    return (self._progress >> _PERIOD_SHIFT) & _PERIOD_MASK
 
 
 @external
@@ -637,7 +736,7 @@ def reserve_balance() -> uint256:
             funded at closing with `reserve_initial` out of the offering proceeds.
     @return uint256 The balance, in settlement base units.
     """
-    return self._progress >> 128
+    return (self._progress >> _RESERVE_SHIFT) & _RESERVE_MASK
 
 
 @external
@@ -645,12 +744,22 @@ def reserve_balance() -> uint256:
 def cash_held() -> uint256:
     """
     @notice The settlement asset the deal holds by its own books: cash received with
-            remittances less what holders claimed and payees were paid (donations
-            are not counted).
+            remittances (and the reserve deposit) less what holders claimed and
+            payees were paid (donations are not counted). Kept as what it is owed:
+            credited to holders - claimed + owed to payees + the reserve account
+            (each period's conservation check makes the two equal).
     @return uint256 The amount, in settlement base units.
     """
-    c: uint256 = self._cash
-    return (c >> 128) - (self._totals & _LOW128) - (c & _LOW128)
+    progress: uint256 = self._progress
+    payees: uint256 = self._payees
+    return (
+        (progress >> _CREDITED_SHIFT)
+        - self._claimed_total()
+        + ((progress >> _RESERVE_SHIFT) & _RESERVE_MASK)
+        + (payees >> 128)
+        + (payees & _LOW128)
+        + self._parked_total
+    )
 
 
 @external
@@ -660,7 +769,7 @@ def cash_credited() -> uint256:
     @notice Cash credited to tranche holders through the indices, all periods.
     @return uint256 The amount, in settlement base units.
     """
-    return self._totals >> 128
+    return self._progress >> _CREDITED_SHIFT
 
 
 @external
@@ -670,7 +779,16 @@ def cash_claimed() -> uint256:
     @notice Cash claimed by tranche holders, all periods.
     @return uint256 The amount, in settlement base units.
     """
-    return self._totals & _LOW128
+    return self._claimed_total()
+
+
+@internal
+@view
+def _claimed_total() -> uint256:
+    total: uint256 = self._claimed_spill
+    for t: uint256 in range(tranche_count, bound=MAX_TRANCHES):
+        total += self._tranche[t] >> 160
+    return total
 
 
 @external
@@ -735,7 +853,10 @@ def pause():
             Claims of cash already distributed keep working.
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
-    pausable._pause()
+    progress: uint256 = self._progress
+    assert progress & _PAUSED == 0, "pausable: contract is paused"
+    self._progress = progress | _PAUSED
+    log Paused(account=msg.sender)
 
 
 @external
@@ -744,7 +865,10 @@ def unpause():
     @notice Lift the pause. GUARDIAN_ROLE.
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
-    pausable._unpause()
+    progress: uint256 = self._progress
+    assert progress & _PAUSED != 0, "pausable: contract is not paused"
+    self._progress = progress & ~_PAUSED
+    log Unpaused(account=msg.sender)
 
 
 @external
@@ -755,6 +879,13 @@ def set_recipients(fee_recipient_: address, residual_recipient_: address):
     @param residual_recipient_ New residual recipient.
     """
     assert msg.sender == timelock  # dev: only timelock
+    # What the current recipients are owed stays theirs: park it per address.
+    payees: uint256 = self._payees
+    if payees != 0:
+        self._parked[self.fee_recipient] += payees >> 128
+        self._parked[self.residual_recipient] += payees & _LOW128
+        self._parked_total += (payees >> 128) + (payees & _LOW128)
+        self._payees = 0
     self.fee_recipient = fee_recipient_
     self.residual_recipient = residual_recipient_
     log RecipientsSet(fee_recipient=fee_recipient_, residual_recipient=residual_recipient_)

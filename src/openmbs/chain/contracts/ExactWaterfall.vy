@@ -11,10 +11,13 @@
         loaded by the deployer before `seal`.
         The waterfall keeps the exact engine's state (balances, shortfalls,
         write-downs, unpaid fees, reserve, trigger latches, cumulative loss, dust,
-        per-unit indices and their carries) in its own storage, so `allocate` and
-        `apply` are NOT view and only the bound deal may call them.
-        Scratch values of one period live in transient storage (the Python
-        `_Work` object), so the step functions can share them as in Python.
+        and per tranche the cumulative interest, principal, loss and write-up
+        amounts from which the per-unit indices and their carries follow) in its
+        own storage, so `allocate` and `apply` are NOT view and only the bound deal
+        may call them.
+        The scratch of one period (the Python `_Work` object) is a struct in memory;
+        the steps run in `_apply` in the deal's order, each marked with the Python
+        function it ports.
 """
 
 from . import deal_types
@@ -34,10 +37,12 @@ LOW127: constant(uint256) = 2**127 - 1
 MARKER: constant(uint256) = 2**255
 VALUE: constant(uint256) = 2**255 - 1
 LOW64: constant(uint256) = 2**64 - 1
-NZ_WD: constant(uint256) = 128
-NZ_FEE: constant(uint256) = 136
-NZ_CUM: constant(uint256) = 140
-NZ_DUST: constant(uint256) = 141
+SEALED: constant(uint256) = 2**127
+# nonzero flags in the state word (see `_state`)
+NZ_SW: constant(uint256) = 68
+NZ_CUM2: constant(uint256) = 76
+NZ_FEE: constant(uint256) = 84
+NZ_LD: constant(uint256) = 88
 
 CPN_NONE: constant(uint256) = 0
 CPN_FIXED: constant(uint256) = 1
@@ -167,6 +172,61 @@ struct ExactResult:
     writeup_index: uint256[MAX_TRANCHES]
 
 
+# @dev Balances and principal paid this period (what `_distribute` moves); `left` is
+# the amount a distribution could not place.
+struct Pay:
+    bal: uint256[MAX_TRANCHES]
+    paid: uint256[MAX_TRANCHES]
+    left: uint256
+
+
+# @dev Trigger latches, this period's failing tests and the effects of the latched ones.
+struct Trig:
+    latch: uint256[MAX_TRIGGERS]
+    failing: uint256[MAX_TRIGGERS]
+    effects: uint256
+
+
+# @dev The period's scratch (`_Work` of `_exact.py`), plus what the state words held
+# before the period and the new per-unit indices.
+struct Work:
+    period: uint256
+    interest: uint256
+    pool_beg: uint256
+    pool_end: uint256
+    delinquent: uint256
+    index_rate: uint256
+    ifunds: uint256
+    pfunds: uint256
+    reserve: uint256
+    cum_loss: uint256
+    dust: uint256
+    rdraw: uint256
+    rrelease: uint256
+    rdeposit: uint256
+    residual: uint256
+    effects: uint256
+    netwac: uint256
+    reserve_before: uint256
+    dust_before: uint256
+    pay: Pay
+    beg: uint256[MAX_TRANCHES]
+    short: uint256[MAX_TRANCHES]
+    wd: uint256[MAX_TRANCHES]
+    int_due: uint256[MAX_TRANCHES]
+    int_paid: uint256[MAX_TRANCHES]
+    accreted: uint256[MAX_TRANCHES]
+    loss: uint256[MAX_TRANCHES]
+    writeup: uint256[MAX_TRANCHES]
+    fee_short: uint256[MAX_FEES]
+    fee_paid: uint256[MAX_FEES]
+    trig: Trig
+    idx_i: uint256[MAX_TRANCHES]
+    idx_p: uint256[MAX_TRANCHES]
+    idx_l: uint256[MAX_TRANCHES]
+    idx_w: uint256[MAX_TRANCHES]
+
+
 # @dev `ExactState` of `_exact.py`; `index` / `carry` rows: 0 interest, 1 principal,
 # 2 loss, 3 write-up.
 struct ExactStateOut:
@@ -188,67 +248,44 @@ struct ExactStateOut:
 P: immutable(ExactParams)
 deployer: public(immutable(address))
 deal: public(immutable(address))
+# @dev Derived from P at deployment: counts, and bit masks over tranches (bit i set):
+# classes that bear principal (`_bears_principal`), IO strips.
+NT: immutable(uint256)
+NF: immutable(uint256)
+NTRIG: immutable(uint256)
+BEARS: immutable(uint256)
+IO: immutable(uint256)
 
 # @dev PAC scheduled ending balances, per tranche, for periods 1, 2, ...
 pac_schedule: HashMap[uint256, DynArray[uint256, MAX_PAC]]
 
 # ---------------------------------------------------------------- STATE (`ExactState`)
 
-# @dev Storage is packed so that a period writes few words and never sets a zero
-# word (20,000 gas) in normal running: bit 255 of the state words is a marker set at
-# deployment; a class's balance and interest shortfall share a word; the trigger
-# latches share the period's word.
-# @dev MARKER (set by `seal`: 0 before) | SEALED | nonzero flags (bit 128 + i: the
-# write-down of tranche i; bit 136 + k: fee shortfall k; bit 140: cumulative loss;
-# bit 141: dust) | trigger latches (bit 64 + k) | period (low 64 bits). The nonzero
-# flags let a period skip the cold reads of words that hold 0 (2,100 gas each).
-_period: uint256
-# @dev balance (high 128 bits) | interest shortfall (low 128 bits), per tranche.
-_bal_short: uint256[MAX_TRANCHES]
-# @dev The words below hold MARKER | value (see the getters).
-_writedown: uint256[MAX_TRANCHES]
+# @dev Storage is packed so that a performing period reads and writes one word per
+# tranche plus one state word, and never sets a zero word (20,000 gas) in normal
+# running; words that are usually 0 are read only when a flag says they are not.
+# @dev The state word: reserve (high 128 bits) | SEALED (bit 127, set by `seal`) |
+# nonzero flags (bit 68 + i: `_short_wd[i]`; bit 76 + i: `_cum2[i]`; bit 84 + k:
+# `_fee_short[k]`; bit 88: `_loss_dust`) | trigger latches (bit 64 + k) | period (low
+# 64 bits).
+_state: uint256
+# @dev balance (high 128 bits) | cumulative interest paid (low 128 bits), per tranche.
+_bal_cum: uint256[MAX_TRANCHES]
+# @dev The words below hold MARKER (bit 255, set at deployment) | values.
+# interest shortfall (bits 128-254) | write-down (low 128 bits), per tranche.
+_short_wd: uint256[MAX_TRANCHES]
+# cumulative loss (bits 128-254) | cumulative write-up and Z accretion (low 128 bits)
+# per tranche; for an IO strip: cumulative principal paid (low 128 bits). The
+# cumulative principal of any other class follows from its balance:
+# face + write-ups - losses - balance.
+_cum2: uint256[MAX_TRANCHES]
 _fee_short: uint256[MAX_FEES]
-_reserve: uint256
-_cum_loss: uint256
-_dust: uint256
-# @dev Per-unit index (bits 128-254) and the remainder of its divisions (low 128
-# bits), per tranche: 0 interest, 1 principal, 2 loss, 3 write-up; bit 255 marker.
-_index: uint256[MAX_TRANCHES][4]
-
-# ---------------------------------------------------------------- PERIOD SCRATCH (`_Work`)
-
-t_period: transient(uint256)
-t_interest: transient(uint256)
-t_pool_beg: transient(uint256)
-t_pool_end: transient(uint256)
-t_delinquent: transient(uint256)
-t_index_rate: transient(uint256)
-t_ifunds: transient(uint256)
-t_pfunds: transient(uint256)
-t_bal: transient(uint256[MAX_TRANCHES])
-t_beg: transient(uint256[MAX_TRANCHES])
-t_short: transient(uint256[MAX_TRANCHES])
-t_wd: transient(uint256[MAX_TRANCHES])
-t_fee_short: transient(uint256[MAX_FEES])
-t_reserve: transient(uint256)
-t_latch: transient(uint256[MAX_TRIGGERS])
-t_cum_loss: transient(uint256)
-t_dust: transient(uint256)
-t_int_due: transient(uint256[MAX_TRANCHES])
-t_int_paid: transient(uint256[MAX_TRANCHES])
-t_accreted: transient(uint256[MAX_TRANCHES])
-t_prin_paid: transient(uint256[MAX_TRANCHES])
-t_loss: transient(uint256[MAX_TRANCHES])
-t_writeup: transient(uint256[MAX_TRANCHES])
-t_fee_paid: transient(uint256[MAX_FEES])
-t_failing: transient(uint256[MAX_TRIGGERS])
-t_rdraw: transient(uint256)
-t_rrelease: transient(uint256)
-t_rdeposit: transient(uint256)
-t_residual: transient(uint256)
-t_effects: transient(uint256)
-t_netwac: transient(uint256)
-
+# realized losses to date (bits 128-254) | dust (low 128 bits).
+_loss_dust: uint256
+# @dev Per-unit indices: the exact engine adds `(amount * WAD + carry) // face` and
+# carries the remainder; from zero, that is exactly index = cum * WAD // face, carry =
+# cum * WAD % face, with cum the cumulative amount. So only the cumulative amounts
+# are stored.
 
 # ---------------------------------------------------------------- SET-UP
 
@@ -268,6 +305,9 @@ def __init__(p: ExactParams, deal_: address):
     for s: uint256 in range(p.n_steps, bound=MAX_STEPS):
         assert p.steps[s] >= OP_FEES and p.steps[s] <= OP_RESIDUAL  # dev: unknown step
     assert p.pool_original <= LOW128  # dev: pool too large
+    assert p.reserve_initial <= LOW128  # dev: reserve too large
+    bears: uint256 = 0
+    io: uint256 = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         assert p.face[i] <= LOW128  # dev: face too large
         assert p.coupon_kind[i] <= CPN_FIXED_CAPPED  # dev: unknown coupon kind
@@ -277,23 +317,28 @@ def __init__(p: ExactParams, deal_: address):
         assert p.group_start[i] <= i and i < p.group_end[i] and p.group_end[i] <= n  # dev: bad group
         if p.flags[i] & F_IO != 0:
             assert p.io_ref[i] == NOTIONAL_POOL or p.io_ref[i] < n  # dev: bad IO reference
+            io |= 1 << i
+        elif p.rule[i] != PR_NONE:
+            bears |= 1 << i
         assert p.accretion_mask[i] < 2**n  # dev: bad accretion mask
-        self._bal_short[i] = p.face[i] << 128
-        for kind: uint256 in range(4):
-            self._index[kind][i] = MARKER
+        self._bal_cum[i] = p.face[i] << 128
+        self._short_wd[i] = MARKER
+        self._cum2[i] = MARKER
     for k: uint256 in range(p.n_triggers, bound=MAX_TRIGGERS):
         assert p.trig_test[k] >= T_OC and p.trig_test[k] <= T_DELINQ  # dev: unknown trigger test
         assert p.trig_ref[k] < n  # dev: bad trigger tranche
         assert p.trig_effect[k] < 8  # dev: unknown trigger effect
     assert p.reserve_flags < 4  # dev: unknown reserve flag
     P = p
+    NT = n
+    NF = p.n_fees
+    NTRIG = p.n_triggers
+    BEARS = bears
+    IO = io
     deployer = msg.sender
     deal = deal_
-    self._reserve = MARKER | p.reserve_initial
-    self._cum_loss = MARKER
-    self._dust = MARKER
-    for i: uint256 in range(n, bound=MAX_TRANCHES):
-        self._writedown[i] = MARKER
+    self._state = p.reserve_initial << 128
+    self._loss_dust = MARKER
     for k: uint256 in range(p.n_fees, bound=MAX_FEES):
         self._fee_short[k] = MARKER
 
@@ -305,8 +350,8 @@ def set_pac_schedule(i: uint256, schedule: DynArray[uint256, MAX_PAC]):
     @dev Deployer only, before `seal`.
     """
     assert msg.sender == deployer  # dev: only deployer
-    assert self._period & MARKER == 0  # dev: sealed
-    assert i < P.n_tranches and P.rule[i] == PR_PAC  # dev: not a PAC class
+    assert self._state & SEALED == 0  # dev: sealed
+    assert i < NT and P.rule[i] == PR_PAC  # dev: not a PAC class
     self.pac_schedule[i] = schedule
 
 
@@ -316,66 +361,54 @@ def seal():
     @notice End the set-up: parameters are final, `allocate` may run.
     """
     assert msg.sender == deployer  # dev: only deployer
-    assert self._period & MARKER == 0  # dev: sealed
-    self._period = MARKER
+    assert self._state & SEALED == 0  # dev: sealed
+    self._state |= SEALED
 
 
 # ---------------------------------------------------------------- SMALL HELPERS
 
 @internal
-@pure
-def _monthly(amount: uint256, rate_wad: uint256) -> uint256:
-    return amount * rate_wad // (MONTHS * WAD)
-
-
-@internal
 @view
-def _bears_principal(i: uint256) -> bool:
-    return P.rule[i] != PR_NONE and P.flags[i] & F_IO == 0
-
-
-@internal
-@view
-def _locked(i: uint256) -> bool:
-    return self.t_period <= P.lockout[i]
+def _locked(i: uint256, period: uint256) -> bool:
+    return period <= P.lockout[i]
 
 
 @internal
 @view
 def _fee_current(k: uint256, pool_beg: uint256) -> uint256:
-    fee: uint256 = self._monthly(pool_beg, P.fee_rate[k]) + P.fee_fixed[k]
-    if P.fee_cap[k] > 0 and fee > P.fee_cap[k]:
-        fee = P.fee_cap[k]
+    fee: uint256 = pool_beg * P.fee_rate[k] // (MONTHS * WAD) + P.fee_fixed[k]
+    cap: uint256 = P.fee_cap[k]
+    if cap > 0 and fee > cap:
+        fee = cap
     return fee
 
 
 @internal
 @view
-def _fees_now() -> uint256:
+def _fees_now(pool_beg: uint256) -> uint256:
     total: uint256 = 0
-    pool_beg: uint256 = self.t_pool_beg
-    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
+    for k: uint256 in range(NF, bound=MAX_FEES):
         total += self._fee_current(k, pool_beg)
     return total
 
 
 @internal
 @view
-def _coupon_rate(i: uint256) -> uint256:
+def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
     kind: uint256 = P.coupon_kind[i]
     if kind == CPN_FIXED:
         return P.rate[i]
     if kind == CPN_FLOAT:
-        r: int256 = convert(self.t_index_rate, int256) + P.margin[i]
+        r: int256 = convert(index_rate, int256) + P.margin[i]
         if r < convert(P.floor[i], int256):
             r = convert(P.floor[i], int256)
         if P.cap[i] > 0 and r > convert(P.cap[i], int256):
             r = convert(P.cap[i], int256)
         return convert(max(r, 0), uint256)
     if kind == CPN_NETWAC:
-        return convert(max(convert(self.t_netwac, int256) + P.margin[i], 0), uint256)
+        return convert(max(convert(netwac, int256) + P.margin[i], 0), uint256)
     if kind == CPN_FIXED_CAPPED:
-        return min(P.rate[i], self.t_netwac)
+        return min(P.rate[i], netwac)
     return 0
 
 
@@ -399,104 +432,143 @@ def _reserve_target(pool_end: uint256) -> uint256:
 
 @internal
 @view
-def _deficiency() -> uint256:
+def _deficiency(bal: uint256[MAX_TRANCHES], pool_end: uint256) -> uint256:
     total: uint256 = 0
-    for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
-        if self._bears_principal(i):
-            total += self.t_bal[i]
-    pool_end: uint256 = self.t_pool_end
+    bears: uint256 = BEARS
+    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+        if (bears >> i) & 1 == 1:
+            total += bal[i]
     if total > pool_end:
         return total - pool_end
     return 0
 
 
 @internal
-def _pay_principal(i: uint256, amount: uint256):
-    self.t_bal[i] -= amount
-    self.t_prin_paid[i] += amount
-
-
-@internal
-def _pro_rata(start: uint256, end: uint256, amount: uint256) -> uint256:
+@view
+def _pro_rata(pay_: Pay, period: uint256, start: uint256, end: uint256, amount: uint256) -> Pay:
+    pay: Pay = pay_
     total: uint256 = 0
     for j: uint256 in range(start, end, bound=MAX_TRANCHES):
-        if not self._locked(j):
-            total += self.t_bal[j]
+        if not self._locked(j, period):
+            total += pay.bal[j]
     if total == 0:
-        return amount
+        pay.left = amount
+        return pay
     if amount >= total:
         for j: uint256 in range(start, end, bound=MAX_TRANCHES):
-            if not self._locked(j):
-                self._pay_principal(j, self.t_bal[j])
-        return amount - total
+            if not self._locked(j, period):
+                pay.paid[j] += pay.bal[j]
+                pay.bal[j] = 0
+        pay.left = amount - total
+        return pay
     left: uint256 = amount
     bal_left: uint256 = total
     for j: uint256 in range(start, end, bound=MAX_TRANCHES):
-        b: uint256 = self.t_bal[j]
-        if self._locked(j) or b == 0:
+        b: uint256 = pay.bal[j]
+        if self._locked(j, period) or b == 0:
             continue
         share: uint256 = left * b // bal_left
         bal_left -= b
-        self._pay_principal(j, share)
+        pay.bal[j] = b - share
+        pay.paid[j] += share
         left -= share
-    return left
+    pay.left = left
+    return pay
 
 
 @internal
-def _distribute(amount_: uint256, sequential: bool) -> uint256:
+@view
+def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) -> Pay:
+    """
+    @dev `_distribute`: pays `amount_` by the principal rules; `pay.left` is what
+         could not be placed.
+    """
+    pay: Pay = pay_
     amount: uint256 = amount_
-    n: uint256 = P.n_tranches
-    period: uint256 = self.t_period
+    n: uint256 = NT
+    pay.left = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
-            return 0
-        if P.rule[i] == PR_PAC and not self._locked(i):
+            return pay
+        if P.rule[i] == PR_PAC and not self._locked(i, period):
             target: uint256 = self._pac_target(i, period)
-            b: uint256 = self.t_bal[i]
+            b: uint256 = pay.bal[i]
             if b > target:
-                pay: uint256 = min(amount, b - target)
-                self._pay_principal(i, pay)
-                amount -= pay
+                x: uint256 = min(amount, b - target)
+                pay.bal[i] = b - x
+                pay.paid[i] += x
+                amount -= x
+    io: uint256 = IO
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
-            return 0
+            return pay
         rule: uint256 = P.rule[i]
-        if (rule != PR_SEQ and rule != PR_PRORATA and rule != PR_SUPPORT) or P.flags[i] & F_IO != 0:
+        if (rule != PR_SEQ and rule != PR_PRORATA and rule != PR_SUPPORT) or (io >> i) & 1 == 1:
             continue
-        if self._locked(i):
+        if self._locked(i, period):
             continue
         if rule == PR_PRORATA and not sequential:
             if P.group_start[i] == i:
-                amount = self._pro_rata(i, P.group_end[i], amount)
+                pay = self._pro_rata(pay, period, i, P.group_end[i], amount)
+                amount = pay.left
+                pay.left = 0
             continue
-        pay: uint256 = min(amount, self.t_bal[i])
-        self._pay_principal(i, pay)
-        amount -= pay
+        b: uint256 = pay.bal[i]
+        x: uint256 = min(amount, b)
+        pay.bal[i] = b - x
+        pay.paid[i] += x
+        amount -= x
+    bears: uint256 = BEARS
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
-            return 0
-        if self._bears_principal(i):
-            pay: uint256 = min(amount, self.t_bal[i])
-            self._pay_principal(i, pay)
-            amount -= pay
-    return amount
+            return pay
+        if (bears >> i) & 1 == 1:
+            b: uint256 = pay.bal[i]
+            x: uint256 = min(amount, b)
+            pay.bal[i] = b - x
+            pay.paid[i] += x
+            amount -= x
+    pay.left = amount
+    return pay
 
 
 @internal
-def _write_down(i: uint256, amount: uint256):
-    self.t_bal[i] -= amount
-    self.t_loss[i] += amount
-    self.t_wd[i] += amount
+@view
+def _z_accreting(z: uint256, bal: uint256[MAX_TRANCHES]) -> bool:
+    if P.flags[z] & F_Z == 0:
+        return False
+    mask: uint256 = P.accretion_mask[z]
+    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+        if (mask >> i) & 1 == 1 and bal[i] > 0:
+            return True
+    return False
 
 
 # ---------------------------------------------------------------- STEP 0: TRIGGERS
 
 @internal
-def _test_triggers():
-    fees_now: uint256 = self._fees_now()
-    n: uint256 = P.n_tranches
+@view
+def _test_triggers(
+    latch: uint256[MAX_TRIGGERS],
+    beg: uint256[MAX_TRANCHES],
+    fees_now: uint256,
+    pool_end: uint256,
+    interest: uint256,
+    cum_loss: uint256,
+    delinquent: uint256,
+    index_rate: uint256,
+    netwac: uint256,
+) -> Trig:
+    """
+    @dev `_test_triggers`: evaluates every trigger, updates the latches and the
+         period's effect mask.
+    """
+    t: Trig = empty(Trig)
+    t.latch = latch
+    n: uint256 = NT
+    bears: uint256 = BEARS
     effects: uint256 = 0
-    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
+    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
         test: uint256 = P.trig_test[k]
         thr: uint256 = P.trig_threshold[k]
         fail: bool = False
@@ -506,438 +578,330 @@ def _test_triggers():
             for i: uint256 in range(n, bound=MAX_TRANCHES):
                 if P.priority[i] > ref_rank:
                     continue
-                if test == T_OC and self._bears_principal(i):
-                    den += self.t_beg[i]
+                if test == T_OC and (bears >> i) & 1 == 1:
+                    den += beg[i]
                 if test == T_IC:
-                    den += self._monthly(self.t_beg[i], self._coupon_rate(i))
+                    den += beg[i] * self._coupon_rate(i, index_rate, netwac) // (MONTHS * WAD)
             if test == T_OC:
-                fail = den > 0 and self.t_pool_end * WAD < thr * den
+                fail = den > 0 and pool_end * WAD < thr * den
             else:
                 num: uint256 = 0
-                if self.t_interest > fees_now:
-                    num = self.t_interest - fees_now
+                if interest > fees_now:
+                    num = interest - fees_now
                 fail = den > 0 and num * WAD < thr * den
         elif test == T_CUMLOSS:
-            fail = self.t_cum_loss * WAD > thr * P.pool_original
+            fail = cum_loss * WAD > thr * P.pool_original
         elif test == T_DELINQ:
-            fail = self.t_delinquent * WAD > thr * self.t_pool_end
+            fail = delinquent * WAD > thr * pool_end
         if fail:
-            self.t_failing[k] = 1
-        if fail or (self.t_latch[k] == 1 and P.trig_curable[k] == 0):
-            self.t_latch[k] = 1
+            t.failing[k] = 1
+        if fail or (t.latch[k] == 1 and P.trig_curable[k] == 0):
+            t.latch[k] = 1
         else:
-            self.t_latch[k] = 0
-        if self.t_latch[k] == 1:
+            t.latch[k] = 0
+        if t.latch[k] == 1:
             effects |= P.trig_effect[k]
-    self.t_effects = effects
-
-
-@internal
-@view
-def _net_wac() -> uint256:
-    pool_beg: uint256 = self.t_pool_beg
-    if pool_beg == 0:
-        return 0
-    fees_now: uint256 = self._fees_now()
-    num: uint256 = 0
-    if self.t_interest > fees_now:
-        num = self.t_interest - fees_now
-    return num * MONTHS * WAD // pool_beg
-
-
-# ---------------------------------------------------------------- THE STEPS
-
-@internal
-def _step_fees():
-    ifunds: uint256 = self.t_ifunds
-    pool_beg: uint256 = self.t_pool_beg
-    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
-        due: uint256 = self._fee_current(k, pool_beg) + self.t_fee_short[k]
-        pay: uint256 = min(due, ifunds)
-        ifunds -= pay
-        self.t_fee_paid[k] = pay
-        self.t_fee_short[k] = due - pay
-    self.t_ifunds = ifunds
-
-
-@internal
-def _accrete(z: uint256, amount_: uint256):
-    amount: uint256 = amount_
-    self.t_bal[z] += amount
-    self.t_accreted[z] += amount
-    mask: uint256 = P.accretion_mask[z]
-    for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
-        if amount == 0:
-            break
-        if (mask >> i) & 1 == 1:
-            pay: uint256 = min(amount, self.t_bal[i])
-            self._pay_principal(i, pay)
-            amount -= pay
-    self.t_pfunds += amount
-
-
-@internal
-@view
-def _z_accreting(z: uint256) -> bool:
-    if P.flags[z] & F_Z == 0:
-        return False
-    mask: uint256 = P.accretion_mask[z]
-    for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
-        if (mask >> i) & 1 == 1 and self.t_bal[i] > 0:
-            return True
-    return False
-
-
-@internal
-def _step_interest():
-    n: uint256 = P.n_tranches
-    for r: uint256 in range(n, bound=MAX_TRANCHES):
-        if P.rank_start[r] != r:
-            continue
-        end: uint256 = P.rank_end[r]
-        total: uint256 = 0
-        for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-            rate: uint256 = self._coupon_rate(i)
-            sf: uint256 = self.t_short[i]
-            due: uint256 = self._monthly(self.t_beg[i], rate) + sf
-            if P.interest_on_shortfall == 1:
-                due += self._monthly(sf, rate)
-            self.t_int_due[i] = due
-            total += due
-        ifunds: uint256 = self.t_ifunds
-        if total > ifunds and P.reserve_flags & R_COVERS_INTEREST != 0:
-            draw: uint256 = min(self.t_reserve, total - ifunds)
-            self.t_reserve -= draw
-            self.t_rdraw += draw
-            ifunds += draw
-        if total <= ifunds:
-            for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-                self.t_int_paid[i] = self.t_int_due[i]
-            ifunds -= total
-        else:
-            pot: uint256 = ifunds
-            paid: uint256 = 0
-            for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-                share: uint256 = pot * self.t_int_due[i] // total
-                self.t_int_paid[i] = share
-                paid += share
-            self.t_dust += pot - paid
-            ifunds = 0
-        self.t_ifunds = ifunds
-        for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-            self.t_short[i] = self.t_int_due[i] - self.t_int_paid[i]
-            if self._z_accreting(i):
-                accrual: uint256 = self.t_int_paid[i]
-                self.t_int_paid[i] = 0
-                self._accrete(i, accrual)
-
-
-@internal
-def _step_writeup(amount_: uint256):
-    amount: uint256 = amount_
-    for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
-        if amount == 0:
-            return
-        up: uint256 = min(amount, self.t_wd[i])
-        self.t_bal[i] += up
-        self.t_wd[i] -= up
-        self.t_writeup[i] += up
-        amount -= up
-
-
-@internal
-def _step_principal():
-    self.t_pfunds = self._distribute(self.t_pfunds, self.t_effects & E_SEQUENTIAL != 0)
-
-
-@internal
-def _step_xs_loss():
-    pay: uint256 = min(self.t_ifunds, self._deficiency())
-    left: uint256 = self._distribute(pay, self.t_effects & E_SEQUENTIAL != 0)
-    self.t_ifunds -= pay - left
-
-
-@internal
-def _step_reserve_loss():
-    if P.reserve_flags & R_COVERS_LOSSES == 0:
-        return
-    draw: uint256 = min(self.t_reserve, self._deficiency())
-    left: uint256 = self._distribute(draw, self.t_effects & E_SEQUENTIAL != 0)
-    self.t_reserve -= draw - left
-    self.t_rdraw += draw - left
-
-
-@internal
-def _step_writedown():
-    left: uint256 = self._deficiency()
-    n: uint256 = P.n_tranches
-    for k: uint256 in range(n, bound=MAX_TRANCHES):
-        if left == 0:
-            return
-        r: uint256 = n - 1 - k
-        if P.rank_end[r] - 1 != r:
-            continue
-        start: uint256 = P.rank_start[r]
-        total: uint256 = 0
-        for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
-            if self._bears_principal(j):
-                total += self.t_bal[j]
-        take: uint256 = min(left, total)
-        left -= take
-        bal_left: uint256 = total
-        for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
-            if bal_left == 0:
-                break
-            if not self._bears_principal(j):
-                continue
-            b: uint256 = self.t_bal[j]
-            share: uint256 = take * b // bal_left
-            bal_left -= b
-            self._write_down(j, share)
-            take -= share
-
-
-@internal
-def _step_trigger_xs():
-    effects: uint256 = self.t_effects
-    if effects & E_TURBO != 0:
-        self.t_ifunds = self._distribute(self.t_ifunds, True)
-    if effects & E_TRAP != 0:
-        ifunds: uint256 = self.t_ifunds
-        self.t_reserve += ifunds
-        self.t_rdeposit += ifunds
-        self.t_ifunds = 0
-
-
-@internal
-def _step_reserve_topup():
-    target: uint256 = self._reserve_target(self.t_pool_end)
-    reserve: uint256 = self.t_reserve
-    if reserve < target:
-        dep: uint256 = min(self.t_ifunds, target - reserve)
-        self.t_reserve = reserve + dep
-        self.t_rdeposit += dep
-        self.t_ifunds -= dep
-
-
-@internal
-def _step_residual():
-    release: uint256 = 0
-    pool_end: uint256 = self.t_pool_end
-    if pool_end == 0:
-        release = self.t_reserve + self.t_dust
-        self.t_rrelease += self.t_reserve
-        self.t_reserve = 0
-        self.t_dust = 0
-    elif self.t_effects & E_TRAP == 0:
-        target: uint256 = self._reserve_target(pool_end)
-        if self.t_reserve > target:
-            release = self.t_reserve - target
-            self.t_rrelease += release
-            self.t_reserve = target
-    self.t_residual = self.t_ifunds + self.t_pfunds + release
-    self.t_ifunds = 0
-    self.t_pfunds = 0
+    t.effects = effects
+    return t
 
 
 # ---------------------------------------------------------------- THE PERIOD
 
 @internal
-def _accumulate(slot: uint256, i: uint256, amount: uint256, face: uint256):
+def _apply(rem: ExactRemittance) -> Work:
     """
-    @dev index += (amount * WAD + carry) // face, carry = the remainder.
+    @dev `apply_period`: loads the state into the scratch, runs the steps in the
+         deal's order, stores the new state and returns the scratch (with the new
+         per-unit indices).
     """
-    if face == 0 or amount == 0:
-        return
-    packed: uint256 = self._index[slot][i]
-    num: uint256 = amount * WAD + (packed & LOW128)
-    idx: uint256 = ((packed >> 128) & LOW127) + num // face
-    assert idx <= LOW127  # dev: index overflow
-    self._index[slot][i] = MARKER | (idx << 128) | (num % face)
-
-
-@internal
-def _apply(rem: ExactRemittance):
-    """
-    @dev `apply_period`: loads the state into the scratch, runs the steps, stores the
-         new state. The figures stay in the scratch for `_result`.
-    """
-    period_word: uint256 = self._period
-    assert period_word & MARKER != 0  # dev: not sealed
-    assert rem.period == (period_word & LOW64) + 1  # dev: period out of order
-    n: uint256 = P.n_tranches
-    # _Work.__init__
-    self.t_period = rem.period
-    self.t_interest = rem.interest
-    self.t_pool_beg = rem.beginning_balance
-    self.t_pool_end = rem.ending_balance
-    self.t_delinquent = rem.delinquent_60
-    self.t_index_rate = rem.index_rate
-    self.t_ifunds = rem.interest
-    self.t_pfunds = rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
+    word: uint256 = self._state
+    assert word & SEALED != 0  # dev: not sealed
+    assert rem.period == (word & LOW64) + 1  # dev: period out of order
+    n: uint256 = NT
+    io: uint256 = IO
+    bears: uint256 = BEARS
+    # ---- _Work.__init__
+    w: Work = empty(Work)
+    w.period = rem.period
+    w.interest = rem.interest
+    w.pool_beg = rem.beginning_balance
+    w.pool_end = rem.ending_balance
+    w.delinquent = rem.delinquent_60
+    w.index_rate = rem.index_rate
+    w.ifunds = rem.interest
+    w.pfunds = rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
+    cum_i: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    cum_2: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    old_bc: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     for i: uint256 in range(n, bound=MAX_TRANCHES):
-        packed: uint256 = self._bal_short[i]
+        packed: uint256 = self._bal_cum[i]
+        old_bc[i] = packed
         b: uint256 = packed >> 128
-        self.t_bal[i] = b
-        self.t_beg[i] = b
-        self.t_short[i] = packed & LOW128
-        if (period_word >> (NZ_WD + i)) & 1 == 1:
-            self.t_wd[i] = self._writedown[i] & VALUE
-        else:
-            self.t_wd[i] = 0
-        self.t_int_due[i] = 0
-        self.t_int_paid[i] = 0
-        self.t_accreted[i] = 0
-        self.t_prin_paid[i] = 0
-        self.t_loss[i] = 0
-        self.t_writeup[i] = 0
-    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
-        if (period_word >> (NZ_FEE + k)) & 1 == 1:
-            self.t_fee_short[k] = self._fee_short[k] & VALUE
-        else:
-            self.t_fee_short[k] = 0
-        self.t_fee_paid[k] = 0
-    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        self.t_latch[k] = (period_word >> (64 + k)) & 1
-        self.t_failing[k] = 0
-    self.t_reserve = self._reserve & VALUE
-    cum_loss: uint256 = 0
-    if (period_word >> NZ_CUM) & 1 == 1:
-        cum_loss = self._cum_loss & VALUE
-    self.t_cum_loss = cum_loss + rem.realized_losses
-    dust: uint256 = 0
-    if (period_word >> NZ_DUST) & 1 == 1:
-        dust = self._dust & VALUE
-    self.t_dust = dust
-    self.t_rdraw = 0
-    self.t_rrelease = 0
-    self.t_rdeposit = 0
-    self.t_residual = 0
-    self.t_effects = 0
+        w.pay.bal[i] = b
+        w.beg[i] = b
+        cum_i[i] = packed & LOW128
+        if (word >> (NZ_SW + i)) & 1 == 1:
+            packed = self._short_wd[i]
+            w.short[i] = (packed >> 128) & LOW127
+            w.wd[i] = packed & LOW128
+        if (word >> (NZ_CUM2 + i)) & 1 == 1:
+            cum_2[i] = self._cum2[i] & VALUE
+    for k: uint256 in range(NF, bound=MAX_FEES):
+        if (word >> (NZ_FEE + k)) & 1 == 1:
+            w.fee_short[k] = self._fee_short[k] & VALUE
+    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        w.trig.latch[k] = (word >> (64 + k)) & 1
+    w.reserve = word >> 128
+    w.reserve_before = w.reserve
+    old_ld: uint256 = 0
+    if (word >> NZ_LD) & 1 == 1:
+        old_ld = self._loss_dust & VALUE
+    w.cum_loss = ((old_ld >> 128) & LOW127) + rem.realized_losses
+    w.dust = old_ld & LOW128
+    w.dust_before = w.dust
 
-    self.t_netwac = self._net_wac()
-    self._test_triggers()
+    # ---- _net_wac (the current fees, as the trigger tests use them)
+    fees_now: uint256 = self._fees_now(w.pool_beg)
+    if w.pool_beg != 0:
+        num: uint256 = 0
+        if w.interest > fees_now:
+            num = w.interest - fees_now
+        w.netwac = num * MONTHS * WAD // w.pool_beg
+    if NTRIG != 0:
+        w.trig = self._test_triggers(
+            w.trig.latch, w.beg, fees_now, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
+        )
+    w.effects = w.trig.effects
+    sequential: bool = w.effects & E_SEQUENTIAL != 0
+
     for s: uint256 in range(P.n_steps, bound=MAX_STEPS):
         op: uint256 = P.steps[s]
         if op == OP_FEES:
-            self._step_fees()
+            # ---- _step_fees
+            ifunds: uint256 = w.ifunds
+            for k: uint256 in range(NF, bound=MAX_FEES):
+                due: uint256 = self._fee_current(k, w.pool_beg) + w.fee_short[k]
+                x: uint256 = min(due, ifunds)
+                ifunds -= x
+                w.fee_paid[k] = x
+                w.fee_short[k] = due - x
+            w.ifunds = ifunds
         elif op == OP_INTEREST:
-            self._step_interest()
+            # ---- _step_interest
+            for r: uint256 in range(n, bound=MAX_TRANCHES):
+                if P.rank_start[r] != r:
+                    continue
+                end: uint256 = P.rank_end[r]
+                total: uint256 = 0
+                for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+                    rate: uint256 = self._coupon_rate(i, w.index_rate, w.netwac)
+                    sf: uint256 = w.short[i]
+                    due: uint256 = w.beg[i] * rate // (MONTHS * WAD) + sf
+                    if P.interest_on_shortfall == 1:
+                        due += sf * rate // (MONTHS * WAD)
+                    w.int_due[i] = due
+                    total += due
+                ifunds: uint256 = w.ifunds
+                if total > ifunds and P.reserve_flags & R_COVERS_INTEREST != 0:
+                    draw: uint256 = min(w.reserve, total - ifunds)
+                    w.reserve -= draw
+                    w.rdraw += draw
+                    ifunds += draw
+                if total <= ifunds:
+                    for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+                        w.int_paid[i] = w.int_due[i]
+                    ifunds -= total
+                else:
+                    pot: uint256 = ifunds
+                    paid: uint256 = 0
+                    for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+                        share: uint256 = pot * w.int_due[i] // total
+                        w.int_paid[i] = share
+                        paid += share
+                    w.dust += pot - paid
+                    ifunds = 0
+                w.ifunds = ifunds
+                for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+                    w.short[i] = w.int_due[i] - w.int_paid[i]
+                    if self._z_accreting(i, w.pay.bal):
+                        # ---- _accrete
+                        amount: uint256 = w.int_paid[i]
+                        w.int_paid[i] = 0
+                        w.pay.bal[i] += amount
+                        w.accreted[i] += amount
+                        mask: uint256 = P.accretion_mask[i]
+                        for j: uint256 in range(n, bound=MAX_TRANCHES):
+                            if amount == 0:
+                                break
+                            if (mask >> j) & 1 == 1:
+                                x: uint256 = min(amount, w.pay.bal[j])
+                                w.pay.bal[j] -= x
+                                w.pay.paid[j] += x
+                                amount -= x
+                        w.pfunds += amount
         elif op == OP_WRITEUP:
-            self._step_writeup(rem.subsequent_recoveries)
+            # ---- _step_writeup
+            amount: uint256 = rem.subsequent_recoveries
+            for i: uint256 in range(n, bound=MAX_TRANCHES):
+                if amount == 0:
+                    break
+                up: uint256 = min(amount, w.wd[i])
+                w.pay.bal[i] += up
+                w.wd[i] -= up
+                w.writeup[i] += up
+                amount -= up
         elif op == OP_PRINCIPAL:
-            self._step_principal()
+            # ---- _step_principal
+            w.pay = self._distribute(w.pay, w.period, w.pfunds, sequential)
+            w.pfunds = w.pay.left
         elif op == OP_XS_LOSS:
-            self._step_xs_loss()
+            # ---- _step_xs_loss
+            x: uint256 = min(w.ifunds, self._deficiency(w.pay.bal, w.pool_end))
+            if x != 0:
+                w.pay = self._distribute(w.pay, w.period, x, sequential)
+                w.ifunds -= x - w.pay.left
         elif op == OP_RESERVE_LOSS:
-            self._step_reserve_loss()
+            # ---- _step_reserve_loss
+            if P.reserve_flags & R_COVERS_LOSSES != 0:
+                draw: uint256 = min(w.reserve, self._deficiency(w.pay.bal, w.pool_end))
+                if draw != 0:
+                    w.pay = self._distribute(w.pay, w.period, draw, sequential)
+                    w.reserve -= draw - w.pay.left
+                    w.rdraw += draw - w.pay.left
         elif op == OP_WRITEDOWN:
-            self._step_writedown()
+            # ---- _step_writedown
+            left: uint256 = self._deficiency(w.pay.bal, w.pool_end)
+            for k: uint256 in range(n, bound=MAX_TRANCHES):
+                if left == 0:
+                    break
+                r: uint256 = n - 1 - k
+                if P.rank_end[r] - 1 != r:
+                    continue
+                start: uint256 = P.rank_start[r]
+                total: uint256 = 0
+                for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
+                    if (bears >> j) & 1 == 1:
+                        total += w.pay.bal[j]
+                take: uint256 = min(left, total)
+                left -= take
+                bal_left: uint256 = total
+                for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
+                    if bal_left == 0:
+                        break
+                    if (bears >> j) & 1 == 0:
+                        continue
+                    b: uint256 = w.pay.bal[j]
+                    share: uint256 = take * b // bal_left
+                    bal_left -= b
+                    # ---- _write_down
+                    w.pay.bal[j] = b - share
+                    w.loss[j] += share
+                    w.wd[j] += share
+                    take -= share
         elif op == OP_TRIGGER_XS:
-            self._step_trigger_xs()
+            # ---- _step_trigger_xs
+            if w.effects & E_TURBO != 0:
+                w.pay = self._distribute(w.pay, w.period, w.ifunds, True)
+                w.ifunds = w.pay.left
+            if w.effects & E_TRAP != 0:
+                w.reserve += w.ifunds
+                w.rdeposit += w.ifunds
+                w.ifunds = 0
         elif op == OP_RESERVE_TOPUP:
-            self._step_reserve_topup()
+            # ---- _step_reserve_topup
+            target: uint256 = self._reserve_target(w.pool_end)
+            if w.reserve < target:
+                dep: uint256 = min(w.ifunds, target - w.reserve)
+                w.reserve += dep
+                w.rdeposit += dep
+                w.ifunds -= dep
         elif op == OP_RESIDUAL:
-            self._step_residual()
-    # IO notionals follow their reference at the end of the period
-    for i: uint256 in range(n, bound=MAX_TRANCHES):
-        if P.flags[i] & F_IO != 0:
-            ref: uint256 = P.io_ref[i]
-            if ref == NOTIONAL_POOL:
-                self.t_bal[i] = self.t_pool_end
-            else:
-                self.t_bal[i] = self.t_bal[ref]
-    # the new state (only the words that change are written; a word whose nonzero
-    # flag was clear holds 0 and is not read)
-    assert rem.period <= LOW64  # dev: period too large
+            # ---- _step_residual
+            release: uint256 = 0
+            if w.pool_end == 0:
+                release = w.reserve + w.dust
+                w.rrelease += w.reserve
+                w.reserve = 0
+                w.dust = 0
+            elif w.effects & E_TRAP == 0:
+                target: uint256 = self._reserve_target(w.pool_end)
+                if w.reserve > target:
+                    release = w.reserve - target
+                    w.rrelease += release
+                    w.reserve = target
+            w.residual = w.ifunds + w.pfunds + release
+            w.ifunds = 0
+            w.pfunds = 0
+    # ---- IO notionals follow their reference at the end of the period
+    if io != 0:
+        for i: uint256 in range(n, bound=MAX_TRANCHES):
+            if (io >> i) & 1 == 1:
+                ref: uint256 = P.io_ref[i]
+                if ref == NOTIONAL_POOL:
+                    w.pay.bal[i] = w.pool_end
+                else:
+                    w.pay.bal[i] = w.pay.bal[ref]
+
+    # ---- the new state and indices (only the words that change are written; a
+    # word whose nonzero flag was clear holds 0 and was not read)
+    assert rem.period <= LOW64 and w.reserve <= LOW128  # dev: period or reserve too large
     flags: uint256 = 0
-    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        flags |= self.t_latch[k] << (64 + k)
+    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        flags |= w.trig.latch[k] << (64 + k)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         f: uint256 = P.face[i]
-        b: uint256 = self.t_bal[i]
-        sf: uint256 = self.t_short[i]
-        assert b <= LOW128 and sf <= LOW128  # dev: balance too large
-        packed: uint256 = (b << 128) | sf
-        if packed != self._bal_short[i]:
-            self._bal_short[i] = packed
-        v: uint256 = self.t_wd[i]
-        old: uint256 = 0
-        if (period_word >> (NZ_WD + i)) & 1 == 1:
-            old = self._writedown[i] & VALUE
-        if v != old:
-            self._writedown[i] = MARKER | v
-        if v != 0:
-            flags |= 1 << (NZ_WD + i)
-        self._accumulate(0, i, self.t_int_paid[i], f)
-        self._accumulate(1, i, self.t_prin_paid[i], f)
-        if P.flags[i] & F_IO == 0:
-            self._accumulate(2, i, self.t_loss[i], f)
-            self._accumulate(3, i, self.t_writeup[i] + self.t_accreted[i], f)
-    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
-        v: uint256 = self.t_fee_short[k]
-        old: uint256 = 0
-        if (period_word >> (NZ_FEE + k)) & 1 == 1:
-            old = self._fee_short[k] & VALUE
-        if v != old:
-            self._fee_short[k] = MARKER | v
+        b: uint256 = w.pay.bal[i]
+        ci: uint256 = cum_i[i] + w.int_paid[i]
+        assert b <= LOW128 and ci <= LOW128  # dev: balance too large
+        packed: uint256 = (b << 128) | ci
+        if packed != old_bc[i]:
+            self._bal_cum[i] = packed
+        sf: uint256 = w.short[i]
+        v: uint256 = w.wd[i]
+        assert sf <= LOW127 and v <= LOW128  # dev: shortfall too large
+        packed = (sf << 128) | v
+        if packed != 0:
+            flags |= 1 << (NZ_SW + i)
+        if (word >> (NZ_SW + i)) & 1 == 1 or packed != 0:
+            self._short_wd[i] = MARKER | packed
+        cp: uint256 = 0
+        c2: uint256 = cum_2[i]
+        if (io >> i) & 1 == 1:
+            cp = c2 + w.pay.paid[i]
+            c2 = cp
+        else:
+            cl: uint256 = ((c2 >> 128) & LOW127) + w.loss[i]
+            cw: uint256 = (c2 & LOW128) + w.writeup[i] + w.accreted[i]
+            assert cl <= LOW127 and cw <= LOW128  # dev: cumulative too large
+            c2 = (cl << 128) | cw
+            cp = f + cw - cl - b
+            if c2 != 0 and f != 0:
+                w.idx_l[i] = cl * WAD // f
+                w.idx_w[i] = cw * WAD // f
+        assert c2 <= VALUE  # dev: cumulative too large
+        if c2 != cum_2[i]:
+            self._cum2[i] = MARKER | c2
+        if c2 != 0:
+            flags |= 1 << (NZ_CUM2 + i)
+        if f != 0:
+            w.idx_i[i] = ci * WAD // f
+            w.idx_p[i] = cp * WAD // f
+            assert max(max(w.idx_i[i], w.idx_p[i]), max(w.idx_l[i], w.idx_w[i])) <= LOW127  # dev: index overflow
+    for k: uint256 in range(NF, bound=MAX_FEES):
+        v: uint256 = w.fee_short[k]
         if v != 0:
             flags |= 1 << (NZ_FEE + k)
-    v: uint256 = self.t_reserve
-    if v != self._reserve & VALUE:
-        self._reserve = MARKER | v
-    v = self.t_cum_loss
-    if v != cum_loss:
-        self._cum_loss = MARKER | v
-    if v != 0:
-        flags |= 1 << NZ_CUM
-    v = self.t_dust
-    if v != dust:
-        self._dust = MARKER | v
-    if v != 0:
-        flags |= 1 << NZ_DUST
-    self._period = MARKER | flags | rem.period
-
-
-@internal
-@view
-def _result(rem: ExactRemittance, dust_before: uint256) -> ExactResult:
-    res: ExactResult = empty(ExactResult)
-    res.period = rem.period
-    n: uint256 = P.n_tranches
-    cash_out: uint256 = 0
-    for i: uint256 in range(n, bound=MAX_TRANCHES):
-        res.beginning_balance[i] = self.t_beg[i]
-        res.interest_due[i] = self.t_int_due[i]
-        res.interest_paid[i] = self.t_int_paid[i]
-        res.accreted[i] = self.t_accreted[i]
-        res.interest_shortfall[i] = self.t_short[i]
-        res.principal_paid[i] = self.t_prin_paid[i]
-        res.writedown[i] = self.t_loss[i]
-        res.writeup[i] = self.t_writeup[i]
-        res.ending_balance[i] = self.t_bal[i]
-        cash_out += res.interest_paid[i] + res.principal_paid[i]
-        res.interest_index[i] = (self._index[0][i] >> 128) & LOW127
-        res.principal_index[i] = (self._index[1][i] >> 128) & LOW127
-        res.loss_index[i] = (self._index[2][i] >> 128) & LOW127
-        res.writeup_index[i] = (self._index[3][i] >> 128) & LOW127
-    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
-        res.fees_paid[k] = self.t_fee_paid[k]
-        cash_out += res.fees_paid[k]
-    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        res.trigger_failing[k] = self.t_failing[k]
-    res.reserve_draw = self.t_rdraw
-    res.reserve_deposit = self.t_rdeposit
-    res.reserve_release = self.t_rrelease
-    res.reserve_balance = self.t_reserve
-    res.effects = self.t_effects
-    res.residual_paid = self.t_residual
-    res.dust = self.t_dust
-    res.dust_change = convert(res.dust, int256) - convert(dust_before, int256)
-    res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
-    res.cash_out = cash_out + res.residual_paid
-    res.cleanup_eligible = P.cleanup_wad > 0 and rem.ending_balance * WAD <= P.cleanup_wad * P.pool_original
-    return res
+        if (word >> (NZ_FEE + k)) & 1 == 1 or v != 0:
+            assert v <= VALUE  # dev: fee shortfall too large
+            self._fee_short[k] = MARKER | v
+    assert w.cum_loss <= LOW127 and w.dust <= LOW128  # dev: loss too large
+    ld: uint256 = (w.cum_loss << 128) | w.dust
+    if ld != old_ld:
+        self._loss_dust = MARKER | ld
+    if ld != 0:
+        flags |= 1 << NZ_LD
+    self._state = (w.reserve << 128) | SEALED | flags | rem.period
+    return w
 
 
 # ---------------------------------------------------------------- ENTRY POINTS
@@ -951,9 +915,41 @@ def apply(rem: ExactRemittance) -> ExactResult:
     @return ExactResult What the period paid.
     """
     assert msg.sender == deal  # dev: only deal
-    dust_before: uint256 = self._dust & VALUE
-    self._apply(rem)
-    return self._result(rem, dust_before)
+    w: Work = self._apply(rem)
+    res: ExactResult = empty(ExactResult)
+    res.period = rem.period
+    cash_out: uint256 = 0
+    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+        cash_out += w.int_paid[i] + w.pay.paid[i]
+    for k: uint256 in range(NF, bound=MAX_FEES):
+        cash_out += w.fee_paid[k]
+    res.beginning_balance = w.beg
+    res.interest_due = w.int_due
+    res.interest_paid = w.int_paid
+    res.accreted = w.accreted
+    res.interest_shortfall = w.short
+    res.principal_paid = w.pay.paid
+    res.writedown = w.loss
+    res.writeup = w.writeup
+    res.ending_balance = w.pay.bal
+    res.fees_paid = w.fee_paid
+    res.trigger_failing = w.trig.failing
+    res.reserve_draw = w.rdraw
+    res.reserve_deposit = w.rdeposit
+    res.reserve_release = w.rrelease
+    res.reserve_balance = w.reserve
+    res.effects = w.effects
+    res.residual_paid = w.residual
+    res.dust = w.dust
+    res.dust_change = convert(w.dust, int256) - convert(w.dust_before, int256)
+    res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
+    res.cash_out = cash_out + w.residual
+    res.cleanup_eligible = P.cleanup_wad > 0 and rem.ending_balance * WAD <= P.cleanup_wad * P.pool_original
+    res.interest_index = w.idx_i
+    res.principal_index = w.idx_p
+    res.loss_index = w.idx_l
+    res.writeup_index = w.idx_w
+    return res
 
 
 @external
@@ -976,53 +972,83 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     assert msg.sender == deal  # dev: only deal
     r: deal_types.RemittanceReport = inp.report
     assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash is not the collections
-    dust0: uint256 = 0
-    if (self._period >> NZ_DUST) & 1 == 1:
-        dust0 = self._dust & VALUE
-    assert inp.reserve_balance == (self._reserve & VALUE) + dust0  # dev: reserve out of sync
-    rem: ExactRemittance = ExactRemittance(
-        period=r.period,
-        interest=r.interest,
-        scheduled_principal=r.scheduled_principal,
-        prepaid_principal=r.unscheduled_principal,
-        recoveries=r.recoveries,
-        realized_losses=r.losses,
-        beginning_balance=r.beginning_balance,
-        ending_balance=r.ending_balance,
-        delinquent_60=r.delinquent_60,
-        index_rate=r.index_rate,
-        subsequent_recoveries=r.subsequent_recoveries,
+    w: Work = self._apply(
+        ExactRemittance(
+            period=r.period,
+            interest=r.interest,
+            scheduled_principal=r.scheduled_principal,
+            prepaid_principal=r.unscheduled_principal,
+            recoveries=r.recoveries,
+            realized_losses=r.losses,
+            beginning_balance=r.beginning_balance,
+            ending_balance=r.ending_balance,
+            delinquent_60=r.delinquent_60,
+            index_rate=r.index_rate,
+            subsequent_recoveries=r.subsequent_recoveries,
+        )
     )
-    self._apply(rem)
+    # (checked against the state before the period, which `_apply` loaded)
+    assert inp.reserve_balance == w.reserve_before + w.dust_before  # dev: reserve out of sync
     a: deal_types.Allocation = empty(deal_types.Allocation)
     fee: uint256 = 0
-    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
-        fee += self.t_fee_paid[k]
+    for k: uint256 in range(NF, bound=MAX_FEES):
+        fee += w.fee_paid[k]
     latch_bits: uint256 = 0
-    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        latch_bits |= self.t_latch[k] << k
-    for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
-        a.interest[i] = self.t_int_paid[i]
-        a.principal[i] = self.t_prin_paid[i]
-        a.loss[i] = self.t_loss[i]
-        a.writeup[i] = self.t_writeup[i] + self.t_accreted[i]
-        a.balance[i] = self.t_bal[i]
-        a.interest_shortfall[i] = self.t_short[i]
-        a.interest_index[i] = (self._index[0][i] >> 128) & LOW127
-        a.principal_index[i] = (self._index[1][i] >> 128) & LOW127
+    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        latch_bits |= w.trig.latch[k] << k
+    a.interest = w.int_paid
+    a.principal = w.pay.paid
+    a.loss = w.loss
+    a.balance = w.pay.bal
+    a.interest_shortfall = w.short
+    a.interest_index = w.idx_i
+    a.principal_index = w.idx_p
+    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+        up: uint256 = w.writeup[i] + w.accreted[i]
+        a.writeup[i] = up
         # (returned only when they moved: the deal reads them only then)
-        if a.loss[i] != 0:
-            a.loss_index[i] = (self._index[2][i] >> 128) & LOW127
-        if a.writeup[i] != 0:
-            a.writeup_index[i] = (self._index[3][i] >> 128) & LOW127
+        if w.loss[i] != 0:
+            a.loss_index[i] = w.idx_l[i]
+        if up != 0:
+            a.writeup_index[i] = w.idx_w[i]
     a.fee = fee
-    a.residual = self.t_residual
-    a.reserve_balance = self.t_reserve + self.t_dust
-    a.state[0] = self.t_cum_loss
+    a.residual = w.residual
+    a.reserve_balance = w.reserve + w.dust
+    a.state[0] = w.cum_loss
     a.state[1] = r.period
-    a.state[2] = latch_bits | (self.t_effects << 8)
-    a.state[3] = self.t_dust
+    a.state[2] = latch_bits | (w.effects << 8)
+    a.state[3] = w.dust
     return a
+
+
+# ---------------------------------------------------------------- VIEWS
+
+@internal
+@view
+def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
+    """
+    @dev Index and carry of kind 0 interest, 1 principal, 2 loss, 3 write-up, from
+         the cumulative amount: cum * WAD = index * face + carry.
+    """
+    f: uint256 = P.face[i]
+    if f == 0 or i >= NT:
+        return 0, 0
+    cum: uint256 = 0
+    c2: uint256 = self._cum2[i] & VALUE
+    if kind == 0:
+        cum = self._bal_cum[i] & LOW128
+    elif kind == 1:
+        if (IO >> i) & 1 == 1:
+            cum = c2
+        else:
+            cum = f + (c2 & LOW128) - ((c2 >> 128) & LOW127) - (self._bal_cum[i] >> 128)
+    elif kind == 2:
+        if (IO >> i) & 1 == 0:
+            cum = (c2 >> 128) & LOW127
+    elif kind == 3:
+        if (IO >> i) & 1 == 0:
+            cum = c2 & LOW128
+    return cum * WAD // f, cum * WAD % f
 
 
 @external
@@ -1035,20 +1061,20 @@ def state_word(w: uint256) -> uint256:
     @return uint256 The word.
     """
     if w == 0:
-        return self._cum_loss & VALUE
-    word: uint256 = self._period
+        return (self._loss_dust >> 128) & LOW127
+    word: uint256 = self._state
     if w == 1:
         return word & LOW64
     if w == 2:
         bits: uint256 = 0
         effects: uint256 = 0
-        for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
+        for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
             if (word >> (64 + k)) & 1 == 1:
                 bits |= 1 << k
                 effects |= P.trig_effect[k]
         return bits | (effects << 8)
     if w == 3:
-        return self._dust & VALUE
+        return self._loss_dust & LOW128
     return 0
 
 
@@ -1059,8 +1085,8 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
     @notice Per-unit index and carry of tranche `i`: kind 0 interest, 1 principal,
             2 loss, 3 write-up (and Z accretion).
     """
-    packed: uint256 = self._index[kind][i]
-    return (packed >> 128) & LOW127, packed & LOW128
+    assert kind < 4 and i < MAX_TRANCHES  # dev: bad index
+    return self._index_carry(kind, i)
 
 
 @external
@@ -1069,7 +1095,7 @@ def sealed() -> bool:
     """
     @notice Whether the set-up is over (`allocate` / `apply` may run).
     """
-    return self._period & MARKER != 0
+    return self._state & SEALED != 0
 
 
 @external
@@ -1078,7 +1104,7 @@ def period() -> uint256:
     """
     @notice The last period applied (0 before the first).
     """
-    return self._period & LOW64
+    return self._state & LOW64
 
 
 @external
@@ -1087,7 +1113,7 @@ def writedown(i: uint256) -> uint256:
     """
     @notice Face of tranche `i` written off and not yet written back up.
     """
-    return self._writedown[i] & VALUE
+    return self._short_wd[i] & LOW128
 
 
 @external
@@ -1106,7 +1132,7 @@ def reserve() -> uint256:
     @notice The reserve account (the exact engine's; the deal's reserve account also
             holds the dust).
     """
-    return self._reserve & VALUE
+    return self._state >> 128
 
 
 @external
@@ -1115,7 +1141,7 @@ def latch(k: uint256) -> uint256:
     """
     @notice 1 while trigger `k` is latched.
     """
-    return (self._period >> (64 + k)) & 1
+    return (self._state >> (64 + k)) & 1
 
 
 @external
@@ -1124,7 +1150,7 @@ def cum_loss() -> uint256:
     """
     @notice Realized losses to date.
     """
-    return self._cum_loss & VALUE
+    return (self._loss_dust >> 128) & LOW127
 
 
 @external
@@ -1133,7 +1159,7 @@ def dust() -> uint256:
     """
     @notice Interest-shortfall rounding units held for the residual holder.
     """
-    return self._dust & VALUE
+    return self._loss_dust & LOW128
 
 
 @external
@@ -1142,7 +1168,7 @@ def tranche_balance(i: uint256) -> uint256:
     """
     @notice Current face of tranche `i` (an IO strip's current notional).
     """
-    return self._bal_short[i] >> 128
+    return self._bal_cum[i] >> 128
 
 
 @external
@@ -1151,7 +1177,7 @@ def shortfall(i: uint256) -> uint256:
     """
     @notice Unpaid interest of tranche `i` carried forward.
     """
-    return self._bal_short[i] & LOW128
+    return (self._short_wd[i] >> 128) & LOW127
 
 
 @external
@@ -1161,23 +1187,22 @@ def get_state() -> ExactStateOut:
     @notice The whole stored state (`ExactState`), arrays padded with zeros.
     """
     out: ExactStateOut = empty(ExactStateOut)
-    out.period = self._period & LOW64
-    for i: uint256 in range(P.n_tranches, bound=MAX_TRANCHES):
-        packed: uint256 = self._bal_short[i]
-        out.balance[i] = packed >> 128
-        out.shortfall[i] = packed & LOW128
-        out.writedown[i] = self._writedown[i] & VALUE
+    word: uint256 = self._state
+    out.period = word & LOW64
+    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+        out.balance[i] = self._bal_cum[i] >> 128
+        packed: uint256 = self._short_wd[i]
+        out.shortfall[i] = (packed >> 128) & LOW127
+        out.writedown[i] = packed & LOW128
         for kind: uint256 in range(4):
-            word: uint256 = self._index[kind][i]
-            out.index[kind][i] = (word >> 128) & LOW127
-            out.carry[kind][i] = word & LOW128
-    for k: uint256 in range(P.n_fees, bound=MAX_FEES):
+            out.index[kind][i], out.carry[kind][i] = self._index_carry(kind, i)
+    for k: uint256 in range(NF, bound=MAX_FEES):
         out.fee_shortfall[k] = self._fee_short[k] & VALUE
-    for k: uint256 in range(P.n_triggers, bound=MAX_TRIGGERS):
-        out.latch[k] = (self._period >> (64 + k)) & 1
-    out.reserve = self._reserve & VALUE
-    out.cum_loss = self._cum_loss & VALUE
-    out.dust = self._dust & VALUE
+    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        out.latch[k] = (word >> (64 + k)) & 1
+    out.reserve = word >> 128
+    out.cum_loss = (self._loss_dust >> 128) & LOW127
+    out.dust = self._loss_dust & LOW128
     return out
 
 

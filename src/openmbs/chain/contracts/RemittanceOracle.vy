@@ -87,11 +87,11 @@ timelock: public(immutable(address))
 
 is_attestor: public(HashMap[address, bool])
 attestor_count: public(uint256)
-quorum: public(uint256)
 
-# @dev Packed bounds (1e18 = 100%): high 128 bits the upper bound of the annual
-# interest rate implied by a report (interest <= beginning balance x rate / 12), low
-# 128 bits the upper bound of the reported index rate.
+# @dev Packed, read once per report: the quorum (high 8 bits), the upper bound of the
+# annual interest rate implied by a report (bits 128-247; interest <= beginning
+# balance x rate / 12) and the upper bound of the reported index rate (low 128 bits);
+# rates 1e18 = 100%.
 _bounds: uint256
 
 # @dev Packed progress: last period (high 64 bits), loan count (next 64 bits), last
@@ -103,6 +103,7 @@ loan_tape_root: public(HashMap[uint256, bytes32])
 unrecovered_losses: public(uint256)
 
 _LOW128: constant(uint256) = 2**128 - 1
+_LOW120: constant(uint256) = 2**120 - 1
 _LOW64: constant(uint256) = 2**64 - 1
 
 
@@ -140,7 +141,7 @@ def __init__(
         log AttestorSet(attestor=a, active=True, attestor_count=self.attestor_count + 1)
         self.attestor_count += 1
     assert quorum_ > 0 and quorum_ <= len(attestors_)  # dev: bad quorum
-    self.quorum = quorum_
+    self._bounds = quorum_ << 248
     log QuorumSet(quorum=quorum_)
     self._set_bounds(max_annual_rate_, max_index_rate_)
     self._progress = self._pack(0, initial_loan_count_, staticcall IDeal(deal_).initial_pool_balance())
@@ -164,9 +165,10 @@ def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.
     access_control._check_role(SERVICER_ROLE, msg.sender)
     progress: uint256 = self._progress
     assert report.period == (progress >> 192) + 1  # dev: period out of order
-    self._check_figures(report, progress)
+    bounds: uint256 = self._bounds
+    self._check_figures(report, progress, bounds)
     digest: bytes32 = self._digest(report)
-    signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures)
+    signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> 248)
 
     self._progress = self._pack(report.period, report.loan_count, report.ending_balance)
     self.loan_tape_root[report.period] = report.loan_tape_root
@@ -186,8 +188,7 @@ def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.
 
 @internal
 @view
-def _check_figures(r: deal_types.RemittanceReport, progress: uint256):
-    bounds: uint256 = self._bounds
+def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: uint256):
     assert r.beginning_balance == progress & _LOW128  # dev: beginning balance != last ending balance
     assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash != collections
     # Subsequent recoveries come from loans already written off.
@@ -196,7 +197,7 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256):
     removed: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
     assert removed <= r.beginning_balance  # dev: principal above beginning balance
     assert r.ending_balance == r.beginning_balance - removed  # dev: ending balance does not roll forward
-    assert r.interest * 12 * WAD <= r.beginning_balance * (bounds >> 128)  # dev: interest above balance x max rate
+    assert r.interest * 12 * WAD <= r.beginning_balance * ((bounds >> 128) & _LOW120)  # dev: interest above balance x max rate
     assert r.delinquent_30 + r.delinquent_60 + r.delinquent_90_plus <= r.ending_balance  # dev: delinquencies above ending balance
     assert r.loan_count <= (progress >> 128) & _LOW64  # dev: loan count grew
     assert r.index_rate <= bounds & _LOW128  # dev: index rate above bound
@@ -212,7 +213,7 @@ def _digest(report: deal_types.RemittanceReport) -> bytes32:
 @internal
 @view
 def _check_signatures(
-    digest: bytes32, signatures: DynArray[deal_types.Signature, MAX_ATTESTORS]
+    digest: bytes32, signatures: DynArray[deal_types.Signature, MAX_ATTESTORS], quorum: uint256
 ) -> DynArray[address, MAX_ATTESTORS]:
     signers: DynArray[address, MAX_ATTESTORS] = []
     previous: uint160 = 0
@@ -226,7 +227,7 @@ def _check_signatures(
         previous = convert(signer, uint160)
         assert self.is_attestor[signer]  # dev: signer is not an attestor
         signers.append(signer)
-    assert len(signers) >= self.quorum  # dev: below quorum
+    assert len(signers) >= quorum  # dev: below quorum
     return signers
 
 
@@ -269,7 +270,17 @@ def max_annual_rate() -> uint256:
     @notice Bound on the annual interest rate implied by a report (1e18 = 100%).
     @return uint256 The bound.
     """
-    return self._bounds >> 128
+    return (self._bounds >> 128) & _LOW120
+
+
+@external
+@view
+def quorum() -> uint256:
+    """
+    @notice Signatures required (M of N).
+    @return uint256 The quorum.
+    """
+    return self._bounds >> 248
 
 
 @external
@@ -339,7 +350,7 @@ def set_attestor(attestor: address, active: bool):
         self.attestor_count += 1
     else:
         self.attestor_count -= 1
-        assert self.attestor_count >= self.quorum  # dev: quorum unreachable
+        assert self.attestor_count >= self._bounds >> 248  # dev: quorum unreachable
     log AttestorSet(attestor=attestor, active=active, attestor_count=self.attestor_count)
 
 
@@ -351,7 +362,7 @@ def set_quorum(quorum_: uint256):
     """
     assert msg.sender == timelock  # dev: only timelock
     assert quorum_ > 0 and quorum_ <= self.attestor_count  # dev: bad quorum
-    self.quorum = quorum_
+    self._bounds = (quorum_ << 248) | (self._bounds & (2**248 - 1))
     log QuorumSet(quorum=quorum_)
 
 
@@ -368,8 +379,8 @@ def set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
 
 @internal
 def _set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
-    assert max_annual_rate_ <= _LOW128 and max_index_rate_ <= _LOW128  # dev: bound too large
-    self._bounds = (max_annual_rate_ << 128) | max_index_rate_
+    assert max_annual_rate_ <= _LOW120 and max_index_rate_ <= _LOW128  # dev: bound too large
+    self._bounds = (self._bounds & ~(2**248 - 1)) | (max_annual_rate_ << 128) | max_index_rate_
     log BoundsSet(max_annual_rate=max_annual_rate_, max_index_rate=max_index_rate_)
 
 

@@ -10,7 +10,11 @@
         Every transfer path (`transfer`, `transferFrom`, and therefore
         `permit` + `transferFrom`) first calls the deal's `on_transfer` hook, which
         enforces the pause and the transfer rules (allowlist with expiry, freeze) and
-        checkpoints both holders' claims BEFORE balances move.
+        returns the tranche's cash index; both holders are checkpointed at it BEFORE
+        balances move. The checkpoint (cash index at the last settlement and the
+        cash owed up to it) is packed in the holder's balance word, so a transfer to
+        a new holder and a first claim create no extra storage slot; the deal pays
+        claims and settles a holder through `take`.
         The external entry points are this contract's own functions (wrapping the
         snekmate `erc20` internals) so that `# pragma nonreentrancy on` covers them.
 """
@@ -30,7 +34,6 @@ initializes: ownable
 initializes: erc20[ownable := ownable]
 
 exports: (
-    erc20.balanceOf,
     erc20.totalSupply,
     erc20.allowance,
     erc20.name,
@@ -44,7 +47,7 @@ exports: (
 # ---------------------------------------------------------------- INTERFACES
 
 interface IDeal:
-    def on_transfer(owner: address, to: address, owner_balance: uint256, to_balance: uint256): nonpayable
+    def on_transfer(tranche: uint256, owner: address, to: address) -> uint256: view
     def check_holder(holder: address) -> bool: view
     def settlement() -> address: view
 
@@ -53,6 +56,19 @@ interface IDeal:
 _PERMIT_TYPE_HASH: constant(bytes32) = keccak256(
     "Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"
 )
+
+WAD: constant(uint256) = 10**18
+_LOW128: constant(uint256) = 2**128 - 1
+# @dev A holder's word: balance (bits 160..255) | cash index at the last
+# checkpoint (bits 80..159) | WIDE flag (bit 79) | cash owed up to it (bits 0..78).
+# When the index or the owed amount does not fit (an 18-decimal asset's holder
+# owed above 2**79 units, an index above 2**80), the flag is set and both live in
+# `_wide` (index << 128 | owed) until a claim brings them back.
+_BAL_SHIFT: constant(uint256) = 160
+_CK_SHIFT: constant(uint256) = 80
+_CK_MAX: constant(uint256) = 2**80 - 1
+_OWED_MAX: constant(uint256) = 2**79 - 1
+_WIDE: constant(uint256) = 2**79
 
 # ---------------------------------------------------------------- EVENTS
 
@@ -71,6 +87,10 @@ original_face: public(immutable(uint256))
 tranche: public(immutable(uint256))
 # @dev Set at closing; no mint after it.
 minting_finished: public(bool)
+# @dev Per holder: balance and packed checkpoint (see `_BAL_SHIFT`).
+_word: HashMap[address, uint256]
+# @dev Per holder in WIDE mode: cash index at the checkpoint << 128 | cash owed.
+_wide: HashMap[address, uint256]
 
 
 # ---------------------------------------------------------------- CONSTRUCTOR
@@ -94,6 +114,7 @@ def __init__(
     @param tranche_ The tranche index in the deal.
     @param original_face_ The tranche's original face (mint cap).
     """
+    assert original_face_ < 2**96  # dev: face out of range
     settlement_: address = staticcall IDeal(deal_).settlement()
     decimals_: uint8 = staticcall IERC20Detailed(settlement_).decimals()
     ownable.__init__()
@@ -117,8 +138,7 @@ def transfer(to: address, amount: uint256) -> bool:
     @param amount The amount, in base units of original face.
     @return bool True (reverts on failure).
     """
-    self._hook(msg.sender, to)
-    erc20._transfer(msg.sender, to, amount)
+    self._move(msg.sender, to, amount)
     return True
 
 
@@ -133,8 +153,7 @@ def transferFrom(owner: address, to: address, amount: uint256) -> bool:
     @return bool True (reverts on failure).
     """
     erc20._spend_allowance(owner, msg.sender, amount)
-    self._hook(owner, to)
-    erc20._transfer(owner, to, amount)
+    self._move(owner, to, amount)
     return True
 
 
@@ -189,8 +208,13 @@ def mint(to: address, amount: uint256):
     """
     assert msg.sender == minter  # dev: only minter
     assert not self.minting_finished  # dev: minting finished
-    assert erc20.totalSupply + amount <= original_face  # dev: above original face
-    erc20._mint(to, amount)
+    supply: uint256 = erc20.totalSupply + amount
+    assert supply <= original_face  # dev: above original face
+    assert to != empty(address)  # dev: mint to the zero address
+    erc20.totalSupply = supply
+    # No distribution before closing: the index is 0, the checkpoint stays empty.
+    self._word[to] += amount << _BAL_SHIFT
+    log IERC20.Transfer(sender=empty(address), receiver=to, value=amount)
 
 
 @external
@@ -204,8 +228,111 @@ def finish_minting():
     log MintingFinished(total_supply=erc20.totalSupply)
 
 
-# ---------------------------------------------------------------- HOOK
+# ---------------------------------------------------------------- CHECKPOINTS
+
+@external
+@view
+def balanceOf(owner: address) -> uint256:
+    """
+    @notice The token balance of `owner`.
+    @param owner The holder.
+    @return uint256 The balance, in base units of original face.
+    """
+    return self._word[owner] >> _BAL_SHIFT
+
+
+@external
+def take(holder: address, idx: uint256) -> uint256:
+    """
+    @notice Settle `holder` at the cash index `idx` and hand over what it is owed
+            (the deal pays it out). Deal only.
+    @param holder The holder.
+    @param idx The tranche's cash index now.
+    @return uint256 The cash owed, in settlement base units (rounded down).
+    """
+    assert msg.sender == deal  # dev: only deal
+    w: uint256 = self._word[holder]
+    if w == 0:
+        return 0
+    owed: uint256 = self._owed_at(holder, w, idx)
+    new: uint256 = self._pack(holder, w >> _BAL_SHIFT, idx, 0, w)
+    if new != w:
+        self._word[holder] = new
+    return owed
+
+
+@external
+@view
+def claimable_at(holder: address, idx: uint256) -> uint256:
+    """
+    @notice What `holder` is owed at the cash index `idx` (see `Deal.claimable`).
+    @param holder The holder.
+    @param idx A cash index at or above the holder's checkpoint.
+    @return uint256 The amount, in settlement base units (rounded down).
+    """
+    return self._owed_at(holder, self._word[holder], idx)
+
+
+@external
+@view
+def checkpoint_of(holder: address) -> (uint256, uint256):
+    """
+    @notice The holder's stored checkpoint: the cash index at the last checkpoint
+            and the cash owed accrued up to it.
+    @param holder The holder.
+    @return (uint256, uint256) (index at checkpoint, owed at checkpoint).
+    """
+    w: uint256 = self._word[holder]
+    if w & _WIDE != 0:
+        x: uint256 = self._wide[holder]
+        return (x >> 128, x & _LOW128)
+    return ((w >> _CK_SHIFT) & _CK_MAX, w & _OWED_MAX)
+
 
 @internal
-def _hook(owner: address, to: address):
-    extcall IDeal(deal).on_transfer(owner, to, erc20.balanceOf[owner], erc20.balanceOf[to])
+@view
+def _owed_at(holder: address, w: uint256, idx: uint256) -> uint256:
+    """
+    @dev Owed at checkpoint + balance x (idx - checkpoint index) // 1e18: rounded
+         down, against the claimant.
+    """
+    if w & _WIDE != 0:
+        x: uint256 = self._wide[holder]
+        return (x & _LOW128) + (w >> _BAL_SHIFT) * (idx - (x >> 128)) // WAD
+    return (w & _OWED_MAX) + (w >> _BAL_SHIFT) * (idx - ((w >> _CK_SHIFT) & _CK_MAX)) // WAD
+
+
+@internal
+def _pack(holder: address, bal: uint256, idx: uint256, owed: uint256, old: uint256) -> uint256:
+    """
+    @dev The holder's new word (writes `_wide` when the checkpoint does not fit in
+         the word, clears it when it fits again). An empty position is stored as 0.
+    """
+    if idx <= _CK_MAX and owed <= _OWED_MAX:
+        if old & _WIDE != 0:
+            self._wide[holder] = 0
+        if bal == 0 and owed == 0:
+            return 0
+        return (bal << _BAL_SHIFT) | (idx << _CK_SHIFT) | owed
+    assert idx <= _LOW128 and owed <= _LOW128  # dev: owed overflow
+    self._wide[holder] = (idx << 128) | owed
+    return (bal << _BAL_SHIFT) | _WIDE
+
+
+@internal
+def _move(owner: address, to: address, amount: uint256):
+    """
+    @dev The deal checks the pause and both holders and gives the index; both
+         holders are settled at it, then the balances move (the receiver's word is
+         read after the sender's is written: a self-transfer changes nothing).
+    """
+    assert owner != empty(address)  # dev: erc20: transfer from the zero address
+    assert to != empty(address)  # dev: erc20: transfer to the zero address
+    idx: uint256 = staticcall IDeal(deal).on_transfer(tranche, owner, to)
+    w: uint256 = self._word[owner]
+    bal: uint256 = w >> _BAL_SHIFT
+    assert bal >= amount  # dev: erc20: transfer amount exceeds balance
+    self._word[owner] = self._pack(owner, bal - amount, idx, self._owed_at(owner, w, idx), w)
+    w = self._word[to]
+    self._word[to] = self._pack(to, (w >> _BAL_SHIFT) + amount, idx, self._owed_at(to, w, idx), w)
+    log IERC20.Transfer(sender=owner, receiver=to, value=amount)
