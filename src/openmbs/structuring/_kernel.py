@@ -316,19 +316,16 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if latch[k] == 1:
                     effects |= trig_i[2, k]
             seq = (effects & 1) != 0
-            # principal deficiency (class balances above the ending pool balance), summed
-            # again only when a step since the last sum may have moved a balance
-            defic = 0.0
-            stale = True
             for si in range(n_steps):
                 op = steps[si]
-                if (op == 5 or op == 6 or op == 7) and stale:
+                defic = 0.0
+                if op == 5 or op == 6 or op == 7:
+                    # principal deficiency: class balances above the ending pool balance
                     total = 0.0
                     for i in range(n):
                         if bears[i]:
                             total += bal[i]
                     defic = max(total - pool_end, 0.0)
-                    stale = False
                 # steps paying principal (4, 5, 6, 8) set ``amount`` and share the
                 # distribution code below (written once, so no helper takes arrays)
                 amount = 0.0
@@ -370,7 +367,6 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                     if (mask >> j) & 1 == 1 and bal[j] > 0.0:
                                         accreting = True
                                 if accreting:
-                                    stale = True
                                     a = ipaid[i]
                                     ipaid[i] = 0.0
                                     bal[i] += a
@@ -383,7 +379,6 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                             a -= pay
                                     pfunds += a
                 elif op == 3 and c_sub[s, t] > 0.0:
-                    stale = True
                     a = c_sub[s, t]
                     for i in range(n):
                         up = min(a, wdown[i])
@@ -399,7 +394,6 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     if (reserve_flags & 2) != 0:
                         amount = min(reserve, defic)
                 elif op == 7 and defic > 0.0:
-                    stale = True
                     left_d = defic
                     for kk in range(n):
                         r = n - 1 - kk
@@ -449,7 +443,6 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     pay_in = amount
                     left = 0.0
                     if amount > 0.0:
-                        stale = True
                         # PAC classes down to their schedule
                         for i in range(n if has_pac else 0):
                             if amount <= 0.0:
