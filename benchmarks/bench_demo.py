@@ -13,10 +13,16 @@ bridge seconds; a second line gives the CPU seconds of the run by stage (compara
 on a loaded machine). A "machine check" line times a fixed pure-Python loop and shows the
 load average, since the machine is shared.
 
+Last, unless ``--evm-months 0``, the first size runs ``--evm-months`` months twice more,
+on titanoboa's stock py-evm environment (the baseline) and on the lean one
+(``openmbs.chain._lean``), and the median chain seconds per month of both and their
+ratio are printed.
+
 Targets (issue 5): 2,000 loans x 360 months < 60 s; 20,000 loans < 3 min; per-month
 chain time flat in the number of loans.
 
     .venv/bin/python benchmarks/bench_demo.py [--sizes 2000,20000] [--months 360] [--cold]
+        [--evm-months 36]
 """
 
 from __future__ import annotations
@@ -35,6 +41,9 @@ import json, sys, time
 from pathlib import Path
 t_start = time.perf_counter()
 cache = sys.argv[4]
+if len(sys.argv) > 5 and sys.argv[5] == "stock":  # titanoboa's stock py-evm environment
+    import openmbs.chain._lean
+    openmbs.chain._lean.make_lean = lambda env: False
 if cache:
     import os
     os.environ["OPENMBS_CACHE_DIR"] = cache + "-openmbs"
@@ -72,12 +81,12 @@ def machine_check() -> str:
     return f"machine check: 3e6-iteration Python loop {dt:.2f} s; load average {load:.2f}; {os.cpu_count()} cpu"
 
 
-def run(n: int, months: int, cold: bool) -> dict[str, object]:
+def run(n: int, months: int, cold: bool, evm: str = "lean") -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         cache = str(Path(tmp) / "boa-cache") if cold else ""
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(Path(tmp) / "demo"), str(n), str(months), cache],
+            [sys.executable, "-c", _CHILD, str(Path(tmp) / "demo"), str(n), str(months), cache, evm],
             capture_output=True,
             text=True,
             check=False,
@@ -106,6 +115,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="2000,20000")
     ap.add_argument("--months", type=int, default=360)
     ap.add_argument("--cold", action="store_true", help="empty titanoboa and openmbs compile caches")
+    ap.add_argument(
+        "--evm-months",
+        type=int,
+        default=36,
+        help="months of the lean-vs-stock EVM comparison at the first size (0: skip)",
+    )
     args = ap.parse_args()
     print(machine_check(), flush=True)
     print(
@@ -129,6 +144,15 @@ def main() -> None:
             f"{'cpu s':>7} {'':>7} {float(r['cpu']):>9.1f} "  # type: ignore[arg-type]
             + " ".join(f"{cpu.get(s, 0.0):>7.1f}" for s in STAGES)
             + "  (CPU seconds of the run's process, by stage)",
+            flush=True,
+        )
+    if args.evm_months > 0:
+        n = int(args.sizes.split(",")[0])
+        per = {evm: float(run(n, args.evm_months, False, evm)["month"]) for evm in ("stock", "lean")}  # type: ignore[arg-type]
+        print(
+            f"chain s/month (median), {n:,} loans, {args.evm_months} months: titanoboa's stock "
+            f"py-evm environment (baseline) {per['stock']:.4f}, lean environment {per['lean']:.4f}, "
+            f"ratio {per['stock'] / per['lean']:.2f}x",
             flush=True,
         )
     print(machine_check(), flush=True)

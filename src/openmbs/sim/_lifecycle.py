@@ -54,6 +54,9 @@ DEPLOYMENT = "state/deployment.json"
 _FORMAT = "openmbs-lifecycle/1"
 _FAR_FUTURE = 2**40
 _MONTH_SECONDS = 30 * 24 * 3600
+#: The embedded chain's first block time (2026-01-01 00:00 UTC): a run's chain, and so
+#: its event store, depends only on its inputs.
+_GENESIS_TIMESTAMP = 1_767_225_600
 #: Gas money (wei) the operator gives each investor account on a node.
 _INVESTOR_GAS_WEI = 10**17
 
@@ -293,6 +296,7 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
 
     from openmbs.agents import AttestorSet
     from openmbs.chain import config_from_spec, deploy_deal
+    from openmbs.chain._lean import make_lean
     from openmbs.indexer import BoaLogCollector, MemoryLogSource
 
     signers = AttestorSet([_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)])
@@ -303,7 +307,8 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
     if cfg.rpc is None:
         env = boa.Env()
         boa.set_env(env)
-        _untrace(env)
+        make_lean(env)
+        env.evm.patch.timestamp = _GENESIS_TIMESTAMP
         source = MemoryLogSource("boa")
         collector = BoaLogCollector(source, env)
         admin = _address("admin", cfg.seed)
@@ -428,65 +433,6 @@ def _attach(
     import boa
 
     return _world(cfg, client, boa.env, signers, investors, None, None, attached=True)
-
-
-def _untrace(env: Any) -> None:
-    """Run the embedded EVM lean: without titanoboa's SHA3 and SSTORE tracers and
-    without gas metering.
-
-    titanoboa wraps the SHA3 and SSTORE opcodes of every environment to record hash
-    preimages and touched slots, which only its storage dumps
-    (``contract._storage``) read; the records grow for the whole run and the wrappers
-    cost about a tenth of the EVM's time (nested once more per environment created in
-    the process). The lifecycle never dumps storage, so its environment's
-    computation class gets its own opcode table with the original operations.
-
-    Gas: py-evm charges each opcode's fixed cost through a wrapper object and meters
-    every dynamic cost; the demo reports no gas (the gas per remittance is measured by
-    ``benchmarks/bench_gas.py``), so the table holds the opcodes' logic functions
-    directly and the environment's gas meter charges nothing (the ``GAS`` opcode then
-    reads the transaction's gas limit). Every opcode computes what it computes on any
-    EVM; only out-of-gas cannot happen. About a third less EVM time. Any titanoboa or
-    py-evm internals that differ leave the environment as it is.
-    """
-    try:
-        from boa.vm.py_evm import Sha3PreimageTracer, SstoreTracer
-        from eth.vm.opcode import _FastOpcode
-
-        comp = env.evm.vm.state.computation_class
-        table = dict(comp.opcodes)
-        op = table[0x20]
-        while isinstance(op, Sha3PreimageTracer):
-            op = op.sha3
-        table[0x20] = op
-        op = table[0x55]
-        while isinstance(op, SstoreTracer):
-            op = op.sstore
-        table[0x55] = op
-        for code, op in list(table.items()):
-            if type(op) is _FastOpcode:
-                table[code] = op.logic_fn
-        comp.opcodes = table
-        env.set_gas_meter_class(_unmetered_gas())
-    except Exception:  # pragma: no cover - another titanoboa / py-evm version
-        return
-
-
-def _unmetered_gas() -> Any:
-    """py-evm's gas meter with nothing charged, returned or refunded."""
-    from eth.vm.gas_meter import GasMeter
-
-    class UnmeteredGas(GasMeter):  # type: ignore[misc]
-        def consume_gas(self, amount: int, reason: str) -> None:
-            return None
-
-        def return_gas(self, amount: int) -> None:
-            return None
-
-        def refund_gas(self, amount: int) -> None:
-            return None
-
-    return UnmeteredGas
 
 
 def _capture(collector: Any) -> Any:
