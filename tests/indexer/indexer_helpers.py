@@ -173,3 +173,139 @@ def logs_to_json(logs: list[RawLog]) -> list[dict[str, Any]]:
 
 def write_logs_file(path: Path, logs: list[RawLog]) -> None:
     path.write_text(json.dumps(logs_to_json(logs)))
+
+
+# -- random logs of any event ABI (encoded with eth_abi, independently of the decoder) --
+DEAL_CONTRACTS = (
+    "Deal",
+    "TrancheToken",
+    "RemittanceOracle",
+    "Issuance",
+    "Timelock",
+    "MockSettlementToken",
+)
+
+
+def deal_event_abis() -> list[tuple[str, dict[str, Any]]]:
+    """(contract, event ABI entry) of every event of the deal's contracts."""
+    from openmbs.chain._contracts import artifact
+
+    return [
+        (name, item)
+        for name in DEAL_CONTRACTS
+        for item in artifact(name).abi
+        if item.get("type") == "event" and not item.get("anonymous", False)
+    ]
+
+
+def _type_of(inp: dict[str, Any]) -> str:
+    typ = str(inp["type"])
+    if typ.startswith("tuple"):
+        inner = ",".join(_type_of(c) for c in inp["components"])
+        return f"({inner}){typ[len('tuple'):]}"
+    return typ
+
+
+def _split_tuple(inner: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in inner:
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    return [*parts, cur] if cur else parts
+
+
+def random_value(typ: str, rng: random.Random, pool: list[str] | None = None) -> Any:
+    """A random value of a canonical ABI type, extremes favoured (addresses from
+    ``pool`` when given)."""
+    from eth_utils.address import to_checksum_address
+
+    if typ.endswith("]"):
+        base, _, dim = typ[:-1].rpartition("[")
+        n = int(dim) if dim else rng.randint(0, 3)
+        return [random_value(base, rng, pool) for _ in range(n)]
+    if typ.startswith("("):
+        return tuple(random_value(t, rng, pool) for t in _split_tuple(typ[1:-1]))
+    if typ.startswith(("uint", "int")):
+        signed = typ.startswith("int")
+        bits = int(typ[3 + (not signed):] or 256)
+        lo, hi = (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+        pick = rng.random()
+        if pick < 0.3:
+            return rng.choice([lo, hi, 0, 1] + ([-1] if signed else []))
+        return rng.randint(lo, hi) if pick < 0.7 else rng.randint(max(lo, -(10**6)), min(hi, 10**6))
+    if typ == "address":
+        if pool:
+            return rng.choice(pool)
+        raw = rng.choice([bytes(20), b"\xff" * 20, rng.randbytes(20)])
+        return to_checksum_address(raw)  # mixed case
+    if typ == "bool":
+        return rng.random() < 0.5
+    if typ == "string":
+        return rng.choice(["", "hello", "0x" + "ab" * 20, "é" * rng.randint(0, 40)])
+    if typ == "bytes":
+        return rng.randbytes(rng.randint(0, 70))
+    if typ.startswith("bytes"):
+        return rng.randbytes(int(typ[5:]))
+    raise ValueError(f"no random value for ABI type {typ!r}")
+
+
+def random_log(
+    item: dict[str, Any],
+    address: str,
+    block: int,
+    log_index: int,
+    rng: random.Random,
+    pool: list[str] | None = None,
+) -> tuple[RawLog, list[Any]]:
+    """A log of the event ``item`` with random arguments (and the values encoded)."""
+    types = [_type_of(i) for i in item["inputs"]]
+    values = [random_value(t, rng, pool) for t in types]
+    topics = [keccak(text=f"{item['name']}({','.join(types)})")]
+    plain_t, plain_v = [], []
+    for inp, typ, val in zip(item["inputs"], types, values, strict=True):
+        if inp.get("indexed"):
+            dynamic = typ in ("string", "bytes") or typ.endswith("]") or typ.startswith("(")
+            topics.append(rng.randbytes(32) if dynamic else encode([typ], [val]))
+        else:
+            plain_t.append(typ)
+            plain_v.append(val)
+    tx = "0x" + keccak(text=f"tx{block}:{log_index}").hex()
+    log = RawLog(block, log_index, tx, 0, address, tuple(topics), encode(plain_t, plain_v))
+    return log, values
+
+
+def deal_logs(
+    n: int,
+    seed: int = 0,
+    per_block: int = 50,
+    weights: dict[str, float] | None = None,
+    holders: int | None = None,
+) -> tuple[list[RawLog], list[Any]]:
+    """``n`` random logs of the deal's event types, ``per_block`` per block from block 1,
+    and the ``(address, name, abi)`` triples to register. ``weights`` (by event name,
+    default 1) sets how often each event type is drawn; ``holders`` draws addresses from
+    that many (as in a deal, where a few hundred accounts recur)."""
+    from eth_utils.address import to_checksum_address
+
+    from openmbs.chain._contracts import artifact
+
+    rng = random.Random(seed)
+    contracts = [
+        (to_checksum_address(bytes([0] * 19 + [k + 1])), name, artifact(name).abi)
+        for k, name in enumerate(DEAL_CONTRACTS)
+    ]
+    events = [(addr, item) for addr, _, abi in contracts for item in abi if item.get("type") == "event"]
+    pool = None
+    if holders:
+        pool = [to_checksum_address(rng.randbytes(20)) for _ in range(holders)]
+    w = [(weights or {}).get(str(item["name"]), 1.0) for _, item in events]
+    out = []
+    for k in range(n):
+        addr, item = rng.choices(events, weights=w)[0]
+        out.append(random_log(item, addr, 1 + k // per_block, k % per_block, rng, pool)[0])
+    return out, contracts

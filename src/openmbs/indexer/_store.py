@@ -13,8 +13,11 @@ Tables
     ``table_name``, ``columns`` (JSON list of [name, abi type, SQL type]).
 ``ev_<event_name>``
     One typed table per event signature (see ``_abi.EventType``): the meta columns
-    ``block_number``, ``log_index`` (primary key), ``tx_hash``, ``contract_address``,
-    ``contract``, then one column per argument.
+    ``block_number``, ``log_index``, ``tx_hash``, ``contract_address``, ``contract``,
+    then one column per argument. A typed row is written with its ``events`` row in the
+    same transaction, so ``events``' primary key keeps (block, log index) unique in the
+    typed tables too; they carry no index of their own (an ART index per table cost
+    more than the rest of a typed table's write, on insert and on checkpoint).
 ``cursor``
     ``source`` (primary key) and ``last_block``: the last block fully indexed from
     that source.
@@ -26,7 +29,6 @@ batch in flight, which the next run indexes again.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -86,9 +88,28 @@ def _quote(ident: str) -> str:
     return '"' + ident.replace('"', '""') + '"'
 
 
-def _arrow_column(values: list[Any], sqlt: str) -> pa.Array:
+_dumps = json.JSONEncoder().encode  # json.dumps with its defaults, minus a call
+
+
+def _args_json(d: DecodedLog) -> str | None:
+    """``json.dumps(d.args)`` (None when not decoded)."""
+    if d.args is None:
+        return None
+    return d.event.args_json(d.args) if d.event is not None else _dumps(d.args)
+
+
+def _topics_json(topics: Sequence[bytes]) -> str:
+    """``json.dumps(["0x" + t.hex() for t in topics])`` (hex needs no escaping)."""
+    if not topics:
+        return "[]"
+    return '["0x' + '", "0x'.join([t.hex() for t in topics]) + '"]'
+
+
+def _arrow_column(values: Sequence[Any], sqlt: str) -> pa.Array:
     if sqlt in _ARROW:
         return pa.array(values, type=_ARROW[sqlt])
+    if all(type(v) is str for v in values):
+        return pa.array(values, type=pa.string())
     return pa.array([None if v is None else str(v) for v in values], type=pa.string())
 
 
@@ -151,30 +172,40 @@ class EventStore:
 
     # ------------------------------------------------------------------ writing
 
-    def _ensure_table(self, et: EventType, new: dict[str, str]) -> str:
-        table = self._tables.get(et.signature) or new.get(et.signature)
-        if table is not None:
-            return table
-        used = set(self._tables.values()) | set(new.values())
-        table = "ev_" + _snake(et.name)
-        if table in used:
-            table = f"{table}_{et.topic0[2:10]}"
-        cols = [f"{_quote(n)} {t}" for n, t in META_COLUMNS]
-        cols += [f"{_quote(c.name)} {c.sql_type}" for c in et.columns]
-        cols.append("PRIMARY KEY (block_number, log_index)")
-        self._exec(f"CREATE TABLE {_quote(table)} ({', '.join(cols)})")
-        self._exec(
-            "INSERT INTO event_types VALUES (?, ?, ?, ?, ?)",
-            [
+    def _new_tables(self, types: Sequence[EventType]) -> dict[str, str]:
+        """Create the typed tables of the event types never seen (in first-seen order) and
+        record them in ``event_types``; returns signature -> table of those created."""
+        new: dict[str, str] = {}
+        used = set(self._tables.values())
+        for et in types:
+            if et.signature in self._tables or et.signature in new:
+                continue
+            table = "ev_" + _snake(et.name)
+            if table in used:
+                table = f"{table}_{et.topic0[2:10]}"
+            used.add(table)
+            new[et.signature] = table
+        if not new:
+            return new
+        ddl = []
+        params: list[Any] = []
+        by_sig = {et.signature: et for et in types}
+        for sig, table in new.items():
+            et = by_sig[sig]
+            cols = [f"{_quote(n)} {t}" for n, t in META_COLUMNS]
+            cols += [f"{_quote(c.name)} {c.sql_type}" for c in et.columns]
+            ddl.append(f"CREATE TABLE {_quote(table)} ({', '.join(cols)});")
+            params += [
                 et.signature,
                 et.name,
                 et.topic0,
                 table,
                 json.dumps([[c.name, c.abi_type, c.sql_type] for c in et.columns]),
-            ],
-        )
-        new[et.signature] = table
-        return table
+            ]
+        self._exec("\n".join(ddl))
+        values = ", ".join(["(?, ?, ?, ?, ?)"] * len(new))
+        self._exec(f"INSERT INTO event_types VALUES {values}", params)
+        return new
 
     def write_batch(self, source: str, last_block: int, logs: Sequence[DecodedLog]) -> None:
         """Store a batch of decoded logs and move ``source``'s cursor to ``last_block``,
@@ -185,6 +216,12 @@ class EventStore:
         DataIntegrityError
             When a log's (block, log index) is already stored, or the cursor would move
             backwards; nothing of the batch is written.
+
+        Notes
+        -----
+        The batch goes to DuckDB as one Arrow table per destination table (``events``
+        and each typed table), each inserted by one ``INSERT ... SELECT``; new typed
+        tables are created by one statement and recorded in ``event_types`` by another.
         """
         new_tables: dict[str, str] = {}
         self._exec("BEGIN TRANSACTION")
@@ -196,12 +233,18 @@ class EventStore:
                 )
             if logs:
                 self._insert_events(source, logs)
-                by_table: dict[str, tuple[EventType, list[DecodedLog]]] = {}
+                groups: dict[str, tuple[EventType, list[DecodedLog]]] = {}
                 for d in logs:
-                    if d.event is not None:
-                        t = self._ensure_table(d.event, new_tables)
-                        by_table.setdefault(t, (d.event, []))[1].append(d)
-                for table, (et, rows) in by_table.items():
+                    et = d.event
+                    if et is not None:
+                        group = groups.get(et.signature)
+                        if group is None:
+                            groups[et.signature] = (et, [d])
+                        else:
+                            group[1].append(d)
+                new_tables = self._new_tables([et for et, _ in groups.values()])
+                for sig, (et, rows) in groups.items():
+                    table = self._tables.get(sig) or new_tables[sig]
                     self._insert_typed(table, et, rows)
             self._exec(
                 "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET last_block = excluded.last_block",
@@ -218,57 +261,58 @@ class EventStore:
             raise
         self._tables.update(new_tables)
 
+    def _insert_arrow(self, sql: str, batch: pa.Table) -> None:
+        """Run ``sql``, which reads the Arrow table ``batch`` as ``_openmbs_batch``.
+
+        The table is found by DuckDB's replacement scan (a Python variable of the frame
+        that calls ``execute``), which costs less than registering and unregistering a
+        view (a catalog change) per table.
+        """
+        _openmbs_batch = batch  # read by DuckDB's replacement scan
+        self.con.execute(sql).fetchall()
+
     def _insert_events(self, source: str, logs: Sequence[DecodedLog]) -> None:
+        raw = [d.log for d in logs]
+        events = [d.event for d in logs]
         batch = pa.table(
             {
-                "block_number": pa.array([d.log.block_number for d in logs], pa.uint64()),
-                "log_index": pa.array([d.log.log_index for d in logs], pa.uint64()),
-                "tx_hash": [d.log.tx_hash for d in logs],
-                "tx_index": pa.array([d.log.tx_index for d in logs], pa.uint64()),
-                "block_hash": pa.array([d.log.block_hash for d in logs], pa.string()),
-                "contract_address": [checksum(d.log.address) for d in logs],
+                "block_number": pa.array([x.block_number for x in raw], pa.uint64()),
+                "log_index": pa.array([x.log_index for x in raw], pa.uint64()),
+                "tx_hash": pa.array([x.tx_hash for x in raw], pa.string()),
+                "tx_index": pa.array([x.tx_index for x in raw], pa.uint64()),
+                "block_hash": pa.array([x.block_hash for x in raw], pa.string()),
+                "contract_address": pa.array([checksum(x.address) for x in raw], pa.string()),
                 "contract": pa.array([d.contract for d in logs], pa.string()),
-                "event": pa.array([d.event.name if d.event else None for d in logs], pa.string()),
-                "signature": pa.array(
-                    [d.event.signature if d.event else None for d in logs], pa.string()
-                ),
+                "event": pa.array([e.name if e else None for e in events], pa.string()),
+                "signature": pa.array([e.signature if e else None for e in events], pa.string()),
                 "topic0": pa.array(
-                    ["0x" + d.log.topics[0].hex() if d.log.topics else None for d in logs],
-                    pa.string(),
+                    ["0x" + x.topics[0].hex() if x.topics else None for x in raw], pa.string()
                 ),
-                "topics": [json.dumps(["0x" + t.hex() for t in d.log.topics]) for d in logs],
-                "data": ["0x" + d.log.data.hex() for d in logs],
-                "args": pa.array(
-                    [None if d.args is None else json.dumps(d.args) for d in logs], pa.string()
-                ),
-                "source": [source] * len(logs),
+                "topics": pa.array([_topics_json(x.topics) for x in raw], pa.string()),
+                "data": pa.array(["0x" + x.data.hex() for x in raw], pa.string()),
+                "args": pa.array([_args_json(d) for d in logs], pa.string()),
+                "source": pa.array([source] * len(logs), pa.string()),
             }
         )
-        self.con.register("_openmbs_batch", batch)
-        try:
-            self._exec("INSERT INTO events SELECT * FROM _openmbs_batch")
-        finally:
-            with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses it
-                self.con.unregister("_openmbs_batch")
+        self._insert_arrow("INSERT INTO events SELECT * FROM _openmbs_batch", batch)
 
     def _insert_typed(self, table: str, et: EventType, rows: Sequence[DecodedLog]) -> None:
+        raw = [d.log for d in rows]
         data: dict[str, pa.Array] = {
-            "block_number": pa.array([d.log.block_number for d in rows], pa.uint64()),
-            "log_index": pa.array([d.log.log_index for d in rows], pa.uint64()),
-            "tx_hash": pa.array([d.log.tx_hash for d in rows], pa.string()),
-            "contract_address": pa.array([checksum(d.log.address) for d in rows], pa.string()),
+            "block_number": pa.array([x.block_number for x in raw], pa.uint64()),
+            "log_index": pa.array([x.log_index for x in raw], pa.uint64()),
+            "tx_hash": pa.array([x.tx_hash for x in raw], pa.string()),
+            "contract_address": pa.array([checksum(x.address) for x in raw], pa.string()),
             "contract": pa.array([d.contract for d in rows], pa.string()),
         }
         select = [_quote(n) for n, _ in META_COLUMNS]
+        width = len(et.columns)
+        columns = list(zip(*[d.row if d.row else [None] * width for d in rows], strict=True))
         for j, col in enumerate(et.columns):
             key = f"c{j}"
-            data[key] = _arrow_column([d.row[j] if d.row else None for d in rows], col.sql_type)
+            data[key] = _arrow_column(columns[j] if columns else (), col.sql_type)
             select.append(f"CAST({_quote(key)} AS {col.sql_type})")
-        self.con.register("_openmbs_typed", pa.table(data))
-        try:
-            self._exec(
-                f"INSERT INTO {_quote(table)} SELECT {', '.join(select)} FROM _openmbs_typed"
-            )
-        finally:
-            with contextlib.suppress(duckdb.Error):
-                self.con.unregister("_openmbs_typed")
+        self._insert_arrow(
+            f"INSERT INTO {_quote(table)} SELECT {', '.join(select)} FROM _openmbs_batch",
+            pa.table(data),
+        )
