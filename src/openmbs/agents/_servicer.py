@@ -199,9 +199,92 @@ def record_columns(loans: pa.Table) -> pa.Table:
     )
 
 
-def _id_words(ids: Sequence[str]) -> npt.NDArray[np.uint8]:
-    """The on-chain ``loan_id`` words (``oracle.loan_id_bytes32``) of ``ids``."""
-    return np.frombuffer(b"".join(loan_id_bytes32(s) for s in ids), dtype=np.uint8).reshape(len(ids), 32)
+def _id_words(
+    ids: Sequence[str | int | bytes] | pa.Array | pa.ChunkedArray,
+) -> npt.NDArray[np.uint8]:
+    """The on-chain ``loan_id`` words (``oracle.loan_id_bytes32``) of ``ids``: ``(n, 32)``
+    ``uint8``.
+
+    Parameters
+    ----------
+    ids
+        Loan identifiers: a sequence (``str``, ``int`` or 32-byte ``bytes``), or a pyarrow
+        string array.
+
+    Returns
+    -------
+    numpy.ndarray
+        Row ``i`` is ``loan_id_bytes32(ids[i])``.
+
+    Raises
+    ------
+    InputError
+        The error of ``loan_id_bytes32`` for the first id it rejects (e.g. a text id
+        longer than 32 UTF-8 bytes, named with its value).
+
+    Notes
+    -----
+    A text id is its UTF-8 bytes right-padded with zeros. When every id is a ``str``
+    they are joined with NUL separators and encoded in one call (UTF-8 has no zero byte
+    except for U+0000, so the separators give each id's byte length); an arrow string
+    array gives its bytes and offsets directly. The bytes are then scattered into the
+    zeroed ``(n, 32)`` array with array operations, with no Python call per id. Other
+    types, ids containing U+0000, nulls, text that does not encode, or an id over 32
+    bytes go through ``loan_id_bytes32`` one by one, which gives its exact result or
+    error.
+    """
+
+    def each(values: Sequence[str | int | bytes]) -> npt.NDArray[np.uint8]:
+        flat = b"".join(loan_id_bytes32(v) for v in values)
+        return np.frombuffer(flat, dtype=np.uint8).reshape(len(values), 32)
+
+    if isinstance(ids, pa.ChunkedArray):
+        ids = ids.combine_chunks()
+    if isinstance(ids, pa.Array):
+        if (
+            not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type))
+            or ids.null_count
+            or len(ids) == 0
+        ):
+            return each(ids.to_pylist())
+        n = len(ids)
+        wide = pa.types.is_large_string(ids.type)
+        offsets = np.frombuffer(
+            ids.buffers()[1], dtype=np.int64 if wide else np.int32, count=ids.offset + n + 1
+        )[ids.offset :].astype(np.int64)
+        raw = ids.buffers()[2]
+        data = (
+            np.frombuffer(raw, dtype=np.uint8)[offsets[0] : offsets[-1]]
+            if raw is not None
+            else np.zeros(0, dtype=np.uint8)
+        )
+        lengths = np.diff(offsets)
+        stride = 0  # data holds the ids back to back
+    else:
+        n = len(ids)
+        try:
+            text = "\0".join(ids) + "\0"  # type: ignore[arg-type]  # TypeError if not all str
+            joined = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+        except (TypeError, UnicodeEncodeError):
+            return each(ids)  # not all str, or not encodable: per id, as loan_id_bytes32
+        ends = np.flatnonzero(joined == 0)
+        if n == 0 or len(ends) != n:  # an id holds U+0000: let loan_id_bytes32 judge
+            return each(ids)
+        lengths = np.diff(ends, prepend=-1) - 1
+        data, stride = joined, 1  # each id followed by its separator
+    if int(lengths.max()) > 32:
+        return each(ids.to_pylist() if isinstance(ids, pa.Array) else ids)  # its error
+    words = np.zeros((n, 32), dtype=np.uint8)
+    w = int(lengths[0])
+    if bool((lengths == w).all()):  # ids of one byte length (the usual tape)
+        words[:, :w] = data.reshape(n, w + stride)[:, :w]
+    else:
+        if stride:
+            data = data[data != 0]
+        starts = np.cumsum(lengths) - lengths
+        dest = np.arange(data.shape[0]) + np.repeat(np.arange(n) * 32 - starts, lengths)
+        words.reshape(-1)[dest] = data
+    return words
 
 
 def _encode(records: pa.Table, id_words: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
