@@ -304,12 +304,24 @@ def _encode(records: pa.Table, id_words: npt.NDArray[np.uint8]) -> npt.NDArray[n
     return buf.reshape(n, 384)
 
 
-def leaves(records: pa.Table, id_words: npt.NDArray[np.uint8] | None = None) -> list[bytes]:
+def leaf_array(
+    records: pa.Table, id_words: npt.NDArray[np.uint8] | None = None
+) -> npt.NDArray[np.uint8]:
     """The Merkle leaves ``keccak256(abi.encode(LoanRecord))`` of a record table
-    (columns of :func:`record_columns`), in table order."""
+    (columns of :func:`record_columns`), in table order, as an ``(n, 32)`` ``uint8``
+    array."""
     if id_words is None:
-        id_words = _id_words(records.column("loan_id").to_pylist())
-    flat = keccak_rows(_encode(records, id_words)).tobytes()
+        id_words = _id_words(records.column("loan_id"))
+    return keccak_rows(_encode(records, id_words))
+
+
+def leaves(records: pa.Table, id_words: npt.NDArray[np.uint8] | None = None) -> list[bytes]:
+    """:func:`leaf_array` as a list of 32-byte strings."""
+    return _rows(leaf_array(records, id_words))
+
+
+def _rows(arr: npt.NDArray[np.uint8]) -> list[bytes]:
+    flat = arr.tobytes()
     return [flat[i : i + 32] for i in range(0, len(flat), 32)]
 
 
@@ -421,7 +433,9 @@ class ServicerBridge:
     def build(self, period: int, records: pa.Table) -> ServicerPeriod:
         """The period's tree and report from its records (``record_columns`` output)."""
         rows = records.column("tape_row").to_numpy()
-        lv = leaves(records, self._words[rows])
-        tree = LoanTree(lv)
+        arr = leaf_array(records, self._words[rows])
+        tree = LoanTree(arr)
         report = report_from_records(period, records, tree.root, index_rate=self.index_rate)
-        return ServicerPeriod(period=period, records=records, leaves=lv, tree=tree, report=report)
+        return ServicerPeriod(
+            period=period, records=records, leaves=_rows(arr), tree=tree, report=report
+        )

@@ -14,6 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from openmbs.errors import DataIntegrityError, InputError
@@ -97,6 +100,18 @@ def _hex(v: Any) -> str:
     return s if s.startswith("0x") else "0x" + s
 
 
+def _stored_leaves(t: pa.Table) -> npt.NDArray[np.uint8] | None:
+    """The ``leaf`` column of a period file as an ``(n, 32)`` array; None when it is
+    missing, not 32-byte binary or has missing values."""
+    if "leaf" not in t.column_names:
+        return None
+    col = t.column("leaf").combine_chunks()
+    if col.type != pa.binary(32) or col.null_count:
+        return None
+    buf = np.frombuffer(col.buffers()[1], dtype=np.uint8)
+    return buf[col.offset * 32 : (col.offset + len(col)) * 32].reshape(-1, 32)
+
+
 def audit(folder: str | Path) -> AuditReport:
     """Recompute and cross-check a lifecycle output folder.
 
@@ -115,7 +130,7 @@ def audit(folder: str | Path) -> AuditReport:
     6. Claims: per tranche, holders' claims never exceed the cash credited to the
        tranche; what is left unclaimed is reported.
     """
-    from openmbs.agents import LoanTree, leaves, report_from_records
+    from openmbs.agents import LoanTree, leaf_array, report_from_records
     from openmbs.sim._lifecycle import exact_remittance
     from openmbs.structuring import apply_period, compile_exact, initial_state, parse_deal
 
@@ -147,20 +162,21 @@ def audit(folder: str | Path) -> AuditReport:
     for k in periods:
         path = folder / "loans" / f"period={k:04d}.parquet"
         try:
-            t = pq.read_table(path)
+            t = pq.ParquetFile(path).read()  # (read_table adds ~5 ms a file)
         except Exception as exc:
             leaf_bad.append(f"period {k}: file {str(path)!r} unreadable ({exc})")
             continue
-        ids = t.column("loan_id").to_pylist()
-        recomputed = leaves(t)
-        stored = t.column("leaf").to_pylist() if "leaf" in t.column_names else [None] * t.num_rows
-        for j, (a, b) in enumerate(zip(recomputed, stored, strict=True)):
-            if a != b:
-                leaf_bad.append(
-                    f"period {k} loan {ids[j]!r}: record does not hash to its stored leaf"
-                )
-        stored_leaves = [b if b is not None else a for a, b in zip(recomputed, stored, strict=True)]
-        root = LoanTree(stored_leaves).root if stored_leaves else b""
+        recomputed = leaf_array(t)
+        stored = _stored_leaves(t)
+        if stored is None:
+            leaf_bad.append(f"period {k}: file {str(path)!r} has no 32-byte 'leaf' for every loan")
+            stored = recomputed
+        for j in np.flatnonzero((recomputed != stored).any(axis=1)).tolist():
+            leaf_bad.append(
+                f"period {k} loan {t.column('loan_id')[j].as_py()!r}: record does not hash to "
+                "its stored leaf"
+            )
+        root = LoanTree(stored).root if len(stored) else b""
         want = None
         if k in chain_reports:
             want = _hex(chain_reports[k]["loan_tape_root"])

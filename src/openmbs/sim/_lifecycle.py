@@ -829,7 +829,7 @@ def run_lifecycle(
     if last:
         for k in range(1, last + 1):
             tick("replay", k, last)
-            rc = pq.read_table(loans_path(out, k))
+            rc = pq.ParquetFile(loans_path(out, k)).read()
             sp = bridge.build(k, rc)
             if "0x" + sp.report.loan_tape_root.hex() != roots[k - 1]:
                 raise DataIntegrityError(
