@@ -9,6 +9,7 @@ Every column of ``PoolCashflows`` must agree to 1e-9 relative.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,13 @@ from hypothesis import strategies as st
 
 from openmbs.behaviour import Default, Prepayment
 from openmbs.cashflow import PoolCashflows, project_loans
-from openmbs.cashflow._fast import LANES_DEFAULT, LANES_PREPAY, sort_order
+from openmbs.cashflow._fast import (
+    LANES_DEFAULT,
+    LANES_PREPAY,
+    _level_payment,
+    _zeros64,
+    sort_order,
+)
 from openmbs.cashflow._project import _project_loans
 
 prepayments = st.one_of(
@@ -145,3 +152,24 @@ def test_padded_block_of_one_column(lanes: int, default: Default | None, advance
     fast, ref = _both(pool, prepayment=Prepayment.psa(200), default=default, severity=0.4,
                       lag=5, advance=advance)
     _compare(fast, ref)
+
+
+@pytest.mark.parametrize("rate", [1e-12, 1e-6, 0.0001, 0.0025, 0.004, 0.005, 0.01, 0.05])
+def test_level_payment_on_both_sides_of_the_expm1_switch(rate: float) -> None:
+    # the payment uses exp where (1 + c)^-n is far from 1 and expm1 near it (switch at
+    # n log(1 + c) = 0.5); both must give B c / (1 - (1 + c)^-n), computed here exactly
+    # in rationals from the same float inputs
+    balance = 250_000.0
+    r = Fraction(rate)
+    for term in (1, 2, 12, 60, 100, 124, 126, 180, 360, 480):
+        exact = Fraction(balance) * r / (1 - (1 + r) ** -term)
+        assert _level_payment(balance, rate, term) == pytest.approx(float(exact), rel=1e-13)
+    assert _level_payment(balance, 0.0, 360) == pytest.approx(balance / 360, rel=1e-15)
+
+
+def test_block_state_is_cache_line_aligned() -> None:
+    for n in (1, 7, 128, 9 * LANES_DEFAULT, 12 * LANES_DEFAULT):
+        a = _zeros64(n)
+        assert a.size == n
+        assert a.ctypes.data % 64 == 0
+        assert not a.any()

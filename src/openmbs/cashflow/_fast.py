@@ -44,6 +44,12 @@ scheduled units with advancing), but it does less work per loan-month:
   ``max(lag, 1)`` slots (per block in the shared loop, per lane in the general loop:
   defaults in scheduled units and in currency), read before it is overwritten. Only
   the no-advancing pipeline amortization needs one division per lane-month.
+* **Aligned state, cheap set-up.** The per-worker block state and lag rings start on a
+  64-byte boundary (:func:`_zeros64`), so no AVX-512 load or store straddles two cache
+  lines (numba's own allocations of these sizes start mid-line, which cost a quarter
+  of the no-advancing time). The level payment uses ``exp`` and takes the slower
+  ``expm1`` only where ``(1 + c)^-n`` is close to 1; loading a block was a sixth of
+  the run.
 
 ``fastmath`` lets LLVM reassociate the sums over lanes; the results agree with the
 chunked kernel to 1e-9 relative or better on every column (tested; typically 1e-13).
@@ -89,12 +95,28 @@ _D = 8  # this month's MDR (general loop)
 _NF = 9
 
 
+@njit(cache=True, error_model="numpy")
+def _zeros64(n: int) -> FloatArray:
+    """``np.zeros(n)`` whose first element is on a 64-byte boundary.
+
+    The block state is read and written a whole AVX-512 vector (64 bytes) at a time;
+    numba's own allocations of these sizes start 32 bytes into a cache line, so every
+    vector access would straddle two lines.
+    """
+    buf = np.zeros(n + 8)
+    off = ((64 - buf.ctypes.data % 64) % 64) // 8
+    return buf[off : off + n]
+
+
 @njit(cache=True, fastmath=True, error_model="numpy")
 def _level_payment(balance: float, rate: float, term: int) -> float:
     """Level monthly payment of ``balance`` at monthly ``rate`` over ``term`` months."""
     if term <= 0:
         return balance
-    den = -math.expm1(-term * math.log1p(rate))  # 1 - (1 + rate)^-term, accurately
+    x = -term * math.log1p(rate)
+    # 1 - (1 + rate)^-term: expm1 (slow here for large |x|) only where exp would lose
+    # digits to cancellation
+    den = -math.expm1(x) if x > -0.5 else 1.0 - math.exp(x)
     if rate <= 0.0 or den <= 0.0:
         return balance / term
     return balance * rate / den
@@ -713,13 +735,13 @@ def _worker(
     lanes = LANES_DEFAULT if defaults else LANES_PREPAY
     n_blocks = block_lo.size
     ring_len = max(lag, 1)
-    st = np.zeros(_NF * lanes)
+    st = _zeros64(_NF * lanes)
     rr = np.zeros(lanes, dtype=np.int64)
     sc = np.zeros(lanes, dtype=np.int64)
     dc = np.zeros(lanes, dtype=np.int64)
-    ring_d = np.zeros(ring_len * lanes)  # defaults awaiting liquidation, scheduled units
-    ring_n = np.zeros(ring_len * lanes)  # the same, in currency at default
-    ring_s = np.zeros(ring_len * lanes)  # scheduled balance in the month of default
+    ring_d = _zeros64(ring_len * lanes)  # defaults awaiting liquidation, scheduled units
+    ring_n = _zeros64(ring_len * lanes)  # the same, in currency at default
+    ring_s = _zeros64(ring_len * lanes)  # scheduled balance in the month of default
     ring_q = np.zeros(ring_len)  # block-shared defaults, scheduled units
     ring_y = np.zeros(ring_len)  # block sum of scheduled balances at default
     for k in range(w, n_blocks, n_workers):
