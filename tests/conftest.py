@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -33,3 +34,21 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real loan data folder not found at {SHARED_DATA} (see shared/data/README.md)")
     return SHARED_DATA
+
+
+def _duckdb_tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        return {n: con.execute(f'SELECT * FROM "{n}" ORDER BY ALL').fetchall() for n in sorted(names)}
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="session")
+def duckdb_tables() -> Callable[[Path], dict[str, list[tuple[object, ...]]]]:
+    """A function giving every table of a DuckDB file with its rows sorted (to compare
+    two event stores)."""
+    return _duckdb_tables

@@ -198,7 +198,9 @@ def test_analysis_skips_push_data_and_pads_the_last_push() -> None:
 
 
 def test_lean_environment_keeps_the_contract_behaviour_of_titanoboa() -> None:
-    """A compiled contract's calls, storage, events and reverts are the same."""
+    """A compiled contract's calls, storage, events and reverts are the same, and so
+    are the revert reasons titanoboa finds from the executed program counters (the
+    ``# dev:`` comment of the failing line)."""
     src = """
 event Moved:
     who: indexed(address)
@@ -210,11 +212,14 @@ seen: public(HashMap[address, uint256])
 @external
 def move(amount: uint256) -> uint256:
     assert amount < 1000, "too much"
+    assert amount != 13  # dev: unlucky amount
     self.total += amount
     self.seen[msg.sender] = self.total * 3 // 2
     log Moved(who=msg.sender, amount=amount)
     return self.total
 """
+    from openmbs.chain._clients import _reason
+
     results = []
     for env in (_env(False), _env(True)):
         with boa.swap_env(env):
@@ -222,6 +227,11 @@ def move(amount: uint256) -> uint256:
             got = [c.move(5), c.move(7), c.total(), c.seen(boa.env.eoa)]
             with boa.reverts("too much"):
                 c.move(1000)
+            for bad in (1000, 13):  # the revert string; the failing line's dev comment
+                with pytest.raises(boa.BoaError) as info:
+                    c.move(bad)
+                got.append(_reason(info.value))
             got.append(c.get_logs() if hasattr(c, "get_logs") else None)
             results.append(repr(got))
     assert results[0] == results[1]
+    assert "'too much'" in results[1] and "'unlucky amount'" in results[1]

@@ -9,9 +9,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-import duckdb
 from indexer_helpers import HERE, synthetic_logs, write_logs_file
 
 from openmbs.indexer import (
@@ -61,15 +61,6 @@ FIXTURE_ABI = [
 ]
 
 
-def dump(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-        return {n: con.execute(f'SELECT * FROM "{n}" ORDER BY ALL').fetchall() for n in sorted(names)}
-    finally:
-        con.close()
-
-
 def start(args: list[str]) -> subprocess.Popen[str]:
     env = dict(os.environ)
     return subprocess.Popen(
@@ -81,7 +72,9 @@ def start(args: list[str]) -> subprocess.Popen[str]:
     )
 
 
-def test_kill_minus_nine_then_resume_equals_rebuild(tmp_path: Path) -> None:
+def test_kill_minus_nine_then_resume_equals_rebuild(
+    tmp_path: Path, duckdb_tables: Callable[[Path], dict[str, list[tuple[object, ...]]]]
+) -> None:
     n_blocks = 150
     logs = synthetic_logs(ADDRESS, n_blocks, seed=3)
     logs_file = tmp_path / "logs.json"
@@ -128,7 +121,7 @@ def test_kill_minus_nine_then_resume_equals_rebuild(tmp_path: Path) -> None:
     rebuilt = tmp_path / "rebuilt.duckdb"
     with EventStore(rebuilt) as store:
         Indexer(store, source, registry, batch_blocks=100_000).run()
-    got, want = dump(db), dump(rebuilt)
+    got, want = duckdb_tables(db), duckdb_tables(rebuilt)
     assert got == want
     assert len(want["events"]) == len(logs)
     assert want["cursor"] == [("recorded", n_blocks)]

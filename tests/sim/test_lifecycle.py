@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -218,22 +219,19 @@ def test_onchain_plumbing(onchain_resumed: tuple[Path, object, RemittanceRejecte
     assert not result.reconciled  # type: ignore[attr-defined]
 
 
-def _event_tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
-    import duckdb
-
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
-        return {n: con.execute(f'SELECT * FROM "{n}" ORDER BY ALL').fetchall() for n in sorted(names)}
-    finally:
-        con.close()
-
-
-def test_lifecycle_reconciles_on_chain(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lifecycle_reconciles_on_chain(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    duckdb_tables: Callable[[Path], dict[str, list[tuple[object, ...]]]],
+) -> None:
     """The run reconciles; and on titanoboa's stock py-evm (no lean interpreter, gas
     metered, tracers on) it emits the same events and gives the same summary."""
+    import boa
+
     cfg = LifecycleConfig(loans=200, months=24, investors=5, seed=2)
+    before = boa.env
     res = run_lifecycle(tmp_path / "r", cfg)
+    assert boa.env is before  # the run's lean environment is not left global
     bad = [c for c in res.checks if not c.ok]
     assert not bad, bad
     assert res.reconciled
@@ -249,9 +247,9 @@ def test_lifecycle_reconciles_on_chain(tmp_path: Path, monkeypatch: pytest.Monke
         summary.pop("timing_seconds")
         summaries.append(json.dumps(summary, sort_keys=True).replace(str(tmp_path / d), "OUT"))
     assert summaries[0] == summaries[1]
-    lean_events = _event_tables(tmp_path / "r" / "events.duckdb")
+    lean_events = duckdb_tables(tmp_path / "r" / "events.duckdb")
     assert sum(len(v) for v in lean_events.values()) > 100
-    assert lean_events == _event_tables(tmp_path / "stock" / "events.duckdb")
+    assert lean_events == duckdb_tables(tmp_path / "stock" / "events.duckdb")
 
 
 def test_query_cli_reads_the_event_store(

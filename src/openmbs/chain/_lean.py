@@ -8,7 +8,9 @@ runs some 15,000 of them. :func:`make_lean` changes one environment so that it d
 the same computation with less Python around it:
 
 - titanoboa's SHA3 and SSTORE tracers are removed (they record hash preimages and
-  touched slots for storage dumps, which a simulation never reads);
+  touched slots for storage dumps, which a simulation never reads); its record of the
+  executed program counters is kept (it finds a failing line and its ``# dev:``
+  reason);
 - gas is not metered: py-evm's gas meter charges nothing (the ``GAS`` opcode reads the
   transaction's gas limit). Memory beyond :data:`MAX_MEMORY` bytes raises ``OutOfGas``,
   as it would on any chain (its expansion alone would cost over 2 billion gas);
@@ -109,10 +111,12 @@ def run_code(computation: Any) -> None:
     lookup = computation.opcodes
     cdata = computation.msg.data_as_bytes
     mask = UINT256_MAX
+    trace = code._trace.append  # titanoboa's record of executed pcs (its error reports)
     pc = code.program_counter
     try:
         while pc < n:
             op = raw[pc]
+            trace(pc)
             if op >= 0x5F:
                 if op <= 0x7F:  # PUSH0 .. PUSH32
                     if len(values) > 1023:

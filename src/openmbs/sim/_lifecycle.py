@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -626,6 +627,30 @@ def run_lifecycle(
     root checked against the manifest), with the same investor actions (their random
     draws are seeded by period); the simulator then continues from its saved state.
     """
+    boa = sys.modules.get("boa")
+    before = boa.env if boa is not None else None
+    try:
+        return _run_lifecycle(
+            out, config, fresh=fresh, progress=progress, tamper=tamper, log=log,
+            write_outputs=write_outputs,
+        )
+    finally:  # the run's environment (embedded or a node) is not left as titanoboa's global one
+        boa = sys.modules.get("boa")
+        if boa is not None:
+            boa.set_env(before if before is not None else boa.Env())
+
+
+def _run_lifecycle(
+    out: str | os.PathLike[str],
+    config: LifecycleConfig | None = None,
+    *,
+    fresh: bool = False,
+    progress: Progress | None = None,
+    tamper: Callable[[Any], Any] | None = None,
+    log: Callable[[str], None] | None = None,
+    write_outputs: bool = True,
+) -> LifecycleResult:
+    """:func:`run_lifecycle` (which restores titanoboa's global environment after it)."""
     from openmbs.agents import ServicerBridge, TriggerKeeper, record_columns
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import project_tape
