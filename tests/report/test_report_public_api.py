@@ -10,7 +10,7 @@ import openmbs.report as report
 def test_public_api() -> None:
     assert agents.__all__ == [
         "RECORD_FIELDS", "AttestorSet", "LoanTree", "ServicerBridge", "ServicerPeriod", "TriggerEvent", "TriggerKeeper",
-        "keccak256", "leaves", "loan_records", "record_columns", "report_from_records",
+        "keccak256", "leaf_array", "leaves", "loan_records", "record_columns", "report_from_records",
     ]  # fmt: skip
     assert audit.__all__ == ["AuditCheck", "AuditReport", "audit", "reconcile"]
     assert report.__all__ == ["pool_series", "write_report", "write_summary"]
