@@ -23,6 +23,7 @@ Files in the output folder (see ``docs/demo.md``): ``tape.parquet``,
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -32,7 +33,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -55,6 +56,8 @@ DEPLOYMENT = "state/deployment.json"
 _FORMAT = "openmbs-lifecycle/1"
 _FAR_FUTURE = 2**40
 _MONTH_SECONDS = 30 * 24 * 3600
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 #: The embedded chain's first block time (2026-01-01 00:00 UTC): a run's chain, and so
 #: its event store, depends only on its inputs.
 _GENESIS_TIMESTAMP = 1_767_225_600
@@ -576,6 +579,25 @@ def _chain_month(w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, fina
     )
 
 
+def _restores_boa_env(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run ``fn`` and then put titanoboa's global environment back as it was: a run's
+    environment (embedded or a node) is not left as the global one."""
+
+    @functools.wraps(fn)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        boa = sys.modules.get("boa")
+        before = boa.env if boa is not None else None
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            boa = sys.modules.get("boa")
+            if boa is not None:
+                boa.set_env(before if before is not None else boa.Env())
+
+    return run
+
+
+@_restores_boa_env
 def run_lifecycle(
     out: str | os.PathLike[str],
     config: LifecycleConfig | None = None,
@@ -627,30 +649,6 @@ def run_lifecycle(
     root checked against the manifest), with the same investor actions (their random
     draws are seeded by period); the simulator then continues from its saved state.
     """
-    boa = sys.modules.get("boa")
-    before = boa.env if boa is not None else None
-    try:
-        return _run_lifecycle(
-            out, config, fresh=fresh, progress=progress, tamper=tamper, log=log,
-            write_outputs=write_outputs,
-        )
-    finally:  # the run's environment (embedded or a node) is not left as titanoboa's global one
-        boa = sys.modules.get("boa")
-        if boa is not None:
-            boa.set_env(before if before is not None else boa.Env())
-
-
-def _run_lifecycle(
-    out: str | os.PathLike[str],
-    config: LifecycleConfig | None = None,
-    *,
-    fresh: bool = False,
-    progress: Progress | None = None,
-    tamper: Callable[[Any], Any] | None = None,
-    log: Callable[[str], None] | None = None,
-    write_outputs: bool = True,
-) -> LifecycleResult:
-    """:func:`run_lifecycle` (which restores titanoboa's global environment after it)."""
     from openmbs.agents import ServicerBridge, TriggerKeeper, record_columns
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import project_tape
