@@ -20,7 +20,7 @@ def _open(db: Path) -> Any:
 
     if not db.exists():
         raise InputError(f"file {str(db)!r}: no such event store")
-    return EventStore(db)
+    return EventStore(db, read_only=True)
 
 
 def _print(table: Any, title: str, limit: int) -> None:

@@ -34,12 +34,13 @@ from openmbs.indexer._sources import (
     RpcLogSource,
     parse_rpc_log,
 )
-from openmbs.indexer._store import EventStore
+from openmbs.indexer._store import UNTRUSTED_CONFIG, EventStore, open_untrusted, verify_store
 
 __all__ = [
     "DEFAULT_DB_NAME",
     "DEFAULT_EVENT_MAP",
     "PROJECTION_TABLE",
+    "UNTRUSTED_CONFIG",
     "BoaLogCollector",
     "ContractRegistry",
     "DecodedLog",
@@ -57,8 +58,10 @@ __all__ = [
     "default_db_path",
     "holder_claims",
     "holder_positions",
+    "open_untrusted",
     "parse_rpc_log",
     "pool_performance",
     "sql_type",
     "tranche_payments",
+    "verify_store",
 ]

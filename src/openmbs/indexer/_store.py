@@ -21,6 +21,15 @@ Tables
 ``cursor``
     ``source`` (primary key) and ``last_block``: the last block fully indexed from
     that source.
+``blocks``
+    ``source``, ``block_number`` (primary key together), ``block_hash`` and
+    ``parent_hash`` of every block indexed from a source that reports hashes (a
+    JSON-RPC node): what the indexer compares with the chain to detect a reorganisation.
+
+A file written by someone else is opened by :func:`open_untrusted`: read-only, with no
+file, network or extension access from SQL, and only after :func:`verify_store` found
+base tables of the expected schema and no other object (a view or macro named like a
+table would otherwise run its author's SQL in the reader's process).
 
 Every batch of blocks is written in ONE transaction together with its cursor update,
 so the store only ever holds whole batches: a crash at any point loses at most the
@@ -39,10 +48,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from openmbs.errors import DataIntegrityError
-from openmbs.indexer._abi import META_COLUMNS, DecodedLog, EventType, checksum
+from openmbs.errors import DataIntegrityError, InputError
+from openmbs.indexer._abi import META_COLUMNS, DecodedLog, EventType, checksum, sql_type
 
-__all__ = ["EventStore"]
+__all__ = ["UNTRUSTED_CONFIG", "EventStore", "open_untrusted", "verify_store"]
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS events (
@@ -73,7 +82,187 @@ CREATE TABLE IF NOT EXISTS cursor (
     source VARCHAR PRIMARY KEY,
     last_block BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS blocks (
+    source VARCHAR NOT NULL,
+    block_number UBIGINT NOT NULL,
+    block_hash VARCHAR NOT NULL,
+    parent_hash VARCHAR,
+    PRIMARY KEY (source, block_number)
+);
 """
+
+#: DuckDB settings for a database file openmbs did not write in this process: no file,
+#: network or extension access from SQL (``read_text``, ``COPY``, ``ATTACH``, ...), no
+#: extension installed or loaded on demand, and the settings locked so a query cannot
+#: turn them back on.
+UNTRUSTED_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "lock_configuration": True,
+}
+
+#: Columns (name, DuckDB type) of the fixed tables, in order; ``None`` marks a table an
+#: older store may lack.
+_FIXED: dict[str, tuple[tuple[str, str], ...]] = {
+    "events": (
+        ("block_number", "UBIGINT"),
+        ("log_index", "UBIGINT"),
+        ("tx_hash", "VARCHAR"),
+        ("tx_index", "UBIGINT"),
+        ("block_hash", "VARCHAR"),
+        ("contract_address", "VARCHAR"),
+        ("contract", "VARCHAR"),
+        ("event", "VARCHAR"),
+        ("signature", "VARCHAR"),
+        ("topic0", "VARCHAR"),
+        ("topics", "JSON"),
+        ("data", "VARCHAR"),
+        ("args", "JSON"),
+        ("source", "VARCHAR"),
+    ),
+    "event_types": (
+        ("signature", "VARCHAR"),
+        ("name", "VARCHAR"),
+        ("topic0", "VARCHAR"),
+        ("table_name", "VARCHAR"),
+        ("columns", "JSON"),
+    ),
+    "cursor": (("source", "VARCHAR"), ("last_block", "BIGINT")),
+}
+_OPTIONAL: dict[str, tuple[tuple[str, str], ...]] = {
+    "blocks": (
+        ("source", "VARCHAR"),
+        ("block_number", "UBIGINT"),
+        ("block_hash", "VARCHAR"),
+        ("parent_hash", "VARCHAR"),
+    ),
+    # written by the lifecycle beside the events (openmbs.indexer.PROJECTION_TABLE)
+    "projection": (("period", "BIGINT"), ("loss", "DOUBLE")),
+}
+
+
+def verify_store(con: duckdb.DuckDBPyConnection, path: str, *, new: bool = False) -> None:
+    """Check that the database holds only base tables of the event store's schema.
+
+    ``new=True`` accepts a database that lacks the fixed tables (one about to be
+    created); everything it does hold must still conform.
+
+    Raises
+    ------
+    DataIntegrityError
+        Naming the file and the object: a view, macro, sequence, user type or schema of
+        its own; a table the schema does not know; a missing fixed table; a column whose
+        name, type or position differs, or a generated (computed) column.
+
+    Notes
+    -----
+    Reads only DuckDB's catalog functions (``duckdb_tables()``, ``duckdb_columns()``,
+    ...) and then the ``event_types`` table, once it is known to be a base table, for
+    the names and ABI types of the typed tables.
+    """
+    where = f"event store {path!r}"
+    others = (
+        ("view", "SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database()"),
+        ("macro", "SELECT schema_name || '.' || function_name FROM duckdb_functions() WHERE function_type IN ('macro', 'table_macro') AND database_name = current_database()"),
+        ("sequence", "SELECT schema_name || '.' || sequence_name FROM duckdb_sequences() WHERE database_name = current_database()"),
+        ("type", "SELECT schema_name || '.' || type_name FROM duckdb_types() WHERE NOT internal AND database_name = current_database()"),
+        ("schema", "SELECT schema_name FROM duckdb_schemas() WHERE NOT internal AND database_name = current_database()"),
+    )
+    for kind, sql in others:
+        found = sorted(str(r[0]) for r in con.execute(sql).fetchall())
+        if found:
+            raise DataIntegrityError(
+                f"{where}: holds {kind} {found[0]!r}; an event store holds only tables, "
+                "refusing to read it"
+            )
+    cols: dict[str, list[tuple[str, str, bool]]] = {}
+    for schema, table, column, dtype, generated in con.execute(
+        "SELECT t.schema_name, t.table_name, c.column_name, c.data_type, c.is_generated "
+        "FROM duckdb_tables() t LEFT JOIN duckdb_columns() c ON c.table_oid = t.table_oid "
+        "WHERE t.database_name = current_database() ORDER BY t.table_name, c.column_index"
+    ).fetchall():
+        if schema != "main":
+            raise DataIntegrityError(f"{where}: table {schema}.{table} is outside schema main")
+        cols.setdefault(str(table), [])
+        if column is not None:
+            cols[str(table)].append((str(column), str(dtype), bool(generated)))
+
+    def check(table: str, want: Sequence[tuple[str, str]]) -> None:
+        got = cols.pop(table)
+        for name, _dtype, generated in got:
+            if generated:
+                raise DataIntegrityError(
+                    f"{where}: table {table!r} column {name!r} is a generated column"
+                )
+        if [(n, t.upper()) for n, t, _ in got] != [(n, t.upper()) for n, t in want]:
+            raise DataIntegrityError(
+                f"{where}: table {table!r} has columns {[(n, t) for n, t, _ in got]}, "
+                f"expected {list(want)}"
+            )
+
+    has_types = "event_types" in cols
+    for table, want in _FIXED.items():
+        if table in cols:
+            check(table, want)
+        elif not new:
+            raise DataIntegrityError(f"{where}: no table {table!r} (not an event store)")
+    for table, want in _OPTIONAL.items():
+        if table in cols:
+            check(table, want)
+    types = (
+        con.execute(
+            "SELECT signature, table_name, CAST(columns AS VARCHAR) FROM event_types "
+            "ORDER BY table_name"
+        ).fetchall()
+        if has_types
+        else []
+    )
+    for sig, table, columns in types:
+        try:
+            spec = [(str(n), sql_type(str(a))) for n, a, _t in json.loads(columns)]
+        except (TypeError, ValueError) as exc:
+            raise DataIntegrityError(
+                f"{where}: table 'event_types' row {sig!r} field 'columns' value {columns!r}: "
+                f"not a list of [name, abi type, sql type] ({exc})"
+            ) from exc
+        if table not in cols:
+            raise DataIntegrityError(
+                f"{where}: table 'event_types' row {sig!r} names table {table!r}, which is "
+                "not a table of the file"
+            )
+        check(str(table), list(META_COLUMNS) + spec)
+    if cols:
+        raise DataIntegrityError(
+            f"{where}: holds table {sorted(cols)[0]!r}, which is not part of an event store"
+        )
+
+
+def open_untrusted(path: str | os.PathLike[str]) -> duckdb.DuckDBPyConnection:
+    """Open an event store file someone else may have written, for reading.
+
+    Read-only, with :data:`UNTRUSTED_CONFIG`, and checked by :func:`verify_store`.
+
+    Raises
+    ------
+    InputError
+        When the file does not exist or is not a DuckDB database.
+    DataIntegrityError
+        When it holds anything but the event store's tables (see :func:`verify_store`).
+    """
+    p = str(path)
+    if not Path(p).is_file():
+        raise InputError(f"file {p!r}: no such event store")
+    try:
+        con = duckdb.connect(p, read_only=True, config=UNTRUSTED_CONFIG)
+    except duckdb.Error as exc:
+        raise InputError(f"file {p!r}: not a readable DuckDB event store ({exc})") from exc
+    try:
+        verify_store(con, p)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 _ARROW = {"UBIGINT": pa.uint64(), "BIGINT": pa.int64(), "BOOLEAN": pa.bool_()}
 
@@ -121,16 +310,31 @@ class EventStore:
     path : str or Path, default ":memory:"
         Database file (created with its tables when absent).
     read_only : bool, default False
-        Open an existing file read-only (for queries while nothing writes).
+        Open an existing file read-only, as a file someone else may have written
+        (:func:`open_untrusted`: no external access from SQL, schema checked). Use it
+        for every file this process did not create.
+
+    Raises
+    ------
+    DataIntegrityError
+        When the file holds anything but the event store's tables (views, macros,
+        unknown tables, columns of another type), read-only or not.
     """
 
     def __init__(self, path: str | os.PathLike[str] = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.con = duckdb.connect(self.path, read_only=read_only)
-        if not read_only:
-            self._exec(_DDL)
+        if read_only:
+            self.con = open_untrusted(self.path)
+        else:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self.con = duckdb.connect(self.path)
+            try:
+                verify_store(self.con, self.path, new=True)
+                self._exec(_DDL)
+            except BaseException:
+                self.con.close()
+                raise
         self._tables: dict[str, str] = {
             sig: table
             for sig, table in self.con.execute("SELECT signature, table_name FROM event_types").fetchall()
