@@ -1,4 +1,8 @@
-"""`openmbs audit` recomputes a lifecycle folder and names what was tampered with."""
+"""`openmbs audit` recomputes a lifecycle folder and names what was tampered with.
+
+The folder here is of a run without a chain, so the audit is narrowed to its files
+(``files_only``); tests/audit/test_audit_anchor.py audits runs on a chain.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def _edit(path: Path, row: int, column: str, delta: int) -> str:
 
 
 def test_clean_folder_passes(folder: Path) -> None:
-    rep = audit(folder)
+    rep = audit(folder, files_only=True)
     assert rep.ok, rep.mismatches
     names = [c.name for c in rep.checks]
     assert "Merkle roots match the accepted roots" in names
@@ -54,7 +58,7 @@ def test_clean_folder_passes(folder: Path) -> None:
 def test_edited_loan_record_is_named(folder: Path, tmp_path: Path) -> None:
     out = _copy(folder, tmp_path)
     loan = _edit(loans_path(out, 2), 7, "interest_paid", 1)
-    rep = audit(out)
+    rep = audit(out, files_only=True)
     assert not rep.ok
     leaf = next(c for c in rep.checks if c.name == "loan records hash to their stored leaves")
     assert not leaf.ok
@@ -73,7 +77,7 @@ def test_rehashed_leaf_breaks_the_root(folder: Path, tmp_path: Path) -> None:
     fresh = leaves(t)
     t = t.set_column(t.schema.get_field_index("leaf"), "leaf", pa.array(fresh, pa.binary(32)))
     pq.write_table(t, path)
-    rep = audit(out)
+    rep = audit(out, files_only=True)
     roots = next(c for c in rep.checks if c.name == "Merkle roots match the accepted roots")
     assert not roots.ok
     assert len(roots.mismatches) == 1 and roots.mismatches[0].startswith("period 3:")
@@ -86,13 +90,43 @@ def test_rehashed_leaf_breaks_the_root(folder: Path, tmp_path: Path) -> None:
 def test_cli_exits_nonzero_and_prints_period_and_loan(folder: Path, tmp_path: Path) -> None:
     out = _copy(folder, tmp_path)
     loan = _edit(loans_path(out, 4), 3, "loss", 2)
-    res = CliRunner().invoke(app, ["audit", str(out)])
+    res = CliRunner().invoke(app, ["audit", str(out), "--files-only"])
     assert res.exit_code == 1
     assert f"period 4 loan {loan!r}" in res.output
     assert "audit FAILED" in res.output
-    ok = CliRunner().invoke(app, ["audit", str(folder)])
+    ok = CliRunner().invoke(app, ["audit", str(folder), "--files-only"])
     assert ok.exit_code == 0, ok.output
     assert "audit passed" in ok.output
+
+
+def test_no_chain_is_not_checked_unless_narrowed(folder: Path) -> None:
+    """A skipped check is a failure: auditing a run without a chain against the chain
+    fails, and says what it did not check; narrowed with --files-only it passes and
+    still lists what was not checked."""
+    rep = audit(folder)
+    assert not rep.ok
+    anchor = next(c for c in rep.checks if c.name == "chain anchor")
+    assert not anchor.ok and "no chain" in anchor.detail
+    res = CliRunner().invoke(app, ["audit", str(folder)])
+    assert res.exit_code == 1 and "not checked: chain anchor" in res.output
+    narrowed = CliRunner().invoke(app, ["audit", str(folder), "--files-only"])
+    assert narrowed.exit_code == 0, narrowed.output
+    assert "not checked:" in narrowed.output and "on-chain waterfall" in narrowed.output
+
+
+def test_missing_manifest_fails(folder: Path, tmp_path: Path) -> None:
+    """Without state/manifest.json no loan file was read and the audit passed."""
+    out = _copy(folder, tmp_path)
+    loan = _edit(loans_path(out, 2), 7, "interest_paid", 1)
+    (out / "state" / "manifest.json").unlink()
+    rep = audit(out, files_only=True)
+    assert not rep.ok
+    assert any("manifest.json" in m and "missing" in m for m in rep.mismatches), rep.mismatches
+    assert f"period 2 loan {loan!r}: record does not hash to its stored leaf" in rep.mismatches
+    roots = next(c for c in rep.checks if c.name == "Merkle roots match the accepted roots")
+    assert roots.skipped and not roots.ok
+    res = CliRunner().invoke(app, ["audit", str(out), "--files-only"])
+    assert res.exit_code == 1, res.output
 
 
 def test_not_a_lifecycle_folder(tmp_path: Path) -> None:

@@ -12,7 +12,9 @@ def test_public_api() -> None:
         "RECORD_FIELDS", "AttestorSet", "LoanTree", "ServicerBridge", "ServicerPeriod", "TriggerEvent", "TriggerKeeper",
         "keccak256", "leaf_array", "leaves", "loan_records", "record_columns", "report_from_records",
     ]  # fmt: skip
-    assert audit.__all__ == ["AuditCheck", "AuditReport", "audit", "reconcile"]
+    assert audit.__all__ == [
+        "ANCHOR_FILES", "ANCHOR_REEXECUTED", "ANCHOR_RPC", "AuditCheck", "AuditReport", "audit", "reconcile",
+    ]  # fmt: skip
     assert report.__all__ == ["pool_series", "write_report", "write_summary"]
     for mod in (agents, audit, report):
         for name in mod.__all__:

@@ -10,22 +10,44 @@ import typer
 
 def audit_cmd(
     folder: Annotated[Path, typer.Argument(help="Output folder of `openmbs demo`.")],
+    rpc: Annotated[
+        str | None,
+        typer.Option("--rpc", help="JSON-RPC URL of the node the deal lives on (with --deal)."),
+    ] = None,
+    deal: Annotated[
+        str | None, typer.Option("--deal", help="Address of the deal's Deal contract (with --rpc).")
+    ] = None,
+    files_only: Annotated[
+        bool,
+        typer.Option(
+            "--files-only",
+            help="Check the folder against itself only (no chain, no re-execution); "
+            "checks that need the chain are listed as not checked.",
+        ),
+    ] = False,
 ) -> None:
-    """Check loan leaves, Merkle roots, report sums, the waterfall, token supplies and claims.
+    """Check loan leaves, Merkle roots, report sums, the waterfall, token supplies and
+    claims against the chain.
 
-    Exits 1 if any check fails, printing each mismatch with its period, loan or tranche.
+    The chain is read from a node (--rpc URL --deal ADDRESS) or, for a run on the
+    embedded EVM, re-executed from the folder's configuration. Each line names the
+    anchor of its check. Exits 1 if any check fails or could not run (missing evidence
+    fails, unless --files-only narrows the audit), printing each mismatch with its
+    period, loan or tranche.
     """
     from openmbs.audit import audit
     from openmbs.errors import InputError
 
     if not folder.is_dir():
         raise InputError(f"folder {str(folder)!r}: not a directory")
-    rep = audit(folder)
+    rep = audit(folder, rpc=rpc, deal=deal, files_only=files_only)
     for c in rep.checks:
-        mark = "skip" if c.skipped else ("ok" if c.ok else "FAIL")
-        typer.echo(f"[{mark:>4}] {c.name}: {c.detail}")
+        mark = ("skip" if c.ok else "FAIL") if c.skipped else ("ok" if c.ok else "FAIL")
+        typer.echo(f"[{mark:>4}] {c.name} [{c.anchor}]: {c.detail}")
         for m in c.mismatches:
             typer.echo(f"         {m}")
+    if rep.not_checked:
+        typer.echo("not checked: " + "; ".join(rep.not_checked))
     failed = sum(1 for c in rep.checks if not c.ok)
     typer.echo("audit passed" if rep.ok else f"audit FAILED: {failed} check(s)")
     if not rep.ok:

@@ -1,0 +1,210 @@
+"""The audit's anchors: the chain read over JSON-RPC, or an embedded run re-executed,
+and the checks of the folder's own copies (event store, closing.json, manifest) against
+them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from openmbs.errors import ChainError, InputError
+
+__all__ = ["closing_check", "events_check", "reexecute", "rpc_evidence"]
+
+_MAX_LISTED = 50
+
+
+def _rpc(url: str, method: str, params: list[Any]) -> Any:
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            reply = json.loads(resp.read().decode())
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ChainError(f"JSON-RPC {method} to {url}: {exc}") from exc
+    if "error" in reply:
+        raise ChainError(f"JSON-RPC {method} to {url}: error {reply['error']!r}")
+    return reply.get("result")
+
+
+def _call(url: str, to: str, signature: str, args: tuple[Any, ...], out: str) -> Any:
+    """``eth_call`` of a view function at the latest block, decoded as ``out``."""
+    from eth_abi.abi import decode, encode
+    from eth_utils.crypto import keccak
+
+    name, _, rest = signature.partition("(")
+    types = [t for t in rest.rstrip(")").split(",") if t]
+    data = keccak(text=signature)[:4] + encode(types, list(args))
+    result = _rpc(url, "eth_call", [{"to": to, "data": "0x" + data.hex()}, "latest"])
+    if not isinstance(result, str) or len(result) < 66:
+        raise ChainError(f"eth_call {name} on {to} via {url}: result {result!r} (is it a Deal?)")
+    return decode([out], bytes.fromhex(result[2:]))[0]
+
+
+def rpc_evidence(url: str, deal: str) -> tuple[Any, dict[str, Any], set[str]]:
+    """Index the deal's events from the node into an in-memory store and read its state.
+
+    Returns the store, the state (``tranche_face``, ``total_supply`` per token,
+    ``roots`` by period) and the addresses indexed (lower case).
+    """
+    from eth_utils.address import is_address, to_checksum_address
+
+    from openmbs.chain._contracts import artifact
+    from openmbs.indexer import ContractRegistry, EventStore, Indexer, RpcLogSource
+
+    if not is_address(deal):
+        raise InputError(f"--deal value {deal!r}: not an address")
+    deal = to_checksum_address(deal)
+    code = _rpc(url, "eth_getCode", [deal, "latest"])
+    if code in (None, "0x", ""):
+        raise InputError(f"--deal value {deal!r}: no contract at that address on {url}")
+    deal_abi = artifact("Deal").abi
+    first = ContractRegistry()
+    first.add(deal, "Deal", deal_abi)
+    head = int(_rpc(url, "eth_blockNumber", []), 16)
+    configured: dict[str, Any] | None = None
+    for log in RpcLogSource(url, addresses=[deal]).logs(0, head):
+        d = first.decode(log)
+        if d.event is not None and d.event.name == "DealConfigured" and d.args is not None:
+            configured = d.args
+    if configured is None:
+        raise ChainError(f"deal {deal} on {url}: no DealConfigured event (not a configured Deal)")
+    tokens = [to_checksum_address(str(t)) for t in configured["tokens"]]
+    oracle = to_checksum_address(str(configured["oracle"]))
+    issuance = to_checksum_address(str(configured["issuance"]))
+    reg = ContractRegistry()
+    reg.add(deal, "Deal", deal_abi)
+    reg.add(oracle, "RemittanceOracle", artifact("RemittanceOracle").abi)
+    reg.add(issuance, "Issuance", artifact("Issuance").abi)
+    for tok in tokens:
+        reg.add(tok, "TrancheToken", artifact("TrancheToken").abi)
+    store = EventStore()
+    try:
+        Indexer(store, RpcLogSource(url, addresses=reg.addresses, name="audit"), reg).run()
+        last = int(_call(url, oracle, "last_period()", (), "uint256"))
+        state = {
+            "tranche_face": [
+                int(_call(url, deal, "original_face(uint256)", (i,), "uint256"))
+                for i in range(len(tokens))
+            ],
+            "total_supply": [int(_call(url, t, "totalSupply()", (), "uint256")) for t in tokens],
+            "roots": {
+                k: "0x" + bytes(_call(url, oracle, "loan_tape_root(uint256)", (k,), "bytes32")).hex()
+                for k in range(1, last + 1)
+            },
+        }
+    except BaseException:
+        store.close()
+        raise
+    return store, state, {a.lower() for a in reg.addresses}
+
+
+def reexecute(config: dict[str, Any], out: Path) -> Path:
+    """Run the lifecycle again from a folder's recorded configuration, into ``out``.
+
+    The embedded chain is deterministic: same configuration and inputs, same blocks,
+    same events. Raises :class:`InputError` for a configuration this version cannot run.
+    """
+    from openmbs.sim import LifecycleConfig, run_lifecycle
+
+    known = {f.name for f in dataclasses.fields(LifecycleConfig)}
+    unknown = sorted(set(config) - known)
+    if unknown:
+        raise InputError(f"closing.json field 'config': unknown setting(s) {unknown}")
+    cfg = LifecycleConfig(**config)
+    if cfg.rpc is not None or not cfg.chain:
+        raise InputError(f"closing.json field 'config': a run with rpc={cfg.rpc!r}, chain={cfg.chain} cannot be re-executed")
+    run_lifecycle(out, cfg, write_outputs=False)
+    return out
+
+
+def _rows(con: Any, table: str, addresses: set[str] | None) -> dict[tuple[int, int], tuple[Any, ...]]:
+    cols = [str(r[0]) for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
+    keep = [c for c in cols if c not in ("source", "contract")]  # the indexer's labels
+    sel = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in keep)
+    out: dict[tuple[int, int], tuple[Any, ...]] = {}
+    for row in con.execute(f'SELECT block_number, log_index, {sel} FROM "{table}"').fetchall():
+        if addresses is not None and str(row[2 + keep.index("contract_address")]).lower() not in addresses:
+            continue
+        out[int(row[0]), int(row[1])] = tuple(zip(keep, row[2:], strict=True))
+    return out
+
+
+def events_check(
+    own: Any, chain: Any, folder: Path, anchor: str, addresses: set[str] | None
+) -> Any:
+    """The folder's ``events.duckdb`` holds exactly the anchor's events (raw and typed),
+    for the contracts the anchor covers; each differing row is named."""
+    from openmbs.audit._audit import AuditCheck, _check, _tables
+
+    name = "event store equals the chain's events"
+    db = str(folder / "events.duckdb")
+    if own is None:
+        return AuditCheck(name, False, f"file {db!r} missing", (f"file {db!r}: missing",), anchor=anchor)
+    bad: list[str] = []
+    own_tables = _tables(own)
+    chain_tables = sorted(t for t in _tables(chain) if t == "events" or t.startswith("ev_"))
+    for table in chain_tables:
+        want = _rows(chain, table, addresses)
+        if not want:
+            continue
+        if table not in own_tables:
+            bad.append(f"file {db!r}: no table {table!r} ({len(want)} row(s) on chain)")
+            continue
+        got = _rows(own, table, addresses)
+        for key in sorted(set(want) | set(got)):
+            w, g = want.get(key), got.get(key)
+            where = f"file {db!r} table {table!r} row (block {key[0]}, log {key[1]})"
+            if g is None:
+                bad.append(f"{where}: missing")
+            elif w is None:
+                bad.append(f"{where}: not on chain")
+            elif w != g:
+                diff = [f"{c} {gv!r} (chain {wv!r})" for (c, wv), (_, gv) in zip(w, g, strict=False) if wv != gv]
+                bad.append(f"{where}: " + ("; ".join(diff) or "columns differ"))
+    return _check(name, bad, f"{len(chain_tables)} table(s) compared", anchor)
+
+
+def closing_check(
+    closing: dict[str, Any],
+    rerun: dict[str, Any] | None,
+    state: dict[str, Any],
+    manifest: dict[str, Any] | None,
+    roots: dict[int, str],
+    anchor: str,
+) -> Any:
+    """``closing.json`` and the manifest's roots equal the anchor's: the re-executed
+    run's closing file, or the deal's state read by ``eth_call``; ``roots`` are the
+    anchor's accepted roots by period (``RemittanceAccepted``)."""
+    from openmbs.audit._audit import _check
+
+    bad: list[str] = []
+    if rerun is not None:
+        for key in ("config", "deal_spec", "pool_units", "decimals", "tranche_names", "tranche_face"):
+            if closing.get(key) != rerun.get(key):
+                bad.append(f"file 'closing.json' field {key!r}: {closing.get(key)!r}, re-executed {rerun.get(key)!r}")
+    if state:
+        faces = [int(x) for x in closing.get("tranche_face", [])]
+        if faces != state["tranche_face"]:
+            bad.append(f"file 'closing.json' field 'tranche_face': {faces}, on chain {state['tranche_face']}")
+        for i, (sup, face) in enumerate(zip(state["total_supply"], state["tranche_face"], strict=True)):
+            if sup != face:
+                bad.append(f"tranche {i}: token totalSupply {sup} on chain != original face {face}")
+    if state:
+        for k, r in sorted(state["roots"].items()):
+            if roots.get(k) != r:
+                bad.append(f"period {k}: oracle.loan_tape_root {r} != accepted event root {roots.get(k)}")
+    if manifest is not None:
+        mine = {i + 1: str(r) for i, r in enumerate(manifest.get("roots", []))}
+        for k in sorted(set(roots) | set(mine)):
+            if mine.get(k) != roots.get(k):
+                bad.append(f"file 'state/manifest.json' period {k}: root {mine.get(k)}, on chain {roots.get(k)}")
+    what = "closing.json against the re-executed run" if rerun is not None else (
+        "closing.json, token supplies and the manifest's roots against eth_call"
+    )
+    return _check("closing.json and the manifest equal the chain's deal", bad, what, anchor)
