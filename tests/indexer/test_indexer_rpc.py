@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from eth_utils.crypto import keccak
 from indexer_helpers import Scenario, logs_to_json
 
 from openmbs.errors import ChainError
@@ -42,6 +43,17 @@ class FakeNode:
                 if lo <= int(x["blockNumber"], 16) <= hi and (wanted is None or x["address"] in wanted)
             ]
             return {"result": out}
+        if method == "eth_getBlockByNumber":  # the hashes logs_to_json gives the blocks
+            n = int(params[0], 16)
+            if n > self.head:
+                return {"result": None}
+            return {
+                "result": {
+                    "number": hex(n),
+                    "hash": "0x" + keccak(text=f"block{n}").hex(),
+                    "parentHash": "0x" + keccak(text=f"block{n - 1}").hex(),
+                }
+            }
         return {"error": {"code": -32601, "message": "method not found"}}
 
 
@@ -107,9 +119,24 @@ def test_rpc_source_indexes_the_same_as_the_memory_source(
     assert a == b and len(a) == len(scenario.logs)
     hashes = via_rpc.con.execute("SELECT DISTINCT block_hash FROM events").fetchall()
     assert all(h[0] is not None and h[0].startswith("0x") for h in hashes)
+    # every block with a log and each batch's first and last block: hash and parent kept
+    stored = dict(via_rpc.block_hashes("chain"))
+    assert {int(x.block_number) for x in scenario.logs} <= set(stored)
+    assert stored[scenario.last_block] == "0x" + keccak(text=f"block{scenario.last_block}").hex()
     for table in ("ev_transfer", "ev_remittance_accepted", "ev_misc"):
         q = f"SELECT * FROM {table} ORDER BY ALL"
         assert via_rpc.con.execute(q).fetchall() == via_mem.con.execute(q).fetchall()
+
+
+def test_rpc_source_stays_confirmations_behind_by_default(
+    scenario: Scenario, node: tuple[FakeNode, str]
+) -> None:
+    """A node's chain can reorganise: by default the indexer stays 12 blocks behind."""
+    _, url = node
+    rpc = RpcLogSource(url, name="chain")
+    ix = Indexer(EventStore(), rpc, ContractRegistry())
+    assert ix.confirmations == rpc.default_confirmations == 12
+    assert Indexer(EventStore(), RpcLogSource(url, confirmations=3), ContractRegistry()).confirmations == 3
 
 
 def test_rpc_errors_are_chain_errors(node: tuple[FakeNode, str]) -> None:

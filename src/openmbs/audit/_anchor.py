@@ -85,7 +85,10 @@ def rpc_evidence(url: str, deal: str) -> tuple[Any, dict[str, Any], set[str]]:
         reg.add(tok, "TrancheToken", artifact("TrancheToken").abi)
     store = EventStore()
     try:
-        Indexer(store, RpcLogSource(url, addresses=reg.addresses, name="audit"), reg).run()
+        # up to the node's head (the state read below is the head's too)
+        Indexer(
+            store, RpcLogSource(url, addresses=reg.addresses, name="audit"), reg, confirmations=0
+        ).run()
         last = int(_call(url, oracle, "last_period()", (), "uint256"))
         state = {
             "tranche_face": [

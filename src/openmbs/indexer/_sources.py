@@ -78,6 +78,20 @@ class LogSource(ABC):
 
     name: str = "source"
 
+    #: Blocks an :class:`~openmbs.indexer.Indexer` stays behind :meth:`latest_block` when
+    #: it is given no ``confirmations``: 0 for a source whose blocks are final once
+    #: reported (sealed), more for a chain that can reorganise.
+    default_confirmations: int = 0
+
+    def block_hashes(self, numbers: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        """Hash and parent hash (``0x`` hex, lower case) of each block the source knows.
+
+        Blocks the chain does not hold (any more) are left out. The default knows no
+        hashes (``{}``): the source's blocks are final, and the indexer does not look
+        for reorganisations.
+        """
+        return {}
+
     @abstractmethod
     def latest_block(self) -> int:
         """Newest block whose logs are complete (``-1`` when there is none yet)."""
@@ -327,10 +341,16 @@ class RpcLogSource(LogSource):
         Largest block range per ``eth_getLogs`` call; a range the node refuses (too many
         results) is split in halves.
 
+    confirmations : int, default 12
+        :attr:`default_confirmations`: how far behind the head an indexer stays when it
+        is not told (a reorganisation deeper than this is still detected and rolled back,
+        see :class:`~openmbs.indexer.Indexer`; staying behind keeps what a reader sees
+        from being undone).
+
     Notes
     -----
-    Logs with ``removed: true`` (dropped by a reorganisation) are skipped; index behind
-    the head with the indexer's ``confirmations`` when the chain can reorganise.
+    Logs with ``removed: true`` (dropped by a reorganisation) are skipped. Block hashes
+    come from ``eth_getBlockByNumber`` (:meth:`block_hashes`).
     """
 
     def __init__(
@@ -341,7 +361,11 @@ class RpcLogSource(LogSource):
         name: str | None = None,
         timeout: float = 30.0,
         max_range: int = 2000,
+        confirmations: int = 12,
     ) -> None:
+        if confirmations < 0:
+            raise ValueError(f"confirmations must be >= 0, got {confirmations!r}")
+        self.default_confirmations = int(confirmations)
         self.url = url
         self.addresses = [to_checksum_address(a) for a in addresses] if addresses else None
         self.name = name or f"rpc:{url}"
@@ -367,6 +391,20 @@ class RpcLogSource(LogSource):
 
     def latest_block(self) -> int:
         return _hex_int(self._call("eth_blockNumber", []), "blockNumber")
+
+    def block_hashes(self, numbers: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        out: dict[int, tuple[str, str | None]] = {}
+        for n in sorted(set(numbers)):
+            if n < 0:
+                continue
+            blk = self._call("eth_getBlockByNumber", [hex(n), False])
+            if not isinstance(blk, dict) or not blk.get("hash"):
+                continue  # not on the chain (any more)
+            if _hex_int(blk.get("number"), "number") != n:
+                raise ChainError(f"JSON-RPC eth_getBlockByNumber({n}) to {self.url}: got block {blk.get('number')!r}")
+            parent = blk.get("parentHash")
+            out[n] = (str(blk["hash"]).lower(), str(parent).lower() if parent else None)
+        return out
 
     def logs(self, from_block: int, to_block: int) -> list[RawLog]:
         out: list[RawLog] = []

@@ -411,9 +411,63 @@ class EventStore:
         self._exec(f"INSERT INTO event_types VALUES {values}", params)
         return new
 
-    def write_batch(self, source: str, last_block: int, logs: Sequence[DecodedLog]) -> None:
+    def block_hashes(self, source: str) -> list[tuple[int, str]]:
+        """The stored ``(block number, hash)`` of ``source``'s indexed blocks, newest first."""
+        rows = self.con.execute(
+            "SELECT block_number, block_hash FROM blocks WHERE source = ? ORDER BY block_number DESC",
+            [source],
+        ).fetchall()
+        return [(int(n), str(h)) for n, h in rows]
+
+    def block_hash(self, source: str, block: int) -> str | None:
+        """The stored hash of one indexed block of ``source`` (None when not stored)."""
+        rows = self.con.execute(
+            "SELECT block_hash FROM blocks WHERE source = ? AND block_number = ?", [source, int(block)]
+        ).fetchall()
+        return None if not rows else str(rows[0][0])
+
+    def rollback(self, source: str, to_block: int) -> int:
+        """Forget everything ``source`` indexed above ``to_block``, in one transaction:
+        its events, their typed rows, its stored block hashes; the cursor moves back to
+        ``to_block``. Returns the number of events removed.
+
+        Used after a chain reorganisation (``to_block`` is the common ancestor); a crash
+        at any point leaves the store as it was before or after, never in between.
+        """
+        to_block = int(to_block)
+        self._exec("BEGIN TRANSACTION")
+        try:
+            n = self.con.execute(
+                "SELECT count(*) FROM events WHERE source = ? AND block_number > ?", [source, max(to_block, -1)]
+            ).fetchall()[0][0]
+            lo = max(to_block, -1)
+            for table in sorted(set(self._tables.values())):
+                # typed rows have no source column: they are the rows of this source's events
+                self._exec(
+                    f"DELETE FROM {_quote(table)} WHERE block_number > ? AND (block_number, log_index) IN "
+                    "(SELECT block_number, log_index FROM events WHERE source = ? AND block_number > ?)",
+                    [lo, source, lo],
+                )
+            self._exec("DELETE FROM events WHERE source = ? AND block_number > ?", [source, lo])
+            self._exec("DELETE FROM blocks WHERE source = ? AND block_number > ?", [source, lo])
+            self._exec("UPDATE cursor SET last_block = ? WHERE source = ? AND last_block > ?", [to_block, source, to_block])
+            self._exec("COMMIT")
+        except BaseException:
+            self._exec("ROLLBACK")
+            raise
+        return int(n)
+
+    def write_batch(
+        self,
+        source: str,
+        last_block: int,
+        logs: Sequence[DecodedLog],
+        *,
+        blocks: Sequence[tuple[int, str, str | None]] = (),
+    ) -> None:
         """Store a batch of decoded logs and move ``source``'s cursor to ``last_block``,
-        in one transaction.
+        in one transaction; ``blocks`` are ``(number, hash, parent hash)`` of blocks of
+        the batch, kept to detect a reorganisation later.
 
         Raises
         ------
@@ -450,6 +504,14 @@ class EventStore:
                 for sig, (et, rows) in groups.items():
                     table = self._tables.get(sig) or new_tables[sig]
                     self._insert_typed(table, et, rows)
+            if blocks:
+                values = ", ".join(["(?, ?, ?, ?)"] * len(blocks))
+                params: list[Any] = []
+                for n, h, parent in blocks:
+                    params += [source, int(n), h, parent]
+                self._exec(
+                    f"INSERT OR REPLACE INTO blocks VALUES {values}", params
+                )
             self._exec(
                 "INSERT INTO cursor VALUES (?, ?) ON CONFLICT (source) DO UPDATE SET last_block = excluded.last_block",
                 [source, int(last_block)],

@@ -967,7 +967,10 @@ def run_lifecycle(
         db = out / "events.duckdb"
         db.unlink(missing_ok=True)
         with EventStore(db) as store:
-            Indexer(store, w.source, w.registry, batch_blocks=10_000).run()
+            # confirmations=0: the run's last transactions are mined and their receipts
+            # checked; on a node a later reorganisation is found and rolled back by the
+            # next indexing run (block hashes are stored)
+            Indexer(store, w.source, w.registry, batch_blocks=10_000, confirmations=0).run()
             # the projection at the assumptions, for `openmbs query pool-performance`
             # (realised vs projected losses)
             proj = pa.table({"period": pa.array(cf.period, pa.int64()), "loss": pa.array(cf.loss)})
