@@ -102,6 +102,28 @@ def test_edited_event_store_row_is_caught_against_the_chain(folder: Path, tmp_pa
     assert res.exit_code == 1 and f"[{ANCHOR_REEXECUTED}]" in res.output
 
 
+def test_rows_added_to_the_event_store_are_named(folder: Path, tmp_path: Path) -> None:
+    """A claim row added to the store (and a whole table the chain never emitted)."""
+    out = _copy(folder, tmp_path)
+    con = duckdb.connect(str(out / "events.duckdb"))
+    con.execute(
+        "INSERT INTO ev_claimed SELECT 999999, 0, tx_hash, contract_address, contract, holder, "
+        "tranche, amount FROM ev_claimed LIMIT 1"
+    )
+    con.execute("CREATE TABLE ev_forged AS SELECT * FROM ev_claimed")
+    con.execute(
+        "INSERT INTO event_types VALUES ('Forged(address,uint256,uint256)', 'Forged', '0x00', "
+        "'ev_forged', '[[\"holder\", \"address\", \"VARCHAR\"], [\"tranche\", \"uint256\", "
+        "\"BIGNUM\"], [\"amount\", \"uint256\", \"BIGNUM\"]]')"
+    )
+    con.close()
+    rep = audit(out)
+    events = next(c for c in rep.checks if c.name == "event store equals the chain's events")
+    assert not events.ok
+    assert any("'ev_claimed' row (block 999999, log 0): not on chain" in m for m in events.mismatches)
+    assert any("'ev_forged'" in m and "the chain does not have" in m for m in events.mismatches)
+
+
 def audit_root(folder: Path, period: int) -> str:
     import json
 

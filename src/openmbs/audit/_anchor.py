@@ -170,6 +170,14 @@ def events_check(
             elif w != g:
                 diff = [f"{c} {gv!r} (chain {wv!r})" for (c, wv), (_, gv) in zip(w, g, strict=False) if wv != gv]
                 bad.append(f"{where}: " + ("; ".join(diff) or "columns differ"))
+    for table in sorted(t for t in own_tables if t.startswith("ev_") and t not in chain_tables):
+        extra = _rows(own, table, addresses)
+        if extra:
+            key = min(extra)
+            bad.append(
+                f"file {db!r} table {table!r}: {len(extra)} row(s) the chain does not have "
+                f"(first: block {key[0]}, log {key[1]})"
+            )
     return _check(name, bad, f"{len(chain_tables)} table(s) compared", anchor)
 
 
