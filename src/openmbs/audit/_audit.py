@@ -336,6 +336,15 @@ def _audit(
         checks.append(
             _not_checked("chain anchor", ev.why_missing, narrowed=False, anchor=anchor)
         )
+    elif files_only:
+        checks.append(
+            _not_checked(
+                "chain anchor",
+                "narrowed to the folder's files, checked against each other only",
+                narrowed=True,
+                anchor=anchor,
+            )
+        )
     manifest_path = folder / "state" / "manifest.json"
     manifest: dict[str, Any] | None = None
     if manifest_path.exists():
