@@ -260,6 +260,8 @@ def audit(
     closing = json.loads(closing_path.read_text())
     config = closing.get("config") if isinstance(closing.get("config"), dict) else {}
     on_chain = bool(config.get("chain", True))
+    with _open_folder_store(folder):
+        pass  # a foreign event store is refused before anything runs (re-execution)
     with _evidence(folder, config, rpc=rpc, deal=deal, files_only=files_only) as ev:
         checks = _audit(folder, closing, on_chain, ev, files_only=files_only)
     return AuditReport(folder, tuple(checks))
