@@ -90,3 +90,45 @@ def test_demo_on_a_dev_chain_signs_with_anvil_accounts(tmp_path: Path, monkeypat
     finally:
         node.stop()
         boa.set_env(saved)
+
+
+@pytest.mark.anvil
+def test_demo_resume_refuses_a_tampered_deployment_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The rerun reattaches from ``state/deployment.json``: an oracle address changed in
+    that file (here: the issuance's, a contract with other code) is refused before the
+    servicer approves anything to it."""
+    import boa
+
+    from openmbs.chain._anvil import ANVIL_KEYS, find_anvil, install_anvil, start_anvil
+    from openmbs.chain._contracts import abi_deployer
+    from openmbs.chain._env import network_env
+    from openmbs.errors import DataIntegrityError
+
+    if find_anvil() is None and shutil.which("npm") is None:
+        pytest.skip("npm is not installed: cannot install anvil from the npm registry")
+    node = start_anvil(find_anvil() or install_anvil())
+    saved = boa.env
+    try:
+        _no_keys(monkeypatch)
+        monkeypatch.delenv("OPENMBS_DEAL", raising=False)
+        out = tmp_path / "out"
+        res = _demo(["--rpc", node.url, "--dev-chain", "--out", str(out), *SMALL])
+        assert res.exit_code == 0, (res.output, res.exception)
+        path = out / "state" / "deployment.json"
+        record = json.loads(path.read_text())
+        real = dict(record["contracts"])
+        record["contracts"]["oracle"] = real["issuance"]
+        path.write_text(json.dumps(record))
+        res = _demo(["--rpc", node.url, "--dev-chain", "--out", str(out), "--loans", "20",
+                     "--months", "3", "--investors", "1"])
+        assert isinstance(res.exception, DataIntegrityError), (res.output, res.exception)
+        assert "'contracts.oracle'" in str(res.exception) and real["oracle"] in str(res.exception)
+        env = network_env(node.url)
+        operator = Account.from_key(ANVIL_KEYS[0])
+        env.add_account(operator, force_eoa=True)
+        token = abi_deployer("MockSettlementToken").at(real["settlement"])
+        assert int(token.allowance(operator.address, real["issuance"])) == 0
+        assert int(abi_deployer("Deal").at(real["deal"]).last_period()) == 2
+    finally:
+        node.stop()
+        boa.set_env(saved)

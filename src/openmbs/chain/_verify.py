@@ -49,6 +49,7 @@ from openmbs.errors import DataIntegrityError, InputError
 __all__ = [
     "DEAL_ENV",
     "ChainDeal",
+    "check_addresses",
     "check_record",
     "code_is",
     "read_deal",
@@ -251,22 +252,7 @@ def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> 
         raise DataIntegrityError(f"{where}: not a JSON object")
     if record.get("chain_id") != chain.chain_id:
         raise fail("chain_id", record.get("chain_id"), chain.chain_id)
-    contracts = record.get("contracts")
-    if not isinstance(contracts, Mapping):
-        raise fail("contracts", contracts, chain.addresses)
-    for key, want in chain.addresses.items():
-        rec = contracts.get(key)
-        if key == "tokens":
-            if not isinstance(rec, list) or len(rec) != len(want):
-                raise fail("contracts.tokens", rec, want)
-            for i, (a, b) in enumerate(zip(rec, want, strict=True)):
-                if not _same(a, b):
-                    raise fail(f"contracts.tokens[{i}]", a, b)
-        elif not _same(rec, want):
-            raise fail(f"contracts.{key}", rec, want)
-    extra = sorted(set(contracts) - set(chain.addresses))
-    if extra:
-        raise fail(f"contracts.{extra[0]}", contracts[extra[0]], None)
+    check_addresses(record.get("contracts"), chain, where=where)
     if bool(record.get("test_waterfall")) != chain.test_waterfall:
         raise fail("test_waterfall", record.get("test_waterfall"), chain.test_waterfall)
     config = record.get("config")
@@ -289,6 +275,33 @@ def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> 
     attestors = record.get("attestors")
     if attestors is not None:
         _check_attestors(attestors, chain, fail)
+
+
+def check_addresses(contracts: Any, chain: ChainDeal, *, where: str) -> None:
+    """Refuse recorded ``contracts`` (the shape of :meth:`DealClient.addresses`) that
+    differ from the chain's in any address, naming the field and both values."""
+
+    def fail(fld: str, rec: Any, got: Any) -> DataIntegrityError:
+        return DataIntegrityError(
+            f"{where} field {fld!r} record value {rec!r}, chain value {got!r} "
+            f"(deal {chain.addresses['deal']}): the record does not describe this deal; refusing to act"
+        )
+
+    if not isinstance(contracts, Mapping):
+        raise fail("contracts", contracts, chain.addresses)
+    for key, want in chain.addresses.items():
+        rec = contracts.get(key)
+        if key == "tokens":
+            if not isinstance(rec, list) or len(rec) != len(want):
+                raise fail("contracts.tokens", rec, want)
+            for i, (a, b) in enumerate(zip(rec, want, strict=True)):
+                if not _same(a, b):
+                    raise fail(f"contracts.tokens[{i}]", a, b)
+        elif not _same(rec, want):
+            raise fail(f"contracts.{key}", rec, want)
+    extra = sorted(set(contracts) - set(chain.addresses))
+    if extra:
+        raise fail(f"contracts.{extra[0]}", contracts[extra[0]], None)
 
 
 def _check_attestors(attestors: Any, chain: ChainDeal, fail: Any) -> None:

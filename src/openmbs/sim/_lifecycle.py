@@ -442,6 +442,7 @@ def _attach(
     """Reattach to the deal a previous run deployed on the node (resume on ``--rpc``)."""
     from openmbs.agents import AttestorSet
     from openmbs.chain import attach_deal, config_from_spec
+    from openmbs.chain._verify import DEAL_ENV, check_addresses, read_deal
 
     path = out / DEPLOYMENT
     if not path.exists():
@@ -461,7 +462,11 @@ def _attach(
     dcfg = config_from_spec(
         spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
     )
-    client = attach_deal(dcfg, record["contracts"], admin=operator, servicer=operator)
+    # the file only names the deal ($OPENMBS_DEAL pins it); every other address is read
+    # from the deal on chain, checked (code, back-links) and must be the file's
+    chain = read_deal(os.environ.get(DEAL_ENV) or str(record["contracts"]["deal"]))
+    check_addresses(record["contracts"], chain, where=f"file {str(path)!r}")
+    client = attach_deal(dcfg, chain.addresses, admin=operator, servicer=operator)
     on_chain = int(client.deal.last_period())
     if on_chain != last:
         raise DataIntegrityError(
