@@ -132,3 +132,16 @@ def test_demo_resume_refuses_a_tampered_deployment_file(tmp_path: Path, monkeypa
     finally:
         node.stop()
         boa.set_env(saved)
+
+
+def test_node_keys_hide_themselves_and_refuse_repeats() -> None:
+    from openmbs.sim import NodeKeys, dev_chain_keys
+
+    a, b = "0x" + "01" * 32, "0x" + "02" * 32
+    assert "01" * 8 not in repr(NodeKeys((a,), (b,))) and "02" * 8 not in repr(NodeKeys((a,), (b,)))
+    with pytest.raises(InputError, match="repeated"):
+        NodeKeys((a,), (a,))
+    with pytest.raises(InputError, match="investor key 0: not a private key"):
+        NodeKeys((a,), ("0x1234",))
+    dev = dev_chain_keys(5, 2)
+    assert dev.dev_chain and len(dev.attestors) == 5 and len(dev.investors) == 2
