@@ -6,8 +6,11 @@ between commands through the deployment record (``--state``, default
 and every later command rebuilds the chain by replaying that journal (checking each
 entry's outputs and the EVM state root against the record) before it acts, then
 appends its own transactions atomically. ``--rpc URL`` targets any JSON-RPC node
-instead; the operator key then comes from ``$OPENMBS_PRIVATE_KEY`` or ``--keystore FILE``
-with ``$OPENMBS_KEYSTORE_PASSWORD``. Attestor keys come from ``$OPENMBS_ATTESTOR_KEYS``
+instead, on the deal pinned by ``--deal ADDRESS`` or ``$OPENMBS_DEAL``. Either way every
+command but ``deploy`` reads the deal's contracts from the chain, checks their code
+and back-links and refuses a record that disagrees (``openmbs.chain._verify``,
+``docs/chain.md`` Trust model). The operator key comes from ``$OPENMBS_PRIVATE_KEY``
+or ``--keystore FILE`` with ``$OPENMBS_KEYSTORE_PASSWORD``. Attestor keys come from ``$OPENMBS_ATTESTOR_KEYS``
 or ``--attestor-keystore FILE`` with ``$OPENMBS_ATTESTOR_PASSWORD``. No key or password
 is ever a command-line argument. See ``docs/chain.md`` (Command line).
 """
@@ -97,6 +100,10 @@ def _read_rpc_state(path: Path) -> dict[str, Any]:
     return state
 
 
+#: The sender of a read-only client (it sends nothing).
+_NOBODY = "0x" + "00" * 20
+
+
 def _pinned_deal(deal: str | None) -> str | None:
     """The deal's address from ``--deal`` or ``$OPENMBS_DEAL`` (never from the record)."""
     from openmbs.chain._verify import DEAL_ENV
@@ -156,14 +163,14 @@ def _attach(
             env = network_env(rpc)
         except Exception as exc:
             raise ChainError(f"cannot use node {rpc!r}: {exc}") from None
-        env.eoa = Address("0x" + "00" * 20)  # calls only: no account sends
+        env.eoa = Address(_NOBODY)  # calls only: no account sends
     else:
         account = load_account(keystore)
         use_network(rpc, account)
     chain = _verified(path, record, pinned)
     cfg = dict(record["config"])
     cfg["tranches"] = tuple(TrancheConfig(**t) for t in cfg["tranches"])
-    admin = str(account.address) if account is not None else str(chain.addresses["deal"])
+    admin = str(account.address) if account is not None else _NOBODY
     return attach_deal(DealConfig(**cfg), chain.addresses, admin=admin), account, record
 
 
