@@ -508,3 +508,9 @@ def test_the_embedded_record_is_checked_against_the_replayed_chain(cli_deal, tmp
     res = CliRunner().invoke(app, ["chain", "claim", "--state", str(state)])
     assert isinstance(res.exception, DataIntegrityError), res.output
     assert "field 'attestors[0]'" in str(res.exception) and "0x" + "33" * 20 in str(res.exception)
+    record = json.loads(Path(cli_deal["deployed"]).read_text())
+    record["config"]["exact"]["rate"][0] += 1  # the record's rules are not the waterfall's
+    state.write_text(json.dumps(record, indent=1))
+    res = CliRunner().invoke(app, ["chain", "status", "--state", str(state)])
+    assert isinstance(res.exception, DataIntegrityError), res.output
+    assert "field 'config.exact.rate'" in str(res.exception) and "params()" in str(res.exception)

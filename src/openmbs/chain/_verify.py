@@ -272,6 +272,8 @@ def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> 
                 raise fail(f"config.tranches[{i}].{fld}", t.get(fld), got)
     if config.get("quorum") != chain.quorum:
         raise fail("config.quorum", config.get("quorum"), chain.quorum)
+    if not chain.test_waterfall and config.get("exact") is not None:
+        _check_rules(config, chain, fail)
     attestors = record.get("attestors")
     if attestors is not None:
         _check_attestors(attestors, chain, fail)
@@ -302,6 +304,49 @@ def check_addresses(contracts: Any, chain: ChainDeal, *, where: str) -> None:
     extra = sorted(set(contracts) - set(chain.addresses))
     if extra:
         raise fail(f"contracts.{extra[0]}", contracts[extra[0]], None)
+
+
+def _flat(x: Any) -> Any:
+    """A struct / array as nested lists of ints (ABI results and Python tuples alike)."""
+    return [_flat(y) for y in x] if isinstance(x, (list, tuple)) else int(x)
+
+
+def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None:
+    """The record's compiled deal (``config.exact``) against the waterfall's rules on
+    chain: ``params()`` and each tranche's PAC schedule."""
+    from openmbs.chain._contracts import abi_deployer
+    from openmbs.chain._deploy import _exact_from_dict
+    from openmbs.chain._exact_waterfall import exact_params
+
+    raw = config["exact"]
+    try:
+        exact = _exact_from_dict(dict(raw), str(config.get("name"))) if isinstance(raw, Mapping) else raw
+        want = _flat(exact_params(exact))
+    except (InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise fail("config.exact", "unreadable", f"the waterfall's rules ({exc})") from None
+    waterfall = abi_deployer("ExactWaterfall").at(chain.addresses["waterfall"])
+    got = _flat(waterfall.params())
+    if got != want:
+        names = _params_fields(waterfall.abi)
+        k = next((k for k, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), len(want))
+        fld = names[k] if k < len(names) else f"[{k}]"
+        raise fail(
+            f"config.exact.{fld}",
+            want[k] if k < len(want) else None,
+            f"{got[k] if k < len(got) else None} (the waterfall's params())",
+        )
+    for i, sched in enumerate(exact.pac_schedule):
+        on_chain = _flat(waterfall.pac_schedule_of(i))
+        if on_chain != _flat(sched):
+            raise fail(f"config.exact.pac_schedule[{i}]", f"{len(sched)} periods", f"{len(on_chain)} periods, other values")
+
+
+def _params_fields(abi: list[dict[str, Any]]) -> list[str]:
+    """Field names of ``params()``'s struct, from the ABI."""
+    for item in abi:
+        if item.get("name") == "params" and item.get("outputs"):
+            return [str(c.get("name")) for c in item["outputs"][0].get("components", [])]
+    return []
 
 
 def _check_attestors(attestors: Any, chain: ChainDeal, fail: Any) -> None:
