@@ -18,7 +18,8 @@ chain commands therefore take ONE address from the user (``--deal ADDRESS`` or
    deal's ``original_face(i)``).
 
 :func:`check_record` then compares the record with what the chain says (chain id,
-every address, tranche faces, names and symbols, quorum, attestors, which waterfall)
+every address, tranche faces, names and symbols, quorum, attestors, which waterfall,
+the compiled deal's rules against the waterfall's ``params()`` and PAC schedules)
 and refuses on the first difference, naming the contract, the field, the record's
 value and the chain's.
 
@@ -233,7 +234,8 @@ def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> 
 
     ``where`` names the record (``file 'd.json'``). Compared: ``chain_id``, every
     address under ``contracts``, ``test_waterfall``, each tranche's ``face``, ``name``
-    and ``symbol`` and the ``quorum`` under ``config``, and the ``attestors`` (each an
+    and ``symbol``, the ``quorum`` and the compiled deal ``exact`` (the waterfall's
+    ``params()`` and PAC schedules) under ``config``, and the ``attestors`` (each an
     attestor of the oracle, as many as the oracle has).
 
     Raises
