@@ -107,6 +107,8 @@ def _cli_round_trip(runner, app, anvil, state, attestors):
     record = json.loads(state.read_text())
     assert record["network"] == "rpc" and record["chain_id"] == 31337
     assert len(record["contracts"]["tokens"]) == 4
-    res = runner.invoke(app, ["chain", "status", "--rpc", anvil.url, "--state", str(state)])
+    # the deal's address comes from outside the record (here: what deploy printed)
+    res = runner.invoke(app, ["chain", "status", "--rpc", anvil.url, "--state", str(state),
+                              "--deal", record["contracts"]["deal"]])
     assert res.exit_code == 0, res.output
     assert "closed" in res.output and "last_period" in res.output

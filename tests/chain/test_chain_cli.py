@@ -491,3 +491,26 @@ def test_dataclass_round_trips():
         report_from_dict({k: v for k, v in report_to_dict(r).items() if k != "cash"})
     short = {k: v for k, v in report_to_dict(r).items() if k != "subsequent_recoveries"}
     assert report_from_dict(short) == r  # a field with a default may be left out
+
+
+def test_the_embedded_record_is_checked_against_the_replayed_chain(cli_deal, tmp_path, monkeypatch):
+    """The replayed chain is checked as a node's deal is: a pinned --deal must be the
+    deal the journal deployed, and fields outside the journal must agree with it."""
+    state = _copy(cli_deal, "deployed", tmp_path)
+    record = json.loads(state.read_text())
+    deal = record["contracts"]["deal"]
+    monkeypatch.delenv("OPENMBS_DEAL", raising=False)
+    assert json.loads(_ok(["status", "--state", str(state), "--json", "--deal", deal]))["status"]["closed"]
+    res = CliRunner().invoke(app, ["chain", "status", "--state", str(state), "--deal", "0x" + "11" * 20])
+    assert isinstance(res.exception, DataIntegrityError) and "'deal'" in str(res.exception)
+    record["attestors"][0] = "0x" + "33" * 20  # not in the journal, so the replay cannot see it
+    state.write_text(json.dumps(record, indent=1))
+    res = CliRunner().invoke(app, ["chain", "claim", "--state", str(state)])
+    assert isinstance(res.exception, DataIntegrityError), res.output
+    assert "field 'attestors[0]'" in str(res.exception) and "0x" + "33" * 20 in str(res.exception)
+    record = json.loads(Path(cli_deal["deployed"]).read_text())
+    record["config"]["exact"]["rate"][0] += 1  # the record's rules are not the waterfall's
+    state.write_text(json.dumps(record, indent=1))
+    res = CliRunner().invoke(app, ["chain", "status", "--state", str(state)])
+    assert isinstance(res.exception, DataIntegrityError), res.output
+    assert "field 'config.exact.rate'" in str(res.exception) and "params()" in str(res.exception)

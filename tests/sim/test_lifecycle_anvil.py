@@ -16,6 +16,7 @@ import pytest
 
 from openmbs.errors import RemittanceRejected
 from openmbs.sim import LifecycleConfig, run_lifecycle
+from openmbs.sim._keys import dev_chain_keys
 
 pytestmark = pytest.mark.anvil
 
@@ -40,6 +41,7 @@ def test_demo_on_anvil_rejects_resumes_and_reconciles(
     try:
         monkeypatch.setenv("OPENMBS_PRIVATE_KEY", ANVIL_KEYS[0])
         cfg = LifecycleConfig(loans=50, months=6, investors=3, seed=4, rpc=node.url)
+        keys = dev_chain_keys(cfg.attestors, cfg.investors)  # a throwaway dev chain
         out = tmp_path / "rpc"
 
         def short(rep: object) -> object:
@@ -48,7 +50,7 @@ def test_demo_on_anvil_rejects_resumes_and_reconciles(
             return rep
 
         with pytest.raises(RemittanceRejected) as info:
-            run_lifecycle(out, cfg, tamper=short, write_outputs=False)
+            run_lifecycle(out, cfg, tamper=short, write_outputs=False, keys=keys)
         assert info.value.period == 4
         manifest = json.loads((out / "state" / "manifest.json").read_text())
         assert manifest["last_period"] == 3
@@ -56,7 +58,7 @@ def test_demo_on_anvil_rejects_resumes_and_reconciles(
         # the node holds the deal: its code is there and its last period is 3
         assert node.rpc("eth_getCode", [deployment["contracts"]["deal"], "latest"]) not in ("0x", "")
 
-        res = run_lifecycle(out, cfg)
+        res = run_lifecycle(out, cfg, keys=keys)
         assert res.resumed_from == 3 and res.periods == 6
         bad = [c for c in res.checks if not c.ok]
         assert not bad, bad

@@ -14,18 +14,44 @@ from pathlib import Path
 
 from openmbs.errors import ChainError
 
-__all__ = ["ANVIL_KEYS", "ANVIL_NPM_PACKAGE", "AnvilNode", "find_anvil", "install_anvil", "start_anvil"]
+__all__ = [
+    "ANVIL_KEYS",
+    "ANVIL_MNEMONIC",
+    "ANVIL_NPM_PACKAGE",
+    "AnvilNode",
+    "anvil_dev_keys",
+    "find_anvil",
+    "install_anvil",
+    "start_anvil",
+]
 
 #: The npm package and version that ships the anvil binary (in the platform
 #: sub-package ``@foundry-rs/anvil-<os>-<arch>``, an optional dependency).
 ANVIL_NPM_PACKAGE = "@foundry-rs/anvil@1.7.1"
 
+#: anvil's default mnemonic: its development accounts are ``m/44'/60'/0'/0/i`` of it.
+#: PUBLIC: anyone can sign with these keys (throwaway development chains only).
+ANVIL_MNEMONIC = "test test test test test test test test test test test junk"
+
 #: Private keys of anvil's first three default (test mnemonic) accounts. Public test keys.
 ANVIL_KEYS = (
     "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
-    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9e11e0e8f2e8c",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
 )
+
+
+def anvil_dev_keys(n: int, *, start: int = 0) -> list[str]:
+    """Private keys (``0x`` hex) of anvil's development accounts ``start .. start+n-1``
+    (:data:`ANVIL_MNEMONIC`, path ``m/44'/60'/0'/0/i``). PUBLIC keys: a throwaway
+    development chain only. anvil funds the first ten (``--accounts``)."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    return [
+        "0x" + bytes(Account.from_mnemonic(ANVIL_MNEMONIC, account_path=f"m/44'/60'/0'/0/{i}").key).hex()
+        for i in range(start, start + n)
+    ]
 
 _REPO = Path(__file__).resolve().parents[3]
 

@@ -6,8 +6,11 @@ between commands through the deployment record (``--state``, default
 and every later command rebuilds the chain by replaying that journal (checking each
 entry's outputs and the EVM state root against the record) before it acts, then
 appends its own transactions atomically. ``--rpc URL`` targets any JSON-RPC node
-instead; the operator key then comes from ``$OPENMBS_PRIVATE_KEY`` or ``--keystore FILE``
-with ``$OPENMBS_KEYSTORE_PASSWORD``. Attestor keys come from ``$OPENMBS_ATTESTOR_KEYS``
+instead, on the deal pinned by ``--deal ADDRESS`` or ``$OPENMBS_DEAL``. Either way every
+command but ``deploy`` reads the deal's contracts from the chain, checks their code
+and back-links and refuses a record that disagrees (``openmbs.chain._verify``,
+``docs/chain.md`` Trust model). The operator key comes from ``$OPENMBS_PRIVATE_KEY``
+or ``--keystore FILE`` with ``$OPENMBS_KEYSTORE_PASSWORD``. Attestor keys come from ``$OPENMBS_ATTESTOR_KEYS``
 or ``--attestor-keystore FILE`` with ``$OPENMBS_ATTESTOR_PASSWORD``. No key or password
 is ever a command-line argument. See ``docs/chain.md`` (Command line).
 """
@@ -51,6 +54,19 @@ KeystoreOpt = Annotated[
 ]
 
 
+DealAddrOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--deal",
+        help=(
+            "The deal's address, from a source you trust (default $OPENMBS_DEAL; required "
+            "with --rpc). Every other contract is read from the deal on chain and checked; "
+            "a record that disagrees is refused."
+        ),
+    ),
+]
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.add_typer(chain_app, name="chain")
@@ -84,15 +100,78 @@ def _read_rpc_state(path: Path) -> dict[str, Any]:
     return state
 
 
-def _attach(state: dict[str, Any], rpc: str, keystore: Path | None) -> tuple[Any, Any]:
-    from openmbs.chain import DealConfig, TrancheConfig, attach_deal
-    from openmbs.chain._env import load_account, use_network
+#: The sender of a read-only client (it sends nothing).
+_NOBODY = "0x" + "00" * 20
 
-    account = load_account(keystore)
-    use_network(rpc, account)
-    cfg = dict(state["config"])
+
+def _pinned_deal(deal: str | None) -> str | None:
+    """The deal's address from ``--deal`` or ``$OPENMBS_DEAL`` (never from the record)."""
+    from openmbs.chain._verify import DEAL_ENV
+
+    return deal or os.environ.get(DEAL_ENV) or None
+
+
+def _required_deal(path: Path, deal: str | None) -> str:
+    """:func:`_pinned_deal`, required (on a node)."""
+    from openmbs.chain._verify import DEAL_ENV
+
+    pinned = _pinned_deal(deal)
+    if pinned is None:
+        raise InputError(
+            f"file {str(path)!r}: --rpc needs the deal's address from a source you trust: pass "
+            f"--deal ADDRESS or set {DEAL_ENV} (the record's addresses are checked against the "
+            "chain from there, never used alone)"
+        )
+    return pinned
+
+
+def _verified(path: Path, record: dict[str, Any], pinned: str) -> Any:
+    """Read the deal at ``pinned`` from the current chain, check every contract it links
+    to (code and back-links, :mod:`openmbs.chain._verify`) and refuse a record that says
+    anything else. Returns the :class:`~openmbs.chain._verify.ChainDeal`."""
+    from openmbs.chain._verify import check_record, read_deal
+
+    chain = read_deal(pinned)
+    check_record(record, chain, where=f"file {str(path)!r}")
+    return chain
+
+
+def _verify_embedded(d: Any, deal: str | None) -> None:
+    """The embedded chain rebuilt from the journal, checked as a node's deal is (the
+    pinned ``--deal``, if any, must be the replayed deal)."""
+    pinned = _pinned_deal(deal) or str(d.client.deal.address)
+    _verified(d.path, d.record, pinned)
+
+
+def _attach(
+    path: Path, rpc: str, keystore: Path | None, deal: str | None, *, read_only: bool = False
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The record at ``path``, checked against the deal on the node ``rpc`` (see
+    :func:`_verified`), as a client on the chain's addresses; and the operator account
+    (``None`` when ``read_only``: reading needs no key)."""
+    from openmbs.chain import DealConfig, TrancheConfig, attach_deal
+    from openmbs.chain._env import load_account, network_env, use_network
+    from openmbs.errors import ChainError
+
+    record = _read_rpc_state(path)
+    pinned = _required_deal(path, deal)
+    account = None
+    if read_only:
+        from boa.util.abi import Address
+
+        try:
+            env = network_env(rpc)
+        except Exception as exc:
+            raise ChainError(f"cannot use node {rpc!r}: {exc}") from None
+        env.eoa = Address(_NOBODY)  # calls only: no account sends
+    else:
+        account = load_account(keystore)
+        use_network(rpc, account)
+    chain = _verified(path, record, pinned)
+    cfg = dict(record["config"])
     cfg["tranches"] = tuple(TrancheConfig(**t) for t in cfg["tranches"])
-    return attach_deal(DealConfig(**cfg), state["contracts"], admin=account.address), account
+    admin = str(account.address) if account is not None else _NOBODY
+    return attach_deal(DealConfig(**cfg), chain.addresses, admin=admin), account, record
 
 
 def _read_records(path: Path) -> Any:
@@ -441,13 +520,17 @@ def deploy(
     for k, v in client.addresses().items():
         typer.echo(f"  {k:<12} {v}")
     typer.echo(f"recorded in {state}")
+    typer.echo(
+        f"keep the deal's address outside {state} and give it to every later command: "
+        f"--deal {client.deal.address} (or $OPENMBS_DEAL)"
+    )
 
 
 @chain_app.command("status")
 def status(
     state: StateOpt = Path("deployment.json"),
     rpc: RpcOpt = None,
-    keystore: KeystoreOpt = None,
+    deal: DealAddrOpt = None,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -462,11 +545,11 @@ def status(
 
         d = open_embedded(state)
         with d:
+            _verify_embedded(d, deal)
             doc = _status_doc(d.client, d.record, d.investors)
         doc["journal_entries"] = len(d.journal)
     else:
-        record = _read_rpc_state(state)
-        client, _ = _attach(record, rpc, keystore)
+        client, _, record = _attach(state, rpc, None, deal, read_only=True)
         doc = _status_doc(client, record, [])
     if as_json:
         typer.echo(json.dumps(doc, indent=1))
@@ -510,6 +593,7 @@ def remit(
     state: StateOpt = Path("deployment.json"),
     rpc: RpcOpt = None,
     keystore: KeystoreOpt = None,
+    deal: DealAddrOpt = None,
 ) -> None:
     """Submit a period's servicer report with M-of-N attestations and deposit its cash.
 
@@ -522,6 +606,7 @@ def remit(
 
         d = open_embedded(state)
         with d:
+            _verify_embedded(d, deal)
             sigs = _signatures(
                 rep,
                 attestations,
@@ -545,7 +630,7 @@ def remit(
         )
         typer.echo(f"recorded in {state} (journal of {len(d.journal)} entries)")
         return
-    client, _ = _attach(_read_rpc_state(state), rpc, keystore)
+    client, _, _ = _attach(state, rpc, keystore, deal)
     sigs = _signatures(
         rep,
         attestations,
@@ -570,6 +655,7 @@ def claim(
     ] = None,
     rpc: RpcOpt = None,
     keystore: KeystoreOpt = None,
+    deal: DealAddrOpt = None,
 ) -> None:
     """Claim what holders are owed.
 
@@ -580,6 +666,7 @@ def claim(
 
         d = open_embedded(state)
         with d:
+            _verify_embedded(d, deal)
             if tranche is not None and not 0 <= tranche < len(d.client.tokens):
                 raise InputError(f"--tranche value {tranche}: need 0..{len(d.client.tokens) - 1}")
             who = _holders(d, holder)
@@ -593,7 +680,7 @@ def claim(
         raise InputError(
             "--holder is for the embedded chain; with --rpc the operator account claims"
         )
-    client, account = _attach(_read_rpc_state(state), rpc, keystore)
+    client, account, _ = _attach(state, rpc, keystore, deal)
     paid = client.claim(account.address, tranche)
     typer.echo(f"claimed {paid} base units")
 
@@ -605,12 +692,17 @@ def export(
     ),
     state: Annotated[
         Path | None,
-        typer.Option("--state", help="Also write addresses.json for this deployment record."),
+        typer.Option(
+            "--state",
+            help="Also write addresses.json for this deployment record, as the chain confirms it.",
+        ),
     ] = None,
+    rpc: RpcOpt = None,
+    deal: DealAddrOpt = None,
 ) -> None:
     """Write ABI + bytecode JSON of every contract, and a deployment's addresses.
 
-    The files are what web3.py, ethers and cast expect; --state adds addresses.json.
+    The files are what web3.py, ethers and cast expect; --state adds addresses.json, written from the chain (the embedded journal replayed, or --rpc with --deal) after the record is checked against it.
     """
     from openmbs.chain import export_artifacts
 
@@ -620,9 +712,24 @@ def export(
         return
     try:
         record = json.loads(state.read_text())
-        contracts = record["contracts"]
+        network = record["network"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise InputError(f"file {str(state)!r}: not a deployment record ({exc!r})") from None
+    if rpc is None and network == "embedded":
+        from openmbs.chain import open_embedded
+
+        d = open_embedded(state)
+        with d:
+            _verify_embedded(d, deal)
+            contracts = d.client.addresses()
+    elif rpc is None:
+        raise InputError(
+            f"file {str(state)!r} field 'network' value {network!r}: pass --rpc URL and --deal ADDRESS "
+            "so that the addresses are read from the chain"
+        )
+    else:
+        client, _, record = _attach(state, rpc, None, deal, read_only=True)
+        contracts = client.addresses()
     waterfall = "SequentialTestWaterfall" if record.get("test_waterfall") else "ExactWaterfall"
     abi = {
         "settlement": "MockSettlementToken",

@@ -8,7 +8,7 @@ reconciliation, audit -> report.html and summary.json. See ``docs/demo.md``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -74,8 +74,27 @@ def demo(
             "--rpc",
             help=(
                 "Run on this JSON-RPC node instead of the embedded EVM; the operator's "
-                "private key is read from $OPENMBS_PRIVATE_KEY (never a command-line argument)."
+                "private key is read from $OPENMBS_PRIVATE_KEY (never a command-line argument); "
+                "the attestors' and investors' keys from $OPENMBS_ATTESTOR_KEYS (or "
+                "--attestor-keystore) and $OPENMBS_INVESTOR_KEYS, unless --dev-chain."
             ),
+        ),
+    ] = None,
+    dev_chain: Annotated[
+        bool,
+        typer.Option(
+            "--dev-chain",
+            help=(
+                "With --rpc: the node is a THROWAWAY development chain (anvil); sign and "
+                "invest with anvil's PUBLIC development accounts."
+            ),
+        ),
+    ] = False,
+    attestor_keystore: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--attestor-keystore",
+            help="With --rpc: an attestor's encrypted key file (repeatable; password in $OPENMBS_ATTESTOR_PASSWORD).",
         ),
     ] = None,
 ) -> None:
@@ -106,6 +125,11 @@ def demo(
 
         if not os.environ.get(KEY_ENV):
             raise InputError(f"--rpc value {rpc!r}: set {KEY_ENV} to the operator's private key")
+    elif dev_chain or attestor_keystore:
+        raise InputError(
+            "--dev-chain / --attestor-keystore are for a run on a node (--rpc); the embedded "
+            "chain derives its own keys"
+        )
     cfg = LifecycleConfig(
         tape=str(tape) if tape else None,
         deal=deal,
@@ -120,6 +144,7 @@ def demo(
         chain=chain,
         rpc=rpc,
     )
+    keys = _node_keys(cfg, dev_chain, list(attestor_keystore or [])) if rpc is not None else None
     console = Console()
     lines: list[str] = []
     with Progress(
@@ -141,7 +166,7 @@ def demo(
             lines.append(line)
             bar.console.print(f"[dim]{line}[/dim]")
 
-        result = run_lifecycle(out, cfg, fresh=fresh, progress=progress, log=log)
+        result = run_lifecycle(out, cfg, fresh=fresh, progress=progress, log=log, keys=keys)
     from rich.table import Table
 
     table = Table(
@@ -169,6 +194,29 @@ def demo(
     )
     if any(not c.ok for c in result.checks):
         raise typer.Exit(1)
+
+
+def _node_keys(cfg: Any, dev_chain: bool, keystores: list[Path]) -> Any:
+    """The attestors' and investors' keys of a run on a node: anvil's public ones with
+    ``--dev-chain``, else the user's (refused when none are given: keys derived from
+    the seed would be public)."""
+    import os
+
+    from openmbs.commands.chain import ATTESTOR_KEYS_ENV, _attestor_keys
+    from openmbs.errors import InputError
+    from openmbs.sim._keys import INVESTOR_KEYS_ENV, dev_chain_keys, node_keys_from_env
+
+    if dev_chain:
+        return dev_chain_keys(cfg.attestors, cfg.investors)
+    attestors = _attestor_keys(keystores)
+    if not attestors and not os.environ.get(INVESTOR_KEYS_ENV):
+        raise InputError(
+            f"--rpc value {cfg.rpc!r}: on a node the attestors and investors sign with your keys, "
+            f"never keys derived from --seed (public): set {ATTESTOR_KEYS_ENV} ({cfg.attestors} keys) "
+            f"or --attestor-keystore, and {INVESTOR_KEYS_ENV} ({cfg.investors} keys); or pass "
+            "--dev-chain for a throwaway anvil chain (its public development accounts)"
+        )
+    return node_keys_from_env(cfg.attestors, cfg.investors, attestors)
 
 
 def register(app: typer.Typer) -> None:

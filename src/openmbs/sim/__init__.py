@@ -5,6 +5,7 @@ See ``docs/simulation.md`` (``LoanSimulator``) and ``docs/demo.md`` (``run_lifec
 
 from __future__ import annotations
 
+from openmbs.sim._keys import NodeKeys, dev_chain_keys, node_keys_from_env
 from openmbs.sim._lifecycle import (
     LifecycleConfig,
     LifecycleResult,
@@ -43,12 +44,15 @@ __all__ = [
     "LifecycleConfig",
     "LifecycleResult",
     "LoanSimulator",
+    "NodeKeys",
     "PeriodRecords",
     "PoolPeriod",
     "ReconCheck",
     "SimulationResult",
+    "dev_chain_keys",
     "exact_remittance",
     "loans_path",
+    "node_keys_from_env",
     "pool_table",
     "run_lifecycle",
 ]

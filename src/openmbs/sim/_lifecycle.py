@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from openmbs.errors import DataIntegrityError, InputError, RemittanceRejected
+from openmbs.sim._keys import NodeKeys
 
 __all__ = [
     "LifecycleConfig",
@@ -207,6 +208,35 @@ def _address(label: str, seed: int) -> str:
     return str(Account.from_key(_key(label, seed)).address)
 
 
+def _run_keys(cfg: LifecycleConfig, keys: NodeKeys | None) -> tuple[list[Any], list[Any]]:
+    """The attestors' and investors' private keys: derived from the seed on the embedded
+    chain, the user's (or anvil's, ``dev_chain``) on a node (see ``openmbs.sim._keys``)."""
+    if cfg.rpc is None:
+        if keys is not None:
+            raise InputError("keys are for a run on a node (--rpc); the embedded chain derives its own")
+        return (
+            [_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)],
+            [_key(f"investor{i}", cfg.seed) for i in range(cfg.investors)],
+        )
+    if keys is None:
+        raise InputError(
+            f"--rpc value {cfg.rpc!r}: keys derived from the seed are public on a node; give the "
+            "attestors' and investors' keys, or say the node is a throwaway dev chain (--dev-chain)"
+        )
+    if len(keys.attestors) != cfg.attestors or len(keys.investors) < cfg.investors:
+        raise InputError(
+            f"keys: {len(keys.attestors)} attestor / {len(keys.investors)} investor key(s), the run has "
+            f"{cfg.attestors} attestors and {cfg.investors} investors"
+        )
+    return list(keys.attestors), list(keys.investors[: cfg.investors])
+
+
+def _addresses(keys: list[Any]) -> list[str]:
+    from eth_account import Account
+
+    return [str(Account.from_key(k).address) for k in keys]
+
+
 def _atomic_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -295,7 +325,9 @@ class _World:
     month_seconds: list[float] = field(default_factory=list)
 
 
-def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _World:
+def _deploy(
+    cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int, keys: NodeKeys | None = None
+) -> _World:
     import boa
 
     from openmbs.agents import AttestorSet
@@ -303,9 +335,10 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
     from openmbs.chain._lean import make_lean
     from openmbs.indexer import BoaLogCollector, MemoryLogSource
 
-    signers = AttestorSet([_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)])
+    attestor_keys, investor_keys = _run_keys(cfg, keys)
+    signers = AttestorSet(attestor_keys)
     attestors = list(signers.addresses)
-    investors = [_address(f"investor{i}", cfg.seed) for i in range(cfg.investors)]
+    investors = _addresses(investor_keys)
     source: Any = None
     collector: Any = None
     if cfg.rpc is None:
@@ -318,7 +351,7 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
         admin = _address("admin", cfg.seed)
         servicer = _address("servicer", cfg.seed)
     else:
-        admin = servicer = _use_node(cfg, investors)
+        admin = servicer = _use_node(cfg, investor_keys)
         env = boa.env
     dcfg = config_from_spec(
         spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
@@ -404,11 +437,12 @@ def _world(
 
 
 def _attach(
-    cfg: LifecycleConfig, spec: Any, loan_count: int, out: Path, last: int
+    cfg: LifecycleConfig, spec: Any, loan_count: int, out: Path, last: int, keys: NodeKeys | None = None
 ) -> _World:
     """Reattach to the deal a previous run deployed on the node (resume on ``--rpc``)."""
     from openmbs.agents import AttestorSet
     from openmbs.chain import attach_deal, config_from_spec
+    from openmbs.chain._verify import DEAL_ENV, check_addresses, read_deal
 
     path = out / DEPLOYMENT
     if not path.exists():
@@ -416,9 +450,10 @@ def _attach(
             f"folder {str(out)!r}: a run on a node to resume but no {DEPLOYMENT} (use --fresh)"
         )
     record = json.loads(path.read_text())
-    signers = AttestorSet([_key(f"attestor{i}", cfg.seed) for i in range(cfg.attestors)])
-    investors = [_address(f"investor{i}", cfg.seed) for i in range(cfg.investors)]
-    operator = _use_node(cfg, investors)
+    attestor_keys, investor_keys = _run_keys(cfg, keys)
+    signers = AttestorSet(attestor_keys)
+    investors = _addresses(investor_keys)
+    operator = _use_node(cfg, investor_keys)
     if operator.lower() != str(record["operator"]).lower():
         raise InputError(
             f"file {str(path)!r}: the deal was deployed by {record['operator']}, "
@@ -427,7 +462,11 @@ def _attach(
     dcfg = config_from_spec(
         spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
     )
-    client = attach_deal(dcfg, record["contracts"], admin=operator, servicer=operator)
+    # the file only names the deal ($OPENMBS_DEAL pins it); every other address is read
+    # from the deal on chain, checked (code, back-links) and must be the file's
+    chain = read_deal(os.environ.get(DEAL_ENV) or str(record["contracts"]["deal"]))
+    check_addresses(record["contracts"], chain, where=f"file {str(path)!r}")
+    client = attach_deal(dcfg, chain.addresses, admin=operator, servicer=operator)
     on_chain = int(client.deal.last_period())
     if on_chain != last:
         raise DataIntegrityError(
@@ -451,10 +490,10 @@ def _seal(collector: Any, env: Any) -> None:
         env.time_travel(blocks=1, block_delta=_MONTH_SECONDS)
 
 
-def _use_node(cfg: LifecycleConfig, investors: list[str]) -> str:
+def _use_node(cfg: LifecycleConfig, investor_keys: list[Any]) -> str:
     """Point titanoboa at ``cfg.rpc`` with the operator key from the environment
     (``$OPENMBS_PRIVATE_KEY``, never a command-line argument); add the investors'
-    derived keys and give each the gas it needs from the operator. Returns the
+    keys and give each the gas it needs from the operator. Returns the
     operator's address (admin and servicer on a node)."""
     import boa
     from eth_account import Account
@@ -463,8 +502,9 @@ def _use_node(cfg: LifecycleConfig, investors: list[str]) -> str:
 
     operator = load_account()
     use_network(str(cfg.rpc), operator)
-    for i, inv in enumerate(investors):
-        acct = Account.from_key(_key(f"investor{i}", cfg.seed))
+    for key in investor_keys:
+        acct = Account.from_key(key)
+        inv = str(acct.address)
         boa.env.add_account(acct)
         have = int(boa.env.get_balance(inv))
         if have < _INVESTOR_GAS_WEI:
@@ -607,6 +647,7 @@ def run_lifecycle(
     tamper: Callable[[Any], Any] | None = None,
     log: Callable[[str], None] | None = None,
     write_outputs: bool = True,
+    keys: NodeKeys | None = None,
 ) -> LifecycleResult:
     """Run (or resume) the lifecycle of a deal and reconcile it.
 
@@ -628,6 +669,11 @@ def run_lifecycle(
         Receives one line per notable event (trigger trips, clean-up call).
     write_outputs
         Write ``summary.json`` and ``report.html`` (``openmbs.report``).
+    keys
+        On a node (``config.rpc``), REQUIRED: the attestors' and investors' private keys
+        (``openmbs.sim._keys``: the user's, or anvil's public development keys for a
+        throwaway dev chain); seed-derived keys would be public. ``None`` on the
+        embedded chain.
 
     Returns
     -------
@@ -664,6 +710,7 @@ def run_lifecycle(
     )
 
     cfg = config or LifecycleConfig()
+    _run_keys(cfg, keys)  # refuses a node run without keys before anything is written
     out = Path(out)
     say = log or (lambda s: None)
     tick = progress or (lambda stage, done, total: None)
@@ -782,9 +829,9 @@ def run_lifecycle(
         tick("deploy", 0, 1)
         t0 = time.perf_counter()
         if cfg.rpc is not None and last:
-            w = _attach(cfg, spec, len(tape), out, last)
+            w = _attach(cfg, spec, len(tape), out, last, keys)
         else:
-            w = _deploy(cfg, spec, exact, len(tape))
+            w = _deploy(cfg, spec, exact, len(tape), keys)
             if cfg.rpc is not None:
                 _atomic_json(
                     out / DEPLOYMENT,

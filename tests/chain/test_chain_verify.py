@@ -1,0 +1,132 @@
+"""A deployment record anchored to the chain (`openmbs.chain._verify`).
+
+The session deal of the chain conftest (test-double waterfall) is read back from its
+deal address alone; then each link is broken in turn (a look-alike's code, a back-link
+to another deal, a record that names other addresses or figures) and must be refused
+with an error naming the contract or field, the record's value and the chain's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import boa
+import pytest
+
+from openmbs.chain import deployer
+from openmbs.chain._contracts import artifact
+from openmbs.chain._verify import check_record, code_is, read_deal
+from openmbs.errors import DataIntegrityError, InputError
+
+
+def _record(world: Any) -> dict[str, Any]:
+    d = world.d
+    return json.loads(
+        json.dumps(
+            {
+                "network": "rpc",
+                "chain_id": d.chain_id(),
+                "test_waterfall": True,
+                "attestors": [k.address for k in world.keys],
+                "config": dataclasses.asdict(d.config),
+                "contracts": d.addresses(),
+            }
+        )
+    )
+
+
+def _slot(name: str, var: str) -> int:
+    return int(deployer(name).compiler_data.storage_layout["storage_layout"][var]["slot"])
+
+
+def test_the_deal_address_alone_gives_every_contract(world):
+    chain = read_deal(str(world.d.deal.address))
+    assert chain.addresses == world.d.addresses()
+    assert chain.test_waterfall is True
+    assert chain.original_face == tuple(t.face for t in world.d.config.tranches)
+    assert chain.quorum == 3 and chain.attestor_count == 5
+    assert set(chain.code) == {"deal", "timelock", "issuance", "oracle", "waterfall"} | {
+        f"tokens[{i}]" for i in range(4)
+    }
+    check_record(_record(world), chain, where="file 'd.json'")  # the true record passes
+
+
+def test_code_is_the_runtime_plus_the_immutables_only(world):
+    code = bytes(boa.env.get_code(str(world.d.oracle.address)))
+    assert code_is(code, "RemittanceOracle")
+    assert not code_is(code, "Issuance")
+    assert not code_is(code + b"\x00", "RemittanceOracle")  # longer than runtime + immutables
+    runtime = artifact("RemittanceOracle").runtime
+    flipped = code[:100] + bytes([code[100] ^ 1]) + code[101:]
+    assert len(runtime) > 100 and not code_is(flipped, "RemittanceOracle")
+
+
+def test_a_look_alike_oracle_behind_the_deal_is_refused(world):
+    # the deal's oracle slot now points at a contract with other code (a token)
+    look_alike = str(world.d.tokens[0].address)
+    boa.env.set_storage(str(world.d.deal.address), _slot("Deal", "oracle"), int(look_alike, 16))
+    with pytest.raises(DataIntegrityError) as info:
+        read_deal(str(world.d.deal.address))
+    msg = str(info.value)
+    assert "'oracle'" in msg and look_alike in msg and "RemittanceOracle" in msg and "\n" not in msg
+
+
+def test_a_genuine_oracle_of_another_deal_is_refused_by_its_back_link(world):
+    from openmbs.chain import deploy_deal
+
+    other = deploy_deal(
+        world.d.config,
+        attestors=[k.address for k in world.keys],
+        admin=world.admin,
+        test_waterfall=True,
+    )
+    boa.env.set_storage(
+        str(world.d.deal.address), _slot("Deal", "oracle"), int(str(other.oracle.address), 16)
+    )
+    with pytest.raises(DataIntegrityError) as info:
+        read_deal(str(world.d.deal.address))
+    msg = str(info.value)
+    assert "'oracle'" in msg and "'deal()'" in msg
+    assert str(world.d.deal.address) in msg and str(other.deal.address) in msg
+
+
+def test_a_pinned_address_that_is_not_a_deal_is_refused(world):
+    with pytest.raises(DataIntegrityError, match=r"contract 'deal' .*field 'code'"):
+        read_deal(str(world.d.oracle.address))
+    with pytest.raises(DataIntegrityError, match="no code"):
+        read_deal("0x" + "11" * 20)
+    with pytest.raises(InputError, match="--deal value 'nope'"):
+        read_deal("nope")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("contracts", "oracle"), "0x" + "22" * 20, "contracts.oracle"),
+        (("contracts", "settlement"), "0x" + "22" * 20, "contracts.settlement"),
+        (("contracts", "tokens", 1), "0x" + "22" * 20, "contracts.tokens[1]"),
+        (("contracts", "deal"), "0x" + "22" * 20, "contracts.deal"),
+        (("chain_id",), 5, "chain_id"),
+        (("test_waterfall",), False, "test_waterfall"),
+        (("config", "quorum"), 1, "config.quorum"),
+        (("config", "tranches", 2, "face"), 1, "config.tranches[2].face"),
+        (("attestors", 0), "0x" + "33" * 20, "attestors[0]"),
+    ],
+)
+def test_a_record_that_disagrees_with_the_chain_is_refused(world, path, value, field):
+    record = _record(world)
+    node: Any = record
+    for k in path[:-1]:
+        node = node[k]
+    before = node[path[-1]]
+    node[path[-1]] = value
+    chain = read_deal(str(world.d.deal.address))
+    with pytest.raises(DataIntegrityError) as info:
+        check_record(record, chain, where="file 'd.json'")
+    msg = str(info.value)
+    assert f"field {field!r}" in msg and "file 'd.json'" in msg and "\n" not in msg
+    assert f"record value {value!r}" in msg
+    if field not in ("attestors[0]",):
+        assert f"chain value {before!r}" in msg
