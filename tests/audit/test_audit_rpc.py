@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from openmbs.audit import ANCHOR_RPC, audit
 from openmbs.cli import app
-from openmbs.sim import LifecycleConfig, run_lifecycle
+from openmbs.sim import LifecycleConfig, dev_chain_keys, run_lifecycle
 
 pytestmark = pytest.mark.anvil
 
@@ -39,7 +39,8 @@ def on_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, st
         mp.setenv("OPENMBS_PRIVATE_KEY", ANVIL_KEYS[0])
         out = tmp_path_factory.mktemp("rpc") / "run"
         cfg = LifecycleConfig(loans=20, months=2, investors=1, seed=4, rpc=node.url, verify_limit=1)
-        run_lifecycle(out, cfg, write_outputs=False)
+        keys = dev_chain_keys(cfg.attestors, cfg.investors)  # a throwaway dev chain
+        run_lifecycle(out, cfg, write_outputs=False, keys=keys)
         deal = json.loads((out / "state" / "deployment.json").read_text())["contracts"]["deal"]
         yield out, node.url, str(deal)
     finally:
