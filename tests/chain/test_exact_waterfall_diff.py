@@ -23,13 +23,16 @@ from openmbs.chain._exact_waterfall import (
     exact_waterfall_deployer,
     read_state,
 )
-from openmbs.structuring import compile_exact, example_deal
+from openmbs.structuring import Collections, compile_exact, example_deal, run_waterfall
 from openmbs.structuring._exact import (
     CPN_FLOAT,
     CPN_NETWAC,
     E_SEQUENTIAL,
     E_TURBO,
     F_Z,
+    R_COVERS_INTEREST,
+    T_CUMLOSS,
+    T_DELINQ,
     T_IC,
     WAD,
     ExactDeal,
@@ -261,3 +264,231 @@ def test_exact_waterfall_rejects_malformed_parameters(anchored: Any) -> None:
     bad_rank = dataclasses.replace(deal, rank_end=(0, *deal.rank_end[1:]))
     with boa.reverts(dev="bad rank"):
         anchored.deploy(exact_params(bad_rank), DEAL_ADDRESS)
+
+
+# ---------------------------------------------------------------------------------
+# attacks on the trigger tests, run on every engine (exact, float numba / numpy, chain)
+# ---------------------------------------------------------------------------------
+
+ENGINES = ("exact", "numba", "numpy", "chain")
+
+
+@dataclasses.dataclass(frozen=True)
+class _Seen:
+    """What a test looks at in one period, from any engine (money in base units;
+    float engines' figures are scaled back to units, so compare them with ``tol``)."""
+
+    failing: tuple[int, ...]
+    effects: int
+    principal: tuple[float, ...]
+    interest: tuple[float, ...]
+    fees: float
+    residual: float
+    release: float
+    deposit: float
+    draw: float
+    ending: tuple[float, ...]
+
+
+def _run_engine(
+    engine: str, deal: ExactDeal, rems: Sequence[ExactRemittance]
+) -> tuple[list[_Seen], float, ExactState | None]:
+    """The periods as ``engine`` pays them, the tolerance (units) of its figures and,
+    for the exact engine and the chain, the state after the last period."""
+    if engine in ("exact", "chain"):
+        state = initial_state(deal)
+        out: list[_Seen] = []
+        contract = deploy_exact_waterfall(deal, DEAL_ADDRESS) if engine == "chain" else None
+        for rem in rems:
+            state, r = apply_period(deal, state, rem)
+            if contract is not None:
+                # the report's buckets: 30-59 days 2% of the pool, the 60+ balance
+                # split evenly between 60-89 days and 90+ (the contract adds them)
+                r = apply_onchain(
+                    contract, deal, rem, DEAL_ADDRESS,
+                    delinquent_30=rem.ending_balance // 50, delinquent_90_plus=rem.delinquent_60 // 2,
+                )  # fmt: skip
+            out.append(
+                _Seen(r.trigger_failing, r.effects, r.principal_paid, r.interest_paid, sum(r.fees_paid),
+                      r.residual_paid, r.reserve_release, r.reserve_deposit, r.reserve_draw, r.ending_balance)
+            )  # fmt: skip
+        return out, 0.0, (state if contract is None else read_state(contract, deal))
+    scale = 10**deal.decimals
+
+    def col(name: str) -> Any:
+        return [getattr(r, name) / scale for r in rems]
+
+    coll = Collections.from_arrays(
+        original_balance=deal.pool_original / scale,
+        interest=col("interest"),
+        scheduled_principal=col("scheduled_principal"),
+        prepaid_principal=col("prepaid_principal"),
+        recoveries=col("recoveries"),
+        losses=col("realized_losses"),
+        beginning_balance=col("beginning_balance"),
+        ending_balance=col("ending_balance"),
+        delinquent_60=col("delinquent_60"),
+        index_rate=[r.index_rate / WAD for r in rems],
+        subsequent_recoveries=col("subsequent_recoveries"),
+    )
+    fr = run_waterfall(deal, coll, engine=engine)  # type: ignore[arg-type]
+
+    def t(name: str) -> Any:
+        return fr.table(name)[0] * scale
+
+    prin, intr, fees, end = t("principal_paid"), t("interest_paid"), t("fees_paid"), t("ending_balance")
+    out = [
+        _Seen(
+            tuple(int(x) for x in fr.table("trigger_failing")[0, p]),
+            int(fr.table("effects")[0, p]),
+            tuple(prin[p]), tuple(intr[p]), float(fees[p].sum()), float(t("residual_paid")[p]),
+            float(t("reserve_release")[p]), float(t("reserve_deposit")[p]), float(t("reserve_draw")[p]),
+            tuple(end[p]),
+        )  # fmt: skip
+        for p in range(len(rems))
+    ]
+    return out, 1e-6 * deal.pool_original, None
+
+
+def _level_path(
+    deal: ExactDeal,
+    cpr: float,
+    months: int,
+    *,
+    wac: float = 0.065,
+    net: float = 0.06,
+    dq_bp: tuple[int, int, int] = (200, 50, 50),
+    loss_bp: Sequence[int] = (),
+    sub_bp: Sequence[int] = (),
+) -> list[ExactRemittance]:
+    """A level-pay 360-month pool at a constant CPR: scheduled principal of the level
+    payment at ``wac``, interest at the net coupon, every delinquency bucket non-zero
+    (``dq_bp`` of the ending balance: 30-59, 60-89, 90+ days; the exact remittance
+    carries the 60+ balance). ``loss_bp[p]``: a liquidation of that many bp of the
+    original pool, all lost; ``sub_bp[p]``: subsequent recoveries, bp of the original."""
+    pool = deal.pool_original
+    smm = 1 - (1 - cpr) ** (1 / 12)
+    r = wac / 12
+    out = []
+    for p in range(1, months + 1):
+        left = 360 - p + 1
+        sched = int(pool * (r / ((1 + r) ** left - 1)))
+        loss = deal.pool_original * (loss_bp[p - 1] if p <= len(loss_bp) else 0) // 10_000
+        prepaid = int((pool - sched - loss) * smm)
+        end = pool - sched - loss - prepaid
+        sub = deal.pool_original * (sub_bp[p - 1] if p <= len(sub_bp) else 0) // 10_000
+        out.append(
+            ExactRemittance(
+                period=p, interest=int(pool * net / 12), scheduled_principal=sched,
+                prepaid_principal=prepaid, recoveries=0, realized_losses=loss, beginning_balance=pool,
+                ending_balance=end, delinquent_60=end * (dq_bp[1] + dq_bp[2]) // 10_000,
+                subsequent_recoveries=sub,
+            )  # fmt: skip
+        )
+        pool = end
+    return out
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("cpr", [0.12, 0.135])
+def test_oc_test_compares_pool_and_classes_at_one_date(anchored: Any, engine: str, cpr: float) -> None:
+    """four_tranche (3% OC, OC trigger at 1.02 with turbo) prepaying at 12-13.5 CPR
+    with no losses: the overcollateralisation after each distribution only grows
+    (1.03 at closing), so the test never fails, nothing is turbo-paid, all principal
+    collected goes to the classes and the excess interest goes to the residual."""
+    deal = DEALS["four_tranche"]
+    rems = _level_path(deal, cpr, 12)
+    seen, tol, _ = _run_engine(engine, deal, rems)
+    for rem, s in zip(rems, seen, strict=True):
+        # the true ratio after the distribution never falls below the closing 1.03
+        assert rem.ending_balance * 100 >= 103 * sum(s.ending) - tol
+        assert s.failing == (0, 0), f"period {rem.period}: OC test failed with no losses"
+        assert s.effects == 0
+        collected = rem.scheduled_principal + rem.prepaid_principal
+        assert abs(sum(s.principal) - collected) <= tol, f"period {rem.period}: turbo paid"
+        excess = rem.interest - s.fees - sum(s.interest) - s.deposit + s.release + s.draw
+        assert excess > 0 and abs(s.residual - excess) <= tol
+
+
+def _with_trigger(deal: ExactDeal, test: int, threshold: int, effect: int, curable: int) -> ExactDeal:
+    """``deal`` with one more trigger; the reserve covers interest only (a loss is
+    written down, not paid by the reserve, so the reserve's release is what moves)."""
+    return dataclasses.replace(
+        deal,
+        reserve_flags=R_COVERS_INTEREST,
+        n_triggers=deal.n_triggers + 1,
+        trig_test=(*deal.trig_test, test),
+        trig_ref=(*deal.trig_ref, 0),
+        trig_threshold=(*deal.trig_threshold, threshold),
+        trig_effect=(*deal.trig_effect, effect),
+        trig_curable=(*deal.trig_curable, curable),
+        trigger_names=(*deal.trigger_names, "extra"),
+    )
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_failing_or_latched_trigger_blocks_reserve_release(anchored: Any, engine: str) -> None:
+    """four_tranche's reserve (2.5M, target 0.5% of the pool) steps down as the pool
+    pays down, but not while a trigger fails (a curable 60+ delinquency test at 5%,
+    sequential) nor while a non-curable one stays latched (a cumulative-loss test at
+    0.5% whose loss was later recovered: passing, still latched)."""
+    base = DEALS["four_tranche"]
+    # 1. curable delinquency: fails in period 1 (8% 60+), cures in period 2
+    deal = _with_trigger(base, T_DELINQ, WAD * 5 // 100, E_SEQUENTIAL, 1)
+    rems = _level_path(deal, 0.9, 2)  # ~17% a month prepaid: the target falls below the reserve
+    rems[0] = dataclasses.replace(rems[0], delinquent_60=rems[0].ending_balance * 8 // 100)
+    seen, tol, _ = _run_engine(engine, deal, rems)
+    assert seen[0].failing[2] == 1 and seen[0].effects & E_SEQUENTIAL
+    assert seen[0].release == 0, "reserve stepped down while the delinquency test failed"
+    assert seen[1].failing[2] == 0 and seen[1].release > 0  # cured: the step-down resumes
+    # 2. non-curable cumulative loss: fails in period 1, recovered in period 2 (net
+    # loss 0, the test passes) but stays latched: still no release
+    deal = _with_trigger(base, T_CUMLOSS, WAD * 5 // 1000, E_SEQUENTIAL, 0)
+    rems = _level_path(deal, 0.9, 3, loss_bp=(60,), sub_bp=(0, 60))
+    seen, tol, _ = _run_engine(engine, deal, rems)
+    assert seen[0].failing[2] == 1 and seen[0].release == 0
+    assert seen[1].failing[2] == 0 and seen[1].effects & E_SEQUENTIAL, "latched, not failing"
+    assert seen[1].release == 0 and seen[2].release == 0, "reserve stepped down while latched"
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_cumulative_loss_nets_subsequent_recoveries(anchored: Any, engine: str) -> None:
+    """senior_sub (cumulative-loss trigger at 2%, non-curable, sequential): each month a
+    liquidation loses 1% of the original pool and the next month recovers it in full.
+    Gross losses reach 6%, net losses never pass 1%: the test never fails, principal
+    stays pro rata, the subordinate class is paid every period; a recovery larger than
+    the net loss takes it to 0, never below."""
+    deal = DEALS["senior_sub"]
+    loss_bp = (100, 100, 100, 100, 100, 100, 0)
+    sub_bp = (0, 100, 100, 100, 100, 100, 150)
+    rems = _level_path(deal, 0.08, 7, net=0.055, wac=0.06, loss_bp=loss_bp, sub_bp=sub_bp)
+    seen, tol, final = _run_engine(engine, deal, rems)
+    for rem, s in zip(rems, seen, strict=True):
+        assert s.failing[0] == 0, f"period {rem.period}: cumulative loss failed on recovered losses"
+        assert s.effects == 0
+        assert s.principal[1] > 0, f"period {rem.period}: the subordinate class got no principal"
+    if final is not None:
+        assert final.cum_loss == 0 and final.latch == (0, 0)
+
+
+def test_allocate_feeds_the_whole_60_plus_balance_to_the_delinquency_test(anchored: Any) -> None:
+    """senior_sub (60+ delinquency trigger at 5%, sequential): 10% of the pool 90+ days
+    late, 1% 60-89, 3% 30-59. The deal's ``allocate`` must test the whole 60+ balance
+    (11%) as the exact engine does, so principal goes to the senior class only."""
+    deal = DEALS["senior_sub"]
+    contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    rem = _level_path(deal, 0.08, 1, net=0.055, wac=0.06)[0]
+    end = rem.ending_balance
+    d30, d60, d90 = end * 3 // 100, end // 100, end * 10 // 100
+    rem = dataclasses.replace(rem, delinquent_60=d60 + d90)
+    _, expected = apply_period(deal, initial_state(deal), rem)
+    assert expected.trigger_failing == (0, 1) and expected.principal_paid[1] == 0
+    cash = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
+    report = (
+        rem.period, rem.scheduled_principal, rem.prepaid_principal, rem.interest, rem.recoveries,
+        rem.realized_losses, rem.beginning_balance, rem.ending_balance, 10, d30, d60,
+        d90, rem.index_rate, cash, b"\x42" * 32, rem.subsequent_recoveries,
+    )  # fmt: skip
+    a = contract.allocate((report, 0), sender=DEAL_ADDRESS)
+    assert list(a.principal[:2]) == list(expected.principal_paid), "chain paid the subordinate class"
+    assert a.state[2] == 0b10 | (E_SEQUENTIAL << 8)
