@@ -126,7 +126,7 @@ struct ExactParams:
     pool_original: uint256
 
 
-# @dev `ExactRemittance` of `_exact.py`.
+# @dev `ExactRemittance` of `_exact.py` (`delinquent_60` is the 60+ day balance).
 struct ExactRemittance:
     period: uint256
     interest: uint256
@@ -906,15 +906,41 @@ def _apply(rem: ExactRemittance) -> Work:
 
 # ---------------------------------------------------------------- ENTRY POINTS
 
-@external
-def apply(rem: ExactRemittance) -> ExactResult:
+@internal
+@pure
+def _remittance(r: deal_types.RemittanceReport) -> ExactRemittance:
     """
-    @notice Run one period of the exact waterfall (`apply_period`) and return every
-            figure of `ExactPeriodResult`. Deal only.
-    @param rem The period's remittance (`ExactRemittance`, with subsequent recoveries).
+    @dev The exact remittance of a verified report (`sim._lifecycle.exact_remittance`):
+         unscheduled principal = prepaid, losses = realized losses, and the
+         delinquency test's balance is the whole 60+ balance, 60-89 days plus 90+.
+    """
+    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash is not the collections
+    return ExactRemittance(
+        period=r.period,
+        interest=r.interest,
+        scheduled_principal=r.scheduled_principal,
+        prepaid_principal=r.unscheduled_principal,
+        recoveries=r.recoveries,
+        realized_losses=r.losses,
+        beginning_balance=r.beginning_balance,
+        ending_balance=r.ending_balance,
+        delinquent_60=r.delinquent_60 + r.delinquent_90_plus,
+        index_rate=r.index_rate,
+        subsequent_recoveries=r.subsequent_recoveries,
+    )
+
+
+@external
+def apply(r: deal_types.RemittanceReport) -> ExactResult:
+    """
+    @notice Run one period of the exact waterfall (`apply_period`) on a report and
+            return every figure of `ExactPeriodResult`. Deal only.
+    @dev The report is mapped to the exact remittance as in `allocate` (`_remittance`).
+    @param r The period's report (`RemittanceReport`, every delinquency bucket).
     @return ExactResult What the period paid.
     """
     assert msg.sender == deal  # dev: only deal
+    rem: ExactRemittance = self._remittance(r)
     w: Work = self._apply(rem)
     res: ExactResult = empty(ExactResult)
     res.period = rem.period
@@ -957,7 +983,8 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     """
     @notice The deal's interface: one period from the verified report. Deal only.
     @dev NOT view (the exact state lives here). Maps the report to the exact
-         remittance (unscheduled principal = prepaid, losses = realized losses).
+         remittance (`_remittance`: unscheduled principal = prepaid, losses =
+         realized losses, 60+ delinquent = 60-89 days + 90+ days).
          The deal's reserve account holds the reserve AND the interest-shortfall
          dust (`reserve_balance = reserve + dust`), which keeps the deal's
          conservation identity exact. Write-ups and Z accretion are returned as
@@ -971,22 +998,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     """
     assert msg.sender == deal  # dev: only deal
     r: deal_types.RemittanceReport = inp.report
-    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash is not the collections
-    w: Work = self._apply(
-        ExactRemittance(
-            period=r.period,
-            interest=r.interest,
-            scheduled_principal=r.scheduled_principal,
-            prepaid_principal=r.unscheduled_principal,
-            recoveries=r.recoveries,
-            realized_losses=r.losses,
-            beginning_balance=r.beginning_balance,
-            ending_balance=r.ending_balance,
-            delinquent_60=r.delinquent_60,
-            index_rate=r.index_rate,
-            subsequent_recoveries=r.subsequent_recoveries,
-        )
-    )
+    w: Work = self._apply(self._remittance(r))
     # (checked against the state before the period, which `_apply` loaded)
     assert inp.reserve_balance == w.reserve_before + w.dust_before  # dev: reserve out of sync
     a: deal_types.Allocation = empty(deal_types.Allocation)
