@@ -69,7 +69,9 @@ Other formulas
 * Tests: OC fails iff ``ending pool * WAD < threshold * sum(beginning balances of the
   test class and seniors)``; IC fails iff ``(interest - current fees) * WAD <
   threshold * current interest due of those classes``; cumulative loss fails iff
-  ``cum_loss * WAD > threshold * pool_original``; 60+ delinquency fails iff
+  ``cum_loss * WAD > threshold * pool_original``, where ``cum_loss`` is the NET
+  cumulative loss as trustees report it: ``max(previous + realized_losses -
+  subsequent_recoveries, 0)`` (a loss later recovered no longer counts); 60+ delinquency fails iff
   ``delinquent * WAD > threshold * ending pool``.
 * IO notional: set at the end of each period to the referenced class's ending balance
   (or the ending pool balance); interest is on the beginning notional.
@@ -240,7 +242,8 @@ class ExactState:
     ``balance`` is the current face (an IO strip's current notional); ``shortfall`` the
     unpaid interest carried forward; ``writedown`` the face written off and not yet
     written back up; ``fee_shortfall`` unpaid fees; ``latch`` 1 while a trigger is
-    tripped; ``*_index`` the cumulative per-unit indices (WAD per unit of original
+    tripped; ``cum_loss`` the net cumulative loss (realized losses less subsequent
+    recoveries, never below 0); ``*_index`` the cumulative per-unit indices (WAD per unit of original
     face; ``writeup_index`` counts write-ups and Z accretion) and ``*_carry`` the
     remainders of their divisions (numerators below the face).
     """
@@ -416,7 +419,10 @@ class _Work:
         self.fee_short = list(state.fee_shortfall)
         self.reserve = state.reserve
         self.latch = list(state.latch)
-        self.cum_loss = state.cum_loss + rem.realized_losses
+        # net of subsequent recoveries (as trustees report it), never below 0
+        self.cum_loss = max(
+            state.cum_loss + rem.realized_losses - rem.subsequent_recoveries, 0
+        )
         self.dust = state.dust
         self.int_due = [0] * n
         self.int_paid = [0] * n

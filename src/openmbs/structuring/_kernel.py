@@ -249,7 +249,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             index = c_idx[s, t]
             ifunds = interest
             pfunds = c_sched[s, t] + c_prep[s, t] + c_rec[s, t] + c_sub[s, t]
-            cum_loss += c_loss[s, t]
+            # net of subsequent recoveries, never below 0 (as the exact engine)
+            cum_loss = max(cum_loss + c_loss[s, t] - c_sub[s, t], 0.0)
             draw = 0.0
             dep = 0.0
             rel = 0.0

@@ -387,7 +387,10 @@ class _Work:
         self.ifunds = self.interest.copy()
         self.subsequent = c.get("subsequent_recoveries", t).copy()
         self.pfunds = c.get("principal_funds", t).copy()
-        self.cum_loss = self.cum_loss + c.get("losses", t)
+        # net of subsequent recoveries, never below 0 (as the exact engine)
+        self.cum_loss = np.maximum(
+            self.cum_loss + c.get("losses", t) - c.get("subsequent_recoveries", t), 0.0
+        )
         d = fd.exact
         n = d.n_tranches
         s = self.s

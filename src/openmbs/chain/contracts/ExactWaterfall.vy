@@ -280,7 +280,8 @@ _short_wd: uint256[MAX_TRANCHES]
 # face + write-ups - losses - balance.
 _cum2: uint256[MAX_TRANCHES]
 _fee_short: uint256[MAX_FEES]
-# realized losses to date (bits 128-254) | dust (low 128 bits).
+# net cumulative loss (realized losses less subsequent recoveries, at least 0; bits
+# 128-254) | dust (low 128 bits).
 _loss_dust: uint256
 # @dev Per-unit indices: the exact engine adds `(amount * WAD + carry) // face` and
 # carries the remainder; from zero, that is exactly index = cum * WAD // face, carry =
@@ -656,7 +657,9 @@ def _apply(rem: ExactRemittance) -> Work:
     old_ld: uint256 = 0
     if (word >> NZ_LD) & 1 == 1:
         old_ld = self._loss_dust & VALUE
-    w.cum_loss = ((old_ld >> 128) & LOW127) + rem.realized_losses
+    # ---- cumulative loss, net of subsequent recoveries, never below 0
+    gross: uint256 = ((old_ld >> 128) & LOW127) + rem.realized_losses
+    w.cum_loss = gross - min(gross, rem.subsequent_recoveries)
     w.dust = old_ld & LOW128
     w.dust_before = w.dust
 
@@ -991,7 +994,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
          `writeup` (they raise a balance); the indices are the carried ones (the
          loss and write-up indices only for tranches with a write-down / write-up
          this period, 0 otherwise).
-         `state` = [cumulative loss, period, latched-trigger bits | effects << 8,
+         `state` = [net cumulative loss, period, latched-trigger bits | effects << 8,
          dust].
     @param inp The verified report and the deal's reserve account.
     @return Allocation The period's split, balances and indices.
@@ -1067,7 +1070,8 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
 @view
 def state_word(w: uint256) -> uint256:
     """
-    @notice The deal-level state words: 0 realized losses to date, 1 last period,
+    @notice The deal-level state words: 0 net cumulative loss (realized losses less
+            subsequent recoveries, at least 0), 1 last period,
             2 latched-trigger bits | effects of the latched triggers << 8, 3 dust.
     @param w The word.
     @return uint256 The word.
@@ -1160,7 +1164,7 @@ def latch(k: uint256) -> uint256:
 @view
 def cum_loss() -> uint256:
     """
-    @notice Realized losses to date.
+    @notice Net cumulative loss: realized losses less subsequent recoveries, at least 0.
     """
     return (self._loss_dust >> 128) & LOW127
 
