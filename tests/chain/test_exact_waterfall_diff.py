@@ -337,14 +337,21 @@ def _run_engine(
         return fr.table(name)[0] * scale
 
     prin, intr, fees, end = t("principal_paid"), t("interest_paid"), t("fees_paid"), t("ending_balance")
+    failing, effects = fr.table("trigger_failing")[0], fr.table("effects")[0]
+    resid, rel, dep, draw = (t(k) for k in ("residual_paid", "reserve_release", "reserve_deposit", "reserve_draw"))
     out = [
         _Seen(
-            tuple(int(x) for x in fr.table("trigger_failing")[0, p]),
-            int(fr.table("effects")[0, p]),
-            tuple(prin[p]), tuple(intr[p]), float(fees[p].sum()), float(t("residual_paid")[p]),
-            float(t("reserve_release")[p]), float(t("reserve_deposit")[p]), float(t("reserve_draw")[p]),
+            tuple(int(x) for x in failing[p]),
+            int(effects[p]),
+            tuple(prin[p]),
+            tuple(intr[p]),
+            float(fees[p].sum()),
+            float(resid[p]),
+            float(rel[p]),
+            float(dep[p]),
+            float(draw[p]),
             tuple(end[p]),
-        )  # fmt: skip
+        )
         for p in range(len(rems))
     ]
     return out, 1e-6 * deal.pool_original, None
@@ -377,14 +384,13 @@ def _level_path(
         prepaid = int((pool - sched - loss) * smm)
         end = pool - sched - loss - prepaid
         sub = deal.pool_original * (sub_bp[p - 1] if p <= len(sub_bp) else 0) // 10_000
-        out.append(
-            ExactRemittance(
-                period=p, interest=int(pool * net / 12), scheduled_principal=sched,
-                prepaid_principal=prepaid, recoveries=0, realized_losses=loss, beginning_balance=pool,
-                ending_balance=end, delinquent_60=end * (dq_bp[1] + dq_bp[2]) // 10_000,
-                subsequent_recoveries=sub,
-            )  # fmt: skip
-        )
+        rem = ExactRemittance(
+            period=p, interest=int(pool * net / 12), scheduled_principal=sched,
+            prepaid_principal=prepaid, recoveries=0, realized_losses=loss, beginning_balance=pool,
+            ending_balance=end, delinquent_60=end * (dq_bp[1] + dq_bp[2]) // 10_000,
+            subsequent_recoveries=sub,
+        )  # fmt: skip
+        out.append(rem)
         pool = end
     return out
 
@@ -437,7 +443,7 @@ def test_failing_or_latched_trigger_blocks_reserve_release(anchored: Any, engine
     deal = _with_trigger(base, T_DELINQ, WAD * 5 // 100, E_SEQUENTIAL, 1)
     rems = _level_path(deal, 0.9, 2)  # ~17% a month prepaid: the target falls below the reserve
     rems[0] = dataclasses.replace(rems[0], delinquent_60=rems[0].ending_balance * 8 // 100)
-    seen, tol, _ = _run_engine(engine, deal, rems)
+    seen, _, _ = _run_engine(engine, deal, rems)
     assert seen[0].failing[2] == 1 and seen[0].effects & E_SEQUENTIAL
     assert seen[0].release == 0, "reserve stepped down while the delinquency test failed"
     assert seen[1].failing[2] == 0 and seen[1].release > 0  # cured: the step-down resumes
@@ -445,7 +451,7 @@ def test_failing_or_latched_trigger_blocks_reserve_release(anchored: Any, engine
     # loss 0, the test passes) but stays latched: still no release
     deal = _with_trigger(base, T_CUMLOSS, WAD * 5 // 1000, E_SEQUENTIAL, 0)
     rems = _level_path(deal, 0.9, 3, loss_bp=(60,), sub_bp=(0, 60))
-    seen, tol, _ = _run_engine(engine, deal, rems)
+    seen, _, _ = _run_engine(engine, deal, rems)
     assert seen[0].failing[2] == 1 and seen[0].release == 0
     assert seen[1].failing[2] == 0 and seen[1].effects & E_SEQUENTIAL, "latched, not failing"
     assert seen[1].release == 0 and seen[2].release == 0, "reserve stepped down while latched"
@@ -462,7 +468,7 @@ def test_cumulative_loss_nets_subsequent_recoveries(anchored: Any, engine: str) 
     loss_bp = (100, 100, 100, 100, 100, 100, 0)
     sub_bp = (0, 100, 100, 100, 100, 100, 150)
     rems = _level_path(deal, 0.08, 7, net=0.055, wac=0.06, loss_bp=loss_bp, sub_bp=sub_bp)
-    seen, tol, final = _run_engine(engine, deal, rems)
+    seen, _, final = _run_engine(engine, deal, rems)
     for rem, s in zip(rems, seen, strict=True):
         assert s.failing[0] == 0, f"period {rem.period}: cumulative loss failed on recovered losses"
         assert s.effects == 0

@@ -34,9 +34,13 @@ Rounding (every division rounds in the deal's favour)
 
 Order of a period (the deal's ``steps``; defaults in ``DEFAULT_ORDER`` of the spec)
 -----------------------------------------------------------------------------------
-0. Triggers are tested first (pool ending balance, tranche beginning balances, losses
-   to date, 60+ delinquencies); a failing test latches (non-curable tests stay latched).
-   The effects of the latched tests (bit mask) apply to the whole period.
+0. Triggers are tested first, each comparing figures of ONE date: OC the pool's
+   beginning balance with the classes' beginning balances (both as they stood right
+   after the previous distribution), IC this period's interest with this period's
+   interest due, cumulative loss the net losses to date with the original pool, 60+
+   delinquency the period's ending delinquent and pool balances. A failing test
+   latches (non-curable tests stay latched). The effects of the latched tests (bit
+   mask) apply to the whole period.
 1. ``OP_FEES``: senior fees from interest funds (unpaid fees carried forward).
 2. ``OP_INTEREST``: interest by priority rank, pro rata inside a rank; the reserve pays
    a rank's shortfall if it covers interest; unpaid interest is carried forward (with
@@ -54,8 +58,9 @@ Order of a period (the deal's ``steps``; defaults in ``DEFAULT_ORDER`` of the sp
    sequentially; while a TRAP effect is on, it is deposited in the reserve.
 9. ``OP_RESERVE_TOPUP``: excess interest tops the reserve up to its target.
 10. ``OP_RESIDUAL``: the rest (excess interest, unused principal funds, reserve above
-    target while no TRAP effect is on; in the final period the whole reserve and the
-    dust) to the residual holder.
+    target while NO trigger is latched, i.e. no step-down while a test fails or a
+    non-curable one stays tripped; in the final period the whole reserve and the dust)
+    to the residual holder.
 
 Other formulas
 --------------
@@ -65,9 +70,14 @@ Other formulas
   ``min(rate, net_wac)``.
 * Fee ``min(beginning pool * fee_rate // (12 * WAD) + fixed, cap)`` (cap 0 = none),
   plus unpaid fees carried.
-* Reserve target ``max(floor, ending pool * pct // WAD)``; 0 when the pool is 0.
-* Tests: OC fails iff ``ending pool * WAD < threshold * sum(beginning balances of the
-  test class and seniors)``; IC fails iff ``(interest - current fees) * WAD <
+* Reserve target ``max(floor, ending pool * pct // WAD)``; 0 when the pool is 0. The
+  reserve is topped up to its target from excess interest; it is released above the
+  target only while no trigger is latched (and wholly in the final period).
+* Tests: OC fails iff ``beginning pool * WAD < threshold * sum(beginning balances of
+  the test class and seniors)`` (pool and classes at the same date, the beginning of
+  the period: the ratio right after the previous distribution; the pool's ending
+  balance would be compared with classes that have not yet received the period's
+  principal, a ratio that falls with every prepayment); IC fails iff ``(interest - current fees) * WAD <
   threshold * current interest due of those classes``; cumulative loss fails iff
   ``cum_loss * WAD > threshold * pool_original``, where ``cum_loss`` is the NET
   cumulative loss as trustees report it: ``max(previous + realized_losses -
@@ -619,7 +629,9 @@ def _test_triggers(deal: ExactDeal, w: _Work) -> None:
                 if test == T_IC:
                     den += _monthly(w.beg[i], _coupon_rate(deal, w, i))
             if test == T_OC:
-                fail = den > 0 and w.pool_end * WAD < thr * den
+                # one date: the pool and the classes as they stood after the
+                # previous distribution (the period's beginning balances)
+                fail = den > 0 and w.pool_beg * WAD < thr * den
             else:
                 num = max(w.interest - fees_now, 0)
                 fail = den > 0 and num * WAD < thr * den
@@ -634,6 +646,12 @@ def _test_triggers(deal: ExactDeal, w: _Work) -> None:
             w.latch[k] = 0
         if w.latch[k] == 1:
             w.effects |= deal.trig_effect[k]
+
+
+def _held(deal: ExactDeal, w: _Work) -> bool:
+    """Whether any trigger is latched this period (failing, or non-curable and
+    tripped before): the reserve then does not step down (a TRAP is one case)."""
+    return any(w.latch[k] == 1 for k in range(deal.n_triggers))
 
 
 def _net_wac(deal: ExactDeal, w: _Work) -> int:
@@ -811,7 +829,7 @@ def _step_residual(deal: ExactDeal, w: _Work) -> None:
         w.reserve_release += w.reserve
         w.reserve = 0
         w.dust = 0
-    elif w.effects & E_TRAP == 0:
+    elif not _held(deal, w):
         target = _reserve_target(deal, w.pool_end)
         if w.reserve > target:
             release = w.reserve - target

@@ -553,6 +553,7 @@ def _test_triggers(
     latch: uint256[MAX_TRIGGERS],
     beg: uint256[MAX_TRANCHES],
     fees_now: uint256,
+    pool_beg: uint256,
     pool_end: uint256,
     interest: uint256,
     cum_loss: uint256,
@@ -584,7 +585,7 @@ def _test_triggers(
                 if test == T_IC:
                     den += beg[i] * self._coupon_rate(i, index_rate, netwac) // (MONTHS * WAD)
             if test == T_OC:
-                fail = den > 0 and pool_end * WAD < thr * den
+                fail = den > 0 and pool_beg * WAD < thr * den
             else:
                 num: uint256 = 0
                 if interest > fees_now:
@@ -672,10 +673,15 @@ def _apply(rem: ExactRemittance) -> Work:
         w.netwac = num * MONTHS * WAD // w.pool_beg
     if NTRIG != 0:
         w.trig = self._test_triggers(
-            w.trig.latch, w.beg, fees_now, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
+            w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
     w.effects = w.trig.effects
     sequential: bool = w.effects & E_SEQUENTIAL != 0
+    # ---- _held: any trigger latched (the reserve does not step down)
+    held: bool = False
+    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        if w.trig.latch[k] == 1:
+            held = True
 
     for s: uint256 in range(P.n_steps, bound=MAX_STEPS):
         op: uint256 = P.steps[s]
@@ -826,7 +832,7 @@ def _apply(rem: ExactRemittance) -> Work:
                 w.rrelease += w.reserve
                 w.reserve = 0
                 w.dust = 0
-            elif w.effects & E_TRAP == 0:
+            elif not held:
                 target: uint256 = self._reserve_target(w.pool_end)
                 if w.reserve > target:
                     release = w.reserve - target
