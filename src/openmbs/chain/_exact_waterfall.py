@@ -15,6 +15,7 @@ from openmbs.chain._contracts import deployer
 from openmbs.errors import ChainError
 from openmbs.structuring._exact import (
     MAX_FEES,
+    MAX_STEPS,
     MAX_TRANCHES,
     MAX_TRIGGERS,
     ExactDeal,
@@ -34,8 +35,6 @@ __all__ = [
     "report_struct",
 ]
 
-#: Bound of the step list in the contract.
-MAX_STEPS = 16
 #: Longest PAC schedule the contract stores.
 MAX_PAC = 360
 

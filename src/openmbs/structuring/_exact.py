@@ -115,6 +115,7 @@ MONTHS = 12
 MAX_TRANCHES = 8
 MAX_FEES = 4
 MAX_TRIGGERS = 4
+#: Longest order of payments: each of the ten steps (``OP_*``) at most once.
 MAX_STEPS = 10
 
 # coupon kinds

@@ -24,10 +24,15 @@ from . import deal_types
 
 # ---------------------------------------------------------------- CONSTANTS
 
+# @dev The tables below (bounds, coupon kinds, principal rules, flags, trigger tests
+# and effects, reserve flags, step opcodes) are those of `_exact.py`, value for value;
+# `tests/chain/test_exact_waterfall_tables.py` parses them from this file and fails on
+# any drift.
 MAX_TRANCHES: constant(uint256) = 8
 MAX_FEES: constant(uint256) = 4
 MAX_TRIGGERS: constant(uint256) = 4
-MAX_STEPS: constant(uint256) = 16
+# @dev one of each step at most (a deal spec names each step once)
+MAX_STEPS: constant(uint256) = 10
 MAX_PAC: constant(uint256) = 360
 STATE_WORDS: constant(uint256) = deal_types.STATE_WORDS
 WAD: constant(uint256) = 10**18
