@@ -73,16 +73,22 @@ Other formulas
 * Reserve target ``max(floor, ending pool * pct // WAD)``; 0 when the pool is 0. The
   reserve is topped up to its target from excess interest; it is released above the
   target only while no trigger is latched (and wholly in the final period).
-* Tests: OC fails iff ``beginning pool * WAD < threshold * sum(beginning balances of
-  the test class and seniors)`` (pool and classes at the same date, the beginning of
-  the period: the ratio right after the previous distribution; the pool's ending
-  balance would be compared with classes that have not yet received the period's
-  principal, a ratio that falls with every prepayment); IC fails iff ``(interest - current fees) * WAD <
-  threshold * current interest due of those classes``; cumulative loss fails iff
-  ``cum_loss * WAD > threshold * pool_original``, where ``cum_loss`` is the NET
-  cumulative loss as trustees report it: ``max(previous + realized_losses -
-  subsequent_recoveries, 0)`` (a loss later recovered no longer counts); 60+ delinquency fails iff
-  ``delinquent * WAD > threshold * ending pool``.
+* Tests (each on figures of one date):
+
+  - OC fails iff ``beginning pool * WAD < threshold * sum(beginning balances of the
+    test class and seniors)``. Pool and classes are compared at the beginning of the
+    period: the ratio right after the previous distribution. (The pool's ENDING
+    balance against classes that have not yet received the period's principal falls
+    with every prepayment and trips with no loss at all.) A period's loss shows in
+    the next period's test.
+  - IC fails iff ``(interest - current fees) * WAD < threshold * current interest due
+    of those classes``.
+  - Cumulative loss fails iff ``cum_loss * WAD > threshold * pool_original``, where
+    ``cum_loss`` is the NET cumulative loss, as trustees report it: ``max(previous +
+    realized_losses - subsequent_recoveries, 0)`` (a loss later recovered no longer
+    counts).
+  - 60+ delinquency fails iff ``delinquent * WAD > threshold * ending pool``, with
+    ``delinquent`` the whole 60+ balance (60-89 days plus 90+ days).
 * IO notional: set at the end of each period to the referenced class's ending balance
   (or the ending pool balance); interest is on the beginning notional.
 """
