@@ -368,7 +368,7 @@ def _run_engine(
         )
         for p in range(len(rems))
     ]
-    return out, 1e-6 * deal.pool_original, None
+    return out, 1e-9 * deal.pool_original, None
 
 
 def _level_path(
