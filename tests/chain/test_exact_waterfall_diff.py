@@ -520,11 +520,14 @@ def test_allocate_feeds_the_whole_60_plus_balance_to_the_delinquency_test(anchor
 
 #: CI (``HYPOTHESIS_PROFILE=ci``) runs the full count; a local run a few examples.
 CI = os.environ.get("HYPOTHESIS_PROFILE") == "ci"
-#: hypothesis examples per example deal, and of random deals; each runs
-#: PATH_MIN-PATH_MAX periods, so CI checks at least (3 x 12 + 100) x 8 = 1,088
-#: deal-periods (about 1,500; about 90 s of one core on the lean EVM)
+#: hypothesis examples per example deal (the three files and ``synthetic``), of fresh
+#: random deals, and of the derandomized random deals whose run must exercise every
+#: event (fixed examples, so that check is not left to luck: 617 deal-periods); each
+#: example runs PATH_MIN-PATH_MAX periods, so CI checks at least (4 x 12 + 70) x 8 +
+#: 617 = 1,561 deal-periods (about 1,750; about 100 s of one core, lean EVM)
 EXAMPLE_RUNS = 12 if CI else 2
-RANDOM_RUNS = 100 if CI else 6
+RANDOM_RUNS = 70 if CI else 6
+COVER_RUNS = 60
 PATH_MIN, PATH_MAX = 8, 14
 EXAMPLE_FILES = sorted(p.stem for p in (Path(__file__).resolve().parents[2] / "examples" / "deals").glob("*.toml"))
 _COVERAGE_KEYS = (
@@ -819,11 +822,8 @@ def test_differential_example_deals(lean_env: Any, record_property: Any, name: s
 
 @pytest.mark.xdist_group("exact_waterfall_scale")
 def test_differential_random_deals(lean_env: Any, record_property: Any) -> None:
-    """Random deals (every feature of the exact engine) on random paths: chain ==
-    exact engine to the unit; over the run, every trigger test trips, triggers cure,
-    every effect applies, the reserve is drawn and released, classes are written down
-    and up, Z classes accrete, interest and fees fall short, dust arises and pools pay
-    off."""
+    """Fresh random deals (every feature of the exact engine) on random paths each
+    run: chain == exact engine to the unit, cash conserved."""
     seen: Counter[str] = Counter()
 
     @_settings(RANDOM_RUNS)
@@ -835,6 +835,25 @@ def test_differential_random_deals(lean_env: Any, record_property: Any) -> None:
     run()
     record_property("differential_deal_periods", seen["periods"])
     assert seen["periods"] >= PATH_MIN * RANDOM_RUNS
-    if CI:
-        missing = [k for k in _COVERAGE_KEYS if seen[k] == 0]
-        assert missing == [], f"the random deals never exercised {missing} ({dict(seen)})"
+
+
+@pytest.mark.xdist_group("exact_waterfall_scale")
+def test_differential_random_deals_cover_every_event(lean_env: Any, record_property: Any) -> None:
+    """Derandomized random deals (the same examples every run, no example database):
+    chain == exact engine to the unit, and over the run every trigger test trips,
+    triggers cure and stay latched while passing, every effect applies, the reserve
+    is drawn and steps down, classes are written down and up, Z classes accrete,
+    interest and fees fall short, dust arises, pools pay off and clean-up calls become
+    exercisable."""
+    seen: Counter[str] = Counter()
+
+    @settings(_settings(COVER_RUNS), derandomize=True, database=None)
+    @given(data=st.data())
+    def run(data: Any) -> None:
+        deal = data.draw(_random_deals())
+        _differential(deal, data.draw(_paths(deal)), seen)
+
+    run()
+    record_property("differential_deal_periods", seen["periods"])
+    missing = [k for k in _COVERAGE_KEYS if seen[k] == 0]
+    assert missing == [], f"the random deals never exercised {missing} ({dict(seen)})"
