@@ -52,3 +52,32 @@ def duckdb_tables() -> Callable[[Path], dict[str, list[tuple[object, ...]]]]:
     """A function giving every table of a DuckDB file with its rows sorted (to compare
     two event stores)."""
     return _duckdb_tables
+
+
+#: ``record_property`` keys the summary adds up (numeric values only).
+INVARIANT_COUNTS = ("differential_deal_periods", "stateful_steps")
+
+
+def invariant_totals(reports: list[object]) -> dict[str, int]:
+    """Sum the numeric ``user_properties`` under :data:`INVARIANT_COUNTS` over test
+    reports (each test's call phase once; under pytest-xdist the properties travel
+    with the reports to the controller, so this sees every worker's)."""
+    totals = dict.fromkeys(INVARIANT_COUNTS, 0)
+    for rep in reports:
+        if getattr(rep, "when", None) != "call":
+            continue
+        for key, value in getattr(rep, "user_properties", ()):
+            if key in totals and isinstance(value, int | float) and not isinstance(value, bool):
+                totals[key] += int(value)
+    return totals
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line with the size of the invariant checks that ran (differential deal-periods
+    of the chain against the exact engine, steps of the stateful tests)."""
+    reports = [rep for key in ("passed", "failed", "xfailed", "xpassed") for rep in terminalreporter.stats.get(key, [])]
+    totals = invariant_totals(reports)
+    terminalreporter.write_line(
+        f"invariants: differential {totals['differential_deal_periods']} deal-periods, "
+        f"stateful {totals['stateful_steps']} steps"
+    )

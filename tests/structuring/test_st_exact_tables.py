@@ -211,32 +211,51 @@ def _oc_deal(effects, curable=True, threshold=1.04):
 def test_oc_trigger_threshold_and_turbo():
     d = _oc_deal(["turbo"])
     s0 = initial_state(d)
-    # OC ratio = ending pool / (A + B) = end / 950; threshold 1.04 -> 988 passes
-    # (988 / 950 = 1.04 exactly), 987 fails.
+    # The OC test compares the pool and the classes at one date, the beginning of the
+    # period (after the previous distribution): period 1 is 1000 / 950 = 1.0526, it
+    # passes. A loss of 12 leaves 988 of pool against 950 of classes (no deficiency,
+    # the 50 of OC absorbs it): period 2 tests 988 / 950 = 1.04 exactly -> passes;
+    # a loss of 13 leaves 987 / 950 < 1.04 -> fails in period 2.
     # dues: A 800 * .005 = 4, B 150 * .08 / 12 = 1; interest 12 -> excess 7
-    _, r = apply_period(d, s0, rem(1, interest=12, sched=12, beg=1000, end=988))
-    assert r.trigger_failing == (0,) and r.principal_paid == (12, 0) and r.residual_paid == 7
-    _, r = apply_period(d, s0, rem(1, interest=12, sched=13, beg=1000, end=987))
-    # failing: turbo -> the 7 of excess interest pays A principal on top of 13
-    assert r.trigger_failing == (1,) and r.effects == E_TURBO
-    assert r.principal_paid == (20, 0) and r.residual_paid == 0
-    assert r.interest_paid == (4, 1)
+    for loss, fails in ((12, False), (13, True)):
+        s, r = apply_period(d, s0, rem(1, interest=12, losses=loss, beg=1000))
+        assert r.trigger_failing == (0,) and r.residual_paid == 7 and r.writedown == (0, 0)
+        s, r = apply_period(d, s, rem(2, interest=12, sched=5, beg=1000 - loss))
+        assert r.interest_paid == (4, 1)
+        if not fails:
+            assert r.trigger_failing == (0,) and r.principal_paid == (5, 0) and r.residual_paid == 7
+        else:
+            # failing: turbo -> the 7 of excess interest pays A principal on top of 5
+            assert r.trigger_failing == (1,) and r.effects == E_TURBO
+            assert r.principal_paid == (12, 0) and r.residual_paid == 0
+    # no losses: principal lowers pool and classes by the same amount, so the ratio
+    # only grows (period 2 tests 900 / 850 after 100 of principal), however fast the
+    # pool prepays
+    s, r = apply_period(d, s0, rem(1, interest=12, prepaid=100, beg=1000))
+    s, r = apply_period(d, s, rem(2, interest=12, prepaid=300, beg=900))
+    assert r.trigger_failing == (0,) and r.principal_paid == (300, 0)
 
 
 def test_trap_and_latches():
     d = _oc_deal(["trap"], curable=False)
-    s, r = apply_period(d, initial_state(d), rem(1, interest=12, sched=13, beg=1000, end=987))
-    # excess 7 trapped in the reserve
-    assert r.effects == E_TRAP and r.reserve_deposit == 7 and r.residual_paid == 0
-    # period 2: the test passes (pool 987 vs classes 937: 1.053) but it is not curable
-    s, r = apply_period(d, s, rem(2, interest=12, beg=987, end=987))
+    # period 1 (1000 / 950 passes) loses 13; period 2 tests 987 / 950 < 1.04: fails
+    s, r = apply_period(d, initial_state(d), rem(1, interest=12, losses=13, beg=1000))
+    assert r.trigger_failing == (0,) and r.residual_paid == 7
+    s, r = apply_period(d, s, rem(2, interest=12, sched=25, beg=987))
+    # excess 7 trapped in the reserve; A pays down 25
+    assert r.trigger_failing == (1,) and r.effects == E_TRAP
+    assert r.reserve_deposit == 7 and r.residual_paid == 0 and r.principal_paid == (25, 0)
+    # period 3 tests 962 / 925 = 1.04 exactly: passes, but the test is not curable
+    s, r = apply_period(d, s, rem(3, interest=12, beg=962, end=962))
     assert r.trigger_failing == (0,) and s.latch == (1,)
-    assert r.effects == E_TRAP and r.residual_paid == 0
+    assert r.effects == E_TRAP and r.residual_paid == 0 and r.reserve_release == 0
     d = _oc_deal(["trap"], curable=True)
-    s, r = apply_period(d, initial_state(d), rem(1, interest=12, sched=13, beg=1000, end=987))
-    s, r = apply_period(d, s, rem(2, interest=12, beg=987, end=987))
+    s, r = apply_period(d, initial_state(d), rem(1, interest=12, losses=13, beg=1000))
+    s, r = apply_period(d, s, rem(2, interest=12, sched=25, beg=987))
+    assert r.reserve_deposit == 7
+    s, r = apply_period(d, s, rem(3, interest=12, beg=962, end=962))
     # curable: released. The trapped 7 sits above the (zero) target -> released too.
-    # A is 800 - 13 = 787: due floor(787 * .005) = floor(3.935) = 3; B 1
+    # A is 800 - 25 = 775: due floor(775 * .005) = floor(3.875) = 3; B 1
     assert s.latch == (0,) and r.effects == 0
     assert r.reserve_release == 7 and r.residual_paid == 12 - 3 - 1 + 7
 

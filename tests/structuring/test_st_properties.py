@@ -281,10 +281,15 @@ def test_exact_principal_follows_the_pool(spec: Any, rows: list[tuple[int, ...]]
 @given(
     st.integers(1, 10**9),
     st.integers(1, 10**9),
+    st.integers(0, 10**9),
     st.sampled_from([0.95, 1.0, 1.0125, 1.05, 1.2]),
     st.integers(0, 10**9),
 )
-def test_oc_and_delinquency_switch_exactly_at_threshold(a: int, pool_end: int, thr: float, dq: int) -> None:
+def test_oc_and_delinquency_switch_exactly_at_threshold(
+    a: int, pool_beg: int, pool_end: int, thr: float, dq: int
+) -> None:
+    """OC compares the pool and the classes at the beginning of the period (beginning
+    pool / class balances before the period); 60+ delinquency the ending pool."""
     spec = build_deal(
         [{"name": "A", "balance": float(a), "rate": 0.0, "priority": 1}],
         pool={"balance": float(a)},
@@ -294,13 +299,13 @@ def test_oc_and_delinquency_switch_exactly_at_threshold(a: int, pool_end: int, t
         ],
     )
     d = compile_exact(spec)
-    rem = ExactRemittance(1, 0, 0, 0, 0, 0, a, pool_end, dq)
+    rem = ExactRemittance(1, 0, 0, 0, 0, 0, pool_beg, pool_end, dq)
     _, r = apply_period(d, initial_state(d), rem)
     from decimal import Decimal
 
     t = Fraction(Decimal(repr(thr)))
-    assert r.trigger_failing[0] == (1 if Fraction(pool_end, a) < t else 0)
-    assert r.trigger_failing[1] == (1 if Fraction(dq, pool_end) > Fraction(5, 100) else 0)
+    assert r.trigger_failing[0] == (1 if Fraction(pool_beg, a) < t else 0)
+    assert r.trigger_failing[1] == (1 if dq * 20 > pool_end else 0)
 
 
 def _exact_tables(spec: Any, rows: list[tuple[int, ...]]) -> dict[str, np.ndarray]:

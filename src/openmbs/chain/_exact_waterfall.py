@@ -15,6 +15,7 @@ from openmbs.chain._contracts import deployer
 from openmbs.errors import ChainError
 from openmbs.structuring._exact import (
     MAX_FEES,
+    MAX_STEPS,
     MAX_TRANCHES,
     MAX_TRIGGERS,
     ExactDeal,
@@ -31,11 +32,9 @@ __all__ = [
     "exact_params",
     "exact_waterfall_deployer",
     "read_state",
-    "remittance_struct",
+    "report_struct",
 ]
 
-#: Bound of the step list in the contract.
-MAX_STEPS = 16
 #: Longest PAC schedule the contract stores.
 MAX_PAC = 360
 
@@ -144,29 +143,67 @@ def deploy_exact_waterfall(deal: ExactDeal, deal_address: str, *, sender: str | 
     return contract
 
 
-def remittance_struct(rem: ExactRemittance) -> tuple[int, ...]:
-    """The contract's ``ExactRemittance`` struct (field order)."""
+def report_struct(
+    rem: ExactRemittance,
+    *,
+    delinquent_30: int = 0,
+    delinquent_90_plus: int = 0,
+    loan_count: int = 0,
+    loan_tape_root: bytes = b"\x00" * 32,
+) -> tuple[Any, ...]:
+    """The deal's ``RemittanceReport`` struct (field order) for an exact remittance.
+
+    ``rem.delinquent_60`` is the 60+ day balance the exact engine tests; the report
+    splits it into 60-89 days (``rem.delinquent_60 - delinquent_90_plus``) and
+    ``delinquent_90_plus``, which the contract adds back. ``cash`` is the collections.
+    """
+    d60 = rem.delinquent_60 - delinquent_90_plus
+    if d60 < 0 or delinquent_30 < 0:
+        raise ChainError(
+            f"exact waterfall: period {rem.period}: 90+ day balance {delinquent_90_plus} is more "
+            f"than the 60+ balance {rem.delinquent_60}, or 30-59 day balance {delinquent_30} < 0"
+        )
+    cash = (
+        rem.interest
+        + rem.scheduled_principal
+        + rem.prepaid_principal
+        + rem.recoveries
+        + rem.subsequent_recoveries
+    )
     return (
         rem.period,
-        rem.interest,
         rem.scheduled_principal,
         rem.prepaid_principal,
+        rem.interest,
         rem.recoveries,
         rem.realized_losses,
         rem.beginning_balance,
         rem.ending_balance,
-        rem.delinquent_60,
+        loan_count,
+        delinquent_30,
+        d60,
+        delinquent_90_plus,
         rem.index_rate,
+        cash,
+        loan_tape_root,
         rem.subsequent_recoveries,
     )
 
 
 def apply_onchain(
-    contract: Any, deal: ExactDeal, rem: ExactRemittance, sender: str
+    contract: Any,
+    deal: ExactDeal,
+    rem: ExactRemittance,
+    sender: str,
+    *,
+    delinquent_30: int = 0,
+    delinquent_90_plus: int = 0,
 ) -> ExactPeriodResult:
-    """Run ``contract.apply`` (as ``sender``, the bound deal) and return the
-    figures as an :class:`ExactPeriodResult` trimmed to the deal's sizes."""
-    out = contract.apply(remittance_struct(rem), sender=sender)
+    """Run ``contract.apply`` (as ``sender``, the bound deal) on the report of ``rem``
+    (:func:`report_struct`, with the given delinquency buckets) and return the figures
+    as an :class:`ExactPeriodResult` trimmed to the deal's sizes."""
+    report = report_struct(rem, delinquent_30=delinquent_30, delinquent_90_plus=delinquent_90_plus)
+    out = contract.apply(report, sender=sender)
     n, nf, nt = deal.n_tranches, deal.n_fees, deal.n_triggers
 
     def tr(name: str) -> tuple[int, ...]:

@@ -34,9 +34,13 @@ Rounding (every division rounds in the deal's favour)
 
 Order of a period (the deal's ``steps``; defaults in ``DEFAULT_ORDER`` of the spec)
 -----------------------------------------------------------------------------------
-0. Triggers are tested first (pool ending balance, tranche beginning balances, losses
-   to date, 60+ delinquencies); a failing test latches (non-curable tests stay latched).
-   The effects of the latched tests (bit mask) apply to the whole period.
+0. Triggers are tested first, each comparing figures of ONE date: OC the pool's
+   beginning balance with the classes' beginning balances (both as they stood right
+   after the previous distribution), IC this period's interest with this period's
+   interest due, cumulative loss the net losses to date with the original pool, 60+
+   delinquency the period's ending delinquent and pool balances. A failing test
+   latches (non-curable tests stay latched). The effects of the latched tests (bit
+   mask) apply to the whole period.
 1. ``OP_FEES``: senior fees from interest funds (unpaid fees carried forward).
 2. ``OP_INTEREST``: interest by priority rank, pro rata inside a rank; the reserve pays
    a rank's shortfall if it covers interest; unpaid interest is carried forward (with
@@ -54,8 +58,9 @@ Order of a period (the deal's ``steps``; defaults in ``DEFAULT_ORDER`` of the sp
    sequentially; while a TRAP effect is on, it is deposited in the reserve.
 9. ``OP_RESERVE_TOPUP``: excess interest tops the reserve up to its target.
 10. ``OP_RESIDUAL``: the rest (excess interest, unused principal funds, reserve above
-    target while no TRAP effect is on; in the final period the whole reserve and the
-    dust) to the residual holder.
+    target while NO trigger is latched, i.e. no step-down while a test fails or a
+    non-curable one stays tripped; in the final period the whole reserve and the dust)
+    to the residual holder.
 
 Other formulas
 --------------
@@ -65,12 +70,25 @@ Other formulas
   ``min(rate, net_wac)``.
 * Fee ``min(beginning pool * fee_rate // (12 * WAD) + fixed, cap)`` (cap 0 = none),
   plus unpaid fees carried.
-* Reserve target ``max(floor, ending pool * pct // WAD)``; 0 when the pool is 0.
-* Tests: OC fails iff ``ending pool * WAD < threshold * sum(beginning balances of the
-  test class and seniors)``; IC fails iff ``(interest - current fees) * WAD <
-  threshold * current interest due of those classes``; cumulative loss fails iff
-  ``cum_loss * WAD > threshold * pool_original``; 60+ delinquency fails iff
-  ``delinquent * WAD > threshold * ending pool``.
+* Reserve target ``max(floor, ending pool * pct // WAD)``; 0 when the pool is 0. The
+  reserve is topped up to its target from excess interest; it is released above the
+  target only while no trigger is latched (and wholly in the final period).
+* Tests (each on figures of one date):
+
+  - OC fails iff ``beginning pool * WAD < threshold * sum(beginning balances of the
+    test class and seniors)``. Pool and classes are compared at the beginning of the
+    period: the ratio right after the previous distribution. (The pool's ENDING
+    balance against classes that have not yet received the period's principal falls
+    with every prepayment and trips with no loss at all.) A period's loss shows in
+    the next period's test.
+  - IC fails iff ``(interest - current fees) * WAD < threshold * current interest due
+    of those classes``.
+  - Cumulative loss fails iff ``cum_loss * WAD > threshold * pool_original``, where
+    ``cum_loss`` is the NET cumulative loss, as trustees report it: ``max(previous +
+    realized_losses - subsequent_recoveries, 0)`` (a loss later recovered no longer
+    counts).
+  - 60+ delinquency fails iff ``delinquent * WAD > threshold * ending pool``, with
+    ``delinquent`` the whole 60+ balance (60-89 days plus 90+ days).
 * IO notional: set at the end of each period to the referenced class's ending balance
   (or the ending pool balance); interest is on the beginning notional.
 """
@@ -103,6 +121,7 @@ MONTHS = 12
 MAX_TRANCHES = 8
 MAX_FEES = 4
 MAX_TRIGGERS = 4
+#: Longest order of payments: each of the ten steps (``OP_*``) at most once.
 MAX_STEPS = 10
 
 # coupon kinds
@@ -240,7 +259,8 @@ class ExactState:
     ``balance`` is the current face (an IO strip's current notional); ``shortfall`` the
     unpaid interest carried forward; ``writedown`` the face written off and not yet
     written back up; ``fee_shortfall`` unpaid fees; ``latch`` 1 while a trigger is
-    tripped; ``*_index`` the cumulative per-unit indices (WAD per unit of original
+    tripped; ``cum_loss`` the net cumulative loss (realized losses less subsequent
+    recoveries, never below 0); ``*_index`` the cumulative per-unit indices (WAD per unit of original
     face; ``writeup_index`` counts write-ups and Z accretion) and ``*_carry`` the
     remainders of their divisions (numerators below the face).
     """
@@ -416,7 +436,10 @@ class _Work:
         self.fee_short = list(state.fee_shortfall)
         self.reserve = state.reserve
         self.latch = list(state.latch)
-        self.cum_loss = state.cum_loss + rem.realized_losses
+        # net of subsequent recoveries (as trustees report it), never below 0
+        self.cum_loss = max(
+            state.cum_loss + rem.realized_losses - rem.subsequent_recoveries, 0
+        )
         self.dust = state.dust
         self.int_due = [0] * n
         self.int_paid = [0] * n
@@ -613,7 +636,9 @@ def _test_triggers(deal: ExactDeal, w: _Work) -> None:
                 if test == T_IC:
                     den += _monthly(w.beg[i], _coupon_rate(deal, w, i))
             if test == T_OC:
-                fail = den > 0 and w.pool_end * WAD < thr * den
+                # one date: the pool and the classes as they stood after the
+                # previous distribution (the period's beginning balances)
+                fail = den > 0 and w.pool_beg * WAD < thr * den
             else:
                 num = max(w.interest - fees_now, 0)
                 fail = den > 0 and num * WAD < thr * den
@@ -628,6 +653,12 @@ def _test_triggers(deal: ExactDeal, w: _Work) -> None:
             w.latch[k] = 0
         if w.latch[k] == 1:
             w.effects |= deal.trig_effect[k]
+
+
+def _held(deal: ExactDeal, w: _Work) -> bool:
+    """Whether any trigger is latched this period (failing, or non-curable and
+    tripped before): the reserve then does not step down (a TRAP is one case)."""
+    return any(w.latch[k] == 1 for k in range(deal.n_triggers))
 
 
 def _net_wac(deal: ExactDeal, w: _Work) -> int:
@@ -805,7 +836,7 @@ def _step_residual(deal: ExactDeal, w: _Work) -> None:
         w.reserve_release += w.reserve
         w.reserve = 0
         w.dust = 0
-    elif w.effects & E_TRAP == 0:
+    elif not _held(deal, w):
         target = _reserve_target(deal, w.pool_end)
         if w.reserve > target:
             release = w.reserve - target

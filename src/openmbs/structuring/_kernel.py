@@ -249,7 +249,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             index = c_idx[s, t]
             ifunds = interest
             pfunds = c_sched[s, t] + c_prep[s, t] + c_rec[s, t] + c_sub[s, t]
-            cum_loss += c_loss[s, t]
+            # net of subsequent recoveries, never below 0 (as the exact engine)
+            cum_loss = max(cum_loss + c_loss[s, t] - c_sub[s, t], 0.0)
             draw = 0.0
             dep = 0.0
             rel = 0.0
@@ -284,8 +285,9 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if ios == 1:
                     d += sh * mrate
                 due[i] = d
-            # triggers
+            # triggers; ``held``: any latched (the reserve does not step down)
             effects = 0
+            held = False
             for k in range(nk):
                 test = trig_i[0, k]
                 thr = trig_f[k]
@@ -301,7 +303,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         if test == 2:
                             den += cur[i]
                     if test == 1:
-                        fail = den > 0.0 and pool_end < thr * den
+                        fail = den > 0.0 and pool_beg < thr * den
                     else:
                         fail = den > 0.0 and max(interest - fees_now, 0.0) < thr * den
                 elif test == 3:
@@ -315,6 +317,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     latch[k] = 0
                 if latch[k] == 1:
                     effects |= trig_i[2, k]
+                    held = True
             seq = (effects & 1) != 0
             for si in range(n_steps):
                 op = steps[si]
@@ -429,7 +432,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     release = 0.0
                     if pool_end <= 0.0:
                         release = reserve
-                    elif (effects & 2) == 0:
+                    elif not held:
                         target = _reserve_target(reserve_floor, reserve_pct, pool_end)
                         if reserve > target:
                             release = reserve - target

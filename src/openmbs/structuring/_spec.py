@@ -161,12 +161,15 @@ class ReserveSpec(_Model):
 class TriggerSpec(_Model):
     """A performance test and what happens while it fails.
 
-    ``overcollateralization``: fails when pool balance / (balance of ``tranche`` and
-    every class senior to it) < ``threshold``. ``interest_coverage``: fails when
-    (interest collected - fees) / (interest due to ``tranche`` and seniors) <
-    ``threshold``. ``cumulative_loss``: fails when cumulative losses / original pool
-    balance > ``threshold``. ``delinquency_60``: fails when 60+ delinquent balance /
-    pool balance > ``threshold``.
+    Each test compares figures of one date. ``overcollateralization``: fails when the
+    pool's beginning balance / (beginning balance of ``tranche`` and every class
+    senior to it) < ``threshold`` (the ratio right after the previous distribution).
+    ``interest_coverage``: fails when (interest collected - fees) / (interest due to
+    ``tranche`` and seniors) < ``threshold``. ``cumulative_loss``: fails when net
+    cumulative losses (realized losses less subsequent recoveries, at least 0) /
+    original pool balance > ``threshold``. ``delinquency_60``: fails when the 60+ day
+    delinquent balance (60-89 and 90+ days) / ending pool balance > ``threshold``.
+    While any trigger is latched the reserve does not step down.
     """
 
     name: str = Field(..., min_length=1, max_length=32)

@@ -387,7 +387,10 @@ class _Work:
         self.ifunds = self.interest.copy()
         self.subsequent = c.get("subsequent_recoveries", t).copy()
         self.pfunds = c.get("principal_funds", t).copy()
-        self.cum_loss = self.cum_loss + c.get("losses", t)
+        # net of subsequent recoveries, never below 0 (as the exact engine)
+        self.cum_loss = np.maximum(
+            self.cum_loss + c.get("losses", t) - c.get("subsequent_recoveries", t), 0.0
+        )
         d = fd.exact
         n = d.n_tranches
         s = self.s
@@ -529,7 +532,7 @@ def _test_triggers(fd: FloatDeal, w: _Work) -> None:
                 if test == T_IC:
                     den += w.beg[i] * _coupon_rate(fd, w, i) / 12.0
             if test == T_OC:
-                fail = (den > 0) & (w.pool_end < thr * den)
+                fail = (den > 0) & (w.pool_beg < thr * den)
             else:
                 fail = (den > 0) & (np.maximum(w.interest - fees_now, 0.0) < thr * den)
         elif test == T_CUMLOSS:
@@ -635,8 +638,9 @@ def _step_writedown(fd: FloatDeal, w: _Work) -> None:
 def _step_residual(fd: FloatDeal, w: _Work) -> None:
     final = w.pool_end <= 0
     target = _reserve_target(fd, w.pool_end)
-    trap = (w.effects & E_TRAP) != 0
-    release = np.where(final, w.reserve, np.where(trap, 0.0, np.maximum(w.reserve - target, 0.0)))
+    # no step-down while any trigger is latched (failing, or tripped and non-curable)
+    held = w.latch.any(axis=0) if fd.exact.n_triggers else np.zeros(w.s, dtype=bool)
+    release = np.where(final, w.reserve, np.where(held, 0.0, np.maximum(w.reserve - target, 0.0)))
     w.reserve_release += release
     w.reserve = w.reserve - release
     w.residual = w.ifunds + w.pfunds + release

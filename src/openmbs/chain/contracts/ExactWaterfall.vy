@@ -24,10 +24,15 @@ from . import deal_types
 
 # ---------------------------------------------------------------- CONSTANTS
 
+# @dev The tables below (bounds, coupon kinds, principal rules, flags, trigger tests
+# and effects, reserve flags, step opcodes) are those of `_exact.py`, value for value;
+# `tests/chain/test_exact_waterfall_tables.py` parses them from this file and fails on
+# any drift.
 MAX_TRANCHES: constant(uint256) = 8
 MAX_FEES: constant(uint256) = 4
 MAX_TRIGGERS: constant(uint256) = 4
-MAX_STEPS: constant(uint256) = 16
+# @dev one of each step at most (a deal spec names each step once)
+MAX_STEPS: constant(uint256) = 10
 MAX_PAC: constant(uint256) = 360
 STATE_WORDS: constant(uint256) = deal_types.STATE_WORDS
 WAD: constant(uint256) = 10**18
@@ -126,7 +131,7 @@ struct ExactParams:
     pool_original: uint256
 
 
-# @dev `ExactRemittance` of `_exact.py`.
+# @dev `ExactRemittance` of `_exact.py` (`delinquent_60` is the 60+ day balance).
 struct ExactRemittance:
     period: uint256
     interest: uint256
@@ -280,7 +285,8 @@ _short_wd: uint256[MAX_TRANCHES]
 # face + write-ups - losses - balance.
 _cum2: uint256[MAX_TRANCHES]
 _fee_short: uint256[MAX_FEES]
-# realized losses to date (bits 128-254) | dust (low 128 bits).
+# net cumulative loss (realized losses less subsequent recoveries, at least 0; bits
+# 128-254) | dust (low 128 bits).
 _loss_dust: uint256
 # @dev Per-unit indices: the exact engine adds `(amount * WAD + carry) // face` and
 # carries the remainder; from zero, that is exactly index = cum * WAD // face, carry =
@@ -552,6 +558,7 @@ def _test_triggers(
     latch: uint256[MAX_TRIGGERS],
     beg: uint256[MAX_TRANCHES],
     fees_now: uint256,
+    pool_beg: uint256,
     pool_end: uint256,
     interest: uint256,
     cum_loss: uint256,
@@ -583,7 +590,7 @@ def _test_triggers(
                 if test == T_IC:
                     den += beg[i] * self._coupon_rate(i, index_rate, netwac) // (MONTHS * WAD)
             if test == T_OC:
-                fail = den > 0 and pool_end * WAD < thr * den
+                fail = den > 0 and pool_beg * WAD < thr * den
             else:
                 num: uint256 = 0
                 if interest > fees_now:
@@ -656,7 +663,9 @@ def _apply(rem: ExactRemittance) -> Work:
     old_ld: uint256 = 0
     if (word >> NZ_LD) & 1 == 1:
         old_ld = self._loss_dust & VALUE
-    w.cum_loss = ((old_ld >> 128) & LOW127) + rem.realized_losses
+    # ---- cumulative loss, net of subsequent recoveries, never below 0
+    gross: uint256 = ((old_ld >> 128) & LOW127) + rem.realized_losses
+    w.cum_loss = gross - min(gross, rem.subsequent_recoveries)
     w.dust = old_ld & LOW128
     w.dust_before = w.dust
 
@@ -669,10 +678,15 @@ def _apply(rem: ExactRemittance) -> Work:
         w.netwac = num * MONTHS * WAD // w.pool_beg
     if NTRIG != 0:
         w.trig = self._test_triggers(
-            w.trig.latch, w.beg, fees_now, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
+            w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
     w.effects = w.trig.effects
     sequential: bool = w.effects & E_SEQUENTIAL != 0
+    # ---- _held: any trigger latched (the reserve does not step down)
+    held: bool = False
+    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        if w.trig.latch[k] == 1:
+            held = True
 
     for s: uint256 in range(P.n_steps, bound=MAX_STEPS):
         op: uint256 = P.steps[s]
@@ -823,7 +837,7 @@ def _apply(rem: ExactRemittance) -> Work:
                 w.rrelease += w.reserve
                 w.reserve = 0
                 w.dust = 0
-            elif w.effects & E_TRAP == 0:
+            elif not held:
                 target: uint256 = self._reserve_target(w.pool_end)
                 if w.reserve > target:
                     release = w.reserve - target
@@ -906,15 +920,41 @@ def _apply(rem: ExactRemittance) -> Work:
 
 # ---------------------------------------------------------------- ENTRY POINTS
 
-@external
-def apply(rem: ExactRemittance) -> ExactResult:
+@internal
+@pure
+def _remittance(r: deal_types.RemittanceReport) -> ExactRemittance:
     """
-    @notice Run one period of the exact waterfall (`apply_period`) and return every
-            figure of `ExactPeriodResult`. Deal only.
-    @param rem The period's remittance (`ExactRemittance`, with subsequent recoveries).
+    @dev The exact remittance of a verified report (`sim._lifecycle.exact_remittance`):
+         unscheduled principal = prepaid, losses = realized losses, and the
+         delinquency test's balance is the whole 60+ balance, 60-89 days plus 90+.
+    """
+    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash is not the collections
+    return ExactRemittance(
+        period=r.period,
+        interest=r.interest,
+        scheduled_principal=r.scheduled_principal,
+        prepaid_principal=r.unscheduled_principal,
+        recoveries=r.recoveries,
+        realized_losses=r.losses,
+        beginning_balance=r.beginning_balance,
+        ending_balance=r.ending_balance,
+        delinquent_60=r.delinquent_60 + r.delinquent_90_plus,
+        index_rate=r.index_rate,
+        subsequent_recoveries=r.subsequent_recoveries,
+    )
+
+
+@external
+def apply(r: deal_types.RemittanceReport) -> ExactResult:
+    """
+    @notice Run one period of the exact waterfall (`apply_period`) on a report and
+            return every figure of `ExactPeriodResult`. Deal only.
+    @dev The report is mapped to the exact remittance as in `allocate` (`_remittance`).
+    @param r The period's report (`RemittanceReport`, every delinquency bucket).
     @return ExactResult What the period paid.
     """
     assert msg.sender == deal  # dev: only deal
+    rem: ExactRemittance = self._remittance(r)
     w: Work = self._apply(rem)
     res: ExactResult = empty(ExactResult)
     res.period = rem.period
@@ -957,36 +997,22 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     """
     @notice The deal's interface: one period from the verified report. Deal only.
     @dev NOT view (the exact state lives here). Maps the report to the exact
-         remittance (unscheduled principal = prepaid, losses = realized losses).
+         remittance (`_remittance`: unscheduled principal = prepaid, losses =
+         realized losses, 60+ delinquent = 60-89 days + 90+ days).
          The deal's reserve account holds the reserve AND the interest-shortfall
          dust (`reserve_balance = reserve + dust`), which keeps the deal's
          conservation identity exact. Write-ups and Z accretion are returned as
          `writeup` (they raise a balance); the indices are the carried ones (the
          loss and write-up indices only for tranches with a write-down / write-up
          this period, 0 otherwise).
-         `state` = [cumulative loss, period, latched-trigger bits | effects << 8,
+         `state` = [net cumulative loss, period, latched-trigger bits | effects << 8,
          dust].
     @param inp The verified report and the deal's reserve account.
     @return Allocation The period's split, balances and indices.
     """
     assert msg.sender == deal  # dev: only deal
     r: deal_types.RemittanceReport = inp.report
-    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash is not the collections
-    w: Work = self._apply(
-        ExactRemittance(
-            period=r.period,
-            interest=r.interest,
-            scheduled_principal=r.scheduled_principal,
-            prepaid_principal=r.unscheduled_principal,
-            recoveries=r.recoveries,
-            realized_losses=r.losses,
-            beginning_balance=r.beginning_balance,
-            ending_balance=r.ending_balance,
-            delinquent_60=r.delinquent_60,
-            index_rate=r.index_rate,
-            subsequent_recoveries=r.subsequent_recoveries,
-        )
-    )
+    w: Work = self._apply(self._remittance(r))
     # (checked against the state before the period, which `_apply` loaded)
     assert inp.reserve_balance == w.reserve_before + w.dust_before  # dev: reserve out of sync
     a: deal_types.Allocation = empty(deal_types.Allocation)
@@ -1055,7 +1081,8 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
 @view
 def state_word(w: uint256) -> uint256:
     """
-    @notice The deal-level state words: 0 realized losses to date, 1 last period,
+    @notice The deal-level state words: 0 net cumulative loss (realized losses less
+            subsequent recoveries, at least 0), 1 last period,
             2 latched-trigger bits | effects of the latched triggers << 8, 3 dust.
     @param w The word.
     @return uint256 The word.
@@ -1148,7 +1175,7 @@ def latch(k: uint256) -> uint256:
 @view
 def cum_loss() -> uint256:
     """
-    @notice Realized losses to date.
+    @notice Net cumulative loss: realized losses less subsequent recoveries, at least 0.
     """
     return (self._loss_dust >> 128) & LOW127
 

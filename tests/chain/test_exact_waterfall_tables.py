@@ -1,0 +1,90 @@
+"""One source for the waterfall's tables: the constants of ``ExactWaterfall.vy`` (and
+the other hand copies: ``deal_types.vy``, the chain helpers, the trigger keeper) are
+parsed and pinned, value for value, against ``structuring/_exact.py``, the
+specification. A drift in either file fails here."""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import openmbs.chain._exact_waterfall as chain_helpers
+from openmbs.agents import _keeper
+from openmbs.structuring import _exact
+
+CONTRACTS = Path(chain_helpers.__file__).parent / "contracts"
+
+#: the table families the contract copies from ``_exact.py``
+TABLE = re.compile(r"^(OP|PR|CPN|F|T|E|R)_[A-Z0-9_]+$|^NOTIONAL_POOL$|^MAX_(TRANCHES|FEES|TRIGGERS|STEPS)$|^(WAD|MONTHS)$")
+_DECL = re.compile(r"^([A-Z][A-Z0-9_]*)\s*:\s*constant\(u?int\d+\)\s*=\s*(.+?)\s*(#.*)?$", re.M)
+_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Pow: operator.pow}
+
+
+@pytest.fixture(autouse=True)
+def _rollback() -> Iterator[None]:
+    """Overrides the chain conftest's per-test rollback: nothing is deployed here."""
+    yield
+
+
+def _value(text: str) -> int:
+    """An integer constant expression of the contract (numbers, + - * **)."""
+
+    def ev(node: ast.expr) -> int:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
+            return int(_OPS[type(node.op)](ev(node.left), ev(node.right)))
+        raise ValueError(f"not a plain integer expression: {text!r}")
+
+    return ev(ast.parse(text, mode="eval").body)
+
+
+def _constants(name: str) -> dict[str, int]:
+    """``NAME: constant(uint256) = value`` declarations of a contract, evaluated
+    (declarations whose value names another module's constant are skipped)."""
+    out: dict[str, int] = {}
+    for m in _DECL.finditer((CONTRACTS / name).read_text()):
+        if "." in m.group(2):
+            continue
+        out[m.group(1)] = _value(m.group(2))
+    return out
+
+
+def _python_tables() -> dict[str, int]:
+    return {k: v for k, v in vars(_exact).items() if TABLE.match(k) and isinstance(v, int)}
+
+
+def test_parser_reads_the_contract() -> None:
+    """The parser sees what a reader sees (guards against a pattern that matches nothing)."""
+    c = _constants("ExactWaterfall.vy")
+    assert c["OP_RESIDUAL"] == 10 and c["WAD"] == 10**18 and c["LOW128"] == 2**128 - 1
+    assert len([k for k in c if TABLE.match(k)]) == len(_python_tables()) >= 35
+
+
+def test_contract_tables_equal_the_specification() -> None:
+    py = _python_tables()
+    vy = {k: v for k, v in _constants("ExactWaterfall.vy").items() if TABLE.match(k)}
+    assert sorted(vy) == sorted(py), "a table constant exists on one side only"
+    drift = {k: (vy[k], py[k]) for k in py if vy[k] != py[k]}
+    assert drift == {}, f"ExactWaterfall.vy differs from _exact.py (contract, spec): {drift}"
+
+
+def test_other_copies_equal_the_specification() -> None:
+    types = _constants("deal_types.vy")
+    assert types["MAX_TRANCHES"] == _exact.MAX_TRANCHES and types["WAD"] == _exact.WAD
+    vy = _constants("ExactWaterfall.vy")
+    assert vy["MAX_PAC"] == chain_helpers.MAX_PAC
+    assert chain_helpers.MAX_STEPS == _exact.MAX_STEPS
+    keeper = (_keeper._T_OC, _keeper._T_IC, _keeper._T_CUMLOSS, _keeper._T_DELINQ, _keeper._F_IO)
+    assert keeper == (_exact.T_OC, _exact.T_IC, _exact.T_CUMLOSS, _exact.T_DELINQ, _exact.F_IO)
+
+
+def test_step_bound_is_the_number_of_steps() -> None:
+    """A deal names each step at most once, so the bound is the number of opcodes."""
+    ops = [v for k, v in _python_tables().items() if k.startswith("OP_")]
+    assert sorted(ops) == list(range(1, _exact.MAX_STEPS + 1))
