@@ -34,26 +34,31 @@ def test_bridge_equals_the_oracle_package_record_by_record() -> None:
 
 
 def test_keeper_oc_and_loss_tests_by_hand() -> None:
-    """four_tranche: OC on D at 1.02 (pool / (A+B+C+D)), cumulative loss at 5%."""
+    """four_tranche: OC on D at 1.02, tested at one date (the beginning of the period:
+    pool_beg / (A+B+C+D) before the period's principal), cumulative loss at 5% net of
+    subsequent recoveries, as the exact engine."""
     deal = compile_exact(example_deal("four_tranche").with_pool(balance=1000.0))
     k = TriggerKeeper(deal)
     bal = [800, 80, 50, 40]  # sum 970
-    # 990 / 970 = 1.0206 >= 1.02: passes
-    assert k.observe(1, pool_end=990, losses=0, delinquent_60_plus=0, tranche_balances=bal) == []
+    # 990 / 970 = 1.0206 >= 1.02: passes, whatever the ending balance (prepayments
+    # during the period do not trip it)
+    assert k.observe(1, pool_beg=990, pool_end=900, losses=0, delinquent_60_plus=0, tranche_balances=bal) == []
     # 989 / 970 = 1.01959 < 1.02: trips
-    ev = k.observe(2, pool_end=989, losses=0, delinquent_60_plus=0, tranche_balances=bal)
+    ev = k.observe(2, pool_beg=989, pool_end=989, losses=0, delinquent_60_plus=0, tranche_balances=bal)
     assert [(e.name, e.tripped) for e in ev] == [("oc_test", True)]
     assert ev[0].value == pytest.approx(989 / 970)
-    ev = k.observe(3, pool_end=1000, losses=0, delinquent_60_plus=0, tranche_balances=bal)
+    ev = k.observe(3, pool_beg=1000, pool_end=1000, losses=0, delinquent_60_plus=0, tranche_balances=bal)
     assert [(e.name, e.tripped) for e in ev] == [("oc_test", False)]
     # cumulative losses: 5% of the 1000.0 pool (1e9 units) is 5e7 units; 5e7 does not fail, 5e7 + 1 does
     units = deal.pool_original
     assert units == 1_000_000_000
-    assert (
-        k.observe(4, pool_end=1000, losses=50_000_000, delinquent_60_plus=0, tranche_balances=bal)
-        == []
-    )
-    ev = k.observe(5, pool_end=1000, losses=1, delinquent_60_plus=0, tranche_balances=bal)
+    obs = {"pool_beg": 1000, "pool_end": 1000, "delinquent_60_plus": 0, "tranche_balances": bal}
+    assert k.observe(4, losses=50_000_000, **obs) == []
+    # a loss recovered later is netted out: losses and recoveries cycling never trip it
+    for p in range(5, 9):
+        assert k.observe(p, losses=10_000_000, subsequent_recoveries=10_000_000, **obs) == []
+    assert k.cum_loss == 50_000_000
+    ev = k.observe(9, losses=1, **obs)
     assert [(e.name, e.tripped) for e in ev] == [("cumulative_loss", True)]
 
 

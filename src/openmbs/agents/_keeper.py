@@ -39,13 +39,16 @@ class TriggerEvent:
 class TriggerKeeper:
     """Evaluates the deal's trigger tests each period from published figures.
 
-    The keeper sees what anyone can read from the chain: each accepted report (ending
-    pool balance, losses, 60+ day delinquencies) and the tranche balances before the
-    period. It applies the tests of the deal spec with the integer comparisons of the
-    exact engine (``a / b < t`` as ``a * WAD < t * b``): over-collateralisation fails
-    when ``pool_end * WAD < threshold * (balance of the test class and its seniors)``;
-    cumulative loss when ``cum_loss * WAD > threshold * pool_original``; 60+
-    delinquency when ``delinquent_60_plus * WAD > threshold * pool_end``. The
+    The keeper sees what anyone can read from the chain: each accepted report
+    (beginning and ending pool balance, losses, subsequent recoveries, 60+ day
+    delinquencies) and the tranche balances before the period. It applies the tests
+    of the deal spec with the integer comparisons of the exact engine (``a / b < t``
+    as ``a * WAD < t * b``), at the same dates: over-collateralisation fails when
+    ``pool_beg * WAD < threshold * (balance of the test class and its seniors)``, pool
+    and classes both as of the beginning of the period; cumulative loss (net of
+    subsequent recoveries, never below 0) when ``cum_loss * WAD > threshold *
+    pool_original``; 60+ delinquency when ``delinquent_60_plus * WAD > threshold *
+    pool_end``. The
     interest-coverage test needs the deal's fee arithmetic and is not watched (it is
     reported as such in ``unwatched``).
     """
@@ -67,14 +70,16 @@ class TriggerKeeper:
         self,
         period: int,
         *,
+        pool_beg: int,
         pool_end: int,
         losses: int,
         delinquent_60_plus: int,
         tranche_balances: Sequence[int],
+        subsequent_recoveries: int = 0,
     ) -> list[TriggerEvent]:
         """Feed one accepted period; returns the triggers that changed state."""
         d = self.deal
-        self.cum_loss += losses
+        self.cum_loss = max(self.cum_loss + losses - subsequent_recoveries, 0)
         out: list[TriggerEvent] = []
         for k in range(d.n_triggers):
             test, thr = d.trig_test[k], d.trig_threshold[k]
@@ -85,8 +90,8 @@ class TriggerKeeper:
                     for i, b in enumerate(tranche_balances)
                     if d.priority[i] <= rank and d.flags[i] & _F_IO == 0
                 )
-                fail = den > 0 and pool_end * WAD < thr * den
-                value = pool_end / den if den else float("inf")
+                fail = den > 0 and pool_beg * WAD < thr * den
+                value = pool_beg / den if den else float("inf")
             elif test == _T_CUMLOSS:
                 fail = self.cum_loss * WAD > thr * d.pool_original
                 value = self.cum_loss / d.pool_original

@@ -612,8 +612,10 @@ def _chain_month(w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, fina
     w.month_seconds.append(dt)
     keeper.observe(
         report.period,
+        pool_beg=report.beginning_balance,
         pool_end=report.ending_balance,  # the accepted report's (the oracle's last_ending_balance)
         losses=report.losses,
+        subsequent_recoveries=report.subsequent_recoveries,
         delinquent_60_plus=report.delinquent_60 + report.delinquent_90_plus,
         tranche_balances=before,
     )
@@ -884,8 +886,10 @@ def run_lifecycle(
         else:
             keeper.observe(
                 rep.period,
+                pool_beg=rep.beginning_balance,
                 pool_end=rep.ending_balance,
                 losses=rep.losses,
+                subsequent_recoveries=rep.subsequent_recoveries,
                 delinquent_60_plus=rep.delinquent_60 + rep.delinquent_90_plus,
                 tranche_balances=list(state.balance),
             )
