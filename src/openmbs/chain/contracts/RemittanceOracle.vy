@@ -140,7 +140,7 @@ def __init__(
         self.is_attestor[a] = True
         log AttestorSet(attestor=a, active=True, attestor_count=self.attestor_count + 1)
         self.attestor_count += 1
-    assert quorum_ > 0 and quorum_ <= len(attestors_)  # dev: bad quorum
+    self._check_quorum(quorum_, len(attestors_))
     self._bounds = quorum_ << 248
     log QuorumSet(quorum=quorum_)
     self._set_bounds(max_annual_rate_, max_index_rate_)
@@ -338,7 +338,8 @@ def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
 @external
 def set_attestor(attestor: address, active: bool):
     """
-    @notice Add or remove an attestor. Timelock only; the quorum must stay reachable.
+    @notice Add or remove an attestor. Timelock only; the set holds at most
+            MAX_ATTESTORS (what `submit` accepts) and the quorum must stay reachable.
     @param attestor The attestor.
     @param active True to add, False to remove.
     """
@@ -348,6 +349,7 @@ def set_attestor(attestor: address, active: bool):
     self.is_attestor[attestor] = active
     if active:
         self.attestor_count += 1
+        assert self.attestor_count <= MAX_ATTESTORS  # dev: too many attestors
     else:
         self.attestor_count -= 1
         assert self.attestor_count >= self._bounds >> 248  # dev: quorum unreachable
@@ -358,10 +360,11 @@ def set_attestor(attestor: address, active: bool):
 def set_quorum(quorum_: uint256):
     """
     @notice Change the number of signatures required. Timelock only.
-    @param quorum_ The new quorum (1..attestor_count).
+    @param quorum_ The new quorum (1..attestor_count; at most MAX_ATTESTORS, the
+           signatures `submit` accepts).
     """
     assert msg.sender == timelock  # dev: only timelock
-    assert quorum_ > 0 and quorum_ <= self.attestor_count  # dev: bad quorum
+    self._check_quorum(quorum_, self.attestor_count)
     self._bounds = (quorum_ << 248) | (self._bounds & (2**248 - 1))
     log QuorumSet(quorum=quorum_)
 
@@ -375,6 +378,14 @@ def set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
     """
     assert msg.sender == timelock  # dev: only timelock
     self._set_bounds(max_annual_rate_, max_index_rate_)
+
+
+@internal
+@pure
+def _check_quorum(quorum_: uint256, attestor_count_: uint256):
+    # 1 <= quorum <= attestors <= MAX_ATTESTORS: `submit` takes at most MAX_ATTESTORS
+    # signatures, and the quorum is packed in 8 bits (256 would read as 0).
+    assert quorum_ > 0 and quorum_ <= attestor_count_ and attestor_count_ <= MAX_ATTESTORS  # dev: bad quorum
 
 
 @internal

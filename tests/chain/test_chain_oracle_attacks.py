@@ -1,0 +1,175 @@
+"""Attacks on the remittance oracle, its governance and the loan-tape tree; each fails.
+
+Every test is an attacker's move against the deal of ``conftest.world`` (or a second
+deal deployed here); the assertion is that the move is refused with the contract's
+``# dev:`` reason and that nothing was applied.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import boa
+import pytest
+from eth_abi import encode as abi_encode
+from eth_account import Account
+from eth_utils import function_signature_to_4byte_selector as selector
+
+from openmbs.chain import DealConfig, deploy_deal
+from openmbs.errors import RemittanceRejected
+
+ZERO = b"\0" * 32
+LOANS = 10  # conftest: the deal's loans at cut-off
+
+
+def _rejected(world, report, sigs, match: str) -> None:
+    period, held = world.d.deal.last_period(), world.d.deal.cash_held()
+    with pytest.raises(RemittanceRejected, match=match):
+        world.d.remit(report, sigs)
+    assert world.d.deal.last_period() == period and world.d.deal.cash_held() == held
+
+
+def _as_timelock(world):
+    return boa.env.prank(str(world.d.timelock.address))
+
+
+# ------------------------------------------------------------------ finding 1: quorum bounds
+
+
+def test_attestor_set_cannot_grow_past_what_submit_accepts(world):
+    """A 33rd attestor would let the timelock set a quorum no submission can reach."""
+    o = world.d.oracle
+    with _as_timelock(world):
+        for i in range(32 - int(o.attestor_count())):
+            o.set_attestor(boa.env.generate_address(f"a{i}"), True)
+        assert o.attestor_count() == 32
+        with boa.reverts(dev="too many attestors"):
+            o.set_attestor(boa.env.generate_address("a33"), True)
+        with boa.reverts(dev="bad quorum"):
+            o.set_quorum(33)
+        o.set_quorum(32)  # the largest quorum a submission can meet
+    assert o.quorum() == 32
+
+
+def test_quorum_of_256_cannot_wrap_to_zero(world):
+    """The attack: grow the set to 256 and set quorum 256, which packed into 8 bits is 0,
+    then submit a report with no signature at all."""
+    o = world.d.oracle
+    with _as_timelock(world):
+        with pytest.raises(boa.BoaError):
+            for i in range(256 - int(o.attestor_count())):
+                o.set_attestor(boa.env.generate_address(f"w{i}"), True)
+            o.set_quorum(256)
+    assert o.quorum() == 3
+    r = world.report()
+    _rejected(world, r, [], "below quorum")
+
+
+@pytest.mark.parametrize("quorum", [0, 6, 33, 256])
+def test_constructor_refuses_an_unreachable_quorum(world, quorum):
+    keys = [k.address for k in world.keys]
+    with boa.reverts(dev="bad quorum"):
+        _deploy_oracle(world, keys, quorum)
+
+
+def test_removing_an_attestor_keeps_quorum_reachable(world):
+    o = world.d.oracle
+    with _as_timelock(world):
+        o.set_quorum(5)
+        with boa.reverts(dev="quorum unreachable"):
+            o.set_attestor(world.keys[0].address, False)
+
+
+def _deploy_oracle(world, attestors, quorum):
+    from openmbs.chain import deployer
+
+    return deployer("RemittanceOracle").deploy(
+        world.d.deal.address, world.admin, attestors, quorum, LOANS, 10**17, 10**17
+    )
+
+
+# ------------------------------------------------------------------ finding 5: timelock roles
+
+
+@pytest.fixture(scope="module")
+def other(world):
+    """A second live deal with the same attestor keys and a guardian of its own (built as
+    ``conftest._build`` builds the first)."""
+    fixtures = sys.modules[type(world).__module__]
+    TRANCHES, POOL, FAR_FUTURE = fixtures.TRANCHES, fixtures.POOL, fixtures.FAR_FUTURE
+    keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
+    admin = boa.env.generate_address("admin-2")
+    guardian = boa.env.generate_address("guardian-2")
+    cfg = DealConfig(name="second_deal", tranches=TRANCHES, initial_pool_balance=POOL,
+                     initial_loan_count=LOANS, minimum_subscription=1_000_000)
+    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, guardian=guardian,
+                    test_waterfall=True)
+    investors = [boa.env.generate_address(f"investor2-{i}") for i in range(4)]
+    d.allow([*investors, admin], FAR_FUTURE)
+    for i, t in enumerate(TRANCHES):
+        d.settlement.mint(investors[i], t.face, sender=admin)
+        d.subscribe(investors[i], i, t.face)
+    d.close()
+    for inv in investors:
+        d.settle(inv)
+    d.settlement.mint(admin, 10**15, sender=admin)
+    w = type(world)(d=d, admin=admin, investors=investors, keys=keys)
+    w.guardian = guardian  # type: ignore[attr-defined]
+    return w
+
+
+def test_guardian_cancels_a_malicious_queued_change(other):
+    """The admin key (proposer) queues a change of waterfall to an address it controls;
+    the guardian, a different key, cancels it before it can execute."""
+    d, tl, admin, guardian = other.d, other.d.timelock, other.admin, other.guardian
+    payload = selector("set_waterfall(address)") + abi_encode(["address"], [admin])
+    delay = int(tl.get_minimum_delay())
+    tl.schedule(d.deal.address, 0, payload, ZERO, ZERO, delay, sender=admin)
+    op = tl.hash_operation(d.deal.address, 0, payload, ZERO, ZERO)
+    tl.cancel(op, sender=guardian)
+    boa.env.time_travel(seconds=delay)
+    with pytest.raises(boa.BoaError):
+        tl.execute(d.deal.address, 0, payload, ZERO, ZERO, sender=admin)
+    assert str(d.deal.waterfall()) != str(admin)
+
+
+def test_guardian_cannot_schedule_or_execute(other):
+    d, tl, admin, guardian = other.d, other.d.timelock, other.admin, other.guardian
+    payload = selector("set_quorum(uint256)") + abi_encode(["uint256"], [1])
+    delay = int(tl.get_minimum_delay())
+    with boa.reverts("access_control: account is missing role"):
+        tl.schedule(d.oracle.address, 0, payload, ZERO, ZERO, delay, sender=guardian)
+    tl.schedule(d.oracle.address, 0, payload, ZERO, ZERO, delay, sender=admin)
+    boa.env.time_travel(seconds=delay)
+    with boa.reverts("access_control: account is missing role"):
+        tl.execute(d.oracle.address, 0, payload, ZERO, ZERO, sender=guardian)
+    assert d.oracle.quorum() == 3
+
+
+# ------------------------------------------------------------------ replays across deals
+
+
+def test_report_signed_for_one_deal_is_refused_by_the_other(world, other):
+    """Same attestor keys on two live deals: the first deal's attested report, replayed
+    to the second deal's oracle, is refused (the digest binds the oracle's address)."""
+    r = world.report()
+    sigs = world.sign(r)
+    _rejected(other, r, sigs, "signer is not an attestor")
+    world.d.remit(r, sigs)  # the genuine deal takes it
+    assert world.d.deal.last_period() == 1 and other.d.deal.last_period() == 0
+
+
+def test_removed_attestors_signature_is_refused_after_the_timelock_executes(world):
+    d, tl, admin = world.d, world.d.timelock, world.admin
+    gone = world.keys[0]
+    payload = selector("set_attestor(address,bool)") + abi_encode(["address", "bool"], [gone.address, False])
+    delay = int(tl.get_minimum_delay())
+    tl.schedule(d.oracle.address, 0, payload, ZERO, ZERO, delay, sender=admin)
+    r = world.report()
+    boa.env.time_travel(seconds=delay)
+    tl.execute(d.oracle.address, 0, payload, ZERO, ZERO, sender=admin)
+    assert not d.oracle.is_attestor(gone.address)
+    _rejected(world, r, world.sign(r, 3), "signer is not an attestor")  # keys 0, 1, 2
+    sigs = [s for s in world.sign(r, 4) if s.signer != gone.address]  # keys 1, 2, 3
+    world.d.remit(r, sigs)
+    assert world.d.deal.last_period() == 1
