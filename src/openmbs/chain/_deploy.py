@@ -120,6 +120,9 @@ def deploy_deal(
         Attestor addresses (N); ``config.quorum`` of them must sign each report.
     admin
         Deployer, timelock proposer/executor; default for every other role.
+    guardian
+        Holder of the deal's GUARDIAN_ROLE (pause) and of the timelock's
+        CANCELLER_ROLE (cancel a queued change; it cannot schedule or execute).
     settlement
         Address of the settlement asset; ``None`` deploys a 6-decimal mock (the
         admin is its minter).
@@ -160,8 +163,10 @@ def deploy_deal(
         token = dep("MockSettlementToken").deploy("openmbs mock USD", "mUSD", sender=admin)
     else:
         token = dep("MockSettlementToken").at(settlement)
+    # the admin proposes and executes; the guardian may only cancel (a second key
+    # between a proposer and the deal during the delay)
     timelock = dep("Timelock").deploy(
-        config.timelock_delay, [admin], [admin], "0x" + "00" * 20, sender=admin
+        config.timelock_delay, [admin], [admin], [guardian], "0x" + "00" * 20, sender=admin
     )
     faces = [t.face for t in config.tranches]
     deal = dep("Deal").deploy(
