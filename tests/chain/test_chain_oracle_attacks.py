@@ -55,11 +55,10 @@ def test_quorum_of_256_cannot_wrap_to_zero(world):
     """The attack: grow the set to 256 and set quorum 256, which packed into 8 bits is 0,
     then submit a report with no signature at all."""
     o = world.d.oracle
-    with _as_timelock(world):
-        with pytest.raises(boa.BoaError):
-            for i in range(256 - int(o.attestor_count())):
-                o.set_attestor(boa.env.generate_address(f"w{i}"), True)
-            o.set_quorum(256)
+    with _as_timelock(world), pytest.raises(boa.BoaError):
+        for i in range(256 - int(o.attestor_count())):
+            o.set_attestor(boa.env.generate_address(f"w{i}"), True)
+        o.set_quorum(256)
     assert o.quorum() == 3
     r = world.report()
     _rejected(world, r, [], "below quorum")
@@ -173,3 +172,37 @@ def test_removed_attestors_signature_is_refused_after_the_timelock_executes(worl
     sigs = [s for s in world.sign(r, 4) if s.signer != gone.address]  # keys 1, 2, 3
     world.d.remit(r, sigs)
     assert world.d.deal.last_period() == 1
+
+
+# ------------------------------------------------------------------ finding 4: leaves vs nodes
+
+
+def _tape(n: int, period: int = 1):
+    from openmbs.oracle import LoanRecord
+
+    return [
+        LoanRecord(loan_id=f"L{i:04d}", period=period, beginning_balance=100_000 + i,
+                   scheduled_principal=1_000, prepaid_principal=0, interest_paid=400,
+                   ending_balance=99_000 + i)
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize("n", [2, 5, 8])
+def test_internal_node_does_not_verify_as_a_loan(world, n):
+    """The attack: present an internal node of the tape's tree (the hash of two leaves)
+    as if it were a loan, with the rest of the proof. Real records still verify."""
+    from eth_utils import keccak
+
+    from openmbs.oracle import MerkleTree
+
+    recs = _tape(n)
+    tree = MerkleTree([r.leaf() for r in recs])
+    world.remit(world.report(root=tree.root))
+    o = world.d.oracle
+    node = tree._levels[1][0]  # keccak(sorted(leaf 0, leaf 1))
+    assert not o.verifyLoan(1, node, tree.proof(0)[1:])
+    for i, r in enumerate(recs):
+        assert o.verifyLoan(1, r.record_hash(), tree.proof(i))
+        assert bytes(o.loan_leaf(r.as_tuple())) == r.leaf() == keccak(r.record_hash())
+    assert not o.verifyLoan(1, recs[0].leaf(), tree.proof(0))  # a leaf is not a record hash

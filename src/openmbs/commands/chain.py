@@ -128,7 +128,7 @@ def _read_records(path: Path) -> Any:
 
 def _report_from_records(path: Path, index_rate: float) -> Any:
     """The period's report from its loan-level records: aggregates and the Merkle root
-    of the leaves (``keccak256(abi.encode(LoanRecord))`` in file order). A ``leaf``
+    of the leaves (``keccak256(keccak256(abi.encode(LoanRecord)))`` in file order). A ``leaf``
     column, if present (the lifecycle writes one), must match the recomputed leaves."""
     import numpy as np
 

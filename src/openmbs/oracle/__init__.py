@@ -18,7 +18,7 @@ from openmbs.oracle._eip712 import (
     report_typed_data,
     sign_report,
 )
-from openmbs.oracle._merkle import MerkleTree, hash_pair, verify_proof
+from openmbs.oracle._merkle import MerkleTree, hash_pair, leaf_of, verify_proof, verify_record
 from openmbs.oracle._report import (
     LOAN_RECORD_ABI_TYPES,
     LoanRecord,
@@ -38,10 +38,12 @@ __all__ = [
     "attest",
     "domain_separator",
     "hash_pair",
+    "leaf_of",
     "loan_id_bytes32",
     "recover_signer",
     "report_digest",
     "report_typed_data",
     "sign_report",
     "verify_proof",
+    "verify_record",
 ]

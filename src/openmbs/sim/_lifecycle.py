@@ -650,6 +650,7 @@ def run_lifecycle(
     draws are seeded by period); the simulator then continues from its saved state.
     """
     from openmbs.agents import ServicerBridge, TriggerKeeper, record_columns
+    from openmbs.agents._servicer import record_hash_array
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import project_tape
     from openmbs.collateral import generate_tape, pool_stats, read_tape, write_tape
@@ -797,7 +798,8 @@ def run_lifecycle(
     state = initial_state(exact)
     results: list[Any] = []
     reports: list[Any] = []
-    final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = {}  # tape row -> (period, leaf, proof)
+    # tape row -> (period, record hash, proof): what verifyLoan takes (leaf = keccak256(hash))
+    final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = {}
     sim_s = bridge_s = 0.0
     tape_dq = tape.table.column("delinquency_status").to_numpy(zero_copy_only=False)
     prev_dq = np.nan_to_num(np.asarray(tape_dq, dtype=np.float64)).astype(np.int64)
@@ -826,8 +828,11 @@ def run_lifecycle(
         rows = sp.records.column("tape_row").to_numpy()
         end = sp.records.column("ending_balance").to_numpy()
         idx = np.arange(len(rows)) if final else np.flatnonzero(end == 0)
-        for j in idx.tolist():
-            final_leaf[int(rows[j])] = (sp.period, sp.leaves[j], sp.tree.proof(j))
+        if not idx.size:
+            return
+        hashes = record_hash_array(sp.records.take(idx), bridge.id_words(rows[idx])).tobytes()
+        for i, j in enumerate(idx.tolist()):
+            final_leaf[int(rows[j])] = (sp.period, hashes[32 * i : 32 * i + 32], sp.tree.proof(j))
 
     def accept(sp: Any, final: bool, replay: bool = False) -> None:
         nonlocal state
@@ -923,7 +928,7 @@ def run_lifecycle(
     if w is not None:
         tick("verify", 0, 1)
         t0 = time.perf_counter()
-        from openmbs.oracle import verify_proof
+        from openmbs.oracle import verify_record
 
         ids = tape.table.column("loan_id").to_pylist()
         chain_roots = {
@@ -931,8 +936,8 @@ def run_lifecycle(
         }
         bad_py = [
             row
-            for row, (p, leaf, proof) in sorted(final_leaf.items())
-            if not verify_proof(proof, chain_roots[p], leaf)
+            for row, (p, record_hash, proof) in sorted(final_leaf.items())
+            if not verify_record(proof, chain_roots[p], record_hash)
         ]
         rows = sorted(final_leaf)
         if len(rows) > cfg.verify_limit:

@@ -307,30 +307,36 @@ def report_hash(report: deal_types.RemittanceReport) -> bytes32:
 
 @external
 @view
-def verifyLoan(period: uint256, leaf: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
+def verifyLoan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
     """
-    @notice Whether `leaf` belongs to the loan-level tape of `period` (sorted-pair
-            keccak256 Merkle proof against the stored root).
+    @notice Whether the loan record whose hash is `record_hash` belongs to the
+            loan-level tape of `period` (sorted-pair keccak256 Merkle proof against
+            the stored root).
+    @dev The leaf is keccak256(record_hash), the hash of a 32-byte message; internal
+         nodes are hashes of 64-byte messages, so an internal node passed as
+         `record_hash` hashes to a value that is not in the tree: no subtree can be
+         proven as a loan.
     @param period The period.
-    @param leaf keccak256(abi.encode(LoanRecord)).
+    @param record_hash keccak256(abi.encode(LoanRecord)).
     @param proof Sibling hashes from the leaf up.
     @return bool True if proven.
     """
     root: bytes32 = self.loan_tape_root[period]
     if root == empty(bytes32):
         return False
-    return merkle_proof_verification._verify(proof, root, leaf)
+    return merkle_proof_verification._verify(proof, root, keccak256(record_hash))
 
 
 @external
 @pure
 def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
     """
-    @notice The Merkle leaf of a loan record: keccak256(abi.encode(record)).
+    @notice The Merkle leaf of a loan record:
+            keccak256(keccak256(abi.encode(record))).
     @param record The loan record.
     @return bytes32 The leaf.
     """
-    return keccak256(abi_encode(record))
+    return keccak256(keccak256(abi_encode(record)))
 
 
 # ---------------------------------------------------------------- GOVERNANCE (TIMELOCK)
