@@ -73,11 +73,15 @@ class World:
         )
 
     def sign(self, report: RemittanceReport, n: int = 3, **kw: object) -> list[Attestation]:
+        """Signatures of the first ``n`` attestors, valid for an hour of chain time
+        unless ``deadline`` is given."""
+        deadline = kw.get("deadline")
         return attest(
             report,
             [k.key for k in self.keys[:n]],
             chain_id=self.d.chain_id(),
             verifying_contract=str(kw.get("verifying_contract", self.d.oracle.address)),
+            deadline=int(boa.env.evm.patch.timestamp) + 3600 if deadline is None else int(deadline),  # type: ignore[call-overload]
         )
 
     def holder(self, name: str) -> str:

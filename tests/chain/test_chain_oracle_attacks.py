@@ -206,3 +206,42 @@ def test_internal_node_does_not_verify_as_a_loan(world, n):
         assert o.verifyLoan(1, r.record_hash(), tree.proof(i))
         assert bytes(o.loan_leaf(r.as_tuple())) == r.leaf() == keccak(r.record_hash())
     assert not o.verifyLoan(1, recs[0].leaf(), tree.proof(0))  # a leaf is not a record hash
+
+
+# ------------------------------------------------------------------ finding 3: deadlines
+
+
+def test_expired_attestation_is_refused(world):
+    """The attack: hold on to a quorum's signatures over a report and submit it later
+    (after the attestors learned something, or at a moment of the servicer's choice)."""
+    r = world.report()
+    now = int(boa.env.evm.patch.timestamp)
+    sigs = world.sign(r, deadline=now + 600)
+    boa.env.time_travel(seconds=601)
+    _rejected(world, r, sigs, "attestation expired")
+    fresh = world.sign(r, deadline=int(boa.env.evm.patch.timestamp))  # the last valid second
+    world.d.remit(r, fresh)
+    assert world.d.deal.last_period() == 1
+
+
+def test_deadline_is_part_of_the_signed_data(world):
+    """Stretching the deadline of signed attestations changes the digest: the signatures
+    recover to other addresses."""
+    import dataclasses
+
+    r = world.report()
+    now = int(boa.env.evm.patch.timestamp)
+    sigs = world.sign(r, deadline=now + 600)
+    stretched = [dataclasses.replace(a, deadline=now + 10**6) for a in sigs]
+    _rejected(world, r, stretched, "signer is not an attestor")
+
+
+def test_attestations_with_different_deadlines_are_refused_before_sending(world):
+    from openmbs.errors import InputError
+
+    r = world.report()
+    now = int(boa.env.evm.patch.timestamp)
+    a = world.sign(r, n=2, deadline=now + 600)
+    b = world.sign(r, n=3, deadline=now + 700)
+    with pytest.raises(InputError, match="deadline"):
+        world.d.remit(r, [*a, b[2]])

@@ -11,8 +11,8 @@ from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, report_dige
 def test_onchain_digest_equals_python(world):
     r = world.report()
     o = world.d.oracle
-    assert bytes(o.report_hash(r.as_tuple())) == report_digest(
-        r, chain_id=world.d.chain_id(), verifying_contract=str(o.address)
+    assert bytes(o.report_hash(r.as_tuple(), 1_800_000_000)) == report_digest(
+        r, deadline=1_800_000_000, chain_id=world.d.chain_id(), verifying_contract=str(o.address)
     )
 
 

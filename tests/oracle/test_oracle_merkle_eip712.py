@@ -15,6 +15,7 @@ from openmbs.oracle import (
     MerkleTree,
     RemittanceReport,
     attest,
+    default_deadline,
     hash_pair,
     leaf_of,
     recover_signer,
@@ -93,13 +94,17 @@ def test_report_from_loans_aggregates():
 
 def test_digest_matches_eth_account_and_binds_domain():
     r = _report()
-    td = report_typed_data(r, chain_id=1, verifying_contract=CONTRACT)
+    td = report_typed_data(r, deadline=1000, chain_id=1, verifying_contract=CONTRACT)
+    assert td["message"]["deadline"] == 1000 and td["types"]["RemittanceReport"][-1]["name"] == "deadline"
     msg = encode_typed_data(full_message=td)
     independent = keccak(b"\x19" + msg.version + msg.header + msg.body)
-    assert report_digest(r, chain_id=1, verifying_contract=CONTRACT) == independent
-    assert report_digest(r, chain_id=2, verifying_contract=CONTRACT) != independent
-    assert report_digest(r, chain_id=1, verifying_contract="0x" + "cd" * 20) != independent
-    assert report_digest(_report(period=2), chain_id=1, verifying_contract=CONTRACT) != independent
+    assert report_digest(r, deadline=1000, chain_id=1, verifying_contract=CONTRACT) == independent
+    assert report_digest(r, deadline=1000, chain_id=2, verifying_contract=CONTRACT) != independent
+    assert report_digest(r, deadline=1000, chain_id=1, verifying_contract="0x" + "cd" * 20) != independent
+    assert report_digest(_report(period=2), deadline=1000, chain_id=1, verifying_contract=CONTRACT) != independent
+    assert report_digest(r, deadline=1001, chain_id=1, verifying_contract=CONTRACT) != independent
+    with pytest.raises(InputError, match="deadline"):
+        report_digest(r, deadline=-1, chain_id=1, verifying_contract=CONTRACT)
 
 
 def test_attest_sorts_signers_and_recovers():
@@ -107,6 +112,8 @@ def test_attest_sorts_signers_and_recovers():
     r = _report()
     sigs = attest(r, [k.key for k in keys], chain_id=5, verifying_contract=CONTRACT, quorum=3)
     assert [int(s.signer, 16) for s in sigs] == sorted(int(k.address, 16) for k in keys)
+    assert len({s.deadline for s in sigs}) == 1  # one deadline: a day by this clock
+    assert abs(sigs[0].deadline - default_deadline()) <= 5
     for s in sigs:
         assert recover_signer(r, s, chain_id=5, verifying_contract=CONTRACT) == s.signer
         assert int.from_bytes(s.s, "big") <= 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0

@@ -117,17 +117,23 @@ def report_from_dict(data: Mapping[str, Any], *, where: str = "report") -> Remit
 
 def attestation_to_dict(a: Attestation) -> dict[str, Any]:
     """An attestation as ``{signer, v, r, s}`` (``r``, ``s`` as ``0x`` hex)."""
-    return {"signer": a.signer, "v": a.v, "r": "0x" + a.r.hex(), "s": "0x" + a.s.hex()}
+    return {
+        "signer": a.signer,
+        "v": a.v,
+        "r": "0x" + a.r.hex(),
+        "s": "0x" + a.s.hex(),
+        "deadline": a.deadline,
+    }
 
 
 def attestation_from_dict(data: Mapping[str, Any], *, where: str = "attestation") -> Attestation:
-    """An :class:`~openmbs.oracle.Attestation` from ``{signer, v, r, s}``."""
+    """An :class:`~openmbs.oracle.Attestation` from ``{signer, v, r, s, deadline}``."""
     from openmbs.oracle import Attestation
 
     try:
         r = bytes.fromhex(str(data["r"]).removeprefix("0x"))
         s = bytes.fromhex(str(data["s"]).removeprefix("0x"))
-        a = Attestation(str(data["signer"]), int(data["v"]), r, s)
+        a = Attestation(str(data["signer"]), int(data["v"]), r, s, int(data["deadline"]))
     except KeyError as exc:
         raise InputError(f"{where}: missing field {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:

@@ -233,7 +233,7 @@ def _signatures(
         except (OSError, ValueError) as exc:
             raise InputError(f"file {str(attestations)!r}: {exc}") from None
         if not isinstance(raw, list):
-            raise InputError(f"file {str(attestations)!r}: need a JSON list of {{signer, v, r, s}}")
+            raise InputError(f"file {str(attestations)!r}: need a JSON list of {{signer, v, r, s, deadline}}")
         return [
             attestation_from_dict(a, where=f"file {str(attestations)!r} item {i}")
             for i, a in enumerate(raw)
@@ -494,7 +494,7 @@ def remit(
         Path | None,
         typer.Option(
             "--attestations",
-            help="JSON list of {signer, v, r, s}; default: sign with the attestor keys.",
+            help="JSON list of {signer, v, r, s, deadline}; default: sign with the attestor keys (valid for a day).",
         ),
     ] = None,
     attestor_keystore: Annotated[

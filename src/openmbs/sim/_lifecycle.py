@@ -477,12 +477,24 @@ def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
     rng = np.random.default_rng([cfg.seed, report.period, 1])
     chosen = sorted(rng.choice(len(w.attestors), size=cfg.quorum, replace=False).tolist())
     sigs = w.attestors.sign(
-        report, chosen, chain_id=w.chain_id, verifying_contract=w.oracle_address
+        report, chosen, chain_id=w.chain_id, verifying_contract=w.oracle_address,
+        deadline=_deadline(w),
     )
     try:
         w.client.remit(report, sigs)
     except RemittanceRejected as exc:
         raise RemittanceRejected(_rejection_reason(w, report, sigs, exc.reason), period=report.period) from None
+
+
+def _deadline(w: _World) -> int | None:
+    """The attestations' deadline: a day after the embedded chain's clock (which runs a
+    month a period from its genesis); on a node, ``None`` (a day after this machine's
+    clock, which the node's blocks follow)."""
+    if w.collector is None:
+        return None
+    from openmbs.oracle import DEFAULT_VALIDITY_SECONDS
+
+    return int(w.env.evm.patch.timestamp) + DEFAULT_VALIDITY_SECONDS
 
 
 def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
@@ -497,12 +509,16 @@ def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
     import boa
 
     from openmbs.chain import deployer
-    from openmbs.chain._clients import _reason
+    from openmbs.chain._clients import _reason, attestation_deadline
 
     try:
         oracle = deployer("RemittanceOracle").at(w.oracle_address)
         oracle.submit(
-            report.as_tuple(), [a.as_tuple() for a in sigs], sender=w.client.servicer, simulate=True
+            report.as_tuple(),
+            attestation_deadline(sigs),
+            [a.as_tuple() for a in sigs],
+            sender=w.client.servicer,
+            simulate=True,
         )
     except boa.BoaError as exc:
         return _reason(exc)

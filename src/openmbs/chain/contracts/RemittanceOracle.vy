@@ -6,12 +6,13 @@
 @license Apache-2.0
 @notice The servicer submits period n's report (pool aggregates and the Merkle root
         of the loan-level tape) with EIP-712 signatures of at least `quorum` of the
-        attestors, and deposits the reported cash in the same transaction (pulled
+        attestors over the report and a deadline (signatures expire), and deposits the reported cash in the same transaction (pulled
         with transferFrom into the deal). The oracle rejects replays, out-of-order
         periods, a beginning balance that is not the last ending balance, figures
         out of their bounds, and cash received different from cash reported; then
         it hands the report to the deal for distribution.
-        The signed digest is bound to the chain id, this contract and the period.
+        The signed digest is bound to the chain id, this contract, the period and
+        the deadline after which the attestations are refused.
         Attestor set, quorum and bounds change only through the timelock.
 """
 
@@ -55,7 +56,7 @@ MAX_PROOF: constant(uint8) = max_value(uint8)
 SERVICER_ROLE: public(constant(bytes32)) = keccak256("SERVICER_ROLE")
 
 REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
-    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries)"
+    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries,uint256 deadline)"
 )
 
 # ---------------------------------------------------------------- EVENTS
@@ -153,21 +154,28 @@ def __init__(
 # ---------------------------------------------------------------- REMITTANCE
 
 @external
-def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.Signature, MAX_ATTESTORS]):
+def submit(
+    report: deal_types.RemittanceReport,
+    deadline: uint256,
+    signatures: DynArray[deal_types.Signature, MAX_ATTESTORS],
+):
     """
     @notice Submit period n's report with M-of-N attestations and deposit its cash.
             The caller (SERVICER_ROLE) must have approved this contract for
             `report.cash` of the settlement asset.
     @param report The remittance report.
-    @param signatures Attestor signatures over `report_hash(report)`, ordered by
-           strictly increasing signer address.
+    @param deadline Last timestamp (seconds) at which the attestations are valid;
+           signed with the report.
+    @param signatures Attestor signatures over `report_hash(report, deadline)`,
+           ordered by strictly increasing signer address.
     """
     access_control._check_role(SERVICER_ROLE, msg.sender)
+    assert block.timestamp <= deadline  # dev: attestation expired
     progress: uint256 = self._progress
     assert report.period == (progress >> 192) + 1  # dev: period out of order
     bounds: uint256 = self._bounds
     self._check_figures(report, progress, bounds)
-    digest: bytes32 = self._digest(report)
+    digest: bytes32 = self._digest(report, deadline)
     signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> 248)
 
     self._progress = self._pack(report.period, report.loan_count, report.ending_balance)
@@ -206,8 +214,10 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: ui
 
 @internal
 @view
-def _digest(report: deal_types.RemittanceReport) -> bytes32:
-    return eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(REPORT_TYPEHASH, report)))
+def _digest(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32:
+    # Every member is a static word, so abi_encode is EIP-712's encodeData of the
+    # report's fields followed by the deadline.
+    return eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(REPORT_TYPEHASH, report, deadline)))
 
 
 @internal
@@ -295,14 +305,15 @@ def max_index_rate() -> uint256:
 
 @external
 @view
-def report_hash(report: deal_types.RemittanceReport) -> bytes32:
+def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32:
     """
-    @notice The EIP-712 digest attestors sign for `report` (domain: this contract,
-            this chain).
+    @notice The EIP-712 digest attestors sign for `report` valid until `deadline`
+            (domain: this contract, this chain).
     @param report The report.
+    @param deadline Last timestamp at which the attestations are valid.
     @return bytes32 The digest.
     """
-    return self._digest(report)
+    return self._digest(report, deadline)
 
 
 @external
