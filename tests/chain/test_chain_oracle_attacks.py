@@ -7,6 +7,7 @@ deal deployed here); the assertion is that the move is refused with the contract
 
 from __future__ import annotations
 
+import re
 import sys
 
 import boa
@@ -24,7 +25,7 @@ LOANS = 10  # conftest: the deal's loans at cut-off
 
 def _rejected(world, report, sigs, match: str) -> None:
     period, held = world.d.deal.last_period(), world.d.deal.cash_held()
-    with pytest.raises(RemittanceRejected, match=match):
+    with pytest.raises(RemittanceRejected, match=re.escape(match)):
         world.d.remit(report, sigs)
     assert world.d.deal.last_period() == period and world.d.deal.cash_held() == held
 
@@ -83,7 +84,7 @@ def _deploy_oracle(world, attestors, quorum):
     from openmbs.chain import deployer
 
     return deployer("RemittanceOracle").deploy(
-        world.d.deal.address, world.admin, attestors, quorum, LOANS, 10**17, 10**17
+        world.d.deal.address, world.admin, attestors, quorum, LOANS, 10**17, 0, 10**16, [0, 0, 0]
     )
 
 
@@ -245,3 +246,120 @@ def test_attestations_with_different_deadlines_are_refused_before_sending(world)
     b = world.sign(r, n=3, deadline=now + 700)
     with pytest.raises(InputError, match="deadline"):
         world.d.remit(r, [*a, b[2]])
+
+
+# ------------------------------------------------------------------ finding 2: figures the pool cannot produce
+
+
+def _with(report, **kw):
+    import dataclasses
+
+    return dataclasses.replace(report, **kw)
+
+
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        # a month's 60-89 bucket can only come from last month's 30-59 (deployed: none)
+        ({"delinquent_60": 1}, "60-89 above last 30-59"),
+        # 90+ only from last month's 60-89 and 90+ (trips a delinquency trigger at will)
+        ({"delinquent_90_plus": 1}, "90+ above last 60+ less liquidations"),
+        # a write-off of loans that were never reported seriously delinquent
+        ({"losses": 1_000_000_000}, "liquidations above last 60+"),
+        ({"recoveries": 1_000_000_000}, "liquidations above last 60+"),
+        # the index of every floater moved at will
+        ({"index_rate": 10**17}, "index moved more than the band"),
+    ],
+)
+def test_figures_the_pool_cannot_produce_are_refused(world, kw, reason):
+    base = world.report(losses=kw.pop("losses", 0), recoveries=kw.pop("recoveries", 0))
+    r = _with(base, **kw)
+    _rejected(world, r, world.sign(r), reason)
+
+
+def test_delinquency_rolls_one_bucket_a_month_and_cures_are_free(world):
+    """30 -> 60 -> 90+ -> liquidated, one bucket a month; a cure may empty any bucket."""
+    d30 = 5_000_000_000
+    steps = [
+        dict(delinquent_30=d30),
+        dict(delinquent_60=d30 - 1_000),  # last month's 30-59, a little amortised
+        dict(delinquent_90_plus=d30 - 2_000),
+    ]
+    for kw in steps:
+        r = _with(world.report(), **kw)
+        world.d.remit(r, world.sign(r))
+    # liquidate part of the 90+ balance, keep the rest in 90+: within last 60+
+    losses, recov = 1_000_000_000, 2_000_000_000
+    r = _with(world.report(losses=losses, recoveries=recov), delinquent_90_plus=d30 - 2_000 - losses - recov)
+    world.d.remit(r, world.sign(r))
+    # ... but not more than the 90+ balance last reported
+    r = _with(world.report(losses=1, recoveries=d30 - 2_000 - losses - recov), delinquent_90_plus=0)
+    _rejected(world, r, world.sign(r), "liquidations above last 60+")
+    r = _with(world.report(), delinquent_30=0, delinquent_60=0, delinquent_90_plus=0)  # all cure
+    world.d.remit(r, world.sign(r))
+    assert world.d.deal.last_period() == 5
+
+
+@pytest.fixture(scope="module")
+def bounded(world):
+    """A deal deployed from its pool: interest bounded by the pool's highest net rate
+    plus the stated tolerance, delinquent balances at cut-off, an initial index and a
+    band."""
+    from openmbs.chain import rate_bound
+
+    fixtures = sys.modules[type(world).__module__]
+    admin = boa.env.generate_address("admin-3")
+    cfg = DealConfig(name="bounded_deal", tranches=fixtures.TRANCHES, initial_pool_balance=fixtures.POOL,
+                     initial_loan_count=LOANS, minimum_subscription=1_000_000,
+                     max_annual_rate=rate_bound(0.06), initial_delinquent=(0, 0, 20_000_000_000),
+                     initial_index_rate=0.05, max_index_change=0.005)
+    d = deploy_deal(cfg, attestors=[k.address for k in world.keys], admin=admin, test_waterfall=True)
+    investors = [boa.env.generate_address(f"investor3-{i}") for i in range(4)]
+    d.allow([*investors, admin], fixtures.FAR_FUTURE)
+    for i, t in enumerate(fixtures.TRANCHES):
+        d.settlement.mint(investors[i], t.face, sender=admin)
+        d.subscribe(investors[i], i, t.face)
+    d.close()
+    for inv in investors:
+        d.settle(inv)
+    d.settlement.mint(admin, 10**15, sender=admin)
+    return type(world)(d=d, admin=admin, investors=investors, keys=world.keys)
+
+
+def test_interest_is_bounded_by_the_pools_net_rate(bounded):
+    """Principal relabelled as interest: 7% a year on a pool whose highest net rate is 6%
+    (bound 6% + 0.25%)."""
+    o = bounded.d.oracle
+    assert o.max_annual_rate() == 625 * 10**14
+    month = POOL_UNITS * 7 // 100 // 12
+    r = _with(bounded.report(interest=month), index_rate=5 * 10**16)
+    _rejected(bounded, r, bounded.sign(r), "interest above balance x max rate")
+    ok = _with(bounded.report(interest=POOL_UNITS * 6 // 100 // 12), index_rate=5 * 10**16)
+    bounded.d.remit(ok, bounded.sign(ok))
+
+
+def test_cutoff_delinquency_and_index_band_come_from_deployment(bounded):
+    o = bounded.d.oracle
+    assert o.last_index_rate() == 5 * 10**16 and o.max_index_change() == 5 * 10**15
+    assert (o.last_delinquent_30(), o.last_seriously_delinquent()) == (0, 20_000_000_000)
+    jump = _with(bounded.report(), index_rate=5 * 10**16 + 5 * 10**15 + 1)
+    _rejected(bounded, jump, bounded.sign(jump), "index moved more than the band")
+    # period 1 liquidates loans 90+ at cut-off, the index moves by the whole band
+    r = _with(bounded.report(losses=5_000_000_000, recoveries=15_000_000_000), index_rate=55 * 10**15)
+    bounded.d.remit(r, bounded.sign(r))
+    down = _with(bounded.report(losses=1), index_rate=5 * 10**16)
+    _rejected(bounded, down, bounded.sign(down), "liquidations above last 60+")
+    down = _with(bounded.report(), index_rate=5 * 10**16)
+    bounded.d.remit(down, bounded.sign(down))
+    assert o.last_index_rate() == 5 * 10**16
+
+
+def test_subsequent_recoveries_stay_within_unrecovered_losses(bounded):
+    r = _with(bounded.report(losses=5_000_000_000), index_rate=5 * 10**16)
+    bounded.d.remit(r, bounded.sign(r))
+    more = _with(bounded.report(), index_rate=5 * 10**16, subsequent_recoveries=5_000_000_001)
+    more = _with(more, cash=more.cash + 5_000_000_001)
+    _rejected(bounded, more, bounded.sign(more), "subsequent recoveries above losses")
+
+
+POOL_UNITS = 1_000_000_000_000  # conftest.POOL

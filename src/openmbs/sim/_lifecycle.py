@@ -117,6 +117,12 @@ class LifecycleConfig:
             raise InputError(f"--severity value {self.severity}: need a percent in [0, 100]")
         if self.lag < 0:
             raise InputError(f"--lag value {self.lag}: need >= 0")
+        if self.chain and self.lag < 2:
+            raise InputError(
+                f"--lag value {self.lag}: on chain need >= 2 (the oracle accepts a loss only on "
+                "a loan reported 60+ days delinquent the month before; a loan defaults 30 days "
+                "delinquent and rolls one bucket a month)"
+            )
         if self.verify_limit < 1:
             raise InputError(f"verify_limit value {self.verify_limit}: need >= 1")
         if self.rpc is not None and not self.chain:
@@ -295,7 +301,35 @@ class _World:
     month_seconds: list[float] = field(default_factory=list)
 
 
-def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _World:
+def _cutoff(tape: Any, sim: Any) -> dict[str, Any]:
+    """What the oracle is deployed with from the tape at cut-off: the highest net loan
+    rate (its interest bound is that plus ``RATE_TOLERANCE``) and the balances 30-59,
+    60-89 and 90+ days delinquent (base units; bound period 1's roll and liquidations)."""
+    note = np.asarray(tape.table.column("note_rate").to_numpy(zero_copy_only=False), dtype=np.float64)
+    net = note.copy()
+    if "net_rate" in tape.table.column_names:
+        given = np.asarray(tape.table.column("net_rate").to_numpy(zero_copy_only=False), dtype=np.float64)
+        net = np.where(np.isnan(given), note, given)
+    if "servicing_fee" in tape.table.column_names and "net_rate" not in tape.table.column_names:
+        fee = np.asarray(tape.table.column("servicing_fee").to_numpy(zero_copy_only=False), dtype=np.float64)
+        net = note - np.nan_to_num(fee)
+    dq = np.nan_to_num(
+        np.asarray(tape.table.column("delinquency_status").to_numpy(zero_copy_only=False), dtype=np.float64)
+    ).astype(np.int64)
+    bal = np.asarray(sim.balances, dtype=np.int64)
+    return {
+        "max_net_rate": float(np.nanmax(net)) if len(net) else 0.0,
+        "initial_delinquent": (
+            int(bal[dq == 1].sum()),
+            int(bal[dq == 2].sum()),
+            int(bal[dq >= 3].sum()),
+        ),
+    }
+
+
+def _deploy(
+    cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int, cutoff: dict[str, Any]
+) -> _World:
     import boa
 
     from openmbs.agents import AttestorSet
@@ -321,7 +355,7 @@ def _deploy(cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int) -> _Wo
         admin = servicer = _use_node(cfg, investors)
         env = boa.env
     dcfg = config_from_spec(
-        spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
+        spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors, **cutoff
     )
     with _capture(collector):
         client = deploy_deal(
@@ -801,7 +835,7 @@ def run_lifecycle(
         if cfg.rpc is not None and last:
             w = _attach(cfg, spec, len(tape), out, last)
         else:
-            w = _deploy(cfg, spec, exact, len(tape))
+            w = _deploy(cfg, spec, exact, len(tape), _cutoff(tape, sim))
             if cfg.rpc is not None:
                 _atomic_json(
                     out / DEPLOYMENT,

@@ -11,6 +11,13 @@
         periods, a beginning balance that is not the last ending balance, figures
         out of their bounds, and cash received different from cash reported; then
         it hands the report to the deal for distribution.
+        The bounds are what the pool can produce: interest at most the pool's
+        highest net rate (plus a stated tolerance, set at deployment) on the
+        beginning balance; delinquency rolls at most one bucket a month (cures are
+        free); losses and liquidation recoveries come out of the balance last
+        reported 60+ days delinquent; subsequent recoveries out of losses not yet
+        recovered; the index moves within a band a period. Within those bounds the
+        attestors are trusted (docs/chain.md, "Trust model").
         The signed digest is bound to the chain id, this contract, the period and
         the deadline after which the attestations are refused.
         Attestor set, quorum and bounds change only through the timelock.
@@ -78,7 +85,7 @@ event QuorumSet:
 
 event BoundsSet:
     max_annual_rate: uint256
-    max_index_rate: uint256
+    max_index_change: uint256
 
 # ---------------------------------------------------------------- STORAGE
 
@@ -89,11 +96,17 @@ timelock: public(immutable(address))
 is_attestor: public(HashMap[address, bool])
 attestor_count: public(uint256)
 
-# @dev Packed, read once per report: the quorum (high 8 bits), the upper bound of the
-# annual interest rate implied by a report (bits 128-247; interest <= beginning
-# balance x rate / 12) and the upper bound of the reported index rate (low 128 bits);
-# rates 1e18 = 100%.
+# @dev Packed, read once per report: the quorum (bits 248-255), the upper bound of the
+# annual interest rate implied by a report (bits 128-191; interest <= beginning
+# balance x rate / 12), the largest move of the index rate in one period (bits
+# 64-127) and the last reported index rate (bits 0-63); rates 1e18 = 100%. Written
+# by a report only when the index moves.
 _bounds: uint256
+
+# @dev Packed delinquency of the last report (at deployment: of the pool at cut-off):
+# the 30-59 day balance (high 128 bits) and the 60+ day balance, 60-89 plus 90+
+# (which includes foreclosure; low 128 bits). Written by a report only when it changes.
+_delinquency: uint256
 
 # @dev Packed progress: last period (high 64 bits), loan count (next 64 bits), last
 # ending balance (low 128 bits).
@@ -104,7 +117,6 @@ loan_tape_root: public(HashMap[uint256, bytes32])
 unrecovered_losses: public(uint256)
 
 _LOW128: constant(uint256) = 2**128 - 1
-_LOW120: constant(uint256) = 2**120 - 1
 _LOW64: constant(uint256) = 2**64 - 1
 
 
@@ -118,7 +130,9 @@ def __init__(
     quorum_: uint256,
     initial_loan_count_: uint256,
     max_annual_rate_: uint256,
-    max_index_rate_: uint256,
+    initial_index_rate_: uint256,
+    max_index_change_: uint256,
+    initial_delinquent_: uint256[3],
 ):
     """
     @notice Create the oracle of a deal.
@@ -127,8 +141,12 @@ def __init__(
     @param attestors_ The initial attestor set.
     @param quorum_ Signatures required (M of N).
     @param initial_loan_count_ Number of loans at cut-off.
-    @param max_annual_rate_ Bound on interest / beginning balance x 12 (1e18 = 100%).
-    @param max_index_rate_ Bound on the reported index rate (1e18 = 100%).
+    @param max_annual_rate_ Bound on interest / beginning balance x 12 (1e18 = 100%):
+           the pool's highest net loan rate plus a tolerance.
+    @param initial_index_rate_ The index rate at cut-off (1e18 = 100%).
+    @param max_index_change_ Largest move of the index rate in one period (1e18 = 100%).
+    @param initial_delinquent_ Pool balances 30-59, 60-89 and 90+ days delinquent at
+           cut-off (bound period 1's roll and liquidations).
     """
     access_control.__init__()
     eip712_domain_separator.__init__("openmbs RemittanceOracle", "1")
@@ -144,7 +162,11 @@ def __init__(
     self._check_quorum(quorum_, len(attestors_))
     self._bounds = quorum_ << 248
     log QuorumSet(quorum=quorum_)
-    self._set_bounds(max_annual_rate_, max_index_rate_)
+    assert initial_index_rate_ <= _LOW64  # dev: figure too large
+    self._set_bounds(max_annual_rate_, max_index_change_, initial_index_rate_)
+    self._delinquency = self._pack_delinquency(
+        initial_delinquent_[0], initial_delinquent_[1] + initial_delinquent_[2]
+    )
     self._progress = self._pack(0, initial_loan_count_, staticcall IDeal(deal_).initial_pool_balance())
     access_control._grant_role(access_control.DEFAULT_ADMIN_ROLE, timelock)
     access_control._grant_role(SERVICER_ROLE, servicer_)
@@ -174,11 +196,20 @@ def submit(
     progress: uint256 = self._progress
     assert report.period == (progress >> 192) + 1  # dev: period out of order
     bounds: uint256 = self._bounds
-    self._check_figures(report, progress, bounds)
+    delinquency: uint256 = self._delinquency
+    self._check_figures(report, progress, bounds, delinquency)
     digest: bytes32 = self._digest(report, deadline)
     signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> 248)
 
     self._progress = self._pack(report.period, report.loan_count, report.ending_balance)
+    new_delinquency: uint256 = self._pack_delinquency(
+        report.delinquent_30, report.delinquent_60 + report.delinquent_90_plus
+    )
+    if new_delinquency != delinquency:
+        self._delinquency = new_delinquency
+    if report.index_rate != bounds & _LOW64:
+        assert report.index_rate <= _LOW64  # dev: figure too large
+        self._bounds = (bounds & ~_LOW64) | report.index_rate
     self.loan_tape_root[report.period] = report.loan_tape_root
     if report.losses != 0 or report.subsequent_recoveries != 0:
         self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
@@ -196,7 +227,11 @@ def submit(
 
 @internal
 @view
-def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: uint256):
+def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: uint256, delinquency: uint256):
+    last_30: uint256 = delinquency >> 128
+    last_60_plus: uint256 = delinquency & _LOW128
+    liquidated: uint256 = r.losses + r.recoveries
+    last_index: uint256 = bounds & _LOW64
     assert r.beginning_balance == progress & _LOW128  # dev: beginning balance != last ending balance
     assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash != collections
     # Subsequent recoveries come from loans already written off.
@@ -205,10 +240,18 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: ui
     removed: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
     assert removed <= r.beginning_balance  # dev: principal above beginning balance
     assert r.ending_balance == r.beginning_balance - removed  # dev: ending balance does not roll forward
-    assert r.interest * 12 * WAD <= r.beginning_balance * ((bounds >> 128) & _LOW120)  # dev: interest above balance x max rate
+    assert r.interest * 12 * WAD <= r.beginning_balance * ((bounds >> 128) & _LOW64)  # dev: interest above balance x max rate
     assert r.delinquent_30 + r.delinquent_60 + r.delinquent_90_plus <= r.ending_balance  # dev: delinquencies above ending balance
+    # Delinquency rolls at most one bucket a month (a loan misses one payment a month);
+    # cures and amortisation only lower a bucket.
+    assert r.delinquent_60 <= last_30  # dev: 60-89 above last 30-59
+    # Liquidated loans (losses and their recoveries) were 60+ days delinquent last
+    # month, and a loan is either liquidated or still counted, not both.
+    assert liquidated <= last_60_plus  # dev: liquidations above last 60+
+    assert r.delinquent_90_plus + liquidated <= last_60_plus  # dev: 90+ above last 60+ less liquidations
     assert r.loan_count <= (progress >> 128) & _LOW64  # dev: loan count grew
-    assert r.index_rate <= bounds & _LOW128  # dev: index rate above bound
+    assert r.index_rate <= last_index + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
+    assert last_index <= r.index_rate + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
     assert r.loan_tape_root != empty(bytes32)  # dev: empty loan tape root
 
 
@@ -280,7 +323,7 @@ def max_annual_rate() -> uint256:
     @notice Bound on the annual interest rate implied by a report (1e18 = 100%).
     @return uint256 The bound.
     """
-    return (self._bounds >> 128) & _LOW120
+    return (self._bounds >> 128) & _LOW64
 
 
 @external
@@ -295,12 +338,45 @@ def quorum() -> uint256:
 
 @external
 @view
-def max_index_rate() -> uint256:
+def max_index_change() -> uint256:
     """
-    @notice Bound on the reported index rate (1e18 = 100%).
-    @return uint256 The bound.
+    @notice Largest move of the index rate from one report to the next (1e18 = 100%).
+    @return uint256 The band.
     """
-    return self._bounds & _LOW128
+    return (self._bounds >> 64) & _LOW64
+
+
+@external
+@view
+def last_index_rate() -> uint256:
+    """
+    @notice Index rate of the last report (at cut-off before the first; 1e18 = 100%).
+    @return uint256 The rate.
+    """
+    return self._bounds & _LOW64
+
+
+@external
+@view
+def last_delinquent_30() -> uint256:
+    """
+    @notice The 30-59 day delinquent balance of the last report (at cut-off before
+            the first): the bound on the next report's 60-89 day balance.
+    @return uint256 The balance, in settlement base units.
+    """
+    return self._delinquency >> 128
+
+
+@external
+@view
+def last_seriously_delinquent() -> uint256:
+    """
+    @notice The 60+ day delinquent balance (60-89 plus 90+, foreclosure included) of
+            the last report (at cut-off before the first): the bound on the next
+            report's 90+ balance plus its losses and liquidation recoveries.
+    @return uint256 The balance, in settlement base units.
+    """
+    return self._delinquency & _LOW128
 
 
 @external
@@ -387,14 +463,14 @@ def set_quorum(quorum_: uint256):
 
 
 @external
-def set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
+def set_bounds(max_annual_rate_: uint256, max_index_change_: uint256):
     """
     @notice Change the bounds on reported figures. Timelock only.
     @param max_annual_rate_ Bound on the implied annual interest rate (1e18 = 100%).
-    @param max_index_rate_ Bound on the index rate (1e18 = 100%).
+    @param max_index_change_ Largest move of the index rate in one period (1e18 = 100%).
     """
     assert msg.sender == timelock  # dev: only timelock
-    self._set_bounds(max_annual_rate_, max_index_rate_)
+    self._set_bounds(max_annual_rate_, max_index_change_, self._bounds & _LOW64)
 
 
 @internal
@@ -406,10 +482,17 @@ def _check_quorum(quorum_: uint256, attestor_count_: uint256):
 
 
 @internal
-def _set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
-    assert max_annual_rate_ <= _LOW120 and max_index_rate_ <= _LOW128  # dev: bound too large
-    self._bounds = (self._bounds & ~(2**248 - 1)) | (max_annual_rate_ << 128) | max_index_rate_
-    log BoundsSet(max_annual_rate=max_annual_rate_, max_index_rate=max_index_rate_)
+def _set_bounds(max_annual_rate_: uint256, max_index_change_: uint256, index_rate_: uint256):
+    assert max_annual_rate_ <= _LOW64 and max_index_change_ <= _LOW64  # dev: bound too large
+    self._bounds = (self._bounds & ~(2**248 - 1)) | (max_annual_rate_ << 128) | (max_index_change_ << 64) | index_rate_
+    log BoundsSet(max_annual_rate=max_annual_rate_, max_index_change=max_index_change_)
+
+
+@internal
+@pure
+def _pack_delinquency(delinquent_30: uint256, delinquent_60_plus: uint256) -> uint256:
+    assert delinquent_30 <= _LOW128 and delinquent_60_plus <= _LOW128  # dev: figure too large
+    return (delinquent_30 << 128) | delinquent_60_plus
 
 
 @internal
