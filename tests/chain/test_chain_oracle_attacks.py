@@ -21,6 +21,8 @@ from openmbs.errors import RemittanceRejected
 
 ZERO = b"\0" * 32
 LOANS = 10  # conftest: the deal's loans at cut-off
+POOL_UNITS = 1_000_000_000_000  # conftest.POOL
+SERIOUS = 100_000_000_000  # conftest.SERIOUS_AT_CUTOFF
 
 
 def _rejected(world, report, sigs, match: str) -> None:
@@ -263,18 +265,30 @@ def _with(report, **kw):
         # a month's 60-89 bucket can only come from last month's 30-59 (deployed: none)
         ({"delinquent_60": 1}, "60-89 above last 30-59"),
         # 90+ only from last month's 60-89 and 90+ (trips a delinquency trigger at will)
-        ({"delinquent_90_plus": 1}, "90+ above last 60+ less liquidations"),
+        ({"delinquent_90_plus": SERIOUS + 1}, "90+ above last 60+ less liquidations"),
         # a write-off of loans that were never reported seriously delinquent
-        ({"losses": 1_000_000_000}, "liquidations above last 60+"),
-        ({"recoveries": 1_000_000_000}, "liquidations above last 60+"),
+        ({"losses": SERIOUS + 1}, "liquidations above last 60+"),
+        ({"recoveries": SERIOUS + 1}, "liquidations above last 60+"),
+        ({"losses": SERIOUS // 2, "recoveries": SERIOUS // 2 + 1}, "liquidations above last 60+"),
+        # a liquidated loan counted again as 90+
+        ({"losses": SERIOUS // 2, "delinquent_90_plus": SERIOUS // 2 + 1},
+         "90+ above last 60+ less liquidations"),
         # the index of every floater moved at will
         ({"index_rate": 10**17}, "index moved more than the band"),
     ],
 )
 def test_figures_the_pool_cannot_produce_are_refused(world, kw, reason):
+    """Period 1 of the conftest deal: nothing 30-59 days delinquent at cut-off, 90+
+    balance ``SERIOUS`` (``conftest.SERIOUS_AT_CUTOFF``), index 0, band 1%."""
+    kw = dict(kw)
     base = world.report(losses=kw.pop("losses", 0), recoveries=kw.pop("recoveries", 0))
     r = _with(base, **kw)
     _rejected(world, r, world.sign(r), reason)
+    # the same figures within the bounds pass
+    if "losses" in kw or "recoveries" in kw or reason.startswith("liquidations"):
+        return
+    ok = _with(base, **{k: (v - 1 if k == "delinquent_90_plus" else 0) for k, v in kw.items()})
+    world.d.remit(ok, world.sign(ok))
 
 
 def test_delinquency_rolls_one_bucket_a_month_and_cures_are_free(world):
@@ -362,4 +376,4 @@ def test_subsequent_recoveries_stay_within_unrecovered_losses(bounded):
     _rejected(bounded, more, bounded.sign(more), "subsequent recoveries above losses")
 
 
-POOL_UNITS = 1_000_000_000_000  # conftest.POOL
+
