@@ -51,9 +51,9 @@ def test_verify_loan_against_stored_root(world, n, data):
 
 
 def test_report_from_loans_with_more_loans_is_rejected(world):
-    import boa
-
     import dataclasses
+
+    import boa
 
     # current loans (the deal had none delinquent 30-59 days at cut-off)
     recs = [dataclasses.replace(r, delinquency=0, defaulted=False) for r in _records(10)]
