@@ -377,3 +377,30 @@ def test_subsequent_recoveries_stay_within_unrecovered_losses(bounded):
 
 
 
+
+
+def test_deployment_bounds_come_from_the_tape():
+    """config_from_spec puts the tape's highest net rate (+ RATE_TOLERANCE) and its
+    cut-off delinquency into the config; nonsense is refused with the field named."""
+    from openmbs.chain import RATE_TOLERANCE, config_from_spec
+    from openmbs.commands.chain import _cutoff_delinquency
+    from openmbs.errors import InputError
+    from openmbs.structuring import example_deal
+
+    cfg = config_from_spec(example_deal("four_tranche"), loan_count=10, max_net_rate=0.0725,
+                           initial_delinquent=(3, 2, 1))
+    assert cfg.max_annual_rate == pytest.approx(0.0725 + RATE_TOLERANCE)
+    assert cfg.initial_delinquent == (3, 2, 1)
+    with pytest.raises(InputError, match="initial_delinquent"):
+        dataclasses_replace(cfg, initial_delinquent=(0, 0, cfg.initial_pool_balance + 1))
+    with pytest.raises(InputError, match="max_index_change"):
+        dataclasses_replace(cfg, max_index_change=2.0)
+    assert _cutoff_delinquency("1, 2,3") == (1, 2, 3)
+    with pytest.raises(InputError, match="delinquent-at-cutoff"):
+        _cutoff_delinquency("1,2")
+
+
+def dataclasses_replace(obj, **kw):
+    import dataclasses
+
+    return dataclasses.replace(obj, **kw)

@@ -354,6 +354,8 @@ class EmbeddedDeal:
             loan_count=int(inp["loans"]),
             quorum=int(inp["quorum"]),
             n_attestors=len(inp["attestors"]),
+            max_net_rate=inp.get("max_net_rate"),
+            initial_delinquent=tuple(int(x) for x in inp.get("initial_delinquent", (0, 0, 0))),  # type: ignore[arg-type]
         )
         client = deploy_deal(
             cfg,
@@ -482,6 +484,8 @@ def deploy_embedded(
     investors: int = 2,
     test_waterfall: bool = False,
     overwrite: bool = False,
+    max_net_rate: float | None = None,
+    initial_delinquent: tuple[int, int, int] = (0, 0, 0),
 ) -> EmbeddedDeal:
     """Deploy ``spec`` on a fresh embedded EVM, run its offering, and write the record.
 
@@ -504,6 +508,10 @@ def deploy_embedded(
         them; the offering then closes and every investor receives its tokens.
     test_waterfall
         Wire the chain package's test-double waterfall instead of the real one.
+    max_net_rate, initial_delinquent
+        The tape's highest net loan rate (decimal; the oracle's interest bound is
+        ``rate_bound`` of it) and its balances 30-59, 60-89 and 90+ days delinquent at
+        cut-off (base units); see :func:`openmbs.chain.config_from_spec`.
 
     Notes
     -----
@@ -555,6 +563,8 @@ def deploy_embedded(
             "spec": spec.model_dump(mode="json"),
             "loans": loans,
             "quorum": quorum,
+            "max_net_rate": max_net_rate,
+            "initial_delinquent": list(initial_delinquent),
             "attestors": addrs,
             "admin": admin,
             "servicer": servicer,

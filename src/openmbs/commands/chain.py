@@ -377,6 +377,20 @@ def deploy(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing --state file.")
     ] = False,
+    max_net_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--max-net-rate",
+            help="Highest net loan rate on the tape (decimal): the oracle's interest bound is it + 0.25%. Default: a 25% bound.",
+        ),
+    ] = None,
+    delinquent_at_cutoff: Annotated[
+        str,
+        typer.Option(
+            "--delinquent-at-cutoff",
+            help="Tape balances 30-59,60-89,90+ days delinquent at cut-off, in base units (bound period 1's roll and losses).",
+        ),
+    ] = "0,0,0",
 ) -> None:
     """Deploy every contract of a deal and record the deployment.
 
@@ -385,6 +399,7 @@ def deploy(
     if (deal_arg is None) == (deal is None):
         raise InputError("give the deal once: --deal FILE|NAME (or as the argument)")
     spec = _load_spec(str(deal if deal is not None else deal_arg))
+    cutoff = _cutoff_delinquency(delinquent_at_cutoff)
     addrs = (
         [a.strip() for a in attestors.split(",") if a.strip()] if attestors is not None else None
     )
@@ -400,6 +415,8 @@ def deploy(
             investors=investors,
             test_waterfall=test_waterfall,
             overwrite=force,
+            max_net_rate=max_net_rate,
+            initial_delinquent=cutoff,
         )
         with d:
             typer.echo(
@@ -423,7 +440,14 @@ def deploy(
         )
     account = load_account(keystore)
     use_network(rpc, account)
-    cfg = config_from_spec(spec, loan_count=loans, quorum=quorum, n_attestors=len(addrs))
+    cfg = config_from_spec(
+        spec,
+        loan_count=loans,
+        quorum=quorum,
+        n_attestors=len(addrs),
+        max_net_rate=max_net_rate,
+        initial_delinquent=cutoff,
+    )
     client = deploy_deal(cfg, attestors=addrs, admin=account.address, test_waterfall=test_waterfall)
     record = {
         "format": JOURNAL_FORMAT,
@@ -472,6 +496,21 @@ def status(
         typer.echo(json.dumps(doc, indent=1))
     else:
         _print_status(doc)
+
+
+def _cutoff_delinquency(text: str) -> tuple[int, int, int]:
+    """``--delinquent-at-cutoff 30-59,60-89,90+`` as three base-unit integers."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 0:
+        raise InputError(
+            f"--delinquent-at-cutoff value {text!r}: need three balances 30-59,60-89,90+ "
+            "(non-negative integers, base units)"
+        )
+    return (values[0], values[1], values[2])
 
 
 @chain_app.command("remit")
