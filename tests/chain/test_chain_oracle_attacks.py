@@ -404,3 +404,17 @@ def dataclasses_replace(obj, **kw):
     import dataclasses
 
     return dataclasses.replace(obj, **kw)
+
+
+def test_lifecycle_on_chain_needs_a_liquidation_lag_the_oracle_accepts():
+    """A loan defaults 30 days delinquent and rolls one bucket a month; with a lag under
+    two months it would be liquidated before it was ever reported 60+ (a loss the
+    oracle refuses), so the lifecycle refuses the run up front (off chain it may run)."""
+    from openmbs.errors import InputError
+    from openmbs.sim import LifecycleConfig
+
+    for lag in (0, 1):
+        with pytest.raises(InputError, match="--lag"):
+            LifecycleConfig(lag=lag)
+        assert LifecycleConfig(lag=lag, chain=False).lag == lag
+    assert LifecycleConfig(lag=2).lag == 2
