@@ -26,6 +26,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,13 @@ NODE: AnvilNode | None = None
 def tape_root(n_loans: int) -> bytes:
     """Merkle root of a tape of ``n_loans`` loan records (only the root goes on chain).
 
-    Leaves are ``keccak256(abi.encode(LoanRecord))``; every field is a static 32-byte
-    word, so the encoding is the fields' big-endian words concatenated (checked
-    against ``LoanRecord.leaf`` on the first record).
+    Leaves are ``keccak256(keccak256(abi.encode(LoanRecord)))``; every field is a
+    static 32-byte word, so the encoding is the fields' big-endian words concatenated
+    (checked against ``LoanRecord.leaf`` on the first record).
     """
     fields = (1, 1_000, 10, 0, 5, 990, 0, 0, 0, 0, 0)  # period .. recovery
     tail = b"".join(x.to_bytes(32, "big") for x in fields)
-    leaves = [bytes(keccak(i.to_bytes(32, "big") + tail)) for i in range(1, n_loans + 1)]
+    leaves = [bytes(keccak(keccak(i.to_bytes(32, "big") + tail))) for i in range(1, n_loans + 1)]
     ref = LoanRecord(loan_id=1, period=1, beginning_balance=1_000, scheduled_principal=10,
                      prepaid_principal=0, interest_paid=5, ending_balance=990)
     assert leaves[0] == ref.leaf(), "fast leaf encoding differs from LoanRecord.leaf"
@@ -186,7 +187,12 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     boa.env.add_account(admin_acct, force_eoa=True)
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin = admin_acct.address
-    cfg = config_from_spec(example_deal("four_tranche"), loan_count=max(loan_counts))
+    # the pool's highest net loan rate 6% (the interest below is 6% a year); the index
+    # reported each period (5%) is the index at cut-off
+    cfg = replace(
+        config_from_spec(example_deal("four_tranche"), loan_count=max(loan_counts), max_net_rate=0.06),
+        initial_index_rate=0.05,
+    )
     ex = cfg.exact
     faces = list(ex.face)
     rows: list[tuple[str, int, str, str]] = []  # name, gas, target kind, note
@@ -199,7 +205,8 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
                                                           d.issuance.address, 0, faces[0], sender=admin), "", ""))
     rows.append(("deploy RemittanceOracle", deploy_gas("RemittanceOracle", d.deal.address, admin,
                                                        [k.address for k in keys], 3, max(loan_counts),
-                                                       25 * 10**16, 25 * 10**16, sender=admin), "", ""))
+                                                       625 * 10**14, 5 * 10**16, 10**16, [0, 0, 0],
+                                                       sender=admin), "", ""))
     rows.append(("deploy Issuance", deploy_gas("Issuance", d.deal.address, admin, 0, 2**40, 0, sender=admin), "", ""))
     rows.append(("deploy ExactWaterfall (four_tranche parameters)",
                  deploy_gas("ExactWaterfall", exact_params(ex), d.deal.address, sender=admin), "", ""))
@@ -238,7 +245,8 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
                                0, 0, 0, 5 * 10**16, interest + sched + unsched, root)
         sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address)
         d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
-        return tx_gas(d.oracle, "submit", rep.as_tuple(), [s.as_tuple() for s in sigs], sender=admin)
+        return tx_gas(d.oracle, "submit", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs],
+                      sender=admin)
 
     def advance(root: bytes) -> int:
         g = remit_gas(root)

@@ -27,6 +27,10 @@ TRANCHES = (
 )
 POOL = 1_000_000_000_000
 LOANS = 10
+#: Balance 90+ days delinquent at cut-off (10% of the pool): the oracle accepts up to
+#: this much of losses and liquidation recoveries in period 1 (later periods: the
+#: 60+ balance of the report before).
+SERIOUS_AT_CUTOFF = 100_000_000_000
 
 
 @dataclass
@@ -73,11 +77,15 @@ class World:
         )
 
     def sign(self, report: RemittanceReport, n: int = 3, **kw: object) -> list[Attestation]:
+        """Signatures of the first ``n`` attestors, valid for an hour of chain time
+        unless ``deadline`` is given."""
+        deadline = kw.get("deadline")
         return attest(
             report,
             [k.key for k in self.keys[:n]],
             chain_id=self.d.chain_id(),
             verifying_contract=str(kw.get("verifying_contract", self.d.oracle.address)),
+            deadline=int(boa.env.evm.patch.timestamp) + 3600 if deadline is None else int(deadline),  # type: ignore[call-overload]
         )
 
     def holder(self, name: str) -> str:
@@ -101,6 +109,7 @@ def _build() -> World:
         initial_pool_balance=POOL,
         initial_loan_count=LOANS,
         minimum_subscription=1_000_000,
+        initial_delinquent=(0, 0, SERIOUS_AT_CUTOFF),
     )
     d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, test_waterfall=True)
     investors = [boa.env.generate_address(f"investor{i}") for i in range(4)]

@@ -48,7 +48,7 @@ def test_malleable_signature_rejected(world):
     r = world.report()
     s = world.sign(r, 3)
     high_s = SECP256K1_N - int.from_bytes(s[0].s, "big")
-    twin = Attestation(s[0].signer, 55 - s[0].v, s[0].r, high_s.to_bytes(32, "big"))
+    twin = Attestation(s[0].signer, 55 - s[0].v, s[0].r, high_s.to_bytes(32, "big"), s[0].deadline)
     _rejected(world, r, [twin, s[1], s[2]], "invalid signature `s` value")
 
 
@@ -306,7 +306,7 @@ def test_unauthorised_mint_pause_and_parameter_changes(world):
     with pytest.raises(boa.BoaError, match="only oracle"):
         d.deal.distribute(world.report().as_tuple(), sender=mallory)
     with pytest.raises(boa.BoaError, match="missing role"):
-        d.oracle.submit(world.report().as_tuple(), [], sender=mallory)
+        d.oracle.submit(world.report().as_tuple(), 2**40, [], sender=mallory)
 
 
 def test_timelock_queue_execute_cancel(world):

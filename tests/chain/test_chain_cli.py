@@ -65,8 +65,10 @@ def _balances(pool: int) -> list[int]:
 def _periods(pool: int) -> list[list[dict[str, object]]]:
     """Three periods of records. Every live loan pays 6%/12 net interest and 0.25% of
     its balance as scheduled principal, except: loan 0 prepays in full in period 2;
-    loan 2 is 60 days delinquent from period 2 (pays nothing); loan 1 defaults and is
-    liquidated in period 3 with a 40% loss."""
+    loan 2 misses its payments from period 2 (30 then 60 days delinquent); loan 1
+    misses them from period 1 (30, then 60 days: the oracle accepts a loss only on a
+    loan reported 60+ days delinquent the month before) and is liquidated in period 3
+    with a 40% loss."""
     bal = _balances(pool)
     out = []
     for period in (1, 2, 3):
@@ -92,7 +94,9 @@ def _periods(pool: int) -> list[list[dict[str, object]]]:
             if i == 0 and period == 2:
                 r["prepaid_principal"] = b - b // 400
             if i == 2 and period >= 2:
-                r.update(scheduled_principal=0, interest_paid=0, delinquency=2)
+                r.update(scheduled_principal=0, interest_paid=0, delinquency=period - 1)
+            if i == 1 and period <= 2:
+                r.update(scheduled_principal=0, interest_paid=0, delinquency=period)
             if i == 1 and period == 3:
                 loss = b * 40 // 100
                 r.update(

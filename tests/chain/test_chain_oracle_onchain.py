@@ -11,8 +11,8 @@ from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, report_dige
 def test_onchain_digest_equals_python(world):
     r = world.report()
     o = world.d.oracle
-    assert bytes(o.report_hash(r.as_tuple())) == report_digest(
-        r, chain_id=world.d.chain_id(), verifying_contract=str(o.address)
+    assert bytes(o.report_hash(r.as_tuple(), 1_800_000_000)) == report_digest(
+        r, deadline=1_800_000_000, chain_id=world.d.chain_id(), verifying_contract=str(o.address)
     )
 
 
@@ -42,18 +42,21 @@ def test_verify_loan_against_stored_root(world, n, data):
         world.remit(r)
         i = data.draw(st.integers(0, n - 1))
         o = world.d.oracle
-        assert o.verifyLoan(1, recs[i].leaf(), tree.proof(i))
-        assert not o.verifyLoan(2, recs[i].leaf(), tree.proof(i))  # no root for period 2
+        assert o.verifyLoan(1, recs[i].record_hash(), tree.proof(i))
+        assert not o.verifyLoan(2, recs[i].record_hash(), tree.proof(i))  # no root for period 2
         forged = LoanRecord(loan_id=recs[i].loan_id, period=1, beginning_balance=recs[i].beginning_balance,
                             scheduled_principal=0, prepaid_principal=0, interest_paid=0,
                             ending_balance=recs[i].beginning_balance)
-        assert not o.verifyLoan(1, forged.leaf(), tree.proof(i))
+        assert not o.verifyLoan(1, forged.record_hash(), tree.proof(i))
 
 
 def test_report_from_loans_with_more_loans_is_rejected(world):
+    import dataclasses
+
     import boa
 
-    recs = _records(10)
+    # current loans (the deal had none delinquent 30-59 days at cut-off)
+    recs = [dataclasses.replace(r, delinquency=0, defaulted=False) for r in _records(10)]
     # scale to the deal's pool: the first period's beginning balance must match
     total = sum(r.beginning_balance for r in recs)
     first = recs[0]

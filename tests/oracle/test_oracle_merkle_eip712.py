@@ -15,11 +15,14 @@ from openmbs.oracle import (
     MerkleTree,
     RemittanceReport,
     attest,
+    default_deadline,
     hash_pair,
+    leaf_of,
     recover_signer,
     report_digest,
     report_typed_data,
     verify_proof,
+    verify_record,
 )
 
 CONTRACT = "0x" + "ab" * 20
@@ -65,7 +68,8 @@ def test_loan_record_encoding_and_roll_forward():
     enc = r.encode()
     assert len(enc) == 12 * 32
     assert enc[:2] == b"L1" and enc[32:64] == (3).to_bytes(32, "big")
-    assert r.leaf() == keccak(enc)
+    assert r.record_hash() == keccak(enc)
+    assert r.leaf() == keccak(keccak(enc)) == leaf_of(r.record_hash())
     with pytest.raises(InputError, match="ending_balance"):
         LoanRecord(loan_id="L2", period=3, beginning_balance=1000, scheduled_principal=10,
                    prepaid_principal=5, interest_paid=4, ending_balance=990)
@@ -90,13 +94,17 @@ def test_report_from_loans_aggregates():
 
 def test_digest_matches_eth_account_and_binds_domain():
     r = _report()
-    td = report_typed_data(r, chain_id=1, verifying_contract=CONTRACT)
+    td = report_typed_data(r, deadline=1000, chain_id=1, verifying_contract=CONTRACT)
+    assert td["message"]["deadline"] == 1000 and td["types"]["RemittanceReport"][-1]["name"] == "deadline"
     msg = encode_typed_data(full_message=td)
     independent = keccak(b"\x19" + msg.version + msg.header + msg.body)
-    assert report_digest(r, chain_id=1, verifying_contract=CONTRACT) == independent
-    assert report_digest(r, chain_id=2, verifying_contract=CONTRACT) != independent
-    assert report_digest(r, chain_id=1, verifying_contract="0x" + "cd" * 20) != independent
-    assert report_digest(_report(period=2), chain_id=1, verifying_contract=CONTRACT) != independent
+    assert report_digest(r, deadline=1000, chain_id=1, verifying_contract=CONTRACT) == independent
+    assert report_digest(r, deadline=1000, chain_id=2, verifying_contract=CONTRACT) != independent
+    assert report_digest(r, deadline=1000, chain_id=1, verifying_contract="0x" + "cd" * 20) != independent
+    assert report_digest(_report(period=2), deadline=1000, chain_id=1, verifying_contract=CONTRACT) != independent
+    assert report_digest(r, deadline=1001, chain_id=1, verifying_contract=CONTRACT) != independent
+    with pytest.raises(InputError, match="deadline"):
+        report_digest(r, deadline=-1, chain_id=1, verifying_contract=CONTRACT)
 
 
 def test_attest_sorts_signers_and_recovers():
@@ -104,6 +112,8 @@ def test_attest_sorts_signers_and_recovers():
     r = _report()
     sigs = attest(r, [k.key for k in keys], chain_id=5, verifying_contract=CONTRACT, quorum=3)
     assert [int(s.signer, 16) for s in sigs] == sorted(int(k.address, 16) for k in keys)
+    assert len({s.deadline for s in sigs}) == 1  # one deadline: a day by this clock
+    assert abs(sigs[0].deadline - default_deadline()) <= 5
     for s in sigs:
         assert recover_signer(r, s, chain_id=5, verifying_contract=CONTRACT) == s.signer
         assert int.from_bytes(s.s, "big") <= 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0
@@ -118,3 +128,34 @@ def test_bad_report_fields_are_named():
         _report(interest=-1)
     with pytest.raises(InputError, match="loan_tape_root"):
         _report(loan_tape_root=b"short")
+
+
+def test_leaves_are_not_internal_nodes():
+    """A leaf hashes a 32-byte record hash, a node a 64-byte pair: an internal node
+    presented as a record hash does not verify; every record does."""
+    recs = [LoanRecord(loan_id=f"L{i}", period=1, beginning_balance=1000 + i, scheduled_principal=10,
+                       prepaid_principal=0, interest_paid=4, ending_balance=990 + i) for i in range(6)]
+    t = MerkleTree([r.leaf() for r in recs])
+    for i, r in enumerate(recs):
+        assert verify_record(t.proof(i), t.root, r.record_hash())
+    node = hash_pair(recs[0].leaf(), recs[1].leaf())
+    assert verify_proof(t.proof(0)[1:], t.root, node)  # the raw tree would take it as a leaf
+    assert not verify_record(t.proof(0)[1:], t.root, node)  # not as a record
+    with pytest.raises(InputError, match="record hash"):
+        leaf_of(b"short")
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_leaf_kernel_equals_double_keccak(parallel):
+    """The compiled leaf kernel (two hashes in one pass) against eth_utils, for record
+    rows and around the rate boundary."""
+    import numpy as np
+
+    from openmbs.agents._keccak import keccak_rows, leaf_rows
+
+    rng = np.random.default_rng(11)
+    for n in (0, 32, 135, 136, 137, 384):
+        rows = rng.integers(0, 256, (11, n), dtype=np.uint8)
+        got = leaf_rows(rows, parallel=parallel)
+        assert [g.tobytes() for g in got] == [keccak(keccak(r.tobytes())) for r in rows]
+        assert np.array_equal(keccak_rows(keccak_rows(rows)), got)

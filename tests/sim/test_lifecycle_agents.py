@@ -156,8 +156,9 @@ def test_attestor_set_signs_what_eth_account_signs() -> None:
             period, 10 * period, 3, 5, 1, 0, 10_000, 9_987 - 10 * period, 7, 4, 2, 1, 0,
             19 + 10 * period, bytes([period]) * 32,
         )
-        mine = signers.sign(rep, chosen, chain_id=31337, verifying_contract=contract)
-        ref = attest(rep, [keys[i] for i in chosen], chain_id=31337, verifying_contract=contract)
+        mine = signers.sign(rep, chosen, chain_id=31337, verifying_contract=contract, deadline=7 + period)
+        ref = attest(rep, [keys[i] for i in chosen], chain_id=31337, verifying_contract=contract,
+                     deadline=7 + period)
         assert mine == ref
         assert [int(a.signer, 16) for a in mine] == sorted(int(a.signer, 16) for a in mine)
         for a in mine:

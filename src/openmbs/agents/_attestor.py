@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from openmbs.errors import InputError
-from openmbs.oracle import Attestation, RemittanceReport, report_digest
+from openmbs.oracle import Attestation, RemittanceReport, default_deadline, report_digest
 
 __all__ = ["AttestorSet"]
 
@@ -60,18 +60,25 @@ class AttestorSet:
         *,
         chain_id: int,
         verifying_contract: str,
+        deadline: int | None = None,
     ) -> list[Attestation]:
-        """Signatures of attestors ``chosen`` (indices) over ``report``, by address."""
+        """Signatures of attestors ``chosen`` (indices) over ``report``, by address,
+        valid until ``deadline`` (default ``openmbs.oracle.default_deadline()``)."""
         if len(set(chosen)) != len(chosen):
             raise InputError(f"attestors: an attestor chosen twice in {list(chosen)}")
-        digest = report_digest(report, chain_id=chain_id, verifying_contract=verifying_contract)
+        deadline = default_deadline() if deadline is None else deadline
+        digest = report_digest(
+            report, deadline=deadline, chain_id=chain_id, verifying_contract=verifying_contract
+        )
         out = []
         for i in chosen:
             if not 0 <= i < len(self._keys):
                 raise InputError(f"attestor index {i}: need 0..{len(self._keys) - 1}")
             sig = self._keys[i].sign_recoverable(digest, hasher=None)
             out.append(
-                Attestation(signer=self.addresses[i], v=27 + sig[64], r=sig[:32], s=sig[32:64])
+                Attestation(
+                    signer=self.addresses[i], v=27 + sig[64], r=sig[:32], s=sig[32:64], deadline=deadline
+                )
             )
         out.sort(key=lambda a: int(a.signer, 16))
         return out

@@ -31,7 +31,7 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PARALLEL_MIN_PERMUTATIONS", "keccak_rows", "merkle_levels"]
+__all__ = ["PARALLEL_MIN_PERMUTATIONS", "keccak_rows", "leaf_rows", "merkle_levels"]
 
 _RC = np.array(
     [
@@ -185,8 +185,9 @@ def _digest(st: npt.NDArray[np.uint64], w: int, out: npt.NDArray[np.uint8]) -> N
 
 @nb.njit(cache=True)
 def _hash_group(data: npt.NDArray[np.uint8], r0: int, out: npt.NDArray[np.uint8],
-                st: npt.NDArray[np.uint64]) -> None:  # fmt: skip
-    """keccak256 of rows ``r0 .. r0 + 7`` of ``data`` (fewer at the end) into ``out``."""
+                st: npt.NDArray[np.uint64], twice: bool) -> None:  # fmt: skip
+    """keccak256 of rows ``r0 .. r0 + 7`` of ``data`` (fewer at the end) into ``out``;
+    with ``twice``, keccak256 of that 32-byte digest (a Merkle leaf)."""
     cnt = min(_W, data.shape[0] - r0)
     n = data.shape[1]
     st[:] = 0
@@ -210,6 +211,15 @@ def _hash_group(data: npt.NDArray[np.uint8], r0: int, out: npt.NDArray[np.uint8]
         st[full * _W + w] ^= tail
         st[(_RATE_LANES - 1) * _W + w] ^= _PAD_END
     _permute8(st)
+    if twice:
+        # The digest is lanes 0-3 (little-endian, as a message is loaded): absorb it
+        # as a 32-byte message, padding 0x01 at byte 32 (lane 4) and 0x80 at byte 135.
+        for w in range(cnt):
+            for k in range(4, 25):
+                st[k * _W + w] = 0
+            st[4 * _W + w] = _U1
+            st[(_RATE_LANES - 1) * _W + w] = _PAD_END
+        _permute8(st)
     for w in range(cnt):
         _digest(st, w, out[r0 + w])
 
@@ -241,16 +251,16 @@ def _pair_group(cur: npt.NDArray[np.uint8], j0: int, out: npt.NDArray[np.uint8],
 
 
 @nb.njit(cache=True)
-def _keccak_rows_serial(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+def _keccak_rows_serial(data: npt.NDArray[np.uint8], twice: bool) -> npt.NDArray[np.uint8]:
     out = np.empty((data.shape[0], 32), np.uint8)
     st = np.empty(25 * _W, np.uint64)
     for r0 in range(0, data.shape[0], _W):
-        _hash_group(data, r0, out, st)
+        _hash_group(data, r0, out, st, twice)
     return out
 
 
 @nb.njit(cache=True, parallel=True)
-def _keccak_rows_parallel(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+def _keccak_rows_parallel(data: npt.NDArray[np.uint8], twice: bool) -> npt.NDArray[np.uint8]:
     n = data.shape[0]
     out = np.empty((n, 32), np.uint8)
     groups = (n + _W - 1) // _W
@@ -258,7 +268,7 @@ def _keccak_rows_parallel(data: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     for c in nb.prange((groups + size - 1) // size):  # blocks of groups, each its own state
         st = np.empty(25 * _W, np.uint64)
         for g in range(c * size, min(groups, (c + 1) * size)):
-            _hash_group(data, g * _W, out, st)
+            _hash_group(data, g * _W, out, st, twice)
     return out
 
 
@@ -300,12 +310,33 @@ def keccak_rows(
     default the threaded one runs for :data:`PARALLEL_MIN_PERMUTATIONS` permutations or
     more. Both give the same bytes.
     """
+    return _rows(data, parallel, False, "keccak_rows")
+
+
+def leaf_rows(
+    data: npt.NDArray[np.uint8], *, parallel: bool | None = None
+) -> npt.NDArray[np.uint8]:
+    """The Merkle leaves ``keccak256(keccak256(row))`` of each row of a 2-D ``uint8``
+    array (rows: ``abi.encode(LoanRecord)``): an ``(n, 32)`` ``uint8`` array.
+
+    The second hash, of the 32-byte digest, runs in the same kernel call on the state
+    the first leaves (one more permutation per row). Leaves are hashes of 32-byte
+    messages, internal nodes of 64-byte ones: a leaf is never an internal node
+    (``openmbs.oracle.LoanRecord.leaf``). ``parallel`` as in :func:`keccak_rows`.
+    """
+    return _rows(data, parallel, True, "leaf_rows")
+
+
+def _rows(
+    data: npt.NDArray[np.uint8], parallel: bool | None, twice: bool, name: str
+) -> npt.NDArray[np.uint8]:
     arr = np.ascontiguousarray(data, dtype=np.uint8)
     if arr.ndim != 2:
-        raise ValueError(f"keccak_rows: need a 2-D array of rows, got shape {arr.shape}")
+        raise ValueError(f"{name}: need a 2-D array of rows, got shape {arr.shape}")
     if parallel is None:
-        parallel = arr.shape[0] * (arr.shape[1] // _RATE + 1) >= PARALLEL_MIN_PERMUTATIONS
-    return _keccak_rows_parallel(arr) if parallel else _keccak_rows_serial(arr)
+        perms = arr.shape[1] // _RATE + 1 + int(twice)
+        parallel = arr.shape[0] * perms >= PARALLEL_MIN_PERMUTATIONS
+    return _keccak_rows_parallel(arr, twice) if parallel else _keccak_rows_serial(arr, twice)
 
 
 def merkle_levels(

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from eth_utils.crypto import keccak
 
-from openmbs.agents._keccak import keccak_rows, merkle_levels
+from openmbs.agents._keccak import keccak_rows, leaf_rows, merkle_levels
 from openmbs.errors import InputError
 from openmbs.oracle import LoanRecord, RemittanceReport, loan_id_bytes32
 
@@ -32,6 +32,7 @@ __all__ = [
     "leaves",
     "loan_records",
     "record_columns",
+    "record_hash_array",
     "report_from_records",
 ]
 
@@ -307,9 +308,20 @@ def _encode(records: pa.Table, id_words: npt.NDArray[np.uint8]) -> npt.NDArray[n
 def leaf_array(
     records: pa.Table, id_words: npt.NDArray[np.uint8] | None = None
 ) -> npt.NDArray[np.uint8]:
-    """The Merkle leaves ``keccak256(abi.encode(LoanRecord))`` of a record table
-    (columns of :func:`record_columns`), in table order, as an ``(n, 32)`` ``uint8``
-    array."""
+    """The Merkle leaves ``keccak256(keccak256(abi.encode(LoanRecord)))`` of a record
+    table (columns of :func:`record_columns`), in table order, as an ``(n, 32)``
+    ``uint8`` array (``openmbs.oracle.LoanRecord.leaf``: a leaf hashes a 32-byte
+    message, an internal node a 64-byte pair, so the two never coincide)."""
+    if id_words is None:
+        id_words = _id_words(records.column("loan_id"))
+    return leaf_rows(_encode(records, id_words))
+
+
+def record_hash_array(
+    records: pa.Table, id_words: npt.NDArray[np.uint8] | None = None
+) -> npt.NDArray[np.uint8]:
+    """The record hashes ``keccak256(abi.encode(LoanRecord))`` of a record table (what
+    ``RemittanceOracle.verifyLoan`` takes; the leaf is their keccak256), ``(n, 32)``."""
     if id_words is None:
         id_words = _id_words(records.column("loan_id"))
     return keccak_rows(_encode(records, id_words))
@@ -429,6 +441,11 @@ class ServicerBridge:
         self._ids = list(loan_ids)
         self._words = _id_words(self._ids)
         self.index_rate = round(index_rate * 10**18)
+
+    def id_words(self, rows: npt.NDArray[np.integer[Any]]) -> npt.NDArray[np.uint8]:
+        """The on-chain ``loan_id`` words of tape rows ``rows``: ``(len(rows), 32)``."""
+        out: npt.NDArray[np.uint8] = self._words[rows]
+        return out
 
     def build(self, period: int, records: pa.Table) -> ServicerPeriod:
         """The period's tree and report from its records (``record_columns`` output)."""

@@ -224,7 +224,7 @@ def audit(
 
     Checks
     ------
-    1. Loan leaves: each loan record's ``keccak256(abi.encode(record))`` equals the leaf
+    1. Loan leaves: each loan record's ``keccak256(keccak256(abi.encode(record)))`` equals the leaf
        stored with it (names period and loan of any edited record).
     2. Merkle roots: the root of each period's stored leaves equals the root the oracle
        accepted (``RemittanceAccepted`` events of the anchor; the manifest, files only

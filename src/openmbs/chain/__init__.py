@@ -18,12 +18,14 @@ from openmbs.chain._contracts import (
     export_artifacts,
 )
 from openmbs.chain._deploy import (
+    RATE_TOLERANCE,
     DealConfig,
     TrancheConfig,
     attach_deal,
     config_from_exact,
     config_from_spec,
     deploy_deal,
+    rate_bound,
 )
 from openmbs.chain._journal import (
     EMBEDDED_CHAIN_ID,
@@ -43,6 +45,7 @@ __all__ = [
     "CONTRACTS_DIR",
     "EMBEDDED_CHAIN_ID",
     "JOURNAL_FORMAT",
+    "RATE_TOLERANCE",
     "DealClient",
     "DealConfig",
     "EmbeddedDeal",
@@ -60,6 +63,7 @@ __all__ = [
     "dev_attestor_keys",
     "export_artifacts",
     "open_embedded",
+    "rate_bound",
     "report_from_dict",
     "report_to_dict",
 ]

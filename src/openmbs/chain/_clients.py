@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from openmbs.errors import ChainError, RemittanceRejected
+from openmbs.errors import ChainError, InputError, RemittanceRejected
 
 if TYPE_CHECKING:
     from openmbs.chain._deploy import DealConfig
@@ -89,13 +89,17 @@ class DealClient:
         return int(boa.env.evm.patch.chain_id)
 
     def remit(self, report: RemittanceReport, attestations: Sequence[Attestation], *, sender: str | None = None) -> None:
-        """Approve the report's cash and submit the report with its attestations."""
+        """Approve the report's cash and submit the report with its attestations (all
+        signed with the same deadline, which is submitted with them)."""
         import boa
 
+        deadline = attestation_deadline(attestations)
         who = sender or self.servicer
         self.settlement.approve(self.oracle.address, report.cash, sender=who)
         try:
-            self.oracle.submit(report.as_tuple(), [a.as_tuple() for a in attestations], sender=who)
+            self.oracle.submit(
+                report.as_tuple(), deadline, [a.as_tuple() for a in attestations], sender=who
+            )
         except boa.BoaError as exc:
             raise RemittanceRejected(_reason(exc), period=report.period) from None
 
@@ -148,6 +152,26 @@ class DealClient:
             "cash_claimed": int(self.deal.cash_claimed()),
             "reserve_balance": int(self.deal.reserve_balance()),
         }
+
+
+def attestation_deadline(attestations: Sequence[Attestation]) -> int:
+    """The deadline submitted with ``attestations``: the one they were all signed with.
+
+    With no attestation (a submission the oracle refuses for want of a quorum) the
+    deadline is ``2**256 - 1``, so that the refusal names the quorum.
+
+    Raises
+    ------
+    InputError
+        The attestations carry different deadlines (the oracle takes one per
+        submission, so some of them could not verify).
+    """
+    deadlines = sorted({a.deadline for a in attestations})
+    if len(deadlines) > 1:
+        raise InputError(
+            f"attestations: signed with different deadlines {deadlines}; one submission takes one"
+        )
+    return deadlines[0] if deadlines else 2**256 - 1
 
 
 def _reason(exc: Exception) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from openmbs.chain._clients import DealClient
@@ -17,9 +17,29 @@ __all__ = [
     "config_from_exact",
     "config_from_spec",
     "deploy_deal",
+    "rate_bound",
 ]
 
 WAD = 10**18
+
+#: Stated tolerance added to the pool's highest net loan rate to bound a report's
+#: interest (:func:`rate_bound`): 0.25% a year covers the rounding of each loan's
+#: interest to a base unit and a little interest caught up by reinstating loans.
+RATE_TOLERANCE = 0.0025
+
+
+def rate_bound(net_rate: float, *, tolerance: float = RATE_TOLERANCE) -> float:
+    """The oracle's bound on the annual rate implied by a report's interest: the pool's
+    highest net (pass-through) loan rate plus ``tolerance`` (decimals).
+
+    A month's interest (net of servicing) is at most ``sum(balance_i x net_rate_i) / 12
+    <= beginning balance x max(net_rate_i) / 12``; the tolerance covers rounding and a
+    little catch-up interest from reinstating loans. Anything above it is principal
+    (or cash from elsewhere) reported as interest.
+    """
+    if not 0 <= net_rate < 1 or not 0 <= tolerance < 1:
+        raise InputError(f"net rate {net_rate!r} / tolerance {tolerance!r}: need decimals in [0, 1)")
+    return net_rate + tolerance
 
 
 @dataclass(frozen=True)
@@ -48,8 +68,15 @@ class DealConfig:
 
     Amounts are integers in base units of the settlement asset; rates are decimals.
     ``max_annual_rate`` bounds a report's interest (interest <= beginning balance x
-    rate / 12); ``timelock_delay`` is in seconds; the offering window opens at
-    deployment and lasts ``offering_seconds``.
+    rate / 12): deployments from a pool set it with :func:`rate_bound` (the pool's
+    highest net loan rate plus :data:`RATE_TOLERANCE`; :func:`config_from_spec` does
+    given ``max_net_rate``); the 0.25 default is for hand-built test configs and
+    deployments that do not know their tape. ``initial_delinquent`` is the pool's balance 30-59,
+    60-89 and 90+ days delinquent at cut-off (bounds period 1's delinquency roll and
+    liquidations); ``initial_index_rate`` the index at cut-off and
+    ``max_index_change`` the largest move of the reported index in one period.
+    ``timelock_delay`` is in seconds; the offering window opens at deployment and
+    lasts ``offering_seconds``.
 
     ``exact`` is the compiled deal (:func:`openmbs.structuring.compile_exact`) whose
     rules the on-chain ``ExactWaterfall`` runs; :func:`config_from_spec` fills it (a
@@ -66,7 +93,9 @@ class DealConfig:
     quorum: int = 3
     n_attestors: int = 5
     max_annual_rate: float = 0.25
-    max_index_rate: float = 0.25
+    initial_index_rate: float = 0.0
+    max_index_change: float = 0.01
+    initial_delinquent: tuple[int, int, int] = (0, 0, 0)
     timelock_delay: int = 2 * 24 * 3600
     offering_seconds: int = 7 * 24 * 3600
     minimum_subscription: int = 0
@@ -91,6 +120,22 @@ class DealConfig:
             )
         if not 1 <= len(self.tranches) <= 8:
             raise InputError(f"deal {self.name!r}: {len(self.tranches)} tranches, need 1..8")
+        dq = tuple(self.initial_delinquent)
+        if len(dq) != 3 or any(not isinstance(x, int) or not 0 <= x < 2**128 for x in dq):
+            raise InputError(
+                f"deal {self.name!r} field 'initial_delinquent' value {self.initial_delinquent!r}: "
+                "need three balances (30-59, 60-89, 90+ days) in base units"
+            )
+        if sum(dq) > self.initial_pool_balance:
+            raise InputError(
+                f"deal {self.name!r} field 'initial_delinquent' value {self.initial_delinquent!r}: "
+                f"above the pool balance {self.initial_pool_balance}"
+            )
+        object.__setattr__(self, "initial_delinquent", dq)
+        for name in ("max_annual_rate", "initial_index_rate", "max_index_change"):
+            v = getattr(self, name)
+            if not 0 <= v <= 1:
+                raise InputError(f"deal {self.name!r} field {name!r} value {v!r}: need a decimal in [0, 1]")
         if not 1 <= self.quorum <= self.n_attestors <= 32:
             raise InputError(
                 f"deal {self.name!r} field 'quorum' value {self.quorum}: need 1 <= quorum <= attestors ({self.n_attestors}) <= 32"
@@ -120,6 +165,9 @@ def deploy_deal(
         Attestor addresses (N); ``config.quorum`` of them must sign each report.
     admin
         Deployer, timelock proposer/executor; default for every other role.
+    guardian
+        Holder of the deal's GUARDIAN_ROLE (pause) and of the timelock's
+        CANCELLER_ROLE (cancel a queued change; it cannot schedule or execute).
     settlement
         Address of the settlement asset; ``None`` deploys a 6-decimal mock (the
         admin is its minter).
@@ -160,8 +208,10 @@ def deploy_deal(
         token = dep("MockSettlementToken").deploy("openmbs mock USD", "mUSD", sender=admin)
     else:
         token = dep("MockSettlementToken").at(settlement)
+    # the admin proposes and executes; the guardian may only cancel (a second key
+    # between a proposer and the deal during the delay)
     timelock = dep("Timelock").deploy(
-        config.timelock_delay, [admin], [admin], "0x" + "00" * 20, sender=admin
+        config.timelock_delay, [admin], [admin], [guardian], "0x" + "00" * 20, sender=admin
     )
     faces = [t.face for t in config.tranches]
     deal = dep("Deal").deploy(
@@ -193,7 +243,9 @@ def deploy_deal(
         config.quorum,
         config.initial_loan_count,
         round(config.max_annual_rate * WAD),
-        round(config.max_index_rate * WAD),
+        round(config.initial_index_rate * WAD),
+        round(config.max_index_change * WAD),
+        list(config.initial_delinquent),
         sender=admin,
     )
     if test_waterfall:
@@ -249,7 +301,15 @@ def _deploy_exact_from_artifact(exact: Any, deal_address: str, *, sender: str) -
     return contract
 
 
-def config_from_spec(spec: Any, *, loan_count: int, quorum: int = 3, n_attestors: int = 5) -> DealConfig:
+def config_from_spec(
+    spec: Any,
+    *,
+    loan_count: int,
+    quorum: int = 3,
+    n_attestors: int = 5,
+    max_net_rate: float | None = None,
+    initial_delinquent: tuple[int, int, int] = (0, 0, 0),
+) -> DealConfig:
     """A :class:`DealConfig` from a deal spec (``openmbs.structuring.load_deal``).
 
     Faces, coupons and the pool balance come from ``compile_exact(spec)`` (integer
@@ -258,19 +318,38 @@ def config_from_spec(spec: Any, *, loan_count: int, quorum: int = 3, n_attestors
     oracle rejects a report with more). The config carries the compiled deal
     (``exact``), which :func:`deploy_deal` puts on chain as ``ExactWaterfall``, and its
     initial reserve (funded at closing from the proceeds).
+
+    The oracle's interest bound is :func:`rate_bound` of ``max_net_rate``, the highest
+    net loan rate on the tape (not the pool's average coupon, which drifts as loans
+    prepay); without it the :class:`DealConfig` default applies. ``initial_delinquent``
+    are the tape's delinquent balances at cut-off (30-59, 60-89, 90+ days).
     """
     from openmbs.structuring import compile_exact
 
     return config_from_exact(
-        compile_exact(spec), name=str(spec.name), loan_count=loan_count, quorum=quorum, n_attestors=n_attestors
+        compile_exact(spec),
+        name=str(spec.name),
+        loan_count=loan_count,
+        quorum=quorum,
+        n_attestors=n_attestors,
+        max_net_rate=max_net_rate,
+        initial_delinquent=initial_delinquent,
     )
 
 
 def config_from_exact(
-    exact: Any, *, name: str, loan_count: int, quorum: int = 3, n_attestors: int = 5
+    exact: Any,
+    *,
+    name: str,
+    loan_count: int,
+    quorum: int = 3,
+    n_attestors: int = 5,
+    max_net_rate: float | None = None,
+    initial_delinquent: tuple[int, int, int] = (0, 0, 0),
 ) -> DealConfig:
     """A :class:`DealConfig` from a compiled deal (:class:`ExactDeal`), see
-    :func:`config_from_spec`. Class names default to ``T1``, ``T2``, ..."""
+    :func:`config_from_spec`. Class names default to ``T1``, ``T2``, ...; without
+    ``max_net_rate`` the interest bound is the :class:`DealConfig` default."""
     if exact.decimals != 6:
         raise InputError(
             f"deal {name!r} key 'asset.decimals' value {exact.decimals}: the embedded mock "
@@ -286,7 +365,7 @@ def config_from_exact(
         )
         for i in range(exact.n_tranches)
     )
-    return DealConfig(
+    config = DealConfig(
         name=name,
         tranches=tranches,
         initial_pool_balance=exact.pool_original,
@@ -295,7 +374,11 @@ def config_from_exact(
         n_attestors=n_attestors,
         reserve_initial=exact.reserve_initial,
         exact=exact,
+        initial_delinquent=initial_delinquent,
     )
+    if max_net_rate is None:
+        return config
+    return replace(config, max_annual_rate=rate_bound(max_net_rate))
 
 
 def _exact_from_dict(raw: dict[str, Any], name: str) -> Any:

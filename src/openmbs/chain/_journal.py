@@ -117,17 +117,23 @@ def report_from_dict(data: Mapping[str, Any], *, where: str = "report") -> Remit
 
 def attestation_to_dict(a: Attestation) -> dict[str, Any]:
     """An attestation as ``{signer, v, r, s}`` (``r``, ``s`` as ``0x`` hex)."""
-    return {"signer": a.signer, "v": a.v, "r": "0x" + a.r.hex(), "s": "0x" + a.s.hex()}
+    return {
+        "signer": a.signer,
+        "v": a.v,
+        "r": "0x" + a.r.hex(),
+        "s": "0x" + a.s.hex(),
+        "deadline": a.deadline,
+    }
 
 
 def attestation_from_dict(data: Mapping[str, Any], *, where: str = "attestation") -> Attestation:
-    """An :class:`~openmbs.oracle.Attestation` from ``{signer, v, r, s}``."""
+    """An :class:`~openmbs.oracle.Attestation` from ``{signer, v, r, s, deadline}``."""
     from openmbs.oracle import Attestation
 
     try:
         r = bytes.fromhex(str(data["r"]).removeprefix("0x"))
         s = bytes.fromhex(str(data["s"]).removeprefix("0x"))
-        a = Attestation(str(data["signer"]), int(data["v"]), r, s)
+        a = Attestation(str(data["signer"]), int(data["v"]), r, s, int(data["deadline"]))
     except KeyError as exc:
         raise InputError(f"{where}: missing field {exc.args[0]!r}") from None
     except (TypeError, ValueError) as exc:
@@ -348,6 +354,8 @@ class EmbeddedDeal:
             loan_count=int(inp["loans"]),
             quorum=int(inp["quorum"]),
             n_attestors=len(inp["attestors"]),
+            max_net_rate=inp.get("max_net_rate"),
+            initial_delinquent=tuple(int(x) for x in inp.get("initial_delinquent", (0, 0, 0))),  # type: ignore[arg-type]
         )
         client = deploy_deal(
             cfg,
@@ -476,6 +484,8 @@ def deploy_embedded(
     investors: int = 2,
     test_waterfall: bool = False,
     overwrite: bool = False,
+    max_net_rate: float | None = None,
+    initial_delinquent: tuple[int, int, int] = (0, 0, 0),
 ) -> EmbeddedDeal:
     """Deploy ``spec`` on a fresh embedded EVM, run its offering, and write the record.
 
@@ -498,6 +508,10 @@ def deploy_embedded(
         them; the offering then closes and every investor receives its tokens.
     test_waterfall
         Wire the chain package's test-double waterfall instead of the real one.
+    max_net_rate, initial_delinquent
+        The tape's highest net loan rate (decimal; the oracle's interest bound is
+        ``rate_bound`` of it) and its balances 30-59, 60-89 and 90+ days delinquent at
+        cut-off (base units); see :func:`openmbs.chain.config_from_spec`.
 
     Notes
     -----
@@ -549,6 +563,8 @@ def deploy_embedded(
             "spec": spec.model_dump(mode="json"),
             "loans": loans,
             "quorum": quorum,
+            "max_net_rate": max_net_rate,
+            "initial_delinquent": list(initial_delinquent),
             "attestors": addrs,
             "admin": admin,
             "servicer": servicer,

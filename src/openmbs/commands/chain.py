@@ -207,7 +207,7 @@ def _read_records(path: Path) -> Any:
 
 def _report_from_records(path: Path, index_rate: float) -> Any:
     """The period's report from its loan-level records: aggregates and the Merkle root
-    of the leaves (``keccak256(abi.encode(LoanRecord))`` in file order). A ``leaf``
+    of the leaves (``keccak256(keccak256(abi.encode(LoanRecord)))`` in file order). A ``leaf``
     column, if present (the lifecycle writes one), must match the recomputed leaves."""
     import numpy as np
 
@@ -312,7 +312,7 @@ def _signatures(
         except (OSError, ValueError) as exc:
             raise InputError(f"file {str(attestations)!r}: {exc}") from None
         if not isinstance(raw, list):
-            raise InputError(f"file {str(attestations)!r}: need a JSON list of {{signer, v, r, s}}")
+            raise InputError(f"file {str(attestations)!r}: need a JSON list of {{signer, v, r, s, deadline}}")
         return [
             attestation_from_dict(a, where=f"file {str(attestations)!r} item {i}")
             for i, a in enumerate(raw)
@@ -456,6 +456,20 @@ def deploy(
     force: Annotated[
         bool, typer.Option("--force", help="Replace an existing --state file.")
     ] = False,
+    max_net_rate: Annotated[
+        float | None,
+        typer.Option(
+            "--max-net-rate",
+            help="Highest net loan rate on the tape (decimal): the oracle's interest bound is it + 0.25%. Default: a 25% bound.",
+        ),
+    ] = None,
+    delinquent_at_cutoff: Annotated[
+        str,
+        typer.Option(
+            "--delinquent-at-cutoff",
+            help="Tape balances 30-59,60-89,90+ days delinquent at cut-off, in base units (bound period 1's roll and losses).",
+        ),
+    ] = "0,0,0",
 ) -> None:
     """Deploy every contract of a deal and record the deployment.
 
@@ -464,6 +478,7 @@ def deploy(
     if (deal_arg is None) == (deal is None):
         raise InputError("give the deal once: --deal FILE|NAME (or as the argument)")
     spec = _load_spec(str(deal if deal is not None else deal_arg))
+    cutoff = _cutoff_delinquency(delinquent_at_cutoff)
     addrs = (
         [a.strip() for a in attestors.split(",") if a.strip()] if attestors is not None else None
     )
@@ -479,6 +494,8 @@ def deploy(
             investors=investors,
             test_waterfall=test_waterfall,
             overwrite=force,
+            max_net_rate=max_net_rate,
+            initial_delinquent=cutoff,
         )
         with d:
             typer.echo(
@@ -502,7 +519,14 @@ def deploy(
         )
     account = load_account(keystore)
     use_network(rpc, account)
-    cfg = config_from_spec(spec, loan_count=loans, quorum=quorum, n_attestors=len(addrs))
+    cfg = config_from_spec(
+        spec,
+        loan_count=loans,
+        quorum=quorum,
+        n_attestors=len(addrs),
+        max_net_rate=max_net_rate,
+        initial_delinquent=cutoff,
+    )
     client = deploy_deal(cfg, attestors=addrs, admin=account.address, test_waterfall=test_waterfall)
     record = {
         "format": JOURNAL_FORMAT,
@@ -557,6 +581,21 @@ def status(
         _print_status(doc)
 
 
+def _cutoff_delinquency(text: str) -> tuple[int, int, int]:
+    """``--delinquent-at-cutoff 30-59,60-89,90+`` as three base-unit integers."""
+    parts = [p.strip() for p in text.split(",")]
+    try:
+        values = tuple(int(p) for p in parts)
+    except ValueError:
+        values = ()
+    if len(values) != 3 or min(values) < 0:
+        raise InputError(
+            f"--delinquent-at-cutoff value {text!r}: need three balances 30-59,60-89,90+ "
+            "(non-negative integers, base units)"
+        )
+    return (values[0], values[1], values[2])
+
+
 @chain_app.command("remit")
 def remit(
     records: Annotated[
@@ -577,7 +616,7 @@ def remit(
         Path | None,
         typer.Option(
             "--attestations",
-            help="JSON list of {signer, v, r, s}; default: sign with the attestor keys.",
+            help="JSON list of {signer, v, r, s, deadline}; default: sign with the attestor keys (valid for a day).",
         ),
     ] = None,
     attestor_keystore: Annotated[

@@ -3,22 +3,25 @@
 A servicer aggregates the period's loan records (:class:`LoanRecord`) into a
 :class:`RemittanceReport` whose ``loan_tape_root`` commits to every record; attestors
 sign the report's EIP-712 digest (bound to chain id, the oracle contract and the
-period); the servicer submits it with M of N signatures to ``RemittanceOracle``.
+period, and a deadline after which the oracle refuses them); the servicer submits it
+with M of N signatures to ``RemittanceOracle``.
 """
 
 from openmbs.oracle._eip712 import (
+    DEFAULT_VALIDITY_SECONDS,
     DOMAIN_NAME,
     DOMAIN_VERSION,
     REPORT_TYPE,
     Attestation,
     attest,
+    default_deadline,
     domain_separator,
     recover_signer,
     report_digest,
     report_typed_data,
     sign_report,
 )
-from openmbs.oracle._merkle import MerkleTree, hash_pair, verify_proof
+from openmbs.oracle._merkle import MerkleTree, hash_pair, leaf_of, verify_proof, verify_record
 from openmbs.oracle._report import (
     LOAN_RECORD_ABI_TYPES,
     LoanRecord,
@@ -27,6 +30,7 @@ from openmbs.oracle._report import (
 )
 
 __all__ = [
+    "DEFAULT_VALIDITY_SECONDS",
     "DOMAIN_NAME",
     "DOMAIN_VERSION",
     "LOAN_RECORD_ABI_TYPES",
@@ -36,12 +40,15 @@ __all__ = [
     "MerkleTree",
     "RemittanceReport",
     "attest",
+    "default_deadline",
     "domain_separator",
     "hash_pair",
+    "leaf_of",
     "loan_id_bytes32",
     "recover_signer",
     "report_digest",
     "report_typed_data",
     "sign_report",
     "verify_proof",
+    "verify_record",
 ]

@@ -1,4 +1,10 @@
-"""Sorted-pair keccak256 Merkle trees over loan-record leaves."""
+"""Sorted-pair keccak256 Merkle trees over loan-record leaves.
+
+A leaf is ``keccak256(record_hash)`` with ``record_hash = keccak256(abi.encode(record))``
+(:meth:`openmbs.oracle.LoanRecord.leaf`), the hash of a 32-byte message; an internal
+node is the hash of a 64-byte pair. The two never coincide (short of a keccak256
+collision), so an internal node cannot be proven as a loan.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from eth_utils.crypto import keccak
 
 from openmbs.errors import InputError
 
-__all__ = ["MerkleTree", "hash_pair", "verify_proof"]
+__all__ = ["MerkleTree", "hash_pair", "leaf_of", "verify_proof", "verify_record"]
 
 
 def hash_pair(a: bytes, b: bytes) -> bytes:
@@ -20,6 +26,19 @@ def hash_pair(a: bytes, b: bytes) -> bytes:
     is the order used by snekmate's ``merkle_proof_verification._hash_pair``.
     """
     return bytes(keccak(a + b if a < b else b + a))
+
+
+def leaf_of(record_hash: bytes) -> bytes:
+    """The leaf of a record hash: ``keccak256(record_hash)`` (32 bytes in, 32 out)."""
+    if not isinstance(record_hash, bytes) or len(record_hash) != 32:
+        raise InputError(f"Merkle leaf: record hash {record_hash!r}: need 32 bytes")
+    return bytes(keccak(record_hash))
+
+
+def verify_record(proof: Sequence[bytes], root: bytes, record_hash: bytes) -> bool:
+    """Whether the record with hash ``record_hash`` is in the tree of ``root`` (as
+    ``RemittanceOracle.verifyLoan``: the leaf is ``keccak256(record_hash)``)."""
+    return verify_proof(proof, root, leaf_of(record_hash))
 
 
 def verify_proof(proof: Sequence[bytes], root: bytes, leaf: bytes) -> bool:

@@ -80,9 +80,12 @@ class LoanRecord:
 
     Notes
     -----
-    The Merkle leaf is ``keccak256(abi.encode(record))`` with the ABI types of
+    The record hash is ``keccak256(abi.encode(record))`` with the ABI types of
     :data:`LOAN_RECORD_ABI_TYPES`, the same bytes as Solidity's ``abi.encode`` and
-    Vyper's ``abi_encode`` of the on-chain ``LoanRecord`` struct.
+    Vyper's ``abi_encode`` of the on-chain ``LoanRecord`` struct. The Merkle leaf is
+    ``keccak256(record_hash)``: the hash of a 32-byte message, where an internal node
+    of the tree is the hash of a 64-byte pair, so a leaf is never an internal node
+    (``RemittanceOracle.verifyLoan`` takes the record hash and hashes it once more).
     """
 
     loan_id: bytes
@@ -122,9 +125,13 @@ class LoanRecord:
         """``abi.encode`` of the record."""
         return bytes(abi_encode(list(LOAN_RECORD_ABI_TYPES), list(self.as_tuple())))
 
-    def leaf(self) -> bytes:
-        """The Merkle leaf: ``keccak256(abi.encode(record))``."""
+    def record_hash(self) -> bytes:
+        """``keccak256(abi.encode(record))`` (what ``verifyLoan`` takes)."""
         return bytes(keccak(self.encode()))
+
+    def leaf(self) -> bytes:
+        """The Merkle leaf: ``keccak256(keccak256(abi.encode(record)))``."""
+        return bytes(keccak(self.record_hash()))
 
 
 @dataclass(frozen=True)

@@ -118,6 +118,12 @@ class LifecycleConfig:
             raise InputError(f"--severity value {self.severity}: need a percent in [0, 100]")
         if self.lag < 0:
             raise InputError(f"--lag value {self.lag}: need >= 0")
+        if self.chain and self.lag < 2:
+            raise InputError(
+                f"--lag value {self.lag}: on chain need >= 2 (the oracle accepts a loss only on "
+                "a loan reported 60+ days delinquent the month before; a loan defaults 30 days "
+                "delinquent and rolls one bucket a month)"
+            )
         if self.verify_limit < 1:
             raise InputError(f"verify_limit value {self.verify_limit}: need >= 1")
         if self.rpc is not None and not self.chain:
@@ -325,8 +331,39 @@ class _World:
     month_seconds: list[float] = field(default_factory=list)
 
 
+def _cutoff(tape: Any, sim: Any) -> dict[str, Any]:
+    """What the oracle is deployed with from the tape at cut-off: the highest net loan
+    rate (its interest bound is that plus ``RATE_TOLERANCE``) and the balances 30-59,
+    60-89 and 90+ days delinquent (base units; bound period 1's roll and liquidations)."""
+    note = np.asarray(tape.table.column("note_rate").to_numpy(zero_copy_only=False), dtype=np.float64)
+    net = note.copy()
+    if "net_rate" in tape.table.column_names:
+        given = np.asarray(tape.table.column("net_rate").to_numpy(zero_copy_only=False), dtype=np.float64)
+        net = np.where(np.isnan(given), note, given)
+    if "servicing_fee" in tape.table.column_names and "net_rate" not in tape.table.column_names:
+        fee = np.asarray(tape.table.column("servicing_fee").to_numpy(zero_copy_only=False), dtype=np.float64)
+        net = note - np.nan_to_num(fee)
+    dq = np.nan_to_num(
+        np.asarray(tape.table.column("delinquency_status").to_numpy(zero_copy_only=False), dtype=np.float64)
+    ).astype(np.int64)
+    bal = np.asarray(sim.balances, dtype=np.int64)
+    return {
+        "max_net_rate": float(np.nanmax(net)) if len(net) else 0.0,
+        "initial_delinquent": (
+            int(bal[dq == 1].sum()),
+            int(bal[dq == 2].sum()),
+            int(bal[dq >= 3].sum()),
+        ),
+    }
+
+
 def _deploy(
-    cfg: LifecycleConfig, spec: Any, exact: Any, loan_count: int, keys: NodeKeys | None = None
+    cfg: LifecycleConfig,
+    spec: Any,
+    exact: Any,
+    loan_count: int,
+    cutoff: dict[str, Any],
+    keys: NodeKeys | None = None,
 ) -> _World:
     import boa
 
@@ -354,7 +391,7 @@ def _deploy(
         admin = servicer = _use_node(cfg, investor_keys)
         env = boa.env
     dcfg = config_from_spec(
-        spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors
+        spec, loan_count=loan_count, quorum=cfg.quorum, n_attestors=cfg.attestors, **cutoff
     )
     with _capture(collector):
         client = deploy_deal(
@@ -517,12 +554,24 @@ def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
     rng = np.random.default_rng([cfg.seed, report.period, 1])
     chosen = sorted(rng.choice(len(w.attestors), size=cfg.quorum, replace=False).tolist())
     sigs = w.attestors.sign(
-        report, chosen, chain_id=w.chain_id, verifying_contract=w.oracle_address
+        report, chosen, chain_id=w.chain_id, verifying_contract=w.oracle_address,
+        deadline=_deadline(w),
     )
     try:
         w.client.remit(report, sigs)
     except RemittanceRejected as exc:
         raise RemittanceRejected(_rejection_reason(w, report, sigs, exc.reason), period=report.period) from None
+
+
+def _deadline(w: _World) -> int | None:
+    """The attestations' deadline: a day after the embedded chain's clock (which runs a
+    month a period from its genesis); on a node, ``None`` (a day after this machine's
+    clock, which the node's blocks follow)."""
+    if w.collector is None:
+        return None
+    from openmbs.oracle import DEFAULT_VALIDITY_SECONDS
+
+    return int(w.env.evm.patch.timestamp) + DEFAULT_VALIDITY_SECONDS
 
 
 def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
@@ -537,12 +586,16 @@ def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
     import boa
 
     from openmbs.chain import deployer
-    from openmbs.chain._clients import _reason
+    from openmbs.chain._clients import _reason, attestation_deadline
 
     try:
         oracle = deployer("RemittanceOracle").at(w.oracle_address)
         oracle.submit(
-            report.as_tuple(), [a.as_tuple() for a in sigs], sender=w.client.servicer, simulate=True
+            report.as_tuple(),
+            attestation_deadline(sigs),
+            [a.as_tuple() for a in sigs],
+            sender=w.client.servicer,
+            simulate=True,
         )
     except boa.BoaError as exc:
         return _reason(exc)
@@ -698,6 +751,7 @@ def run_lifecycle(
     draws are seeded by period); the simulator then continues from its saved state.
     """
     from openmbs.agents import ServicerBridge, TriggerKeeper, record_columns
+    from openmbs.agents._servicer import record_hash_array
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import project_tape
     from openmbs.collateral import generate_tape, pool_stats, read_tape, write_tape
@@ -833,7 +887,7 @@ def run_lifecycle(
         if cfg.rpc is not None and last:
             w = _attach(cfg, spec, len(tape), out, last, keys)
         else:
-            w = _deploy(cfg, spec, exact, len(tape), keys)
+            w = _deploy(cfg, spec, exact, len(tape), _cutoff(tape, sim), keys)
             if cfg.rpc is not None:
                 _atomic_json(
                     out / DEPLOYMENT,
@@ -846,7 +900,8 @@ def run_lifecycle(
     state = initial_state(exact)
     results: list[Any] = []
     reports: list[Any] = []
-    final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = {}  # tape row -> (period, leaf, proof)
+    # tape row -> (period, record hash, proof): what verifyLoan takes (leaf = keccak256(hash))
+    final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = {}
     sim_s = bridge_s = 0.0
     tape_dq = tape.table.column("delinquency_status").to_numpy(zero_copy_only=False)
     prev_dq = np.nan_to_num(np.asarray(tape_dq, dtype=np.float64)).astype(np.int64)
@@ -875,8 +930,11 @@ def run_lifecycle(
         rows = sp.records.column("tape_row").to_numpy()
         end = sp.records.column("ending_balance").to_numpy()
         idx = np.arange(len(rows)) if final else np.flatnonzero(end == 0)
-        for j in idx.tolist():
-            final_leaf[int(rows[j])] = (sp.period, sp.leaves[j], sp.tree.proof(j))
+        if not idx.size:
+            return
+        hashes = record_hash_array(sp.records.take(idx), bridge.id_words(rows[idx])).tobytes()
+        for i, j in enumerate(idx.tolist()):
+            final_leaf[int(rows[j])] = (sp.period, hashes[32 * i : 32 * i + 32], sp.tree.proof(j))
 
     def accept(sp: Any, final: bool, replay: bool = False) -> None:
         nonlocal state
@@ -974,7 +1032,7 @@ def run_lifecycle(
     if w is not None:
         tick("verify", 0, 1)
         t0 = time.perf_counter()
-        from openmbs.oracle import verify_proof
+        from openmbs.oracle import verify_record
 
         ids = tape.table.column("loan_id").to_pylist()
         chain_roots = {
@@ -982,8 +1040,8 @@ def run_lifecycle(
         }
         bad_py = [
             row
-            for row, (p, leaf, proof) in sorted(final_leaf.items())
-            if not verify_proof(proof, chain_roots[p], leaf)
+            for row, (p, record_hash, proof) in sorted(final_leaf.items())
+            if not verify_record(proof, chain_roots[p], record_hash)
         ]
         rows = sorted(final_leaf)
         if len(rows) > cfg.verify_limit:

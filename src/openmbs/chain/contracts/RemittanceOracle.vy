@@ -6,12 +6,20 @@
 @license Apache-2.0
 @notice The servicer submits period n's report (pool aggregates and the Merkle root
         of the loan-level tape) with EIP-712 signatures of at least `quorum` of the
-        attestors, and deposits the reported cash in the same transaction (pulled
+        attestors over the report and a deadline (signatures expire), and deposits the reported cash in the same transaction (pulled
         with transferFrom into the deal). The oracle rejects replays, out-of-order
         periods, a beginning balance that is not the last ending balance, figures
         out of their bounds, and cash received different from cash reported; then
         it hands the report to the deal for distribution.
-        The signed digest is bound to the chain id, this contract and the period.
+        The bounds are what the pool can produce: interest at most the pool's
+        highest net rate (plus a stated tolerance, set at deployment) on the
+        beginning balance; delinquency rolls at most one bucket a month (cures are
+        free); losses and liquidation recoveries come out of the balance last
+        reported 60+ days delinquent; subsequent recoveries out of losses not yet
+        recovered; the index moves within a band a period. Within those bounds the
+        attestors are trusted (docs/chain.md, "Trust model").
+        The signed digest is bound to the chain id, this contract, the period and
+        the deadline after which the attestations are refused.
         Attestor set, quorum and bounds change only through the timelock.
 """
 
@@ -55,7 +63,7 @@ MAX_PROOF: constant(uint8) = max_value(uint8)
 SERVICER_ROLE: public(constant(bytes32)) = keccak256("SERVICER_ROLE")
 
 REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
-    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries)"
+    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries,uint256 deadline)"
 )
 
 # ---------------------------------------------------------------- EVENTS
@@ -77,7 +85,7 @@ event QuorumSet:
 
 event BoundsSet:
     max_annual_rate: uint256
-    max_index_rate: uint256
+    max_index_change: uint256
 
 # ---------------------------------------------------------------- STORAGE
 
@@ -88,11 +96,17 @@ timelock: public(immutable(address))
 is_attestor: public(HashMap[address, bool])
 attestor_count: public(uint256)
 
-# @dev Packed, read once per report: the quorum (high 8 bits), the upper bound of the
-# annual interest rate implied by a report (bits 128-247; interest <= beginning
-# balance x rate / 12) and the upper bound of the reported index rate (low 128 bits);
-# rates 1e18 = 100%.
+# @dev Packed, read once per report: the quorum (bits 248-255), the upper bound of the
+# annual interest rate implied by a report (bits 128-191; interest <= beginning
+# balance x rate / 12), the largest move of the index rate in one period (bits
+# 64-127) and the last reported index rate (bits 0-63); rates 1e18 = 100%. Written
+# by a report only when the index moves.
 _bounds: uint256
+
+# @dev Packed delinquency of the last report (at deployment: of the pool at cut-off):
+# the 30-59 day balance (high 128 bits) and the 60+ day balance, 60-89 plus 90+
+# (which includes foreclosure; low 128 bits). Written by a report only when it changes.
+_delinquency: uint256
 
 # @dev Packed progress: last period (high 64 bits), loan count (next 64 bits), last
 # ending balance (low 128 bits).
@@ -103,7 +117,6 @@ loan_tape_root: public(HashMap[uint256, bytes32])
 unrecovered_losses: public(uint256)
 
 _LOW128: constant(uint256) = 2**128 - 1
-_LOW120: constant(uint256) = 2**120 - 1
 _LOW64: constant(uint256) = 2**64 - 1
 
 
@@ -117,7 +130,9 @@ def __init__(
     quorum_: uint256,
     initial_loan_count_: uint256,
     max_annual_rate_: uint256,
-    max_index_rate_: uint256,
+    initial_index_rate_: uint256,
+    max_index_change_: uint256,
+    initial_delinquent_: uint256[3],
 ):
     """
     @notice Create the oracle of a deal.
@@ -126,8 +141,12 @@ def __init__(
     @param attestors_ The initial attestor set.
     @param quorum_ Signatures required (M of N).
     @param initial_loan_count_ Number of loans at cut-off.
-    @param max_annual_rate_ Bound on interest / beginning balance x 12 (1e18 = 100%).
-    @param max_index_rate_ Bound on the reported index rate (1e18 = 100%).
+    @param max_annual_rate_ Bound on interest / beginning balance x 12 (1e18 = 100%):
+           the pool's highest net loan rate plus a tolerance.
+    @param initial_index_rate_ The index rate at cut-off (1e18 = 100%).
+    @param max_index_change_ Largest move of the index rate in one period (1e18 = 100%).
+    @param initial_delinquent_ Pool balances 30-59, 60-89 and 90+ days delinquent at
+           cut-off (bound period 1's roll and liquidations).
     """
     access_control.__init__()
     eip712_domain_separator.__init__("openmbs RemittanceOracle", "1")
@@ -140,10 +159,14 @@ def __init__(
         self.is_attestor[a] = True
         log AttestorSet(attestor=a, active=True, attestor_count=self.attestor_count + 1)
         self.attestor_count += 1
-    assert quorum_ > 0 and quorum_ <= len(attestors_)  # dev: bad quorum
+    self._check_quorum(quorum_, len(attestors_))
     self._bounds = quorum_ << 248
     log QuorumSet(quorum=quorum_)
-    self._set_bounds(max_annual_rate_, max_index_rate_)
+    assert initial_index_rate_ <= _LOW64  # dev: figure too large
+    self._set_bounds(max_annual_rate_, max_index_change_, initial_index_rate_)
+    self._delinquency = self._pack_delinquency(
+        initial_delinquent_[0], initial_delinquent_[1] + initial_delinquent_[2]
+    )
     self._progress = self._pack(0, initial_loan_count_, staticcall IDeal(deal_).initial_pool_balance())
     access_control._grant_role(access_control.DEFAULT_ADMIN_ROLE, timelock)
     access_control._grant_role(SERVICER_ROLE, servicer_)
@@ -153,24 +176,40 @@ def __init__(
 # ---------------------------------------------------------------- REMITTANCE
 
 @external
-def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.Signature, MAX_ATTESTORS]):
+def submit(
+    report: deal_types.RemittanceReport,
+    deadline: uint256,
+    signatures: DynArray[deal_types.Signature, MAX_ATTESTORS],
+):
     """
     @notice Submit period n's report with M-of-N attestations and deposit its cash.
             The caller (SERVICER_ROLE) must have approved this contract for
             `report.cash` of the settlement asset.
     @param report The remittance report.
-    @param signatures Attestor signatures over `report_hash(report)`, ordered by
-           strictly increasing signer address.
+    @param deadline Last timestamp (seconds) at which the attestations are valid;
+           signed with the report.
+    @param signatures Attestor signatures over `report_hash(report, deadline)`,
+           ordered by strictly increasing signer address.
     """
     access_control._check_role(SERVICER_ROLE, msg.sender)
+    assert block.timestamp <= deadline  # dev: attestation expired
     progress: uint256 = self._progress
     assert report.period == (progress >> 192) + 1  # dev: period out of order
     bounds: uint256 = self._bounds
-    self._check_figures(report, progress, bounds)
-    digest: bytes32 = self._digest(report)
+    delinquency: uint256 = self._delinquency
+    self._check_figures(report, progress, bounds, delinquency)
+    digest: bytes32 = self._digest(report, deadline)
     signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> 248)
 
     self._progress = self._pack(report.period, report.loan_count, report.ending_balance)
+    new_delinquency: uint256 = self._pack_delinquency(
+        report.delinquent_30, report.delinquent_60 + report.delinquent_90_plus
+    )
+    if new_delinquency != delinquency:
+        self._delinquency = new_delinquency
+    if report.index_rate != bounds & _LOW64:
+        assert report.index_rate <= _LOW64  # dev: figure too large
+        self._bounds = (bounds & ~_LOW64) | report.index_rate
     self.loan_tape_root[report.period] = report.loan_tape_root
     if report.losses != 0 or report.subsequent_recoveries != 0:
         self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
@@ -188,7 +227,11 @@ def submit(report: deal_types.RemittanceReport, signatures: DynArray[deal_types.
 
 @internal
 @view
-def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: uint256):
+def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: uint256, delinquency: uint256):
+    last_30: uint256 = delinquency >> 128
+    last_60_plus: uint256 = delinquency & _LOW128
+    liquidated: uint256 = r.losses + r.recoveries
+    last_index: uint256 = bounds & _LOW64
     assert r.beginning_balance == progress & _LOW128  # dev: beginning balance != last ending balance
     assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash != collections
     # Subsequent recoveries come from loans already written off.
@@ -197,17 +240,27 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: ui
     removed: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
     assert removed <= r.beginning_balance  # dev: principal above beginning balance
     assert r.ending_balance == r.beginning_balance - removed  # dev: ending balance does not roll forward
-    assert r.interest * 12 * WAD <= r.beginning_balance * ((bounds >> 128) & _LOW120)  # dev: interest above balance x max rate
+    assert r.interest * 12 * WAD <= r.beginning_balance * ((bounds >> 128) & _LOW64)  # dev: interest above balance x max rate
     assert r.delinquent_30 + r.delinquent_60 + r.delinquent_90_plus <= r.ending_balance  # dev: delinquencies above ending balance
+    # Delinquency rolls at most one bucket a month (a loan misses one payment a month);
+    # cures and amortisation only lower a bucket.
+    assert r.delinquent_60 <= last_30  # dev: 60-89 above last 30-59
+    # Liquidated loans (losses and their recoveries) were 60+ days delinquent last
+    # month, and a loan is either liquidated or still counted, not both.
+    assert liquidated <= last_60_plus  # dev: liquidations above last 60+
+    assert r.delinquent_90_plus + liquidated <= last_60_plus  # dev: 90+ above last 60+ less liquidations
     assert r.loan_count <= (progress >> 128) & _LOW64  # dev: loan count grew
-    assert r.index_rate <= bounds & _LOW128  # dev: index rate above bound
+    assert r.index_rate <= last_index + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
+    assert last_index <= r.index_rate + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
     assert r.loan_tape_root != empty(bytes32)  # dev: empty loan tape root
 
 
 @internal
 @view
-def _digest(report: deal_types.RemittanceReport) -> bytes32:
-    return eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(REPORT_TYPEHASH, report)))
+def _digest(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32:
+    # Every member is a static word, so abi_encode is EIP-712's encodeData of the
+    # report's fields followed by the deadline.
+    return eip712_domain_separator._hash_typed_data_v4(keccak256(abi_encode(REPORT_TYPEHASH, report, deadline)))
 
 
 @internal
@@ -270,7 +323,7 @@ def max_annual_rate() -> uint256:
     @notice Bound on the annual interest rate implied by a report (1e18 = 100%).
     @return uint256 The bound.
     """
-    return (self._bounds >> 128) & _LOW120
+    return (self._bounds >> 128) & _LOW64
 
 
 @external
@@ -285,52 +338,92 @@ def quorum() -> uint256:
 
 @external
 @view
-def max_index_rate() -> uint256:
+def max_index_change() -> uint256:
     """
-    @notice Bound on the reported index rate (1e18 = 100%).
-    @return uint256 The bound.
+    @notice Largest move of the index rate from one report to the next (1e18 = 100%).
+    @return uint256 The band.
     """
-    return self._bounds & _LOW128
+    return (self._bounds >> 64) & _LOW64
 
 
 @external
 @view
-def report_hash(report: deal_types.RemittanceReport) -> bytes32:
+def last_index_rate() -> uint256:
     """
-    @notice The EIP-712 digest attestors sign for `report` (domain: this contract,
-            this chain).
+    @notice Index rate of the last report (at cut-off before the first; 1e18 = 100%).
+    @return uint256 The rate.
+    """
+    return self._bounds & _LOW64
+
+
+@external
+@view
+def last_delinquent_30() -> uint256:
+    """
+    @notice The 30-59 day delinquent balance of the last report (at cut-off before
+            the first): the bound on the next report's 60-89 day balance.
+    @return uint256 The balance, in settlement base units.
+    """
+    return self._delinquency >> 128
+
+
+@external
+@view
+def last_seriously_delinquent() -> uint256:
+    """
+    @notice The 60+ day delinquent balance (60-89 plus 90+, foreclosure included) of
+            the last report (at cut-off before the first): the bound on the next
+            report's 90+ balance plus its losses and liquidation recoveries.
+    @return uint256 The balance, in settlement base units.
+    """
+    return self._delinquency & _LOW128
+
+
+@external
+@view
+def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32:
+    """
+    @notice The EIP-712 digest attestors sign for `report` valid until `deadline`
+            (domain: this contract, this chain).
     @param report The report.
+    @param deadline Last timestamp at which the attestations are valid.
     @return bytes32 The digest.
     """
-    return self._digest(report)
+    return self._digest(report, deadline)
 
 
 @external
 @view
-def verifyLoan(period: uint256, leaf: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
+def verifyLoan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
     """
-    @notice Whether `leaf` belongs to the loan-level tape of `period` (sorted-pair
-            keccak256 Merkle proof against the stored root).
+    @notice Whether the loan record whose hash is `record_hash` belongs to the
+            loan-level tape of `period` (sorted-pair keccak256 Merkle proof against
+            the stored root).
+    @dev The leaf is keccak256(record_hash), the hash of a 32-byte message; internal
+         nodes are hashes of 64-byte messages, so an internal node passed as
+         `record_hash` hashes to a value that is not in the tree: no subtree can be
+         proven as a loan.
     @param period The period.
-    @param leaf keccak256(abi.encode(LoanRecord)).
+    @param record_hash keccak256(abi.encode(LoanRecord)).
     @param proof Sibling hashes from the leaf up.
     @return bool True if proven.
     """
     root: bytes32 = self.loan_tape_root[period]
     if root == empty(bytes32):
         return False
-    return merkle_proof_verification._verify(proof, root, leaf)
+    return merkle_proof_verification._verify(proof, root, keccak256(record_hash))
 
 
 @external
 @pure
 def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
     """
-    @notice The Merkle leaf of a loan record: keccak256(abi.encode(record)).
+    @notice The Merkle leaf of a loan record:
+            keccak256(keccak256(abi.encode(record))).
     @param record The loan record.
     @return bytes32 The leaf.
     """
-    return keccak256(abi_encode(record))
+    return keccak256(keccak256(abi_encode(record)))
 
 
 # ---------------------------------------------------------------- GOVERNANCE (TIMELOCK)
@@ -338,7 +431,8 @@ def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
 @external
 def set_attestor(attestor: address, active: bool):
     """
-    @notice Add or remove an attestor. Timelock only; the quorum must stay reachable.
+    @notice Add or remove an attestor. Timelock only; the set holds at most
+            MAX_ATTESTORS (what `submit` accepts) and the quorum must stay reachable.
     @param attestor The attestor.
     @param active True to add, False to remove.
     """
@@ -348,6 +442,7 @@ def set_attestor(attestor: address, active: bool):
     self.is_attestor[attestor] = active
     if active:
         self.attestor_count += 1
+        assert self.attestor_count <= MAX_ATTESTORS  # dev: too many attestors
     else:
         self.attestor_count -= 1
         assert self.attestor_count >= self._bounds >> 248  # dev: quorum unreachable
@@ -358,30 +453,46 @@ def set_attestor(attestor: address, active: bool):
 def set_quorum(quorum_: uint256):
     """
     @notice Change the number of signatures required. Timelock only.
-    @param quorum_ The new quorum (1..attestor_count).
+    @param quorum_ The new quorum (1..attestor_count; at most MAX_ATTESTORS, the
+           signatures `submit` accepts).
     """
     assert msg.sender == timelock  # dev: only timelock
-    assert quorum_ > 0 and quorum_ <= self.attestor_count  # dev: bad quorum
+    self._check_quorum(quorum_, self.attestor_count)
     self._bounds = (quorum_ << 248) | (self._bounds & (2**248 - 1))
     log QuorumSet(quorum=quorum_)
 
 
 @external
-def set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
+def set_bounds(max_annual_rate_: uint256, max_index_change_: uint256):
     """
     @notice Change the bounds on reported figures. Timelock only.
     @param max_annual_rate_ Bound on the implied annual interest rate (1e18 = 100%).
-    @param max_index_rate_ Bound on the index rate (1e18 = 100%).
+    @param max_index_change_ Largest move of the index rate in one period (1e18 = 100%).
     """
     assert msg.sender == timelock  # dev: only timelock
-    self._set_bounds(max_annual_rate_, max_index_rate_)
+    self._set_bounds(max_annual_rate_, max_index_change_, self._bounds & _LOW64)
 
 
 @internal
-def _set_bounds(max_annual_rate_: uint256, max_index_rate_: uint256):
-    assert max_annual_rate_ <= _LOW120 and max_index_rate_ <= _LOW128  # dev: bound too large
-    self._bounds = (self._bounds & ~(2**248 - 1)) | (max_annual_rate_ << 128) | max_index_rate_
-    log BoundsSet(max_annual_rate=max_annual_rate_, max_index_rate=max_index_rate_)
+@pure
+def _check_quorum(quorum_: uint256, attestor_count_: uint256):
+    # 1 <= quorum <= attestors <= MAX_ATTESTORS: `submit` takes at most MAX_ATTESTORS
+    # signatures, and the quorum is packed in 8 bits (256 would read as 0).
+    assert quorum_ > 0 and quorum_ <= attestor_count_ and attestor_count_ <= MAX_ATTESTORS  # dev: bad quorum
+
+
+@internal
+def _set_bounds(max_annual_rate_: uint256, max_index_change_: uint256, index_rate_: uint256):
+    assert max_annual_rate_ <= _LOW64 and max_index_change_ <= _LOW64  # dev: bound too large
+    self._bounds = (self._bounds & ~(2**248 - 1)) | (max_annual_rate_ << 128) | (max_index_change_ << 64) | index_rate_
+    log BoundsSet(max_annual_rate=max_annual_rate_, max_index_change=max_index_change_)
+
+
+@internal
+@pure
+def _pack_delinquency(delinquent_30: uint256, delinquent_60_plus: uint256) -> uint256:
+    assert delinquent_30 <= _LOW128 and delinquent_60_plus <= _LOW128  # dev: figure too large
+    return (delinquent_30 << 128) | delinquent_60_plus
 
 
 @internal

@@ -89,7 +89,9 @@ struct Allocation:
 
 
 # @dev One loan's performance in one period, as committed to by the Merkle root of
-# the loan-level tape. Leaf = keccak256(abi.encode(LoanRecord)). Amounts in base
+# the loan-level tape. Leaf = keccak256(keccak256(abi.encode(LoanRecord))): hashing
+# the record's 32-byte hash again keeps leaves apart from internal nodes (hashes of
+# 64-byte pairs), so no internal node proves as a loan. Amounts in base
 # units of the settlement asset; `delinquency` is months past due (0 current,
 # 1 = 30 days, 2 = 60 days, 3 = 90+ days).
 struct LoanRecord:
