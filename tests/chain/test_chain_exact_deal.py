@@ -108,7 +108,7 @@ def _closed(name: str) -> Closed:
     exact = DEALS[name]
     admin = boa.env.generate_address(f"admin-{name}")
     servicer = boa.env.generate_address(f"servicer-{name}")
-    cfg = config_from_exact(exact, name=name, loan_count=LOANS)
+    cfg = config_from_exact(exact, name=name, loan_count=LOANS, offering_price_wad=[10**18] * exact.n_tranches)
     d = deploy_deal(cfg, attestors=[k.address for k in KEYS], admin=admin, servicer=servicer)
     holders = [boa.env.generate_address(f"{name}-h{i}") for i in range(2)]
     late = boa.env.generate_address(f"{name}-late")
