@@ -203,7 +203,10 @@ def test_escrow_accepts_no_deposit_unless_the_deal_is_wired_to_it(world):
     d.settlement.approve(stray.address, 10**9, sender=inv)
     with boa.reverts(dev="deal not configured with this escrow"):
         stray.subscribe(0, 1_000_000, sender=inv)
+    with boa.reverts(dev="deal not configured with this escrow"):
+        stray.check_wiring(sender=inv)
     assert d.settlement.balanceOf(inv) == 10**9 and not stray.wired()
+    assert d.issuance.wired()  # deploy_deal checked the real escrow's wiring
     # a deal configured with the escrow but a token minted by someone else
     token = deployer("MockSettlementToken").deploy("m", "m", sender=admin)
     deal = deployer("Deal").deploy(token.address, [1_000_000], 1_000_000, 0, admin, admin, admin, admin, admin,
@@ -216,6 +219,7 @@ def test_escrow_accepts_no_deposit_unless_the_deal_is_wired_to_it(world):
     token.approve(iss.address, 1_000_000, sender=inv)
     with boa.reverts(dev="token not minted by this escrow"):
         iss.subscribe(0, 1_000_000, sender=inv)
+    assert token.balanceOf(inv) == 1_000_000 and int(iss.escrow_held()) == 0
 
 
 def test_failed_offering_before_the_deadline_still_needs_a_short_class(world):

@@ -163,8 +163,8 @@ def deploy_deal(
     Order: settlement asset (mock unless given), timelock, deal, issuance (window,
     close deadline, offering prices), tranche tokens, oracle, waterfall
     (``ExactWaterfall`` from ``config.exact``, bound to the deal, PAC schedules
-    loaded, sealed), then ``Deal.configure``. The reserve account is funded by
-    ``Issuance.close``.
+    loaded, sealed), then ``Deal.configure`` and ``Issuance.check_wiring``. The
+    reserve account is funded by ``Issuance.close``.
     """
     import boa
 
@@ -249,6 +249,7 @@ def deploy_deal(
     )
     if not deal.configured():
         raise ChainError(f"deal {config.name!r}: configure did not take effect")
+    issuance.check_wiring(sender=admin)  # the escrow checks it can mint every class
     return DealClient(
         config=config,
         settlement=token,

@@ -219,6 +219,18 @@ def subscribe(tranche: uint256, amount: uint256) -> uint256:
     return cost
 
 
+@external
+def check_wiring():
+    """
+    @notice Check, once, that the deal was configured with this escrow and that
+            every tranche token is minted by it up to the deal's face (the first
+            deposit does it otherwise; `deploy_deal` calls it after `configure` so
+            that no investor pays for it). Anyone may call.
+    """
+    if not self.wired:
+        self._check_wiring()
+
+
 @internal
 def _check_wiring():
     """
