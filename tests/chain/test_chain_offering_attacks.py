@@ -279,6 +279,30 @@ def test_io_class_is_sold_at_its_offering_price(world):
     _escrow_empty(d)
 
 
+def test_pac_io_prices_are_the_classes_values_at_the_stated_yields():
+    """The prices in pac_io.toml are what its comment says: the IO at 7% and 150% PSA
+    is worth about 3.00 per 100 of notional (not 100), the face classes about par."""
+    from openmbs.behaviour import Default, Prepayment
+    from openmbs.cashflow import project_pool
+    from openmbs.structuring import collections_from_projection, example_deal, price_at_yield
+
+    spec = example_deal("pac_io")
+    p = spec.pool
+    cf = project_pool(balance=p.balance, gross_coupon=p.wac, net_coupon=p.net_coupon, original_term=p.term,
+                      remaining_term=p.term, loan_age=0, prepayment=Prepayment.psa(150),
+                      default=Default.cdr(0.0), severity=0.0, lag=0)
+    c = collections_from_projection(cf)
+    io = price_at_yield(spec, c, "IO", 0.07, delay_days=spec.payment_delay_days)
+    assert abs(io - 3.0055) < 0.005
+    listed = {t.name: t.offering_price for t in spec.tranches}
+    assert abs(listed["IO"] - io) / io < 0.01
+    for name in ("PAC", "SUP"):
+        assert listed[name] is None  # par
+        assert abs(price_at_yield(spec, c, name, 0.05, delay_days=spec.payment_delay_days) - 100) < 0.5
+    with pytest.raises(InputError, match="unknown tranche"):
+        price_at_yield(spec, c, "Z", 0.07)
+
+
 def test_refund_returns_the_cash_paid_not_the_face(world):
     d = _deal(world, prices=[WAD * 101 // 100, WAD * 37 // 1000])
     invs = _investors(d, world)
