@@ -426,6 +426,13 @@ def test_blacklisted_investor_refund_does_not_block_others(world):
     token = deployer("BlacklistToken").deploy("Black USD", "bUSD", sender=world.admin)
     d = _deal(world, token=token)
     invs = _investors(d, world)
+    sanctioned = _investors(d, world, 1, "sanctioned")[0]
+    token.mint(sanctioned, FACES[0], sender=world.admin)
+    token.approve(d.issuance.address, FACES[0], sender=sanctioned)
+    token.blacklist(sanctioned, True, sender=world.admin)
+    with pytest.raises(boa.BoaError, match="deposit failed"):
+        d.issuance.subscribe(0, FACES[0], sender=sanctioned)  # the token refuses its deposit
+    assert int(d.issuance.escrow_held()) == 0 and int(d.issuance.subscribed(0)) == 0
     costs = _fill(d, world, invs)
     token.blacklist(invs[0], True, sender=world.admin)
     _past_deadline(d)

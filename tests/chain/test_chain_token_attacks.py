@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import boa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import FAR_FUTURE, World
 
@@ -251,3 +253,63 @@ def test_zero_transfer_still_runs_the_checks(world):
     d.deal.pause(sender=world.admin)
     with pytest.raises(boa.BoaError, match="paused"):
         tok.transfer(a, 0, sender=a)
+
+
+# ------------------------------------------------------------------ a random schedule (property)
+
+_step = st.one_of(
+    st.just(("remit", 0)),
+    st.tuples(st.just("settle"), st.integers(0, 2)),
+    st.tuples(st.just("claim"), st.integers(0, 2)),
+    st.tuples(st.just("freeze"), st.integers(0, 2)),
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(_step, min_size=1, max_size=14))
+def test_random_settlement_schedules_pay_every_unit_once(primary, steps):
+    """Remittances, settlements, claims, freezes and unfreezes in any order: every claim
+    equals an exact model (an investor who settles is credited its face x the cash
+    index at settlement, then accrues as any holder), the claims never exceed the cash
+    credited, and at the end each investor has received its face x the final index."""
+    d, admin = primary.d, primary.admin
+    faces = {0: (0, A_FACE // 2), 1: (0, A_FACE // 2), 2: (1, B_FACE)}
+    with boa.env.anchor():
+        settled, frozen = [False] * 3, [False] * 3
+        owed, ck, got = [0] * 3, [0] * 3, [0] * 3
+        for op, j in steps:
+            inv = primary.investors[j]
+            t, face = faces[j]
+            idx = _cash_index(d, t)
+            if op == "remit":
+                primary.remit()
+            elif op == "freeze":
+                frozen[j] = not frozen[j]
+                d.deal.set_frozen(inv, frozen[j], sender=admin)
+            elif op == "settle":
+                if frozen[j] and not settled[j]:
+                    with pytest.raises(boa.BoaError, match="holder frozen"):
+                        d.issuance.settle(sender=inv)
+                    continue
+                d.settle(inv)
+                if not settled[j]:
+                    owed[j], ck[j], settled[j] = face * idx // WAD, idx, True
+            else:
+                paid = d.claim(inv, t)
+                expect = owed[j] + face * (idx - ck[j]) // WAD if settled[j] else 0
+                assert paid == expect
+                got[j] += paid
+                owed[j], ck[j] = 0, idx if settled[j] else 0
+            _claims_fit_in_cash(d, primary.investors)
+        for j, inv in enumerate(primary.investors):
+            if frozen[j]:
+                d.deal.set_frozen(inv, False, sender=admin)
+            d.settle(inv)
+            got[j] += d.claim(inv)
+        for j in range(3):
+            t, face = faces[j]
+            final = face * _cash_index(d, t) // WAD
+            # each claim floors once: never more than the untouched position, at most
+            # one unit less per intermediate claim
+            assert final - sum(1 for op, k in steps if op == "claim" and k == j) <= got[j] <= final
+        assert int(d.deal.cash_claimed()) <= int(d.deal.cash_credited())
