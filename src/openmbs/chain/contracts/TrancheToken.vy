@@ -18,10 +18,11 @@
         with them: the escrow's checkpoint stays where closing put it, and the
         receiver is credited `amount x (index - escrow's checkpoint index) // 1e18`,
         so an investor who settles late is paid every unit distributed on their
-        tokens since closing. Nothing else may be sent to the escrow. The checkpoint (cash index at the last settlement and the
-        cash owed up to it) is packed in the holder's balance word, so a transfer to
-        a new holder and a first claim create no extra storage slot; the deal pays
-        claims and settles a holder through `take`.
+        tokens since closing. Nothing else may be sent to the escrow.
+        The checkpoint (cash index at the last settlement and the cash owed up to
+        it) is packed in the holder's balance word, so a transfer to a new holder
+        and a first claim create no extra storage slot; the deal pays claims and
+        settles a holder through `take`.
         The external entry points are this contract's own functions (wrapping the
         snekmate `erc20` internals) so that `# pragma nonreentrancy on` covers them.
 """
