@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import boa
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import FAR_FUTURE, World
@@ -100,6 +100,31 @@ def test_late_settlement_between_claims_and_transfers(primary):
     assert total_early == (A_FACE // 2) * idx // WAD
     assert total_late >= total_early - 1  # one extra rounding at the transfer's checkpoint
     _claims_fit_in_cash(d, [*primary.investors, buyer])
+
+
+def test_late_settlement_into_an_existing_position(primary):
+    """An investor who already bought some of the class on the market settles late:
+    its settled tokens are credited everything since closing (rounded down once), its
+    bought tokens keep their own checkpoint."""
+    d = primary.d
+    early, late = primary.investors[0], primary.investors[1]
+    d.settle(early)
+    primary.remit()
+    primary.remit()
+    bought = 12_345_678_901
+    i2 = _cash_index(d, 0)
+    d.tokens[0].transfer(late, bought, sender=early)
+    primary.remit()
+    i3 = _cash_index(d, 0)
+    d.settle(late)
+    assert tuple(d.deal.checkpoint_of(0, late)) == (i3, bought * (i3 - i2) // WAD + (A_FACE // 2) * i3 // WAD)
+    primary.remit()
+    i4 = _cash_index(d, 0)
+    got = d.claim(late, 0)
+    assert got == bought * (i3 - i2) // WAD + (A_FACE // 2) * i3 // WAD + (A_FACE // 2 + bought) * (i4 - i3) // WAD
+    exact = (A_FACE // 2) * i4 // WAD + bought * (i4 - i2) // WAD
+    assert exact - 2 <= got <= exact
+    _claims_fit_in_cash(d, [*primary.investors])
 
 
 def test_frozen_then_unfrozen_investor_receives_everything_since_closing(primary):
@@ -267,11 +292,14 @@ _step = st.one_of(
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(_step, min_size=1, max_size=14))
+@example(steps=[("settle", 0), ("remit", 0), ("remit", 0), ("claim", 2), ("remit", 0), ("settle", 1), ("remit", 0),
+                ("claim", 1), ("claim", 2), ("remit", 0), ("claim", 2)])
 def test_random_settlement_schedules_pay_every_unit_once(primary, steps):
     """Remittances, settlements, claims, freezes and unfreezes in any order: every claim
-    equals an exact model (an investor who settles is credited its face x the cash
-    index at settlement, then accrues as any holder), the claims never exceed the cash
-    credited, and at the end each investor has received its face x the final index."""
+    equals an exact model (an investor who settles takes the escrow's checkpoint, the
+    index at closing, and accrues as any holder since), the claims never exceed the
+    cash credited, and at the end each investor has received its face x the final
+    index, less at most one unit per claim it made on the way."""
     d, admin = primary.d, primary.admin
     faces = {0: (0, A_FACE // 2), 1: (0, A_FACE // 2), 2: (1, B_FACE)}
     with boa.env.anchor():
@@ -293,7 +321,8 @@ def test_random_settlement_schedules_pay_every_unit_once(primary, steps):
                     continue
                 d.settle(inv)
                 if not settled[j]:
-                    owed[j], ck[j], settled[j] = face * idx // WAD, idx, True
+                    # a new holder takes the escrow's checkpoint (closing: index 0)
+                    owed[j], ck[j], settled[j] = 0, 0, True
             else:
                 paid = d.claim(inv, t)
                 expect = owed[j] + face * (idx - ck[j]) // WAD if settled[j] else 0

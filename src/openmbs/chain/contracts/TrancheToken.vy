@@ -15,10 +15,11 @@
         move. A zero-amount or self transfer runs the same checks and emits Transfer
         but moves no checkpoint (nobody can force a holder's accrual to be floored).
         Tokens leaving the issuance escrow (`settle`) carry the escrow's accrual
-        with them: the escrow's checkpoint stays where closing put it, and the
-        receiver is credited `amount x (index - escrow's checkpoint index) // 1e18`,
-        so an investor who settles late is paid every unit distributed on their
-        tokens since closing. Nothing else may be sent to the escrow.
+        with them: the escrow's checkpoint stays where closing put it, and a new
+        holder takes that checkpoint (one that already holds the class is
+        credited `amount x (index - escrow's checkpoint index) // 1e18`), so an
+        investor who settles late is paid every unit distributed on their tokens
+        since closing. Nothing else may be sent to the escrow.
         The checkpoint (cash index at the last settlement and the cash owed up to
         it) is packed in the holder's balance word, so a transfer to a new holder
         and a first claim create no extra storage slot; the deal pays claims and
@@ -334,10 +335,11 @@ def _move(spender: address, owner: address, to: address, amount: uint256):
     @dev The deal checks the pause, the spender and both holders and gives the
          index; both holders are settled at it, then the balances move. A zero or
          self transfer writes nothing. Tokens out of the escrow carry its accrual
-         since its checkpoint (see the contract notice): the escrow's word keeps
-         its checkpoint and loses only the balance; its implied claim
-         `bal x (idx - ck) // 1e18` shrinks by at least the receiver's credit
-         (floor(x) - floor(x - y) >= floor(y)), so no cash is created.
+         since its checkpoint (see `_from_escrow`): the escrow's word keeps its
+         checkpoint and loses only the balance; its implied claim
+         `bal x (i - ck) // 1e18` shrinks, at any index i, by at least what the
+         receiver is owed on the tokens (floor(x) - floor(x - y) >= floor(y)), so
+         no cash is created.
     """
     assert owner != empty(address)  # dev: erc20: transfer from the zero address
     assert to != empty(address)  # dev: erc20: transfer to the zero address
@@ -347,15 +349,32 @@ def _move(spender: address, owner: address, to: address, amount: uint256):
     bal: uint256 = w >> _BAL_SHIFT
     assert bal >= amount  # dev: erc20: transfer amount exceeds balance
     if amount != 0 and owner != to:
-        carried: uint256 = 0
         if owner == minter:
-            carried = amount * (idx - self._ck_index(owner, w)) // WAD
             self._word[owner] = w - (amount << _BAL_SHIFT)
-        else:
-            self._word[owner] = self._pack(owner, bal - amount, idx, self._owed_at(owner, w, idx), w)
+            self._from_escrow(to, amount, idx, self._ck_index(owner, w))
+            log IERC20.Transfer(sender=owner, receiver=to, value=amount)
+            return
+        self._word[owner] = self._pack(owner, bal - amount, idx, self._owed_at(owner, w, idx), w)
         w = self._word[to]
-        self._word[to] = self._pack(to, (w >> _BAL_SHIFT) + amount, idx, self._owed_at(to, w, idx) + carried, w)
+        self._word[to] = self._pack(to, (w >> _BAL_SHIFT) + amount, idx, self._owed_at(to, w, idx), w)
     log IERC20.Transfer(sender=owner, receiver=to, value=amount)
+
+
+@internal
+def _from_escrow(to: address, amount: uint256, idx: uint256, ck: uint256):
+    """
+    @dev Tokens settled out of the escrow (checkpoint index `ck`). A receiver with no
+         position in the class takes the escrow's checkpoint itself, so its claims
+         are exactly those of a holder since closing (no extra rounding); one that
+         already holds some is settled at `idx` and credited
+         `amount x (idx - ck) // 1e18` (rounded down).
+    """
+    w: uint256 = self._word[to]
+    if w == 0:
+        self._word[to] = self._pack(to, amount, ck, 0, 0)
+    else:
+        carried: uint256 = amount * (idx - ck) // WAD
+        self._word[to] = self._pack(to, (w >> _BAL_SHIFT) + amount, idx, self._owed_at(to, w, idx) + carried, w)
 
 
 @internal
