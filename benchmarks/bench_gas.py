@@ -207,7 +207,8 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
                                                        [k.address for k in keys], 3, max(loan_counts),
                                                        625 * 10**14, 5 * 10**16, 10**16, [0, 0, 0],
                                                        sender=admin), "", ""))
-    rows.append(("deploy Issuance", deploy_gas("Issuance", d.deal.address, admin, 0, 2**40, 0, sender=admin), "", ""))
+    rows.append(("deploy Issuance", deploy_gas("Issuance", d.deal.address, admin, 0, 2**40, 2**41, 0,
+                                              [10**18] * len(faces), sender=admin), "", ""))
     rows.append(("deploy ExactWaterfall (four_tranche parameters)",
                  deploy_gas("ExactWaterfall", exact_params(ex), d.deal.address, sender=admin), "", ""))
 
@@ -223,7 +224,10 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
         g = tx_gas(d.issuance, "subscribe", i, face, sender=investors[i])
         if i == 0:
             rows.append(("subscribe (first investor)", g, "", ""))
-    rows.append(("close (mint 4 tranches, fund reserve, pay seller)", tx_gas(d.issuance, "close", sender=admin), "", ""))
+    rows.append(("close (mint 4 tranches, fund reserve, credit seller)", tx_gas(d.issuance, "close", sender=admin),
+                 "", ""))
+    rows.append(("withdraw_proceeds (the seller pulls)", tx_gas(d.issuance, "withdraw_proceeds", admin, sender=admin),
+                 "", ""))
     rows.append(("settle (deliver tokens)", tx_gas(d.issuance, "settle", sender=investors[0]), "", ""))
     for inv in investors[1:]:
         d.settle(inv)

@@ -115,7 +115,8 @@ def _closed(name: str) -> Closed:
     pool = exact.pool_original
     cfg = dataclasses.replace(
         config_from_exact(exact, name=name, loan_count=LOANS,
-                          initial_delinquent=(pool - pool // 5, 0, pool // 5)),
+                          initial_delinquent=(pool - pool // 5, 0, pool // 5),
+                          offering_price_wad=[10**18] * exact.n_tranches),
         max_index_change=0.10,
     )
     d = deploy_deal(cfg, attestors=[k.address for k in KEYS], admin=admin, servicer=servicer)

@@ -13,7 +13,7 @@ def test_public_names_pinned() -> None:
         "PoolSpec", "ReserveSpec", "TrancheAnalytics", "TrancheSpec", "TrancheSummary",
         "TriggerSpec", "WaterfallResult", "apply_period", "breakeven_cdr", "breakeven_sda",
         "collections_from_projection", "compile_exact", "example_deal", "example_deal_path",
-        "initial_state", "load_deal", "parse_deal", "period_table", "price_yield_table",
+        "initial_state", "load_deal", "parse_deal", "period_table", "price_at_yield", "price_yield_table",
         "remittances_from_collections", "run_exact", "run_waterfall", "tranche_analytics",
         "write_table",
     }

@@ -69,18 +69,45 @@ class DealClient:
         for i in range(0, len(holders), 64):
             self.deal.set_allowed(list(holders[i : i + 64]), valid_until, sender=sender or self.admin)
 
-    def subscribe(self, investor: str, tranche: int, amount: int) -> None:
-        """Approve and deposit ``amount`` for ``tranche`` from ``investor``."""
-        self.settlement.approve(self.issuance.address, amount, sender=investor)
-        self.issuance.subscribe(tranche, amount, sender=investor)
+    def subscription_cost(self, tranche: int, amount: int) -> int:
+        """The cash a subscription of ``amount`` units of ``tranche``'s face costs at its
+        offering price (rounded up, as the escrow charges it)."""
+        return int(self.issuance.cost_of(tranche, amount))
+
+    def subscribe(self, investor: str, tranche: int, amount: int) -> int:
+        """Approve the cost and subscribe ``amount`` of ``tranche``'s face from
+        ``investor``; returns the cash paid."""
+        cost = self.subscription_cost(tranche, amount)
+        self.settlement.approve(self.issuance.address, cost, sender=investor)
+        return int(self.issuance.subscribe(tranche, amount, sender=investor))
 
     def close(self, *, sender: str | None = None) -> None:
-        """Close the fully subscribed offering (mint, fix supply, pay the seller)."""
-        self.issuance.close(sender=sender or self.admin)
+        """Close the fully subscribed offering (mint, fix supply, fund the reserve,
+        credit the seller). When the closer is the seller it also pulls its proceeds
+        (:meth:`withdraw_proceeds`)."""
+        who = sender or self.admin
+        self.issuance.close(sender=who)
+        if str(self.issuance.seller()).lower() == str(who).lower():
+            self.withdraw_proceeds(sender=who)
+
+    def withdraw_proceeds(self, receiver: str | None = None, *, sender: str | None = None) -> int:
+        """The seller (``sender``, default the admin) pulls its proceeds to ``receiver``
+        (default itself); returns the amount paid."""
+        who = sender or self.admin
+        return int(self.issuance.withdraw_proceeds(receiver or who, sender=who))
 
     def settle(self, investor: str) -> int:
         """Deliver ``investor``'s tokens after closing."""
         return int(self.issuance.settle(sender=investor))
+
+    def fail(self, *, sender: str | None = None) -> None:
+        """Fail the offering (after the window with a class short, or after the close
+        deadline whatever its state)."""
+        self.issuance.fail(sender=sender or self.admin)
+
+    def withdraw(self, investor: str) -> int:
+        """Refund ``investor``'s payments after a failed offering."""
+        return int(self.issuance.withdraw(sender=investor))
 
     # -- remittance -------------------------------------------------------------------
     def chain_id(self) -> int:

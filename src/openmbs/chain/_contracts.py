@@ -47,6 +47,8 @@ CONTRACTS: dict[str, str] = {
     "ExactWaterfall": "ExactWaterfall.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",
     "MaliciousToken": "mocks/MaliciousToken.vy",
+    "BlacklistToken": "mocks/BlacklistToken.vy",
+    "FeeOnTransferToken": "mocks/FeeOnTransferToken.vy",
     "SequentialTestWaterfall": "mocks/SequentialTestWaterfall.vy",
 }
 

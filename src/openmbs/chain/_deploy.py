@@ -21,6 +21,8 @@ __all__ = [
 ]
 
 WAD = 10**18
+#: The highest offering price the issuance escrow accepts (ten times face).
+MAX_PRICE_WAD = 10 * WAD
 
 #: Stated tolerance added to the pool's highest net loan rate to bound a report's
 #: interest (:func:`rate_bound`): 0.25% a year covers the rounding of each loan's
@@ -45,13 +47,17 @@ def rate_bound(net_rate: float, *, tolerance: float = RATE_TOLERANCE) -> float:
 @dataclass(frozen=True)
 class TrancheConfig:
     """One tranche: token name (<= 25 chars), symbol (<= 5), original face in base units,
-    and an annual coupon as a decimal (used only by the SequentialTestWaterfall test
-    double; the real waterfall takes every rule from ``DealConfig.exact``)."""
+    an annual coupon as a decimal (used only by the SequentialTestWaterfall test
+    double; the real waterfall takes every rule from ``DealConfig.exact``), and the
+    offering price per unit of face (an IO strip's: of notional), scaled 1e18 (1e18 is
+    par; at most 10e18): a subscription of ``f`` units costs ``ceil(f x price / 1e18)``
+    of the settlement asset."""
 
     name: str
     symbol: str
     face: int
     coupon: float = 0.0
+    offering_price_wad: int = WAD
 
     def __post_init__(self) -> None:
         if not 0 < len(self.name) <= 25:
@@ -60,6 +66,16 @@ class TrancheConfig:
             raise InputError(f"tranche {self.name!r} field 'symbol' value {self.symbol!r}: need 1..5 characters")
         if not isinstance(self.face, int) or not 0 < self.face < 2**96:
             raise InputError(f"tranche {self.name!r} field 'face' value {self.face!r}: need 0 < face < 2**96 base units")
+        price = self.offering_price_wad
+        if not isinstance(price, int) or not 0 < price <= MAX_PRICE_WAD:
+            raise InputError(
+                f"tranche {self.name!r} field 'offering_price_wad' value {price!r}: need 0 < price <= {MAX_PRICE_WAD} (1e18 = par)"
+            )
+
+    def cost(self, amount: int) -> int:
+        """The cash a subscription of ``amount`` units of face costs (rounded up, as
+        ``Issuance.cost_of``)."""
+        return -(-amount * self.offering_price_wad // WAD)
 
 
 @dataclass(frozen=True)
@@ -76,7 +92,9 @@ class DealConfig:
     liquidations); ``initial_index_rate`` the index at cut-off and
     ``max_index_change`` the largest move of the reported index in one period.
     ``timelock_delay`` is in seconds; the offering window opens at deployment and
-    lasts ``offering_seconds``.
+    lasts ``offering_seconds``; the offering must close within
+    ``close_grace_seconds`` after the window, or anyone may fail it and every
+    depositor withdraws (``Issuance.close_deadline``).
 
     ``exact`` is the compiled deal (:func:`openmbs.structuring.compile_exact`) whose
     rules the on-chain ``ExactWaterfall`` runs; :func:`config_from_spec` fills it (a
@@ -98,6 +116,7 @@ class DealConfig:
     initial_delinquent: tuple[int, int, int] = (0, 0, 0)
     timelock_delay: int = 2 * 24 * 3600
     offering_seconds: int = 7 * 24 * 3600
+    close_grace_seconds: int = 7 * 24 * 3600
     minimum_subscription: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     reserve_initial: int = 0
@@ -113,11 +132,15 @@ class DealConfig:
             )
         if not isinstance(self.reserve_initial, int) or not 0 <= self.reserve_initial < 2**128:
             raise InputError(f"deal {self.name!r} field 'reserve_initial' value {self.reserve_initial!r}: need 0 <= reserve < 2**128")
-        if self.reserve_initial > sum(t.face for t in self.tranches):
+        proceeds = sum(t.cost(t.face) for t in self.tranches)
+        if self.reserve_initial > proceeds:
             raise InputError(
                 f"deal {self.name!r} field 'reserve_initial' value {self.reserve_initial}: above the "
-                f"offering proceeds {sum(t.face for t in self.tranches)}"
+                f"least offering proceeds {proceeds}"
             )
+        for key in ("offering_seconds", "close_grace_seconds"):
+            if not isinstance(getattr(self, key), int) or getattr(self, key) <= 0:
+                raise InputError(f"deal {self.name!r} field {key!r} value {getattr(self, key)!r}: need a positive number of seconds")
         if not 1 <= len(self.tranches) <= 8:
             raise InputError(f"deal {self.name!r}: {len(self.tranches)} tranches, need 1..8")
         dq = tuple(self.initial_delinquent)
@@ -185,10 +208,11 @@ def deploy_deal(
 
     Notes
     -----
-    Order: settlement asset (mock unless given), timelock, deal, issuance, tranche
-    tokens, oracle, waterfall (``ExactWaterfall`` from ``config.exact``, bound to the
-    deal, PAC schedules loaded, sealed), then ``Deal.configure``. The reserve account
-    is funded by ``Issuance.close``.
+    Order: settlement asset (mock unless given), timelock, deal, issuance (window,
+    close deadline, offering prices), tranche tokens, oracle, waterfall
+    (``ExactWaterfall`` from ``config.exact``, bound to the deal, PAC schedules
+    loaded, sealed), then ``Deal.configure`` and ``Issuance.check_wiring``. The
+    reserve account is funded by ``Issuance.close``.
     """
     import boa
 
@@ -227,8 +251,16 @@ def deploy_deal(
         sender=admin,
     )
     now = boa.env.evm.patch.timestamp
+    closes_at = now + config.offering_seconds
     issuance = dep("Issuance").deploy(
-        deal.address, seller, now, now + config.offering_seconds, config.minimum_subscription, sender=admin
+        deal.address,
+        seller,
+        now,
+        closes_at,
+        closes_at + config.close_grace_seconds,
+        config.minimum_subscription,
+        [t.offering_price_wad for t in config.tranches],
+        sender=admin,
     )
     tokens = [
         dep("TrancheToken").deploy(
@@ -269,6 +301,7 @@ def deploy_deal(
     )
     if not deal.configured():
         raise ChainError(f"deal {config.name!r}: configure did not take effect")
+    issuance.check_wiring(sender=admin)  # the escrow checks it can mint every class
     return DealClient(
         config=config,
         settlement=token,
@@ -326,15 +359,33 @@ def config_from_spec(
     """
     from openmbs.structuring import compile_exact
 
+    exact = compile_exact(spec)
+    by_name = {t.name: t for t in spec.tranches}
+    prices = tuple(_price_wad(by_name[n].offering_price, spec, n) for n in exact.names)
     return config_from_exact(
-        compile_exact(spec),
+        exact,
         name=str(spec.name),
         loan_count=loan_count,
         quorum=quorum,
         n_attestors=n_attestors,
         max_net_rate=max_net_rate,
         initial_delinquent=initial_delinquent,
+        offering_price_wad=prices,
     )
+
+
+def _price_wad(percent: float | None, spec: Any, name: str) -> int:
+    """A spec's ``offering_price`` (percent of face) as WAD per unit of face."""
+    from decimal import Decimal
+
+    if percent is None:
+        return WAD
+    wad = int(Decimal(repr(float(percent))) * 10**16)
+    if not 0 < wad <= MAX_PRICE_WAD:
+        raise InputError(
+            f"file {spec.source!r} tranche {name!r} key 'offering_price' value {percent!r}: need 0 < price <= 1000"
+        )
+    return wad
 
 
 def config_from_exact(
@@ -346,10 +397,33 @@ def config_from_exact(
     n_attestors: int = 5,
     max_net_rate: float | None = None,
     initial_delinquent: tuple[int, int, int] = (0, 0, 0),
+    offering_price_wad: Sequence[int] | None = None,
 ) -> DealConfig:
     """A :class:`DealConfig` from a compiled deal (:class:`ExactDeal`), see
     :func:`config_from_spec`. Class names default to ``T1``, ``T2``, ...; without
-    ``max_net_rate`` the interest bound is the :class:`DealConfig` default."""
+    ``max_net_rate`` the interest bound is the :class:`DealConfig` default.
+
+    ``offering_price_wad`` gives each class's offering price per unit of face or
+    notional, scaled 1e18, in the exact deal's (priority) order; without it every
+    class is sold at par, which an IO strip (flag ``F_IO``) refuses: its notional is
+    not what it is worth.
+    """
+    from openmbs.structuring._exact import F_IO
+
+    if offering_price_wad is None:
+        io = [i for i in range(exact.n_tranches) if exact.flags[i] & F_IO]
+        if io:
+            label = exact.names[io[0]] if exact.names else f"T{io[0] + 1}"
+            raise InputError(
+                f"deal {name!r} tranche {label!r} field 'offering_price_wad' value None: an IO strip "
+                "needs an offering price (it is not sold at par on its notional)"
+            )
+        offering_price_wad = (WAD,) * exact.n_tranches
+    if len(offering_price_wad) != exact.n_tranches:
+        raise InputError(
+            f"deal {name!r} field 'offering_price_wad' value {list(offering_price_wad)!r}: "
+            f"need one price per tranche ({exact.n_tranches})"
+        )
     if exact.decimals != 6:
         raise InputError(
             f"deal {name!r} key 'asset.decimals' value {exact.decimals}: the embedded mock "
@@ -362,6 +436,7 @@ def config_from_exact(
             symbol=names[i][:5],
             face=exact.face[i],
             coupon=exact.rate[i] / WAD,
+            offering_price_wad=int(offering_price_wad[i]),
         )
         for i in range(exact.n_tranches)
     )

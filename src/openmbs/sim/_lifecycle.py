@@ -411,7 +411,8 @@ def _deploy(
             shares[t] = np.floor(wts * face).astype(np.int64)
             shares[t, int(np.argmax(shares[t]))] += face - int(shares[t].sum())
         for j, inv in enumerate(investors):
-            total = int(shares[:, j].sum())
+            # each subscription pays its class's offering price (rounded up)
+            total = sum(dcfg.tranches[t].cost(int(shares[t, j])) for t in range(exact.n_tranches))
             client.settlement.mint(inv, total, sender=admin)
             client.settlement.approve(client.issuance.address, total, sender=inv)
             for t in range(exact.n_tranches):

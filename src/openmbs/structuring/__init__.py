@@ -30,6 +30,7 @@ from openmbs.structuring._exact import (
     apply_period,
     initial_state,
 )
+from openmbs.structuring._offering import price_at_yield
 from openmbs.structuring._spec import (
     DEFAULT_ORDER,
     EXAMPLE_DEALS,
@@ -82,6 +83,7 @@ __all__ = [
     "load_deal",
     "parse_deal",
     "period_table",
+    "price_at_yield",
     "price_yield_table",
     "remittances_from_collections",
     "run_exact",

@@ -115,6 +115,11 @@ class TrancheSpec(_Model):
     Coupon: ``fixed`` (``rate``), ``floating`` (index + ``margin`` within ``floor`` and
     ``cap``), ``net_wac`` (pool net WAC + ``margin``), ``fixed_capped`` (``rate`` capped
     at the pool net WAC), or ``none`` (PO, residual-like classes).
+
+    Offering: ``offering_price`` is what the primary offering charges, in percent of
+    the class's original face (an IO strip's: of its original notional); 100 (par)
+    by default for a class with face, REQUIRED for an IO strip (its notional is not
+    what it is worth).
     """
 
     name: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -135,6 +140,7 @@ class TrancheSpec(_Model):
     notional: str | None = None
     accrual: bool = False
     accretion_targets: list[str] = Field(default_factory=list)
+    offering_price: float | None = Field(None, gt=0, le=1000)
 
 
 class FeeSpec(_Model):
@@ -265,6 +271,13 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
                 raise _fail("an IO strip takes no principal: principal = 'none'", file, f"{key}.principal", t.principal)
             if t.coupon != "fixed":
                 raise _fail("an IO strip pays a fixed strip rate", file, f"{key}.coupon", t.coupon)
+            if t.offering_price is None:
+                raise _fail(
+                    "an IO strip needs an offering_price (percent of its notional): it is not sold at par",
+                    file,
+                    f"{key}.offering_price",
+                    None,
+                )
         elif sum(sizes) != 1 and not (band_sized and sum(sizes) == 0):
             raise _fail(
                 "give exactly one of balance, percent or remainder = true", file, f"{key}.balance", t.balance

@@ -431,20 +431,27 @@ def _allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
 
 @external
 @view
-def on_transfer(tranche: uint256, owner: address, to: address) -> uint256:
+def on_transfer(tranche: uint256, spender: address, owner: address, to: address) -> uint256:
     """
     @notice Called by a tranche token BEFORE balances move (transfer and
             transferFrom): enforces the pause and the transfer rules for both
-            sides and returns the tranche's cash index (interest + principal per
-            unit of original face, scaled 1e18), at which the token checkpoints
-            both holders. A view: the checkpoints live in the token. Reverts while
-            the deal is locked (a transfer inside a claim or a remittance fails).
+            sides and for the `transferFrom` caller (`spender`; for `transfer` it
+            is the owner and is checked once), and returns the tranche's cash index
+            (interest + principal per unit of original face, scaled 1e18), at which
+            the token checkpoints both holders. A view: the checkpoints live in the
+            token. Reverts while the deal is locked (a transfer inside a claim or a
+            remittance fails).
     @param tranche The calling token's tranche index.
+    @param spender The account moving the tokens (the owner, or the approved caller).
     @param owner The sender.
     @param to The receiver.
     @return uint256 The tranche's cash index now.
     """
     assert self._progress & _PAUSED == 0, "pausable: contract is paused"
+    if spender != owner:
+        c: uint256 = self._compliance[spender]
+        assert c & _FROZEN_BIT == 0  # dev: spender frozen
+        assert c & _UNTIL_MASK >= block.timestamp  # dev: spender not allowed
     self._require_may_hold(owner)
     self._require_may_hold(to)
     return self._cash_index(tranche)
@@ -819,12 +826,17 @@ def frozen(holder: address) -> bool:
 def set_allowed(holders: DynArray[address, MAX_BATCH], valid_until: uint256):
     """
     @notice Allowlist holders until a time (0 removes them). COMPLIANCE_ROLE.
+            The issuance escrow is allowlisted for good by `configure` and cannot
+            be listed again or removed (tokens waiting for settlement must stay
+            deliverable).
     @param holders The accounts.
     @param valid_until Unix time (seconds) up to which they may hold and transfer.
     """
     access_control._check_role(COMPLIANCE_ROLE, msg.sender)
     until: uint256 = min(valid_until, _UNTIL_MASK)
+    escrow: address = self.issuance
     for h: address in holders:
+        assert h != escrow  # dev: the escrow is always allowed
         self._compliance[h] = (self._compliance[h] & _FROZEN_BIT) | until
         log AllowlistSet(holder=h, valid_until=until)
 
@@ -832,11 +844,14 @@ def set_allowed(holders: DynArray[address, MAX_BATCH], valid_until: uint256):
 @external
 def set_frozen(holder: address, frozen_: bool):
     """
-    @notice Freeze or unfreeze a holder's transfers. COMPLIANCE_ROLE.
+    @notice Freeze or unfreeze a holder's transfers. COMPLIANCE_ROLE. The issuance
+            escrow cannot be frozen (a frozen investor is refused at `settle`
+            instead, and is paid everything since closing once unfrozen).
     @param holder The account.
     @param frozen_ True to freeze.
     """
     access_control._check_role(COMPLIANCE_ROLE, msg.sender)
+    assert holder != self.issuance  # dev: the escrow is always allowed
     c: uint256 = self._compliance[holder] & _UNTIL_MASK
     if frozen_:
         c = c | _FROZEN_BIT

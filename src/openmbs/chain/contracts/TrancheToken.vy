@@ -9,12 +9,21 @@
         up to the original face, before or at closing; the supply is fixed after.
         Every transfer path (`transfer`, `transferFrom`, and therefore
         `permit` + `transferFrom`) first calls the deal's `on_transfer` hook, which
-        enforces the pause and the transfer rules (allowlist with expiry, freeze) and
-        returns the tranche's cash index; both holders are checkpointed at it BEFORE
-        balances move. The checkpoint (cash index at the last settlement and the
-        cash owed up to it) is packed in the holder's balance word, so a transfer to
-        a new holder and a first claim create no extra storage slot; the deal pays
-        claims and settles a holder through `take`.
+        enforces the pause and the transfer rules (allowlist with expiry, freeze) on
+        the sender, the receiver and a `transferFrom` spender, and returns the
+        tranche's cash index; both holders are checkpointed at it BEFORE balances
+        move. A zero-amount or self transfer runs the same checks and emits Transfer
+        but moves no checkpoint (nobody can force a holder's accrual to be floored).
+        Tokens leaving the issuance escrow (`settle`) carry the escrow's accrual
+        with them: the escrow's checkpoint stays where closing put it, and a new
+        holder takes that checkpoint (one that already holds the class is
+        credited `amount x (index - escrow's checkpoint index) // 1e18`), so an
+        investor who settles late is paid every unit distributed on their tokens
+        since closing. Nothing else may be sent to the escrow.
+        The checkpoint (cash index at the last settlement and the cash owed up to
+        it) is packed in the holder's balance word, so a transfer to a new holder
+        and a first claim create no extra storage slot; the deal pays claims and
+        settles a holder through `take`.
         The external entry points are this contract's own functions (wrapping the
         snekmate `erc20` internals) so that `# pragma nonreentrancy on` covers them.
 """
@@ -47,7 +56,7 @@ exports: (
 # ---------------------------------------------------------------- INTERFACES
 
 interface IDeal:
-    def on_transfer(tranche: uint256, owner: address, to: address) -> uint256: view
+    def on_transfer(tranche: uint256, spender: address, owner: address, to: address) -> uint256: view
     def check_holder(holder: address) -> bool: view
     def settlement() -> address: view
 
@@ -138,7 +147,7 @@ def transfer(to: address, amount: uint256) -> bool:
     @param amount The amount, in base units of original face.
     @return bool True (reverts on failure).
     """
-    self._move(msg.sender, to, amount)
+    self._move(msg.sender, msg.sender, to, amount)
     return True
 
 
@@ -146,14 +155,15 @@ def transfer(to: address, amount: uint256) -> bool:
 def transferFrom(owner: address, to: address, amount: uint256) -> bool:
     """
     @notice Move `amount` tokens from `owner` to `to` using the caller's allowance,
-            after the deal's hook.
+            after the deal's hook (which also refuses a frozen or non-allowlisted
+            caller).
     @param owner The sender.
     @param to The receiver.
     @param amount The amount.
     @return bool True (reverts on failure).
     """
     erc20._spend_allowance(owner, msg.sender, amount)
-    self._move(owner, to, amount)
+    self._move(msg.sender, owner, to, amount)
     return True
 
 
@@ -320,19 +330,59 @@ def _pack(holder: address, bal: uint256, idx: uint256, owed: uint256, old: uint2
 
 
 @internal
-def _move(owner: address, to: address, amount: uint256):
+def _move(spender: address, owner: address, to: address, amount: uint256):
     """
-    @dev The deal checks the pause and both holders and gives the index; both
-         holders are settled at it, then the balances move (the receiver's word is
-         read after the sender's is written: a self-transfer changes nothing).
+    @dev The deal checks the pause, the spender and both holders and gives the
+         index; both holders are settled at it, then the balances move. A zero or
+         self transfer writes nothing. Tokens out of the escrow carry its accrual
+         since its checkpoint (see `_from_escrow`): the escrow's word keeps its
+         checkpoint and loses only the balance; its implied claim
+         `bal x (i - ck) // 1e18` shrinks, at any index i, by at least what the
+         receiver is owed on the tokens (floor(x) - floor(x - y) >= floor(y)), so
+         no cash is created.
     """
     assert owner != empty(address)  # dev: erc20: transfer from the zero address
     assert to != empty(address)  # dev: erc20: transfer to the zero address
-    idx: uint256 = staticcall IDeal(deal).on_transfer(tranche, owner, to)
+    assert to != minter  # dev: transfer to the escrow
+    idx: uint256 = staticcall IDeal(deal).on_transfer(tranche, spender, owner, to)
     w: uint256 = self._word[owner]
     bal: uint256 = w >> _BAL_SHIFT
     assert bal >= amount  # dev: erc20: transfer amount exceeds balance
-    self._word[owner] = self._pack(owner, bal - amount, idx, self._owed_at(owner, w, idx), w)
-    w = self._word[to]
-    self._word[to] = self._pack(to, (w >> _BAL_SHIFT) + amount, idx, self._owed_at(to, w, idx), w)
+    if amount != 0 and owner != to:
+        if owner == minter:
+            self._word[owner] = w - (amount << _BAL_SHIFT)
+            self._from_escrow(to, amount, idx, self._ck_index(owner, w))
+            log IERC20.Transfer(sender=owner, receiver=to, value=amount)
+            return
+        self._word[owner] = self._pack(owner, bal - amount, idx, self._owed_at(owner, w, idx), w)
+        w = self._word[to]
+        self._word[to] = self._pack(to, (w >> _BAL_SHIFT) + amount, idx, self._owed_at(to, w, idx), w)
     log IERC20.Transfer(sender=owner, receiver=to, value=amount)
+
+
+@internal
+def _from_escrow(to: address, amount: uint256, idx: uint256, ck: uint256):
+    """
+    @dev Tokens settled out of the escrow (checkpoint index `ck`). A receiver with no
+         position in the class takes the escrow's checkpoint itself, so its claims
+         are exactly those of a holder since closing (no extra rounding); one that
+         already holds some is settled at `idx` and credited
+         `amount x (idx - ck) // 1e18` (rounded down).
+    """
+    w: uint256 = self._word[to]
+    if w == 0:
+        self._word[to] = self._pack(to, amount, ck, 0, 0)
+    else:
+        carried: uint256 = amount * (idx - ck) // WAD
+        self._word[to] = self._pack(to, (w >> _BAL_SHIFT) + amount, idx, self._owed_at(to, w, idx) + carried, w)
+
+
+@internal
+@view
+def _ck_index(holder: address, w: uint256) -> uint256:
+    """
+    @dev The cash index at the holder's last checkpoint.
+    """
+    if w & _WIDE != 0:
+        return self._wide[holder] >> 128
+    return (w >> _CK_SHIFT) & _CK_MAX
