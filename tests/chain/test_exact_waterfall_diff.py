@@ -674,6 +674,7 @@ def _random_deals(draw: Any) -> ExactDeal:
         strip = {
             "name": "IO", "priority": draw(st.integers(1, prio + 1)), "principal": "none",
             "notional": draw(st.sampled_from(["pool", *names])), "rate": draw(st.integers(1, 200)) / 10_000,
+            "offering_price": draw(st.integers(1, 2000)) / 100,  # percent of notional (the chain never sees it)
         }  # fmt: skip
         tranches.append(strip)
     top: dict[str, Any] = {
