@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from openmbs.cashflow._advance import AdvanceMode, advance_code
 from openmbs.errors import AssumptionError, ConvergenceError, InputError
 from openmbs.pricing import _oas_kernel as K
 
@@ -282,7 +283,7 @@ def path_pool_cashflows(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
 ) -> FloatArray:
     """Pool cash flows on every mortgage-rate path under the refinancing model.
 
@@ -309,8 +310,9 @@ def path_pool_cashflows(
         Loss severity, decimal of the defaulted balance.
     lag : int
         Months from default to liquidation.
-    advance : bool
-        Whether the servicer advances principal and interest on defaulted loans.
+    advance : {"principal", "all", "none"}
+        What the servicer advances on defaulted loans, as in
+        :func:`openmbs.cashflow.project_pool` (``True``/``False``: ``"all"``/``"none"``).
 
     Returns
     -------
@@ -330,8 +332,9 @@ def path_pool_cashflows(
     liquidated ``lag`` months later with loss ``min(severity x defaulted,
     liquidated)``; the rest is recovered. ``scheduled_principal`` includes the
     amortisation advanced on defaulted loans; ``ending_balance`` is the performing
-    balance plus the foreclosure pipeline; interest is on the balance that pays (with
-    advancing, performing + foreclosure).
+    balance plus the foreclosure pipeline; interest is on the balance that pays or is
+    advanced (performing + foreclosure with ``advance="all"``, the performing balance
+    less the month's new defaults otherwise).
 
     Examples
     --------
@@ -392,7 +395,7 @@ def path_pool_cashflows(
         with_defaults,
         float(severity),
         int(lag),
-        bool(advance),
+        advance_code(advance),
     )
     return result
 
@@ -645,7 +648,7 @@ def oas_pass_through(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
 ) -> OASResult:
     """Monte Carlo OAS of a pass-through (net coupon to the investor).
 
@@ -787,7 +790,7 @@ def oas_deal(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
 ) -> dict[str, OASResult]:
     """Monte Carlo OAS of every (or the named) tranche of a deal.
 
