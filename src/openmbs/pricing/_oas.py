@@ -727,12 +727,15 @@ def _deal_collections(
 
     ``flows`` has the rows of :data:`POOL_ROWS` (the first four suffice when there are
     no defaults). The mapping is :func:`openmbs.structuring.collections_from_projection`'s:
-    pool balance = performing + foreclosure pipeline, the 60+ delinquent balance is the
+    pool balance = performing + foreclosure pipeline, rebuilt from the flows by the same
+    :func:`openmbs.structuring._analytics.pool_balance_rows` (``beginning(t + 1) =
+    ending(t)`` exactly), the 60+ delinquent balance is the
     pipeline, and the deal's clean-up call is applied (the remaining balance prepaid at
     par in the first period the pool factor is at or below ``deal.cleanup_call``;
     nothing after).
     """
     from openmbs.structuring import Collections
+    from openmbs.structuring._analytics import pool_balance_rows
 
     orig = pool.total_balance
     n_rows = len(POOL_ROWS)
@@ -741,7 +744,12 @@ def _deal_collections(
     if not np.isfinite(f).all():
         raise InputError("pool cash flows hold a non-finite value (check the rate paths)")
     interest, sched, prep, end, rec, loss, dq = f
-    end[end < 1e-7 * orig] = 0.0
+    # balances rebuilt from the flows, as in collections_from_projection
+    beg, end, dq, sched = pool_balance_rows(sched, prep, rec, loss, end, dq, orig)
+    f[1] = sched
+    f[3] = end
+    f[6] = dq
+    interest, sched, prep, end, rec, loss, dq = f
     if deal.cleanup_call > 0:
         hit = end <= deal.cleanup_call * orig
         any_hit = hit.any(axis=1)
@@ -752,9 +760,7 @@ def _deal_collections(
         f[:, cols > first[:, None]] = 0.0
         end[at] = 0.0
         dq[at] = 0.0
-    beg = np.empty_like(end)
-    beg[:, 0] = orig
-    beg[:, 1:] = end[:, :-1]
+        beg[:, 1:] = end[:, :-1]
     return Collections(
         original_balance=float(orig),
         interest=interest,
