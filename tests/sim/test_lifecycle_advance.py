@@ -51,3 +51,17 @@ def test_principal_advancing_reaches_the_reports(tmp_path: Path) -> None:
         advanced += pool.advanced_principal
         assert pool.advanced_interest == 0
     assert advanced > 0  # defaulted loans' principal was advanced
+
+
+def test_closing_projection_advances_as_the_simulated_servicer(tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+
+    lost = {}
+    for mode in ("all", "principal"):
+        out = tmp_path / mode
+        cfg = LifecycleConfig(loans=40, months=2, investors=2, chain=False, seed=2, sda=500,
+                              severity=40.0, lag=6, advance=mode)
+        run_lifecycle(out, cfg, write_outputs=False)
+        table = pacsv.read_csv(out / "projection.csv")
+        lost[mode] = sum(table.column("lost_interest").to_pylist())
+    assert lost["all"] == 0.0 < lost["principal"]

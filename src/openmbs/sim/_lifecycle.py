@@ -731,8 +731,9 @@ def run_lifecycle(
             f"deal {spec.name!r}: pool balance {exact.pool_original} units after sizing, "
             f"simulated pool {pool_units} units"
         )
-    cf = project_tape(
-        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, method="repline"
+    cf = project_tape(  # the closing analytics advance as the simulated servicer does
+        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, method="repline",
+        advance=cfg.advance,  # type: ignore[arg-type]
     )
     coll = collections_from_projection(
         cf, servicing_in_net_rate=spec.pool.servicing_in_net_rate, cleanup_call=spec.cleanup_call
