@@ -97,6 +97,7 @@ def bench_kernels(n: int, repeat: int, sample: int) -> None:
     from openmbs.cashflow import _fast as F
     from openmbs.cashflow import _kernels as K
     from openmbs.cashflow import project_loans
+    from openmbs.cashflow._advance import ADVANCE_CODES
     from openmbs.cashflow._project import _table as rate_table
     from openmbs.cashflow._reference import reference_loan
 
@@ -121,18 +122,20 @@ def bench_kernels(n: int, repeat: int, sample: int) -> None:
     chk_in = [a[o_chk] for a in (bal, gross / 12.0, (gross - net) / 12.0, rem, srow)]
     chk_d = drow[o_chk]
 
-    def fast(defaults: bool, advance: bool = True, workers: int = threads) -> Any:
+    def fast(defaults: bool, advance: str = "all", workers: int = threads) -> Any:
         (b, r, f, m, s), dr, lo, hi = fast_in[defaults]
+        code = ADVANCE_CODES[advance]
         return lambda: F.fast_kernel(b, r, f, m, s, smm_t, dr, mdr_t, lo, hi, defaults, 0.35,
-                                     6, advance, horizon, workers)
+                                     6, code, horizon, workers)
 
-    def chunked(defaults: bool, advance: bool = True) -> Any:
+    def chunked(defaults: bool, advance: str = "all") -> Any:
         b, r, f, m, s = chk_in
+        code = ADVANCE_CODES[advance]
         return lambda: K.project_kernel(b, r, f, m, s, smm_t, chk_d, mdr_t, defaults, 0.35,
-                                        6, advance, horizon, threads)
+                                        6, code, horizon, threads)
 
     t0 = time.perf_counter()
-    for d, a in ((False, True), (True, True), (True, False)):
+    for d, a in ((False, "all"), (True, "all"), (True, "principal"), (True, "none")):
         fast(d, a)()
         fast(d, a, 1)()
         chunked(d, a)()
@@ -142,7 +145,7 @@ def bench_kernels(n: int, repeat: int, sample: int) -> None:
     idx = np.random.default_rng(2).choice(n, size=min(sample, n), replace=False)
     ref_lm = float(rem[idx].sum())
 
-    def ref(defaults: bool, advance: bool) -> None:
+    def ref(defaults: bool, advance: str) -> None:
         for i in idx:
             r = int(rem[i])
             smm = list(prepay.smm_vector(int(age[i]), r))
@@ -152,9 +155,10 @@ def bench_kernels(n: int, repeat: int, sample: int) -> None:
 
     rows = []
     for label, defaults, advance, target in (
-        ("prepay only (150 PSA)", False, True, 1e9),
-        ("prepay + default, advancing", True, True, 5e8),
-        ("prepay + default, no advancing", True, False, 5e8),
+        ("prepay only (150 PSA)", False, "all", 1e9),
+        ("prepay + default, P&I advanced", True, "all", 5e8),
+        ("prepay + default, principal advanced", True, "principal", 5e8),
+        ("prepay + default, no advancing", True, "none", 5e8),
     ):
         ts = _times(fast(defaults, advance), repeat)
         med = float(np.median(ts))

@@ -170,3 +170,37 @@ def test_unreadable_tape_exits_cleanly(tmp_path: Path) -> None:
         assert proc.returncode == 2, proc.stderr
         assert "bad.parquet" in proc.stderr
         assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("mode", ["all", "principal", "none"])
+def test_advance_takes_three_modes(tmp_path: Path, mode: str) -> None:
+    out = tmp_path / "cf.csv"
+    res = runner.invoke(app, [*POOL, "--smm", "1", "--mdr", "1", "--severity", "20", "--lag",
+                              "12", "--advance", mode, "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    want = project_pool(balance=1e6, gross_coupon=0.065, net_coupon=0.06, original_term=360,
+                        remaining_term=348, loan_age=12, prepayment=Prepayment.smm(0.01),
+                        default=Default.mdr(0.01), severity=0.2, lag=12, advance=mode)  # type: ignore[arg-type]
+    table = pacsv.read_csv(out)
+    np.testing.assert_allclose(table.column("cash_flow").to_numpy(), want.cash_flow, rtol=1e-12)
+    # month 1: 1% of 1,000,000 defaults; its interest 10,000 x 6.5% / 12 = 54.17 is lost
+    # unless P&I are advanced
+    lost = table.column("lost_interest").to_numpy()[0]
+    assert lost == pytest.approx(0.0 if mode == "all" else 54.1667, abs=1e-3)
+
+
+def test_advance_default_is_principal_and_no_advance_is_none() -> None:
+    base = [*POOL, "--smm", "1", "--mdr", "1", "--severity", "20", "--lag", "12"]
+    default = runner.invoke(app, base)
+    assert default.exit_code == 0, default.output
+    assert "principal advanced" in " ".join(default.output.split())
+    old = runner.invoke(app, [*base, "--no-advance"])
+    assert old.exit_code == 0, old.output
+    assert "no advancing" in " ".join(old.output.split())
+    # errors are InputError, which `openmbs` (cli.main) prints with exit code 2
+    bad = runner.invoke(app, [*base, "--advance", "sometimes"])
+    assert isinstance(bad.exception, InputError)
+    assert "--advance 'sometimes'" in str(bad.exception)
+    clash = runner.invoke(app, [*base, "--advance", "all", "--no-advance"])
+    assert isinstance(clash.exception, InputError)
+    assert "--no-advance" in str(clash.exception)

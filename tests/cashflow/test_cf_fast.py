@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openmbs.behaviour import Default, Prepayment
-from openmbs.cashflow import PoolCashflows, project_loans
+from openmbs.cashflow import ADVANCE_MODES, PoolCashflows, project_loans
 from openmbs.cashflow._fast import (
     LANES_DEFAULT,
     LANES_PREPAY,
@@ -74,7 +74,7 @@ def _both(pool: tuple[np.ndarray, ...], **kw: Any) -> tuple[PoolCashflows, PoolC
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 10_000), st.integers(1, 700), st.sampled_from([1, 3, 60]), prepayments,
        st.one_of(st.none(), defaults), st.floats(0.0, 1.0), st.integers(0, 12),
-       st.booleans())
+       st.sampled_from(ADVANCE_MODES))
 def test_fast_kernel_equals_chunked_kernel(seed, n, n_ages, prepay, default, severity, lag,  # type: ignore[no-untyped-def]
                                            advance) -> None:
     pool = _pool(seed, n, n_ages)
@@ -84,8 +84,8 @@ def test_fast_kernel_equals_chunked_kernel(seed, n, n_ages, prepay, default, sev
 
 
 @pytest.mark.parametrize("lag", range(13))
-@pytest.mark.parametrize("advance", [True, False])
-def test_every_lag_with_and_without_advancing(lag: int, advance: bool) -> None:
+@pytest.mark.parametrize("advance", ADVANCE_MODES)
+def test_every_lag_with_and_without_advancing(lag: int, advance: str) -> None:
     # more loans than a block, one age (the broadcast loop) plus a mixed tail (the
     # gather loop), SDA (age-dependent) and PSA
     pool = _pool(lag, 3 * LANES_DEFAULT + 5, 1)
@@ -135,8 +135,8 @@ def test_sort_order_groups_columns_then_terms() -> None:
 
 @pytest.mark.parametrize("lanes", [LANES_PREPAY, LANES_DEFAULT])
 @pytest.mark.parametrize("default", [None, Default.sda(300)])
-@pytest.mark.parametrize("advance", [True, False])
-def test_padded_block_of_one_column(lanes: int, default: Default | None, advance: bool) -> None:
+@pytest.mark.parametrize("advance", ADVANCE_MODES)
+def test_padded_block_of_one_column(lanes: int, default: Default | None, advance: str) -> None:
     # one age, so one rate column: full blocks plus one padded block (a remainder of at
     # least a quarter of a block), whose empty lanes must not end the shared loop or
     # change any total; zero coupons and one-month terms included

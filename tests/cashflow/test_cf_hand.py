@@ -127,7 +127,8 @@ def test_severity_larger_than_amortized_balance_is_capped() -> None:
 
 def test_sf_cash_flow_a_first_months() -> None:
     # SF-23 Cash Flow A: 100,000,000 at 8% WAC, 360 months, SMM 1%, MDR 1%, 12-month
-    # lag, 20% severity, P&I advanced. Month 1 by hand: NEW DEF = 1,000,000;
+    # lag, 20% severity, principal advanced (the default; P&I advancing gives the same
+    # balances). Month 1 by hand: NEW DEF = 1,000,000;
     # SCH(1)/SCH(0) = 1 - P/B + 0.08/12 with P/B = (0.08/12) / (1 - (1 + 0.08/12)^-360)
     # = 0.0073376457 -> amortization fraction 0.00067097907;
     # VOL = 1e8 * (1 - 0.00067097907) * 0.01 = 999,329.02; loss in month 13 = 200,000.

@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openmbs.behaviour import Default, Prepayment
-from openmbs.cashflow import PoolCashflows, project_loans, project_pool, project_tape
+from openmbs.cashflow import (
+    ADVANCE_MODES,
+    PoolCashflows,
+    project_loans,
+    project_pool,
+    project_tape,
+)
 from openmbs.cashflow._project import repline_arrays
 from openmbs.cashflow._reference import reference_loan
 
@@ -70,7 +76,8 @@ def _check_signs(cf: PoolCashflows, start: float) -> None:
 
 
 @settings(max_examples=40)
-@given(pools, prepayments, defaults, st.floats(0.0, 1.0), st.integers(0, 24), st.booleans())
+@given(pools, prepayments, defaults, st.floats(0.0, 1.0), st.integers(0, 24),
+       st.sampled_from(ADVANCE_MODES))
 def test_conservation_and_signs(pool, prepay, default, severity, lag, advance) -> None:  # type: ignore[no-untyped-def]
     cf = _pool(pool, prepayment=prepay, default=default, severity=severity, lag=lag,
                advance=advance)
@@ -98,8 +105,8 @@ def test_zero_rates_give_level_pay_schedule(pool) -> None:  # type: ignore[no-un
 
 
 @settings(max_examples=25)
-@given(pools, prepayments, defaults, st.floats(0.0, 1.0), st.integers(0, 12), st.booleans(),
-       st.integers(1, 300))
+@given(pools, prepayments, defaults, st.floats(0.0, 1.0), st.integers(0, 12),
+       st.sampled_from(ADVANCE_MODES), st.integers(1, 300))
 def test_identical_loans_equal_generic_pool(pool, prepay, default, severity, lag, advance, n) -> None:  # type: ignore[no-untyped-def]
     kw = {"prepayment": prepay, "default": default, "severity": severity, "lag": lag,
           "advance": advance}
@@ -126,7 +133,7 @@ def _random_loans(seed: int, n: int) -> tuple[np.ndarray, ...]:
 
 @settings(max_examples=10)
 @given(st.integers(0, 10_000), prepayments, defaults, st.floats(0.0, 1.0), st.integers(0, 12),
-       st.booleans())
+       st.sampled_from(ADVANCE_MODES))
 def test_loan_level_matches_reference(seed, prepay, default, severity, lag, advance) -> None:  # type: ignore[no-untyped-def]
     bal, gross, net, rem, age = _random_loans(seed, 7)
     cf = project_loans(bal, gross, net, rem, age, prepayment=prepay, default=default,

@@ -177,7 +177,7 @@ def test_help_via_entry_point() -> None:
         "--tape",
         "--psa",
         "--sda",
-        "--no-advance",
+        "--advance",
         "--json",
     ):
         assert flag in help_.stdout, flag

@@ -83,8 +83,8 @@ def test_public_api() -> None:
     assert set(sim_pkg.__all__) >= {"LoanSimulator", "PeriodRecords", "PoolPeriod"}
 
 
-@pytest.mark.parametrize("advance", [False, True])
-def test_conservation_per_loan_and_pool_sums(advance: bool) -> None:
+@pytest.mark.parametrize("advance", [False, True, "principal"])
+def test_conservation_per_loan_and_pool_sums(advance: bool | str) -> None:
     tape = make_tape(2000, seed=1)
     dq = DelinquencyAssumptions(rate=0.03, cure=(0.5, 0.3, 0.2))
     sim = LoanSimulator(
@@ -128,7 +128,9 @@ def test_conservation_per_loan_and_pool_sums(advance: bool) -> None:
         status = rec.loans.column("status").to_numpy()
         assert rec.pool.foreclosure_balance == int(bal_end[status == STATUS_DEFAULTED].sum())
         seen_status |= set(status.tolist())
-        if advance:
+        if advance == "principal":
+            assert rec.pool.advanced_principal > 0 == rec.pool.advanced_interest
+        elif advance:
             assert rec.pool.advanced_interest > 0
         else:
             assert rec.pool.advanced_interest == 0 == rec.pool.advanced_principal
@@ -530,3 +532,61 @@ def test_accepts_a_generated_loan_tape() -> None:
     check_conservation(rec.loans)
     units = np.rint(tape.table.column("current_balance").to_numpy() * 1e6).astype(np.int64)
     assert rec.pool.balance_begin == int(units[units > 0].sum())
+
+
+def _one_loan(**kw: object) -> LoanSimulator:
+    tape = pa.table({"loan_id": ["a"], "current_balance": [100_000.0], "note_rate": [0.06],
+                     "remaining_term": [12], "loan_age": [0], "amortization_type": ["fixed"],
+                     "delinquency_status": [0]})
+    return LoanSimulator(tape, decimals=2, seed=3, **kw)  # type: ignore[arg-type]
+
+
+# Level payment of 10,000,000 cents at 0.5% a month over 12 months, rounded once:
+# 10,000,000 x 0.005 / (1 - 1.005^-12) = 860,664.297 -> 860,664; month 1 interest
+# 10,000,000 x 0.005 = 50,000, scheduled principal 810,664, balance 9,189,336; month 2
+# interest round(9,189,336 x 0.005) = 45,947, principal 814,717, balance 8,374,619;
+# month 3 interest round(8,374,619 x 0.005) = 41,873, principal 818,791.
+PRINCIPAL_1, PRINCIPAL_2, PRINCIPAL_3 = 810_664, 814_717, 818_791
+INTEREST_1, INTEREST_2 = 50_000, 45_947
+
+
+def test_principal_advancing_amortizes_defaults_and_loses_their_interest() -> None:
+    # MDR 100%: the loan defaults in month 1 and is liquidated in month 4 (lag 3); the
+    # servicer advances its scheduled principal in months 1-3, never its interest
+    sim = _one_loan(default=1.0, severity=0.25, lag=3, advance="principal",
+                    delinquency=NO_DQ)
+    recs = [sim.step() for _ in range(4)]
+    for rec, prin in zip(recs[:3], (PRINCIPAL_1, PRINCIPAL_2, PRINCIPAL_3), strict=True):
+        assert rec.pool.scheduled_principal == prin == rec.pool.advanced_principal
+        assert rec.pool.interest == 0 == rec.pool.advanced_interest == rec.pool.net_interest
+    # liquidated at the amortized balance; loss = 25% of the balance at default
+    bal = 10_000_000 - PRINCIPAL_1 - PRINCIPAL_2 - PRINCIPAL_3
+    assert recs[3].pool.default_writeoff == bal
+    assert recs[3].pool.loss == 2_500_000
+    assert recs[3].pool.recovery == bal - 2_500_000
+    assert recs[3].pool.interest == 0
+
+
+def test_principal_advancing_reinstatement_pays_the_missed_interest() -> None:
+    # delinquent in month 1 for sure (rate 1), cures in month 2 for sure (cure 1)
+    dq = DelinquencyAssumptions(rate=1.0, cure=(1.0, 1.0, 1.0), curtailment_share=0.0)
+    p = _one_loan(advance="principal", delinquency=dq)
+    a = _one_loan(advance="all", delinquency=dq)
+    p1, a1 = p.step(), a.step()
+    assert p1.pool.advanced_principal == PRINCIPAL_1 == a1.pool.advanced_principal
+    assert (p1.pool.interest, p1.pool.advanced_interest) == (0, 0)
+    assert (a1.pool.interest, a1.pool.advanced_interest) == (INTEREST_1, INTEREST_1)
+    p2, a2 = p.step(), a.step()
+    # the borrower pays this month's installment and, with principal-only advancing,
+    # the interest of the missed one (the advanced principal goes back to the servicer)
+    assert p2.pool.scheduled_principal == PRINCIPAL_2 == a2.pool.scheduled_principal
+    assert p2.pool.interest == INTEREST_2 + INTEREST_1
+    assert a2.pool.interest == INTEREST_2
+
+
+def test_advance_spellings() -> None:
+    assert _one_loan(advance=True).advance == "all"
+    assert _one_loan(advance=False).advance == "none"
+    assert _one_loan().advance == "none"
+    with pytest.raises(AssumptionError, match="'sometimes'"):
+        _one_loan(advance="sometimes")

@@ -64,6 +64,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from openmbs.cashflow import _kernels as K
+from openmbs.cashflow._advance import ADVANCE_NONE, ADVANCE_PRINCIPAL
 
 __all__ = [
     "LANES_DEFAULT",
@@ -408,16 +409,22 @@ def _advance_block(
     horizon: int,
     rmin: int,
     uniform: bool,
+    lose_interest: bool,
     acc: FloatArray,
 ) -> None:
-    """Run one block through ``horizon`` months with defaults and P&I advancing.
+    """Run one block through ``horizon`` months with defaults and principal advancing.
 
     ``ring_d``/``ring_n``: per lane, defaults awaiting liquidation in scheduled units
     and in currency; ``ring_s``: per lane, the scheduled balance in the month of
     default; ``ring_q``/``ring_y``: per block, defaults in scheduled units and the sum
-    of the scheduled balances in the month of default.
+    of the scheduled balances in the month of default. ``lose_interest``: the interest
+    of new defaults and of the foreclosure pipeline is lost (``advance="principal"``,
+    SF-18 ``INT LOST``) instead of advanced (``advance="all"``); the servicing fee is
+    then on the interest received only.
     """
     lanes = LANES_DEFAULT
+    # 1.0 when interest is lost: lost = li (NEW DEF + FCL(i-1)) c, fee on paying - lost
+    li = 1.0 if lose_interest else 0.0
     ring_len = max(lag, 1)
     scol = sc[0]
     dcol = dc[0]
@@ -482,6 +489,7 @@ def _advance_block(
         f1 = f - d_out + d
         liq = d_out * y
         paying = q + f
+        lost = li * (d + f)
         tt = t - 1
         acc[K.K_NEW_DEF, tt] += d * y
         acc[K.K_VOL, tt] += q * x * smm
@@ -492,7 +500,8 @@ def _advance_block(
         # before `cap`, severity * (balance at default) <= liquidated balance (SF-19 i)
         acc[K.K_LOSS, tt] += liq if severity >= 1.0 else severity * d_out * y_out
         acc[K.K_EXP_INT, tt] += paying * a_int
-        acc[K.K_FEE, tt] += paying * a_fee
+        acc[K.K_LOST_INT, tt] += lost * a_int
+        acc[K.K_FEE, tt] += (paying - lost) * a_fee
         acc[K.K_PERF_END, tt] += q1 * x
         q = q1
         f = f1
@@ -523,6 +532,7 @@ def _advance_block(
         a_liq = 0.0
         a_loss = 0.0
         a_int = 0.0
+        a_lost = 0.0
         a_fee = 0.0
         a_end = 0.0
         for j in range(lanes):
@@ -545,6 +555,7 @@ def _advance_block(
             f1 = f0 - d_out + d
             liq = d_out * s0
             paying = (q0 + f0) * s0
+            lost = li * (d + f0) * s0
             a_def += nd
             a_vol += q0 * s1 * smm
             a_act += (q0 - d) * ds
@@ -553,7 +564,8 @@ def _advance_block(
             a_liq += liq
             a_loss += min(severity * n_out, liq)
             a_int += paying * st[_C * lanes + j]
-            a_fee += paying * st[_F * lanes + j]
+            a_lost += lost * st[_C * lanes + j]
+            a_fee += (paying - lost) * st[_F * lanes + j]
             a_end += q1 * s1
             st[_Q * lanes + j] = q1
             st[_S * lanes + j] = s1
@@ -567,6 +579,7 @@ def _advance_block(
         acc[K.K_LIQ, tt] += a_liq
         acc[K.K_LOSS, tt] += a_loss
         acc[K.K_EXP_INT, tt] += a_int
+        acc[K.K_LOST_INT, tt] += a_lost
         acc[K.K_FEE, tt] += a_fee
         acc[K.K_PERF_END, tt] += a_end
 
@@ -684,6 +697,9 @@ def _no_advance_block(
             perf0 = q0 * s0
             q1 = q0 - d - q0 * smm
             f1 = f0 - liq + nd
+            # every default is liquidated by maturity (SF-19 j): the pipeline is empty,
+            # not the rounding residue of adding and removing the same cohorts
+            f1 = 0.0 if t >= rr[j] else f1
             a_def += nd
             a_vol += q0 * s1 * smm
             a_act += (q0 - d) * ds
@@ -727,7 +743,7 @@ def _worker(
     defaults: bool,
     severity: float,
     lag: int,
-    advance: bool,
+    advance: int,
     n_periods: int,
     acc: FloatArray,
 ) -> None:
@@ -754,10 +770,10 @@ def _worker(
             continue
         ring_d[:] = 0.0
         ring_n[:] = 0.0
-        if advance:
+        if advance != ADVANCE_NONE:
             _advance_block(
                 st, rr, sc, dc, ring_d, ring_n, ring_s, ring_q, ring_y, smm_t, mdr_t,
-                severity, lag, horizon, rmin, uniform, acc,
+                severity, lag, horizon, rmin, uniform, advance == ADVANCE_PRINCIPAL, acc,
             )
         else:
             _no_advance_block(
@@ -767,7 +783,7 @@ def _worker(
 
 @njit(cache=True, error_model="numpy")
 def _finish(
-    out: FloatArray, balance_total: float, defaults: bool, severity: float, advance: bool
+    out: FloatArray, balance_total: float, defaults: bool, severity: float, advance: int
 ) -> None:
     """Derive the rows that the block kernels do not sum (see the module docstring)."""
     n = out.shape[1]
@@ -781,7 +797,7 @@ def _finish(
             am = out[K.K_BEG, t] - out[K.K_PERF_END, t] - out[K.K_VOL, t]
             out[K.K_ACT_AM, t] = am
             out[K.K_EXP_AM, t] = am
-        elif advance:
+        elif advance != ADVANCE_NONE:
             out[K.K_EXP_AM, t] = out[K.K_ACT_AM, t] + out[K.K_AM_DEF, t]
         else:
             out[K.K_EXP_AM, t] += out[K.K_ACT_AM, t]
@@ -804,7 +820,7 @@ def fast_kernel(
     defaults: bool,
     severity: float,
     lag: int,
-    advance: bool,
+    advance: int,
     n_periods: int,
     n_workers: int,
 ) -> FloatArray:

@@ -38,6 +38,8 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from openmbs.cashflow._advance import ADVANCE_NONE, ADVANCE_PRINCIPAL
+
 __all__ = [
     "CHUNK",
     "K_ACT_AM",
@@ -73,7 +75,7 @@ K_LIQ = 7  # liquidated (amortized default) balance
 K_RECOV = 8  # principal recovery
 K_LOSS = 9  # principal loss
 K_EXP_INT = 10  # expected gross interest
-K_LOST_INT = 11  # gross interest not received (0 with advancing)
+K_LOST_INT = 11  # gross interest not received (0 with P&I advancing)
 K_FEE = 12  # servicing fee on interest received or advanced
 K_PERF_END = 13  # performing balance at the end of the period
 N_ACC = 14
@@ -200,12 +202,18 @@ def _default_chunk(
     mdr_t: FloatArray,
     severity: float,
     lag: int,
-    advance: bool,
+    advance: int,
     horizon: int,
     acc: FloatArray,
 ) -> None:
-    """Run one loaded chunk through ``horizon`` months, adding pool totals to ``acc``."""
+    """Run one loaded chunk through ``horizon`` months, adding pool totals to ``acc``.
+
+    ``advance`` is an :data:`openmbs.cashflow._advance.ADVANCE_CODES` code; with
+    principal advancing only, the interest of new defaults and of the foreclosure
+    pipeline is lost (SF-18 ``INT LOST``) and the fee is on the interest received.
+    """
     ring_len = max(lag, 1)
+    li = 1.0 if advance == ADVANCE_PRINCIPAL else 0.0
     for t in range(1, horizon + 1):
         base = ((t - 1) % ring_len) * CHUNK
         srow_t = smm_t[t]
@@ -226,7 +234,7 @@ def _default_chunk(
         a_lost_int = 0.0
         a_fee = 0.0
         a_end = 0.0
-        if advance:
+        if advance != ADVANCE_NONE:
             for j in range(CHUNK):
                 s0 = st[_S * CHUNK + j]
                 q0 = st[_Q * CHUNK + j]
@@ -250,6 +258,7 @@ def _default_chunk(
                 liq = d_out * s0
                 loss = min(severity * n_out, liq)
                 paying = perf0 + f0 * s0
+                lost = li * (nd + f0 * s0)
                 a_beg += perf0
                 a_def += nd
                 a_vol += q0 * s1 * smm
@@ -260,7 +269,8 @@ def _default_chunk(
                 a_liq += liq
                 a_loss += loss
                 a_exp_int += paying * c
-                a_fee += paying * st[_F * CHUNK + j]
+                a_lost_int += lost * c
+                a_fee += (paying - lost) * st[_F * CHUNK + j]
                 a_end += q1 * s1
                 st[_Q * CHUNK + j] = q1
                 st[_S * CHUNK + j] = s1
@@ -284,6 +294,7 @@ def _default_chunk(
                 perf0 = q0 * s0
                 q1 = q0 - d - q0 * smm
                 f1 = f0 - liq + nd
+                f1 = 0.0 if t >= r else f1  # empty at maturity (SF-19 j), not a residue
                 act_am = (q0 - d) * ds
                 pipe_am = (nd + f0 - liq) * ds / s0 if s0 > 0.0 else 0.0
                 loss = min(severity * liq, liq)
@@ -334,7 +345,7 @@ def _worker(
     defaults: bool,
     severity: float,
     lag: int,
-    advance: bool,
+    advance: int,
     n_periods: int,
     acc: FloatArray,
 ) -> None:
@@ -371,7 +382,7 @@ def project_kernel(
     defaults: bool,
     severity: float,
     lag: int,
-    advance: bool,
+    advance: int,
     n_periods: int,
     n_workers: int,
 ) -> FloatArray:
@@ -403,8 +414,10 @@ def project_kernel(
         Loss severity, decimal of the defaulted balance.
     lag : int
         Months from default to liquidation (0: liquidated in the month of default).
-    advance : bool
-        Whether the servicer advances principal and interest on defaulted loans.
+    advance : int
+        What the servicer advances on defaulted loans: ``0`` nothing, ``1`` scheduled
+        principal (interest lost), ``2`` principal and interest
+        (:data:`openmbs.cashflow._advance.ADVANCE_CODES`).
     n_periods : int
         Projection horizon (at least the largest remaining term).
     n_workers : int

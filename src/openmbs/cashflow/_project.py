@@ -13,6 +13,7 @@ import numpy.typing as npt
 
 from openmbs.behaviour import Default, Prepayment
 from openmbs.cashflow import _kernels as K
+from openmbs.cashflow._advance import AdvanceMode, advance_code
 from openmbs.cashflow._result import PoolCashflows
 from openmbs.errors import AssumptionError, InputError
 
@@ -87,7 +88,7 @@ def project_loans(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
     n_periods: int | None = None,
 ) -> PoolCashflows:
     """Project many level-pay loans, each with its own terms, and sum them by period.
@@ -139,7 +140,7 @@ def _project_loans(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
     n_periods: int | None = None,
     engine: Literal["fast", "chunked"] = "fast",
 ) -> PoolCashflows:
@@ -149,6 +150,7 @@ def _project_loans(
     tests compare the fast kernel with.
     """
     _check_assumptions(prepayment, default, severity, lag)
+    adv = advance_code(advance)
     bal = np.ascontiguousarray(balance, dtype=np.float64).ravel()
     gross = np.ascontiguousarray(gross_coupon, dtype=np.float64).ravel()
     net = np.ascontiguousarray(net_coupon, dtype=np.float64).ravel()
@@ -185,7 +187,7 @@ def _project_loans(
         acc = _fast.fast_kernel(
             bal[order], gross[order] / 12.0, (gross[order] - net[order]) / 12.0,
             rem[order], srow[order], smm_t, drow[order], mdr_t, block_lo, block_hi,
-            with_defaults, float(severity), int(lag), bool(advance), horizon, workers,
+            with_defaults, float(severity), int(lag), adv, horizon, workers,
         )
     else:
         # sort by remaining term (radix sort on 16-bit keys) so each chunk's horizon is
@@ -196,7 +198,7 @@ def _project_loans(
         acc = K.project_kernel(
             bal[order], gross[order] / 12.0, (gross[order] - net[order]) / 12.0,
             rem[order], srow[order], smm_t, drow[order], mdr_t, with_defaults,
-            float(severity), int(lag), bool(advance), horizon, workers,
+            float(severity), int(lag), adv, horizon, workers,
         )
     return _result(float(bal.sum()), acc)
 
@@ -288,7 +290,7 @@ def project_pool(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
     n_periods: int | None = None,
 ) -> PoolCashflows:
     """Project a generic pool: one level-pay loan with the pool's WAC, WAM and WALA.
@@ -315,8 +317,14 @@ def project_pool(
         Loss severity, decimal of the defaulted balance.
     lag : int, default 0
         Months from default to liquidation.
-    advance : bool, default True
-        Whether the servicer advances principal and interest on defaulted loans.
+    advance : {"principal", "all", "none"}, default "principal"
+        What the servicer advances on defaulted loans until liquidation.
+        ``"principal"`` (the Standard Formulas' examples): their scheduled principal,
+        so they amortize on schedule and the amortized balance is liquidated, while
+        their interest is lost. ``"all"``: principal and interest (nothing is lost
+        before liquidation). ``"none"``: nothing; the defaulted balance does not
+        amortize. ``True`` and ``False`` (earlier versions) mean ``"all"`` and
+        ``"none"``.
     n_periods : int, optional
         Horizon in months; defaults to ``remaining_term``.
 
@@ -329,7 +337,9 @@ def project_pool(
     -----
     SIFMA Standard Formulas SF-4 and SF-18/19. The schedule is re-amortized from the
     current balance over the remaining term (the ratio ``BAL(M-1)/BAL(M)`` does not
-    depend on the original term).
+    depend on the original term). The default ``advance="principal"`` reproduces the
+    Standard Formulas' default cash-flow examples (SF-23 onwards) in every column;
+    see ``docs/cashflow.md``.
 
     Examples
     --------
@@ -437,7 +447,7 @@ def project_tape(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
     method: Literal["loan", "repline"] = "loan",
 ) -> PoolCashflows:
     """Project a loan tape, loan by loan or by rep lines, to pool totals.

@@ -34,13 +34,16 @@ def reference_loan(
     *,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: str | bool = "all",
 ) -> dict[str, list[float]]:
     """Project one loan; ``smm[i-1]`` and ``mdr[i-1]`` are the rates of month ``i``.
 
-    ``mdr`` must already be zero in the last ``lag`` months. Returns the columns of
-    :class:`~openmbs.cashflow.PoolCashflows` (without ``period`` and ``factor``).
+    ``mdr`` must already be zero in the last ``lag`` months; ``advance`` is ``"all"``,
+    ``"principal"`` or ``"none"`` (or a bool: True is ``"all"``). Returns the columns
+    of :class:`~openmbs.cashflow.PoolCashflows` (without ``period`` and ``factor``).
     """
+    mode = ("all" if advance else "none") if isinstance(advance, bool) else advance
+    amortize = mode in ("all", "principal")  # SF-18: the defaulted balance amortizes
     c = gross_coupon / 12.0
     s = (gross_coupon - net_coupon) / 12.0
     sch = _sched(balance, c, remaining_term)
@@ -64,7 +67,7 @@ def reference_loan(
         new_def.append(nd)
         if i - lag >= 1:
             old = new_def[i - lag - 1]
-            if advance:
+            if amortize:
                 adb = old * (sch[i - 1] / sch[i - 1 - lag]) if sch[i - 1 - lag] > 0.0 else 0.0
             else:
                 adb = old
@@ -74,11 +77,11 @@ def reference_loan(
             loss = 0.0
         recov = max(adb - loss, 0.0)
         exp_am = (perf + fcl - adb) * am
-        am_def = (nd + fcl - adb) * am if advance else 0.0
+        am_def = (nd + fcl - adb) * am if amortize else 0.0
         act_am = (perf - nd) * am
         vol = perf * ratio * min(smm[i - 1], 1.0 - mdr[i - 1])
         exp_int = (perf + fcl) * c
-        if advance:
+        if mode == "all":
             lost_int = 0.0
             paying = perf + fcl
         else:

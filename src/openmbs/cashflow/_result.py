@@ -70,8 +70,8 @@ class PoolCashflows:
         Scheduled principal paid by borrowers: on the prior performing balance less the
         period's new defaults (SF-18 ``ACT AM``).
     amortization_from_defaults : ndarray
-        Scheduled principal on defaulted loans, advanced by the servicer when advancing;
-        zero without advancing (SF-18 ``AM DEF``).
+        Scheduled principal on defaulted loans, advanced by the servicer with
+        ``advance="principal"`` or ``"all"``; zero with ``"none"`` (SF-18 ``AM DEF``).
     foreclosure_balance : ndarray
         Defaulted balance awaiting liquidation at the end of the period.
     liquidated_balance : ndarray
@@ -83,8 +83,9 @@ class PoolCashflows:
     expected_interest : ndarray
         Gross interest due on the prior performing balance plus foreclosure balance.
     lost_interest : ndarray
-        Gross interest not received: on new defaults and the foreclosure pipeline when
-        not advancing; zero when advancing (the servicer advances it).
+        Gross interest not received: on new defaults and the foreclosure pipeline with
+        ``advance="principal"`` or ``"none"`` (SF-18 ``INT LOST``); zero with ``"all"``
+        (the servicer advances it).
     actual_interest : ndarray
         Gross interest collected or advanced.
     servicing_fee : ndarray
@@ -94,7 +95,7 @@ class PoolCashflows:
         Interest passed through: ``actual_interest - servicing_fee``.
     principal : ndarray
         Principal passed through: voluntary prepayment + actual amortization +
-        amortization from defaults (advanced; zero without advancing) + recovery.
+        amortization from defaults (advanced; zero with ``advance="none"``) + recovery.
     cash_flow : ndarray
         ``net_interest + principal``.
     factor : ndarray

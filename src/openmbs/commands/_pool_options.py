@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSUME_PANEL",
+    "DEFAULT_ADVANCE",
     "POOL_PANEL",
     "AbsOpt",
     "AdvanceOpt",
@@ -33,6 +34,7 @@ __all__ = [
     "LagOpt",
     "MdrOpt",
     "NetCouponOpt",
+    "NoAdvanceOpt",
     "PsaOpt",
     "SdaOpt",
     "SeverityOpt",
@@ -40,8 +42,10 @@ __all__ = [
     "TapeOpt",
     "TermOpt",
     "WacOpt",
+    "advance_from_flags",
     "check_flag",
     "default_from_flags",
+    "describe_advance",
     "prepayment_from_flags",
 ]
 
@@ -118,11 +122,52 @@ LagOpt = Annotated[
                  rich_help_panel=ASSUME_PANEL),
 ]
 AdvanceOpt = Annotated[
-    bool,
-    typer.Option("--advance/--no-advance",
-                 help="Servicer advances principal and interest on delinquent loans.",
+    str,
+    typer.Option("--advance", metavar="all|principal|none",
+                 help="What the servicer advances on defaulted loans until liquidation: "
+                      "'principal' (the SIFMA Standard Formulas' examples: they amortize on "
+                      "schedule, their interest is lost), 'all' (P&I, as under an agency "
+                      "guarantee) or 'none'.",
                  rich_help_panel=ASSUME_PANEL),
 ]
+NoAdvanceOpt = Annotated[
+    bool,
+    typer.Option("--no-advance", hidden=True,
+                 help="Same as --advance none (the spelling of earlier versions).",
+                 rich_help_panel=ASSUME_PANEL),
+]
+
+#: The advancing choice of the commands when --advance is not given.
+DEFAULT_ADVANCE = "principal"
+
+_ADVANCE_WORDS = {
+    "all": "P&I advanced",
+    "principal": "principal advanced",
+    "none": "no advancing",
+}
+
+
+def advance_from_flags(advance: str, no_advance: bool = False) -> str:
+    """The advancing mode of ``--advance MODE`` (and the old ``--no-advance``).
+
+    ``--no-advance`` is ``--advance none``; with any other explicit ``--advance`` it is
+    refused as a conflict.
+    """
+    from openmbs.cashflow import ADVANCE_MODES
+
+    mode = advance.strip().lower()
+    if mode not in ADVANCE_MODES:
+        raise InputError(f"--advance {advance!r}: must be one of all, principal, none")
+    if no_advance:
+        if mode not in ("none", DEFAULT_ADVANCE):
+            raise InputError(f"--no-advance conflicts with --advance {advance}")
+        return "none"
+    return mode
+
+
+def describe_advance(mode: str) -> str:
+    """Words for an advancing mode in a printed summary of the assumptions."""
+    return _ADVANCE_WORDS[mode]
 
 
 def check_flag(name: str, value: float) -> None:

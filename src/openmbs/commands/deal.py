@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from openmbs.cashflow import advance_mode
 from openmbs.commands._pool_options import (
+    DEFAULT_ADVANCE,
     AbsOpt,
+    AdvanceOpt,
     AgeOpt,
     BalanceOpt,
     CdrOpt,
@@ -25,6 +28,7 @@ from openmbs.commands._pool_options import (
     LagOpt,
     MdrOpt,
     NetCouponOpt,
+    NoAdvanceOpt,
     PsaOpt,
     SdaOpt,
     SeverityOpt,
@@ -32,6 +36,7 @@ from openmbs.commands._pool_options import (
     TapeOpt,
     TermOpt,
     WacOpt,
+    advance_from_flags,
     default_from_flags,
     prepayment_from_flags,
 )
@@ -83,8 +88,10 @@ def _pool(
     age: int | None,
     severity: float,
     lag: int,
+    advance: str = DEFAULT_ADVANCE,
 ) -> _Pool:
     sev = severity / 100.0
+    adv = advance_mode(advance)
     if tape is not None:
         from openmbs.cashflow import project_tape
         from openmbs.collateral import pool_stats, read_tape
@@ -100,7 +107,8 @@ def _pool(
         )
 
         def project_t(prep: Prepayment, dflt: Default | None) -> PoolCashflows:
-            return project_tape(t, prepayment=prep, default=dflt, severity=sev, lag=lag, method="repline")
+            return project_tape(t, prepayment=prep, default=dflt, severity=sev, lag=lag,
+                                advance=adv, method="repline")
 
         return _Pool(sized, project_t, f"tape {tape} ({len(t)} loans, {st.current_balance:,.2f})")
     p = spec.pool
@@ -131,6 +139,7 @@ def _pool(
             default=dflt,
             severity=sev,
             lag=lag,
+            advance=adv,
         )
 
     return _Pool(sized, project_g, f"generic pool {b:,.2f} WAC {g:.3%} net {n:.3%} term {tm} age {a}")
@@ -158,6 +167,8 @@ def run(
     sda: SdaOpt = None,
     severity: SeverityOpt = 0.0,
     lag: LagOpt = 0,
+    advance: AdvanceOpt = DEFAULT_ADVANCE,
+    no_advance: NoAdvanceOpt = False,
     index: float = _IDX,
     price: float | None = _PRICE1,
     out: Path | None = _OUT,
@@ -173,7 +184,8 @@ def run(
     )
 
     spec = _load(deal)
-    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
+    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag,
+                 advance_from_flags(advance, no_advance))
     prep = prepayment_from_flags(smm, cpr, psa, abs_, fallback_psa=100.0)
     dflt = default_from_flags(mdr, cdr, sda)
     cf = pool.project(prep, dflt)
@@ -251,6 +263,8 @@ def table_cmd(
     sda: SdaOpt = None,
     severity: SeverityOpt = 0.0,
     lag: LagOpt = 0,
+    advance: AdvanceOpt = DEFAULT_ADVANCE,
+    no_advance: NoAdvanceOpt = False,
     index: float = _IDX,
     as_json: bool = _JSON,
 ) -> None:
@@ -259,7 +273,8 @@ def table_cmd(
     from openmbs.structuring import collections_from_projection, price_yield_table
 
     spec = _load(deal)
-    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
+    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag,
+                 advance_from_flags(advance, no_advance))
     if tranche not in [t.name for t in pool.spec.tranches]:
         raise InputError(f"--tranche {tranche!r} is not in the deal ({', '.join(t.name for t in pool.spec.tranches)})")
     speeds = _floats(psa, "--psa")
@@ -321,6 +336,8 @@ def breakeven_cmd(
     abs_: AbsOpt = None,
     severity: SeverityOpt = 0.0,
     lag: LagOpt = 0,
+    advance: AdvanceOpt = DEFAULT_ADVANCE,
+    no_advance: NoAdvanceOpt = False,
     as_json: bool = _JSON,
 ) -> None:
     """The default rate (CDR or SDA speed) at which a tranche takes its first unit of loss."""
@@ -331,7 +348,8 @@ def breakeven_cmd(
     if severity <= 0:
         raise InputError("a breakeven needs a loss severity: give --severity (percent, e.g. 35)")
     spec = _load(deal)
-    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag)
+    pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag,
+                 advance_from_flags(advance, no_advance))
     if tranche not in [t.name for t in pool.spec.tranches]:
         raise InputError(f"--tranche {tranche!r} is not in the deal ({', '.join(t.name for t in pool.spec.tranches)})")
     prep = prepayment_from_flags(smm, cpr, psa, abs_, fallback_psa=100.0)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from openmbs.commands._pool_options import (
+    DEFAULT_ADVANCE,
     AdvanceOpt,
     AgeOpt,
     BalanceOpt,
@@ -20,11 +21,13 @@ from openmbs.commands._pool_options import (
     LagOpt,
     MdrOpt,
     NetCouponOpt,
+    NoAdvanceOpt,
     SdaOpt,
     SeverityOpt,
     TapeOpt,
     TermOpt,
     WacOpt,
+    advance_from_flags,
     check_flag,
     default_from_flags,
 )
@@ -114,7 +117,8 @@ def oas(
     sda: SdaOpt = None,
     severity: SeverityOpt = 0.0,
     lag: LagOpt = 0,
-    advance: AdvanceOpt = True,
+    advance: AdvanceOpt = DEFAULT_ADVANCE,
+    no_advance: NoAdvanceOpt = False,
     paths: Annotated[
         int,
         typer.Option("--paths", help="Monte Carlo paths (even: antithetic pairs).",
@@ -165,6 +169,7 @@ def oas(
 
     check_flag("severity", severity)
     check_flag("lag", lag)
+    adv = advance_from_flags(advance, no_advance)
 
     zc = ParCurve.parse(curve).zero_curve()
     common: dict[str, Any] = {
@@ -178,7 +183,7 @@ def oas(
         "default": default_from_flags(mdr, cdr, sda),
         "severity": severity / 100.0,
         "lag": lag,
-        "advance": advance,
+        "advance": adv,
     }
     if deal is None:
         if tranche:

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from openmbs.commands._pool_options import (
+    DEFAULT_ADVANCE,
     POOL_PANEL,
     AbsOpt,
     AdvanceOpt,
@@ -24,11 +25,13 @@ from openmbs.commands._pool_options import (
     CprOpt,
     LagOpt,
     MdrOpt,
+    NoAdvanceOpt,
     PsaOpt,
     SdaOpt,
     SeverityOpt,
     SmmOpt,
     TapeOpt,
+    advance_from_flags,
     check_flag,
     default_from_flags,
     prepayment_from_flags,
@@ -135,7 +138,8 @@ def price(
     sda: SdaOpt = None,
     severity: SeverityOpt = 0.0,
     lag: LagOpt = 0,
-    advance: AdvanceOpt = True,
+    advance: AdvanceOpt = DEFAULT_ADVANCE,
+    no_advance: NoAdvanceOpt = False,
     effective: Annotated[
         bool,
         typer.Option(
@@ -195,6 +199,7 @@ def price(
         settle_days = settle_days_from_date(settle_date)
     check_flag("severity", severity)
     check_flag("lag", lag)
+    adv = advance_from_flags(advance, no_advance)
     prepayment = prepayment_from_flags(smm, cpr, psa, abs_)
     default = default_from_flags(mdr, cdr, sda)
     par_curve = ParCurve.parse(curve) if curve is not None else None
@@ -206,7 +211,7 @@ def price(
         "default": default,
         "severity": severity / 100.0,
         "lag": lag,
-        "advance": advance,
+        "advance": adv,
     }
     coupon: float | None
     if tape is not None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from openmbs.commands._pool_options import (
+    DEFAULT_ADVANCE,
     POOL_PANEL,
     AbsOpt,
     AdvanceOpt,
@@ -16,14 +17,17 @@ from openmbs.commands._pool_options import (
     CprOpt,
     LagOpt,
     MdrOpt,
+    NoAdvanceOpt,
     PsaOpt,
     SdaOpt,
     SeverityOpt,
     SmmOpt,
     TapeOpt,
     WacOpt,
+    advance_from_flags,
     check_flag,
     default_from_flags,
+    describe_advance,
     prepayment_from_flags,
 )
 from openmbs.errors import InputError
@@ -121,7 +125,8 @@ def project(
     sda: SdaOpt = None,
     severity: SeverityOpt = 0.0,
     lag: LagOpt = 0,
-    advance: AdvanceOpt = True,
+    advance: AdvanceOpt = DEFAULT_ADVANCE,
+    no_advance: NoAdvanceOpt = False,
     method: Annotated[
         str,
         typer.Option("--method", help="Tape projection: 'loan' (every loan) or 'repline' "
@@ -157,6 +162,7 @@ def project(
             )
     check_flag("severity", severity)
     check_flag("lag", lag)
+    adv = advance_from_flags(advance, no_advance)
     prepayment = prepayment_from_flags(smm, cpr, psa, abs_)
     default = default_from_flags(mdr, cdr, sda)
     kw: dict[str, Any] = {
@@ -164,7 +170,7 @@ def project(
         "default": default,
         "severity": severity / 100.0,
         "lag": lag,
-        "advance": advance,
+        "advance": adv,
     }
     if tape is not None:
         from openmbs.cashflow import project_tape
@@ -192,7 +198,7 @@ def project(
         f"{prepayment.describe()}, "
         + (default.describe() if default is not None else "no defaults")
         + f", severity {severity:g}%, lag {lag} months, "
-        + ("P&I advanced" if advance else "no advancing")
+        + describe_advance(adv)
     )
     print_summary(cf, title, assumptions)
     if out is not None:

@@ -10,12 +10,16 @@ from typing import Annotated
 import typer
 
 from openmbs.commands._pool_options import (
+    DEFAULT_ADVANCE,
+    AdvanceOpt,
     AgeOpt,
     BalanceOpt,
     NetCouponOpt,
+    NoAdvanceOpt,
     TapeOpt,
     TermOpt,
     WacOpt,
+    advance_from_flags,
 )
 
 __all__ = ["register", "risk_app"]
@@ -43,6 +47,8 @@ def scenarios(
         str, typer.Option("--shift-bp", help="Rate shifts, bp, e.g. -100,0,100.")
     ] = "0",
     lag: Annotated[int, typer.Option("--lag", help="Months from default to liquidation.")] = 0,
+    advance: AdvanceOpt = DEFAULT_ADVANCE,
+    no_advance: NoAdvanceOpt = False,
     tape: TapeOpt = None,
     balance: BalanceOpt = None,
     wac: WacOpt = None,
@@ -84,6 +90,7 @@ def scenarios(
         tape=tape, balance=balance, wac=wac, net_coupon=net_coupon, term=term, age=age, deal=spec
     )
     grid = ScenarioGrid.parse(psa=psa, cdr=cdr, severity=severity, shift_bp=shift_bp)
+    adv = advance_from_flags(advance, no_advance)
     console = Console(stderr=True)
     with Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
@@ -91,7 +98,8 @@ def scenarios(
     ) as bar:
         task = bar.add_task("scenarios", total=len(grid))
         res = run_scenarios(
-            spec, pool, grid, price=price, lag=lag, workers=workers, dask_address=dask,
+            spec, pool, grid, price=price, lag=lag, advance=adv, workers=workers,
+            dask_address=dask,
             chunk_size=chunk_size, progress=lambda k: bar.advance(task, k),
         )
     if out is not None:

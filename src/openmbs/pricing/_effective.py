@@ -33,6 +33,7 @@ from openmbs.pricing._measures import (
 from openmbs.pricing._spread import price_from_z_spread, z_spread
 
 if TYPE_CHECKING:
+    from openmbs.cashflow._advance import AdvanceMode
     from openmbs.cashflow._result import PoolCashflows
 
 __all__ = [
@@ -280,7 +281,7 @@ def pass_through_projector(
     default: Any = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
 ) -> Callable[[float], PoolCashflows]:
     """A projector for a generic pass-through whose prepayment speed depends on rates.
 
@@ -299,7 +300,8 @@ def pass_through_projector(
         Hook replacing the rule: ``shift -> Prepayment`` (any
         :class:`openmbs.behaviour.Prepayment`, e.g. from a richer behaviour model).
     default, severity, lag, advance
-        Passed to :func:`openmbs.cashflow.project_pool`.
+        Passed to :func:`openmbs.cashflow.project_pool` (``advance``: ``"principal"``,
+        ``"all"`` or ``"none"``).
 
     Returns
     -------

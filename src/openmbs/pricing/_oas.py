@@ -32,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
+from openmbs.cashflow._advance import AdvanceMode, advance_code
 from openmbs.errors import AssumptionError, ConvergenceError, InputError
 from openmbs.pricing import _oas_kernel as K
 
@@ -282,7 +283,7 @@ def path_pool_cashflows(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
 ) -> FloatArray:
     """Pool cash flows on every mortgage-rate path under the refinancing model.
 
@@ -309,8 +310,9 @@ def path_pool_cashflows(
         Loss severity, decimal of the defaulted balance.
     lag : int
         Months from default to liquidation.
-    advance : bool
-        Whether the servicer advances principal and interest on defaulted loans.
+    advance : {"principal", "all", "none"}
+        What the servicer advances on defaulted loans, as in
+        :func:`openmbs.cashflow.project_pool` (``True``/``False``: ``"all"``/``"none"``).
 
     Returns
     -------
@@ -330,8 +332,9 @@ def path_pool_cashflows(
     liquidated ``lag`` months later with loss ``min(severity x defaulted,
     liquidated)``; the rest is recovered. ``scheduled_principal`` includes the
     amortisation advanced on defaulted loans; ``ending_balance`` is the performing
-    balance plus the foreclosure pipeline; interest is on the balance that pays (with
-    advancing, performing + foreclosure).
+    balance plus the foreclosure pipeline; interest is on the balance that pays or is
+    advanced (performing + foreclosure with ``advance="all"``, the performing balance
+    less the month's new defaults otherwise).
 
     Examples
     --------
@@ -392,7 +395,7 @@ def path_pool_cashflows(
         with_defaults,
         float(severity),
         int(lag),
-        bool(advance),
+        advance_code(advance),
     )
     return result
 
@@ -645,7 +648,7 @@ def oas_pass_through(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
 ) -> OASResult:
     """Monte Carlo OAS of a pass-through (net coupon to the investor).
 
@@ -724,12 +727,15 @@ def _deal_collections(
 
     ``flows`` has the rows of :data:`POOL_ROWS` (the first four suffice when there are
     no defaults). The mapping is :func:`openmbs.structuring.collections_from_projection`'s:
-    pool balance = performing + foreclosure pipeline, the 60+ delinquent balance is the
+    pool balance = performing + foreclosure pipeline, rebuilt from the flows by the same
+    :func:`openmbs.structuring._analytics.pool_balance_rows` (``beginning(t + 1) =
+    ending(t)`` exactly), the 60+ delinquent balance is the
     pipeline, and the deal's clean-up call is applied (the remaining balance prepaid at
     par in the first period the pool factor is at or below ``deal.cleanup_call``;
     nothing after).
     """
     from openmbs.structuring import Collections
+    from openmbs.structuring._analytics import pool_balance_rows
 
     orig = pool.total_balance
     n_rows = len(POOL_ROWS)
@@ -738,7 +744,12 @@ def _deal_collections(
     if not np.isfinite(f).all():
         raise InputError("pool cash flows hold a non-finite value (check the rate paths)")
     interest, sched, prep, end, rec, loss, dq = f
-    end[end < 1e-7 * orig] = 0.0
+    # balances rebuilt from the flows, as in collections_from_projection
+    beg, end, dq, sched = pool_balance_rows(sched, prep, rec, loss, end, dq, orig)
+    f[1] = sched
+    f[3] = end
+    f[6] = dq
+    interest, sched, prep, end, rec, loss, dq = f
     if deal.cleanup_call > 0:
         hit = end <= deal.cleanup_call * orig
         any_hit = hit.any(axis=1)
@@ -749,9 +760,7 @@ def _deal_collections(
         f[:, cols > first[:, None]] = 0.0
         end[at] = 0.0
         dq[at] = 0.0
-    beg = np.empty_like(end)
-    beg[:, 0] = orig
-    beg[:, 1:] = end[:, :-1]
+        beg[:, 1:] = end[:, :-1]
     return Collections(
         original_balance=float(orig),
         interest=interest,
@@ -787,7 +796,7 @@ def oas_deal(
     default: Default | None = None,
     severity: float = 0.0,
     lag: int = 0,
-    advance: bool = True,
+    advance: AdvanceMode | bool = "principal",
 ) -> dict[str, OASResult]:
     """Monte Carlo OAS of every (or the named) tranche of a deal.
 

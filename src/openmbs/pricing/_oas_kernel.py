@@ -128,7 +128,7 @@ def pool_paths_kernel(
     defaults: bool,
     severity: float,
     lag: int,
-    advance: bool,
+    advance: int,
 ) -> FloatArray:
     """Pool cash flows of level-pay rep lines on every mortgage-rate path.
 
@@ -159,7 +159,9 @@ def pool_paths_kernel(
         loan's last ``lag`` months).
     defaults, severity, lag, advance
         Default cash flows on or off; loss severity (decimal); months from default to
-        liquidation; whether P&I on defaulted loans is advanced.
+        liquidation; what is advanced on defaulted loans, as a code of
+        :data:`openmbs.cashflow._advance.ADVANCE_CODES` (0 nothing, 1 scheduled
+        principal with the interest lost, 2 principal and interest).
 
     Returns
     -------
@@ -264,14 +266,17 @@ def pool_paths_kernel(
                 ds = s0 - s1
                 perf0 = q0 * s0
                 q1 = q0 - d - q0 * smm
-                if advance:
+                if advance != 0:
                     d_out = d if lag == 0 else ring_d[base + i]
                     n_out = nd if lag == 0 else ring_n[base + i]
                     ring_d[base + i] = d
                     ring_n[base + i] = nd
                     f1 = f0 - d_out + d
                     liq = d_out * s0
-                    a_int += (perf0 + f0 * s0) * cpn[i]
+                    if advance == 2:
+                        a_int += (perf0 + f0 * s0) * cpn[i]
+                    else:  # principal advanced, interest of new defaults and FCL lost
+                        a_int += (perf0 - nd) * cpn[i]
                     a_sch += (q0 + f0 - d_out) * ds
                     a_fcl += f1 * s1
                     a_loss += min(severity * n_out, liq)
@@ -279,6 +284,7 @@ def pool_paths_kernel(
                     liq = nd if lag == 0 else ring_n[base + i]
                     ring_n[base + i] = nd
                     f1 = f0 - liq + nd
+                    f1 = 0.0 if tt >= r else f1  # empty at maturity, not a residue
                     a_int += (perf0 - nd) * cpn[i]
                     a_sch += (q0 - d) * ds
                     a_fcl += f1

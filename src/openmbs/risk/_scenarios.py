@@ -203,6 +203,7 @@ class _Job:
     price: float
     lag: int
     index_rate: float
+    advance: str = "principal"
 
 
 #: A no-default and a default scenario: evaluating both loads every kernel a chunk uses.
@@ -256,7 +257,7 @@ def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
     from dataclasses import replace
 
     from openmbs.behaviour import Default, Prepayment
-    from openmbs.cashflow import project_loans
+    from openmbs.cashflow import advance_mode, project_loans
     from openmbs.pricing import analyze, price_from_yield
     from openmbs.structuring import collections_from_projection, run_waterfall
 
@@ -271,6 +272,7 @@ def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
                 default=Default.cdr(float(cdr) / 100.0) if cdr > 0 else None,
                 severity=float(sev) / 100.0,
                 lag=job.lag,
+                advance=advance_mode(job.advance),
             )
         )
     coll = collections_from_projection(
@@ -327,6 +329,7 @@ def run_scenarios(
     *,
     price: float,
     lag: int = 0,
+    advance: str | bool = "principal",
     index_rate: float = 0.0,
     workers: int | None = None,
     dask_address: str | None = None,
@@ -348,6 +351,9 @@ def run_scenarios(
         Price per 100 of face at which each tranche's yield is computed.
     lag : int
         Months from default to liquidation.
+    advance : {"principal", "all", "none"}, default "principal"
+        What the servicer advances on defaulted loans, as in
+        :func:`openmbs.cashflow.project_pool` (``True``/``False``: ``"all"``/``"none"``).
     index_rate : float
         Floater index before the shift, decimal.
     workers : int, optional
@@ -384,7 +390,9 @@ def run_scenarios(
     if size < 1:
         raise InputError(f"chunk_size {chunk_size!r}: must be >= 1")
     spans = _chunks(n, size)
-    job = _Job(deal, pool, float(price), int(lag), float(index_rate))
+    from openmbs.cashflow import advance_mode
+
+    job = _Job(deal, pool, float(price), int(lag), float(index_rate), advance_mode(advance))
     parts: list[dict[str, FloatArray] | None] = [None] * len(spans)
 
     def done(j: int, part: dict[str, FloatArray]) -> None:

@@ -73,7 +73,10 @@ class LifecycleConfig:
     """Inputs of a lifecycle run (market units as in ``openmbs project``).
 
     ``psa``, ``sda`` in percent of the standard curves; ``severity`` in percent of the
-    defaulted balance; ``lag`` in months; ``tape`` a loan tape file (any format
+    defaulted balance; ``lag`` in months; ``advance`` what the servicer advances on
+    delinquent and defaulted loans (``"none"``, ``"principal"`` or ``"all"``, as in
+    :class:`~openmbs.sim.LoanSimulator`; default ``"none"``, the behaviour of earlier
+    versions); ``tape`` a loan tape file (any format
     ``read_tape`` knows) or ``None`` for a generated tape of ``loans`` loans; ``deal`` an
     example deal name or a TOML file. ``chain`` False skips the chain (off-chain
     lifecycle with the exact engine only; the run is then not reconciled on chain).
@@ -106,8 +109,13 @@ class LifecycleConfig:
     test_waterfall: bool = False
     verify_limit: int = 64
     rpc: str | None = None
+    advance: str = "none"
 
     def __post_init__(self) -> None:
+        from openmbs.cashflow._advance import advance_mode
+
+        # a bool (earlier spelling) becomes "all"/"none"; anything else is refused
+        object.__setattr__(self, "advance", advance_mode(self.advance, name="advance"))
         if self.loans < 1:
             raise InputError(f"--loans value {self.loans}: need at least 1")
         if not 1 <= self.investors <= 200:
@@ -134,6 +142,8 @@ class LifecycleConfig:
     def fingerprint(self) -> str:
         d = asdict(self)
         d.pop("months")  # a run may be extended
+        if d["advance"] == "none":
+            d.pop("advance")  # runs made before the choice existed keep their fingerprint
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -807,7 +817,8 @@ def run_lifecycle(
     dflt = Default.sda(cfg.sda)
     sev = cfg.severity / 100.0
     sim = LoanSimulator(
-        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, seed=cfg.seed
+        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, seed=cfg.seed,
+        advance=cfg.advance,  # type: ignore[arg-type]
     )
     pool_units = int(sim.balances.sum())
     st = pool_stats(tape)
@@ -824,8 +835,9 @@ def run_lifecycle(
             f"deal {spec.name!r}: pool balance {exact.pool_original} units after sizing, "
             f"simulated pool {pool_units} units"
         )
-    cf = project_tape(
-        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, method="repline"
+    cf = project_tape(  # the closing analytics advance as the simulated servicer does
+        tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, method="repline",
+        advance=cfg.advance,  # type: ignore[arg-type]
     )
     coll = collections_from_projection(
         cf, servicing_in_net_rate=spec.pool.servicing_in_net_rate, cleanup_call=spec.cleanup_call

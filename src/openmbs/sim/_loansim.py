@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from openmbs.cashflow._advance import AdvanceMode, advance_mode
 from openmbs.errors import AssumptionError, DataIntegrityError, InputError, TapeError
 
 __all__ = [
@@ -450,9 +451,12 @@ class LoanSimulator:
         Source of randomness; the same seed gives the same path.
     decimals : int, default 6
         Decimals of the settlement asset: a balance of 1.0 is ``10**decimals`` units.
-    advance : bool, default False
-        Whether the servicer advances scheduled principal and interest of delinquent and
-        defaulted loans (until liquidation).
+    advance : {"none", "principal", "all"}, default "none"
+        What the servicer advances on delinquent and defaulted loans (until
+        liquidation): nothing, their scheduled principal only (the SIFMA Standard
+        Formulas' convention: they amortize on schedule and their interest is not
+        paid), or principal and interest. ``False`` and ``True`` (earlier versions)
+        mean ``"none"`` and ``"all"``.
     delinquency : DelinquencyAssumptions, optional
         Curing delinquencies and curtailments (defaults documented on the class).
 
@@ -483,9 +487,13 @@ class LoanSimulator:
     remaining term of the tape and rounded to a unit; each month's interest is
     ``round(balance * rate / 12)`` and scheduled principal ``payment - interest``
     (all of the balance in the last month). Without advancing, delinquent and defaulted
-    loans pay nothing; with ``advance=True`` the servicer advances their installments
+    loans pay nothing; with ``advance="all"`` the servicer advances their installments
     (reported in ``advanced_*``), their balance amortises on schedule, and a
-    reinstatement repays the servicer (nothing more reaches the pool).
+    reinstatement repays the servicer (nothing more reaches the pool). With
+    ``advance="principal"`` only the scheduled principal is advanced (in
+    ``advanced_principal``; the balance amortises on schedule) and the interest is
+    not paid: a reinstatement repays the servicer's principal and pays the pool the
+    interest of every missed installment; a liquidation loses it.
 
     Examples
     --------
@@ -509,7 +517,7 @@ class LoanSimulator:
         lag: int = 0,
         seed: int | np.random.Generator = 0,
         decimals: int = 6,
-        advance: bool = False,
+        advance: AdvanceMode | bool = "none",
         delinquency: DelinquencyAssumptions | None = None,
     ) -> None:
         table = _tape_table(tape)
@@ -521,7 +529,7 @@ class LoanSimulator:
             raise AssumptionError(f"lag must be an integer number of months >= 0, got {lag!r}")
         self.decimals = decimals
         self.lag = lag
-        self.advance = bool(advance)
+        self.advance: AdvanceMode = advance_mode(advance)
         self.delinquency = delinquency if delinquency is not None else DelinquencyAssumptions()
         n = table.num_rows
         self.n_loans = n
@@ -591,6 +599,10 @@ class LoanSimulator:
         self._dpd: IntArray = np.where(self._state == _DQ, dq, 0).astype(np.int64)
         self._default_period: IntArray = np.full(n, -1, dtype=np.int64)
         self._default_balance: IntArray = np.zeros(n, dtype=np.int64)
+        # interest of missed installments not advanced (advance="principal"), owed to
+        # the pool until the loan reinstates (paid) or is liquidated (lost)
+        self._owed_interest: IntArray = np.zeros(n, dtype=np.int64)
+        self._owed_net: IntArray = np.zeros(n, dtype=np.int64)
         self.period = 0
 
         horizon = max(1, int(rem.max()) if n else 1)
@@ -618,7 +630,9 @@ class LoanSimulator:
         h.update(str(self._ids.to_pylist()).encode())
         for arr in (self._balance, self._rem, self._age, self._payment, self._severity):
             h.update(np.ascontiguousarray(arr).tobytes())
-        h.update(f"{self.decimals}|{self.lag}|{self.advance}|{self.delinquency}".encode())
+        # the boolean spelling of earlier versions, so that their fingerprints still hold
+        adv = {"none": "False", "all": "True"}.get(self.advance, self.advance)
+        h.update(f"{self.decimals}|{self.lag}|{adv}|{self.delinquency}".encode())
         return h.hexdigest()
 
     # ----------------------------------------------------------------- the month
@@ -675,7 +689,7 @@ class LoanSimulator:
         # advanced by the servicer.
         one = pays
         advanced = np.zeros(m, dtype=np.bool_)
-        if self.advance:
+        if self.advance != "none":
             advanced = (new_dq | stays_dq | (defaulted & ~liquidate)) & (rem >= 1)
             one = pays | advanced | cures
         ix = np.flatnonzero(one)
@@ -685,9 +699,25 @@ class LoanSimulator:
         net_int[ix] = inet
         bal[ix] -= ip
         rem[ix] -= 1
-        if self.advance:
+        if self.advance == "all":
             adv_p[advanced] = sched[advanced]
             adv_i[advanced] = interest[advanced]
+        elif self.advance == "principal":
+            # principal advanced; the interest is owed by the borrower, not paid
+            adv_p[advanced] = sched[advanced]
+            owed = self._owed_interest[lx]
+            owed_net = self._owed_net[lx]
+            owed[advanced] += interest[advanced]
+            owed_net[advanced] += net_int[advanced]
+            interest[advanced] = 0
+            net_int[advanced] = 0
+            # a reinstatement pays the pool the interest of every missed installment
+            interest[cures] += owed[cures]
+            net_int[cures] += owed_net[cures]
+            owed[cures] = 0
+            owed_net[cures] = 0
+            self._owed_interest[lx] = owed
+            self._owed_net[lx] = owed_net
         else:
             # Reinstatement: a curing loan pays every missed installment and this
             # month's. (With advancing they were advanced: the borrower repays the
@@ -736,6 +766,8 @@ class LoanSimulator:
             writeoff[li] = bal[li]
             recovery[li] = writeoff[li] - loss[li]
             bal[li] = 0
+            self._owed_interest[lx[li]] = 0  # unpaid interest is lost at liquidation
+            self._owed_net[lx[li]] = 0
 
         # New states and months past due.
         state = state0.copy()
@@ -915,6 +947,8 @@ class LoanSimulator:
                 dpd=self._dpd,
                 default_period=self._default_period,
                 default_balance=self._default_balance,
+                owed_interest=self._owed_interest,
+                owed_net=self._owed_net,
             )
         os.replace(tmp, path)
         return path
@@ -951,6 +985,10 @@ class LoanSimulator:
         self._dpd = arrays["dpd"].astype(np.int64)
         self._default_period = arrays["default_period"].astype(np.int64)
         self._default_balance = arrays["default_balance"].astype(np.int64)
+        # states saved before principal-only advancing have nothing owed
+        zeros = np.zeros_like(self._balance)
+        self._owed_interest = arrays.get("owed_interest", zeros).astype(np.int64)
+        self._owed_net = arrays.get("owed_net", zeros).astype(np.int64)
         self.period = int(meta["period"])
         try:
             bitgen = getattr(np.random, str(meta["rng"]["bit_generator"]))()

@@ -20,17 +20,107 @@ if TYPE_CHECKING:
     from openmbs.cashflow import PoolCashflows
 
 __all__ = [
+    "BALANCE_NOISE",
     "TrancheAnalytics",
     "breakeven_cdr",
     "breakeven_sda",
     "collections_from_projection",
     "period_table",
+    "pool_balance_rows",
     "price_yield_table",
     "tranche_analytics",
     "write_table",
 ]
 
 FloatArray = npt.NDArray[np.float64]
+
+#: Rounding noise of a projected balance, as a fraction of the original balance: the
+#: engine's balances and flows agree to far better than this (``docs/cashflow.md``), and
+#: anything below it is noise, never a balance.
+BALANCE_NOISE = 1e-9
+
+
+def _clean_noise(a: FloatArray, name: str, tol: float) -> None:
+    """Set ``a``'s negative rounding noise (down to ``-tol``) to zero, in place; refuse
+    anything more negative, naming the projection, the period and the value."""
+    if a.size and float(a.min()) < -tol:
+        k, t = np.unravel_index(int(a.argmin()), a.shape)
+        raise InputError(
+            f"projection {k + 1}, period {t + 1}: {name} {float(a[k, t])!r} is negative "
+            f"(beyond rounding noise of {tol:.3g})"
+        )
+    a[a < 0.0] = 0.0
+
+
+def pool_balance_rows(
+    sched: FloatArray,
+    prep: FloatArray,
+    rec: FloatArray,
+    loss: FloatArray,
+    end: FloatArray,
+    fcl: FloatArray,
+    original_balance: float,
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """The waterfall's pool balance rows from a projection, continuous to the bit.
+
+    Parameters
+    ----------
+    sched, prep, rec, loss : float64[n_scenarios, n_periods]
+        Scheduled principal (with advanced amortization), prepaid principal,
+        recoveries and losses of each period, currency units, all >= 0.
+    end, fcl : float64[n_scenarios, n_periods]
+        The projection's ending balance (performing + foreclosure) and foreclosure
+        balance (the 60+ delinquent balance), currency units.
+    original_balance : float
+        Pool balance at the start of period 1.
+
+    Returns
+    -------
+    beginning, ending, delinquent, scheduled : float64[n_scenarios, n_periods]
+        ``ending`` is ``end`` with negative rounding noise set to zero;
+        ``beginning(1) = original_balance`` and ``beginning(t + 1) = ending(t)``
+        exactly; ``delinquent`` is ``fcl`` cleaned the same way (zero where the pool is);
+        ``scheduled`` is the balance change not explained by the other flows (below).
+
+    Raises
+    ------
+    InputError
+        When a balance is negative beyond rounding noise (the message names the
+        projection, period and value).
+
+    Notes
+    -----
+    The pool balance is the SIFMA performing plus foreclosure balance (SF-18), kept as
+    projected: a balance is never cut to zero while the pool still pays (a PO would be
+    written down with no loss and the tail cash would go to the residual). The
+    projection's flows explain its balance change only to rounding, while a class that
+    takes all principal follows ``beginning - principal - losses``; the scheduled
+    principal is therefore taken as ``beginning - ending - prepaid - recoveries -
+    losses`` wherever that differs from the projected one by rounding noise (at most
+    ``BALANCE_NOISE x original_balance``), so that the pool's flows and balances agree
+    to the last bits of each period's balance, however small the pool has become.
+    Negative balances within the noise (a foreclosure pipeline emptied by adding and
+    removing the same defaults) are zero; beyond it they are an error.
+    """
+    orig = float(original_balance)
+    tol = BALANCE_NOISE * max(orig, 1.0)
+    for name, a in (("ending balance", end), ("foreclosure balance", fcl)):
+        if a.size and float(a.min()) < -tol:
+            k, t = np.unravel_index(int(a.argmin()), a.shape)
+            raise InputError(
+                f"projection {k + 1}, period {t + 1}: {name} {float(a[k, t])!r} is negative "
+                f"(beyond rounding noise of {tol:.3g} on an original balance of {orig!r})"
+            )
+    out = np.maximum(end, 0.0)
+    dq = np.maximum(fcl, 0.0)
+    dq[out == 0.0] = 0.0  # no balance, nothing delinquent
+    beg = np.empty_like(out)
+    beg[:, 0] = orig
+    beg[:, 1:] = out[:, :-1]
+    derived = (((beg - out) - prep) - rec) - loss
+    close = np.abs(derived - sched) <= tol
+    sched_out = np.where(close, np.maximum(derived, 0.0), sched)
+    return beg, out, dq, sched_out
 
 
 def collections_from_projection(
@@ -65,60 +155,59 @@ def collections_from_projection(
     Pool balance = performing + foreclosure balance (SIFMA default section), so
     ``beginning - ending = scheduled + prepaid + recoveries + losses`` with
     ``scheduled = principal - voluntary_prepayment - recovery`` (actual amortisation
-    plus amortisation advanced on defaulted loans). The 60+ delinquent balance is the
-    foreclosure pipeline (defaulted, not yet liquidated).
+    plus amortisation advanced on defaulted loans). The balance rows come from
+    the projection by :func:`pool_balance_rows`: ``beginning(t + 1) = ending(t)``
+    exactly, no balance is cut to zero while the pool pays, rounding noise is cleaned
+    and real negative balances are an error. The 60+
+    delinquent balance is the foreclosure pipeline (defaulted, not yet liquidated).
     """
     items = [cf] if not isinstance(cf, Sequence) else list(cf)
     if not items:
         raise InputError("collections_from_projection needs at least one projection")
     n = items[0].n_periods
     orig = float(items[0].original_balance)
-    rows: dict[str, list[FloatArray]] = {
-        k: []
-        for k in (
-            "interest",
-            "scheduled_principal",
-            "prepaid_principal",
-            "recoveries",
-            "losses",
-            "beginning_balance",
-            "ending_balance",
-            "delinquent_60",
-        )
-    }
     for p in items:
         if p.n_periods != n or abs(float(p.original_balance) - orig) > 1e-6 * max(orig, 1.0):
             raise InputError("projections of one run must share balance and length")
-        end = np.asarray(p.performing_balance + p.foreclosure_balance, dtype=np.float64).copy()
-        beg = np.concatenate([[orig], end[:-1]])
-        interest = np.asarray(p.net_interest if servicing_in_net_rate else p.actual_interest).copy()
-        prep = np.asarray(p.voluntary_prepayment, dtype=np.float64).copy()
-        rec = np.asarray(p.recovery, dtype=np.float64).copy()
-        loss = np.asarray(p.loss, dtype=np.float64).copy()
-        sched = np.maximum(np.asarray(p.principal) - prep - rec, 0.0)
-        dq = np.asarray(p.foreclosure_balance, dtype=np.float64).copy()
-        end[end < 1e-7 * max(orig, 1.0)] = 0.0
-        if cleanup_call > 0:
-            hit = np.nonzero(end <= cleanup_call * orig)[0]
+    interest = np.array([p.net_interest if servicing_in_net_rate else p.actual_interest
+                         for p in items], dtype=np.float64).reshape(len(items), n)
+    prep = np.array([p.voluntary_prepayment for p in items], dtype=np.float64).reshape(-1, n)
+    rec = np.array([p.recovery for p in items], dtype=np.float64).reshape(-1, n)
+    loss = np.array([p.loss for p in items], dtype=np.float64).reshape(-1, n)
+    prin = np.array([p.principal for p in items], dtype=np.float64).reshape(-1, n)
+    fcl = np.array([p.foreclosure_balance for p in items], dtype=np.float64).reshape(-1, n)
+    perf = np.array([p.performing_balance for p in items], dtype=np.float64).reshape(-1, n)
+    noise = BALANCE_NOISE * max(orig, 1.0)
+    for name, a in (("net_interest" if servicing_in_net_rate else "actual_interest", interest),
+                    ("voluntary_prepayment", prep), ("recovery", rec), ("loss", loss)):
+        _clean_noise(a, name, noise)
+    beg, end, dq, sched = pool_balance_rows(
+        np.maximum(prin - prep - rec, 0.0), prep, rec, loss, perf + fcl, fcl, orig
+    )
+    if cleanup_call > 0:
+        for j in range(len(items)):
+            hit = np.nonzero(end[j] <= cleanup_call * orig)[0]
             if hit.size:
                 k = int(hit[0])
-                prep[k] += end[k]
-                end[k] = 0.0
+                prep[j, k] += end[j, k]
+                end[j, k] = 0.0
                 for a in (interest, prep, rec, loss, sched, dq, end, beg):
-                    a[k + 1 :] = 0.0
-                dq[k] = 0.0
-        rows["interest"].append(interest)
-        rows["scheduled_principal"].append(sched)
-        rows["prepaid_principal"].append(prep)
-        rows["recoveries"].append(rec)
-        rows["losses"].append(loss)
-        rows["beginning_balance"].append(beg)
-        rows["ending_balance"].append(end)
-        rows["delinquent_60"].append(dq)
+                    a[j, k + 1 :] = 0.0
+                dq[j, k] = 0.0
+    rows = {
+        "interest": interest,
+        "scheduled_principal": sched,
+        "prepaid_principal": prep,
+        "recoveries": rec,
+        "losses": loss,
+        "beginning_balance": beg,
+        "ending_balance": end,
+        "delinquent_60": dq,
+    }
     return Collections.from_arrays(
         original_balance=orig,
         index_rate=index_rate,  # type: ignore[arg-type]
-        **{k: np.vstack(v) for k, v in rows.items()},  # type: ignore[arg-type]
+        **rows,  # type: ignore[arg-type]
     )
 
 
