@@ -320,17 +320,22 @@ def test_refund_returns_the_cash_paid_not_the_face(world):
     _escrow_empty(d)
 
 
-def test_io_strip_without_an_offering_price_is_a_spec_error():
+def test_io_strip_without_an_offering_price_cannot_be_offered():
+    """The analytics need no offering price; deploying an offering does, and an IO strip
+    has no par to fall back on (its notional is not what it is worth)."""
     import tomllib
 
+    from openmbs.chain import config_from_spec
     from openmbs.structuring import example_deal_path, parse_deal
 
     data = tomllib.loads(example_deal_path("pac_io").read_text())
     for t in data["tranches"]:
         t.pop("offering_price", None)
+    spec = parse_deal(data, file="pac_io.toml")  # fine for the analytics
     with pytest.raises(SpecError, match="offering_price") as err:
-        parse_deal(data, file="pac_io.toml")
-    assert "tranches[1].offering_price" in str(err.value) and "pac_io.toml" in str(err.value)
+        config_from_spec(spec, loan_count=1)
+    io = next(t["name"] for t in data["tranches"] if "notional" in t)
+    assert f"tranches[{io}].offering_price" in str(err.value) and "pac_io.toml" in str(err.value)
     data["tranches"][0]["offering_price"] = 0
     with pytest.raises(SpecError, match="offering_price"):
         parse_deal(data, file="pac_io.toml")

@@ -342,13 +342,15 @@ def bounded(world):
 
 def test_interest_is_bounded_by_the_pools_net_rate(bounded):
     """Principal relabelled as interest: 7% a year on a pool whose highest net rate is 6%
-    (bound 6% + 0.25%)."""
+    (bound 6% + 0.25%), in a month where no loan leaves delinquency (the cut-off's 90+
+    balance stays 90+ days late, so no missed installment can be paid)."""
     o = bounded.d.oracle
     assert o.max_annual_rate() == 625 * 10**14
     month = POOL_UNITS * 7 // 100 // 12
-    r = _with(bounded.report(interest=month), index_rate=5 * 10**16)
+    r = _with(bounded.report(interest=month), index_rate=5 * 10**16, delinquent_90_plus=20_000_000_000)
     _rejected(bounded, r, bounded.sign(r), "interest above balance x max rate")
-    ok = _with(bounded.report(interest=POOL_UNITS * 6 // 100 // 12), index_rate=5 * 10**16)
+    ok = _with(bounded.report(interest=POOL_UNITS * 6 // 100 // 12), index_rate=5 * 10**16,
+               delinquent_90_plus=20_000_000_000)
     bounded.d.remit(ok, bounded.sign(ok))
 
 
@@ -418,3 +420,33 @@ def test_lifecycle_on_chain_needs_a_liquidation_lag_the_oracle_accepts():
             LifecycleConfig(lag=lag)
         assert LifecycleConfig(lag=lag, chain=False).lag == lag
     assert LifecycleConfig(lag=2).lag == 2
+
+
+def test_reinstated_loans_pay_their_arrears_within_the_bound(bounded):
+    """Without advancing, a loan that reinstates (or pays off) pays the interest of every
+    installment it missed. The interest bound grows by MAX_ARREARS_MONTHS months of
+    interest on the balance that left the 60+ buckets, and one month on what left 30-59
+    days, and by nothing more: with no loan leaving delinquency, principal relabelled as
+    interest is still refused (test_interest_is_bounded_by_the_pools_net_rate)."""
+    o = bounded.d.oracle
+    rate = int(o.max_annual_rate())
+    months = int(o.MAX_ARREARS_MONTHS())
+    serious = 20_000_000_000
+    # period 1: the 90+ balance at cut-off stays 90+ days late and pays nothing
+    r1 = _with(bounded.report(interest=POOL_UNITS * 6 // 100 // 12), index_rate=5 * 10**16,
+               delinquent_90_plus=serious)
+    bounded.d.remit(r1, bounded.sign(r1))
+    # period 2: it reinstates, paying this month's and twelve missed installments' interest
+    beg = int(o.last_ending_balance())
+    arrears = serious * 6 // 100 // 12 * 12
+    r2 = _with(bounded.report(interest=beg * 6 // 100 // 12 + arrears), index_rate=5 * 10**16)
+    # at the edge of the bound: one unit more is refused, the bound itself accepted
+    cap = (beg + months * serious) * rate // (12 * 10**18)
+    assert r2.interest <= cap
+    over = _with(bounded.report(interest=cap + 1), index_rate=5 * 10**16)
+    _rejected(bounded, over, bounded.sign(over), "interest above balance x max rate")
+    edge = _with(bounded.report(interest=cap), index_rate=5 * 10**16)
+    with boa.env.anchor():
+        bounded.d.remit(edge, bounded.sign(edge))
+    bounded.d.remit(r2, bounded.sign(r2))
+    assert int(o.last_period()) == 2

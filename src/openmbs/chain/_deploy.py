@@ -8,7 +8,7 @@ from typing import Any
 
 from openmbs.chain._clients import DealClient
 from openmbs.chain._contracts import abi_deployer, deployer
-from openmbs.errors import ChainError, InputError
+from openmbs.errors import ChainError, InputError, SpecError
 
 __all__ = [
     "DealConfig",
@@ -361,7 +361,9 @@ def config_from_spec(
 
     exact = compile_exact(spec)
     by_name = {t.name: t for t in spec.tranches}
-    prices = tuple(_price_wad(by_name[n].offering_price, spec, n) for n in exact.names)
+    prices = tuple(
+        _price_wad(by_name[n].offering_price, spec, n, io=by_name[n].notional is not None) for n in exact.names
+    )
     return config_from_exact(
         exact,
         name=str(spec.name),
@@ -374,11 +376,21 @@ def config_from_spec(
     )
 
 
-def _price_wad(percent: float | None, spec: Any, name: str) -> int:
-    """A spec's ``offering_price`` (percent of face) as WAD per unit of face."""
+def _price_wad(percent: float | None, spec: Any, name: str, *, io: bool) -> int:
+    """A spec's ``offering_price`` (percent of face) as WAD per unit of face; par when
+    not given, except for an IO strip, whose notional is not what it is worth (the
+    analytics do not need the price; the offering does)."""
     from decimal import Decimal
 
     if percent is None:
+        if io:
+            raise SpecError(
+                "an IO strip needs an offering_price (percent of its notional) to be offered: "
+                "it is not sold at par",
+                file=spec.source,
+                key=f"tranches[{name}].offering_price",
+                value=None,
+            )
         return WAD
     wad = int(Decimal(repr(float(percent))) * 10**16)
     if not 0 < wad <= MAX_PRICE_WAD:

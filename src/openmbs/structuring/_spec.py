@@ -271,13 +271,6 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
                 raise _fail("an IO strip takes no principal: principal = 'none'", file, f"{key}.principal", t.principal)
             if t.coupon != "fixed":
                 raise _fail("an IO strip pays a fixed strip rate", file, f"{key}.coupon", t.coupon)
-            if t.offering_price is None:
-                raise _fail(
-                    "an IO strip needs an offering_price (percent of its notional): it is not sold at par",
-                    file,
-                    f"{key}.offering_price",
-                    None,
-                )
         elif sum(sizes) != 1 and not (band_sized and sum(sizes) == 0):
             raise _fail(
                 "give exactly one of balance, percent or remainder = true", file, f"{key}.balance", t.balance

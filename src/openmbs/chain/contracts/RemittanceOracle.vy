@@ -58,6 +58,10 @@ interface IDeal:
 
 WAD: constant(uint256) = deal_types.WAD
 MAX_ATTESTORS: constant(uint256) = 32
+# @dev Months of missed interest a loan that leaves the 60+ day buckets may pay at once
+# (a reinstatement or a payoff pays every missed installment): the interest bound
+# allows this many months on the balance that left 60+ since the last report.
+MAX_ARREARS_MONTHS: public(constant(uint256)) = 36
 MAX_PROOF: constant(uint8) = max_value(uint8)
 
 SERVICER_ROLE: public(constant(bytes32)) = keccak256("SERVICER_ROLE")
@@ -240,7 +244,6 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: ui
     removed: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
     assert removed <= r.beginning_balance  # dev: principal above beginning balance
     assert r.ending_balance == r.beginning_balance - removed  # dev: ending balance does not roll forward
-    assert r.interest * 12 * WAD <= r.beginning_balance * ((bounds >> 128) & _LOW64)  # dev: interest above balance x max rate
     assert r.delinquent_30 + r.delinquent_60 + r.delinquent_90_plus <= r.ending_balance  # dev: delinquencies above ending balance
     # Delinquency rolls at most one bucket a month (a loan misses one payment a month);
     # cures and amortisation only lower a bucket.
@@ -249,6 +252,12 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: ui
     # month, and a loan is either liquidated or still counted, not both.
     assert liquidated <= last_60_plus  # dev: liquidations above last 60+
     assert r.delinquent_90_plus + liquidated <= last_60_plus  # dev: 90+ above last 60+ less liquidations
+    # Interest: a month at the bound rate on the beginning balance, plus the missed
+    # installments of loans that left delinquency (one month on what left 30-59 days,
+    # at most MAX_ARREARS_MONTHS on what left 60+ without being liquidated); the two
+    # differences are >= 0 by the roll checks above.
+    arrears: uint256 = (last_30 - r.delinquent_60) + MAX_ARREARS_MONTHS * (last_60_plus - r.delinquent_90_plus - liquidated)
+    assert r.interest * 12 * WAD <= (r.beginning_balance + arrears) * ((bounds >> 128) & _LOW64)  # dev: interest above balance x max rate
     assert r.loan_count <= (progress >> 128) & _LOW64  # dev: loan count grew
     assert r.index_rate <= last_index + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
     assert last_index <= r.index_rate + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
