@@ -7,11 +7,13 @@ spent, then prints a table: machine, rounds, steps (examples for the differentia
 test), seconds, steps per second, failures.
 
 Seeded and resumable: round ``k`` of a campaign runs with the hypothesis seed
-``seed + k``; the next round to run is kept in ``.fuzz/progress.json`` and
-hypothesis's example database in ``.fuzz/<machine>/``, so a rerun continues where
-the last one stopped and replays every failure it saved first. A failure is printed
-(shrunk to a short program) and the campaign moves on to the next round; the exit
-status is 1 if any round failed.
+``seed + k`` (the machines are deterministic, so a round replays exactly). The next
+round to run and the rounds that failed are kept in ``.fuzz/progress.json``: a rerun
+first replays every failed round (dropping those that pass now), then continues
+where the last one stopped. A failure is printed (shrunk to a short program, with
+hypothesis's reproduction blob) and the campaign moves on to the next round; the
+exit status is 1 if any round failed. (Hypothesis writes no example database for a
+seeded run, hence the campaign's own record of failed rounds.)
 
 Usage: ``python tests/fuzz.py --minutes 30 [--seed 0] [--machines deal,diff]``.
 """
@@ -30,8 +32,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CHAIN_TESTS = REPO / "tests" / "chain"
-STEPS_PER_EXAMPLE = 50
-EXAMPLES_PER_ROUND = 20
+#: Examples per round and steps per example (``--examples``, ``--steps``).
+SIZES = {"examples": 20, "steps": 50}
 
 
 def _load(name: str) -> ModuleType:
@@ -45,23 +47,17 @@ def _load(name: str) -> ModuleType:
     return module
 
 
-def _database(root: Path, machine: str) -> Any:
-    from hypothesis.database import DirectoryBasedExampleDatabase
-
-    return DirectoryBasedExampleDatabase(str(root / machine))
-
-
-def _round_deal(mod: ModuleType, seed: int, db: Any, late: bool) -> tuple[int, bool]:
+def _round_deal(mod: ModuleType, seed: int, late: bool) -> tuple[int, bool]:
     """One round of the deal machine; returns (steps, failed)."""
     from hypothesis import seed as hypothesis_seed
     from hypothesis.stateful import get_state_machine_test
 
     machine = mod.LateSettlementMachine if late else mod.DealMachine
     mod.machine_world()
-    cfg = mod.machine_settings(EXAMPLES_PER_ROUND, STEPS_PER_EXAMPLE, shrink=True)
+    cfg = mod.machine_settings(SIZES["examples"], SIZES["steps"], shrink=True)
     from hypothesis import settings
 
-    test = get_state_machine_test(machine, settings=settings(cfg, database=db))
+    test = get_state_machine_test(machine, settings=settings(cfg, database=None, print_blob=True))
     before = machine.steps
     try:
         hypothesis_seed(seed)(test)()
@@ -71,7 +67,7 @@ def _round_deal(mod: ModuleType, seed: int, db: Any, late: bool) -> tuple[int, b
     return machine.steps - before, False
 
 
-def _round_diff(mod: ModuleType, seed: int, db: Any) -> tuple[int, bool]:
+def _round_diff(mod: ModuleType, seed: int) -> tuple[int, bool]:
     """One round of the differential test (every example deal); returns (examples, failed)."""
     import boa
     from hypothesis import given, settings
@@ -80,19 +76,21 @@ def _round_diff(mod: ModuleType, seed: int, db: Any) -> tuple[int, bool]:
 
     count = 0
     failed = False
-    for name in sorted(mod.DEALS):
-        deal = mod.DEALS[name]
 
-        @settings(max_examples=EXAMPLES_PER_ROUND // 4, deadline=None, database=db)
+    def make(deal: Any) -> Any:
+        @settings(max_examples=max(1, SIZES["examples"] // 4), deadline=None, database=None, print_blob=True)
         @given(periods=st.lists(mod._period, min_size=3, max_size=24), wind_down=st.booleans())
-        def diff(periods: list[tuple[int, ...]], wind_down: bool, deal: Any = deal) -> None:
+        def diff(periods: list[tuple[int, ...]], wind_down: bool) -> None:
             nonlocal count
             count += 1
             with boa.env.anchor():
                 contract = mod.deploy_exact_waterfall(deal, mod.DEAL_ADDRESS)
                 mod._run(contract, deal, mod._remittances(deal, periods, wind_down))
 
-        diff.__name__ = f"diff_{name}"  # one database key per deal
+        return diff
+
+    for name in sorted(mod.DEALS):
+        diff = make(mod.DEALS[name])
         try:
             hypothesis_seed(seed)(diff)()
         except Exception:
@@ -107,40 +105,68 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="campaign seed (round k runs seed + k)")
     p.add_argument("--machines", default="deal,diff",
                    help="comma-separated: deal, late (late settlements allowed), diff")
-    p.add_argument("--dir", type=Path, default=REPO / ".fuzz", help="database and progress folder")
+    p.add_argument("--dir", type=Path, default=REPO / ".fuzz", help="progress folder (default .fuzz)")
+    p.add_argument("--examples", type=int, default=SIZES["examples"], help="examples per round")
+    p.add_argument("--steps", type=int, default=SIZES["steps"], help="steps per example")
     args = p.parse_args(argv)
+    SIZES.update(examples=args.examples, steps=args.steps)
     machines = [m.strip() for m in args.machines.split(",") if m.strip()]
     unknown = set(machines) - {"deal", "late", "diff"}
     if unknown:
         p.error(f"unknown machine(s) {sorted(unknown)}; choose from deal, late, diff")
     args.dir.mkdir(parents=True, exist_ok=True)
     progress_file = args.dir / "progress.json"
-    progress: dict[str, int] = json.loads(progress_file.read_text()) if progress_file.exists() else {}
+    progress: dict[str, Any] = {"next": {}, "failed": []}
+    if progress_file.exists():
+        progress = json.loads(progress_file.read_text())
+
+    def save() -> None:
+        progress_file.write_text(json.dumps(progress, indent=1, sort_keys=True))
 
     stateful = _load("test_chain_stateful") if {"deal", "late"} & set(machines) else None
     diff = _load("test_exact_waterfall_diff") if "diff" in machines else None
     stats = {m: {"rounds": 0, "steps": 0, "seconds": 0.0, "cpu": 0.0, "failures": 0} for m in machines}
+
+    def run_round(m: str, seed: int) -> tuple[int, bool]:
+        t0, c0 = time.perf_counter(), time.process_time()
+        if m == "diff":
+            n, failed = _round_diff(diff, seed)
+        else:
+            n, failed = _round_deal(stateful, seed, late=(m == "late"))
+        s = stats[m]
+        s["seconds"] += time.perf_counter() - t0
+        s["cpu"] += time.process_time() - c0
+        s["rounds"] += 1
+        s["steps"] += n
+        s["failures"] += int(failed)
+        return n, failed
+
+    # 1. replay the rounds that failed before
+    for m, seed in list(progress["failed"]):
+        if m not in machines:
+            continue
+        print(f"fuzz: replaying failed round {m} seed {seed}")
+        _, failed = run_round(m, seed)
+        if not failed:
+            print(f"fuzz: {m} seed {seed} passes now; dropped from the failed rounds")
+            progress["failed"].remove([m, seed])
+            save()
+    # 2. new rounds until the time budget is spent
     deadline = time.monotonic() + args.minutes * 60
     while time.monotonic() < deadline:
         for m in machines:
             if time.monotonic() >= deadline:
                 break
             key = f"{m}:{args.seed}"
-            k = progress.get(key, 0)
-            db = _database(args.dir, m)
-            t0, c0 = time.perf_counter(), time.process_time()
-            if m == "diff":
-                n, failed = _round_diff(diff, args.seed + k, db)
-            else:
-                n, failed = _round_deal(stateful, args.seed + k, db, late=(m == "late"))
-            s = stats[m]
-            s["seconds"] += time.perf_counter() - t0
-            s["cpu"] += time.process_time() - c0
-            s["rounds"] += 1
-            s["steps"] += n
-            s["failures"] += int(failed)
-            progress[key] = k + 1
-            progress_file.write_text(json.dumps(progress, indent=1, sort_keys=True))
+            k = progress["next"].get(key, 0)
+            n, failed = run_round(m, args.seed + k)
+            progress["next"][key] = k + 1
+            if failed and [m, args.seed + k] not in progress["failed"]:
+                progress["failed"].append([m, args.seed + k])
+            save()
+            if failed and n == 0:
+                print(f"fuzz: round {k} of {m} failed before running a step: stopping", file=sys.stderr)
+                deadline = 0.0
     print()
     print(f"{'machine':<8} {'rounds':>6} {'steps':>8} {'seconds':>9} {'steps/s':>8} {'cpu s':>8} "
           f"{'steps/cpu s':>11} {'failures':>8}")
@@ -151,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{cpu_rate:>11.1f} {s['failures']:>8}")
     print("(steps include hypothesis's replays and shrinking; diff: steps are examples of 3-24 "
           "periods; cpu s: this process's CPU time, the rate on a machine shared with other jobs)")
-    print(f"seed {args.seed}; next rounds: {json.dumps({k: v for k, v in progress.items() if k.endswith(f':{args.seed}')})}")
+    print(f"campaign seed {args.seed}; next round per machine: {progress['next']}; "
+          f"failed rounds (replayed first next time): {progress['failed']}")
     return 1 if any(s["failures"] for s in stats.values()) else 0
 
 
