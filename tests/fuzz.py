@@ -177,6 +177,10 @@ def main(argv: list[str] | None = None) -> int:
               f"{cpu_rate:>11.1f} {s['failures']:>8}")
     print("(steps include hypothesis's replays and shrinking; diff: steps are examples of 3-24 "
           "periods; cpu s: this process's CPU time, the rate on a machine shared with other jobs)")
+    if stateful is not None and stateful.DealMachine.outcomes:
+        print("rules run (and the reverts among them), deal and late machines together:")
+        for name, count in sorted(stateful.DealMachine.outcomes.items()):
+            print(f"  {name:<60} {count:>7}")
     print(f"campaign seed {args.seed}; next round per machine: {progress['next']}; "
           f"failed rounds (replayed first next time): {progress['failed']}")
     return 1 if any(s["failures"] for s in stats.values()) else 0

@@ -40,10 +40,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import boa
 import pytest
@@ -54,6 +56,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -174,6 +177,7 @@ def expect_revert(*, dev: str | None = None, msg: str | None = None) -> Iterator
     """Expect the block to revert with the root cause ``dev`` (a ``# dev:`` reason)
     and/or the revert string ``msg``; any other outcome fails the test."""
     assert dev or msg
+    DealMachine.outcomes[f"  reverted: {dev or msg}"] += 1
     try:
         yield
     except boa.BoaError as exc:
@@ -243,6 +247,9 @@ class DealMachine(RuleBasedStateMachine):
     late_settlement = ESCROW_FIX_LANDED
     #: Steps run by every machine of this class in this process (all examples).
     steps = 0
+    #: How often each rule took each path ("remit:ok", "remit:below quorum", ...),
+    #: all examples in this process: what the run exercised.
+    outcomes: ClassVar[Counter[str]] = Counter()
 
     def __init__(self) -> None:
         super().__init__()
@@ -293,6 +300,7 @@ class DealMachine(RuleBasedStateMachine):
     # -- bookkeeping --------------------------------------------------------------------
     def _tick(self) -> None:
         type(self).steps += 1
+        DealMachine.outcomes[sys._getframe(1).f_code.co_name] += 1
 
     def _idx(self, t: int) -> int:
         return self.state.interest_index[t] + self.state.principal_index[t]
@@ -339,6 +347,18 @@ class DealMachine(RuleBasedStateMachine):
         self.units[(to, t)] += amount
 
     # -- offering -----------------------------------------------------------------------
+    @initialize(
+        close=st.integers(0, 3),
+        split=st.lists(st.tuples(_investor, _tranche, st.integers(1, 100)), max_size=6),
+    )
+    def offering(self, close: int, split: list[tuple[int, int, int]]) -> None:
+        """Start every example with some subscriptions, and three in four of them
+        closed (``close`` != 0), so that most steps run on a closed deal."""
+        for j, t, pct in split:
+            self.subscribe(j, t, pct)
+        if close:
+            self.close(fill=True)
+
     @rule(j=_investor, t=_tranche, pct=st.integers(0, 101))
     def subscribe(self, j: int, t: int, pct: int) -> None:
         self._tick()
@@ -371,12 +391,14 @@ class DealMachine(RuleBasedStateMachine):
         self.deposit[(h, t)] += amount
 
     @precondition(lambda self: not self.closed)
-    @rule()
-    def fill_and_close(self) -> None:
-        """Subscribe what is left (from the first investor that may) and close."""
+    @rule(fill=st.booleans())
+    def close(self, fill: bool) -> None:
+        """Close the offering (anyone may), after subscribing what is left from the
+        first investor that may when ``fill``. Before closing, settle and remit are
+        refused ("offering not closed", "deal not closed"); after it, close again."""
         self._tick()
         d, w = self.w.d, self.w
-        if not self.paused and self.now <= w.closes_at:
+        if fill and not self.paused and self.now <= w.closes_at:
             for t in range(self.n):
                 left = self.ex.face[t] - self.subscribed[t]
                 who = next((h for h in INVESTORS if not self._may_hold(h)), None)
@@ -384,44 +406,41 @@ class DealMachine(RuleBasedStateMachine):
                     d.issuance.subscribe(t, left, sender=who)
                     self.subscribed[t] += left
                     self.deposit[(who, t)] += left
-        self.close()
-
-    @rule()
-    def close(self) -> None:
-        self._tick()
-        d, w = self.w.d, self.w
-        if self.closed:
-            reason = "offering not open"
-        elif self.paused:
+        if self.paused:
             reason = "paused"
         elif self.subscribed != list(self.ex.face):
             reason = "not fully subscribed"
         else:
+            with expect_revert(dev="offering not closed"):
+                d.issuance.settle(sender=INVESTORS[0])
+            self._remit_report(signers="quorum", reason=("dev", "deal not closed"))
             seller_before = int(d.settlement.balanceOf(w.admin))
-            d.close(sender=w.stranger)  # anyone may close
+            d.close(sender=w.stranger)
             assert int(d.settlement.balanceOf(w.admin)) - seller_before == sum(self.ex.face) - self.ex.reserve_initial
             self.closed = True
             self.cash_held = self.ex.reserve_initial
             for t in range(self.n):
                 self.units[(w.escrow, t)] = self.ex.face[t]
+            with expect_revert(dev="offering not open"):
+                d.close(sender=w.stranger)
             return
         with expect_revert(dev=reason):
             d.close(sender=w.stranger)
 
+    def fill_and_close(self) -> None:
+        """Subscribe what is left and close (for tests that drive the machine by hand)."""
+        self.close(fill=True)
+
     def _settle_is_late(self) -> bool:
         return self.state.period > 0
 
-    @precondition(lambda self: self.late_settlement or self.state.period == 0)
+    @precondition(lambda self: self.closed and (self.late_settlement or self.state.period == 0))
     @rule(j=_investor)
     def settle(self, j: int) -> None:
         """Pull an investor's tokens from the escrow: EARLY (before any distribution)
         or LATE (after one; allowed once ``late_settlement``)."""
         self._tick()
         d, w, h = self.w.d, self.w, INVESTORS[j]
-        if not self.closed:
-            with expect_revert(dev="offering not closed"):
-                d.issuance.settle(sender=h)
-            return
         tranches = [t for t in range(self.n) if self.deposit[(h, t)]]
         reason = self._transfer_reason(w.escrow, h, MAX_UINT, 0) if tranches else None
         if reason:
@@ -641,21 +660,32 @@ class DealMachine(RuleBasedStateMachine):
             self.paused = False
 
     # -- remittances ----------------------------------------------------------------------
+    @precondition(lambda self: self.closed)
     @rule(
         sched_bp=st.integers(0, 100), prepay_bp=st.integers(0, 1500), liq_bp=st.integers(0, 800),
         recov_pct=st.integers(0, 100), sub_pct=st.integers(0, 100), int_pct=st.integers(0, 130),
         dq_bp=st.tuples(st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 3000)),
         index_bp=st.integers(0, 2500), loans_gone=st.integers(0, 3), payoff=st.booleans(),
-        signers=st.sampled_from(["quorum", "short", "outsider"]),
+        signers=st.integers(0, 7),
     )
     def remit(self, sched_bp: int, prepay_bp: int, liq_bp: int, recov_pct: int, sub_pct: int,
               int_pct: int, dq_bp: tuple[int, int, int], index_bp: int, loans_gone: int,
-              payoff: bool, signers: str) -> None:
+              payoff: bool, signers: int | str) -> None:
         """An attested report whose figures are consistent: the pool rolls forward,
         every delinquency bucket is non-zero while loans are left, losses come with
         their recoveries, subsequent recoveries stay below the losses not yet
-        recovered, the cash is the collections."""
+        recovered, the cash is the collections. ``signers``: 0 one short of the
+        quorum, 1 an outsider among them, else the quorum."""
         self._tick()
+        who = signers if isinstance(signers, str) else {0: "short", 1: "outsider"}.get(signers, "quorum")
+        self._remit_report(sched_bp, prepay_bp, liq_bp, recov_pct, sub_pct, int_pct, dq_bp, index_bp,
+                           loans_gone, payoff, signers=who)
+
+    def _remit_report(self, sched_bp: int = 10, prepay_bp: int = 100, liq_bp: int = 0, recov_pct: int = 0,
+                      sub_pct: int = 0, int_pct: int = 100, dq_bp: tuple[int, int, int] = (1, 1, 1),
+                      index_bp: int = 0, loans_gone: int = 0, payoff: bool = False, *, signers: str,
+                      reason: tuple[str, str] | None = None) -> None:
+        """Build, sign and submit a report; expect ``reason`` (or the model's)."""
         d, w = self.w.d, self.w
         pool = self.pool
         sched = pool * sched_bp // 10_000
@@ -678,15 +708,14 @@ class DealMachine(RuleBasedStateMachine):
             (period * 7919).to_bytes(32, "big"), sub,
         )
         keys = [ATTESTOR_KEYS[i] for i in sorted(self.attestors)]
-        reason: tuple[str, str] | None = None
-        if signers == "short":
+        if reason is not None:
+            keys = keys[: self.quorum]
+        elif signers == "short":
             keys = keys[: self.quorum - 1]
             reason = ("dev", "below quorum")
         elif signers == "outsider":
             keys = [*keys[: self.quorum - 1], OUTSIDER_KEY]
             reason = ("dev", "signer is not an attestor")
-        elif not self.closed:
-            reason = ("dev", "deal not closed")
         elif self.paused:
             reason = ("msg", "pausable: contract is paused")
         sigs = attest(rep, keys, chain_id=d.chain_id(), verifying_contract=str(d.oracle.address))
