@@ -915,7 +915,7 @@ def profile_sizes() -> tuple[int, int, int]:
     the CI profile runs at least 10,000 steps (about 5 minutes of one core at the
     ~35 steps/s measured, see docs/testing.md); the default a quick smoke run."""
     if os.environ.get("HYPOTHESIS_PROFILE") == "ci":
-        return 10_000, 50, 25
+        return 10_000, 50, 10
     return 150, 30, 6
 
 
