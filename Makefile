@@ -6,11 +6,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 DEMO_OUT ?= demo-out
+FUZZ_MINUTES ?= 30
+FUZZ_SEED ?= 0
+FUZZ_MACHINES ?= deal,diff
 
 ANVIL  := .tools/node_modules/.bin/anvil
 ANVIL_VERSION := 1.7.1
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean slither fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -35,7 +38,20 @@ demo: $(STAMP)
 test: $(STAMP) $(ANVIL)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/python .ci/slither_gate.py --mocks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+# Static analysis: every slither detector on every contract (and the mocks); fails on
+# any finding that slither.triage.md does not list (see docs/testing.md).
+slither: $(STAMP)
+	$(BIN)/python .ci/slither_gate.py --mocks
+
+# A long, seeded, resumable campaign over the stateful machines (outside CI):
+#   make fuzz FUZZ_MINUTES=120 FUZZ_SEED=7 FUZZ_MACHINES=deal,diff
+# Hypothesis's database and the campaign's progress live in .fuzz/ (a rerun resumes
+# and replays saved failures first); prints steps per second per machine.
+fuzz: $(STAMP)
+	$(BIN)/python tests/fuzz.py --minutes $(FUZZ_MINUTES) --seed $(FUZZ_SEED) --machines $(FUZZ_MACHINES)
 
 bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done

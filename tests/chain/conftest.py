@@ -1,20 +1,36 @@
 """Chain fixtures: one four-tranche deal deployed per session, state rolled back per test.
 
-Contracts compile once (titanoboa disk cache); each test runs inside
-``boa.env.anchor()`` so it starts from the same closed deal.
+The deal runs the REAL waterfall (``ExactWaterfall``, compiled from a deal spec by
+:func:`exact_config`); ``World.remit`` runs the exact Python engine alongside, so a
+test's expected figures come from ``apply_period`` (``world.state``, ``world.results``),
+never from copied numbers. Contracts compile once (titanoboa disk cache); each test
+runs inside ``boa.env.anchor()`` so it starts from the same closed deal, and the
+engine's state is reset with it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import boa
 import pytest
 from eth_account import Account
 
-from openmbs.chain import DealClient, DealConfig, TrancheConfig, deploy_deal
+from openmbs.chain import DealClient, DealConfig, TrancheConfig, config_from_exact, deploy_deal
 from openmbs.oracle import Attestation, RemittanceReport, attest
+from openmbs.structuring import (
+    ExactPeriodResult,
+    ExactRemittance,
+    ExactState,
+    compile_exact,
+    parse_deal,
+)
+from openmbs.structuring._exact import apply_period, initial_state
 
 FAR_FUTURE = 2**40
 
@@ -33,12 +49,75 @@ LOANS = 10
 SERIOUS_AT_CUTOFF = 100_000_000_000
 
 
+def _exact_config(
+    name: str, tranches: tuple[TrancheConfig, ...], *, pool: int, loans: int, quorum: int = 3,
+    n_attestors: int = 5, **extra: Any,
+) -> DealConfig:
+    """A deal config that runs the real waterfall: a sequential deal (fixed coupons,
+    priority in tranche order, no fees, no reserve, no triggers) compiled from a spec
+    by ``compile_exact``; faces in 6-decimal base units. ``extra`` sets other
+    ``DealConfig`` fields (e.g. ``minimum_subscription``)."""
+    spec = parse_deal({
+        "name": name,
+        "closing_date": datetime.date(2026, 1, 29),
+        "first_payment_date": datetime.date(2026, 2, 25),
+        "pool": {"balance": pool / 10**6, "wac": 0.07, "net_coupon": 0.065, "term": 360},
+        "tranches": [
+            {"name": t.symbol, "balance": t.face / 10**6, "rate": t.coupon, "priority": i + 1}
+            for i, t in enumerate(tranches)
+        ],
+    })
+    exact = compile_exact(spec)
+    assert list(exact.face) == [t.face for t in tranches] and exact.pool_original == pool
+    cfg = config_from_exact(exact, name=name, loan_count=loans, quorum=quorum, n_attestors=n_attestors)
+    return dataclasses.replace(cfg, tranches=tranches, **extra)
+
+
+def exact_remittance(report: RemittanceReport) -> ExactRemittance:
+    """The exact engine's remittance of an oracle report (``delinquent_60`` is the 60+
+    day balance: the 60-day and 90+-day buckets)."""
+    return ExactRemittance(
+        period=report.period,
+        interest=report.interest,
+        scheduled_principal=report.scheduled_principal,
+        prepaid_principal=report.unscheduled_principal,
+        recoveries=report.recoveries,
+        realized_losses=report.losses,
+        beginning_balance=report.beginning_balance,
+        ending_balance=report.ending_balance,
+        delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
+        index_rate=report.index_rate,
+        subsequent_recoveries=report.subsequent_recoveries,
+    )
+
+
 @dataclass
 class World:
     d: DealClient
     admin: str
     investors: list[str]
     keys: list[Account]
+    #: The exact engine beside the chain: its state after the last remittance made
+    #: through :meth:`remit` in this test, and each period's result.
+    state: ExactState = field(init=False)
+    results: list[ExactPeriodResult] = field(init=False, default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.reset_engine()
+
+    def reset_engine(self) -> None:
+        self.state = initial_state(self.d.config.exact)
+        self.results = []
+
+    @contextlib.contextmanager
+    def anchor(self) -> Iterator[None]:
+        """``boa.env.anchor()`` for the chain AND the engine beside it."""
+        state, results = self.state, list(self.results)
+        try:
+            with boa.env.anchor():
+                yield
+        finally:
+            self.state, self.results = state, results
 
     def report(
         self,
@@ -95,23 +174,20 @@ class World:
         return a
 
     def remit(self, report: RemittanceReport | None = None, n: int = 3) -> RemittanceReport:
+        """Submit ``report`` (the default one) and run the exact engine on it."""
         report = report or self.report()
         self.d.remit(report, self.sign(report, n))
+        self.state, result = apply_period(self.d.config.exact, self.state, exact_remittance(report))
+        self.results.append(result)
         return report
 
 
 def _build() -> World:
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin = boa.env.generate_address("admin")
-    cfg = DealConfig(
-        name="four_tranche_test",
-        tranches=TRANCHES,
-        initial_pool_balance=POOL,
-        initial_loan_count=LOANS,
-        minimum_subscription=1_000_000,
-        initial_delinquent=(0, 0, SERIOUS_AT_CUTOFF),
-    )
-    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, test_waterfall=True)
+    cfg = _exact_config("four_tranche_test", TRANCHES, pool=POOL, loans=LOANS, minimum_subscription=1_000_000,
+                        initial_delinquent=(0, 0, SERIOUS_AT_CUTOFF))
+    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin)
     investors = [boa.env.generate_address(f"investor{i}") for i in range(4)]
     d.allow([*investors, admin], FAR_FUTURE)
     for i, t in enumerate(TRANCHES):
@@ -125,6 +201,13 @@ def _build() -> World:
 
 
 @pytest.fixture(scope="session")
+def exact_config() -> Any:
+    """The function that builds a deal config on the real waterfall (see
+    :func:`_exact_config`), for tests that deploy a deal of their own."""
+    return _exact_config
+
+
+@pytest.fixture(scope="session")
 def world() -> World:
     return _build()
 
@@ -132,6 +215,7 @@ def world() -> World:
 @pytest.fixture(autouse=True)
 def _rollback(world: World) -> Iterator[None]:
     with boa.env.anchor():
+        world.reset_engine()
         yield
 
 

@@ -109,15 +109,14 @@ def test_out_of_bounds_reports_rejected(world, kw, reason):
 
 # ------------------------------------------------------------------ reentrancy and donations
 
-def test_reentrancy_through_malicious_token_fails(world):
-    from openmbs.chain import DealConfig, TrancheConfig, deploy_deal
+def test_reentrancy_through_malicious_token_fails(world, exact_config):
+    from openmbs.chain import TrancheConfig, deploy_deal
 
     admin = world.admin
     evil = deployer("MaliciousToken").deploy(sender=admin)
-    cfg = DealConfig(name="evil", tranches=(TrancheConfig("X", "X", 1_000_000_000),),
-                     initial_pool_balance=1_000_000_000, initial_loan_count=10, quorum=1, n_attestors=1)
-    d = deploy_deal(cfg, attestors=[world.keys[0].address], admin=admin, settlement=evil.address,
-                    test_waterfall=True)
+    cfg = exact_config("evil", (TrancheConfig("X", "X", 1_000_000_000, 0.05),), pool=1_000_000_000,
+                       loans=10, quorum=1, n_attestors=1)
+    d = deploy_deal(cfg, attestors=[world.keys[0].address], admin=admin, settlement=evil.address)
     d.allow([admin, evil.address], 2**40)
     evil.mint(admin, 10**15)
     d.subscribe(admin, 0, 1_000_000_000)
@@ -352,18 +351,17 @@ def test_only_the_deal_settles_a_holder(world):
     assert d.claimable(0, a) == owed and d.claim(a, 0) == owed
 
 
-def test_transfer_inside_a_claim_fails(world):
+def test_transfer_inside_a_claim_fails(world, exact_config):
     """While the deal pays a claim, a tranche transfer (re-entered from the payment)
     cannot run: the transfer hook is a view of the locked deal."""
-    from openmbs.chain import DealConfig, TrancheConfig, deploy_deal
+    from openmbs.chain import TrancheConfig, deploy_deal
     from openmbs.oracle import RemittanceReport
 
     admin = world.admin
     evil = deployer("MaliciousToken").deploy(sender=admin)
-    cfg = DealConfig(name="evil2", tranches=(TrancheConfig("X", "X", 1_000_000_000),),
-                     initial_pool_balance=1_000_000_000, initial_loan_count=10, quorum=1, n_attestors=1)
-    d = deploy_deal(cfg, attestors=[world.keys[0].address], admin=admin, settlement=evil.address,
-                    test_waterfall=True)
+    cfg = exact_config("evil2", (TrancheConfig("X", "X", 1_000_000_000, 0.05),), pool=1_000_000_000,
+                       loans=10, quorum=1, n_attestors=1)
+    d = deploy_deal(cfg, attestors=[world.keys[0].address], admin=admin, settlement=evil.address)
     d.allow([admin, evil.address], 2**40)
     evil.mint(admin, 10**15)
     d.subscribe(admin, 0, 1_000_000_000)

@@ -24,19 +24,25 @@ def test_closing_minted_full_face_and_fixed_supply(world):
 def test_first_period_allocation_by_hand(world):
     d = world.d
     world.remit()  # interest 5,000 ; principal 3,000 (1,000 scheduled + 2,000 prepaid)
+    res = world.results[0]  # the exact engine's period
     # interest due = face x coupon / 12, in tranche order from 5,000.000000 collected:
     #   A 600,000 x 4% / 12 = 2,000 ; B 200,000 x 5% / 12 = 833.333333 ;
     #   M 120,000 x 7% / 12 = 700 ; J 80,000 x 10% / 12 = 666.666666
     due = [2_000_000_000, 833_333_333, 700_000_000, 666_666_666]
+    assert list(res.interest_paid) == due  # the engine agrees with the hand figures
     st = d.tranches()
     for i in range(4):
-        assert st[i].interest_index == due[i] * WAD // int(d.deal.original_face(i))
+        assert st[i].interest_index == world.state.interest_index[i] == due[i] * WAD // int(d.deal.original_face(i))
+        assert st[i].principal_index == world.state.principal_index[i]
     # principal 3,000 all to A (sequential)
+    assert list(res.principal_paid) == [3_000_000_000, 0, 0, 0]
+    assert [s.balance for s in st] == list(world.state.balance)
     assert st[0].balance == 600_000_000_000 - 3_000_000_000
     assert [s.balance for s in st[1:]] == [200_000_000_000, 120_000_000_000, 80_000_000_000]
     assert st[0].factor == (597_000_000_000 * WAD) // 600_000_000_000
-    # residual = 5,000 - sum(due) = 800.000001
-    assert d.deal.payee_owed(world.admin) == 5_000_000_000 - sum(due)
+    # residual = 5,000 - sum(due) = 800.000001 (no fees, no reserve in this deal)
+    assert res.residual_paid == 5_000_000_000 - sum(due) and sum(res.fees_paid) == 0
+    assert d.deal.payee_owed(world.admin) == res.residual_paid
     assert d.deal.cash_held() == 8_000_000_000
     # holder of all of A claims interest + principal, rounded down once
     a = world.investors[0]
@@ -51,12 +57,15 @@ def test_first_period_allocation_by_hand(world):
 def test_losses_write_down_junior_first(world):
     d = world.d
     world.remit(world.report(sched=0, unsched=0, recoveries=1_000_000_000, losses=90_000_000_000))
+    res, s = world.results[0], world.state
     st = d.tranches()
-    assert st[3].balance == 0  # J 80,000 wiped
-    assert st[2].balance == 120_000_000_000 - 10_000_000_000
-    assert st[3].loss_index == WAD
-    assert st[2].loss_index == 10_000_000_000 * WAD // 120_000_000_000
-    assert d.deal.waterfall_state(0) == 90_000_000_000
+    assert [t.balance for t in st] == list(s.balance)
+    assert [t.loss_index for t in st] == list(s.loss_index)
+    assert d.deal.waterfall_state(0) == s.cum_loss == 90_000_000_000
+    # the engine writes the most junior class down first: J wiped, then M
+    assert s.balance[3] == 0 and res.writedown[3] == 80_000_000_000 and s.loss_index[3] == WAD
+    assert res.writedown[2] > 0 and res.writedown[0] == res.writedown[1] == 0
+    assert s.balance[2] == 120_000_000_000 - res.writedown[2]
 
 
 def test_claim_all_and_claim_while_paused(world):

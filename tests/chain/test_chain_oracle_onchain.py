@@ -33,9 +33,7 @@ def test_onchain_leaf_equals_python(world):
 @settings(max_examples=8)
 @given(st.integers(1, 33), st.data())
 def test_verify_loan_against_stored_root(world, n, data):
-    import boa
-
-    with boa.env.anchor():
+    with world.anchor():
         recs = _records(n)
         tree = MerkleTree([r.leaf() for r in recs])
         r = world.report(root=tree.root)
