@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import boa
@@ -205,6 +206,17 @@ def exact_config() -> Any:
     """The function that builds a deal config on the real waterfall (see
     :func:`_exact_config`), for tests that deploy a deal of their own."""
     return _exact_config
+
+
+@pytest.fixture(scope="session")
+def chain() -> SimpleNamespace:
+    """This module's constants and builders for test modules that deploy deals of their
+    own (a test module cannot import ``conftest`` reliably: several conftest modules
+    share that name)."""
+    return SimpleNamespace(
+        TRANCHES=TRANCHES, POOL=POOL, LOANS=LOANS, FAR_FUTURE=FAR_FUTURE,
+        SERIOUS_AT_CUTOFF=SERIOUS_AT_CUTOFF, World=World, exact_config=_exact_config,
+    )
 
 
 @pytest.fixture(scope="session")

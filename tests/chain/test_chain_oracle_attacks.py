@@ -8,7 +8,6 @@ deal deployed here); the assertion is that the move is refused with the contract
 from __future__ import annotations
 
 import re
-import sys
 
 import boa
 import pytest
@@ -16,7 +15,7 @@ from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import function_signature_to_4byte_selector as selector
 
-from openmbs.chain import DealConfig, deploy_deal
+from openmbs.chain import deploy_deal
 from openmbs.errors import RemittanceRejected
 
 ZERO = b"\0" * 32
@@ -94,18 +93,17 @@ def _deploy_oracle(world, attestors, quorum):
 
 
 @pytest.fixture(scope="module")
-def other(world):
-    """A second live deal with the same attestor keys and a guardian of its own (built as
-    ``conftest._build`` builds the first)."""
-    fixtures = sys.modules[type(world).__module__]
-    TRANCHES, POOL, FAR_FUTURE = fixtures.TRANCHES, fixtures.POOL, fixtures.FAR_FUTURE
+def other(world, chain):
+    """A second live deal on the real waterfall with the same attestor keys and a
+    guardian of its own (built as ``conftest._build`` builds the first)."""
+    TRANCHES, FAR_FUTURE = chain.TRANCHES, chain.FAR_FUTURE
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin = boa.env.generate_address("admin-2")
     guardian = boa.env.generate_address("guardian-2")
-    cfg = DealConfig(name="second_deal", tranches=TRANCHES, initial_pool_balance=POOL,
-                     initial_loan_count=LOANS, minimum_subscription=1_000_000)
-    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, guardian=guardian,
-                    test_waterfall=True)
+    cfg = chain.exact_config("second_deal", TRANCHES, pool=chain.POOL, loans=LOANS,
+                             minimum_subscription=1_000_000,
+                             initial_delinquent=(0, 0, chain.SERIOUS_AT_CUTOFF))
+    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, guardian=guardian)
     investors = [boa.env.generate_address(f"investor2-{i}") for i in range(4)]
     d.allow([*investors, admin], FAR_FUTURE)
     for i, t in enumerate(TRANCHES):
@@ -315,19 +313,19 @@ def test_delinquency_rolls_one_bucket_a_month_and_cures_are_free(world):
 
 
 @pytest.fixture(scope="module")
-def bounded(world):
-    """A deal deployed from its pool: interest bounded by the pool's highest net rate
-    plus the stated tolerance, delinquent balances at cut-off, an initial index and a
-    band."""
+def bounded(world, chain):
+    """A deal on the real waterfall deployed from its pool: interest bounded by the
+    pool's highest net rate plus the stated tolerance, delinquent balances at cut-off,
+    an initial index and a band."""
     from openmbs.chain import rate_bound
 
-    fixtures = sys.modules[type(world).__module__]
+    fixtures = chain
     admin = boa.env.generate_address("admin-3")
-    cfg = DealConfig(name="bounded_deal", tranches=fixtures.TRANCHES, initial_pool_balance=fixtures.POOL,
-                     initial_loan_count=LOANS, minimum_subscription=1_000_000,
-                     max_annual_rate=rate_bound(0.06), initial_delinquent=(0, 0, 20_000_000_000),
-                     initial_index_rate=0.05, max_index_change=0.005)
-    d = deploy_deal(cfg, attestors=[k.address for k in world.keys], admin=admin, test_waterfall=True)
+    cfg = chain.exact_config("bounded_deal", chain.TRANCHES, pool=chain.POOL, loans=LOANS,
+                             minimum_subscription=1_000_000, max_annual_rate=rate_bound(0.06),
+                             initial_delinquent=(0, 0, 20_000_000_000), initial_index_rate=0.05,
+                             max_index_change=0.005)
+    d = deploy_deal(cfg, attestors=[k.address for k in world.keys], admin=admin)
     investors = [boa.env.generate_address(f"investor3-{i}") for i in range(4)]
     d.allow([*investors, admin], fixtures.FAR_FUTURE)
     for i, t in enumerate(fixtures.TRANCHES):

@@ -8,43 +8,48 @@ cannot move tokens; zero-amount and self transfers cannot move a checkpoint.
 
 from __future__ import annotations
 
+from typing import Any
+
 import boa
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from conftest import FAR_FUTURE, World
-
 WAD = 10**18
+FAR_FUTURE = 2**40  # allowlisted until then (as the chain conftest)
 A_FACE, B_FACE = 600_000_000_000, 400_000_000_000
 
 
+@pytest.fixture
+def primary(_primary: Any) -> Any:
+    """The module's deal, its chain AND the exact engine beside it rolled back after
+    each test."""
+    with _primary.anchor():
+        yield _primary
+
+
 @pytest.fixture(scope="module")
-def primary(world: World) -> World:
+def _primary(world: Any, chain: Any) -> Any:
     """A closed two-tranche deal whose investors have NOT settled yet.
 
     Investors 0 and 1 each subscribed half of A, investor 2 all of B. Built once per
     module (before the per-test anchor), so each test starts from the same state.
     """
-    from openmbs.chain import DealConfig, TrancheConfig, deploy_deal
+    from openmbs.chain import TrancheConfig, deploy_deal
 
     admin = world.admin
-    cfg = DealConfig(
-        name="primary",
-        tranches=(TrancheConfig("Senior A", "A", A_FACE, 0.04), TrancheConfig("Junior B", "B", B_FACE, 0.07)),
-        initial_pool_balance=A_FACE + B_FACE,
-        initial_loan_count=10,
-    )
-    d = deploy_deal(cfg, attestors=[k.address for k in world.keys], admin=admin, test_waterfall=True)
+    tranches = (TrancheConfig("Senior A", "A", A_FACE, 0.04), TrancheConfig("Junior B", "B", B_FACE, 0.07))
+    cfg = chain.exact_config("primary", tranches, pool=A_FACE + B_FACE, loans=10)
+    d = deploy_deal(cfg, attestors=[k.address for k in world.keys], admin=admin)
     investors = [boa.env.generate_address(f"primary{i}") for i in range(3)]
-    d.allow([*investors, admin], FAR_FUTURE)
+    d.allow([*investors, admin], chain.FAR_FUTURE)
     for inv, t, amount in ((investors[0], 0, A_FACE // 2), (investors[1], 0, A_FACE // 2), (investors[2], 1, B_FACE)):
         d.settlement.mint(inv, d.issuance.cost_of(t, amount) if hasattr(d.issuance, "cost_of") else amount,
                           sender=admin)
         d.subscribe(inv, t, amount)
     d.close()
     d.settlement.mint(admin, 10**15, sender=admin)
-    return World(d=d, admin=admin, investors=investors, keys=world.keys)
+    return chain.World(d=d, admin=admin, investors=investors, keys=world.keys)
 
 
 def _cash_index(d, t: int) -> int:
@@ -302,7 +307,7 @@ def test_random_settlement_schedules_pay_every_unit_once(primary, steps):
     index, less at most one unit per claim it made on the way."""
     d, admin = primary.d, primary.admin
     faces = {0: (0, A_FACE // 2), 1: (0, A_FACE // 2), 2: (1, B_FACE)}
-    with boa.env.anchor():
+    with primary.anchor():
         settled, frozen = [False] * 3, [False] * 3
         owed, ck, got = [0] * 3, [0] * 3, [0] * 3
         for op, j in steps:
