@@ -28,7 +28,7 @@ def _record(world: Any) -> dict[str, Any]:
             {
                 "network": "rpc",
                 "chain_id": d.chain_id(),
-                "test_waterfall": True,
+                "test_waterfall": False,
                 "attestors": [k.address for k in world.keys],
                 "config": dataclasses.asdict(d.config),
                 "contracts": d.addresses(),
@@ -44,7 +44,7 @@ def _slot(name: str, var: str) -> int:
 def test_the_deal_address_alone_gives_every_contract(world):
     chain = read_deal(str(world.d.deal.address))
     assert chain.addresses == world.d.addresses()
-    assert chain.test_waterfall is True
+    assert chain.test_waterfall is False  # the chain fixtures run the real waterfall
     assert chain.original_face == tuple(t.face for t in world.d.config.tranches)
     assert chain.quorum == 3 and chain.attestor_count == 5
     assert set(chain.code) == {"deal", "timelock", "issuance", "oracle", "waterfall"} | {
@@ -80,7 +80,6 @@ def test_a_genuine_oracle_of_another_deal_is_refused_by_its_back_link(world):
         world.d.config,
         attestors=[k.address for k in world.keys],
         admin=world.admin,
-        test_waterfall=True,
     )
     boa.env.set_storage(
         str(world.d.deal.address), _slot("Deal", "oracle"), int(str(other.oracle.address), 16)
@@ -109,7 +108,7 @@ def test_a_pinned_address_that_is_not_a_deal_is_refused(world):
         (("contracts", "tokens", 1), "0x" + "22" * 20, "contracts.tokens[1]"),
         (("contracts", "deal"), "0x" + "22" * 20, "contracts.deal"),
         (("chain_id",), 5, "chain_id"),
-        (("test_waterfall",), False, "test_waterfall"),
+        (("test_waterfall",), True, "test_waterfall"),
         (("config", "quorum"), 1, "config.quorum"),
         (("config", "tranches", 2, "face"), 1, "config.tranches[2].face"),
         (("attestors", 0), "0x" + "33" * 20, "attestors[0]"),
