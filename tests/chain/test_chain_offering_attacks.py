@@ -515,11 +515,21 @@ def test_reentrancy_into_withdraw_proceeds_claim_payee_and_claim_all_fails(world
 # ------------------------------------------------------------------ extreme faces
 
 
-def test_extreme_faces_close_settle_and_claim(world):
+def test_extreme_faces_close_settle_and_claim(world, chain):
     """A class of 2**96 - 1 units and a class of 1 unit (at the highest price) go
-    through subscription, closing, settlement, a remittance and claims."""
+    through subscription, closing, settlement, a remittance and claims, on the REAL
+    waterfall (a sequential two-class deal whose faces are set in the compiled deal:
+    a spec's decimal balances cannot state 2**96 - 1 units exactly)."""
+    import dataclasses
+
     big, tiny = 2**96 - 1, 1
-    d = _deal(world, faces=(big, tiny), prices=[WAD, 10 * WAD])
+    small = tuple(TrancheConfig(f"C{i}", f"C{i}", 10**6, 0.05) for i in range(2))
+    cfg = chain.exact_config("offer", small, pool=2 * 10**6, loans=10, quorum=1, n_attestors=1)
+    exact = dataclasses.replace(cfg.exact, face=(big, tiny), pool_original=big + tiny)
+    tranches = tuple(TrancheConfig(f"C{i}", f"C{i}", f, 0.05, p)
+                     for i, (f, p) in enumerate(zip((big, tiny), (WAD, 10 * WAD), strict=True)))
+    cfg = dataclasses.replace(cfg, exact=exact, tranches=tranches, initial_pool_balance=big + tiny)
+    d = deploy_deal(cfg, attestors=[world.keys[0].address], admin=world.admin)
     invs = _investors(d, world)
     costs = _fill(d, world, invs)
     assert costs == [big, 10]
@@ -532,7 +542,7 @@ def test_extreme_faces_close_settle_and_claim(world):
     idx = [int(d.deal.interest_index(t)) + int(d.deal.principal_index(t)) for t in range(2)]
     paid = d.claim(invs[0]) + d.claim(invs[1])
     assert paid == big * idx[0] // WAD + tiny * idx[1] // WAD > 0
-    # the test waterfall floors each index (no carried remainder): less than one
+    # each index is floored (the remainder carried to the next period): less than one
     # index unit (face / 1e18 units of cash) per index stays in the deal as dust
     assert 0 <= int(d.deal.cash_credited()) - paid <= 2 * (big // WAD + 1) + 2
     assert int(d.deal.cash_held()) == int(d.settlement.balanceOf(d.deal.address))
