@@ -118,3 +118,36 @@ def test_pool_from_flags_names_the_flags() -> None:
         pool_from_flags(tape=None, balance=None, wac=None, net_coupon=7, term=None, age=None)
     with pytest.raises(InputError, match=r"--net-coupon 6 must not exceed --wac 5"):
         pool_from_flags(tape=None, balance=None, wac=5, net_coupon=6, term=None, age=None)
+
+
+def test_risk_scenarios_lists_warn_per_decimal_looking_value() -> None:
+    r = runner.invoke(
+        app,
+        ["risk", "scenarios", "--deal", "four_tranche", "--psa", "100", "--cdr", "0,0.02,2",
+         "--severity", "0.4", "--price", "100", "--workers", "1", "--json"],
+    )
+    assert r.exit_code == 0, r.output
+    warned = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert [ln.split(" is ")[0] for ln in warned] == [
+        "warning: --cdr 0.02", "warning: --severity 0.4"
+    ], r.stderr
+
+
+def test_risk_scenarios_range_error_names_the_flag() -> None:
+    r = runner.invoke(
+        app,
+        ["risk", "scenarios", "--deal", "four_tranche", "--psa", "100", "--severity", "140",
+         "--price", "100", "--workers", "1"],
+    )
+    assert r.exit_code != 0
+    assert "--severity 140" in str(r.exception)
+
+
+def test_demo_severity_warns() -> None:
+    from openmbs.commands._pool_options import check_percent
+
+    assert check_percent("severity", 35.0) == 35.0
+    with pytest.raises(Exception, match=r"--severity 101"):
+        check_percent("severity", 101.0)
+    r = runner.invoke(app, ["demo", "--help"], terminal_width=200)
+    assert "below 1 draws a warning" in " ".join(r.stdout.split())

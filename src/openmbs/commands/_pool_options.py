@@ -52,6 +52,7 @@ __all__ = [
     "default_from_flags",
     "describe_advance",
     "percent_callback",
+    "percent_list_callback",
     "prepayment_from_flags",
     "warn_if_decimal",
 ]
@@ -136,6 +137,22 @@ def percent_callback(flag: str) -> Callable[[float | None], float | None]:
 
     def callback(value: float | None) -> float | None:
         return check_percent(flag, value)
+
+    return callback
+
+
+def percent_list_callback(flag: str) -> Callable[[str], str]:
+    """A typer callback running :func:`check_percent` on each number of a comma list
+    (``--cdr 0,1,2``); items that are not numbers are left to the list's own parser."""
+
+    def callback(value: str) -> str:
+        for item in (x.strip() for x in value.split(",")):
+            try:
+                number = float(item)
+            except ValueError:
+                continue
+            check_percent(flag, number)
+        return value
 
     return callback
 
