@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 
+from openmbs._files import atomic_write
 from openmbs.cashflow._result import PROJECTION_COLUMNS, PoolCashflows
 from openmbs.errors import InputError
 
@@ -40,10 +40,7 @@ def write_projection(cf: PoolCashflows, path: str | os.PathLike[str]) -> Path:
         )
     if not target.parent.is_dir():
         raise InputError(f"output file {str(target)!r}: folder {str(target.parent)!r} does not exist")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    def _w(tmp: Path) -> None:
         if suffix == ".csv":
             import pyarrow.csv as pacsv
 
@@ -58,8 +55,6 @@ def write_projection(cf: PoolCashflows, path: str | os.PathLike[str]) -> Path:
                 "columns": {k: v.tolist() for k, v in cf.to_dict().items()},
             }
             tmp.write_text(json.dumps(doc))
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+
+    atomic_write(target, _w)
     return target

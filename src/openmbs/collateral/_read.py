@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import queue
-import tempfile
 import threading
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import closing, contextmanager
@@ -20,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 import pyarrow.parquet as pq
 
+from openmbs._files import atomic_write
 from openmbs.collateral._formats import (
     FORMAT_NAMES,
     FORMATS,
@@ -577,14 +577,7 @@ def read_tape(
 
 def _atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(target, write)
 
 
 def _reasons(problems: list[Problem]) -> dict[int, str]:

@@ -11,6 +11,7 @@ those flags to :class:`~openmbs.behaviour.Prepayment` and
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ASSUME_PANEL",
+    "DECIMAL_LOOKING",
     "DEFAULT_ADVANCE",
     "POOL_PANEL",
     "AbsOpt",
@@ -43,11 +45,117 @@ __all__ = [
     "TermOpt",
     "WacOpt",
     "advance_from_flags",
+    "check_coupons",
     "check_flag",
+    "check_percent",
+    "decimal_warning_help",
     "default_from_flags",
     "describe_advance",
+    "percent_callback",
+    "percent_list_callback",
     "prepayment_from_flags",
+    "warn_if_decimal",
 ]
+
+#: Percent flags, and the value below which a positive value looks like a decimal typed
+#: where percent is expected (``--wac 0.065`` is a WAC of 0.065%, not 6.5%): such a
+#: value runs, with a one-line warning on stderr. Chosen below any value the market
+#: quotes for the flag (mortgage coupons, a severity) or far below the usual (CPR, CDR).
+DECIMAL_LOOKING: dict[str, float] = {
+    "wac": 0.5,
+    "net-coupon": 0.5,
+    "cpr": 1.0,
+    "cdr": 0.1,
+    "severity": 1.0,
+}
+
+#: Exclusive upper bounds of the coupon flags (a coupon of 100% or more is refused).
+_COUPON_FLAGS = ("wac", "net-coupon")
+
+
+def decimal_warning_help(flag: str) -> str:
+    """The sentence of a percent flag's --help saying when it warns."""
+    return f"; a value above 0 and below {DECIMAL_LOOKING[flag]:g} draws a warning (a decimal?)"
+
+
+def warn_if_decimal(flag: str, value: float | None) -> None:
+    """Print one warning line on stderr when ``--flag value`` looks like a decimal.
+
+    ``flag`` is the flag's name without dashes (a key of :data:`DECIMAL_LOOKING`).
+    """
+    below = DECIMAL_LOOKING.get(flag)
+    if value is None or below is None or not (0 < value < below):
+        return
+    typer.echo(
+        f"warning: --{flag} {value:g} is {value:g}%: this flag is in percent "
+        f"(did you mean --{flag} {value * 100:g}?); values below {below:g} look like a decimal",
+        err=True,
+    )
+
+
+def check_percent(flag: str, value: float | None) -> float | None:
+    """Check a percent flag as typed: refuse it out of range, warn if it looks decimal.
+
+    Coupons (``wac``, ``net-coupon``) must be in [0, 100); other rates in [0, 100].
+    Used as the flags' typer callback, so every command taking them checks them alike.
+    """
+    if value is None:
+        return None
+    if flag in _COUPON_FLAGS:
+        if not math.isfinite(value) or not 0 <= value < 100:
+            raise InputError(f"--{flag} {value:g}: must be a percent in [0, 100) (6.5 = 6.5%)")
+    else:
+        check_flag(flag, value)
+    warn_if_decimal(flag, value)
+    return value
+
+
+def check_coupons(
+    wac: float | None,
+    net_coupon: float | None,
+    *,
+    wac_default: float | None = None,
+    net_default: float | None = None,
+    source: str = "the default",
+) -> None:
+    """Refuse a net coupon above the gross WAC (percent), naming the flags as typed.
+
+    A value not given as a flag comes from ``*_default`` (percent), named by ``source``
+    (``"the deal's [pool]"``).
+    """
+    w = wac if wac is not None else wac_default
+    n = net_coupon if net_coupon is not None else net_default
+    if w is None or n is None or n <= w or (wac is None and net_coupon is None):
+        return
+    left = f"--net-coupon {n:g}" if net_coupon is not None else f"{source} net coupon {n:g}%"
+    right = f"--wac {w:g}" if wac is not None else f"{source} WAC {w:g}%"
+    raise InputError(f"{left} must not exceed {right}")
+
+
+def percent_callback(flag: str) -> Callable[[float | None], float | None]:
+    """A typer callback running :func:`check_percent` on ``--flag``'s value."""
+
+    def callback(value: float | None) -> float | None:
+        return check_percent(flag, value)
+
+    return callback
+
+
+def percent_list_callback(flag: str) -> Callable[[str], str]:
+    """A typer callback running :func:`check_percent` on each number of a comma list
+    (``--cdr 0,1,2``); items that are not numbers are left to the list's own parser."""
+
+    def callback(value: str) -> str:
+        for item in (x.strip() for x in value.split(",")):
+            try:
+                number = float(item)
+            except ValueError:
+                continue
+            check_percent(flag, number)
+        return value
+
+    return callback
+
 
 POOL_PANEL = "Pool (generic, or --tape)"
 ASSUME_PANEL = "Prepayment, default and loss (percent; PSA and SDA as speeds)"
@@ -63,12 +171,13 @@ BalanceOpt = Annotated[
 ]
 WacOpt = Annotated[
     float | None,
-    typer.Option("--wac", help="Gross WAC, percent (6.5 = 6.5%).", rich_help_panel=POOL_PANEL),
+    typer.Option("--wac", help="Gross WAC, percent (6.5 = 6.5%)" + decimal_warning_help("wac") + ".",
+                 callback=percent_callback("wac"), rich_help_panel=POOL_PANEL),
 ]
 NetCouponOpt = Annotated[
     float | None,
-    typer.Option("--net-coupon", help="Net pass-through coupon, percent.",
-                 rich_help_panel=POOL_PANEL),
+    typer.Option("--net-coupon", help="Net pass-through coupon, percent" + decimal_warning_help("net-coupon")
+                 + ".", callback=percent_callback("net-coupon"), rich_help_panel=POOL_PANEL),
 ]
 TermOpt = Annotated[
     int | None, typer.Option("--term", help="Original term, months.", rich_help_panel=POOL_PANEL)
@@ -86,8 +195,8 @@ SmmOpt = Annotated[
 ]
 CprOpt = Annotated[
     float | None,
-    typer.Option("--cpr", help="Conditional prepayment rate, percent (6 = 6% CPR).",
-                 rich_help_panel=ASSUME_PANEL),
+    typer.Option("--cpr", help="Conditional prepayment rate, percent (6 = 6% CPR)"
+                 + decimal_warning_help("cpr") + ".", callback=percent_callback("cpr"), rich_help_panel=ASSUME_PANEL),
 ]
 PsaOpt = Annotated[
     float | None,
@@ -104,8 +213,8 @@ MdrOpt = Annotated[
 ]
 CdrOpt = Annotated[
     float | None,
-    typer.Option("--cdr", help="Constant default rate, percent (2 = 2% CDR).",
-                 rich_help_panel=ASSUME_PANEL),
+    typer.Option("--cdr", help="Constant default rate, percent (2 = 2% CDR)"
+                 + decimal_warning_help("cdr") + ".", callback=percent_callback("cdr"), rich_help_panel=ASSUME_PANEL),
 ]
 SdaOpt = Annotated[
     float | None,
@@ -113,7 +222,8 @@ SdaOpt = Annotated[
 ]
 SeverityOpt = Annotated[
     float,
-    typer.Option("--severity", help="Loss severity, percent of the defaulted balance (35 = 35%).",
+    typer.Option("--severity", help="Loss severity, percent of the defaulted balance (35 = 35%)"
+                 + decimal_warning_help("severity") + ".", callback=percent_callback("severity"),
                  rich_help_panel=ASSUME_PANEL),
 ]
 LagOpt = Annotated[

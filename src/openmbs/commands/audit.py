@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,14 @@ def audit_cmd(
             "checks that need the chain are listed as not checked.",
         ),
     ] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: ok, folder, checks (name, ok, skipped, anchor, "
+            "detail, mismatches) and not_checked. Exit codes as without --json.",
+        ),
+    ] = False,
 ) -> None:
     """Check loan leaves, Merkle roots, report sums, the waterfall, token supplies and
     claims against the chain.
@@ -41,6 +50,27 @@ def audit_cmd(
     if not folder.is_dir():
         raise InputError(f"folder {str(folder)!r}: not a directory")
     rep = audit(folder, rpc=rpc, deal=deal, files_only=files_only)
+    if as_json:
+        doc = {
+            "ok": rep.ok,
+            "folder": str(rep.folder),
+            "checks": [
+                {
+                    "name": c.name,
+                    "ok": c.ok,
+                    "skipped": c.skipped,
+                    "anchor": c.anchor,
+                    "detail": c.detail,
+                    "mismatches": list(c.mismatches),
+                }
+                for c in rep.checks
+            ],
+            "not_checked": rep.not_checked,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        if not rep.ok:
+            raise typer.Exit(1)
+        return
     for c in rep.checks:
         mark = ("skip" if c.ok else "FAIL") if c.skipped else ("ok" if c.ok else "FAIL")
         typer.echo(f"[{mark:>4}] {c.name} [{c.anchor}]: {c.detail}")

@@ -37,6 +37,7 @@ from openmbs.commands._pool_options import (
     TermOpt,
     WacOpt,
     advance_from_flags,
+    check_coupons,
     default_from_flags,
     prepayment_from_flags,
 )
@@ -120,6 +121,12 @@ def _pool(
     for flag, v in (("--balance", b), ("--wac", g), ("--net-coupon", n), ("--term", tm)):
         if v is None:
             raise InputError(f"the deal's [pool] has no {flag.strip('-')}: give {flag} or --tape")
+    check_coupons(
+        wac, net,
+        wac_default=None if p.wac is None else p.wac * 100,
+        net_default=None if p.net_coupon is None else p.net_coupon * 100,
+        source="the deal's [pool]",
+    )
     assert b is not None and g is not None and n is not None and tm is not None
     if a >= tm:
         raise InputError(f"--age {a} must be below --term {tm}")

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
+from openmbs.commands._pool_options import decimal_warning_help, percent_callback
+
 
 def demo(
     out: Annotated[
@@ -45,7 +47,10 @@ def demo(
     severity: Annotated[
         float,
         typer.Option(
-            "--severity", min=0, max=100, help="Loss severity, percent of the defaulted balance."
+            "--severity",
+            help="Loss severity, percent of the defaulted balance"
+            + decimal_warning_help("severity") + ".",
+            callback=percent_callback("severity"),
         ),
     ] = 35.0,
     lag: Annotated[

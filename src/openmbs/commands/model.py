@@ -164,16 +164,14 @@ def predict(
 
 def _write_table(table: Any, out: Path) -> None:
     """Write CSV or Parquet to a temporary name in the same folder, then move it."""
-    import os
-    import tempfile
+    from openmbs._files import atomic_write
 
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError(f"--out {str(out)!r}: expected a .csv or .parquet file name")
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+
+    def _w(tmp: Path) -> None:
         if suffix == ".csv":
             import pyarrow.csv as pcsv
 
@@ -182,10 +180,8 @@ def _write_table(table: Any, out: Path) -> None:
             import pyarrow.parquet as pq
 
             pq.write_table(table, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    atomic_write(out, _w)
 
 
 def register(app: typer.Typer) -> None:

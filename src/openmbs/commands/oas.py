@@ -28,6 +28,7 @@ from openmbs.commands._pool_options import (
     TermOpt,
     WacOpt,
     advance_from_flags,
+    check_coupons,
     check_flag,
     default_from_flags,
 )
@@ -83,6 +84,12 @@ def pool_from_flags(
             return flag
         return from_deal if from_deal is not None else default
 
+    check_coupons(
+        wac, net_coupon,
+        wac_default=dp.wac * 100 if dp and dp.wac is not None else 6.5,
+        net_default=dp.net_coupon * 100 if dp and dp.net_coupon is not None else 6.0,
+        source="the deal's [pool]" if dp is not None else "the default",
+    )
     b = float(pick(balance, dp.balance if dp else None, 1_000_000.0))
     g = float(pick(wac, dp.wac * 100 if dp and dp.wac is not None else None, 6.5)) / 100.0
     n = float(

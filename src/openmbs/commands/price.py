@@ -32,8 +32,11 @@ from openmbs.commands._pool_options import (
     SmmOpt,
     TapeOpt,
     advance_from_flags,
+    check_coupons,
     check_flag,
+    decimal_warning_help,
     default_from_flags,
+    percent_callback,
     prepayment_from_flags,
 )
 from openmbs.errors import InputError
@@ -113,12 +116,16 @@ def price(
     ] = 1_000_000.0,
     wac: Annotated[
         float,
-        typer.Option("--wac", help="Gross WAC, percent.", rich_help_panel=_POOL),
+        typer.Option("--wac", help="Gross WAC, percent" + decimal_warning_help("wac") + ".",
+                     callback=percent_callback("wac"), rich_help_panel=_POOL),
     ] = 6.5,
     net_coupon: Annotated[
         float,
         typer.Option(
-            "--net-coupon", help="Net pass-through coupon, percent.", rich_help_panel=_POOL
+            "--net-coupon",
+            help="Net pass-through coupon, percent" + decimal_warning_help("net-coupon") + ".",
+            callback=percent_callback("net-coupon"),
+            rich_help_panel=_POOL,
         ),
     ] = 6.0,
     term: Annotated[
@@ -221,6 +228,7 @@ def price(
         coupon = None  # accrued from the first month's net interest
         source = str(tape)
     else:
+        check_coupons(wac, net_coupon)
         projection = project_pool(
             balance=balance,
             gross_coupon=wac / 100.0,

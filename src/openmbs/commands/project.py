@@ -25,9 +25,12 @@ from openmbs.commands._pool_options import (
     TapeOpt,
     WacOpt,
     advance_from_flags,
+    check_coupons,
     check_flag,
+    decimal_warning_help,
     default_from_flags,
     describe_advance,
+    percent_callback,
     prepayment_from_flags,
 )
 from openmbs.errors import InputError
@@ -102,7 +105,9 @@ def project(
         float | None,
         typer.Option(
             "--net-coupon",
-            help="Net pass-through coupon in percent (default: the WAC, no fee).",
+            help="Net pass-through coupon in percent (default: the WAC, no fee)"
+            + decimal_warning_help("net-coupon") + ".",
+            callback=percent_callback("net-coupon"),
             rich_help_panel=POOL_PANEL,
         ),
     ] = None,
@@ -162,6 +167,7 @@ def project(
             )
     check_flag("severity", severity)
     check_flag("lag", lag)
+    check_coupons(wac, net_coupon)
     adv = advance_from_flags(advance, no_advance)
     prepayment = prepayment_from_flags(smm, cpr, psa, abs_)
     default = default_from_flags(mdr, cdr, sda)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,9 +24,15 @@ def _open(db: Path) -> Any:
     return EventStore(db, read_only=True)
 
 
-def _print(table: Any, title: str, limit: int) -> None:
+def _print(table: Any, title: str, limit: int | None, as_json: bool = False) -> None:
+    if as_json:
+        rows = table.to_pylist() if limit is None else table.slice(0, limit).to_pylist()
+        typer.echo(json.dumps(rows, indent=2, default=str))
+        return
     from rich.console import Console
     from rich.table import Table
+
+    limit = _TABLE_ROWS if limit is None else limit
 
     out = Table(title=f"{title} ({table.num_rows} rows)")
     for name in table.column_names:
@@ -42,7 +49,17 @@ def _print(table: Any, title: str, limit: int) -> None:
         typer.echo(f"... {table.num_rows - limit} more rows (use --limit)")
 
 
-_LIMIT = typer.Option("--limit", min=1, help="Rows to print.")
+#: Rows printed in a table when --limit is not given (--json prints them all).
+_TABLE_ROWS = 50
+
+_LIMIT = typer.Option(
+    "--limit", min=1, help=f"Rows to print (default: {_TABLE_ROWS} in the table, all with --json)."
+)
+_JSON = typer.Option(
+    "--json",
+    help="Print the rows as one JSON array of objects (column: value); integers stay "
+    "exact, values JSON cannot hold (dates, decimals) are strings.",
+)
 
 
 @query_app.command("tranche-payments")
@@ -51,22 +68,27 @@ def tranche_payments_cmd(
     tranche: Annotated[
         int | None, typer.Option("--tranche", help="Only this tranche index.")
     ] = None,
-    limit: Annotated[int, _LIMIT] = 50,
+    limit: Annotated[int | None, _LIMIT] = None,
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Per tranche and period: interest, principal, loss, balance and running totals."""
     from openmbs.indexer import tranche_payments
 
     with _open(db) as store:
-        _print(tranche_payments(store, tranche=tranche), "tranche payments", limit)
+        _print(tranche_payments(store, tranche=tranche), "tranche payments", limit, as_json)
 
 
 @query_app.command("holders")
-def holders_cmd(db: Annotated[Path, _DB], limit: Annotated[int, _LIMIT] = 50) -> None:
+def holders_cmd(
+    db: Annotated[Path, _DB],
+    limit: Annotated[int | None, _LIMIT] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
     """Per token and holder: received, sent and balance."""
     from openmbs.indexer import holder_positions
 
     with _open(db) as store:
-        _print(holder_positions(store), "holder positions", limit)
+        _print(holder_positions(store), "holder positions", limit, as_json)
 
 
 @query_app.command("claims")
@@ -75,22 +97,27 @@ def claims_cmd(
     holder: Annotated[
         str | None, typer.Option("--holder", help="Only this holder address.")
     ] = None,
-    limit: Annotated[int, _LIMIT] = 50,
+    limit: Annotated[int | None, _LIMIT] = None,
+    as_json: Annotated[bool, _JSON] = False,
 ) -> None:
     """Per holder and tranche: number and total of claims."""
     from openmbs.indexer import holder_claims
 
     with _open(db) as store:
-        _print(holder_claims(store, holder=holder), "claims", limit)
+        _print(holder_claims(store, holder=holder), "claims", limit, as_json)
 
 
 @query_app.command("pool-performance")
-def pool_performance_cmd(db: Annotated[Path, _DB], limit: Annotated[int, _LIMIT] = 50) -> None:
+def pool_performance_cmd(
+    db: Annotated[Path, _DB],
+    limit: Annotated[int | None, _LIMIT] = None,
+    as_json: Annotated[bool, _JSON] = False,
+) -> None:
     """Per period: the reports' pool figures, realised SMM/CPR, MDR/CDR, delinquency shares."""
     from openmbs.indexer import pool_performance
 
     with _open(db) as store:
-        _print(pool_performance(store), "pool performance", limit)
+        _print(pool_performance(store), "pool performance", limit, as_json)
 
 
 def register(app: typer.Typer) -> None:

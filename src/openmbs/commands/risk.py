@@ -20,6 +20,8 @@ from openmbs.commands._pool_options import (
     TermOpt,
     WacOpt,
     advance_from_flags,
+    decimal_warning_help,
+    percent_list_callback,
 )
 
 __all__ = ["register", "risk_app"]
@@ -39,9 +41,16 @@ def scenarios(
     deal: Annotated[str, typer.Option("--deal", help="Deal spec (TOML) or shipped example name.")],
     price: Annotated[float, typer.Option("--price", help="Price per 100 of tranche face.")],
     psa: Annotated[str, typer.Option("--psa", help="PSA speeds, e.g. 100,200,300.")] = "100",
-    cdr: Annotated[str, typer.Option("--cdr", help="CDRs, percent, e.g. 0,1,2.")] = "0",
+    cdr: Annotated[
+        str,
+        typer.Option("--cdr", help="CDRs, percent, e.g. 0,1,2" + decimal_warning_help("cdr") + ".",
+                     callback=percent_list_callback("cdr")),
+    ] = "0",
     severity: Annotated[
-        str, typer.Option("--severity", help="Loss severities, percent, e.g. 30,40.")
+        str,
+        typer.Option("--severity",
+                     help="Loss severities, percent, e.g. 30,40" + decimal_warning_help("severity")
+                     + ".", callback=percent_list_callback("severity")),
     ] = "0",
     shift_bp: Annotated[
         str, typer.Option("--shift-bp", help="Rate shifts, bp, e.g. -100,0,100.")

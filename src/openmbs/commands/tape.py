@@ -38,10 +38,32 @@ def validate(
             "--rejects", help="Rejects file (default: <name>.rejects<suffix> beside FILE)."
         ),
     ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: file, format, ok, valid_loans, rejected_rows, "
+            "problem_count, problems (file, row, field, value, reason), rejects. "
+            "Exit codes as without --json.",
+        ),
+    ] = False,
 ) -> None:
     """Read and validate a tape; every problem is listed with its row, field and value."""
     from openmbs.collateral import read_tape
+    from openmbs.errors import TapeError, TapeValidationError
 
+    if as_json:
+        try:
+            tape = read_tape(file, format=format, keep_good=keep_good, rejects=rejects)
+        except TapeError as exc:
+            problems = exc.problems if isinstance(exc, TapeValidationError) else [exc.problem]
+            typer.echo(_validation_json(file, None, None, problems, None))
+            raise typer.Exit(2) from None
+        target = None
+        if tape.rejected:
+            target = rejects or file.with_name(f"{file.stem}.rejects{file.suffix}")
+        typer.echo(_validation_json(file, tape.format, len(tape), list(tape.rejected), target))
+        return
     tape = read_tape(file, format=format, keep_good=keep_good, rejects=rejects)
     bad_rows = len({p.row for p in tape.rejected})
     typer.echo(f"{file}: {len(tape)} valid loans ({tape.format})")
@@ -52,6 +74,29 @@ def validate(
             typer.echo(f"  {p}")
         if len(tape.rejected) > 20:
             typer.echo(f"  ... and {len(tape.rejected) - 20} more")
+
+
+def _validation_json(
+    file: Path, fmt: str | None, valid: int | None, problems: list[Any], rejects: Path | None
+) -> str:
+    """The ``tape validate --json`` object (``valid``/``fmt`` None: the tape was refused)."""
+    return json.dumps(
+        {
+            "file": str(file),
+            "format": fmt,
+            "ok": valid is not None and not problems,
+            "valid_loans": valid,
+            "rejected_rows": len({q.row for q in problems if q.row is not None}),
+            "problem_count": len(problems),
+            "problems": [
+                {"file": q.file, "row": q.row, "field": q.field, "value": q.value, "reason": q.reason}
+                for q in problems
+            ],
+            "rejects": None if rejects is None else str(rejects),
+        },
+        indent=2,
+        default=str,
+    )
 
 
 def stats(

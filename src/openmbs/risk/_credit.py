@@ -27,10 +27,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
 import pickle
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -41,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from openmbs._files import atomic_write
 from openmbs.errors import AssumptionError, DataIntegrityError, InputError, ModelError
 from openmbs.risk._features import (
     FeatureSpec,
@@ -314,14 +313,10 @@ class TrainResult:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def _w(tmp: Path) -> None:
+        tmp.write_bytes(data)
+
+    atomic_write(path, _w)
 
 
 def _as_table(data: str | Path | pa.Table | Any) -> tuple[pa.Table, str | None]:

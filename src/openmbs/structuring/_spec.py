@@ -13,7 +13,9 @@ of PSA (``100``), periods in months.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import tomllib
+import typing
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -244,6 +246,42 @@ def _lookup(data: Any, loc: tuple[int | str, ...]) -> Any:
     return cur
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The spec table (pydantic model) that holds the key at ``loc``, if any."""
+    model: type[BaseModel] = DealSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list of tables: the list's model was found already
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        inner = _inner_model(field.annotation)
+        if inner is None:
+            return None
+        model = inner
+    return model
+
+
+def _inner_model(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _did_you_mean(loc: tuple[int | str, ...]) -> str:
+    """`` (did you mean 'X'?)`` for an unknown key close to one allowed in its table."""
+    model = _model_at(loc)
+    if model is None or not loc or not isinstance(loc[-1], str):
+        return ""
+    allowed = [n for n, f in model.model_fields.items() if not f.exclude]
+    close = difflib.get_close_matches(loc[-1], allowed, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _fail(reason: str, file: str | None, key: str, value: Any) -> SpecError:
     return SpecError(reason, file=file, key=key, value=value)
 
@@ -361,10 +399,15 @@ def parse_deal(data: Mapping[str, Any], *, file: str | None = None) -> DealSpec:
     try:
         spec = DealSpec.model_validate(dict(data))
     except ValidationError as exc:
-        err = exc.errors()[0]
+        errors = exc.errors()
+        # A mistyped key shows up twice (the unknown key, and the key it was meant to be
+        # as missing): report the unknown key, with the suggestion.
+        err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(err["loc"])
         value = _lookup(data, loc)
         reason = err["msg"]
+        if err["type"] == "extra_forbidden":
+            reason = "unknown key" + _did_you_mean(loc)
         if len(exc.errors()) > 1:
             reason += f" (and {len(exc.errors()) - 1} more problem(s))"
         raise SpecError(reason, file=file, key=_key(loc) or "<root>", value=value) from None
@@ -400,6 +443,12 @@ def load_deal(path: str | Path) -> DealSpec:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise SpecError(
+            f"cannot read deal spec: {exc.strerror}; nor is it an example deal name "
+            f"({', '.join(EXAMPLE_DEALS)}){_close_example(str(path))}",
+            file=str(p),
+        ) from None
     except OSError as exc:
         raise SpecError(f"cannot read deal spec: {exc.strerror}", file=str(p)) from None
     try:
@@ -409,10 +458,19 @@ def load_deal(path: str | Path) -> DealSpec:
     return parse_deal(data, file=str(p))
 
 
+def _close_example(name: str) -> str:
+    close = difflib.get_close_matches(name, EXAMPLE_DEALS, n=1)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
 def example_deal_path(name: str) -> Path:
     """Path of a shipped example deal (``'four_tranche'``, ``'senior_sub'``, ``'pac_io'``)."""
     if name not in EXAMPLE_DEALS:
-        raise SpecError(f"unknown example deal; choose one of {', '.join(EXAMPLE_DEALS)}", key="name", value=name)
+        raise SpecError(
+            f"unknown example deal; choose one of {', '.join(EXAMPLE_DEALS)}{_close_example(name)}",
+            key="name",
+            value=name,
+        )
     ref = resources.files("openmbs") / "examples" / "deals" / f"{name}.toml"
     return Path(str(ref))
 
