@@ -2,8 +2,8 @@
 
 Pipeline, every stage vectorised over paths::
 
-    Hull-White paths (antithetic, seeded)                 openmbs.risk.HullWhite
-      -> mortgage-rate paths (10y par rate + spread)     openmbs.risk.mortgage_rate_paths
+    Hull-White paths (antithetic, seeded)                 openmbs.rates.HullWhite
+      -> mortgage-rate paths (10y par rate + spread)     openmbs.rates.mortgage_rate_paths
       -> path-dependent prepayment (refi S-curve with burnout, RefiPrepaymentModel),
          optional SIFMA default cash flows, pool totals per path   (_oas_kernel, numba)
       -> for a deal: the float waterfall on all paths at once    openmbs.structuring.run_waterfall
@@ -179,7 +179,7 @@ def _mortgage_rates(
     hw: Any, paths: Any, n_periods: int, spread_bp: float, tenor_years: float = 10.0,
     frequency: int = 2,
 ) -> FloatArray:
-    """:func:`openmbs.risk.mortgage_rate_paths` for the first ``n_periods`` columns.
+    """:func:`openmbs.rates.mortgage_rate_paths` for the first ``n_periods`` columns.
 
     Same quantity, computed from the model's own bond prices ``P(t, T) = A(t, T)
     exp(-B(T - t) x)``: ``A`` (the price at ``x = 0``) and ``B`` are taken once per grid
@@ -293,7 +293,7 @@ def path_pool_cashflows(
         Rep lines (or loans).
     mortgage_rates : array_like, shape (n_paths, n_periods)
         Prevailing mortgage rate at the start of each period, decimals
-        (:func:`openmbs.risk.mortgage_rate_paths`).
+        (:func:`openmbs.rates.mortgage_rate_paths`).
     model : RefiPrepaymentModel, optional
         The prepayment model (default parameters when None); each line's incentive is its
         gross note rate minus the path's mortgage rate.
@@ -435,7 +435,7 @@ class _Scenario:
 def _simulate(
     s: _Setup, curve: ZeroCurve, sigma: float, n_paths: int, antithetic: bool, cash_fn: Any
 ) -> _Scenario:
-    from openmbs.risk._hull_white import HullWhite
+    from openmbs.rates import HullWhite
 
     hw = HullWhite(curve, a=s.a, sigma=sigma)
     n_steps = s.n_periods + s.whole + 2
