@@ -175,11 +175,11 @@ def run(
     as_json: bool = _JSON,
 ) -> None:
     """Run the deal's waterfall on a tape or a generic pool and print the tranche table."""
+    from openmbs.pricing import tranche_analytics
     from openmbs.structuring import (
         collections_from_projection,
         period_table,
         run_waterfall,
-        tranche_analytics,
         write_table,
     )
 
@@ -270,7 +270,8 @@ def table_cmd(
 ) -> None:
     """Price/yield table of one tranche: yield, WAL and modified duration at each speed."""
     from openmbs.behaviour import Prepayment
-    from openmbs.structuring import collections_from_projection, price_yield_table
+    from openmbs.pricing import price_yield_table
+    from openmbs.structuring import collections_from_projection
 
     spec = _load(deal)
     pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag,

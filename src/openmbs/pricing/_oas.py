@@ -728,14 +728,13 @@ def _deal_collections(
     ``flows`` has the rows of :data:`POOL_ROWS` (the first four suffice when there are
     no defaults). The mapping is :func:`openmbs.structuring.collections_from_projection`'s:
     pool balance = performing + foreclosure pipeline, rebuilt from the flows by the same
-    :func:`openmbs.structuring._analytics.pool_balance_rows` (``beginning(t + 1) =
+    :func:`openmbs.structuring.pool_balance_rows` (``beginning(t + 1) =
     ending(t)`` exactly), the 60+ delinquent balance is the
     pipeline, and the deal's clean-up call is applied (the remaining balance prepaid at
     par in the first period the pool factor is at or below ``deal.cleanup_call``;
     nothing after).
     """
-    from openmbs.structuring import Collections
-    from openmbs.structuring._analytics import pool_balance_rows
+    from openmbs.structuring import Collections, pool_balance_rows
 
     orig = pool.total_balance
     n_rows = len(POOL_ROWS)

@@ -39,8 +39,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from openmbs.audit import ReconCheck
 from openmbs.errors import DataIntegrityError, InputError, RemittanceRejected
 from openmbs.sim._keys import NodeKeys
+from openmbs.structuring import exact_remittance
 
 __all__ = [
     "LifecycleConfig",
@@ -148,15 +150,6 @@ class LifecycleConfig:
 
 
 @dataclass(frozen=True)
-class ReconCheck:
-    """One reconciliation check: its name, whether it passed, and what it compared."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class LifecycleResult:
     """What a lifecycle run produced (paths in ``out``; figures in base units).
 
@@ -189,29 +182,6 @@ class LifecycleResult:
 def loans_path(out: Path, period: int) -> Path:
     """The loan-level file of ``period`` in the output folder."""
     return Path(out) / "loans" / f"period={period:04d}.parquet"
-
-
-def exact_remittance(report: Any) -> Any:
-    """The exact engine's remittance of an oracle report.
-
-    ``delinquent_60`` of the exact engine is the 60+ day balance: the report's 60-day
-    plus 90+-day buckets; there are no subsequent recoveries in the report.
-    """
-    from openmbs.structuring import ExactRemittance
-
-    return ExactRemittance(
-        period=report.period,
-        interest=report.interest,
-        scheduled_principal=report.scheduled_principal,
-        prepaid_principal=report.unscheduled_principal,
-        recoveries=report.recoveries,
-        realized_losses=report.losses,
-        beginning_balance=report.beginning_balance,
-        ending_balance=report.ending_balance,
-        delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
-        index_rate=report.index_rate,
-        subsequent_recoveries=int(getattr(report, "subsequent_recoveries", 0)),
-    )
 
 
 def _key(label: str, seed: int) -> bytes:
@@ -766,6 +736,7 @@ def run_lifecycle(
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import project_tape
     from openmbs.collateral import generate_tape, pool_stats, read_tape, write_tape
+    from openmbs.pricing import tranche_analytics
     from openmbs.sim._loansim import LoanSimulator
     from openmbs.structuring import (
         apply_period,
@@ -773,7 +744,6 @@ def run_lifecycle(
         compile_exact,
         initial_state,
         run_waterfall,
-        tranche_analytics,
     )
 
     cfg = config or LifecycleConfig()

@@ -10,17 +10,15 @@
 from __future__ import annotations
 
 from openmbs.structuring._analytics import (
-    TrancheAnalytics,
     breakeven_cdr,
     breakeven_sda,
     collections_from_projection,
     period_table,
-    price_yield_table,
-    tranche_analytics,
+    pool_balance_rows,
     write_table,
 )
 from openmbs.structuring._compile import compile_exact
-from openmbs.structuring._driver import remittances_from_collections, run_exact
+from openmbs.structuring._driver import exact_remittance, remittances_from_collections, run_exact
 from openmbs.structuring._exact import (
     WAD,
     ExactDeal,
@@ -30,7 +28,6 @@ from openmbs.structuring._exact import (
     apply_period,
     initial_state,
 )
-from openmbs.structuring._offering import price_at_yield
 from openmbs.structuring._spec import (
     DEFAULT_ORDER,
     EXAMPLE_DEALS,
@@ -67,7 +64,6 @@ __all__ = [
     "FeeSpec",
     "PoolSpec",
     "ReserveSpec",
-    "TrancheAnalytics",
     "TrancheSpec",
     "TrancheSummary",
     "TriggerSpec",
@@ -77,17 +73,16 @@ __all__ = [
     "breakeven_sda",
     "collections_from_projection",
     "compile_exact",
+    "exact_remittance",
     "example_deal",
     "example_deal_path",
     "initial_state",
     "load_deal",
     "parse_deal",
     "period_table",
-    "price_at_yield",
-    "price_yield_table",
+    "pool_balance_rows",
     "remittances_from_collections",
     "run_exact",
     "run_waterfall",
-    "tranche_analytics",
     "write_table",
 ]
