@@ -14,7 +14,7 @@ def test_public_names_pinned() -> None:
         "TriggerSpec", "WaterfallResult", "apply_period", "breakeven_cdr", "breakeven_sda",
         "collections_from_projection", "compile_exact", "exact_remittance", "example_deal", "example_deal_path",
         "initial_state", "load_deal", "parse_deal", "period_table", "pool_balance_rows",
-        "remittances_from_collections", "run_exact", "run_waterfall",
+        "remittances_from_collections", "resolve_deal", "run_exact", "run_waterfall",
         "write_table",
     }
     for name in S.__all__:

@@ -76,15 +76,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _load_spec(deal: str) -> Any:
-    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+    from openmbs.structuring import resolve_deal
 
-    if deal in EXAMPLE_DEALS and not Path(deal).exists():
-        return example_deal(deal)
-    if not Path(deal).exists():
-        raise InputError(
-            f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file"
-        )
-    return load_deal(deal)
+    return resolve_deal(deal)
 
 
 def _read_rpc_state(path: Path) -> dict[str, Any]:

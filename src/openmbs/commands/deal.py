@@ -71,11 +71,9 @@ class _Pool:
 
 
 def _load(deal: str) -> DealSpec:
-    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+    from openmbs.structuring import resolve_deal
 
-    if deal in EXAMPLE_DEALS and not Path(deal).exists():
-        return example_deal(deal)
-    return load_deal(deal)
+    return resolve_deal(deal)
 
 
 def _pool(

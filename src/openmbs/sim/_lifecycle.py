@@ -243,15 +243,9 @@ def _jsonable(x: Any) -> Any:
 
 
 def _load_spec(deal: str) -> Any:
-    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+    from openmbs.structuring import resolve_deal
 
-    if deal in EXAMPLE_DEALS:
-        return example_deal(deal)
-    if not Path(deal).exists():
-        raise InputError(
-            f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file"
-        )
-    return load_deal(deal)
+    return resolve_deal(deal)
 
 
 def _cleanup(records: pa.Table, exact: Any) -> tuple[pa.Table, bool]:

@@ -1,6 +1,7 @@
 """Deal structuring: the deal spec, the waterfall (float and exact) and tranche analytics.
 
-* :func:`load_deal` / :func:`example_deal` read a deal spec (TOML, validated).
+* :func:`load_deal` / :func:`example_deal` read a deal spec (TOML, validated);
+  :func:`resolve_deal` takes what a user typed (a file wins over an example's name).
 * :func:`compile_exact` turns it into the flat integer parameters of the exact engine;
   :func:`apply_period` runs one period in integer base units. The exact engine
   (``_exact.py``) is the specification of the on-chain waterfall.
@@ -42,6 +43,7 @@ from openmbs.structuring._spec import (
     example_deal_path,
     load_deal,
     parse_deal,
+    resolve_deal,
 )
 from openmbs.structuring._waterfall import (
     Collections,
@@ -82,6 +84,7 @@ __all__ = [
     "period_table",
     "pool_balance_rows",
     "remittances_from_collections",
+    "resolve_deal",
     "run_exact",
     "run_waterfall",
     "write_table",
