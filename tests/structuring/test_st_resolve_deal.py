@@ -53,6 +53,6 @@ def test_neither_a_file_nor_an_example_is_refused(
     where: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SpecError, match="neither an example deal .* nor a file") as err:
+    with pytest.raises(SpecError, match=r"neither an example deal .* nor a file") as err:
         _loaders()[where]("no_such_deal")
     assert isinstance(err.value, InputError) and "no_such_deal" in str(err.value)
