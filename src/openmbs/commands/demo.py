@@ -204,7 +204,7 @@ def _node_keys(cfg: Any, dev_chain: bool, keystores: list[Path]) -> Any:
 
     from openmbs.commands.chain import ATTESTOR_KEYS_ENV, _attestor_keys
     from openmbs.errors import InputError
-    from openmbs.sim._keys import INVESTOR_KEYS_ENV, dev_chain_keys, node_keys_from_env
+    from openmbs.sim import INVESTOR_KEYS_ENV, dev_chain_keys, node_keys_from_env
 
     if dev_chain:
         return dev_chain_keys(cfg.attestors, cfg.investors)
