@@ -23,7 +23,6 @@ KNOWN = {
     ("openmbs.pricing._oas", "openmbs.cashflow._project"),
     ("openmbs.sim._keys", "openmbs.chain._anvil"),
     ("openmbs.sim._lifecycle", "openmbs.agents._servicer"),
-    ("openmbs.sim._lifecycle", "openmbs.cashflow._advance"),
     ("openmbs.sim._lifecycle", "openmbs.chain._clients"),
     ("openmbs.sim._lifecycle", "openmbs.chain._env"),
     ("openmbs.sim._lifecycle", "openmbs.chain._lean"),

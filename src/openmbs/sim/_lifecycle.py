@@ -114,7 +114,7 @@ class LifecycleConfig:
     advance: str = "none"
 
     def __post_init__(self) -> None:
-        from openmbs.cashflow._advance import advance_mode
+        from openmbs.cashflow import advance_mode
 
         # a bool (earlier spelling) becomes "all"/"none"; anything else is refused
         object.__setattr__(self, "advance", advance_mode(self.advance, name="advance"))
