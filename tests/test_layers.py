@@ -13,20 +13,13 @@ import grimp
 
 # (importer, private module of another package): to be made public and removed from here.
 KNOWN = {
-    ("openmbs.audit._anchor", "openmbs.chain._contracts"),
     ("openmbs.chain._deploy", "openmbs.structuring._exact"),
     ("openmbs.chain._exact_waterfall", "openmbs.structuring._exact"),
-    ("openmbs.commands.chain", "openmbs.chain._env"),
-    ("openmbs.commands.chain", "openmbs.chain._verify"),
-    ("openmbs.commands.demo", "openmbs.chain._env"),
     ("openmbs.pricing._oas", "openmbs.cashflow._advance"),
     ("openmbs.pricing._oas", "openmbs.cashflow._project"),
-    ("openmbs.sim._keys", "openmbs.chain._anvil"),
     ("openmbs.sim._lifecycle", "openmbs.agents._servicer"),
     ("openmbs.sim._lifecycle", "openmbs.chain._clients"),
-    ("openmbs.sim._lifecycle", "openmbs.chain._env"),
     ("openmbs.sim._lifecycle", "openmbs.chain._lean"),
-    ("openmbs.sim._lifecycle", "openmbs.chain._verify"),
     ("openmbs.sim._loansim", "openmbs.cashflow._advance"),
 }
 

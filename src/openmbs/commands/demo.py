@@ -121,7 +121,7 @@ def demo(
     if rpc is not None:
         import os
 
-        from openmbs.chain._env import KEY_ENV
+        from openmbs.chain import KEY_ENV
 
         if not os.environ.get(KEY_ENV):
             raise InputError(f"--rpc value {rpc!r}: set {KEY_ENV} to the operator's private key")

@@ -453,8 +453,7 @@ def _attach(
 ) -> _World:
     """Reattach to the deal a previous run deployed on the node (resume on ``--rpc``)."""
     from openmbs.agents import AttestorSet
-    from openmbs.chain import attach_deal, config_from_spec
-    from openmbs.chain._verify import DEAL_ENV, check_addresses, read_deal
+    from openmbs.chain import DEAL_ENV, attach_deal, check_addresses, config_from_spec, read_deal
 
     path = out / DEPLOYMENT
     if not path.exists():
@@ -510,7 +509,7 @@ def _use_node(cfg: LifecycleConfig, investor_keys: list[Any]) -> str:
     import boa
     from eth_account import Account
 
-    from openmbs.chain._env import load_account, use_network
+    from openmbs.chain import load_account, use_network
 
     operator = load_account()
     use_network(str(cfg.rpc), operator)
