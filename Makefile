@@ -38,6 +38,7 @@ demo: $(STAMP)
 test: $(STAMP) $(ANVIL)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python .ci/slither_gate.py --mocks
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
@@ -57,4 +58,4 @@ bench: $(STAMP)
 	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -284,7 +284,8 @@ def test_pac_io_prices_are_the_classes_values_at_the_stated_yields():
     is worth about 3.00 per 100 of notional (not 100), the face classes about par."""
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import project_pool
-    from openmbs.structuring import collections_from_projection, example_deal, price_at_yield
+    from openmbs.pricing import price_at_yield
+    from openmbs.structuring import collections_from_projection, example_deal
 
     spec = example_deal("pac_io")
     p = spec.pool

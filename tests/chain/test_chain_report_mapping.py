@@ -3,7 +3,7 @@ engine gives it.
 
 ``ExactRemittance.delinquent_60`` is the 60+ day delinquent balance (the delinquency
 trigger's input); a report carries it in two buckets, 60-89 days and 90+ days. The
-Python side (``openmbs.sim._lifecycle.exact_remittance``, the chain conftest's
+Python side (``openmbs.structuring.exact_remittance``, the chain conftest's
 ``exact_remittance``) adds them; ``ExactWaterfall.allocate`` passes only the 60-day
 bucket (``delinquent_60=r.delinquent_60``), so loans 90+ days late do not count.
 Found by the stateful suite; fixed in ExactWaterfall (the 60+ balance is 60-89 + 90+).

@@ -10,11 +10,11 @@ def test_public_names_pinned() -> None:
     assert set(S.__all__) == {
         "DEFAULT_ORDER", "EXAMPLE_DEALS", "WAD", "AssetSpec", "Collections", "DealSpec",
         "ExactDeal", "ExactPeriodResult", "ExactRemittance", "ExactState", "FeeSpec",
-        "PoolSpec", "ReserveSpec", "TrancheAnalytics", "TrancheSpec", "TrancheSummary",
+        "PoolSpec", "ReserveSpec", "TrancheSpec", "TrancheSummary",
         "TriggerSpec", "WaterfallResult", "apply_period", "breakeven_cdr", "breakeven_sda",
-        "collections_from_projection", "compile_exact", "example_deal", "example_deal_path",
-        "initial_state", "load_deal", "parse_deal", "period_table", "price_at_yield", "price_yield_table",
-        "remittances_from_collections", "run_exact", "run_waterfall", "tranche_analytics",
+        "collections_from_projection", "compile_exact", "exact_remittance", "example_deal", "example_deal_path",
+        "initial_state", "load_deal", "parse_deal", "period_table", "pool_balance_rows",
+        "remittances_from_collections", "resolve_deal", "run_exact", "run_waterfall",
         "write_table",
     }
     for name in S.__all__:

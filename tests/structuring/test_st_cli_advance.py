@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 from openmbs.behaviour import Default, Prepayment
 from openmbs.cashflow import project_pool
 from openmbs.cli import app
+from openmbs.pricing import tranche_analytics
 from openmbs.structuring import (
     collections_from_projection,
     example_deal,
     run_waterfall,
-    tranche_analytics,
 )
 
 runner = CliRunner()

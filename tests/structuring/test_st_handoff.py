@@ -25,9 +25,9 @@ from openmbs.structuring import (
     breakeven_cdr,
     collections_from_projection,
     example_deal,
+    pool_balance_rows,
     run_waterfall,
 )
-from openmbs.structuring._analytics import pool_balance_rows
 
 prepayments = st.one_of(
     st.floats(0.0, 0.6).map(Prepayment.cpr),

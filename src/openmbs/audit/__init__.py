@@ -13,6 +13,7 @@ from openmbs.audit._audit import (
     ANCHOR_RPC,
     AuditCheck,
     AuditReport,
+    ReconCheck,
     audit,
     reconcile,
 )
@@ -23,6 +24,7 @@ __all__ = [
     "ANCHOR_RPC",
     "AuditCheck",
     "AuditReport",
+    "ReconCheck",
     "audit",
     "reconcile",
 ]

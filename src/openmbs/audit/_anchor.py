@@ -54,7 +54,7 @@ def rpc_evidence(url: str, deal: str) -> tuple[Any, dict[str, Any], set[str]]:
     """
     from eth_utils.address import is_address, to_checksum_address
 
-    from openmbs.chain._contracts import artifact
+    from openmbs.chain import artifact
     from openmbs.indexer import ContractRegistry, EventStore, Indexer, RpcLogSource
 
     if not is_address(deal):

@@ -52,6 +52,7 @@ __all__ = [
     "ANCHOR_RPC",
     "AuditCheck",
     "AuditReport",
+    "ReconCheck",
     "audit",
     "reconcile",
 ]
@@ -94,6 +95,18 @@ class AuditCheck:
     mismatches: tuple[str, ...] = ()
     skipped: bool = False
     anchor: str = ANCHOR_FILES
+
+
+@dataclass(frozen=True)
+class ReconCheck:
+    """One reconciliation check: its name, whether it passed, and what it compared.
+
+    The lifecycle's summary of an :class:`AuditCheck` (plus its in-process checks);
+    defined here, beside it, and re-exported as ``openmbs.sim.ReconCheck``."""
+
+    name: str
+    ok: bool
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -525,8 +538,13 @@ def _waterfall_check(
     anchor: str,
 ) -> AuditCheck:
     from openmbs.oracle import RemittanceReport
-    from openmbs.sim._lifecycle import exact_remittance
-    from openmbs.structuring import apply_period, compile_exact, initial_state, parse_deal
+    from openmbs.structuring import (
+        apply_period,
+        compile_exact,
+        exact_remittance,
+        initial_state,
+        parse_deal,
+    )
 
     spec = parse_deal(closing["deal_spec"])
     exact = compile_exact(spec)
@@ -680,10 +698,8 @@ def reconcile(
     """The lifecycle's end-of-run reconciliation: the :func:`audit` checks plus the
     in-process figures (exact engine results and live chain state).
 
-    Returns :class:`~openmbs.sim.ReconCheck` items.
+    Returns :class:`ReconCheck` items (re-exported as ``openmbs.sim.ReconCheck``).
     """
-    from openmbs.sim._lifecycle import ReconCheck
-
     out: list[ReconCheck] = []
     rep = audit_report if audit_report is not None else audit(folder)
     for c in rep.checks:

@@ -9,10 +9,12 @@ offering escrow (``Issuance``), a timelock (``Timelock``) and the waterfall
 They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
 """
 
-from openmbs.chain._clients import DealClient, TrancheStatus
+from openmbs.chain._anvil import anvil_dev_keys
+from openmbs.chain._clients import DealClient, TrancheStatus, attestation_deadline
 from openmbs.chain._contracts import (
     CONTRACTS,
     CONTRACTS_DIR,
+    artifact,
     contract_path,
     deployer,
     export_artifacts,
@@ -27,6 +29,7 @@ from openmbs.chain._deploy import (
     deploy_deal,
     rate_bound,
 )
+from openmbs.chain._env import KEY_ENV, load_account, network_env, use_network
 from openmbs.chain._journal import (
     EMBEDDED_CHAIN_ID,
     JOURNAL_FORMAT,
@@ -39,21 +42,29 @@ from openmbs.chain._journal import (
     report_from_dict,
     report_to_dict,
 )
+from openmbs.chain._verify import DEAL_ENV, check_addresses, check_record, read_deal
 
 __all__ = [
     "CONTRACTS",
     "CONTRACTS_DIR",
+    "DEAL_ENV",
     "EMBEDDED_CHAIN_ID",
     "JOURNAL_FORMAT",
+    "KEY_ENV",
     "RATE_TOLERANCE",
     "DealClient",
     "DealConfig",
     "EmbeddedDeal",
     "TrancheConfig",
     "TrancheStatus",
+    "anvil_dev_keys",
+    "artifact",
     "attach_deal",
+    "attestation_deadline",
     "attestation_from_dict",
     "attestation_to_dict",
+    "check_addresses",
+    "check_record",
     "config_from_exact",
     "config_from_spec",
     "contract_path",
@@ -62,8 +73,12 @@ __all__ = [
     "deployer",
     "dev_attestor_keys",
     "export_artifacts",
+    "load_account",
+    "network_env",
     "open_embedded",
     "rate_bound",
+    "read_deal",
     "report_from_dict",
     "report_to_dict",
+    "use_network",
 ]

@@ -76,15 +76,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _load_spec(deal: str) -> Any:
-    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+    from openmbs.structuring import resolve_deal
 
-    if deal in EXAMPLE_DEALS and not Path(deal).exists():
-        return example_deal(deal)
-    if not Path(deal).exists():
-        raise InputError(
-            f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file"
-        )
-    return load_deal(deal)
+    return resolve_deal(deal)
 
 
 def _read_rpc_state(path: Path) -> dict[str, Any]:
@@ -106,14 +100,14 @@ _NOBODY = "0x" + "00" * 20
 
 def _pinned_deal(deal: str | None) -> str | None:
     """The deal's address from ``--deal`` or ``$OPENMBS_DEAL`` (never from the record)."""
-    from openmbs.chain._verify import DEAL_ENV
+    from openmbs.chain import DEAL_ENV
 
     return deal or os.environ.get(DEAL_ENV) or None
 
 
 def _required_deal(path: Path, deal: str | None) -> str:
     """:func:`_pinned_deal`, required (on a node)."""
-    from openmbs.chain._verify import DEAL_ENV
+    from openmbs.chain import DEAL_ENV
 
     pinned = _pinned_deal(deal)
     if pinned is None:
@@ -129,7 +123,7 @@ def _verified(path: Path, record: dict[str, Any], pinned: str) -> Any:
     """Read the deal at ``pinned`` from the current chain, check every contract it links
     to (code and back-links, :mod:`openmbs.chain._verify`) and refuse a record that says
     anything else. Returns the :class:`~openmbs.chain._verify.ChainDeal`."""
-    from openmbs.chain._verify import check_record, read_deal
+    from openmbs.chain import check_record, read_deal
 
     chain = read_deal(pinned)
     check_record(record, chain, where=f"file {str(path)!r}")
@@ -149,8 +143,14 @@ def _attach(
     """The record at ``path``, checked against the deal on the node ``rpc`` (see
     :func:`_verified`), as a client on the chain's addresses; and the operator account
     (``None`` when ``read_only``: reading needs no key)."""
-    from openmbs.chain import DealConfig, TrancheConfig, attach_deal
-    from openmbs.chain._env import load_account, network_env, use_network
+    from openmbs.chain import (
+        DealConfig,
+        TrancheConfig,
+        attach_deal,
+        load_account,
+        network_env,
+        use_network,
+    )
     from openmbs.errors import ChainError
 
     record = _read_rpc_state(path)
@@ -508,8 +508,13 @@ def deploy(
             f"recorded in {state} (journal of {len(d.journal)} entries; later commands replay it)"
         )
         return
-    from openmbs.chain import JOURNAL_FORMAT, config_from_spec, deploy_deal
-    from openmbs.chain._env import load_account, use_network
+    from openmbs.chain import (
+        JOURNAL_FORMAT,
+        config_from_spec,
+        deploy_deal,
+        load_account,
+        use_network,
+    )
 
     if addrs is None:
         raise InputError("--attestors is required with --rpc (comma-separated addresses)")

@@ -72,11 +72,9 @@ class _Pool:
 
 
 def _load(deal: str) -> DealSpec:
-    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+    from openmbs.structuring import resolve_deal
 
-    if deal in EXAMPLE_DEALS and not Path(deal).exists():
-        return example_deal(deal)
-    return load_deal(deal)
+    return resolve_deal(deal)
 
 
 def _pool(
@@ -182,11 +180,11 @@ def run(
     as_json: bool = _JSON,
 ) -> None:
     """Run the deal's waterfall on a tape or a generic pool and print the tranche table."""
+    from openmbs.pricing import tranche_analytics
     from openmbs.structuring import (
         collections_from_projection,
         period_table,
         run_waterfall,
-        tranche_analytics,
         write_table,
     )
 
@@ -277,7 +275,8 @@ def table_cmd(
 ) -> None:
     """Price/yield table of one tranche: yield, WAL and modified duration at each speed."""
     from openmbs.behaviour import Prepayment
-    from openmbs.structuring import collections_from_projection, price_yield_table
+    from openmbs.pricing import price_yield_table
+    from openmbs.structuring import collections_from_projection
 
     spec = _load(deal)
     pool = _pool(spec, tape, balance, wac, net_coupon, term, age, severity, lag,

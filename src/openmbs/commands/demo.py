@@ -126,7 +126,7 @@ def demo(
     if rpc is not None:
         import os
 
-        from openmbs.chain._env import KEY_ENV
+        from openmbs.chain import KEY_ENV
 
         if not os.environ.get(KEY_ENV):
             raise InputError(f"--rpc value {rpc!r}: set {KEY_ENV} to the operator's private key")
@@ -209,7 +209,7 @@ def _node_keys(cfg: Any, dev_chain: bool, keystores: list[Path]) -> Any:
 
     from openmbs.commands.chain import ATTESTOR_KEYS_ENV, _attestor_keys
     from openmbs.errors import InputError
-    from openmbs.sim._keys import INVESTOR_KEYS_ENV, dev_chain_keys, node_keys_from_env
+    from openmbs.sim import INVESTOR_KEYS_ENV, dev_chain_keys, node_keys_from_env
 
     if dev_chain:
         return dev_chain_keys(cfg.attestors, cfg.investors)

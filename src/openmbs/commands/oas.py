@@ -49,11 +49,9 @@ _MODEL = "Rate model and simulation"
 
 def deal_from_arg(deal: str) -> DealSpec:
     """A deal spec from a TOML path or the name of a shipped example deal."""
-    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+    from openmbs.structuring import resolve_deal
 
-    if deal in EXAMPLE_DEALS and not Path(deal).exists():
-        return example_deal(deal)
-    return load_deal(deal)
+    return resolve_deal(deal)
 
 
 def pool_from_flags(

@@ -34,6 +34,7 @@ from openmbs.pricing._oas import (
     oas_pass_through,
     path_pool_cashflows,
 )
+from openmbs.pricing._offering import price_at_yield
 from openmbs.pricing._spread import (
     ParYieldCurve,
     price_from_z_spread,
@@ -46,6 +47,7 @@ from openmbs.pricing._timing import (
     payment_times,
     settle_days_from_date,
 )
+from openmbs.pricing._tranche import TrancheAnalytics, price_yield_table, tranche_analytics
 
 __all__ = [
     "BondAnalytics",
@@ -56,6 +58,7 @@ __all__ = [
     "PoolLines",
     "Projector",
     "RefinancingSCurve",
+    "TrancheAnalytics",
     "ZeroCurve",
     "accrued_interest",
     "analyze",
@@ -72,10 +75,13 @@ __all__ = [
     "pass_through_projector",
     "path_pool_cashflows",
     "payment_times",
+    "price_at_yield",
     "price_from_yield",
     "price_from_z_spread",
+    "price_yield_table",
     "settle_days_from_date",
     "spread_to_curve_at_wal",
+    "tranche_analytics",
     "yield_from_price",
     "z_spread",
 ]

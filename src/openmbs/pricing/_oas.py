@@ -2,8 +2,8 @@
 
 Pipeline, every stage vectorised over paths::
 
-    Hull-White paths (antithetic, seeded)                 openmbs.risk.HullWhite
-      -> mortgage-rate paths (10y par rate + spread)     openmbs.risk.mortgage_rate_paths
+    Hull-White paths (antithetic, seeded)                 openmbs.rates.HullWhite
+      -> mortgage-rate paths (10y par rate + spread)     openmbs.rates.mortgage_rate_paths
       -> path-dependent prepayment (refi S-curve with burnout, RefiPrepaymentModel),
          optional SIFMA default cash flows, pool totals per path   (_oas_kernel, numba)
       -> for a deal: the float waterfall on all paths at once    openmbs.structuring.run_waterfall
@@ -179,7 +179,7 @@ def _mortgage_rates(
     hw: Any, paths: Any, n_periods: int, spread_bp: float, tenor_years: float = 10.0,
     frequency: int = 2,
 ) -> FloatArray:
-    """:func:`openmbs.risk.mortgage_rate_paths` for the first ``n_periods`` columns.
+    """:func:`openmbs.rates.mortgage_rate_paths` for the first ``n_periods`` columns.
 
     Same quantity, computed from the model's own bond prices ``P(t, T) = A(t, T)
     exp(-B(T - t) x)``: ``A`` (the price at ``x = 0``) and ``B`` are taken once per grid
@@ -293,7 +293,7 @@ def path_pool_cashflows(
         Rep lines (or loans).
     mortgage_rates : array_like, shape (n_paths, n_periods)
         Prevailing mortgage rate at the start of each period, decimals
-        (:func:`openmbs.risk.mortgage_rate_paths`).
+        (:func:`openmbs.rates.mortgage_rate_paths`).
     model : RefiPrepaymentModel, optional
         The prepayment model (default parameters when None); each line's incentive is its
         gross note rate minus the path's mortgage rate.
@@ -435,7 +435,7 @@ class _Scenario:
 def _simulate(
     s: _Setup, curve: ZeroCurve, sigma: float, n_paths: int, antithetic: bool, cash_fn: Any
 ) -> _Scenario:
-    from openmbs.risk._hull_white import HullWhite
+    from openmbs.rates import HullWhite
 
     hw = HullWhite(curve, a=s.a, sigma=sigma)
     n_steps = s.n_periods + s.whole + 2
@@ -728,14 +728,13 @@ def _deal_collections(
     ``flows`` has the rows of :data:`POOL_ROWS` (the first four suffice when there are
     no defaults). The mapping is :func:`openmbs.structuring.collections_from_projection`'s:
     pool balance = performing + foreclosure pipeline, rebuilt from the flows by the same
-    :func:`openmbs.structuring._analytics.pool_balance_rows` (``beginning(t + 1) =
+    :func:`openmbs.structuring.pool_balance_rows` (``beginning(t + 1) =
     ending(t)`` exactly), the 60+ delinquent balance is the
     pipeline, and the deal's clean-up call is applied (the remaining balance prepaid at
     par in the first period the pool factor is at or below ``deal.cleanup_call``;
     nothing after).
     """
-    from openmbs.structuring import Collections
-    from openmbs.structuring._analytics import pool_balance_rows
+    from openmbs.structuring import Collections, pool_balance_rows
 
     orig = pool.total_balance
     n_rows = len(POOL_ROWS)

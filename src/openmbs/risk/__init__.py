@@ -13,6 +13,7 @@ See ``docs/risk.md``.
 
 from __future__ import annotations
 
+from openmbs.rates import HullWhite, HullWhitePaths, mortgage_rate_paths
 from openmbs.risk._credit import (
     CalibrationRow,
     CreditModel,
@@ -27,7 +28,6 @@ from openmbs.risk._credit import (
     train_credit_model,
 )
 from openmbs.risk._features import FeatureSpec, infer_features, read_loan_table
-from openmbs.risk._hull_white import HullWhite, HullWhitePaths, mortgage_rate_paths
 from openmbs.risk._scenarios import (
     SCENARIO_COLUMNS,
     ScenarioGrid,

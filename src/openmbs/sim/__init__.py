@@ -5,7 +5,7 @@ See ``docs/simulation.md`` (``LoanSimulator``) and ``docs/demo.md`` (``run_lifec
 
 from __future__ import annotations
 
-from openmbs.sim._keys import NodeKeys, dev_chain_keys, node_keys_from_env
+from openmbs.sim._keys import INVESTOR_KEYS_ENV, NodeKeys, dev_chain_keys, node_keys_from_env
 from openmbs.sim._lifecycle import (
     LifecycleConfig,
     LifecycleResult,
@@ -32,6 +32,7 @@ from openmbs.sim._loansim import (
 )
 
 __all__ = [
+    "INVESTOR_KEYS_ENV",
     "LOAN_RECORD_SCHEMA",
     "POOL_PERIOD_COLUMNS",
     "STATUS_CURRENT",

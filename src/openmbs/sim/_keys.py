@@ -52,7 +52,7 @@ class NodeKeys:
 def dev_chain_keys(attestors: int, investors: int) -> NodeKeys:
     """anvil's PUBLIC development accounts (its default mnemonic): attestors from
     account 1, investors after them. For a throwaway development chain only."""
-    from openmbs.chain._anvil import anvil_dev_keys
+    from openmbs.chain import anvil_dev_keys
 
     keys = anvil_dev_keys(attestors + investors, start=_DEV_FIRST)
     return NodeKeys(tuple(keys[:attestors]), tuple(keys[attestors:]), dev_chain=True)

@@ -39,8 +39,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from openmbs.audit import ReconCheck
 from openmbs.errors import DataIntegrityError, InputError, RemittanceRejected
 from openmbs.sim._keys import NodeKeys
+from openmbs.structuring import exact_remittance
 
 __all__ = [
     "LifecycleConfig",
@@ -112,7 +114,7 @@ class LifecycleConfig:
     advance: str = "none"
 
     def __post_init__(self) -> None:
-        from openmbs.cashflow._advance import advance_mode
+        from openmbs.cashflow import advance_mode
 
         # a bool (earlier spelling) becomes "all"/"none"; anything else is refused
         object.__setattr__(self, "advance", advance_mode(self.advance, name="advance"))
@@ -148,15 +150,6 @@ class LifecycleConfig:
 
 
 @dataclass(frozen=True)
-class ReconCheck:
-    """One reconciliation check: its name, whether it passed, and what it compared."""
-
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
 class LifecycleResult:
     """What a lifecycle run produced (paths in ``out``; figures in base units).
 
@@ -189,29 +182,6 @@ class LifecycleResult:
 def loans_path(out: Path, period: int) -> Path:
     """The loan-level file of ``period`` in the output folder."""
     return Path(out) / "loans" / f"period={period:04d}.parquet"
-
-
-def exact_remittance(report: Any) -> Any:
-    """The exact engine's remittance of an oracle report.
-
-    ``delinquent_60`` of the exact engine is the 60+ day balance: the report's 60-day
-    plus 90+-day buckets; there are no subsequent recoveries in the report.
-    """
-    from openmbs.structuring import ExactRemittance
-
-    return ExactRemittance(
-        period=report.period,
-        interest=report.interest,
-        scheduled_principal=report.scheduled_principal,
-        prepaid_principal=report.unscheduled_principal,
-        recoveries=report.recoveries,
-        realized_losses=report.losses,
-        beginning_balance=report.beginning_balance,
-        ending_balance=report.ending_balance,
-        delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
-        index_rate=report.index_rate,
-        subsequent_recoveries=int(getattr(report, "subsequent_recoveries", 0)),
-    )
 
 
 def _key(label: str, seed: int) -> bytes:
@@ -273,15 +243,9 @@ def _jsonable(x: Any) -> Any:
 
 
 def _load_spec(deal: str) -> Any:
-    from openmbs.structuring import EXAMPLE_DEALS, example_deal, load_deal
+    from openmbs.structuring import resolve_deal
 
-    if deal in EXAMPLE_DEALS:
-        return example_deal(deal)
-    if not Path(deal).exists():
-        raise InputError(
-            f"--deal value {deal!r}: neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file"
-        )
-    return load_deal(deal)
+    return resolve_deal(deal)
 
 
 def _cleanup(records: pa.Table, exact: Any) -> tuple[pa.Table, bool]:
@@ -489,8 +453,7 @@ def _attach(
 ) -> _World:
     """Reattach to the deal a previous run deployed on the node (resume on ``--rpc``)."""
     from openmbs.agents import AttestorSet
-    from openmbs.chain import attach_deal, config_from_spec
-    from openmbs.chain._verify import DEAL_ENV, check_addresses, read_deal
+    from openmbs.chain import DEAL_ENV, attach_deal, check_addresses, config_from_spec, read_deal
 
     path = out / DEPLOYMENT
     if not path.exists():
@@ -546,7 +509,7 @@ def _use_node(cfg: LifecycleConfig, investor_keys: list[Any]) -> str:
     import boa
     from eth_account import Account
 
-    from openmbs.chain._env import load_account, use_network
+    from openmbs.chain import load_account, use_network
 
     operator = load_account()
     use_network(str(cfg.rpc), operator)
@@ -766,6 +729,7 @@ def run_lifecycle(
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import project_tape
     from openmbs.collateral import generate_tape, pool_stats, read_tape, write_tape
+    from openmbs.pricing import tranche_analytics
     from openmbs.sim._loansim import LoanSimulator
     from openmbs.structuring import (
         apply_period,
@@ -773,7 +737,6 @@ def run_lifecycle(
         compile_exact,
         initial_state,
         run_waterfall,
-        tranche_analytics,
     )
 
     cfg = config or LifecycleConfig()

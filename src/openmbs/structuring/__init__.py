@@ -1,6 +1,7 @@
 """Deal structuring: the deal spec, the waterfall (float and exact) and tranche analytics.
 
-* :func:`load_deal` / :func:`example_deal` read a deal spec (TOML, validated).
+* :func:`load_deal` / :func:`example_deal` read a deal spec (TOML, validated);
+  :func:`resolve_deal` takes what a user typed (a file wins over an example's name).
 * :func:`compile_exact` turns it into the flat integer parameters of the exact engine;
   :func:`apply_period` runs one period in integer base units. The exact engine
   (``_exact.py``) is the specification of the on-chain waterfall.
@@ -10,17 +11,15 @@
 from __future__ import annotations
 
 from openmbs.structuring._analytics import (
-    TrancheAnalytics,
     breakeven_cdr,
     breakeven_sda,
     collections_from_projection,
     period_table,
-    price_yield_table,
-    tranche_analytics,
+    pool_balance_rows,
     write_table,
 )
 from openmbs.structuring._compile import compile_exact
-from openmbs.structuring._driver import remittances_from_collections, run_exact
+from openmbs.structuring._driver import exact_remittance, remittances_from_collections, run_exact
 from openmbs.structuring._exact import (
     WAD,
     ExactDeal,
@@ -30,7 +29,6 @@ from openmbs.structuring._exact import (
     apply_period,
     initial_state,
 )
-from openmbs.structuring._offering import price_at_yield
 from openmbs.structuring._spec import (
     DEFAULT_ORDER,
     EXAMPLE_DEALS,
@@ -45,6 +43,7 @@ from openmbs.structuring._spec import (
     example_deal_path,
     load_deal,
     parse_deal,
+    resolve_deal,
 )
 from openmbs.structuring._waterfall import (
     Collections,
@@ -67,7 +66,6 @@ __all__ = [
     "FeeSpec",
     "PoolSpec",
     "ReserveSpec",
-    "TrancheAnalytics",
     "TrancheSpec",
     "TrancheSummary",
     "TriggerSpec",
@@ -77,17 +75,17 @@ __all__ = [
     "breakeven_sda",
     "collections_from_projection",
     "compile_exact",
+    "exact_remittance",
     "example_deal",
     "example_deal_path",
     "initial_state",
     "load_deal",
     "parse_deal",
     "period_table",
-    "price_at_yield",
-    "price_yield_table",
+    "pool_balance_rows",
     "remittances_from_collections",
+    "resolve_deal",
     "run_exact",
     "run_waterfall",
-    "tranche_analytics",
     "write_table",
 ]

@@ -1,10 +1,10 @@
-"""From pool projections to tranche analytics: collections, tables, breakevens."""
+"""From pool projections to the waterfall's inputs and outputs: collections, tables,
+breakevens. Tranche analytics (yield, duration) are priced in :mod:`openmbs.pricing`."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,14 +21,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BALANCE_NOISE",
-    "TrancheAnalytics",
     "breakeven_cdr",
     "breakeven_sda",
     "collections_from_projection",
     "period_table",
     "pool_balance_rows",
-    "price_yield_table",
-    "tranche_analytics",
     "write_table",
 ]
 
@@ -211,90 +208,6 @@ def collections_from_projection(
     )
 
 
-@dataclass(frozen=True)
-class TrancheAnalytics:
-    """One tranche's measures in one scenario.
-
-    ``wal`` in years (from closing, SIFMA average life of the principal); ``first`` and
-    ``last`` the principal window (periods, 0 if no principal); ``yield_`` the
-    bond-equivalent yield at ``price`` (decimal, ``nan`` without a price or when it
-    cannot be solved); ``modified_duration`` in years; money in currency units.
-    """
-
-    name: str
-    face: float
-    wal: float
-    first: int
-    last: int
-    price: float
-    yield_: float
-    modified_duration: float
-    interest: float
-    principal: float
-    loss: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-            for k, v in self.__dict__.items()
-        }
-
-
-def tranche_analytics(
-    result: WaterfallResult,
-    *,
-    price: float | None = None,
-    delay_days: float = 0.0,
-    scenario: int = 0,
-) -> list[TrancheAnalytics]:
-    """WAL, principal window, yield at ``price``, modified duration and loss per tranche.
-
-    Uses :func:`openmbs.pricing.analyze` (bond-equivalent yield, 30/360 timing, the
-    given payment delay) on the tranche's interest + principal.
-    """
-    from openmbs import pricing
-
-    ip = result.table("interest_paid")[scenario]
-    pp = result.table("principal_paid")[scenario]
-    wd = result.table("writedown")[scenario]
-    out = []
-    for i, name in enumerate(result.names):
-        face = float(result.face[i])
-        cash = ip[:, i] + pp[:, i]
-        prin = pp[:, i]
-        tot_p = float(prin.sum())
-        has = np.nonzero(prin > 0)[0]
-        first = int(has[0]) + 1 if has.size else 0
-        last = int(has[-1]) + 1 if has.size else 0
-        wal = float((np.arange(1, len(prin) + 1) * prin).sum() / (12.0 * tot_p)) if tot_p > 0 else math.nan
-        y = md = math.nan
-        if price is not None and face > 0 and float(cash.sum()) > 0:
-            try:
-                a = pricing.analyze(cash, prin, face, price=price, delay_days=delay_days)
-                y = float(a.yield_)
-                md = float(a.modified_duration)
-                if tot_p > 0:
-                    wal = float(a.average_life)
-            except Exception:  # an unsolvable yield (all cash lost) is reported as nan
-                y = md = math.nan
-        out.append(
-            TrancheAnalytics(
-                name=name,
-                face=face,
-                wal=wal,
-                first=first,
-                last=last,
-                price=math.nan if price is None else float(price),
-                yield_=y,
-                modified_duration=md,
-                interest=float(ip[:, i].sum()),
-                principal=tot_p,
-                loss=float(wd[:, i].sum()),
-            )
-        )
-    return out
-
-
 def period_table(result: WaterfallResult, *, scenario: int = 0) -> dict[str, FloatArray | list[str]]:
     """The long period x tranche table of one scenario (columns of equal length).
 
@@ -330,27 +243,6 @@ def period_table(result: WaterfallResult, *, scenario: int = 0) -> dict[str, Flo
         mask |= (trig[:, j] > 0).astype(np.int64) << j
     cols["triggers"] = np.repeat(mask, n)
     return cols
-
-
-def price_yield_table(
-    deal: DealSpec | ExactDeal,
-    collections: Collections,
-    tranche: str,
-    prices: Sequence[float],
-    *,
-    delay_days: float = 0.0,
-) -> list[list[TrancheAnalytics]]:
-    """Yield, WAL and modified duration of one tranche for each price (rows) and each
-    scenario of ``collections`` (columns, e.g. one per PSA speed)."""
-    res = run_waterfall(deal, collections, keep="cashflows")
-    i = res.tranche(tranche)
-    table = []
-    for p in prices:
-        row = []
-        for k in range(collections.n_scenarios):
-            row.append(tranche_analytics(res, price=p, delay_days=delay_days, scenario=k)[i])
-        table.append(row)
-    return table
 
 
 def _first_loss(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from openmbs.structuring._exact import (
 )
 from openmbs.structuring._waterfall import Collections
 
-__all__ = ["remittances_from_collections", "run_exact"]
+__all__ = ["exact_remittance", "remittances_from_collections", "run_exact"]
 
 
 def remittances_from_collections(
@@ -80,3 +81,25 @@ def run_exact(
 def exact_arrays(results: Sequence[ExactPeriodResult], field: str) -> np.ndarray:  # type: ignore[type-arg]
     """A per-tranche field of exact results as an int64-safe object array (periods x tranches)."""
     return np.array([getattr(r, field) for r in results], dtype=object)
+
+
+def exact_remittance(report: Any) -> ExactRemittance:
+    """The exact engine's remittance of an oracle report (``openmbs.oracle.RemittanceReport``
+    or anything with its fields): the mapping the lifecycle and the audit both use.
+
+    ``delinquent_60`` of the exact engine is the 60+ day balance: the report's 60-day
+    plus 90+-day buckets; there are no subsequent recoveries in the report.
+    """
+    return ExactRemittance(
+        period=report.period,
+        interest=report.interest,
+        scheduled_principal=report.scheduled_principal,
+        prepaid_principal=report.unscheduled_principal,
+        recoveries=report.recoveries,
+        realized_losses=report.losses,
+        beginning_balance=report.beginning_balance,
+        ending_balance=report.ending_balance,
+        delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
+        index_rate=report.index_rate,
+        subsequent_recoveries=int(getattr(report, "subsequent_recoveries", 0)),
+    )

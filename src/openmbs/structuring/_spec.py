@@ -39,6 +39,7 @@ __all__ = [
     "example_deal_path",
     "load_deal",
     "parse_deal",
+    "resolve_deal",
 ]
 
 #: The example deals shipped in ``openmbs/examples/deals`` (the file stem is the name).
@@ -478,3 +479,30 @@ def example_deal_path(name: str) -> Path:
 def example_deal(name: str) -> DealSpec:
     """Load a shipped example deal by name (see :data:`EXAMPLE_DEALS`)."""
     return load_deal(example_deal_path(name))
+
+
+def resolve_deal(deal: str | Path) -> DealSpec:
+    """The deal a user named: a TOML file, or the name of a shipped example deal.
+
+    The one place where that choice is made (every command and the lifecycle call it).
+    **An existing file wins**: a file ``four_tranche`` in the working directory is read,
+    not the shipped example of that name; a name that is not a file is looked up in
+    :data:`EXAMPLE_DEALS`.
+
+    Raises
+    ------
+    SpecError
+        When ``deal`` is neither a file nor an example deal, or the file is invalid.
+
+    Examples
+    --------
+    >>> resolve_deal("senior_sub").tranches[0].name
+    'SEN'
+    """
+    if Path(deal).exists():
+        return load_deal(deal)
+    if str(deal) in EXAMPLE_DEALS:
+        return example_deal(str(deal))
+    raise SpecError(
+        f"neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file", file=str(deal)
+    )

@@ -1,7 +1,7 @@
 """Behavioural models driven by market rates (prepayment), vectorised over paths.
 
 :class:`RefiPrepaymentModel` turns paths of prevailing mortgage rates (for example from
-:func:`openmbs.risk.mortgage_rate_paths`) and loan note rates and ages into CPR/SMM
+:func:`openmbs.rates.mortgage_rate_paths`) and loan note rates and ages into CPR/SMM
 arrays; :func:`calibrate_refi_model` fits its parameters to an observed CPR history.
 See ``docs/risk.md``.
 """

@@ -161,7 +161,7 @@ class RefiPrepaymentModel:
         ----------
         mortgage_rates : array_like, shape (..., n_periods)
             Prevailing mortgage rate in each period, decimals; leading axes are paths
-            (for example :func:`openmbs.risk.mortgage_rate_paths`, ``n_paths`` by
+            (for example :func:`openmbs.rates.mortgage_rate_paths`, ``n_paths`` by
             ``n_periods``).
         note_rate : float or array_like, shape (n_loans,)
             Loan note rates, decimals.

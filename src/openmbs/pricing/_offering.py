@@ -8,9 +8,8 @@ unit of face. :func:`price_at_yield` gives it from the class's projected cash fl
 from __future__ import annotations
 
 from openmbs.errors import InputError
-from openmbs.structuring._exact import ExactDeal
-from openmbs.structuring._spec import DealSpec
-from openmbs.structuring._waterfall import Collections, run_waterfall
+from openmbs.pricing._measures import price_from_yield
+from openmbs.structuring import Collections, DealSpec, ExactDeal, run_waterfall
 
 __all__ = ["price_at_yield"]
 
@@ -63,6 +62,7 @@ def price_at_yield(
     --------
     >>> from openmbs.behaviour import Default, Prepayment
     >>> from openmbs.cashflow import project_pool
+    >>> from openmbs.pricing import price_at_yield
     >>> from openmbs.structuring import collections_from_projection, example_deal
     >>> spec = example_deal("pac_io")
     >>> p = spec.pool
@@ -74,11 +74,9 @@ def price_at_yield(
     ...                      delay_days=spec.payment_delay_days), 2)
     3.01
     """
-    from openmbs import pricing
-
     if not 0 <= scenario < collections.n_scenarios:
         raise InputError(f"scenario {scenario!r}: the collections have {collections.n_scenarios} scenario(s)")
     res = run_waterfall(deal, collections, keep=("interest_paid", "principal_paid"))
     i = res.tranche(tranche)
     cash = res.table("interest_paid")[scenario][:, i] + res.table("principal_paid")[scenario][:, i]
-    return float(pricing.price_from_yield(cash, float(res.face[i]), yield_, delay_days=delay_days))
+    return float(price_from_yield(cash, float(res.face[i]), yield_, delay_days=delay_days))
