@@ -504,5 +504,6 @@ def resolve_deal(deal: str | Path) -> DealSpec:
     if str(deal) in EXAMPLE_DEALS:
         return example_deal(str(deal))
     raise SpecError(
-        f"neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file", file=str(deal)
+        f"neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file{_close_example(str(deal))}",
+        file=str(deal),
     )
