@@ -61,6 +61,15 @@ PR_PRORATA: constant(uint256) = 2
 PR_PAC: constant(uint256) = 3
 PR_SUPPORT: constant(uint256) = 4
 
+# @dev The tranche flags (F_*), trigger effects (E_*) and reserve flags (R_*) are bit
+# flags kept as uint256 constants, not Vyper `flag` types: a `flag` field in
+# `ExactParams` would ABI-encode as the same uint256, but the decoder would then revert
+# on an unknown bit with no reason, before the constructor's `# dev: unknown tranche
+# flag` / `unknown trigger effect` / `unknown reserve flag` checks;
+# `ExactResult.effects` and `state_word(2)` return the effects as uint256; a
+# `convert` at each use adds code to a contract close to the EIP-170 size limit (its
+# runtime code plus the `PARAMS` immutable), and the table test pins these values to
+# `_exact.py` as integers.
 F_IO: constant(uint256) = 1
 F_PO: constant(uint256) = 2
 F_Z: constant(uint256) = 4
@@ -250,16 +259,23 @@ struct ExactStateOut:
 
 # ---------------------------------------------------------------- PARAMETERS
 
-P: immutable(ExactParams)
+# @dev The deal's flat integer parameters (`compile_exact`), fixed at deployment.
+PARAMS: immutable(ExactParams)
+# @dev The account that deployed the waterfall: it alone loads PAC schedules and seals.
 deployer: public(immutable(address))
+# @dev The Deal contract: the only caller of `allocate` and `apply`.
 deal: public(immutable(address))
-# @dev Derived from P at deployment: counts, and bit masks over tranches (bit i set):
-# classes that bear principal (`_bears_principal`), IO strips.
-NT: immutable(uint256)
-NF: immutable(uint256)
-NTRIG: immutable(uint256)
-BEARS: immutable(uint256)
-IO: immutable(uint256)
+# @dev Number of tranches (1 to MAX_TRANCHES); rows past it are zero.
+N_TRANCHES: immutable(uint256)
+# @dev Number of fees (0 to MAX_FEES).
+N_FEES: immutable(uint256)
+# @dev Number of triggers (0 to MAX_TRIGGERS).
+N_TRIGGERS: immutable(uint256)
+# @dev Bit i set: tranche i bears principal (`_bears_principal`: not an IO strip, and a
+# principal rule other than PR_NONE).
+PRINCIPAL_BEARERS: immutable(uint256)
+# @dev Bit i set: tranche i is an IO strip (flag F_IO), its balance a notional.
+IO_STRIPS: immutable(uint256)
 
 # @dev PAC scheduled ending balances, per tranche, for periods 1, 2, ...
 pac_schedule: HashMap[uint256, DynArray[uint256, MAX_PAC]]
@@ -335,12 +351,12 @@ def __init__(p: ExactParams, deal_: address):
         assert p.trig_ref[k] < n  # dev: bad trigger tranche
         assert p.trig_effect[k] < 8  # dev: unknown trigger effect
     assert p.reserve_flags < 4  # dev: unknown reserve flag
-    P = p
-    NT = n
-    NF = p.n_fees
-    NTRIG = p.n_triggers
-    BEARS = bears
-    IO = io
+    PARAMS = p
+    N_TRANCHES = n
+    N_FEES = p.n_fees
+    N_TRIGGERS = p.n_triggers
+    PRINCIPAL_BEARERS = bears
+    IO_STRIPS = io
     deployer = msg.sender
     deal = deal_
     self._state = p.reserve_initial << 128
@@ -357,7 +373,7 @@ def set_pac_schedule(i: uint256, schedule: DynArray[uint256, MAX_PAC]):
     """
     assert msg.sender == deployer  # dev: only deployer
     assert self._state & SEALED == 0  # dev: sealed
-    assert i < NT and P.rule[i] == PR_PAC  # dev: not a PAC class
+    assert i < N_TRANCHES and PARAMS.rule[i] == PR_PAC  # dev: not a PAC class
     self.pac_schedule[i] = schedule
 
 
@@ -376,14 +392,14 @@ def seal():
 @internal
 @view
 def _locked(i: uint256, period: uint256) -> bool:
-    return period <= P.lockout[i]
+    return period <= PARAMS.lockout[i]
 
 
 @internal
 @view
 def _fee_current(k: uint256, pool_beg: uint256) -> uint256:
-    fee: uint256 = pool_beg * P.fee_rate[k] // (MONTHS * WAD) + P.fee_fixed[k]
-    cap: uint256 = P.fee_cap[k]
+    fee: uint256 = pool_beg * PARAMS.fee_rate[k] // (MONTHS * WAD) + PARAMS.fee_fixed[k]
+    cap: uint256 = PARAMS.fee_cap[k]
     if cap > 0 and fee > cap:
         fee = cap
     return fee
@@ -393,7 +409,7 @@ def _fee_current(k: uint256, pool_beg: uint256) -> uint256:
 @view
 def _fees_now(pool_beg: uint256) -> uint256:
     total: uint256 = 0
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         total += self._fee_current(k, pool_beg)
     return total
 
@@ -401,20 +417,20 @@ def _fees_now(pool_beg: uint256) -> uint256:
 @internal
 @view
 def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
-    kind: uint256 = P.coupon_kind[i]
+    kind: uint256 = PARAMS.coupon_kind[i]
     if kind == CPN_FIXED:
-        return P.rate[i]
+        return PARAMS.rate[i]
     if kind == CPN_FLOAT:
-        r: int256 = convert(index_rate, int256) + P.margin[i]
-        if r < convert(P.floor[i], int256):
-            r = convert(P.floor[i], int256)
-        if P.cap[i] > 0 and r > convert(P.cap[i], int256):
-            r = convert(P.cap[i], int256)
+        r: int256 = convert(index_rate, int256) + PARAMS.margin[i]
+        if r < convert(PARAMS.floor[i], int256):
+            r = convert(PARAMS.floor[i], int256)
+        if PARAMS.cap[i] > 0 and r > convert(PARAMS.cap[i], int256):
+            r = convert(PARAMS.cap[i], int256)
         return convert(max(r, 0), uint256)
     if kind == CPN_NETWAC:
-        return convert(max(convert(netwac, int256) + P.margin[i], 0), uint256)
+        return convert(max(convert(netwac, int256) + PARAMS.margin[i], 0), uint256)
     if kind == CPN_FIXED_CAPPED:
-        return min(P.rate[i], netwac)
+        return min(PARAMS.rate[i], netwac)
     return 0
 
 
@@ -432,16 +448,16 @@ def _pac_target(i: uint256, period: uint256) -> uint256:
 def _reserve_target(pool_end: uint256) -> uint256:
     if pool_end == 0:
         return 0
-    target: uint256 = pool_end * P.reserve_pct // WAD
-    return max(target, P.reserve_floor)
+    target: uint256 = pool_end * PARAMS.reserve_pct // WAD
+    return max(target, PARAMS.reserve_floor)
 
 
 @internal
 @view
 def _deficiency(bal: uint256[MAX_TRANCHES], pool_end: uint256) -> uint256:
     total: uint256 = 0
-    bears: uint256 = BEARS
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    bears: uint256 = PRINCIPAL_BEARERS
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (bears >> i) & 1 == 1:
             total += bal[i]
     if total > pool_end:
@@ -491,12 +507,12 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
     """
     pay: Pay = pay_
     amount: uint256 = amount_
-    n: uint256 = NT
+    n: uint256 = N_TRANCHES
     pay.left = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
-        if P.rule[i] == PR_PAC and not self._locked(i, period):
+        if PARAMS.rule[i] == PR_PAC and not self._locked(i, period):
             target: uint256 = self._pac_target(i, period)
             b: uint256 = pay.bal[i]
             if b > target:
@@ -504,18 +520,18 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
                 pay.bal[i] = b - x
                 pay.paid[i] += x
                 amount -= x
-    io: uint256 = IO
+    io: uint256 = IO_STRIPS
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
-        rule: uint256 = P.rule[i]
+        rule: uint256 = PARAMS.rule[i]
         if (rule != PR_SEQ and rule != PR_PRORATA and rule != PR_SUPPORT) or (io >> i) & 1 == 1:
             continue
         if self._locked(i, period):
             continue
         if rule == PR_PRORATA and not sequential:
-            if P.group_start[i] == i:
-                pay = self._pro_rata(pay, period, i, P.group_end[i], amount)
+            if PARAMS.group_start[i] == i:
+                pay = self._pro_rata(pay, period, i, PARAMS.group_end[i], amount)
                 amount = pay.left
                 pay.left = 0
             continue
@@ -524,7 +540,7 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
         pay.bal[i] = b - x
         pay.paid[i] += x
         amount -= x
-    bears: uint256 = BEARS
+    bears: uint256 = PRINCIPAL_BEARERS
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
@@ -541,10 +557,10 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
 @internal
 @view
 def _z_accreting(z: uint256, bal: uint256[MAX_TRANCHES]) -> bool:
-    if P.flags[z] & F_Z == 0:
+    if PARAMS.flags[z] & F_Z == 0:
         return False
-    mask: uint256 = P.accretion_mask[z]
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    mask: uint256 = PARAMS.accretion_mask[z]
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (mask >> i) & 1 == 1 and bal[i] > 0:
             return True
     return False
@@ -572,18 +588,18 @@ def _test_triggers(
     """
     t: Trig = empty(Trig)
     t.latch = latch
-    n: uint256 = NT
-    bears: uint256 = BEARS
+    n: uint256 = N_TRANCHES
+    bears: uint256 = PRINCIPAL_BEARERS
     effects: uint256 = 0
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
-        test: uint256 = P.trig_test[k]
-        thr: uint256 = P.trig_threshold[k]
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
+        test: uint256 = PARAMS.trig_test[k]
+        thr: uint256 = PARAMS.trig_threshold[k]
         fail: bool = False
         if test == T_OC or test == T_IC:
-            ref_rank: uint256 = P.priority[P.trig_ref[k]]
+            ref_rank: uint256 = PARAMS.priority[PARAMS.trig_ref[k]]
             den: uint256 = 0
             for i: uint256 in range(n, bound=MAX_TRANCHES):
-                if P.priority[i] > ref_rank:
+                if PARAMS.priority[i] > ref_rank:
                     continue
                 if test == T_OC and (bears >> i) & 1 == 1:
                     den += beg[i]
@@ -597,17 +613,17 @@ def _test_triggers(
                     num = interest - fees_now
                 fail = den > 0 and num * WAD < thr * den
         elif test == T_CUMLOSS:
-            fail = cum_loss * WAD > thr * P.pool_original
+            fail = cum_loss * WAD > thr * PARAMS.pool_original
         elif test == T_DELINQ:
             fail = delinquent * WAD > thr * pool_end
         if fail:
             t.failing[k] = 1
-        if fail or (t.latch[k] == 1 and P.trig_curable[k] == 0):
+        if fail or (t.latch[k] == 1 and PARAMS.trig_curable[k] == 0):
             t.latch[k] = 1
         else:
             t.latch[k] = 0
         if t.latch[k] == 1:
-            effects |= P.trig_effect[k]
+            effects |= PARAMS.trig_effect[k]
     t.effects = effects
     return t
 
@@ -624,9 +640,9 @@ def _apply(rem: ExactRemittance) -> Work:
     word: uint256 = self._state
     assert word & SEALED != 0  # dev: not sealed
     assert rem.period == (word & LOW64) + 1  # dev: period out of order
-    n: uint256 = NT
-    io: uint256 = IO
-    bears: uint256 = BEARS
+    n: uint256 = N_TRANCHES
+    io: uint256 = IO_STRIPS
+    bears: uint256 = PRINCIPAL_BEARERS
     # ---- _Work.__init__
     w: Work = empty(Work)
     w.period = rem.period
@@ -653,10 +669,10 @@ def _apply(rem: ExactRemittance) -> Work:
             w.wd[i] = packed & LOW128
         if (word >> (NZ_CUM2 + i)) & 1 == 1:
             cum_2[i] = self._cum2[i] & VALUE
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         if (word >> (NZ_FEE + k)) & 1 == 1:
             w.fee_short[k] = self._fee_short[k] & VALUE
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         w.trig.latch[k] = (word >> (64 + k)) & 1
     w.reserve = word >> 128
     w.reserve_before = w.reserve
@@ -676,7 +692,7 @@ def _apply(rem: ExactRemittance) -> Work:
         if w.interest > fees_now:
             num = w.interest - fees_now
         w.netwac = num * MONTHS * WAD // w.pool_beg
-    if NTRIG != 0:
+    if N_TRIGGERS != 0:
         w.trig = self._test_triggers(
             w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
@@ -684,16 +700,16 @@ def _apply(rem: ExactRemittance) -> Work:
     sequential: bool = w.effects & E_SEQUENTIAL != 0
     # ---- _held: any trigger latched (the reserve does not step down)
     held: bool = False
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         if w.trig.latch[k] == 1:
             held = True
 
-    for s: uint256 in range(P.n_steps, bound=MAX_STEPS):
-        op: uint256 = P.steps[s]
+    for s: uint256 in range(PARAMS.n_steps, bound=MAX_STEPS):
+        op: uint256 = PARAMS.steps[s]
         if op == OP_FEES:
             # ---- _step_fees
             ifunds: uint256 = w.ifunds
-            for k: uint256 in range(NF, bound=MAX_FEES):
+            for k: uint256 in range(N_FEES, bound=MAX_FEES):
                 due: uint256 = self._fee_current(k, w.pool_beg) + w.fee_short[k]
                 x: uint256 = min(due, ifunds)
                 ifunds -= x
@@ -703,20 +719,20 @@ def _apply(rem: ExactRemittance) -> Work:
         elif op == OP_INTEREST:
             # ---- _step_interest
             for r: uint256 in range(n, bound=MAX_TRANCHES):
-                if P.rank_start[r] != r:
+                if PARAMS.rank_start[r] != r:
                     continue
-                end: uint256 = P.rank_end[r]
+                end: uint256 = PARAMS.rank_end[r]
                 total: uint256 = 0
                 for i: uint256 in range(r, end, bound=MAX_TRANCHES):
                     rate: uint256 = self._coupon_rate(i, w.index_rate, w.netwac)
                     sf: uint256 = w.short[i]
                     due: uint256 = w.beg[i] * rate // (MONTHS * WAD) + sf
-                    if P.interest_on_shortfall == 1:
+                    if PARAMS.interest_on_shortfall == 1:
                         due += sf * rate // (MONTHS * WAD)
                     w.int_due[i] = due
                     total += due
                 ifunds: uint256 = w.ifunds
-                if total > ifunds and P.reserve_flags & R_COVERS_INTEREST != 0:
+                if total > ifunds and PARAMS.reserve_flags & R_COVERS_INTEREST != 0:
                     draw: uint256 = min(w.reserve, total - ifunds)
                     w.reserve -= draw
                     w.rdraw += draw
@@ -743,7 +759,7 @@ def _apply(rem: ExactRemittance) -> Work:
                         w.int_paid[i] = 0
                         w.pay.bal[i] += amount
                         w.accreted[i] += amount
-                        mask: uint256 = P.accretion_mask[i]
+                        mask: uint256 = PARAMS.accretion_mask[i]
                         for j: uint256 in range(n, bound=MAX_TRANCHES):
                             if amount == 0:
                                 break
@@ -776,7 +792,7 @@ def _apply(rem: ExactRemittance) -> Work:
                 w.ifunds -= x - w.pay.left
         elif op == OP_RESERVE_LOSS:
             # ---- _step_reserve_loss
-            if P.reserve_flags & R_COVERS_LOSSES != 0:
+            if PARAMS.reserve_flags & R_COVERS_LOSSES != 0:
                 draw: uint256 = min(w.reserve, self._deficiency(w.pay.bal, w.pool_end))
                 if draw != 0:
                     w.pay = self._distribute(w.pay, w.period, draw, sequential)
@@ -789,9 +805,9 @@ def _apply(rem: ExactRemittance) -> Work:
                 if left == 0:
                     break
                 r: uint256 = n - 1 - k
-                if P.rank_end[r] - 1 != r:
+                if PARAMS.rank_end[r] - 1 != r:
                     continue
-                start: uint256 = P.rank_start[r]
+                start: uint256 = PARAMS.rank_start[r]
                 total: uint256 = 0
                 for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
                     if (bears >> j) & 1 == 1:
@@ -850,7 +866,7 @@ def _apply(rem: ExactRemittance) -> Work:
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
             if (io >> i) & 1 == 1:
-                ref: uint256 = P.io_ref[i]
+                ref: uint256 = PARAMS.io_ref[i]
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
                 else:
@@ -860,10 +876,10 @@ def _apply(rem: ExactRemittance) -> Work:
     # word whose nonzero flag was clear holds 0 and was not read)
     assert rem.period <= LOW64 and w.reserve <= LOW128  # dev: period or reserve too large
     flags: uint256 = 0
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         flags |= w.trig.latch[k] << (64 + k)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
-        f: uint256 = P.face[i]
+        f: uint256 = PARAMS.face[i]
         b: uint256 = w.pay.bal[i]
         ci: uint256 = cum_i[i] + w.int_paid[i]
         assert b <= LOW128 and ci <= LOW128  # dev: balance too large
@@ -901,7 +917,7 @@ def _apply(rem: ExactRemittance) -> Work:
             w.idx_i[i] = ci * WAD // f
             w.idx_p[i] = cp * WAD // f
             assert max(max(w.idx_i[i], w.idx_p[i]), max(w.idx_l[i], w.idx_w[i])) <= LOW127  # dev: index overflow
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         v: uint256 = w.fee_short[k]
         if v != 0:
             flags |= 1 << (NZ_FEE + k)
@@ -959,9 +975,9 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     res: ExactResult = empty(ExactResult)
     res.period = rem.period
     cash_out: uint256 = 0
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         cash_out += w.int_paid[i] + w.pay.paid[i]
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         cash_out += w.fee_paid[k]
     res.beginning_balance = w.beg
     res.interest_due = w.int_due
@@ -984,7 +1000,7 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     res.dust_change = convert(w.dust, int256) - convert(w.dust_before, int256)
     res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
     res.cash_out = cash_out + w.residual
-    res.cleanup_eligible = P.cleanup_wad > 0 and rem.ending_balance * WAD <= P.cleanup_wad * P.pool_original
+    res.cleanup_eligible = PARAMS.cleanup_wad > 0 and rem.ending_balance * WAD <= PARAMS.cleanup_wad * PARAMS.pool_original
     res.interest_index = w.idx_i
     res.principal_index = w.idx_p
     res.loss_index = w.idx_l
@@ -1017,10 +1033,10 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     assert inp.reserve_balance == w.reserve_before + w.dust_before  # dev: reserve out of sync
     a: deal_types.Allocation = empty(deal_types.Allocation)
     fee: uint256 = 0
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         fee += w.fee_paid[k]
     latch_bits: uint256 = 0
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         latch_bits |= w.trig.latch[k] << k
     a.interest = w.int_paid
     a.principal = w.pay.paid
@@ -1029,7 +1045,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     a.interest_shortfall = w.short
     a.interest_index = w.idx_i
     a.principal_index = w.idx_p
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         up: uint256 = w.writeup[i] + w.accreted[i]
         a.writeup[i] = up
         # (returned only when they moved: the deal reads them only then)
@@ -1056,23 +1072,23 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
     @dev Index and carry of kind 0 interest, 1 principal, 2 loss, 3 write-up, from
          the cumulative amount: cum * WAD = index * face + carry.
     """
-    f: uint256 = P.face[i]
-    if f == 0 or i >= NT:
+    f: uint256 = PARAMS.face[i]
+    if f == 0 or i >= N_TRANCHES:
         return 0, 0
     cum: uint256 = 0
     c2: uint256 = self._cum2[i] & VALUE
     if kind == 0:
         cum = self._bal_cum[i] & LOW128
     elif kind == 1:
-        if (IO >> i) & 1 == 1:
+        if (IO_STRIPS >> i) & 1 == 1:
             cum = c2
         else:
             cum = f + (c2 & LOW128) - ((c2 >> 128) & LOW127) - (self._bal_cum[i] >> 128)
     elif kind == 2:
-        if (IO >> i) & 1 == 0:
+        if (IO_STRIPS >> i) & 1 == 0:
             cum = (c2 >> 128) & LOW127
     elif kind == 3:
-        if (IO >> i) & 1 == 0:
+        if (IO_STRIPS >> i) & 1 == 0:
             cum = c2 & LOW128
     return cum * WAD // f, cum * WAD % f
 
@@ -1095,10 +1111,10 @@ def state_word(w: uint256) -> uint256:
     if w == 2:
         bits: uint256 = 0
         effects: uint256 = 0
-        for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
             if (word >> (64 + k)) & 1 == 1:
                 bits |= 1 << k
-                effects |= P.trig_effect[k]
+                effects |= PARAMS.trig_effect[k]
         return bits | (effects << 8)
     if w == 3:
         return self._loss_dust & LOW128
@@ -1216,16 +1232,16 @@ def get_state() -> ExactStateOut:
     out: ExactStateOut = empty(ExactStateOut)
     word: uint256 = self._state
     out.period = word & LOW64
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         out.balance[i] = self._bal_cum[i] >> 128
         packed: uint256 = self._short_wd[i]
         out.shortfall[i] = (packed >> 128) & LOW127
         out.writedown[i] = packed & LOW128
         for kind: uint256 in range(4):
             out.index[kind][i], out.carry[kind][i] = self._index_carry(kind, i)
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         out.fee_shortfall[k] = self._fee_short[k] & VALUE
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         out.latch[k] = (word >> (64 + k)) & 1
     out.reserve = word >> 128
     out.cum_loss = (self._loss_dust >> 128) & LOW127
@@ -1248,4 +1264,4 @@ def params() -> ExactParams:
     """
     @notice The deal parameters.
     """
-    return P
+    return PARAMS
