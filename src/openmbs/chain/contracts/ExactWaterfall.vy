@@ -15,9 +15,11 @@
         amounts from which the per-unit indices and their carries follow) in its
         own storage, so `allocate` and `apply` are NOT view and only the bound deal
         may call them.
-        The scratch of one period (the Python `_Work` object) is a struct in memory;
-        the steps run in `_apply` in the deal's order, each marked with the Python
-        function it ports.
+        The scratch of one period (the Python `_Work` object) is a struct in memory
+        (`Work`, with its parts `Cash`, `Pay`, `Interest`); `_apply` loads it from
+        storage, runs the deal's steps in order, one internal function per step named
+        after the Python function it ports (`_step_fees` ... `_step_residual`), and
+        stores it.
 """
 
 from . import deal_types
@@ -61,6 +63,15 @@ PR_PRORATA: constant(uint256) = 2
 PR_PAC: constant(uint256) = 3
 PR_SUPPORT: constant(uint256) = 4
 
+# @dev The tranche flags (F_*), trigger effects (E_*) and reserve flags (R_*) are bit
+# flags kept as uint256 constants, not Vyper `flag` types: a `flag` field in
+# `ExactParams` would ABI-encode as the same uint256, but the decoder would then revert
+# on an unknown bit with no reason, before the constructor's `# dev: unknown tranche
+# flag` / `unknown trigger effect` / `unknown reserve flag` checks;
+# `ExactResult.effects` and `state_word(2)` return the effects as uint256; a
+# `convert` at each use adds code to a contract close to the EIP-170 size limit (its
+# runtime code plus the `PARAMS` immutable), and the table test pins these values to
+# `_exact.py` as integers.
 F_IO: constant(uint256) = 1
 F_PO: constant(uint256) = 2
 F_Z: constant(uint256) = 4
@@ -192,8 +203,31 @@ struct Trig:
     effects: uint256
 
 
+# @dev The cash of the period: interest funds, principal funds, the reserve and the
+# dust, and what the period drew from, deposited to and released from the reserve and
+# paid to the residual holder.
+struct Cash:
+    ifunds: uint256
+    pfunds: uint256
+    reserve: uint256
+    dust: uint256
+    rdraw: uint256
+    rdeposit: uint256
+    rrelease: uint256
+    residual: uint256
+
+
+# @dev Per tranche: interest due and paid this period, the shortfall carried (in: the
+# one before the period; out: the new one) and the Z accretion.
+struct Interest:
+    due: uint256[MAX_TRANCHES]
+    paid: uint256[MAX_TRANCHES]
+    short: uint256[MAX_TRANCHES]
+    accreted: uint256[MAX_TRANCHES]
+
+
 # @dev The period's scratch (`_Work` of `_exact.py`), plus what the state words held
-# before the period and the new per-unit indices.
+# before the period and the new per-unit indices. The steps take and return its parts.
 struct Work:
     period: uint256
     interest: uint256
@@ -201,26 +235,16 @@ struct Work:
     pool_end: uint256
     delinquent: uint256
     index_rate: uint256
-    ifunds: uint256
-    pfunds: uint256
-    reserve: uint256
     cum_loss: uint256
-    dust: uint256
-    rdraw: uint256
-    rrelease: uint256
-    rdeposit: uint256
-    residual: uint256
     effects: uint256
     netwac: uint256
     reserve_before: uint256
     dust_before: uint256
+    cash: Cash
     pay: Pay
+    it: Interest
     beg: uint256[MAX_TRANCHES]
-    short: uint256[MAX_TRANCHES]
     wd: uint256[MAX_TRANCHES]
-    int_due: uint256[MAX_TRANCHES]
-    int_paid: uint256[MAX_TRANCHES]
-    accreted: uint256[MAX_TRANCHES]
     loss: uint256[MAX_TRANCHES]
     writeup: uint256[MAX_TRANCHES]
     fee_short: uint256[MAX_FEES]
@@ -250,16 +274,23 @@ struct ExactStateOut:
 
 # ---------------------------------------------------------------- PARAMETERS
 
-P: immutable(ExactParams)
+# @dev The deal's flat integer parameters (`compile_exact`), fixed at deployment.
+PARAMS: immutable(ExactParams)
+# @dev The account that deployed the waterfall: it alone loads PAC schedules and seals.
 deployer: public(immutable(address))
+# @dev The Deal contract: the only caller of `allocate` and `apply`.
 deal: public(immutable(address))
-# @dev Derived from P at deployment: counts, and bit masks over tranches (bit i set):
-# classes that bear principal (`_bears_principal`), IO strips.
-NT: immutable(uint256)
-NF: immutable(uint256)
-NTRIG: immutable(uint256)
-BEARS: immutable(uint256)
-IO: immutable(uint256)
+# @dev Number of tranches (1 to MAX_TRANCHES); rows past it are zero.
+N_TRANCHES: immutable(uint256)
+# @dev Number of fees (0 to MAX_FEES).
+N_FEES: immutable(uint256)
+# @dev Number of triggers (0 to MAX_TRIGGERS).
+N_TRIGGERS: immutable(uint256)
+# @dev Bit i set: tranche i bears principal (`_bears_principal`: not an IO strip, and a
+# principal rule other than PR_NONE).
+PRINCIPAL_BEARERS: immutable(uint256)
+# @dev Bit i set: tranche i is an IO strip (flag F_IO), its balance a notional.
+IO_STRIPS: immutable(uint256)
 
 # @dev PAC scheduled ending balances, per tranche, for periods 1, 2, ...
 pac_schedule: HashMap[uint256, DynArray[uint256, MAX_PAC]]
@@ -335,12 +366,12 @@ def __init__(p: ExactParams, deal_: address):
         assert p.trig_ref[k] < n  # dev: bad trigger tranche
         assert p.trig_effect[k] < 8  # dev: unknown trigger effect
     assert p.reserve_flags < 4  # dev: unknown reserve flag
-    P = p
-    NT = n
-    NF = p.n_fees
-    NTRIG = p.n_triggers
-    BEARS = bears
-    IO = io
+    PARAMS = p
+    N_TRANCHES = n
+    N_FEES = p.n_fees
+    N_TRIGGERS = p.n_triggers
+    PRINCIPAL_BEARERS = bears
+    IO_STRIPS = io
     deployer = msg.sender
     deal = deal_
     self._state = p.reserve_initial << 128
@@ -357,7 +388,7 @@ def set_pac_schedule(i: uint256, schedule: DynArray[uint256, MAX_PAC]):
     """
     assert msg.sender == deployer  # dev: only deployer
     assert self._state & SEALED == 0  # dev: sealed
-    assert i < NT and P.rule[i] == PR_PAC  # dev: not a PAC class
+    assert i < N_TRANCHES and PARAMS.rule[i] == PR_PAC  # dev: not a PAC class
     self.pac_schedule[i] = schedule
 
 
@@ -376,14 +407,14 @@ def seal():
 @internal
 @view
 def _locked(i: uint256, period: uint256) -> bool:
-    return period <= P.lockout[i]
+    return period <= PARAMS.lockout[i]
 
 
 @internal
 @view
 def _fee_current(k: uint256, pool_beg: uint256) -> uint256:
-    fee: uint256 = pool_beg * P.fee_rate[k] // (MONTHS * WAD) + P.fee_fixed[k]
-    cap: uint256 = P.fee_cap[k]
+    fee: uint256 = pool_beg * PARAMS.fee_rate[k] // (MONTHS * WAD) + PARAMS.fee_fixed[k]
+    cap: uint256 = PARAMS.fee_cap[k]
     if cap > 0 and fee > cap:
         fee = cap
     return fee
@@ -393,7 +424,7 @@ def _fee_current(k: uint256, pool_beg: uint256) -> uint256:
 @view
 def _fees_now(pool_beg: uint256) -> uint256:
     total: uint256 = 0
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         total += self._fee_current(k, pool_beg)
     return total
 
@@ -401,20 +432,20 @@ def _fees_now(pool_beg: uint256) -> uint256:
 @internal
 @view
 def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
-    kind: uint256 = P.coupon_kind[i]
+    kind: uint256 = PARAMS.coupon_kind[i]
     if kind == CPN_FIXED:
-        return P.rate[i]
+        return PARAMS.rate[i]
     if kind == CPN_FLOAT:
-        r: int256 = convert(index_rate, int256) + P.margin[i]
-        if r < convert(P.floor[i], int256):
-            r = convert(P.floor[i], int256)
-        if P.cap[i] > 0 and r > convert(P.cap[i], int256):
-            r = convert(P.cap[i], int256)
+        r: int256 = convert(index_rate, int256) + PARAMS.margin[i]
+        if r < convert(PARAMS.floor[i], int256):
+            r = convert(PARAMS.floor[i], int256)
+        if PARAMS.cap[i] > 0 and r > convert(PARAMS.cap[i], int256):
+            r = convert(PARAMS.cap[i], int256)
         return convert(max(r, 0), uint256)
     if kind == CPN_NETWAC:
-        return convert(max(convert(netwac, int256) + P.margin[i], 0), uint256)
+        return convert(max(convert(netwac, int256) + PARAMS.margin[i], 0), uint256)
     if kind == CPN_FIXED_CAPPED:
-        return min(P.rate[i], netwac)
+        return min(PARAMS.rate[i], netwac)
     return 0
 
 
@@ -432,16 +463,16 @@ def _pac_target(i: uint256, period: uint256) -> uint256:
 def _reserve_target(pool_end: uint256) -> uint256:
     if pool_end == 0:
         return 0
-    target: uint256 = pool_end * P.reserve_pct // WAD
-    return max(target, P.reserve_floor)
+    target: uint256 = pool_end * PARAMS.reserve_pct // WAD
+    return max(target, PARAMS.reserve_floor)
 
 
 @internal
 @view
 def _deficiency(bal: uint256[MAX_TRANCHES], pool_end: uint256) -> uint256:
     total: uint256 = 0
-    bears: uint256 = BEARS
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    bears: uint256 = PRINCIPAL_BEARERS
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (bears >> i) & 1 == 1:
             total += bal[i]
     if total > pool_end:
@@ -491,12 +522,12 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
     """
     pay: Pay = pay_
     amount: uint256 = amount_
-    n: uint256 = NT
+    n: uint256 = N_TRANCHES
     pay.left = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
-        if P.rule[i] == PR_PAC and not self._locked(i, period):
+        if PARAMS.rule[i] == PR_PAC and not self._locked(i, period):
             target: uint256 = self._pac_target(i, period)
             b: uint256 = pay.bal[i]
             if b > target:
@@ -504,18 +535,18 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
                 pay.bal[i] = b - x
                 pay.paid[i] += x
                 amount -= x
-    io: uint256 = IO
+    io: uint256 = IO_STRIPS
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
-        rule: uint256 = P.rule[i]
+        rule: uint256 = PARAMS.rule[i]
         if (rule != PR_SEQ and rule != PR_PRORATA and rule != PR_SUPPORT) or (io >> i) & 1 == 1:
             continue
         if self._locked(i, period):
             continue
         if rule == PR_PRORATA and not sequential:
-            if P.group_start[i] == i:
-                pay = self._pro_rata(pay, period, i, P.group_end[i], amount)
+            if PARAMS.group_start[i] == i:
+                pay = self._pro_rata(pay, period, i, PARAMS.group_end[i], amount)
                 amount = pay.left
                 pay.left = 0
             continue
@@ -524,7 +555,7 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
         pay.bal[i] = b - x
         pay.paid[i] += x
         amount -= x
-    bears: uint256 = BEARS
+    bears: uint256 = PRINCIPAL_BEARERS
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
@@ -541,10 +572,10 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
 @internal
 @view
 def _z_accreting(z: uint256, bal: uint256[MAX_TRANCHES]) -> bool:
-    if P.flags[z] & F_Z == 0:
+    if PARAMS.flags[z] & F_Z == 0:
         return False
-    mask: uint256 = P.accretion_mask[z]
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    mask: uint256 = PARAMS.accretion_mask[z]
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (mask >> i) & 1 == 1 and bal[i] > 0:
             return True
     return False
@@ -572,18 +603,18 @@ def _test_triggers(
     """
     t: Trig = empty(Trig)
     t.latch = latch
-    n: uint256 = NT
-    bears: uint256 = BEARS
+    n: uint256 = N_TRANCHES
+    bears: uint256 = PRINCIPAL_BEARERS
     effects: uint256 = 0
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
-        test: uint256 = P.trig_test[k]
-        thr: uint256 = P.trig_threshold[k]
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
+        test: uint256 = PARAMS.trig_test[k]
+        thr: uint256 = PARAMS.trig_threshold[k]
         fail: bool = False
         if test == T_OC or test == T_IC:
-            ref_rank: uint256 = P.priority[P.trig_ref[k]]
+            ref_rank: uint256 = PARAMS.priority[PARAMS.trig_ref[k]]
             den: uint256 = 0
             for i: uint256 in range(n, bound=MAX_TRANCHES):
-                if P.priority[i] > ref_rank:
+                if PARAMS.priority[i] > ref_rank:
                     continue
                 if test == T_OC and (bears >> i) & 1 == 1:
                     den += beg[i]
@@ -597,19 +628,294 @@ def _test_triggers(
                     num = interest - fees_now
                 fail = den > 0 and num * WAD < thr * den
         elif test == T_CUMLOSS:
-            fail = cum_loss * WAD > thr * P.pool_original
+            fail = cum_loss * WAD > thr * PARAMS.pool_original
         elif test == T_DELINQ:
             fail = delinquent * WAD > thr * pool_end
         if fail:
             t.failing[k] = 1
-        if fail or (t.latch[k] == 1 and P.trig_curable[k] == 0):
+        if fail or (t.latch[k] == 1 and PARAMS.trig_curable[k] == 0):
             t.latch[k] = 1
         else:
             t.latch[k] = 0
         if t.latch[k] == 1:
-            effects |= P.trig_effect[k]
+            effects |= PARAMS.trig_effect[k]
     t.effects = effects
     return t
+
+
+# ---------------------------------------------------------------- STEPS (`_step_*`)
+
+# @dev One internal function per waterfall step, named after the `_exact.py` function
+# it ports, called from the dispatch loop in `_apply`. Vyper has no references to
+# memory: arguments are copied into the callee's frame, are read-only there (hence
+# the `x_` arguments copied to a local `x`), and results are copied back. So a step
+# takes by value only the parts of the period's scratch it reads and returns the parts
+# it changes (`Cash`, `Pay`, per-tranche rows), and `_apply` stores them back (the
+# whole `Work`, about 170 words, would be copied in, to a local and back out at each
+# call).
+# The loss steps (`_step_xs_loss`, `_step_reserve_loss`, `_step_writedown`) take the
+# deficiency, which the loop computes (`_deficiency`, as the Python steps do on entry)
+# so as not to call a step that would do nothing.
+
+@internal
+@view
+def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES]) -> (uint256, uint256[MAX_FEES], uint256[MAX_FEES]):
+    """
+    @dev `_step_fees`: each fee, current plus unpaid, from interest funds, in order.
+    @return (interest funds, fees paid, fee shortfalls)
+    """
+    fee_short: uint256[MAX_FEES] = fee_short_
+    fee_paid: uint256[MAX_FEES] = empty(uint256[MAX_FEES])
+    ifunds: uint256 = ifunds_
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
+        due: uint256 = self._fee_current(k, pool_beg) + fee_short[k]
+        x: uint256 = min(due, ifunds)
+        ifunds -= x
+        fee_paid[k] = x
+        fee_short[k] = due - x
+    return ifunds, fee_paid, fee_short
+
+
+@internal
+@view
+def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256) -> (Cash, Pay, Interest):
+    """
+    @dev `_step_interest`: by rank, senior first, the interest due (coupon on the
+         beginning balance plus the carried shortfall, and interest on it if the deal
+         says so); the reserve covers a shortfall if it may; a rank short of funds is
+         paid pro rata (floored, the units left over go to dust); a Z class accretes
+         (`_accrete`) while its accretion-directed classes are outstanding.
+    @return (cash, balances and principal paid, interest rows)
+    """
+    c: Cash = c_
+    pay: Pay = pay_
+    it: Interest = it_
+    n: uint256 = N_TRANCHES
+    for r: uint256 in range(n, bound=MAX_TRANCHES):
+        if PARAMS.rank_start[r] != r:
+            continue
+        end: uint256 = PARAMS.rank_end[r]
+        total: uint256 = 0
+        for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+            rate: uint256 = self._coupon_rate(i, index_rate, netwac)
+            sf: uint256 = it.short[i]
+            due: uint256 = beg[i] * rate // (MONTHS * WAD) + sf
+            if PARAMS.interest_on_shortfall == 1:
+                due += sf * rate // (MONTHS * WAD)
+            it.due[i] = due
+            total += due
+        ifunds: uint256 = c.ifunds
+        if total > ifunds and PARAMS.reserve_flags & R_COVERS_INTEREST != 0:
+            draw: uint256 = min(c.reserve, total - ifunds)
+            c.reserve -= draw
+            c.rdraw += draw
+            ifunds += draw
+        if total <= ifunds:
+            for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+                it.paid[i] = it.due[i]
+            ifunds -= total
+        else:
+            pot: uint256 = ifunds
+            paid: uint256 = 0
+            for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+                share: uint256 = pot * it.due[i] // total
+                it.paid[i] = share
+                paid += share
+            c.dust += pot - paid
+            ifunds = 0
+        c.ifunds = ifunds
+        for i: uint256 in range(r, end, bound=MAX_TRANCHES):
+            it.short[i] = it.due[i] - it.paid[i]
+            if self._z_accreting(i, pay.bal):
+                # ---- _accrete
+                amount: uint256 = it.paid[i]
+                it.paid[i] = 0
+                pay.bal[i] += amount
+                it.accreted[i] += amount
+                mask: uint256 = PARAMS.accretion_mask[i]
+                for j: uint256 in range(n, bound=MAX_TRANCHES):
+                    if amount == 0:
+                        break
+                    if (mask >> j) & 1 == 1:
+                        x: uint256 = min(amount, pay.bal[j])
+                        pay.bal[j] -= x
+                        pay.paid[j] += x
+                        amount -= x
+                c.pfunds += amount
+    return c, pay, it
+
+
+@internal
+@view
+def _step_writeup(bal_: uint256[MAX_TRANCHES], wd_: uint256[MAX_TRANCHES], writeup_: uint256[MAX_TRANCHES], amount_: uint256) -> (uint256[MAX_TRANCHES], uint256[MAX_TRANCHES], uint256[MAX_TRANCHES]):
+    """
+    @dev `_step_writeup`: subsequent recoveries write back up what was written down,
+         senior first.
+    @return (balances, write-downs, write-ups)
+    """
+    bal: uint256[MAX_TRANCHES] = bal_
+    wd: uint256[MAX_TRANCHES] = wd_
+    writeup: uint256[MAX_TRANCHES] = writeup_
+    amount: uint256 = amount_
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        if amount == 0:
+            break
+        up: uint256 = min(amount, wd[i])
+        bal[i] += up
+        wd[i] -= up
+        writeup[i] += up
+        amount -= up
+    return bal, wd, writeup
+
+
+@internal
+@view
+def _step_principal(pay_: Pay, pfunds: uint256, period: uint256, sequential: bool) -> (Pay, uint256):
+    """
+    @dev `_step_principal`: principal funds by the principal rules (`_distribute`);
+         what cannot be placed stays in principal funds.
+    @return (balances and principal paid, principal funds)
+    """
+    pay: Pay = self._distribute(pay_, period, pfunds, sequential)
+    return pay, pay.left
+
+
+@internal
+@view
+def _step_xs_loss(pay_: Pay, ifunds: uint256, deficiency: uint256, period: uint256, sequential: bool) -> (Pay, uint256):
+    """
+    @dev `_step_xs_loss`: excess interest pays principal up to the deficiency (the
+         principal-bearing classes above the pool, `_deficiency`).
+    @return (balances and principal paid, interest funds)
+    """
+    x: uint256 = min(ifunds, deficiency)
+    if x == 0:
+        return pay_, ifunds
+    pay: Pay = self._distribute(pay_, period, x, sequential)
+    return pay, ifunds - (x - pay.left)
+
+
+@internal
+@view
+def _step_reserve_loss(pay_: Pay, reserve: uint256, rdraw: uint256, deficiency: uint256, period: uint256, sequential: bool) -> (Pay, uint256, uint256):
+    """
+    @dev `_step_reserve_loss`: if the reserve covers losses, it pays principal up to
+         the deficiency.
+    @return (balances and principal paid, reserve, reserve drawn)
+    """
+    if PARAMS.reserve_flags & R_COVERS_LOSSES == 0:
+        return pay_, reserve, rdraw
+    draw: uint256 = min(reserve, deficiency)
+    if draw == 0:
+        return pay_, reserve, rdraw
+    pay: Pay = self._distribute(pay_, period, draw, sequential)
+    used: uint256 = draw - pay.left
+    return pay, reserve - used, rdraw + used
+
+
+@internal
+@view
+def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], wd_: uint256[MAX_TRANCHES], deficiency: uint256) -> (uint256[MAX_TRANCHES], uint256[MAX_TRANCHES], uint256[MAX_TRANCHES]):
+    """
+    @dev `_step_writedown`: the deficiency left is written off, junior rank first,
+         pro rata (floored) within a rank over its principal-bearing classes
+         (`_write_down`).
+    @return (balances, losses, write-downs)
+    """
+    bal: uint256[MAX_TRANCHES] = bal_
+    loss: uint256[MAX_TRANCHES] = loss_
+    wd: uint256[MAX_TRANCHES] = wd_
+    n: uint256 = N_TRANCHES
+    bears: uint256 = PRINCIPAL_BEARERS
+    left: uint256 = deficiency
+    for k: uint256 in range(n, bound=MAX_TRANCHES):
+        if left == 0:
+            break
+        r: uint256 = n - 1 - k
+        if PARAMS.rank_end[r] - 1 != r:
+            continue
+        start: uint256 = PARAMS.rank_start[r]
+        total: uint256 = 0
+        for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
+            if (bears >> j) & 1 == 1:
+                total += bal[j]
+        take: uint256 = min(left, total)
+        left -= take
+        bal_left: uint256 = total
+        for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
+            if bal_left == 0:
+                break
+            if (bears >> j) & 1 == 0:
+                continue
+            b: uint256 = bal[j]
+            share: uint256 = take * b // bal_left
+            bal_left -= b
+            # ---- _write_down
+            bal[j] = b - share
+            loss[j] += share
+            wd[j] += share
+            take -= share
+    return bal, loss, wd
+
+
+@internal
+@view
+def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: uint256, period: uint256, effects: uint256) -> (Pay, uint256, uint256, uint256):
+    """
+    @dev `_step_trigger_xs`: under a latched TURBO trigger, excess interest pays
+         principal sequentially; under a TRAP trigger, what is left goes to the
+         reserve.
+    @return (balances and principal paid, interest funds, reserve, reserve deposited)
+    """
+    pay: Pay = pay_
+    ifunds: uint256 = ifunds_
+    if effects & E_TURBO != 0:
+        pay = self._distribute(pay, period, ifunds, True)
+        ifunds = pay.left
+    if effects & E_TRAP != 0:
+        return pay, 0, reserve + ifunds, rdeposit + ifunds
+    return pay, ifunds, reserve, rdeposit
+
+
+@internal
+@view
+def _step_reserve_topup(ifunds: uint256, reserve: uint256, rdeposit: uint256, pool_end: uint256) -> (uint256, uint256, uint256):
+    """
+    @dev `_step_reserve_topup`: interest funds fill the reserve up to its target.
+    @return (interest funds, reserve, reserve deposited)
+    """
+    target: uint256 = self._reserve_target(pool_end)
+    if reserve >= target:
+        return ifunds, reserve, rdeposit
+    dep: uint256 = min(ifunds, target - reserve)
+    return ifunds - dep, reserve + dep, rdeposit + dep
+
+
+@internal
+@view
+def _step_residual(c_: Cash, pool_end: uint256, held: bool) -> Cash:
+    """
+    @dev `_step_residual`: what is left goes to the residual holder, with the reserve
+         above its target (unless a trigger is latched), or all of the reserve and the
+         dust once the pool has paid off.
+    """
+    c: Cash = c_
+    release: uint256 = 0
+    if pool_end == 0:
+        release = c.reserve + c.dust
+        c.rrelease += c.reserve
+        c.reserve = 0
+        c.dust = 0
+    elif not held:
+        target: uint256 = self._reserve_target(pool_end)
+        if c.reserve > target:
+            release = c.reserve - target
+            c.rrelease += release
+            c.reserve = target
+    c.residual = c.ifunds + c.pfunds + release
+    c.ifunds = 0
+    c.pfunds = 0
+    return c
 
 
 # ---------------------------------------------------------------- THE PERIOD
@@ -624,9 +930,9 @@ def _apply(rem: ExactRemittance) -> Work:
     word: uint256 = self._state
     assert word & SEALED != 0  # dev: not sealed
     assert rem.period == (word & LOW64) + 1  # dev: period out of order
-    n: uint256 = NT
-    io: uint256 = IO
-    bears: uint256 = BEARS
+    n: uint256 = N_TRANCHES
+    io: uint256 = IO_STRIPS
+    bears: uint256 = PRINCIPAL_BEARERS
     # ---- _Work.__init__
     w: Work = empty(Work)
     w.period = rem.period
@@ -635,8 +941,8 @@ def _apply(rem: ExactRemittance) -> Work:
     w.pool_end = rem.ending_balance
     w.delinquent = rem.delinquent_60
     w.index_rate = rem.index_rate
-    w.ifunds = rem.interest
-    w.pfunds = rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
+    w.cash.ifunds = rem.interest
+    w.cash.pfunds = rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
     cum_i: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     cum_2: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     old_bc: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
@@ -649,25 +955,25 @@ def _apply(rem: ExactRemittance) -> Work:
         cum_i[i] = packed & LOW128
         if (word >> (NZ_SW + i)) & 1 == 1:
             packed = self._short_wd[i]
-            w.short[i] = (packed >> 128) & LOW127
+            w.it.short[i] = (packed >> 128) & LOW127
             w.wd[i] = packed & LOW128
         if (word >> (NZ_CUM2 + i)) & 1 == 1:
             cum_2[i] = self._cum2[i] & VALUE
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         if (word >> (NZ_FEE + k)) & 1 == 1:
             w.fee_short[k] = self._fee_short[k] & VALUE
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         w.trig.latch[k] = (word >> (64 + k)) & 1
-    w.reserve = word >> 128
-    w.reserve_before = w.reserve
+    w.cash.reserve = word >> 128
+    w.reserve_before = w.cash.reserve
     old_ld: uint256 = 0
     if (word >> NZ_LD) & 1 == 1:
         old_ld = self._loss_dust & VALUE
     # ---- cumulative loss, net of subsequent recoveries, never below 0
     gross: uint256 = ((old_ld >> 128) & LOW127) + rem.realized_losses
     w.cum_loss = gross - min(gross, rem.subsequent_recoveries)
-    w.dust = old_ld & LOW128
-    w.dust_before = w.dust
+    w.cash.dust = old_ld & LOW128
+    w.dust_before = w.cash.dust
 
     # ---- _net_wac (the current fees, as the trigger tests use them)
     fees_now: uint256 = self._fees_now(w.pool_beg)
@@ -676,7 +982,7 @@ def _apply(rem: ExactRemittance) -> Work:
         if w.interest > fees_now:
             num = w.interest - fees_now
         w.netwac = num * MONTHS * WAD // w.pool_beg
-    if NTRIG != 0:
+    if N_TRIGGERS != 0:
         w.trig = self._test_triggers(
             w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
@@ -684,173 +990,49 @@ def _apply(rem: ExactRemittance) -> Work:
     sequential: bool = w.effects & E_SEQUENTIAL != 0
     # ---- _held: any trigger latched (the reserve does not step down)
     held: bool = False
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         if w.trig.latch[k] == 1:
             held = True
 
-    for s: uint256 in range(P.n_steps, bound=MAX_STEPS):
-        op: uint256 = P.steps[s]
+    # ---- the steps, in the deal's order (each at most once). A step is skipped only
+    # when its Python function provably changes nothing: no subsequent recoveries (write-
+    # up), no deficiency (the loss steps: every amount they move is at most it), no
+    # TURBO or TRAP effect latched (trigger excess); skipping saves the copies.
+    for s: uint256 in range(PARAMS.n_steps, bound=MAX_STEPS):
+        op: uint256 = PARAMS.steps[s]
         if op == OP_FEES:
-            # ---- _step_fees
-            ifunds: uint256 = w.ifunds
-            for k: uint256 in range(NF, bound=MAX_FEES):
-                due: uint256 = self._fee_current(k, w.pool_beg) + w.fee_short[k]
-                x: uint256 = min(due, ifunds)
-                ifunds -= x
-                w.fee_paid[k] = x
-                w.fee_short[k] = due - x
-            w.ifunds = ifunds
+            w.cash.ifunds, w.fee_paid, w.fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, w.fee_short)
         elif op == OP_INTEREST:
-            # ---- _step_interest
-            for r: uint256 in range(n, bound=MAX_TRANCHES):
-                if P.rank_start[r] != r:
-                    continue
-                end: uint256 = P.rank_end[r]
-                total: uint256 = 0
-                for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-                    rate: uint256 = self._coupon_rate(i, w.index_rate, w.netwac)
-                    sf: uint256 = w.short[i]
-                    due: uint256 = w.beg[i] * rate // (MONTHS * WAD) + sf
-                    if P.interest_on_shortfall == 1:
-                        due += sf * rate // (MONTHS * WAD)
-                    w.int_due[i] = due
-                    total += due
-                ifunds: uint256 = w.ifunds
-                if total > ifunds and P.reserve_flags & R_COVERS_INTEREST != 0:
-                    draw: uint256 = min(w.reserve, total - ifunds)
-                    w.reserve -= draw
-                    w.rdraw += draw
-                    ifunds += draw
-                if total <= ifunds:
-                    for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-                        w.int_paid[i] = w.int_due[i]
-                    ifunds -= total
-                else:
-                    pot: uint256 = ifunds
-                    paid: uint256 = 0
-                    for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-                        share: uint256 = pot * w.int_due[i] // total
-                        w.int_paid[i] = share
-                        paid += share
-                    w.dust += pot - paid
-                    ifunds = 0
-                w.ifunds = ifunds
-                for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-                    w.short[i] = w.int_due[i] - w.int_paid[i]
-                    if self._z_accreting(i, w.pay.bal):
-                        # ---- _accrete
-                        amount: uint256 = w.int_paid[i]
-                        w.int_paid[i] = 0
-                        w.pay.bal[i] += amount
-                        w.accreted[i] += amount
-                        mask: uint256 = P.accretion_mask[i]
-                        for j: uint256 in range(n, bound=MAX_TRANCHES):
-                            if amount == 0:
-                                break
-                            if (mask >> j) & 1 == 1:
-                                x: uint256 = min(amount, w.pay.bal[j])
-                                w.pay.bal[j] -= x
-                                w.pay.paid[j] += x
-                                amount -= x
-                        w.pfunds += amount
+            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it, w.beg, w.index_rate, w.netwac)
         elif op == OP_WRITEUP:
-            # ---- _step_writeup
-            amount: uint256 = rem.subsequent_recoveries
-            for i: uint256 in range(n, bound=MAX_TRANCHES):
-                if amount == 0:
-                    break
-                up: uint256 = min(amount, w.wd[i])
-                w.pay.bal[i] += up
-                w.wd[i] -= up
-                w.writeup[i] += up
-                amount -= up
+            if rem.subsequent_recoveries != 0:
+                w.pay.bal, w.wd, w.writeup = self._step_writeup(w.pay.bal, w.wd, w.writeup, rem.subsequent_recoveries)
         elif op == OP_PRINCIPAL:
-            # ---- _step_principal
-            w.pay = self._distribute(w.pay, w.period, w.pfunds, sequential)
-            w.pfunds = w.pay.left
+            w.pay, w.cash.pfunds = self._step_principal(w.pay, w.cash.pfunds, w.period, sequential)
         elif op == OP_XS_LOSS:
-            # ---- _step_xs_loss
-            x: uint256 = min(w.ifunds, self._deficiency(w.pay.bal, w.pool_end))
-            if x != 0:
-                w.pay = self._distribute(w.pay, w.period, x, sequential)
-                w.ifunds -= x - w.pay.left
+            d: uint256 = self._deficiency(w.pay.bal, w.pool_end)
+            if d != 0:
+                w.pay, w.cash.ifunds = self._step_xs_loss(w.pay, w.cash.ifunds, d, w.period, sequential)
         elif op == OP_RESERVE_LOSS:
-            # ---- _step_reserve_loss
-            if P.reserve_flags & R_COVERS_LOSSES != 0:
-                draw: uint256 = min(w.reserve, self._deficiency(w.pay.bal, w.pool_end))
-                if draw != 0:
-                    w.pay = self._distribute(w.pay, w.period, draw, sequential)
-                    w.reserve -= draw - w.pay.left
-                    w.rdraw += draw - w.pay.left
+            d: uint256 = self._deficiency(w.pay.bal, w.pool_end)
+            if d != 0:
+                w.pay, w.cash.reserve, w.cash.rdraw = self._step_reserve_loss(w.pay, w.cash.reserve, w.cash.rdraw, d, w.period, sequential)
         elif op == OP_WRITEDOWN:
-            # ---- _step_writedown
-            left: uint256 = self._deficiency(w.pay.bal, w.pool_end)
-            for k: uint256 in range(n, bound=MAX_TRANCHES):
-                if left == 0:
-                    break
-                r: uint256 = n - 1 - k
-                if P.rank_end[r] - 1 != r:
-                    continue
-                start: uint256 = P.rank_start[r]
-                total: uint256 = 0
-                for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
-                    if (bears >> j) & 1 == 1:
-                        total += w.pay.bal[j]
-                take: uint256 = min(left, total)
-                left -= take
-                bal_left: uint256 = total
-                for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
-                    if bal_left == 0:
-                        break
-                    if (bears >> j) & 1 == 0:
-                        continue
-                    b: uint256 = w.pay.bal[j]
-                    share: uint256 = take * b // bal_left
-                    bal_left -= b
-                    # ---- _write_down
-                    w.pay.bal[j] = b - share
-                    w.loss[j] += share
-                    w.wd[j] += share
-                    take -= share
+            d: uint256 = self._deficiency(w.pay.bal, w.pool_end)
+            if d != 0:
+                w.pay.bal, w.loss, w.wd = self._step_writedown(w.pay.bal, w.loss, w.wd, d)
         elif op == OP_TRIGGER_XS:
-            # ---- _step_trigger_xs
-            if w.effects & E_TURBO != 0:
-                w.pay = self._distribute(w.pay, w.period, w.ifunds, True)
-                w.ifunds = w.pay.left
-            if w.effects & E_TRAP != 0:
-                w.reserve += w.ifunds
-                w.rdeposit += w.ifunds
-                w.ifunds = 0
+            if w.effects & (E_TURBO | E_TRAP) != 0:
+                w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_trigger_xs(w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.period, w.effects)
         elif op == OP_RESERVE_TOPUP:
-            # ---- _step_reserve_topup
-            target: uint256 = self._reserve_target(w.pool_end)
-            if w.reserve < target:
-                dep: uint256 = min(w.ifunds, target - w.reserve)
-                w.reserve += dep
-                w.rdeposit += dep
-                w.ifunds -= dep
+            w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_reserve_topup(w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.pool_end)
         elif op == OP_RESIDUAL:
-            # ---- _step_residual
-            release: uint256 = 0
-            if w.pool_end == 0:
-                release = w.reserve + w.dust
-                w.rrelease += w.reserve
-                w.reserve = 0
-                w.dust = 0
-            elif not held:
-                target: uint256 = self._reserve_target(w.pool_end)
-                if w.reserve > target:
-                    release = w.reserve - target
-                    w.rrelease += release
-                    w.reserve = target
-            w.residual = w.ifunds + w.pfunds + release
-            w.ifunds = 0
-            w.pfunds = 0
+            w.cash = self._step_residual(w.cash, w.pool_end, held)
     # ---- IO notionals follow their reference at the end of the period
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
             if (io >> i) & 1 == 1:
-                ref: uint256 = P.io_ref[i]
+                ref: uint256 = PARAMS.io_ref[i]
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
                 else:
@@ -858,19 +1040,19 @@ def _apply(rem: ExactRemittance) -> Work:
 
     # ---- the new state and indices (only the words that change are written; a
     # word whose nonzero flag was clear holds 0 and was not read)
-    assert rem.period <= LOW64 and w.reserve <= LOW128  # dev: period or reserve too large
+    assert rem.period <= LOW64 and w.cash.reserve <= LOW128  # dev: period or reserve too large
     flags: uint256 = 0
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         flags |= w.trig.latch[k] << (64 + k)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
-        f: uint256 = P.face[i]
+        f: uint256 = PARAMS.face[i]
         b: uint256 = w.pay.bal[i]
-        ci: uint256 = cum_i[i] + w.int_paid[i]
+        ci: uint256 = cum_i[i] + w.it.paid[i]
         assert b <= LOW128 and ci <= LOW128  # dev: balance too large
         packed: uint256 = (b << 128) | ci
         if packed != old_bc[i]:
             self._bal_cum[i] = packed
-        sf: uint256 = w.short[i]
+        sf: uint256 = w.it.short[i]
         v: uint256 = w.wd[i]
         assert sf <= LOW127 and v <= LOW128  # dev: shortfall too large
         packed = (sf << 128) | v
@@ -885,7 +1067,7 @@ def _apply(rem: ExactRemittance) -> Work:
             c2 = cp
         else:
             cl: uint256 = ((c2 >> 128) & LOW127) + w.loss[i]
-            cw: uint256 = (c2 & LOW128) + w.writeup[i] + w.accreted[i]
+            cw: uint256 = (c2 & LOW128) + w.writeup[i] + w.it.accreted[i]
             assert cl <= LOW127 and cw <= LOW128  # dev: cumulative too large
             c2 = (cl << 128) | cw
             cp = f + cw - cl - b
@@ -901,20 +1083,20 @@ def _apply(rem: ExactRemittance) -> Work:
             w.idx_i[i] = ci * WAD // f
             w.idx_p[i] = cp * WAD // f
             assert max(max(w.idx_i[i], w.idx_p[i]), max(w.idx_l[i], w.idx_w[i])) <= LOW127  # dev: index overflow
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         v: uint256 = w.fee_short[k]
         if v != 0:
             flags |= 1 << (NZ_FEE + k)
         if (word >> (NZ_FEE + k)) & 1 == 1 or v != 0:
             assert v <= VALUE  # dev: fee shortfall too large
             self._fee_short[k] = MARKER | v
-    assert w.cum_loss <= LOW127 and w.dust <= LOW128  # dev: loss too large
-    ld: uint256 = (w.cum_loss << 128) | w.dust
+    assert w.cum_loss <= LOW127 and w.cash.dust <= LOW128  # dev: loss too large
+    ld: uint256 = (w.cum_loss << 128) | w.cash.dust
     if ld != old_ld:
         self._loss_dust = MARKER | ld
     if ld != 0:
         flags |= 1 << NZ_LD
-    self._state = (w.reserve << 128) | SEALED | flags | rem.period
+    self._state = (w.cash.reserve << 128) | SEALED | flags | rem.period
     return w
 
 
@@ -959,32 +1141,32 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     res: ExactResult = empty(ExactResult)
     res.period = rem.period
     cash_out: uint256 = 0
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
-        cash_out += w.int_paid[i] + w.pay.paid[i]
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        cash_out += w.it.paid[i] + w.pay.paid[i]
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         cash_out += w.fee_paid[k]
     res.beginning_balance = w.beg
-    res.interest_due = w.int_due
-    res.interest_paid = w.int_paid
-    res.accreted = w.accreted
-    res.interest_shortfall = w.short
+    res.interest_due = w.it.due
+    res.interest_paid = w.it.paid
+    res.accreted = w.it.accreted
+    res.interest_shortfall = w.it.short
     res.principal_paid = w.pay.paid
     res.writedown = w.loss
     res.writeup = w.writeup
     res.ending_balance = w.pay.bal
     res.fees_paid = w.fee_paid
     res.trigger_failing = w.trig.failing
-    res.reserve_draw = w.rdraw
-    res.reserve_deposit = w.rdeposit
-    res.reserve_release = w.rrelease
-    res.reserve_balance = w.reserve
+    res.reserve_draw = w.cash.rdraw
+    res.reserve_deposit = w.cash.rdeposit
+    res.reserve_release = w.cash.rrelease
+    res.reserve_balance = w.cash.reserve
     res.effects = w.effects
-    res.residual_paid = w.residual
-    res.dust = w.dust
-    res.dust_change = convert(w.dust, int256) - convert(w.dust_before, int256)
+    res.residual_paid = w.cash.residual
+    res.dust = w.cash.dust
+    res.dust_change = convert(w.cash.dust, int256) - convert(w.dust_before, int256)
     res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
-    res.cash_out = cash_out + w.residual
-    res.cleanup_eligible = P.cleanup_wad > 0 and rem.ending_balance * WAD <= P.cleanup_wad * P.pool_original
+    res.cash_out = cash_out + w.cash.residual
+    res.cleanup_eligible = PARAMS.cleanup_wad > 0 and rem.ending_balance * WAD <= PARAMS.cleanup_wad * PARAMS.pool_original
     res.interest_index = w.idx_i
     res.principal_index = w.idx_p
     res.loss_index = w.idx_l
@@ -1017,20 +1199,20 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     assert inp.reserve_balance == w.reserve_before + w.dust_before  # dev: reserve out of sync
     a: deal_types.Allocation = empty(deal_types.Allocation)
     fee: uint256 = 0
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         fee += w.fee_paid[k]
     latch_bits: uint256 = 0
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         latch_bits |= w.trig.latch[k] << k
-    a.interest = w.int_paid
+    a.interest = w.it.paid
     a.principal = w.pay.paid
     a.loss = w.loss
     a.balance = w.pay.bal
-    a.interest_shortfall = w.short
+    a.interest_shortfall = w.it.short
     a.interest_index = w.idx_i
     a.principal_index = w.idx_p
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
-        up: uint256 = w.writeup[i] + w.accreted[i]
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        up: uint256 = w.writeup[i] + w.it.accreted[i]
         a.writeup[i] = up
         # (returned only when they moved: the deal reads them only then)
         if w.loss[i] != 0:
@@ -1038,12 +1220,12 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
         if up != 0:
             a.writeup_index[i] = w.idx_w[i]
     a.fee = fee
-    a.residual = w.residual
-    a.reserve_balance = w.reserve + w.dust
+    a.residual = w.cash.residual
+    a.reserve_balance = w.cash.reserve + w.cash.dust
     a.state[0] = w.cum_loss
     a.state[1] = r.period
     a.state[2] = latch_bits | (w.effects << 8)
-    a.state[3] = w.dust
+    a.state[3] = w.cash.dust
     return a
 
 
@@ -1056,23 +1238,23 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
     @dev Index and carry of kind 0 interest, 1 principal, 2 loss, 3 write-up, from
          the cumulative amount: cum * WAD = index * face + carry.
     """
-    f: uint256 = P.face[i]
-    if f == 0 or i >= NT:
+    f: uint256 = PARAMS.face[i]
+    if f == 0 or i >= N_TRANCHES:
         return 0, 0
     cum: uint256 = 0
     c2: uint256 = self._cum2[i] & VALUE
     if kind == 0:
         cum = self._bal_cum[i] & LOW128
     elif kind == 1:
-        if (IO >> i) & 1 == 1:
+        if (IO_STRIPS >> i) & 1 == 1:
             cum = c2
         else:
             cum = f + (c2 & LOW128) - ((c2 >> 128) & LOW127) - (self._bal_cum[i] >> 128)
     elif kind == 2:
-        if (IO >> i) & 1 == 0:
+        if (IO_STRIPS >> i) & 1 == 0:
             cum = (c2 >> 128) & LOW127
     elif kind == 3:
-        if (IO >> i) & 1 == 0:
+        if (IO_STRIPS >> i) & 1 == 0:
             cum = c2 & LOW128
     return cum * WAD // f, cum * WAD % f
 
@@ -1095,10 +1277,10 @@ def state_word(w: uint256) -> uint256:
     if w == 2:
         bits: uint256 = 0
         effects: uint256 = 0
-        for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+        for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
             if (word >> (64 + k)) & 1 == 1:
                 bits |= 1 << k
-                effects |= P.trig_effect[k]
+                effects |= PARAMS.trig_effect[k]
         return bits | (effects << 8)
     if w == 3:
         return self._loss_dust & LOW128
@@ -1216,16 +1398,16 @@ def get_state() -> ExactStateOut:
     out: ExactStateOut = empty(ExactStateOut)
     word: uint256 = self._state
     out.period = word & LOW64
-    for i: uint256 in range(NT, bound=MAX_TRANCHES):
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         out.balance[i] = self._bal_cum[i] >> 128
         packed: uint256 = self._short_wd[i]
         out.shortfall[i] = (packed >> 128) & LOW127
         out.writedown[i] = packed & LOW128
         for kind: uint256 in range(4):
             out.index[kind][i], out.carry[kind][i] = self._index_carry(kind, i)
-    for k: uint256 in range(NF, bound=MAX_FEES):
+    for k: uint256 in range(N_FEES, bound=MAX_FEES):
         out.fee_shortfall[k] = self._fee_short[k] & VALUE
-    for k: uint256 in range(NTRIG, bound=MAX_TRIGGERS):
+    for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         out.latch[k] = (word >> (64 + k)) & 1
     out.reserve = word >> 128
     out.cum_loss = (self._loss_dust >> 128) & LOW127
@@ -1248,4 +1430,4 @@ def params() -> ExactParams:
     """
     @notice The deal parameters.
     """
-    return P
+    return PARAMS
