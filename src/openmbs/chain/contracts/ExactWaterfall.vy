@@ -1106,7 +1106,7 @@ def _apply(rem: ExactRemittance) -> Work:
 @pure
 def _remittance(r: deal_types.RemittanceReport) -> ExactRemittance:
     """
-    @dev The exact remittance of a verified report (`sim._lifecycle.exact_remittance`):
+    @dev The exact remittance of a verified report (`openmbs.structuring.exact_remittance`):
          unscheduled principal = prepaid, losses = realized losses, and the
          delinquency test's balance is the whole 60+ balance, 60-89 days plus 90+.
     """
