@@ -26,9 +26,9 @@ from openmbs.chain import DealClient, DealConfig, TrancheConfig, config_from_exa
 from openmbs.oracle import Attestation, RemittanceReport, attest
 from openmbs.structuring import (
     ExactPeriodResult,
-    ExactRemittance,
     ExactState,
     compile_exact,
+    exact_remittance,
     parse_deal,
 )
 from openmbs.structuring._exact import apply_period, initial_state
@@ -72,24 +72,6 @@ def _exact_config(
     assert list(exact.face) == [t.face for t in tranches] and exact.pool_original == pool
     cfg = config_from_exact(exact, name=name, loan_count=loans, quorum=quorum, n_attestors=n_attestors)
     return dataclasses.replace(cfg, tranches=tranches, **extra)
-
-
-def exact_remittance(report: RemittanceReport) -> ExactRemittance:
-    """The exact engine's remittance of an oracle report (``delinquent_60`` is the 60+
-    day balance: the 60-day and 90+-day buckets)."""
-    return ExactRemittance(
-        period=report.period,
-        interest=report.interest,
-        scheduled_principal=report.scheduled_principal,
-        prepaid_principal=report.unscheduled_principal,
-        recoveries=report.recoveries,
-        realized_losses=report.losses,
-        beginning_balance=report.beginning_balance,
-        ending_balance=report.ending_balance,
-        delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
-        index_rate=report.index_rate,
-        subsequent_recoveries=report.subsequent_recoveries,
-    )
 
 
 @dataclass
