@@ -3,10 +3,9 @@ engine gives it.
 
 ``ExactRemittance.delinquent_60`` is the 60+ day delinquent balance (the delinquency
 trigger's input); a report carries it in two buckets, 60-89 days and 90+ days. The
-Python side (``openmbs.structuring.exact_remittance``, the chain conftest's
-``exact_remittance``) adds them; ``ExactWaterfall.allocate`` passes only the 60-day
-bucket (``delinquent_60=r.delinquent_60``), so loans 90+ days late do not count.
-Found by the stateful suite; fixed in ExactWaterfall (the 60+ balance is 60-89 + 90+).
+Python side (``openmbs.structuring.exact_remittance``) adds them; ``ExactWaterfall``
+once passed only the 60-day bucket (``delinquent_60=r.delinquent_60``), so loans 90+
+days late did not count. Found by the stateful suite; fixed in ExactWaterfall (the 60+ balance is 60-89 + 90+).
 """
 
 from __future__ import annotations
