@@ -38,7 +38,7 @@ def test_reports_equal_an_independent_simulation(offchain: tuple[Path, object]) 
         generate_tape(OFF.loans, seed=OFF.seed),
         prepayment=Prepayment.psa(OFF.psa),
         default=Default.sda(OFF.sda),
-        severity=OFF.severity / 100,
+        severity=OFF.severity,
         lag=OFF.lag,
         seed=OFF.seed,
     )
