@@ -691,7 +691,6 @@ def run_lifecycle(
     *,
     fresh: bool = False,
     progress: Progress | None = None,
-    tamper: Callable[[Any], Any] | None = None,
     log: Callable[[str], None] | None = None,
     write_outputs: bool = True,
     keys: NodeKeys | None = None,
@@ -709,9 +708,6 @@ def run_lifecycle(
         Discard what ``out`` holds from an earlier run instead of resuming it.
     progress
         ``progress(stage, done, total)`` callback.
-    tamper
-        TEST HOOK: a function applied to each report before it is signed; used by the
-        tests to make the oracle reject a period.
     log
         Receives one line per notable event (trigger trips, clean-up call).
     write_outputs
@@ -983,10 +979,6 @@ def run_lifecycle(
         sp = bridge.build(k, rc)
         bridge_s += time.perf_counter() - t0
         final = called or sp.report.ending_balance == 0 or k == cfg.months
-        if tamper is not None:
-            from openmbs.agents import ServicerPeriod
-
-            sp = ServicerPeriod(sp.period, sp.records, sp.leaves, sp.tree, tamper(sp.report))
         n_keeper = len(keeper.events)
         try:
             accept(sp, final)
