@@ -151,3 +151,17 @@ def test_demo_severity_warns() -> None:
         check_percent("severity", 101.0)
     r = runner.invoke(app, ["demo", "--help"], terminal_width=200)
     assert "below 1 draws a warning" in " ".join(r.stdout.split())
+
+
+def test_demo_severity_flag_is_converted_to_the_api_decimal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import openmbs.sim
+
+    seen: list[object] = []
+
+    def fake_run(out: object, cfg: object, **kwargs: object) -> object:
+        seen.append(cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(openmbs.sim, "run_lifecycle", fake_run)
+    runner.invoke(app, ["demo", "--severity", "35", "--no-chain", "--loans", "5", "--months", "1"])
+    assert [getattr(c, "severity", None) for c in seen] == [0.35]

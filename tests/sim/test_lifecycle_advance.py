@@ -27,6 +27,7 @@ def test_config_takes_three_modes_and_the_old_bools() -> None:
 def test_fingerprint_of_runs_without_advancing_is_unchanged() -> None:
     cfg = LifecycleConfig(loans=50, chain=False)
     d = asdict(cfg)
+    d["severity"] = 35.0  # the fields of the config as earlier versions recorded them
     d.pop("months")
     d.pop("advance")  # the fields of the config before the choice existed
     old = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -36,12 +37,12 @@ def test_fingerprint_of_runs_without_advancing_is_unchanged() -> None:
 
 def test_principal_advancing_reaches_the_reports(tmp_path: Path) -> None:
     cfg = LifecycleConfig(loans=60, months=18, investors=3, chain=False, seed=5, sda=2000,
-                          severity=40.0, lag=6, advance="principal")
+                          severity=0.40, lag=6, advance="principal")
     run_lifecycle(tmp_path, cfg, write_outputs=False)
     life = json.loads((tmp_path / "lifecycle.json").read_text())
     sim = LoanSimulator(generate_tape(cfg.loans, seed=cfg.seed),
                         prepayment=Prepayment.psa(cfg.psa), default=Default.sda(cfg.sda),
-                        severity=cfg.severity / 100, lag=cfg.lag, seed=cfg.seed,
+                        severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
                         advance="principal")
     advanced = 0
     for rep in life["reports"]:
@@ -60,8 +61,21 @@ def test_closing_projection_advances_as_the_simulated_servicer(tmp_path: Path) -
     for mode in ("all", "principal"):
         out = tmp_path / mode
         cfg = LifecycleConfig(loans=40, months=2, investors=2, chain=False, seed=2, sda=500,
-                              severity=40.0, lag=6, advance=mode)
+                              severity=0.40, lag=6, advance=mode)
         run_lifecycle(out, cfg, write_outputs=False)
         table = pacsv.read_csv(out / "projection.csv")
         lost[mode] = sum(table.column("lost_interest").to_pylist())
     assert lost["all"] == 0.0 < lost["principal"]
+
+
+def test_severity_is_a_decimal_and_recorded_in_percent() -> None:
+    from openmbs.audit._anchor import _api_units
+    from openmbs.sim._lifecycle import _config_record
+
+    cfg = LifecycleConfig(loans=50, chain=False, severity=0.355)
+    assert LifecycleConfig().severity == 0.35
+    assert _config_record(cfg)["severity"] == 35.5  # as earlier versions' closing.json
+    assert LifecycleConfig(**_api_units(_config_record(cfg))) == cfg  # re-execution
+    for bad in (35.0, -0.1, float("nan")):
+        with pytest.raises(InputError, match=rf"^severity value {bad!r}: need a decimal in \[0, 1\]"):
+            LifecycleConfig(chain=False, severity=bad)

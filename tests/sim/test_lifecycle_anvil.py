@@ -7,10 +7,13 @@ after period 3; the run reconciles (events read back over JSON-RPC).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,6 +22,24 @@ from openmbs.sim import LifecycleConfig, run_lifecycle
 from openmbs.sim._keys import dev_chain_keys
 
 pytestmark = pytest.mark.anvil
+
+
+@contextlib.contextmanager
+def tampered_reports(change: Callable[[Any], Any]) -> Iterator[None]:
+    """Inside the block, each period's report goes through ``change`` as the servicer
+    bridge builds it (before it is signed), so a test can make the oracle reject a period
+    without a hook in the public API."""
+    from openmbs.agents import ServicerBridge
+
+    build = ServicerBridge.build
+
+    def tampered(self: ServicerBridge, period: int, records: Any) -> Any:
+        sp = build(self, period, records)
+        return dataclasses.replace(sp, report=change(sp.report))
+
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(ServicerBridge, "build", tampered)
+        yield
 
 
 def _node():  # type: ignore[no-untyped-def]
@@ -49,8 +70,8 @@ def test_demo_on_anvil_rejects_resumes_and_reconciles(
                 return dataclasses.replace(rep, cash=rep.cash - 1)  # type: ignore[type-var,attr-defined]
             return rep
 
-        with pytest.raises(RemittanceRejected) as info:
-            run_lifecycle(out, cfg, tamper=short, write_outputs=False, keys=keys)
+        with pytest.raises(RemittanceRejected) as info, tampered_reports(short):
+            run_lifecycle(out, cfg, write_outputs=False, keys=keys)
         assert info.value.period == 4
         manifest = json.loads((out / "state" / "manifest.json").read_text())
         assert manifest["last_period"] == 3

@@ -9,6 +9,7 @@ import dataclasses
 import json
 import urllib.error
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,18 @@ def rpc_evidence(url: str, deal: str) -> tuple[Any, dict[str, Any], set[str]]:
     return store, state, {a.lower() for a in reg.addresses}
 
 
+def _api_units(config: dict[str, Any]) -> dict[str, Any]:
+    """A recorded configuration's fields in the API's units: ``closing.json`` keeps
+    ``severity`` in percent (35.0, as every version has written it), the API a decimal."""
+    d = dict(config)
+    if "severity" in d:
+        sev = d["severity"]
+        if isinstance(sev, bool) or not (isinstance(sev, int | float) and 0 <= sev <= 100):
+            raise InputError(f"closing.json field 'config' severity value {sev!r}: need a percent in [0, 100]")
+        d["severity"] = float(Decimal(repr(float(sev))).scaleb(-2))  # 35.5 -> 0.355 exactly
+    return d
+
+
 def reexecute(config: dict[str, Any], out: Path) -> Path:
     """Run the lifecycle again from a folder's recorded configuration, into ``out``.
 
@@ -119,7 +132,7 @@ def reexecute(config: dict[str, Any], out: Path) -> Path:
     unknown = sorted(set(config) - known)
     if unknown:
         raise InputError(f"closing.json field 'config': unknown setting(s) {unknown}")
-    cfg = LifecycleConfig(**config)
+    cfg = LifecycleConfig(**_api_units(config))
     if cfg.rpc is not None or not cfg.chain:
         raise InputError(f"closing.json field 'config': a run with rpc={cfg.rpc!r}, chain={cfg.chain} cannot be re-executed")
     run_lifecycle(out, cfg, write_outputs=False)

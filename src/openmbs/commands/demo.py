@@ -143,7 +143,7 @@ def demo(
         months=months,
         psa=psa,
         sda=sda,
-        severity=severity,
+        severity=severity / 100.0,  # the flag is in percent, the API a decimal
         lag=lag,
         seed=seed,
         chain=chain,

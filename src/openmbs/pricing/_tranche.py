@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from openmbs.errors import ConvergenceError
 from openmbs.pricing._measures import analyze
 from openmbs.structuring import Collections, DealSpec, ExactDeal, WaterfallResult, run_waterfall
 
@@ -26,8 +27,10 @@ class TrancheAnalytics:
 
     ``wal`` in years (from closing, SIFMA average life of the principal); ``first`` and
     ``last`` the principal window (periods, 0 if no principal); ``yield_`` the
-    bond-equivalent yield at ``price`` (decimal, ``nan`` without a price or when it
-    cannot be solved); ``modified_duration`` in years; money in currency units.
+    bond-equivalent yield at ``price`` (decimal; ``nan`` without a price, and ``nan``
+    when no yield gives the price, the yield solver's
+    :class:`~openmbs.errors.ConvergenceError`); ``modified_duration`` in years (``nan``
+    with the yield); money in currency units.
     """
 
     name: str
@@ -59,7 +62,11 @@ def tranche_analytics(
     """WAL, principal window, yield at ``price``, modified duration and loss per tranche.
 
     Uses :func:`openmbs.pricing.analyze` (bond-equivalent yield, 30/360 timing, the
-    given payment delay) on the tranche's interest + principal.
+    given payment delay) on the tranche's interest + principal. Where no yield gives
+    ``price`` (``analyze`` raises :class:`~openmbs.errors.ConvergenceError`: the cash is
+    worth less than the price even at the floor yield, or more even at the cap), the
+    tranche's ``yield_`` and ``modified_duration`` are ``nan`` and its WAL the
+    undelayed one; any other error propagates.
     """
     ip = result.table("interest_paid")[scenario]
     pp = result.table("principal_paid")[scenario]
@@ -78,12 +85,13 @@ def tranche_analytics(
         if price is not None and face > 0 and float(cash.sum()) > 0:
             try:
                 a = analyze(cash, prin, face, price=price, delay_days=delay_days)
+            except ConvergenceError:  # no yield gives the price: nan, as documented
+                a = None
+            if a is not None:
                 y = float(a.yield_)
                 md = float(a.modified_duration)
                 if tot_p > 0:
                     wal = float(a.average_life)
-            except Exception:  # an unsolvable yield (all cash lost) is reported as nan
-                y = md = math.nan
         out.append(
             TrancheAnalytics(
                 name=name,

@@ -130,7 +130,11 @@ class ScenarioResults:
         One row per scenario and tranche (:data:`SCENARIO_COLUMNS`): ``yield`` the
         bond-equivalent yield at the price (decimal), ``wal`` in years, ``loss`` the
         write-downs as a fraction of the tranche face, ``price_at_shift`` the price per
-        100 at the yield moved by ``shift_bp``; NaN where not defined.
+        100 at the yield moved by ``shift_bp``; NaN where not defined: ``yield``,
+        ``modified_duration`` and ``price_at_shift`` are NaN where no yield gives the price
+        (the yield solver's :class:`~openmbs.errors.ConvergenceError`: the tranche's cash
+        is worth less than the price even at the floor yield, or more even at the cap),
+        ``price_at_shift`` also where the moved yield is at or below -200%.
     tranches : tuple of str
     n_scenarios : int
     backend : str
@@ -258,6 +262,7 @@ def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
 
     from openmbs.behaviour import Default, Prepayment
     from openmbs.cashflow import advance_mode, project_loans
+    from openmbs.errors import ConvergenceError
     from openmbs.pricing import analyze, price_from_yield
     from openmbs.structuring import collections_from_projection, run_waterfall
 
@@ -306,14 +311,16 @@ def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
                 continue
             try:
                 a = analyze(cash, prin, face, price=job.price, delay_days=delay)
-                y = float(a.yield_)
-                out["yield"][k, i] = y
-                out["modified_duration"][k, i] = float(a.modified_duration)
-                out["price_at_shift"][k, i] = float(
-                    price_from_yield(cash, face, y + rows[k, 3] / 10_000.0, delay_days=delay)
-                )
-            except Exception:  # an unsolvable yield (all cash lost) is reported as NaN
+            except ConvergenceError:  # no yield gives the price: NaN (ScenarioResults)
                 continue
+            y = float(a.yield_)
+            out["yield"][k, i] = y
+            out["modified_duration"][k, i] = float(a.modified_duration)
+            shifted = y + rows[k, 3] / 10_000.0
+            if shifted > -2.0:  # a bond-equivalent yield is > -200%; NaN below
+                out["price_at_shift"][k, i] = float(
+                    price_from_yield(cash, face, shifted, delay_days=delay)
+                )
     out["names"] = np.array(res.names, dtype=object)
     return out
 

@@ -32,6 +32,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -72,13 +73,14 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass(frozen=True)
 class LifecycleConfig:
-    """Inputs of a lifecycle run (market units as in ``openmbs project``).
+    """Inputs of a lifecycle run (rates as decimals; speeds in percent of their curve).
 
-    ``psa``, ``sda`` in percent of the standard curves; ``severity`` in percent of the
-    defaulted balance; ``lag`` in months; ``advance`` what the servicer advances on
-    delinquent and defaulted loans (``"none"``, ``"principal"`` or ``"all"``, as in
-    :class:`~openmbs.sim.LoanSimulator`; default ``"none"``, the behaviour of earlier
-    versions); ``tape`` a loan tape file (any format
+    ``psa``, ``sda`` in percent of the standard curves (150 is 150% PSA, as in
+    ``Prepayment.psa(150)``); ``severity`` a decimal of the defaulted balance (0.35 is
+    35%, as in ``project_pool(severity=)``); ``lag`` in months; ``advance`` what the
+    servicer advances on delinquent and defaulted loans (``"none"``, ``"principal"`` or
+    ``"all"``, as in :class:`~openmbs.sim.LoanSimulator`; default ``"none"``, the
+    behaviour of earlier versions); ``tape`` a loan tape file (any format
     ``read_tape`` knows) or ``None`` for a generated tape of ``loans`` loans; ``deal`` an
     example deal name or a TOML file. ``chain`` False skips the chain (off-chain
     lifecycle with the exact engine only; the run is then not reconciled on chain).
@@ -101,7 +103,7 @@ class LifecycleConfig:
     months: int = 360
     psa: float = 150.0
     sda: float = 100.0
-    severity: float = 35.0
+    severity: float = 0.35
     lag: int = 6
     seed: int = 7
     chain: bool = True
@@ -124,8 +126,10 @@ class LifecycleConfig:
             raise InputError(f"--investors value {self.investors}: need 1..200")
         if not 1 <= self.months <= 600:
             raise InputError(f"--months value {self.months}: need 1..600")
-        if not 0 <= self.severity <= 100:
-            raise InputError(f"--severity value {self.severity}: need a percent in [0, 100]")
+        if not (isinstance(self.severity, int | float) and 0 <= self.severity <= 1):
+            raise InputError(
+                f"severity value {self.severity!r}: need a decimal in [0, 1] (0.35 is 35%)"
+            )
         if self.lag < 0:
             raise InputError(f"--lag value {self.lag}: need >= 0")
         if self.chain and self.lag < 2:
@@ -142,11 +146,25 @@ class LifecycleConfig:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
 
     def fingerprint(self) -> str:
-        d = asdict(self)
+        d = _config_record(self)  # severity in percent, as runs made before recorded it
         d.pop("months")  # a run may be extended
         if d["advance"] == "none":
             d.pop("advance")  # runs made before the choice existed keep their fingerprint
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _config_record(cfg: LifecycleConfig) -> dict[str, Any]:
+    """The configuration as ``closing.json`` records it and the fingerprint hashes it.
+
+    ``severity`` stays in percent there (35.0), the representation of earlier versions, so
+    their output folders resume, audit and re-execute unchanged (the audit's
+    ``reexecute`` divides it back); it is the shortest
+    decimal of the API's value times 100 (0.35 -> 35.0), which gives back a percent typed
+    with up to a dozen significant digits exactly.
+    """
+    d = asdict(cfg)
+    d["severity"] = float(Decimal(repr(float(cfg.severity))).scaleb(2))
+    return d
 
 
 @dataclass(frozen=True)
@@ -673,7 +691,6 @@ def run_lifecycle(
     *,
     fresh: bool = False,
     progress: Progress | None = None,
-    tamper: Callable[[Any], Any] | None = None,
     log: Callable[[str], None] | None = None,
     write_outputs: bool = True,
     keys: NodeKeys | None = None,
@@ -686,14 +703,11 @@ def run_lifecycle(
         Output folder (created).
     config
         The inputs (defaults: 2,000 generated loans, four-tranche deal, 20 investors,
-        360 months, 150 PSA, 100 SDA, 35% severity, 6-month lag).
+        360 months, 150 PSA, 100 SDA, severity 0.35 (35%), 6-month lag).
     fresh
         Discard what ``out`` holds from an earlier run instead of resuming it.
     progress
         ``progress(stage, done, total)`` callback.
-    tamper
-        TEST HOOK: a function applied to each report before it is signed; used by the
-        tests to make the oracle reject a period.
     log
         Receives one line per notable event (trigger trips, clean-up call).
     write_outputs
@@ -778,7 +792,7 @@ def run_lifecycle(
         write_tape(tape, out / "tape.parquet")
     prep = Prepayment.psa(cfg.psa)
     dflt = Default.sda(cfg.sda)
-    sev = cfg.severity / 100.0
+    sev = cfg.severity
     sim = LoanSimulator(
         tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, seed=cfg.seed,
         advance=cfg.advance,  # type: ignore[arg-type]
@@ -816,7 +830,7 @@ def run_lifecycle(
         _atomic_json(
             out / "closing.json",
             {
-                "config": asdict(cfg),
+                "config": _config_record(cfg),
                 "deal": spec.name,
                 "deal_spec": spec.model_dump(mode="json"),
                 "pool_units": pool_units,
@@ -965,10 +979,6 @@ def run_lifecycle(
         sp = bridge.build(k, rc)
         bridge_s += time.perf_counter() - t0
         final = called or sp.report.ending_balance == 0 or k == cfg.months
-        if tamper is not None:
-            from openmbs.agents import ServicerPeriod
-
-            sp = ServicerPeriod(sp.period, sp.records, sp.leaves, sp.tree, tamper(sp.report))
         n_keeper = len(keeper.events)
         try:
             accept(sp, final)
