@@ -171,16 +171,23 @@ def _build() -> World:
     cfg = _exact_config("four_tranche_test", TRANCHES, pool=POOL, loans=LOANS, minimum_subscription=1_000_000,
                         initial_delinquent=(0, 0, SERIOUS_AT_CUTOFF))
     d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin)
-    investors = [boa.env.generate_address(f"investor{i}") for i in range(4)]
+    return World(d=d, admin=admin, investors=_close_with_one_investor_per_tranche(d, admin, "investor"), keys=keys)
+
+
+def _close_with_one_investor_per_tranche(d: DealClient, admin: str, tag: str) -> list[str]:
+    """Investor i subscribes all of tranche i at par; the offering closes, every
+    investor settles, and the admin (the servicer) holds cash for remittances."""
+    tranches = d.config.tranches
+    investors = [boa.env.generate_address(f"{tag}{i}") for i in range(len(tranches))]
     d.allow([*investors, admin], FAR_FUTURE)
-    for i, t in enumerate(TRANCHES):
+    for i, t in enumerate(tranches):
         d.settlement.mint(investors[i], t.face, sender=admin)
         d.subscribe(investors[i], i, t.face)
     d.close()
     for inv in investors:
         d.settle(inv)
     d.settlement.mint(admin, 10**15, sender=admin)
-    return World(d=d, admin=admin, investors=investors, keys=keys)
+    return investors
 
 
 @pytest.fixture(scope="session")
@@ -198,6 +205,7 @@ def chain() -> SimpleNamespace:
     return SimpleNamespace(
         TRANCHES=TRANCHES, POOL=POOL, LOANS=LOANS, FAR_FUTURE=FAR_FUTURE,
         SERIOUS_AT_CUTOFF=SERIOUS_AT_CUTOFF, World=World, exact_config=_exact_config,
+        close_with_one_investor_per_tranche=_close_with_one_investor_per_tranche,
     )
 
 

@@ -96,7 +96,7 @@ def _deploy_oracle(world, attestors, quorum):
 def other(world, chain):
     """A second live deal on the real waterfall with the same attestor keys and a
     guardian of its own (built as ``conftest._build`` builds the first)."""
-    TRANCHES, FAR_FUTURE = chain.TRANCHES, chain.FAR_FUTURE
+    TRANCHES = chain.TRANCHES
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin = boa.env.generate_address("admin-2")
     guardian = boa.env.generate_address("guardian-2")
@@ -104,15 +104,7 @@ def other(world, chain):
                              minimum_subscription=1_000_000,
                              initial_delinquent=(0, 0, chain.SERIOUS_AT_CUTOFF))
     d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, guardian=guardian)
-    investors = [boa.env.generate_address(f"investor2-{i}") for i in range(4)]
-    d.allow([*investors, admin], FAR_FUTURE)
-    for i, t in enumerate(TRANCHES):
-        d.settlement.mint(investors[i], t.face, sender=admin)
-        d.subscribe(investors[i], i, t.face)
-    d.close()
-    for inv in investors:
-        d.settle(inv)
-    d.settlement.mint(admin, 10**15, sender=admin)
+    investors = chain.close_with_one_investor_per_tranche(d, admin, "investor2-")
     w = type(world)(d=d, admin=admin, investors=investors, keys=keys)
     w.guardian = guardian  # type: ignore[attr-defined]
     return w
@@ -319,22 +311,13 @@ def bounded(world, chain):
     an initial index and a band."""
     from openmbs.chain import rate_bound
 
-    fixtures = chain
     admin = boa.env.generate_address("admin-3")
     cfg = chain.exact_config("bounded_deal", chain.TRANCHES, pool=chain.POOL, loans=LOANS,
                              minimum_subscription=1_000_000, max_annual_rate=rate_bound(0.06),
                              initial_delinquent=(0, 0, 20_000_000_000), initial_index_rate=0.05,
                              max_index_change=0.005)
     d = deploy_deal(cfg, attestors=[k.address for k in world.keys], admin=admin)
-    investors = [boa.env.generate_address(f"investor3-{i}") for i in range(4)]
-    d.allow([*investors, admin], fixtures.FAR_FUTURE)
-    for i, t in enumerate(fixtures.TRANCHES):
-        d.settlement.mint(investors[i], t.face, sender=admin)
-        d.subscribe(investors[i], i, t.face)
-    d.close()
-    for inv in investors:
-        d.settle(inv)
-    d.settlement.mint(admin, 10**15, sender=admin)
+    investors = chain.close_with_one_investor_per_tranche(d, admin, "investor3-")
     return type(world)(d=d, admin=admin, investors=investors, keys=world.keys)
 
 

@@ -5,16 +5,15 @@ Small runs (a few hundred loans, a few months). The on-chain runs use the embedd
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
+from sim_helpers import tampered_reports
 
 from openmbs.behaviour import Default, Prepayment
 from openmbs.collateral import generate_tape
@@ -148,24 +147,6 @@ def test_cleanup_call_ends_the_deal(tmp_path: Path) -> None:
 CHAIN = LifecycleConfig(
     loans=80, months=5, investors=4, seed=5, test_waterfall=True, verify_limit=1000
 )
-
-
-@contextlib.contextmanager
-def tampered_reports(change: Callable[[Any], Any]) -> Iterator[None]:
-    """Inside the block, each period's report goes through ``change`` as the servicer
-    bridge builds it (before it is signed), so a test can make the oracle reject a period
-    without a hook in the public API."""
-    from openmbs.agents import ServicerBridge
-
-    build = ServicerBridge.build
-
-    def tampered(self: ServicerBridge, period: int, records: Any) -> Any:
-        sp = build(self, period, records)
-        return dataclasses.replace(sp, report=change(sp.report))
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(ServicerBridge, "build", tampered)
-        yield
 
 
 @pytest.fixture(scope="module")

@@ -7,39 +7,19 @@ after period 3; the run reconciles (events read back over JSON-RPC).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import shutil
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from sim_helpers import tampered_reports
 
 from openmbs.errors import RemittanceRejected
 from openmbs.sim import LifecycleConfig, run_lifecycle
 from openmbs.sim._keys import dev_chain_keys
 
 pytestmark = pytest.mark.anvil
-
-
-@contextlib.contextmanager
-def tampered_reports(change: Callable[[Any], Any]) -> Iterator[None]:
-    """Inside the block, each period's report goes through ``change`` as the servicer
-    bridge builds it (before it is signed), so a test can make the oracle reject a period
-    without a hook in the public API."""
-    from openmbs.agents import ServicerBridge
-
-    build = ServicerBridge.build
-
-    def tampered(self: ServicerBridge, period: int, records: Any) -> Any:
-        sp = build(self, period, records)
-        return dataclasses.replace(sp, report=change(sp.report))
-
-    with pytest.MonkeyPatch.context() as m:
-        m.setattr(ServicerBridge, "build", tampered)
-        yield
 
 
 def _node():  # type: ignore[no-untyped-def]
