@@ -180,8 +180,9 @@ def demo(
     )
     for col in ("tranche", "interest", "principal", "losses"):
         table.add_column(col, justify="right")
+    scale = 10 ** _run_decimals(out)
     for name, t in result.tranche_totals.items():
-        table.add_row(name, *(f"{t[k] / 1e6:,.2f}" for k in ("interest", "principal", "losses")))
+        table.add_row(name, *(f"{t[k] / scale:,.2f}" for k in ("interest", "principal", "losses")))
     console.print(table)
     for c in result.checks:
         mark = "[green]ok[/green]" if c.ok else "[red]MISMATCH[/red]"
@@ -199,6 +200,19 @@ def demo(
     )
     if any(not c.ok for c in result.checks):
         raise typer.Exit(1)
+
+
+def _run_decimals(out: Path) -> int:
+    """The settlement asset's decimals of the run in ``out`` (its ``closing.json``)."""
+    import json
+
+    from openmbs.errors import DataIntegrityError
+
+    path = out / "closing.json"
+    try:
+        return int(json.loads(path.read_text())["decimals"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataIntegrityError(f"file {str(path)!r} field 'decimals': unreadable ({exc!r})") from None
 
 
 def _node_keys(cfg: Any, dev_chain: bool, keystores: list[Path]) -> Any:

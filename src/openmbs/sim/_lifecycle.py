@@ -793,13 +793,15 @@ def run_lifecycle(
     prep = Prepayment.psa(cfg.psa)
     dflt = Default.sda(cfg.sda)
     sev = cfg.severity
-    sim = LoanSimulator(
+    base_spec = _load_spec(cfg.deal)
+    sim = LoanSimulator(  # the loans' money in the deal's asset's base units
         tape, prepayment=prep, default=dflt, severity=sev, lag=cfg.lag, seed=cfg.seed,
         advance=cfg.advance,  # type: ignore[arg-type]
+        decimals=base_spec.asset.decimals,
     )
     pool_units = int(sim.balances.sum())
     st = pool_stats(tape)
-    spec = _load_spec(cfg.deal).with_pool(
+    spec = base_spec.with_pool(
         balance=pool_units / 10**sim.decimals,
         wac=float(st.wac),
         net_coupon=float(st.net_wac),
