@@ -10,7 +10,8 @@ They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
 """
 
 from openmbs.chain._anvil import anvil_dev_keys
-from openmbs.chain._clients import DealClient, TrancheStatus, attestation_deadline
+from openmbs.chain._backend import DealSession, SentTx, TxLog, open_deal
+from openmbs.chain._clients import DealClient, TrancheStatus, WaterfallState, attestation_deadline
 from openmbs.chain._contracts import (
     CONTRACTS,
     CONTRACTS_DIR,
@@ -29,7 +30,18 @@ from openmbs.chain._deploy import (
     deploy_deal,
     rate_bound,
 )
-from openmbs.chain._env import KEY_ENV, load_account, network_env, use_network
+from openmbs.chain._env import (
+    ETH_KEY_ENV,
+    ETH_RPC_ENV,
+    KEY_ENV,
+    check_chain_id,
+    load_account,
+    network_env,
+    node_chain_id,
+    rpc_url,
+    use_network,
+)
+from openmbs.chain._explain import BoundFailure, explain_rejection, first_failed_bound
 from openmbs.chain._journal import (
     EMBEDDED_CHAIN_ID,
     JOURNAL_FORMAT,
@@ -42,6 +54,13 @@ from openmbs.chain._journal import (
     report_from_dict,
     report_to_dict,
 )
+from openmbs.chain._record import (
+    RECORD_FORMAT,
+    Deployed,
+    DeploymentRecord,
+    read_deployment_record,
+    write_deployment_record,
+)
 from openmbs.chain._verify import DEAL_ENV, check_addresses, check_record, read_deal
 
 __all__ = [
@@ -49,14 +68,24 @@ __all__ = [
     "CONTRACTS_DIR",
     "DEAL_ENV",
     "EMBEDDED_CHAIN_ID",
+    "ETH_KEY_ENV",
+    "ETH_RPC_ENV",
     "JOURNAL_FORMAT",
     "KEY_ENV",
     "RATE_TOLERANCE",
+    "RECORD_FORMAT",
+    "BoundFailure",
     "DealClient",
     "DealConfig",
+    "DealSession",
+    "Deployed",
+    "DeploymentRecord",
     "EmbeddedDeal",
+    "SentTx",
     "TrancheConfig",
     "TrancheStatus",
+    "TxLog",
+    "WaterfallState",
     "anvil_dev_keys",
     "artifact",
     "attach_deal",
@@ -64,6 +93,7 @@ __all__ = [
     "attestation_from_dict",
     "attestation_to_dict",
     "check_addresses",
+    "check_chain_id",
     "check_record",
     "config_from_exact",
     "config_from_spec",
@@ -72,13 +102,20 @@ __all__ = [
     "deploy_embedded",
     "deployer",
     "dev_attestor_keys",
+    "explain_rejection",
     "export_artifacts",
+    "first_failed_bound",
     "load_account",
     "network_env",
+    "node_chain_id",
+    "open_deal",
     "open_embedded",
     "rate_bound",
     "read_deal",
+    "read_deployment_record",
     "report_from_dict",
     "report_to_dict",
+    "rpc_url",
     "use_network",
+    "write_deployment_record",
 ]

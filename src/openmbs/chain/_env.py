@@ -9,22 +9,81 @@ from typing import Any
 
 from openmbs.errors import ChainError, InputError
 
-__all__ = ["KEYSTORE_PASSWORD_ENV", "KEY_ENV", "load_account", "network_env", "use_network"]
+__all__ = [
+    "ETH_KEY_ENV",
+    "ETH_RPC_ENV",
+    "KEYSTORE_PASSWORD_ENV",
+    "KEY_ENV",
+    "check_chain_id",
+    "load_account",
+    "network_env",
+    "node_chain_id",
+    "rpc_url",
+    "use_network",
+]
 
 #: Environment variable holding the deployer/operator private key (hex).
 KEY_ENV = "OPENMBS_PRIVATE_KEY"
+#: foundry's name for the same key (read when ``$OPENMBS_PRIVATE_KEY`` is unset).
+ETH_KEY_ENV = "ETH_PRIVATE_KEY"
 #: Environment variable holding the password of ``--keystore FILE``.
 KEYSTORE_PASSWORD_ENV = "OPENMBS_KEYSTORE_PASSWORD"
+#: foundry's environment variable for the node's URL (the default of ``--rpc``).
+ETH_RPC_ENV = "ETH_RPC_URL"
 
 
-def load_account(keystore: Path | None = None) -> Any:
+def rpc_url(rpc: str | None) -> str | None:
+    """The node's URL: ``--rpc`` if given, else ``$ETH_RPC_URL`` (as foundry's tools
+    read it), else ``None`` (the embedded chain)."""
+    return rpc or os.environ.get(ETH_RPC_ENV) or None
+
+
+def node_chain_id(url: str) -> int:
+    """``eth_chainId`` of the node at ``url``, asked directly (one JSON-RPC call).
+
+    Raises
+    ------
+    ChainError
+        The node does not answer, or answers something that is not a chain id.
+    """
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []}).encode()
+    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            answer = json.loads(resp.read())
+        return int(answer["result"], 16)
+    except (OSError, ValueError, KeyError, TypeError, urllib.error.URLError) as exc:
+        raise ChainError(f"node {url!r}: no chain id ({exc})") from None
+
+
+def check_chain_id(expected: int, url: str, *, where: str) -> None:
+    """Refuse to act when the node at ``url`` is on another chain than ``expected``
+    (the deployment record's ``chain_id``), in one line naming both."""
+    got = node_chain_id(url)
+    if got != expected:
+        raise ChainError(
+            f"{where} field 'chain_id' value {expected}: the node {url} is on chain {got}; "
+            "point --rpc (or $ETH_RPC_URL) at the deal's chain"
+        )
+
+
+def load_account(keystore: Path | None = None, *, prompt: bool = False) -> Any:
     """The operator account: an encrypted keystore file (password from
-    ``$OPENMBS_KEYSTORE_PASSWORD``) or a private key from ``$OPENMBS_PRIVATE_KEY``.
-    Keys and passwords are never taken from command-line arguments."""
+    ``$OPENMBS_KEYSTORE_PASSWORD``, or asked on the terminal when ``prompt`` and it is
+    unset) or a private key from ``$OPENMBS_PRIVATE_KEY`` (or foundry's
+    ``$ETH_PRIVATE_KEY``). Keys and passwords are never taken from command-line
+    arguments."""
     from eth_account import Account
 
     if keystore is not None:
         password = os.environ.get(KEYSTORE_PASSWORD_ENV)
+        if password is None and prompt:
+            import getpass
+
+            password = getpass.getpass(f"password of keystore {keystore}: ")
         if password is None:
             raise InputError(f"keystore {str(keystore)!r}: set {KEYSTORE_PASSWORD_ENV} to its password")
         try:
@@ -32,13 +91,14 @@ def load_account(keystore: Path | None = None) -> Any:
             return Account.from_key(Account.decrypt(data, password))
         except (OSError, ValueError) as exc:
             raise InputError(f"keystore {str(keystore)!r}: {exc}") from None
-    key = os.environ.get(KEY_ENV)
+    name = KEY_ENV if os.environ.get(KEY_ENV) else ETH_KEY_ENV
+    key = os.environ.get(name)
     if not key:
-        raise InputError(f"no operator key: set {KEY_ENV} or pass --keystore FILE")
+        raise InputError(f"no operator key: set {KEY_ENV} (or {ETH_KEY_ENV}) or pass --keystore FILE")
     try:
         return Account.from_key(key)
     except ValueError as exc:
-        raise InputError(f"{KEY_ENV}: not a private key ({exc})") from None
+        raise InputError(f"{name}: not a private key ({exc})") from None
 
 
 def network_env(url: str) -> Any:
@@ -66,12 +126,12 @@ def network_env(url: str) -> Any:
     return env
 
 
-def use_network(url: str, account: Any) -> None:
-    """Point titanoboa at the node ``url`` and send from ``account``."""
-    import boa
-
+def use_network(url: str, account: Any) -> Any:
+    """Point titanoboa at the node ``url`` and send from ``account``; returns the
+    environment."""
     try:
-        network_env(url)
-        boa.env.add_account(account, force_eoa=True)
-    except Exception as exc:
+        env = network_env(url)
+        env.add_account(account, force_eoa=True)
+    except (OSError, ValueError, KeyError) as exc:
         raise ChainError(f"cannot use node {url!r}: {exc}") from None
+    return env
