@@ -10,7 +10,7 @@ They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
 """
 
 from openmbs.chain._anvil import anvil_dev_keys
-from openmbs.chain._backend import DealSession, SentTx, TxLog, open_deal
+from openmbs.chain._backend import DealSession, SentTx, TxLog, open_deal, set_tx_verbosity
 from openmbs.chain._clients import DealClient, TrancheStatus, WaterfallState, attestation_deadline
 from openmbs.chain._contracts import (
     CONTRACTS,
@@ -116,6 +116,7 @@ __all__ = [
     "report_from_dict",
     "report_to_dict",
     "rpc_url",
+    "set_tx_verbosity",
     "use_network",
     "write_deployment_record",
 ]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from openmbs.chain._clients import DealClient
     from openmbs.oracle import Attestation, RemittanceReport
 
-__all__ = ["DealSession", "SentTx", "TxLog", "open_deal"]
+__all__ = ["DealSession", "SentTx", "TxLog", "open_deal", "set_tx_verbosity", "tx_verbosity"]
 
 #: The sender of a read-only client (it sends nothing).
 NOBODY = "0x" + "00" * 20
@@ -90,6 +90,27 @@ class TxLog:
     def receipts(self) -> dict[str, tuple[int, str]]:
         """Contract address (lower case) -> (block, tx hash) of its creation."""
         return {t.created.lower(): (t.block, t.tx_hash) for t in self.sent if t.created}
+
+
+_VERBOSITY: list[tuple[bool, Callable[[str], None]]] = [(False, print)]
+
+
+def set_tx_verbosity(verbose: bool, echo: Callable[[str], None] = print) -> None:
+    """Whether the node environments made from now on (:func:`openmbs.chain.network_env`)
+    echo every transaction (``openmbs demo -v``); quiet by default."""
+    _VERBOSITY[0] = (verbose, echo)
+
+
+def tx_verbosity() -> tuple[bool, Callable[[str], None]]:
+    """The setting of :func:`set_tx_verbosity`."""
+    return _VERBOSITY[0]
+
+
+def env_receipts(env: Any) -> dict[str, tuple[int, str]]:
+    """The creations logged on ``env`` (a node environment made by ``network_env``);
+    empty on the embedded chain."""
+    log = getattr(env, "openmbs_tx_log", None)
+    return log.receipts() if isinstance(log, TxLog) else {}
 
 
 class DealSession:
@@ -249,11 +270,11 @@ def open_deal(
         )
     check_chain_id(int(record["chain_id"]), rpc, where=where)
     account = None if read_only else load_account(keystore, prompt=True)
+    set_tx_verbosity(verbose, echo)
     try:
         env = network_env(rpc)
     except (OSError, ValueError) as exc:
         raise ChainError(f"cannot use node {rpc!r}: {exc}") from None
-    TxLog(verbose, echo).install(env)
     from boa.util.abi import Address
 
     if account is None:

@@ -107,23 +107,105 @@ def network_env(url: str) -> Any:
 
     Notes
     -----
+    Every transaction sent is logged quietly (``env.openmbs_tx_log``, a
+    :class:`~openmbs.chain.TxLog`; :func:`~openmbs.chain.set_tx_verbosity` makes it
+    echo them).
+
     titanoboa's local fork caches RPC answers on disk keyed by chain id, method and
     block number. A fresh development node (anvil) reuses chain id 31337, block
     numbers and contract addresses, so the cache serves a previous node's code and
     storage and the local simulation disagrees with the node. The fork is kept in
     memory only.
+
+    titanoboa re-forks the node (a new local state, every account and storage slot
+    fetched again) before and after every transaction. The local state already holds
+    what the transaction did (titanoboa ran it locally first), so the fork is kept
+    while nobody else moves the chain (:class:`_KeptFork`).
     """
     import boa
 
     boa.set_network_env(url)
     env = boa.env
+    _KeptFork(env).install()
+    from openmbs.chain._backend import TxLog, tx_verbosity
 
-    def _reset_fork(block_identifier: str = "latest") -> None:
-        env.fork_rpc(env._rpc, reset_traces=False, block_identifier=block_identifier, cache_dir=None)
-
-    env._reset_fork = _reset_fork
-    _reset_fork()
+    verbose, echo = tx_verbosity()
+    env.openmbs_tx_log = TxLog(verbose, echo).install(env)
     return env
+
+
+class _KeptFork:
+    """titanoboa's fork of a node, kept between transactions while it is exact.
+
+    titanoboa runs each transaction locally on its fork, sends it, and re-forks at the
+    block that mined it (then at the latest block before the next one), fetching every
+    account and slot it touches again: about ten JSON-RPC calls per transaction. After
+    our transaction is mined the fork already holds its effects, so the re-fork is
+    skipped when the block that mined it is the next block and holds that one
+    transaction (one call, ``eth_getBlockByNumber``, checks it; the local block
+    number, timestamp and the sender's nonce are then moved to the node's). Before a
+    transaction the fork is kept when the node's block number is the one the fork
+    knows (``eth_blockNumber``). Anything else -- another sender's transaction, a
+    block with several transactions, a reorganisation -- re-forks as titanoboa does.
+    The node stays the authority: a transaction the fork accepts and the node reverts
+    raises, and titanoboa compares each transaction's output with the node's trace.
+    """
+
+    def __init__(self, env: Any) -> None:
+        self.env = env
+        self.block: int | None = None  # the node's block the fork is exact at
+
+    def install(self) -> None:
+        env = self.env
+        send = env._send_txn
+        env._reset_fork = self.reset
+
+        def _send_txn(*args: Any, **kwargs: Any) -> Any:
+            txdata, receipt, trace = send(*args, **kwargs)
+            if self.block is not None:  # kept: the sender's nonce is the node's
+                from boa.util.abi import Address
+
+                nonce = txdata["nonce"]
+                nonce = int(nonce, 16) if isinstance(nonce, str) else int(nonce)
+                env.evm.vm.state.set_nonce(Address(txdata["from"]).canonical_address, nonce + 1)
+            return txdata, receipt, trace
+
+        env._send_txn = _send_txn
+        self._fork("latest")
+        # the local run's gas price: read once (no contract reads GASPRICE; the
+        # transactions sent are priced by titanoboa's fee estimate, per transaction)
+        env._gas_price = int(env._rpc.fetch_uncached("eth_gasPrice", []), 16)
+
+    def _fork(self, block_identifier: Any) -> None:
+        env = self.env
+        env.fork_rpc(env._rpc, reset_traces=False, block_identifier=block_identifier, cache_dir=None)
+        self.block = int(env.evm.patch.block_number)
+        # a fresh fork fetches a call's state in one debug_traceCall; a kept one holds
+        # most of it already and fetches the few missing slots one by one
+        env.evm._fork_try_prefetch_state = True
+
+    def _keep(self) -> None:
+        self.env.evm._fork_try_prefetch_state = False
+
+    def reset(self, block_identifier: Any = "latest") -> None:
+        rpc = self.env._rpc
+        if self.block is not None:
+            if block_identifier == "latest":
+                if int(rpc.fetch_uncached("eth_blockNumber", []), 16) == self.block:
+                    self._keep()
+                    return
+            else:
+                number = int(block_identifier, 16) if isinstance(block_identifier, str) else int(block_identifier)
+                if number == self.block + 1:
+                    info = rpc.fetch_uncached("eth_getBlockByNumber", [hex(number), False])
+                    if info is not None and len(info.get("transactions", ())) == 1:
+                        patch = self.env.evm.patch
+                        patch.block_number = number
+                        patch.timestamp = int(info["timestamp"], 16)
+                        self.block = number
+                        self._keep()
+                        return
+        self._fork(block_identifier)
 
 
 def use_network(url: str, account: Any) -> Any:

@@ -109,8 +109,15 @@ class DeploymentRecord:
     ) -> DeploymentRecord:
         """The record of a deal deployed by ``client``'s accounts. ``receipts`` maps a
         contract address (lower case) to the ``(block, tx_hash)`` of the transaction
-        that created it (:class:`openmbs.chain.TxLog` collects them on a node)."""
-        receipts = {k.lower(): v for k, v in (receipts or {}).items()}
+        that created it (default: those the current node environment logged,
+        :class:`openmbs.chain.TxLog`; none on the embedded chain)."""
+        if receipts is None:
+            import boa
+
+            from openmbs.chain._backend import env_receipts
+
+            receipts = env_receipts(boa.env)
+        receipts = {k.lower(): v for k, v in receipts.items()}
         addresses = client.addresses()
 
         def deployed(address: str) -> Deployed:

@@ -440,10 +440,10 @@ def deploy(
         return
     from openmbs.chain import (
         DeploymentRecord,
-        TxLog,
         config_from_spec,
         deploy_deal,
         load_account,
+        set_tx_verbosity,
         use_network,
         write_deployment_record,
     )
@@ -455,8 +455,9 @@ def deploy(
             f"file {str(state)!r} exists: choose another --state or pass --force to replace it"
         )
     account = load_account(keystore, prompt=True)
+    set_tx_verbosity(verbose, typer.echo)
     env = use_network(rpc, account)
-    log = TxLog(verbose, typer.echo).install(env)
+    log = env.openmbs_tx_log
     cfg = config_from_spec(
         spec,
         loan_count=loans,

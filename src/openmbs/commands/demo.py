@@ -102,6 +102,10 @@ def demo(
             help="With --rpc: an attestor's encrypted key file (repeatable; password in $OPENMBS_ATTESTOR_PASSWORD).",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="With --rpc: print every transaction sent to the node."),
+    ] = False,
 ) -> None:
     """Run a deal's whole life on the embedded chain; write report.html and summary.json.
 
@@ -126,10 +130,12 @@ def demo(
     if rpc is not None:
         import os
 
-        from openmbs.chain import KEY_ENV
+        from openmbs.chain import ETH_KEY_ENV, KEY_ENV
 
-        if not os.environ.get(KEY_ENV):
-            raise InputError(f"--rpc value {rpc!r}: set {KEY_ENV} to the operator's private key")
+        if not (os.environ.get(KEY_ENV) or os.environ.get(ETH_KEY_ENV)):
+            raise InputError(
+                f"--rpc value {rpc!r}: set {KEY_ENV} (or {ETH_KEY_ENV}) to the operator's private key"
+            )
     elif dev_chain or attestor_keystore:
         raise InputError(
             "--dev-chain / --attestor-keystore are for a run on a node (--rpc); the embedded "
@@ -151,6 +157,10 @@ def demo(
     )
     keys = _node_keys(cfg, dev_chain, list(attestor_keystore or [])) if rpc is not None else None
     console = Console()
+    if rpc is not None:
+        from openmbs.chain import set_tx_verbosity
+
+        set_tx_verbosity(verbose, lambda line: console.print(f"[dim]{line}[/dim]"))
     lines: list[str] = []
     with Progress(
         TextColumn("{task.description:<10}"),

@@ -478,14 +478,16 @@ def _attach(
         raise DataIntegrityError(
             f"folder {str(out)!r}: a run on a node to resume but no {DEPLOYMENT} (use --fresh)"
         )
-    record = json.loads(path.read_text())
+    from openmbs.chain import read_deployment_record
+
+    record = read_deployment_record(path)
     attestor_keys, investor_keys = _run_keys(cfg, keys)
     signers = AttestorSet(attestor_keys)
     investors = _addresses(investor_keys)
     operator = _use_node(cfg, investor_keys)
-    if operator.lower() != str(record["operator"]).lower():
+    if operator.lower() != str(record["admin"]).lower():
         raise InputError(
-            f"file {str(path)!r}: the deal was deployed by {record['operator']}, "
+            f"file {str(path)!r}: the deal was deployed by {record['admin']}, "
             f"$OPENMBS_PRIVATE_KEY is the key of {operator}"
         )
     dcfg = config_from_spec(
@@ -880,11 +882,12 @@ def run_lifecycle(
             w = _attach(cfg, spec, len(tape), out, last, keys)
         else:
             w = _deploy(cfg, spec, exact, len(tape), _cutoff(tape, sim), keys)
-            if cfg.rpc is not None:
-                _atomic_json(
-                    out / DEPLOYMENT,
-                    {"rpc": cfg.rpc, "operator": w.admin, "contracts": w.client.addresses()},
-                )
+            from openmbs.chain import DeploymentRecord, write_deployment_record
+
+            write_deployment_record(out / DEPLOYMENT, DeploymentRecord.from_client(
+                w.client, network="rpc" if cfg.rpc else "embedded",
+                attestors=list(w.attestors.addresses), rpc=cfg.rpc,
+            ))
         w.chain_seconds += time.perf_counter() - t0
         tick("deploy", 1, 1)
     bridge = ServicerBridge(tape.table.column("loan_id").to_pylist())
