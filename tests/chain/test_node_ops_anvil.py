@@ -195,3 +195,33 @@ def test_status_against_a_node_of_another_chain_is_one_line(node: Any, tmp_path:
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert "31337" in lines[0] and "chain 999" in lines[0] and str(state) in lines[0]
+
+
+def test_deploy_on_a_given_settlement_asset_takes_its_decimals(node: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import openmbs
+
+    for name in ("OPENMBS_DEAL", "ETH_RPC_URL", "ETH_PRIVATE_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENMBS_PRIVATE_KEY", ANVIL_KEYS[0])
+    operator = Account.from_key(ANVIL_KEYS[0])
+    env = network_env(node.url)
+    env.add_account(operator, force_eoa=True)
+    dai = abi_deployer("MockStablecoin").deploy("Dai Stablecoin", "DAI", 18, sender=operator.address)
+    boa.set_env(boa.Env())
+    example = Path(openmbs.__file__).parent / "examples" / "deals" / "four_tranche.toml"
+    d18 = tmp_path / "d18.toml"
+    d18.write_text(example.read_text().replace("decimals = 6", "decimals = 18"))
+    attestors = ",".join(Account.from_key(k).address for k in ATTESTOR_KEYS)
+    state = tmp_path / "d18.json"
+    _ok(["chain", "deploy", str(d18), "--rpc", node.url, "--state", str(state), "--attestors", attestors,
+         "--loans", "10", "--settlement", str(dai.address)])
+    record = json.loads(state.read_text())
+    assert record["settlement"] == {"address": str(dai.address), "symbol": "DAI", "decimals": 18, "mock": False}
+    # 500,000,000 at 18 decimals, class A 80%; the tranche tokens take the asset's decimals
+    assert int(record["config"]["tranches"][0]["face"]) == 400_000_000 * 10**18
+    assert _read(node, lambda: abi_deployer("TrancheToken").at(record["contracts"]["tokens"][0]).decimals()) == 18
+    # a 6-decimal deal on the 18-decimal asset is refused before anything is deployed
+    res = _cli(["chain", "deploy", "four_tranche", "--rpc", node.url, "--state", str(tmp_path / "d6.json"),
+                "--attestors", attestors, "--loans", "10", "--settlement", str(dai.address)])
+    assert res.exit_code != 0 and not (tmp_path / "d6.json").exists()
+    assert "'asset.decimals' value 6" in str(res.exception) and "has 18 decimals" in str(res.exception)
