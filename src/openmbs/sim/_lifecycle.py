@@ -392,7 +392,7 @@ def _deploy(
             admin=admin,
             servicer=servicer,
             test_waterfall=cfg.test_waterfall,
-            from_artifacts=cfg.rpc is None,
+            from_artifacts=True,
         )
         client.allow([*investors, admin, servicer], _FAR_FUTURE)
         rng = np.random.default_rng([cfg.seed, 0, 7])
@@ -571,12 +571,10 @@ def _deadline(w: _World) -> int | None:
 def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
     """The ``# dev:`` reason of a rejected submission.
 
-    The embedded deal is deployed from the compiled artefacts (ABI contracts, no
-    source-level tracing), so the rejected ``submit`` is simulated again (same state)
+    The deal is deployed from the compiled artefacts (ABI contracts, no source-level
+    tracing), so the rejected ``submit`` is simulated again (same state, locally)
     on the oracle's titanoboa source contract, which names the failing check.
     """
-    if w.collector is None:  # on a node the contracts are source contracts already
-        return reason
     import boa
 
     from openmbs.chain import deployer
