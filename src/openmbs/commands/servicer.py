@@ -82,3 +82,57 @@ def remit(
         pool = s.client.status()["pool_balance"]
     typer.echo(f"period {rep.period} accepted: cash {rep.cash} distributed; pool balance {pool}")
     typer.echo("  " + ", ".join(f"{sym} {bal}" for sym, bal in balances))
+
+
+@servicer_app.command("records")
+def records_cmd(
+    out: Annotated[Path, typer.Option("--out", help="The period's records (CSV).")],
+    deal: Annotated[
+        Path, typer.Option("--deal", help="The deal's deployment record (JSON).")
+    ] = Path("deployment.json"),
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="The previous period's records (CSV): this period continues them."),
+    ] = None,
+    rate: Annotated[
+        float, typer.Option("--rate", min=0.0, max=0.2, help="Loans' net coupon (decimal).")
+    ] = 0.05,
+    term: Annotated[int, typer.Option("--term", min=1, help="Loans' remaining term at cut-off (months).")] = 360,
+) -> None:
+    """EXAMPLE records: one period of SYNTHETIC level-pay loans making up the deal's pool.
+
+    The record's pool balance split equally among its loan count, each paying one level monthly installment at --rate (no prepayments, delinquencies or defaults). For walkthroughs and tests of a deployed deal; a servicer reports its real loans.
+    """
+    import csv
+
+    from openmbs.chain import read_deployment_record
+    from openmbs.errors import InputError
+
+    cfg = read_deployment_record(deal)["config"]
+    if previous is None:
+        period, n = 1, int(cfg["initial_loan_count"])
+        pool = int(cfg["initial_pool_balance"])
+        balances = [pool // n + (1 if i < pool % n else 0) for i in range(n)]
+    else:
+        try:
+            with previous.open(newline="") as fh:
+                rows = list(csv.DictReader(fh))
+            period = int(rows[0]["period"]) + 1
+            balances = [int(r["ending_balance"]) for r in rows]
+        except (OSError, KeyError, IndexError, ValueError) as exc:
+            raise InputError(f"file {str(previous)!r}: not a records file of this command ({exc!r})") from None
+    monthly = rate / 12
+    left = term - (period - 1)
+    if left < 1:
+        raise InputError(f"--term value {term}: period {period} is past the loans' term")
+    fields = ("loan_id", "period", "beginning_balance", "scheduled_principal", "prepaid_principal",
+              "interest_paid", "ending_balance", "delinquency", "defaulted", "liquidated", "loss", "recovery")
+    with out.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(fields)
+        for i, b in enumerate(balances):
+            interest = int(b * monthly)
+            payment = b * monthly / (1 - (1 + monthly) ** -left) if monthly > 0 else b / left
+            sched = min(b, max(int(payment) - interest, 0))
+            w.writerow([f"L{i + 1:05d}", period, b, sched, 0, interest, b - sched, 0, "false", "false", 0, 0])
+    typer.echo(f"wrote period {period}: {len(balances)} synthetic loans, balance {sum(balances)} -> {out}")
