@@ -11,7 +11,13 @@ They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
 
 from openmbs.chain._anvil import anvil_dev_keys
 from openmbs.chain._backend import DealSession, SentTx, TxLog, open_deal, set_tx_verbosity
-from openmbs.chain._clients import DealClient, TrancheStatus, WaterfallState, attestation_deadline
+from openmbs.chain._clients import (
+    DealClient,
+    TrancheStatus,
+    WaterfallState,
+    attestation_deadline,
+    revert_reason,
+)
 from openmbs.chain._contracts import (
     CONTRACTS,
     CONTRACTS_DIR,
@@ -115,6 +121,7 @@ __all__ = [
     "read_deployment_record",
     "report_from_dict",
     "report_to_dict",
+    "revert_reason",
     "rpc_url",
     "set_tx_verbosity",
     "use_network",

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from openmbs.chain._deploy import DealConfig
     from openmbs.oracle import Attestation, RemittanceReport
 
-__all__ = ["DealClient", "TrancheStatus", "WaterfallState"]
+__all__ = ["DealClient", "TrancheStatus", "WaterfallState", "revert_reason"]
 
 
 @dataclass(frozen=True)
@@ -238,6 +238,11 @@ def attestation_deadline(attestations: Sequence[Attestation]) -> int:
             f"attestations: signed with different deadlines {deadlines}; one submission takes one"
         )
     return deadlines[0] if deadlines else 2**256 - 1
+
+
+def revert_reason(exc: Exception) -> str:
+    """The reason a titanoboa call reverted (see :func:`_reason`), for messages."""
+    return _reason(exc)
 
 
 def _reason(exc: Exception) -> str:

@@ -56,12 +56,12 @@ def _send(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Send one transaction; a revert becomes a one-line error naming its reason."""
     import boa
 
-    from openmbs.chain._clients import _reason
+    from openmbs.chain import revert_reason
 
     try:
         return fn(*args, **kwargs)
     except boa.BoaError as exc:
-        raise ChainError(f"{what}: refused by the contract ({_reason(exc)})") from None
+        raise ChainError(f"{what}: refused by the contract ({revert_reason(exc)})") from None
 
 
 def _tranche(client: Any, tranche: str) -> int:
