@@ -134,6 +134,10 @@ def network_env(url: str) -> Any:
     return env
 
 
+#: Seconds between two asks for a transaction's receipt.
+_POLL_SECONDS = 0.02
+
+
 class _KeptFork:
     """titanoboa's fork of a node, kept between transactions while it is exact.
 
@@ -171,6 +175,15 @@ class _KeptFork:
             return txdata, receipt, trace
 
         env._send_txn = _send_txn
+        # titanoboa polls for a receipt every 0.25 s; a development node mines at once,
+        # so a receipt not there on the first ask is there a few milliseconds later
+        rpc = env._rpc
+        wait = rpc.wait_for_tx_receipt
+
+        def wait_for_tx_receipt(tx_hash: Any, timeout: float, poll_latency: float = _POLL_SECONDS) -> Any:
+            return wait(tx_hash, timeout, poll_latency=min(poll_latency, _POLL_SECONDS))
+
+        rpc.wait_for_tx_receipt = wait_for_tx_receipt
         self._fork("latest")
         # the local run's gas price: read once (no contract reads GASPRICE; the
         # transactions sent are priced by titanoboa's fee estimate, per transaction)
