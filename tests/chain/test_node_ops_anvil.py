@@ -225,3 +225,24 @@ def test_deploy_on_a_given_settlement_asset_takes_its_decimals(node: Any, tmp_pa
                 "--attestors", attestors, "--loans", "10", "--settlement", str(dai.address)])
     assert res.exit_code != 0 and not (tmp_path / "d6.json").exists()
     assert "'asset.decimals' value 6" in str(res.exception) and "has 18 decimals" in str(res.exception)
+
+
+def test_chain_export_reads_the_record_a_demo_on_the_node_wrote(node: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`demo --rpc` writes the same deployment record as `chain deploy --rpc`: `chain
+    export` on it names the deal, the network and the chain (they were null before)."""
+    for name in ("OPENMBS_DEAL", "ETH_RPC_URL", "ETH_PRIVATE_KEY", "OPENMBS_ATTESTOR_KEYS", "OPENMBS_INVESTOR_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OPENMBS_PRIVATE_KEY", ANVIL_KEYS[0])
+    out = tmp_path / "run"
+    _ok(["demo", "--rpc", node.url, "--dev-chain", "--loans", "30", "--months", "2", "--investors", "2",
+         "--out", str(out)])
+    path = out / "state" / "deployment.json"
+    record = json.loads(path.read_text())
+    assert record["format"] == "openmbs-chain-deployment/2" and record["network"] == "rpc"
+    deal = record["contracts"]["deal"]
+    assert record["deployments"]["deal"]["address"] == deal and record["deployments"]["deal"]["tx_hash"]
+    _ok(["chain", "export", "--out", str(tmp_path / "abi"), "--state", str(path), "--rpc", node.url, "--deal", deal])
+    doc = json.loads((tmp_path / "abi" / "addresses.json").read_text())
+    assert (doc["deal"], doc["network"], doc["chain_id"]) == ("four_tranche", "rpc", 31337)
+    assert list(doc["classes"]) == ["A", "B", "C", "D"]
+    assert doc["contracts"]["deal"]["address"] == deal
