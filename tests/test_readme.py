@@ -3,7 +3,8 @@
 Every fenced ``sh`` / ``bash`` block of README.md runs in a fresh temporary folder with
 ``bash -e -o pipefail``, in this checkout's environment (``.venv`` in the folder is this
 Python's environment, so ``source .venv/bin/activate`` works; ``../shared`` is the
-repository's shared data folder, and a block that reads it skips when it is absent). A
+shared folder beside the checkout, or the parent of ``$OPENMBS_SHARED_DATA``, and a block
+that reads it skips when it is absent). A
 block that uses ``ETH_RPC_URL`` runs against a fresh anvil node started here (from the
 npm registry; skipped only when npm is absent). Only a block preceded by
 ``<!-- readme-test: skip (REASON) -->`` is skipped, with its reason.
@@ -22,7 +23,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
-SHARED = REPO.parent / "shared"
+#: ``../shared`` beside the checkout (its ``data`` folder: override with OPENMBS_SHARED_DATA).
+SHARED = Path(os.environ.get("OPENMBS_SHARED_DATA", REPO.parent / "shared" / "data")).parent
 _FENCE = re.compile(
     r"(?:<!--\s*readme-test:\s*skip\s*\((?P<skip>[^)]*)\)\s*-->\s*\n)?```(?P<lang>sh|bash)\n(?P<body>.*?)\n```",
     re.S,
