@@ -45,6 +45,10 @@ MARKER: constant(uint256) = 2**255
 VALUE: constant(uint256) = 2**255 - 1
 LOW64: constant(uint256) = 2**64 - 1
 SEALED: constant(uint256) = 2**127
+# @dev Every packed word below keeps one field in its high half (bits 128..) and one
+# in its low half (LOW128); trigger k's latch is bit LATCH_SHIFT + k of the state word.
+HIGH_HALF: constant(uint256) = 128
+LATCH_SHIFT: constant(uint256) = 64
 # nonzero flags in the state word (see `_state`)
 NZ_SW: constant(uint256) = 68
 NZ_CUM2: constant(uint256) = 76
@@ -358,7 +362,7 @@ def __init__(p: ExactParams, deal_: address):
         elif p.rule[i] != PR_NONE:
             bears |= 1 << i
         assert p.accretion_mask[i] < 2**n  # dev: bad accretion mask
-        self._bal_cum[i] = p.face[i] << 128
+        self._bal_cum[i] = p.face[i] << HIGH_HALF
         self._short_wd[i] = MARKER
         self._cum2[i] = MARKER
     for k: uint256 in range(p.n_triggers, bound=MAX_TRIGGERS):
@@ -374,7 +378,7 @@ def __init__(p: ExactParams, deal_: address):
     IO_STRIPS = io
     deployer = msg.sender
     deal = deal_
-    self._state = p.reserve_initial << 128
+    self._state = p.reserve_initial << HIGH_HALF
     self._loss_dust = MARKER
     for k: uint256 in range(p.n_fees, bound=MAX_FEES):
         self._fee_short[k] = MARKER
@@ -949,13 +953,13 @@ def _apply(rem: ExactRemittance) -> Work:
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         packed: uint256 = self._bal_cum[i]
         old_bc[i] = packed
-        b: uint256 = packed >> 128
+        b: uint256 = packed >> HIGH_HALF
         w.pay.bal[i] = b
         w.beg[i] = b
         cum_i[i] = packed & LOW128
         if (word >> (NZ_SW + i)) & 1 == 1:
             packed = self._short_wd[i]
-            w.it.short[i] = (packed >> 128) & LOW127
+            w.it.short[i] = (packed >> HIGH_HALF) & LOW127
             w.wd[i] = packed & LOW128
         if (word >> (NZ_CUM2 + i)) & 1 == 1:
             cum_2[i] = self._cum2[i] & VALUE
@@ -963,14 +967,14 @@ def _apply(rem: ExactRemittance) -> Work:
         if (word >> (NZ_FEE + k)) & 1 == 1:
             w.fee_short[k] = self._fee_short[k] & VALUE
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-        w.trig.latch[k] = (word >> (64 + k)) & 1
-    w.cash.reserve = word >> 128
+        w.trig.latch[k] = (word >> (LATCH_SHIFT + k)) & 1
+    w.cash.reserve = word >> HIGH_HALF
     w.reserve_before = w.cash.reserve
     old_ld: uint256 = 0
     if (word >> NZ_LD) & 1 == 1:
         old_ld = self._loss_dust & VALUE
     # ---- cumulative loss, net of subsequent recoveries, never below 0
-    gross: uint256 = ((old_ld >> 128) & LOW127) + rem.realized_losses
+    gross: uint256 = ((old_ld >> HIGH_HALF) & LOW127) + rem.realized_losses
     w.cum_loss = gross - min(gross, rem.subsequent_recoveries)
     w.cash.dust = old_ld & LOW128
     w.dust_before = w.cash.dust
@@ -1043,19 +1047,19 @@ def _apply(rem: ExactRemittance) -> Work:
     assert rem.period <= LOW64 and w.cash.reserve <= LOW128  # dev: period or reserve too large
     flags: uint256 = 0
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-        flags |= w.trig.latch[k] << (64 + k)
+        flags |= w.trig.latch[k] << (LATCH_SHIFT + k)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         f: uint256 = PARAMS.face[i]
         b: uint256 = w.pay.bal[i]
         ci: uint256 = cum_i[i] + w.it.paid[i]
         assert b <= LOW128 and ci <= LOW128  # dev: balance too large
-        packed: uint256 = (b << 128) | ci
+        packed: uint256 = (b << HIGH_HALF) | ci
         if packed != old_bc[i]:
             self._bal_cum[i] = packed
         sf: uint256 = w.it.short[i]
         v: uint256 = w.wd[i]
         assert sf <= LOW127 and v <= LOW128  # dev: shortfall too large
-        packed = (sf << 128) | v
+        packed = (sf << HIGH_HALF) | v
         if packed != 0:
             flags |= 1 << (NZ_SW + i)
         if (word >> (NZ_SW + i)) & 1 == 1 or packed != 0:
@@ -1066,10 +1070,10 @@ def _apply(rem: ExactRemittance) -> Work:
             cp = c2 + w.pay.paid[i]
             c2 = cp
         else:
-            cl: uint256 = ((c2 >> 128) & LOW127) + w.loss[i]
+            cl: uint256 = ((c2 >> HIGH_HALF) & LOW127) + w.loss[i]
             cw: uint256 = (c2 & LOW128) + w.writeup[i] + w.it.accreted[i]
             assert cl <= LOW127 and cw <= LOW128  # dev: cumulative too large
-            c2 = (cl << 128) | cw
+            c2 = (cl << HIGH_HALF) | cw
             cp = f + cw - cl - b
             if c2 != 0 and f != 0:
                 w.idx_l[i] = cl * WAD // f
@@ -1091,12 +1095,12 @@ def _apply(rem: ExactRemittance) -> Work:
             assert v <= VALUE  # dev: fee shortfall too large
             self._fee_short[k] = MARKER | v
     assert w.cum_loss <= LOW127 and w.cash.dust <= LOW128  # dev: loss too large
-    ld: uint256 = (w.cum_loss << 128) | w.cash.dust
+    ld: uint256 = (w.cum_loss << HIGH_HALF) | w.cash.dust
     if ld != old_ld:
         self._loss_dust = MARKER | ld
     if ld != 0:
         flags |= 1 << NZ_LD
-    self._state = (w.cash.reserve << 128) | SEALED | flags | rem.period
+    self._state = (w.cash.reserve << HIGH_HALF) | SEALED | flags | rem.period
     return w
 
 
@@ -1249,10 +1253,10 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
         if (IO_STRIPS >> i) & 1 == 1:
             cum = c2
         else:
-            cum = f + (c2 & LOW128) - ((c2 >> 128) & LOW127) - (self._bal_cum[i] >> 128)
+            cum = f + (c2 & LOW128) - ((c2 >> HIGH_HALF) & LOW127) - (self._bal_cum[i] >> HIGH_HALF)
     elif kind == 2:
         if (IO_STRIPS >> i) & 1 == 0:
-            cum = (c2 >> 128) & LOW127
+            cum = (c2 >> HIGH_HALF) & LOW127
     elif kind == 3:
         if (IO_STRIPS >> i) & 1 == 0:
             cum = c2 & LOW128
@@ -1270,7 +1274,7 @@ def state_word(w: uint256) -> uint256:
     @return uint256 The word.
     """
     if w == 0:
-        return (self._loss_dust >> 128) & LOW127
+        return (self._loss_dust >> HIGH_HALF) & LOW127
     word: uint256 = self._state
     if w == 1:
         return word & LOW64
@@ -1278,7 +1282,7 @@ def state_word(w: uint256) -> uint256:
         bits: uint256 = 0
         effects: uint256 = 0
         for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-            if (word >> (64 + k)) & 1 == 1:
+            if (word >> (LATCH_SHIFT + k)) & 1 == 1:
                 bits |= 1 << k
                 effects |= PARAMS.trig_effect[k]
         return bits | (effects << 8)
@@ -1341,7 +1345,7 @@ def reserve() -> uint256:
     @notice The reserve account (the exact engine's; the deal's reserve account also
             holds the dust).
     """
-    return self._state >> 128
+    return self._state >> HIGH_HALF
 
 
 @external
@@ -1350,7 +1354,7 @@ def latch(k: uint256) -> uint256:
     """
     @notice 1 while trigger `k` is latched.
     """
-    return (self._state >> (64 + k)) & 1
+    return (self._state >> (LATCH_SHIFT + k)) & 1
 
 
 @external
@@ -1359,7 +1363,7 @@ def cum_loss() -> uint256:
     """
     @notice Net cumulative loss: realized losses less subsequent recoveries, at least 0.
     """
-    return (self._loss_dust >> 128) & LOW127
+    return (self._loss_dust >> HIGH_HALF) & LOW127
 
 
 @external
@@ -1377,7 +1381,7 @@ def tranche_balance(i: uint256) -> uint256:
     """
     @notice Current face of tranche `i` (an IO strip's current notional).
     """
-    return self._bal_cum[i] >> 128
+    return self._bal_cum[i] >> HIGH_HALF
 
 
 @external
@@ -1386,7 +1390,7 @@ def shortfall(i: uint256) -> uint256:
     """
     @notice Unpaid interest of tranche `i` carried forward.
     """
-    return (self._short_wd[i] >> 128) & LOW127
+    return (self._short_wd[i] >> HIGH_HALF) & LOW127
 
 
 @external
@@ -1399,18 +1403,18 @@ def get_state() -> ExactStateOut:
     word: uint256 = self._state
     out.period = word & LOW64
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
-        out.balance[i] = self._bal_cum[i] >> 128
+        out.balance[i] = self._bal_cum[i] >> HIGH_HALF
         packed: uint256 = self._short_wd[i]
-        out.shortfall[i] = (packed >> 128) & LOW127
+        out.shortfall[i] = (packed >> HIGH_HALF) & LOW127
         out.writedown[i] = packed & LOW128
         for kind: uint256 in range(4):
             out.index[kind][i], out.carry[kind][i] = self._index_carry(kind, i)
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
         out.fee_shortfall[k] = self._fee_short[k] & VALUE
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-        out.latch[k] = (word >> (64 + k)) & 1
-    out.reserve = word >> 128
-    out.cum_loss = (self._loss_dust >> 128) & LOW127
+        out.latch[k] = (word >> (LATCH_SHIFT + k)) & 1
+    out.reserve = word >> HIGH_HALF
+    out.cum_loss = (self._loss_dust >> HIGH_HALF) & LOW127
     out.dust = self._loss_dust & LOW128
     return out
 
