@@ -327,7 +327,7 @@ class DealMachine(RuleBasedStateMachine):
     def _transfer_reason(self, owner: str, to: str, units: int, amount: int) -> tuple[str, str] | None:
         """Why a token move would revert, as (kind, text) for ``boa.reverts``."""
         if self.paused:
-            return ("msg", "pausable: contract is paused")
+            return ("dev", "paused")
         for a in (owner, to):
             r = self._may_hold(a)
             if r:
@@ -654,7 +654,7 @@ class DealMachine(RuleBasedStateMachine):
             with expect_revert(msg="access_control: account is missing role"):
                 d.deal.pause(sender=self.w.stranger)
         elif self.paused:
-            with expect_revert(msg="pausable: contract is paused"):
+            with expect_revert(dev="paused"):
                 d.deal.pause(sender=self.w.admin)
         else:
             d.deal.pause(sender=self.w.admin)
@@ -668,7 +668,7 @@ class DealMachine(RuleBasedStateMachine):
             with expect_revert(msg="access_control: account is missing role"):
                 d.deal.unpause(sender=self.w.stranger)
         elif not self.paused:
-            with expect_revert(msg="pausable: contract is not paused"):
+            with expect_revert(dev="not paused"):
                 d.deal.unpause(sender=self.w.admin)
         else:
             d.deal.unpause(sender=self.w.admin)
@@ -739,7 +739,7 @@ class DealMachine(RuleBasedStateMachine):
             keys = [*keys[: self.quorum - 1], OUTSIDER_KEY]
             reason = ("dev", "signer is not an attestor")
         elif self.paused:
-            reason = ("msg", "pausable: contract is paused")
+            reason = ("dev", "paused")
         deadline = self.now + 3600  # attestations expire (chain time)
         sigs = attest(rep, keys, chain_id=d.chain_id(), verifying_contract=str(d.oracle.address), deadline=deadline)
         if reason:

@@ -172,7 +172,8 @@ original_face: public(immutable(uint256[MAX_TRANCHES]))
 initial_pool_balance: public(immutable(uint256))
 # @dev The reserve account's initial deposit, funded at closing from the proceeds.
 reserve_initial: public(immutable(uint256))
-# @dev The timelock that alone changes parameters (holds DEFAULT_ADMIN_ROLE).
+# @dev The governance timelock, given DEFAULT_ADMIN_ROLE at deployment (the setters
+# check the role, not this address: see "Authority model" in docs/chain.md).
 timelock: public(immutable(address))
 _DEPLOYER: immutable(address)
 
@@ -237,7 +238,7 @@ def __init__(
 ):
     """
     @notice Create a deal. The deployer may call `configure` once; every later
-            parameter change goes through the timelock, which gets DEFAULT_ADMIN_ROLE.
+            parameter change needs DEFAULT_ADMIN_ROLE, which only the timelock gets.
     @param settlement_ The settlement asset.
     @param faces_ Original face of each tranche, in settlement base units.
     @param initial_pool_balance_ Pool balance at cut-off (period 1 beginning balance).
@@ -335,7 +336,7 @@ def distribute(report: deal_types.RemittanceReport):
     # helpers under PACKED STORAGE (an internal call costs ~140 gas here).
     progress: uint256 = self._progress
     assert progress & _CLOSED_BIT != 0  # dev: deal not closed
-    assert progress & _PAUSED_BIT == 0, "pausable: contract is paused"
+    assert progress & _PAUSED_BIT == 0  # dev: paused
     assert report.period == ((progress >> _PERIOD_SHIFT) & _PERIOD_MAX) + 1  # dev: period out of order
 
     reserve_before: uint256 = (progress >> _RESERVE_SHIFT) & _RESERVE_MAX
@@ -456,7 +457,7 @@ def on_transfer(tranche: uint256, spender: address, owner: address, to: address)
     @return uint256 The tranche's cash index now.
     """
     # Hot path: fields read inline (see PACKED STORAGE).
-    assert self._progress & _PAUSED_BIT == 0, "pausable: contract is paused"
+    assert self._progress & _PAUSED_BIT == 0  # dev: paused
     if spender != owner:
         c: uint256 = self._compliance[spender]
         assert c & _FROZEN_BIT == 0  # dev: spender frozen
@@ -872,7 +873,7 @@ def pause():
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
     progress: uint256 = self._progress
-    assert not self._is_paused(progress), "pausable: contract is paused"
+    assert not self._is_paused(progress)  # dev: paused
     self._progress = self._with_paused(progress, True)
     log Paused(account=msg.sender)
 
@@ -884,7 +885,7 @@ def unpause():
     """
     access_control._check_role(GUARDIAN_ROLE, msg.sender)
     progress: uint256 = self._progress
-    assert self._is_paused(progress), "pausable: contract is not paused"
+    assert self._is_paused(progress)  # dev: not paused
     self._progress = self._with_paused(progress, False)
     log Unpaused(account=msg.sender)
 
@@ -892,11 +893,11 @@ def unpause():
 @external
 def set_recipients(fee_recipient_: address, residual_recipient_: address):
     """
-    @notice Change the fee and residual recipients. Timelock only.
+    @notice Change the fee and residual recipients. DEFAULT_ADMIN_ROLE (the timelock).
     @param fee_recipient_ New fee recipient.
     @param residual_recipient_ New residual recipient.
     """
-    assert msg.sender == timelock  # dev: only timelock
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     # What the current recipients are owed stays theirs: park it per address.
     payees: uint256 = self._payees
     if payees != 0:
@@ -913,12 +914,12 @@ def set_recipients(fee_recipient_: address, residual_recipient_: address):
 def set_waterfall(waterfall_: address):
     """
     @notice Replace the waterfall contract (for instance with a corrected port).
-            Timelock only. The waterfall keeps the deal's state (balances,
+            DEFAULT_ADMIN_ROLE (the timelock). The waterfall keeps the deal's state (balances,
             shortfalls, triggers, index remainders, reserve): a replacement must
             start from the current state, or the next remittance is refused.
     @param waterfall_ The new waterfall.
     """
-    assert msg.sender == timelock  # dev: only timelock
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert waterfall_ != empty(address)  # dev: zero waterfall
     self.waterfall = waterfall_
     log WaterfallSet(waterfall=waterfall_)

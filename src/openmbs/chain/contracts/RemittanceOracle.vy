@@ -20,7 +20,8 @@
         attestors are trusted (docs/chain.md, "Trust model").
         The signed digest is bound to the chain id, this contract, the period and
         the deadline after which the attestations are refused.
-        Attestor set, quorum and bounds change only through the timelock.
+        Attestor set, quorum and bounds change only with DEFAULT_ADMIN_ROLE, which
+        the timelock holds (docs/chain.md, "Authority model").
 """
 
 # ---------------------------------------------------------------- IMPORTS
@@ -459,12 +460,12 @@ def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
 @external
 def set_attestor(attestor: address, active: bool):
     """
-    @notice Add or remove an attestor. Timelock only; the set holds at most
+    @notice Add or remove an attestor. DEFAULT_ADMIN_ROLE (the timelock); the set holds at most
             MAX_ATTESTORS (what `submit` accepts) and the quorum must stay reachable.
     @param attestor The attestor.
     @param active True to add, False to remove.
     """
-    assert msg.sender == timelock  # dev: only timelock
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert attestor != empty(address)  # dev: zero attestor
     assert self.is_attestor[attestor] != active  # dev: no change
     self.is_attestor[attestor] = active
@@ -480,11 +481,12 @@ def set_attestor(attestor: address, active: bool):
 @external
 def set_quorum(quorum_: uint256):
     """
-    @notice Change the number of signatures required. Timelock only.
+    @notice Change the number of signatures required. DEFAULT_ADMIN_ROLE (the
+            timelock).
     @param quorum_ The new quorum (1..attestor_count; at most MAX_ATTESTORS, the
            signatures `submit` accepts).
     """
-    assert msg.sender == timelock  # dev: only timelock
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     self._check_quorum(quorum_, self.attestor_count)
     self._bounds = self._with_quorum(self._bounds, quorum_)
     log QuorumSet(quorum=quorum_)
@@ -493,11 +495,11 @@ def set_quorum(quorum_: uint256):
 @external
 def set_bounds(max_annual_rate_: uint256, max_index_change_: uint256):
     """
-    @notice Change the bounds on reported figures. Timelock only.
+    @notice Change the bounds on reported figures. DEFAULT_ADMIN_ROLE (the timelock).
     @param max_annual_rate_ Bound on the implied annual interest rate (1e18 = 100%).
     @param max_index_change_ Largest move of the index rate in one period (1e18 = 100%).
     """
-    assert msg.sender == timelock  # dev: only timelock
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     self._set_bounds(max_annual_rate_, max_index_change_, self._index_rate_of(self._bounds))
 
 
