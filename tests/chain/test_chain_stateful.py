@@ -534,7 +534,7 @@ class DealMachine(RuleBasedStateMachine):
         allowed = self.allowance[(a, t)]
         reason: tuple[str, str] | None
         if amount > allowed:
-            reason = ("msg", "erc20: insufficient allowance")
+            reason = ("dev", "insufficient allowance")
         else:
             reason = self._transfer_reason(a, b, units, amount)
         if reason:
