@@ -574,7 +574,7 @@ class DealMachine(RuleBasedStateMachine):
             self._checkpoint(who, t)
             expect += self.owed[(who, t)]
         before = int(d.settlement.balanceOf(who))
-        assert int(d.deal.claimAll(sender=who)) == expect
+        assert int(d.deal.claim_all(sender=who)) == expect
         assert int(d.settlement.balanceOf(who)) - before == expect
         for t in range(self.n):
             self._paid(who, t, self.owed[(who, t)])

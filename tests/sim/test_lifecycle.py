@@ -203,10 +203,10 @@ def test_onchain_plumbing(onchain_resumed: tuple[Path, object, RemittanceRejecte
     the audit says so (it must: the double does not cap class D's coupon)."""
     _, result, _ = onchain_resumed
     checks = {c.name: c for c in result.checks}  # type: ignore[attr-defined]
-    assert checks["final loan records verify on chain (verifyLoan)"].ok
+    assert checks["final loan records verify on chain (verify_loan)"].ok
     assert (
         f"{CHAIN.loans} of {CHAIN.loans} loans verified"
-        in checks["final loan records verify on chain (verifyLoan)"].detail
+        in checks["final loan records verify on chain (verify_loan)"].detail
     )
     for name in (
         "final loan records verify against the on-chain roots",

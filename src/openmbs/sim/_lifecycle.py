@@ -90,7 +90,7 @@ class LifecycleConfig:
     root stored on chain (proofs checked in Python against
     ``RemittanceOracle.loan_tape_root``, read from the chain); ``verify_limit`` of them
     (a seeded random sample; all when there are fewer) are also verified by the
-    contract's ``verifyLoan`` (one call each: a few tens of milliseconds in the
+    contract's ``verify_loan`` (one call each: a few tens of milliseconds in the
     embedded EVM, so not all of a large pool). ``rpc`` a
     JSON-RPC node URL to run on instead of the embedded EVM (the operator key comes
     from ``$OPENMBS_PRIVATE_KEY``; see ``docs/demo.md``).
@@ -172,7 +172,7 @@ class LifecycleResult:
     """What a lifecycle run produced (paths in ``out``; figures in base units).
 
     ``chain_seconds`` is the wall time spent on chain (deployment, monthly remittances
-    with claims and trades, verifyLoan); ``month_chain_seconds`` the median of one
+    with claims and trades, verify_loan); ``month_chain_seconds`` the median of one
     month's chain time; ``sim_seconds`` and ``bridge_seconds`` the loan simulation and
     the servicer bridge (records, leaves, tree, report) of the months simulated in this
     run.
@@ -890,7 +890,7 @@ def run_lifecycle(
     state = initial_state(exact)
     results: list[Any] = []
     reports: list[Any] = []
-    # tape row -> (period, record hash, proof): what verifyLoan takes (leaf = keccak256(hash))
+    # tape row -> (period, record hash, proof): what verify_loan takes (leaf = keccak256(hash))
     final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = {}
     sim_s = bridge_s = 0.0
     tape_dq = tape.table.column("delinquency_status").to_numpy(zero_copy_only=False)
@@ -1035,12 +1035,12 @@ def run_lifecycle(
                 len(rows), size=cfg.verify_limit, replace=False
             )
             rows = [rows[i] for i in sorted(pick.tolist())]
-        bad = [row for row in rows if not bool(w.client.oracle.verifyLoan(*final_leaf[row]))]
+        bad = [row for row in rows if not bool(w.client.oracle.verify_loan(*final_leaf[row]))]
         w.chain_seconds += time.perf_counter() - t0
         complete = len(final_leaf) == len(tape)
         checks.append(
             ReconCheck(
-                "final loan records verify on chain (verifyLoan)",
+                "final loan records verify on chain (verify_loan)",
                 not bad and complete,
                 f"{len(rows) - len(bad)} of {len(tape)} loans verified by the contract"
                 + (f"; failing: {', '.join(str(ids[r]) for r in bad[:10])}" if bad else ""),

@@ -182,7 +182,7 @@ issuance: public(address)
 oracle: public(address)
 waterfall: public(address)
 # @dev Per tranche: the token address (low 160 bits) | a counter of cash claimed
-# by holders (high 96 bits; claimAll counts its total on tranche 0; an overflow
+# by holders (high 96 bits; claim_all counts its total on tranche 0; an overflow
 # moves to `_claimed_spill`). cash_claimed = sum of the counters + the spill.
 _tranche: uint256[MAX_TRANCHES]
 _claimed_spill: uint256
@@ -514,7 +514,7 @@ def claim(tranche: uint256) -> uint256:
 
 
 @external
-def claimAll() -> uint256:
+def claim_all() -> uint256:
     """
     @notice Pull what the caller is owed on every tranche, in one transfer.
     @return uint256 The amount paid, in settlement base units.

@@ -423,7 +423,7 @@ def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes
 
 @external
 @view
-def verifyLoan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
+def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
     """
     @notice Whether the loan record whose hash is `record_hash` belongs to the
             loan-level tape of `period` (sorted-pair keccak256 Merkle proof against
