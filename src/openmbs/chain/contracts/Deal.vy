@@ -98,20 +98,36 @@ COMPLIANCE_ROLE: public(constant(bytes32)) = keccak256("COMPLIANCE_ROLE")
 
 # ---------------------------------------------------------------- EVENTS
 
+# @dev NatSpec of events, in comments: vyper 0.4.3's userdoc/devdoc cover the contract
+# and its external functions only. Amounts are in settlement base units.
+
+# @notice The deal's contracts were wired together (once, by the deployer).
+# @param issuance The issuance escrow. @param oracle The remittance oracle.
+# @param waterfall The waterfall contract. @param tokens The tranche tokens, in order.
 event DealConfigured:
     issuance: address
     oracle: address
     waterfall: address
     tokens: DynArray[address, MAX_TRANCHES]
 
+# @notice The primary offering closed; remittances may start.
+# @param timestamp The block time of closing.
 event DealClosed:
     timestamp: uint256
 
+# @notice The reserve account was funded at closing.
+# @param source The issuance escrow. @param amount The deposit.
+# @param reserve_balance The reserve account after it.
 event ReserveFunded:
     source: indexed(address)
     amount: uint256
     reserve_balance: uint256
 
+# @notice A period's remittance was distributed.
+# @param period The period. @param cash The cash remitted. @param fee Fees owed.
+# @param residual Owed to the residual holder. @param reserve_balance The reserve
+#        account after the period. @param credited Cash credited to holders.
+# @param state The waterfall's state words after the period.
 event Distributed:
     period: indexed(uint256)
     cash: uint256
@@ -121,6 +137,11 @@ event Distributed:
     credited: uint256
     state: uint256[STATE_WORDS]
 
+# @notice One tranche's share of a period (one event per tranche per period).
+# @param period The period. @param tranche The tranche index. @param interest
+#        Interest paid. @param principal Principal paid. @param loss Face written
+#        down. @param balance Current face after the period. @param
+#        interest_shortfall Unpaid interest carried. @param writeup Face written up.
 event TrancheAllocated:
     period: indexed(uint256)
     tranche: indexed(uint256)
@@ -131,33 +152,51 @@ event TrancheAllocated:
     interest_shortfall: uint256
     writeup: uint256
 
+# @notice A holder pulled what it was owed on a tranche.
+# @param holder The holder. @param tranche The tranche index. @param amount Paid.
 event Claimed:
     holder: indexed(address)
     tranche: indexed(uint256)
     amount: uint256
 
+# @notice A fee or residual recipient pulled what it was owed.
+# @param payee The recipient. @param amount Paid.
 event PayeeClaimed:
     payee: indexed(address)
     amount: uint256
 
+# @notice A holder's allowlist expiry was set (0: removed).
+# @param holder The account. @param valid_until Unix seconds.
 event AllowlistSet:
     holder: indexed(address)
     valid_until: uint256
 
+# @notice A holder was frozen or unfrozen.
+# @param holder The account. @param frozen True if frozen.
 event FrozenSet:
     holder: indexed(address)
     frozen: bool
 
+# @notice The fee and residual recipients changed (what the former were owed is
+#         parked for them).
+# @param fee_recipient The new fee recipient. @param residual_recipient The new
+#        residual recipient.
 event RecipientsSet:
     fee_recipient: address
     residual_recipient: address
 
+# @notice The waterfall contract was replaced.
+# @param waterfall The new waterfall.
 event WaterfallSet:
     waterfall: address
 
+# @notice The guardian paused transfers, subscriptions and remittances.
+# @param account The guardian.
 event Paused:
     account: address
 
+# @notice The guardian lifted the pause.
+# @param account The guardian.
 event Unpaused:
     account: address
 

@@ -389,6 +389,9 @@ def set_pac_schedule(i: uint256, schedule: DynArray[uint256, MAX_PAC]):
     """
     @notice Load a PAC class's scheduled ending balances (periods 1, 2, ...).
     @dev Deployer only, before `seal`.
+    @param i The PAC tranche's index.
+    @param schedule Its scheduled ending balance after each period, in settlement
+           base units.
     """
     assert msg.sender == deployer  # dev: only deployer
     assert self._state & SEALED == 0  # dev: sealed
@@ -1297,6 +1300,10 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
     """
     @notice Per-unit index and carry of tranche `i`: kind 0 interest, 1 principal,
             2 loss, 3 write-up (and Z accretion).
+    @param kind The index kind (0..3).
+    @param i The tranche index.
+    @return (uint256, uint256) (index per unit of original face scaled 1e18, the
+            remainder carried to the next period).
     """
     assert kind < 4 and i < MAX_TRANCHES  # dev: bad index
     return self._index_carry(kind, i)
@@ -1307,6 +1314,7 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
 def sealed() -> bool:
     """
     @notice Whether the set-up is over (`allocate` / `apply` may run).
+    @return bool True once sealed.
     """
     return self._state & SEALED != 0
 
@@ -1316,6 +1324,7 @@ def sealed() -> bool:
 def period() -> uint256:
     """
     @notice The last period applied (0 before the first).
+    @return uint256 The period.
     """
     return self._state & LOW64
 
@@ -1325,6 +1334,8 @@ def period() -> uint256:
 def writedown(i: uint256) -> uint256:
     """
     @notice Face of tranche `i` written off and not yet written back up.
+    @param i The tranche index.
+    @return uint256 The amount, in settlement base units.
     """
     return self._short_wd[i] & LOW128
 
@@ -1334,6 +1345,8 @@ def writedown(i: uint256) -> uint256:
 def fee_shortfall(k: uint256) -> uint256:
     """
     @notice Unpaid fee `k` carried forward.
+    @param k The fee index.
+    @return uint256 The amount, in settlement base units.
     """
     return self._fee_short[k] & VALUE
 
@@ -1344,6 +1357,7 @@ def reserve() -> uint256:
     """
     @notice The reserve account (the exact engine's; the deal's reserve account also
             holds the dust).
+    @return uint256 The reserve, in settlement base units.
     """
     return self._state >> HIGH_HALF
 
@@ -1353,6 +1367,8 @@ def reserve() -> uint256:
 def latch(k: uint256) -> uint256:
     """
     @notice 1 while trigger `k` is latched.
+    @param k The trigger index.
+    @return uint256 1 if latched, else 0.
     """
     return (self._state >> (LATCH_SHIFT + k)) & 1
 
@@ -1362,6 +1378,7 @@ def latch(k: uint256) -> uint256:
 def cum_loss() -> uint256:
     """
     @notice Net cumulative loss: realized losses less subsequent recoveries, at least 0.
+    @return uint256 The loss, in settlement base units.
     """
     return (self._loss_dust >> HIGH_HALF) & LOW127
 
@@ -1371,6 +1388,7 @@ def cum_loss() -> uint256:
 def dust() -> uint256:
     """
     @notice Interest-shortfall rounding units held for the residual holder.
+    @return uint256 The dust, in settlement base units.
     """
     return self._loss_dust & LOW128
 
@@ -1380,6 +1398,8 @@ def dust() -> uint256:
 def tranche_balance(i: uint256) -> uint256:
     """
     @notice Current face of tranche `i` (an IO strip's current notional).
+    @param i The tranche index.
+    @return uint256 The balance, in settlement base units.
     """
     return self._bal_cum[i] >> HIGH_HALF
 
@@ -1389,6 +1409,8 @@ def tranche_balance(i: uint256) -> uint256:
 def shortfall(i: uint256) -> uint256:
     """
     @notice Unpaid interest of tranche `i` carried forward.
+    @param i The tranche index.
+    @return uint256 The shortfall, in settlement base units.
     """
     return (self._short_wd[i] >> HIGH_HALF) & LOW127
 
@@ -1398,6 +1420,7 @@ def shortfall(i: uint256) -> uint256:
 def get_state() -> ExactStateOut:
     """
     @notice The whole stored state (`ExactState`), arrays padded with zeros.
+    @return ExactStateOut The state.
     """
     out: ExactStateOut = empty(ExactStateOut)
     word: uint256 = self._state
@@ -1424,6 +1447,8 @@ def get_state() -> ExactStateOut:
 def pac_schedule_of(i: uint256) -> DynArray[uint256, MAX_PAC]:
     """
     @notice The PAC schedule loaded for tranche `i`.
+    @param i The tranche index.
+    @return DynArray The scheduled ending balances (empty for a non-PAC class).
     """
     return self.pac_schedule[i]
 
@@ -1433,5 +1458,6 @@ def pac_schedule_of(i: uint256) -> DynArray[uint256, MAX_PAC]:
 def params() -> ExactParams:
     """
     @notice The deal parameters.
+    @return ExactParams The flat integer parameters of `compile_exact`.
     """
     return PARAMS

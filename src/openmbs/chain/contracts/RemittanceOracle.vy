@@ -73,6 +73,11 @@ REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
 
 # ---------------------------------------------------------------- EVENTS
 
+# @dev NatSpec of events, in comments (vyper 0.4.3's userdoc/devdoc cover functions only).
+# @notice A report passed every check and was handed to the deal.
+# @param period The period. @param digest The EIP-712 digest signed.
+# @param loan_tape_root The loan tape's Merkle root. @param report The report.
+# @param signers The attestors whose signatures were counted.
 event RemittanceAccepted:
     period: indexed(uint256)
     digest: bytes32
@@ -80,14 +85,22 @@ event RemittanceAccepted:
     report: deal_types.RemittanceReport
     signers: DynArray[address, MAX_ATTESTORS]
 
+# @notice An attestor was added or removed.
+# @param attestor The attestor. @param active True if added.
+# @param attestor_count The number of attestors after the change.
 event AttestorSet:
     attestor: indexed(address)
     active: bool
     attestor_count: uint256
 
+# @notice The number of signatures required changed.
+# @param quorum The new quorum.
 event QuorumSet:
     quorum: uint256
 
+# @notice The bounds on reported figures changed (1e18 = 100%).
+# @param max_annual_rate Bound on the implied annual interest rate.
+# @param max_index_change Largest move of the index rate in one period.
 event BoundsSet:
     max_annual_rate: uint256
     max_index_change: uint256
