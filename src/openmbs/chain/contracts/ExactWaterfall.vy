@@ -67,15 +67,9 @@ PR_PRORATA: constant(uint256) = 2
 PR_PAC: constant(uint256) = 3
 PR_SUPPORT: constant(uint256) = 4
 
-# @dev The tranche flags (F_*), trigger effects (E_*) and reserve flags (R_*) are bit
-# flags kept as uint256 constants, not Vyper `flag` types: a `flag` field in
-# `ExactParams` would ABI-encode as the same uint256, but the decoder would then revert
-# on an unknown bit with no reason, before the constructor's `# dev: unknown tranche
-# flag` / `unknown trigger effect` / `unknown reserve flag` checks;
-# `ExactResult.effects` and `state_word(2)` return the effects as uint256; a
-# `convert` at each use adds code to a contract close to the EIP-170 size limit (its
-# runtime code plus the `PARAMS` immutable), and the table test pins these values to
-# `_exact.py` as integers.
+# @dev The tranche flags (F_*) stay uint256 constants: vyper 0.4.3 refuses arrays of
+# `flag` values ("arrays of ... are not allowed"), and `ExactParams.flags` is one per
+# tranche.
 F_IO: constant(uint256) = 1
 F_PO: constant(uint256) = 2
 F_Z: constant(uint256) = 4
@@ -86,12 +80,22 @@ T_IC: constant(uint256) = 2
 T_CUMLOSS: constant(uint256) = 3
 T_DELINQ: constant(uint256) = 4
 
-E_SEQUENTIAL: constant(uint256) = 1
-E_TRAP: constant(uint256) = 2
-E_TURBO: constant(uint256) = 4
+# @dev What a latched trigger does (`_exact.py`'s E_*: member k is bit k, so
+# SEQUENTIAL = 1, TRAP = 2, TURBO = 4, pinned by the table test). The parameters keep
+# one uint256 per trigger (`trig_effect`, checked below 8 by the constructor) for the
+# same reason as the tranche flags; the effects of the latched triggers are a
+# TriggerEffect, and ABI-encode as the same uint256 (`ExactResult.effects`).
+flag TriggerEffect:
+    SEQUENTIAL
+    TRAP
+    TURBO
 
-R_COVERS_INTEREST: constant(uint256) = 1
-R_COVERS_LOSSES: constant(uint256) = 2
+# @dev What the reserve may pay (`_exact.py`'s R_*: COVERS_INTEREST = 1,
+# COVERS_LOSSES = 2). `ExactParams.reserve_flags` is one: the ABI decoder refuses an
+# unknown bit at deployment (a bare revert; `compile_exact` never produces one).
+flag ReserveFlag:
+    COVERS_INTEREST
+    COVERS_LOSSES
 
 OP_FEES: constant(uint256) = 1
 OP_INTEREST: constant(uint256) = 2
@@ -132,7 +136,7 @@ struct ExactParams:
     reserve_initial: uint256
     reserve_floor: uint256
     reserve_pct: uint256
-    reserve_flags: uint256
+    reserve_flags: ReserveFlag
     n_triggers: uint256
     trig_test: uint256[MAX_TRIGGERS]
     trig_ref: uint256[MAX_TRIGGERS]
@@ -179,7 +183,7 @@ struct ExactResult:
     reserve_release: uint256
     reserve_balance: uint256
     trigger_failing: uint256[MAX_TRIGGERS]
-    effects: uint256
+    effects: TriggerEffect
     residual_paid: uint256
     dust: uint256
     dust_change: int256
@@ -204,7 +208,7 @@ struct Pay:
 struct Trig:
     latch: uint256[MAX_TRIGGERS]
     failing: uint256[MAX_TRIGGERS]
-    effects: uint256
+    effects: TriggerEffect
 
 
 # @dev The cash of the period: interest funds, principal funds, the reserve and the
@@ -240,7 +244,7 @@ struct Work:
     delinquent: uint256
     index_rate: uint256
     cum_loss: uint256
-    effects: uint256
+    effects: TriggerEffect
     netwac: uint256
     reserve_before: uint256
     dust_before: uint256
@@ -353,9 +357,9 @@ def __init__(p: ExactParams, deal_: address):
         assert p.face[i] <= LOW128  # dev: face too large
         assert p.coupon_kind[i] <= CPN_FIXED_CAPPED  # dev: unknown coupon kind
         assert p.rule[i] <= PR_SUPPORT  # dev: unknown principal rule
-        assert p.flags[i] < 8  # dev: unknown tranche flag
         assert p.rank_start[i] <= i and i < p.rank_end[i] and p.rank_end[i] <= n  # dev: bad rank
         assert p.group_start[i] <= i and i < p.group_end[i] and p.group_end[i] <= n  # dev: bad group
+        assert p.flags[i] < 8  # dev: unknown tranche flag
         if p.flags[i] & F_IO != 0:
             assert p.io_ref[i] == NOTIONAL_POOL or p.io_ref[i] < n  # dev: bad IO reference
             io |= 1 << i
@@ -368,8 +372,8 @@ def __init__(p: ExactParams, deal_: address):
     for k: uint256 in range(p.n_triggers, bound=MAX_TRIGGERS):
         assert p.trig_test[k] >= T_OC and p.trig_test[k] <= T_DELINQ  # dev: unknown trigger test
         assert p.trig_ref[k] < n  # dev: bad trigger tranche
+        # (so the `convert` to TriggerEffect in `_test_triggers` never reverts)
         assert p.trig_effect[k] < 8  # dev: unknown trigger effect
-    assert p.reserve_flags < 4  # dev: unknown reserve flag
     PARAMS = p
     N_TRANCHES = n
     N_FEES = p.n_fees
@@ -612,7 +616,7 @@ def _test_triggers(
     t.latch = latch
     n: uint256 = N_TRANCHES
     bears: uint256 = PRINCIPAL_BEARERS
-    effects: uint256 = 0
+    effects: TriggerEffect = empty(TriggerEffect)
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         test: uint256 = PARAMS.trig_test[k]
         thr: uint256 = PARAMS.trig_threshold[k]
@@ -645,7 +649,7 @@ def _test_triggers(
         else:
             t.latch[k] = 0
         if t.latch[k] == 1:
-            effects |= PARAMS.trig_effect[k]
+            effects |= convert(PARAMS.trig_effect[k], TriggerEffect)
     t.effects = effects
     return t
 
@@ -712,7 +716,7 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
             it.due[i] = due
             total += due
         ifunds: uint256 = c.ifunds
-        if total > ifunds and PARAMS.reserve_flags & R_COVERS_INTEREST != 0:
+        if total > ifunds and ReserveFlag.COVERS_INTEREST in PARAMS.reserve_flags:
             draw: uint256 = min(c.reserve, total - ifunds)
             c.reserve -= draw
             c.rdraw += draw
@@ -810,7 +814,7 @@ def _step_reserve_loss(pay_: Pay, reserve: uint256, rdraw: uint256, deficiency: 
          the deficiency.
     @return (balances and principal paid, reserve, reserve drawn)
     """
-    if PARAMS.reserve_flags & R_COVERS_LOSSES == 0:
+    if ReserveFlag.COVERS_LOSSES not in PARAMS.reserve_flags:
         return pay_, reserve, rdraw
     draw: uint256 = min(reserve, deficiency)
     if draw == 0:
@@ -867,7 +871,7 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
 
 @internal
 @view
-def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: uint256, period: uint256, effects: uint256) -> (Pay, uint256, uint256, uint256):
+def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: uint256, period: uint256, effects: TriggerEffect) -> (Pay, uint256, uint256, uint256):
     """
     @dev `_step_trigger_xs`: under a latched TURBO trigger, excess interest pays
          principal sequentially; under a TRAP trigger, what is left goes to the
@@ -876,10 +880,10 @@ def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: ui
     """
     pay: Pay = pay_
     ifunds: uint256 = ifunds_
-    if effects & E_TURBO != 0:
+    if TriggerEffect.TURBO in effects:
         pay = self._distribute(pay, period, ifunds, True)
         ifunds = pay.left
-    if effects & E_TRAP != 0:
+    if TriggerEffect.TRAP in effects:
         return pay, 0, reserve + ifunds, rdeposit + ifunds
     return pay, ifunds, reserve, rdeposit
 
@@ -994,7 +998,7 @@ def _apply(rem: ExactRemittance) -> Work:
             w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
     w.effects = w.trig.effects
-    sequential: bool = w.effects & E_SEQUENTIAL != 0
+    sequential: bool = TriggerEffect.SEQUENTIAL in w.effects
     # ---- _held: any trigger latched (the reserve does not step down)
     held: bool = False
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
@@ -1029,7 +1033,7 @@ def _apply(rem: ExactRemittance) -> Work:
             if d != 0:
                 w.pay.bal, w.loss, w.wd = self._step_writedown(w.pay.bal, w.loss, w.wd, d)
         elif op == OP_TRIGGER_XS:
-            if w.effects & (E_TURBO | E_TRAP) != 0:
+            if w.effects & (TriggerEffect.TURBO | TriggerEffect.TRAP) != empty(TriggerEffect):
                 w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_trigger_xs(w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.period, w.effects)
         elif op == OP_RESERVE_TOPUP:
             w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_reserve_topup(w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.pool_end)
@@ -1231,7 +1235,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     a.reserve_balance = w.cash.reserve + w.cash.dust
     a.state[0] = w.cum_loss
     a.state[1] = r.period
-    a.state[2] = latch_bits | (w.effects << 8)
+    a.state[2] = latch_bits | (convert(w.effects, uint256) << 8)
     a.state[3] = w.cash.dust
     return a
 
@@ -1283,12 +1287,12 @@ def state_word(w: uint256) -> uint256:
         return word & LOW64
     if w == 2:
         bits: uint256 = 0
-        effects: uint256 = 0
+        effects: TriggerEffect = empty(TriggerEffect)
         for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
             if (word >> (LATCH_SHIFT + k)) & 1 == 1:
                 bits |= 1 << k
-                effects |= PARAMS.trig_effect[k]
-        return bits | (effects << 8)
+                effects |= convert(PARAMS.trig_effect[k], TriggerEffect)
+        return bits | (convert(effects, uint256) << 8)
     if w == 3:
         return self._loss_dust & LOW128
     return 0
