@@ -216,6 +216,8 @@ reserve_initial: public(immutable(uint256))
 timelock: public(immutable(address))
 _DEPLOYER: immutable(address)
 
+# @dev Whether `configure` has run; the issuance escrow, the remittance oracle and
+# the waterfall contract it wired (the waterfall may be replaced by governance).
 configured: public(bool)
 issuance: public(address)
 oracle: public(address)
@@ -250,6 +252,7 @@ _progress: uint256
 _payees: uint256
 _parked: HashMap[address, uint256]
 _parked_total: uint256
+# @dev The current fee and residual recipients (pull with `claim_payee`).
 fee_recipient: public(address)
 residual_recipient: public(address)
 # Internal accounting of the settlement asset, by construction (every period's

@@ -124,6 +124,8 @@ event ProceedsWithdrawn:
 
 # ---------------------------------------------------------------- STORAGE
 
+# @dev The deal, its settlement asset, the seller credited the proceeds, and the
+# subscription window (unix seconds, both ends included).
 deal: public(immutable(address))
 settlement: public(immutable(IERC20))
 seller: public(immutable(address))
@@ -131,11 +133,14 @@ opens_at: public(immutable(uint256))
 closes_at: public(immutable(uint256))
 # @dev After this time an offering that has not closed can only fail.
 close_deadline: public(immutable(uint256))
+# @dev Least face per investor and tranche (waived for the subscription that fills
+# the tranche).
 minimum_subscription: public(immutable(uint256))
 # @dev Per tranche: the settlement asset paid per unit of face (or notional),
 # scaled 1e18 (1e18 = par).
 offering_price: public(immutable(uint256[MAX_TRANCHES]))
 
+# @dev OPEN (0), CLOSED (1) or FAILED (2).
 state: public(uint256)
 # @dev Set by the first deposit once the deal's wiring has been checked.
 wired: public(bool)

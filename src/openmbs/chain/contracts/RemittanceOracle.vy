@@ -107,10 +107,13 @@ event BoundsSet:
 
 # ---------------------------------------------------------------- STORAGE
 
+# @dev The deal (receives the cash and the report), its settlement asset and its
+# governance timelock (given DEFAULT_ADMIN_ROLE here at deployment).
 deal: public(immutable(address))
 settlement: public(immutable(IERC20))
 timelock: public(immutable(address))
 
+# @dev The attestor set and its size.
 is_attestor: public(HashMap[address, bool])
 attestor_count: public(uint256)
 
@@ -129,6 +132,7 @@ _delinquency: uint256
 # @dev Packed progress: last period (high 64 bits), loan count (next 64 bits), last
 # ending balance (low 128 bits).
 _progress: uint256
+# @dev Per period: the Merkle root of the loan-level tape (`verify_loan`).
 loan_tape_root: public(HashMap[uint256, bytes32])
 # @dev Losses reported to date less subsequent recoveries reported to date: the bound
 # on a period's subsequent recoveries.
