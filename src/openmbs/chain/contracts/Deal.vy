@@ -66,8 +66,9 @@ STATE_WORDS: constant(uint256) = deal_types.STATE_WORDS
 WAD: constant(uint256) = deal_types.WAD
 MAX_BATCH: constant(uint256) = 64
 MAX_PAIRS: constant(uint256) = (MAX_TRANCHES + 1) // 2
-# @dev The fields of the packed words (see STORAGE); each is read and written only
-# through the helpers under PACKED STORAGE.
+# @dev The fields of the packed words (see STORAGE): read through the named helpers
+# under PACKED STORAGE, except on the hot paths, which use these same constants
+# inline (why: PACKED STORAGE).
 # `_progress`: credited (bits 144..255) | reserve account (34..143) | last period
 # (2..33) | paused (bit 1) | closed (bit 0).
 _CLOSED_BIT: constant(uint256) = 1
