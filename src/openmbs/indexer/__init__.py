@@ -34,7 +34,11 @@ from openmbs.indexer._sources import (
     RpcLogSource,
     parse_rpc_log,
 )
-from openmbs.indexer._statement_queries import STATEMENT_EVENT_MAP, accepted_remittances, distributions
+from openmbs.indexer._statement_queries import (
+    STATEMENT_EVENT_MAP,
+    accepted_remittances,
+    distributions,
+)
 from openmbs.indexer._store import UNTRUSTED_CONFIG, EventStore, open_untrusted, verify_store
 
 __all__ = [
