@@ -146,14 +146,11 @@ def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     return path
 
 
-def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
-    """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder."""
+def _figures(closing: dict[str, Any], life: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The report's plotly figures, (key, figure) in page order."""
     import plotly.graph_objects as go
-    from plotly.offline import get_plotlyjs
     from plotly.subplots import make_subplots
 
-    closing = json.loads((out / "closing.json").read_text())
-    life = json.loads((out / "lifecycle.json").read_text())
     dec = int(closing["decimals"])
     scale = 10.0**dec
     s = pool_series(life, dec)
@@ -222,6 +219,20 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         xaxis_title="period",
     )
     figs += [("factors", f4), ("losses", f5), ("cash", f6)]
+
+    return figs
+
+
+def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
+    """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder."""
+    from plotly.offline import get_plotlyjs
+
+    closing = json.loads((out / "closing.json").read_text())
+    life = json.loads((out / "lifecycle.json").read_text())
+    dec = int(closing["decimals"])
+    scale = 10.0**dec
+    faces = [int(f) for f in closing["tranche_face"]]
+    figs = _figures(closing, life)
 
     st = closing["pool_stats"]
     pool_rows = [(k, v) for k, v in st.items()]
