@@ -142,6 +142,7 @@ def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
             "events": "events.duckdb" if result.onchain else None,
             "loan_level": "loans/",
             "tape": "tape.parquet",
+            "statements": "statements/index.html" if result.onchain else None,
         },
     }
     path = out / "summary.json"
@@ -246,7 +247,9 @@ def _figures(closing: dict[str, Any], life: dict[str, Any]) -> list[tuple[str, A
 
 
 def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
-    """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder."""
+    """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder,
+    and for a run on chain its distribution statements in ``statements/`` (see
+    :func:`~openmbs.report.period_statements`)."""
     from plotly.offline import get_plotlyjs
 
     closing = json.loads((out / "closing.json").read_text())
@@ -325,6 +328,12 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         _table(["check", "ok", "detail"], rec_rows),
         "<h2>Audit</h2>",
         _table(["check", "ok", "detail"], aud_rows),
+        "<h2>Distribution statements</h2>",
+        "<p>One statement per period (HTML, CSV, JSON): <a href='statements/index.html'>"
+        "statements/index.html</a>.</p>"
+        if result.onchain
+        else "<p>No distribution statements: they are built from the event store, and "
+        "this run did not go on chain.</p>",
         "<h2>Keeper</h2>",
         "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in result.keeper_events[:200]) + "</ul>"
         if result.keeper_events
@@ -335,4 +344,19 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(path)
+    if result.onchain:
+        _write_run_statements(out)
     return path
+
+
+def _write_run_statements(out: Path) -> None:
+    """``statements/``: every period's distribution statement of a run on chain (stale
+    files of an earlier run in the folder are removed first)."""
+    from openmbs.report._statement import period_statements, write_statements
+
+    folder = out / "statements"
+    if folder.is_dir():
+        for old in folder.glob("period=*.*"):
+            if old.suffix in (".html", ".csv", ".json"):
+                old.unlink()
+    write_statements(period_statements(out / "events.duckdb"), folder)

@@ -471,6 +471,8 @@ def period_statements(
             "fees": fees,
             "fees_paid": sum(res.fees_paid),
             "residual_paid": res.residual_paid,
+            # units of rounding kept by the deal this period (paid out in the final one)
+            "rounding_retained": res.dust_change,
             "loan_count_beginning": lp.loans_begin if lp is not None else None,
             "loan_count_ending": r.loan_count,
             "final_distribution": final,

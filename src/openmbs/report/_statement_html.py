@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 __all__ = ["index_html", "line_chart_svg", "statement_html"]
 
 _CSS = (
-    "body{font-family:sans-serif;margin:1.5em;max-width:1100px;color:#111}"
+    "body{font-family:sans-serif;margin:1.5em;max-width:1300px;color:#111}"
+    ".wide{overflow-x:auto}"
     "h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.4em;border-bottom:1px solid #999}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 7px;"
     "text-align:right;font-size:.9em}th{background:#eee}td.l,th.l{text-align:left}"
@@ -64,7 +65,9 @@ def line_chart_svg(
     ``series``: (name, values) with ``None`` for a gap; ``y_format`` ``num``, ``pct`` or
     ``money`` for the tick labels.
     """
-    left, right, top, bottom = 64, 12, 28, 62
+    legend_rows = max(1, -(-len(series) // 4))
+    left, right, top, bottom = 64, 12, 28, 48 + 14 * legend_rows
+    height += 14 * (legend_rows - 1)
     pw, ph = width - left - right, height - top - bottom
     ys = [v for _, vals in series for v in vals if v is not None]
     y_lo = min([0.0, *ys])
@@ -122,7 +125,7 @@ def line_chart_svg(
             elif seg:
                 out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{" ".join(seg)}"/>')
         lx = left + (k % 4) * (pw / 4)
-        ly = height - 12 - 13 * (k // 4)
+        ly = top + ph + 48 + 14 * (k // 4)
         out.append(f'<rect x="{lx:.1f}" y="{ly - 8}" width="10" height="3" fill="{color}"/>')
         out.append(f'<text x="{lx + 14:.1f}" y="{ly - 4}" font-size="10">{e(name)}</text>')
     out.append("</svg>")
@@ -203,7 +206,7 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
         _fmt(sum(c[key] for c in d["classes"]), kind, scale) if kind == "money" else ("", "")
         for _, key, kind in cls_cols[1:]
     ]
-    parts.append(_table([h for h, _, _ in cls_cols], [*rows, tot]))
+    parts.append("<div class='wide'>" + _table([h for h, _, _ in cls_cols], [*rows, tot]) + "</div>")
 
     parts.append("<h2>Pool</h2>")
     pool_rows: list[tuple[str, Any, str]] = []
@@ -303,7 +306,7 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
     ev_rows = []
     for k, v in ev.items():
         text = ", ".join(v) if isinstance(v, list) else v
-        ev_rows.append((k.replace("_", " "), text, ""))
+        ev_rows.append((k.replace("_", " "), text, "money" if k.startswith("cash_") and k != "cash_conserved" else ""))
     parts.append(_kv(ev_rows, scale).replace("<td class='l'>0x", "<td class='l mono'>0x"))
 
     hist = [*[h for h in history if h.period < st.period], st]
