@@ -370,7 +370,8 @@ def period_statements(
             _check(p, f"class {names[i]} interest shortfall", res.interest_shortfall[i], a["interest_shortfall"])
         _check(p, "fees", sum(res.fees_paid), dist["fee"])
         _check(p, "residual", res.residual_paid, dist["residual"])
-        _check(p, "reserve balance", res.reserve_balance, dist["reserve_balance"])
+        # the deal's reserve account holds the reserve and the rounding dust
+        _check(p, "reserve account (reserve + rounding dust)", res.reserve_balance + res.dust, dist["reserve_balance"])
 
         # loan-level figures
         lp: _LoanPeriod | None = None
@@ -473,6 +474,7 @@ def period_statements(
             "residual_paid": res.residual_paid,
             # units of rounding kept by the deal this period (paid out in the final one)
             "rounding_retained": res.dust_change,
+            "rounding_held": res.dust,
             "loan_count_beginning": lp.loans_begin if lp is not None else None,
             "loan_count_ending": r.loan_count,
             "final_distribution": final,
