@@ -296,3 +296,23 @@ def test_cli_statement(cleanup_run: Path, statements: list[DistributionStatement
     res = runner.invoke(app, ["report", "statement", "--events", db, "--period", "999", "--json"])
     assert isinstance(res.exception, InputError)  # main() prints it and exits 2
     assert f"--period value 999: the event store {db!r} holds periods 1..{len(statements)}" == str(res.exception)
+
+
+def test_io_strip_deal_with_rounding_dust(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """pac_io: an IO strip (notional factor), a written-down support class with unpaid
+    interest, and rounding dust, which the chain keeps in the reserve account."""
+    from openmbs.sim import LifecycleConfig, run_lifecycle
+
+    out = tmp_path_factory.mktemp("pac-io")
+    cfg = LifecycleConfig(deal="pac_io", loans=60, months=30, investors=2, psa=400, sda=300, severity=0.45, seed=3)
+    assert run_lifecycle(out, cfg).reconciled
+    sts = period_statements(out / "events.duckdb")
+    assert any(s.pool["rounding_held"] > 0 for s in sts)  # the case the reserve check must count
+    io = [c for s in sts for c in s.classes if c["name"] == "IO"]
+    assert io and all(c["principal_paid"] == 0 for c in io)
+    for s in sts:
+        ce, p = s.credit_enhancement, s.pool
+        assert p["cash_remitted"] + ce["reserve_draw"] + ce["reserve_release"] == (
+            p["interest_distributed"] + p["principal_distributed"] + p["fees_paid"] + p["residual_paid"]
+            + ce["reserve_deposit"] + p["rounding_retained"]
+        )
