@@ -309,10 +309,16 @@ def test_io_strip_deal_with_rounding_dust(tmp_path_factory: pytest.TempPathFacto
     sts = period_statements(out / "events.duckdb")
     assert any(s.pool["rounding_held"] > 0 for s in sts)  # the case the reserve check must count
     io = [c for s in sts for c in s.classes if c["name"] == "IO"]
-    assert io and all(c["principal_paid"] == 0 for c in io)
+    assert io and all(c["principal_paid"] == 0 and c["notional"] is True for c in io)
+    assert all(c["notional"] is False for s in sts for c in s.classes if c["name"] != "IO")
     for s in sts:
         ce, p = s.credit_enhancement, s.pool
         assert p["cash_remitted"] + ce["reserve_draw"] + ce["reserve_release"] == (
             p["interest_distributed"] + p["principal_distributed"] + p["fees_paid"] + p["residual_paid"]
             + ce["reserve_deposit"] + p["rounding_retained"]
         )
+
+
+def test_notional_class_flag(statements: list[DistributionStatement]) -> None:
+    # four_tranche has no IO strip: every class bears principal
+    assert all(c["notional"] is False for s in statements for c in s.classes)

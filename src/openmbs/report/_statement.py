@@ -433,6 +433,8 @@ def _classes(d: _Deal, pp: _Period) -> list[dict[str, Any]]:
         rows.append(
             {
                 "name": name,
+                # an IO strip: its "face" and balances are a notional, not money owed
+                "notional": not d.bears_principal[i],
                 "original_face": face,
                 "coupon_kind": ts.coupon if ts else None,
                 "coupon": ts.rate if ts and ts.coupon in ("fixed", "fixed_capped") else None,

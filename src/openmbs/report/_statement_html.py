@@ -201,9 +201,19 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
         ("factor", "factor", "factor"),
         ("cumulative loss", "cumulative_realised_loss", "money"),
     ]
-    rows = [[_fmt(c[key], kind, scale) for _, key, kind in cls_cols] for c in d["classes"]]
-    tot = [("total", "l")] + [
-        _fmt(sum(c[key] for c in d["classes"]), kind, scale) if kind == "money" else ("", "")
+    rows = [
+        [
+            (c["name"] + (" (notional)" if c["notional"] else ""), "l"),
+            *(_fmt(c[key], kind, scale) for _, key, kind in cls_cols[1:]),
+        ]
+        for c in d["classes"]
+    ]
+    # notional (IO) balances are not money owed: they stay out of the balance totals
+    flows = {"interest_due", "interest_paid", "interest_shortfall", "unpaid_interest_carried"}
+    tot = [("total (balances without notional classes)", "l")] + [
+        _fmt(sum(c[key] for c in d["classes"] if key in flows or not c["notional"]), kind, scale)
+        if kind == "money"
+        else ("", "")
         for _, key, kind in cls_cols[1:]
     ]
     parts.append("<div class='wide'>" + _table([h for h, _, _ in cls_cols], [*rows, tot]) + "</div>")
