@@ -229,6 +229,7 @@ def test_html_is_self_contained(cleanup_run: Path, statements: list[Distribution
             assert (folder / ref).is_file(), (page.name, ref)  # only the statements' own files
     page = (folder / "period=0002.html").read_text()
     assert page.count("<svg") == 3
+    assert page.count("stroke-dasharray") == 2  # the pool factor (line and legend) over the classes'
     for title in ("Pool balance", "Pool and class factors", "period", "factor (current / original)"):
         assert title in page
     index = json.loads((folder / "index.json").read_text())
