@@ -323,3 +323,18 @@ def test_io_strip_deal_with_rounding_dust(tmp_path_factory: pytest.TempPathFacto
 def test_notional_class_flag(statements: list[DistributionStatement]) -> None:
     # four_tranche has no IO strip: every class bears principal
     assert all(c["notional"] is False for s in statements for c in s.classes)
+
+
+def test_unreconciled_run_gets_no_statement(tmp_path: Path) -> None:
+    """The test waterfall (a test double) pays otherwise than the exact engine: the
+    statement builder names the difference, and the demo writes no statements."""
+    from openmbs.sim import LifecycleConfig, run_lifecycle
+
+    out = tmp_path / "double"
+    res = run_lifecycle(out, LifecycleConfig(loans=30, months=3, investors=2, seed=5, test_waterfall=True))
+    assert not res.reconciled
+    assert not (out / "statements").exists()
+    assert "this run is not reconciled" in (out / "report.html").read_text()
+    assert json.loads((out / "summary.json").read_text())["files"]["statements"] is None
+    with pytest.raises(DataIntegrityError, match=r"period 1: class \w+ (interest|principal)"):
+        period_statements(out / "events.duckdb")
