@@ -279,6 +279,13 @@ def test_missing_closing_json_is_named(cleanup_run: Path, tmp_path: Path) -> Non
         period_statements(tmp_path / "events.duckdb")
     with EventStore(cleanup_run / "events.duckdb", read_only=True) as store:
         got = period_statements(store, deal=cleanup_run)
+        assert [s.as_dict() for s in got] == [s.as_dict() for s in period_statements(store, deal=cleanup_run / "closing.json")]
+        with pytest.raises(InputError, match="with a connection"):
+            period_statements(store)
+        with pytest.raises(InputError, match="no such run folder"):
+            period_statements(store, deal=tmp_path / "nowhere")
+        with pytest.raises(InputError, match="not a deal object"):
+            period_statements(store, deal=object())  # type: ignore[arg-type]
     assert len(got) > 0
 
 

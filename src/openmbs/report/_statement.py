@@ -167,9 +167,16 @@ def _closing(run: Path) -> dict[str, Any]:
     return data
 
 
-def _run_folder(con_or_db_path: Any, deal: Any) -> Path | None:
-    if deal is not None and not hasattr(deal, "tranches"):
+def _run_folder(con_or_db_path: Any, deal: str | Path | None) -> Path | None:
+    if deal is not None:
+        if not isinstance(deal, str | Path):
+            raise InputError(
+                f"deal={type(deal).__name__}: pass the run folder or its closing.json (the "
+                "deal as sized at closing, with the asset's decimals), not a deal object"
+            )
         p = Path(deal)
+        if not p.exists():
+            raise InputError(f"deal={str(p)!r}: no such run folder or closing.json")
         return p.parent if p.is_file() else p
     if isinstance(con_or_db_path, str | Path):
         return Path(con_or_db_path).parent
@@ -682,7 +689,7 @@ def _record(hist: _History, pp: _Period) -> None:
 def period_statements(
     con_or_db_path: Any,
     *,
-    deal: Any = None,
+    deal: str | Path | None = None,
     loans_dir: str | Path | None = None,
 ) -> list[DistributionStatement]:
     """Every period's distribution statement, from the event store and the run folder.
