@@ -218,13 +218,15 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
     ]
     # notional (IO) balances are not money owed: they stay out of the balance totals
     flows = {"interest_due", "interest_paid", "interest_shortfall", "unpaid_interest_carried"}
-    tot = [("total (balances without notional classes)", "l")] + [
+    tot = [("total", "l")] + [
         _fmt(sum(c[key] for c in d["classes"] if key in flows or not c["notional"]), kind, scale)
         if kind == "money"
         else ("", "")
         for _, key, kind in cls_cols[1:]
     ]
     parts.append("<div class='wide'>" + _table([h for h, _, _ in cls_cols], [*rows, tot]) + "</div>")
+    if any(c["notional"] for c in d["classes"]):
+        parts.append("<p class='nm'>Balance totals leave the notional classes out.</p>")
 
     parts.append("<h2>Pool</h2>")
     pool_rows: list[tuple[str, Any, str]] = []
