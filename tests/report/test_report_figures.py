@@ -8,13 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from openmbs.report import pool_series
 from openmbs.report._html import _figures
 
-#: one worker runs every test of the shared clean-up run (it is built once)
-pytestmark = pytest.mark.xdist_group("report_cleanup_run")
 
 def _load(out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return json.loads((out / "closing.json").read_text()), json.loads((out / "lifecycle.json").read_text())

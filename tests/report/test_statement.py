@@ -37,8 +37,6 @@ from openmbs.report import (
     statement_from_csv_rows,
 )
 
-#: one worker runs every test of the shared clean-up run (it is built once)
-pytestmark = pytest.mark.xdist_group("report_cleanup_run")
 
 @pytest.fixture(scope="module")
 def statements(cleanup_run: Path) -> list[DistributionStatement]:
