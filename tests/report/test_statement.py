@@ -345,3 +345,23 @@ def test_unreconciled_run_gets_no_statement(tmp_path: Path) -> None:
     assert json.loads((out / "summary.json").read_text())["files"]["statements"] is None
     with pytest.raises(DataIntegrityError, match=r"period 1: class \w+ (interest|principal)"):
         period_statements(out / "events.duckdb")
+
+
+def test_bad_run_files_are_named(cleanup_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(cleanup_run / "events.duckdb", run / "events.duckdb")
+    closing = json.loads((cleanup_run / "closing.json").read_text())
+    closing["deal_spec"]["tranches"][0]["rate"] = "high"
+    (run / "closing.json").write_text(json.dumps(closing))
+    with pytest.raises(InputError, match=r"closing\.json'.*field 'deal_spec\.tranches\.0\.rate'.*'high'"):
+        period_statements(run / "events.duckdb")
+    shutil.copy(cleanup_run / "closing.json", run / "closing.json")
+    loans = run / "loans"
+    loans.mkdir()
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(cleanup_run / "loans" / "period=0001.parquet").drop_columns(["delinquency"])
+    pq.write_table(t, loans / "period=0001.parquet")
+    with pytest.raises(InputError, match=r"period=0001\.parquet'.*field 'delinquency' missing"):
+        period_statements(run / "events.duckdb")

@@ -144,10 +144,33 @@ def loan_file(loans_dir: Path, period: int) -> Path | None:
     return None
 
 
+#: Columns of a loan-level file the statement reads.
+LOAN_COLUMNS = (
+    "loan_id",
+    "beginning_balance",
+    "ending_balance",
+    "delinquency",
+    "defaulted",
+    "liquidated",
+)
+
+
 def _read_loans(path: Path) -> pa.Table:
-    if path.is_dir():
-        return pa.concat_tables([pq.read_table(p) for p in sorted(path.glob("*.parquet"))])
-    return pq.read_table(path)
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    tables = []
+    for part in parts:
+        try:
+            t = pq.read_table(part)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"file {str(part)!r}: not a readable Parquet file ({exc})") from None
+        missing = [c for c in LOAN_COLUMNS if c not in t.column_names]
+        if missing:
+            raise InputError(
+                f"file {str(part)!r}: field {missing[0]!r} missing (a loan-level file has "
+                f"{', '.join(LOAN_COLUMNS)})"
+            )
+        tables.append(t.select(list(LOAN_COLUMNS)))
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
 def _closing(run: Path) -> dict[str, Any]:
@@ -162,8 +185,22 @@ def _closing(run: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InputError(f"file {str(path)!r}: not JSON ({exc})") from None
     for key in ("deal_spec", "decimals"):
-        if key not in data:
+        if not isinstance(data, dict) or key not in data:
             raise InputError(f"file {str(path)!r}: field {key!r} missing")
+    from pydantic import ValidationError
+
+    from openmbs.structuring import DealSpec
+
+    try:
+        data["deal_spec"] = DealSpec.model_validate(data["deal_spec"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise InputError(
+            f"file {str(path)!r}: field 'deal_spec.{where}': {err['msg']} (value {err.get('input')!r})"
+        ) from None
+    if not isinstance(data["decimals"], int) or not 0 <= data["decimals"] <= 36:
+        raise InputError(f"file {str(path)!r}: field 'decimals': value {data['decimals']!r} is not 0..36")
     return data
 
 
@@ -330,9 +367,9 @@ class _History:
 
 
 def _load_deal(closing: Mapping[str, Any]) -> _Deal:
-    from openmbs.structuring import DealSpec, compile_exact
+    from openmbs.structuring import compile_exact
 
-    spec = DealSpec.model_validate(closing["deal_spec"])
+    spec = closing["deal_spec"]  # validated by _closing
     exact = compile_exact(spec)
     return _Deal(
         spec=spec,
