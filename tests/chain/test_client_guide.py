@@ -194,3 +194,17 @@ def test_the_web3_example_reads_a_deal_from_the_exported_files(node, tmp_path, m
                        "--holder", investor.address)
     assert res.returncode == 0, res.stderr
     assert "last period 1" in res.stdout and "period 1: cash" in res.stdout
+
+
+def test_the_guide_quotes_the_example_verbatim():
+    """docs/client.md's ``attach`` is the example's own function, line for line (its
+    docstring aside)."""
+    guide = (REPO / "docs" / "client.md").read_text()
+    block = guide.split("```python\n", 1)[1].split("```", 1)[0]
+    source = EXAMPLE.read_text()
+    (fn,) = [n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == "attach"]
+    lines = source.splitlines()
+    doc = fn.body[0]
+    assert isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
+    code = lines[fn.lineno - 1 : doc.lineno - 1] + lines[doc.end_lineno : fn.end_lineno]  # type: ignore[misc]
+    assert block.splitlines() == code
