@@ -104,7 +104,7 @@ def test_the_example_imports_no_openmbs():
     tree = ast.parse(EXAMPLE.read_text())
     modules = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     modules |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
-    assert modules <= {"__future__", "argparse", "json", "sys", "pathlib", "typing", "eth_abi", "eth_utils", "web3"}
+    assert modules <= {"__future__", "argparse", "json", "sys", "pathlib", "typing", "eth_abi", "eth_typing", "eth_utils", "web3"}
 
 
 def test_the_web3_example_reads_a_deal_from_the_exported_files(node, tmp_path, monkeypatch):

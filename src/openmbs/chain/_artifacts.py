@@ -39,6 +39,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from openmbs._files import atomic_write
 from openmbs.chain._contracts import (
     CONTRACTS,
     CONTRACTS_DIR,
@@ -167,8 +168,8 @@ def write_foundry_artifacts(out_dir: str | Path, names: tuple[str, ...] | None =
     """Write ``<out_dir>/<Name>.json`` (:func:`foundry_artifact`) for each contract of
     ``names`` (default :data:`DEPLOYABLE_CONTRACTS`); returns the paths written.
 
-    Each file is written whole (a temporary file, then renamed), so a reader never
-    sees half an artifact.
+    Each file is written whole (a temporary file, then renamed, with the mode a plain
+    ``open()`` gives), so a reader never sees half an artifact.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -176,8 +177,7 @@ def write_foundry_artifacts(out_dir: str | Path, names: tuple[str, ...] | None =
     for name in names if names is not None else DEPLOYABLE_CONTRACTS:
         doc = foundry_artifact(name)
         target = out / f"{name}.json"
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(json.dumps(doc, indent=2) + "\n")
-        tmp.replace(target)
+        text = json.dumps(doc, indent=2) + "\n"
+        atomic_write(target, lambda tmp, text=text: tmp.write_text(text))  # type: ignore[misc]
         written.append(target)
     return written

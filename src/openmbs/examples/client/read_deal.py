@@ -3,7 +3,7 @@
 Needs: a JSON-RPC node, the artifacts folder written by
 ``openmbs chain artifacts --out DIR`` and the deployment record written by
 ``openmbs chain deploy --rpc ... --state FILE``. No openmbs import: web3.py (with
-eth-abi and eth-utils, which it installs) and the standard library only.
+eth-abi, eth-utils and eth-typing, which it installs) and the standard library only.
 
     python examples/client/read_deal.py --rpc http://127.0.0.1:8545 \\
         --artifacts out --record deployment.json --holder 0xHOLDER [--loan loan.json] [--json]
@@ -23,8 +23,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from eth_abi import encode
-from eth_utils import keccak, to_checksum_address
+from eth_abi.abi import encode
+from eth_typing import ChecksumAddress
+from eth_utils.address import to_checksum_address
+from eth_utils.crypto import keccak
 from web3 import Web3
 
 WAD = 10**18
@@ -74,7 +76,7 @@ def load_artifact(folder: Path, name: str) -> dict[str, Any]:
     return doc
 
 
-def attach(w3: Web3, art: dict[str, Any], address: str) -> Any:
+def attach(w3: Web3, art: dict[str, Any], address: ChecksumAddress) -> Any:
     """The contract at ``address``, refused unless its code is the artifact's: vyper
     deploys the runtime followed by the immutables, so the code must start with
     ``deployedBytecode.object``."""
@@ -90,9 +92,9 @@ def open_deal(w3: Web3, artifacts: Path, deployment: dict[str, Any]) -> dict[str
     if w3.eth.chain_id != deployment["chain_id"]:
         sys.exit(f"the node is chain {w3.eth.chain_id}, the record says {deployment['chain_id']}")
     deal = attach(w3, load_artifact(artifacts, "Deal"), deployment["deal"])
-    oracle_addr = deal.functions.oracle().call()
+    oracle_addr = to_checksum_address(deal.functions.oracle().call())
     n = deal.functions.tranche_count().call()
-    token_addrs = [deal.functions.tranche_token(i).call() for i in range(n)]
+    token_addrs = [to_checksum_address(deal.functions.tranche_token(i).call()) for i in range(n)]
     if oracle_addr != deployment["oracle"] or token_addrs != deployment["tokens"]:
         sys.exit("the deployment record's addresses differ from the deal's; refusing to read it")
     token_art = load_artifact(artifacts, "TrancheToken")
@@ -103,7 +105,7 @@ def open_deal(w3: Web3, artifacts: Path, deployment: dict[str, Any]) -> dict[str
     }
 
 
-def tranche_figures(deal: Any, tokens: list[Any], holder: str | None) -> list[dict[str, Any]]:
+def tranche_figures(deal: Any, tokens: list[Any], holder: ChecksumAddress | None) -> list[dict[str, Any]]:
     """Per tranche: factor (wad), current face, and the holder's tokens, current face
     (tokens x factor) and claimable cash (settlement base units)."""
     out = []
