@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +165,13 @@ def foundry_artifact(name: str) -> dict[str, Any]:
     }
 
 
+def _writer(text: str) -> Callable[[Path], None]:
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    return write
+
+
 def write_foundry_artifacts(out_dir: str | Path, names: tuple[str, ...] | None = None) -> list[Path]:
     """Write ``<out_dir>/<Name>.json`` (:func:`foundry_artifact`) for each contract of
     ``names`` (default :data:`DEPLOYABLE_CONTRACTS`); returns the paths written.
@@ -177,7 +185,6 @@ def write_foundry_artifacts(out_dir: str | Path, names: tuple[str, ...] | None =
     for name in names if names is not None else DEPLOYABLE_CONTRACTS:
         doc = foundry_artifact(name)
         target = out / f"{name}.json"
-        text = json.dumps(doc, indent=2) + "\n"
-        atomic_write(target, lambda tmp, text=text: tmp.write_text(text))  # type: ignore[misc]
+        atomic_write(target, _writer(json.dumps(doc, indent=2) + "\n"))
         written.append(target)
     return written
