@@ -26,6 +26,8 @@ from openmbs.cli import app
 from openmbs.errors import InputError
 
 SRC = Path(__file__).resolve().parents[2] / "src"
+#: The vyper command-line compiler installed beside this Python (or on PATH).
+VYPER = next((p for p in (Path(sys.executable).parent / "vyper", shutil.which("vyper")) if p and Path(p).exists()), None)
 MOCKS = sorted(name for name, path in CONTRACTS.items() if path.startswith("mocks/"))
 
 
@@ -163,19 +165,17 @@ def test_abi_matches_the_deployed_contracts_and_selectors_dispatch(arts, world):
             assert len(out) >= 32, (name, sig)
 
 
-@pytest.mark.skipif(shutil.which("vyper") is None and not (Path(sys.executable).parent / "vyper").exists(),
-                    reason="the vyper command-line compiler is not installed")
+@pytest.mark.skipif(VYPER is None, reason="the vyper command-line compiler is not installed")
 @pytest.mark.parametrize("name", DEPLOYABLE_CONTRACTS)
 def test_the_vyper_command_line_compiler_gives_the_same_outputs(arts, name):
     """``vyper -f abi,bytecode,bytecode_runtime,method_identifiers,userdoc,devdoc`` on
     the same source gives the artifact's fields (selectors as vyper prints them)."""
-    vyper = Path(sys.executable).parent / "vyper"
     import snekmate
 
     libs = Path(next(iter(snekmate.__path__))).resolve().parent
     fmt = "abi,bytecode,bytecode_runtime,method_identifiers,userdoc,devdoc"
     res = subprocess.run(
-        [str(vyper) if vyper.exists() else "vyper", "-f", fmt, "-p", str(libs),
+        [str(VYPER), "-f", fmt, "-p", str(libs),
          f"openmbs/chain/contracts/{CONTRACTS[name]}"],
         cwd=SRC, capture_output=True, text=True, timeout=600, check=True,
     )
