@@ -13,6 +13,7 @@ waterfall's state words and the report that was sent.
 from __future__ import annotations
 
 import ast
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -23,14 +24,13 @@ from typing import Any
 import boa
 import pytest
 from eth_account import Account
+from eth_utils.address import to_checksum_address
 from typer.testing import CliRunner
 
 from openmbs.chain import DealConfig, TrancheConfig, attach_deal
 from openmbs.chain._anvil import ANVIL_KEYS, find_anvil, install_anvil, start_anvil
 from openmbs.chain._env import network_env
 from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, attest
-
-pytestmark = pytest.mark.anvil
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "client" / "read_deal.py"
@@ -107,6 +107,7 @@ def test_the_example_imports_no_openmbs():
     assert modules <= {"__future__", "argparse", "json", "sys", "pathlib", "typing", "eth_abi", "eth_typing", "eth_utils", "web3"}
 
 
+@pytest.mark.anvil
 def test_the_web3_example_reads_a_deal_from_the_exported_files(node, tmp_path, monkeypatch):
     # -- deploy with the CLI (the record is the CLI's) -----------------------------------
     state = tmp_path / "deployment.json"
@@ -208,3 +209,29 @@ def test_the_guide_quotes_the_example_verbatim():
     assert isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)
     code = lines[fn.lineno - 1 : doc.lineno - 1] + lines[doc.end_lineno : fn.end_lineno]  # type: ignore[misc]
     assert block.splitlines() == code
+
+
+def _example_module() -> Any:
+    spec = importlib.util.spec_from_file_location("read_deal_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:websockets.*")
+def test_load_deployment_reads_the_deal_block_when_the_record_keeps_it(tmp_path):
+    """A record with per-contract deployments (format /2) starts the event scan at the
+    deal's block; one without (format /1) at block 0."""
+    load = _example_module().load_deployment
+    contracts = {"deal": "0x" + "11" * 20, "oracle": "0x" + "22" * 20, "waterfall": "0x" + "33" * 20,
+                 "tokens": ["0x" + "44" * 20, "0x" + "55" * 20]}
+    old = tmp_path / "v1.json"
+    old.write_text(json.dumps({"chain_id": 31337, "contracts": contracts}))
+    new = tmp_path / "v2.json"
+    new.write_text(json.dumps({"chain_id": 31337, "contracts": contracts,
+                               "deployments": {"deal": {"address": contracts["deal"], "block": 17, "tx_hash": "0x"}}}))
+    a, b = load(old), load(new)
+    assert (a["from_block"], b["from_block"]) == (0, 17)
+    assert a["tokens"] == b["tokens"] == [to_checksum_address(t) for t in contracts["tokens"]]
+    assert a["deal"] == to_checksum_address(contracts["deal"]) and a["chain_id"] == 31337

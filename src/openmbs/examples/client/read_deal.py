@@ -56,17 +56,20 @@ def load_deployment(path: Path) -> dict[str, Any]:
 
     The one function that knows the record's layout: adapt it if the format changes.
     Returns ``chain_id``, ``deal`` (address), ``tokens`` (addresses in tranche order),
-    ``oracle``, ``waterfall`` and ``from_block`` (where to start reading events).
+    ``oracle``, ``waterfall`` and ``from_block`` (where to start reading events: the
+    deal's deployment block when the record keeps it, ``deployments.deal.block``,
+    else 0).
     """
     record = json.loads(path.read_text())
     contracts = record["contracts"]
+    deal_deployment = (record.get("deployments") or {}).get("deal") or {}
     return {
         "chain_id": int(record["chain_id"]),
         "deal": to_checksum_address(contracts["deal"]),
         "tokens": [to_checksum_address(a) for a in contracts["tokens"]],
         "oracle": to_checksum_address(contracts["oracle"]),
         "waterfall": to_checksum_address(contracts["waterfall"]),
-        "from_block": int(record.get("deploy_block", 0)),
+        "from_block": int(deal_deployment.get("block") or 0),
     }
 
 
