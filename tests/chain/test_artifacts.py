@@ -188,3 +188,30 @@ def test_the_vyper_command_line_compiler_gives_the_same_outputs(arts, name):
     assert cli == a["methodIdentifiers"]
     assert json.loads(userdoc) == a["userdoc"]
     assert json.loads(devdoc) == a["devdoc"]
+
+
+def test_a_remittance_logs_the_documented_events_in_order(arts, world):
+    """docs/events.md: one remittance emits the settlement asset's transfer events, then
+    ``RemittanceAccepted``, one ``TrancheAllocated`` per tranche and ``Distributed``;
+    each log is matched by the topic the artifact's event ABI gives."""
+    d = world.d
+    world.remit()
+    entries = sorted(d.oracle._computation.get_raw_log_entries())
+    topics = {
+        "0x" + keccak(text=f"{e['name']}({','.join(_canonical(i) for i in e['inputs'])})").hex(): (n, e["name"])
+        for n, a in arts.items() for e in a["abi"] if e["type"] == "event"
+    }
+    names = {str(d.oracle.address).lower(): "RemittanceOracle", str(d.deal.address).lower(): "Deal"}
+    seen = []
+    for _, address, log_topics, _data in entries:  # py-evm: (counter, address bytes, int topics, data)
+        addr = "0x" + address.hex()
+        if addr == str(d.settlement.address).lower():
+            seen.append("settlement")
+            continue
+        contract, event = topics["0x" + log_topics[0].to_bytes(32, "big").hex()]
+        assert names[addr] == contract
+        seen.append(event)
+    n = len(d.tokens)
+    first = seen.index("RemittanceAccepted")
+    assert first > 0 and set(seen[:first]) == {"settlement"}
+    assert seen[first:] == ["RemittanceAccepted", *["TrancheAllocated"] * n, "Distributed"]
