@@ -1,0 +1,44 @@
+"""Servicing: real monthly loan histories, loan states, realised losses, roll rates.
+
+See docs/servicing.md for the file layouts, the state machine and the loss formulas.
+"""
+
+from __future__ import annotations
+
+from openmbs.servicing._fannie import (
+    FANNIE_ACQUISITION_FIELDS,
+    FANNIE_PERFORMANCE_FIELDS,
+    read_fannie_performance,
+)
+from openmbs.servicing._history import (
+    HISTORY_SCHEMA,
+    LOANS_SCHEMA,
+    LOSS_COMPONENTS,
+    LoanHistory,
+    scheduled_balance,
+)
+from openmbs.servicing._states import (
+    CREDIT_EVENT_STATES,
+    LIVE_STATES,
+    TERMINAL_STATES,
+    ZERO_BALANCE_STATES,
+    LoanState,
+    classify_states,
+)
+
+__all__ = [
+    "CREDIT_EVENT_STATES",
+    "FANNIE_ACQUISITION_FIELDS",
+    "FANNIE_PERFORMANCE_FIELDS",
+    "HISTORY_SCHEMA",
+    "LIVE_STATES",
+    "LOANS_SCHEMA",
+    "LOSS_COMPONENTS",
+    "TERMINAL_STATES",
+    "ZERO_BALANCE_STATES",
+    "LoanHistory",
+    "LoanState",
+    "classify_states",
+    "read_fannie_performance",
+    "scheduled_balance",
+]
