@@ -10,6 +10,7 @@ from openmbs.servicing._fannie import (
     FANNIE_PERFORMANCE_FIELDS,
     read_fannie_performance,
 )
+from openmbs.servicing._freddie import FREDDIE_SERVICING_FIELDS, read_freddie_servicing
 from openmbs.servicing._history import (
     HISTORY_SCHEMA,
     LOANS_SCHEMA,
@@ -30,6 +31,7 @@ __all__ = [
     "CREDIT_EVENT_STATES",
     "FANNIE_ACQUISITION_FIELDS",
     "FANNIE_PERFORMANCE_FIELDS",
+    "FREDDIE_SERVICING_FIELDS",
     "HISTORY_SCHEMA",
     "LIVE_STATES",
     "LOANS_SCHEMA",
@@ -40,5 +42,6 @@ __all__ = [
     "LoanState",
     "classify_states",
     "read_fannie_performance",
+    "read_freddie_servicing",
     "scheduled_balance",
 ]
