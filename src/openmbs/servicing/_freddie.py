@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 
 from openmbs.collateral import read_tape
@@ -178,8 +179,9 @@ def read_freddie_servicing(
         pa.array(np.where(covered | unknown, "", nsp_text).astype(object), type=pa.string()),
     )
 
-    def expense(name: str) -> np.ndarray:  # type: ignore[type-arg]
-        return np.abs(num(name))
+    def expense(name: str) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = np.abs(num(name))
+        return out
 
     nan = np.full(n, np.nan)
     cols = {
