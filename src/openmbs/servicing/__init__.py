@@ -26,8 +26,10 @@ from openmbs.servicing._states import (
     LoanState,
     classify_states,
 )
+from openmbs.servicing._transitions import BUCKETS, TransitionMatrix, estimate_transitions
 
 __all__ = [
+    "BUCKETS",
     "CREDIT_EVENT_STATES",
     "FANNIE_ACQUISITION_FIELDS",
     "FANNIE_PERFORMANCE_FIELDS",
@@ -40,7 +42,9 @@ __all__ = [
     "ZERO_BALANCE_STATES",
     "LoanHistory",
     "LoanState",
+    "TransitionMatrix",
     "classify_states",
+    "estimate_transitions",
     "read_fannie_performance",
     "read_freddie_servicing",
     "scheduled_balance",
