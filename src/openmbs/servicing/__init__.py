@@ -18,6 +18,7 @@ from openmbs.servicing._history import (
     LoanHistory,
     scheduled_balance,
 )
+from openmbs.servicing._records import RECORD_SCHEMA, records_for_period
 from openmbs.servicing._states import (
     CREDIT_EVENT_STATES,
     LIVE_STATES,
@@ -38,6 +39,7 @@ __all__ = [
     "LIVE_STATES",
     "LOANS_SCHEMA",
     "LOSS_COMPONENTS",
+    "RECORD_SCHEMA",
     "TERMINAL_STATES",
     "ZERO_BALANCE_STATES",
     "LoanHistory",
@@ -47,5 +49,6 @@ __all__ = [
     "estimate_transitions",
     "read_fannie_performance",
     "read_freddie_servicing",
+    "records_for_period",
     "scheduled_balance",
 ]
