@@ -18,6 +18,7 @@ from openmbs.servicing._history import (
     LoanHistory,
     scheduled_balance,
 )
+from openmbs.servicing._machine import StateMachine
 from openmbs.servicing._records import RECORD_SCHEMA, records_for_period
 from openmbs.servicing._states import (
     CREDIT_EVENT_STATES,
@@ -44,6 +45,7 @@ __all__ = [
     "ZERO_BALANCE_STATES",
     "LoanHistory",
     "LoanState",
+    "StateMachine",
     "TransitionMatrix",
     "classify_states",
     "estimate_transitions",

@@ -22,7 +22,7 @@ from openmbs.errors import InputError
 from openmbs.servicing._history import LoanHistory
 from openmbs.servicing._states import LIVE_STATES, LoanState
 
-__all__ = ["BUCKETS", "TransitionMatrix", "estimate_transitions"]
+__all__ = ["BUCKETS", "TransitionMatrix", "bucket_codes", "estimate_transitions"]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -149,9 +149,10 @@ class TransitionMatrix:
         }
 
 
-def _bucket_codes(
+def bucket_codes(
     dim: str, values: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.int64], tuple[str, ...]]:
+    """Bucket code of each value of dimension ``dim`` and the dimension's labels."""
     edges, labels, side = BUCKETS[dim]
     codes = np.searchsorted(np.asarray(edges, dtype=np.float64), values, side=side).astype(np.int64)  # type: ignore[call-overload]
     missing = np.isnan(values)
@@ -235,7 +236,7 @@ def estimate_transitions(
                 v = np.asarray(loans.column(col).to_numpy(zero_copy_only=False), dtype=np.float64)[
                     pos
                 ]
-            codes, names = _bucket_codes(d, v)
+            codes, names = bucket_codes(d, v)
             flat = flat * len(names) + codes
             labels.append(names)
     n_buckets = int(np.prod([len(x) for x in labels])) if labels else 1
