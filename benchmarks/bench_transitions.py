@@ -6,12 +6,15 @@ count over the same history's rows (dicts keyed by bucket and state pair). Both 
 count the same pairs (checked before timing). Median of ``--runs`` runs.
 
     PYTHONPATH=src python benchmarks/bench_transitions.py [--runs 7]
+
+(from a worktree elsewhere: OPENMBS_SHARED_DATA=/path/to/shared/data)
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import os
 import statistics
 import sys
 import time
@@ -21,13 +24,14 @@ from typing import Any
 
 from openmbs.servicing import BUCKETS, LIVE_STATES, estimate_transitions, read_fannie_performance
 
-HERE = Path(__file__).resolve().parent
-for cand in (HERE.parent.parent / "shared" / "data", Path("/work/shared/data")):
-    if (cand / "fannie_sflp_2007q3_performance.txt").exists():
-        DATA = cand
-        break
-else:
-    sys.exit("shared Fannie Mae files not found")
+# ../shared/data beside the checkout, as in the tests (override with OPENMBS_SHARED_DATA)
+DATA = Path(
+    os.environ.get(
+        "OPENMBS_SHARED_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"
+    )
+)
+if not (DATA / "fannie_sflp_2007q3_performance.txt").exists():
+    sys.exit(f"shared Fannie Mae files not found in {DATA} (set OPENMBS_SHARED_DATA)")
 ACQ = DATA / "fannie_sflp_2007q3_acquisition.txt"
 PERF = DATA / "fannie_sflp_2007q3_performance.txt"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.servicing.conftest import DATA
 
 from openmbs.errors import TapeError
 from openmbs.servicing import read_fannie_performance, read_freddie_servicing
@@ -13,7 +12,6 @@ from openmbs.servicing import read_fannie_performance, read_freddie_servicing
 GOOD = (
     "100006457919|02/01/2008||6.375|127279.19|6.0|354.0|354.0|08/2037|0.0|0|N|||||||||||||||||||N"
 )
-SAMPLE = DATA / "freddie_servicing_sample.txt"
 
 
 def _fannie(tmp_path: Path, lines: list[str]) -> Path:
@@ -78,8 +76,8 @@ def test_missing_file(tmp_path: Path) -> None:
         read_fannie_performance(None, tmp_path / "nope.txt")
 
 
-def test_freddie_bad_status_and_month(tmp_path: Path) -> None:
-    lines = SAMPLE.read_text().splitlines()
+def test_freddie_bad_status_and_month(tmp_path: Path, freddie_sample: Path) -> None:
+    lines = freddie_sample.read_text().splitlines()
     bad = lines[:]
     bad[3] = _swap(bad[3], 3, "R")
     p = tmp_path / "svc.txt"

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
 import pytest
-from tests.servicing.conftest import DATA, FREDDIE_ORIG
 
 from openmbs.servicing import FREDDIE_SERVICING_FIELDS, LoanState, read_freddie_servicing
-
-SAMPLE = DATA / "freddie_servicing_sample.txt"
 
 
 def _rows(h: Any, loan: str) -> list[dict[str, Any]]:
@@ -18,14 +16,14 @@ def _rows(h: Any, loan: str) -> list[dict[str, Any]]:
     return out
 
 
-def test_layout_has_32_fields() -> None:
+def test_layout_has_32_fields(freddie_sample: Path) -> None:
     assert len(FREDDIE_SERVICING_FIELDS) == 32
-    for line in SAMPLE.read_text().splitlines():
+    for line in freddie_sample.read_text().splitlines():
         assert line.count("|") == 31
 
 
-def test_states_losses_and_modification_without_origination() -> None:
-    h = read_freddie_servicing(None, SAMPLE)
+def test_states_losses_and_modification_without_origination(freddie_sample: Path) -> None:
+    h = read_freddie_servicing(None, freddie_sample)
     assert h.agency == "freddie" and h.n_loans == 3
     a = _rows(h, "F20Q10000001")
     assert a[-1]["state"] == LoanState.PREPAID
@@ -46,10 +44,8 @@ def test_states_losses_and_modification_without_origination() -> None:
     assert [r["modified"] for r in c] == [False, False, False, True, True]
 
 
-def test_masked_upb_rebuilt_from_origination() -> None:
-    if not FREDDIE_ORIG.exists():
-        pytest.skip(f"{FREDDIE_ORIG} not found")
-    h = read_freddie_servicing(FREDDIE_ORIG, SAMPLE)
+def test_masked_upb_rebuilt_from_origination(freddie_sample: Path, freddie_orig: Path) -> None:
+    h = read_freddie_servicing(freddie_orig, freddie_sample)
     a = _rows(h, "F20Q10000001")
     # origination: 66,000 at 2.875% over 180 months (the shared file's first loan)
     b0, r, n = 66000.0, 0.02875 / 12, 180
