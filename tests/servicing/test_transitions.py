@@ -87,3 +87,14 @@ def test_cli_json(fannie_paths: tuple[Path, Path]) -> None:
         for r in b["from"].values():
             assert sum(r["probabilities"].values()) == pytest.approx(1.0)
             assert sum(r["counts"].values()) == r["observations"]
+
+
+def test_cli_bad_files(tmp_path: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(app, ["model", "transitions", "--performance", str(tmp_path / "no.txt")])
+    assert isinstance(res.exception, InputError) and "cannot open" in str(res.exception)
+    bad = tmp_path / "five.txt"
+    bad.write_text("a|b|c|d|e\n")
+    res = runner.invoke(app, ["model", "transitions", "--performance", str(bad)])
+    assert isinstance(res.exception, InputError)
+    assert "row 1: 5 fields" in str(res.exception) and str(bad) in str(res.exception)

@@ -225,8 +225,11 @@ def transitions(
         read_freddie_servicing,
     )
 
-    with open(performance, encoding="utf-8", errors="replace") as fh:
-        fields = fh.readline().count("|") + 1
+    try:
+        with open(performance, encoding="utf-8", errors="replace") as fh:
+            fields = fh.readline().count("|") + 1
+    except OSError as exc:
+        raise InputError(f"file {str(performance)!r}: cannot open ({exc.strerror})") from exc
     if fields == 31:
         history = read_fannie_performance(acquisition, performance)
     elif fields == 32:
