@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from openmbs.agents import ServicerBridge, record_columns
 from openmbs.errors import DataIntegrityError, InputError
-from openmbs.servicing import RECORD_SCHEMA, records_for_period
+from openmbs.servicing import RECORD_SCHEMA, read_freddie_servicing, records_for_period
 from openmbs.sim import LOAN_RECORD_SCHEMA
 
 
@@ -60,3 +61,13 @@ def test_errors(fannie: Any) -> None:
     assert np.isfinite(
         records_for_period(fannie, 5, skip_truncated=True)["interest"].to_numpy()
     ).all()
+
+
+def test_freddie_reo_acquisition_month_takes_the_later_loss(freddie_sample: Path) -> None:
+    h = read_freddie_servicing(None, freddie_sample)
+    # loan F20Q10000002: live through 01/2021, RA (REO acquisition) in 02/2021, zero
+    # balance (09) in 03/2021 with a realised loss of 13,600 on a 51,600 UPB
+    rows = records_for_period(h, 2021 * 12 + 1 - (2020 * 12 + 5), start="2020-06").to_pylist()
+    row = next(r for r in rows if r["loan_id"] == "F20Q10000002")
+    assert row["liquidation_flag"] and row["default_writeoff"] == 51_600 * 10**6
+    assert row["loss"] == 13_600 * 10**6 and row["recovery"] == 38_000 * 10**6

@@ -188,7 +188,12 @@ def records_for_period(
     prepaid = np.where(rose, 0, prepaid)
     curtailment = np.where(live1, prepaid, 0)
 
-    realised = col("realised_loss")[nxt]
+    # the loss of a credit event is on the loan's zero-balance month, which may come
+    # after the month it left the pool (Freddie's REO acquisition, status RA)
+    every = col("realised_loss")
+    known = np.flatnonzero(~np.isnan(every))
+    by_loan = dict(zip(loan[known].tolist(), every[known].tolist(), strict=True))
+    realised = np.array([by_loan.get(k, np.nan) for k in loan[nxt].tolist()], dtype=np.float64)
     loss = np.where(credit, np.minimum(np.maximum(units(realised), 0), writeoff), 0)
     loss = np.where(credit & np.isnan(realised), 0, loss)
     recovery = writeoff - loss
