@@ -28,15 +28,15 @@ def read_strings(
     names: tuple[str, ...],
     *,
     delimiter: str = "|",
-    header: bool = False,
 ) -> pa.Table:
-    """Every field of a delimited file as a string column named by ``names``.
+    """Every field of a delimited file without a header as a string column named by
+    ``names``.
 
     Raises
     ------
     TapeError
         The file cannot be opened, or a row has another number of fields than
-        ``len(names)`` (names the row and the count), or a header lacks a name.
+        ``len(names)`` (names the row and the count).
     """
     path = Path(path)
     file = str(path)
@@ -48,38 +48,18 @@ def read_strings(
         bad.append((row.number, row.actual_columns, row.text))
         return "error"
 
-    if header:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            first = fh.readline().rstrip("\r\n").lstrip("\ufeff").split(delimiter)
-        missing = [n for n in names if n not in first]
-        if missing:
-            raise TapeError(
-                f"header has no column {missing[0]!r} (found {len(first)} columns)",
-                file=file,
-                field=missing[0],
-            )
-        read = pcsv.ReadOptions(use_threads=False)
-        types = {n: pa.string() for n in first}
-        include: list[str] = list(names)
-    else:
-        read = pcsv.ReadOptions(column_names=list(names), use_threads=False)
-        types = {n: pa.string() for n in names}
-        include = list(names)
+    read = pcsv.ReadOptions(column_names=list(names), use_threads=False)
+    types = {n: pa.string() for n in names}
     parse = pcsv.ParseOptions(delimiter=delimiter, quote_char=False, invalid_row_handler=on_invalid)
-    convert = pcsv.ConvertOptions(
-        column_types=types, include_columns=include, strings_can_be_null=False
-    )
+    convert = pcsv.ConvertOptions(column_types=types, strings_can_be_null=False)
     try:
         table = pcsv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     except pa.ArrowInvalid as exc:
         if bad:
             number, count, text = bad[0]
             row = number if number is not None else _find_row(path, text)
-            if header and row is not None:
-                row -= 1
-            expected = len(first) if header else len(names)
             raise TapeError(
-                f"expected {expected} fields separated by {delimiter!r}, found {count}",
+                f"expected {len(names)} fields separated by {delimiter!r}, found {count}",
                 file=file,
                 row=row,
                 value=text[:120],
