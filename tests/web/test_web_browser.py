@@ -3,6 +3,7 @@ loan proof verifies and a tampered one fails, bad input gives a clear 4xx page."
 
 from __future__ import annotations
 
+import html
 import shutil
 from pathlib import Path
 from typing import Any
@@ -230,5 +231,6 @@ def test_bad_input_gives_a_clear_4xx_page(
     path = path.format(deal=deal)
     code, body, _headers = served.get(path)
     assert code == status
+    assert says in html.unescape(body)
     browser.get(served.url + path)
     assert says in browser.find_element(By.ID, "error-message").text
