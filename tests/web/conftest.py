@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -47,13 +48,14 @@ class Served:
     server: Any
     thread: threading.Thread
 
-    def get(self, path: str) -> tuple[int, str, dict[str, str]]:
-        """Status, body and headers of a GET (4xx/5xx are returned, not raised)."""
+    def get(self, path: str) -> tuple[int, str, Message]:
+        """Status, body and headers (case-insensitive) of a GET (4xx/5xx are returned,
+        not raised)."""
         try:
-            with urllib.request.urlopen(self.url + path, timeout=30) as r:
-                return r.status, r.read().decode(), dict(r.headers)
+            with urllib.request.urlopen(self.url + path, timeout=60) as r:
+                return r.status, r.read().decode(), r.headers
         except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(), dict(e.headers)
+            return e.code, e.read().decode(), e.headers
 
 
 def _free_port() -> int:
