@@ -16,6 +16,7 @@ from openmbs.commands import (
     price,
     project,
     query,
+    report,
     risk,
     serve,
     tape,
@@ -23,4 +24,4 @@ from openmbs.commands import (
 
 __all__ = ["COMMAND_MODULES"]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, serve)
+COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, report, serve)
