@@ -4,6 +4,7 @@ loan proof verifies and a tampered one fails, bad input gives a clear 4xx page."
 from __future__ import annotations
 
 import html
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,29 @@ def test_distributions_equal_the_store(browser: Any, served: Any, run_dir: Path)
         for t in range(4):
             for k in ("interest", "principal", "loss", "balance"):
                 assert units(c[f"c{t}-{k}"]) == int(pay[(p, t)][k]), (p, t, k)
+
+
+def test_statement_pages_equal_the_store(browser: Any, served: Any, run_dir: Path) -> None:
+    """Each period links to its distribution statement (``openmbs.report``); the
+    statement's class figures equal the events'."""
+    con = store(run_dir / "events.duckdb")
+    deal, _oracle, _tokens = deal_row(con)
+    pay = {(r["period"], r["tranche"]): r for r in tranche_payments(con).to_pylist()}
+    period = 6
+    browser.get(f"{served.url}/deal/{deal}/distributions")
+    link = browser.find_element(By.CSS_SELECTOR, f'tr[data-period="{period}"] td.period a')
+    _click(browser, link)
+    assert browser.title.endswith(f"distribution statement, period {period}")
+    code, body, headers = served.get(f"/deal/{deal}/statements/{period}?format=json")
+    assert code == 200 and headers.get_content_type() == "application/json"
+    st = json.loads(body)
+    assert st["period"] == period
+    for t, c in enumerate(st["classes"]):
+        assert c["ending_balance"] == int(pay[(period, t)]["balance"])
+        assert c["interest_paid"] == int(pay[(period, t)]["interest"])
+        assert c["principal_paid"] == int(pay[(period, t)]["principal"])
+    code, body, _ = served.get(f"/deal/{deal}/statements/999")
+    assert code == 404 and "has no distribution statement for that period" in body
 
 
 def test_performance_charts_and_figures(browser: Any, served: Any, run_dir: Path) -> None:

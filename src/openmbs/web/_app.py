@@ -31,11 +31,12 @@ import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from openmbs.errors import DataIntegrityError, InputError, OpenMBSError
 from openmbs.indexer import EventStore, open_untrusted, pool_performance
+from openmbs.report import period_statements
 from openmbs.web._data import (
     Deal,
     check_address,
@@ -256,10 +257,35 @@ def create_app(
             "distributions.html",
             deal=d,
             rows=rows,
+            statements=settings.run is not None,
             names=_class_names(settings.run, len(d.tokens)),
             block=cursor_block(con),
             title=f"Distributions of {d.address}",
         )
+
+    def statement_page(request: Request, con: duckdb.DuckDBPyConnection) -> Response:
+        d = deal_of(con, request)
+        raw = str(request.path_params["period"])
+        try:
+            period = int(raw)
+        except ValueError:
+            raise InputError(f"field 'period' value {raw!r}: not a whole number") from None
+        if settings.run is None:
+            raise InputError(
+                "distribution statements need the run folder (closing.json, loans/): start "
+                "`openmbs serve` with --run DIR"
+            )
+        statements = period_statements(con, deal=settings.run, loans_dir=settings.run / "loans")
+        at = [k for k, st in enumerate(statements) if st.period == period]
+        if not at:
+            raise _NotFound(
+                f"field 'period' value {period}: deal {d.address} has no distribution statement "
+                f"for that period (periods 1..{len(statements)})"
+            )
+        st = statements[at[0]]
+        if request.query_params.get("format") == "json":
+            return JSONResponse(st.as_dict())
+        return HTMLResponse(st.to_html(statements[: at[0]]))
 
     def perf_page(request: Request, con: duckdb.DuckDBPyConnection) -> Response:
         d = deal_of(con, request)
@@ -376,6 +402,7 @@ def create_app(
         Route("/wallet", guarded(wallet_page)),
         Route("/deal/{address}", guarded(deal_page)),
         Route("/deal/{address}/distributions", guarded(dist_page)),
+        Route("/deal/{address}/statements/{period}", guarded(statement_page)),
         Route("/deal/{address}/performance", guarded(perf_page)),
         Route("/deal/{address}/verify", guarded(verify_page)),
     ]
