@@ -121,8 +121,12 @@ def test_verify_loan_checks_the_record_not_the_file_leaf(run_dir: Path) -> None:
     assert not short.verified
     with pytest.raises(InputError, match=r"field 'proof' entry 2 value 'zz': not a 32-byte hex hash"):
         verify_loan(con, deal, run_dir, loan, 3, proof=[good.proof[0], "zz"])
-    with pytest.raises(InputError, match=r"field 'period' value 0: periods start at 1"):
+    with pytest.raises(InputError, match=r"field 'period' value 0: need a period from 1 to"):
         verify_loan(con, deal, run_dir, loan, 0)
+    with pytest.raises(InputError, match=r"field 'period' value 100000000000000000000: need"):
+        verify_loan(con, deal, run_dir, loan, 10**20)
+    with pytest.raises(InputError, match=r"field 'proof': 65 sibling hashes"):
+        verify_loan(con, deal, run_dir, loan, 3, proof=[good.proof[0]] * 65)
 
 
 def test_check_address_and_find_deal(run_dir: Path) -> None:

@@ -437,6 +437,12 @@ def onchain_root(con: duckdb.DuckDBPyConnection, deal: Deal, period: int) -> str
     return None if not rows else str(rows[0][0]).lower()
 
 
+#: Periods beyond this are refused before any query (the oracle's period fits far below).
+_MAX_PERIOD = 2**32
+#: Longest proof accepted from a user (a tree of 2^64 leaves).
+_MAX_PROOF = 64
+
+
 def _hex32(text: str, where: str) -> bytes:
     t = text.strip().lower()
     t = t[2:] if t.startswith("0x") else t
@@ -474,8 +480,13 @@ def verify_loan(
         no loan file, a loan id not in the file, a proof entry that is not 32 bytes of
         hex, a record whose fields do not form a valid loan record.
     """
-    if period < 1:
-        raise InputError(f"field 'period' value {period!r}: periods start at 1")
+    if not 1 <= period <= _MAX_PERIOD:
+        raise InputError(f"field 'period' value {period!r}: need a period from 1 to {_MAX_PERIOD}")
+    if proof is not None and len(proof) > _MAX_PROOF:
+        raise InputError(
+            f"field 'proof': {len(proof)} sibling hashes; a tree of at most 2^{_MAX_PROOF} "
+            f"loans has at most {_MAX_PROOF}"
+        )
     root = onchain_root(con, deal, period)
     if root is None:
         raise InputError(
