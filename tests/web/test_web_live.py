@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from web_helpers import start_server, stop_server
 
-from conftest import start_server, stop_server
 from openmbs.indexer import EventStore
 
 

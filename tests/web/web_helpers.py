@@ -1,8 +1,15 @@
-"""What the dashboard tests compare pages with: the event store's own figures, read
-with the indexer's queries and plain SQL (never with ``openmbs.web``)."""
+"""Helpers of the dashboard tests: a server in a thread, and the event store's own figures,
+read with the indexer's queries and plain SQL (never with ``openmbs.web``)."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +62,50 @@ def distributed(con: duckdb.DuckDBPyConnection) -> dict[int, dict[str, Any]]:
             "credited": int(credited),
         }
     return out
+
+
+@dataclass
+class Served:
+    """A dashboard being served: its base URL and the app's inputs."""
+
+    url: str
+    events: Path
+    run: Path | None
+    server: Any
+    thread: threading.Thread
+
+    def get(self, path: str) -> tuple[int, str, Message]:
+        """Status, body and headers (case-insensitive) of a GET (4xx/5xx are returned,
+        not raised)."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=60) as r:
+                return r.status, r.read().decode(), r.headers
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(), e.headers
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_server(app: Any, events: Path, run: Path | None) -> Served:
+    """Serve ``app`` with uvicorn in a thread on a free port; returns once it listens."""
+    import uvicorn
+
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"dashboard did not start on port {port}")
+        time.sleep(0.05)
+    return Served(f"http://127.0.0.1:{port}", events, run, server, thread)
+
+
+def stop_server(s: Served) -> None:
+    s.server.should_exit = True
+    s.thread.join(timeout=30)
