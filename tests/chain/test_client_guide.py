@@ -146,7 +146,8 @@ def test_the_web3_example_reads_a_deal_from_the_exported_files(node, tmp_path, m
 
     # -- the example, on the exported files only --------------------------------------
     res = _run_example("--rpc", node.url, "--artifacts", str(out), "--record", str(state),
-                       "--holder", investor.address, "--loan", str(_loan_file(tmp_path / "loan.json", loans, 5)),
+                       "--deal", str(d.deal.address), "--holder", investor.address,
+                       "--loan", str(_loan_file(tmp_path / "loan.json", loans, 5)),
                        "--json")
     assert res.returncode == 0, res.stderr
     doc = json.loads(res.stdout)
@@ -189,6 +190,11 @@ def test_the_web3_example_reads_a_deal_from_the_exported_files(node, tmp_path, m
     assert res.returncode == 0, res.stderr
     forged = json.loads(res.stdout)["loan"]
     assert forged["proof_ok"] is False and forged["verify_loan"] is False
+
+    # a deal pinned by the user that the record does not name is refused
+    res = _run_example("--rpc", node.url, "--artifacts", str(out), "--record", str(state),
+                       "--deal", str(d.oracle.address))
+    assert res.returncode != 0 and "refusing" in res.stderr and str(d.oracle.address) in res.stderr
 
     # the text output (what the guide shows) runs too
     res = _run_example("--rpc", node.url, "--artifacts", str(out), "--record", str(state),

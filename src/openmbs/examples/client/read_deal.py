@@ -6,7 +6,8 @@ Needs: a JSON-RPC node, the artifacts folder written by
 eth-abi, eth-utils and eth-typing, which it installs) and the standard library only.
 
     python examples/client/read_deal.py --rpc http://127.0.0.1:8545 \\
-        --artifacts out --record deployment.json --holder 0xHOLDER [--loan loan.json] [--json]
+        --artifacts out --record deployment.json --deal 0xDEAL --holder 0xHOLDER \\
+        [--loan loan.json] [--json]
 
 It prints, per tranche, the factor, the current face, the holder's tokens, their
 current face (balance x factor) and what the holder may claim; every
@@ -200,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rpc", required=True, help="JSON-RPC URL of the node")
     p.add_argument("--artifacts", required=True, type=Path, help="folder of <Contract>.json artifacts")
     p.add_argument("--record", required=True, type=Path, help="the deployment record (JSON)")
+    p.add_argument("--deal", help="the deal's address, from a source you trust (the record must agree)")
     p.add_argument("--holder", help="a holder's address: its tokens, current face and claimable")
     p.add_argument("--loan", type=Path, help="a loan record and its Merkle proof (JSON) to check")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -207,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
 
     w3 = Web3(Web3.HTTPProvider(args.rpc))
     deployment = load_deployment(args.record)
+    if args.deal is not None and to_checksum_address(args.deal) != deployment["deal"]:
+        sys.exit(f"the record names deal {deployment['deal']}, you pinned {args.deal}; refusing to read it")
     c = open_deal(w3, args.artifacts, deployment)
     holder = to_checksum_address(args.holder) if args.holder else None
     doc: dict[str, Any] = {
