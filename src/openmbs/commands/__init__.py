@@ -18,9 +18,10 @@ from openmbs.commands import (
     query,
     report,
     risk,
+    serve,
     tape,
 )
 
 __all__ = ["COMMAND_MODULES"]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, report)
+COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, report, serve)
