@@ -188,6 +188,7 @@ def test_delinquency_counts_from_loan_files(statements: list[DistributionStateme
 def test_not_modelled_is_null_not_zero(statements: list[DistributionStatement]) -> None:
     d = statements[5].as_dict()
     assert d["pool"]["servicer_advances"] is None
+    assert d["pool"]["servicer_advance_policy"] == "none"  # the run's setting, from closing.json
     assert d["pool"]["modifications_count"] is None
     rows = {r["name"]: r for r in d["delinquency"]}
     for name in ("foreclosure", "REO"):

@@ -322,6 +322,8 @@ class _Deal:
     decimals: int
     names: tuple[str, ...]
     bears_principal: tuple[bool, ...]
+    #: what the run's servicer advanced (``none``, ``principal``, ``all``), if recorded
+    advance_policy: str | None = None
 
     @property
     def n(self) -> int:
@@ -377,6 +379,7 @@ def _load_deal(closing: Mapping[str, Any]) -> _Deal:
         decimals=int(closing["decimals"]),
         names=tuple(exact.names),
         bears_principal=tuple(exact.flags[i] & 1 == 0 for i in range(exact.n_tranches)),  # F_IO = 1
+        advance_policy=(closing.get("config") or {}).get("advance"),
     )
 
 
@@ -547,7 +550,9 @@ def _pool(d: _Deal, pp: _Period, hist: _History) -> dict[str, Any]:
         # the report does not tell the call from the last loans paying off: true in
         # the final period of a deal that has a clean-up call
         "cleanup_call": bool(pp.final and d.spec.cleanup_call > 0),
+        # the amounts are not in the loan files (issue 15); the policy is the run's
         "servicer_advances": None,
+        "servicer_advance_policy": d.advance_policy,
         "modifications_count": None,
         "modifications_balance": None,
     }
