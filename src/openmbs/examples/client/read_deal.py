@@ -171,7 +171,7 @@ def check_loan(oracle: Any, loan: dict[str, Any]) -> dict[str, Any]:
     """Whether a loan record belongs to its period's tape: the record hash is
     keccak256(abi.encode(record)), the leaf is keccak256(record hash) (hashed twice,
     so a leaf is never an internal node), the proof climbs by sorted pairs to the root
-    the oracle stored for the period. Checked here and by ``verifyLoan``."""
+    the oracle stored for the period. Checked here and by ``verify_loan``."""
     record = loan["record"]
     types = [t for _, t in LOAN_RECORD_FIELDS]
     values = [
@@ -192,7 +192,7 @@ def check_loan(oracle: Any, loan: dict[str, Any]) -> dict[str, Any]:
         "oracle_leaf": "0x" + bytes(oracle.functions.loan_leaf(tuple(values)).call()).hex(),
         "root": "0x" + root.hex(),
         "proof_ok": node == root,
-        "verify_loan": bool(oracle.functions.verifyLoan(period, record_hash, proof).call()),
+        "verify_loan": bool(oracle.functions.verify_loan(period, record_hash, proof).call()),
     }
 
 
@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     if "loan" in doc:
         loan = doc["loan"]
         print(f"  loan leaf {loan['leaf']} in period {loan['period']}'s tape: proof {loan['proof_ok']}, "
-              f"verifyLoan {loan['verify_loan']}")
+              f"verify_loan {loan['verify_loan']}")
     return 0
 
 
