@@ -24,7 +24,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import get_num_threads, njit, prange
 
-from openmbs.structuring._exact import WAD, ExactDeal
+from openmbs.structuring._exact import NOTIONAL_GROUP, WAD, ExactDeal
 from openmbs.structuring._waterfall import _COLL_FIELDS, TRANCHE_TABLES
 
 __all__ = ["pack", "run_kernel"]
@@ -60,10 +60,19 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
             deal.lockout,
             deal.flags,
             deal.io_ref,
-            deal.accretion_mask,
+            [1 if m else 0 for m in deal.accretion_mask],
         ],
         dtype=np.int64,
     ).reshape(11, n)
+    # accretion targets as a matrix (a bit mask does not fit int64 beyond 63 classes)
+    accm = np.zeros((n, n), dtype=np.int64)
+    for i, m in enumerate(deal.accretion_mask):
+        for j in range(n):
+            if m >> j & 1:
+                accm[i, j] = 1
+    mult = np.array(
+        [x / WAD for x in deal.multiplier] if deal.multiplier else [1.0] * n, dtype=np.float64
+    ).reshape(n)
     tf = np.array(
         [
             [x / scale for x in deal.face],
@@ -97,7 +106,38 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
         [deal.reserve_flags, deal.interest_on_shortfall, n, deal.n_fees, deal.n_triggers],
         dtype=np.int64,
     )
+    n_ins = len(deal.program) // 4
+    prog = np.zeros((max(n_ins, 1), 4), dtype=np.int64)
+    if n_ins:
+        prog[:] = np.array(deal.program, dtype=np.int64).reshape(n_ins, 4)
+    plist = np.array([*list(deal.prog_list), 0], dtype=np.int64)
+    pwad = np.array([x / WAD for x in deal.prog_wad] + [0.0], dtype=np.float64)
+    ranges = np.zeros((n + 1, 2), dtype=np.int64)
+    ranges[n] = deal.principal_prog
+    for i, (a, b) in enumerate(deal.accrual_prog):
+        ranges[i] = (a, b)
+    ng = deal.n_groups
+    gidx = np.zeros((max(ng, 1), 3), dtype=np.int64)
+    for g in range(ng):
+        gidx[g] = (deal.grp_start[g], deal.grp_end[g], deal.grp_mode[g])
+    gmem = np.array([*list(deal.grp_members), 0], dtype=np.int64)
+    glen = np.zeros(max(ng, 1), dtype=np.int64)
+    gsched = np.zeros((max(ng, 1), max([1] + [len(x) for x in deal.grp_schedule])))
+    for g, sch in enumerate(deal.grp_schedule):
+        glen[g] = len(sch)
+        gsched[g, : len(sch)] = np.asarray(sch, dtype=np.float64) / scale
     return {
+        "accm": accm,
+        "mult": mult,
+        "prog": prog,
+        "plist": plist,
+        "pwad": pwad,
+        "ranges": ranges,
+        "n_regs": max(deal.n_regs, 1),
+        "gidx": gidx,
+        "gmem": gmem,
+        "glen": glen,
+        "gsched": gsched,
         "ti": ti,
         "tf": tf,
         "pac": pac,
@@ -119,12 +159,19 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
 
 @njit(cache=True, error_model="numpy", inline="always")
 def _coupon_rate(
-    kind: int, rate: float, margin: float, cap: float, floor: float, index: float, netwac: float
+    kind: int,
+    rate: float,
+    margin: float,
+    cap: float,
+    floor: float,
+    index: float,
+    netwac: float,
+    mult: float,
 ) -> Any:
     if kind == 1:
         return rate
-    if kind == 2:
-        r = index + margin
+    if kind == 2 or kind == 5:
+        r = index * mult + margin if kind == 2 else margin - index * mult
         if r < floor:
             r = floor
         if cap > 0.0 and r > cap:
@@ -138,6 +185,134 @@ def _coupon_rate(
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _item_bal(item: int, n: int, bears: Any, bal: Any, gidx: Any, gmem: Any) -> Any:
+    """Balance of a program item: class ``item < n`` or group ``item - n``."""
+    if item < n:
+        return bal[item] if bears[item] else 0.0
+    g = item - n
+    tot = 0.0
+    for q in range(gidx[g, 0], gidx[g, 1]):
+        tot += bal[gmem[q]]
+    return tot
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _pay_item(item: int, x: float, n: int, bal: Any, ppaid: Any, gidx: Any, gmem: Any) -> None:
+    """Pay ``x`` (at most the item's balance) to a class or a group (by its mode)."""
+    if item < n:
+        bal[item] -= x
+        ppaid[item] += x
+        return
+    g = item - n
+    if gidx[g, 2] == 0:
+        for q in range(gidx[g, 0], gidx[g, 1]):
+            if x <= 0.0:
+                return
+            j = gmem[q]
+            p = min(x, bal[j])
+            bal[j] -= p
+            ppaid[j] += p
+            x -= p
+        return
+    tot = 0.0
+    for q in range(gidx[g, 0], gidx[g, 1]):
+        tot += bal[gmem[q]]
+    if tot <= 0.0:
+        return
+    frac = min(x / tot, 1.0)
+    for q in range(gidx[g, 0], gidx[g, 1]):
+        j = gmem[q]
+        p = bal[j] * frac
+        bal[j] -= p
+        ppaid[j] += p
+
+
+@njit(cache=True, error_model="numpy")
+def _run_prog(
+    p0: int,
+    p1: int,
+    amount: float,
+    period: int,
+    n: int,
+    prog: Any,
+    plist: Any,
+    pwad: Any,
+    regs: Any,
+    gidx: Any,
+    gmem: Any,
+    gsched: Any,
+    glen: Any,
+    latch: Any,
+    bears: Any,
+    bal: Any,
+    ppaid: Any,
+) -> Any:
+    """Float twin of ``_exact._run_program``: instructions ``[p0, p1)`` on ``amount``;
+    returns the unused part."""
+    regs[0] = amount
+    for q in range(1, regs.shape[0]):
+        regs[q] = 0.0
+    pc = p0
+    while pc < p1:
+        op = prog[pc, 0]
+        a = prog[pc, 1]
+        b = prog[pc, 2]
+        c = prog[pc, 3]
+        pc += 1
+        if op == 6:
+            if latch[a] != c:
+                pc += b
+        elif op == 5:
+            regs[b] += regs[a]
+            regs[a] = 0.0
+        elif op == 4:
+            x = regs[a]
+            used = 0.0
+            for q in range(b, c - 1):
+                y = x * pwad[q]
+                regs[plist[q]] += y
+                used += y
+            regs[plist[c - 1]] += x - used
+            regs[a] = 0.0
+        elif op == 3:
+            item = n + b
+            target = gsched[b, period - 1] if period <= glen[b] else 0.0
+            excess = _item_bal(item, n, bears, bal, gidx, gmem) - target
+            if excess > 0.0 and regs[a] > 0.0:
+                pay = min(regs[a], excess)
+                _pay_item(item, pay, n, bal, ppaid, gidx, gmem)
+                regs[a] -= pay
+        elif op == 1:
+            for q in range(b, c):
+                if regs[a] <= 0.0:
+                    break
+                item = plist[q]
+                pay = min(regs[a], _item_bal(item, n, bears, bal, gidx, gmem))
+                if pay > 0.0:
+                    _pay_item(item, pay, n, bal, ppaid, gidx, gmem)
+                    regs[a] -= pay
+        elif op == 2:
+            x = regs[a]
+            if x <= 0.0:
+                continue
+            total = 0.0
+            for q in range(b, c):
+                total += _item_bal(plist[q], n, bears, bal, gidx, gmem)
+            if total <= 0.0:
+                continue
+            frac = min(x / total, 1.0)
+            used = 0.0
+            for q in range(b, c):
+                item = plist[q]
+                y = _item_bal(item, n, bears, bal, gidx, gmem) * frac
+                if y > 0.0:
+                    _pay_item(item, y, n, bal, ppaid, gidx, gmem)
+                    used += y
+            regs[a] = max(x - used, 0.0)
+    return regs[0]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -> Any:
     if pool_end <= 0.0:
         return 0.0
@@ -147,7 +322,8 @@ def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -
 @njit(cache=True, error_model="numpy")
 def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -> None:
     """Scenarios ``lo <= s < hi`` (the serial driver); scratch is allocated once."""
-    ti, tf, pac, plen, fees, trig_i, trig_f, reserve_p, misc, steps, pool_original = deal
+    (ti, tf, pac, plen, fees, trig_i, trig_f, reserve_p, misc, steps, pool_original,
+     accm, mult, prog, plist, pwad, ranges, gidx, gmem, glen, gsched, n_regs) = deal
     # in the order of ``_COLL_FIELDS`` (``_waterfall.py``)
     c_int, c_sched, c_prep, c_rec, c_loss, c_beg, c_end, c_dq, c_idx, c_sub = inputs
     o_tr, slot, o_fee, o_deal, o_trig, s_tot, s_first, s_last, s_end, s_resid = out
@@ -155,6 +331,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
     reserve_flags = misc[0]
     ios = misc[1]
     n = misc[2]
+    regs = np.empty(n_regs)
+    has_prog = ranges[n, 1] > ranges[n, 0]
     nf = misc[3]
     nk = misc[4]
     n_steps = steps.shape[0]
@@ -171,6 +349,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
     margin_c = np.empty(n)
     cap_c = np.empty(n)
     floor_c = np.empty(n)
+    mult_c = np.empty(n)
     face = np.empty(n)
     n_ranks = 0
     rstart = np.empty(n, dtype=np.int64)
@@ -196,6 +375,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
         # accretion mask of a Z class (0 = not a Z class or nothing to accrete for);
         # IO reference (-1 = not an IO strip)
         zmask[i] = ti[I_ACC, i] if (ti[I_FLAGS, i] & 4) != 0 else 0
+        mult_c[i] = mult[i]
         ioref[i] = ti[I_IOREF, i] if (ti[I_FLAGS, i] & 1) != 0 else -1
         rate_c[i] = tf[F_RATE, i]
         margin_c[i] = tf[F_MARGIN, i]
@@ -275,7 +455,9 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 loss[i] = 0.0
                 wup[i] = 0.0
                 mrate = (
-                    _coupon_rate(kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac)
+                    _coupon_rate(
+                        kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac, mult_c[i]
+                    )
                     * MONTH
                 )
                 c = b * mrate
@@ -363,23 +545,29 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             ifunds = 0.0
                         for i in range(r, end):
                             short[i] = due[i] - ipaid[i]
-                            mask = zmask[i]
-                            if has_z and mask != 0:
+                            if has_z and zmask[i] != 0:
                                 accreting = False
                                 for j in range(n):
-                                    if (mask >> j) & 1 == 1 and bal[j] > 0.0:
+                                    if accm[i, j] == 1 and bal[j] > 0.0:
                                         accreting = True
                                 if accreting:
                                     a = ipaid[i]
                                     ipaid[i] = 0.0
                                     bal[i] += a
                                     acc[i] += a
-                                    for j in range(n):
-                                        if (mask >> j) & 1 == 1:
-                                            pay = min(a, bal[j])
-                                            bal[j] -= pay
-                                            ppaid[j] += pay
-                                            a -= pay
+                                    if ranges[i, 1] > ranges[i, 0]:
+                                        a = _run_prog(
+                                            ranges[i, 0], ranges[i, 1], a, period, n, prog,
+                                            plist, pwad, regs, gidx, gmem, gsched, glen,
+                                            latch, bears, bal, ppaid,
+                                        )
+                                    else:
+                                        for j in range(n):
+                                            if accm[i, j] == 1:
+                                                pay = min(a, bal[j])
+                                                bal[j] -= pay
+                                                ppaid[j] += pay
+                                                a -= pay
                                     pfunds += a
                 elif op == 3 and c_sub[s, t] > 0.0:
                     a = c_sub[s, t]
@@ -445,9 +633,15 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     # principal distribution: what is left of ``amount`` (0 if none)
                     pay_in = amount
                     left = 0.0
+                    if amount > 0.0 and has_prog:
+                        # the deal's rules; anything they leave goes on to the sweep
+                        amount = _run_prog(
+                            ranges[n, 0], ranges[n, 1], amount, period, n, prog, plist, pwad,
+                            regs, gidx, gmem, gsched, glen, latch, bears, bal, ppaid,
+                        )
                     if amount > 0.0:
                         # PAC classes down to their schedule
-                        for i in range(n if has_pac else 0):
+                        for i in range(n if (has_pac and not has_prog) else 0):
                             if amount <= 0.0:
                                 break
                             if ti[I_RULE, i] == 3 and period > ti[I_LOCK, i]:
@@ -459,7 +653,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                     ppaid[i] += pay
                                     amount -= pay
                         # sequential / pro-rata / support classes not locked out
-                        for i in range(n):
+                        for i in range(0 if has_prog else n):
                             if amount <= 0.0:
                                 break
                             rule = ti[I_RULE, i]
@@ -519,7 +713,10 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             for i in range(n if has_io else 0):
                 ref = ioref[i]
                 if ref >= 0:
-                    bal[i] = pool_end if ref == 255 else bal[ref]
+                    if ref >= NOTIONAL_GROUP:
+                        bal[i] = _item_bal(n + ref - NOTIONAL_GROUP, n, bears, bal, gidx, gmem)
+                    else:
+                        bal[i] = pool_end if ref == 255 else bal[ref]
             # outputs
             resid_tot += residual
             for i in range(n):
@@ -624,6 +821,17 @@ def run_kernel(
         packed["misc"],
         packed["steps"],
         float(packed["pool_original"]),
+        packed["accm"],
+        packed["mult"],
+        packed["prog"],
+        packed["plist"],
+        packed["pwad"],
+        packed["ranges"],
+        packed["gidx"],
+        packed["gmem"],
+        packed["glen"],
+        packed["gsched"],
+        int(packed["n_regs"]),
     )
     inputs = tuple(np.ascontiguousarray(arrays[k], dtype=np.float64) for k in _COLL_FIELDS)
     out = (o_tr, slot, o_fee, o_deal, o_trig, s_tot, s_first, s_last, s_end, s_resid)
