@@ -1,9 +1,9 @@
 """The deal's collateral (rep lines) and the structuring of planned-balance schedules.
 
-A PAC group's schedule is the lesser, period by period, of the principal the GROUP
-receives at the band's lower and upper PSA speeds (a TAC's: at its one speed), each
-speed run through the deal's own rules with the group taking all the cash the rules
-make available to it. Groups are structured in the order of their first ``planned``
+A PAC group's schedule is the lesser, period by period, of the principal AVAILABLE TO
+THE GROUP at the band's lower and upper PSA speeds (a TAC's: at its one speed): each
+speed is run through the deal's own rules with the group taking all the cash the rules
+make available to it and never retiring (so the capacity is not cut by the face). Groups are structured in the order of their first ``planned``
 rule: a PAC II is structured on the cash left after the PAC I group has been paid to
 its (already structured) schedule, plus any Z accrual directed to it; the first group's
 cash is never counted twice. The planned balance is the group's face less the
@@ -21,7 +21,16 @@ from dataclasses import replace
 
 import numpy as np
 
-from openmbs.structuring._exact import I_PLANNED, ExactDeal
+from openmbs.structuring._exact import (
+    CPN_NONE,
+    F_IO,
+    I_PLANNED,
+    NOTIONAL_GROUP,
+    OP_INTEREST,
+    OP_PRINCIPAL,
+    OP_RESIDUAL,
+    ExactDeal,
+)
 from openmbs.structuring._spec import DealSpec, PoolSpec, RepLineSpec
 from openmbs.structuring._waterfall import Collections, run_waterfall
 
@@ -144,9 +153,27 @@ def structure_schedules(spec: DealSpec, deal: ExactDeal) -> ExactDeal:
             continue
         members = [deal.grp_members[q] for q in range(deal.grp_start[g], deal.grp_end[g])]
         face = sum(deal.face[j] for j in members)
-        # the group takes all the cash its rules give it (after any lockout)
+        # the trial: the group takes all the cash its rules give it (after any
+        # lockout) and never retires (a face far above the pool's, on a class paying
+        # no coupon, as the group's IO strips: the other classes' interest and the Z
+        # accrual are as in the deal); no loss steps, which would read the oversized
+        # face as a deficiency
         schedules[g] = (face,) * gs.lockout
-        trial = replace(deal, grp_schedule=tuple(schedules))
+        faces = list(deal.face)
+        faces[members[0]] += 10 * max(deal.pool_original, face) + 1
+        kinds = list(deal.coupon_kind)
+        for j in members:
+            kinds[j] = CPN_NONE
+        for j in range(deal.n_tranches):
+            if deal.io_ref[j] == NOTIONAL_GROUP + g and deal.flags[j] & F_IO:
+                kinds[j] = CPN_NONE
+        trial = replace(
+            deal,
+            face=tuple(faces),
+            coupon_kind=tuple(kinds),
+            steps=(OP_INTEREST, OP_PRINCIPAL, OP_RESIDUAL),
+            grp_schedule=tuple(schedules),
+        )
         speeds = list(gs.band) if gs.band is not None else [float(gs.speed or 0.0)]
         coll = collateral_collections(spec.pool, speeds)
         res = run_waterfall(trial, coll, keep=("principal_paid",))
