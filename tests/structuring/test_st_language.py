@@ -212,7 +212,7 @@ def test_concurrent_split_and_condition_by_hand() -> None:
     # 60 to A, 40 to B but B takes 30; its 10 goes on: to C
     assert r1.principal_paid == (60, 30, 10)
     # a loss of 2 (0.2% > 0.1%): the trigger latches, C is paid first
-    s2, r2 = apply_period(d, s1, rem(2, sched=50, losses=2, beg=900))
+    _s2, r2 = apply_period(d, s1, rem(2, sched=50, losses=2, beg=900))
     assert r2.principal_paid == (0, 0, 50)
 
 
@@ -238,7 +238,7 @@ def test_group_pro_rata_and_planned_balance_by_hand() -> None:
     s1, r1 = apply_period(d, initial_state(d), rem(1, sched=100, beg=1000))
     # G down to 360 (40, shared 3:1), the other 60 to S
     assert r1.principal_paid == (30, 10, 60)
-    s2, r2 = apply_period(d, s1, rem(2, sched=20, beg=900))
+    _s2, r2 = apply_period(d, s1, rem(2, sched=20, beg=900))
     # G is owed 60 to reach 300, only 20 comes in
     assert r2.principal_paid == (15, 5, 0)
 
