@@ -375,6 +375,61 @@ def breakeven_cmd(
     typer.echo(f"{pool.spec.name} {tranche}: breakeven {label} = {value:.4f} ({pool.label})")
 
 
+_DEC_SPEEDS = typer.Option(
+    "0,100,150,250,400,500", "--psa", help="PSA speeds (percent of PSA), comma-separated."
+)
+_DEC_CLASSES = typer.Option(None, "--tranche", help="Only these classes (comma-separated).")
+
+
+@deal_app.command("decrement")
+def decrement_cmd(
+    deal: str = _DEAL,
+    psa: str = _DEC_SPEEDS,
+    tranche: str | None = _DEC_CLASSES,
+    as_json: bool = _JSON,
+) -> None:
+    """Prospectus decrement table: percent of original balance outstanding at each
+    anniversary, per class and constant PSA speed, and the weighted average life (years
+    from settlement, on net reductions of class balance). The collateral is the deal's
+    [pool] (its rep lines, and any pricing override at a speed)."""
+    from openmbs.structuring import decrement_table
+
+    spec = _load(deal)
+    speeds = _floats(psa, "--psa")
+    tab = decrement_table(spec, speeds)
+    wanted = list(tab.names)
+    if tranche is not None:
+        wanted = [x.strip() for x in tranche.split(",") if x.strip()]
+        for name in wanted:
+            if name not in tab.names:
+                raise InputError(f"--tranche {name!r} is not in the deal ({', '.join(tab.names)})")
+    if as_json:
+        data = tab.as_dict()
+        classes = data["classes"]
+        assert isinstance(classes, dict)
+        data["classes"] = {k: v for k, v in classes.items() if k in wanted}
+        typer.echo(json.dumps(data))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=132)
+    heads = [f"{s:g}%" for s in tab.psa]
+    for name in wanted:
+        i = tab.names.index(name)
+        t = Table(title=f"{tab.deal} class {name}: percent of original balance outstanding (PSA)")
+        t.add_column("distribution date", justify="left")
+        for h in heads:
+            t.add_column(h, justify="right")
+        t.add_row("Initial percent", *["100"] * len(heads))
+        for k, d in enumerate(tab.dates):
+            t.add_row(d.strftime("%B %Y"), *[tab.cell(s, k, i) for s in range(len(tab.psa))])
+        t.add_row("WAL (years)", *[_fmt(float(tab.wal[s, i]), ".1f") for s in range(len(tab.psa))])
+        console.print(t)
+
+
 @deal_app.command("show")
 def show(deal: str = _DEAL) -> None:
     """Validate a deal spec and print its classes as compiled (base units)."""
