@@ -37,9 +37,8 @@ import numba
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_waterfall import _collections  # noqa: E402
-
-from openmbs.structuring import (  # noqa: E402
+from bench_waterfall import _collections
+from openmbs.structuring import (
     DealSpec,
     compile_exact,
     decrement_table,
