@@ -410,3 +410,44 @@ def test_unused_keys_are_errors() -> None:
     assert err.value.key == "tranches[0].lockout"
     with pytest.raises(SpecError, match="unknown key"):
         build_deal(_BASE, principal_rules=[{"pay": "sequential", "classes": ["A", "B"], "order": 1}])
+
+
+def _tac_deal(lockout: int) -> Any:
+    return build_deal(
+        [
+            {"name": "T1", "balance": 40_000_000.0, "rate": 0.05, "priority": 1},
+            {"name": "T2", "balance": 20_000_000.0, "rate": 0.05, "priority": 1},
+            {"name": "S", "remainder": True, "rate": 0.05, "priority": 1},
+        ],
+        asset={"symbol": "USDC", "decimals": DEC},
+        pool={"balance": 100_000_000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+        groups=[{"name": "T", "classes": ["T1", "T2"], "kind": "tac", "speed": 200.0, "lockout": lockout}],
+        principal_rules=[
+            {"pay": "planned", "target": "T"},
+            {"pay": "sequential", "classes": ["S", "T"]},
+        ],
+    )
+
+
+def test_tac_holds_at_its_speed_and_lockout_defers_the_schedule() -> None:
+    for lockout in (0, 24):
+        spec = _tac_deal(lockout)
+        d = compile_exact(spec)
+        sched = np.array(d.grp_schedule[0], dtype=np.float64) / SCALE
+        face = 60_000_000.0
+        assert np.all(sched[:lockout] == face) and sched[lockout] < face
+        res = run_waterfall(d, collateral_collections(spec.pool, [200.0]), keep=("ending_balance",))
+        bal = res.table("ending_balance")[0, : len(sched), :2].sum(axis=1)
+        np.testing.assert_allclose(bal, sched, rtol=0, atol=1.0)
+    # deferring the schedule lowers what it pays early and keeps the face longer
+    early = np.array(compile_exact(_tac_deal(0)).grp_schedule[0][:24])
+    assert np.all(early < 60_000_000 * SCALE)
+
+
+def test_pricing_override_replaces_the_rep_lines_at_its_speed() -> None:
+    pool = example_deal("agency_remic").pool
+    c0 = collateral_collections(pool, [0.0])
+    c100 = collateral_collections(pool, [100.0])
+    # the override: one line of 360 months remaining; the rep lines run 358 at most
+    assert c0.n_periods == 360 and c100.n_periods == 358
+    assert c0.original_balance == c100.original_balance == 400_000_000.0

@@ -3,7 +3,8 @@
 THIS MODULE IS THE SPECIFICATION OF THE ON-CHAIN WATERFALL. The Vyper contract is a
 line-by-line port of :func:`apply_period` and its step functions; a differential test
 checks that both produce the same numbers to the last unit. Hence the style: Python
-ints only (no floats, no numpy), no dicts, loops bounded by :data:`MAX_TRANCHES`,
+ints only (no floats, no numpy), no dicts, loops bounded by :data:`MAX_TRANCHES` on
+chain (:data:`MAX_CLASSES` in Python),
 :data:`MAX_FEES`, :data:`MAX_TRIGGERS`, one function per step.
 
 Units
@@ -65,8 +66,10 @@ Order of a period (the deal's ``steps``; defaults in ``DEFAULT_ORDER`` of the sp
 Other formulas
 --------------
 * Net WAC (WAD) = ``max(interest - current fees, 0) * 12 * WAD // beginning pool``.
-* Coupon: fixed ``rate``; floating ``min(max(index + margin, floor), cap)`` (cap 0 =
-  none), at least 0; net WAC ``max(net_wac + margin, 0)``; fixed capped
+* Coupon: fixed ``rate``; floating ``min(max(m * index + margin, floor), cap)`` (cap 0
+  = none), at least 0, with ``m * index`` = ``index * multiplier // WAD`` (``m`` is 1
+  when ``multiplier`` is empty); inverse floating ``min(max(margin - m * index, floor),
+  cap)``, at least 0; net WAC ``max(net_wac + margin, 0)``; fixed capped
   ``min(rate, net_wac)``.
 * Fee ``min(beginning pool * fee_rate // (12 * WAD) + fixed, cap)`` (cap 0 = none),
   plus unpaid fees carried.
@@ -90,7 +93,24 @@ Other formulas
   - 60+ delinquency fails iff ``delinquent * WAD > threshold * ending pool``, with
     ``delinquent`` the whole 60+ balance (60-89 days plus 90+ days).
 * IO notional: set at the end of each period to the referenced class's ending balance
-  (or the ending pool balance); interest is on the beginning notional.
+  (or the ending pool balance, or the sum of a group's classes); interest is on the
+  beginning notional.
+
+The deal language (rule programs)
+---------------------------------
+A deal with rules (``program`` not empty) pays principal by its program instead of
+steps 1-2 of :func:`_distribute` (step 3, anything left to any class by priority,
+still follows), and a Z class with accrual rules pays its accrual by its own program
+(what is left joins the principal funds). :func:`_run_program` runs instructions of
+four ints (``I_*``); register 0 holds the amount. Items are classes (``i < n``) or
+groups (``n + g``): a group is paid in member order (mode 0) or by balance with the
+remaining method (mode 1). A concurrent split floors each share
+(``amount * weight // WAD``) and gives the remainder to the last share, so it is
+exact; each share's unused cash is merged back for the next rule. A planned target is
+the group's scheduled ending balance for the period (0 after the schedule). The
+``sequential`` trigger effect does not change a program (rules use ``when`` and
+``unless``). These constructs run in the Python engines only: the contract runs the
+fixed order (``chain_unsupported`` in ``_compile.py``).
 """
 
 from __future__ import annotations
