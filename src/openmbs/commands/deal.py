@@ -111,6 +111,8 @@ def _pool(
 
         return _Pool(sized, project_t, f"tape {tape} ({len(t)} loans, {st.current_balance:,.2f})")
     p = spec.pool
+    if p.replines and all(x is None for x in (balance, wac, net, term, age)):
+        return _repline_pool(spec, sev, lag, adv)
     b = balance if balance is not None else p.balance
     g = wac / 100.0 if wac is not None else p.wac
     n = net / 100.0 if net is not None else p.net_coupon
@@ -148,6 +150,44 @@ def _pool(
         )
 
     return _Pool(sized, project_g, f"generic pool {b:,.2f} WAC {g:.3%} net {n:.3%} term {tm} age {a}")
+
+
+def _repline_pool(spec: DealSpec, sev: float, lag: int, adv: Any) -> _Pool:
+    """The deal's rep lines, each projected on its own, flows summed (balances of a
+    line past its term are 0; the factor is over the summed original balance)."""
+    from dataclasses import fields
+
+    import numpy as np
+
+    from openmbs.cashflow import PoolCashflows, project_pool
+
+    lines = spec.pool.replines
+
+    def project_r(prep: Prepayment, dflt: Default | None) -> PoolCashflows:
+        parts = []
+        for r in lines:
+            rem = r.remaining_term if r.remaining_term is not None else r.term - r.age
+            parts.append(project_pool(
+                balance=r.balance, gross_coupon=r.wac, net_coupon=r.net_coupon,
+                original_term=r.term, remaining_term=rem, loan_age=r.term - rem,
+                prepayment=prep, default=dflt, severity=sev, lag=lag, advance=adv,
+            ))
+        n = max(c.n_periods for c in parts)
+        orig = float(sum(c.original_balance for c in parts))
+        cols: dict[str, Any] = {"original_balance": orig, "period": np.arange(1, n + 1, dtype=np.int64)}
+        for f in fields(PoolCashflows):
+            if f.name in ("original_balance", "period", "factor"):
+                continue
+            total = np.zeros(n)
+            for c in parts:
+                a = np.asarray(getattr(c, f.name), dtype=np.float64)
+                total[: len(a)] += a
+            cols[f.name] = total
+        cols["factor"] = (cols["performing_balance"] + cols["foreclosure_balance"]) / orig
+        return PoolCashflows(**cols)
+
+    total = sum(r.balance for r in lines)
+    return _Pool(spec, project_r, f"{len(lines)} rep lines, {total:,.2f}")
 
 
 def _fmt(x: float, spec: str) -> str:
