@@ -451,3 +451,38 @@ def test_pricing_override_replaces_the_rep_lines_at_its_speed() -> None:
     # the override: one line of 360 months remaining; the rep lines run 358 at most
     assert c0.n_periods == 360 and c100.n_periods == 358
     assert c0.original_balance == c100.original_balance == 400_000_000.0
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_fixed_order_written_as_rules_gives_the_same_numbers_to_the_unit(seed: int) -> None:
+    """The fixed order is one program: sequential classes, then a pro-rata group, as
+    ``principal`` keys and as rules, give the same exact results."""
+    base = [
+        {"name": "A", "balance": 400_000.0, "rate": 0.04, "priority": 1},
+        {"name": "B", "balance": 250_000.0, "rate": 0.05, "priority": 2},
+        {"name": "C", "balance": 200_000.0, "rate": 0.06, "priority": 3},
+        {"name": "D", "balance": 150_000.0, "rate": 0.07, "priority": 3},
+    ]
+    fixed = build_deal(
+        [*base[:2], {**base[2], "principal": "pro_rata", "group": "g"}, {**base[3], "principal": "pro_rata", "group": "g"}],
+        asset={"symbol": "USDC", "decimals": DEC},
+        pool={"balance": 1_000_000.0},
+    )
+    rules = build_deal(
+        base,
+        asset={"symbol": "USDC", "decimals": DEC},
+        pool={"balance": 1_000_000.0},
+        principal_rules=[
+            {"pay": "sequential", "classes": ["A", "B"]},
+            {"pay": "pro_rata", "classes": ["C", "D"]},
+        ],
+    )
+    coll = _collections(seed, 40)
+    rems = remittances_from_collections(coll, DEC)
+    _, want = run_exact(compile_exact(fixed), rems)
+    _, got = run_exact(compile_exact(rules), rems)
+    assert [r.principal_paid for r in got] == [r.principal_paid for r in want]
+    assert [r.interest_paid for r in got] == [r.interest_paid for r in want]
+    assert [r.writedown for r in got] == [r.writedown for r in want]
+    assert [r.residual_paid for r in got] == [r.residual_paid for r in want]
+    assert sum(sum(r.principal_paid) for r in got) > 0

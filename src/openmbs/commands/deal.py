@@ -481,6 +481,19 @@ def show(deal: str = _DEAL) -> None:
     typer.echo(f"settlement asset {spec.asset.symbol} ({d.decimals} decimals); pool {d.pool_original} units")
     for i, name in enumerate(d.names):
         typer.echo(f"  {name:<8} priority {d.priority[i]:>2}  face {d.face[i]:>20}  rate(WAD) {d.rate[i]}")
+    for g, gname in enumerate(d.group_names):
+        members = ", ".join(d.names[d.grp_members[q]] for q in range(d.grp_start[g], d.grp_end[g]))
+        sched = d.grp_schedule[g]
+        plan = f"planned balance for {len(sched)} periods, first {sched[0]}" if sched else "no schedule"
+        mode = "sequential" if d.grp_mode[g] == 0 else "pro rata"
+        typer.echo(f"  group {gname}: {members} ({mode}); {plan}")
+    if d.program:
+        typer.echo(f"  rules: {len(d.program) // 4} instructions; principal {d.principal_prog}")
+    from openmbs.structuring import chain_unsupported
+
+    missing = chain_unsupported(d)
+    if missing:
+        typer.echo(f"  not runnable on chain yet: {'; '.join(missing)}")
 
 
 def register(app: typer.Typer) -> None:
