@@ -147,6 +147,18 @@ def programs(draw: Any) -> dict[str, Any]:
             top["accrual_rules"] = [{"z": z, "rules": acc}]
         else:
             tranches[zi]["accrual"] = False
+    # a group no 'planned' rule pays has no schedule
+    targets: set[str] = set()
+    stack = list(rules) + [r for acc in top.get("accrual_rules", []) for r in acc["rules"]]
+    while stack:
+        r = stack.pop()
+        if r["pay"] == "planned":
+            targets.add(r["target"])
+        stack.extend(r.get("split", []))
+    for g in groups:
+        if g["name"] not in targets:
+            del g["planned_balance"]
+            g["kind"] = "none"
     return {"tranches": tranches, **top}
 
 
@@ -371,6 +383,9 @@ _BASE = [
           "principal_rules": [{"pay": "sequential", "classes": ["G", "B"]}, {"pay": "planned", "target": "G"}]},
          "principal_rules[1].target", "no planned balance"),
         ({"groups": [{"name": "G", "classes": ["A"], "kind": "none"}]}, "groups", "need a [[principal_rules]]"),
+        ({"groups": [{"name": "G", "classes": ["A"], "planned_balance": [500.0]}],
+          "principal_rules": [{"pay": "sequential", "classes": ["G", "B"]}]},
+         "groups[0].name", "no 'planned' rule pays"),
     ],
 )
 def test_bad_rules_are_named(top: dict[str, Any], key: str, words: str) -> None:

@@ -647,6 +647,22 @@ def _check_program(spec: DealSpec, file: str | None) -> None:
                 if x < 0:
                     raise _fail("a planned balance cannot be negative", file, f"{gk}.planned_balance[{j}]", x)
     _check_rules(spec, spec.principal_rules, "principal_rules", file)
+    planned: set[str] = set()
+    pending = list(spec.principal_rules) + [r for acc in spec.accrual_rules for r in acc.rules]
+    while pending:
+        rule = pending.pop()
+        if rule.pay == "planned" and rule.target is not None:
+            planned.add(rule.target)
+        pending.extend(rule.split)
+    for k, g in enumerate(spec.groups):
+        if g.kind != "none" and g.name not in planned:
+            raise _fail(
+                "a group with a schedule that no 'planned' rule pays (set kind = 'none', or "
+                "add a rule pay = 'planned' with this target)",
+                file,
+                f"groups[{k}].name",
+                g.name,
+            )
     reached: set[str] = set()
     for rule in spec.principal_rules:
         for name in _rule_names(rule):
