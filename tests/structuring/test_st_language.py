@@ -501,3 +501,37 @@ def test_fixed_order_written_as_rules_gives_the_same_numbers_to_the_unit(seed: i
     assert [r.writedown for r in got] == [r.writedown for r in want]
     assert [r.residual_paid for r in got] == [r.residual_paid for r in want]
     assert sum(sum(r.principal_paid) for r in got) > 0
+
+
+def test_excess_interest_to_a_named_class() -> None:
+    tranches = [
+        {"name": "A", "balance": 600_000.0, "rate": 0.04, "priority": 1},
+        {"name": "B", "remainder": True, "rate": 0.05, "priority": 2},
+        {"name": "X", "balance": 0.0, "coupon": "none", "priority": 3},
+    ]
+    top: dict[str, Any] = {"asset": {"symbol": "USDC", "decimals": DEC}, "pool": {"balance": 1_000_000.0}}
+    plain = build_deal(tranches, **top)
+    spec = build_deal(tranches, excess_interest_to="X", **top)
+    c0 = _collections(11, 24)
+    # interest well above the coupons: there is excess interest
+    coll = Collections.from_arrays(
+        original_balance=1_000_000.0, interest=np.round(c0.interest[0] * 3, 2),
+        scheduled_principal=c0.scheduled_principal[0], prepaid_principal=c0.prepaid_principal[0],
+        losses=c0.losses[0], ending_balance=c0.ending_balance[0],
+    )
+    rems = remittances_from_collections(coll, DEC)
+    _, base = run_exact(compile_exact(plain), rems)
+    _, res = run_exact(compile_exact(spec), rems)
+    x = 2
+    for b, r in zip(base, res, strict=True):
+        # what went to the residual holder as excess interest now goes to X
+        assert r.interest_paid[x] + r.residual_paid == b.residual_paid
+        assert r.interest_paid[:x] == b.interest_paid[:x] and r.principal_paid == b.principal_paid
+        assert r.cash_in == r.cash_out + r.reserve_deposit - r.reserve_draw - r.reserve_release + r.dust_change
+    assert sum(r.interest_paid[x] for r in res) > 0
+    fl = run_waterfall(spec, coll)
+    ex = np.array([r.interest_paid for r in res], dtype=np.float64) / SCALE
+    np.testing.assert_allclose(fl.table("interest_paid")[0], ex, rtol=0, atol=3 * 24 / SCALE)
+    assert "excess_interest_to" in "; ".join(chain_unsupported(compile_exact(spec)))
+    with pytest.raises(SpecError, match="must name a class"):
+        build_deal(tranches, excess_interest_to="R", **top)

@@ -394,6 +394,7 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
         grp_schedule=tuple(grp_schedule),
         multiplier=multiplier,
         group_names=tuple(gnames),
+        excess_to=names.index(spec.excess_interest_to) if spec.excess_interest_to is not None else -1,
     )
     if any(gs.band is not None or gs.speed is not None for gs in spec.groups):
         from openmbs.structuring._schedule import structure_schedules
@@ -486,6 +487,8 @@ def chain_unsupported(deal: ExactDeal) -> list[str]:
         out.append("an index multiplier other than 1")
     if any(r >= NOTIONAL_GROUP for r in deal.io_ref):
         out.append("an IO notional on a group")
+    if deal.excess_to >= 0:
+        out.append("excess_interest_to (excess interest paid to a class)")
     if any(m >> MAX_TRANCHES for m in deal.accretion_mask):
         out.append("an accretion target beyond the 8th class")
     return out

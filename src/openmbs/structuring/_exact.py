@@ -255,6 +255,8 @@ class ExactDeal:
         after the last; empty for a group without schedule).
     multiplier : per tranche, the index multiplier of a floater or inverse floater
         (WAD; empty means 1 for every class).
+    excess_to : the class paid the excess interest at the residual step (-1: the
+        residual holder).
     """
 
     n_tranches: int
@@ -310,6 +312,7 @@ class ExactDeal:
     grp_schedule: tuple[tuple[int, ...], ...] = ()
     multiplier: tuple[int, ...] = ()
     group_names: tuple[str, ...] = ()
+    excess_to: int = -1
     fee_names: tuple[str, ...] = ()
     trigger_names: tuple[str, ...] = ()
 
@@ -1029,6 +1032,10 @@ def _step_reserve_topup(deal: ExactDeal, w: _Work) -> None:
 
 
 def _step_residual(deal: ExactDeal, w: _Work) -> None:
+    if deal.excess_to >= 0:
+        # the interest funds left (excess interest) are that class's interest
+        w.int_paid[deal.excess_to] += w.ifunds
+        w.ifunds = 0
     release = 0
     if w.pool_end == 0:
         release = w.reserve + w.dust

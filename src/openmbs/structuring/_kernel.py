@@ -103,7 +103,8 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
         [deal.reserve_initial / scale, deal.reserve_floor / scale, deal.reserve_pct / WAD]
     )
     misc = np.array(
-        [deal.reserve_flags, deal.interest_on_shortfall, n, deal.n_fees, deal.n_triggers],
+        [deal.reserve_flags, deal.interest_on_shortfall, n, deal.n_fees, deal.n_triggers,
+         deal.excess_to],
         dtype=np.int64,
     )
     prog_i, prog_f = _pack_program(deal)
@@ -640,6 +641,10 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         dep += x
                         ifunds -= x
                 elif op == 10:
+                    if misc[5] >= 0:
+                        # excess interest to the named class
+                        ipaid[misc[5]] += ifunds
+                        ifunds = 0.0
                     release = 0.0
                     if pool_end <= 0.0:
                         release = reserve

@@ -310,6 +310,7 @@ class DealSpec(_Model):
     interest_on_shortfall: bool = False
     cleanup_call: float = Field(0.0, ge=0, lt=1)
     residual: str = Field("residual", min_length=1, max_length=32)
+    excess_interest_to: str | None = None
     source: str | None = Field(None, exclude=True)
 
     def tranche_index(self, name: str) -> int:
@@ -503,6 +504,8 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
         if required not in spec.order:
             raise _fail(f"the order of payments needs the '{required}' step", file, "order", spec.order)
     _check_program(spec, file)
+    if spec.excess_interest_to is not None and spec.excess_interest_to not in names:
+        raise _fail("excess_interest_to must name a class", file, "excess_interest_to", spec.excess_interest_to)
     if spec.first_payment_date <= spec.closing_date:
         raise _fail("first payment must follow closing", file, "first_payment_date", str(spec.first_payment_date))
 

@@ -823,7 +823,7 @@ def run_waterfall(
         raise InputError(f"engine must be 'numba' or 'numpy', got {engine!r}")
     ed = _resolve(deal, collections.original_balance)
     if engine == "numpy" and (
-        ed.program or ed.multiplier or CPN_INVERSE in ed.coupon_kind
+        ed.program or ed.multiplier or CPN_INVERSE in ed.coupon_kind or ed.excess_to >= 0
         or any(r >= NOTIONAL_GROUP for r in ed.io_ref)
     ):
         raise InputError(
