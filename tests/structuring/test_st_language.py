@@ -535,3 +535,40 @@ def test_excess_interest_to_a_named_class() -> None:
     assert "excess_interest_to" in "; ".join(chain_unsupported(compile_exact(spec)))
     with pytest.raises(SpecError, match="must name a class"):
         build_deal(tranches, excess_interest_to="R", **top)
+
+
+def test_rule_programs_do_not_depend_on_the_thread_split() -> None:
+    """Registers and latches are per chunk of scenarios: the parallel kernel gives the
+    serial kernel's numbers, bit for bit, on a deal with rules, a Z and a trigger."""
+    from openmbs.structuring._kernel import pack, run_kernel
+    from openmbs.structuring._waterfall import _COLL_FIELDS
+
+    data = {
+        "tranches": [
+            {"name": "A", "balance": 500_000.0, "rate": 0.04, "priority": 1},
+            {"name": "B", "balance": 200_000.0, "rate": 0.05, "priority": 1},
+            {"name": "Z", "balance": 100_000.0, "rate": 0.06, "priority": 2, "accrual": True},
+            {"name": "S", "remainder": True, "rate": 0.06, "priority": 2},
+        ],
+        "pool": {"balance": 1_000_000.0},
+        "asset": {"symbol": "USDC", "decimals": DEC},
+        "triggers": [{"name": "L", "test": "cumulative_loss", "threshold": 0.003, "effects": ["sequential"]}],
+        "groups": [{"name": "G", "classes": ["A", "B"], "pay": "pro_rata",
+                    "planned_balance": [700_000.0 - 8_000.0 * k for k in range(60)]}],
+        "accrual_rules": [{"z": "Z", "rules": [{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["Z"]}]}],
+        "principal_rules": [
+            {"pay": "sequential", "classes": ["S", "Z", "G"], "when": "L"},
+            {"pay": "planned", "target": "G"},
+            {"pay": "concurrent", "split": [{"percent": 0.7, "pay": "sequential", "classes": ["S", "Z"]},
+                                            {"percent": 0.3, "pay": "sequential", "classes": ["G"]}]},
+        ],
+    }
+    spec = build_deal(data["tranches"], **{k: v for k, v in data.items() if k != "tranches"})
+    colls = [_collections(seed, 60) for seed in range(130)]
+    arrays = {k: np.concatenate([getattr(c, k) for c in colls]) for k in _COLL_FIELDS}
+    packed = pack(compile_exact(spec))
+    serial = run_kernel(packed, arrays, tables=("principal_paid", "accreted"), parallel=False)
+    par = run_kernel(packed, arrays, tables=("principal_paid", "accreted"), parallel=True)
+    for key in ("principal_paid", "accreted"):
+        np.testing.assert_array_equal(par["tr"][key], serial["tr"][key])
+    assert float(serial["tr"]["accreted"].sum()) > 0 and float(serial["tr"]["principal_paid"].sum()) > 0
