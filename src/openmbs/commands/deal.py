@@ -111,6 +111,8 @@ def _pool(
 
         return _Pool(sized, project_t, f"tape {tape} ({len(t)} loans, {st.current_balance:,.2f})")
     p = spec.pool
+    if p.replines and all(x is None for x in (balance, wac, net, term, age)):
+        return _repline_pool(spec, sev, lag, adv)
     b = balance if balance is not None else p.balance
     g = wac / 100.0 if wac is not None else p.wac
     n = net / 100.0 if net is not None else p.net_coupon
@@ -148,6 +150,44 @@ def _pool(
         )
 
     return _Pool(sized, project_g, f"generic pool {b:,.2f} WAC {g:.3%} net {n:.3%} term {tm} age {a}")
+
+
+def _repline_pool(spec: DealSpec, sev: float, lag: int, adv: Any) -> _Pool:
+    """The deal's rep lines, each projected on its own, flows summed (balances of a
+    line past its term are 0; the factor is over the summed original balance)."""
+    from dataclasses import fields
+
+    import numpy as np
+
+    from openmbs.cashflow import PoolCashflows, project_pool
+
+    lines = spec.pool.replines
+
+    def project_r(prep: Prepayment, dflt: Default | None) -> PoolCashflows:
+        parts = []
+        for r in lines:
+            rem = r.remaining_term if r.remaining_term is not None else r.term - r.age
+            parts.append(project_pool(
+                balance=r.balance, gross_coupon=r.wac, net_coupon=r.net_coupon,
+                original_term=r.term, remaining_term=rem, loan_age=r.term - rem,
+                prepayment=prep, default=dflt, severity=sev, lag=lag, advance=adv,
+            ))
+        n = max(c.n_periods for c in parts)
+        orig = float(sum(c.original_balance for c in parts))
+        cols: dict[str, Any] = {"original_balance": orig, "period": np.arange(1, n + 1, dtype=np.int64)}
+        for f in fields(PoolCashflows):
+            if f.name in ("original_balance", "period", "factor"):
+                continue
+            total = np.zeros(n)
+            for c in parts:
+                a = np.asarray(getattr(c, f.name), dtype=np.float64)
+                total[: len(a)] += a
+            cols[f.name] = total
+        cols["factor"] = (cols["performing_balance"] + cols["foreclosure_balance"]) / orig
+        return PoolCashflows(**cols)
+
+    total = sum(r.balance for r in lines)
+    return _Pool(spec, project_r, f"{len(lines)} rep lines, {total:,.2f}")
 
 
 def _fmt(x: float, spec: str) -> str:
@@ -375,6 +415,61 @@ def breakeven_cmd(
     typer.echo(f"{pool.spec.name} {tranche}: breakeven {label} = {value:.4f} ({pool.label})")
 
 
+_DEC_SPEEDS = typer.Option(
+    "0,100,150,250,400,500", "--psa", help="PSA speeds (percent of PSA), comma-separated."
+)
+_DEC_CLASSES = typer.Option(None, "--tranche", help="Only these classes (comma-separated).")
+
+
+@deal_app.command("decrement")
+def decrement_cmd(
+    deal: str = _DEAL,
+    psa: str = _DEC_SPEEDS,
+    tranche: str | None = _DEC_CLASSES,
+    as_json: bool = _JSON,
+) -> None:
+    """Prospectus decrement table: percent of original balance outstanding at each
+    anniversary, per class and constant PSA speed, and the weighted average life (years
+    from settlement, on net reductions of class balance). The collateral is the deal's
+    [pool] (its rep lines, and any pricing override at a speed)."""
+    from openmbs.structuring import decrement_table
+
+    spec = _load(deal)
+    speeds = _floats(psa, "--psa")
+    tab = decrement_table(spec, speeds)
+    wanted = list(tab.names)
+    if tranche is not None:
+        wanted = [x.strip() for x in tranche.split(",") if x.strip()]
+        for name in wanted:
+            if name not in tab.names:
+                raise InputError(f"--tranche {name!r} is not in the deal ({', '.join(tab.names)})")
+    if as_json:
+        data = tab.as_dict()
+        classes = data["classes"]
+        assert isinstance(classes, dict)
+        data["classes"] = {k: v for k, v in classes.items() if k in wanted}
+        typer.echo(json.dumps(data))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=132)
+    heads = [f"{s:g}%" for s in tab.psa]
+    for name in wanted:
+        i = tab.names.index(name)
+        t = Table(title=f"{tab.deal} class {name}: percent of original balance outstanding (PSA)")
+        t.add_column("distribution date", justify="left")
+        for h in heads:
+            t.add_column(h, justify="right")
+        t.add_row("Initial percent", *["100"] * len(heads))
+        for k, d in enumerate(tab.dates):
+            t.add_row(d.strftime("%B %Y"), *[tab.cell(s, k, i) for s in range(len(tab.psa))])
+        t.add_row("WAL (years)", *[_fmt(float(tab.wal[s, i]), ".1f") for s in range(len(tab.psa))])
+        console.print(t)
+
+
 @deal_app.command("show")
 def show(deal: str = _DEAL) -> None:
     """Validate a deal spec and print its classes as compiled (base units)."""
@@ -386,6 +481,19 @@ def show(deal: str = _DEAL) -> None:
     typer.echo(f"settlement asset {spec.asset.symbol} ({d.decimals} decimals); pool {d.pool_original} units")
     for i, name in enumerate(d.names):
         typer.echo(f"  {name:<8} priority {d.priority[i]:>2}  face {d.face[i]:>20}  rate(WAD) {d.rate[i]}")
+    for g, gname in enumerate(d.group_names):
+        members = ", ".join(d.names[d.grp_members[q]] for q in range(d.grp_start[g], d.grp_end[g]))
+        sched = d.grp_schedule[g]
+        plan = f"planned balance for {len(sched)} periods, first {sched[0]}" if sched else "no schedule"
+        mode = "sequential" if d.grp_mode[g] == 0 else "pro rata"
+        typer.echo(f"  group {gname}: {members} ({mode}); {plan}")
+    if d.program:
+        typer.echo(f"  rules: {len(d.program) // 4} instructions; principal {d.principal_prog}")
+    from openmbs.structuring import chain_unsupported
+
+    missing = chain_unsupported(d)
+    if missing:
+        typer.echo(f"  not runnable on chain yet: {'; '.join(missing)}")
 
 
 def register(app: typer.Typer) -> None:
