@@ -35,6 +35,7 @@ from openmbs.pricing._oas import (
     path_pool_cashflows,
 )
 from openmbs.pricing._offering import price_at_yield
+from openmbs.pricing._pass_through import GenericPool, PassThroughAnalytics, price_pass_through
 from openmbs.pricing._spread import (
     ParYieldCurve,
     price_from_z_spread,
@@ -52,9 +53,11 @@ from openmbs.pricing._tranche import TrancheAnalytics, price_yield_table, tranch
 __all__ = [
     "BondAnalytics",
     "EffectiveAnalytics",
+    "GenericPool",
     "OASResult",
     "ParCurve",
     "ParYieldCurve",
+    "PassThroughAnalytics",
     "PoolLines",
     "Projector",
     "RefinancingSCurve",
@@ -78,6 +81,7 @@ __all__ = [
     "price_at_yield",
     "price_from_yield",
     "price_from_z_spread",
+    "price_pass_through",
     "price_yield_table",
     "settle_days_from_date",
     "spread_to_curve_at_wal",
