@@ -1,0 +1,21 @@
+"""The public API of ``openmbs.report`` changes only on purpose (see tests/api_pin.py)."""
+
+from __future__ import annotations
+
+import openmbs.report as report
+from api_pin import check_public_api
+
+PUBLIC = [
+    "pool_series",
+    "write_report",
+    "write_summary",
+]
+
+SIGNATURES = {
+    "write_report": "(out: 'Path', result: 'Any', audit_checks: 'Sequence[Any]') -> 'Path'",
+    "write_summary": "(out: 'Path', result: 'Any', audit_checks: 'Sequence[Any]') -> 'Path'",
+}
+
+
+def test_report_public_api() -> None:
+    check_public_api(report, PUBLIC, SIGNATURES)
