@@ -13,6 +13,7 @@ from api_pin import check_public_api
 
 PUBLIC = [
     "BondAnalytics",
+    "DealRun",
     "EffectiveAnalytics",
     "GenericPool",
     "OASResult",
@@ -20,6 +21,7 @@ PUBLIC = [
     "ParYieldCurve",
     "PassThroughAnalytics",
     "PoolLines",
+    "PoolProjector",
     "Projector",
     "RefinancingSCurve",
     "TrancheAnalytics",
@@ -31,6 +33,8 @@ PUBLIC = [
     "bootstrap_par_curve",
     "coupon_schedule",
     "days_30_360",
+    "deal_breakeven",
+    "deal_price_yield_table",
     "delay_from_stated",
     "effective_measures",
     "mortgage_yield_from_bey",
@@ -39,12 +43,15 @@ PUBLIC = [
     "pass_through_projector",
     "path_pool_cashflows",
     "payment_times",
+    "pool_projector",
     "price_at_yield",
     "price_from_yield",
     "price_from_z_spread",
     "price_pass_through",
     "price_yield_table",
+    "run_deal",
     "settle_days_from_date",
+    "size_deal",
     "spread_to_curve_at_wal",
     "tranche_analytics",
     "yield_from_price",
@@ -52,6 +59,8 @@ PUBLIC = [
 ]
 
 SIGNATURES = {
+    "deal_breakeven": '(deal: \'DealSpec\', pool: \'GenericPool | LoanTape\', tranche: \'str\', *, by: "Literal[\'cdr\', \'sda\']", prepayment: \'Prepayment\', severity: \'float\', lag: \'int\' = 0, advance: \'str\' = \'principal\') -> \'float\'',
+    "run_deal": "(deal: 'DealSpec', pool: 'GenericPool | LoanTape', *, prepayment: 'Prepayment', default: 'Default | None' = None, severity: 'float' = 0.0, lag: 'int' = 0, advance: 'str' = 'principal', index_rate: 'float' = 0.0, price: 'float | None' = None) -> 'DealRun'",
     "analyze": "(cash_flow: 'npt.ArrayLike', principal: 'npt.ArrayLike', balance: 'float', *, price: 'float | None' = None, yield_: 'float | None' = None, delay_days: 'float' = 0, settle_days: 'float' = 0, coupon: 'float | None' = None) -> 'BondAnalytics'",
     "price_pass_through": "(pool: 'GenericPool | LoanTape', *, prepayment: 'Prepayment', default: 'Default | None' = None, severity: 'float' = 0.0, lag: 'int' = 0, advance: 'str' = 'principal', price: 'float | None' = None, yield_: 'float | None' = None, delay_days: 'int' = 0, settle_days: 'int' = 0, curve: 'ParCurve | None' = None, effective: 'bool' = False, mortgage_rate: 'float | None' = None, shift_bp: 'float' = 25.0) -> 'PassThroughAnalytics'",
     "effective_measures": "(project: 'Projector | Callable[[float], Any]', *, price: 'float | None' = None, yield_: 'float | None' = None, curve: 'ZeroCurve | None' = None, shift_bp: 'float' = 25.0, delay_days: 'float' = 0, settle_days: 'float' = 0, coupon: 'float | None' = None) -> 'EffectiveAnalytics'",

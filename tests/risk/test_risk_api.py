@@ -7,6 +7,7 @@ from api_pin import check_public_api
 
 PUBLIC = [
     "SCENARIO_COLUMNS",
+    "SUMMARY_MEASURES",
     "CalibrationRow",
     "CreditModel",
     "CreditModelInfo",
