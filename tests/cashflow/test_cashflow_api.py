@@ -10,6 +10,7 @@ PUBLIC = [
     "OUTPUT_FORMATS",
     "PROJECTION_COLUMNS",
     "PoolCashflows",
+    "ProjectionTotals",
     "advance_mode",
     "project_loans",
     "project_pool",
@@ -28,3 +29,12 @@ SIGNATURES = {
 
 def test_cashflow_public_api() -> None:
     check_public_api(cashflow, PUBLIC, SIGNATURES)
+
+
+def test_docstring_examples_run() -> None:
+    import doctest
+
+    import openmbs.cashflow._result as result
+
+    outcome = doctest.testmod(result, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert outcome.attempted > 0 and outcome.failed == 0
