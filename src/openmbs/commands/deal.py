@@ -69,7 +69,7 @@ _BY = typer.Option("cdr", "--by", help="Solve for 'cdr' (percent a year) or 'sda
 
 
 def _load(deal: str) -> DealSpec:
-    from openmbs.structuring import resolve_deal  # analytics: see the module's note
+    from openmbs.structuring import resolve_deal  # heavy: see the module's note
 
     return resolve_deal(deal)
 
@@ -85,7 +85,7 @@ def _pool(
 ) -> tuple[GenericPool | LoanTape, str]:
     """The pool of --tape, or the generic pool of the flags (percent) filled from the
     deal's [pool] section; and its label."""
-    from openmbs.collateral import pool_stats, read_tape  # analytics: see the module's note
+    from openmbs.collateral import pool_stats, read_tape  # heavy: see the module's note
     from openmbs.pricing import GenericPool
 
     if tape is not None:
@@ -148,7 +148,7 @@ def run(
     as_json: bool = _JSON,
 ) -> None:
     """Run the deal's waterfall on a tape or a generic pool and print the tranche table."""
-    from openmbs.pricing import run_deal  # analytics: see the module's note
+    from openmbs.pricing import run_deal  # heavy: see the module's note
     from openmbs.structuring import period_table, write_table
 
     spec = _load(deal)
@@ -227,7 +227,7 @@ def table_cmd(
     as_json: bool = _JSON,
 ) -> None:
     """Price/yield table of one tranche: yield, WAL and modified duration at each speed."""
-    from openmbs.pricing import deal_price_yield_table  # analytics: see the module's note
+    from openmbs.pricing import deal_price_yield_table  # heavy: see the module's note
 
     spec = _load(deal)
     pool, _ = _pool(spec, tape, balance, wac, net_coupon, term, age)
@@ -291,7 +291,7 @@ def breakeven_cmd(
     The table prints a CDR in percent; --json gives it as a decimal under "cdr" (an SDA
     speed, percent of SDA, under "sda").
     """
-    from openmbs.pricing import deal_breakeven  # analytics: see the module's note
+    from openmbs.pricing import deal_breakeven  # heavy: see the module's note
 
     if by not in ("cdr", "sda"):
         raise InputError(f"--by must be 'cdr' or 'sda', got {by!r}")
@@ -315,7 +315,7 @@ def breakeven_cmd(
 @deal_app.command("show")
 def show(deal: str = _DEAL) -> None:
     """Validate a deal spec and print its classes as compiled (base units)."""
-    from openmbs.structuring import compile_exact  # analytics: see the module's note
+    from openmbs.structuring import compile_exact  # heavy: see the module's note
 
     spec = _load(deal)
     d = compile_exact(spec)
