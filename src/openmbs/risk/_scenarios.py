@@ -16,19 +16,28 @@ from __future__ import annotations
 import atexit
 import itertools
 import math
+import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as cf_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from openmbs.errors import InputError
+from openmbs.behaviour import Default, Prepayment
+from openmbs.cashflow import advance_mode, project_loans
+from openmbs.errors import ConvergenceError, InputError
+from openmbs.pricing import analyze, price_from_yield
+from openmbs.structuring import collections_from_projection, run_waterfall
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from openmbs.pricing import PoolLines
     from openmbs.structuring import DealSpec
 
@@ -241,8 +250,6 @@ class ScenarioResults:
 
     def write(self, path: str) -> None:
         """Write the table as Parquet (atomically: a temporary file, then renamed)."""
-        import pyarrow.parquet as pq
-
         tmp = f"{path}.tmp-{os.getpid()}"
         pq.write_table(self.table, tmp)
         os.replace(tmp, path)
@@ -272,9 +279,6 @@ _EXECUTORS: dict[int, Any] = {}
 
 def _executor(n_workers: int, job: _Job) -> Any:
     """The kept process pool of ``n_workers`` workers (started and warmed on first use)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     ex = _EXECUTORS.get(n_workers)
     if ex is not None and not getattr(ex, "_broken", False):
         return ex
@@ -295,8 +299,6 @@ def _shutdown_executors() -> None:
 
 def _run_chunk(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
     """Evaluate a chunk of scenarios (a top-level function: it runs in worker processes)."""
-    import numba
-
     threads = numba.get_num_threads()
     numba.set_num_threads(1)  # per-scenario results independent of the thread count
     try:
@@ -306,14 +308,6 @@ def _run_chunk(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
 
 
 def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
-    from dataclasses import replace
-
-    from openmbs.behaviour import Default, Prepayment
-    from openmbs.cashflow import advance_mode, project_loans
-    from openmbs.errors import ConvergenceError
-    from openmbs.pricing import analyze, price_from_yield
-    from openmbs.structuring import collections_from_projection, run_waterfall
-
     deal, pool = job.deal, job.pool
     projections = []
     for psa, cdr, sev, _ in rows:
@@ -446,8 +440,6 @@ def run_scenarios(
     if size < 1:
         raise InputError(f"chunk_size {chunk_size!r}: must be >= 1")
     spans = _chunks(n, size)
-    from openmbs.cashflow import advance_mode
-
     job = _Job(deal, pool, float(price), int(lag), float(index_rate), advance_mode(advance))
     parts: list[dict[str, FloatArray] | None] = [None] * len(spans)
 
@@ -457,6 +449,7 @@ def run_scenarios(
             progress(spans[j][1] - spans[j][0])
 
     if dask_address is not None:
+        # distributed is needed only with a cluster (and loads in a second): imported here
         from distributed import Client, as_completed
 
         backend = "dask"
@@ -473,9 +466,6 @@ def run_scenarios(
         for j, (lo, hi) in enumerate(spans):
             done(j, _run_chunk(job, rows[lo:hi]))
     else:
-        from concurrent.futures import as_completed as cf_completed
-        from concurrent.futures.process import BrokenProcessPool
-
         backend = "processes"
         ex = _executor(n_workers, job)
         try:
@@ -491,8 +481,6 @@ def run_scenarios(
 def _assemble(
     rows: FloatArray, parts: Sequence[dict[str, FloatArray] | None], backend: str, workers: int
 ) -> ScenarioResults:
-    import pyarrow as pa
-
     ready = [p for p in parts if p is not None]
     names = tuple(str(x) for x in ready[0]["names"])
     nt = len(names)
