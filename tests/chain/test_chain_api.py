@@ -9,6 +9,7 @@ PUBLIC = [
     "CONTRACTS",
     "CONTRACTS_DIR",
     "DEAL_ENV",
+    "DEPLOYABLE_CONTRACTS",
     "EMBEDDED_CHAIN_ID",
     "JOURNAL_FORMAT",
     "KEY_ENV",
@@ -34,6 +35,7 @@ PUBLIC = [
     "deployer",
     "dev_attestor_keys",
     "export_artifacts",
+    "foundry_artifact",
     "load_account",
     "network_env",
     "open_embedded",
@@ -42,6 +44,7 @@ PUBLIC = [
     "report_from_dict",
     "report_to_dict",
     "use_network",
+    "write_foundry_artifacts",
 ]
 
 SIGNATURES = {

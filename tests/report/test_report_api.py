@@ -6,8 +6,15 @@ import openmbs.report as report
 from api_pin import check_public_api
 
 PUBLIC = [
+    "SECTIONS",
+    "DistributionStatement",
+    "loan_file",
+    "period_statements",
     "pool_series",
+    "statement_csv_rows",
+    "statement_from_csv_rows",
     "write_report",
+    "write_statements",
     "write_summary",
 ]
 

@@ -1,4 +1,5 @@
-"""On-chain deals: Vyper contracts, deployment, typed clients and artefact export.
+"""On-chain deals: Vyper contracts, deployment, typed clients and artefact export
+(``write_foundry_artifacts``: Foundry-style ``out/<Name>.json`` for integrators).
 
 The contracts (``contracts/*.vy``, Vyper 0.4.3 on snekmate) are a deal core that
 holds the cash and the per-unit indices (``Deal``), one ERC-20 per tranche
@@ -13,6 +14,7 @@ an embedded EVM run the same bytecode faster for long simulations.
 """
 
 from openmbs.chain._anvil import anvil_dev_keys
+from openmbs.chain._artifacts import DEPLOYABLE_CONTRACTS, foundry_artifact, write_foundry_artifacts
 from openmbs.chain._clients import DealClient, TrancheStatus, attestation_deadline
 from openmbs.chain._contracts import (
     CONTRACTS,
@@ -56,6 +58,7 @@ __all__ = [
     "CONTRACTS",
     "CONTRACTS_DIR",
     "DEAL_ENV",
+    "DEPLOYABLE_CONTRACTS",
     "EMBEDDED_CHAIN_ID",
     "JOURNAL_FORMAT",
     "KEY_ENV",
@@ -81,6 +84,7 @@ __all__ = [
     "deployer",
     "dev_attestor_keys",
     "export_artifacts",
+    "foundry_artifact",
     "load_account",
     "network_env",
     "open_embedded",
@@ -89,4 +93,5 @@ __all__ = [
     "report_from_dict",
     "report_to_dict",
     "use_network",
+    "write_foundry_artifacts",
 ]
