@@ -11,10 +11,12 @@ from rich.table import Table
 
 from openmbs._files import atomic_write
 from openmbs.commands._output import console as stdout_console
+from openmbs.commands._output import print_table
 from openmbs.errors import InputError
 
-# The credit models load scikit-learn, numpy and pyarrow (seconds): each command imports
-# them when it runs, so that `openmbs --help` and the other commands do not wait.
+# The credit models and loan histories load scikit-learn, numpy and pyarrow (seconds):
+# each command imports them when it runs, so that `openmbs --help` and the other
+# commands do not wait.
 
 
 def train(
@@ -224,8 +226,11 @@ def transitions(
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
 ) -> None:
-    """Estimate monthly roll rates between loan states from a real loan history."""
-    from openmbs.servicing import (
+    """Estimate monthly roll rates between loan states from a real loan history.
+
+    --json gives probabilities as decimals; the table shows percent.
+    """
+    from openmbs.servicing import (  # heavy: see the module's note
         LoanState,
         estimate_transitions,
         read_fannie_performance,
@@ -252,9 +257,6 @@ def transitions(
         doc = {"performance": str(performance), "agency": history.agency, **matrix.to_dict()}
         typer.echo(json.dumps(doc, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     pooled = matrix.pooled()
     obs, prob = pooled.observations[0], pooled.probabilities[0]
     seen = [s for s in LoanState if pooled.counts[0, :, s].any() or obs[s]]
@@ -270,6 +272,6 @@ def transitions(
         if not obs[s]:
             continue
         table.add_row(s.label, *[f"{100 * prob[s, t]:.1f}" for t in seen], f"{obs[s]:,}")
-    Console().print(table)
+    print_table(table)
     used = int((matrix.observations.sum(axis=1) > 0).sum())
     typer.echo(f"{used} of {matrix.n_buckets} buckets by {', '.join(dims) or 'nothing'} observed")
