@@ -23,7 +23,7 @@ runner = CliRunner()
 
 #: Keys that hold a rate: a decimal in every JSON output (a percent would be >= 1 here).
 RATE_KEYS = {"yield", "mortgage_yield", "wac", "net_wac", "cdr", "severity", "wa_dti",
-             "balance_share", "positive_rate"}
+             "balance_share", "positive_rate", "sigma", "par_yield"}
 
 
 def _walk(doc: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
@@ -64,6 +64,7 @@ def _json_outputs(tape: Path) -> dict[str, list[str]]:
         "deal breakeven": ["deal", "breakeven", "senior_sub", "--tranche", "SUB",
                            "--severity", "40"],
         "tape stats": ["tape", "stats", str(tape)],
+        "price oas": ["price", "oas", "--price", "101", "--paths", "20"],
         "risk scenarios": ["risk", "scenarios", "--deal", "four_tranche", "--psa", "100,300",
                            "--cdr", "0,2", "--severity", "40", "--shift-bp", "0,100",
                            "--price", "100", "--workers", "1"],
@@ -83,7 +84,7 @@ def test_every_json_output_gives_rates_as_decimals_named_without_underscore(tape
                 for x in _values(value):
                     assert -1.0 < x < 1.0, f"{name}: {where}.{key} = {x}: not a decimal"
     # the check saw the rates it is about, in more than one command
-    assert {"yield", "wac", "cdr", "severity"} <= seen
+    assert {"yield", "wac", "cdr", "severity", "sigma", "par_yield"} <= seen
 
 
 def test_breakeven_json_is_the_table_value_as_a_decimal() -> None:

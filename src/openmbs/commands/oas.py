@@ -182,7 +182,8 @@ def oas(
     check_flag("lag", lag)
     adv = advance_from_flags(advance, no_advance)
 
-    zc = ParCurve.parse(curve).zero_curve()
+    par = ParCurve.parse(curve)
+    zc = par.zero_curve()
     common: dict[str, Any] = {
         "curve": zc,
         "n_paths": paths,
@@ -215,7 +216,10 @@ def oas(
         )
         what = f"deal {spec.name}"
     if as_json:
-        typer.echo(json.dumps({"security": what, "pool": label, "curve": curve,
+        # the curve as decimals, like every rate in JSON (the flag takes percent)
+        curve_doc = {"tenor_years": [float(t) for t in par.tenors],
+                     "par_yield": [float(y) for y in par.par_yields]}
+        typer.echo(json.dumps({"security": what, "pool": label, "curve": curve_doc,
                                "results": [r.as_dict() for r in results]}))
         return
     t = Table(title=f"OAS of {what} ({label}), {paths} paths, sigma {sigma:g} bp, "
