@@ -19,7 +19,6 @@ KNOWN = {
     ("openmbs.pricing._oas", "openmbs.cashflow._project"),
     ("openmbs.sim._lifecycle", "openmbs.agents._servicer"),
     ("openmbs.sim._lifecycle", "openmbs.chain._clients"),
-    ("openmbs.sim._lifecycle", "openmbs.chain._lean"),
     ("openmbs.sim._loansim", "openmbs.cashflow._advance"),
 }
 

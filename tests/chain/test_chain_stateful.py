@@ -5,7 +5,7 @@ random, with a Python model kept in step with the contracts by wrapper methods.
 The machine (:class:`DealMachine`, module level, Curve stableswap-ng style) runs on the
 four_tranche example deal (``ExactWaterfall``: fees, reserve account, OC turbo and
 cumulative-loss trap triggers, a net-WAC capped class) deployed once per process in
-its own lean embedded EVM (``openmbs.chain._lean``); each example starts from the
+its own lean embedded EVM (``openmbs.chain.fastevm``); each example starts from the
 freshly deployed, still open offering (``env.anchor()``).
 
 The model is the exact engine (``apply_period`` on the deal's compiled ``ExactDeal``)
@@ -61,7 +61,7 @@ from hypothesis.stateful import (
 )
 
 from openmbs.chain import config_from_spec, deploy_deal
-from openmbs.chain._lean import make_lean
+from openmbs.chain.fastevm import make_lean
 from openmbs.oracle import RemittanceReport, attest
 from openmbs.structuring import example_deal
 from openmbs.structuring._exact import ExactRemittance, apply_period, initial_state

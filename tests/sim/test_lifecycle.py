@@ -237,7 +237,7 @@ def test_lifecycle_reconciles_on_chain(
     assert not bad, bad
     assert res.reconciled
 
-    import openmbs.chain._lean as lean
+    import openmbs.chain.fastevm as lean
 
     monkeypatch.setattr(lean, "make_lean", lambda env: False)
     stock = run_lifecycle(tmp_path / "stock", cfg)

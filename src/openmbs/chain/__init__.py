@@ -8,6 +8,9 @@ offering escrow (``Issuance``), a timelock (``Timelock``) and the waterfall
 (``ExactWaterfall``, a line-by-line port of the exact Python waterfall
 ``openmbs.structuring._exact.apply_period``, equal to it to the unit).
 They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
+
+:mod:`openmbs.chain.fastevm` is tooling beside the chain code, not part of it: it makes
+an embedded EVM run the same bytecode faster for long simulations.
 """
 
 from openmbs.chain._anvil import anvil_dev_keys
@@ -36,15 +39,20 @@ from openmbs.chain._journal import (
     EMBEDDED_CHAIN_ID,
     JOURNAL_FORMAT,
     EmbeddedDeal,
-    attestation_from_dict,
-    attestation_to_dict,
     deploy_embedded,
     dev_attestor_keys,
     open_embedded,
+)
+from openmbs.chain._verify import DEAL_ENV, check_addresses, check_record, read_deal
+
+# The JSON codecs of reports and attestations are the oracle's (``openmbs.oracle``); they
+# stay importable from here, where the ``openmbs chain`` commands first found them.
+from openmbs.oracle import (
+    attestation_from_dict,
+    attestation_to_dict,
     report_from_dict,
     report_to_dict,
 )
-from openmbs.chain._verify import DEAL_ENV, check_addresses, check_record, read_deal
 
 __all__ = [
     "CONTRACTS",

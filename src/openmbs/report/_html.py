@@ -279,7 +279,7 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
             a["wal"],
             a["first"],
             a["last"],
-            a["yield_"],
+            a.get("yield", a.get("yield_")),  # "yield_" in folders recorded by 0.1.0
             a["modified_duration"],
             a["loss"],
         )

@@ -361,7 +361,7 @@ def _deploy(
 
     from openmbs.agents import AttestorSet
     from openmbs.chain import config_from_spec, deploy_deal
-    from openmbs.chain._lean import make_lean
+    from openmbs.chain.fastevm import make_lean
     from openmbs.indexer import BoaLogCollector, MemoryLogSource
 
     attestor_keys, investor_keys = _run_keys(cfg, keys)

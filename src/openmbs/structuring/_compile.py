@@ -20,6 +20,8 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 
+from openmbs.behaviour import Prepayment
+from openmbs.cashflow import project_pool
 from openmbs.errors import SpecError
 from openmbs.structuring._exact import (
     CPN_FIXED,
@@ -152,9 +154,6 @@ def _band_principal(
     balance: float, wac: float, net: float, term: int, age: int, psa: float
 ) -> tuple[float, ...]:
     """Pool principal per period at a PSA speed (no defaults), from the cash-flow engine."""
-    from openmbs.behaviour import Prepayment
-    from openmbs.cashflow import project_pool
-
     cf = project_pool(
         balance=balance,
         gross_coupon=wac,

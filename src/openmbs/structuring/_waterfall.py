@@ -847,6 +847,7 @@ def _cash_in(c: Collections) -> FloatArray:
 
 
 def _run_numba(ed: ExactDeal, c: Collections, kept: tuple[str, ...]) -> WaterfallResult:
+    # not at the top: _kernel imports this module's field lists (an import cycle)
     from openmbs.structuring._kernel import pack, run_kernel
 
     # scenario-major (n_scenarios, n_periods) inputs, read as they are (no copies);
