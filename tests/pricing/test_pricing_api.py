@@ -24,6 +24,7 @@ PUBLIC = [
     "PoolProjector",
     "Projector",
     "RefinancingSCurve",
+    "RepLinePool",
     "TrancheAnalytics",
     "ZeroCurve",
     "accrued_interest",
@@ -59,8 +60,8 @@ PUBLIC = [
 ]
 
 SIGNATURES = {
-    "deal_breakeven": '(deal: \'DealSpec\', pool: \'GenericPool | LoanTape\', tranche: \'str\', *, by: "Literal[\'cdr\', \'sda\']", prepayment: \'Prepayment\', severity: \'float\', lag: \'int\' = 0, advance: \'str\' = \'principal\') -> \'float\'',
-    "run_deal": "(deal: 'DealSpec', pool: 'GenericPool | LoanTape', *, prepayment: 'Prepayment', default: 'Default | None' = None, severity: 'float' = 0.0, lag: 'int' = 0, advance: 'str' = 'principal', index_rate: 'float' = 0.0, price: 'float | None' = None) -> 'DealRun'",
+    "deal_breakeven": '(deal: \'DealSpec\', pool: \'GenericPool | LoanTape | RepLinePool\', tranche: \'str\', *, by: "Literal[\'cdr\', \'sda\']", prepayment: \'Prepayment\', severity: \'float\', lag: \'int\' = 0, advance: \'str\' = \'principal\') -> \'float\'',
+    "run_deal": "(deal: 'DealSpec', pool: 'GenericPool | LoanTape | RepLinePool', *, prepayment: 'Prepayment', default: 'Default | None' = None, severity: 'float' = 0.0, lag: 'int' = 0, advance: 'str' = 'principal', index_rate: 'float' = 0.0, price: 'float | None' = None) -> 'DealRun'",
     "analyze": "(cash_flow: 'npt.ArrayLike', principal: 'npt.ArrayLike', balance: 'float', *, price: 'float | None' = None, yield_: 'float | None' = None, delay_days: 'float' = 0, settle_days: 'float' = 0, coupon: 'float | None' = None) -> 'BondAnalytics'",
     "price_pass_through": "(pool: 'GenericPool | LoanTape', *, prepayment: 'Prepayment', default: 'Default | None' = None, severity: 'float' = 0.0, lag: 'int' = 0, advance: 'str' = 'principal', price: 'float | None' = None, yield_: 'float | None' = None, delay_days: 'int' = 0, settle_days: 'int' = 0, curve: 'ParCurve | None' = None, effective: 'bool' = False, mortgage_rate: 'float | None' = None, shift_bp: 'float' = 25.0) -> 'PassThroughAnalytics'",
     "effective_measures": "(project: 'Projector | Callable[[float], Any]', *, price: 'float | None' = None, yield_: 'float | None' = None, curve: 'ZeroCurve | None' = None, shift_bp: 'float' = 25.0, delay_days: 'float' = 0, settle_days: 'float' = 0, coupon: 'float | None' = None) -> 'EffectiveAnalytics'",

@@ -45,7 +45,7 @@ from openmbs.errors import InputError
 
 if TYPE_CHECKING:
     from openmbs.collateral import LoanTape
-    from openmbs.pricing import GenericPool
+    from openmbs.pricing import GenericPool, RepLinePool
     from openmbs.structuring import DealSpec
 
 # The analytics (openmbs.pricing, structuring, collateral) load numba, scipy and pyarrow,
@@ -82,11 +82,11 @@ def _pool(
     net: float | None,
     term: int | None,
     age: int | None,
-) -> tuple[GenericPool | LoanTape, str]:
+) -> tuple[GenericPool | LoanTape | RepLinePool, str]:
     """The pool of --tape, or the generic pool of the flags (percent) filled from the
     deal's [pool] section; and its label."""
     from openmbs.collateral import pool_stats, read_tape  # heavy: see the module's note
-    from openmbs.pricing import GenericPool
+    from openmbs.pricing import GenericPool, RepLinePool
 
     if tape is not None:
         given = [f for f, v in (("--balance", balance), ("--wac", wac), ("--net-coupon", net),
@@ -98,7 +98,7 @@ def _pool(
         return t, f"tape {tape} ({len(t)} loans, {st.current_balance:,.2f})"
     p = spec.pool
     if p.replines and all(x is None for x in (balance, wac, net, term, age)):
-        return _repline_pool(spec, sev, lag, adv)
+        return RepLinePool.from_deal(spec), f"{len(p.replines)} rep lines, {RepLinePool.from_deal(spec).balance:,.2f}"
     b = balance if balance is not None else p.balance
     g = wac / 100.0 if wac is not None else p.wac
     n = net / 100.0 if net is not None else p.net_coupon
@@ -118,44 +118,6 @@ def _pool(
         raise InputError(f"--age {a} must be below --term {tm}")
     label = f"generic pool {b:,.2f} WAC {g:.3%} net {n:.3%} term {tm} age {a}"
     return GenericPool(balance=b, gross_coupon=g, net_coupon=n, original_term=tm, loan_age=a), label
-
-
-def _repline_pool(spec: DealSpec, sev: float, lag: int, adv: Any) -> _Pool:
-    """The deal's rep lines, each projected on its own, flows summed (balances of a
-    line past its term are 0; the factor is over the summed original balance)."""
-    from dataclasses import fields
-
-    import numpy as np
-
-    from openmbs.cashflow import PoolCashflows, project_pool
-
-    lines = spec.pool.replines
-
-    def project_r(prep: Prepayment, dflt: Default | None) -> PoolCashflows:
-        parts = []
-        for r in lines:
-            rem = r.remaining_term if r.remaining_term is not None else r.term - r.age
-            parts.append(project_pool(
-                balance=r.balance, gross_coupon=r.wac, net_coupon=r.net_coupon,
-                original_term=r.term, remaining_term=rem, loan_age=r.term - rem,
-                prepayment=prep, default=dflt, severity=sev, lag=lag, advance=adv,
-            ))
-        n = max(c.n_periods for c in parts)
-        orig = float(sum(c.original_balance for c in parts))
-        cols: dict[str, Any] = {"original_balance": orig, "period": np.arange(1, n + 1, dtype=np.int64)}
-        for f in fields(PoolCashflows):
-            if f.name in ("original_balance", "period", "factor"):
-                continue
-            total = np.zeros(n)
-            for c in parts:
-                a = np.asarray(getattr(c, f.name), dtype=np.float64)
-                total[: len(a)] += a
-            cols[f.name] = total
-        cols["factor"] = (cols["performing_balance"] + cols["foreclosure_balance"]) / orig
-        return PoolCashflows(**cols)
-
-    total = sum(r.balance for r in lines)
-    return _Pool(spec, project_r, f"{len(lines)} rep lines, {total:,.2f}")
 
 
 def _fmt(x: float, spec: str) -> str:

@@ -13,6 +13,7 @@ from openmbs.pricing._curve import ParCurve, ZeroCurve, bootstrap_par_curve, cou
 from openmbs.pricing._deal import (
     DealRun,
     PoolProjector,
+    RepLinePool,
     deal_breakeven,
     deal_price_yield_table,
     pool_projector,
@@ -72,6 +73,7 @@ __all__ = [
     "PoolProjector",
     "Projector",
     "RefinancingSCurve",
+    "RepLinePool",
     "TrancheAnalytics",
     "ZeroCurve",
     "accrued_interest",

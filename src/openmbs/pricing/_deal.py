@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
+
+import numpy as np
 
 from openmbs.behaviour import Default, Prepayment
 from openmbs.cashflow import PoolCashflows, advance_mode, project_pool, project_tape
@@ -40,6 +42,7 @@ from openmbs.structuring import (
 __all__ = [
     "DealRun",
     "PoolProjector",
+    "RepLinePool",
     "deal_breakeven",
     "deal_price_yield_table",
     "pool_projector",
@@ -51,12 +54,66 @@ __all__ = [
 PoolProjector = Callable[[Prepayment, Default | None], PoolCashflows]
 
 
-def size_deal(deal: DealSpec, pool: GenericPool | LoanTape) -> DealSpec:
+@dataclass(frozen=True)
+class RepLinePool:
+    """A pool given as rep lines (a prospectus's "assumed mortgage loans"): each line is
+    one level-pay loan projected on its own, and the flows are summed.
+
+    Attributes
+    ----------
+    lines : tuple of GenericPool
+        The rep lines (balance, coupons as decimals, original term and age in months).
+    """
+
+    lines: tuple[GenericPool, ...]
+
+    @classmethod
+    def from_deal(cls, deal: DealSpec) -> RepLinePool:
+        """The deal's ``[[pool.replines]]`` (an error if it has none)."""
+        if not deal.pool.replines:
+            raise InputError(f"deal {deal.name!r} has no [[pool.replines]]")
+        return cls(tuple(
+            GenericPool(
+                balance=r.balance, gross_coupon=r.wac, net_coupon=r.net_coupon,
+                original_term=r.term,
+                loan_age=r.term - (r.remaining_term if r.remaining_term is not None else r.term - r.age),
+            )
+            for r in deal.pool.replines
+        ))
+
+    @property
+    def balance(self) -> float:
+        """The summed balance of the lines (currency units)."""
+        return float(sum(line.balance for line in self.lines))
+
+
+def _summed(parts: Sequence[PoolCashflows]) -> PoolCashflows:
+    """The flows of several projections summed period by period (a line past its term
+    contributes 0); the factor is over the summed original balance."""
+    n = max(c.n_periods for c in parts)
+    orig = float(sum(c.original_balance for c in parts))
+    cols: dict[str, Any] = {"original_balance": orig, "period": np.arange(1, n + 1, dtype=np.int64)}
+    for f in fields(PoolCashflows):
+        if f.name in ("original_balance", "period", "factor"):
+            continue
+        total = np.zeros(n)
+        for c in parts:
+            a = np.asarray(getattr(c, f.name), dtype=np.float64)
+            total[: len(a)] += a
+        cols[f.name] = total
+    cols["factor"] = (cols["performing_balance"] + cols["foreclosure_balance"]) / orig
+    return PoolCashflows(**cols)
+
+
+def size_deal(deal: DealSpec, pool: GenericPool | LoanTape | RepLinePool) -> DealSpec:
     """``deal`` with its ``[pool]`` section replaced by ``pool``'s figures.
 
     A generic pool gives its own balance, coupons, term and age; a tape its current
-    balance, WAC, net WAC, weighted original term and WALA (rounded to months).
+    balance, WAC, net WAC, weighted original term and WALA (rounded to months). Rep
+    lines are the deal's own: the deal is returned unchanged.
     """
+    if isinstance(pool, RepLinePool):
+        return deal
     if isinstance(pool, GenericPool):
         return deal.with_pool(balance=pool.balance, wac=pool.gross_coupon,
                               net_coupon=pool.net_coupon, term=pool.original_term,
@@ -72,7 +129,7 @@ def size_deal(deal: DealSpec, pool: GenericPool | LoanTape) -> DealSpec:
 
 
 def pool_projector(
-    pool: GenericPool | LoanTape,
+    pool: GenericPool | LoanTape | RepLinePool,
     *,
     severity: float = 0.0,
     lag: int = 0,
@@ -81,11 +138,20 @@ def pool_projector(
     """``project(prepayment, default)`` for ``pool`` with the loss assumptions fixed.
 
     A generic pool projects as one level-pay loan (:func:`openmbs.cashflow.project_pool`),
-    a tape by rep lines (:func:`openmbs.cashflow.project_tape`, ``method="repline"``).
+    a tape by rep lines (:func:`openmbs.cashflow.project_tape`, ``method="repline"``),
+    a :class:`RepLinePool` line by line, summed.
     ``severity`` is a decimal of the defaulted balance, ``lag`` months, ``advance``
     ``"principal"``, ``"all"`` or ``"none"``.
     """
     adv = advance_mode(advance)
+    if isinstance(pool, RepLinePool):
+        projectors = [pool_projector(line, severity=severity, lag=lag, advance=advance)
+                      for line in pool.lines]
+
+        def project_lines(prepayment: Prepayment, default: Default | None) -> PoolCashflows:
+            return _summed([p(prepayment, default) for p in projectors])
+
+        return project_lines
     if isinstance(pool, GenericPool):
         if pool.loan_age >= pool.original_term:
             raise InputError(
@@ -144,7 +210,7 @@ class DealRun:
 
 def run_deal(
     deal: DealSpec,
-    pool: GenericPool | LoanTape,
+    pool: GenericPool | LoanTape | RepLinePool,
     *,
     prepayment: Prepayment,
     default: Default | None = None,
@@ -201,7 +267,7 @@ def run_deal(
 
 def deal_price_yield_table(
     deal: DealSpec,
-    pool: GenericPool | LoanTape,
+    pool: GenericPool | LoanTape | RepLinePool,
     tranche: str,
     *,
     prices: Sequence[float],
@@ -235,7 +301,7 @@ def deal_price_yield_table(
 
 def deal_breakeven(
     deal: DealSpec,
-    pool: GenericPool | LoanTape,
+    pool: GenericPool | LoanTape | RepLinePool,
     tranche: str,
     *,
     by: Literal["cdr", "sda"],
