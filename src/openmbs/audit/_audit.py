@@ -1,7 +1,8 @@
 """Audit of a lifecycle output folder: recompute everything from the stored data and
 check it against an anchor the folder cannot forge.
 
-Sources: the loan-level files (``loans/period=NNNN.parquet``), the deal at closing
+Sources: the loan-level files (``loans/period=NNNN/part-0.parquet``; a folder of an
+older version, ``loans/period=NNNN.parquet``, is read the same way), the deal at closing
 (``closing.json``), the manifest of accepted roots (``state/manifest.json``) and the
 event store (``events.duckdb``). Nothing computed during the run (``lifecycle.json``) is
 trusted, and the event store is opened as a file someone else wrote
@@ -155,9 +156,24 @@ def _not_checked(name: str, why: str, *, narrowed: bool, anchor: str) -> AuditCh
     )
 
 
+def _loan_file(folder: Path, period: int) -> Path:
+    """The loan file of ``period``: ``loans/period=NNNN/part-0.parquet`` (the layout
+    ``openmbs.sim.loans_path`` writes), or ``loans/period=NNNN.parquet`` in a folder
+    written by an older version (read the same way)."""
+    new = folder / "loans" / f"period={period:04d}" / "part-0.parquet"
+    old = folder / "loans" / f"period={period:04d}.parquet"
+    return old if not new.exists() and old.exists() else new
+
+
 def _periods(folder: Path) -> list[int]:
-    files = sorted((folder / "loans").glob("period=*.parquet"))
-    return [int(f.stem.split("=")[1]) for f in files]
+    """Periods with a loan file, in either layout."""
+    found = {int(f.parent.name.split("=")[1]) for f in (folder / "loans").glob("period=*/part-0.parquet")}
+    found |= {int(f.stem.split("=")[1]) for f in (folder / "loans").glob("period=*.parquet")}
+    return sorted(found)
+
+
+def _older_layout(folder: Path) -> bool:
+    return any((folder / "loans").glob("period=*.parquet"))
 
 
 def _tables(con: Any) -> set[str]:
@@ -395,7 +411,7 @@ def _audit(
     agg_bad: list[str] = []
     # with no accepted period known, every loan file is still checked against its leaves
     for k in periods or files:
-        path = folder / "loans" / f"period={k:04d}.parquet"
+        path = _loan_file(folder, k)
         if not path.exists():
             leaf_bad.append(f"period {k}: file {str(path)!r} missing (the period was accepted)")
             continue

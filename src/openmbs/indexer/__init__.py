@@ -24,6 +24,7 @@ from openmbs.indexer._queries import (
     holder_claims,
     holder_positions,
     pool_performance,
+    store_projection,
     tranche_payments,
 )
 from openmbs.indexer._sources import (
@@ -62,6 +63,7 @@ __all__ = [
     "parse_rpc_log",
     "pool_performance",
     "sql_type",
+    "store_projection",
     "tranche_payments",
     "verify_store",
 ]

@@ -30,6 +30,7 @@ __all__ = [
     "holder_claims",
     "holder_positions",
     "pool_performance",
+    "store_projection",
     "tranche_payments",
 ]
 
@@ -384,3 +385,32 @@ def pool_performance(
     return out.append_column(
         "projected_cumulative_loss", pa.array([cum.get(p) for p in periods], pa.int64())
     )
+
+
+def store_projection(store: EventStore, projection: Any) -> None:
+    """Store the pool projection at the deal's assumptions in the :data:`PROJECTION_TABLE`
+    table (replaced), for :func:`pool_performance`'s realised vs projected losses.
+
+    ``projection`` is a ``PoolCashflows`` (its ``period`` and ``loss``, currency units)
+    or a ``pyarrow.Table`` with columns ``period`` and ``loss``.
+    """
+    if isinstance(projection, pa.Table):
+        if not {"period", "loss"} <= set(projection.column_names):
+            raise InputError(
+                f"projection table needs columns 'period' and 'loss', has {projection.column_names}"
+            )
+        period, loss = projection.column("period"), projection.column("loss")
+    else:
+        period, loss = projection.period, projection.loss
+    proj = pa.table(
+        {
+            "period": pa.array(np.asarray(period, dtype=np.int64), pa.int64()),
+            "loss": pa.array(np.asarray(loss, dtype=np.float64), pa.float64()),
+        }
+    )
+    con = store.con
+    con.register("_projection_in", proj)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {_q(PROJECTION_TABLE)} AS SELECT * FROM _projection_in")
+    finally:
+        con.unregister("_projection_in")
