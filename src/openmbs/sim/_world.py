@@ -249,7 +249,7 @@ def _attach(
     attestor_keys, investor_keys = _run_keys(cfg, keys)
     signers = AttestorSet(attestor_keys)
     investors = _addresses(investor_keys)
-    operator = _use_node(cfg, investor_keys)
+    operator = _use_node(cfg, investor_keys, resumed=True)
     if operator.lower() != str(record["operator"]).lower():
         raise InputError(
             f"file {str(path)!r}: the deal was deployed by {record['operator']}, "
@@ -286,11 +286,16 @@ def _seal(collector: Any, env: Any) -> None:
         env.time_travel(blocks=1, block_delta=_MONTH_SECONDS)
 
 
-def _use_node(cfg: LifecycleConfig, investor_keys: list[Any]) -> str:
+def _use_node(cfg: LifecycleConfig, investor_keys: list[Any], *, resumed: bool = False) -> str:
     """Point titanoboa at ``cfg.rpc`` with the operator key from the environment
     (``$OPENMBS_PRIVATE_KEY``, never a command-line argument); add the investors'
     keys and give each the gas it needs from the operator. Returns the
-    operator's address (admin and servicer on a node)."""
+    operator's address (admin and servicer on a node).
+
+    A new deployment tops each investor up to ``_INVESTOR_GAS_WEI``. A resumed run
+    (``resumed``) does not give that money again (it was sent, and mined, when the deal
+    was deployed; the investors have spent some of it on claims and trades since): it
+    sends nothing, unless an investor is down to less than a tenth of it."""
     import boa
     from eth_account import Account
 
@@ -303,7 +308,7 @@ def _use_node(cfg: LifecycleConfig, investor_keys: list[Any]) -> str:
         inv = str(acct.address)
         boa.env.add_account(acct)
         have = int(boa.env.get_balance(inv))
-        if have < _INVESTOR_GAS_WEI:
+        if have < (_INVESTOR_GAS_WEI // 10 if resumed else _INVESTOR_GAS_WEI):
             boa.env.raw_call(inv, sender=str(operator.address), value=_INVESTOR_GAS_WEI - have)
     return str(operator.address)
 
