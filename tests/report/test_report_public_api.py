@@ -13,7 +13,7 @@ def test_public_api() -> None:
         "keccak256", "leaf_array", "leaves", "loan_records", "record_columns", "report_from_records",
     ]  # fmt: skip
     assert audit.__all__ == [
-        "ANCHOR_FILES", "ANCHOR_REEXECUTED", "ANCHOR_RPC", "AuditCheck", "AuditReport", "ReconCheck", "audit", "reconcile",
+        "ANCHOR_FILES", "ANCHOR_REEXECUTED", "ANCHOR_RPC", "ANCHOR_RUN", "AuditCheck", "AuditReport", "ReconCheck", "audit", "reconcile",
     ]  # fmt: skip
     assert report.__all__ == ["pool_series", "write_report", "write_summary"]
     for mod in (agents, audit, report):

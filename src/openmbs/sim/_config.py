@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from openmbs.audit import ReconCheck
+from openmbs.audit import AuditCheck
 from openmbs.errors import DataIntegrityError, InputError
 
 __all__ = [
@@ -148,7 +148,7 @@ class LifecycleResult:
     periods: int
     resumed_from: int
     onchain: bool
-    checks: tuple[ReconCheck, ...]
+    checks: tuple[AuditCheck, ...]
     tranche_totals: dict[str, dict[str, int]]
     chain_seconds: float
     sim_seconds: float

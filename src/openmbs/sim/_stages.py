@@ -36,7 +36,7 @@ from typing import Any, Protocol
 import numpy as np
 import pyarrow as pa
 
-from openmbs.audit import ReconCheck
+from openmbs.audit import ANCHOR_RUN, AuditCheck
 from openmbs.errors import DataIntegrityError, InputError, RemittanceRejected
 from openmbs.sim._config import (
     _FORMAT,
@@ -174,7 +174,7 @@ class LifecycleRun:
     pool_extra: list[dict[str, int]] = field(default_factory=list)
     sim_seconds: float = 0.0
     bridge_seconds: float = 0.0
-    checks: list[ReconCheck] = field(default_factory=list)
+    checks: list[AuditCheck] = field(default_factory=list)
     audit_report: Any = None
 
     @property
@@ -554,19 +554,24 @@ def verify(run: LifecycleRun) -> None:
     bad = [r for r in rows if not bool(w.client.oracle.verifyLoan(*leaves[r]))]
     w.chain_seconds += time.perf_counter() - t0
     complete = len(leaves) == len(run.tape)
+    missing = [] if complete else [f"{len(run.tape) - len(leaves)} loan(s) without a final record"]
     run.checks.append(
-        ReconCheck(
+        AuditCheck(
             "final loan records verify on chain (verifyLoan)",
             not bad and complete,
             f"{len(rows) - len(bad)} of {len(run.tape)} loans verified by the contract" + _failing(ids, bad),
+            tuple(f"loan {ids[r]!r}: verifyLoan false" for r in bad) + tuple(missing),
+            anchor=ANCHOR_RUN,
         )
     )
     run.checks.append(
-        ReconCheck(
+        AuditCheck(
             "final loan records verify against the on-chain roots",
             not bad_py and complete,
             f"{len(leaves) - len(bad_py)} of {len(run.tape)} loans (proofs checked in Python against "
             "RemittanceOracle.loan_tape_root)" + _failing(ids, bad_py),
+            tuple(f"loan {ids[r]!r}: proof does not verify" for r in bad_py) + tuple(missing),
+            anchor=ANCHOR_RUN,
         )
     )
     run.tick("verify", 1, 1)
