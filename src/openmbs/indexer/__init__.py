@@ -16,6 +16,7 @@ from openmbs.indexer._abi import (
     abi_of,
     sql_type,
 )
+from openmbs.indexer._export import BIGNUM_DECIMAL, event_table, export_parquet
 from openmbs.indexer._indexer import DEFAULT_DB_NAME, Indexer, IndexStats, default_db_path
 from openmbs.indexer._queries import (
     DEFAULT_EVENT_MAP,
@@ -42,6 +43,7 @@ from openmbs.indexer._sources import (
 from openmbs.indexer._store import UNTRUSTED_CONFIG, EventStore, open_untrusted, verify_store
 
 __all__ = [
+    "BIGNUM_DECIMAL",
     "DEFAULT_DB_NAME",
     "DEFAULT_EVENT_MAP",
     "PROJECTION_TABLE",
@@ -62,6 +64,8 @@ __all__ = [
     "abi_of",
     "default_db_path",
     "event_rows",
+    "event_table",
+    "export_parquet",
     "holder_claims",
     "holder_positions",
     "open_untrusted",
