@@ -162,21 +162,7 @@ def _deploy(
             from_artifacts=cfg.rpc is None,
         )
         client.allow([*investors, admin, servicer], _FAR_FUTURE)
-        rng = np.random.default_rng([cfg.seed, 0, 7])
-        # each tranche's face is split among the investors in random integer shares
-        shares = np.zeros((exact.n_tranches, len(investors)), dtype=np.int64)
-        for t, face in enumerate(exact.face):
-            wts = rng.dirichlet(np.ones(len(investors)))
-            shares[t] = np.floor(wts * face).astype(np.int64)
-            shares[t, int(np.argmax(shares[t]))] += face - int(shares[t].sum())
-        for j, inv in enumerate(investors):
-            # each subscription pays its class's offering price (rounded up)
-            total = sum(dcfg.tranches[t].cost(int(shares[t, j])) for t in range(exact.n_tranches))
-            client.settlement.mint(inv, total, sender=admin)
-            client.settlement.approve(client.issuance.address, total, sender=inv)
-            for t in range(exact.n_tranches):
-                if shares[t, j] > 0:
-                    client.issuance.subscribe(t, int(shares[t, j]), sender=inv)
+        _subscribe(cfg, client, dcfg, exact, investors, admin)
         # the servicer's float: enough for every month's deposit (the pool's balance
         # plus all its interest is below three times the balance at closing)
         client.settlement.mint(servicer, 3 * exact.pool_original, sender=admin)
@@ -185,6 +171,25 @@ def _deploy(
             client.settle(inv)
         _seal(collector, env)
     return _world(cfg, client, env, signers, investors, collector, source)
+
+
+def _subscribe(cfg: LifecycleConfig, client: Any, dcfg: Any, exact: Any, investors: list[str], admin: str) -> None:
+    """The investors subscribe: each tranche's face split among them in random integer
+    shares (Dirichlet weights, the rounding remainder to the largest share), each
+    subscription paying its class's offering price (rounded up)."""
+    rng = np.random.default_rng([cfg.seed, 0, 7])
+    shares = np.zeros((exact.n_tranches, len(investors)), dtype=np.int64)
+    for t, face in enumerate(exact.face):
+        wts = rng.dirichlet(np.ones(len(investors)))
+        shares[t] = np.floor(wts * face).astype(np.int64)
+        shares[t, int(np.argmax(shares[t]))] += face - int(shares[t].sum())
+    for j, inv in enumerate(investors):
+        total = sum(dcfg.tranches[t].cost(int(shares[t, j])) for t in range(exact.n_tranches))
+        client.settlement.mint(inv, total, sender=admin)
+        client.settlement.approve(client.issuance.address, total, sender=inv)
+        for t in range(exact.n_tranches):
+            if shares[t, j] > 0:
+                client.issuance.subscribe(t, int(shares[t, j]), sender=inv)
 
 
 def _world(
