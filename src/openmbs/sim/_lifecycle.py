@@ -42,6 +42,7 @@ from openmbs.sim._config import (
 )
 from openmbs.sim._keys import NodeKeys
 from openmbs.sim._stages import (
+    _load_spec,  # noqa: F401  (the lifecycle's deal lookup; tests/structuring checks it)
     deploy,
     index,
     prepare,

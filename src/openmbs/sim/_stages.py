@@ -216,14 +216,21 @@ def _open_folder(out: Path, cfg: LifecycleConfig, fresh: bool) -> dict[str, Any]
     return manifest
 
 
+def _load_spec(deal: str) -> Any:
+    """The deal a ``--deal`` value names (``structuring.resolve_deal``, the one rule)."""
+    from openmbs.structuring import resolve_deal
+
+    return resolve_deal(deal)
+
+
 def _size_deal(cfg: LifecycleConfig, tape: Any, sim: Any) -> tuple[Any, Any, Any]:
     """The deal spec sized to the simulated pool, compiled; and the pool statistics."""
     from openmbs.collateral import pool_stats
-    from openmbs.structuring import compile_exact, resolve_deal
+    from openmbs.structuring import compile_exact
 
     pool_units = int(sim.balances.sum())
     st = pool_stats(tape)
-    spec = resolve_deal(cfg.deal).with_pool(
+    spec = _load_spec(cfg.deal).with_pool(
         balance=pool_units / 10**sim.decimals,
         wac=float(st.wac),
         net_coupon=float(st.net_wac),
