@@ -1,4 +1,5 @@
-"""On-chain deals: Vyper contracts, deployment, typed clients and artefact export.
+"""On-chain deals: Vyper contracts, deployment, typed clients and artefact export
+(``write_foundry_artifacts``: Foundry-style ``out/<Name>.json`` for integrators).
 
 The contracts (``contracts/*.vy``, Vyper 0.4.3 on snekmate) are a deal core that
 holds the cash and the per-unit indices (``Deal``), one ERC-20 per tranche
@@ -10,6 +11,7 @@ They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
 """
 
 from openmbs.chain._anvil import anvil_dev_keys
+from openmbs.chain._artifacts import DEPLOYABLE_CONTRACTS, foundry_artifact, write_foundry_artifacts
 from openmbs.chain._clients import DealClient, TrancheStatus, attestation_deadline
 from openmbs.chain._contracts import (
     CONTRACTS,
@@ -48,6 +50,7 @@ __all__ = [
     "CONTRACTS",
     "CONTRACTS_DIR",
     "DEAL_ENV",
+    "DEPLOYABLE_CONTRACTS",
     "EMBEDDED_CHAIN_ID",
     "JOURNAL_FORMAT",
     "KEY_ENV",
@@ -73,6 +76,7 @@ __all__ = [
     "deployer",
     "dev_attestor_keys",
     "export_artifacts",
+    "foundry_artifact",
     "load_account",
     "network_env",
     "open_embedded",
@@ -81,4 +85,5 @@ __all__ = [
     "report_from_dict",
     "report_to_dict",
     "use_network",
+    "write_foundry_artifacts",
 ]

@@ -7,8 +7,21 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from openmbs.commands import audit, chain, deal, demo, model, price, project, query, risk, tape
+from openmbs.commands import (
+    audit,
+    chain,
+    deal,
+    demo,
+    model,
+    price,
+    project,
+    query,
+    report,
+    risk,
+    serve,
+    tape,
+)
 
 __all__ = ["COMMAND_MODULES"]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query)
+COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, report, serve)

@@ -193,4 +193,76 @@ def register(app: typer.Typer) -> None:
     )
     sub.command("train")(train)
     sub.command("predict")(predict)
+    sub.command("transitions")(transitions)
     app.add_typer(sub, name="model")
+
+
+def transitions(
+    performance: Annotated[
+        Path,
+        typer.Option(
+            "--performance", help="Monthly performance file (Fannie Mae 31 fields, Freddie Mac 32)."
+        ),
+    ],
+    acquisition: Annotated[
+        Path | None,
+        typer.Option(
+            "--acquisition", help="Acquisition (Fannie) or origination (Freddie) file: LTV, FICO."
+        ),
+    ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="Bucket dimensions, comma-separated: age, ltv, fico.")
+    ] = "age,ltv,fico",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
+) -> None:
+    """Estimate monthly roll rates between loan states from a real loan history."""
+    from openmbs.servicing import (
+        LoanState,
+        estimate_transitions,
+        read_fannie_performance,
+        read_freddie_servicing,
+    )
+
+    try:
+        with open(performance, encoding="utf-8", errors="replace") as fh:
+            fields = fh.readline().count("|") + 1
+    except OSError as exc:
+        raise InputError(f"file {str(performance)!r}: cannot open ({exc.strerror})") from exc
+    if fields == 31:
+        history = read_fannie_performance(acquisition, performance)
+    elif fields == 32:
+        history = read_freddie_servicing(acquisition, performance)
+    else:
+        raise InputError(
+            f"file {str(performance)!r}, row 1: {fields} fields; expected 31 (Fannie Mae "
+            "performance) or 32 (Freddie Mac servicing) separated by '|'"
+        )
+    dims = tuple(d.strip() for d in by.split(",") if d.strip())
+    matrix = estimate_transitions(history, by=dims)
+    if as_json:
+        doc = {"performance": str(performance), "agency": history.agency, **matrix.to_dict()}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    pooled = matrix.pooled()
+    obs, prob = pooled.observations[0], pooled.probabilities[0]
+    seen = [s for s in LoanState if pooled.counts[0, :, s].any() or obs[s]]
+    table = Table(
+        title=f"Monthly roll rates in % of the from-state, all buckets ({history.agency}, {history.n_loans:,} loans, "
+        f"{matrix.n_pairs:,} loan-month pairs)"
+    )
+    table.add_column("from \\ to")
+    for s in seen:
+        table.add_column(s.label, justify="right")
+    table.add_column("pairs", justify="right")
+    for s in seen:
+        if not obs[s]:
+            continue
+        table.add_row(s.label, *[f"{100 * prob[s, t]:.1f}" for t in seen], f"{obs[s]:,}")
+    Console().print(table)
+    used = int((matrix.observations.sum(axis=1) > 0).sum())
+    typer.echo(f"{used} of {matrix.n_buckets} buckets by {', '.join(dims) or 'nothing'} observed")

@@ -40,6 +40,11 @@ from openmbs.indexer._sources import (
     RpcLogSource,
     parse_rpc_log,
 )
+from openmbs.indexer._statement_queries import (
+    STATEMENT_EVENT_MAP,
+    accepted_remittances,
+    distributions,
+)
 from openmbs.indexer._store import UNTRUSTED_CONFIG, EventStore, open_untrusted, verify_store
 
 __all__ = [
@@ -47,6 +52,7 @@ __all__ = [
     "DEFAULT_DB_NAME",
     "DEFAULT_EVENT_MAP",
     "PROJECTION_TABLE",
+    "STATEMENT_EVENT_MAP",
     "UNTRUSTED_CONFIG",
     "BoaLogCollector",
     "ContractRegistry",
@@ -62,7 +68,9 @@ __all__ = [
     "RawLog",
     "RpcLogSource",
     "abi_of",
+    "accepted_remittances",
     "default_db_path",
+    "distributions",
     "event_rows",
     "event_table",
     "export_parquet",
