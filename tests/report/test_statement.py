@@ -188,6 +188,7 @@ def test_delinquency_counts_from_loan_files(statements: list[DistributionStateme
 def test_not_modelled_is_null_not_zero(statements: list[DistributionStatement]) -> None:
     d = statements[5].as_dict()
     assert d["pool"]["servicer_advances"] is None
+    assert d["pool"]["servicer_advance_policy"] == "none"  # the run's setting, from closing.json
     assert d["pool"]["modifications_count"] is None
     rows = {r["name"]: r for r in d["delinquency"]}
     for name in ("foreclosure", "REO"):
@@ -229,6 +230,7 @@ def test_html_is_self_contained(cleanup_run: Path, statements: list[Distribution
             assert (folder / ref).is_file(), (page.name, ref)  # only the statements' own files
     page = (folder / "period=0002.html").read_text()
     assert page.count("<svg") == 3
+    assert page.count("stroke-dasharray") == 2  # the pool factor (line and legend) over the classes'
     for title in ("Pool balance", "Pool and class factors", "period", "factor (current / original)"):
         assert title in page
     index = json.loads((folder / "index.json").read_text())
@@ -278,6 +280,13 @@ def test_missing_closing_json_is_named(cleanup_run: Path, tmp_path: Path) -> Non
         period_statements(tmp_path / "events.duckdb")
     with EventStore(cleanup_run / "events.duckdb", read_only=True) as store:
         got = period_statements(store, deal=cleanup_run)
+        assert [s.as_dict() for s in got] == [s.as_dict() for s in period_statements(store, deal=cleanup_run / "closing.json")]
+        with pytest.raises(InputError, match="with a connection"):
+            period_statements(store)
+        with pytest.raises(InputError, match="no such run folder"):
+            period_statements(store, deal=tmp_path / "nowhere")
+        with pytest.raises(InputError, match="not a deal object"):
+            period_statements(store, deal=object())  # type: ignore[arg-type]
     assert len(got) > 0
 
 
@@ -296,3 +305,64 @@ def test_cli_statement(cleanup_run: Path, statements: list[DistributionStatement
     res = runner.invoke(app, ["report", "statement", "--events", db, "--period", "999", "--json"])
     assert isinstance(res.exception, InputError)  # main() prints it and exits 2
     assert f"--period value 999: the event store {db!r} holds periods 1..{len(statements)}" == str(res.exception)
+
+
+def test_io_strip_deal_with_rounding_dust(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """pac_io: an IO strip (notional factor), a written-down support class with unpaid
+    interest, and rounding dust, which the chain keeps in the reserve account."""
+    from openmbs.sim import LifecycleConfig, run_lifecycle
+
+    out = tmp_path_factory.mktemp("pac-io")
+    cfg = LifecycleConfig(deal="pac_io", loans=60, months=30, investors=2, psa=400, sda=300, severity=0.45, seed=3)
+    assert run_lifecycle(out, cfg).reconciled
+    sts = period_statements(out / "events.duckdb")
+    assert any(s.pool["rounding_held"] > 0 for s in sts)  # the case the reserve check must count
+    io = [c for s in sts for c in s.classes if c["name"] == "IO"]
+    assert io and all(c["principal_paid"] == 0 and c["notional"] is True for c in io)
+    assert all(c["notional"] is False for s in sts for c in s.classes if c["name"] != "IO")
+    for s in sts:
+        ce, p = s.credit_enhancement, s.pool
+        assert p["cash_remitted"] + ce["reserve_draw"] + ce["reserve_release"] == (
+            p["interest_distributed"] + p["principal_distributed"] + p["fees_paid"] + p["residual_paid"]
+            + ce["reserve_deposit"] + p["rounding_retained"]
+        )
+
+
+def test_notional_class_flag(statements: list[DistributionStatement]) -> None:
+    # four_tranche has no IO strip: every class bears principal
+    assert all(c["notional"] is False for s in statements for c in s.classes)
+
+
+def test_unreconciled_run_gets_no_statement(tmp_path: Path) -> None:
+    """The test waterfall (a test double) pays otherwise than the exact engine: the
+    statement builder names the difference, and the demo writes no statements."""
+    from openmbs.sim import LifecycleConfig, run_lifecycle
+
+    out = tmp_path / "double"
+    res = run_lifecycle(out, LifecycleConfig(loans=30, months=3, investors=2, seed=5, test_waterfall=True))
+    assert not res.reconciled
+    assert not (out / "statements").exists()
+    assert "this run is not reconciled" in (out / "report.html").read_text()
+    assert json.loads((out / "summary.json").read_text())["files"]["statements"] is None
+    with pytest.raises(DataIntegrityError, match=r"period 1: class \w+ (interest|principal)"):
+        period_statements(out / "events.duckdb")
+
+
+def test_bad_run_files_are_named(cleanup_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(cleanup_run / "events.duckdb", run / "events.duckdb")
+    closing = json.loads((cleanup_run / "closing.json").read_text())
+    closing["deal_spec"]["tranches"][0]["rate"] = "high"
+    (run / "closing.json").write_text(json.dumps(closing))
+    with pytest.raises(InputError, match=r"closing\.json'.*field 'deal_spec\.tranches\.0\.rate'.*'high'"):
+        period_statements(run / "events.duckdb")
+    shutil.copy(cleanup_run / "closing.json", run / "closing.json")
+    loans = run / "loans"
+    loans.mkdir()
+    import pyarrow.parquet as pq
+
+    t = pq.read_table(cleanup_run / "loans" / "period=0001.parquet").drop_columns(["delinquency"])
+    pq.write_table(t, loans / "period=0001.parquet")
+    with pytest.raises(InputError, match=r"period=0001\.parquet'.*field 'delinquency' missing"):
+        period_statements(run / "events.duckdb")

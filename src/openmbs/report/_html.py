@@ -142,7 +142,7 @@ def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
             "events": "events.duckdb" if result.onchain else None,
             "loan_level": "loans/",
             "tape": "tape.parquet",
-            "statements": "statements/index.html" if result.onchain else None,
+            "statements": "statements/index.html" if result.onchain and result.reconciled else None,
         },
     }
     path = out / "summary.json"
@@ -331,9 +331,14 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         "<h2>Distribution statements</h2>",
         "<p>One statement per period (HTML, CSV, JSON): <a href='statements/index.html'>"
         "statements/index.html</a>.</p>"
-        if result.onchain
+        if result.onchain and result.reconciled
         else "<p>No distribution statements: they are built from the event store, and "
-        "this run did not go on chain.</p>",
+        + (
+            "this run is not reconciled (a statement shows only what the chain and the "
+            "exact engine agree on).</p>"
+            if result.onchain
+            else "this run did not go on chain.</p>"
+        ),
         "<h2>Keeper</h2>",
         "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in result.keeper_events[:200]) + "</ul>"
         if result.keeper_events
@@ -344,14 +349,14 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(path)
-    if result.onchain:
+    if result.onchain and result.reconciled:
         _write_run_statements(out)
     return path
 
 
 def _write_run_statements(out: Path) -> None:
-    """``statements/``: every period's distribution statement of a run on chain (stale
-    files of an earlier run in the folder are removed first)."""
+    """``statements/``: every period's distribution statement of a reconciled run on
+    chain (stale files of an earlier run in the folder are removed first)."""
     from openmbs.report._statement import period_statements, write_statements
 
     folder = out / "statements"

@@ -144,10 +144,33 @@ def loan_file(loans_dir: Path, period: int) -> Path | None:
     return None
 
 
+#: Columns of a loan-level file the statement reads.
+LOAN_COLUMNS = (
+    "loan_id",
+    "beginning_balance",
+    "ending_balance",
+    "delinquency",
+    "defaulted",
+    "liquidated",
+)
+
+
 def _read_loans(path: Path) -> pa.Table:
-    if path.is_dir():
-        return pa.concat_tables([pq.read_table(p) for p in sorted(path.glob("*.parquet"))])
-    return pq.read_table(path)
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    tables = []
+    for part in parts:
+        try:
+            t = pq.read_table(part)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise InputError(f"file {str(part)!r}: not a readable Parquet file ({exc})") from None
+        missing = [c for c in LOAN_COLUMNS if c not in t.column_names]
+        if missing:
+            raise InputError(
+                f"file {str(part)!r}: field {missing[0]!r} missing (a loan-level file has "
+                f"{', '.join(LOAN_COLUMNS)})"
+            )
+        tables.append(t.select(list(LOAN_COLUMNS)))
+    return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
 def _closing(run: Path) -> dict[str, Any]:
@@ -162,14 +185,35 @@ def _closing(run: Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InputError(f"file {str(path)!r}: not JSON ({exc})") from None
     for key in ("deal_spec", "decimals"):
-        if key not in data:
+        if not isinstance(data, dict) or key not in data:
             raise InputError(f"file {str(path)!r}: field {key!r} missing")
+    from pydantic import ValidationError
+
+    from openmbs.structuring import DealSpec
+
+    try:
+        data["deal_spec"] = DealSpec.model_validate(data["deal_spec"])
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise InputError(
+            f"file {str(path)!r}: field 'deal_spec.{where}': {err['msg']} (value {err.get('input')!r})"
+        ) from None
+    if not isinstance(data["decimals"], int) or not 0 <= data["decimals"] <= 36:
+        raise InputError(f"file {str(path)!r}: field 'decimals': value {data['decimals']!r} is not 0..36")
     return data
 
 
-def _run_folder(con_or_db_path: Any, deal: Any) -> Path | None:
-    if deal is not None and not hasattr(deal, "tranches"):
+def _run_folder(con_or_db_path: Any, deal: str | Path | None) -> Path | None:
+    if deal is not None:
+        if not isinstance(deal, str | Path):
+            raise InputError(
+                f"deal={type(deal).__name__}: pass the run folder or its closing.json (the "
+                "deal as sized at closing, with the asset's decimals), not a deal object"
+            )
         p = Path(deal)
+        if not p.exists():
+            raise InputError(f"deal={str(p)!r}: no such run folder or closing.json")
         return p.parent if p.is_file() else p
     if isinstance(con_or_db_path, str | Path):
         return Path(con_or_db_path).parent
@@ -266,11 +310,428 @@ def _check(period: int, what: str, engine: int, chain: int) -> None:
 
 # ------------------------------------------------------------------ the builder
 
+_REPORT_TEXT = ("digest", "loan_tape_root", "signers", "tx_hash")
+
+
+@dataclass(frozen=True)
+class _Deal:
+    """The deal as the statements see it: spec, compiled engine parameters, labels."""
+
+    spec: Any
+    exact: Any
+    decimals: int
+    names: tuple[str, ...]
+    bears_principal: tuple[bool, ...]
+    #: what the run's servicer advanced (``none``, ``principal``, ``all``), if recorded
+    advance_policy: str | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.exact.n_tranches)
+
+    def classes_up_to(self, balances: Sequence[int], rank: int) -> int:
+        """Sum of the principal-bearing classes of priority ``rank`` and senior."""
+        e = self.exact
+        return sum(
+            balances[i] for i in range(self.n) if self.bears_principal[i] and e.priority[i] <= rank
+        )
+
+
+@dataclass(frozen=True)
+class _Period:
+    """What one period gives the sections: the accepted report, the engine's state
+    before and after and its result, the distribution event, the loan files' figures."""
+
+    report: Any
+    prev: Any
+    state: Any
+    res: Any
+    dist: Mapping[str, Any]
+    loans: _LoanPeriod | None
+
+    @property
+    def period(self) -> int:
+        return int(self.report.period)
+
+    @property
+    def final(self) -> bool:
+        return bool(self.report.ending_balance == 0)
+
+
+@dataclass
+class _History:
+    """Running figures across periods (the performance windows, cumulative loss)."""
+
+    smm: list[float | None]
+    mdr: list[float | None]
+    liquidations: list[tuple[int, int]]  # (losses, proceeds)
+    cum_loss: int = 0
+
+
+def _load_deal(closing: Mapping[str, Any]) -> _Deal:
+    from openmbs.structuring import compile_exact
+
+    spec = closing["deal_spec"]  # validated by _closing
+    exact = compile_exact(spec)
+    return _Deal(
+        spec=spec,
+        exact=exact,
+        decimals=int(closing["decimals"]),
+        names=tuple(exact.names),
+        bears_principal=tuple(exact.flags[i] & 1 == 0 for i in range(exact.n_tranches)),  # F_IO = 1
+        advance_policy=(closing.get("config") or {}).get("advance"),
+    )
+
+
+def _read_events(con_or_db_path: Any) -> tuple[list[Any], dict[int, Any], dict[tuple[int, int], Any]]:
+    """Accepted reports (checked: periods 1, 2, ... in order), distributions by period,
+    allocations by (period, class)."""
+    from openmbs.indexer import accepted_remittances, distributions, tranche_payments
+
+    con, owned = _open(con_or_db_path)
+    try:
+        reps = accepted_remittances(con).to_pylist()
+        dists = {int(r["period"]): r for r in distributions(con).to_pylist()}
+        allocs = {(int(r["period"]), int(r["tranche"])): r for r in tranche_payments(con).to_pylist()}
+    finally:
+        if owned is not None:
+            owned.close()
+    reports = []
+    for k, r in enumerate(reps, start=1):
+        if int(r["period"]) != k:
+            raise DataIntegrityError(
+                f"event store: accepted report {k} is for period {r['period']} (a period is "
+                "missing or repeated)"
+            )
+        reports.append(
+            SimpleNamespace(
+                **{f: (v if f in _REPORT_TEXT or v is None else int(v)) for f, v in r.items()}
+            )
+        )
+    return reports, dists, allocs
+
+
+def _check_events(d: _Deal, pp: _Period, allocs: Mapping[tuple[int, int], Any]) -> None:
+    """Every figure the events carry must be the engine's (raises DataIntegrityError)."""
+    p, res, dist = pp.period, pp.res, pp.dist
+    for i, name in enumerate(d.names):
+        a = allocs.get((p, i))
+        if a is None:
+            raise DataIntegrityError(f"event store: period {p}: no allocation of class {name}")
+        _check(p, f"class {name} interest", res.interest_paid[i], a["interest"])
+        _check(p, f"class {name} principal", res.principal_paid[i], a["principal"])
+        _check(p, f"class {name} loss", res.writedown[i], a["loss"])
+        _check(p, f"class {name} balance", res.ending_balance[i], a["balance"])
+        _check(p, f"class {name} interest shortfall", res.interest_shortfall[i], a["interest_shortfall"])
+    _check(p, "fees", sum(res.fees_paid), dist["fee"])
+    _check(p, "residual", res.residual_paid, dist["residual"])
+    # the deal's reserve account holds the reserve and the rounding dust
+    _check(p, "reserve account (reserve + rounding dust)", res.reserve_balance + res.dust, dist["reserve_balance"])
+    try:
+        latch_word: int | None = int(json.loads(dist["state"])[2]) & 0xFF
+    except (TypeError, ValueError, IndexError, json.JSONDecodeError):
+        latch_word = None
+    if latch_word is not None:
+        for k in range(d.exact.n_triggers):
+            _check(p, f"trigger {k} latch", int(pp.state.latch[k]), (latch_word >> k) & 1)
+
+
+def _loan_period(
+    loans_dir: Path, report: Any, prev_defaulted: set[str]
+) -> tuple[_LoanPeriod | None, set[str]]:
+    """The loan file's figures of the period (None when there is no file), checked
+    against the report's delinquent balances."""
+    f = loan_file(loans_dir, int(report.period))
+    if f is None:
+        return None, prev_defaulted
+    lp, now = _loan_figures(_read_loans(f), prev_defaulted)
+    for b, field in enumerate(("delinquent_30", "delinquent_60", "delinquent_90_plus")):
+        if lp.dq_balance[b] != getattr(report, field):
+            raise DataIntegrityError(
+                f"file {str(f)!r}: period {report.period}: field {field!r}: loan-level sum "
+                f"{lp.dq_balance[b]}, accepted report {getattr(report, field)}"
+            )
+    return lp, now
+
+
+def _dates(d: _Deal, period: int) -> dict[str, Any]:
+    spec = d.spec
+    dist_date = _add_months(spec.first_payment_date, period - 1)
+    prev_month_end = dist_date.replace(day=1) - dt.timedelta(days=1)
+    return {
+        "distribution_date": dist_date.isoformat(),
+        "record_date": prev_month_end.isoformat(),
+        "collection_period_start": prev_month_end.replace(day=1).isoformat(),
+        "collection_period_end": prev_month_end.isoformat(),
+        "closing_date": spec.closing_date.isoformat(),
+        "first_distribution_date": spec.first_payment_date.isoformat(),
+    }
+
+
+def _classes(d: _Deal, pp: _Period) -> list[dict[str, Any]]:
+    res, prev, state = pp.res, pp.prev, pp.state
+    by_name = {t.name: t for t in d.spec.tranches}
+    rows = []
+    for i, name in enumerate(d.names):
+        ts = by_name.get(name)
+        face = d.exact.face[i]
+        beg = res.beginning_balance[i]
+        current_due = res.interest_due[i] - prev.shortfall[i]
+        rows.append(
+            {
+                "name": name,
+                # an IO strip: its "face" and balances are a notional, not money owed
+                "notional": not d.bears_principal[i],
+                "original_face": face,
+                "coupon_kind": ts.coupon if ts else None,
+                "coupon": ts.rate if ts and ts.coupon in ("fixed", "fixed_capped") else None,
+                "effective_rate": (current_due * 12 / beg) if beg else None,
+                "beginning_balance": beg,
+                "interest_due": res.interest_due[i],
+                "interest_paid": res.interest_paid[i],
+                "interest_shortfall": res.interest_due[i] - res.interest_paid[i] - res.accreted[i],
+                "unpaid_interest_carried": res.interest_shortfall[i],
+                "accreted": res.accreted[i],
+                "principal_paid": res.principal_paid[i],
+                "realised_loss": res.writedown[i],
+                "writeup": res.writeup[i],
+                "ending_balance": res.ending_balance[i],
+                "factor": res.ending_balance[i] / face if face else None,
+                "interest_per_1000": res.interest_paid[i] * 1000 / face if face else None,
+                "principal_per_1000": res.principal_paid[i] * 1000 / face if face else None,
+                "cumulative_realised_loss": int(state.writedown[i]),
+            }
+        )
+    return rows
+
+
+def _pool(d: _Deal, pp: _Period, hist: _History) -> dict[str, Any]:
+    r, res, state, lp = pp.report, pp.res, pp.state, pp.loans
+    e = d.exact
+    orig = e.pool_original
+    fee_names = list(e.fee_names) or [f.name for f in d.spec.fees]
+    return {
+        "beginning_balance": r.beginning_balance,
+        "scheduled_principal": r.scheduled_principal,
+        "unscheduled_principal": r.unscheduled_principal,
+        "liquidation_proceeds": r.recoveries,
+        "subsequent_recoveries": r.subsequent_recoveries,
+        "realised_loss": r.losses,
+        "cumulative_realised_loss": hist.cum_loss,
+        "cumulative_net_loss": int(state.cum_loss),
+        "cumulative_net_loss_pct": state.cum_loss / orig if orig else None,
+        "ending_balance": r.ending_balance,
+        "original_balance": orig,
+        "pool_factor": r.ending_balance / orig if orig else None,
+        "interest_collected": r.interest,
+        "cash_remitted": r.cash,
+        "principal_remittance": r.scheduled_principal
+        + r.unscheduled_principal
+        + r.recoveries
+        + r.subsequent_recoveries,
+        "principal_distributed": sum(res.principal_paid),
+        "interest_distributed": sum(res.interest_paid),
+        "fees": [
+            {
+                "name": fee_names[k] if k < len(fee_names) else f"fee{k}",
+                "paid": res.fees_paid[k],
+                "unpaid": int(state.fee_shortfall[k]),
+            }
+            for k in range(e.n_fees)
+        ],
+        "fees_paid": sum(res.fees_paid),
+        "residual_paid": res.residual_paid,
+        # units of rounding kept by the deal this period, and held (paid out at the end)
+        "rounding_retained": res.dust_change,
+        "rounding_held": res.dust,
+        "loan_count_beginning": lp.loans_begin if lp is not None else None,
+        "loan_count_ending": r.loan_count,
+        "final_distribution": pp.final,
+        # the report does not tell the call from the last loans paying off: true in
+        # the final period of a deal that has a clean-up call
+        "cleanup_call": bool(pp.final and d.spec.cleanup_call > 0),
+        # the amounts are not in the loan files (issue 15); the policy is the run's
+        "servicer_advances": None,
+        "servicer_advance_policy": d.advance_policy,
+        "modifications_count": None,
+        "modifications_balance": None,
+    }
+
+
+def _delinquency(pp: _Period) -> list[dict[str, Any]]:
+    r, lp = pp.report, pp.loans
+    end = r.ending_balance
+
+    def row(name: str, count: int | None, balance: int | None) -> dict[str, Any]:
+        return {
+            "name": name,
+            "count": count,
+            "balance": balance,
+            "pct_balance": _ratio(balance, end) if balance is not None else None,
+            "pct_count": _ratio(count, r.loan_count) if count is not None else None,
+        }
+
+    rows = [
+        row(label, lp.dq_count[b] if lp is not None else None, bal)
+        for b, (label, bal) in enumerate(
+            (
+                ("30-59 days", r.delinquent_30),
+                ("60-89 days", r.delinquent_60),
+                ("90+ days", r.delinquent_90_plus),
+            )
+        )
+    ]
+    if lp is not None:
+        rows.append(row("defaulted, awaiting liquidation", lp.defaulted_open_count, lp.defaulted_open_balance))
+    rows += [row("foreclosure", None, None), row("REO", None, None)]  # not modelled (issue 15)
+    return rows
+
+
+def _credit_enhancement(d: _Deal, pp: _Period) -> dict[str, Any]:
+    e, res, end = d.exact, pp.res, pp.report.ending_balance
+    classes_end = d.classes_up_to(res.ending_balance, max(e.priority, default=0))
+    oc_amount = end - classes_end
+    oc_target = None
+    for k, t in enumerate(d.spec.triggers):
+        if t.test == "overcollateralization" and k < e.n_triggers:
+            den = d.classes_up_to(res.ending_balance, e.priority[e.trig_ref[k]])
+            # what the next period's test needs: pool >= threshold x these classes
+            need = -(-e.trig_threshold[k] * den // _WAD) - den
+            oc_target = need if oc_target is None else max(oc_target, need)
+    has_reserve = d.spec.reserve is not None
+    target = max(e.reserve_floor, end * e.reserve_pct // _WAD) if end > 0 else 0
+    return {
+        "reserve_beginning": pp.prev.reserve,
+        "reserve_draw": res.reserve_draw,
+        "reserve_deposit": res.reserve_deposit,
+        "reserve_release": res.reserve_release,
+        "reserve_ending": res.reserve_balance,
+        "reserve_target": target if has_reserve else None,
+        "reserve_vs_target": res.reserve_balance - target if has_reserve else None,
+        "oc_amount": oc_amount,
+        "oc_pct": _ratio(oc_amount, end),
+        "oc_target": oc_target,
+        "oc_vs_target": oc_amount - oc_target if oc_target is not None else None,
+        "subordination": [
+            {"name": d.names[i], "pct": _ratio(end - d.classes_up_to(res.ending_balance, e.priority[i]), end)}
+            for i in range(d.n)
+            if d.bears_principal[i]
+        ],
+    }
+
+
+def _triggers(d: _Deal, pp: _Period) -> list[dict[str, Any]]:
+    """Each trigger as the engine tests it (same figures, same date)."""
+    e, r, res, state = d.exact, pp.report, pp.res, pp.state
+    specs = list(d.spec.triggers)
+    rows = []
+    for k in range(e.n_triggers):
+        t = specs[k] if k < len(specs) else None
+        test = t.test if t else "unknown"
+        value: float | None = None
+        compare = ">"
+        if test == "overcollateralization":
+            den = d.classes_up_to(res.beginning_balance, e.priority[e.trig_ref[k]])
+            value, compare = _ratio(r.beginning_balance, den), "<"
+            note = "pool / classes, beginning of the period" if den else "no class outstanding: not tested"
+        elif test == "cumulative_loss":
+            value = _ratio(state.cum_loss, e.pool_original)
+            note = "net cumulative loss / original pool"
+        elif test == "delinquency_60":
+            value = _ratio(r.delinquent_60 + r.delinquent_90_plus, r.ending_balance)
+            note = "60+ days / ending pool" if r.ending_balance else "pool paid off: not tested"
+        else:
+            compare = "<"
+            note = "value not computed (interest coverage: see the engine's state)"
+        rows.append(
+            {
+                "name": t.name if t else f"trigger{k}",
+                "test": test,
+                "value": value,
+                "threshold": e.trig_threshold[k] / _WAD,
+                "fails_when": f"value {compare} threshold",
+                "failing": bool(res.trigger_failing[k]),
+                "state": "tripped" if state.latch[k] else "pass",
+                "curable": bool(e.trig_curable[k]),
+                "effects": list(t.effects) if t else [],
+                "note": note,
+            }
+        )
+    return rows
+
+
+def _performance(hist: _History, with_loans: bool) -> list[dict[str, Any]]:
+    rows = []
+    for label, months in WINDOWS:
+        sl = slice(-months, None) if months else slice(None)
+        smm = _avg_rate([x for x in hist.smm[sl] if x is not None])
+        mdr = _avg_rate([x for x in hist.mdr[sl] if x is not None]) if with_loans else None
+        liq = hist.liquidations[sl]
+        rows.append(
+            {
+                "name": label,
+                "months": len(hist.smm[sl]),
+                "smm": smm,
+                "cpr": _cpr(smm) if smm is not None else None,
+                "mdr": mdr,
+                "cdr": _cpr(mdr) if mdr is not None else None,
+                "severity": _ratio(sum(a for a, _ in liq), sum(a + b for a, b in liq)),
+            }
+        )
+    return rows
+
+
+def _evidence(pp: _Period) -> dict[str, Any]:
+    r, res = pp.report, pp.res
+    return {
+        "loan_tape_root": r.loan_tape_root,
+        "report_hash": r.digest,
+        "report_hash_kind": "EIP-712 digest of the remittance report",
+        "attestors": json.loads(r.signers) if r.signers else [],
+        "remittance_tx": r.tx_hash,
+        "remittance_block": r.block_number,
+        "distribution_tx": pp.dist["tx_hash"],
+        "engine_matches_chain": True,  # _check_events raised otherwise
+        "cash_in": res.cash_in,
+        "cash_out": res.cash_out,
+        "cash_conserved": res.cash_in
+        == res.cash_out + res.reserve_deposit - res.reserve_draw - res.reserve_release + res.dust_change,
+    }
+
+
+def _notes(pp: _Period, cleanup_call: bool) -> tuple[str, ...]:
+    notes = [
+        "servicer advances, modifications, foreclosure and REO are not modelled yet (shown as null)",
+        "dates follow the deal's schedule (distribution on the first distribution date's day of "
+        "each month, record date the last day of the preceding month); business days are not modelled",
+    ]
+    if pp.loans is None:
+        notes.append("loan-level file missing: loan counts and CDR not shown")
+    if pp.final:
+        notes.append(
+            "final distribution: the pool's remaining balance was paid off"
+            + (" (the deal's clean-up call, or its last loans)" if cleanup_call else "")
+            + "; this month is left out of the prepayment speeds"
+        )
+    return tuple(notes)
+
+
+def _record(hist: _History, pp: _Period) -> None:
+    """Add the period to the running figures. The final period's SMM is 1 by
+    construction (the pool paid off): not a prepayment speed, left out."""
+    r, lp = pp.report, pp.loans
+    base = r.beginning_balance - r.scheduled_principal
+    hist.smm.append(None if pp.final or base <= 0 else r.unscheduled_principal / base)
+    perf = lp.performing_begin if lp is not None else 0
+    hist.mdr.append(lp.new_default_balance / perf if lp is not None and perf > 0 else None)
+    hist.liquidations.append((r.losses, r.recoveries))
+    hist.cum_loss += r.losses
+
 
 def period_statements(
     con_or_db_path: Any,
     *,
-    deal: Any = None,
+    deal: str | Path | None = None,
     loans_dir: str | Path | None = None,
 ) -> list[DistributionStatement]:
     """Every period's distribution statement, from the event store and the run folder.
@@ -297,381 +758,58 @@ def period_statements(
     InputError
         No run folder / closing.json, or no event store file.
     DataIntegrityError
-        The event store disagrees with the exact engine run on its own reports, or a
-        period is missing.
+        The event store disagrees with the exact engine run on its own reports, a loan
+        file with the report, or a period is missing.
+
+    Notes
+    -----
+    Speeds follow the SIFMA Standard Formulas: ``SMM = unscheduled / (beginning -
+    scheduled)``, ``CPR = 1 - (1 - SMM)^12``, MDR on the balance not defaulted at the
+    start, ``CDR = 1 - (1 - MDR)^12``; over a window the monthly rate is the geometric
+    mean. See ``docs/report.md`` for every field.
     """
-    from openmbs.indexer import accepted_remittances, distributions, tranche_payments
-    from openmbs.structuring import (
-        DealSpec,
-        apply_period,
-        compile_exact,
-        exact_remittance,
-        initial_state,
-    )
+    from openmbs.structuring import apply_period, exact_remittance, initial_state
 
     run = _run_folder(con_or_db_path, deal)
     if run is None:
         raise InputError("deal=: pass the run folder (or its closing.json) with a connection")
-    closing = _closing(run)
-    spec = DealSpec.model_validate(closing["deal_spec"])
-    exact = compile_exact(spec)
-    decimals = int(closing["decimals"])
+    d = _load_deal(_closing(run))
     ldir = Path(loans_dir) if loans_dir is not None else run / "loans"
+    reports, dists, allocs = _read_events(con_or_db_path)
 
-    con, owned = _open(con_or_db_path)
-    try:
-        reps = accepted_remittances(con).to_pylist()
-        dists = {int(r["period"]): r for r in distributions(con).to_pylist()}
-        allocs: dict[tuple[int, int], dict[str, Any]] = {
-            (int(r["period"]), int(r["tranche"])): r for r in tranche_payments(con).to_pylist()
-        }
-    finally:
-        if owned is not None:
-            owned.close()
-    for k, r in enumerate(reps, start=1):
-        if int(r["period"]) != k:
-            raise DataIntegrityError(
-                f"event store: accepted report {k} is for period {r['period']} (a period is "
-                "missing or repeated)"
-            )
-
-    names = list(exact.names)
-    n = exact.n_tranches
-    principal_bearing = [exact.flags[i] & 1 == 0 for i in range(n)]  # F_IO = 1
-    spec_by_name = {t.name: t for t in spec.tranches}
-    trig_specs = list(spec.triggers)
-    fee_names = list(exact.fee_names) or [f.name for f in spec.fees]
-
-    state = initial_state(exact)
-    out: list[DistributionStatement] = []
-    smm_hist: list[float | None] = []
-    mdr_hist: list[float | None] = []
-    liq_hist: list[tuple[int, int]] = []  # (losses, recoveries)
-    cum_loss_gross = 0
-    prev_defaulted: set[str] = set()
+    state = initial_state(d.exact)
+    hist = _History(smm=[], mdr=[], liquidations=[])
+    defaulted: set[str] = set()
     loans_ok = True
-    for rep in reps:
-        p = int(rep["period"])
-        r = SimpleNamespace(**{k: (int(v) if k not in ("digest", "loan_tape_root", "signers", "tx_hash") and v is not None else v) for k, v in rep.items()})
-        prev = state
-        state, res = apply_period(exact, state, exact_remittance(r))
-        dist = dists.get(p)
+    out: list[DistributionStatement] = []
+    for r in reports:
+        dist = dists.get(int(r.period))
         if dist is None:
-            raise DataIntegrityError(f"event store: period {p} was accepted but not distributed")
-        # the events carry these; they must be the engine's
-        for i in range(n):
-            a = allocs.get((p, i))
-            if a is None:
-                raise DataIntegrityError(f"event store: period {p}: no allocation of class {names[i]}")
-            _check(p, f"class {names[i]} interest", res.interest_paid[i], a["interest"])
-            _check(p, f"class {names[i]} principal", res.principal_paid[i], a["principal"])
-            _check(p, f"class {names[i]} loss", res.writedown[i], a["loss"])
-            _check(p, f"class {names[i]} balance", res.ending_balance[i], a["balance"])
-            _check(p, f"class {names[i]} interest shortfall", res.interest_shortfall[i], a["interest_shortfall"])
-        _check(p, "fees", sum(res.fees_paid), dist["fee"])
-        _check(p, "residual", res.residual_paid, dist["residual"])
-        # the deal's reserve account holds the reserve and the rounding dust
-        _check(p, "reserve account (reserve + rounding dust)", res.reserve_balance + res.dust, dist["reserve_balance"])
-
-        # loan-level figures
-        lp: _LoanPeriod | None = None
-        if loans_ok:
-            f = loan_file(ldir, p)
-            if f is None:
-                loans_ok = False
-            else:
-                lp, prev_defaulted = _loan_figures(_read_loans(f), prev_defaulted)
-                for b, field in enumerate(("delinquent_30", "delinquent_60", "delinquent_90_plus")):
-                    if lp.dq_balance[b] != r.__dict__[field]:
-                        raise DataIntegrityError(
-                            f"file {str(f)!r}: period {p}: field {field!r}: loan-level sum "
-                            f"{lp.dq_balance[b]}, accepted report {r.__dict__[field]}"
-                        )
-
-        final = r.ending_balance == 0
-        # speeds: the final period's SMM is 1 by construction (the clean-up call or the
-        # last loans paying off): not a prepayment speed, left out
-        base = r.beginning_balance - r.scheduled_principal
-        smm = None if final or base <= 0 else r.unscheduled_principal / base
-        smm_hist.append(smm)
-        mdr = None
-        if lp is not None and lp.performing_begin > 0:
-            mdr = lp.new_default_balance / lp.performing_begin
-        mdr_hist.append(mdr if lp is not None else None)
-        liq_hist.append((r.losses, r.recoveries))
-        cum_loss_gross += r.losses
-
-        pool_orig = exact.pool_original
-        dist_date = _add_months(spec.first_payment_date, p - 1)
-        prev_month_end = dist_date.replace(day=1) - dt.timedelta(days=1)
-        dates = {
-            "distribution_date": dist_date.isoformat(),
-            "record_date": prev_month_end.isoformat(),
-            "collection_period_start": prev_month_end.replace(day=1).isoformat(),
-            "collection_period_end": prev_month_end.isoformat(),
-            "closing_date": spec.closing_date.isoformat(),
-            "first_distribution_date": spec.first_payment_date.isoformat(),
-        }
-
-        classes = []
-        for i, name in enumerate(names):
-            ts = spec_by_name.get(name)
-            face = exact.face[i]
-            carried = prev.shortfall[i]
-            current_due = res.interest_due[i] - carried
-            beg = res.beginning_balance[i]
-            classes.append(
-                {
-                    "name": name,
-                    "original_face": face,
-                    "coupon_kind": ts.coupon if ts else None,
-                    "coupon": ts.rate if ts and ts.coupon in ("fixed", "fixed_capped") else None,
-                    "effective_rate": (current_due * 12 / beg) if beg else None,
-                    "beginning_balance": beg,
-                    "interest_due": res.interest_due[i],
-                    "interest_paid": res.interest_paid[i],
-                    "interest_shortfall": res.interest_due[i] - res.interest_paid[i] - res.accreted[i],
-                    "unpaid_interest_carried": res.interest_shortfall[i],
-                    "accreted": res.accreted[i],
-                    "principal_paid": res.principal_paid[i],
-                    "realised_loss": res.writedown[i],
-                    "writeup": res.writeup[i],
-                    "ending_balance": res.ending_balance[i],
-                    "factor": res.ending_balance[i] / face if face else None,
-                    "interest_per_1000": res.interest_paid[i] * 1000 / face if face else None,
-                    "principal_per_1000": res.principal_paid[i] * 1000 / face if face else None,
-                    "cumulative_realised_loss": int(state.writedown[i]),
-                }
-            )
-
-        principal_distributed = sum(res.principal_paid)
-        fees = [
-            {"name": fee_names[k] if k < len(fee_names) else f"fee{k}", "paid": res.fees_paid[k],
-             "unpaid": int(state.fee_shortfall[k])}
-            for k in range(exact.n_fees)
-        ]
-        pool = {
-            "beginning_balance": r.beginning_balance,
-            "scheduled_principal": r.scheduled_principal,
-            "unscheduled_principal": r.unscheduled_principal,
-            "liquidation_proceeds": r.recoveries,
-            "subsequent_recoveries": r.subsequent_recoveries,
-            "realised_loss": r.losses,
-            "cumulative_realised_loss": cum_loss_gross,
-            "cumulative_net_loss": int(state.cum_loss),
-            "cumulative_net_loss_pct": state.cum_loss / pool_orig if pool_orig else None,
-            "ending_balance": r.ending_balance,
-            "original_balance": pool_orig,
-            "pool_factor": r.ending_balance / pool_orig if pool_orig else None,
-            "interest_collected": r.interest,
-            "cash_remitted": r.cash,
-            "principal_remittance": r.scheduled_principal + r.unscheduled_principal
-            + r.recoveries + r.subsequent_recoveries,
-            "principal_distributed": principal_distributed,
-            "interest_distributed": sum(res.interest_paid),
-            "fees": fees,
-            "fees_paid": sum(res.fees_paid),
-            "residual_paid": res.residual_paid,
-            # units of rounding kept by the deal this period (paid out in the final one)
-            "rounding_retained": res.dust_change,
-            "rounding_held": res.dust,
-            "loan_count_beginning": lp.loans_begin if lp is not None else None,
-            "loan_count_ending": r.loan_count,
-            "final_distribution": final,
-            # the report does not tell the call from the last loans paying off: true in
-            # the final period of a deal that has a clean-up call
-            "cleanup_call": bool(final and spec.cleanup_call > 0),
-            "servicer_advances": None,
-            "modifications_count": None,
-            "modifications_balance": None,
-        }
-
-        end_pool = r.ending_balance
-        dq_rows = []
-        labels = (("30-59 days", 0), ("60-89 days", 1), ("90+ days", 2))
-        for label, b in labels:
-            bal = (r.delinquent_30, r.delinquent_60, r.delinquent_90_plus)[b]
-            cnt = lp.dq_count[b] if lp is not None else None
-            dq_rows.append(
-                {
-                    "name": label,
-                    "count": cnt,
-                    "balance": bal,
-                    "pct_balance": _ratio(bal, end_pool),
-                    "pct_count": _ratio(cnt, r.loan_count) if cnt is not None else None,
-                }
-            )
-        if lp is not None:
-            dq_rows.append(
-                {
-                    "name": "defaulted, awaiting liquidation",
-                    "count": lp.defaulted_open_count,
-                    "balance": lp.defaulted_open_balance,
-                    "pct_balance": _ratio(lp.defaulted_open_balance, end_pool),
-                    "pct_count": _ratio(lp.defaulted_open_count, r.loan_count),
-                }
-            )
-        for label in ("foreclosure", "REO"):
-            dq_rows.append({"name": label, "count": None, "balance": None, "pct_balance": None, "pct_count": None})
-
-        classes_end = sum(res.ending_balance[i] for i in range(n) if principal_bearing[i])
-        oc_amount = end_pool - classes_end
-        oc_target = None
-        for k, ts_ in enumerate(trig_specs):
-            if ts_.test == "overcollateralization" and k < exact.n_triggers:
-                rank = exact.priority[exact.trig_ref[k]]
-                den = sum(
-                    res.ending_balance[i] for i in range(n)
-                    if principal_bearing[i] and exact.priority[i] <= rank
-                )
-                # what the next period's test needs: pool >= threshold x these classes
-                need = -(-exact.trig_threshold[k] * den // _WAD) - den
-                oc_target = need if oc_target is None else max(oc_target, need)
-        reserve_target = 0
-        if end_pool > 0:
-            reserve_target = max(exact.reserve_floor, end_pool * exact.reserve_pct // _WAD)
-        ce = {
-            "reserve_beginning": prev.reserve,
-            "reserve_draw": res.reserve_draw,
-            "reserve_deposit": res.reserve_deposit,
-            "reserve_release": res.reserve_release,
-            "reserve_ending": res.reserve_balance,
-            "reserve_target": reserve_target if (spec.reserve is not None) else None,
-            "reserve_vs_target": (res.reserve_balance - reserve_target) if spec.reserve is not None else None,
-            "oc_amount": oc_amount,
-            "oc_pct": _ratio(oc_amount, end_pool),
-            "oc_target": oc_target,
-            "oc_vs_target": (oc_amount - oc_target) if oc_target is not None else None,
-            "subordination": [
-                {
-                    "name": names[i],
-                    "pct": _ratio(
-                        end_pool - sum(
-                            res.ending_balance[j] for j in range(n)
-                            if principal_bearing[j] and exact.priority[j] <= exact.priority[i]
-                        ),
-                        end_pool,
-                    ),
-                }
-                for i in range(n) if principal_bearing[i]
-            ],
-        }
-
-        triggers = []
-        latch_word = None
-        try:
-            latch_word = int(json.loads(dist["state"])[2]) & 0xFF
-        except (TypeError, ValueError, IndexError, json.JSONDecodeError):
-            latch_word = None
-        for k in range(exact.n_triggers):
-            t = trig_specs[k] if k < len(trig_specs) else None
-            test = t.test if t else "unknown"
-            thr = exact.trig_threshold[k] / _WAD
-            value: float | None = None
-            note = ""
-            if test == "overcollateralization":
-                rank = exact.priority[exact.trig_ref[k]]
-                den = sum(
-                    res.beginning_balance[i] for i in range(n)
-                    if principal_bearing[i] and exact.priority[i] <= rank
-                )
-                value = r.beginning_balance / den if den else None
-                note = "pool / classes, beginning of the period" if den else "no class outstanding: not tested"
-                compare = "<"
-            elif test == "cumulative_loss":
-                value = state.cum_loss / pool_orig if pool_orig else None
-                compare = ">"
-                note = "net cumulative loss / original pool"
-            elif test == "delinquency_60":
-                dq60 = r.delinquent_60 + r.delinquent_90_plus
-                value = _ratio(dq60, end_pool)
-                compare = ">"
-                note = "60+ days / ending pool" if end_pool else "pool paid off: not tested"
-            else:
-                compare = "<"
-                note = "value not computed (interest coverage: see the engine's state)"
-            latched = bool(state.latch[k])
-            if latch_word is not None:
-                _check(p, f"trigger {t.name if t else k} latch", int(latched), (latch_word >> k) & 1)
-            triggers.append(
-                {
-                    "name": t.name if t else f"trigger{k}",
-                    "test": test,
-                    "value": value,
-                    "threshold": thr,
-                    "fails_when": f"value {compare} threshold",
-                    "failing": bool(res.trigger_failing[k]),
-                    "state": "tripped" if latched else "pass",
-                    "curable": bool(exact.trig_curable[k]),
-                    "effects": list(t.effects) if t else [],
-                    "note": note,
-                }
-            )
-
-        performance = []
-        for label, months in WINDOWS:
-            sl = slice(-months, None) if months else slice(None)
-            smms = [x for x in smm_hist[sl] if x is not None]
-            mdrs = [x for x in mdr_hist[sl] if x is not None]
-            liq = liq_hist[sl]
-            loss_w = sum(a for a, _ in liq)
-            liq_w = sum(a + b for a, b in liq)
-            a_smm = _avg_rate(smms)
-            a_mdr = _avg_rate(mdrs) if lp is not None else None
-            performance.append(
-                {
-                    "name": label,
-                    "months": len(smm_hist[sl]),
-                    "smm": a_smm,
-                    "cpr": _cpr(a_smm) if a_smm is not None else None,
-                    "mdr": a_mdr,
-                    "cdr": _cpr(a_mdr) if a_mdr is not None else None,
-                    "severity": _ratio(loss_w, liq_w),
-                }
-            )
-
-        cash_out = res.cash_out
-        evidence = {
-            "loan_tape_root": r.loan_tape_root,
-            "report_hash": r.digest,
-            "report_hash_kind": "EIP-712 digest of the remittance report",
-            "attestors": json.loads(r.signers) if r.signers else [],
-            "remittance_tx": r.tx_hash,
-            "remittance_block": int(r.block_number) if r.block_number is not None else None,
-            "distribution_tx": dist["tx_hash"],
-            "engine_matches_chain": True,  # checked above, else DataIntegrityError
-            "cash_in": res.cash_in,
-            "cash_out": cash_out,
-            "cash_conserved": res.cash_in
-            == cash_out + res.reserve_deposit - res.reserve_draw - res.reserve_release + res.dust_change,
-        }
-        notes = [
-            "servicer advances, modifications, foreclosure and REO are not modelled yet (shown as null)",
-            "dates follow the deal's schedule (distribution on the first distribution date's day of "
-            "each month, record date the last day of the preceding month); business days are not modelled",
-        ]
-        if lp is None:
-            notes.append("loan-level file missing: loan counts and CDR not shown")
-        if final:
-            notes.append(
-                "final distribution: the pool's remaining balance was paid off"
-                + (" by the clean-up call" if pool["cleanup_call"] else "")
-                + "; this month is left out of the prepayment speeds"
-            )
+            raise DataIntegrityError(f"event store: period {r.period} was accepted but not distributed")
+        prev = state
+        state, res = apply_period(d.exact, state, exact_remittance(r))
+        lp = None
+        if loans_ok:  # from the first missing file on, no loan figures (new defaults need the previous file)
+            lp, defaulted = _loan_period(ldir, r, defaulted)
+            loans_ok = lp is not None
+        pp = _Period(report=r, prev=prev, state=state, res=res, dist=dist, loans=lp)
+        _check_events(d, pp, allocs)
+        _record(hist, pp)
+        pool = _pool(d, pp, hist)
         out.append(
             DistributionStatement(
-                deal=spec.name,
-                period=p,
-                decimals=decimals,
-                dates=dates,
-                classes=tuple(classes),
+                deal=d.spec.name,
+                period=pp.period,
+                decimals=d.decimals,
+                dates=_dates(d, pp.period),
+                classes=tuple(_classes(d, pp)),
                 pool=pool,
-                delinquency=tuple(dq_rows),
-                credit_enhancement=ce,
-                triggers=tuple(triggers),
-                performance=tuple(performance),
-                evidence=evidence,
-                notes=tuple(notes),
+                delinquency=tuple(_delinquency(pp)),
+                credit_enhancement=_credit_enhancement(d, pp),
+                triggers=tuple(_triggers(d, pp)),
+                performance=tuple(_performance(hist, lp is not None)),
+                evidence=_evidence(pp),
+                notes=_notes(pp, bool(pool["cleanup_call"])),
             )
         )
     return out

@@ -59,11 +59,13 @@ def line_chart_svg(
     y_format: str = "num",
     width: int = 520,
     height: int = 300,
+    dashed: Sequence[str] = (),
 ) -> str:
     """A line chart as inline SVG: title, both axis titles, ticks, a legend.
 
     ``series``: (name, values) with ``None`` for a gap; ``y_format`` ``num``, ``pct`` or
-    ``money`` for the tick labels.
+    ``money`` for the tick labels; the series named in ``dashed`` are drawn dashed, on
+    top of the others (a curve that may coincide with another stays visible).
     """
     legend_rows = max(1, -(-len(series) // 4))
     left, right, top, bottom = 64, 12, 28, 48 + 14 * legend_rows
@@ -110,8 +112,12 @@ def line_chart_svg(
         f'<text x="14" y="{top + ph / 2}" text-anchor="middle" font-size="11" '
         f'transform="rotate(-90 14 {top + ph / 2})">{e(y_title)}</text>'
     )
-    for k, (name, vals) in enumerate(series):
+    order = [k for k, (nm, _) in enumerate(series) if nm not in dashed]
+    order += [k for k, (nm, _) in enumerate(series) if nm in dashed]
+    for k in order:
+        name, vals = series[k]
         color = _COLORS[k % len(_COLORS)]
+        dash = ' stroke-dasharray="5,3"' if name in dashed else ""
         segs: list[list[str]] = [[]]
         for xv, yv in zip(x, vals, strict=False):
             if yv is None:
@@ -123,11 +129,13 @@ def line_chart_svg(
                 cx, cy = seg[0].split(",")
                 out.append(f'<circle cx="{cx}" cy="{cy}" r="2" fill="{color}"/>')
             elif seg:
-                out.append(f'<polyline fill="none" stroke="{color}" stroke-width="1.6" points="{" ".join(seg)}"/>')
+                out.append(
+                    f'<polyline fill="none" stroke="{color}" stroke-width="1.6"{dash} points="{" ".join(seg)}"/>'
+                )
         lx = left + (k % 4) * (pw / 4)
         ly = top + ph + 48 + 14 * (k // 4)
-        out.append(f'<rect x="{lx:.1f}" y="{ly - 8}" width="10" height="3" fill="{color}"/>')
-        out.append(f'<text x="{lx + 14:.1f}" y="{ly - 4}" font-size="10">{e(name)}</text>')
+        out.append(f'<line x1="{lx:.1f}" x2="{lx + 12:.1f}" y1="{ly - 7}" y2="{ly - 7}" stroke="{color}" stroke-width="2"{dash}/>')
+        out.append(f'<text x="{lx + 16:.1f}" y="{ly - 4}" font-size="10">{e(name)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -201,12 +209,24 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
         ("factor", "factor", "factor"),
         ("cumulative loss", "cumulative_realised_loss", "money"),
     ]
-    rows = [[_fmt(c[key], kind, scale) for _, key, kind in cls_cols] for c in d["classes"]]
+    rows = [
+        [
+            (c["name"] + (" (notional)" if c["notional"] else ""), "l"),
+            *(_fmt(c[key], kind, scale) for _, key, kind in cls_cols[1:]),
+        ]
+        for c in d["classes"]
+    ]
+    # notional (IO) balances are not money owed: they stay out of the balance totals
+    flows = {"interest_due", "interest_paid", "interest_shortfall", "unpaid_interest_carried"}
     tot = [("total", "l")] + [
-        _fmt(sum(c[key] for c in d["classes"]), kind, scale) if kind == "money" else ("", "")
+        _fmt(sum(c[key] for c in d["classes"] if key in flows or not c["notional"]), kind, scale)
+        if kind == "money"
+        else ("", "")
         for _, key, kind in cls_cols[1:]
     ]
     parts.append("<div class='wide'>" + _table([h for h, _, _ in cls_cols], [*rows, tot]) + "</div>")
+    if any(c["notional"] for c in d["classes"]):
+        parts.append("<p class='nm'>Balance totals leave the notional classes out.</p>")
 
     parts.append("<h2>Pool</h2>")
     pool_rows: list[tuple[str, Any, str]] = []
@@ -327,6 +347,7 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
             + [(c["name"], [h.classes[i]["factor"] for h in hist]) for i, c in enumerate(d["classes"])],
             x_title="period",
             y_title="factor (current / original)",
+            dashed=("pool",),
         ),
         line_chart_svg(
             "Prepayment speed (1-month CPR)",
@@ -374,6 +395,7 @@ def index_html(statements: Sequence[DistributionStatement], *, files: Sequence[s
         x_title="period",
         y_title="factor (current / original)",
         width=760,
+        dashed=("pool",),
     )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
