@@ -9,6 +9,7 @@ PUBLIC = [
     "ANCHOR_FILES",
     "ANCHOR_REEXECUTED",
     "ANCHOR_RPC",
+    "ANCHOR_RUN",
     "AuditCheck",
     "AuditReport",
     "ReconCheck",

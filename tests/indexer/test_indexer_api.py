@@ -6,6 +6,7 @@ import openmbs.indexer as indexer
 from api_pin import check_public_api
 
 PUBLIC = [
+    "BIGNUM_DECIMAL",
     "DEFAULT_DB_NAME",
     "DEFAULT_EVENT_MAP",
     "PROJECTION_TABLE",
@@ -28,12 +29,19 @@ PUBLIC = [
     "accepted_remittances",
     "default_db_path",
     "distributions",
+    "event_rows",
+    "event_table",
+    "export_parquet",
     "holder_claims",
     "holder_positions",
     "open_untrusted",
     "parse_rpc_log",
     "pool_performance",
+    "remittance_reports",
     "sql_type",
+    "store_projection",
+    "store_tables",
+    "table_rows",
     "tranche_payments",
     "verify_store",
 ]

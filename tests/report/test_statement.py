@@ -36,6 +36,7 @@ from openmbs.report import (
     statement_csv_rows,
     statement_from_csv_rows,
 )
+from openmbs.sim import loans_path
 
 
 @pytest.fixture(scope="module")
@@ -239,13 +240,15 @@ def test_html_is_self_contained(cleanup_run: Path, statements: list[Distribution
     assert "statements/index.html" in report
 
 
-def test_hive_layout_reads_the_same(statements: list[DistributionStatement], cleanup_run: Path, tmp_path: Path) -> None:
-    hive = tmp_path / "loans"
+def test_flat_layout_reads_the_same(statements: list[DistributionStatement], cleanup_run: Path, tmp_path: Path) -> None:
+    """The lifecycle writes Hive partition folders (loans/period=NNNN/part-0.parquet);
+    an older run's flat loans/period=NNNN.parquet files give the same statements."""
+    flat = tmp_path / "loans"
+    flat.mkdir()
     for st in statements:
-        d = hive / f"period={st.period:04d}"
-        d.mkdir(parents=True)
-        shutil.copy(cleanup_run / "loans" / f"period={st.period:04d}.parquet", d / "part-0.parquet")
-    again = period_statements(cleanup_run / "events.duckdb", loans_dir=hive)
+        assert loans_path(cleanup_run, st.period).exists()
+        shutil.copy(loans_path(cleanup_run, st.period), flat / f"period={st.period:04d}.parquet")
+    again = period_statements(cleanup_run / "events.duckdb", loans_dir=flat)
     assert [s.as_dict() for s in again] == [s.as_dict() for s in statements]
 
 
@@ -362,7 +365,7 @@ def test_bad_run_files_are_named(cleanup_run: Path, tmp_path: Path) -> None:
     loans.mkdir()
     import pyarrow.parquet as pq
 
-    t = pq.read_table(cleanup_run / "loans" / "period=0001.parquet").drop_columns(["delinquency"])
+    t = pq.read_table(loans_path(cleanup_run, 1)).drop_columns(["delinquency"])
     pq.write_table(t, loans / "period=0001.parquet")
     with pytest.raises(InputError, match=r"period=0001\.parquet'.*field 'delinquency' missing"):
         period_statements(run / "events.duckdb")

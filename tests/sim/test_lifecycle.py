@@ -180,7 +180,7 @@ def test_rejected_remittance_leaves_no_partial_state(
     assert "nothing of period 3 was stored" in str(err)
     manifest = after_reject["manifest"]
     assert manifest["last_period"] == 2 and len(manifest["roots"]) == 2  # type: ignore[index]
-    assert after_reject["files"] == ["period=0001.parquet", "period=0002.parquet"]
+    assert after_reject["files"] == ["period=0001", "period=0002"]
     assert result.resumed_from == 2  # type: ignore[attr-defined]
     assert result.periods == CHAIN.months  # type: ignore[attr-defined]
 
@@ -311,7 +311,7 @@ def test_demo_cli_off_chain(tmp_path: Path) -> None:
     assert "report.html" in res.output
     assert (out / "report.html").exists() and (out / "summary.json").exists()
     assert (out / "projection.csv").exists()
-    assert len(list((out / "loans").glob("period=*.parquet"))) == 4
+    assert len(list((out / "loans").glob("period=*/part-0.parquet"))) == 4
 
 
 def test_demo_cli_rpc_needs_the_key_from_the_environment(

@@ -18,6 +18,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 from web_helpers import deal_row, distributed, store, units
 
 from openmbs.indexer import holder_claims, holder_positions, pool_performance, tranche_payments
+from openmbs.sim import loans_path
 
 
 def _click(browser: Any, element: Any) -> None:
@@ -167,7 +168,7 @@ def test_wallet_positions_equal_the_store(browser: Any, served: Any, run_dir: Pa
 
 
 def _loan(run_dir: Path, period: int, row: int) -> str:
-    return str(pq.read_table(run_dir / "loans" / f"period={period:04d}.parquet").column("loan_id")[row])
+    return str(pq.read_table(loans_path(run_dir, period)).column("loan_id")[row])
 
 
 def _verify(browser: Any, url: str, deal: str, loan: str, period: int) -> None:
@@ -221,16 +222,16 @@ def test_tampered_record_fails(
     deal, _oracle, _tokens = deal_row(con)
     period = 4
     tampered = tmp_path / "run"
-    (tampered / "loans").mkdir(parents=True)
+    loans_path(tampered, period).parent.mkdir(parents=True)
     shutil.copy(run_dir / "closing.json", tampered / "closing.json")
-    src = run_dir / "loans" / f"period={period:04d}.parquet"
+    src = loans_path(run_dir, period)
     table = pq.read_table(src)
     row = 11
     paid = table.column("interest_paid").to_pylist()
     paid[row] += 1  # one base unit more interest than was reported
     i = table.column_names.index("interest_paid")
     table = table.set_column(i, "interest_paid", pa.array(paid, table.schema.field(i).type))
-    pq.write_table(table, tampered / "loans" / src.name)
+    pq.write_table(table, loans_path(tampered, period))
     s = serve(run_dir / "events.duckdb", tampered)
     loan = _loan(run_dir, period, row)
     _verify(browser, s.url, deal, loan, period)

@@ -15,6 +15,7 @@ from web_helpers import deal_row, store
 
 from openmbs.errors import InputError
 from openmbs.indexer import holder_positions, tranche_payments
+from openmbs.sim import loans_path
 from openmbs.web import (
     Series,
     check_address,
@@ -109,7 +110,7 @@ def test_claimable_before_the_final_claims_is_what_each_holder_then_claims(
 def test_verify_loan_checks_the_record_not_the_file_leaf(run_dir: Path) -> None:
     con = store(run_dir / "events.duckdb")
     (deal,) = deals(con)
-    loan = str(pq.read_table(run_dir / "loans" / "period=0003.parquet").column("loan_id")[0])
+    loan = str(pq.read_table(loans_path(run_dir, 3)).column("loan_id")[0])
     good = verify_loan(con, deal, run_dir, loan, 3)
     assert good.verified and good.leaf_matches_file
     assert good.computed_root == good.onchain_root

@@ -16,14 +16,20 @@ from openmbs.indexer._abi import (
     abi_of,
     sql_type,
 )
+from openmbs.indexer._export import BIGNUM_DECIMAL, event_table, export_parquet
 from openmbs.indexer._indexer import DEFAULT_DB_NAME, Indexer, IndexStats, default_db_path
 from openmbs.indexer._queries import (
     DEFAULT_EVENT_MAP,
     PROJECTION_TABLE,
     EventBinding,
+    event_rows,
     holder_claims,
     holder_positions,
     pool_performance,
+    remittance_reports,
+    store_projection,
+    store_tables,
+    table_rows,
     tranche_payments,
 )
 from openmbs.indexer._sources import (
@@ -42,6 +48,7 @@ from openmbs.indexer._statement_queries import (
 from openmbs.indexer._store import UNTRUSTED_CONFIG, EventStore, open_untrusted, verify_store
 
 __all__ = [
+    "BIGNUM_DECIMAL",
     "DEFAULT_DB_NAME",
     "DEFAULT_EVENT_MAP",
     "PROJECTION_TABLE",
@@ -64,12 +71,19 @@ __all__ = [
     "accepted_remittances",
     "default_db_path",
     "distributions",
+    "event_rows",
+    "event_table",
+    "export_parquet",
     "holder_claims",
     "holder_positions",
     "open_untrusted",
     "parse_rpc_log",
     "pool_performance",
+    "remittance_reports",
     "sql_type",
+    "store_projection",
+    "store_tables",
+    "table_rows",
     "tranche_payments",
     "verify_store",
 ]

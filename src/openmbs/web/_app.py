@@ -171,7 +171,7 @@ def create_app(
     store : EventStore, optional
         An open store written in this process; requests read through its cursors.
     run : path, optional
-        The run's output folder: its ``loans/period=NNNN.parquet`` files make loan
+        The run's output folder: its ``loans/period=NNNN/part-0.parquet`` files make loan
         verification possible, and ``closing.json`` gives the class names and the
         settlement asset's decimals.
     decimals : int, default 6

@@ -383,7 +383,7 @@ def wallet_positions(
 class LoanCheck:
     """A loan's record in one period and its Merkle proof against the on-chain root.
 
-    ``record`` holds the fields of the run's loan file (``loans/period=NNNN.parquet``);
+    ``record`` holds the fields of the run's loan file (``loans/period=NNNN/part-0.parquet``);
     ``record_hash`` and ``leaf`` are recomputed from them (never read from the file);
     ``proof`` is the list of sibling hashes checked; ``onchain_root`` is the
     ``loan_tape_root`` of the period's ``RemittanceAccepted`` event; ``computed_root``
@@ -466,7 +466,8 @@ def verify_loan(
 ) -> LoanCheck:
     """Check a loan's record of one period against the root the oracle accepted.
 
-    The record comes from ``run/loans/period=NNNN.parquet``; its leaf is recomputed
+    The record comes from ``run/loans/period=NNNN/part-0.parquet`` (or an older run's
+    ``loans/period=NNNN.parquet``); its leaf is recomputed
     from its fields (``keccak256(keccak256(abi.encode(record)))``,
     :meth:`openmbs.oracle.LoanRecord.leaf`); the proof is built from the file's
     leaves in file order (the servicer's tree), or taken from ``proof`` (hex sibling
@@ -493,7 +494,9 @@ def verify_loan(
             f"field 'period' value {period}: the deal's oracle {deal.oracle} accepted no "
             "report for that period"
         )
-    path = Path(run) / "loans" / f"period={period:04d}.parquet"
+    path = Path(run) / "loans" / f"period={period:04d}" / "part-0.parquet"
+    if not path.is_file():  # a run written before the partition folders
+        path = Path(run) / "loans" / f"period={period:04d}.parquet"
     if not path.is_file():
         raise InputError(f"file {str(path)!r}: no loan file for period {period}")
     try:
