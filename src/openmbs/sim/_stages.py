@@ -270,7 +270,7 @@ def _write_closing(out: Path, cfg: LifecycleConfig, spec: Any, exact: Any, st: A
         {
             "config": _config_record(cfg),
             "deal": spec.name,
-            "deal_spec": spec.model_dump(mode="json"),
+            "deal_spec": spec.as_data(),
             "pool_units": exact.pool_original,
             "decimals": sim.decimals,
             "tranche_names": list(exact.names),
