@@ -35,7 +35,13 @@ $(ANVIL):
 demo: $(STAMP)
 	$(BIN)/openmbs demo --out $(DEMO_OUT)
 
-test: $(STAMP) $(ANVIL)
+# A real browser for the dashboard's tests: Debian's chromium and its driver.
+CHROMIUM := /usr/bin/chromium /usr/bin/chromedriver
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+	/usr/bin/chromium --version >/dev/null
+
+test: $(STAMP) $(ANVIL) $(CHROMIUM)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports

@@ -15,7 +15,7 @@ load average, since the machine is shared.
 
 Last, unless ``--evm-months 0``, the first size runs ``--evm-months`` months twice more,
 on titanoboa's stock py-evm environment (the baseline) and on the lean one
-(``openmbs.chain._lean``), and the median chain seconds per month of both and their
+(``openmbs.chain.fastevm``), and the median chain seconds per month of both and their
 ratio are printed.
 
 Targets (issue 5): 2,000 loans x 360 months < 60 s; 20,000 loans < 3 min; per-month
@@ -42,8 +42,8 @@ from pathlib import Path
 t_start = time.perf_counter()
 cache = sys.argv[4]
 if len(sys.argv) > 5 and sys.argv[5] == "stock":  # titanoboa's stock py-evm environment
-    import openmbs.chain._lean
-    openmbs.chain._lean.make_lean = lambda env: False
+    import openmbs.chain.fastevm
+    openmbs.chain.fastevm.make_lean = lambda env: False
 if cache:
     import os
     os.environ["OPENMBS_CACHE_DIR"] = cache + "-openmbs"

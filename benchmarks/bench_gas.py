@@ -296,10 +296,10 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
                  "claim", ""))
     rows.append(("claim, a holder's first, EMPTY stablecoin wallet", tx_gas(d.deal, "claim", 0, sender=empty_wallet),
                  "claim", "the stablecoin's own new-balance slot: +20,000"))
-    rows.append(("claimAll, first (holder of one tranche)", tx_gas(d.deal, "claimAll", sender=b), "", ""))
+    rows.append(("claim_all, first (holder of one tranche)", tx_gas(d.deal, "claim_all", sender=b), "", ""))
     advance(roots[loan_counts[0]])
     rows.append(("claim (one tranche, repeat claimant)", tx_gas(d.deal, "claim", 0, sender=a), "claim", ""))
-    rows.append(("claimAll (4 tranches scanned, repeat claimant)", tx_gas(d.deal, "claimAll", sender=b), "", ""))
+    rows.append(("claim_all (4 tranches scanned, repeat claimant)", tx_gas(d.deal, "claim_all", sender=b), "", ""))
     rows.append(("transfer to a new holder", tx_gas(tok, "transfer", fresh, 10, sender=a), "transfer", ""))
     advance(roots[loan_counts[0]])
     rows.append(("transfer between holders, both accrued unclaimed cash", tx_gas(tok, "transfer", fresh, 10, sender=a),

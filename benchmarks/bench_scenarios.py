@@ -34,7 +34,7 @@ from openmbs.pricing import PoolLines
 from openmbs.risk import ScenarioGrid, ScenarioResults, run_scenarios
 from openmbs.structuring import example_deal
 
-WARM = ScenarioGrid(psa=(100.0,), cdr=(0.0, 1.0), severity=(30.0,))
+WARM = ScenarioGrid(psa=(100.0,), cdr=(0.0, 0.01), severity=(0.30,))
 
 
 def machine_check() -> str:
@@ -73,8 +73,8 @@ def main() -> None:
     n_psa = {40: 2, 200: 2, 1000: 10}[args.scenarios]
     grid = ScenarioGrid(
         psa=tuple(np.linspace(50, 500, n_psa)),
-        cdr=(0.0, 0.5, 1.0, 2.0, 4.0),
-        severity=(20.0, 35.0, 50.0, 65.0),
+        cdr=(0.0, 0.005, 0.01, 0.02, 0.04),  # decimals: 0.02 is 2% CDR
+        severity=(0.20, 0.35, 0.50, 0.65),
         shift_bp=(-200.0, -100.0, 0.0, 100.0, 200.0) if args.scenarios > 40 else (0.0,),
     )
     deal = example_deal("four_tranche")

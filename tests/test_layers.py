@@ -17,9 +17,8 @@ KNOWN = {
     ("openmbs.chain._exact_waterfall", "openmbs.structuring._exact"),
     ("openmbs.pricing._oas", "openmbs.cashflow._advance"),
     ("openmbs.pricing._oas", "openmbs.cashflow._project"),
-    ("openmbs.sim._lifecycle", "openmbs.agents._servicer"),
-    ("openmbs.sim._lifecycle", "openmbs.chain._clients"),
-    ("openmbs.sim._lifecycle", "openmbs.chain._lean"),
+    ("openmbs.sim._stages", "openmbs.agents._servicer"),
+    ("openmbs.sim._world", "openmbs.chain._clients"),
     ("openmbs.sim._loansim", "openmbs.cashflow._advance"),
 }
 

@@ -188,3 +188,26 @@ def test_quantlib_schedule_cross_check() -> None:
 def test_bad_inputs(kw: dict[str, object], err: type[Exception], match: str) -> None:
     with pytest.raises(err, match=match):
         project_pool(**{**KW, **kw})  # type: ignore[arg-type]
+
+
+def test_totals_sum_the_columns_and_wal_is_by_hand() -> None:
+    """``PoolCashflows.totals``: a 3-month, 0% loan paying 1/3 a month has a WAL of
+    (1 + 2 + 3) / 3 months = 2 months = 1/6 year; sums are the columns' sums."""
+    from openmbs.behaviour import Default, Prepayment
+    from openmbs.cashflow import project_pool
+
+    cf = project_pool(balance=300.0, gross_coupon=0.0, net_coupon=0.0, original_term=3,
+                      remaining_term=3, prepayment=Prepayment.cpr(0.0))
+    t = cf.totals()
+    assert t.principal == pytest.approx(300.0) and t.last_period == 3
+    assert t.wal == pytest.approx(2.0 / 12.0)
+    big = project_pool(balance=1e6, gross_coupon=0.07, net_coupon=0.065, original_term=360,
+                       remaining_term=360, prepayment=Prepayment.psa(150),
+                       default=Default.cdr(0.02), severity=0.4, lag=6)
+    bt = big.totals()
+    assert bt.loss == pytest.approx(float(big.loss.sum())) and bt.loss > 0
+    # principal paid = prepayments + scheduled amortization + recoveries
+    assert bt.principal == pytest.approx(
+        bt.voluntary_prepayment + bt.scheduled_amortization + bt.recovery, rel=1e-12)
+    # every unit of the starting balance is paid as principal or lost
+    assert bt.principal + bt.loss == pytest.approx(1e6, rel=1e-9)

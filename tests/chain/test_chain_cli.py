@@ -478,7 +478,7 @@ def test_export_writes_abi_bytecode_and_addresses(tmp_path, cli_deal):
     _ok(["export", "--out", str(tmp_path), "--state", str(cli_deal["deployed"])])
     doc = json.loads((tmp_path / "Deal.json").read_text())
     names = {e.get("name") for e in doc["abi"]}
-    assert {"claim", "claimAll", "distribute", "on_transfer", "Distributed"} <= names
+    assert {"claim", "claim_all", "distribute", "on_transfer", "Distributed"} <= names
     assert doc["bytecode"].startswith("0x") and len(doc["bytecode"]) > 1000
     addresses = json.loads((tmp_path / "addresses.json").read_text())
     record = json.loads(Path(cli_deal["deployed"]).read_text())

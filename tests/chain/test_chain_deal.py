@@ -75,8 +75,8 @@ def test_claim_all_and_claim_while_paused(world):
     d.deal.pause(sender=world.admin)
     owed = d.claimable(1, x)
     assert owed > 0
-    assert d.claim(x) == owed  # claimAll works while paused
-    with boa.reverts("pausable: contract is paused"):
+    assert d.claim(x) == owed  # claim_all works while paused
+    with boa.reverts(dev="paused"):
         d.tokens[1].transfer(world.investors[0], 1, sender=x)  # transfers stop while paused
 
 
@@ -237,7 +237,7 @@ def test_claim_counters_spill_past_96_bits(world):
     face = 7 * 10**28
     d2, (a, _, _) = _big_deal(world, [face, face], [0.0, 0.0])
     _remit_one(world, d2, 1, 2 * face, 0, 2 * face)  # all principal back in one period
-    paid = d2.claim(a)  # claimAll counts its total on one counter: 1.4e29 > 2**96
+    paid = d2.claim(a)  # claim_all counts its total on one counter: 1.4e29 > 2**96
     assert paid == 2 * face and paid > 2**96
     assert d2.deal.cash_claimed() == 2 * face == d2.deal.cash_credited()
     assert d2.deal.cash_held() == 0
@@ -272,3 +272,21 @@ def test_changed_recipients_keep_what_they_were_owed(world):
     assert d.deal.claim_payee(sender=admin) == 0
     assert d.deal.claim_payee(sender=newres) == new_owed
     assert int(d.deal.cash_held()) == held + 8_000_000_000 - owed_old - new_owed
+
+
+def test_token_names_and_symbols_name_deal_and_class():
+    """Integrators see "openmbs <DEAL> <class>" / "<initials>-<class>", within the
+    contract's limits (50 and 16 characters), for every example deal."""
+    from openmbs.chain import config_from_spec
+    from openmbs.structuring import example_deal
+
+    cfg = config_from_spec(example_deal("four_tranche"), loan_count=10)
+    assert [(t.name, t.symbol) for t in cfg.tranches] == [
+        (f"openmbs FOUR-TRANCHE {c}", f"FT-{c}") for c in cfg.exact.names
+    ]
+    for deal in ("senior_sub", "pac_io"):
+        cfg = config_from_spec(example_deal(deal), loan_count=10)
+        for t, c in zip(cfg.tranches, cfg.exact.names, strict=True):
+            assert t.name == f"openmbs {deal.upper().replace('_', '-')} {c}" and len(t.name) <= 50
+            assert t.symbol.endswith(f"-{c}") and len(t.symbol) <= 16
+        assert len({t.symbol for t in cfg.tranches}) == len(cfg.tranches)

@@ -248,12 +248,14 @@ def test_io_class_is_sold_at_its_offering_price(world):
 
     spec = example_deal("pac_io")
     cfg = config_from_spec(spec, loan_count=100, quorum=1, n_attestors=1)
-    names = [t.symbol for t in cfg.tranches]
+    names = list(cfg.exact.names)
     io = names.index("IO")
     assert cfg.tranches[io].offering_price_wad == 3 * 10**16
     assert [t.offering_price_wad for i, t in enumerate(cfg.tranches) if i != io] == [WAD] * (len(names) - 1)
     seller = boa.env.generate_address("pac-seller")
     d = deploy_deal(cfg, attestors=[world.keys[0].address], admin=world.admin, seller=seller)
+    # the tokens say which deal and class they are
+    assert [(t.name(), t.symbol()) for t in d.tokens] == [(f"openmbs PAC-IO {n}", f"PI-{n}") for n in names]
     invs = _investors(d, world, len(names), "pac")
     paid = []
     for i, inv in enumerate(invs):
@@ -504,7 +506,7 @@ def test_reentrancy_into_withdraw_proceeds_claim_payee_and_claim_all_fails(world
     assert evil.reentry_attempts() == 2 and evil.reentry_successes() == 0
     assert evil.balanceOf(evil.address) - before == payee
     owed = d.claimable(0, evil.address)
-    ca = selector("claimAll()")
+    ca = selector("claim_all()")
     evil.arm(d.deal.address, ca)
     before = evil.balanceOf(evil.address)
     evil.call_as_token(d.deal.address, ca)

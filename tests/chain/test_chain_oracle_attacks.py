@@ -194,11 +194,11 @@ def test_internal_node_does_not_verify_as_a_loan(world, n):
     world.remit(world.report(root=tree.root))
     o = world.d.oracle
     node = tree._levels[1][0]  # keccak(sorted(leaf 0, leaf 1))
-    assert not o.verifyLoan(1, node, tree.proof(0)[1:])
+    assert not o.verify_loan(1, node, tree.proof(0)[1:])
     for i, r in enumerate(recs):
-        assert o.verifyLoan(1, r.record_hash(), tree.proof(i))
+        assert o.verify_loan(1, r.record_hash(), tree.proof(i))
         assert bytes(o.loan_leaf(r.as_tuple())) == r.leaf() == keccak(r.record_hash())
-    assert not o.verifyLoan(1, recs[0].leaf(), tree.proof(0))  # a leaf is not a record hash
+    assert not o.verify_loan(1, recs[0].leaf(), tree.proof(0))  # a leaf is not a record hash
 
 
 # ------------------------------------------------------------------ finding 3: deadlines

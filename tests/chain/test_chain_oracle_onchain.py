@@ -40,12 +40,12 @@ def test_verify_loan_against_stored_root(world, n, data):
         world.remit(r)
         i = data.draw(st.integers(0, n - 1))
         o = world.d.oracle
-        assert o.verifyLoan(1, recs[i].record_hash(), tree.proof(i))
-        assert not o.verifyLoan(2, recs[i].record_hash(), tree.proof(i))  # no root for period 2
+        assert o.verify_loan(1, recs[i].record_hash(), tree.proof(i))
+        assert not o.verify_loan(2, recs[i].record_hash(), tree.proof(i))  # no root for period 2
         forged = LoanRecord(loan_id=recs[i].loan_id, period=1, beginning_balance=recs[i].beginning_balance,
                             scheduled_principal=0, prepaid_principal=0, interest_paid=0,
                             ending_balance=recs[i].beginning_balance)
-        assert not o.verifyLoan(1, forged.record_hash(), tree.proof(i))
+        assert not o.verify_loan(1, forged.record_hash(), tree.proof(i))
 
 
 def test_report_from_loans_with_more_loans_is_rejected(world):

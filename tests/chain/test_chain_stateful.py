@@ -5,7 +5,7 @@ random, with a Python model kept in step with the contracts by wrapper methods.
 The machine (:class:`DealMachine`, module level, Curve stableswap-ng style) runs on the
 four_tranche example deal (``ExactWaterfall``: fees, reserve account, OC turbo and
 cumulative-loss trap triggers, a net-WAC capped class) deployed once per process in
-its own lean embedded EVM (``openmbs.chain._lean``); each example starts from the
+its own lean embedded EVM (``openmbs.chain.fastevm``); each example starts from the
 freshly deployed, still open offering (``env.anchor()``).
 
 The model is the exact engine (``apply_period`` on the deal's compiled ``ExactDeal``)
@@ -61,7 +61,7 @@ from hypothesis.stateful import (
 )
 
 from openmbs.chain import config_from_spec, deploy_deal
-from openmbs.chain._lean import make_lean
+from openmbs.chain.fastevm import make_lean
 from openmbs.oracle import RemittanceReport, attest
 from openmbs.structuring import example_deal
 from openmbs.structuring._exact import ExactRemittance, apply_period, initial_state
@@ -327,7 +327,7 @@ class DealMachine(RuleBasedStateMachine):
     def _transfer_reason(self, owner: str, to: str, units: int, amount: int) -> tuple[str, str] | None:
         """Why a token move would revert, as (kind, text) for ``boa.reverts``."""
         if self.paused:
-            return ("msg", "pausable: contract is paused")
+            return ("dev", "paused")
         for a in (owner, to):
             r = self._may_hold(a)
             if r:
@@ -534,7 +534,7 @@ class DealMachine(RuleBasedStateMachine):
         allowed = self.allowance[(a, t)]
         reason: tuple[str, str] | None
         if amount > allowed:
-            reason = ("msg", "erc20: insufficient allowance")
+            reason = ("dev", "insufficient allowance")
         else:
             reason = self._transfer_reason(a, b, units, amount)
         if reason:
@@ -574,7 +574,7 @@ class DealMachine(RuleBasedStateMachine):
             self._checkpoint(who, t)
             expect += self.owed[(who, t)]
         before = int(d.settlement.balanceOf(who))
-        assert int(d.deal.claimAll(sender=who)) == expect
+        assert int(d.deal.claim_all(sender=who)) == expect
         assert int(d.settlement.balanceOf(who)) - before == expect
         for t in range(self.n):
             self._paid(who, t, self.owed[(who, t)])
@@ -654,7 +654,7 @@ class DealMachine(RuleBasedStateMachine):
             with expect_revert(msg="access_control: account is missing role"):
                 d.deal.pause(sender=self.w.stranger)
         elif self.paused:
-            with expect_revert(msg="pausable: contract is paused"):
+            with expect_revert(dev="paused"):
                 d.deal.pause(sender=self.w.admin)
         else:
             d.deal.pause(sender=self.w.admin)
@@ -668,7 +668,7 @@ class DealMachine(RuleBasedStateMachine):
             with expect_revert(msg="access_control: account is missing role"):
                 d.deal.unpause(sender=self.w.stranger)
         elif not self.paused:
-            with expect_revert(msg="pausable: contract is not paused"):
+            with expect_revert(dev="not paused"):
                 d.deal.unpause(sender=self.w.admin)
         else:
             d.deal.unpause(sender=self.w.admin)
@@ -739,7 +739,7 @@ class DealMachine(RuleBasedStateMachine):
             keys = [*keys[: self.quorum - 1], OUTSIDER_KEY]
             reason = ("dev", "signer is not an attestor")
         elif self.paused:
-            reason = ("msg", "pausable: contract is paused")
+            reason = ("dev", "paused")
         deadline = self.now + 3600  # attestations expire (chain time)
         sigs = attest(rep, keys, chain_id=d.chain_id(), verifying_contract=str(d.oracle.address), deadline=deadline)
         if reason:

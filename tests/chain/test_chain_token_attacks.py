@@ -347,3 +347,59 @@ def test_random_settlement_schedules_pay_every_unit_once(primary, steps):
             # one unit less per intermediate claim
             assert final - sum(1 for op, k in steps if op == "claim" and k == j) <= got[j] <= final
         assert int(d.deal.cash_claimed()) <= int(d.deal.cash_credited())
+
+
+# ------------------------------------------------------------------ ERC-20 events and the minter
+
+
+def _events(logs: list[Any], name: str) -> list[tuple[Any, ...]]:
+    """The arguments of the ``name`` events among boa's decoded ``logs``."""
+    return [tuple(e)[1:] for e in logs if type(e).__name__ == name]
+
+
+def test_the_logs_name_the_minter_and_show_its_power_end(world):
+    """An indexer rebuilding the minter set from the token's events finds the escrow,
+    then nobody once minting is finished; never the deployer (which holds no power)."""
+    from openmbs.chain import deployer
+
+    d = world.d
+    minter, dep = boa.env.generate_address("escrow"), boa.env.generate_address("deployer")
+    tok = deployer("TrancheToken").deploy("openmbs TEST A", "TS-A", d.deal.address, minter, 0, 1_000, sender=dep)
+    deploy_logs = tok.get_logs()
+    assert _events(deploy_logs, "RoleMinterChanged") == [(minter, True)]
+    assert not _events(deploy_logs, "OwnershipTransferred")
+    assert tok.is_minter(minter) and not tok.is_minter(dep)
+    with pytest.raises(boa.BoaError, match="only minter"):
+        tok.mint(dep, 1, sender=dep)
+    tok.mint(minter, 1_000, sender=minter)
+    assert _events(tok.get_logs(), "Transfer") == [("0x" + "00" * 20, minter, 1_000)]
+    tok.finish_minting(sender=minter)
+    logs = tok.get_logs()
+    assert _events(logs, "RoleMinterChanged") == [(minter, False)]
+    assert _events(logs, "MintingFinished") == [(1_000,)]
+    assert not tok.is_minter(minter)
+    with pytest.raises(boa.BoaError, match="minting finished"):
+        tok.mint(minter, 0, sender=minter)
+    assert tok.totalSupply() == 1_000 and tok.name() == "openmbs TEST A" and tok.symbol() == "TS-A"
+
+
+def test_approval_events_and_allowance_limits(world):
+    """ERC-20: `approve` emits Approval; `transferFrom` emits Transfer and spends the
+    allowance (never more than it; an unlimited one stays unlimited); a spender
+    cannot be the zero address."""
+    d, tok = world.d, world.d.tokens[0]
+    owner, spender, to = world.investors[0], world.holder("spender"), world.holder("to")
+    tok.approve(spender, 700, sender=owner)
+    assert _events(tok.get_logs(), "Approval") == [(owner, spender, 700)]
+    with pytest.raises(boa.BoaError, match="insufficient allowance"):
+        tok.transferFrom(owner, to, 701, sender=spender)
+    tok.transferFrom(owner, to, 300, sender=spender)
+    logs = tok.get_logs()
+    assert _events(logs, "Transfer") == [(owner, to, 300)]
+    assert tok.allowance(owner, spender) == 400 and tok.balanceOf(to) == 300
+    tok.approve(spender, 2**256 - 1, sender=owner)
+    tok.transferFrom(owner, to, 500, sender=spender)
+    assert tok.allowance(owner, spender) == 2**256 - 1
+    with pytest.raises(boa.BoaError, match="approve to the zero address"):
+        tok.approve("0x" + "00" * 20, 1, sender=owner)
+    assert d.deal.claimable(0, to) == 0  # nothing distributed yet: no cash moved with the tokens

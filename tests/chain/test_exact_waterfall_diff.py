@@ -28,7 +28,7 @@ from openmbs.chain._exact_waterfall import (
     read_state,
     report_struct,
 )
-from openmbs.chain._lean import make_lean
+from openmbs.chain.fastevm import make_lean
 from openmbs.structuring import (
     EXAMPLE_DEALS,
     Collections,
@@ -539,7 +539,7 @@ _COVERAGE_KEYS = (
 
 @pytest.fixture(scope="module")
 def lean_env(compiled: Any) -> Iterator[Any]:
-    """A fresh embedded EVM made lean (``chain._lean``, as the lifecycle runs), swapped in
+    """A fresh embedded EVM made lean (``chain.fastevm``, as the lifecycle runs), swapped in
     as titanoboa's environment for the test and restored after."""
     env = boa.Env()
     assert make_lean(env), "the lean EVM does not know this titanoboa / py-evm"

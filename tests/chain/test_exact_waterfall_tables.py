@@ -44,14 +44,26 @@ def _value(text: str) -> int:
     return ev(ast.parse(text, mode="eval").body)
 
 
+#: Vyper ``flag`` types of the contract -> the prefix of the same table in ``_exact.py``
+FLAG_TABLES = {"TriggerEffect": "E_", "ReserveFlag": "R_"}
+_FLAG = re.compile(r"^flag\s+(\w+):\n((?:[ \t]+\w+[ \t]*(?:#.*)?\n)+)", re.M)
+
+
 def _constants(name: str) -> dict[str, int]:
     """``NAME: constant(uint256) = value`` declarations of a contract, evaluated
-    (declarations whose value names another module's constant are skipped)."""
+    (declarations whose value names another module's constant are skipped), and the
+    members of its ``flag`` types in ``FLAG_TABLES``, as ``<prefix><MEMBER>`` with the
+    value Vyper gives them (member k is bit k)."""
+    text = (CONTRACTS / name).read_text()
     out: dict[str, int] = {}
-    for m in _DECL.finditer((CONTRACTS / name).read_text()):
+    for m in _DECL.finditer(text):
         if "." in m.group(2):
             continue
         out[m.group(1)] = _value(m.group(2))
+    for m in _FLAG.finditer(text):
+        members = [line.split("#")[0].strip() for line in m.group(2).splitlines()]
+        for k, member in enumerate(x for x in members if x):
+            out[FLAG_TABLES[m.group(1)] + member] = 1 << k
     return out
 
 

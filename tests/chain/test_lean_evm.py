@@ -1,4 +1,4 @@
-"""The lean embedded EVM (``openmbs.chain._lean``) computes what titanoboa's py-evm does.
+"""The lean embedded EVM (``openmbs.chain.fastevm``) computes what titanoboa's py-evm does.
 
 Random programs run on a stock titanoboa environment and on a lean one; their output
 (memory and the top of the stack, dumped with ``RETURN``), success and error kind must
@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openmbs.chain._lean import MAX_MEMORY, analyse, make_lean
+from openmbs.chain.fastevm import MAX_MEMORY, analyse, make_lean
 
 ADDR = "0x00000000000000000000000000000000000c0de0"
 CALLER = "0x000000000000000000000000000000000000beef"

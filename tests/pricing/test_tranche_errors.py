@@ -62,11 +62,11 @@ def test_unsolvable_scenario_yield_is_nan() -> None:
 
 
 def test_unexpected_error_in_scenarios_propagates(monkeypatch: pytest.MonkeyPatch) -> None:
-    import openmbs.pricing
+    import openmbs.risk._scenarios as scenarios_module
 
     def broken(*args: object, **kwargs: object) -> object:
         raise TypeError("a bug, not an unsolvable yield")
 
-    monkeypatch.setattr(openmbs.pricing, "analyze", broken)  # _evaluate imports it per call
+    monkeypatch.setattr(scenarios_module, "analyze", broken)  # the name _evaluate calls
     with pytest.raises(TypeError, match="a bug"):
         run_scenarios(SPEC, POOL, GRID, price=99.0, workers=1)

@@ -41,10 +41,10 @@ def test_report_is_self_contained(out: Path) -> None:
     assert "<script src=" not in text  # no script fetched from the network
     assert get_plotlyjs() in text  # the whole plotly bundle is inline
     for title in (
-        "Pool balance and factor",
+        "Pool balance",
         "Realised vs assumed CPR and CDR",
         "Delinquency pipeline",
-        "Tranche factors",
+        "Pool and tranche factors",
         "Cumulative losses by tranche",
         "Cash paid per tranche per period",
         "Deal structure",

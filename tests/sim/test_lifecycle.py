@@ -180,7 +180,7 @@ def test_rejected_remittance_leaves_no_partial_state(
     assert "nothing of period 3 was stored" in str(err)
     manifest = after_reject["manifest"]
     assert manifest["last_period"] == 2 and len(manifest["roots"]) == 2  # type: ignore[index]
-    assert after_reject["files"] == ["period=0001.parquet", "period=0002.parquet"]
+    assert after_reject["files"] == ["period=0001", "period=0002"]
     assert result.resumed_from == 2  # type: ignore[attr-defined]
     assert result.periods == CHAIN.months  # type: ignore[attr-defined]
 
@@ -203,10 +203,10 @@ def test_onchain_plumbing(onchain_resumed: tuple[Path, object, RemittanceRejecte
     the audit says so (it must: the double does not cap class D's coupon)."""
     _, result, _ = onchain_resumed
     checks = {c.name: c for c in result.checks}  # type: ignore[attr-defined]
-    assert checks["final loan records verify on chain (verifyLoan)"].ok
+    assert checks["final loan records verify on chain (verify_loan)"].ok
     assert (
         f"{CHAIN.loans} of {CHAIN.loans} loans verified"
-        in checks["final loan records verify on chain (verifyLoan)"].detail
+        in checks["final loan records verify on chain (verify_loan)"].detail
     )
     for name in (
         "final loan records verify against the on-chain roots",
@@ -237,7 +237,7 @@ def test_lifecycle_reconciles_on_chain(
     assert not bad, bad
     assert res.reconciled
 
-    import openmbs.chain._lean as lean
+    import openmbs.chain.fastevm as lean
 
     monkeypatch.setattr(lean, "make_lean", lambda env: False)
     stock = run_lifecycle(tmp_path / "stock", cfg)
@@ -311,7 +311,7 @@ def test_demo_cli_off_chain(tmp_path: Path) -> None:
     assert "report.html" in res.output
     assert (out / "report.html").exists() and (out / "summary.json").exists()
     assert (out / "projection.csv").exists()
-    assert len(list((out / "loans").glob("period=*.parquet"))) == 4
+    assert len(list((out / "loans").glob("period=*/part-0.parquet"))) == 4
 
 
 def test_demo_cli_rpc_needs_the_key_from_the_environment(

@@ -70,7 +70,7 @@ def test_closing_projection_advances_as_the_simulated_servicer(tmp_path: Path) -
 
 def test_severity_is_a_decimal_and_recorded_in_percent() -> None:
     from openmbs.audit._anchor import _api_units
-    from openmbs.sim._lifecycle import _config_record
+    from openmbs.sim._config import _config_record
 
     cfg = LifecycleConfig(loans=50, chain=False, severity=0.355)
     assert LifecycleConfig().severity == 0.35

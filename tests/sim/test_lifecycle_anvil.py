@@ -66,7 +66,7 @@ def test_demo_on_anvil_rejects_resumes_and_reconciles(
         assert res.reconciled
         names = {c.name for c in res.checks}
         assert "on-chain waterfall equals the exact engine" in names
-        assert "final loan records verify on chain (verifyLoan)" in names
+        assert "final loan records verify on chain (verify_loan)" in names
         summary = json.loads((out / "summary.json").read_text())
         assert summary["reconciled"] is True
     finally:

@@ -321,7 +321,7 @@ def record_hash_array(
     records: pa.Table, id_words: npt.NDArray[np.uint8] | None = None
 ) -> npt.NDArray[np.uint8]:
     """The record hashes ``keccak256(abi.encode(LoanRecord))`` of a record table (what
-    ``RemittanceOracle.verifyLoan`` takes; the leaf is their keccak256), ``(n, 32)``."""
+    ``RemittanceOracle.verify_loan`` takes; the leaf is their keccak256), ``(n, 32)``."""
     if id_words is None:
         id_words = _id_words(records.column("loan_id"))
     return keccak_rows(_encode(records, id_words))

@@ -140,14 +140,20 @@ def reexecute(config: dict[str, Any], out: Path) -> Path:
 
 
 def _rows(con: Any, table: str, addresses: set[str] | None) -> dict[tuple[int, int], tuple[Any, ...]]:
-    cols = [str(r[0]) for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
-    keep = [c for c in cols if c not in ("source", "contract")]  # the indexer's labels
-    sel = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in keep)
+    """A table's rows by position, each as ``(column, text)`` pairs, for the contracts
+    in ``addresses`` (all when None); the indexer's labels are left out."""
+    from openmbs.indexer import table_rows
+
     out: dict[tuple[int, int], tuple[Any, ...]] = {}
-    for row in con.execute(f'SELECT block_number, log_index, {sel} FROM "{table}"').fetchall():
-        if addresses is not None and str(row[2 + keep.index("contract_address")]).lower() not in addresses:
+    for row in table_rows(con, table):
+        if addresses is not None and str(row.get("contract_address")).lower() not in addresses:
             continue
-        out[int(row[0]), int(row[1])] = tuple(zip(keep, row[2:], strict=True))
+        keep = tuple(
+            (c, v if c not in ("block_number", "log_index") else str(v))
+            for c, v in row.items()
+            if c not in ("source", "contract")
+        )
+        out[int(row["block_number"]), int(row["log_index"])] = keep
     return out
 
 
@@ -156,15 +162,16 @@ def events_check(
 ) -> Any:
     """The folder's ``events.duckdb`` holds exactly the anchor's events (raw and typed),
     for the contracts the anchor covers; each differing row is named."""
-    from openmbs.audit._audit import AuditCheck, _check, _tables
+    from openmbs.audit._audit import AuditCheck, _check
+    from openmbs.indexer import store_tables
 
     name = "event store equals the chain's events"
     db = str(folder / "events.duckdb")
     if own is None:
         return AuditCheck(name, False, f"file {db!r} missing", (f"file {db!r}: missing",), anchor=anchor)
     bad: list[str] = []
-    own_tables = _tables(own)
-    chain_tables = sorted(t for t in _tables(chain) if t == "events" or t.startswith("ev_"))
+    own_tables = set(store_tables(own))
+    chain_tables = store_tables(chain)
     for table in chain_tables:
         want = _rows(chain, table, addresses)
         if not want:

@@ -1,7 +1,8 @@
 """Audit of a lifecycle output folder: recompute everything from the stored data and
 check it against an anchor the folder cannot forge.
 
-Sources: the loan-level files (``loans/period=NNNN.parquet``), the deal at closing
+Sources: the loan-level files (``loans/period=NNNN/part-0.parquet``; a folder of an
+older version, ``loans/period=NNNN.parquet``, is read the same way), the deal at closing
 (``closing.json``), the manifest of accepted roots (``state/manifest.json``) and the
 event store (``events.duckdb``). Nothing computed during the run (``lifecycle.json``) is
 trusted, and the event store is opened as a file someone else wrote
@@ -31,6 +32,7 @@ narrowed it, and the report lists what was not checked.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -45,11 +47,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from openmbs.errors import DataIntegrityError, InputError
+from openmbs.oracle import RemittanceReport
 
 __all__ = [
     "ANCHOR_FILES",
     "ANCHOR_REEXECUTED",
     "ANCHOR_RPC",
+    "ANCHOR_RUN",
     "AuditCheck",
     "AuditReport",
     "ReconCheck",
@@ -65,21 +69,9 @@ ANCHOR_RPC = "chain via RPC"
 ANCHOR_REEXECUTED = "re-executed chain"
 #: The folder's own files (the user narrowed the audit).
 ANCHOR_FILES = "files only"
+#: The run's own process: its live chain and exact engine (the lifecycle's checks).
+ANCHOR_RUN = "the run itself"
 
-_REPORT_FIELDS = (
-    "scheduled_principal",
-    "unscheduled_principal",
-    "interest",
-    "recoveries",
-    "losses",
-    "beginning_balance",
-    "ending_balance",
-    "loan_count",
-    "delinquent_30",
-    "delinquent_60",
-    "delinquent_90_plus",
-    "cash",
-)
 
 
 @dataclass(frozen=True)
@@ -97,16 +89,11 @@ class AuditCheck:
     anchor: str = ANCHOR_FILES
 
 
-@dataclass(frozen=True)
-class ReconCheck:
-    """One reconciliation check: its name, whether it passed, and what it compared.
-
-    The lifecycle's summary of an :class:`AuditCheck` (plus its in-process checks);
-    defined here, beside it, and re-exported as ``openmbs.sim.ReconCheck``."""
-
-    name: str
-    ok: bool
-    detail: str
+#: The lifecycle's reconciliation checks are audit checks: one check type.
+#: ``ReconCheck(name, ok, detail)`` builds an :class:`AuditCheck` (re-exported as
+#: ``openmbs.sim.ReconCheck``); the checks a run makes in its own process (its live
+#: chain and exact engine) carry the anchor :data:`ANCHOR_RUN`.
+ReconCheck = AuditCheck
 
 
 @dataclass(frozen=True)
@@ -155,32 +142,50 @@ def _not_checked(name: str, why: str, *, narrowed: bool, anchor: str) -> AuditCh
     )
 
 
+def _loan_file(folder: Path, period: int) -> Path:
+    """The loan file of ``period``: ``loans/period=NNNN/part-0.parquet`` (the layout
+    ``openmbs.sim.loans_path`` writes), or ``loans/period=NNNN.parquet`` in a folder
+    written by an older version (read the same way)."""
+    new = folder / "loans" / f"period={period:04d}" / "part-0.parquet"
+    old = folder / "loans" / f"period={period:04d}.parquet"
+    return old if not new.exists() and old.exists() else new
+
+
 def _periods(folder: Path) -> list[int]:
-    files = sorted((folder / "loans").glob("period=*.parquet"))
-    return [int(f.stem.split("=")[1]) for f in files]
+    """Periods with a loan file, in either layout."""
+    found = {int(f.parent.name.split("=")[1]) for f in (folder / "loans").glob("period=*/part-0.parquet")}
+    found |= {int(f.stem.split("=")[1]) for f in (folder / "loans").glob("period=*.parquet")}
+    return sorted(found)
 
 
-def _tables(con: Any) -> set[str]:
-    return {
-        str(r[0])
-        for r in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
-        ).fetchall()
-    }
+def _older_layout(folder: Path) -> bool:
+    return any((folder / "loans").glob("period=*.parquet"))
 
 
-def _events(con: Any, table: str) -> list[dict[str, Any]] | None:
-    """Rows of a typed event table (every column as text but the position), or None."""
-    if con is None or table not in _tables(con):
+def _int(v: Any) -> int | None:
+    """A stored integer (its text, or a number); None when missing or garbled."""
+    if v is None or isinstance(v, bool | float):
         return None
-    cols = [r[0] for r in con.execute(f'DESCRIBE "{table}"').fetchall()]
-    casts = ", ".join(
-        f'CAST("{c}" AS VARCHAR) AS "{c}"' if c not in ("block_number", "log_index") else f'"{c}"'
-        for c in cols
-    )
-    cur = con.execute(f'SELECT {casts} FROM "{table}" ORDER BY block_number, log_index')
-    header = [str(d[0]) for d in cur.description]
-    return [dict(zip(header, r, strict=True)) for r in cur.fetchall()]
+    try:
+        return int(str(v))
+    except ValueError:
+        return None
+
+
+def _bad_value(where: str, field_name: str, v: Any) -> str:
+    what = "missing" if v is None else f"garbled ({str(v)[:40]!r})"
+    return f"{where} field {field_name!r}: stored value {what}"
+
+
+def _root(v: Any) -> bytes | None:
+    """A stored 32-byte root (``0x`` hex); None when missing or garbled."""
+    s = str(v).lower() if v is not None else ""
+    s = s[2:] if s.startswith("0x") else s
+    try:
+        b = bytes.fromhex(s)
+    except ValueError:
+        return None
+    return b if len(b) == 32 else None
 
 
 def _hex(v: Any) -> str:
@@ -198,6 +203,16 @@ def _stored_leaves(t: pa.Table) -> npt.NDArray[np.uint8] | None:
         return None
     buf = np.frombuffer(col.buffers()[1], dtype=np.uint8)
     return buf[col.offset * 32 : (col.offset + len(col)) * 32].reshape(-1, 32)
+
+
+#: The report fields the loan records determine: every field of the one definition
+#: (``openmbs.oracle.RemittanceReport``) but the period, the root (checked on its own)
+#: and the two the servicer states (the index rate, subsequent recoveries).
+_AGGREGATES = tuple(
+    f.name
+    for f in dataclasses.fields(RemittanceReport)
+    if f.name not in ("period", "loan_tape_root", "index_rate", "subsequent_recoveries")
+)
 
 
 @dataclass
@@ -339,105 +354,152 @@ def _evidence(
             )
 
 
-def _audit(
-    folder: Path, closing: dict[str, Any], on_chain: bool, ev: _Evidence, *, files_only: bool
-) -> list[AuditCheck]:
+def _read_manifest(folder: Path) -> tuple[dict[str, Any] | None, list[str]]:
+    """The manifest of accepted roots, or None and what is wrong with it (missing,
+    unreadable, or not a last period with as many ``0x`` roots)."""
+    path = folder / "state" / "manifest.json"
+    where = f"file {str(path)!r}"
+    if not path.exists():
+        return None, [f"{where}: missing"]
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return None, [f"{where}: unreadable ({exc})"]
+    if not isinstance(m, dict):
+        return None, [f"{where}: not a JSON object"]
+    last, roots = _int(m.get("last_period")), m.get("roots")
+    if last is None or last < 0:
+        return None, [_bad_value(where, "last_period", m.get("last_period"))]
+    if not isinstance(roots, list) or len(roots) != last or any(_root(r) is None for r in roots):
+        return None, [f"{where} field 'roots': need {last} 32-byte 0x roots, got {str(roots)[:60]!r}"]
+    return m, []
+
+
+def _chain_reports(ev: _Evidence) -> tuple[dict[int, dict[str, Any]] | None, list[str]]:
+    """The accepted reports of the anchor by period (None: no event store, or no
+    report indexed), and the reports whose period is missing or garbled."""
+    from openmbs.indexer import remittance_reports
+
+    rows = remittance_reports(ev.con) if ev.con is not None else None
+    if rows is None:
+        return None, []
+    out: dict[int, dict[str, Any]] = {}
+    bad: list[str] = []
+    for row in rows:
+        k = _int(row.get("period"))
+        if k is None:
+            where = f"RemittanceAccepted at block {row['block_number']} log {row['log_index']}"
+            bad.append(_bad_value(where, "period", row.get("period")))
+        else:
+            out[k] = row
+    return out, bad
+
+
+@dataclass
+class _LoanFindings:
+    leaf: list[str] = field(default_factory=list)
+    root: list[str] = field(default_factory=list)
+    agg: list[str] = field(default_factory=list)
+
+
+def _read_period(path: Path, k: int, found: _LoanFindings) -> pa.Table | None:
+    """A period's loan file, or None (and why, in ``found.leaf``)."""
+    if not path.exists():
+        found.leaf.append(f"period {k}: file {str(path)!r} missing (the period was accepted)")
+        return None
+    try:
+        t = pq.ParquetFile(path).read()  # (read_table adds ~5 ms a file)
+    except Exception as exc:  # any unreadable file is a finding, whatever the reader raised
+        found.leaf.append(f"period {k}: file {str(path)!r} unreadable ({exc})")
+        return None
+    holes = [c for c in t.column_names if c != "leaf" and t.column(c).null_count]
+    for c in holes:
+        j = int(np.flatnonzero(t.column(c).is_null().to_numpy(zero_copy_only=False))[0])
+        loan = t.column("loan_id")[j].as_py() if "loan_id" in t.column_names else j
+        found.leaf.append(f"period {k} loan {loan!r} field {c!r}: stored value missing")
+    return None if holes else t
+
+
+def _check_period(
+    folder: Path, k: int, want_root: str | None, chain_row: dict[str, Any] | None, found: _LoanFindings
+) -> None:
+    """One period's file: records against stored leaves, the root of the stored leaves
+    against ``want_root`` (None: no accepted root known), the aggregates against the
+    accepted report ``chain_row``."""
     from openmbs.agents import LoanTree, leaf_array, report_from_records
 
+    path = _loan_file(folder, k)
+    t = _read_period(path, k, found)
+    if t is None:
+        return
+    try:
+        recomputed = leaf_array(t)
+        stored = _stored_leaves(t)
+        if stored is None:
+            found.leaf.append(f"period {k}: file {str(path)!r} has no 32-byte 'leaf' for every loan")
+            stored = recomputed
+        root = LoanTree(stored).root if len(stored) else b""
+        rep = report_from_records(k, t, root if len(root) == 32 else b"\0" * 32)
+    except (InputError, DataIntegrityError, ValueError, KeyError, pa.ArrowException) as exc:
+        found.leaf.append(f"period {k}: file {str(path)!r} records unusable ({exc})")
+        return
+    for j in np.flatnonzero((recomputed != stored).any(axis=1)).tolist():
+        found.leaf.append(
+            f"period {k} loan {t.column('loan_id')[j].as_py()!r}: record does not hash to its stored leaf"
+        )
+    if want_root is not None and "0x" + root.hex() != want_root:
+        found.root.append(f"period {k}: root of stored leaves 0x{root.hex()} != accepted root {want_root}")
+    if chain_row is None:
+        return
+    for f in _AGGREGATES:
+        if f not in chain_row:
+            continue  # an event without the field
+        got = _int(chain_row[f])
+        if got is None:
+            found.agg.append(_bad_value(f"period {k}", f, chain_row[f]))
+        elif got != getattr(rep, f):
+            found.agg.append(f"period {k} field {f!r}: reported {got}, loan-level sum {getattr(rep, f)}")
+
+
+def _accepted_root(k: int, chain_reports: dict[int, dict[str, Any]], manifest: dict[str, Any] | None) -> str:
+    if k in chain_reports:
+        v = chain_reports[k].get("loan_tape_root")
+        r = _root(v)
+        return "0x" + r.hex() if r is not None else f"{str(v)[:70]!r} (garbled)"
+    if manifest is not None and k - 1 < len(manifest["roots"]):
+        return str(manifest["roots"][k - 1]).lower()
+    return "None"
+
+
+def _loan_checks(
+    folder: Path,
+    ev: _Evidence,
+    manifest: dict[str, Any] | None,
+    on_chain: bool,
+) -> tuple[list[AuditCheck], bool]:
+    """Checks 1-3: loan records against leaves, roots, report aggregates. Returns the
+    checks and whether accepted reports were found in the anchor's events."""
     anchor = ev.anchor
-    narrowed = files_only or not on_chain
-    checks: list[AuditCheck] = []
-    if ev.why_missing:
-        checks.append(
-            _not_checked("chain anchor", ev.why_missing, narrowed=False, anchor=anchor)
-        )
-    elif files_only:
-        checks.append(
-            _not_checked(
-                "chain anchor",
-                "narrowed to the folder's files, checked against each other only",
-                narrowed=True,
-                anchor=anchor,
-            )
-        )
-    manifest_path = folder / "state" / "manifest.json"
-    manifest: dict[str, Any] | None = None
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-    else:
-        checks.append(
-            _check(
-                "the manifest of accepted roots is present",
-                [f"file {str(manifest_path)!r}: missing"],
-                "state/manifest.json",
-                ANCHOR_FILES,
-            )
-        )
-    accepted = _events(ev.con, "ev_remittance_accepted")
-    chain_reports: dict[int, dict[str, Any]] = {}
-    for row in accepted or []:
-        chain_reports[int(row["period"])] = row
+    chain_reports, bad_rows = _chain_reports(ev)
     files = _periods(folder)
-    if accepted is not None:
+    if chain_reports is not None:
         periods = sorted(chain_reports)
         roots_from = f"the accepted roots ({anchor})"
     elif manifest is not None and not on_chain:
         periods = list(range(1, int(manifest["last_period"]) + 1))
         roots_from = "the manifest (files only: a run without a chain)"
     else:
-        periods = []
-        roots_from = ""
-    not_accepted = [k for k in files if k not in periods]
-
-    # 1-3: loan-level files, roots, report aggregates
-    leaf_bad: list[str] = []
-    root_bad: list[str] = []
-    agg_bad: list[str] = []
+        periods, roots_from = [], ""
+    found = _LoanFindings(root=list(bad_rows))
     # with no accepted period known, every loan file is still checked against its leaves
     for k in periods or files:
-        path = folder / "loans" / f"period={k:04d}.parquet"
-        if not path.exists():
-            leaf_bad.append(f"period {k}: file {str(path)!r} missing (the period was accepted)")
-            continue
-        try:
-            t = pq.ParquetFile(path).read()  # (read_table adds ~5 ms a file)
-        except Exception as exc:
-            leaf_bad.append(f"period {k}: file {str(path)!r} unreadable ({exc})")
-            continue
-        recomputed = leaf_array(t)
-        stored = _stored_leaves(t)
-        if stored is None:
-            leaf_bad.append(f"period {k}: file {str(path)!r} has no 32-byte 'leaf' for every loan")
-            stored = recomputed
-        for j in np.flatnonzero((recomputed != stored).any(axis=1)).tolist():
-            leaf_bad.append(
-                f"period {k} loan {t.column('loan_id')[j].as_py()!r}: record does not hash to "
-                "its stored leaf"
-            )
-        if not periods:
-            continue
-        root = LoanTree(stored).root if len(stored) else b""
-        want = None
-        if k in chain_reports:
-            want = _hex(chain_reports[k]["loan_tape_root"])
-        elif manifest is not None and k - 1 < len(manifest["roots"]):
-            want = str(manifest["roots"][k - 1])
-        if want is None or "0x" + root.hex() != want:
-            root_bad.append(
-                f"period {k}: root of stored leaves 0x{root.hex()} != accepted root {want}"
-            )
-        rep = report_from_records(k, t, root if len(root) == 32 else b"\0" * 32)
-        if k in chain_reports:
-            row = chain_reports[k]
-            for f in _REPORT_FIELDS:
-                col = f"report_{f}"
-                if col in row and int(row[col]) != getattr(rep, f):
-                    agg_bad.append(
-                        f"period {k} field {f!r}: reported {int(row[col])}, loan-level sum {getattr(rep, f)}"
-                    )
-    ignored = (
-        f"; loan file(s) of period(s) {not_accepted} not accepted, not read" if not_accepted else ""
-    )
+        want = _accepted_root(k, chain_reports or {}, manifest) if periods else None
+        _check_period(folder, k, want, (chain_reports or {}).get(k), found)
+    not_accepted = [k for k in files if k not in periods]
+    notes = f"; loan file(s) of period(s) {not_accepted} not accepted, not read" if not_accepted else ""
+    if _older_layout(folder):
+        notes += "; older layout (loans/period=NNNN.parquet)"
+    leaf_name, root_name = "loan records hash to their stored leaves", "Merkle roots match the accepted roots"
     if not periods:
         why = (
             "no accepted period to check (no RemittanceAccepted event"
@@ -445,82 +507,69 @@ def _audit(
             + ("" if manifest is not None else ", no manifest")
             + ")"
         )
-        checks.append(
-            _check(
-                "loan records hash to their stored leaves",
-                leaf_bad,
-                f"{len(files)} period file(s), all read: no accepted period known",
-                ANCHOR_FILES,
-            )
-        )
-        checks.append(_not_checked("Merkle roots match the accepted roots", why, narrowed=False, anchor=anchor))
+        detail = f"{len(files)} period file(s), all read: no accepted period known{notes}"
+        checks = [
+            _check(leaf_name, found.leaf, detail, ANCHOR_FILES),
+            _not_checked(root_name, why, narrowed=False, anchor=anchor),
+        ]
     else:
-        checks.append(
-            _check(
-                "loan records hash to their stored leaves",
-                leaf_bad,
-                f"{len(periods)} period file(s){ignored}",
-                ANCHOR_FILES,
-            )
-        )
-        checks.append(
-            _check(
-                "Merkle roots match the accepted roots",
-                root_bad,
-                f"{len(periods)} period(s) against {roots_from}",
-                anchor if accepted is not None else ANCHOR_FILES,
-            )
-        )
-    if accepted is not None:
-        checks.append(
-            _check(
-                "report aggregates equal loan-level sums",
-                agg_bad,
-                f"{len(periods)} period(s), {len(_REPORT_FIELDS)} fields each",
-                anchor,
-            )
-        )
+        root_anchor = anchor if chain_reports is not None else ANCHOR_FILES
+        checks = [
+            _check(leaf_name, found.leaf, f"{len(periods)} period file(s){notes}", ANCHOR_FILES),
+            _check(root_name, found.root, f"{len(periods)} period(s) against {roots_from}", root_anchor),
+        ]
+    name = "report aggregates equal loan-level sums"
+    if chain_reports is not None:
+        checks.append(_check(name, found.agg, f"{len(periods)} period(s), {len(_AGGREGATES)} fields each", anchor))
     else:
-        checks.append(
-            _not_checked(
-                "report aggregates equal loan-level sums",
-                _no_events(ev),
-                narrowed=narrowed and ev.con is None and not on_chain,
-                anchor=anchor,
-            )
-        )
+        narrowed = ev.con is None and not on_chain
+        checks.append(_not_checked(name, _no_events(ev), narrowed=narrowed, anchor=anchor))
+    return checks, chain_reports is not None
 
+
+def _anchor_checks(ev: _Evidence, files_only: bool) -> list[AuditCheck]:
+    if ev.why_missing:
+        return [_not_checked("chain anchor", ev.why_missing, narrowed=False, anchor=ev.anchor)]
+    if files_only:
+        why = "narrowed to the folder's files, checked against each other only"
+        return [_not_checked("chain anchor", why, narrowed=True, anchor=ev.anchor)]
+    return []
+
+
+def _audit(
+    folder: Path, closing: dict[str, Any], on_chain: bool, ev: _Evidence, *, files_only: bool
+) -> list[AuditCheck]:
+    anchor = ev.anchor
+    narrowed = files_only or not on_chain
+    checks = _anchor_checks(ev, files_only)
+    manifest, manifest_bad = _read_manifest(folder)
+    if manifest_bad:
+        name = "the manifest of accepted roots is present"
+        checks.append(_check(name, manifest_bad, "state/manifest.json", ANCHOR_FILES))
+    loan_checks, accepted = _loan_checks(folder, ev, manifest, on_chain)
+    checks.extend(loan_checks)
     # 4: waterfall
-    alloc = _events(ev.con, "ev_tranche_allocated")
-    if alloc is not None and accepted is not None:
-        checks.append(_waterfall_check(closing, chain_reports, alloc, anchor))
+    if accepted and ev.con is not None:
+        checks.append(_waterfall_check(closing, ev.con, anchor))
     else:
+        why = _no_events(ev)
         checks.append(
-            _not_checked(
-                "on-chain waterfall equals the exact engine",
-                _no_events(ev),
-                narrowed=narrowed and not on_chain,
-                anchor=anchor,
-            )
+            _not_checked("on-chain waterfall equals the exact engine", why, narrowed=narrowed and not on_chain, anchor=anchor)
         )
-
     # 5-6: tokens and claims
     if ev.con is not None:
         checks.extend(_token_checks(ev.con, closing, anchor))
     else:
-        checks.append(
-            _not_checked(
-                "token supplies and claims", _no_events(ev), narrowed=narrowed and not on_chain, anchor=anchor
-            )
-        )
-
+        why = _no_events(ev)
+        checks.append(_not_checked("token supplies and claims", why, narrowed=narrowed and not on_chain, anchor=anchor))
     # 7: the folder's own copies against the anchor
     if anchor != ANCHOR_FILES and ev.con is not None:
         from openmbs.audit._anchor import closing_check, events_check
 
+        reports, _ = _chain_reports(ev)
         with _open_folder_store(folder) as own:
             checks.append(events_check(own, ev.con, folder, anchor, ev.addresses))
-        roots = {k: _hex(r["loan_tape_root"]) for k, r in chain_reports.items()}
+        roots = {k: _hex(r.get("loan_tape_root")) for k, r in (reports or {}).items()}
         checks.append(closing_check(closing, ev.closing, ev.state, manifest, roots, anchor))
     return checks
 
@@ -531,13 +580,41 @@ def _no_events(ev: _Evidence) -> str:
     return ev.why_missing or f"no events from the {ev.anchor}"
 
 
-def _waterfall_check(
-    closing: dict[str, Any],
-    chain_reports: dict[int, dict[str, Any]],
-    alloc: list[dict[str, Any]],
-    anchor: str,
-) -> AuditCheck:
-    from openmbs.oracle import RemittanceReport
+def _stored_report(k: int, row: dict[str, Any], bad: list[str]) -> RemittanceReport | None:
+    """The accepted report of period ``k`` from its stored values (None, and each
+    missing or garbled value in ``bad``)."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(RemittanceReport):
+        v = row.get(f.name, "0" if f.name == "subsequent_recoveries" else None)  # events before it: 0
+        parsed: Any = _root(v) if f.name == "loan_tape_root" else _int(v)
+        if parsed is None:
+            bad.append(_bad_value(f"period {k}", f.name, v))
+        values[f.name] = parsed
+    if len(bad):
+        return None
+    try:
+        return RemittanceReport(**values)
+    except (InputError, ValueError) as exc:
+        bad.append(f"period {k}: stored report refused ({exc})")
+        return None
+
+
+def _allocations(con: Any, bad: list[str]) -> dict[tuple[int, int], dict[str, Any]]:
+    from openmbs.indexer import event_rows
+
+    out: dict[tuple[int, int], dict[str, Any]] = {}
+    for r in event_rows(con, "TrancheAllocated") or []:
+        k, i = _int(r.get("period")), _int(r.get("tranche"))
+        if k is None or i is None:
+            where = f"TrancheAllocated at block {r['block_number']} log {r['log_index']}"
+            bad.append(_bad_value(where, "period" if k is None else "tranche", r.get("period" if k is None else "tranche")))
+            continue
+        out[k, i] = r
+    return out
+
+
+def _waterfall_check(closing: dict[str, Any], con: Any, anchor: str) -> AuditCheck:
+    from openmbs.indexer import remittance_reports
     from openmbs.structuring import (
         apply_period,
         compile_exact,
@@ -546,30 +623,29 @@ def _waterfall_check(
         parse_deal,
     )
 
-    spec = parse_deal(closing["deal_spec"])
-    exact = compile_exact(spec)
-    onchain: dict[tuple[int, int], dict[str, Any]] = {
-        (int(r["period"]), int(r["tranche"])): r for r in alloc
-    }
-    state = initial_state(exact)
+    name = "on-chain waterfall equals the exact engine"
+    try:
+        exact = compile_exact(parse_deal(closing["deal_spec"]))
+    except Exception as exc:  # a stored deal spec that does not compile is a finding
+        return _check(name, [f"file 'closing.json' field 'deal_spec': unusable ({exc})"], "", anchor)
     wf_bad: list[str] = []
-    for k in sorted(chain_reports):
-        row = chain_reports[k]
-        rep = RemittanceReport(
-            period=k,
-            **{f: int(row[f"report_{f}"]) for f in (*_REPORT_FIELDS, "index_rate")},
-            loan_tape_root=bytes.fromhex(_hex(row["loan_tape_root"])[2:]),
-            subsequent_recoveries=int(row.get("report_subsequent_recoveries") or 0),
-        )
+    onchain = _allocations(con, wf_bad)
+    reports = {k: r for r in remittance_reports(con) or [] if (k := _int(r.get("period"))) is not None}
+    state = initial_state(exact)
+    for k in sorted(reports):
+        rep = _stored_report(k, reports[k], wf_bad)
+        if rep is None:
+            break  # the engine cannot go on without the period
         try:
             state, res = apply_period(exact, state, exact_remittance(rep))
-        except Exception as exc:
+        except Exception as exc:  # the engine refusing a stored report is a finding
             wf_bad.append(f"period {k}: exact engine refused the report ({exc})")
             break
         for i in range(exact.n_tranches):
             got = onchain.get((k, i))
+            where = f"period {k} tranche {exact.names[i]}"
             if got is None:
-                wf_bad.append(f"period {k} tranche {exact.names[i]}: no TrancheAllocated event")
+                wf_bad.append(f"{where}: no TrancheAllocated event")
                 continue
             for f, want_v in (
                 ("interest", res.interest_paid[i]),
@@ -580,109 +656,76 @@ def _waterfall_check(
             ):
                 if f not in got:  # events of a waterfall without write-ups
                     continue
-                if int(got[f]) != want_v:
-                    wf_bad.append(
-                        f"period {k} tranche {exact.names[i]} {f}: on chain {int(got[f])}, exact engine {want_v}"
-                    )
-    return _check(
-        "on-chain waterfall equals the exact engine",
-        wf_bad,
-        f"{len(chain_reports)} period(s) x {exact.n_tranches} tranche(s)",
-        anchor,
-    )
+                v = _int(got[f])
+                if v is None:
+                    wf_bad.append(_bad_value(where, f, got[f]))
+                elif v != want_v:
+                    wf_bad.append(f"{where} {f}: on chain {v}, exact engine {want_v}")
+    detail = f"{len(reports)} period(s) x {exact.n_tranches} tranche(s)"
+    return _check(name, wf_bad, detail, anchor)
+
+
+def _tokens(con: Any, bad: list[str]) -> list[str]:
+    """The tranche tokens the deal configured (lower case); problems in ``bad``."""
+    from openmbs.indexer import event_rows
+
+    rows = event_rows(con, "DealConfigured") or []
+    if not rows:
+        bad.append("event store holds no DealConfigured event")
+        return []
+    raw = rows[0].get("tokens")
+    try:
+        tokens = json.loads(str(raw))
+    except ValueError:
+        tokens = None
+    if not isinstance(tokens, list) or not all(isinstance(a, str) and len(a) == 42 for a in tokens):
+        bad.append(_bad_value("DealConfigured", "tokens", raw))
+        return []
+    return [a.lower() for a in tokens]
+
+
+def _closing_faces(closing: dict[str, Any], bad: list[str]) -> tuple[list[str], list[int]]:
+    names, faces = closing.get("tranche_names"), closing.get("tranche_face")
+    parsed = [_int(x) for x in faces] if isinstance(faces, list) else None
+    if not isinstance(names, list) or parsed is None or any(x is None for x in parsed) or len(parsed) != len(names):
+        bad.append(_bad_value("file 'closing.json'", "tranche_face", faces))
+        return [], []
+    return [str(n) for n in names], [int(x) for x in parsed if x is not None]
 
 
 def _token_checks(con: Any, closing: dict[str, Any], anchor: str) -> list[AuditCheck]:
-    names: list[str] = closing["tranche_names"]
-    faces: list[int] = [int(x) for x in closing["tranche_face"]]
-    tables = _tables(con)
-    if "ev_deal_configured" not in tables or "ev_transfer" not in tables:
-        return [
-            AuditCheck(
-                "token supplies and claims",
-                False,
-                "no DealConfigured/Transfer events",
-                ("event store lacks DealConfigured or Transfer events",),
-                anchor=anchor,
-            )
-        ]
-    tokens_json = con.execute("SELECT CAST(tokens AS VARCHAR) FROM ev_deal_configured").fetchone()
-    if tokens_json is None:
-        return [
-            AuditCheck(
-                "token supplies and claims",
-                False,
-                "no DealConfigured event",
-                ("event store holds no DealConfigured event",),
-                anchor=anchor,
-            )
-        ]
-    tokens = [str(a).lower() for a in json.loads(tokens_json[0])]
-    rows = con.execute(
-        """
-        with moves as (
-          select lower(contract_address) tok, lower(receiver) who, CAST(value AS HUGEINT) amt from ev_transfer
-          union all
-          select lower(contract_address), lower(sender), -CAST(value AS HUGEINT) from ev_transfer
-        )
-        select tok, who, sum(amt) from moves group by tok, who
-        """
-    ).fetchall()
-    zero = "0x" + "00" * 20
+    from openmbs.indexer import holder_claims, holder_positions, tranche_payments
+
+    sup_bad: list[str] = []
+    tokens = _tokens(con, sup_bad)
+    names, faces = _closing_faces(closing, sup_bad)
     supply: dict[str, int] = {}
-    negative: list[str] = []
-    for tok, who, amt in rows:
-        if who == zero:
-            continue
-        supply[tok] = supply.get(tok, 0) + int(amt)
-        if int(amt) < 0:
-            negative.append(f"token {tok} holder {who}: negative balance {int(amt)}")
-    sup_bad = list(negative)
-    for i, tok in enumerate(tokens):
+    for r in holder_positions(con).to_pylist():
+        tok, bal = str(r["contract_address"]).lower(), int(r["balance"] or 0)
+        supply[tok] = supply.get(tok, 0) + bal
+        if bal < 0:
+            sup_bad.append(f"token {tok} holder {str(r['holder']).lower()}: negative balance {bal}")
+    for i, tok in enumerate(tokens if faces else []):
         if i >= len(faces):
             sup_bad.append(f"token {tok}: no tranche {i} in closing.json")
-            continue
-        if supply.get(tok, 0) != faces[i]:
-            sup_bad.append(
-                f"tranche {names[i]}: holders' balances {supply.get(tok, 0)} != original face {faces[i]}"
-            )
-    checks = [
-        _check(
-            "token balances add up to the original face", sup_bad, f"{len(tokens)} token(s)", anchor
-        )
-    ]
+        elif supply.get(tok, 0) != faces[i]:
+            sup_bad.append(f"tranche {names[i]}: holders' balances {supply.get(tok, 0)} != original face {faces[i]}")
+    checks = [_check("token balances add up to the original face", sup_bad, f"{len(tokens)} token(s)", anchor)]
     credited: dict[int, int] = {}
-    if "ev_tranche_allocated" in tables:
-        credited = {
-            int(t): int(v)
-            for t, v in con.execute(
-                "select CAST(tranche AS BIGINT), sum(CAST(interest AS HUGEINT) + CAST(principal AS HUGEINT)) "
-                "from ev_tranche_allocated group by 1"
-            ).fetchall()
-        }
+    for r in tranche_payments(con).to_pylist():
+        credited[r["tranche"]] = credited.get(r["tranche"], 0) + int(r["interest"] or 0) + int(r["principal"] or 0)
     claimed: dict[int, int] = {}
-    if "ev_claimed" in tables:
-        claimed = {
-            int(t): int(v)
-            for t, v in con.execute(
-                "select CAST(tranche AS BIGINT), sum(CAST(amount AS HUGEINT)) from ev_claimed group by 1"
-            ).fetchall()
-        }
+    for r in holder_claims(con).to_pylist():
+        claimed[r["tranche"]] = claimed.get(r["tranche"], 0) + int(r["claimed"] or 0)
     cl_bad: list[str] = []
     left: list[str] = []
-    for i in range(len(names)):
+    for i, n in enumerate(names):
         c, p = credited.get(i, 0), claimed.get(i, 0)
         if p > c:
-            cl_bad.append(f"tranche {names[i]}: claimed {p} > credited {c}")
-        left.append(f"{names[i]} {c - p}")
-    checks.append(
-        _check(
-            "claims never exceed the cash credited",
-            cl_bad,
-            "unclaimed (rounding dust and open claims): " + ", ".join(left),
-            anchor,
-        )
-    )
+            cl_bad.append(f"tranche {n}: claimed {p} > credited {c}")
+        left.append(f"{n} {c - p}")
+    detail = "unclaimed (rounding dust and open claims): " + ", ".join(left)
+    checks.append(_check("claims never exceed the cash credited", cl_bad, detail, anchor))
     return checks
 
 
@@ -698,25 +741,28 @@ def reconcile(
     """The lifecycle's end-of-run reconciliation: the :func:`audit` checks plus the
     in-process figures (exact engine results and live chain state).
 
-    Returns :class:`ReconCheck` items (re-exported as ``openmbs.sim.ReconCheck``).
+    Returns :class:`AuditCheck` items: the audit's failed and run checks (the detail
+    of a failed one followed by its first mismatches), then the in-process ones
+    (anchor :data:`ANCHOR_RUN`).
     """
-    out: list[ReconCheck] = []
+    out: list[AuditCheck] = []
     rep = audit_report if audit_report is not None else audit(folder)
     for c in rep.checks:
         if c.skipped and c.ok:
             continue
         detail = c.detail + ("" if c.ok else ": " + "; ".join(c.mismatches[:5]))
-        out.append(ReconCheck(c.name, c.ok, detail))
+        out.append(dataclasses.replace(c, detail=detail))
     bad = [
         f"period {r.period}: exact cash in {r.cash_in} != report cash {p.cash}"
         for r, p in zip(results, reports, strict=True)
         if r.cash_in != p.cash
     ]
     out.append(
-        ReconCheck(
+        _check(
             "exact engine collections equal the reported cash",
-            not bad,
+            bad,
             f"{len(results)} period(s)" + ("; " + "; ".join(bad[:5]) if bad else ""),
+            ANCHOR_RUN,
         )
     )
     if client is not None and results:
@@ -724,10 +770,12 @@ def reconcile(
         chain_bal = [int(client.deal.tranche_balance(i)) for i in range(exact.n_tranches)]
         ok = chain_bal == list(final.ending_balance)
         out.append(
-            ReconCheck(
+            AuditCheck(
                 "final tranche balances: chain equals exact engine",
                 ok,
                 f"chain {chain_bal}, exact {list(final.ending_balance)}",
+                () if ok else (f"final tranche balances: chain {chain_bal}, exact {list(final.ending_balance)}",),
+                anchor=ANCHOR_RUN,
             )
         )
     if not results:

@@ -9,13 +9,14 @@ from __future__ import annotations
 from openmbs.cashflow._advance import ADVANCE_MODES, advance_mode
 from openmbs.cashflow._io import OUTPUT_FORMATS, projection_table, write_projection
 from openmbs.cashflow._project import project_loans, project_pool, project_tape
-from openmbs.cashflow._result import PROJECTION_COLUMNS, PoolCashflows
+from openmbs.cashflow._result import PROJECTION_COLUMNS, PoolCashflows, ProjectionTotals
 
 __all__ = [
     "ADVANCE_MODES",
     "OUTPUT_FORMATS",
     "PROJECTION_COLUMNS",
     "PoolCashflows",
+    "ProjectionTotals",
     "advance_mode",
     "project_loans",
     "project_pool",

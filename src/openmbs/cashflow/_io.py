@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from openmbs._files import atomic_write
 from openmbs.cashflow._result import PROJECTION_COLUMNS, PoolCashflows
@@ -42,12 +44,8 @@ def write_projection(cf: PoolCashflows, path: str | os.PathLike[str]) -> Path:
         raise InputError(f"output file {str(target)!r}: folder {str(target.parent)!r} does not exist")
     def _w(tmp: Path) -> None:
         if suffix == ".csv":
-            import pyarrow.csv as pacsv
-
             pacsv.write_csv(projection_table(cf), tmp)
         elif suffix == ".parquet":
-            import pyarrow.parquet as pq
-
             pq.write_table(projection_table(cf), tmp)
         else:
             doc = {

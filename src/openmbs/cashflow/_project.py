@@ -8,10 +8,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Literal
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
 from openmbs.behaviour import Default, Prepayment
+from openmbs.cashflow import _fast
 from openmbs.cashflow import _kernels as K
 from openmbs.cashflow._advance import AdvanceMode, advance_code
 from openmbs.cashflow._result import PoolCashflows
@@ -174,12 +176,8 @@ def _project_loans(
         mdr_t, drow = _table(default.mdr_matrix, default.by_age, age, horizon)
     else:
         mdr_t, drow = np.zeros((horizon + 1, 1)), np.zeros(n, dtype=np.int64)
-    import numba
-
     threads = numba.get_num_threads()
     if engine == "fast":
-        from openmbs.cashflow import _fast
-
         # sort by rate-table column, then remaining term: blocks share their SMM and
         # MDR columns (broadcast, no gather) and have tight horizons
         order, block_lo, block_hi = _fast.prepare(rem, srow, drow, with_defaults)

@@ -10,13 +10,14 @@ Column meanings follow the SIFMA Standard Formulas' default cash-flow section (s
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PROJECTION_COLUMNS", "PoolCashflows"]
+__all__ = ["PROJECTION_COLUMNS", "PoolCashflows", "ProjectionTotals"]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -141,3 +142,63 @@ class PoolCashflows:
     def to_dict(self) -> dict[str, Any]:
         """Columns as a dict of arrays, in ``PROJECTION_COLUMNS`` order."""
         return {name: getattr(self, name) for name in PROJECTION_COLUMNS}
+
+    def totals(self) -> ProjectionTotals:
+        """Sums over the periods, the last period with cash and the average life.
+
+        A 12-month loan at 0% repays 1/12 a month: its average life is (1 + ... + 12) / 12
+        = 6.5 months, 6.5 / 12 years.
+
+        >>> from openmbs.behaviour import Prepayment
+        >>> from openmbs.cashflow import project_pool
+        >>> cf = project_pool(balance=120.0, gross_coupon=0.0, net_coupon=0.0,
+        ...                   original_term=12, remaining_term=12, prepayment=Prepayment.cpr(0))
+        >>> t = cf.totals()
+        >>> round(t.principal, 9), t.last_period, round(t.wal * 12, 9)
+        (120.0, 12, 6.5)
+        """
+        prin = float(self.principal.sum())
+        periods = self.period.astype(np.float64)
+        paid = np.flatnonzero(self.cash_flow > 0)
+        return ProjectionTotals(
+            principal=prin,
+            voluntary_prepayment=float(self.voluntary_prepayment.sum()),
+            scheduled_amortization=float(
+                (self.actual_amortization + self.amortization_from_defaults).sum()
+            ),
+            recovery=float(self.recovery.sum()),
+            new_default=float(self.new_default.sum()),
+            loss=float(self.loss.sum()),
+            actual_interest=float(self.actual_interest.sum()),
+            servicing_fee=float(self.servicing_fee.sum()),
+            net_interest=float(self.net_interest.sum()),
+            lost_interest=float(self.lost_interest.sum()),
+            cash_flow=float(self.cash_flow.sum()),
+            last_period=int(paid[-1]) + 1 if paid.size else 0,
+            wal=float((periods * self.principal).sum() / prin / 12.0) if prin > 0 else math.nan,
+        )
+
+
+@dataclass(frozen=True)
+class ProjectionTotals:
+    """Totals of a projection (:meth:`PoolCashflows.totals`), money in currency units.
+
+    ``scheduled_amortization`` includes the scheduled principal of defaulted loans
+    (``actual_amortization + amortization_from_defaults``); ``last_period`` is the last
+    month with cash (0 when none); ``wal`` is the weighted average life of the principal
+    in years from the start, months / 12 with no payment delay (NaN without principal).
+    """
+
+    principal: float
+    voluntary_prepayment: float
+    scheduled_amortization: float
+    recovery: float
+    new_default: float
+    loss: float
+    actual_interest: float
+    servicing_fee: float
+    net_interest: float
+    lost_interest: float
+    cash_flow: float
+    last_period: int
+    wal: float

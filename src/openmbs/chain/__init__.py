@@ -1,4 +1,5 @@
-"""On-chain deals: Vyper contracts, deployment, typed clients and artefact export.
+"""On-chain deals: Vyper contracts, deployment, typed clients and artefact export
+(``write_foundry_artifacts``: Foundry-style ``out/<Name>.json`` for integrators).
 
 The contracts (``contracts/*.vy``, Vyper 0.4.3 on snekmate) are a deal core that
 holds the cash and the per-unit indices (``Deal``), one ERC-20 per tranche
@@ -7,9 +8,13 @@ offering escrow (``Issuance``), a timelock (``Timelock``) and the waterfall
 (``ExactWaterfall``, a line-by-line port of the exact Python waterfall
 ``openmbs.structuring._exact.apply_period``, equal to it to the unit).
 They run on titanoboa's embedded EVM by default, or on any JSON-RPC node.
+
+:mod:`openmbs.chain.fastevm` is tooling beside the chain code, not part of it: it makes
+an embedded EVM run the same bytecode faster for long simulations.
 """
 
 from openmbs.chain._anvil import anvil_dev_keys
+from openmbs.chain._artifacts import DEPLOYABLE_CONTRACTS, foundry_artifact, write_foundry_artifacts
 from openmbs.chain._backend import DealSession, SentTx, TxLog, open_deal, set_tx_verbosity
 from openmbs.chain._clients import (
     DealClient,
@@ -52,13 +57,9 @@ from openmbs.chain._journal import (
     EMBEDDED_CHAIN_ID,
     JOURNAL_FORMAT,
     EmbeddedDeal,
-    attestation_from_dict,
-    attestation_to_dict,
     deploy_embedded,
     dev_attestor_keys,
     open_embedded,
-    report_from_dict,
-    report_to_dict,
 )
 from openmbs.chain._record import (
     RECORD_FORMAT,
@@ -69,10 +70,20 @@ from openmbs.chain._record import (
 )
 from openmbs.chain._verify import DEAL_ENV, check_addresses, check_record, read_deal
 
+# The JSON codecs of reports and attestations are the oracle's (``openmbs.oracle``); they
+# stay importable from here, where the ``openmbs chain`` commands first found them.
+from openmbs.oracle import (
+    attestation_from_dict,
+    attestation_to_dict,
+    report_from_dict,
+    report_to_dict,
+)
+
 __all__ = [
     "CONTRACTS",
     "CONTRACTS_DIR",
     "DEAL_ENV",
+    "DEPLOYABLE_CONTRACTS",
     "EMBEDDED_CHAIN_ID",
     "ETH_KEY_ENV",
     "ETH_RPC_ENV",
@@ -111,6 +122,7 @@ __all__ = [
     "explain_rejection",
     "export_artifacts",
     "first_failed_bound",
+    "foundry_artifact",
     "load_account",
     "network_env",
     "node_chain_id",
@@ -126,4 +138,5 @@ __all__ = [
     "set_tx_verbosity",
     "use_network",
     "write_deployment_record",
+    "write_foundry_artifacts",
 ]

@@ -173,7 +173,7 @@ class DealClient:
 
         try:
             if tranche is None:
-                return int(self.deal.claimAll(sender=holder))
+                return int(self.deal.claim_all(sender=holder))
             return int(self.deal.claim(tranche, sender=holder))
         except boa.BoaError as exc:
             raise ChainError(f"claim by {holder}: {_reason(exc)}") from None

@@ -46,7 +46,7 @@ def rate_bound(net_rate: float, *, tolerance: float = RATE_TOLERANCE) -> float:
 
 @dataclass(frozen=True)
 class TrancheConfig:
-    """One tranche: token name (<= 25 chars), symbol (<= 5), original face in base units,
+    """One tranche: token name (<= 50 chars), symbol (<= 16), original face in base units,
     an annual coupon as a decimal (used only by the SequentialTestWaterfall test
     double; the real waterfall takes every rule from ``DealConfig.exact``), and the
     offering price per unit of face (an IO strip's: of notional), scaled 1e18 (1e18 is
@@ -60,10 +60,10 @@ class TrancheConfig:
     offering_price_wad: int = WAD
 
     def __post_init__(self) -> None:
-        if not 0 < len(self.name) <= 25:
-            raise InputError(f"tranche field 'name' value {self.name!r}: need 1..25 characters")
-        if not 0 < len(self.symbol) <= 5:
-            raise InputError(f"tranche {self.name!r} field 'symbol' value {self.symbol!r}: need 1..5 characters")
+        if not 0 < len(self.name) <= 50:
+            raise InputError(f"tranche field 'name' value {self.name!r}: need 1..50 characters")
+        if not 0 < len(self.symbol) <= 16:
+            raise InputError(f"tranche {self.name!r} field 'symbol' value {self.symbol!r}: need 1..16 characters")
         if not isinstance(self.face, int) or not 0 < self.face < 2**96:
             raise InputError(f"tranche {self.name!r} field 'face' value {self.face!r}: need 0 < face < 2**96 base units")
         price = self.offering_price_wad
@@ -360,6 +360,21 @@ def _deploy_exact_from_artifact(exact: Any, deal_address: str, *, sender: str) -
     return contract
 
 
+def _token_name_and_symbol(deal: str, tranche: str) -> tuple[str, str]:
+    """A tranche token's name and symbol: ``"openmbs <DEAL> <class>"`` (the deal's
+    name in capitals, ``_`` and spaces as ``-``; at most 50 characters, the EIP-712
+    domain name's limit) and ``"<initials>-<class>"`` (the first letter of each
+    word of the deal's name; at most 16 characters).
+
+    >>> _token_name_and_symbol("four_tranche", "A")
+    ('openmbs FOUR-TRANCHE A', 'FT-A')
+    """
+    words = [w for w in deal.replace("-", "_").replace(" ", "_").split("_") if w]
+    name = f"openmbs {'-'.join(words).upper()} {tranche}"[:50]
+    symbol = f"{''.join(w[0] for w in words).upper()}-{tranche}"[:16]
+    return name, symbol
+
+
 def config_from_spec(
     spec: Any,
     *,
@@ -372,9 +387,9 @@ def config_from_spec(
     """A :class:`DealConfig` from a deal spec (``openmbs.structuring.load_deal``).
 
     Faces, coupons and the pool balance come from ``compile_exact(spec)`` (integer
-    base units); token names are ``"<deal> <class>"`` cut to 25 characters, symbols
-    the class name cut to 5. ``loan_count`` is the number of loans at cut-off (the
-    oracle rejects a report with more). The config carries the compiled deal
+    base units); token names and symbols are :func:`_token_name_and_symbol`'s
+    (``"openmbs FOUR-TRANCHE A"``, ``"FT-A"``). ``loan_count`` is the number of
+    loans at cut-off (the oracle rejects a report with more). The config carries the compiled deal
     (``exact``), which :func:`deploy_deal` puts on chain as ``ExactWaterfall``, and its
     initial reserve (funded at closing from the proceeds).
 
@@ -463,10 +478,11 @@ def config_from_exact(
             f"need one price per tranche ({exact.n_tranches})"
         )
     names = exact.names or tuple(f"T{i + 1}" for i in range(exact.n_tranches))
+    labels = [_token_name_and_symbol(name, n) for n in names]
     tranches = tuple(
         TrancheConfig(
-            name=f"{name} {names[i]}"[:25],
-            symbol=names[i][:5],
+            name=labels[i][0],
+            symbol=labels[i][1],
             face=exact.face[i],
             coupon=exact.rate[i] / WAD,
             offering_price_wad=int(offering_price_wad[i]),

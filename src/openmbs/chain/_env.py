@@ -193,7 +193,7 @@ class _KeptFork:
         env = self.env
         env.fork_rpc(env._rpc, reset_traces=False, block_identifier=block_identifier, cache_dir=None)
         self.block = int(env.evm.patch.block_number)
-        from openmbs.chain._lean import make_lean
+        from openmbs.chain.fastevm import make_lean
 
         make_lean(env)  # the local run of each call: the same computation, less Python
         # a fresh fork fetches a call's state in one debug_traceCall; a kept one holds

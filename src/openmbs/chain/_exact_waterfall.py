@@ -13,6 +13,7 @@ from typing import Any
 
 from openmbs.chain._contracts import deployer
 from openmbs.errors import ChainError
+from openmbs.structuring import check_chain
 from openmbs.structuring._exact import (
     MAX_FEES,
     MAX_STEPS,
@@ -71,7 +72,14 @@ def exact_waterfall_deployer() -> Any:
 
 
 def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
-    """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`."""
+    """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`.
+
+    Raises :class:`~openmbs.errors.SpecError` for a deal using constructs of the deal
+    language the contract cannot run yet (groups, principal or accrual rules, ...: see
+    :func:`openmbs.structuring.chain_unsupported`): the contract would otherwise run the
+    fixed order and silently ignore the rules.
+    """
+    check_chain(deal)
     t = MAX_TRANCHES
     return (
         deal.n_tranches,

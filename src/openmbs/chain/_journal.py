@@ -23,23 +23,32 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from openmbs.errors import DataIntegrityError, InputError, OpenMBSError
+from eth_account import Account
+from eth_utils.crypto import keccak
+
+from openmbs import __version__
+from openmbs.chain._deploy import config_from_spec, deploy_deal
+from openmbs.errors import ChainError, DataIntegrityError, InputError, OpenMBSError
+from openmbs.oracle import (
+    Attestation,
+    RemittanceReport,
+    attestation_from_dict,
+    attestation_to_dict,
+    report_from_dict,
+    report_to_dict,
+)
+from openmbs.structuring import parse_deal
 
 if TYPE_CHECKING:
     from openmbs.chain._clients import DealClient
-    from openmbs.oracle import Attestation, RemittanceReport
 
 __all__ = [
     "EMBEDDED_CHAIN_ID",
     "JOURNAL_FORMAT",
     "EmbeddedDeal",
-    "attestation_from_dict",
-    "attestation_to_dict",
     "deploy_embedded",
     "dev_attestor_keys",
     "open_embedded",
-    "report_from_dict",
-    "report_to_dict",
 ]
 
 #: ``format`` of a deployment record written by this module (the one record format of
@@ -65,84 +74,8 @@ def _dev_address(label: str) -> str:
 
     The embedded EVM lets any address send, so the key is never used to sign.
     """
-    from eth_account import Account
-
     key = hashlib.sha256(f"openmbs-chain-embedded:{label}".encode()).digest()
     return str(Account.from_key(key).address)
-
-
-# -- JSON forms of reports and attestations ---------------------------------------------
-
-
-def report_to_dict(report: RemittanceReport) -> dict[str, Any]:
-    """A report as JSON-ready fields (``loan_tape_root`` as ``0x`` hex)."""
-    d = dataclasses.asdict(report)
-    d["loan_tape_root"] = "0x" + report.loan_tape_root.hex()
-    return d
-
-
-def report_from_dict(data: Mapping[str, Any], *, where: str = "report") -> RemittanceReport:
-    """A :class:`~openmbs.oracle.RemittanceReport` from its JSON fields (fields with a
-    default, such as ``subsequent_recoveries``, may be left out).
-
-    ``where`` names the source in error messages (a file, a journal entry).
-    """
-    from openmbs.oracle import RemittanceReport
-
-    fields = dataclasses.fields(RemittanceReport)
-    names = [f.name for f in fields]
-    missing = [f.name for f in fields if f.name not in data and f.default is dataclasses.MISSING]
-    extra = sorted(set(data) - set(names))
-    if missing or extra:
-        raise InputError(
-            f"{where}: "
-            + "; ".join(
-                s
-                for s in (
-                    f"missing field(s) {', '.join(missing)}" if missing else "",
-                    f"unknown field(s) {', '.join(extra)}" if extra else "",
-                )
-                if s
-            )
-        )
-    values = dict(data)
-    root = values["loan_tape_root"]
-    try:
-        values["loan_tape_root"] = bytes.fromhex(str(root).removeprefix("0x"))
-    except ValueError:
-        raise InputError(f"{where} field 'loan_tape_root' value {root!r}: not hex") from None
-    try:
-        return RemittanceReport(**values)
-    except InputError as exc:
-        raise InputError(f"{where}: {exc}") from None
-
-
-def attestation_to_dict(a: Attestation) -> dict[str, Any]:
-    """An attestation as ``{signer, v, r, s}`` (``r``, ``s`` as ``0x`` hex)."""
-    return {
-        "signer": a.signer,
-        "v": a.v,
-        "r": "0x" + a.r.hex(),
-        "s": "0x" + a.s.hex(),
-        "deadline": a.deadline,
-    }
-
-
-def attestation_from_dict(data: Mapping[str, Any], *, where: str = "attestation") -> Attestation:
-    """An :class:`~openmbs.oracle.Attestation` from ``{signer, v, r, s, deadline}``."""
-    from openmbs.oracle import Attestation
-
-    try:
-        r = bytes.fromhex(str(data["r"]).removeprefix("0x"))
-        s = bytes.fromhex(str(data["s"]).removeprefix("0x"))
-        a = Attestation(str(data["signer"]), int(data["v"]), r, s, int(data["deadline"]))
-    except KeyError as exc:
-        raise InputError(f"{where}: missing field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{where}: {exc}") from None
-    if len(a.r) != 32 or len(a.s) != 32:
-        raise InputError(f"{where} fields 'r', 's': need 32 bytes each")
-    return a
 
 
 # -- the journal ---------------------------------------------------------------------------
@@ -273,8 +206,6 @@ class EmbeddedDeal:
             The file changed since it was read (another command ran meanwhile):
             nothing is written.
         """
-        from openmbs.errors import ChainError
-
         if self._read_digest is not None:
             try:
                 now = _digest(self.path.read_bytes())
@@ -346,9 +277,6 @@ class EmbeddedDeal:
         )
 
     def _op_deploy(self, inp: Mapping[str, Any]) -> dict[str, Any]:
-        from openmbs.chain._deploy import config_from_spec, deploy_deal
-        from openmbs.structuring import parse_deal
-
         self.env.evm.patch.chain_id = int(inp["chain_id"])
         spec = parse_deal(inp["spec"], file=str(self.path))
         cfg = config_from_spec(
@@ -376,8 +304,8 @@ class EmbeddedDeal:
         )
 
     def _code_hashes(self, addresses: Mapping[str, Any]) -> dict[str, str]:
+        # titanoboa is imported only where the embedded EVM runs (seconds to import)
         from boa.util.abi import Address
-        from eth_utils.crypto import keccak
 
         out = {}
         for name, addr in addresses.items():
@@ -522,10 +450,6 @@ def deploy_embedded(
     settlement). Accounts are deterministic development addresses (the embedded EVM
     lets any address send).
     """
-    from eth_account import Account
-
-    import openmbs
-
     p = Path(path)
     if p.exists() and not overwrite:
         raise InputError(
@@ -543,7 +467,7 @@ def deploy_embedded(
     holders = [_dev_address(f"investor{j}") for j in range(investors)]
     record: dict[str, Any] = {
         "format": JOURNAL_FORMAT,
-        "openmbs_version": openmbs.__version__,
+        "openmbs_version": __version__,
         "network": "embedded",
         "deal": str(spec.name),
         "chain_id": EMBEDDED_CHAIN_ID,

@@ -17,7 +17,9 @@ from openmbs.commands import (
     price,
     project,
     query,
+    report,
     risk,
+    serve,
     servicer,
     tape,
 )
@@ -25,5 +27,5 @@ from openmbs.commands import (
 __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    demo, tape, project, price, deal, model, risk, chain, offering, servicer, audit, query
+    demo, tape, project, price, deal, model, risk, chain, offering, servicer, audit, query, report, serve
 )

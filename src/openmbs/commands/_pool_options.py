@@ -263,7 +263,7 @@ def advance_from_flags(advance: str, no_advance: bool = False) -> str:
     ``--no-advance`` is ``--advance none``; with any other explicit ``--advance`` it is
     refused as a conflict.
     """
-    from openmbs.cashflow import ADVANCE_MODES
+    from openmbs.cashflow import ADVANCE_MODES  # loads numba: not at `openmbs --help`
 
     mode = advance.strip().lower()
     if mode not in ADVANCE_MODES:
@@ -314,7 +314,7 @@ def prepayment_from_flags(
 
     With no flag: ``fallback_psa`` percent of PSA if given, else 0% CPR.
     """
-    from openmbs.behaviour import Prepayment
+    from openmbs.behaviour import Prepayment  # loads numpy: not at `openmbs --help`
 
     choice = _one_of("prepayment", smm=smm, cpr=cpr, psa=psa, abs=abs_)
     if choice is None:
@@ -330,7 +330,7 @@ def default_from_flags(
     mdr: float | None = None, cdr: float | None = None, sda: float | None = None
 ) -> Default | None:
     """A :class:`Default` (or ``None`` with no flag) from CLI market units."""
-    from openmbs.behaviour import Default
+    from openmbs.behaviour import Default  # loads numpy: not at `openmbs --help`
 
     choice = _one_of("default", mdr=mdr, cdr=cdr, sda=sda)
     if choice is None:

@@ -647,6 +647,17 @@ def claim(
         typer.echo(f"recorded in {state} (journal of {session.journal_entries} entries)")
 
 
+@chain_app.command("artifacts")
+def artifacts(
+    out: Annotated[Path, typer.Option("--out", help="Folder for <Contract>.json.")] = Path("out"),
+) -> None:
+    """Write Foundry-style artifacts (abi, bytecode, methodIdentifiers, NatSpec, metadata) of every deployable contract."""
+    from openmbs.chain import write_foundry_artifacts
+
+    for p in write_foundry_artifacts(out):
+        typer.echo(str(p))
+
+
 @chain_app.command("export")
 def export(
     out: Annotated[Path, typer.Option("--out", help="Folder for <Contract>.json files.")] = Path(

@@ -7,8 +7,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
+from openmbs._files import atomic_write
+from openmbs.commands._output import console as stdout_console
+from openmbs.commands._output import print_table
 from openmbs.errors import InputError
+
+# The credit models and loan histories load scikit-learn, numpy and pyarrow (seconds):
+# each command imports them when it runs, so that `openmbs --help` and the other
+# commands do not wait.
 
 
 def train(
@@ -50,8 +58,12 @@ def train(
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
 ) -> None:
-    """Train a PD model and print its held-out AUC and KS beside a logistic baseline."""
-    from openmbs.risk import train_credit_model
+    """Train a PD model and print its held-out AUC and KS beside a logistic baseline.
+
+    --json gives rates (PD, positive rate, observed default rate) as decimals; the tables
+    show them in percent.
+    """
+    from openmbs.risk import train_credit_model  # heavy: see the module's note
 
     if model not in ("gbm", "logistic"):
         raise InputError(f"--model {model!r}: expected 'gbm' or 'logistic'")
@@ -92,10 +104,7 @@ def train(
         }
         typer.echo(json.dumps(doc, indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
+    console = stdout_console()
     ft = Table(title=f"Features inferred from {data.name}")
     for col in ("column", "kind", "unit", "missing", "distinct", "used"):
         ft.add_column(col, justify="right" if col in ("missing", "distinct") else "left")
@@ -111,10 +120,10 @@ def train(
         mt.add_row("logistic (baseline)", f"{base.auc:.4f}", f"{base.ks:.4f}", f"{base.brier:.4f}")
     console.print(mt)
     ct = Table(title=f"Calibration by decile of predicted PD ({info.kind})")
-    for col in ("decile", "loans", "mean PD", "observed"):
+    for col in ("decile", "loans", "mean PD %", "observed %"):
         ct.add_column(col, justify="right")
     for r in ev.calibration:
-        ct.add_row(str(r.decile), f"{r.n:,}", f"{r.mean_pd:.4f}", f"{r.observed_rate:.4f}")
+        ct.add_row(str(r.decile), f"{r.n:,}", f"{100 * r.mean_pd:.2f}", f"{100 * r.observed_rate:.2f}")
     console.print(ct)
     if saved:
         console.print(f"model saved to {saved}")
@@ -136,10 +145,12 @@ def predict(
         typer.Option("--id-column", help="Copy this column to the output (default: loan_id)."),
     ] = None,
 ) -> None:
-    """Write each loan's PD (and, given a horizon, its constant monthly default rate)."""
-    import numpy as np
+    """Write each loan's PD (and, given a horizon, its constant monthly default rate and
+    the CDR it compounds to), all decimals."""
+    import numpy as np  # heavy: see the module's note
     import pyarrow as pa
 
+    from openmbs.behaviour import mdr_to_cdr
     from openmbs.risk import load_credit_model, pd_to_mdr, read_loan_table
 
     m = load_credit_model(model)
@@ -156,7 +167,7 @@ def predict(
     if h is not None:
         mdr = pd_to_mdr(pd, h)
         cols["mdr"] = mdr
-        cols["cdr"] = -np.expm1(12.0 * np.log1p(-mdr))
+        cols["cdr"] = mdr_to_cdr(mdr)
     result = pa.table(cols)
     _write_table(result, out)
     typer.echo(f"{len(pd):,} loans scored -> {out}" + (f" (horizon {h} months)" if h else ""))
@@ -164,8 +175,6 @@ def predict(
 
 def _write_table(table: Any, out: Path) -> None:
     """Write CSV or Parquet to a temporary name in the same folder, then move it."""
-    from openmbs._files import atomic_write
-
     suffix = out.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
         raise InputError(f"--out {str(out)!r}: expected a .csv or .parquet file name")
@@ -173,7 +182,7 @@ def _write_table(table: Any, out: Path) -> None:
 
     def _w(tmp: Path) -> None:
         if suffix == ".csv":
-            import pyarrow.csv as pcsv
+            import pyarrow.csv as pcsv  # heavy: see the module's note
 
             pcsv.write_csv(table, tmp)
         else:
@@ -193,4 +202,76 @@ def register(app: typer.Typer) -> None:
     )
     sub.command("train")(train)
     sub.command("predict")(predict)
+    sub.command("transitions")(transitions)
     app.add_typer(sub, name="model")
+
+
+def transitions(
+    performance: Annotated[
+        Path,
+        typer.Option(
+            "--performance", help="Monthly performance file (Fannie Mae 31 fields, Freddie Mac 32)."
+        ),
+    ],
+    acquisition: Annotated[
+        Path | None,
+        typer.Option(
+            "--acquisition", help="Acquisition (Fannie) or origination (Freddie) file: LTV, FICO."
+        ),
+    ] = None,
+    by: Annotated[
+        str, typer.Option("--by", help="Bucket dimensions, comma-separated: age, ltv, fico.")
+    ] = "age,ltv,fico",
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of tables.")
+    ] = False,
+) -> None:
+    """Estimate monthly roll rates between loan states from a real loan history.
+
+    --json gives probabilities as decimals; the table shows percent.
+    """
+    from openmbs.servicing import (  # heavy: see the module's note
+        LoanState,
+        estimate_transitions,
+        read_fannie_performance,
+        read_freddie_servicing,
+    )
+
+    try:
+        with open(performance, encoding="utf-8", errors="replace") as fh:
+            fields = fh.readline().count("|") + 1
+    except OSError as exc:
+        raise InputError(f"file {str(performance)!r}: cannot open ({exc.strerror})") from exc
+    if fields == 31:
+        history = read_fannie_performance(acquisition, performance)
+    elif fields == 32:
+        history = read_freddie_servicing(acquisition, performance)
+    else:
+        raise InputError(
+            f"file {str(performance)!r}, row 1: {fields} fields; expected 31 (Fannie Mae "
+            "performance) or 32 (Freddie Mac servicing) separated by '|'"
+        )
+    dims = tuple(d.strip() for d in by.split(",") if d.strip())
+    matrix = estimate_transitions(history, by=dims)
+    if as_json:
+        doc = {"performance": str(performance), "agency": history.agency, **matrix.to_dict()}
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    pooled = matrix.pooled()
+    obs, prob = pooled.observations[0], pooled.probabilities[0]
+    seen = [s for s in LoanState if pooled.counts[0, :, s].any() or obs[s]]
+    table = Table(
+        title=f"Monthly roll rates in % of the from-state, all buckets ({history.agency}, {history.n_loans:,} loans, "
+        f"{matrix.n_pairs:,} loan-month pairs)"
+    )
+    table.add_column("from \\ to")
+    for s in seen:
+        table.add_column(s.label, justify="right")
+    table.add_column("pairs", justify="right")
+    for s in seen:
+        if not obs[s]:
+            continue
+        table.add_row(s.label, *[f"{100 * prob[s, t]:.1f}" for t in seen], f"{obs[s]:,}")
+    print_table(table)
+    used = int((matrix.observations.sum(axis=1) > 0).sum())
+    typer.echo(f"{used} of {matrix.n_buckets} buckets by {', '.join(dims) or 'nothing'} observed")

@@ -11,7 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.table import Table
 
+from openmbs.commands._output import print_table
 from openmbs.commands._pool_options import (
     DEFAULT_ADVANCE,
     AdvanceOpt,
@@ -40,6 +42,10 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_CURVE", "deal_from_arg", "oas", "pool_from_flags"]
 
+# The analytics (openmbs.pricing, structuring, collateral) load numba, scipy and pyarrow,
+# seconds on a busy machine: the functions import them when they run, so that
+# `openmbs --help` and the other commands do not wait for them.
+
 #: Default par curve (tenor years : semi-annual par yield, percent): an illustrative,
 #: gently humped US Treasury-like curve, not a market snapshot.
 DEFAULT_CURVE = "1:4.5,2:4.4,3:4.3,5:4.2,7:4.25,10:4.3,20:4.6,30:4.5"
@@ -49,7 +55,7 @@ _MODEL = "Rate model and simulation"
 
 def deal_from_arg(deal: str) -> DealSpec:
     """A deal spec from a TOML path or the name of a shipped example deal."""
-    from openmbs.structuring import resolve_deal
+    from openmbs.structuring import resolve_deal  # heavy: see the module's note
 
     return resolve_deal(deal)
 
@@ -66,12 +72,12 @@ def pool_from_flags(
 ) -> tuple[PoolLines, str]:
     """Rep lines from ``--tape`` or the generic flags (percent), filled from the deal's
     pool section, then from the defaults 1,000,000 / 6.5% / 6.0% / 360 / 0."""
+    from openmbs.collateral import read_tape  # heavy: see the module's note
     from openmbs.pricing import PoolLines
 
     if tape is not None:
         if any(v is not None for v in (balance, wac, net_coupon, term, age)):
             raise InputError("give --tape or the generic pool flags, not both")
-        from openmbs.collateral import read_tape
 
         lines = PoolLines.from_tape(read_tape(tape))
         return lines, f"tape {tape} ({lines.n_lines} rep lines, {lines.total_balance:,.2f})"
@@ -170,13 +176,14 @@ def oas(
     the deal's waterfall with --deal) are discounted at the path's short rates + OAS,
     monthly compounding. Spreads in bp.
     """
-    from openmbs.pricing import ParCurve, oas_deal, oas_pass_through
+    from openmbs.pricing import ParCurve, oas_deal, oas_pass_through  # heavy: module note
 
     check_flag("severity", severity)
     check_flag("lag", lag)
     adv = advance_from_flags(advance, no_advance)
 
-    zc = ParCurve.parse(curve).zero_curve()
+    par = ParCurve.parse(curve)
+    zc = par.zero_curve()
     common: dict[str, Any] = {
         "curve": zc,
         "n_paths": paths,
@@ -209,12 +216,12 @@ def oas(
         )
         what = f"deal {spec.name}"
     if as_json:
-        typer.echo(json.dumps({"security": what, "pool": label, "curve": curve,
+        # the curve as decimals, like every rate in JSON (the flag takes percent)
+        curve_doc = {"tenor_years": [float(t) for t in par.tenors],
+                     "par_yield": [float(y) for y in par.par_yields]}
+        typer.echo(json.dumps({"security": what, "pool": label, "curve": curve_doc,
                                "results": [r.as_dict() for r in results]}))
         return
-    from rich.console import Console
-    from rich.table import Table
-
     t = Table(title=f"OAS of {what} ({label}), {paths} paths, sigma {sigma:g} bp, "
               f"a {mean_reversion:g}")
     for col in ("security", "price", "OAS bp", "+-se", "Z bp", "option cost bp",
@@ -225,4 +232,4 @@ def oas(
                   f"{r.z_spread_bp:.1f}", f"{r.option_cost_bp:.1f}",
                   f"{r.effective_duration:.2f}", f"{r.effective_convexity:.2f}",
                   f"{r.zero_vol_wal:.2f}")
-    Console().print(t)
+    print_table(t)

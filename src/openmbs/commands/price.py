@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
 
+from openmbs.commands._output import print_table
 from openmbs.commands._pool_options import (
     DEFAULT_ADVANCE,
     POOL_PANEL,
@@ -39,6 +40,7 @@ from openmbs.commands._pool_options import (
     percent_callback,
     prepayment_from_flags,
 )
+from openmbs.commands.oas import oas
 from openmbs.errors import InputError
 
 __all__ = ["price_app", "register"]
@@ -183,13 +185,15 @@ def price(
     """
     if ctx.invoked_subcommand is not None:
         return
+    # numba and scipy load with the analytics (about a second): imported here, when the
+    # command runs, so that `openmbs --help` does not wait for them
+    from openmbs.collateral import LoanTape, read_tape
     from openmbs.pricing import (
+        GenericPool,
         ParCurve,
-        analyze,
         delay_from_stated,
+        price_pass_through,
         settle_days_from_date,
-        spread_to_curve_at_wal,
-        z_spread,
     )
 
     if (price is None) == (yield_ is None):
@@ -206,103 +210,46 @@ def price(
         settle_days = settle_days_from_date(settle_date)
     check_flag("severity", severity)
     check_flag("lag", lag)
-    adv = advance_from_flags(advance, no_advance)
-    prepayment = prepayment_from_flags(smm, cpr, psa, abs_)
-    default = default_from_flags(mdr, cdr, sda)
-    par_curve = ParCurve.parse(curve) if curve is not None else None
-
-    from openmbs.cashflow import project_pool, project_tape
-
-    common: dict[str, Any] = {
-        "prepayment": prepayment,
-        "default": default,
-        "severity": severity / 100.0,
-        "lag": lag,
-        "advance": adv,
-    }
-    coupon: float | None
+    if effective and tape is not None:
+        raise InputError("--effective works on the generic pool (--balance --wac ...), not --tape")
+    if effective and psa is None:
+        raise InputError(
+            "--effective scales a PSA speed by the refinancing S-curve: give --psa "
+            "(not --smm/--cpr/--abs)"
+        )
+    pool: GenericPool | LoanTape
     if tape is not None:
-        from openmbs.collateral import read_tape
-
-        projection = project_tape(read_tape(tape), **common)
-        coupon = None  # accrued from the first month's net interest
+        pool = read_tape(tape)
         source = str(tape)
     else:
         check_coupons(wac, net_coupon)
-        projection = project_pool(
+        pool = GenericPool(
             balance=balance,
             gross_coupon=wac / 100.0,
             net_coupon=net_coupon / 100.0,
             original_term=term,
-            remaining_term=term - age,
             loan_age=age,
-            **common,
         )
-        coupon = net_coupon / 100.0
         source = (
             f"generic pool {balance:,.2f} WAC {wac:g}% net {net_coupon:g}% term {term} age {age}"
         )
-    current_face = float(projection.beginning_balance[0])
-    result = analyze(
-        projection.cash_flow,
-        projection.principal,
-        current_face,
+    result = price_pass_through(
+        pool,
+        prepayment=prepayment_from_flags(smm, cpr, psa, abs_),
+        default=default_from_flags(mdr, cdr, sda),
+        severity=severity / 100.0,
+        lag=lag,
+        advance=advance_from_flags(advance, no_advance),
         price=price,
         yield_=None if yield_ is None else yield_ / 100.0,
         delay_days=delay_days,
         settle_days=settle_days,
-        coupon=coupon,
+        curve=ParCurve.parse(curve) if curve is not None else None,
+        effective=effective,
+        mortgage_rate=None if mortgage_rate is None else mortgage_rate / 100.0,
+        shift_bp=shift_bp,
     )
-    out: dict[str, Any] = {
-        "price": result.price,
-        "yield": result.yield_,
-        "mortgage_yield": result.mortgage_yield,
-        "average_life": result.average_life,
-        "macaulay_duration": result.macaulay_duration,
-        "modified_duration": result.modified_duration,
-        "convexity": result.convexity,
-        "accrued": result.accrued,
-        "full_price": result.full_price,
-        "balance": current_face,
-        "delay_days": delay_days,
-        "settle_days": settle_days,
-    }
-    if par_curve is not None:
-        out["spread_to_curve_bp"] = spread_to_curve_at_wal(
-            result.yield_, result.average_life, par_curve
-        )
-        out["z_spread_bp"] = z_spread(
-            projection.cash_flow,
-            current_face,
-            par_curve.zero_curve(),
-            result.price,
-            delay_days=delay_days,
-            settle_days=settle_days,
-            accrued=result.accrued,
-        )
-    if effective:
-        out.update(
-            _effective(
-                tape=tape,
-                psa=psa,
-                pool={
-                    "balance": balance,
-                    "gross_coupon": wac / 100.0,
-                    "net_coupon": net_coupon / 100.0,
-                    "original_term": term,
-                    "remaining_term": term - age,
-                    "loan_age": age,
-                },
-                assumptions=common,
-                mortgage_rate=None if mortgage_rate is None else mortgage_rate / 100.0,
-                shift_bp=shift_bp,
-                price=result.price,
-                curve=None if par_curve is None else par_curve.zero_curve(),
-                delay_days=delay_days,
-                settle_days=settle_days,
-                coupon=coupon,
-            )
-        )
+    out = result.as_dict()
     if as_json:
         typer.echo(json.dumps(out, indent=2))
         return
@@ -310,9 +257,6 @@ def price(
 
 
 def _print_table(out: dict[str, Any], source: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"Pass-through analytics: {source}", show_header=True)
     table.add_column("measure")
     table.add_column("value", justify="right")
@@ -338,48 +282,7 @@ def _print_table(out: dict[str, Any], source: str) -> None:
         rows.append((f"effective convexity ({shift})", f"{out['effective_convexity']:.4f}"))
     for name, value in rows:
         table.add_row(name, value)
-    Console().print(table)
-
-
-def _effective(
-    *,
-    tape: Path | None,
-    psa: float | None,
-    pool: dict[str, Any],
-    assumptions: dict[str, Any],
-    mortgage_rate: float | None,
-    shift_bp: float,
-    price: float,
-    curve: Any,
-    delay_days: int,
-    settle_days: int,
-    coupon: float | None,
-) -> dict[str, float]:
-    from openmbs.pricing import effective_measures, pass_through_projector
-
-    if tape is not None:
-        raise InputError("--effective works on the generic pool (--balance --wac ...), not --tape")
-    if psa is None:
-        raise InputError(
-            "--effective scales a PSA speed by the refinancing S-curve: give --psa "
-            "(not --smm/--cpr/--abs)"
-        )
-    rest = {k: v for k, v in assumptions.items() if k != "prepayment"}
-    project = pass_through_projector(**pool, **rest, psa=psa, mortgage_rate=mortgage_rate)
-    e = effective_measures(
-        project,
-        price=price,
-        curve=curve,
-        shift_bp=shift_bp,
-        delay_days=delay_days,
-        settle_days=settle_days,
-        coupon=coupon,
-    )
-    return {
-        "effective_duration": e.effective_duration,
-        "effective_convexity": e.effective_convexity,
-        "effective_shift_bp": e.shift_bp,
-    }
+    print_table(table)
 
 
 def register(app: typer.Typer) -> None:
@@ -387,10 +290,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(price_app, name="price")
 
 
-def _register_oas() -> None:
-    from openmbs.commands.oas import oas
-
-    price_app.command("oas")(oas)
-
-
-_register_oas()
+price_app.command("oas")(oas)

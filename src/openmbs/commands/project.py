@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.table import Table
 
+from openmbs.commands._output import print_table
 from openmbs.commands._pool_options import (
     DEFAULT_ADVANCE,
     POOL_PANEL,
@@ -45,44 +47,35 @@ _FORMAT_HELP = (
 
 
 def summary_rows(cf: PoolCashflows) -> list[tuple[str, str]]:
-    """Headline figures of a projection, formatted for a two-column table."""
-    import numpy as np
-
-    prin = float(cf.principal.sum())
-    periods = cf.period.astype(np.float64)
-    wal = float((periods * cf.principal).sum() / prin / 12.0) if prin > 0 else float("nan")
+    """Headline figures of a projection (:meth:`PoolCashflows.totals`), formatted for a
+    two-column table; shares of the starting balance in percent."""
+    t = cf.totals()
     ob = cf.original_balance
-    last = int(np.flatnonzero(cf.cash_flow > 0)[-1]) + 1 if np.any(cf.cash_flow > 0) else 0
     return [
         ("starting balance", f"{ob:,.2f}"),
-        ("periods (months)", f"{cf.n_periods} (last cash flow in month {last})"),
-        ("principal paid", f"{prin:,.2f}"),
-        ("  voluntary prepayments", f"{cf.voluntary_prepayment.sum():,.2f}"),
-        ("  scheduled amortization", f"{(cf.actual_amortization + cf.amortization_from_defaults).sum():,.2f}"),
-        ("  recoveries", f"{cf.recovery.sum():,.2f}"),
-        ("defaults", f"{cf.new_default.sum():,.2f} ({cf.new_default.sum() / ob:.3%})"),
-        ("losses", f"{cf.loss.sum():,.2f} ({cf.loss.sum() / ob:.3%})"),
-        ("gross interest", f"{cf.actual_interest.sum():,.2f}"),
-        ("servicing fee", f"{cf.servicing_fee.sum():,.2f}"),
-        ("net interest", f"{cf.net_interest.sum():,.2f}"),
-        ("lost interest", f"{cf.lost_interest.sum():,.2f}"),
-        ("total cash flow", f"{cf.cash_flow.sum():,.2f}"),
-        ("weighted average life", f"{wal:.3f} years"),
+        ("periods (months)", f"{cf.n_periods} (last cash flow in month {t.last_period})"),
+        ("principal paid", f"{t.principal:,.2f}"),
+        ("  voluntary prepayments", f"{t.voluntary_prepayment:,.2f}"),
+        ("  scheduled amortization", f"{t.scheduled_amortization:,.2f}"),
+        ("  recoveries", f"{t.recovery:,.2f}"),
+        ("defaults", f"{t.new_default:,.2f} ({t.new_default / ob:.3%})"),
+        ("losses", f"{t.loss:,.2f} ({t.loss / ob:.3%})"),
+        ("gross interest", f"{t.actual_interest:,.2f}"),
+        ("servicing fee", f"{t.servicing_fee:,.2f}"),
+        ("net interest", f"{t.net_interest:,.2f}"),
+        ("lost interest", f"{t.lost_interest:,.2f}"),
+        ("total cash flow", f"{t.cash_flow:,.2f}"),
+        ("weighted average life", f"{t.wal:.3f} years"),
     ]
 
 
 def print_summary(cf: PoolCashflows, title: str, assumptions: str) -> None:
     """Print the headline figures and the first months of a projection (rich)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
     table = Table(title=title, caption=assumptions, show_header=False)
     table.add_column("figure")
     table.add_column("value", justify="right")
     for label, value in summary_rows(cf):
         table.add_row(label, value)
-    console.print(table)
     months = Table(title="First months")
     cols = ("period", "beginning_balance", "voluntary_prepayment", "actual_amortization",
             "new_default", "loss", "net_interest", "principal", "cash_flow", "factor")
@@ -91,7 +84,7 @@ def print_summary(cf: PoolCashflows, title: str, assumptions: str) -> None:
     for k in range(min(6, cf.n_periods)):
         row: list[Any] = [getattr(cf, c)[k] for c in cols]
         months.add_row(str(int(row[0])), *[f"{x:,.2f}" for x in row[1:-1]], f"{row[-1]:.6f}")
-    console.print(months)
+    print_table(table, months)
 
 
 def project(
@@ -147,6 +140,11 @@ def project(
     Rates are in market units: percent for --wac, --net-coupon, --smm, --cpr, --abs,
     --mdr, --cdr and --severity; speeds for --psa and --sda.
     """
+    # numba and pyarrow load with the cash-flow engine (seconds on a busy machine):
+    # imported when the command runs, so that `openmbs --help` does not wait for them
+    from openmbs.cashflow import OUTPUT_FORMATS, project_pool, project_tape, write_projection
+    from openmbs.collateral import read_tape
+
     pool_flags = {"--balance": balance, "--wac": wac, "--net-coupon": net_coupon}
     if tape is not None:
         given = [k for k, v in pool_flags.items() if v is not None]
@@ -158,13 +156,10 @@ def project(
         raise InputError("--format only applies with --tape")
     if method not in ("loan", "repline"):
         raise InputError(f"--method must be 'loan' or 'repline', got {method!r}")
-    if out is not None:
-        from openmbs.cashflow import OUTPUT_FORMATS
-
-        if out.suffix.lower() not in OUTPUT_FORMATS:
-            raise InputError(
-                f"--out {out}: unknown suffix {out.suffix!r}, expected .csv, .parquet or .json"
-            )
+    if out is not None and out.suffix.lower() not in OUTPUT_FORMATS:
+        raise InputError(
+            f"--out {out}: unknown suffix {out.suffix!r}, expected .csv, .parquet or .json"
+        )
     check_flag("severity", severity)
     check_flag("lag", lag)
     check_coupons(wac, net_coupon)
@@ -179,15 +174,10 @@ def project(
         "advance": adv,
     }
     if tape is not None:
-        from openmbs.cashflow import project_tape
-        from openmbs.collateral import read_tape
-
         loan_tape = read_tape(tape, format=format)
         cf = project_tape(loan_tape, method=method, **kw)  # type: ignore[arg-type]
         title = f"Projection of {tape.name}: {len(loan_tape):,} loans ({method})"
     else:
-        from openmbs.cashflow import project_pool
-
         if balance is None or wac is None:  # already refused above; narrows the types
             raise InputError("give --tape FILE, or --balance and --wac")
         cf = project_pool(
@@ -208,8 +198,6 @@ def project(
     )
     print_summary(cf, title, assumptions)
     if out is not None:
-        from openmbs.cashflow import write_projection
-
         write_projection(cf, out)
         typer.echo(f"wrote {cf.n_periods} periods to {out}")
 

@@ -120,6 +120,20 @@ def pool_performance_cmd(
         _print(pool_performance(store), "pool performance", limit, as_json)
 
 
+@query_app.command("export-parquet")
+def export_parquet_cmd(
+    db: Annotated[Path, _DB],
+    out: Annotated[Path, typer.Argument(help="Folder to write <table>.parquet files into (created).")],
+) -> None:
+    """Every table of the event store as Parquet, readable by any DuckDB version, pyarrow
+    and pandas (uint256 as decimal128(38,0) when it fits; see docs/indexer.md)."""
+    from openmbs.indexer import export_parquet
+
+    with _open(db) as store:
+        files = export_parquet(store, out)
+    typer.echo(f"{len(files)} table(s) written to {out}")
+
+
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.add_typer(query_app, name="query")

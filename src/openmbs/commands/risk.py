@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
 
+from openmbs.commands._output import print_table
 from openmbs.commands._pool_options import (
     DEFAULT_ADVANCE,
     AdvanceOpt,
@@ -23,6 +27,10 @@ from openmbs.commands._pool_options import (
     decimal_warning_help,
     percent_list_callback,
 )
+from openmbs.commands.oas import deal_from_arg, pool_from_flags
+
+if TYPE_CHECKING:
+    from openmbs.risk import ScenarioResults
 
 __all__ = ["register", "risk_app"]
 
@@ -33,7 +41,6 @@ risk_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
 
 
 @risk_app.command("scenarios")
@@ -80,18 +87,16 @@ def scenarios(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Tranche yield, WAL and loss over a grid of scenarios.
+    """Tranche yield, WAL, loss and price at the shifted yield over a grid of scenarios.
 
     Every combination of --psa, --cdr (percent), --severity (percent) and --shift-bp is
     projected (SIFMA Standard Formulas) and run through the waterfall. Yields are
     bond-equivalent at --price; the shift moves the floater index and gives the price at
-    the shifted yield. Results do not depend on --workers or --dask.
+    the shifted yield. The table shows rates in percent; --json and --out carry decimals.
+    Results do not depend on --workers or --dask.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-    from rich.table import Table
-
-    from openmbs.commands.oas import deal_from_arg, pool_from_flags
+    # numba, scipy and pyarrow load with the analytics (about a second): imported here,
+    # when the command runs, so that `openmbs --help` does not wait for them
     from openmbs.risk import ScenarioGrid, run_scenarios
 
     spec = deal_from_arg(deal)
@@ -100,10 +105,9 @@ def scenarios(
     )
     grid = ScenarioGrid.parse(psa=psa, cdr=cdr, severity=severity, shift_bp=shift_bp)
     adv = advance_from_flags(advance, no_advance)
-    console = Console(stderr=True)
     with Progress(
         "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, disable=as_json,
+        TimeElapsedColumn(), console=Console(stderr=True), disable=as_json,
     ) as bar:
         task = bar.add_task("scenarios", total=len(grid))
         res = run_scenarios(
@@ -113,53 +117,50 @@ def scenarios(
         )
     if out is not None:
         res.write(str(out))
-    y, w, loss = res.column("yield"), res.column("wal"), res.column("loss")
-
-    def stats(a: list[float]) -> dict[str, float | None]:
-        finite = [v for v in a if math.isfinite(v)]
-        if not finite:
-            return {"min": None, "median": None, "max": None}
-        finite.sort()
-        return {"min": finite[0], "median": finite[len(finite) // 2], "max": finite[-1]}
-
-    summary = {
-        name: {
-            "yield": stats(list(y[:, i])),
-            "wal": stats(list(w[:, i])),
-            "loss": stats(list(loss[:, i])),
-        }
-        for i, name in enumerate(res.tranches)
-    }
     if as_json:
         typer.echo(json.dumps({
-            "deal": spec.name, "pool": label, "n_scenarios": res.n_scenarios,
+            "deal": spec.name, "pool": label, "price": price, "n_scenarios": res.n_scenarios,
+            "grid": {"psa": grid.psa, "cdr": grid.cdr, "severity": grid.severity,
+                     "shift_bp": grid.shift_bp},
             "backend": res.backend, "workers": res.workers,
-            "out": str(out) if out is not None else None, "tranches": summary,
+            "out": str(out) if out is not None else None, "tranches": res.summary(),
         }))
         return
-    t = Table(title=f"{spec.name}: {res.n_scenarios} scenarios on {label} "
-              f"({res.backend}, {res.workers} workers)")
-    for col in ("PSA", "CDR%", "sev%", "shift bp"):
+    _print_grid(res, grid.scenarios(), title=f"{spec.name}: {res.n_scenarios} scenarios on "
+                f"{label} at price {price:g} ({res.backend}, {res.workers} workers)", out=out)
+
+
+#: Scenario rows printed; the rest are in --out.
+_SHOWN = 40
+
+
+def _fmt(v: float, spec: str) -> str:
+    return "-" if not math.isfinite(v) else format(v, spec)
+
+
+def _print_grid(res: ScenarioResults, rows: Any, *, title: str, out: Path | None) -> None:
+    """The first scenarios: the axes, then each tranche's yield, WAL, loss and the price
+    at the shifted yield (rates in percent, as every human table)."""
+    t = Table(title=title)
+    for col in ("PSA", "CDR %", "sev %", "shift bp"):
         t.add_column(col, justify="right")
     for name in res.tranches:
-        t.add_column(f"{name} yld% / WAL / loss%", justify="right")
-    grid_rows = grid.scenarios()
-    show = min(res.n_scenarios, 40)
-
-    def fmt(v: float, spec_: str) -> str:
-        return "-" if not math.isfinite(v) else format(v, spec_)
-
+        t.add_column(f"{name} yld % / WAL / loss % / px@shift", justify="right")
+    y, w, loss = res.column("yield"), res.column("wal"), res.column("loss")
+    px = res.column("price_at_shift")
+    show = min(res.n_scenarios, _SHOWN)
     for k in range(show):
-        cells = [fmt(float(v), "g") for v in grid_rows[k]]
+        psa, cdr, sev, shift = (float(v) for v in rows[k])
+        cells = [f"{psa:g}", f"{100 * cdr:g}", f"{100 * sev:g}", f"{shift:g}"]
         for i in range(len(res.tranches)):
-            cells.append(f"{fmt(100 * y[k, i], '.3f')} / {fmt(w[k, i], '.2f')} / "
-                         f"{fmt(100 * loss[k, i], '.2f')}")
+            cells.append(f"{_fmt(100 * y[k, i], '.3f')} / {_fmt(w[k, i], '.2f')} / "
+                         f"{_fmt(100 * loss[k, i], '.2f')} / {_fmt(px[k, i], '.4f')}")
         t.add_row(*cells)
-    out_console = Console()
-    out_console.print(t)
+    lines: list[Any] = [t]
     if show < res.n_scenarios:
-        out_console.print(f"... {res.n_scenarios - show} more scenarios"
-                          + (f" in {out}" if out is not None else " (use --out FILE.parquet)"))
+        lines.append(f"... {res.n_scenarios - show} more scenarios"
+                     + (f" in {out}" if out is not None else " (use --out FILE.parquet)"))
+    print_table(*lines)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.table import Table
+
+from openmbs.commands._output import console as stdout_console
+from openmbs.errors import TapeError, TapeValidationError
+
+# The tape readers load pyarrow and numpy (about a second): each command imports
+# openmbs.collateral when it runs, so that `openmbs --help` does not wait for them.
 
 _FORMAT_HELP = (
     "Input format: canonical-csv, parquet, freddie-sflld, freddie-sflld-csv, "
@@ -49,8 +56,7 @@ def validate(
     ] = False,
 ) -> None:
     """Read and validate a tape; every problem is listed with its row, field and value."""
-    from openmbs.collateral import read_tape
-    from openmbs.errors import TapeError, TapeValidationError
+    from openmbs.collateral import read_tape  # heavy: see the module's note
 
     if as_json:
         try:
@@ -106,17 +112,17 @@ def stats(
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
 ) -> None:
-    """Pool statistics: balances, WAC, WAM, WALA, credit, stratifications, concentrations."""
-    from openmbs.collateral import pool_stats, read_tape
+    """Pool statistics: balances, WAC, WAM, WALA, credit, stratifications, concentrations.
+
+    --json gives rates (WAC, LTV, DTI, shares) as decimals; the tables show percent.
+    """
+    from openmbs.collateral import pool_stats, read_tape  # heavy: see the module's note
 
     ps = pool_stats(read_tape(file, format=format))
     if as_json:
         typer.echo(json.dumps(ps.to_dict(), indent=2))
         return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console()
+    console = stdout_console()
     summary = Table(title=f"Pool summary: {file.name}", show_header=False)
     summary.add_column("figure")
     summary.add_column("value", justify="right")
@@ -161,7 +167,7 @@ def generate(
     out: Annotated[Path, typer.Option("--out", help="Output file, .csv or .parquet.")],
 ) -> None:
     """Write a seeded synthetic tape (distributions in docs/collateral.md)."""
-    from openmbs.collateral import generate_tape, write_tape
+    from openmbs.collateral import generate_tape, write_tape  # heavy: see the module's note
 
     write_tape(generate_tape(loans, seed=seed), out)
     typer.echo(f"wrote {loans:,} loans to {out}")
@@ -173,7 +179,7 @@ def convert(
     format: Annotated[str | None, typer.Option("--format", help=_FORMAT_HELP)] = None,
 ) -> None:
     """Read any supported tape, validate it, and write it as canonical CSV or Parquet."""
-    from openmbs.collateral import read_tape, write_tape
+    from openmbs.collateral import read_tape, write_tape  # heavy: see the module's note
 
     tape = read_tape(src, format=format)
     write_tape(tape, dst)

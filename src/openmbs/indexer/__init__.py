@@ -16,14 +16,20 @@ from openmbs.indexer._abi import (
     abi_of,
     sql_type,
 )
+from openmbs.indexer._export import BIGNUM_DECIMAL, event_table, export_parquet
 from openmbs.indexer._indexer import DEFAULT_DB_NAME, Indexer, IndexStats, default_db_path
 from openmbs.indexer._queries import (
     DEFAULT_EVENT_MAP,
     PROJECTION_TABLE,
     EventBinding,
+    event_rows,
     holder_claims,
     holder_positions,
     pool_performance,
+    remittance_reports,
+    store_projection,
+    store_tables,
+    table_rows,
     tranche_payments,
 )
 from openmbs.indexer._sources import (
@@ -34,12 +40,19 @@ from openmbs.indexer._sources import (
     RpcLogSource,
     parse_rpc_log,
 )
+from openmbs.indexer._statement_queries import (
+    STATEMENT_EVENT_MAP,
+    accepted_remittances,
+    distributions,
+)
 from openmbs.indexer._store import UNTRUSTED_CONFIG, EventStore, open_untrusted, verify_store
 
 __all__ = [
+    "BIGNUM_DECIMAL",
     "DEFAULT_DB_NAME",
     "DEFAULT_EVENT_MAP",
     "PROJECTION_TABLE",
+    "STATEMENT_EVENT_MAP",
     "UNTRUSTED_CONFIG",
     "BoaLogCollector",
     "ContractRegistry",
@@ -55,13 +68,22 @@ __all__ = [
     "RawLog",
     "RpcLogSource",
     "abi_of",
+    "accepted_remittances",
     "default_db_path",
+    "distributions",
+    "event_rows",
+    "event_table",
+    "export_parquet",
     "holder_claims",
     "holder_positions",
     "open_untrusted",
     "parse_rpc_log",
     "pool_performance",
+    "remittance_reports",
     "sql_type",
+    "store_projection",
+    "store_tables",
+    "table_rows",
     "tranche_payments",
     "verify_store",
 ]

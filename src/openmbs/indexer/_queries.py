@@ -12,6 +12,7 @@ settlement asset (``decimal128(38, 0)``), rates are decimals.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,9 +28,14 @@ __all__ = [
     "DEFAULT_EVENT_MAP",
     "PROJECTION_TABLE",
     "EventBinding",
+    "event_rows",
     "holder_claims",
     "holder_positions",
     "pool_performance",
+    "remittance_reports",
+    "store_projection",
+    "store_tables",
+    "table_rows",
     "tranche_payments",
 ]
 
@@ -384,3 +390,114 @@ def pool_performance(
     return out.append_column(
         "projected_cumulative_loss", pa.array([cum.get(p) for p in periods], pa.int64())
     )
+
+
+def store_projection(store: EventStore, projection: Any) -> None:
+    """Store the pool projection at the deal's assumptions in the :data:`PROJECTION_TABLE`
+    table (replaced), for :func:`pool_performance`'s realised vs projected losses.
+
+    ``projection`` is a ``PoolCashflows`` (its ``period`` and ``loss``, currency units)
+    or a ``pyarrow.Table`` with columns ``period`` and ``loss``.
+    """
+    if isinstance(projection, pa.Table):
+        if not {"period", "loss"} <= set(projection.column_names):
+            raise InputError(
+                f"projection table needs columns 'period' and 'loss', has {projection.column_names}"
+            )
+        period, loss = projection.column("period"), projection.column("loss")
+    else:
+        period, loss = projection.period, projection.loss
+    proj = pa.table(
+        {
+            "period": pa.array(np.asarray(period, dtype=np.int64), pa.int64()),
+            "loss": pa.array(np.asarray(loss, dtype=np.float64), pa.float64()),
+        }
+    )
+    con = store.con
+    con.register("_projection_in", proj)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {_q(PROJECTION_TABLE)} AS SELECT * FROM _projection_in")
+    finally:
+        con.unregister("_projection_in")
+
+
+_POSITION = ("block_number", "log_index")
+
+
+def store_tables(db: EventStore | duckdb.DuckDBPyConnection) -> list[str]:
+    """The tables of the store's event data, sorted: ``events`` (every log, raw) and the
+    typed table of each event signature seen (``ev_*``)."""
+    con = _con(db)
+    names = {
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()"
+        ).fetchall()
+    }
+    return sorted(t for t in names if t == "events" or t.startswith("ev_"))
+
+
+def table_rows(db: EventStore | duckdb.DuckDBPyConnection, table: str) -> list[dict[str, Any]]:
+    """Every row of an event table (one of :func:`store_tables`), in chain order: the
+    position (``block_number``, ``log_index``) as integers, every other column as its
+    text (``None`` for NULL), so two stores' rows compare exactly whatever the column
+    types. Raises :class:`InputError` for a table that is not an event table."""
+    con = _con(db)
+    if table not in store_tables(con):
+        raise InputError(f"event store: no event table {table!r} (has {store_tables(con)})")
+    cols = [str(r[0]) for r in con.execute(f"DESCRIBE {_q(table)}").fetchall()]
+    sel = ", ".join(_q(c) if c in _POSITION else f"CAST({_q(c)} AS VARCHAR) AS {_q(c)}" for c in cols)
+    cur = con.execute(f"SELECT {sel} FROM {_q(table)} ORDER BY block_number, log_index")
+    header = [str(d[0]) for d in cur.description]
+    return [dict(zip(header, r, strict=True)) for r in cur.fetchall()]
+
+
+def event_rows(db: EventStore | duckdb.DuckDBPyConnection, event: str) -> list[dict[str, Any]] | None:
+    """Every stored event named ``event`` (all its signatures' typed tables), in chain
+    order, as :func:`table_rows` gives them (columns as text: a value is ``None`` when
+    stored NULL, and is the caller's to parse). ``None`` when no event of that name was
+    ever indexed."""
+    con = _con(db)
+    known = set(store_tables(con))
+    tables = [
+        str(r[0])
+        for r in con.execute(
+            "SELECT table_name FROM event_types WHERE name = ? ORDER BY table_name", [event]
+        ).fetchall()
+        if str(r[0]) in known
+    ]
+    if not tables:
+        return None
+    rows = [row for t in tables for row in table_rows(con, t)]
+    rows.sort(key=lambda r: (int(r["block_number"]), int(r["log_index"])))
+    return rows
+
+
+def remittance_reports(
+    db: EventStore | duckdb.DuckDBPyConnection,
+    *,
+    event_map: Mapping[str, EventBinding] = DEFAULT_EVENT_MAP,
+) -> list[dict[str, Any]] | None:
+    """The accepted remittance reports, in chain order, keyed by the fields of
+    :class:`openmbs.oracle.RemittanceReport` (the one definition of a report).
+
+    Each report field ``f`` is the event's flattened ``report`` argument column
+    ``report_<f>``; ``period`` and ``loan_tape_root`` are the event's own arguments (what
+    the oracle accepted and stores), when it has them. Values are the stored text
+    (``None`` when missing), plus ``block_number`` and ``log_index``; the caller parses
+    them. ``None`` when no report was ever indexed.
+    """
+    from openmbs.oracle import RemittanceReport
+
+    rows = event_rows(db, event_map["remittance"].event)
+    if rows is None:
+        return None
+    names = [f.name for f in dataclasses.fields(RemittanceReport)]
+    out = []
+    for r in rows:
+        rep = {n: r.get(f"report_{n}") for n in names}
+        for own in ("period", "loan_tape_root"):
+            if own in r:
+                rep[own] = r[own]
+        out.append({"block_number": r["block_number"], "log_index": r["log_index"], **rep})
+    return out

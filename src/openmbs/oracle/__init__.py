@@ -4,9 +4,16 @@ A servicer aggregates the period's loan records (:class:`LoanRecord`) into a
 :class:`RemittanceReport` whose ``loan_tape_root`` commits to every record; attestors
 sign the report's EIP-712 digest (bound to chain id, the oracle contract and the
 period, and a deadline after which the oracle refuses them); the servicer submits it
-with M of N signatures to ``RemittanceOracle``.
+with M of N signatures to ``RemittanceOracle``. Reports and attestations travel as JSON
+(:func:`report_to_dict`, :func:`attestation_to_dict` and their readers).
 """
 
+from openmbs.oracle._codec import (
+    attestation_from_dict,
+    attestation_to_dict,
+    report_from_dict,
+    report_to_dict,
+)
 from openmbs.oracle._eip712 import (
     DEFAULT_VALIDITY_SECONDS,
     DOMAIN_NAME,
@@ -40,6 +47,8 @@ __all__ = [
     "MerkleTree",
     "RemittanceReport",
     "attest",
+    "attestation_from_dict",
+    "attestation_to_dict",
     "default_deadline",
     "domain_separator",
     "hash_pair",
@@ -47,6 +56,8 @@ __all__ = [
     "loan_id_bytes32",
     "recover_signer",
     "report_digest",
+    "report_from_dict",
+    "report_to_dict",
     "report_typed_data",
     "sign_report",
     "verify_proof",

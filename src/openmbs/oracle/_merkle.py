@@ -37,7 +37,7 @@ def leaf_of(record_hash: bytes) -> bytes:
 
 def verify_record(proof: Sequence[bytes], root: bytes, record_hash: bytes) -> bool:
     """Whether the record with hash ``record_hash`` is in the tree of ``root`` (as
-    ``RemittanceOracle.verifyLoan``: the leaf is ``keccak256(record_hash)``)."""
+    ``RemittanceOracle.verify_loan``: the leaf is ``keccak256(record_hash)``)."""
     return verify_proof(proof, root, leaf_of(record_hash))
 
 

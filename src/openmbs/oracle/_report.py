@@ -85,7 +85,7 @@ class LoanRecord:
     Vyper's ``abi_encode`` of the on-chain ``LoanRecord`` struct. The Merkle leaf is
     ``keccak256(record_hash)``: the hash of a 32-byte message, where an internal node
     of the tree is the hash of a 64-byte pair, so a leaf is never an internal node
-    (``RemittanceOracle.verifyLoan`` takes the record hash and hashes it once more).
+    (``RemittanceOracle.verify_loan`` takes the record hash and hashes it once more).
     """
 
     loan_id: bytes
@@ -126,7 +126,7 @@ class LoanRecord:
         return bytes(abi_encode(list(LOAN_RECORD_ABI_TYPES), list(self.as_tuple())))
 
     def record_hash(self) -> bytes:
-        """``keccak256(abi.encode(record))`` (what ``verifyLoan`` takes)."""
+        """``keccak256(abi.encode(record))`` (what ``verify_loan`` takes)."""
         return bytes(keccak(self.encode()))
 
     def leaf(self) -> bytes:

@@ -10,6 +10,16 @@ per 100 of current face; times in years; spreads in basis points.
 from __future__ import annotations
 
 from openmbs.pricing._curve import ParCurve, ZeroCurve, bootstrap_par_curve, coupon_schedule
+from openmbs.pricing._deal import (
+    DealRun,
+    PoolProjector,
+    RepLinePool,
+    deal_breakeven,
+    deal_price_yield_table,
+    pool_projector,
+    run_deal,
+    size_deal,
+)
 from openmbs.pricing._effective import (
     EffectiveAnalytics,
     Projector,
@@ -35,6 +45,7 @@ from openmbs.pricing._oas import (
     path_pool_cashflows,
 )
 from openmbs.pricing._offering import price_at_yield
+from openmbs.pricing._pass_through import GenericPool, PassThroughAnalytics, price_pass_through
 from openmbs.pricing._spread import (
     ParYieldCurve,
     price_from_z_spread,
@@ -51,13 +62,18 @@ from openmbs.pricing._tranche import TrancheAnalytics, price_yield_table, tranch
 
 __all__ = [
     "BondAnalytics",
+    "DealRun",
     "EffectiveAnalytics",
+    "GenericPool",
     "OASResult",
     "ParCurve",
     "ParYieldCurve",
+    "PassThroughAnalytics",
     "PoolLines",
+    "PoolProjector",
     "Projector",
     "RefinancingSCurve",
+    "RepLinePool",
     "TrancheAnalytics",
     "ZeroCurve",
     "accrued_interest",
@@ -67,6 +83,8 @@ __all__ = [
     "bootstrap_par_curve",
     "coupon_schedule",
     "days_30_360",
+    "deal_breakeven",
+    "deal_price_yield_table",
     "delay_from_stated",
     "effective_measures",
     "mortgage_yield_from_bey",
@@ -75,11 +93,15 @@ __all__ = [
     "pass_through_projector",
     "path_pool_cashflows",
     "payment_times",
+    "pool_projector",
     "price_at_yield",
     "price_from_yield",
     "price_from_z_spread",
+    "price_pass_through",
     "price_yield_table",
+    "run_deal",
     "settle_days_from_date",
+    "size_deal",
     "spread_to_curve_at_wal",
     "tranche_analytics",
     "yield_from_price",

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from openmbs.behaviour import Prepayment
+from openmbs.cashflow import project_pool
 from openmbs.errors import InputError
 from openmbs.pricing._curve import ZeroCurve
 from openmbs.pricing._measures import (
@@ -324,9 +326,6 @@ def pass_through_projector(
         )
 
     def project(shift: float) -> PoolCashflows:
-        from openmbs.behaviour import Prepayment
-        from openmbs.cashflow import project_pool
-
         if prepayment_for_shift is not None:
             prepayment = prepayment_for_shift(shift)
         else:

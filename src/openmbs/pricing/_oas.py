@@ -31,14 +31,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
+from scipy.optimize import brentq
 
+from openmbs.behaviour import Default
+from openmbs.behaviour.models import RefiPrepaymentModel
 from openmbs.cashflow._advance import AdvanceMode, advance_code
+from openmbs.cashflow._project import _tape_arrays, repline_arrays
 from openmbs.errors import AssumptionError, ConvergenceError, InputError
 from openmbs.pricing import _oas_kernel as K
+from openmbs.rates import HullWhite
+from openmbs.structuring import Collections, pool_balance_rows, run_waterfall
 
 if TYPE_CHECKING:
-    from openmbs.behaviour import Default
-    from openmbs.behaviour.models import RefiPrepaymentModel
     from openmbs.pricing._curve import ZeroCurve
     from openmbs.structuring import DealSpec
 
@@ -145,8 +149,6 @@ class PoolLines:
         Uses the cash-flow engine's rep-line grouping (``openmbs.cashflow``: 0.125% note
         rate buckets, remaining-term and 12-month age buckets, balance-weighted).
         """
-        from openmbs.cashflow._project import _tape_arrays, repline_arrays
-
         bal, gross, net, rem, age = _tape_arrays(tape)
         if bal.size == 0:
             raise InputError("tape has no loan with a positive balance and remaining term")
@@ -258,8 +260,6 @@ class OASResult:
 
 
 def _check_defaults(default: Default | None, severity: float, lag: int) -> None:
-    from openmbs.behaviour import Default
-
     if default is not None and not isinstance(default, Default):
         raise AssumptionError(
             f"default must be a Default (e.g. Default.sda(100)) or None, got {default!r}"
@@ -344,8 +344,6 @@ def path_pool_cashflows(
     >>> flows.shape, bool(abs(flows[3, 0, -1]) < 1e-6)
     ((7, 2, 360), True)
     """
-    from openmbs.behaviour.models import RefiPrepaymentModel
-
     m = model if model is not None else RefiPrepaymentModel()
     r = np.ascontiguousarray(mortgage_rates, dtype=np.float64)
     if r.ndim != 2:
@@ -435,8 +433,6 @@ class _Scenario:
 def _simulate(
     s: _Setup, curve: ZeroCurve, sigma: float, n_paths: int, antithetic: bool, cash_fn: Any
 ) -> _Scenario:
-    from openmbs.rates import HullWhite
-
     hw = HullWhite(curve, a=s.a, sigma=sigma)
     n_steps = s.n_periods + s.whole + 2
     paths = hw.simulate(n_paths, n_steps, seed=s.seed, antithetic=antithetic)
@@ -461,8 +457,6 @@ def _path_pvs(s: _Setup, sc: _Scenario, spreads: FloatArray) -> tuple[FloatArray
 
 def _brent(s: _Setup, sc: _Scenario, i: int, scale: float, price: float, what: str) -> float:
     """Brent's method on one security's spread (the fallback of :func:`_solve`)."""
-    from scipy.optimize import brentq
-
     def f(x: float) -> float:
         spreads = np.zeros(sc.cash.shape[0])
         spreads[i] = x
@@ -734,8 +728,6 @@ def _deal_collections(
     par in the first period the pool factor is at or below ``deal.cleanup_call``;
     nothing after).
     """
-    from openmbs.structuring import Collections, pool_balance_rows
-
     orig = pool.total_balance
     n_rows = len(POOL_ROWS)
     f = np.zeros((n_rows, *flows.shape[1:]))
@@ -819,8 +811,6 @@ def oas_deal(
     dict
         Tranche name -> :class:`OASResult`.
     """
-    from openmbs.structuring import run_waterfall
-
     servicing_net = deal.pool.servicing_in_net_rate
     n_per = int(pool.remaining_term.max())
     s = _setup(

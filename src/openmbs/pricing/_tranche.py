@@ -46,8 +46,12 @@ class TrancheAnalytics:
     loss: float
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready fields, NaN as ``None``; the yield (a decimal) under ``"yield"``,
+        the key every JSON output uses (docs/architecture.md, "Units")."""
         return {
-            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            ("yield" if k == "yield_" else k): (
+                None if isinstance(v, float) and not math.isfinite(v) else v
+            )
             for k, v in self.__dict__.items()
         }
 

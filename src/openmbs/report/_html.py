@@ -19,7 +19,9 @@ def pool_series(lifecycle: dict[str, Any], decimals: int) -> dict[str, list[floa
 
     Realised SMM = unscheduled / (beginning - scheduled) and CPR = 1 - (1 - SMM)^12;
     realised MDR = new default balance / balance of loans current at the start and
-    CDR = 1 - (1 - MDR)^12 (SIFMA Standard Formulas' conventions).
+    CDR = 1 - (1 - MDR)^12 (SIFMA Standard Formulas' conventions). The CPR of the final
+    period (ending balance 0: the clean-up call or the last loans paying off) is NaN:
+    paying the pool off is not a prepayment speed.
     """
     scale = 10.0**decimals
     reps = lifecycle["reports"]
@@ -51,7 +53,10 @@ def pool_series(lifecycle: dict[str, Any], decimals: int) -> dict[str, list[floa
             r["unscheduled_principal"],
         )
         base = beg - sched
-        smm = unsched / base if base > 0 else 0.0
+        # the final month pays the pool off (the clean-up call, or the last loans): an
+        # SMM of 1 by construction, not a prepayment speed; NaN leaves a gap
+        final = r["ending_balance"] == 0
+        smm = math.nan if final else (unsched / base if base > 0 else 0.0)
         e = extra[i] if i < len(extra) else {}
         perf, newdef = e.get("performing_begin", 0), e.get("new_default", 0)
         mdr = newdef / perf if perf > 0 else 0.0
@@ -59,7 +64,7 @@ def pool_series(lifecycle: dict[str, Any], decimals: int) -> dict[str, list[floa
         out["beginning"].append(beg / scale)
         out["ending"].append(r["ending_balance"] / scale)
         out["factor"].append(r["ending_balance"] / original if original else 0.0)
-        out["cpr"].append(1.0 - (1.0 - min(smm, 1.0)) ** 12)
+        out["cpr"].append(math.nan if final else 1.0 - (1.0 - min(smm, 1.0)) ** 12)
         out["cdr"].append(1.0 - (1.0 - min(mdr, 1.0)) ** 12)
         out["dq30"].append(r["delinquent_30"] / scale)
         out["dq60"].append(r["delinquent_60"] / scale)
@@ -137,6 +142,7 @@ def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
             "events": "events.duckdb" if result.onchain else None,
             "loan_level": "loans/",
             "tape": "tape.parquet",
+            "statements": "statements/index.html" if result.onchain and result.reconciled else None,
         },
     }
     path = out / "summary.json"
@@ -146,14 +152,10 @@ def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     return path
 
 
-def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
-    """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder."""
+def _figures(closing: dict[str, Any], life: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The report's plotly figures, (key, figure) in page order."""
     import plotly.graph_objects as go
-    from plotly.offline import get_plotlyjs
-    from plotly.subplots import make_subplots
 
-    closing = json.loads((out / "closing.json").read_text())
-    life = json.loads((out / "lifecycle.json").read_text())
     dec = int(closing["decimals"])
     scale = 10.0**dec
     s = pool_series(life, dec)
@@ -163,10 +165,13 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     per = s["period"]
     figs: list[tuple[str, Any]] = []
 
-    f1 = make_subplots(specs=[[{"secondary_y": True}]])
-    f1.add_trace(go.Scatter(x=per, y=s["ending"], name="pool balance"), secondary_y=False)
-    f1.add_trace(go.Scatter(x=per, y=s["factor"], name="pool factor"), secondary_y=True)
-    f1.update_layout(title="Pool balance and factor", xaxis_title="period")
+    # the factor is the balance over a constant: on twin axes the curves coincide, so
+    # the balance has its own figure and the pool factor joins the tranche factors
+    f1 = go.Figure()
+    f1.add_trace(go.Scatter(x=per, y=s["ending"], name="pool balance"))
+    f1.update_layout(
+        title="Pool balance", xaxis_title="period", yaxis_title="ending balance (currency units)"
+    )
     figs.append(("pool", f1))
 
     proj = closing["projection"]
@@ -185,6 +190,7 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     f2.update_layout(
         title="Realised vs assumed CPR and CDR (annualised)",
         xaxis_title="period",
+        yaxis_title="annual rate (the final pay-off month left out)",
         yaxis_tickformat=".1%",
     )
     figs.append(("speeds", f2))
@@ -194,17 +200,22 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         ("dq30", "30 days"),
         ("dq60", "60 days"),
         ("dq90", "90+ days"),
-        ("foreclosure", "in foreclosure"),
+        ("foreclosure", "defaulted, awaiting liquidation"),
     ):
         f3.add_trace(
             go.Scatter(
                 x=per, y=s[key], name=label, stackgroup=None if key == "foreclosure" else "dq"
             )
         )
-    f3.update_layout(title="Delinquency pipeline (balance at period end)", xaxis_title="period")
+    f3.update_layout(
+        title="Delinquency pipeline (balance at period end)",
+        xaxis_title="period",
+        yaxis_title="balance (currency units)",
+    )
     figs.append(("delinquency", f3))
 
     f4 = go.Figure()
+    f4.add_trace(go.Scatter(x=per, y=s["factor"], name="pool factor", line={"dash": "dot"}))
     f5 = go.Figure()
     f6 = go.Figure()
     for i, name in enumerate(names):
@@ -214,14 +225,39 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         f4.add_trace(go.Scatter(x=per, y=bal, name=name))
         f5.add_trace(go.Scatter(x=per, y=cum.tolist(), name=name))
         f6.add_trace(go.Bar(x=per, y=cash, name=name))
-    f4.update_layout(title="Tranche factors", xaxis_title="period")
-    f5.update_layout(title="Cumulative losses by tranche", xaxis_title="period")
+    f4.update_layout(
+        title="Pool and tranche factors",
+        xaxis_title="period",
+        yaxis_title="factor (current / original balance)",
+    )
+    f5.update_layout(
+        title="Cumulative losses by tranche",
+        xaxis_title="period",
+        yaxis_title="written down (currency units)",
+    )
     f6.update_layout(
         title="Cash paid per tranche per period (interest + principal)",
         barmode="stack",
         xaxis_title="period",
+        yaxis_title="cash paid (currency units)",
     )
     figs += [("factors", f4), ("losses", f5), ("cash", f6)]
+
+    return figs
+
+
+def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
+    """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder,
+    and for a run on chain its distribution statements in ``statements/`` (see
+    :func:`~openmbs.report.period_statements`)."""
+    from plotly.offline import get_plotlyjs
+
+    closing = json.loads((out / "closing.json").read_text())
+    life = json.loads((out / "lifecycle.json").read_text())
+    dec = int(closing["decimals"])
+    scale = 10.0**dec
+    faces = [int(f) for f in closing["tranche_face"]]
+    figs = _figures(closing, life)
 
     st = closing["pool_stats"]
     pool_rows = [(k, v) for k, v in st.items()]
@@ -243,7 +279,7 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
             a["wal"],
             a["first"],
             a["last"],
-            a["yield_"],
+            a.get("yield", a.get("yield_")),  # "yield_" in folders recorded by 0.1.0
             a["modified_duration"],
             a["loss"],
         )
@@ -292,6 +328,17 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
         _table(["check", "ok", "detail"], rec_rows),
         "<h2>Audit</h2>",
         _table(["check", "ok", "detail"], aud_rows),
+        "<h2>Distribution statements</h2>",
+        "<p>One statement per period (HTML, CSV, JSON): <a href='statements/index.html'>"
+        "statements/index.html</a>.</p>"
+        if result.onchain and result.reconciled
+        else "<p>No distribution statements: they are built from the event store, and "
+        + (
+            "this run is not reconciled (a statement shows only what the chain and the "
+            "exact engine agree on).</p>"
+            if result.onchain
+            else "this run did not go on chain.</p>"
+        ),
         "<h2>Keeper</h2>",
         "<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in result.keeper_events[:200]) + "</ul>"
         if result.keeper_events
@@ -302,4 +349,19 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(parts), encoding="utf-8")
     tmp.replace(path)
+    if result.onchain and result.reconciled:
+        _write_run_statements(out)
     return path
+
+
+def _write_run_statements(out: Path) -> None:
+    """``statements/``: every period's distribution statement of a reconciled run on
+    chain (stale files of an earlier run in the folder are removed first)."""
+    from openmbs.report._statement import period_statements, write_statements
+
+    folder = out / "statements"
+    if folder.is_dir():
+        for old in folder.glob("period=*.*"):
+            if old.suffix in (".html", ".csv", ".json"):
+                old.unlink()
+    write_statements(period_statements(out / "events.duckdb"), folder)

@@ -30,6 +30,7 @@ from openmbs.risk._credit import (
 from openmbs.risk._features import FeatureSpec, infer_features, read_loan_table
 from openmbs.risk._scenarios import (
     SCENARIO_COLUMNS,
+    SUMMARY_MEASURES,
     ScenarioGrid,
     ScenarioResults,
     run_scenarios,
@@ -37,6 +38,7 @@ from openmbs.risk._scenarios import (
 
 __all__ = [
     "SCENARIO_COLUMNS",
+    "SUMMARY_MEASURES",
     "CalibrationRow",
     "CreditModel",
     "CreditModelInfo",

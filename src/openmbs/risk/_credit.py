@@ -39,6 +39,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from openmbs import __version__
 from openmbs._files import atomic_write
 from openmbs.errors import AssumptionError, DataIntegrityError, InputError, ModelError
 from openmbs.risk._features import (
@@ -336,15 +337,15 @@ def _thread_limit(n_threads: int | None) -> contextlib.AbstractContextManager[An
         return contextlib.nullcontext()
     if n_threads < 1:
         raise InputError(f"n_threads {n_threads!r}: expected a positive number")
+    # scikit-learn and its threadpoolctl load in about a second: imported where a model is
+    # fitted or scored, so that importing openmbs.risk (scenario workers too) stays fast
     from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
 
     return cast("contextlib.AbstractContextManager[Any]", threadpool_limits(limits=n_threads))
 
 
 def _versions() -> dict[str, str]:
-    import sklearn
-
-    from openmbs import __version__
+    import sklearn  # heavy: see _thread_limit
 
     return {
         "openmbs": __version__,
@@ -364,6 +365,7 @@ def _to_float(x: Any) -> FloatArray:
 
 
 def _build_pipeline(kind: str, specs: Sequence[FeatureSpec], seed: int, n_rows: int) -> Any:
+    # heavy: see _thread_limit
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.impute import SimpleImputer
@@ -512,7 +514,7 @@ def evaluate_scores(y_true: npt.ArrayLike, score: npt.ArrayLike) -> Evaluation:
     >>> round(e.auc, 2), round(e.ks, 2)
     (0.75, 0.5)
     """
-    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn.metrics import roc_auc_score, roc_curve  # heavy: see _thread_limit
 
     y = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(score, dtype=np.float64)
@@ -639,7 +641,7 @@ def train_credit_model(
     y = y_all[rows]
     if min(int(y.sum()), int(len(y) - y.sum())) < 2:
         raise InputError(f"file {file!r}, column {target!r}: too few rows of one outcome to split")
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # heavy: see _thread_limit
 
     x_tr, x_te, y_tr, y_te = train_test_split(
         x, y, test_size=test_size, random_state=seed, stratify=y

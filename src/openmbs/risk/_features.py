@@ -33,6 +33,9 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
 
 from openmbs.errors import InputError
 
@@ -141,11 +144,7 @@ def read_loan_table(path: str | Path) -> pa.Table:
         raise InputError(f"file {str(p)!r}: not found")
     try:
         if p.suffix.lower() in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
             return pq.read_table(p)
-        import pyarrow.csv as pcsv
-
         with p.open(newline="", encoding="utf-8-sig") as fh:
             sample = fh.read(65536)
         if not sample.strip():
@@ -179,8 +178,6 @@ def _is_numeric_type(t: pa.DataType) -> bool:
 
 def _clean_text(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Column values as stripped text, null where missing (vectorised)."""
-    import pyarrow.compute as pc
-
     arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         arr = arr.cast(pa.string())
@@ -208,8 +205,6 @@ def _unit_key(word: str) -> str:
 
 
 def _infer_text(name: str, text: pa.Array, n_rows: int) -> FeatureSpec:
-    import pyarrow.compute as pc
-
     n_missing = text.null_count
     uniq = {str(v) for v in pc.unique(text.drop_null()).to_pylist()}
     n_present = n_rows - n_missing
@@ -298,8 +293,6 @@ def infer_features(
 
 def _parse_column(col: pa.ChunkedArray, spec: FeatureSpec, *, file: str | None) -> npt.NDArray[Any]:
     """One column as float64 (numeric kinds, NaN for missing) or object (categorical)."""
-    import pyarrow.compute as pc
-
     t = col.type
     if spec.kind == "categorical":
         if pa.types.is_null(t):

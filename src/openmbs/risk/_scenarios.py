@@ -16,23 +16,38 @@ from __future__ import annotations
 import atexit
 import itertools
 import math
+import multiprocessing as mp
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import as_completed as cf_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import numba
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from openmbs.errors import InputError
+from openmbs.behaviour import Default, Prepayment
+from openmbs.cashflow import advance_mode, project_loans
+from openmbs.errors import ConvergenceError, InputError
+from openmbs.pricing import analyze, price_from_yield
+from openmbs.structuring import collections_from_projection, run_waterfall
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from openmbs.pricing import PoolLines
     from openmbs.structuring import DealSpec
 
-__all__ = ["SCENARIO_COLUMNS", "ScenarioGrid", "ScenarioResults", "run_scenarios"]
+__all__ = [
+    "SCENARIO_COLUMNS",
+    "SUMMARY_MEASURES",
+    "ScenarioGrid",
+    "ScenarioResults",
+    "run_scenarios",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -54,6 +69,10 @@ SCENARIO_COLUMNS = (
 )
 
 
+#: Measures :meth:`ScenarioResults.summary` reduces over the scenarios.
+SUMMARY_MEASURES = ("yield", "wal", "loss", "price_at_shift")
+
+
 @dataclass(frozen=True)
 class ScenarioGrid:
     """The axes of a grid; scenarios are their Cartesian product.
@@ -61,13 +80,16 @@ class ScenarioGrid:
     Attributes
     ----------
     psa : tuple of float
-        Prepayment speeds, percent of PSA (100 = 100% PSA).
+        Prepayment speeds, percent of PSA (100 = 100% PSA): a speed, not a rate.
     cdr : tuple of float
-        Constant default rates, percent a year (2 = 2% CDR).
+        Constant default rates, annual decimals (0.02 = 2% CDR).
     severity : tuple of float
-        Loss severities, percent of the defaulted balance.
+        Loss severities, decimals of the defaulted balance (0.35 = 35%).
     shift_bp : tuple of float
         Parallel rate shifts, basis points.
+
+    Rates are decimals, as everywhere in the Python API (docs/architecture.md,
+    "Units"); :meth:`parse` reads the command line's market units (percent).
 
     Scenario ``i`` is the ``i``-th element of ``itertools.product(psa, cdr, severity,
     shift_bp)`` (the last axis varies fastest).
@@ -79,36 +101,46 @@ class ScenarioGrid:
     shift_bp: tuple[float, ...] = (0.0,)
 
     def __post_init__(self) -> None:
-        for name, lo, hi in (
-            ("psa", 0.0, 100_000.0),
-            ("cdr", 0.0, 100.0),
-            ("severity", 0.0, 100.0),
-            ("shift_bp", -5_000.0, 5_000.0),
+        for name, lo, hi, unit in (
+            ("psa", 0.0, 100_000.0, "percent of PSA"),
+            ("cdr", 0.0, 1.0, "a decimal: 0.02 is 2% CDR"),
+            ("severity", 0.0, 1.0, "a decimal: 0.35 is 35%"),
+            ("shift_bp", -5_000.0, 5_000.0, "basis points"),
         ):
             values = tuple(float(v) for v in getattr(self, name))
             if not values:
                 raise InputError(f"scenario grid: {name} needs at least one value")
             for v in values:
                 if not (math.isfinite(v) and lo <= v <= hi):
-                    raise InputError(f"scenario grid: {name} value {v!r} is outside [{lo}, {hi}]")
+                    raise InputError(
+                        f"scenario grid: {name} value {v!r} is outside [{lo:g}, {hi:g}] ({unit})"
+                    )
             object.__setattr__(self, name, values)
 
     @classmethod
     def parse(cls, *, psa: str, cdr: str = "0", severity: str = "0", shift_bp: str = "0") -> ScenarioGrid:
-        """From comma-separated lists (``"100,200,300"``)."""
+        """From comma-separated lists in the command line's market units: PSA speeds,
+        CDRs and severities in percent (``cdr="0,2"`` is 0% and 2% CDR), shifts in bp.
 
-        def nums(text: str, flag: str) -> tuple[float, ...]:
+        >>> ScenarioGrid.parse(psa="100,300", cdr="0,2", severity="35").cdr
+        (0.0, 0.02)
+        """
+
+        def nums(text: str, flag: str, scale: float = 1.0) -> tuple[float, ...]:
             out = []
             for item in (x.strip() for x in text.split(",")):
                 if not item:
                     continue
                 try:
-                    out.append(float(item))
+                    number = float(item)
                 except ValueError:
                     raise InputError(f"--{flag}: {item!r} is not a number (in {text!r})") from None
+                if scale != 1.0 and math.isfinite(number) and not 0.0 <= number <= 100.0:
+                    raise InputError(f"--{flag} {item}: must be a percent between 0 and 100")
+                out.append(number / scale)
             return tuple(out)
 
-        return cls(nums(psa, "psa"), nums(cdr, "cdr"), nums(severity, "severity"),
+        return cls(nums(psa, "psa"), nums(cdr, "cdr", 100.0), nums(severity, "severity", 100.0),
                    nums(shift_bp, "shift-bp"))
 
     def scenarios(self) -> FloatArray:
@@ -153,6 +185,31 @@ class ScenarioResults:
         values = np.asarray(self.table.column(name).to_numpy(zero_copy_only=False), dtype=float)
         return values.reshape(self.n_scenarios, len(self.tranches))
 
+    def summary(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        """Each tranche's minimum, median and maximum of :data:`SUMMARY_MEASURES` over
+        the scenarios, NaNs left out (``None`` where every scenario is NaN); units as in
+        :attr:`table` (decimals, years, price per 100).
+
+        ``summary()[tranche][measure]`` is ``{"min": .., "median": .., "max": ..}``; the
+        median of an even count is the mean of the two middle values.
+        """
+        out: dict[str, dict[str, dict[str, float | None]]] = {}
+        for i, name in enumerate(self.tranches):
+            per: dict[str, dict[str, float | None]] = {}
+            for measure in SUMMARY_MEASURES:
+                values = self.column(measure)[:, i]
+                finite = values[np.isfinite(values)]
+                if finite.size == 0:
+                    per[measure] = {"min": None, "median": None, "max": None}
+                else:
+                    per[measure] = {
+                        "min": float(finite.min()),
+                        "median": float(np.median(finite)),
+                        "max": float(finite.max()),
+                    }
+            out[name] = per
+        return out
+
     def identical_to(self, other: ScenarioResults) -> bool:
         """Whether both tables hold the same values, element by element (NaN == NaN)."""
         if self.table.column_names != other.table.column_names:
@@ -193,8 +250,6 @@ class ScenarioResults:
 
     def write(self, path: str) -> None:
         """Write the table as Parquet (atomically: a temporary file, then renamed)."""
-        import pyarrow.parquet as pq
-
         tmp = f"{path}.tmp-{os.getpid()}"
         pq.write_table(self.table, tmp)
         os.replace(tmp, path)
@@ -211,7 +266,7 @@ class _Job:
 
 
 #: A no-default and a default scenario: evaluating both loads every kernel a chunk uses.
-_WARM_ROWS = ((100.0, 0.0, 0.0, 0.0), (100.0, 1.0, 30.0, 0.0))
+_WARM_ROWS = ((100.0, 0.0, 0.0, 0.0), (100.0, 0.01, 0.30, 0.0))
 
 
 def _warm_worker(job: _Job) -> None:
@@ -224,9 +279,6 @@ _EXECUTORS: dict[int, Any] = {}
 
 def _executor(n_workers: int, job: _Job) -> Any:
     """The kept process pool of ``n_workers`` workers (started and warmed on first use)."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     ex = _EXECUTORS.get(n_workers)
     if ex is not None and not getattr(ex, "_broken", False):
         return ex
@@ -247,8 +299,6 @@ def _shutdown_executors() -> None:
 
 def _run_chunk(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
     """Evaluate a chunk of scenarios (a top-level function: it runs in worker processes)."""
-    import numba
-
     threads = numba.get_num_threads()
     numba.set_num_threads(1)  # per-scenario results independent of the thread count
     try:
@@ -258,14 +308,6 @@ def _run_chunk(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
 
 
 def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
-    from dataclasses import replace
-
-    from openmbs.behaviour import Default, Prepayment
-    from openmbs.cashflow import advance_mode, project_loans
-    from openmbs.errors import ConvergenceError
-    from openmbs.pricing import analyze, price_from_yield
-    from openmbs.structuring import collections_from_projection, run_waterfall
-
     deal, pool = job.deal, job.pool
     projections = []
     for psa, cdr, sev, _ in rows:
@@ -274,8 +316,8 @@ def _evaluate(job: _Job, rows: FloatArray) -> dict[str, FloatArray]:
                 pool.balance, pool.gross_coupon, pool.net_coupon, pool.remaining_term,
                 pool.loan_age,
                 prepayment=Prepayment.psa(float(psa)),
-                default=Default.cdr(float(cdr) / 100.0) if cdr > 0 else None,
-                severity=float(sev) / 100.0,
+                default=Default.cdr(float(cdr)) if cdr > 0 else None,
+                severity=float(sev),
                 lag=job.lag,
                 advance=advance_mode(job.advance),
             )
@@ -353,7 +395,8 @@ def run_scenarios(
         Rep lines of the pool (:meth:`openmbs.pricing.PoolLines.generic` or
         :meth:`~openmbs.pricing.PoolLines.from_tape`).
     grid : ScenarioGrid
-        PSA speeds, CDRs, severities (percent) and rate shifts (bp).
+        PSA speeds (percent of PSA), CDRs and severities (decimals) and rate shifts
+        (bp).
     price : float
         Price per 100 of face at which each tranche's yield is computed.
     lag : int
@@ -397,8 +440,6 @@ def run_scenarios(
     if size < 1:
         raise InputError(f"chunk_size {chunk_size!r}: must be >= 1")
     spans = _chunks(n, size)
-    from openmbs.cashflow import advance_mode
-
     job = _Job(deal, pool, float(price), int(lag), float(index_rate), advance_mode(advance))
     parts: list[dict[str, FloatArray] | None] = [None] * len(spans)
 
@@ -408,6 +449,7 @@ def run_scenarios(
             progress(spans[j][1] - spans[j][0])
 
     if dask_address is not None:
+        # distributed is needed only with a cluster (and loads in a second): imported here
         from distributed import Client, as_completed
 
         backend = "dask"
@@ -424,9 +466,6 @@ def run_scenarios(
         for j, (lo, hi) in enumerate(spans):
             done(j, _run_chunk(job, rows[lo:hi]))
     else:
-        from concurrent.futures import as_completed as cf_completed
-        from concurrent.futures.process import BrokenProcessPool
-
         backend = "processes"
         ex = _executor(n_workers, job)
         try:
@@ -442,8 +481,6 @@ def run_scenarios(
 def _assemble(
     rows: FloatArray, parts: Sequence[dict[str, FloatArray] | None], backend: str, workers: int
 ) -> ScenarioResults:
-    import pyarrow as pa
-
     ready = [p for p in parts if p is not None]
     names = tuple(str(x) for x in ready[0]["names"])
     nt = len(names)

@@ -11,7 +11,9 @@ from openmbs.sim._lifecycle import (
     LifecycleResult,
     ReconCheck,
     exact_remittance,
+    legacy_loans_path,
     loans_path,
+    read_loans,
     run_lifecycle,
 )
 from openmbs.sim._loansim import (
@@ -30,6 +32,7 @@ from openmbs.sim._loansim import (
     SimulationResult,
     pool_table,
 )
+from openmbs.sim._stages import FileRecords, LifecycleRun, RecordSource, SimulatedRecords
 
 __all__ = [
     "INVESTOR_KEYS_ENV",
@@ -42,18 +45,24 @@ __all__ = [
     "STATUS_MATURED",
     "STATUS_PREPAID",
     "DelinquencyAssumptions",
+    "FileRecords",
     "LifecycleConfig",
     "LifecycleResult",
+    "LifecycleRun",
     "LoanSimulator",
     "NodeKeys",
     "PeriodRecords",
     "PoolPeriod",
     "ReconCheck",
+    "RecordSource",
+    "SimulatedRecords",
     "SimulationResult",
     "dev_chain_keys",
     "exact_remittance",
+    "legacy_loans_path",
     "loans_path",
     "node_keys_from_env",
     "pool_table",
+    "read_loans",
     "run_lifecycle",
 ]

@@ -18,7 +18,8 @@ from openmbs.structuring._analytics import (
     pool_balance_rows,
     write_table,
 )
-from openmbs.structuring._compile import compile_exact
+from openmbs.structuring._compile import chain_unsupported, check_chain, compile_exact
+from openmbs.structuring._decrement import DecrementTable, decrement_table
 from openmbs.structuring._driver import exact_remittance, remittances_from_collections, run_exact
 from openmbs.structuring._exact import (
     WAD,
@@ -29,14 +30,22 @@ from openmbs.structuring._exact import (
     apply_period,
     initial_state,
 )
+from openmbs.structuring._schedule import collateral_collections
 from openmbs.structuring._spec import (
     DEFAULT_ORDER,
     EXAMPLE_DEALS,
+    LANGUAGE_EXAMPLES,
+    MAX_CLASSES,
+    AccrualRulesSpec,
     AssetSpec,
     DealSpec,
     FeeSpec,
+    GroupSpec,
     PoolSpec,
+    PricingOverrideSpec,
+    RepLineSpec,
     ReserveSpec,
+    RuleSpec,
     TrancheSpec,
     TriggerSpec,
     example_deal,
@@ -55,17 +64,25 @@ from openmbs.structuring._waterfall import (
 __all__ = [
     "DEFAULT_ORDER",
     "EXAMPLE_DEALS",
+    "LANGUAGE_EXAMPLES",
+    "MAX_CLASSES",
     "WAD",
+    "AccrualRulesSpec",
     "AssetSpec",
     "Collections",
     "DealSpec",
+    "DecrementTable",
     "ExactDeal",
     "ExactPeriodResult",
     "ExactRemittance",
     "ExactState",
     "FeeSpec",
+    "GroupSpec",
     "PoolSpec",
+    "PricingOverrideSpec",
+    "RepLineSpec",
     "ReserveSpec",
+    "RuleSpec",
     "TrancheSpec",
     "TrancheSummary",
     "TriggerSpec",
@@ -73,8 +90,12 @@ __all__ = [
     "apply_period",
     "breakeven_cdr",
     "breakeven_sda",
+    "chain_unsupported",
+    "check_chain",
+    "collateral_collections",
     "collections_from_projection",
     "compile_exact",
+    "decrement_table",
     "exact_remittance",
     "example_deal",
     "example_deal_path",

@@ -3,20 +3,25 @@ breakevens. Tranche analytics (yield, duration) are priced in :mod:`openmbs.pric
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
+from openmbs.behaviour import Default
 from openmbs.errors import ConvergenceError, InputError
 from openmbs.structuring._exact import ExactDeal
 from openmbs.structuring._spec import DealSpec
 from openmbs.structuring._waterfall import Collections, WaterfallResult, run_waterfall
 
 if TYPE_CHECKING:
-    from openmbs.behaviour import Default
     from openmbs.cashflow import PoolCashflows
 
 __all__ = [
@@ -300,8 +305,6 @@ def breakeven_cdr(
     ConvergenceError
         When the tranche takes no loss even at ``hi``.
     """
-    from openmbs.behaviour import Default
-
     cleanup, net, unit = _deal_flags(deal)
 
     def test(x: float) -> bool:
@@ -320,8 +323,6 @@ def breakeven_sda(
 ) -> float:
     """The smallest SDA speed (percent, 100 = 100% SDA) at which ``tranche`` takes its
     first unit of loss (bisection, as :func:`breakeven_cdr`)."""
-    from openmbs.behaviour import Default
-
     cleanup, net, unit = _deal_flags(deal)
 
     def test(x: float) -> bool:
@@ -332,11 +333,6 @@ def breakeven_sda(
 
 def write_table(columns: dict[str, Any], path: str) -> None:
     """Write a column table to ``.csv``, ``.parquet`` or ``.json`` (records), by suffix."""
-    import json
-    from pathlib import Path
-
-    import pyarrow as pa
-
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in (".csv", ".parquet", ".json"):
@@ -344,12 +340,8 @@ def write_table(columns: dict[str, Any], path: str) -> None:
     table = pa.table({k: (list(v) if isinstance(v, list) else np.asarray(v)) for k, v in columns.items()})
     tmp = p.with_name(p.name + ".tmp")
     if suffix == ".csv":
-        import pyarrow.csv as pacsv
-
         pacsv.write_csv(table, tmp)
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
         pq.write_table(table, tmp)
     else:
         rows = table.to_pylist()

@@ -20,11 +20,14 @@ from __future__ import annotations
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 
+from openmbs.behaviour import Prepayment
+from openmbs.cashflow import project_pool
 from openmbs.errors import SpecError
 from openmbs.structuring._exact import (
     CPN_FIXED,
     CPN_FIXED_CAPPED,
     CPN_FLOAT,
+    CPN_INVERSE,
     CPN_NETWAC,
     CPN_NONE,
     E_SEQUENTIAL,
@@ -33,6 +36,14 @@ from openmbs.structuring._exact import (
     F_IO,
     F_PO,
     F_Z,
+    I_MERGE,
+    I_PLANNED,
+    I_PRORATA,
+    I_SEQ,
+    I_SKIP,
+    I_SPLIT,
+    MAX_TRANCHES,
+    NOTIONAL_GROUP,
     NOTIONAL_POOL,
     OP_FEES,
     OP_INTEREST,
@@ -58,14 +69,15 @@ from openmbs.structuring._exact import (
     WAD,
     ExactDeal,
 )
-from openmbs.structuring._spec import DealSpec, TrancheSpec
+from openmbs.structuring._spec import DealSpec, RuleSpec, TrancheSpec
 
-__all__ = ["compile_exact", "to_units", "to_wad"]
+__all__ = ["chain_unsupported", "check_chain", "compile_exact", "to_units", "to_wad"]
 
 _COUPON = {
     "none": CPN_NONE,
     "fixed": CPN_FIXED,
     "floating": CPN_FLOAT,
+    "inverse_floating": CPN_INVERSE,
     "net_wac": CPN_NETWAC,
     "fixed_capped": CPN_FIXED_CAPPED,
 }
@@ -142,9 +154,6 @@ def _band_principal(
     balance: float, wac: float, net: float, term: int, age: int, psa: float
 ) -> tuple[float, ...]:
     """Pool principal per period at a PSA speed (no defaults), from the cash-flow engine."""
-    from openmbs.behaviour import Prepayment
-    from openmbs.cashflow import project_pool
-
     cf = project_pool(
         balance=balance,
         gross_coupon=wac,
@@ -228,6 +237,7 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
             key="pool.balance",
             value=spec.pool.balance,
         )
+    gnames = [g.name for g in spec.groups]
     io_ref = [0] * n
     flags = [0] * n
     acc_mask = [0] * n
@@ -237,6 +247,10 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
             if t.notional == "pool":
                 io_ref[i] = NOTIONAL_POOL
                 faces[i] = pool_units
+            elif t.notional in gnames:
+                g = gnames.index(t.notional)
+                io_ref[i] = NOTIONAL_GROUP + g
+                faces[i] = sum(faces[names.index(c)] for c in spec.groups[g].classes)
             else:
                 io_ref[i] = names.index(t.notional)
                 faces[i] = faces[io_ref[i]]
@@ -289,7 +303,42 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
             mask |= _EFFECT[effect]
         trig_effect.append(mask)
 
-    return ExactDeal(
+    prog = _Program(names, gnames, [t.name for t in spec.triggers])
+    accrual_prog: list[tuple[int, int]] = [(0, 0)] * n
+    principal_prog = (0, 0)
+    if spec.principal_rules:
+        start = len(prog.code) // 4
+        prog.rules(spec.principal_rules, 0)
+        principal_prog = (start, len(prog.code) // 4)
+        for acc in spec.accrual_rules:
+            z = names.index(acc.z)
+            start = len(prog.code) // 4
+            prog.rules(acc.rules, 0)
+            accrual_prog[z] = (start, len(prog.code) // 4)
+            mask = 0
+            for acc_rule in acc.rules:
+                for item in _named(acc_rule):
+                    members = spec.groups[gnames.index(item)].classes if item in gnames else [item]
+                    for c in members:
+                        if c != acc.z:
+                            mask |= 1 << names.index(c)
+            acc_mask[z] = mask
+    grp_start: list[int] = []
+    grp_end: list[int] = []
+    grp_members: list[int] = []
+    for gspec in spec.groups:
+        grp_start.append(len(grp_members))
+        grp_members.extend(names.index(c) for c in gspec.classes)
+        grp_end.append(len(grp_members))
+    grp_schedule: list[tuple[int, ...]] = [
+        tuple(to_units(x, dec) for x in gs.planned_balance) if gs.planned_balance is not None else ()
+        for gs in spec.groups
+    ]
+    multiplier = tuple(to_wad(t.multiplier) for t in tranches)
+    if all(m == WAD for m in multiplier):
+        multiplier = ()
+
+    deal = ExactDeal(
         n_tranches=n,
         face=tuple(faces),
         coupon_kind=tuple(_COUPON[t.coupon] for t in tranches),
@@ -330,4 +379,128 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
         names=names,
         fee_names=tuple(f.name for f in spec.fees),
         trigger_names=tuple(t.name for t in spec.triggers),
+        program=tuple(prog.code),
+        prog_list=tuple(prog.lists),
+        prog_wad=tuple(prog.wads),
+        principal_prog=principal_prog,
+        accrual_prog=tuple(accrual_prog) if spec.principal_rules else (),
+        n_regs=prog.n_regs,
+        n_groups=len(spec.groups),
+        grp_start=tuple(grp_start),
+        grp_end=tuple(grp_end),
+        grp_members=tuple(grp_members),
+        grp_mode=tuple(0 if gs.pay == "sequential" else 1 for gs in spec.groups),
+        grp_schedule=tuple(grp_schedule),
+        multiplier=multiplier,
+        group_names=tuple(gnames),
+        excess_to=names.index(spec.excess_interest_to) if spec.excess_interest_to is not None else -1,
     )
+    if any(gs.band is not None or gs.speed is not None for gs in spec.groups):
+        from openmbs.structuring._schedule import structure_schedules
+
+        deal = structure_schedules(spec, deal)
+    return deal
+
+
+def _named(rule: RuleSpec) -> list[str]:
+    out = list(rule.classes) + ([rule.target] if rule.target is not None else [])
+    for sub in rule.split:
+        out += _named(sub)
+    return out
+
+
+class _Program:
+    """Emits a rule program (see ``_run_program`` in ``_exact.py``)."""
+
+    def __init__(self, names: tuple[str, ...], groups: list[str], triggers: list[str]) -> None:
+        self.names = names
+        self.groups = groups
+        self.triggers = triggers
+        self.code: list[int] = []
+        self.lists: list[int] = []
+        self.wads: list[int] = []
+        self.n_regs = 1
+
+    def item(self, name: str) -> int:
+        if name in self.groups:
+            return len(self.names) + self.groups.index(name)
+        return self.names.index(name)
+
+    def emit(self, op: int, a: int, b: int, c: int) -> int:
+        self.code += [op, a, b, c]
+        return len(self.code) // 4 - 1
+
+    def operands(self, values: list[int], wads: list[int] | None = None) -> tuple[int, int]:
+        lo = len(self.lists)
+        self.lists += values
+        self.wads += wads if wads is not None else [0] * len(values)
+        return lo, len(self.lists)
+
+    def rules(self, rules: list[RuleSpec], reg: int) -> None:
+        for rule in rules:
+            self.rule(rule, reg)
+
+    def rule(self, rule: RuleSpec, reg: int) -> None:
+        cond = rule.when if rule.when is not None else rule.unless
+        skip = -1
+        if cond is not None:
+            skip = self.emit(I_SKIP, self.triggers.index(cond), 0, 1 if rule.when is not None else 0)
+        body = len(self.code) // 4
+        if rule.pay == "planned":
+            assert rule.target is not None
+            self.emit(I_PLANNED, reg, self.groups.index(rule.target), 0)
+        elif rule.pay in ("sequential", "pro_rata"):
+            lo, hi = self.operands([self.item(c) for c in rule.classes])
+            self.emit(I_SEQ if rule.pay == "sequential" else I_PRORATA, reg, lo, hi)
+        else:
+            regs = list(range(self.n_regs, self.n_regs + len(rule.split)))
+            self.n_regs += len(rule.split)
+            lo, hi = self.operands(regs, [to_wad(sub.percent or 0.0) for sub in rule.split])
+            self.emit(I_SPLIT, reg, lo, hi)
+            for sub, r in zip(rule.split, regs, strict=True):
+                self.rule(sub, r)
+                self.emit(I_MERGE, r, reg, 0)
+        if skip >= 0:
+            self.code[4 * skip + 2] = len(self.code) // 4 - body
+
+
+def chain_unsupported(deal: ExactDeal) -> list[str]:
+    """The constructs of a compiled deal that ``ExactWaterfall.vy`` cannot run yet.
+
+    Empty for a deal the chain runs exactly as the exact engine. The chain compiler
+    (deployment of the exact waterfall) must refuse a deal for which this is not
+    empty: the contract would otherwise run the fixed order and ignore the rules.
+    """
+    out: list[str] = []
+    if deal.n_tranches > MAX_TRANCHES:
+        out.append(f"{deal.n_tranches} classes (the contract takes at most {MAX_TRANCHES})")
+    if deal.n_groups:
+        out.append(f"groups ({', '.join(deal.group_names)})")
+    if deal.principal_prog[1] > deal.principal_prog[0]:
+        out.append("principal_rules (an ordered priority of payments)")
+    if any(b > a for a, b in deal.accrual_prog):
+        out.append("accrual_rules (a Z class's accrual directed by rules)")
+    if CPN_INVERSE in deal.coupon_kind:
+        out.append("coupon = 'inverse_floating'")
+    if deal.multiplier:
+        out.append("an index multiplier other than 1")
+    if any(r >= NOTIONAL_GROUP for r in deal.io_ref):
+        out.append("an IO notional on a group")
+    if deal.excess_to >= 0:
+        out.append("excess_interest_to (excess interest paid to a class)")
+    if any(m >> MAX_TRANCHES for m in deal.accretion_mask):
+        out.append("an accretion target beyond the 8th class")
+    return out
+
+
+def check_chain(deal: ExactDeal, *, file: str | None = None) -> None:
+    """Raise :class:`SpecError` naming the constructs the chain cannot run yet (see
+    :func:`chain_unsupported`); do nothing for a deal it runs."""
+    missing = chain_unsupported(deal)
+    if missing:
+        raise SpecError(
+            "the on-chain waterfall cannot run this deal yet: " + "; ".join(missing),
+            file=file,
+            key="<deal>",
+            value=", ".join(deal.names),
+        )

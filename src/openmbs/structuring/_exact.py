@@ -3,7 +3,8 @@
 THIS MODULE IS THE SPECIFICATION OF THE ON-CHAIN WATERFALL. The Vyper contract is a
 line-by-line port of :func:`apply_period` and its step functions; a differential test
 checks that both produce the same numbers to the last unit. Hence the style: Python
-ints only (no floats, no numpy), no dicts, loops bounded by :data:`MAX_TRANCHES`,
+ints only (no floats, no numpy), no dicts, loops bounded by :data:`MAX_TRANCHES` on
+chain (:data:`MAX_CLASSES` in Python),
 :data:`MAX_FEES`, :data:`MAX_TRIGGERS`, one function per step.
 
 Units
@@ -65,8 +66,10 @@ Order of a period (the deal's ``steps``; defaults in ``DEFAULT_ORDER`` of the sp
 Other formulas
 --------------
 * Net WAC (WAD) = ``max(interest - current fees, 0) * 12 * WAD // beginning pool``.
-* Coupon: fixed ``rate``; floating ``min(max(index + margin, floor), cap)`` (cap 0 =
-  none), at least 0; net WAC ``max(net_wac + margin, 0)``; fixed capped
+* Coupon: fixed ``rate``; floating ``min(max(m * index + margin, floor), cap)`` (cap 0
+  = none), at least 0, with ``m * index`` = ``index * multiplier // WAD`` (``m`` is 1
+  when ``multiplier`` is empty); inverse floating ``min(max(margin - m * index, floor),
+  cap)``, at least 0; net WAC ``max(net_wac + margin, 0)``; fixed capped
   ``min(rate, net_wac)``.
 * Fee ``min(beginning pool * fee_rate // (12 * WAD) + fixed, cap)`` (cap 0 = none),
   plus unpaid fees carried.
@@ -90,7 +93,24 @@ Other formulas
   - 60+ delinquency fails iff ``delinquent * WAD > threshold * ending pool``, with
     ``delinquent`` the whole 60+ balance (60-89 days plus 90+ days).
 * IO notional: set at the end of each period to the referenced class's ending balance
-  (or the ending pool balance); interest is on the beginning notional.
+  (or the ending pool balance, or the sum of a group's classes); interest is on the
+  beginning notional.
+
+The deal language (rule programs)
+---------------------------------
+A deal with rules (``program`` not empty) pays principal by its program instead of
+steps 1-2 of :func:`_distribute` (step 3, anything left to any class by priority,
+still follows), and a Z class with accrual rules pays its accrual by its own program
+(what is left joins the principal funds). :func:`_run_program` runs instructions of
+four ints (``I_*``); register 0 holds the amount. Items are classes (``i < n``) or
+groups (``n + g``): a group is paid in member order (mode 0) or by balance with the
+remaining method (mode 1). A concurrent split floors each share
+(``amount * weight // WAD``) and gives the remainder to the last share, so it is
+exact; each share's unused cash is merged back for the next rule. A planned target is
+the group's scheduled ending balance for the period (0 after the schedule). The
+``sequential`` trigger effect does not change a program (rules use ``when`` and
+``unless``). These constructs run in the Python engines only: the contract runs the
+fixed order (``chain_unsupported`` in ``_compile.py``).
 """
 
 from __future__ import annotations
@@ -118,7 +138,11 @@ __all__ = [
 
 WAD = 10**18
 MONTHS = 12
+#: Most classes the ON-CHAIN waterfall takes (its arrays' bound). The Python engines
+#: take up to :data:`MAX_CLASSES`.
 MAX_TRANCHES = 8
+#: Most classes of a deal in the Python engines (the deal language's bound).
+MAX_CLASSES = 64
 MAX_FEES = 4
 MAX_TRIGGERS = 4
 #: Longest order of payments: each of the ten steps (``OP_*``) at most once.
@@ -130,6 +154,7 @@ CPN_FIXED = 1
 CPN_FLOAT = 2
 CPN_NETWAC = 3
 CPN_FIXED_CAPPED = 4
+CPN_INVERSE = 5
 
 # principal rules
 PR_NONE = 0
@@ -145,6 +170,16 @@ F_Z = 4
 
 #: ``io_ref`` value meaning "the notional is the pool balance".
 NOTIONAL_POOL = 255
+#: ``io_ref`` values from this on mean "the notional is group ``io_ref - NOTIONAL_GROUP``".
+NOTIONAL_GROUP = 256
+
+# instructions of a rule program (4 ints each: op, a, b, c); see ``_run_program``
+I_SEQ = 1  # reg, lo, hi: pay items prog_list[lo:hi] in order, each to zero
+I_PRORATA = 2  # reg, lo, hi: pay items prog_list[lo:hi] by balance, to zero
+I_PLANNED = 3  # reg, g, 0: pay group g down to its planned balance
+I_SPLIT = 4  # reg, lo, hi: move register reg to registers prog_list[lo:hi] by prog_wad[lo:hi]
+I_MERGE = 5  # src, dst, 0: add register src to register dst (a sub-rule's unused cash)
+I_SKIP = 6  # k, count, want: skip the next count instructions unless latch[k] == want
 
 # trigger tests
 T_OC = 1
@@ -208,6 +243,20 @@ class ExactDeal:
     pool_original : pool balance at closing (base units).
     decimals : decimals of the settlement asset.
     names, fee_names, trigger_names : labels (not used by the arithmetic).
+    program, prog_list, prog_wad : the rule program (instructions of 4 ints, ``I_*``),
+        its operand lists (items: class ``i < n_tranches`` or group ``n_tranches + g``;
+        or registers) and split weights (WAD); empty for the fixed order.
+    principal_prog : instruction range ``[start, end)`` of the principal rules.
+    accrual_prog : per tranche, the instruction range of a Z class's accrual rules
+        (``(0, 0)``: none). n_regs : registers a program uses.
+    n_groups, grp_start, grp_end, grp_members, grp_mode, grp_schedule : groups:
+        members ``grp_members[grp_start[g]:grp_end[g]]`` in payment order, mode 0
+        sequential / 1 pro rata, planned ending balances for periods 1, 2, ... (0
+        after the last; empty for a group without schedule).
+    multiplier : per tranche, the index multiplier of a floater or inverse floater
+        (WAD; empty means 1 for every class).
+    excess_to : the class paid the excess interest at the residual step (-1: the
+        residual holder).
     """
 
     n_tranches: int
@@ -248,6 +297,22 @@ class ExactDeal:
     pool_original: int
     decimals: int
     names: tuple[str, ...] = ()
+    # the deal language (all empty: the fixed order of ``_distribute``)
+    program: tuple[int, ...] = ()
+    prog_list: tuple[int, ...] = ()
+    prog_wad: tuple[int, ...] = ()
+    principal_prog: tuple[int, int] = (0, 0)
+    accrual_prog: tuple[tuple[int, int], ...] = ()
+    n_regs: int = 1
+    n_groups: int = 0
+    grp_start: tuple[int, ...] = ()
+    grp_end: tuple[int, ...] = ()
+    grp_members: tuple[int, ...] = ()
+    grp_mode: tuple[int, ...] = ()
+    grp_schedule: tuple[tuple[int, ...], ...] = ()
+    multiplier: tuple[int, ...] = ()
+    group_names: tuple[str, ...] = ()
+    excess_to: int = -1
     fee_names: tuple[str, ...] = ()
     trigger_names: tuple[str, ...] = ()
 
@@ -488,8 +553,13 @@ def _coupon_rate(deal: ExactDeal, w: _Work, i: int) -> int:
     kind = deal.coupon_kind[i]
     if kind == CPN_FIXED:
         return deal.rate[i]
-    if kind == CPN_FLOAT:
-        r = w.index_rate + deal.margin[i]
+    if kind in (CPN_FLOAT, CPN_INVERSE):
+        # floater: multiplier x index + margin; inverse floater: margin - multiplier x
+        # index (the multiplier's product floored; no multipliers means 1)
+        index = w.index_rate
+        if deal.multiplier:
+            index = index * deal.multiplier[i] // WAD
+        r = index + deal.margin[i] if kind == CPN_FLOAT else deal.margin[i] - index
         if r < deal.floor[i]:
             r = deal.floor[i]
         if deal.cap[i] > 0 and r > deal.cap[i]:
@@ -560,6 +630,131 @@ def _pro_rata(deal: ExactDeal, w: _Work, start: int, end: int, amount: int) -> i
     return left
 
 
+def _item_balance(deal: ExactDeal, w: _Work, item: int) -> int:
+    """Balance of a program item: a class (``item < n``) or a group (``n + g``)."""
+    n = deal.n_tranches
+    if item < n:
+        return w.bal[item] if _bears_principal(deal, item) else 0
+    g = item - n
+    total = 0
+    for q in range(deal.grp_start[g], deal.grp_end[g]):
+        total += w.bal[deal.grp_members[q]]
+    return total
+
+
+def _pay_item(deal: ExactDeal, w: _Work, item: int, amount: int) -> None:
+    """Pay ``amount`` (at most the item's balance) to a class or a group (a group shares
+    it by its mode: members in order, or by balance with the remaining method)."""
+    n = deal.n_tranches
+    if item < n:
+        _pay_principal(w, item, amount)
+        return
+    g = item - n
+    start = deal.grp_start[g]
+    end = deal.grp_end[g]
+    if deal.grp_mode[g] == 0:
+        for q in range(start, end):
+            if amount == 0:
+                return
+            j = deal.grp_members[q]
+            pay = min(amount, w.bal[j])
+            _pay_principal(w, j, pay)
+            amount -= pay
+        return
+    bal_left = 0
+    for q in range(start, end):
+        bal_left += w.bal[deal.grp_members[q]]
+    for q in range(start, end):
+        if bal_left == 0:
+            return
+        j = deal.grp_members[q]
+        share = amount * w.bal[j] // bal_left
+        bal_left -= w.bal[j]
+        _pay_principal(w, j, share)
+        amount -= share
+
+
+def _planned_target(deal: ExactDeal, g: int, period: int) -> int:
+    sched = deal.grp_schedule[g]
+    if period <= len(sched):
+        return sched[period - 1]
+    return 0
+
+
+def _run_program(deal: ExactDeal, w: _Work, start: int, end: int, amount: int) -> int:
+    """Pay ``amount`` by the rule program's instructions ``[start, end)``; returns the
+    unused part.
+
+    Register 0 holds the amount; a concurrent split moves a register's cash to the
+    sub-rules' registers (floored shares by WAD weight, the last sub-rule takes the
+    remainder, so the split is exact) and each sub-rule's unused cash is merged back
+    after it, for the next rule.
+    """
+    regs = [0] * deal.n_regs
+    regs[0] = amount
+    pc = start
+    while pc < end:
+        op = deal.program[4 * pc]
+        a = deal.program[4 * pc + 1]
+        b = deal.program[4 * pc + 2]
+        c = deal.program[4 * pc + 3]
+        pc += 1
+        if op == I_SKIP:
+            if w.latch[a] != c:
+                pc += b
+        elif op == I_MERGE:
+            regs[b] += regs[a]
+            regs[a] = 0
+        elif op == I_SPLIT:
+            x = regs[a]
+            used = 0
+            for q in range(b, c - 1):
+                y = x * deal.prog_wad[q] // WAD
+                regs[deal.prog_list[q]] += y
+                used += y
+            regs[deal.prog_list[c - 1]] += x - used
+            regs[a] = 0
+        elif op == I_PLANNED:
+            item = deal.n_tranches + b
+            excess = _item_balance(deal, w, item) - _planned_target(deal, b, w.period)
+            if excess > 0 and regs[a] > 0:
+                pay = min(regs[a], excess)
+                _pay_item(deal, w, item, pay)
+                regs[a] -= pay
+        elif op == I_SEQ:
+            for q in range(b, c):
+                if regs[a] == 0:
+                    break
+                item = deal.prog_list[q]
+                pay = min(regs[a], _item_balance(deal, w, item))
+                _pay_item(deal, w, item, pay)
+                regs[a] -= pay
+        elif op == I_PRORATA:
+            x = regs[a]
+            total = 0
+            for q in range(b, c):
+                total += _item_balance(deal, w, deal.prog_list[q])
+            if x >= total:
+                for q in range(b, c):
+                    item = deal.prog_list[q]
+                    _pay_item(deal, w, item, _item_balance(deal, w, item))
+                regs[a] = x - total
+            else:
+                left = x
+                bal_left = total
+                for q in range(b, c):
+                    if bal_left == 0:
+                        break
+                    item = deal.prog_list[q]
+                    bi = _item_balance(deal, w, item)
+                    share = left * bi // bal_left
+                    bal_left -= bi
+                    _pay_item(deal, w, item, share)
+                    left -= share
+                regs[a] = left
+    return regs[0]
+
+
 def _distribute(deal: ExactDeal, w: _Work, amount: int, sequential: bool) -> int:
     """Pay ``amount`` of principal by the rules in force; returns the unused part.
 
@@ -571,7 +766,10 @@ def _distribute(deal: ExactDeal, w: _Work, amount: int, sequential: bool) -> int
        else is left).
     """
     n = deal.n_tranches
-    for i in range(n):
+    if deal.principal_prog[1] > deal.principal_prog[0]:
+        # the deal's rules; anything they leave goes on to step 3
+        amount = _run_program(deal, w, deal.principal_prog[0], deal.principal_prog[1], amount)
+    for i in range(n if deal.principal_prog[1] == deal.principal_prog[0] else 0):
         if amount == 0:
             return 0
         if deal.rule[i] == PR_PAC and not _locked(deal, w, i):
@@ -580,7 +778,7 @@ def _distribute(deal: ExactDeal, w: _Work, amount: int, sequential: bool) -> int
                 pay = min(amount, excess)
                 _pay_principal(w, i, pay)
                 amount -= pay
-    for i in range(n):
+    for i in range(n if deal.principal_prog[1] == deal.principal_prog[0] else 0):
         if amount == 0:
             return 0
         rule = deal.rule[i]
@@ -690,6 +888,10 @@ def _accrete(deal: ExactDeal, w: _Work, z: int, amount: int) -> None:
     accretion-directed classes, senior first; any excess joins the principal funds."""
     w.bal[z] += amount
     w.accreted[z] += amount
+    if deal.accrual_prog and deal.accrual_prog[z][1] > deal.accrual_prog[z][0]:
+        start, end = deal.accrual_prog[z]
+        w.pfunds += _run_program(deal, w, start, end, amount)
+        return
     for i in range(deal.n_tranches):
         if amount == 0:
             break
@@ -830,6 +1032,10 @@ def _step_reserve_topup(deal: ExactDeal, w: _Work) -> None:
 
 
 def _step_residual(deal: ExactDeal, w: _Work) -> None:
+    if deal.excess_to >= 0:
+        # the interest funds left (excess interest) are that class's interest
+        w.int_paid[deal.excess_to] += w.ifunds
+        w.ifunds = 0
     release = 0
     if w.pool_end == 0:
         release = w.reserve + w.dust
@@ -945,7 +1151,10 @@ def apply_period(
     for i in range(n):
         if deal.flags[i] & F_IO != 0:
             ref = deal.io_ref[i]
-            w.bal[i] = w.pool_end if ref == NOTIONAL_POOL else w.bal[ref]
+            if ref >= NOTIONAL_GROUP:
+                w.bal[i] = _item_balance(deal, w, n + ref - NOTIONAL_GROUP)
+            else:
+                w.bal[i] = w.pool_end if ref == NOTIONAL_POOL else w.bal[ref]
     int_idx = list(state.interest_index)
     prin_idx = list(state.principal_index)
     loss_idx = list(state.loss_index)

@@ -28,11 +28,18 @@ from openmbs.errors import SpecError
 __all__ = [
     "DEFAULT_ORDER",
     "EXAMPLE_DEALS",
+    "LANGUAGE_EXAMPLES",
+    "MAX_CLASSES",
+    "AccrualRulesSpec",
     "AssetSpec",
     "DealSpec",
     "FeeSpec",
+    "GroupSpec",
     "PoolSpec",
+    "PricingOverrideSpec",
+    "RepLineSpec",
     "ReserveSpec",
+    "RuleSpec",
     "TrancheSpec",
     "TriggerSpec",
     "example_deal",
@@ -44,6 +51,10 @@ __all__ = [
 
 #: The example deals shipped in ``openmbs/examples/deals`` (the file stem is the name).
 EXAMPLE_DEALS: tuple[str, ...] = ("four_tranche", "pac_io", "senior_sub")
+#: Example deals in the deal language (``openmbs/examples/deals/language``): the
+#: Python engines run them; the on-chain waterfall does not yet (they are kept apart
+#: from :data:`EXAMPLE_DEALS`, every one of which runs on chain).
+LANGUAGE_EXAMPLES: tuple[str, ...] = ("agency_remic",)
 
 StepName = Literal[
     "fees",
@@ -72,6 +83,11 @@ DEFAULT_ORDER: tuple[StepName, ...] = (
 )
 
 
+#: Most classes a deal may have (the Python engines; the chain takes fewer, see
+#: ``chain_unsupported`` in ``_compile.py``).
+MAX_CLASSES = 64
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -81,6 +97,30 @@ class AssetSpec(_Model):
 
     symbol: str = Field("USDC", min_length=1, max_length=16)
     decimals: int = Field(6, ge=0, le=18)
+
+
+class RepLineSpec(_Model):
+    """One representative line of the collateral (a prospectus's "assumed mortgage loan").
+
+    ``balance`` (currency units), ``wac`` and ``net_coupon`` (decimals), ``term``
+    (original term, months), ``remaining_term`` (months; default ``term - age``) and
+    ``age`` (months). Each rep line is projected on its own and the flows are summed.
+    """
+
+    balance: float = Field(..., gt=0)
+    wac: float = Field(..., ge=0, lt=1)
+    net_coupon: float = Field(..., ge=0, lt=1)
+    term: int = Field(..., ge=1, le=600)
+    remaining_term: int | None = Field(None, ge=1, le=600)
+    age: int = Field(0, ge=0, le=600)
+
+
+class PricingOverrideSpec(_Model):
+    """Rep lines used instead of the pool's at one PSA speed (prospectuses price 0% PSA
+    on a worst-case coupon and term)."""
+
+    psa: float = Field(..., ge=0)
+    replines: list[RepLineSpec] = Field(..., min_length=1, max_length=64)
 
 
 class PoolSpec(_Model):
@@ -99,6 +139,8 @@ class PoolSpec(_Model):
     term: int | None = Field(None, ge=1, le=600)
     age: int = Field(0, ge=0, le=600)
     servicing_in_net_rate: bool = True
+    replines: list[RepLineSpec] = Field(default_factory=list, max_length=64)
+    pricing: list[PricingOverrideSpec] = Field(default_factory=list, max_length=16)
 
 
 class TrancheSpec(_Model):
@@ -129,9 +171,12 @@ class TrancheSpec(_Model):
     balance: float | None = Field(None, ge=0)
     percent: float | None = Field(None, ge=0, le=1)
     remainder: bool = False
-    coupon: Literal["fixed", "floating", "net_wac", "fixed_capped", "none"] = "fixed"
+    coupon: Literal[
+        "fixed", "floating", "inverse_floating", "net_wac", "fixed_capped", "none"
+    ] = "fixed"
     rate: float = Field(0.0, ge=0, lt=1)
     margin: float = Field(0.0, gt=-1, lt=1)
+    multiplier: float = Field(1.0, gt=0, le=100)
     cap: float | None = Field(None, ge=0, lt=1)
     floor: float = Field(0.0, ge=0, lt=1)
     priority: int = Field(..., ge=1, le=99)
@@ -144,6 +189,61 @@ class TrancheSpec(_Model):
     accrual: bool = False
     accretion_targets: list[str] = Field(default_factory=list)
     offering_price: float | None = Field(None, gt=0, le=1000)
+
+
+class GroupSpec(_Model):
+    """Classes paid together against one planned-balance (PAC or TAC) schedule.
+
+    ``classes`` in payment order; ``pay`` how cash paid to the group is shared among
+    them (``sequential``: in the listed order, each to zero; ``pro_rata``: by balance).
+    The schedule: ``kind = "pac"`` with a PSA ``band = [lower, upper]``, ``kind =
+    "tac"`` with a single ``speed`` (a one-speed band), or an explicit
+    ``planned_balance`` (the group's scheduled ending balance for periods 1, 2, ...,
+    0 after the last); ``kind = "none"`` for a group with no schedule (paid only by
+    "to zero" rules). ``lockout`` periods with no scheduled principal (the planned
+    balance stays at the group's face).
+    """
+
+    name: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
+    classes: list[str] = Field(..., min_length=1, max_length=MAX_CLASSES)
+    pay: Literal["sequential", "pro_rata"] = "sequential"
+    kind: Literal["pac", "tac", "none"] = "pac"
+    band: tuple[float, float] | None = None
+    speed: float | None = Field(None, gt=0)
+    planned_balance: list[float] | None = None
+    lockout: int = Field(0, ge=0, le=600)
+
+
+class RuleSpec(_Model):
+    """One step of a priority of payments (principal or a Z class's accrual amount).
+
+    ``pay``: ``planned`` pays ``target`` (a group with a schedule) down to its planned
+    balance; ``sequential`` pays ``classes`` (class or group names) in order, each to
+    zero; ``pro_rata`` pays ``classes`` by balance to zero; ``concurrent`` splits the
+    amount by the ``percent`` of each sub-rule in ``split`` (percents sum to 1; what a
+    sub-rule cannot use goes on to the next rule). ``when`` / ``unless`` name a
+    trigger: the rule applies only while it is latched (``when``) or not (``unless``).
+    """
+
+    pay: Literal["planned", "sequential", "pro_rata", "concurrent"]
+    target: str | None = None
+    classes: list[str] = Field(default_factory=list, max_length=MAX_CLASSES)
+    split: list[RuleSpec] = Field(default_factory=list, max_length=16)
+    percent: float | None = Field(None, gt=0, le=1)
+    when: str | None = None
+    unless: str | None = None
+
+
+class AccrualRulesSpec(_Model):
+    """Where a Z class's Accrual Amount goes: ``rules`` in order (as principal rules).
+
+    The Z class accretes (its interest is added to its face and the same cash is paid
+    by ``rules``) while any class the rules name, other than the Z class itself, is
+    outstanding; then it is paid its interest in cash.
+    """
+
+    z: str
+    rules: list[RuleSpec] = Field(..., min_length=1, max_length=32)
 
 
 class FeeSpec(_Model):
@@ -199,7 +299,10 @@ class DealSpec(_Model):
     payment_delay_days: int = Field(0, ge=0, le=60)
     asset: AssetSpec = Field(default_factory=lambda: AssetSpec())
     pool: PoolSpec = Field(default_factory=lambda: PoolSpec())
-    tranches: list[TrancheSpec] = Field(..., min_length=1, max_length=8)
+    tranches: list[TrancheSpec] = Field(..., min_length=1, max_length=MAX_CLASSES)
+    groups: list[GroupSpec] = Field(default_factory=list, max_length=MAX_CLASSES)
+    principal_rules: list[RuleSpec] = Field(default_factory=list, max_length=64)
+    accrual_rules: list[AccrualRulesSpec] = Field(default_factory=list, max_length=16)
     fees: list[FeeSpec] = Field(default_factory=list, max_length=4)
     reserve: ReserveSpec | None = None
     triggers: list[TriggerSpec] = Field(default_factory=list, max_length=4)
@@ -207,6 +310,7 @@ class DealSpec(_Model):
     interest_on_shortfall: bool = False
     cleanup_call: float = Field(0.0, ge=0, lt=1)
     residual: str = Field("residual", min_length=1, max_length=32)
+    excess_interest_to: str | None = None
     source: str | None = Field(None, exclude=True)
 
     def tranche_index(self, name: str) -> int:
@@ -215,6 +319,15 @@ class DealSpec(_Model):
             if t.name == name:
                 return i
         raise KeyError(name)
+
+    def as_data(self) -> dict[str, Any]:
+        """The deal as JSON-ready data that :func:`parse_deal` reads back to the same deal.
+
+        Only the keys its author (or :meth:`with_pool`) set are written: a default such as
+        a fixed-rate class's ``multiplier`` or a rules deal's legacy ``principal`` would
+        otherwise come back as a key the validator refuses for that class.
+        """
+        return self.model_dump(mode="json", exclude_unset=True)
 
     def with_pool(self, **pool: Any) -> DealSpec:
         """A copy of the deal with pool fields replaced (``balance=``, ``wac=``, ...).
@@ -302,8 +415,8 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
         if is_io:
             if any(sizes):
                 raise _fail("an IO strip has no face: remove balance/percent", file, f"{key}.notional", t.notional)
-            if t.notional != "pool" and t.notional not in names:
-                raise _fail("notional must be 'pool' or a tranche name", file, f"{key}.notional", t.notional)
+            if t.notional != "pool" and t.notional not in names and t.notional not in [g.name for g in spec.groups]:
+                raise _fail("notional must be 'pool', a tranche name or a group name", file, f"{key}.notional", t.notional)
             if t.notional == t.name:
                 raise _fail("an IO strip cannot reference itself", file, f"{key}.notional", t.notional)
             if t.principal != "none":
@@ -327,7 +440,7 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
             raise _fail("cap below floor", file, f"{key}.cap", t.cap)
         if t.coupon in ("fixed", "fixed_capped") and t.rate == 0 and not is_io:
             pass  # a zero fixed coupon is allowed (equivalent to a PO)
-        if t.accrual:
+        if t.accrual and not spec.principal_rules:
             if not t.accretion_targets:
                 raise _fail("an accrual (Z) class needs accretion_targets", file, f"{key}.accretion_targets", [])
             if t.coupon == "none":
@@ -339,6 +452,20 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
                 raise _fail("accretion targets must be senior to the Z class", file, f"{key}.accretion_targets[{j}]", target)
         if t.accretion_targets and not t.accrual:
             raise _fail("accretion_targets need accrual = true", file, f"{key}.accrual", t.accrual)
+        if t.accrual and t.coupon == "none":
+            raise _fail("an accrual (Z) class needs a coupon", file, f"{key}.coupon", t.coupon)
+        if t.group is not None and t.principal != "pro_rata":
+            raise _fail(
+                "'group' only applies to principal = 'pro_rata' classes (a planned-balance "
+                "group is a [[groups]] entry)",
+                file,
+                f"{key}.group",
+                t.group,
+            )
+        if t.coupon != "inverse_floating" and t.coupon != "floating" and "multiplier" in t.model_fields_set:
+            raise _fail("multiplier only applies to floating and inverse_floating coupons", file, f"{key}.multiplier", t.multiplier)
+        if t.coupon == "inverse_floating" and t.cap is None:
+            raise _fail("an inverse floater needs a cap (its rate at a zero index)", file, f"{key}.cap", None)
     ordered = sorted(spec.tranches, key=lambda t: t.priority)
     for t in ordered:
         if t.principal != "pro_rata":
@@ -385,8 +512,227 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
     for required in ("interest", "principal", "writedown", "residual"):
         if required not in spec.order:
             raise _fail(f"the order of payments needs the '{required}' step", file, "order", spec.order)
+    _check_program(spec, file)
+    if spec.excess_interest_to is not None and spec.excess_interest_to not in names:
+        raise _fail("excess_interest_to must name a class", file, "excess_interest_to", spec.excess_interest_to)
     if spec.first_payment_date <= spec.closing_date:
         raise _fail("first payment must follow closing", file, "first_payment_date", str(spec.first_payment_date))
+
+
+#: tranche keys of the fixed order; a deal with [[principal_rules]] says the same in rules
+_LEGACY_KEYS = ("principal", "lockout", "pac_band", "pac_schedule", "accretion_targets", "group")
+
+
+def _rule_names(rule: RuleSpec) -> list[str]:
+    """Every class or group name a rule (and its sub-rules) pays."""
+    out = list(rule.classes)
+    if rule.target is not None:
+        out.append(rule.target)
+    for sub in rule.split:
+        out += _rule_names(sub)
+    return out
+
+
+def _check_rules(
+    spec: DealSpec, rules: list[RuleSpec], key: str, file: str | None, *, nested: bool = False
+) -> None:
+    classes = {t.name: t for t in spec.tranches}
+    groups = {g.name: g for g in spec.groups}
+    triggers = [t.name for t in spec.triggers]
+    for k, rule in enumerate(rules):
+        rk = f"{key}[{k}]"
+        if rule.percent is not None and not nested:
+            raise _fail("percent only applies to a sub-rule of a 'concurrent' split", file, f"{rk}.percent", rule.percent)
+        if nested and rule.percent is None:
+            raise _fail("each sub-rule of a 'concurrent' split needs a percent", file, f"{rk}.percent", None)
+        if rule.when is not None and rule.unless is not None:
+            raise _fail("give 'when' or 'unless', not both", file, f"{rk}.unless", rule.unless)
+        for cond in ("when", "unless"):
+            trig = getattr(rule, cond)
+            if trig is not None and trig not in triggers:
+                raise _fail(f"unknown trigger (the deal has: {', '.join(triggers) or 'none'})", file, f"{rk}.{cond}", trig)
+        if rule.pay == "planned":
+            if rule.classes or rule.split:
+                raise _fail("a 'planned' rule takes a target, not classes or split", file, f"{rk}.classes", rule.classes)
+            if rule.target is None:
+                raise _fail("a 'planned' rule needs the target group", file, f"{rk}.target", None)
+            g = groups.get(rule.target)
+            if g is None:
+                raise _fail(
+                    f"unknown group (the deal's groups: {', '.join(groups) or 'none'})", file, f"{rk}.target", rule.target
+                )
+            if g.kind == "none":
+                raise _fail("this group has no planned balance (kind = 'none')", file, f"{rk}.target", rule.target)
+        elif rule.pay in ("sequential", "pro_rata"):
+            if rule.target is not None or rule.split:
+                raise _fail(f"a '{rule.pay}' rule takes classes, not target or split", file, f"{rk}.target", rule.target)
+            if not rule.classes:
+                raise _fail(f"a '{rule.pay}' rule needs classes", file, f"{rk}.classes", [])
+            for j, name in enumerate(rule.classes):
+                if name in groups:
+                    continue
+                t = classes.get(name)
+                if t is None:
+                    raise _fail("unknown class or group", file, f"{rk}.classes[{j}]", name)
+                if t.notional is not None:
+                    raise _fail("an IO strip has no principal to pay", file, f"{rk}.classes[{j}]", name)
+                if rule.classes.count(name) > 1:
+                    raise _fail("a class appears twice in one rule", file, f"{rk}.classes[{j}]", name)
+        else:
+            if rule.target is not None or rule.classes:
+                raise _fail("a 'concurrent' rule takes a split, not target or classes", file, f"{rk}.classes", rule.classes)
+            if len(rule.split) < 2:
+                raise _fail("a 'concurrent' rule needs at least two sub-rules in split", file, f"{rk}.split", len(rule.split))
+            _check_rules(spec, rule.split, f"{rk}.split", file, nested=True)
+            total = sum(sub.percent or 0.0 for sub in rule.split)
+            if abs(total - 1.0) > 1e-12:
+                raise _fail(
+                    "the percents of a concurrent split must sum to 100%",
+                    file,
+                    f"{rk}.split",
+                    [sub.percent for sub in rule.split],
+                )
+
+
+def _check_program(spec: DealSpec, file: str | None) -> None:
+    """Groups, principal rules and accrual rules (the deal language)."""
+    if not spec.principal_rules:
+        for field in ("groups", "accrual_rules"):
+            if getattr(spec, field):
+                raise _fail(f"{field} need a [[principal_rules]] priority of payments", file, field, len(getattr(spec, field)))
+        return
+    names = [t.name for t in spec.tranches]
+    for i, t in enumerate(spec.tranches):
+        for field in _LEGACY_KEYS:
+            if field in t.model_fields_set and not (field == "principal" and t.principal == "none"):
+                raise _fail(
+                    f"with [[principal_rules]] the rules say how principal is paid: remove "
+                    f"'{field}' (planned balances and lockouts belong to [[groups]], Z "
+                    f"accrual to [[accrual_rules]])",
+                    file,
+                    f"tranches[{i}].{field}",
+                    getattr(t, field),
+                )
+    gnames = [g.name for g in spec.groups]
+    member_of: dict[str, str] = {}
+    for k, g in enumerate(spec.groups):
+        gk = f"groups[{k}]"
+        if g.name in gnames[:k]:
+            raise _fail("group names must be unique", file, f"{gk}.name", g.name)
+        if g.name in names or g.name == spec.residual:
+            raise _fail("a group cannot be named like a class", file, f"{gk}.name", g.name)
+        for j, c in enumerate(g.classes):
+            if c not in names:
+                raise _fail("unknown class", file, f"{gk}.classes[{j}]", c)
+            if spec.tranches[names.index(c)].notional is not None:
+                raise _fail("an IO strip cannot be in a group (it has no principal)", file, f"{gk}.classes[{j}]", c)
+            if c in member_of:
+                raise _fail(f"class already in group '{member_of[c]}'", file, f"{gk}.classes[{j}]", c)
+            member_of[c] = g.name
+        given = [g.band is not None, g.speed is not None, g.planned_balance is not None]
+        if g.kind == "none":
+            if any(given):
+                raise _fail("a group of kind 'none' has no schedule", file, f"{gk}.kind", g.kind)
+        elif g.kind == "pac":
+            if g.speed is not None:
+                raise _fail("a PAC group takes a band, not a speed", file, f"{gk}.speed", g.speed)
+            if (g.band is None) == (g.planned_balance is None):
+                raise _fail("a PAC group needs exactly one of band or planned_balance", file, f"{gk}.band", g.band)
+        elif (g.speed is None) == (g.planned_balance is None) or g.band is not None:
+            raise _fail("a TAC group needs exactly one of speed or planned_balance", file, f"{gk}.speed", g.speed)
+        if g.band is not None and not 0 < g.band[0] <= g.band[1]:
+            raise _fail("band must be [lower, upper] PSA with 0 < lower <= upper", file, f"{gk}.band", list(g.band))
+        if (g.band is not None or g.speed is not None) and not spec.pool.replines:
+            for field in ("balance", "wac", "net_coupon", "term"):
+                if getattr(spec.pool, field) is None:
+                    raise _fail("a band schedule needs the pool collateral", file, f"pool.{field}", None)
+        if g.planned_balance is not None:
+            longest = _collateral_months(spec)
+            if longest is not None and len(g.planned_balance) > longest:
+                raise _fail(
+                    f"the schedule is longer than the collateral ({longest} months left)",
+                    file,
+                    f"{gk}.planned_balance",
+                    f"{len(g.planned_balance)} periods",
+                )
+            for j, x in enumerate(g.planned_balance):
+                if x < 0:
+                    raise _fail("a planned balance cannot be negative", file, f"{gk}.planned_balance[{j}]", x)
+    _check_rules(spec, spec.principal_rules, "principal_rules", file)
+    planned: set[str] = set()
+    pending = list(spec.principal_rules) + [r for acc in spec.accrual_rules for r in acc.rules]
+    while pending:
+        rule = pending.pop()
+        if rule.pay == "planned" and rule.target is not None:
+            planned.add(rule.target)
+        pending.extend(rule.split)
+    for k, g in enumerate(spec.groups):
+        if g.kind != "none" and g.name not in planned:
+            raise _fail(
+                "a group with a schedule that no 'planned' rule pays (set kind = 'none', or "
+                "add a rule pay = 'planned' with this target)",
+                file,
+                f"groups[{k}].name",
+                g.name,
+            )
+    reached: set[str] = set()
+    for rule in spec.principal_rules:
+        for name in _rule_names(rule):
+            reached.add(name)
+    for g in spec.groups:
+        if g.name in reached:
+            reached.update(g.classes)
+    for i, t in enumerate(spec.tranches):
+        if t.notional is None and t.name not in reached:
+            raise _fail("a class paid by no principal rule", file, f"tranches[{i}].name", t.name)
+    zs = [t.name for t in spec.tranches if t.accrual]
+    seen: list[str] = []
+    for k, acc in enumerate(spec.accrual_rules):
+        ak = f"accrual_rules[{k}]"
+        if acc.z not in zs:
+            raise _fail("not an accrual (Z) class: set accrual = true on it", file, f"{ak}.z", acc.z)
+        if acc.z in seen:
+            raise _fail("this Z class already has accrual rules", file, f"{ak}.z", acc.z)
+        seen.append(acc.z)
+        _check_rules(spec, acc.rules, f"{ak}.rules", file)
+    for z in zs:
+        if z not in seen:
+            raise _fail(
+                "an accrual (Z) class needs [[accrual_rules]] saying where its accrual goes",
+                file,
+                f"tranches[{names.index(z)}].accrual",
+                True,
+            )
+    # accrual direction must not loop: Z1's accrual paying Z2 whose accrual pays Z1
+    groups = {g.name: g.classes for g in spec.groups}
+    edges: dict[str, set[str]] = {}
+    for acc in spec.accrual_rules:
+        out: set[str] = set()
+        for rule in acc.rules:
+            for name in _rule_names(rule):
+                out.update(groups.get(name, [name]))
+        edges[acc.z] = {c for c in out if c in zs and c != acc.z}
+    for start in zs:
+        stack = [(start, [start])]
+        while stack:
+            node, path = stack.pop()
+            for nxt in sorted(edges.get(node, ())):
+                if nxt == start:
+                    k = seen.index(start)
+                    raise _fail(
+                        "the accrual direction has a cycle", file, f"accrual_rules[{k}].rules", " -> ".join([*path, start])
+                    )
+                if nxt not in path:
+                    stack.append((nxt, [*path, nxt]))
+
+
+def _collateral_months(spec: DealSpec) -> int | None:
+    """Months the collateral still runs (the longest rep line's), if known."""
+    if spec.pool.replines:
+        return max((r.remaining_term or r.term - r.age) for r in spec.pool.replines)
+    if spec.pool.term is not None:
+        return spec.pool.term - spec.pool.age
+    return None
 
 
 def parse_deal(data: Mapping[str, Any], *, file: str | None = None) -> DealSpec:
@@ -412,6 +758,19 @@ def parse_deal(data: Mapping[str, Any], *, file: str | None = None) -> DealSpec:
         if len(exc.errors()) > 1:
             reason += f" (and {len(exc.errors()) - 1} more problem(s))"
         raise SpecError(reason, file=file, key=_key(loc) or "<root>", value=value) from None
+    pool = spec.pool
+    if pool.replines:
+        total = sum(r.balance for r in pool.replines)
+        if pool.balance is None:
+            spec = spec.model_copy(update={"pool": pool.model_copy(update={"balance": total})})
+        elif abs(pool.balance - total) > 1e-6 * total:
+            raise SpecError(
+                f"the rep lines sum to {total:,.2f}, not the pool balance", file=file, key="pool.balance", value=pool.balance
+            )
+        for k, r in enumerate(pool.replines):
+            if r.age >= r.term or (r.remaining_term is not None and r.remaining_term > r.term):
+                raise SpecError("age must be below term and remaining_term at most term", file=file,
+                                key=f"pool.replines[{k}].age", value=r.age)
     _check_references(spec, file)
     return spec.model_copy(update={"source": file})
 
@@ -466,9 +825,13 @@ def _close_example(name: str) -> str:
 
 def example_deal_path(name: str) -> Path:
     """Path of a shipped example deal (``'four_tranche'``, ``'senior_sub'``, ``'pac_io'``)."""
+    if name in LANGUAGE_EXAMPLES:
+        ref = resources.files("openmbs") / "examples" / "deals" / "language" / f"{name}.toml"
+        return Path(str(ref))
     if name not in EXAMPLE_DEALS:
         raise SpecError(
-            f"unknown example deal; choose one of {', '.join(EXAMPLE_DEALS)}{_close_example(name)}",
+            f"unknown example deal; choose one of {', '.join(EXAMPLE_DEALS + LANGUAGE_EXAMPLES)}"
+            f"{_close_example(name)}",
             key="name",
             value=name,
         )
@@ -501,7 +864,7 @@ def resolve_deal(deal: str | Path) -> DealSpec:
     """
     if Path(deal).exists():
         return load_deal(deal)
-    if str(deal) in EXAMPLE_DEALS:
+    if str(deal) in EXAMPLE_DEALS or str(deal) in LANGUAGE_EXAMPLES:
         return example_deal(str(deal))
     raise SpecError(
         f"neither an example deal ({', '.join(EXAMPLE_DEALS)}) nor a file{_close_example(str(deal))}",

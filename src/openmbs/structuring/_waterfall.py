@@ -22,12 +22,14 @@ from openmbs.structuring._exact import (
     CPN_FIXED,
     CPN_FIXED_CAPPED,
     CPN_FLOAT,
+    CPN_INVERSE,
     CPN_NETWAC,
     E_SEQUENTIAL,
     E_TRAP,
     E_TURBO,
     F_IO,
     F_Z,
+    NOTIONAL_GROUP,
     NOTIONAL_POOL,
     OP_FEES,
     OP_INTEREST,
@@ -820,6 +822,14 @@ def run_waterfall(
     if engine not in ("numba", "numpy"):
         raise InputError(f"engine must be 'numba' or 'numpy', got {engine!r}")
     ed = _resolve(deal, collections.original_balance)
+    if engine == "numpy" and (
+        ed.program or ed.multiplier or CPN_INVERSE in ed.coupon_kind or ed.excess_to >= 0
+        or any(r >= NOTIONAL_GROUP for r in ed.io_ref)
+    ):
+        raise InputError(
+            "engine='numpy' runs the fixed order only; this deal uses the deal language "
+            "(rules, groups, inverse floaters or multipliers): use engine='numba'"
+        )
     if engine == "numba":
         return _run_numba(ed, collections, kept)
     res = _run_numpy(ed, collections, "all" if any(k not in _CASHFLOW_TABLES for k in kept)
@@ -837,6 +847,7 @@ def _cash_in(c: Collections) -> FloatArray:
 
 
 def _run_numba(ed: ExactDeal, c: Collections, kept: tuple[str, ...]) -> WaterfallResult:
+    # not at the top: _kernel imports this module's field lists (an import cycle)
     from openmbs.structuring._kernel import pack, run_kernel
 
     # scenario-major (n_scenarios, n_periods) inputs, read as they are (no copies);

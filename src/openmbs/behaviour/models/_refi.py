@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from scipy.optimize import least_squares
 
 from openmbs.errors import AssumptionError, ConvergenceError, InputError
 
@@ -321,8 +322,6 @@ def calibrate_refi_model(
     Minimises the sum of squared CPR residuals with SciPy's trust-region reflective
     least squares, within the bounds of :data:`FITTABLE_PARAMETERS`.
     """
-    from scipy.optimize import least_squares
-
     obs = np.atleast_2d(np.asarray(observed_cpr, dtype=np.float64))
     if obs.ndim != 2:
         raise InputError(f"observed_cpr shape {obs.shape}: expected (n_cohorts, n_periods)")

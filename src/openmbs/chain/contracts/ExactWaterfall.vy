@@ -45,6 +45,10 @@ MARKER: constant(uint256) = 2**255
 VALUE: constant(uint256) = 2**255 - 1
 LOW64: constant(uint256) = 2**64 - 1
 SEALED: constant(uint256) = 2**127
+# @dev Every packed word below keeps one field in its high half (bits 128..) and one
+# in its low half (LOW128); trigger k's latch is bit LATCH_SHIFT + k of the state word.
+HIGH_HALF: constant(uint256) = 128
+LATCH_SHIFT: constant(uint256) = 64
 # nonzero flags in the state word (see `_state`)
 NZ_SW: constant(uint256) = 68
 NZ_CUM2: constant(uint256) = 76
@@ -63,15 +67,9 @@ PR_PRORATA: constant(uint256) = 2
 PR_PAC: constant(uint256) = 3
 PR_SUPPORT: constant(uint256) = 4
 
-# @dev The tranche flags (F_*), trigger effects (E_*) and reserve flags (R_*) are bit
-# flags kept as uint256 constants, not Vyper `flag` types: a `flag` field in
-# `ExactParams` would ABI-encode as the same uint256, but the decoder would then revert
-# on an unknown bit with no reason, before the constructor's `# dev: unknown tranche
-# flag` / `unknown trigger effect` / `unknown reserve flag` checks;
-# `ExactResult.effects` and `state_word(2)` return the effects as uint256; a
-# `convert` at each use adds code to a contract close to the EIP-170 size limit (its
-# runtime code plus the `PARAMS` immutable), and the table test pins these values to
-# `_exact.py` as integers.
+# @dev The tranche flags (F_*) stay uint256 constants: vyper 0.4.3 refuses arrays of
+# `flag` values ("arrays of ... are not allowed"), and `ExactParams.flags` is one per
+# tranche.
 F_IO: constant(uint256) = 1
 F_PO: constant(uint256) = 2
 F_Z: constant(uint256) = 4
@@ -82,12 +80,22 @@ T_IC: constant(uint256) = 2
 T_CUMLOSS: constant(uint256) = 3
 T_DELINQ: constant(uint256) = 4
 
-E_SEQUENTIAL: constant(uint256) = 1
-E_TRAP: constant(uint256) = 2
-E_TURBO: constant(uint256) = 4
+# @dev What a latched trigger does (`_exact.py`'s E_*: member k is bit k, so
+# SEQUENTIAL = 1, TRAP = 2, TURBO = 4, pinned by the table test). The parameters keep
+# one uint256 per trigger (`trig_effect`, checked below 8 by the constructor) for the
+# same reason as the tranche flags; the effects of the latched triggers are a
+# TriggerEffect, and ABI-encode as the same uint256 (`ExactResult.effects`).
+flag TriggerEffect:
+    SEQUENTIAL
+    TRAP
+    TURBO
 
-R_COVERS_INTEREST: constant(uint256) = 1
-R_COVERS_LOSSES: constant(uint256) = 2
+# @dev What the reserve may pay (`_exact.py`'s R_*: COVERS_INTEREST = 1,
+# COVERS_LOSSES = 2). `ExactParams.reserve_flags` is one: the ABI decoder refuses an
+# unknown bit at deployment (a bare revert; `compile_exact` never produces one).
+flag ReserveFlag:
+    COVERS_INTEREST
+    COVERS_LOSSES
 
 OP_FEES: constant(uint256) = 1
 OP_INTEREST: constant(uint256) = 2
@@ -128,7 +136,7 @@ struct ExactParams:
     reserve_initial: uint256
     reserve_floor: uint256
     reserve_pct: uint256
-    reserve_flags: uint256
+    reserve_flags: ReserveFlag
     n_triggers: uint256
     trig_test: uint256[MAX_TRIGGERS]
     trig_ref: uint256[MAX_TRIGGERS]
@@ -175,7 +183,7 @@ struct ExactResult:
     reserve_release: uint256
     reserve_balance: uint256
     trigger_failing: uint256[MAX_TRIGGERS]
-    effects: uint256
+    effects: TriggerEffect
     residual_paid: uint256
     dust: uint256
     dust_change: int256
@@ -200,7 +208,7 @@ struct Pay:
 struct Trig:
     latch: uint256[MAX_TRIGGERS]
     failing: uint256[MAX_TRIGGERS]
-    effects: uint256
+    effects: TriggerEffect
 
 
 # @dev The cash of the period: interest funds, principal funds, the reserve and the
@@ -236,7 +244,7 @@ struct Work:
     delinquent: uint256
     index_rate: uint256
     cum_loss: uint256
-    effects: uint256
+    effects: TriggerEffect
     netwac: uint256
     reserve_before: uint256
     dust_before: uint256
@@ -349,23 +357,23 @@ def __init__(p: ExactParams, deal_: address):
         assert p.face[i] <= LOW128  # dev: face too large
         assert p.coupon_kind[i] <= CPN_FIXED_CAPPED  # dev: unknown coupon kind
         assert p.rule[i] <= PR_SUPPORT  # dev: unknown principal rule
-        assert p.flags[i] < 8  # dev: unknown tranche flag
         assert p.rank_start[i] <= i and i < p.rank_end[i] and p.rank_end[i] <= n  # dev: bad rank
         assert p.group_start[i] <= i and i < p.group_end[i] and p.group_end[i] <= n  # dev: bad group
+        assert p.flags[i] < 8  # dev: unknown tranche flag
         if p.flags[i] & F_IO != 0:
             assert p.io_ref[i] == NOTIONAL_POOL or p.io_ref[i] < n  # dev: bad IO reference
             io |= 1 << i
         elif p.rule[i] != PR_NONE:
             bears |= 1 << i
         assert p.accretion_mask[i] < 2**n  # dev: bad accretion mask
-        self._bal_cum[i] = p.face[i] << 128
+        self._bal_cum[i] = p.face[i] << HIGH_HALF
         self._short_wd[i] = MARKER
         self._cum2[i] = MARKER
     for k: uint256 in range(p.n_triggers, bound=MAX_TRIGGERS):
         assert p.trig_test[k] >= T_OC and p.trig_test[k] <= T_DELINQ  # dev: unknown trigger test
         assert p.trig_ref[k] < n  # dev: bad trigger tranche
+        # (so the `convert` to TriggerEffect in `_test_triggers` never reverts)
         assert p.trig_effect[k] < 8  # dev: unknown trigger effect
-    assert p.reserve_flags < 4  # dev: unknown reserve flag
     PARAMS = p
     N_TRANCHES = n
     N_FEES = p.n_fees
@@ -374,7 +382,7 @@ def __init__(p: ExactParams, deal_: address):
     IO_STRIPS = io
     deployer = msg.sender
     deal = deal_
-    self._state = p.reserve_initial << 128
+    self._state = p.reserve_initial << HIGH_HALF
     self._loss_dust = MARKER
     for k: uint256 in range(p.n_fees, bound=MAX_FEES):
         self._fee_short[k] = MARKER
@@ -385,6 +393,9 @@ def set_pac_schedule(i: uint256, schedule: DynArray[uint256, MAX_PAC]):
     """
     @notice Load a PAC class's scheduled ending balances (periods 1, 2, ...).
     @dev Deployer only, before `seal`.
+    @param i The PAC tranche's index.
+    @param schedule Its scheduled ending balance after each period, in settlement
+           base units.
     """
     assert msg.sender == deployer  # dev: only deployer
     assert self._state & SEALED == 0  # dev: sealed
@@ -605,7 +616,7 @@ def _test_triggers(
     t.latch = latch
     n: uint256 = N_TRANCHES
     bears: uint256 = PRINCIPAL_BEARERS
-    effects: uint256 = 0
+    effects: TriggerEffect = empty(TriggerEffect)
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         test: uint256 = PARAMS.trig_test[k]
         thr: uint256 = PARAMS.trig_threshold[k]
@@ -638,7 +649,7 @@ def _test_triggers(
         else:
             t.latch[k] = 0
         if t.latch[k] == 1:
-            effects |= PARAMS.trig_effect[k]
+            effects |= convert(PARAMS.trig_effect[k], TriggerEffect)
     t.effects = effects
     return t
 
@@ -705,7 +716,7 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
             it.due[i] = due
             total += due
         ifunds: uint256 = c.ifunds
-        if total > ifunds and PARAMS.reserve_flags & R_COVERS_INTEREST != 0:
+        if total > ifunds and ReserveFlag.COVERS_INTEREST in PARAMS.reserve_flags:
             draw: uint256 = min(c.reserve, total - ifunds)
             c.reserve -= draw
             c.rdraw += draw
@@ -803,7 +814,7 @@ def _step_reserve_loss(pay_: Pay, reserve: uint256, rdraw: uint256, deficiency: 
          the deficiency.
     @return (balances and principal paid, reserve, reserve drawn)
     """
-    if PARAMS.reserve_flags & R_COVERS_LOSSES == 0:
+    if ReserveFlag.COVERS_LOSSES not in PARAMS.reserve_flags:
         return pay_, reserve, rdraw
     draw: uint256 = min(reserve, deficiency)
     if draw == 0:
@@ -860,7 +871,7 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
 
 @internal
 @view
-def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: uint256, period: uint256, effects: uint256) -> (Pay, uint256, uint256, uint256):
+def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: uint256, period: uint256, effects: TriggerEffect) -> (Pay, uint256, uint256, uint256):
     """
     @dev `_step_trigger_xs`: under a latched TURBO trigger, excess interest pays
          principal sequentially; under a TRAP trigger, what is left goes to the
@@ -869,10 +880,10 @@ def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: ui
     """
     pay: Pay = pay_
     ifunds: uint256 = ifunds_
-    if effects & E_TURBO != 0:
+    if TriggerEffect.TURBO in effects:
         pay = self._distribute(pay, period, ifunds, True)
         ifunds = pay.left
-    if effects & E_TRAP != 0:
+    if TriggerEffect.TRAP in effects:
         return pay, 0, reserve + ifunds, rdeposit + ifunds
     return pay, ifunds, reserve, rdeposit
 
@@ -949,13 +960,13 @@ def _apply(rem: ExactRemittance) -> Work:
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         packed: uint256 = self._bal_cum[i]
         old_bc[i] = packed
-        b: uint256 = packed >> 128
+        b: uint256 = packed >> HIGH_HALF
         w.pay.bal[i] = b
         w.beg[i] = b
         cum_i[i] = packed & LOW128
         if (word >> (NZ_SW + i)) & 1 == 1:
             packed = self._short_wd[i]
-            w.it.short[i] = (packed >> 128) & LOW127
+            w.it.short[i] = (packed >> HIGH_HALF) & LOW127
             w.wd[i] = packed & LOW128
         if (word >> (NZ_CUM2 + i)) & 1 == 1:
             cum_2[i] = self._cum2[i] & VALUE
@@ -963,14 +974,14 @@ def _apply(rem: ExactRemittance) -> Work:
         if (word >> (NZ_FEE + k)) & 1 == 1:
             w.fee_short[k] = self._fee_short[k] & VALUE
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-        w.trig.latch[k] = (word >> (64 + k)) & 1
-    w.cash.reserve = word >> 128
+        w.trig.latch[k] = (word >> (LATCH_SHIFT + k)) & 1
+    w.cash.reserve = word >> HIGH_HALF
     w.reserve_before = w.cash.reserve
     old_ld: uint256 = 0
     if (word >> NZ_LD) & 1 == 1:
         old_ld = self._loss_dust & VALUE
     # ---- cumulative loss, net of subsequent recoveries, never below 0
-    gross: uint256 = ((old_ld >> 128) & LOW127) + rem.realized_losses
+    gross: uint256 = ((old_ld >> HIGH_HALF) & LOW127) + rem.realized_losses
     w.cum_loss = gross - min(gross, rem.subsequent_recoveries)
     w.cash.dust = old_ld & LOW128
     w.dust_before = w.cash.dust
@@ -987,7 +998,7 @@ def _apply(rem: ExactRemittance) -> Work:
             w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
     w.effects = w.trig.effects
-    sequential: bool = w.effects & E_SEQUENTIAL != 0
+    sequential: bool = TriggerEffect.SEQUENTIAL in w.effects
     # ---- _held: any trigger latched (the reserve does not step down)
     held: bool = False
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
@@ -1022,7 +1033,7 @@ def _apply(rem: ExactRemittance) -> Work:
             if d != 0:
                 w.pay.bal, w.loss, w.wd = self._step_writedown(w.pay.bal, w.loss, w.wd, d)
         elif op == OP_TRIGGER_XS:
-            if w.effects & (E_TURBO | E_TRAP) != 0:
+            if w.effects & (TriggerEffect.TURBO | TriggerEffect.TRAP) != empty(TriggerEffect):
                 w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_trigger_xs(w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.period, w.effects)
         elif op == OP_RESERVE_TOPUP:
             w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_reserve_topup(w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.pool_end)
@@ -1043,19 +1054,19 @@ def _apply(rem: ExactRemittance) -> Work:
     assert rem.period <= LOW64 and w.cash.reserve <= LOW128  # dev: period or reserve too large
     flags: uint256 = 0
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-        flags |= w.trig.latch[k] << (64 + k)
+        flags |= w.trig.latch[k] << (LATCH_SHIFT + k)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         f: uint256 = PARAMS.face[i]
         b: uint256 = w.pay.bal[i]
         ci: uint256 = cum_i[i] + w.it.paid[i]
         assert b <= LOW128 and ci <= LOW128  # dev: balance too large
-        packed: uint256 = (b << 128) | ci
+        packed: uint256 = (b << HIGH_HALF) | ci
         if packed != old_bc[i]:
             self._bal_cum[i] = packed
         sf: uint256 = w.it.short[i]
         v: uint256 = w.wd[i]
         assert sf <= LOW127 and v <= LOW128  # dev: shortfall too large
-        packed = (sf << 128) | v
+        packed = (sf << HIGH_HALF) | v
         if packed != 0:
             flags |= 1 << (NZ_SW + i)
         if (word >> (NZ_SW + i)) & 1 == 1 or packed != 0:
@@ -1066,10 +1077,10 @@ def _apply(rem: ExactRemittance) -> Work:
             cp = c2 + w.pay.paid[i]
             c2 = cp
         else:
-            cl: uint256 = ((c2 >> 128) & LOW127) + w.loss[i]
+            cl: uint256 = ((c2 >> HIGH_HALF) & LOW127) + w.loss[i]
             cw: uint256 = (c2 & LOW128) + w.writeup[i] + w.it.accreted[i]
             assert cl <= LOW127 and cw <= LOW128  # dev: cumulative too large
-            c2 = (cl << 128) | cw
+            c2 = (cl << HIGH_HALF) | cw
             cp = f + cw - cl - b
             if c2 != 0 and f != 0:
                 w.idx_l[i] = cl * WAD // f
@@ -1091,12 +1102,12 @@ def _apply(rem: ExactRemittance) -> Work:
             assert v <= VALUE  # dev: fee shortfall too large
             self._fee_short[k] = MARKER | v
     assert w.cum_loss <= LOW127 and w.cash.dust <= LOW128  # dev: loss too large
-    ld: uint256 = (w.cum_loss << 128) | w.cash.dust
+    ld: uint256 = (w.cum_loss << HIGH_HALF) | w.cash.dust
     if ld != old_ld:
         self._loss_dust = MARKER | ld
     if ld != 0:
         flags |= 1 << NZ_LD
-    self._state = (w.cash.reserve << 128) | SEALED | flags | rem.period
+    self._state = (w.cash.reserve << HIGH_HALF) | SEALED | flags | rem.period
     return w
 
 
@@ -1224,7 +1235,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     a.reserve_balance = w.cash.reserve + w.cash.dust
     a.state[0] = w.cum_loss
     a.state[1] = r.period
-    a.state[2] = latch_bits | (w.effects << 8)
+    a.state[2] = latch_bits | (convert(w.effects, uint256) << 8)
     a.state[3] = w.cash.dust
     return a
 
@@ -1249,10 +1260,10 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
         if (IO_STRIPS >> i) & 1 == 1:
             cum = c2
         else:
-            cum = f + (c2 & LOW128) - ((c2 >> 128) & LOW127) - (self._bal_cum[i] >> 128)
+            cum = f + (c2 & LOW128) - ((c2 >> HIGH_HALF) & LOW127) - (self._bal_cum[i] >> HIGH_HALF)
     elif kind == 2:
         if (IO_STRIPS >> i) & 1 == 0:
-            cum = (c2 >> 128) & LOW127
+            cum = (c2 >> HIGH_HALF) & LOW127
     elif kind == 3:
         if (IO_STRIPS >> i) & 1 == 0:
             cum = c2 & LOW128
@@ -1270,18 +1281,18 @@ def state_word(w: uint256) -> uint256:
     @return uint256 The word.
     """
     if w == 0:
-        return (self._loss_dust >> 128) & LOW127
+        return (self._loss_dust >> HIGH_HALF) & LOW127
     word: uint256 = self._state
     if w == 1:
         return word & LOW64
     if w == 2:
         bits: uint256 = 0
-        effects: uint256 = 0
+        effects: TriggerEffect = empty(TriggerEffect)
         for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-            if (word >> (64 + k)) & 1 == 1:
+            if (word >> (LATCH_SHIFT + k)) & 1 == 1:
                 bits |= 1 << k
-                effects |= PARAMS.trig_effect[k]
-        return bits | (effects << 8)
+                effects |= convert(PARAMS.trig_effect[k], TriggerEffect)
+        return bits | (convert(effects, uint256) << 8)
     if w == 3:
         return self._loss_dust & LOW128
     return 0
@@ -1293,6 +1304,10 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
     """
     @notice Per-unit index and carry of tranche `i`: kind 0 interest, 1 principal,
             2 loss, 3 write-up (and Z accretion).
+    @param kind The index kind (0..3).
+    @param i The tranche index.
+    @return (uint256, uint256) (index per unit of original face scaled 1e18, the
+            remainder carried to the next period).
     """
     assert kind < 4 and i < MAX_TRANCHES  # dev: bad index
     return self._index_carry(kind, i)
@@ -1303,6 +1318,7 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
 def sealed() -> bool:
     """
     @notice Whether the set-up is over (`allocate` / `apply` may run).
+    @return bool True once sealed.
     """
     return self._state & SEALED != 0
 
@@ -1312,6 +1328,7 @@ def sealed() -> bool:
 def period() -> uint256:
     """
     @notice The last period applied (0 before the first).
+    @return uint256 The period.
     """
     return self._state & LOW64
 
@@ -1321,6 +1338,8 @@ def period() -> uint256:
 def writedown(i: uint256) -> uint256:
     """
     @notice Face of tranche `i` written off and not yet written back up.
+    @param i The tranche index.
+    @return uint256 The amount, in settlement base units.
     """
     return self._short_wd[i] & LOW128
 
@@ -1330,6 +1349,8 @@ def writedown(i: uint256) -> uint256:
 def fee_shortfall(k: uint256) -> uint256:
     """
     @notice Unpaid fee `k` carried forward.
+    @param k The fee index.
+    @return uint256 The amount, in settlement base units.
     """
     return self._fee_short[k] & VALUE
 
@@ -1340,8 +1361,9 @@ def reserve() -> uint256:
     """
     @notice The reserve account (the exact engine's; the deal's reserve account also
             holds the dust).
+    @return uint256 The reserve, in settlement base units.
     """
-    return self._state >> 128
+    return self._state >> HIGH_HALF
 
 
 @external
@@ -1349,8 +1371,10 @@ def reserve() -> uint256:
 def latch(k: uint256) -> uint256:
     """
     @notice 1 while trigger `k` is latched.
+    @param k The trigger index.
+    @return uint256 1 if latched, else 0.
     """
-    return (self._state >> (64 + k)) & 1
+    return (self._state >> (LATCH_SHIFT + k)) & 1
 
 
 @external
@@ -1358,8 +1382,9 @@ def latch(k: uint256) -> uint256:
 def cum_loss() -> uint256:
     """
     @notice Net cumulative loss: realized losses less subsequent recoveries, at least 0.
+    @return uint256 The loss, in settlement base units.
     """
-    return (self._loss_dust >> 128) & LOW127
+    return (self._loss_dust >> HIGH_HALF) & LOW127
 
 
 @external
@@ -1367,6 +1392,7 @@ def cum_loss() -> uint256:
 def dust() -> uint256:
     """
     @notice Interest-shortfall rounding units held for the residual holder.
+    @return uint256 The dust, in settlement base units.
     """
     return self._loss_dust & LOW128
 
@@ -1376,8 +1402,10 @@ def dust() -> uint256:
 def tranche_balance(i: uint256) -> uint256:
     """
     @notice Current face of tranche `i` (an IO strip's current notional).
+    @param i The tranche index.
+    @return uint256 The balance, in settlement base units.
     """
-    return self._bal_cum[i] >> 128
+    return self._bal_cum[i] >> HIGH_HALF
 
 
 @external
@@ -1385,8 +1413,10 @@ def tranche_balance(i: uint256) -> uint256:
 def shortfall(i: uint256) -> uint256:
     """
     @notice Unpaid interest of tranche `i` carried forward.
+    @param i The tranche index.
+    @return uint256 The shortfall, in settlement base units.
     """
-    return (self._short_wd[i] >> 128) & LOW127
+    return (self._short_wd[i] >> HIGH_HALF) & LOW127
 
 
 @external
@@ -1394,23 +1424,24 @@ def shortfall(i: uint256) -> uint256:
 def get_state() -> ExactStateOut:
     """
     @notice The whole stored state (`ExactState`), arrays padded with zeros.
+    @return ExactStateOut The state.
     """
     out: ExactStateOut = empty(ExactStateOut)
     word: uint256 = self._state
     out.period = word & LOW64
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
-        out.balance[i] = self._bal_cum[i] >> 128
+        out.balance[i] = self._bal_cum[i] >> HIGH_HALF
         packed: uint256 = self._short_wd[i]
-        out.shortfall[i] = (packed >> 128) & LOW127
+        out.shortfall[i] = (packed >> HIGH_HALF) & LOW127
         out.writedown[i] = packed & LOW128
         for kind: uint256 in range(4):
             out.index[kind][i], out.carry[kind][i] = self._index_carry(kind, i)
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
         out.fee_shortfall[k] = self._fee_short[k] & VALUE
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-        out.latch[k] = (word >> (64 + k)) & 1
-    out.reserve = word >> 128
-    out.cum_loss = (self._loss_dust >> 128) & LOW127
+        out.latch[k] = (word >> (LATCH_SHIFT + k)) & 1
+    out.reserve = word >> HIGH_HALF
+    out.cum_loss = (self._loss_dust >> HIGH_HALF) & LOW127
     out.dust = self._loss_dust & LOW128
     return out
 
@@ -1420,6 +1451,8 @@ def get_state() -> ExactStateOut:
 def pac_schedule_of(i: uint256) -> DynArray[uint256, MAX_PAC]:
     """
     @notice The PAC schedule loaded for tranche `i`.
+    @param i The tranche index.
+    @return DynArray The scheduled ending balances (empty for a non-PAC class).
     """
     return self.pac_schedule[i]
 
@@ -1429,5 +1462,6 @@ def pac_schedule_of(i: uint256) -> DynArray[uint256, MAX_PAC]:
 def params() -> ExactParams:
     """
     @notice The deal parameters.
+    @return ExactParams The flat integer parameters of `compile_exact`.
     """
     return PARAMS

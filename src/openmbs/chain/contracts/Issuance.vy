@@ -73,6 +73,12 @@ _PAID_MASK: constant(uint256) = 2**160 - 1
 
 # ---------------------------------------------------------------- EVENTS
 
+# @dev NatSpec of events, in comments (vyper 0.4.3's userdoc/devdoc cover functions
+# only). Amounts in base units.
+# @notice An investor subscribed face of a tranche and paid for it.
+# @param investor The investor. @param tranche The tranche index. @param amount Face
+#        subscribed. @param paid Cash paid. @param total_for_tranche Face subscribed
+#        in the tranche so far.
 event Subscribed:
     investor: indexed(address)
     tranche: indexed(uint256)
@@ -80,24 +86,37 @@ event Subscribed:
     paid: uint256
     total_for_tranche: uint256
 
+# @notice The offering closed: tokens minted, reserve funded, seller credited.
+# @param seller The seller. @param proceeds All subscription cash.
+# @param reserve_funded Moved to the deal's reserve. @param seller_owed Credited to
+#        the seller.
 event OfferingClosed:
     seller: address
     proceeds: uint256
     reserve_funded: uint256
     seller_owed: uint256
 
+# @notice The offering failed; depositors may withdraw.
+# @param timestamp The block time.
 event OfferingFailed:
     timestamp: uint256
 
+# @notice An investor pulled its tokens of a tranche.
+# @param investor The investor. @param tranche The tranche index. @param tokens Tokens
+#        delivered.
 event Settled:
     investor: indexed(address)
     tranche: indexed(uint256)
     tokens: uint256
 
+# @notice A depositor took back its cash after a failed offering.
+# @param investor The depositor. @param amount Refunded.
 event Withdrawn:
     investor: indexed(address)
     amount: uint256
 
+# @notice The seller pulled its proceeds.
+# @param seller The seller. @param receiver Where they went. @param amount Paid.
 event ProceedsWithdrawn:
     seller: indexed(address)
     receiver: address
@@ -105,6 +124,8 @@ event ProceedsWithdrawn:
 
 # ---------------------------------------------------------------- STORAGE
 
+# @dev The deal, its settlement asset, the seller credited the proceeds, and the
+# subscription window (unix seconds, both ends included).
 deal: public(immutable(address))
 settlement: public(immutable(IERC20))
 seller: public(immutable(address))
@@ -112,11 +133,14 @@ opens_at: public(immutable(uint256))
 closes_at: public(immutable(uint256))
 # @dev After this time an offering that has not closed can only fail.
 close_deadline: public(immutable(uint256))
+# @dev Least face per investor and tranche (waived for the subscription that fills
+# the tranche).
 minimum_subscription: public(immutable(uint256))
 # @dev Per tranche: the settlement asset paid per unit of face (or notional),
 # scaled 1e18 (1e18 = par).
 offering_price: public(immutable(uint256[MAX_TRANCHES]))
 
+# @dev OPEN (0), CLOSED (1) or FAILED (2).
 state: public(uint256)
 # @dev Set by the first deposit once the deal's wiring has been checked.
 wired: public(bool)

@@ -20,7 +20,8 @@
         attestors are trusted (docs/chain.md, "Trust model").
         The signed digest is bound to the chain id, this contract, the period and
         the deadline after which the attestations are refused.
-        Attestor set, quorum and bounds change only through the timelock.
+        Attestor set, quorum and bounds change only with DEFAULT_ADMIN_ROLE, which
+        the timelock holds (docs/chain.md, "Authority model").
 """
 
 # ---------------------------------------------------------------- IMPORTS
@@ -72,6 +73,11 @@ REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
 
 # ---------------------------------------------------------------- EVENTS
 
+# @dev NatSpec of events, in comments (vyper 0.4.3's userdoc/devdoc cover functions only).
+# @notice A report passed every check and was handed to the deal.
+# @param period The period. @param digest The EIP-712 digest signed.
+# @param loan_tape_root The loan tape's Merkle root. @param report The report.
+# @param signers The attestors whose signatures were counted.
 event RemittanceAccepted:
     period: indexed(uint256)
     digest: bytes32
@@ -79,24 +85,35 @@ event RemittanceAccepted:
     report: deal_types.RemittanceReport
     signers: DynArray[address, MAX_ATTESTORS]
 
+# @notice An attestor was added or removed.
+# @param attestor The attestor. @param active True if added.
+# @param attestor_count The number of attestors after the change.
 event AttestorSet:
     attestor: indexed(address)
     active: bool
     attestor_count: uint256
 
+# @notice The number of signatures required changed.
+# @param quorum The new quorum.
 event QuorumSet:
     quorum: uint256
 
+# @notice The bounds on reported figures changed (1e18 = 100%).
+# @param max_annual_rate Bound on the implied annual interest rate.
+# @param max_index_change Largest move of the index rate in one period.
 event BoundsSet:
     max_annual_rate: uint256
     max_index_change: uint256
 
 # ---------------------------------------------------------------- STORAGE
 
+# @dev The deal (receives the cash and the report), its settlement asset and its
+# governance timelock (given DEFAULT_ADMIN_ROLE here at deployment).
 deal: public(immutable(address))
 settlement: public(immutable(IERC20))
 timelock: public(immutable(address))
 
+# @dev The attestor set and its size.
 is_attestor: public(HashMap[address, bool])
 attestor_count: public(uint256)
 
@@ -115,13 +132,31 @@ _delinquency: uint256
 # @dev Packed progress: last period (high 64 bits), loan count (next 64 bits), last
 # ending balance (low 128 bits).
 _progress: uint256
+# @dev Per period: the Merkle root of the loan-level tape (`verify_loan`).
 loan_tape_root: public(HashMap[uint256, bytes32])
 # @dev Losses reported to date less subsequent recoveries reported to date: the bound
 # on a period's subsequent recoveries.
 unrecovered_losses: public(uint256)
 
-_LOW128: constant(uint256) = 2**128 - 1
-_LOW64: constant(uint256) = 2**64 - 1
+# @dev The fields of the packed words above. Cold paths (views, governance) read
+# them through the helpers under PACKED STORAGE; `submit` and `_check_figures` read
+# them inline with the same constants (vyper 0.4.3 does not inline internal
+# functions: each call costs about 140 gas on the remittance's 250k budget).
+# `_bounds`: quorum (bits 248..255) | max annual rate (128..191) | max index move
+# (64..127) | last index rate (0..63).
+_QUORUM_SHIFT: constant(uint256) = 248
+_QUORUM_CLEAR: constant(uint256) = 2**248 - 1
+_MAX_RATE_SHIFT: constant(uint256) = 128
+_INDEX_BAND_SHIFT: constant(uint256) = 64
+_RATE_MAX: constant(uint256) = 2**64 - 1
+# `_delinquency`: 30-59 day balance (bits 128..255) | 60+ day balance (0..127).
+_DELINQUENT_30_SHIFT: constant(uint256) = 128
+_BALANCE_MAX: constant(uint256) = 2**128 - 1
+# `_progress`: last period (bits 192..255) | loan count (128..191) | last ending
+# balance (0..127).
+_PERIOD_SHIFT: constant(uint256) = 192
+_LOAN_COUNT_SHIFT: constant(uint256) = 128
+_COUNT_MAX: constant(uint256) = 2**64 - 1
 
 
 # ---------------------------------------------------------------- CONSTRUCTOR
@@ -164,14 +199,14 @@ def __init__(
         log AttestorSet(attestor=a, active=True, attestor_count=self.attestor_count + 1)
         self.attestor_count += 1
     self._check_quorum(quorum_, len(attestors_))
-    self._bounds = quorum_ << 248
+    self._bounds = self._with_quorum(0, quorum_)
     log QuorumSet(quorum=quorum_)
-    assert initial_index_rate_ <= _LOW64  # dev: figure too large
+    assert initial_index_rate_ <= _RATE_MAX  # dev: figure too large
     self._set_bounds(max_annual_rate_, max_index_change_, initial_index_rate_)
-    self._delinquency = self._pack_delinquency(
+    self._delinquency = self._delinquency_word(
         initial_delinquent_[0], initial_delinquent_[1] + initial_delinquent_[2]
     )
-    self._progress = self._pack(0, initial_loan_count_, staticcall IDeal(deal_).initial_pool_balance())
+    self._progress = self._progress_word(0, initial_loan_count_, staticcall IDeal(deal_).initial_pool_balance())
     access_control._grant_role(access_control.DEFAULT_ADMIN_ROLE, timelock)
     access_control._grant_role(SERVICER_ROLE, servicer_)
     access_control._revoke_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
@@ -198,22 +233,22 @@ def submit(
     access_control._check_role(SERVICER_ROLE, msg.sender)
     assert block.timestamp <= deadline  # dev: attestation expired
     progress: uint256 = self._progress
-    assert report.period == (progress >> 192) + 1  # dev: period out of order
+    assert report.period == (progress >> _PERIOD_SHIFT) + 1  # dev: period out of order
     bounds: uint256 = self._bounds
     delinquency: uint256 = self._delinquency
     self._check_figures(report, progress, bounds, delinquency)
     digest: bytes32 = self._digest(report, deadline)
-    signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> 248)
+    signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> _QUORUM_SHIFT)
 
-    self._progress = self._pack(report.period, report.loan_count, report.ending_balance)
-    new_delinquency: uint256 = self._pack_delinquency(
+    self._progress = self._progress_word(report.period, report.loan_count, report.ending_balance)
+    new_delinquency: uint256 = self._delinquency_word(
         report.delinquent_30, report.delinquent_60 + report.delinquent_90_plus
     )
     if new_delinquency != delinquency:
         self._delinquency = new_delinquency
-    if report.index_rate != bounds & _LOW64:
-        assert report.index_rate <= _LOW64  # dev: figure too large
-        self._bounds = (bounds & ~_LOW64) | report.index_rate
+    if report.index_rate != bounds & _RATE_MAX:
+        assert report.index_rate <= _RATE_MAX  # dev: figure too large
+        self._bounds = (bounds & ~_RATE_MAX) | report.index_rate
     self.loan_tape_root[report.period] = report.loan_tape_root
     if report.losses != 0 or report.subsequent_recoveries != 0:
         self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
@@ -232,11 +267,13 @@ def submit(
 @internal
 @view
 def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: uint256, delinquency: uint256):
-    last_30: uint256 = delinquency >> 128
-    last_60_plus: uint256 = delinquency & _LOW128
+    last_30: uint256 = delinquency >> _DELINQUENT_30_SHIFT
+    last_60_plus: uint256 = delinquency & _BALANCE_MAX
     liquidated: uint256 = r.losses + r.recoveries
-    last_index: uint256 = bounds & _LOW64
-    assert r.beginning_balance == progress & _LOW128  # dev: beginning balance != last ending balance
+    last_index: uint256 = bounds & _RATE_MAX
+    max_rate: uint256 = (bounds >> _MAX_RATE_SHIFT) & _RATE_MAX
+    band: uint256 = (bounds >> _INDEX_BAND_SHIFT) & _RATE_MAX
+    assert r.beginning_balance == progress & _BALANCE_MAX  # dev: beginning balance != last ending balance
     assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash != collections
     # Subsequent recoveries come from loans already written off.
     if r.subsequent_recoveries != 0:
@@ -257,10 +294,10 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: ui
     # at most MAX_ARREARS_MONTHS on what left 60+ without being liquidated); the two
     # differences are >= 0 by the roll checks above.
     arrears: uint256 = (last_30 - r.delinquent_60) + MAX_ARREARS_MONTHS * (last_60_plus - r.delinquent_90_plus - liquidated)
-    assert r.interest * 12 * WAD <= (r.beginning_balance + arrears) * ((bounds >> 128) & _LOW64)  # dev: interest above balance x max rate
-    assert r.loan_count <= (progress >> 128) & _LOW64  # dev: loan count grew
-    assert r.index_rate <= last_index + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
-    assert last_index <= r.index_rate + ((bounds >> 64) & _LOW64)  # dev: index moved more than the band
+    assert r.interest * 12 * WAD <= (r.beginning_balance + arrears) * max_rate  # dev: interest above balance x max rate
+    assert r.loan_count <= (progress >> _LOAN_COUNT_SHIFT) & _COUNT_MAX  # dev: loan count grew
+    assert r.index_rate <= last_index + band  # dev: index moved more than the band
+    assert last_index <= r.index_rate + band  # dev: index moved more than the band
     assert r.loan_tape_root != empty(bytes32)  # dev: empty loan tape root
 
 
@@ -302,7 +339,7 @@ def last_period() -> uint256:
     @notice The last period accepted (0 before the first report).
     @return uint256 The period.
     """
-    return self._progress >> 192
+    return self._period_of(self._progress)
 
 
 @external
@@ -312,7 +349,7 @@ def last_loan_count() -> uint256:
     @notice Loan count of the last report (at cut-off before the first).
     @return uint256 The count.
     """
-    return (self._progress >> 128) & _LOW64
+    return self._loan_count_of(self._progress)
 
 
 @external
@@ -322,7 +359,7 @@ def last_ending_balance() -> uint256:
     @notice Pool ending balance of the last report (cut-off balance before the first).
     @return uint256 The balance, in settlement base units.
     """
-    return self._progress & _LOW128
+    return self._ending_balance_of(self._progress)
 
 
 @external
@@ -332,7 +369,7 @@ def max_annual_rate() -> uint256:
     @notice Bound on the annual interest rate implied by a report (1e18 = 100%).
     @return uint256 The bound.
     """
-    return (self._bounds >> 128) & _LOW64
+    return self._max_rate_of(self._bounds)
 
 
 @external
@@ -342,7 +379,7 @@ def quorum() -> uint256:
     @notice Signatures required (M of N).
     @return uint256 The quorum.
     """
-    return self._bounds >> 248
+    return self._quorum_of(self._bounds)
 
 
 @external
@@ -352,7 +389,7 @@ def max_index_change() -> uint256:
     @notice Largest move of the index rate from one report to the next (1e18 = 100%).
     @return uint256 The band.
     """
-    return (self._bounds >> 64) & _LOW64
+    return self._index_band_of(self._bounds)
 
 
 @external
@@ -362,7 +399,7 @@ def last_index_rate() -> uint256:
     @notice Index rate of the last report (at cut-off before the first; 1e18 = 100%).
     @return uint256 The rate.
     """
-    return self._bounds & _LOW64
+    return self._index_rate_of(self._bounds)
 
 
 @external
@@ -373,7 +410,7 @@ def last_delinquent_30() -> uint256:
             the first): the bound on the next report's 60-89 day balance.
     @return uint256 The balance, in settlement base units.
     """
-    return self._delinquency >> 128
+    return self._delinquent_30_of(self._delinquency)
 
 
 @external
@@ -385,7 +422,7 @@ def last_seriously_delinquent() -> uint256:
             report's 90+ balance plus its losses and liquidation recoveries.
     @return uint256 The balance, in settlement base units.
     """
-    return self._delinquency & _LOW128
+    return self._delinquent_60_plus_of(self._delinquency)
 
 
 @external
@@ -403,7 +440,7 @@ def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes
 
 @external
 @view
-def verifyLoan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
+def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
     """
     @notice Whether the loan record whose hash is `record_hash` belongs to the
             loan-level tape of `period` (sorted-pair keccak256 Merkle proof against
@@ -440,12 +477,12 @@ def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
 @external
 def set_attestor(attestor: address, active: bool):
     """
-    @notice Add or remove an attestor. Timelock only; the set holds at most
+    @notice Add or remove an attestor. DEFAULT_ADMIN_ROLE (the timelock); the set holds at most
             MAX_ATTESTORS (what `submit` accepts) and the quorum must stay reachable.
     @param attestor The attestor.
     @param active True to add, False to remove.
     """
-    assert msg.sender == timelock  # dev: only timelock
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert attestor != empty(address)  # dev: zero attestor
     assert self.is_attestor[attestor] != active  # dev: no change
     self.is_attestor[attestor] = active
@@ -454,32 +491,33 @@ def set_attestor(attestor: address, active: bool):
         assert self.attestor_count <= MAX_ATTESTORS  # dev: too many attestors
     else:
         self.attestor_count -= 1
-        assert self.attestor_count >= self._bounds >> 248  # dev: quorum unreachable
+        assert self.attestor_count >= self._quorum_of(self._bounds)  # dev: quorum unreachable
     log AttestorSet(attestor=attestor, active=active, attestor_count=self.attestor_count)
 
 
 @external
 def set_quorum(quorum_: uint256):
     """
-    @notice Change the number of signatures required. Timelock only.
+    @notice Change the number of signatures required. DEFAULT_ADMIN_ROLE (the
+            timelock).
     @param quorum_ The new quorum (1..attestor_count; at most MAX_ATTESTORS, the
            signatures `submit` accepts).
     """
-    assert msg.sender == timelock  # dev: only timelock
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     self._check_quorum(quorum_, self.attestor_count)
-    self._bounds = (quorum_ << 248) | (self._bounds & (2**248 - 1))
+    self._bounds = self._with_quorum(self._bounds, quorum_)
     log QuorumSet(quorum=quorum_)
 
 
 @external
 def set_bounds(max_annual_rate_: uint256, max_index_change_: uint256):
     """
-    @notice Change the bounds on reported figures. Timelock only.
+    @notice Change the bounds on reported figures. DEFAULT_ADMIN_ROLE (the timelock).
     @param max_annual_rate_ Bound on the implied annual interest rate (1e18 = 100%).
     @param max_index_change_ Largest move of the index rate in one period (1e18 = 100%).
     """
-    assert msg.sender == timelock  # dev: only timelock
-    self._set_bounds(max_annual_rate_, max_index_change_, self._bounds & _LOW64)
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    self._set_bounds(max_annual_rate_, max_index_change_, self._index_rate_of(self._bounds))
 
 
 @internal
@@ -492,20 +530,101 @@ def _check_quorum(quorum_: uint256, attestor_count_: uint256):
 
 @internal
 def _set_bounds(max_annual_rate_: uint256, max_index_change_: uint256, index_rate_: uint256):
-    assert max_annual_rate_ <= _LOW64 and max_index_change_ <= _LOW64  # dev: bound too large
-    self._bounds = (self._bounds & ~(2**248 - 1)) | (max_annual_rate_ << 128) | (max_index_change_ << 64) | index_rate_
+    assert max_annual_rate_ <= _RATE_MAX and max_index_change_ <= _RATE_MAX  # dev: bound too large
+    self._bounds = (
+        (self._bounds & ~_QUORUM_CLEAR)
+        | (max_annual_rate_ << _MAX_RATE_SHIFT)
+        | (max_index_change_ << _INDEX_BAND_SHIFT)
+        | index_rate_
+    )
     log BoundsSet(max_annual_rate=max_annual_rate_, max_index_change=max_index_change_)
 
 
 @internal
 @pure
-def _pack_delinquency(delinquent_30: uint256, delinquent_60_plus: uint256) -> uint256:
-    assert delinquent_30 <= _LOW128 and delinquent_60_plus <= _LOW128  # dev: figure too large
-    return (delinquent_30 << 128) | delinquent_60_plus
+def _delinquency_word(delinquent_30: uint256, delinquent_60_plus: uint256) -> uint256:
+    assert delinquent_30 <= _BALANCE_MAX and delinquent_60_plus <= _BALANCE_MAX  # dev: figure too large
+    return (delinquent_30 << _DELINQUENT_30_SHIFT) | delinquent_60_plus
 
 
 @internal
 @pure
-def _pack(period: uint256, loan_count: uint256, ending_balance: uint256) -> uint256:
-    assert period <= _LOW64 and loan_count <= _LOW64 and ending_balance <= _LOW128  # dev: figure too large
-    return (period << 192) | (loan_count << 128) | ending_balance
+def _progress_word(period: uint256, loan_count: uint256, ending_balance: uint256) -> uint256:
+    assert period <= _COUNT_MAX and loan_count <= _COUNT_MAX and ending_balance <= _BALANCE_MAX  # dev: figure too large
+    return (period << _PERIOD_SHIFT) | (loan_count << _LOAN_COUNT_SHIFT) | ending_balance
+
+
+# ---------------------------------------------------------------- PACKED STORAGE
+
+# @dev Readers of the packed words' fields (layouts under STORAGE); `_progress_word`,
+# `_delinquency_word`, `_set_bounds` and `_with_quorum` write them.
+
+
+@internal
+@pure
+def _period_of(progress: uint256) -> uint256:
+    """@dev `_progress`: the last period accepted."""
+    return progress >> _PERIOD_SHIFT
+
+
+@internal
+@pure
+def _loan_count_of(progress: uint256) -> uint256:
+    """@dev `_progress`: the loan count of the last report."""
+    return (progress >> _LOAN_COUNT_SHIFT) & _COUNT_MAX
+
+
+@internal
+@pure
+def _ending_balance_of(progress: uint256) -> uint256:
+    """@dev `_progress`: the pool's ending balance in the last report."""
+    return progress & _BALANCE_MAX
+
+
+@internal
+@pure
+def _quorum_of(bounds: uint256) -> uint256:
+    """@dev `_bounds`: signatures required."""
+    return bounds >> _QUORUM_SHIFT
+
+
+@internal
+@pure
+def _with_quorum(bounds: uint256, quorum_: uint256) -> uint256:
+    """@dev `bounds` with its quorum set (the caller checked it fits 8 bits)."""
+    return (quorum_ << _QUORUM_SHIFT) | (bounds & _QUORUM_CLEAR)
+
+
+@internal
+@pure
+def _max_rate_of(bounds: uint256) -> uint256:
+    """@dev `_bounds`: the bound on the annual interest rate (1e18 = 100%)."""
+    return (bounds >> _MAX_RATE_SHIFT) & _RATE_MAX
+
+
+@internal
+@pure
+def _index_band_of(bounds: uint256) -> uint256:
+    """@dev `_bounds`: the largest move of the index rate in a period."""
+    return (bounds >> _INDEX_BAND_SHIFT) & _RATE_MAX
+
+
+@internal
+@pure
+def _index_rate_of(bounds: uint256) -> uint256:
+    """@dev `_bounds`: the index rate of the last report."""
+    return bounds & _RATE_MAX
+
+
+@internal
+@pure
+def _delinquent_30_of(delinquency: uint256) -> uint256:
+    """@dev `_delinquency`: the 30-59 day balance of the last report."""
+    return delinquency >> _DELINQUENT_30_SHIFT
+
+
+@internal
+@pure
+def _delinquent_60_plus_of(delinquency: uint256) -> uint256:
+    """@dev `_delinquency`: the 60+ day balance of the last report."""
+    return delinquency & _BALANCE_MAX

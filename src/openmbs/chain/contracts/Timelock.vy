@@ -5,8 +5,9 @@
 @license Apache-2.0
 @notice The snekmate timelock controller: proposers `schedule` a call, executors
         `execute` it after the minimum delay, cancellers `cancel` it. It holds
-        DEFAULT_ADMIN_ROLE of the deal and the oracle, and is the only caller of
-        their parameter setters (attestors, quorum, bounds, recipients, waterfall).
+        DEFAULT_ADMIN_ROLE of the deal and the oracle, the role their parameter
+        setters check (attestors, quorum, bounds, recipients, waterfall) and the
+        admin of their other roles (docs/chain.md, "Authority model").
         Besides the proposers (snekmate makes each a canceller), `cancellers_` get
         CANCELLER_ROLE alone: the deal's guardian is one, so a change queued by a
         stolen or rogue proposer key can be cancelled during the delay by a

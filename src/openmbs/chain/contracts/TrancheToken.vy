@@ -24,34 +24,40 @@
         it) is packed in the holder's balance word, so a transfer to a new holder
         and a first claim create no extra storage slot; the deal pays claims and
         settles a holder through `take`.
-        The external entry points are this contract's own functions (wrapping the
-        snekmate `erc20` internals) so that `# pragma nonreentrancy on` covers them.
+        Composition: snekmate's `eip712_domain_separator` (the EIP-712 domain,
+        `DOMAIN_SEPARATOR`, EIP-5267 `eip712Domain`) and `ecdsa` (signature
+        recovery for `permit`), nothing else. snekmate's `erc20` module is not
+        used, for three reasons: its `balanceOf` map cannot hold the checkpoint
+        packed with the balance (a second map would cost a slot per holder); every
+        path that moves tokens must call the deal's hook and checkpoint both
+        holders BEFORE balances move, which its `transfer`/`transferFrom` (and
+        its `_before_token_transfer` hook, which gets no spender) cannot do; and its
+        `permit` cannot refuse an owner the deal does not allow to hold. Composing
+        it anyway would leave its balance map dead and its totals and nonces
+        written from outside. So this contract keeps its own ERC-20 storage
+        (`totalSupply`, `allowance`, `nonces`, name, symbol, decimals) and its own
+        `transfer`, `transferFrom`, `approve`, `permit`, with the events ERC-20
+        and EIP-2612 require (`Transfer` on every move, mint included; `Approval`
+        on `approve`, on `permit`, and when `transferFrom` spends a finite
+        allowance) and snekmate's `RoleMinterChanged` for the minter: granted to
+        the escrow at deployment, revoked when minting is finished.
+        Every external entry point is this contract's own, so `# pragma
+        nonreentrancy on` covers them all.
 """
 
 # ---------------------------------------------------------------- IMPORTS
 
 from ethereum.ercs import IERC20
 from ethereum.ercs import IERC20Detailed
-from snekmate.auth import ownable
-from snekmate.tokens import erc20
 from snekmate.utils import ecdsa
+from snekmate.utils import eip712_domain_separator
 
 implements: IERC20
 implements: IERC20Detailed
 
-initializes: ownable
-initializes: erc20[ownable := ownable]
+initializes: eip712_domain_separator
 
-exports: (
-    erc20.totalSupply,
-    erc20.allowance,
-    erc20.name,
-    erc20.symbol,
-    erc20.decimals,
-    erc20.nonces,
-    erc20.DOMAIN_SEPARATOR,
-    erc20.eip712Domain,
-)
+exports: eip712_domain_separator.eip712Domain
 
 # ---------------------------------------------------------------- INTERFACES
 
@@ -67,25 +73,49 @@ _PERMIT_TYPE_HASH: constant(bytes32) = keccak256(
 )
 
 WAD: constant(uint256) = 10**18
-_LOW128: constant(uint256) = 2**128 - 1
 # @dev A holder's word: balance (bits 160..255) | cash index at the last
 # checkpoint (bits 80..159) | WIDE flag (bit 79) | cash owed up to it (bits 0..78).
 # When the index or the owed amount does not fit (an 18-decimal asset's holder
 # owed above 2**79 units, an index above 2**80), the flag is set and both live in
-# `_wide` (index << 128 | owed) until a claim brings them back.
+# `_wide` (index << 128 | owed) until a claim brings them back. The transfer and
+# claim paths read these fields inline (vyper 0.4.3 does not inline internal
+# functions; a transferFrom is within 100 gas of its 75k target).
 _BAL_SHIFT: constant(uint256) = 160
 _CK_SHIFT: constant(uint256) = 80
 _CK_MAX: constant(uint256) = 2**80 - 1
 _OWED_MAX: constant(uint256) = 2**79 - 1
 _WIDE: constant(uint256) = 2**79
+_WIDE_INDEX_SHIFT: constant(uint256) = 128
+_WIDE_OWED_MASK: constant(uint256) = 2**128 - 1
 
 # ---------------------------------------------------------------- EVENTS
 
+# @notice The supply is fixed for good (closing).
+# @param total_supply The final supply, in base units of original face.
 event MintingFinished:
     total_supply: uint256
 
+# @notice `minter` gained (`status` true, at deployment) or lost (false, when
+#         minting is finished) the power to mint; snekmate's event of the same name.
+# @param minter The issuance escrow.
+# @param status Whether it may mint from now on.
+event RoleMinterChanged:
+    minter: indexed(address)
+    status: bool
+
 # ---------------------------------------------------------------- STORAGE
 
+# @dev Token name (also the EIP-712 domain name), symbol and decimals (the
+# settlement asset's).
+name: public(immutable(String[50]))
+symbol: public(immutable(String[16]))
+decimals: public(immutable(uint8))
+# @dev Tokens in existence (the minted original face).
+totalSupply: public(uint256)
+# @dev What a spender may still move of an owner's tokens (max uint256: unlimited).
+allowance: public(HashMap[address, HashMap[address, uint256]])
+# @dev Per owner: the next EIP-2612 permit nonce.
+nonces: public(HashMap[address, uint256])
 # @dev The deal this tranche belongs to (transfer hook, compliance).
 deal: public(immutable(address))
 # @dev The only account allowed to mint: the deal's issuance escrow.
@@ -106,8 +136,8 @@ _wide: HashMap[address, uint256]
 
 @deploy
 def __init__(
-    name_: String[25],
-    symbol_: String[5],
+    name_: String[50],
+    symbol_: String[16],
     deal_: address,
     minter_: address,
     tranche_: uint256,
@@ -124,17 +154,18 @@ def __init__(
     @param original_face_ The tranche's original face (mint cap).
     """
     assert original_face_ < 2**96  # dev: face out of range
+    assert minter_ != empty(address)  # dev: zero minter
     settlement_: address = staticcall IDeal(deal_).settlement()
-    decimals_: uint8 = staticcall IERC20Detailed(settlement_).decimals()
-    ownable.__init__()
-    erc20.__init__(name_, symbol_, decimals_, name_, "1")
+    eip712_domain_separator.__init__(name_, "1")
+    name = name_
+    symbol = symbol_
+    decimals = staticcall IERC20Detailed(settlement_).decimals()
     deal = deal_
     minter = minter_
     tranche = tranche_
     original_face = original_face_
-    # The deployer keeps no power: renounce the snekmate owner/minter roles.
-    erc20.is_minter[msg.sender] = False
-    ownable._transfer_ownership(empty(address))
+    # The deployer keeps no power: the escrow is the only minter, until closing.
+    log RoleMinterChanged(minter=minter_, status=True)
 
 
 # ---------------------------------------------------------------- ERC-20
@@ -162,7 +193,11 @@ def transferFrom(owner: address, to: address, amount: uint256) -> bool:
     @param amount The amount.
     @return bool True (reverts on failure).
     """
-    erc20._spend_allowance(owner, msg.sender, amount)
+    allowed: uint256 = self.allowance[owner][msg.sender]
+    if allowed != max_value(uint256):
+        assert allowed >= amount  # dev: insufficient allowance
+        self.allowance[owner][msg.sender] = allowed - amount
+        log IERC20.Approval(owner=owner, spender=msg.sender, value=allowed - amount)
     self._move(msg.sender, owner, to, amount)
     return True
 
@@ -175,7 +210,7 @@ def approve(spender: address, amount: uint256) -> bool:
     @param amount The allowance (max uint256: unlimited).
     @return bool True.
     """
-    erc20._approve(msg.sender, spender, amount)
+    self._approve(msg.sender, spender, amount)
     return True
 
 
@@ -197,13 +232,34 @@ def permit(
     """
     assert block.timestamp <= deadline  # dev: permit expired
     assert staticcall IDeal(deal).check_holder(owner)  # dev: owner may not hold
-    nonce: uint256 = erc20.nonces[owner]
-    erc20.nonces[owner] = nonce + 1
+    nonce: uint256 = self.nonces[owner]
+    self.nonces[owner] = nonce + 1
     struct_hash: bytes32 = keccak256(abi_encode(_PERMIT_TYPE_HASH, owner, spender, amount, nonce, deadline))
-    digest: bytes32 = erc20.eip712_domain_separator._hash_typed_data_v4(struct_hash)
+    digest: bytes32 = eip712_domain_separator._hash_typed_data_v4(struct_hash)
     signer: address = ecdsa._recover_vrs(digest, convert(v, uint256), convert(r, uint256), convert(s, uint256))
     assert signer == owner  # dev: invalid permit signature
-    erc20._approve(owner, spender, amount)
+    self._approve(owner, spender, amount)
+
+
+@external
+@view
+def DOMAIN_SEPARATOR() -> bytes32:
+    """
+    @notice The EIP-712 domain separator `permit` signatures are bound to (this
+            token's name, version "1", this chain, this contract).
+    @return bytes32 The separator.
+    """
+    return eip712_domain_separator._domain_separator_v4()
+
+
+@internal
+def _approve(owner: address, spender: address, amount: uint256):
+    """
+    @dev Set `spender`'s allowance over `owner`'s tokens and emit Approval (ERC-20).
+    """
+    assert spender != empty(address)  # dev: approve to the zero address
+    self.allowance[owner][spender] = amount
+    log IERC20.Approval(owner=owner, spender=spender, value=amount)
 
 
 # ---------------------------------------------------------------- MINTING
@@ -218,10 +274,10 @@ def mint(to: address, amount: uint256):
     """
     assert msg.sender == minter  # dev: only minter
     assert not self.minting_finished  # dev: minting finished
-    supply: uint256 = erc20.totalSupply + amount
+    supply: uint256 = self.totalSupply + amount
     assert supply <= original_face  # dev: above original face
     assert to != empty(address)  # dev: mint to the zero address
-    erc20.totalSupply = supply
+    self.totalSupply = supply
     # No distribution before closing: the index is 0, the checkpoint stays empty.
     self._word[to] += amount << _BAL_SHIFT
     log IERC20.Transfer(sender=empty(address), receiver=to, value=amount)
@@ -235,7 +291,20 @@ def finish_minting():
     assert msg.sender == minter  # dev: only minter
     assert not self.minting_finished  # dev: minting finished
     self.minting_finished = True
-    log MintingFinished(total_supply=erc20.totalSupply)
+    log MintingFinished(total_supply=self.totalSupply)
+    log RoleMinterChanged(minter=minter, status=False)
+
+
+@external
+@view
+def is_minter(account: address) -> bool:
+    """
+    @notice Whether `account` may mint now: the issuance escrow, until minting is
+            finished (what the `RoleMinterChanged` events say).
+    @param account The account.
+    @return bool True if it may mint.
+    """
+    return account == minter and not self.minting_finished
 
 
 # ---------------------------------------------------------------- CHECKPOINTS
@@ -295,7 +364,7 @@ def checkpoint_of(holder: address) -> (uint256, uint256):
     w: uint256 = self._word[holder]
     if w & _WIDE != 0:
         x: uint256 = self._wide[holder]
-        return (x >> 128, x & _LOW128)
+        return (x >> _WIDE_INDEX_SHIFT, x & _WIDE_OWED_MASK)
     return ((w >> _CK_SHIFT) & _CK_MAX, w & _OWED_MAX)
 
 
@@ -308,7 +377,7 @@ def _owed_at(holder: address, w: uint256, idx: uint256) -> uint256:
     """
     if w & _WIDE != 0:
         x: uint256 = self._wide[holder]
-        return (x & _LOW128) + (w >> _BAL_SHIFT) * (idx - (x >> 128)) // WAD
+        return (x & _WIDE_OWED_MASK) + (w >> _BAL_SHIFT) * (idx - (x >> _WIDE_INDEX_SHIFT)) // WAD
     return (w & _OWED_MAX) + (w >> _BAL_SHIFT) * (idx - ((w >> _CK_SHIFT) & _CK_MAX)) // WAD
 
 
@@ -324,8 +393,8 @@ def _pack(holder: address, bal: uint256, idx: uint256, owed: uint256, old: uint2
         if bal == 0 and owed == 0:
             return 0
         return (bal << _BAL_SHIFT) | (idx << _CK_SHIFT) | owed
-    assert idx <= _LOW128 and owed <= _LOW128  # dev: owed overflow
-    self._wide[holder] = (idx << 128) | owed
+    assert idx <= _WIDE_OWED_MASK and owed <= _WIDE_OWED_MASK  # dev: owed overflow
+    self._wide[holder] = (idx << _WIDE_INDEX_SHIFT) | owed
     return (bal << _BAL_SHIFT) | _WIDE
 
 
@@ -384,5 +453,5 @@ def _ck_index(holder: address, w: uint256) -> uint256:
     @dev The cash index at the holder's last checkpoint.
     """
     if w & _WIDE != 0:
-        return self._wide[holder] >> 128
+        return self._wide[holder] >> _WIDE_INDEX_SHIFT
     return (w >> _CK_SHIFT) & _CK_MAX

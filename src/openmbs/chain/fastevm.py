@@ -1,5 +1,10 @@
 """A lean embedded EVM for long simulations (the lifecycle, ``openmbs demo``).
 
+This module is tooling, not chain logic: it knows no contract, deal or oracle, only how
+py-evm runs bytecode, and it changes how fast an embedded EVM computes, never what.
+Deployment and the typed clients (the rest of :mod:`openmbs.chain`) never import it; a
+simulation opts in with :func:`make_lean`. (It was ``openmbs.chain._lean``.)
+
 titanoboa runs contracts on py-evm, which executes every opcode through a generator
 code stream (titanoboa's records each program counter for coverage), a dispatch
 dict, a function call, stack methods that validate every value, and a memory method
@@ -22,7 +27,7 @@ the same computation with less Python around it:
   once; every other opcode (storage, calls, logs, hashing, copies, ...) is py-evm's
   own function, called with the program counter in step.
 
-Each inlined opcode computes what py-evm's computes (``tests/test_lean_evm.py`` runs
+Each inlined opcode computes what py-evm's computes (``tests/chain/test_lean_evm.py`` runs
 random programs and the lifecycle on both and compares them). What differs is only
 what no contract can observe: the stack holds integers where py-evm would hold bytes
 (py-evm accepts either), an error leaves the failed frame's stack in another state (it
@@ -32,6 +37,8 @@ is discarded), and no gas is counted.
 from __future__ import annotations
 
 from typing import Any
+
+__all__ = ["MAX_MEMORY", "analyse", "make_lean", "run_code"]
 
 UINT256_MAX = 2**256 - 1
 SIGN_BIT = 2**255
