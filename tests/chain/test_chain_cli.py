@@ -259,8 +259,9 @@ def test_deploy_records_a_journal(cli_deal):
     assert {k: v["address"] for k, v in record["deployments"].items()} == {
         k: v for k, v in contracts.items() if k != "tokens"
     }
+    symbols = [t["symbol"] for t in record["config"]["tranches"]]
     assert [(s, c["index"], c["address"]) for s, c in record["classes"].items()] == [
-        (sym, i, a) for i, (sym, a) in enumerate(zip("ABCD", contracts["tokens"], strict=True))
+        (sym, i, a) for i, (sym, a) in enumerate(zip(symbols, contracts["tokens"], strict=True))
     ]
     assert record["settlement"] == {
         "address": contracts["settlement"], "symbol": "mUSD", "decimals": 6, "mock": True

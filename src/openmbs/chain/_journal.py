@@ -486,7 +486,7 @@ def deploy_embedded(
         "deploy",
         {
             "chain_id": EMBEDDED_CHAIN_ID,
-            "spec": spec.model_dump(mode="json"),
+            "spec": spec.as_data(),
             "loans": loans,
             "quorum": quorum,
             "max_net_rate": max_net_rate,

@@ -65,13 +65,18 @@ def _send(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _tranche(client: Any, tranche: str) -> int:
-    """A tranche given by index or by class symbol."""
+    """A tranche given by index, token symbol or class name (the deal's)."""
     symbols = [t.symbol for t in client.config.tranches]
+    exact = client.config.exact
+    names = list(exact.names) if exact is not None and exact.names else []
     if tranche.isdigit() and int(tranche) < len(symbols):
         return int(tranche)
-    if tranche in symbols:
-        return symbols.index(tranche)
-    raise InputError(f"--tranche value {tranche!r}: need an index 0..{len(symbols) - 1} or a class {symbols}")
+    for labels in (symbols, names):
+        if tranche in labels:
+            return labels.index(tranche)
+    raise InputError(
+        f"--tranche value {tranche!r}: need an index 0..{len(symbols) - 1}, a symbol {symbols} or a class {names}"
+    )
 
 
 @offering_app.command("open")
@@ -107,7 +112,7 @@ def open_(
 
 @offering_app.command("subscribe")
 def subscribe(
-    tranche: Annotated[str, typer.Option("--tranche", help="Class symbol (e.g. A) or index.")],
+    tranche: Annotated[str, typer.Option("--tranche", help="Class name (e.g. A), token symbol or index.")],
     amount: Annotated[
         int, typer.Option("--amount", min=1, help="Face (or notional) subscribed, in base units.")
     ],
