@@ -539,7 +539,7 @@ def remit(
         Path | None,
         typer.Option(
             "--records",
-            help="The period's loan-level records (Parquet or CSV; the lifecycle's loans/period=NNNN.parquet).",
+            help="The period's loan-level records (Parquet or CSV; the lifecycle's loans/period=NNNN/part-0.parquet).",
         ),
     ] = None,
     report: Annotated[
