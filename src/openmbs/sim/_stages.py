@@ -314,7 +314,13 @@ def prepare(
     tick = progress or (lambda stage, done, total: None)
     manifest = _open_folder(out, cfg, fresh)
     tick("tape", 0, 1)
-    tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
+    if cfg.performance is not None:  # a replay: the pool of a real history at cut-off
+        from openmbs.sim._replay import history_source
+
+        tape, history_records = history_source(cfg)
+        source = source if source is not None else history_records
+    else:
+        tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
     prep, dflt = Prepayment.psa(cfg.psa), Default.sda(cfg.sda)
     sim = LoanSimulator(
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
