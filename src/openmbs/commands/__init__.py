@@ -16,6 +16,7 @@ from openmbs.commands import (
     price,
     project,
     query,
+    replay,
     report,
     risk,
     serve,
@@ -24,4 +25,4 @@ from openmbs.commands import (
 
 __all__ = ["COMMAND_MODULES"]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, report, serve)
+COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, replay, report, serve)

@@ -33,6 +33,7 @@ Three facts of real histories do not fit the oracle's bounds as the file states 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,8 +45,16 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from openmbs.errors import DataIntegrityError, InputError
+from openmbs.sim._config import _atomic_json
 
-__all__ = ["HistoryRecords", "history_tape", "load_history", "replay", "replay_months"]
+__all__ = [
+    "HistoryRecords",
+    "history_tape",
+    "load_history",
+    "replay",
+    "replay_figures",
+    "replay_months",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -110,16 +119,22 @@ def _fill_gaps(h: Any) -> Any:
             take.append(i)
             new_month.append(m)
     extra = months.take(pa.array(take, pa.int64()))
-    days = np.array([(dt.date(m // 12, m % 12 + 1, 1) - dt.date(1970, 1, 1)).days for m in new_month], np.int32)
+    days = np.array(
+        [(dt.date(m // 12, m % 12 + 1, 1) - dt.date(1970, 1, 1)).days for m in new_month], np.int32
+    )
     extra = extra.set_column(
-        extra.schema.get_field_index("month"), "month", pa.array(days, months.schema.field("month").type)
+        extra.schema.get_field_index("month"),
+        "month",
+        pa.array(days, months.schema.field("month").type),
     )
     for name in ("capitalised_arrears",):
         if name in extra.column_names:
             zero = pa.array(np.zeros(extra.num_rows), extra.schema.field(name).type)
             extra = extra.set_column(extra.schema.get_field_index(name), name, zero)
     allm = pa.concat_tables([months, extra.cast(months.schema)])
-    order = np.lexsort((_month_index(allm), np.asarray(allm.column("loan_id").to_numpy(zero_copy_only=False))))
+    order = np.lexsort(
+        (_month_index(allm), np.asarray(allm.column("loan_id").to_numpy(zero_copy_only=False)))
+    )
     return replace(h, months=allm.take(pa.array(order)))
 
 
@@ -170,7 +185,9 @@ def history_tape(h: Any, cutoff: int, *, servicing_fee: float) -> Any:
 
     rows = _pool_rows(h, cutoff)
     if not rows.size:
-        raise InputError(f"--cutoff value {_ym(cutoff)!r}: no loan of file {h.source!r} is outstanding then")
+        raise InputError(
+            f"--cutoff value {_ym(cutoff)!r}: no loan of file {h.source!r} is outstanding then"
+        )
     m = h.months.take(pa.array(rows))
     ids = m.column("loan_id").to_pylist()
     loans = h.loans
@@ -204,7 +221,8 @@ def history_tape(h: Any, cutoff: int, *, servicing_fee: float) -> Any:
         "delinquency_status": pa.array(dq, pa.int32()),
     }
     table = pa.table(
-        {fld.name: cols.get(fld.name, pa.nulls(n, fld.type)) for fld in CANONICAL_SCHEMA}, schema=CANONICAL_SCHEMA
+        {fld.name: cols.get(fld.name, pa.nulls(n, fld.type)) for fld in CANONICAL_SCHEMA},
+        schema=CANONICAL_SCHEMA,
     )
     return LoanTape(table, source=h.source, format="history-cutoff")
 
@@ -258,7 +276,11 @@ class HistoryRecords:
             )
         t = self._trust_view(raw, rows)
         dictionary = self.tape.table.column("loan_id").combine_chunks()
-        t = t.set_column(0, "loan_id", pa.DictionaryArray.from_arrays(pa.array(rows.astype(np.int32)), dictionary))
+        t = t.set_column(
+            0,
+            "loan_id",
+            pa.DictionaryArray.from_arrays(pa.array(rows.astype(np.int32)), dictionary),
+        )
         return record_columns(t)
 
     def _trust_view(self, raw: pa.Table, rows: IntArray) -> pa.Table:
@@ -345,9 +367,83 @@ def replay(
         h = load_history(acquisition, performance)
         settings["months"] = replay_months(h, cutoff)[1]
     cfg = LifecycleConfig(
-        acquisition=str(acquisition), performance=str(performance), cutoff=cutoff, deal=deal, **settings
+        acquisition=str(acquisition),
+        performance=str(performance),
+        cutoff=cutoff,
+        deal=deal,
+        **settings,
     )
-    return run_lifecycle(out, cfg, fresh=fresh, progress=progress, log=log)
+    result = run_lifecycle(out, cfg, fresh=fresh, progress=progress, log=log)
+    h = load_history(acquisition, performance)
+    c, _ = replay_months(h, cutoff)
+    figures = replay_figures(Path(out), c, result.periods, severity=cfg.severity)
+    path = Path(out) / "summary.json"
+    if path.exists():
+        summary = json.loads(path.read_text())
+        summary.update(figures)
+        _atomic_json(path, summary)
+    return result
+
+
+def _annual(monthly: float) -> float:
+    return float(1.0 - (1.0 - monthly) ** 12)
+
+
+def replay_figures(out: Path, cutoff: int, periods: int, *, severity: float) -> dict[str, Any]:
+    """The replay's figures from its stored loan files and ``closing.json``.
+
+    ``first_period``/``last_period`` the first and last replayed months (``YYYY-MM``);
+    ``prepaid_loans`` (prepaid, matured or repurchased) and ``liquidated_loans`` (credit
+    events) counted from the records; ``pool_losses`` and ``pool_recoveries`` in base
+    units. ``realised``: pooled over the replayed months, SMM = unscheduled principal /
+    (beginning balance - scheduled principal), MDR = liquidated balance / beginning
+    balance, severity = losses / liquidated balance, annualised as CPR and CDR
+    ``1 - (1 - m)**12``; ``model`` the same from the projection at the run's
+    assumptions (``closing.json``) over the same months, and its severity.
+    """
+    from openmbs.sim._config import read_loans
+
+    prepaid = liquidated = losses = recoveries = 0
+    beg = sched = unsched = 0
+    for k in range(1, periods + 1):
+        t = read_loans(out, k)
+        st = t.column("status").to_numpy()
+        liq = t.column("liquidated").to_numpy(zero_copy_only=False).astype(bool)
+        prepaid += int(np.isin(st, (_PREPAID, _MATURED)).sum())
+        liquidated += int(liq.sum())
+        losses += int(t.column("loss").to_numpy().sum())
+        recoveries += int(t.column("recovery").to_numpy().sum())
+        beg += int(t.column("beginning_balance").to_numpy().sum())
+        sched += int(t.column("scheduled_principal").to_numpy().sum())
+        unsched += int(t.column("prepaid_principal").to_numpy().sum())
+    gone = losses + recoveries
+    closing = json.loads((out / "closing.json").read_text())
+    proj = closing["projection"]
+    bal = np.asarray(proj["balance"], np.float64)
+    n = min(periods, len(bal))
+    start = np.r_[closing["pool_units"] / 10.0 ** closing["decimals"], bal[:-1]][:n]
+    smm = np.asarray(proj["smm"], np.float64)[:n]
+    mdr = np.asarray(proj["mdr"], np.float64)[:n]
+    w = np.maximum(start, 0.0)
+    wsum = float(w.sum()) or 1.0
+    return {
+        "first_period": _ym(cutoff + 1),
+        "last_period": _ym(cutoff + periods),
+        "prepaid_loans": prepaid,
+        "liquidated_loans": liquidated,
+        "pool_losses": losses,
+        "pool_recoveries": recoveries,
+        "realised": {
+            "cpr": _annual(unsched / max(beg - sched, 1)),
+            "cdr": _annual(gone / max(beg, 1)),
+            "severity": losses / gone if gone else 0.0,
+        },
+        "model": {
+            "cpr": _annual(float((smm * w).sum()) / wsum),
+            "cdr": _annual(float((mdr * w).sum()) / wsum),
+            "severity": float(severity),
+        },
+    }
 
 
 #: servicing and guarantee strip of a replayed pool (decimal a year)
