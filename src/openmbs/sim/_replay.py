@@ -26,8 +26,8 @@ Three facts of real histories do not fit the oracle's bounds as the file states 
    the 90+ bucket (``delinquency_deepened`` loan-months); the 60+ balance the
    delinquency triggers test is the file's.
 3. **A month missing from a loan's history** (loan 100227259034 of the 2007 Q3 file has
-   none from 01/2014 to 04/2014) is filled with the last reported month: nothing paid,
-   the balance and the delinquency unchanged.
+   none from 01/2014 to 04/2014) is filled from the last reported month: nothing paid,
+   the balance unchanged, one more month past due each month.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from openmbs.errors import DataIntegrityError, InputError
-from openmbs.sim._config import _atomic_json
+from openmbs.sim._config import LifecycleConfig, LifecycleResult, Progress
+from openmbs.sim._lifecycle import _restores_boa_env
 
 __all__ = [
     "HistoryRecords",
@@ -89,7 +90,7 @@ def load_history(acquisition: str | os.PathLike[str], performance: str | os.Path
         first = f.readline()
     fields = first.rstrip("\r\n").split("|")
     if len(fields) == 32:
-        h = read_freddie_servicing(performance, acquisition)
+        h = read_freddie_servicing(acquisition, performance)
     else:
         h = read_fannie_performance(acquisition, performance)
     return _fill_gaps(h)
@@ -102,7 +103,8 @@ def _month_index(months: pa.Table) -> IntArray:
 
 def _fill_gaps(h: Any) -> Any:
     """Each missing month of a loan between two of its rows becomes a copy of the row
-    before the gap, with its month."""
+    before the gap, with its month and one more month past due per month (nothing
+    paid); no arrears capitalised."""
     from dataclasses import replace
 
     months: pa.Table = h.months
@@ -114,11 +116,20 @@ def _fill_gaps(h: Any) -> Any:
         return h
     take: list[int] = []
     new_month: list[int] = []
+    dq_before = np.asarray(months.column("delinquency").to_numpy(zero_copy_only=False), dtype=np.float64)
+    deeper: list[float] = []
     for i in gap.tolist():
         for m in range(int(mo[i]) + 1, int(mo[i + 1])):
             take.append(i)
             new_month.append(m)
+            deeper.append(dq_before[i] + (m - mo[i]) if dq_before[i] >= 0 else dq_before[i])
     extra = months.take(pa.array(take, pa.int64()))
+    dq_field = months.schema.field("delinquency")
+    extra = extra.set_column(
+        extra.schema.get_field_index("delinquency"),
+        "delinquency",
+        pa.array(np.asarray(deeper)).cast(dq_field.type),
+    )
     days = np.array(
         [(dt.date(m // 12, m % 12 + 1, 1) - dt.date(1970, 1, 1)).days for m in new_month], np.int32
     )
@@ -247,6 +258,7 @@ class HistoryRecords:
     capitalised: int = 0
     _trust: IntArray = field(init=False)
     _dq: IntArray = field(init=False)
+    _excess: IntArray = field(init=False)
     _row_of: dict[str, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -254,6 +266,7 @@ class HistoryRecords:
         self._trust = np.rint(np.asarray(bal, np.float64) * 10.0**self.decimals).astype(np.int64)
         dq = self.tape.table.column("delinquency_status").to_numpy(zero_copy_only=False)
         self._dq = np.minimum(np.asarray(dq, np.int64), 3)
+        self._excess = np.zeros(len(self._trust), dtype=np.int64)
         self._row_of = {k: i for i, k in enumerate(self.tape.table.column("loan_id").to_pylist())}
 
     def records(self, period: int) -> pa.Table:
@@ -295,7 +308,8 @@ class HistoryRecords:
         credit = raw.column("liquidation_flag").to_numpy(zero_copy_only=False).astype(bool)
         paid = (status == _PREPAID) | (status == _MATURED)
         live = ~credit & ~paid
-        self.capitalised += int(np.maximum(b0 - t0, 0).sum())
+        # the rise of the reported UPB over the trust's balance not seen last month
+        self.capitalised += int(np.maximum(b0 - t0 - self._excess[rows], 0).sum())
         end = np.where(live, np.minimum(t0, b1), 0)
         writeoff = np.where(credit, t0, 0)
         removed = t0 - end - writeoff
@@ -315,6 +329,7 @@ class HistoryRecords:
         self.lagged += int((dq < dq_file).sum())
         self.deepened += int((dq > dq_file).sum())
         self._trust[rows] = end
+        self._excess[rows] = np.where(live, np.maximum(b1 - end, 0), 0)
         self._dq[rows] = dq
         out = raw
         for name, arr in (
@@ -328,13 +343,19 @@ class HistoryRecords:
         return out
 
     def resume(self, out: Path, period: int) -> None:
+        """Rebuild the carried state by recomputing the accepted periods, each checked
+        against its stored loan file (ending balances and delinquency)."""
         from openmbs.sim._config import read_loans
 
         for k in range(1, period + 1):
-            t = read_loans(out, k)
-            rows = t.column("tape_row").to_numpy().astype(np.int64)
-            self._trust[rows] = t.column("ending_balance").to_numpy().astype(np.int64)
-            self._dq[rows] = t.column("delinquency").to_numpy().astype(np.int64)
+            mine = self.records(k)
+            kept = read_loans(out, k)
+            for name in ("tape_row", "ending_balance", "delinquency"):
+                if not mine.column(name).equals(kept.column(name)):
+                    raise DataIntegrityError(
+                        f"folder {str(out)!r} period {k}: stored loan records differ from file "
+                        f"{self.history.source!r} (column {name!r})"
+                    )
 
     def checkpoint(self, out: Path) -> None:
         return None
@@ -348,24 +369,51 @@ def replay(
     deal: str,
     cutoff: str | None = None,
     fresh: bool = False,
-    progress: Any = None,
+    progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
     **settings: Any,
-) -> Any:
-    """Replay a real pool's history on the embedded chain into ``out``.
+) -> LifecycleResult:
+    """Replay a real pool's history on the embedded chain into ``out``, reconciled.
 
-    ``settings`` are further :class:`~openmbs.sim.LifecycleConfig` fields (``psa``,
-    ``sda``, ``severity``, ``lag``: the model the report compares the realised history
-    with; ``investors``, ``seed``, ...). Returns the
-    :class:`~openmbs.sim.LifecycleResult`; ``summary.json`` gains the replay's fields
-    (:func:`openmbs.sim._replay_report.replay_summary`).
+    Parameters
+    ----------
+    out
+        Output folder (created; a run there with the same settings is resumed).
+    acquisition, performance
+        The agency's acquisition (Fannie Mae) or origination (Freddie Mac) file and the
+        monthly performance file of the same loans.
+    deal
+        Example deal name or deal TOML file; its percent-sized classes are sized to the
+        pool at the cut-off.
+    cutoff
+        The cut-off month ``YYYY-MM`` (the pool is the loans outstanding then);
+        default the first month in which every loan of the file has appeared.
+    settings
+        Further :class:`~openmbs.sim.LifecycleConfig` fields: ``psa``, ``sda``,
+        ``severity``, ``lag`` are the model the report compares the history with;
+        ``months`` (default: every month of the file after the cut-off), ``investors``,
+        ``seed``...
+
+    Returns
+    -------
+    LifecycleResult
+        As :func:`~openmbs.sim.run_lifecycle`; ``summary.json`` and ``report.html``
+        add the figures of :func:`replay_figures`.
+
+    Raises
+    ------
+    InputError
+        A missing file, an unknown deal, a cut-off outside the data.
+    RemittanceRejected
+        The oracle refused a month (nothing of it is stored; a rerun resumes).
+
+    Notes
+    -----
+    The stages are the demo's (:mod:`openmbs.sim._stages`); ``openmbs audit`` re-executes
+    a replay from ``closing.json``'s configuration like a demo.
     """
-    from openmbs.sim._config import LifecycleConfig
-    from openmbs.sim._lifecycle import run_lifecycle
-
     if "months" not in settings:
-        h = load_history(acquisition, performance)
-        settings["months"] = replay_months(h, cutoff)[1]
+        settings["months"] = replay_months(load_history(acquisition, performance), cutoff)[1]
     cfg = LifecycleConfig(
         acquisition=str(acquisition),
         performance=str(performance),
@@ -373,16 +421,49 @@ def replay(
         deal=deal,
         **settings,
     )
-    result = run_lifecycle(out, cfg, fresh=fresh, progress=progress, log=log)
-    h = load_history(acquisition, performance)
-    c, _ = replay_months(h, cutoff)
-    figures = replay_figures(Path(out), c, result.periods, severity=cfg.severity)
-    path = Path(out) / "summary.json"
-    if path.exists():
-        summary = json.loads(path.read_text())
-        summary.update(figures)
-        _atomic_json(path, summary)
-    return result
+    return _run(Path(out), cfg, fresh=fresh, progress=progress, log=log)
+
+
+@_restores_boa_env
+def _run(
+    out: Path,
+    cfg: LifecycleConfig,
+    *,
+    fresh: bool,
+    progress: Progress | None,
+    log: Callable[[str], None] | None,
+) -> LifecycleResult:
+    from openmbs.sim._stages import (
+        deploy,
+        index,
+        prepare,
+        reconcile,
+        replay_accepted,
+        report,
+        run_periods,
+        verify,
+    )
+
+    run = prepare(out, cfg, fresh=fresh, progress=progress, log=log)
+    deploy(run)
+    replay_accepted(run)
+    run_periods(run)
+    verify(run)
+    index(run)
+    reconcile(run)
+    src = run.source
+    if not isinstance(src, HistoryRecords):  # prepare builds it for a replay configuration
+        raise DataIntegrityError(
+            f"replay of {cfg.performance!r}: the record source is {type(src).__name__}"
+        )
+    extra = replay_figures(out, src.cutoff, len(run.results), severity=cfg.severity)
+    extra.update(
+        delinquency_lagged=src.lagged,
+        delinquency_deepened=src.deepened,
+        capitalised_arrears=src.capitalised,
+        decimals=src.decimals,
+    )
+    return report(run, extra=extra)
 
 
 def _annual(monthly: float) -> float:

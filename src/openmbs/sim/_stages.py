@@ -662,10 +662,13 @@ def _result(run: LifecycleRun) -> LifecycleResult:
     )
 
 
-def report(run: LifecycleRun, *, write_outputs: bool = True) -> LifecycleResult:
+def report(
+    run: LifecycleRun, *, write_outputs: bool = True, extra: dict[str, Any] | None = None
+) -> LifecycleResult:
     """Stage 8: ``lifecycle.json`` (per-period reports, exact engine results, pool
     figures, keeper events) and, with ``write_outputs``, ``summary.json`` and
-    ``report.html``; returns the run's :class:`LifecycleResult`."""
+    ``report.html`` (``extra``: figures both add, a replay's); returns the run's
+    :class:`LifecycleResult`."""
     w = run.world
     _atomic_json(
         run.out / "lifecycle.json",
@@ -685,7 +688,7 @@ def report(run: LifecycleRun, *, write_outputs: bool = True) -> LifecycleResult:
         from openmbs.report import write_report, write_summary
 
         run.tick("report", 0, 1)
-        write_summary(run.out, result, run.audit_report.checks)
-        write_report(run.out, result, run.audit_report.checks)
+        write_summary(run.out, result, run.audit_report.checks, extra)
+        write_report(run.out, result, run.audit_report.checks, extra)
         run.tick("report", 1, 1)
     return result
