@@ -65,12 +65,10 @@ _PREPAID, _MATURED, _LIQUIDATED = 4, 5, 3
 
 def _month(text: str, what: str) -> int:
     """``YYYY-MM`` as a month index (year * 12 + month - 1)."""
-    from openmbs.servicing._text import month_index
-
-    try:
-        return int(month_index(text))
-    except ValueError as exc:
-        raise InputError(f"{what} value {text!r}: {exc} (need YYYY-MM)") from None
+    parts = text.strip().split("-")
+    if len(parts) == 2 and all(p.isdigit() for p in parts) and len(parts[0]) == 4 and 1 <= int(parts[1]) <= 12:
+        return int(parts[0]) * 12 + int(parts[1]) - 1
+    raise InputError(f"{what} value {text!r}: not a month (need YYYY-MM)")
 
 
 def _ym(m: int) -> str:
@@ -175,15 +173,16 @@ def _pool_rows(h: Any, cutoff: int) -> npt.NDArray[np.int64]:
     """Rows of ``h.months`` of the loans live at the cut-off month (the pool), leaving
     out loans whose history stops while live before the file's end (a truncated
     extract)."""
-    from openmbs.servicing._records import _LIVE
+    from openmbs.servicing import LIVE_STATES, LoanState
 
+    live_states = [int(x) for x in LIVE_STATES] + [int(LoanState.UNKNOWN)]
     mo = _month_index(h.months)
     loan = np.asarray(h.months.column("loan_id").to_numpy(zero_copy_only=False))
     state = h.months.column("state").to_numpy().astype(np.int64)
     last = np.r_[loan[1:] != loan[:-1], True]
-    cut = last & np.isin(state, _LIVE) & (mo < mo.max())
+    cut = last & np.isin(state, live_states) & (mo < mo.max())
     upb = np.asarray(h.months.column("upb").to_numpy(zero_copy_only=False), dtype=np.float64)
-    at = (mo == cutoff) & np.isin(state, _LIVE) & ~np.isin(loan, loan[cut]) & (upb > 0)
+    at = (mo == cutoff) & np.isin(state, live_states) & ~np.isin(loan, loan[cut]) & (upb > 0)
     return np.flatnonzero(at)
 
 
@@ -191,8 +190,7 @@ def history_tape(h: Any, cutoff: int, *, servicing_fee: float) -> Any:
     """The pool at the cut-off month as a loan tape (one row per loan outstanding then,
     in loan id order): the UPB, note rate, terms, age and delinquency of that month and
     the acquisition file's loan attributes."""
-    from openmbs.collateral import LoanTape
-    from openmbs.collateral._schema import CANONICAL_SCHEMA
+    from openmbs.collateral import CANONICAL_SCHEMA, LoanTape
 
     rows = _pool_rows(h, cutoff)
     if not rows.size:
