@@ -3,7 +3,7 @@
 Each run is a fresh Python process (imports included, as a user's command). Printed
 per job: the months run, the median wall time of the process over ``--repeat`` runs,
 the median time inside the call (``replay`` / ``run_lifecycle``), and the median chain
-seconds. The baseline, measured in the same run: the demo (``run_lifecycle``, simulated
+seconds; ``cpu s`` the process's CPU seconds (comparable on a loaded machine). The baseline, measured in the same run: the demo (``run_lifecycle``, simulated
 records) on a generated pool of the same number of loans for the same number of
 months, with the same deal. A "machine check" line shows the load average (the machine
 is shared).
@@ -41,7 +41,7 @@ else:
     from openmbs.sim import LifecycleConfig, run_lifecycle
     loans, months = (int(x) for x in kind.split(":")[1:])
     r = run_lifecycle(out, LifecycleConfig(loans=loans, months=months, deal=deal), fresh=True)
-print(json.dumps({"call": time.perf_counter() - t0, "periods": r.periods, "chain": r.chain_seconds,
+print(json.dumps({"call": time.perf_counter() - t0, "cpu": time.process_time(), "periods": r.periods, "chain": r.chain_seconds,
                   "reconciled": r.reconciled, "loans": json.loads((Path(out) / "summary.json").read_text())["loans"]}))
 """
 
@@ -79,11 +79,14 @@ def main() -> None:
     base = _median(demo_runs, "wall")
     print(f"machine check: load average {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     print(f"deal {args.deal}; median of {args.repeat} fresh processes each")
-    print(f"{'job':<20}{'loans':>7}{'months':>8}{'wall s':>9}{'call s':>9}{'chain s':>9}{'vs demo':>9}  reconciled")
+    print(
+        f"{'job':<20}{'loans':>7}{'months':>8}{'wall s':>9}{'call s':>9}{'cpu s':>9}{'chain s':>9}{'vs demo':>9}"
+        "  reconciled"
+    )
     for name, runs in rows:
         print(
             f"{name:<20}{int(runs[0]['loans']):>7}{int(_median(runs, 'periods')):>8}{_median(runs, 'wall'):>9.2f}"
-            f"{_median(runs, 'call'):>9.2f}{_median(runs, 'chain'):>9.2f}{_median(runs, 'wall') / base:>9.2f}"
+            f"{_median(runs, 'call'):>9.2f}{_median(runs, 'cpu'):>9.2f}{_median(runs, 'chain'):>9.2f}{_median(runs, 'wall') / base:>9.2f}"
             f"  {all(r['reconciled'] for r in runs)}"
         )
     print("target: replay of the 2007 Q3 file under 20 s (wall, embedded chain)")

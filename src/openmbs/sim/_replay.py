@@ -412,9 +412,9 @@ def replay(
     """
     if "months" not in settings:
         settings["months"] = replay_months(load_history(acquisition, performance), cutoff)[1]
-    cfg = LifecycleConfig(
-        acquisition=str(acquisition),
-        performance=str(performance),
+    cfg = LifecycleConfig(  # absolute paths: the audit re-executes from any folder
+        acquisition=str(Path(acquisition).resolve()),
+        performance=str(Path(performance).resolve()),
         cutoff=cutoff,
         deal=deal,
         **settings,

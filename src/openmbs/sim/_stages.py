@@ -1,8 +1,10 @@
 """A lifecycle run as a run object and named stages.
 
 :func:`openmbs.sim.run_lifecycle` composes them; each can be called on its own (the
-tests do), and a future ``openmbs replay`` drives the same run object with loan records
-read from files instead of simulated (:class:`RecordSource`).
+tests do), and :func:`openmbs.sim.replay` (``openmbs replay``) drives the same run object
+with the loan records of a real history instead of simulated ones (:class:`RecordSource`;
+a configuration with ``performance`` set makes :func:`prepare` build the history's pool
+and its :class:`~openmbs.sim.HistoryRecords`).
 
 Stages, in order:
 
