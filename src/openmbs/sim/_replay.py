@@ -60,7 +60,7 @@ __all__ = [
 IntArray = npt.NDArray[np.int64]
 
 #: the simulator's status codes (openmbs.sim.STATUS_*)
-_PREPAID, _MATURED, _LIQUIDATED = 4, 5, 3
+_PREPAID, _MATURED = 4, 5
 
 
 def _month(text: str, what: str) -> int:
@@ -242,8 +242,12 @@ class HistoryRecords:
 
     ``records(period)`` is month ``cutoff + period`` of ``history`` for the loans of
     ``tape`` (the pool at the cut-off), with the trust's balance carried loan by loan and
-    the delinquency roll bounded (module docstring). Nothing to save: a resumed run
-    rebuilds the carried state from the stored loan files (``resume``).
+    the delinquency roll bounded (module docstring). ``cutoff`` is a month index
+    (``year * 12 + month - 1``). Counted over the periods served: ``lagged`` and
+    ``deepened`` loan-months (reported one bucket behind the file, or 90+ where the file
+    says 60-89) and ``capitalised`` (base units by which the reported UPB rose above the
+    trust's balance). Nothing to save: a resumed run recomputes the accepted periods
+    (``resume``), checked against their stored loan files.
     """
 
     history: Any
