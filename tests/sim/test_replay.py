@@ -215,6 +215,50 @@ def test_replay_resumes(files: tuple[Path, Path], tmp_path: Path) -> None:
     assert fresh.tranche_totals == again.tranche_totals
 
 
+class _AsFiled(HistoryRecords):
+    """The history as the file states it: ``keep`` says which of the replay's two
+    representations (finding 1: the trust's balance; 2: the delinquency roll) to keep."""
+
+    keep: str = ""
+
+    def _trust_view(self, raw: pa.Table, rows: np.ndarray) -> pa.Table:
+        t = super()._trust_view(raw, rows)
+        if self.keep == "balance":
+            return t.set_column(t.schema.get_field_index("delinquency"), "delinquency", raw.column("delinquency"))
+        return raw
+
+
+@pytest.mark.parametrize(
+    ("keep", "reason"),
+    [("", "period 4: beginning balance != last ending balance"), ("balance", "period 7: 60-89 above last 30-59")],
+)
+def test_the_file_as_stated_breaks_the_oracle_bounds(
+    files: tuple[Path, Path], tmp_path: Path, keep: str, reason: str
+) -> None:
+    """Why HistoryRecords reports the trust's balance and bounds the roll
+    (docs/replay.md, "Findings"): the oracle refuses the file's own figures."""
+    from openmbs.errors import RemittanceRejected
+    from openmbs.sim import LifecycleConfig
+    from openmbs.sim._replay import SERVICING_FEE
+    from openmbs.sim._stages import deploy, prepare, run_periods
+
+    h = load_history(*files)
+    c, n = replay_months(h, None)
+    src = _AsFiled(h, c, history_tape(h, c, servicing_fee=SERVICING_FEE), servicing_fee=SERVICING_FEE)
+    src.keep = keep
+    cfg = LifecycleConfig(acquisition=str(files[0]), performance=str(files[1]), deal="senior_sub", months=n)
+    import boa
+
+    before = boa.env
+    try:
+        run = prepare(tmp_path / "out", cfg, source=src)
+        deploy(run)
+        with pytest.raises(RemittanceRejected, match=reason):
+            run_periods(run)
+    finally:
+        boa.set_env(before)  # deploy sets the run's embedded environment as the global one
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
