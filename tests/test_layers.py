@@ -15,11 +15,8 @@ import grimp
 KNOWN = {
     ("openmbs.chain._deploy", "openmbs.structuring._exact"),
     ("openmbs.chain._exact_waterfall", "openmbs.structuring._exact"),
-    ("openmbs.pricing._oas", "openmbs.cashflow._advance"),
-    ("openmbs.pricing._oas", "openmbs.cashflow._project"),
     ("openmbs.sim._stages", "openmbs.agents._servicer"),
     ("openmbs.sim._world", "openmbs.chain._clients"),
-    ("openmbs.sim._loansim", "openmbs.cashflow._advance"),
 }
 
 
