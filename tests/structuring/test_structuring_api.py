@@ -8,8 +8,13 @@ from api_pin import check_public_api
 PUBLIC = [
     "DEFAULT_ORDER",
     "EXAMPLE_DEALS",
+    "F_IO",
     "LANGUAGE_EXAMPLES",
     "MAX_CLASSES",
+    "MAX_FEES",
+    "MAX_STEPS",
+    "MAX_TRANCHES",
+    "MAX_TRIGGERS",
     "WAD",
     "AccrualRulesSpec",
     "AssetSpec",

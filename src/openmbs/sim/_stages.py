@@ -398,7 +398,7 @@ def _pool_figures(run: LifecycleRun, sp: Any) -> None:
 def _remember(run: LifecycleRun, sp: Any, final: bool) -> None:
     """Keep the proof of each loan's last record (the loans that closed this period; all
     in the final period): what :func:`verify` checks."""
-    from openmbs.agents._servicer import record_hash_array
+    from openmbs.agents import record_hash_array
 
     rows = sp.records.column("tape_row").to_numpy()
     end = sp.records.column("ending_balance").to_numpy()

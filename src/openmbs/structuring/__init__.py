@@ -22,6 +22,11 @@ from openmbs.structuring._compile import chain_unsupported, check_chain, compile
 from openmbs.structuring._decrement import DecrementTable, decrement_table
 from openmbs.structuring._driver import exact_remittance, remittances_from_collections, run_exact
 from openmbs.structuring._exact import (
+    F_IO,
+    MAX_FEES,
+    MAX_STEPS,
+    MAX_TRANCHES,
+    MAX_TRIGGERS,
     WAD,
     ExactDeal,
     ExactPeriodResult,
@@ -64,8 +69,13 @@ from openmbs.structuring._waterfall import (
 __all__ = [
     "DEFAULT_ORDER",
     "EXAMPLE_DEALS",
+    "F_IO",
     "LANGUAGE_EXAMPLES",
     "MAX_CLASSES",
+    "MAX_FEES",
+    "MAX_STEPS",
+    "MAX_TRANCHES",
+    "MAX_TRIGGERS",
     "WAD",
     "AccrualRulesSpec",
     "AssetSpec",
