@@ -428,6 +428,30 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
     fcur = np.empty(max(nf, 1))
     latch = np.empty(max(nk, 1), dtype=np.int64)
     failing = np.empty(max(nk, 1), dtype=np.int64)
+    # each Z class's accretion targets, in class order (row ``i``: ``acc_n[i]`` of them)
+    acc_lst = np.empty((n, n), dtype=np.int64)
+    acc_n = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for j in range(n):
+            if accm[i, j] == 1:
+                acc_lst[i, acc_n[i]] = j
+                acc_n[i] += 1
+    # the ranks from the most junior up (the write-down order)
+    rank_lo = np.empty(n, dtype=np.int64)
+    rank_hi = np.empty(n, dtype=np.int64)
+    n_wr = 0
+    for kk in range(n):
+        r = n - 1 - kk
+        if ti[I_REND, r] - 1 == r:
+            rank_lo[n_wr] = ti[I_RSTART, r]
+            rank_hi[n_wr] = r + 1
+            n_wr += 1
+    io_list = np.empty(n, dtype=np.int64)
+    n_io = 0
+    for i in range(n):
+        if ioref[i] >= 0:
+            io_list[n_io] = i
+            n_io += 1
     for s in range(lo, hi):
         for i in range(n):
             bal[i] = face[i]
@@ -572,9 +596,10 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             short[i] = due[i] - ipaid[i]
                             if has_z and zmask[i] != 0:
                                 accreting = False
-                                for j in range(n):
-                                    if accm[i, j] == 1 and bal[j] > 0.0:
+                                for jj in range(acc_n[i]):
+                                    if bal[acc_lst[i, jj]] > 0.0:
                                         accreting = True
+                                        break
                                 if accreting:
                                     a = ipaid[i]
                                     ipaid[i] = 0.0
@@ -586,12 +611,12 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                             prog_i, prog_f, rows,
                                         )
                                     else:
-                                        for j in range(n):
-                                            if accm[i, j] == 1:
-                                                pay = min(a, bal[j])
-                                                bal[j] -= pay
-                                                ppaid[j] += pay
-                                                a -= pay
+                                        for jj in range(acc_n[i]):
+                                            j = acc_lst[i, jj]
+                                            pay = min(a, bal[j])
+                                            bal[j] -= pay
+                                            ppaid[j] += pay
+                                            a -= pay
                                     pfunds += a
                 elif op == 3 and c_sub[s, t] > 0.0:
                     a = c_sub[s, t]
@@ -610,11 +635,13 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         amount = min(reserve, defic)
                 elif op == 7 and defic > 0.0:
                     left_d = defic
-                    for kk in range(n):
-                        r = n - 1 - kk
-                        if ti[I_REND, r] - 1 != r:
-                            continue
-                        start = ti[I_RSTART, r]
+                    for kk in range(n_wr):
+                        # once the deficiency is allocated the more senior ranks
+                        # would each be written down by 0 (the same figures)
+                        if left_d <= 0.0:
+                            break
+                        start = rank_lo[kk]
+                        r = rank_hi[kk] - 1
                         total = 0.0
                         for j in range(start, r + 1):
                             if bears[j]:
@@ -737,7 +764,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             reserve += ifunds
                             dep += ifunds
                             ifunds = 0.0
-            for i in range(n if has_io else 0):
+            for ii in range(n_io if has_io else 0):
+                i = io_list[ii]
                 ref = ioref[i]
                 if ref >= 0:
                     if ref >= NOTIONAL_GROUP:
