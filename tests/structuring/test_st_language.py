@@ -99,7 +99,7 @@ def programs(draw: Any) -> dict[str, Any]:
         planned = [max(face * (1.0 - step * (k + 1)), 0.0) for k in range(draw(st.integers(1, 20)))]
         groups.append(
             {"name": f"G{g}", "classes": members, "pay": draw(st.sampled_from(["sequential", "pro_rata"])),
-             "planned_balance": [round(x, 2) for x in planned]}
+             "planned_balance": [round(x, 2) for x in planned], "deferral": draw(st.integers(0, 4))}
         )
     items = [g["name"] for g in groups] + pool_names
 
@@ -158,6 +158,7 @@ def programs(draw: Any) -> dict[str, Any]:
     for g in groups:
         if g["name"] not in targets:
             del g["planned_balance"]
+            del g["deferral"]
             g["kind"] = "none"
     return {"tranches": tranches, **top}
 
@@ -427,7 +428,7 @@ def test_unused_keys_are_errors() -> None:
         build_deal(_BASE, principal_rules=[{"pay": "sequential", "classes": ["A", "B"], "order": 1}])
 
 
-def _tac_deal(lockout: int) -> Any:
+def _tac_deal(lockout: int, deferral: int = 0) -> Any:
     return build_deal(
         [
             {"name": "T1", "balance": 40_000_000.0, "rate": 0.05, "priority": 1},
@@ -436,7 +437,8 @@ def _tac_deal(lockout: int) -> Any:
         ],
         asset={"symbol": "USDC", "decimals": DEC},
         pool={"balance": 100_000_000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
-        groups=[{"name": "T", "classes": ["T1", "T2"], "kind": "tac", "speed": 200.0, "lockout": lockout}],
+        groups=[{"name": "T", "classes": ["T1", "T2"], "kind": "tac", "speed": 200.0, "lockout": lockout,
+                 "deferral": deferral}],
         principal_rules=[
             {"pay": "planned", "target": "T"},
             {"pay": "sequential", "classes": ["S", "T"]},
@@ -572,3 +574,95 @@ def test_rule_programs_do_not_depend_on_the_thread_split() -> None:
     for key in ("principal_paid", "accreted"):
         np.testing.assert_array_equal(par["tr"][key], serial["tr"][key])
     assert float(serial["tr"]["accreted"].sum()) > 0 and float(serial["tr"]["principal_paid"].sum()) > 0
+
+
+def test_deferred_schedule_pays_nothing_then_catches_up_by_hand() -> None:
+    """A schedule deferred 2 periods: the planned rule pays nothing in periods 1-2 (the
+    cash goes on to the next rule), then pays the group down to its planned balance as
+    far as the cash allows, the shortfall caught up the period after."""
+    spec = build_deal(
+        [
+            {"name": "P", "balance": 400, "rate": 0.0, "priority": 1},
+            {"name": "S", "balance": 600, "rate": 0.0, "priority": 1},
+        ],
+        pool={"balance": 1000.0},
+        groups=[{"name": "G", "classes": ["P"], "planned_balance": [380, 360, 340, 320], "deferral": 2}],
+        principal_rules=[
+            {"pay": "planned", "target": "G"},
+            {"pay": "sequential", "classes": ["S", "G"]},
+        ],
+    )
+    from structuring_helpers import rem
+
+    from openmbs.structuring import apply_period, initial_state
+
+    d = compile_exact(spec)
+    assert d.grp_defer == (2,)
+    s, r = apply_period(d, initial_state(d), rem(1, sched=30, beg=1000))
+    assert r.principal_paid == (0, 30)  # deferred: all to S
+    s, r = apply_period(d, s, rem(2, sched=30, beg=970))
+    assert r.principal_paid == (0, 30)
+    # period 3: P is owed 400 - 340 = 60, 50 comes in
+    s, r = apply_period(d, s, rem(3, sched=50, beg=940))
+    assert r.principal_paid == (50, 0)
+    # period 4: the 10 short caught up and the period's 20: 400 - 50 - 320 = 30
+    s, r = apply_period(d, s, rem(4, sched=50, beg=890))
+    assert r.principal_paid == (30, 20)
+    # the same deal without the deferral pays P from period 1
+    nodef = build_deal(
+        [{"name": "P", "balance": 400, "rate": 0.0, "priority": 1},
+         {"name": "S", "balance": 600, "rate": 0.0, "priority": 1}],
+        pool={"balance": 1000.0},
+        groups=[{"name": "G", "classes": ["P"], "planned_balance": [380, 360, 340, 320]}],
+        principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+    )
+    d0 = compile_exact(nodef)
+    _s, r = apply_period(d0, initial_state(d0), rem(1, sched=30, beg=1000))
+    assert r.principal_paid == (20, 10)
+
+
+def test_deferred_band_schedule_catches_up_in_both_engines() -> None:
+    """A TAC structured at 200 PSA and deferred 12 periods: the schedule is the
+    undeferred one; at 300 PSA (more cash than the schedule needs) the group is paid
+    nothing for 12 periods, then catches up to its planned balance and holds it (at
+    200 PSA every period's cash is the period's schedule: it could never catch up);
+    the float engine equals the exact one."""
+    spec = _tac_deal(0)
+    deferred = _tac_deal(0, deferral=12)
+    d0 = compile_exact(spec)
+    d = compile_exact(deferred)
+    assert d.grp_schedule == d0.grp_schedule  # the deferral does not move the schedule
+    coll = collateral_collections(spec.pool, [300.0])
+    res = run_waterfall(deferred, coll, keep=("ending_balance", "principal_paid"))
+    bal = res.table("ending_balance")[0, :, :2].sum(axis=1)
+    sched = np.array(d.grp_schedule[0], dtype=np.float64) / SCALE
+    assert np.all(res.table("principal_paid")[0, :12, :2] == 0.0)
+    behind = bal[: len(sched)] - sched
+    assert behind[11] > 1_000_000.0  # 12 periods of schedule unpaid
+    assert np.any(np.abs(behind[12:]) < 1.0)
+    caught = 12 + int(np.argmax(np.abs(behind[12:]) < 1.0))
+    assert 12 < caught < 60
+    # from then on the group is where it would have been undeferred (which holds the
+    # schedule until period 82, where 300 PSA has used up the collateral)
+    undeferred = run_waterfall(spec, coll, keep=("ending_balance",)).table("ending_balance")[0, :, :2].sum(axis=1)
+    np.testing.assert_allclose(bal[caught:], undeferred[caught:], rtol=0, atol=1.0)
+    _state, ex = run_exact(d, remittances_from_collections(coll, DEC))
+    ex_bal = np.array([r.ending_balance for r in ex], dtype=np.float64) / SCALE
+    np.testing.assert_allclose(res.table("ending_balance")[0], ex_bal, rtol=0, atol=1.0)
+
+
+@pytest.mark.parametrize(
+    ("group", "key", "words"),
+    [
+        ({"name": "G", "classes": ["A"], "kind": "none", "deferral": 3}, "groups[0].deferral", "no schedule to defer"),
+        ({"name": "G", "classes": ["A"], "planned_balance": [500.0], "deferral": 360},
+         "groups[0].deferral", "before the collateral"),
+        ({"name": "G", "classes": ["A"], "planned_balance": [500.0], "deferral": -1}, "groups[0].deferral", "greater than or equal to 0"),
+    ],
+)
+def test_bad_deferral_is_named(group: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(SpecError) as err:
+        build_deal(_BASE, groups=[group], pool={"balance": 1000.0, "term": 360},
+                   principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["G", "B"]}])
+    assert err.value.key == key, str(err.value)
+    assert words in str(err.value)

@@ -391,6 +391,7 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
         grp_members=tuple(grp_members),
         grp_mode=tuple(0 if gs.pay == "sequential" else 1 for gs in spec.groups),
         grp_schedule=tuple(grp_schedule),
+        grp_defer=tuple(gs.deferral for gs in spec.groups) if any(gs.deferral for gs in spec.groups) else (),
         multiplier=multiplier,
         group_names=tuple(gnames),
         excess_to=names.index(spec.excess_interest_to) if spec.excess_interest_to is not None else -1,

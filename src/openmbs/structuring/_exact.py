@@ -253,6 +253,9 @@ class ExactDeal:
         members ``grp_members[grp_start[g]:grp_end[g]]`` in payment order, mode 0
         sequential / 1 pro rata, planned ending balances for periods 1, 2, ... (0
         after the last; empty for a group without schedule).
+    grp_defer : per group, the periods ``1..grp_defer[g]`` in which a ``planned`` rule
+        pays it nothing (the schedule's deferral; caught up from the next period, the
+        planned balance being cumulative); empty means no deferral.
     multiplier : per tranche, the index multiplier of a floater or inverse floater
         (WAD; empty means 1 for every class).
     excess_to : the class paid the excess interest at the residual step (-1: the
@@ -310,6 +313,7 @@ class ExactDeal:
     grp_members: tuple[int, ...] = ()
     grp_mode: tuple[int, ...] = ()
     grp_schedule: tuple[tuple[int, ...], ...] = ()
+    grp_defer: tuple[int, ...] = ()
     multiplier: tuple[int, ...] = ()
     group_names: tuple[str, ...] = ()
     excess_to: int = -1
@@ -715,6 +719,8 @@ def _run_program(deal: ExactDeal, w: _Work, start: int, end: int, amount: int) -
             regs[deal.prog_list[c - 1]] += x - used
             regs[a] = 0
         elif op == I_PLANNED:
+            if deal.grp_defer and w.period <= deal.grp_defer[b]:
+                continue  # the schedule is deferred: caught up later
             item = deal.n_tranches + b
             excess = _item_balance(deal, w, item) - _planned_target(deal, b, w.period)
             if excess > 0 and regs[a] > 0:

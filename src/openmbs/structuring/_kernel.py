@@ -175,8 +175,8 @@ def _coupon_rate(
 # lengths, ``bears`` per class and the triggers' latches (copied in each period).
 # ``prog_f`` (float64): the split weights, the schedules (one row of ``L`` a group),
 # the registers.
-H_INS, H_LIST, H_GIDX, H_GMEM, H_GLEN, H_BEARS, H_LATCH, H_WAD, H_SCHED, H_SLEN, H_REGS = range(11)
-N_HEADER = 11
+H_INS, H_LIST, H_GIDX, H_GMEM, H_GLEN, H_BEARS, H_LATCH, H_DEFER, H_WAD, H_SCHED, H_SLEN, H_REGS = range(12)
+N_HEADER = 12
 
 
 def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -195,6 +195,7 @@ def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[n
         [len(x) for x in deal.grp_schedule],
         bears,
         [0] * deal.n_triggers,
+        list(deal.grp_defer) if deal.grp_defer else [0] * ng,
     ]
     header = []
     at = N_HEADER
@@ -266,6 +267,8 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
         q0 = b
         q1 = c
         if op == 3:
+            if period <= pi[pi[H_DEFER] + b]:
+                continue  # the schedule is deferred: caught up later
             q0 = 0
             q1 = 1
         total = 0.0

@@ -167,8 +167,14 @@ def structure_schedules(spec: DealSpec, deal: ExactDeal) -> ExactDeal:
         for j in range(deal.n_tranches):
             if deal.io_ref[j] == NOTIONAL_GROUP + g and deal.flags[j] & F_IO:
                 kinds[j] = CPN_NONE
+        # the group's own deferral delays the payment of its schedule, not the cash
+        # it is structured on
+        defer = list(deal.grp_defer)
+        if defer:
+            defer[g] = 0
         trial = replace(
             deal,
+            grp_defer=tuple(defer),
             face=tuple(faces),
             coupon_kind=tuple(kinds),
             steps=(OP_INTEREST, OP_PRINCIPAL, OP_RESIDUAL),

@@ -201,7 +201,12 @@ class GroupSpec(_Model):
     ``planned_balance`` (the group's scheduled ending balance for periods 1, 2, ...,
     0 after the last); ``kind = "none"`` for a group with no schedule (paid only by
     "to zero" rules). ``lockout`` periods with no scheduled principal (the planned
-    balance stays at the group's face).
+    balance stays at the group's face). ``deferral`` periods in which the schedule is
+    not paid (the planned rule pays nothing); from the next period the group is paid
+    down to its planned balance, so what the schedule called for meanwhile is caught
+    up as the cash allows (any shortfall against a schedule is caught up later: the
+    planned balance is cumulative). A lockout moves the schedule (structured with no
+    principal in those periods); a deferral keeps the schedule and delays its payment.
     """
 
     name: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -212,6 +217,7 @@ class GroupSpec(_Model):
     speed: float | None = Field(None, gt=0)
     planned_balance: list[float] | None = None
     lockout: int = Field(0, ge=0, le=600)
+    deferral: int = Field(0, ge=0, le=600)
 
 
 class RuleSpec(_Model):
@@ -631,6 +637,17 @@ def _check_program(spec: DealSpec, file: str | None) -> None:
                 raise _fail("a PAC group needs exactly one of band or planned_balance", file, f"{gk}.band", g.band)
         elif (g.speed is None) == (g.planned_balance is None) or g.band is not None:
             raise _fail("a TAC group needs exactly one of speed or planned_balance", file, f"{gk}.speed", g.speed)
+        if g.deferral and g.kind == "none":
+            raise _fail("a group of kind 'none' has no schedule to defer", file, f"{gk}.deferral", g.deferral)
+        if g.deferral:
+            longest = _collateral_months(spec)
+            if longest is not None and g.deferral >= longest:
+                raise _fail(
+                    f"the deferral must end before the collateral does ({longest} months left)",
+                    file,
+                    f"{gk}.deferral",
+                    g.deferral,
+                )
         if g.band is not None and not 0 < g.band[0] <= g.band[1]:
             raise _fail("band must be [lower, upper] PSA with 0 < lower <= upper", file, f"{gk}.band", list(g.band))
         if (g.band is not None or g.speed is not None) and not spec.pool.replines:
