@@ -666,3 +666,102 @@ def test_bad_deferral_is_named(group: dict[str, Any], key: str, words: str) -> N
                    principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["G", "B"]}])
     assert err.value.key == key, str(err.value)
     assert words in str(err.value)
+
+
+def _capacity_deal(shares: list[float] | None, sizes: tuple[float, float] | None = None) -> Any:
+    p = [{"name": "P1", "rate": 0.05, "priority": 1}, {"name": "P2", "rate": 0.05, "priority": 1}]
+    if sizes is not None:
+        p[0]["balance"], p[1]["balance"] = sizes
+    group: dict[str, Any] = {"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0]}
+    if shares is not None:
+        group["shares"] = shares
+    return build_deal(
+        [*p, {"name": "S", "remainder": True, "rate": 0.05, "priority": 2}],
+        asset={"symbol": "USDC", "decimals": DEC},
+        pool={"balance": 100_000_000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+        groups=[group],
+        principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+    )
+
+
+def test_band_group_sized_from_its_capacity() -> None:
+    """A PAC group whose classes have no size takes the structuring capacity at its band
+    (the sum over the life of the lesser pool principal at 100% and 250% PSA, computed
+    here from the projection), split 60/40; the remainder class gives it up; the group
+    is retired by its schedule and holds it inside the band."""
+    from openmbs.behaviour import Prepayment
+    from openmbs.cashflow import project_pool
+
+    spec = _capacity_deal([0.6, 0.4])
+    d = compile_exact(spec)
+
+    def principal(psa: float) -> np.ndarray:  # type: ignore[type-arg]
+        cf = project_pool(balance=100_000_000.0, gross_coupon=0.065, net_coupon=0.06, original_term=360,
+                          remaining_term=360, loan_age=0, prepayment=Prepayment.psa(psa))
+        return np.asarray(cf.principal, dtype=np.float64)
+
+    capacity = float(np.minimum(principal(100.0), principal(250.0)).sum())
+    p1, p2, s = (d.face[d.names.index(x)] for x in ("P1", "P2", "S"))
+    assert abs((p1 + p2) / SCALE - capacity) < 1e-3
+    assert p1 == (p1 + p2) * 6 // 10
+    assert s == d.pool_original - p1 - p2
+    assert 0.5 * 100_000_000 * SCALE < p1 + p2 < d.pool_original  # a real part of the pool
+    # the same deal with the sizes written out gives the same schedule
+    given = compile_exact(_capacity_deal(None, sizes=(p1 / SCALE, p2 / SCALE)))
+    assert given.face == d.face
+    np.testing.assert_allclose(np.array(given.grp_schedule[0]), np.array(d.grp_schedule[0]), rtol=0, atol=2)
+    for psa in (100.0, 175.0, 250.0):
+        res = run_waterfall(d, collateral_collections(spec.pool, [psa]), keep=("ending_balance",))
+        bal = res.table("ending_balance")[0, :, :2].sum(axis=1)
+        sched = np.array(d.grp_schedule[0], dtype=np.float64) / SCALE
+        np.testing.assert_allclose(bal[: len(sched)], sched, rtol=0, atol=1.0)
+        assert bal[len(sched)] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        ({"shares": [0.6, 0.3]}, "groups[0].shares", "sum to 100%"),
+        ({"shares": [1.0]}, "groups[0].shares", "one share for each of the 2 classes"),
+        ({"shares": [0.5, 0.5], "band": None, "planned_balance": [900.0]}, "groups[0].shares", "needs a band"),
+        ({"shares": [1.2, -0.2]}, "groups[0].shares", "above 0"),
+    ],
+)
+def test_bad_capacity_groups_are_named(change: dict[str, Any], key: str, words: str) -> None:
+    group = {"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0], **change}
+    if group.get("band") is None:
+        group.pop("band")
+    with pytest.raises(SpecError) as err:
+        build_deal(
+            [{"name": "P1", "rate": 0.05, "priority": 1}, {"name": "P2", "rate": 0.05, "priority": 1},
+             {"name": "S", "remainder": True, "rate": 0.05, "priority": 2}],
+            pool={"balance": 1000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+            groups=[group],
+            principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+        )
+    assert err.value.key == key, str(err.value)
+    assert words in str(err.value)
+
+
+def test_capacity_class_with_a_size_and_capacity_too_large_are_named() -> None:
+    with pytest.raises(SpecError) as err:
+        build_deal(
+            [{"name": "P1", "balance": 10.0, "rate": 0.05, "priority": 1}, {"name": "P2", "rate": 0.05, "priority": 1},
+             {"name": "S", "remainder": True, "rate": 0.05, "priority": 2}],
+            pool={"balance": 1000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+            groups=[{"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0], "shares": [0.5, 0.5]}],
+            principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+        )
+    assert err.value.key == "tranches[0].balance" and "takes no size of its own" in str(err.value)
+    # a fixed class taking most of the pool: the capacity does not fit in what is left
+    spec = build_deal(
+        [{"name": "A", "balance": 900.0, "rate": 0.05, "priority": 1},
+         {"name": "P1", "rate": 0.05, "priority": 2}, {"name": "P2", "rate": 0.05, "priority": 2},
+         {"name": "S", "remainder": True, "rate": 0.05, "priority": 3}],
+        pool={"balance": 1000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+        groups=[{"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0], "shares": [0.5, 0.5]}],
+        principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["A", "S", "G"]}],
+    )
+    with pytest.raises(SpecError) as err:
+        compile_exact(spec)
+    assert err.value.key == "groups[0].shares" and "capacity" in str(err.value)

@@ -207,6 +207,11 @@ class GroupSpec(_Model):
     up as the cash allows (any shortfall against a schedule is caught up later: the
     planned balance is cumulative). A lockout moves the schedule (structured with no
     principal in those periods); a deferral keeps the schedule and delays its payment.
+    ``shares`` (with a ``band`` or ``speed``): the classes take no size of their own;
+    the group's face is its structuring capacity (the sum of the principal scheduled
+    at its band), split among ``classes`` by these fractions (in class order, summing
+    to 1; floored to base units, the last class takes the rest), and the ``remainder``
+    class gives up what the group takes.
     """
 
     name: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -218,6 +223,7 @@ class GroupSpec(_Model):
     planned_balance: list[float] | None = None
     lockout: int = Field(0, ge=0, le=600)
     deferral: int = Field(0, ge=0, le=600)
+    shares: list[float] | None = Field(None, min_length=1, max_length=MAX_CLASSES)
 
 
 class RuleSpec(_Model):
@@ -400,6 +406,7 @@ def _fail(reason: str, file: str | None, key: str, value: Any) -> SpecError:
 def _check_references(spec: DealSpec, file: str | None) -> None:
     """Cross-field rules pydantic cannot see field by field."""
     names = [t.name for t in spec.tranches]
+    capacity_sized = {c for g in spec.groups if g.shares is not None for c in g.classes}
     for i, t in enumerate(spec.tranches):
         key = f"tranches[{i}]"
         if t.name in names[:i]:
@@ -420,6 +427,15 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
                 raise _fail("an IO strip takes no principal: principal = 'none'", file, f"{key}.principal", t.principal)
             if t.coupon != "fixed":
                 raise _fail("an IO strip pays a fixed strip rate", file, f"{key}.coupon", t.coupon)
+        elif t.name in capacity_sized:
+            if any(sizes):
+                field = ("balance", "percent", "remainder")[sizes.index(True)]
+                raise _fail(
+                    "a class of a group sized from its capacity (shares) takes no size of its own",
+                    file,
+                    f"{key}.{field}",
+                    getattr(t, field),
+                )
         elif sum(sizes) != 1 and not (band_sized and sum(sizes) == 0):
             raise _fail(
                 "give exactly one of balance, percent or remainder = true", file, f"{key}.balance", t.balance
@@ -637,6 +653,23 @@ def _check_program(spec: DealSpec, file: str | None) -> None:
                 raise _fail("a PAC group needs exactly one of band or planned_balance", file, f"{gk}.band", g.band)
         elif (g.speed is None) == (g.planned_balance is None) or g.band is not None:
             raise _fail("a TAC group needs exactly one of speed or planned_balance", file, f"{gk}.speed", g.speed)
+        if g.shares is not None:
+            if g.band is None and g.speed is None:
+                raise _fail(
+                    "shares size a group from its band capacity: the group needs a band (or a TAC speed)",
+                    file,
+                    f"{gk}.shares",
+                    g.shares,
+                )
+            if len(g.shares) != len(g.classes):
+                raise _fail(
+                    f"one share for each of the {len(g.classes)} classes",
+                    file,
+                    f"{gk}.shares",
+                    g.shares,
+                )
+            if any(not x > 0 for x in g.shares) or abs(sum(g.shares) - 1.0) > 1e-9:
+                raise _fail("the shares must be above 0 and sum to 100%", file, f"{gk}.shares", g.shares)
         if g.deferral and g.kind == "none":
             raise _fail("a group of kind 'none' has no schedule to defer", file, f"{gk}.deferral", g.deferral)
         if g.deferral:
