@@ -195,7 +195,10 @@ class GroupSpec(_Model):
     """Classes paid together against one planned-balance (PAC or TAC) schedule.
 
     ``classes`` in payment order; ``pay`` how cash paid to the group is shared among
-    them (``sequential``: in the listed order, each to zero; ``pro_rata``: by balance).
+    them (``sequential``: in the listed order, each to zero; ``pro_rata``: by balance;
+    ``rules``: by the group's own ``rules``, a rule list naming only its classes --
+    ``sequential``, ``pro_rata``, ``concurrent``, with ``when``/``unless`` -- and what
+    they leave to its classes in the listed order).
     The schedule: ``kind = "pac"`` with a PSA ``band = [lower, upper]``, ``kind =
     "tac"`` with a single ``speed`` (a one-speed band), or an explicit
     ``planned_balance`` (the group's scheduled ending balance for periods 1, 2, ...,
@@ -216,7 +219,8 @@ class GroupSpec(_Model):
 
     name: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
     classes: list[str] = Field(..., min_length=1, max_length=MAX_CLASSES)
-    pay: Literal["sequential", "pro_rata"] = "sequential"
+    pay: Literal["sequential", "pro_rata", "rules"] = "sequential"
+    rules: list[RuleSpec] = Field(default_factory=list, max_length=32)
     kind: Literal["pac", "tac", "none"] = "pac"
     band: tuple[float, float] | None = None
     speed: float | None = Field(None, gt=0)
@@ -653,6 +657,23 @@ def _check_program(spec: DealSpec, file: str | None) -> None:
                 raise _fail("a PAC group needs exactly one of band or planned_balance", file, f"{gk}.band", g.band)
         elif (g.speed is None) == (g.planned_balance is None) or g.band is not None:
             raise _fail("a TAC group needs exactly one of speed or planned_balance", file, f"{gk}.speed", g.speed)
+        if g.pay == "rules" and not g.rules:
+            raise _fail("a group paid by 'rules' needs its rules", file, f"{gk}.rules", [])
+        if g.rules and g.pay != "rules":
+            raise _fail("a group's rules only apply with pay = 'rules'", file, f"{gk}.pay", g.pay)
+        if g.rules:
+            _check_rules(spec, g.rules, f"{gk}.rules", file)
+            rstack: list[tuple[str, RuleSpec]] = [(f"{gk}.rules[{j}]", r) for j, r in enumerate(g.rules)]
+            while rstack:
+                rk, r = rstack.pop()
+                if r.pay == "planned":
+                    raise _fail(
+                        "a group's own rules pay its classes to zero: no 'planned' rule", file, f"{rk}.pay", r.pay
+                    )
+                for m, c in enumerate(r.classes):
+                    if c not in g.classes:
+                        raise _fail("a group's rules name only its own classes", file, f"{rk}.classes[{m}]", c)
+                rstack.extend((f"{rk}.split[{j}]", sub) for j, sub in enumerate(r.split))
         if g.shares is not None:
             if g.band is None and g.speed is None:
                 raise _fail(
