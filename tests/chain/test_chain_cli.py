@@ -252,8 +252,21 @@ def _status(state: Path) -> dict[str, object]:
 
 def test_deploy_records_a_journal(cli_deal):
     record = json.loads(Path(cli_deal["deployed"]).read_text())
-    assert record["network"] == "embedded" and record["format"] == "openmbs-chain-deployment/1"
+    assert record["network"] == "embedded" and record["format"] == "openmbs-chain-deployment/2"
     assert [e["op"] for e in record["journal"]] == ["deploy", "offering"]
+    # the fields every deployment record has: per contract and per class symbol
+    contracts = record["contracts"]
+    assert {k: v["address"] for k, v in record["deployments"].items()} == {
+        k: v for k, v in contracts.items() if k != "tokens"
+    }
+    symbols = [t["symbol"] for t in record["config"]["tranches"]]
+    assert [(s, c["index"], c["address"]) for s, c in record["classes"].items()] == [
+        (sym, i, a) for i, (sym, a) in enumerate(zip(symbols, contracts["tokens"], strict=True))
+    ]
+    assert record["settlement"] == {
+        "address": contracts["settlement"], "symbol": "mUSD", "decimals": 6, "mock": True
+    }
+    assert record["rpc"] is None
     assert [t["face"] for t in record["config"]["tranches"]] == [
         400_000_000_000_000,
         40_000_000_000_000,

@@ -18,9 +18,12 @@ from structuring_helpers import build_deal
 
 from openmbs.errors import InputError, SpecError
 from openmbs.structuring import (
+    EXAMPLE_DEALS,
+    LANGUAGE_EXAMPLES,
     Collections,
     compile_exact,
     example_deal,
+    parse_deal,
     remittances_from_collections,
     run_exact,
     run_waterfall,
@@ -29,6 +32,7 @@ from openmbs.structuring._compile import chain_unsupported, check_chain
 from openmbs.structuring._schedule import collateral_collections
 
 DEC = 6
+EXAMPLE_NAMES_FOR_ROUND_TRIP = [*EXAMPLE_DEALS, *LANGUAGE_EXAMPLES]
 SCALE = 10**DEC
 
 
@@ -844,3 +848,15 @@ def test_bad_group_rules_are_named(group: dict[str, Any], key: str, words: str) 
                    principal_rules=[{"pay": "sequential", "classes": ["G", "B"]}])
     assert err.value.key == key, str(err.value)
     assert words in str(err.value)
+
+
+@pytest.mark.parametrize("name", [*EXAMPLE_NAMES_FOR_ROUND_TRIP])
+def test_a_deal_written_out_reads_back_as_the_same_deal(name: str) -> None:
+    """What a run stores as its deal (``closing.json``'s ``deal_spec``) must parse back:
+    the full dump wrote defaults (a fixed class's ``multiplier``) that the validator
+    refuses, and the demo's audit could not re-read its own deal."""
+    spec = example_deal(name)
+    specs = [spec] if spec.pool.replines else [spec, spec.with_pool(balance=12_345_678.0)]
+    for s in specs:
+        back = parse_deal(s.as_data())
+        assert compile_exact(back) == compile_exact(s)

@@ -15,7 +15,14 @@ an embedded EVM run the same bytecode faster for long simulations.
 
 from openmbs.chain._anvil import anvil_dev_keys
 from openmbs.chain._artifacts import DEPLOYABLE_CONTRACTS, foundry_artifact, write_foundry_artifacts
-from openmbs.chain._clients import DealClient, TrancheStatus, attestation_deadline
+from openmbs.chain._backend import DealSession, SentTx, TxLog, open_deal, set_tx_verbosity
+from openmbs.chain._clients import (
+    DealClient,
+    TrancheStatus,
+    WaterfallState,
+    attestation_deadline,
+    revert_reason,
+)
 from openmbs.chain._contracts import (
     CONTRACTS,
     CONTRACTS_DIR,
@@ -34,7 +41,18 @@ from openmbs.chain._deploy import (
     deploy_deal,
     rate_bound,
 )
-from openmbs.chain._env import KEY_ENV, load_account, network_env, use_network
+from openmbs.chain._env import (
+    ETH_KEY_ENV,
+    ETH_RPC_ENV,
+    KEY_ENV,
+    check_chain_id,
+    load_account,
+    network_env,
+    node_chain_id,
+    rpc_url,
+    use_network,
+)
+from openmbs.chain._explain import BoundFailure, explain_rejection, first_failed_bound
 from openmbs.chain._journal import (
     EMBEDDED_CHAIN_ID,
     JOURNAL_FORMAT,
@@ -42,6 +60,13 @@ from openmbs.chain._journal import (
     deploy_embedded,
     dev_attestor_keys,
     open_embedded,
+)
+from openmbs.chain._record import (
+    RECORD_FORMAT,
+    Deployed,
+    DeploymentRecord,
+    read_deployment_record,
+    write_deployment_record,
 )
 from openmbs.chain._verify import DEAL_ENV, check_addresses, check_record, read_deal
 
@@ -60,14 +85,24 @@ __all__ = [
     "DEAL_ENV",
     "DEPLOYABLE_CONTRACTS",
     "EMBEDDED_CHAIN_ID",
+    "ETH_KEY_ENV",
+    "ETH_RPC_ENV",
     "JOURNAL_FORMAT",
     "KEY_ENV",
     "RATE_TOLERANCE",
+    "RECORD_FORMAT",
+    "BoundFailure",
     "DealClient",
     "DealConfig",
+    "DealSession",
+    "Deployed",
+    "DeploymentRecord",
     "EmbeddedDeal",
+    "SentTx",
     "TrancheConfig",
     "TrancheStatus",
+    "TxLog",
+    "WaterfallState",
     "anvil_dev_keys",
     "artifact",
     "attach_deal",
@@ -75,6 +110,7 @@ __all__ = [
     "attestation_from_dict",
     "attestation_to_dict",
     "check_addresses",
+    "check_chain_id",
     "check_record",
     "config_from_exact",
     "config_from_spec",
@@ -83,15 +119,24 @@ __all__ = [
     "deploy_embedded",
     "deployer",
     "dev_attestor_keys",
+    "explain_rejection",
     "export_artifacts",
+    "first_failed_bound",
     "foundry_artifact",
     "load_account",
     "network_env",
+    "node_chain_id",
+    "open_deal",
     "open_embedded",
     "rate_bound",
     "read_deal",
+    "read_deployment_record",
     "report_from_dict",
     "report_to_dict",
+    "revert_reason",
+    "rpc_url",
+    "set_tx_verbosity",
     "use_network",
+    "write_deployment_record",
     "write_foundry_artifacts",
 ]

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from openmbs.chain._deploy import DealConfig
     from openmbs.oracle import Attestation, RemittanceReport
 
-__all__ = ["DealClient", "TrancheStatus"]
+__all__ = ["DealClient", "TrancheStatus", "WaterfallState", "revert_reason"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,37 @@ class TrancheStatus:
     principal_index: int
     loss_index: int
     interest_shortfall: int
+
+
+@dataclass(frozen=True)
+class WaterfallState:
+    """The exact waterfall's deal-level state (``Deal.waterfall_state``, words 0..3).
+
+    ``realized_losses`` is the net cumulative loss to date (base units),
+    ``last_period`` the last period the waterfall applied, ``triggers_latched`` the
+    bits of the triggers latched so far (bit ``i``: trigger ``i``), ``effects`` the
+    effects of the latched triggers (the ``ExactWaterfall`` flag bits) and ``dust``
+    the rounding remainder the deal holds (base units, never lost)."""
+
+    realized_losses: int
+    last_period: int
+    triggers_latched: int
+    effects: int
+    dust: int
+
+    @classmethod
+    def from_words(cls, words: Sequence[int]) -> WaterfallState:
+        """Decode the four state words (word 2 packs the trigger bits in its low byte
+        and the effects above them)."""
+        if len(words) != 4:
+            raise ChainError(f"waterfall state: {len(words)} word(s), need 4")
+        return cls(
+            realized_losses=int(words[0]),
+            last_period=int(words[1]),
+            triggers_latched=int(words[2]) & 0xFF,
+            effects=int(words[2]) >> 8,
+            dust=int(words[3]),
+        )
 
 
 @dataclass(frozen=True)
@@ -49,6 +80,7 @@ class DealClient:
     waterfall: Any
     admin: str
     servicer: str
+    test_waterfall: bool = False
 
     # -- addresses -------------------------------------------------------------------
     def addresses(self) -> dict[str, Any]:
@@ -167,6 +199,13 @@ class DealClient:
             )
         return out
 
+    def waterfall_state(self) -> WaterfallState | None:
+        """The exact waterfall's state; ``None`` on a deal wired to the
+        SequentialTestWaterfall test double (it keeps no such state)."""
+        if self.test_waterfall:
+            return None
+        return WaterfallState.from_words([int(self.deal.waterfall_state(w)) for w in range(4)])
+
     def status(self) -> dict[str, Any]:
         """Deal-level figures: period, cash held, credited, claimed, reserve, pause."""
         return {
@@ -199,6 +238,11 @@ def attestation_deadline(attestations: Sequence[Attestation]) -> int:
             f"attestations: signed with different deadlines {deadlines}; one submission takes one"
         )
     return deadlines[0] if deadlines else 2**256 - 1
+
+
+def revert_reason(exc: Exception) -> str:
+    """The reason a titanoboa call reverted (see :func:`_reason`), for messages."""
+    return _reason(exc)
 
 
 def _reason(exc: Exception) -> str:

@@ -46,6 +46,7 @@ CONTRACTS: dict[str, str] = {
     "Timelock": "Timelock.vy",
     "ExactWaterfall": "ExactWaterfall.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",
+    "MockStablecoin": "mocks/MockStablecoin.vy",
     "MaliciousToken": "mocks/MaliciousToken.vy",
     "BlacklistToken": "mocks/BlacklistToken.vy",
     "FeeOnTransferToken": "mocks/FeeOnTransferToken.vy",

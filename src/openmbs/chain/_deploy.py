@@ -192,8 +192,9 @@ def deploy_deal(
         Holder of the deal's GUARDIAN_ROLE (pause) and of the timelock's
         CANCELLER_ROLE (cancel a queued change; it cannot schedule or execute).
     settlement
-        Address of the settlement asset; ``None`` deploys a 6-decimal mock (the
-        admin is its minter).
+        Address of the settlement asset (an ERC-20 whose ``decimals()`` must be the
+        deal's ``asset.decimals``); ``None`` deploys a mock of the deal's decimals
+        (6: ``MockSettlementToken``, else ``MockStablecoin``; the admin is its minter).
     test_waterfall
         Wire the SequentialTestWaterfall TEST DOUBLE instead of ``ExactWaterfall``
         (tests use it to show that the audit catches a waterfall that is not the
@@ -228,10 +229,15 @@ def deploy_deal(
     compliance = compliance or admin
     seller = seller or admin
     dep = abi_deployer if from_artifacts else deployer
+    decimals = config.exact.decimals if config.exact is not None else 6
     if settlement is None:
-        token = dep("MockSettlementToken").deploy("openmbs mock USD", "mUSD", sender=admin)
+        if decimals == 6:
+            token = dep("MockSettlementToken").deploy("openmbs mock USD", "mUSD", sender=admin)
+        else:
+            token = dep("MockStablecoin").deploy("openmbs mock USD", "mUSD", decimals, sender=admin)
     else:
         token = dep("MockSettlementToken").at(settlement)
+        _check_settlement_decimals(config, token, decimals)
     # the admin proposes and executes; the guardian may only cancel (a second key
     # between a proposer and the deal during the delay)
     timelock = dep("Timelock").deploy(
@@ -313,7 +319,27 @@ def deploy_deal(
         waterfall=waterfall,
         admin=admin,
         servicer=servicer,
+        test_waterfall=test_waterfall,
     )
+
+
+def _check_settlement_decimals(config: DealConfig, token: Any, decimals: int) -> None:
+    """Refuse a settlement asset whose ``decimals()`` is not the deal's: tranche tokens
+    take the asset's decimals and every amount of the deal is in its base units."""
+    import boa
+
+    try:
+        got = int(token.decimals())
+    except (boa.BoaError, ValueError) as exc:
+        raise InputError(
+            f"deal {config.name!r} settlement {token.address}: no decimals() ({exc.__class__.__name__}); "
+            "need an ERC-20 settlement asset"
+        ) from None
+    if got != decimals:
+        raise InputError(
+            f"deal {config.name!r} key 'asset.decimals' value {decimals}: the settlement asset "
+            f"{token.address} has {got} decimals"
+        )
 
 
 def _deploy_exact_from_artifact(exact: Any, deal_address: str, *, sender: str) -> Any:
@@ -451,11 +477,6 @@ def config_from_exact(
             f"deal {name!r} field 'offering_price_wad' value {list(offering_price_wad)!r}: "
             f"need one price per tranche ({exact.n_tranches})"
         )
-    if exact.decimals != 6:
-        raise InputError(
-            f"deal {name!r} key 'asset.decimals' value {exact.decimals}: the embedded mock "
-            "settlement asset has 6 decimals"
-        )
     names = exact.names or tuple(f"T{i + 1}" for i in range(exact.n_tranches))
     labels = [_token_name_and_symbol(name, n) for n in names]
     tranches = tuple(
@@ -497,9 +518,17 @@ def _exact_from_dict(raw: dict[str, Any], name: str) -> Any:
         raise InputError(f"deal {name!r} field 'exact': {exc}") from None
 
 
-def attach_deal(config: DealConfig, addresses: dict[str, Any], *, admin: str, servicer: str | None = None) -> DealClient:
+def attach_deal(
+    config: DealConfig,
+    addresses: dict[str, Any],
+    *,
+    admin: str,
+    servicer: str | None = None,
+    test_waterfall: bool = False,
+) -> DealClient:
     """A :class:`DealClient` on contracts already deployed at ``addresses``
-    (the ``contracts`` of a deployment record)."""
+    (the ``contracts`` of a deployment record); ``test_waterfall`` when the deal is
+    wired to the SequentialTestWaterfall test double."""
     try:
         return DealClient(
             config=config,
@@ -509,9 +538,12 @@ def attach_deal(config: DealConfig, addresses: dict[str, Any], *, admin: str, se
             issuance=deployer("Issuance").at(addresses["issuance"]),
             tokens=tuple(deployer("TrancheToken").at(a) for a in addresses["tokens"]),
             oracle=deployer("RemittanceOracle").at(addresses["oracle"]),
-            waterfall=deployer("ExactWaterfall").at(addresses["waterfall"]),
+            waterfall=deployer(
+                "SequentialTestWaterfall" if test_waterfall else "ExactWaterfall"
+            ).at(addresses["waterfall"]),
             admin=admin,
             servicer=servicer or admin,
+            test_waterfall=test_waterfall,
         )
     except KeyError as exc:
         raise InputError(f"deployment record: missing contract address {exc.args[0]!r}") from None

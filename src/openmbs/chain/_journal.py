@@ -51,8 +51,10 @@ __all__ = [
     "open_embedded",
 ]
 
-#: ``format`` of a deployment record written by this module.
-JOURNAL_FORMAT = "openmbs-chain-deployment/1"
+#: ``format`` of a deployment record written by this module (the one record format of
+#: :mod:`openmbs.chain._record`; ``/1`` records are read too).
+JOURNAL_FORMAT = "openmbs-chain-deployment/2"
+_FORMATS_READ = ("openmbs-chain-deployment/1", JOURNAL_FORMAT)
 #: Chain id of the embedded EVM (EIP-712 signatures are bound to it).
 EMBEDDED_CHAIN_ID = 1337
 #: Allowlist expiry of the accounts the offering allowlists (far future, seconds).
@@ -484,7 +486,7 @@ def deploy_embedded(
         "deploy",
         {
             "chain_id": EMBEDDED_CHAIN_ID,
-            "spec": spec.model_dump(mode="json"),
+            "spec": spec.as_data(),
             "loans": loans,
             "quorum": quorum,
             "max_net_rate": max_net_rate,
@@ -498,6 +500,12 @@ def deploy_embedded(
     out = record["journal"][0]["output"]
     record["config"] = out["config"]
     record["contracts"] = out["contracts"]
+    from openmbs.chain._record import DeploymentRecord
+
+    with deal._active():  # the fields every deployment record has (no tx hashes here)
+        common = DeploymentRecord.from_client(deal.client, network="embedded", attestors=addrs).to_json()
+    for key in ("rpc", "settlement", "deployments", "classes"):
+        record[key] = common[key]
     subs = []
     for t, face in enumerate(out["config"]["tranches"]):
         share, rest = divmod(int(face["face"]), investors)
@@ -538,10 +546,11 @@ def open_embedded(path: str | os.PathLike[str]) -> EmbeddedDeal:
         raise DataIntegrityError(f"file {str(p)!r}: not JSON ({exc})") from None
     if not isinstance(record, dict) or record.get("network") != "embedded":
         raise InputError(f"file {str(p)!r}: not a deployment on the embedded chain")
-    if record.get("format") != JOURNAL_FORMAT or not isinstance(record.get("journal"), list):
+    if record.get("format") not in _FORMATS_READ or not isinstance(record.get("journal"), list):
         raise InputError(
             f"file {str(p)!r} field 'format' value {record.get('format')!r}: need {JOURNAL_FORMAT!r} "
-            "(an older embedded record has no journal: deploy again)"
+            "with a journal (an older embedded record, or the record of a demo's embedded chain, "
+            "which lived only in that process, has none: deploy again)"
         )
     deal = EmbeddedDeal(p, record, boa.Env(), _digest(raw))
     with deal._active():

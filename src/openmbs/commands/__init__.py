@@ -13,15 +13,19 @@ from openmbs.commands import (
     deal,
     demo,
     model,
+    offering,
     price,
     project,
     query,
     report,
     risk,
     serve,
+    servicer,
     tape,
 )
 
 __all__ = ["COMMAND_MODULES"]
 
-COMMAND_MODULES: tuple[ModuleType, ...] = (demo, tape, project, price, deal, model, risk, chain, audit, query, report, serve)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    demo, tape, project, price, deal, model, risk, chain, offering, servicer, audit, query, report, serve
+)

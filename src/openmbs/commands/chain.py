@@ -43,14 +43,26 @@ StateOpt = Annotated[
     ),
 ]
 RpcOpt = Annotated[
-    str | None, typer.Option("--rpc", help="JSON-RPC URL of a node; default: the embedded chain.")
+    str | None,
+    typer.Option(
+        "--rpc",
+        envvar="ETH_RPC_URL",
+        show_envvar=True,
+        help="JSON-RPC URL of a node; default $ETH_RPC_URL, else the embedded chain.",
+    ),
 ]
 KeystoreOpt = Annotated[
     Path | None,
     typer.Option(
         "--keystore",
-        help="Operator's encrypted key file (password in $OPENMBS_KEYSTORE_PASSWORD); --rpc only.",
+        help=(
+            "Operator's encrypted key file (password from $OPENMBS_KEYSTORE_PASSWORD, else asked); "
+            "default: the key in $OPENMBS_PRIVATE_KEY or $ETH_PRIVATE_KEY. --rpc only."
+        ),
     ),
+]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Print every transaction sent to the node.")
 ]
 
 
@@ -79,99 +91,6 @@ def _load_spec(deal: str) -> Any:
     from openmbs.structuring import resolve_deal
 
     return resolve_deal(deal)
-
-
-def _read_rpc_state(path: Path) -> dict[str, Any]:
-    try:
-        state: dict[str, Any] = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"file {str(path)!r}: {exc}") from None
-    if state.get("network") != "rpc":
-        raise InputError(
-            f"file {str(path)!r} field 'network' value {state.get('network')!r}: --rpc needs a record "
-            "written by `openmbs chain deploy --rpc`; drop --rpc to use the embedded chain"
-        )
-    return state
-
-
-#: The sender of a read-only client (it sends nothing).
-_NOBODY = "0x" + "00" * 20
-
-
-def _pinned_deal(deal: str | None) -> str | None:
-    """The deal's address from ``--deal`` or ``$OPENMBS_DEAL`` (never from the record)."""
-    from openmbs.chain import DEAL_ENV
-
-    return deal or os.environ.get(DEAL_ENV) or None
-
-
-def _required_deal(path: Path, deal: str | None) -> str:
-    """:func:`_pinned_deal`, required (on a node)."""
-    from openmbs.chain import DEAL_ENV
-
-    pinned = _pinned_deal(deal)
-    if pinned is None:
-        raise InputError(
-            f"file {str(path)!r}: --rpc needs the deal's address from a source you trust: pass "
-            f"--deal ADDRESS or set {DEAL_ENV} (the record's addresses are checked against the "
-            "chain from there, never used alone)"
-        )
-    return pinned
-
-
-def _verified(path: Path, record: dict[str, Any], pinned: str) -> Any:
-    """Read the deal at ``pinned`` from the current chain, check every contract it links
-    to (code and back-links, :mod:`openmbs.chain._verify`) and refuse a record that says
-    anything else. Returns the :class:`~openmbs.chain._verify.ChainDeal`."""
-    from openmbs.chain import check_record, read_deal
-
-    chain = read_deal(pinned)
-    check_record(record, chain, where=f"file {str(path)!r}")
-    return chain
-
-
-def _verify_embedded(d: Any, deal: str | None) -> None:
-    """The embedded chain rebuilt from the journal, checked as a node's deal is (the
-    pinned ``--deal``, if any, must be the replayed deal)."""
-    pinned = _pinned_deal(deal) or str(d.client.deal.address)
-    _verified(d.path, d.record, pinned)
-
-
-def _attach(
-    path: Path, rpc: str, keystore: Path | None, deal: str | None, *, read_only: bool = False
-) -> tuple[Any, Any, dict[str, Any]]:
-    """The record at ``path``, checked against the deal on the node ``rpc`` (see
-    :func:`_verified`), as a client on the chain's addresses; and the operator account
-    (``None`` when ``read_only``: reading needs no key)."""
-    from openmbs.chain import (
-        DealConfig,
-        TrancheConfig,
-        attach_deal,
-        load_account,
-        network_env,
-        use_network,
-    )
-    from openmbs.errors import ChainError
-
-    record = _read_rpc_state(path)
-    pinned = _required_deal(path, deal)
-    account = None
-    if read_only:
-        from boa.util.abi import Address
-
-        try:
-            env = network_env(rpc)
-        except Exception as exc:
-            raise ChainError(f"cannot use node {rpc!r}: {exc}") from None
-        env.eoa = Address(_NOBODY)  # calls only: no account sends
-    else:
-        account = load_account(keystore)
-        use_network(rpc, account)
-    chain = _verified(path, record, pinned)
-    cfg = dict(record["config"])
-    cfg["tranches"] = tuple(TrancheConfig(**t) for t in cfg["tranches"])
-    admin = str(account.address) if account is not None else _NOBODY
-    return attach_deal(DealConfig(**cfg), chain.addresses, admin=admin), account, record
 
 
 def _read_records(path: Path) -> Any:
@@ -351,7 +270,8 @@ def _holders(deal: Any, holder: str | None) -> list[str]:
     raise InputError(f"--holder value {holder!r}: need an address, investorN or all")
 
 
-def _status_doc(client: Any, record: dict[str, Any], holders: list[str]) -> dict[str, Any]:
+def _status_doc(session: Any, holders: list[str]) -> dict[str, Any]:
+    client, record = session.client, session.record
     tranches = []
     names = [t["name"] for t in record["config"]["tranches"]]
     for t in client.tranches():
@@ -360,22 +280,14 @@ def _status_doc(client: Any, record: dict[str, Any], holders: list[str]) -> dict
         tranches.append(d)
     doc: dict[str, Any] = {
         "deal": record.get("deal"),
-        "network": record.get("network"),
+        "network": session.network,
         "chain_id": client.chain_id(),
         "status": client.status(),
         "tranches": tranches,
     }
-    try:  # the exact waterfall's state words (Deal.waterfall_state)
-        words = [int(client.deal.waterfall_state(w)) for w in range(4)]
-        doc["waterfall"] = {
-            "realized_losses": words[0],
-            "last_period": words[1],
-            "triggers_latched": words[2] & 0xFF,
-            "effects": words[2] >> 8,
-            "dust": words[3],
-        }
-    except Exception:  # a waterfall without these words (the test double)
-        pass
+    state = client.waterfall_state()  # None: the test-double waterfall keeps none
+    if state is not None:
+        doc["waterfall"] = dataclasses.asdict(state)
     if holders:
         n = len(client.tokens)
         doc["holders"] = [
@@ -386,6 +298,8 @@ def _status_doc(client: Any, record: dict[str, Any], holders: list[str]) -> dict
             }
             for h in holders
         ]
+    if session.journal_entries is not None:
+        doc["journal_entries"] = session.journal_entries
     return doc
 
 
@@ -470,6 +384,17 @@ def deploy(
             help="Tape balances 30-59,60-89,90+ days delinquent at cut-off, in base units (bound period 1's roll and losses).",
         ),
     ] = "0,0,0",
+    settlement: Annotated[
+        str | None,
+        typer.Option(
+            "--settlement",
+            help=(
+                "--rpc: the settlement asset's address (an ERC-20; its decimals() must be the deal's "
+                "asset.decimals). Default: deploy a mock stablecoin of the deal's decimals."
+            ),
+        ),
+    ] = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Deploy every contract of a deal and record the deployment.
 
@@ -482,6 +407,11 @@ def deploy(
     addrs = (
         [a.strip() for a in attestors.split(",") if a.strip()] if attestors is not None else None
     )
+    if rpc is None and settlement is not None:
+        raise InputError(
+            f"--settlement value {settlement!r}: the embedded chain deploys its own mock asset; "
+            "--settlement is for a node (--rpc)"
+        )
     if rpc is None:
         from openmbs.chain import deploy_embedded
 
@@ -509,11 +439,13 @@ def deploy(
         )
         return
     from openmbs.chain import (
-        JOURNAL_FORMAT,
+        DeploymentRecord,
         config_from_spec,
         deploy_deal,
         load_account,
+        set_tx_verbosity,
         use_network,
+        write_deployment_record,
     )
 
     if addrs is None:
@@ -522,8 +454,10 @@ def deploy(
         raise InputError(
             f"file {str(state)!r} exists: choose another --state or pass --force to replace it"
         )
-    account = load_account(keystore)
-    use_network(rpc, account)
+    account = load_account(keystore, prompt=True)
+    set_tx_verbosity(verbose, typer.echo)
+    env = use_network(rpc, account)
+    log = env.openmbs_tx_log
     cfg = config_from_spec(
         spec,
         loan_count=loans,
@@ -532,20 +466,25 @@ def deploy(
         max_net_rate=max_net_rate,
         initial_delinquent=cutoff,
     )
-    client = deploy_deal(cfg, attestors=addrs, admin=account.address, test_waterfall=test_waterfall)
-    record = {
-        "format": JOURNAL_FORMAT,
-        "deal": cfg.name,
-        "network": "rpc",
-        "chain_id": client.chain_id(),
-        "admin": str(account.address),
-        "attestors": addrs,
-        "test_waterfall": test_waterfall,
-        "config": dataclasses.asdict(cfg),
-        "contracts": client.addresses(),
-    }
-    state.write_text(json.dumps(record, indent=1))
-    typer.echo(f"deployed {cfg.name!r} on rpc chain {record['chain_id']}")
+    client = deploy_deal(
+        cfg,
+        attestors=addrs,
+        admin=account.address,
+        test_waterfall=test_waterfall,
+        settlement=settlement,
+    )
+    record = DeploymentRecord.from_client(
+        client,
+        network="rpc",
+        attestors=addrs,
+        rpc=rpc,
+        receipts=log.receipts(),
+        settlement_mock=settlement is None,
+    )
+    write_deployment_record(state, record)
+    typer.echo(
+        f"deployed {cfg.name!r} on rpc chain {record.chain_id} ({len(log.sent)} transactions)"
+    )
     for k, v in client.addresses().items():
         typer.echo(f"  {k:<12} {v}")
     typer.echo(f"recorded in {state}")
@@ -569,17 +508,10 @@ def status(
     ] = False,
 ) -> None:
     """Print the deal's figures and each tranche's balance, factor and indices."""
-    if rpc is None:
-        from openmbs.chain import open_embedded
+    from openmbs.chain import open_deal
 
-        d = open_embedded(state)
-        with d:
-            _verify_embedded(d, deal)
-            doc = _status_doc(d.client, d.record, d.investors)
-        doc["journal_entries"] = len(d.journal)
-    else:
-        client, _, record = _attach(state, rpc, None, deal, read_only=True)
-        doc = _status_doc(client, record, [])
+    with open_deal(state, rpc=rpc, deal=deal, read_only=True) as session:
+        doc = _status_doc(session, session.investors)
     if as_json:
         typer.echo(json.dumps(doc, indent=1))
     else:
@@ -607,7 +539,7 @@ def remit(
         Path | None,
         typer.Option(
             "--records",
-            help="The period's loan-level records (Parquet or CSV; the lifecycle's loans/period=NNNN.parquet).",
+            help="The period's loan-level records (Parquet or CSV; the lifecycle's loans/period=NNNN/part-0.parquet).",
         ),
     ] = None,
     report: Annotated[
@@ -638,53 +570,48 @@ def remit(
     rpc: RpcOpt = None,
     keystore: KeystoreOpt = None,
     deal: DealAddrOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Submit a period's servicer report with M-of-N attestations and deposit its cash.
 
     Attestor keys: $OPENMBS_ATTESTOR_KEYS (comma-separated) and/or --attestor-keystore. A rejected report (wrong period, under quorum, figures off) exits 2 and records nothing.
     """
-    rep = _report(records, report, index_rate)
-    keystores = list(attestor_keystore or [])
-    if rpc is None:
-        from openmbs.chain import open_embedded
+    from openmbs.chain import open_deal
 
-        d = open_embedded(state)
-        with d:
-            _verify_embedded(d, deal)
-            sigs = _signatures(
-                rep,
-                attestations,
-                keystores,
-                chain_id=d.client.chain_id(),
-                oracle=str(d.client.oracle.address),
-                dev_quorum=int(d.record["config"]["quorum"])
-                if d.record.get("dev_attestors")
-                else None,
-            )
-            try:
-                d.remit(rep, sigs)
-            except RemittanceRejected as exc:
-                raise RemittanceRejected(
-                    f"{exc.reason}; nothing recorded ({state} is unchanged)", period=exc.period
-                ) from None
-            d.save()
-            st = d.client.status()
-        typer.echo(
-            f"period {rep.period} accepted: cash {rep.cash} distributed; pool balance {st['pool_balance']}"
-        )
-        typer.echo(f"recorded in {state} (journal of {len(d.journal)} entries)")
-        return
-    client, _, _ = _attach(state, rpc, keystore, deal)
+    rep = _report(records, report, index_rate)
+    with open_deal(state, rpc=rpc, deal=deal, keystore=keystore, verbose=verbose, echo=typer.echo) as session:
+        _remit_checked(session, rep, attestations, list(attestor_keystore or []))
+        session.save()
+        st = session.client.status()
+    typer.echo(
+        f"period {rep.period} accepted: cash {rep.cash} distributed; pool balance {st['pool_balance']}"
+    )
+    if session.journal_entries is not None:
+        typer.echo(f"recorded in {state} (journal of {session.journal_entries} entries)")
+
+
+def _remit_checked(session: Any, rep: Any, attestations: Path | None, keystores: list[Path]) -> None:
+    """Sign (or read) the attestations and submit; a rejection says what disagrees
+    and that nothing was recorded."""
     sigs = _signatures(
         rep,
         attestations,
         keystores,
-        chain_id=client.chain_id(),
-        oracle=str(client.oracle.address),
-        dev_quorum=None,
+        chain_id=session.client.chain_id(),
+        oracle=str(session.client.oracle.address),
+        dev_quorum=session.dev_quorum,
     )
-    client.remit(rep, sigs)
-    typer.echo(f"period {rep.period} accepted: cash {rep.cash} distributed")
+    try:
+        session.remit(rep, sigs)
+    except RemittanceRejected as exc:
+        from openmbs.chain import explain_rejection
+
+        where = f"{session.path} is unchanged" if session.network == "embedded" else "no cash moved"
+        detail = explain_rejection(session.client, rep)
+        raise RemittanceRejected(
+            f"{exc.reason}{'; ' + detail if detail else ''}; nothing recorded ({where})",
+            period=exc.period,
+        ) from None
 
 
 @chain_app.command("claim")
@@ -700,33 +627,24 @@ def claim(
     rpc: RpcOpt = None,
     keystore: KeystoreOpt = None,
     deal: DealAddrOpt = None,
+    verbose: VerboseOpt = False,
 ) -> None:
     """Claim what holders are owed.
 
     On the embedded chain for the offering's investors (or one --holder); with --rpc for the operator account.
     """
-    if rpc is None:
-        from openmbs.chain import open_embedded
+    from openmbs.chain import open_deal
 
-        d = open_embedded(state)
-        with d:
-            _verify_embedded(d, deal)
-            if tranche is not None and not 0 <= tranche < len(d.client.tokens):
-                raise InputError(f"--tranche value {tranche}: need 0..{len(d.client.tokens) - 1}")
-            who = _holders(d, holder)
-            entry = d.claim(who, tranche)
-            d.save()
-        for h, paid in zip(who, entry["output"]["paid"], strict=True):
-            typer.echo(f"{h} claimed {paid} base units")
-        typer.echo(f"recorded in {state} (journal of {len(d.journal)} entries)")
-        return
-    if holder is not None:
-        raise InputError(
-            "--holder is for the embedded chain; with --rpc the operator account claims"
-        )
-    client, account, _ = _attach(state, rpc, keystore, deal)
-    paid = client.claim(account.address, tranche)
-    typer.echo(f"claimed {paid} base units")
+    with open_deal(state, rpc=rpc, deal=deal, keystore=keystore, verbose=verbose, echo=typer.echo) as session:
+        who = _holders(session, holder) if session.network == "embedded" else None
+        if who is None and holder is not None:
+            raise InputError("--holder is for the embedded chain; with --rpc the operator account claims")
+        paid = session.claim(who, tranche)
+        session.save()
+    for h, amount in paid:
+        typer.echo(f"{h} claimed {amount} base units")
+    if session.journal_entries is not None:
+        typer.echo(f"recorded in {state} (journal of {session.journal_entries} entries)")
 
 
 @chain_app.command("artifacts")
@@ -765,26 +683,19 @@ def export(
         typer.echo(str(p))
     if state is None:
         return
-    try:
-        record = json.loads(state.read_text())
-        network = record["network"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(f"file {str(state)!r}: not a deployment record ({exc!r})") from None
-    if rpc is None and network == "embedded":
-        from openmbs.chain import open_embedded
+    from openmbs._files import atomic_write
+    from openmbs.chain import open_deal, read_deployment_record
 
-        d = open_embedded(state)
-        with d:
-            _verify_embedded(d, deal)
-            contracts = d.client.addresses()
-    elif rpc is None:
+    network = read_deployment_record(state)["network"]
+    if rpc is None and network != "embedded":
         raise InputError(
             f"file {str(state)!r} field 'network' value {network!r}: pass --rpc URL and --deal ADDRESS "
             "so that the addresses are read from the chain"
         )
-    else:
-        client, _, record = _attach(state, rpc, None, deal, read_only=True)
-        contracts = client.addresses()
+    with open_deal(state, rpc=rpc, deal=deal, read_only=True) as session:
+        contracts = session.client.addresses()
+        record = session.record
+        chain_id = session.client.chain_id()
     waterfall = "SequentialTestWaterfall" if record.get("test_waterfall") else "ExactWaterfall"
     abi = {
         "settlement": "MockSettlementToken",
@@ -796,13 +707,20 @@ def export(
         "tokens": "TrancheToken",
     }
     doc = {
-        "deal": record.get("deal"),
-        "network": record.get("network"),
-        "chain_id": record.get("chain_id"),
+        "deal": record["deal"],
+        "network": record["network"],
+        "chain_id": chain_id,
         "contracts": {
             k: {"address": v, "abi": f"{abi.get(k, k)}.json"} for k, v in contracts.items()
         },
+        "classes": record.get("classes", {}),
+        "deployments": record.get("deployments", {}),
     }
     target = out / "addresses.json"
-    target.write_text(json.dumps(doc, indent=1))
+    text = json.dumps(doc, indent=1)
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text)
+
+    atomic_write(target, write)
     typer.echo(str(target))

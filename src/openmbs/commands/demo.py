@@ -102,6 +102,10 @@ def demo(
             help="With --rpc: an attestor's encrypted key file (repeatable; password in $OPENMBS_ATTESTOR_PASSWORD).",
         ),
     ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="With --rpc: print every transaction sent to the node."),
+    ] = False,
 ) -> None:
     """Run a deal's whole life on the embedded chain; write report.html and summary.json.
 
@@ -126,10 +130,12 @@ def demo(
     if rpc is not None:
         import os
 
-        from openmbs.chain import KEY_ENV
+        from openmbs.chain import ETH_KEY_ENV, KEY_ENV
 
-        if not os.environ.get(KEY_ENV):
-            raise InputError(f"--rpc value {rpc!r}: set {KEY_ENV} to the operator's private key")
+        if not (os.environ.get(KEY_ENV) or os.environ.get(ETH_KEY_ENV)):
+            raise InputError(
+                f"--rpc value {rpc!r}: set {KEY_ENV} (or {ETH_KEY_ENV}) to the operator's private key"
+            )
     elif dev_chain or attestor_keystore:
         raise InputError(
             "--dev-chain / --attestor-keystore are for a run on a node (--rpc); the embedded "
@@ -151,6 +157,10 @@ def demo(
     )
     keys = _node_keys(cfg, dev_chain, list(attestor_keystore or [])) if rpc is not None else None
     console = Console()
+    if rpc is not None:
+        from openmbs.chain import set_tx_verbosity
+
+        set_tx_verbosity(verbose, lambda line: console.print(f"[dim]{line}[/dim]"))
     lines: list[str] = []
     with Progress(
         TextColumn("{task.description:<10}"),
@@ -180,8 +190,9 @@ def demo(
     )
     for col in ("tranche", "interest", "principal", "losses"):
         table.add_column(col, justify="right")
+    scale = 10 ** _run_decimals(out)
     for name, t in result.tranche_totals.items():
-        table.add_row(name, *(f"{t[k] / 1e6:,.2f}" for k in ("interest", "principal", "losses")))
+        table.add_row(name, *(f"{t[k] / scale:,.2f}" for k in ("interest", "principal", "losses")))
     console.print(table)
     for c in result.checks:
         mark = "[green]ok[/green]" if c.ok else "[red]MISMATCH[/red]"
@@ -199,6 +210,19 @@ def demo(
     )
     if any(not c.ok for c in result.checks):
         raise typer.Exit(1)
+
+
+def _run_decimals(out: Path) -> int:
+    """The settlement asset's decimals of the run in ``out`` (its ``closing.json``)."""
+    import json
+
+    from openmbs.errors import DataIntegrityError
+
+    path = out / "closing.json"
+    try:
+        return int(json.loads(path.read_text())["decimals"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DataIntegrityError(f"file {str(path)!r} field 'decimals': unreadable ({exc!r})") from None
 
 
 def _node_keys(cfg: Any, dev_chain: bool, keystores: list[Path]) -> Any:

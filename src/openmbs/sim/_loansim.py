@@ -590,6 +590,14 @@ class LoanSimulator:
         self._io = amort == "interest_only"
 
         scale = 10.0**decimals
+        # int64 base units: the pool (and its interest) must fit, or the casts wrap
+        total = float(np.sum(bal)) * scale
+        if not total < 2.0**62:
+            raise InputError(
+                f"decimals value {decimals}: the pool's balance {float(np.sum(bal)):,.2f} is "
+                f"{total:.3e} base units, beyond the simulator's 64-bit integers (at most "
+                f"{2.0**62 / max(float(np.sum(bal)), 1.0):.3e} units per currency unit: use fewer decimals)"
+            )
         self._balance: IntArray = np.rint(bal * scale).astype(np.int64)
         self._rem: IntArray = rem.copy()
         self._age: IntArray = age.copy()

@@ -270,7 +270,7 @@ def _write_closing(out: Path, cfg: LifecycleConfig, spec: Any, exact: Any, st: A
         {
             "config": _config_record(cfg),
             "deal": spec.name,
-            "deal_spec": spec.model_dump(mode="json"),
+            "deal_spec": spec.as_data(),
             "pool_units": exact.pool_original,
             "decimals": sim.decimals,
             "tranche_names": list(exact.names),
@@ -316,9 +316,10 @@ def prepare(
     tick("tape", 0, 1)
     tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
     prep, dflt = Prepayment.psa(cfg.psa), Default.sda(cfg.sda)
-    sim = LoanSimulator(
+    sim = LoanSimulator(  # the loans' money in the deal's asset's base units
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
         advance=cfg.advance,  # type: ignore[arg-type]
+        decimals=_load_spec(cfg.deal).asset.decimals,
     )
     spec, exact, st = _size_deal(cfg, tape, sim)
     cf = project_tape(  # the closing analytics advance as the simulated servicer does
@@ -353,10 +354,12 @@ def deploy(run: LifecycleRun) -> None:
         w = _attach(cfg, run.spec, len(run.tape), run.out, run.last_period, run.keys)
     else:
         w = _deploy(cfg, run.spec, run.exact, len(run.tape), run.cutoff, run.keys)
-        if cfg.rpc is not None:
-            _atomic_json(
-                run.out / DEPLOYMENT, {"rpc": cfg.rpc, "operator": w.admin, "contracts": w.client.addresses()}
-            )
+        from openmbs.chain import DeploymentRecord, write_deployment_record
+
+        write_deployment_record(run.out / DEPLOYMENT, DeploymentRecord.from_client(
+            w.client, network="rpc" if cfg.rpc else "embedded",
+            attestors=list(w.attestors.addresses), rpc=cfg.rpc,
+        ))
     w.chain_seconds += time.perf_counter() - t0
     run.world = w
     run.tick("deploy", 1, 1)

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -159,7 +158,7 @@ def _deploy(
             admin=admin,
             servicer=servicer,
             test_waterfall=cfg.test_waterfall,
-            from_artifacts=cfg.rpc is None,
+            from_artifacts=True,
         )
         client.allow([*investors, admin, servicer], _FAR_FUTURE)
         _subscribe(cfg, client, dcfg, exact, investors, admin)
@@ -250,14 +249,16 @@ def _attach(
         raise DataIntegrityError(
             f"folder {str(out)!r}: a run on a node to resume but no {DEPLOYMENT} (use --fresh)"
         )
-    record = json.loads(path.read_text())
+    from openmbs.chain import read_deployment_record
+
+    record = read_deployment_record(path)
     attestor_keys, investor_keys = _run_keys(cfg, keys)
     signers = AttestorSet(attestor_keys)
     investors = _addresses(investor_keys)
     operator = _use_node(cfg, investor_keys, resumed=True)
-    if operator.lower() != str(record["operator"]).lower():
+    if operator.lower() != str(record["admin"]).lower():
         raise InputError(
-            f"file {str(path)!r}: the deal was deployed by {record['operator']}, "
+            f"file {str(path)!r}: the deal was deployed by {record['admin']}, "
             f"$OPENMBS_PRIVATE_KEY is the key of {operator}"
         )
     dcfg = config_from_spec(
@@ -346,12 +347,10 @@ def _deadline(w: _World) -> int | None:
 def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
     """The ``# dev:`` reason of a rejected submission.
 
-    The embedded deal is deployed from the compiled artefacts (ABI contracts, no
-    source-level tracing), so the rejected ``submit`` is simulated again (same state)
-    on the oracle's titanoboa source contract, which names the failing check.
+    The deal is deployed from the compiled artefacts (ABI contracts, no source-level
+    tracing), so the rejected ``submit`` is simulated again (same state, locally) on the
+    oracle's titanoboa source contract, which names the failing check.
     """
-    if w.collector is None:  # on a node the contracts are source contracts already
-        return reason
     import boa
 
     from openmbs.chain import deployer

@@ -336,6 +336,15 @@ class DealSpec(_Model):
                 return i
         raise KeyError(name)
 
+    def as_data(self) -> dict[str, Any]:
+        """The deal as JSON-ready data that :func:`parse_deal` reads back to the same deal.
+
+        Only the keys its author (or :meth:`with_pool`) set are written: a default such as
+        a fixed-rate class's ``multiplier`` or a rules deal's legacy ``principal`` would
+        otherwise come back as a key the validator refuses for that class.
+        """
+        return self.model_dump(mode="json", exclude_unset=True)
+
     def with_pool(self, **pool: Any) -> DealSpec:
         """A copy of the deal with pool fields replaced (``balance=``, ``wac=``, ...).
 
