@@ -53,10 +53,12 @@ PUBLIC = [
     "parse_deal",
     "period_table",
     "pool_balance_rows",
+    "prospectus_wal",
     "remittances_from_collections",
     "resolve_deal",
     "run_exact",
     "run_waterfall",
+    "settlement_years",
     "write_table",
 ]
 

@@ -59,6 +59,7 @@ from openmbs.structuring._spec import (
     parse_deal,
     resolve_deal,
 )
+from openmbs.structuring._wal import prospectus_wal, settlement_years
 from openmbs.structuring._waterfall import (
     Collections,
     TrancheSummary,
@@ -114,9 +115,11 @@ __all__ = [
     "parse_deal",
     "period_table",
     "pool_balance_rows",
+    "prospectus_wal",
     "remittances_from_collections",
     "resolve_deal",
     "run_exact",
     "run_waterfall",
+    "settlement_years",
     "write_table",
 ]
