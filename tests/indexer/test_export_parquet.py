@@ -77,3 +77,24 @@ def test_cli_export(db: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert (tmp_path / "cli" / "ev_remittance_accepted.parquet").exists()
     assert "table(s) written" in res.output
+
+
+def test_pandas_reads_the_export_and_the_loan_files_exactly(db: Path, tmp_path: Path) -> None:
+    """What users open the files with: pandas gets exact integers (``Decimal`` objects
+    for the ABI integers, int64 for the loan records), never opaque bytes."""
+    import pandas as pd
+
+    from openmbs.sim import loans_path
+
+    with EventStore(db, read_only=True) as store:
+        export_parquet(store, tmp_path / "x")
+        want = store.con.execute(
+            "SELECT CAST(value AS VARCHAR) FROM ev_transfer ORDER BY block_number, log_index"
+        ).fetchall()
+    df = pd.read_parquet(tmp_path / "x" / "ev_transfer.parquet")
+    assert list(df["value"]) == [Decimal(r[0]) for r in want]
+    loans = pd.read_parquet(loans_path(db.parent, 1))
+    raw = pq.read_table(loans_path(db.parent, 1))
+    assert str(loans["beginning_balance"].dtype) == "int64"
+    assert loans["beginning_balance"].tolist() == raw.column("beginning_balance").to_pylist()
+    assert int(loans["beginning_balance"].sum()) > 0
