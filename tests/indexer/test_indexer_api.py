@@ -14,6 +14,7 @@ PUBLIC = [
     "UNTRUSTED_CONFIG",
     "BoaLogCollector",
     "ContractRegistry",
+    "DealContracts",
     "DecodedLog",
     "EventBinding",
     "EventColumn",
@@ -27,6 +28,7 @@ PUBLIC = [
     "RpcLogSource",
     "abi_of",
     "accepted_remittances",
+    "deal_contracts",
     "default_db_path",
     "distributions",
     "event_rows",
@@ -37,6 +39,7 @@ PUBLIC = [
     "open_untrusted",
     "parse_rpc_log",
     "pool_performance",
+    "registry_for_deal",
     "remittance_reports",
     "sql_type",
     "store_projection",
@@ -49,6 +52,8 @@ PUBLIC = [
 SIGNATURES = {
     "Indexer": "(store: 'EventStore', source: 'LogSource', registry: 'ContractRegistry', *, batch_blocks: 'int' = 1000, confirmations: 'int | None' = None, start_block: 'int' = 0) -> 'None'",
     "EventStore": "(path: 'str | os.PathLike[str]' = ':memory:', *, read_only: 'bool' = False) -> 'None'",
+    "deal_contracts": "(url: 'str', deal: 'str') -> 'DealContracts'",
+    "registry_for_deal": "(url: 'str', deal: 'str') -> 'ContractRegistry'",
     "verify_store": "(con: 'duckdb.DuckDBPyConnection', path: 'str', *, new: 'bool' = False) -> 'None'",
 }
 

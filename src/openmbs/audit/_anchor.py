@@ -53,37 +53,10 @@ def rpc_evidence(url: str, deal: str) -> tuple[Any, dict[str, Any], set[str]]:
     Returns the store, the state (``tranche_face``, ``total_supply`` per token,
     ``roots`` by period) and the addresses indexed (lower case).
     """
-    from eth_utils.address import is_address, to_checksum_address
+    from openmbs.indexer import EventStore, Indexer, RpcLogSource, deal_contracts
 
-    from openmbs.chain import artifact
-    from openmbs.indexer import ContractRegistry, EventStore, Indexer, RpcLogSource
-
-    if not is_address(deal):
-        raise InputError(f"--deal value {deal!r}: not an address")
-    deal = to_checksum_address(deal)
-    code = _rpc(url, "eth_getCode", [deal, "latest"])
-    if code in (None, "0x", ""):
-        raise InputError(f"--deal value {deal!r}: no contract at that address on {url}")
-    deal_abi = artifact("Deal").abi
-    first = ContractRegistry()
-    first.add(deal, "Deal", deal_abi)
-    head = int(_rpc(url, "eth_blockNumber", []), 16)
-    configured: dict[str, Any] | None = None
-    for log in RpcLogSource(url, addresses=[deal]).logs(0, head):
-        d = first.decode(log)
-        if d.event is not None and d.event.name == "DealConfigured" and d.args is not None:
-            configured = d.args
-    if configured is None:
-        raise ChainError(f"deal {deal} on {url}: no DealConfigured event (not a configured Deal)")
-    tokens = [to_checksum_address(str(t)) for t in configured["tokens"]]
-    oracle = to_checksum_address(str(configured["oracle"]))
-    issuance = to_checksum_address(str(configured["issuance"]))
-    reg = ContractRegistry()
-    reg.add(deal, "Deal", deal_abi)
-    reg.add(oracle, "RemittanceOracle", artifact("RemittanceOracle").abi)
-    reg.add(issuance, "Issuance", artifact("Issuance").abi)
-    for tok in tokens:
-        reg.add(tok, "TrancheToken", artifact("TrancheToken").abi)
+    found = deal_contracts(url, deal)
+    deal, oracle, tokens, reg = found.deal, found.oracle, list(found.tokens), found.registry
     store = EventStore()
     try:
         # up to the node's head (the state read below is the head's too)

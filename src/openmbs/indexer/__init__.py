@@ -16,6 +16,7 @@ from openmbs.indexer._abi import (
     abi_of,
     sql_type,
 )
+from openmbs.indexer._deal import DealContracts, deal_contracts, registry_for_deal
 from openmbs.indexer._export import BIGNUM_DECIMAL, event_table, export_parquet
 from openmbs.indexer._indexer import DEFAULT_DB_NAME, Indexer, IndexStats, default_db_path
 from openmbs.indexer._queries import (
@@ -56,6 +57,7 @@ __all__ = [
     "UNTRUSTED_CONFIG",
     "BoaLogCollector",
     "ContractRegistry",
+    "DealContracts",
     "DecodedLog",
     "EventBinding",
     "EventColumn",
@@ -69,6 +71,7 @@ __all__ = [
     "RpcLogSource",
     "abi_of",
     "accepted_remittances",
+    "deal_contracts",
     "default_db_path",
     "distributions",
     "event_rows",
@@ -79,6 +82,7 @@ __all__ = [
     "open_untrusted",
     "parse_rpc_log",
     "pool_performance",
+    "registry_for_deal",
     "remittance_reports",
     "sql_type",
     "store_projection",
