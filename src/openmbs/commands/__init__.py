@@ -12,6 +12,7 @@ from openmbs.commands import (
     chain,
     deal,
     demo,
+    index,
     model,
     offering,
     price,
@@ -29,5 +30,5 @@ __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     demo, tape, project, price, deal, model, risk, chain, offering, servicer, audit, query,
-    replay, report, serve,
+    replay, report, index, serve,
 )
