@@ -160,10 +160,7 @@ def index_cmd(
 ) -> None:
     """Index a deal's events from a node into the event store, once or following the chain.
 
-    Each pass opens the store, indexes up to the node's head less --confirmations (one
-    transaction per batch; reorganisations are found and rolled back), closes the store,
-    and with --follow sleeps --interval seconds: `openmbs serve --events DB` can run
-    beside it.
+    Each pass opens the store, indexes up to the node's head less --confirmations (one transaction per batch; reorganisations are found and rolled back) and closes the store; with --follow it then sleeps --interval seconds and passes again, so `openmbs serve --events DB` can run beside it (docs/indexer.md).
     """
     from openmbs.chain import check_chain_id
     from openmbs.indexer import Indexer, RpcLogSource, deal_contracts
