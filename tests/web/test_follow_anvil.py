@@ -215,3 +215,30 @@ def test_bad_input_is_one_line(node: Any, tmp_path: Path, monkeypatch: pytest.Mo
         other.stop()
     assert "31337" in line and "chain 999" in line and str(state) in line
     assert not Path(db).exists()  # nothing was written
+
+
+def test_ctrl_c_stops_the_follower_cleanly(node: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = _deploy(node, tmp_path, monkeypatch)
+    events = tmp_path / "events.duckdb"
+    follower = subprocess.Popen(
+        _openmbs("index", "--rpc", node.url, "--state", str(state), "--db", str(events), "--follow",
+                 "--interval", "0.5", "--confirmations", "0"),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(),
+    )
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline().startswith("following ")  # the handlers are installed
+        assert "event(s)" in follower.stdout.readline()  # the first pass indexed the deal
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert follower.returncode == 0 and "Traceback" not in err, err
+    assert out.rstrip().endswith("stopped"), out
+    con = store(events)
+    try:
+        cursor = con.execute("SELECT last_block FROM cursor").fetchall()
+        assert cursor and int(cursor[0][0]) == int(node.rpc("eth_blockNumber", []), 16)
+    finally:
+        con.close()
