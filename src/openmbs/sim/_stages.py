@@ -329,7 +329,7 @@ def prepare(
     tick("tape", 0, 1)
     tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
     prep, dflt = Prepayment.psa(cfg.psa), Default.sda(cfg.sda)
-    sim = LoanSimulator(  # the loans' money in the deal's asset's base units
+    sim = LoanSimulator(  # the loans' money in record units of the deal's asset (min(decimals, 9))
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
         advance=cfg.advance,  # type: ignore[arg-type]
         decimals=_load_spec(cfg.deal).asset.decimals,
