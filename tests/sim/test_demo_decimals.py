@@ -111,6 +111,20 @@ def test_an_eighteen_decimal_deal_runs_reconciles_and_audits(tmp_path: Path) -> 
         for f in ("beginning_balance", "ending_balance", "interest", "cash", "delinquent_30", "losses"):
             assert getattr(rep, f) == want[f], (k, f)
         assert "0x" + rep.loan_tape_root.hex() == manifest["roots"][k - 1]
+    # the dashboard's loan check: the record as written (record units), its unit stated
+    import duckdb
+
+    from openmbs.web import deals, verify_loan
+
+    con = duckdb.connect(str(out / "events.duckdb"), read_only=True)
+    try:
+        (d,) = deals(con)
+        loan = str(t.column("loan_id")[0])
+        chk = verify_loan(con, d, out, loan, 1)
+    finally:
+        con.close()
+    assert chk.verified and chk.record_decimals == 9
+    assert chk.record["beginning_balance"] == t.column("beginning_balance")[0].as_py()
     # a closing.json stating another record unit fails the audit, naming the field
     text = (out / "closing.json").read_text()
     (out / "closing.json").write_text(text.replace('"record_decimals": 9', '"record_decimals": 18'))
