@@ -12,15 +12,7 @@ from __future__ import annotations
 import grimp
 
 # (importer, private module of another package): to be made public and removed from here.
-KNOWN = {
-    ("openmbs.chain._deploy", "openmbs.structuring._exact"),
-    ("openmbs.chain._exact_waterfall", "openmbs.structuring._exact"),
-    ("openmbs.pricing._oas", "openmbs.cashflow._advance"),
-    ("openmbs.pricing._oas", "openmbs.cashflow._project"),
-    ("openmbs.sim._stages", "openmbs.agents._servicer"),
-    ("openmbs.sim._world", "openmbs.chain._clients"),
-    ("openmbs.sim._loansim", "openmbs.cashflow._advance"),
-}
+KNOWN: set[tuple[str, str]] = set()
 
 
 def _private_imports() -> set[tuple[str, str]]:

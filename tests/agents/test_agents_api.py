@@ -18,6 +18,7 @@ PUBLIC = [
     "leaves",
     "loan_records",
     "record_columns",
+    "record_hash_array",
     "report_from_records",
 ]
 

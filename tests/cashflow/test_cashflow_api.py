@@ -9,13 +9,17 @@ PUBLIC = [
     "ADVANCE_MODES",
     "OUTPUT_FORMATS",
     "PROJECTION_COLUMNS",
+    "AdvanceMode",
     "PoolCashflows",
     "ProjectionTotals",
+    "advance_code",
     "advance_mode",
     "project_loans",
     "project_pool",
     "project_tape",
     "projection_table",
+    "repline_arrays",
+    "tape_arrays",
     "write_projection",
 ]
 

@@ -67,8 +67,30 @@ def _constants(name: str) -> dict[str, int]:
     return out
 
 
+#: Codes of the deal language that the contract does not run yet: a deal using one is
+#: refused before deployment (``structuring.chain_unsupported``, tested below), so the
+#: contract has no copy of them.
+OFF_CHAIN = {"CPN_INVERSE"}
+
+
 def _python_tables() -> dict[str, int]:
-    return {k: v for k, v in vars(_exact).items() if TABLE.match(k) and isinstance(v, int)}
+    return {
+        k: v for k, v in vars(_exact).items()
+        if TABLE.match(k) and isinstance(v, int) and k not in OFF_CHAIN
+    }
+
+
+def test_off_chain_codes_are_refused_by_the_chain_compiler() -> None:
+    import dataclasses
+
+    from openmbs.structuring import chain_unsupported, compile_exact, example_deal
+
+    deal = compile_exact(example_deal("four_tranche"))
+    assert chain_unsupported(deal) == []
+    kinds = list(deal.coupon_kind)
+    kinds[0] = _exact.CPN_INVERSE
+    inverse = dataclasses.replace(deal, coupon_kind=tuple(kinds) if isinstance(deal.coupon_kind, tuple) else kinds)
+    assert any("inverse" in m for m in chain_unsupported(inverse))
 
 
 def test_parser_reads_the_contract() -> None:

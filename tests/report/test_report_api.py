@@ -19,8 +19,8 @@ PUBLIC = [
 ]
 
 SIGNATURES = {
-    "write_report": "(out: 'Path', result: 'Any', audit_checks: 'Sequence[Any]') -> 'Path'",
-    "write_summary": "(out: 'Path', result: 'Any', audit_checks: 'Sequence[Any]') -> 'Path'",
+    "write_report": "(out: 'Path', result: 'Any', audit_checks: 'Sequence[Any]', extra: 'Mapping[str, Any] | None' = None) -> 'Path'",
+    "write_summary": "(out: 'Path', result: 'Any', audit_checks: 'Sequence[Any]', extra: 'Mapping[str, Any] | None' = None) -> 'Path'",
 }
 
 

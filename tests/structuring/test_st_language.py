@@ -101,10 +101,20 @@ def programs(draw: Any) -> dict[str, Any]:
         face = sum(float(1_000_000 * weights[names.index(m)] // total) for m in members)
         step = draw(st.floats(0.02, 0.3))
         planned = [max(face * (1.0 - step * (k + 1)), 0.0) for k in range(draw(st.integers(1, 20)))]
-        groups.append(
-            {"name": f"G{g}", "classes": members, "pay": draw(st.sampled_from(["sequential", "pro_rata"])),
-             "planned_balance": [round(x, 2) for x in planned]}
-        )
+        group = {"name": f"G{g}", "classes": members,
+                 "pay": draw(st.sampled_from(["sequential", "pro_rata", "rules"])),
+                 "planned_balance": [round(x, 2) for x in planned], "deferral": draw(st.integers(0, 4))}
+        if group["pay"] == "rules":
+            # the group's own rules: a split between its last class and the others
+            # pro rata, or the classes in reverse order
+            if len(members) > 1 and draw(st.booleans()):
+                p = draw(st.sampled_from([0.25, 0.5, 0.7]))
+                group["rules"] = [{"pay": "concurrent", "split": [
+                    {"percent": p, "pay": "sequential", "classes": [members[-1]]},
+                    {"percent": 1.0 - p, "pay": "pro_rata", "classes": members[:-1]}]}]
+            else:
+                group["rules"] = [{"pay": "sequential", "classes": members[::-1]}]
+        groups.append(group)
     items = [g["name"] for g in groups] + pool_names
 
     def rule(depth: int) -> dict[str, Any]:
@@ -162,6 +172,7 @@ def programs(draw: Any) -> dict[str, Any]:
     for g in groups:
         if g["name"] not in targets:
             del g["planned_balance"]
+            del g["deferral"]
             g["kind"] = "none"
     return {"tranches": tranches, **top}
 
@@ -431,7 +442,7 @@ def test_unused_keys_are_errors() -> None:
         build_deal(_BASE, principal_rules=[{"pay": "sequential", "classes": ["A", "B"], "order": 1}])
 
 
-def _tac_deal(lockout: int) -> Any:
+def _tac_deal(lockout: int, deferral: int = 0) -> Any:
     return build_deal(
         [
             {"name": "T1", "balance": 40_000_000.0, "rate": 0.05, "priority": 1},
@@ -440,7 +451,8 @@ def _tac_deal(lockout: int) -> Any:
         ],
         asset={"symbol": "USDC", "decimals": DEC},
         pool={"balance": 100_000_000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
-        groups=[{"name": "T", "classes": ["T1", "T2"], "kind": "tac", "speed": 200.0, "lockout": lockout}],
+        groups=[{"name": "T", "classes": ["T1", "T2"], "kind": "tac", "speed": 200.0, "lockout": lockout,
+                 "deferral": deferral}],
         principal_rules=[
             {"pay": "planned", "target": "T"},
             {"pay": "sequential", "classes": ["S", "T"]},
@@ -576,6 +588,266 @@ def test_rule_programs_do_not_depend_on_the_thread_split() -> None:
     for key in ("principal_paid", "accreted"):
         np.testing.assert_array_equal(par["tr"][key], serial["tr"][key])
     assert float(serial["tr"]["accreted"].sum()) > 0 and float(serial["tr"]["principal_paid"].sum()) > 0
+
+
+def test_deferred_schedule_pays_nothing_then_catches_up_by_hand() -> None:
+    """A schedule deferred 2 periods: the planned rule pays nothing in periods 1-2 (the
+    cash goes on to the next rule), then pays the group down to its planned balance as
+    far as the cash allows, the shortfall caught up the period after."""
+    spec = build_deal(
+        [
+            {"name": "P", "balance": 400, "rate": 0.0, "priority": 1},
+            {"name": "S", "balance": 600, "rate": 0.0, "priority": 1},
+        ],
+        pool={"balance": 1000.0},
+        groups=[{"name": "G", "classes": ["P"], "planned_balance": [380, 360, 340, 320], "deferral": 2}],
+        principal_rules=[
+            {"pay": "planned", "target": "G"},
+            {"pay": "sequential", "classes": ["S", "G"]},
+        ],
+    )
+    from structuring_helpers import rem
+
+    from openmbs.structuring import apply_period, initial_state
+
+    d = compile_exact(spec)
+    assert d.grp_defer == (2,)
+    s, r = apply_period(d, initial_state(d), rem(1, sched=30, beg=1000))
+    assert r.principal_paid == (0, 30)  # deferred: all to S
+    s, r = apply_period(d, s, rem(2, sched=30, beg=970))
+    assert r.principal_paid == (0, 30)
+    # period 3: P is owed 400 - 340 = 60, 50 comes in
+    s, r = apply_period(d, s, rem(3, sched=50, beg=940))
+    assert r.principal_paid == (50, 0)
+    # period 4: the 10 short caught up and the period's 20: 400 - 50 - 320 = 30
+    s, r = apply_period(d, s, rem(4, sched=50, beg=890))
+    assert r.principal_paid == (30, 20)
+    # the same deal without the deferral pays P from period 1
+    nodef = build_deal(
+        [{"name": "P", "balance": 400, "rate": 0.0, "priority": 1},
+         {"name": "S", "balance": 600, "rate": 0.0, "priority": 1}],
+        pool={"balance": 1000.0},
+        groups=[{"name": "G", "classes": ["P"], "planned_balance": [380, 360, 340, 320]}],
+        principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+    )
+    d0 = compile_exact(nodef)
+    _s, r = apply_period(d0, initial_state(d0), rem(1, sched=30, beg=1000))
+    assert r.principal_paid == (20, 10)
+
+
+def test_deferred_band_schedule_catches_up_in_both_engines() -> None:
+    """A TAC structured at 200 PSA and deferred 12 periods: the schedule is the
+    undeferred one; at 300 PSA (more cash than the schedule needs) the group is paid
+    nothing for 12 periods, then catches up to its planned balance and holds it (at
+    200 PSA every period's cash is the period's schedule: it could never catch up);
+    the float engine equals the exact one."""
+    spec = _tac_deal(0)
+    deferred = _tac_deal(0, deferral=12)
+    d0 = compile_exact(spec)
+    d = compile_exact(deferred)
+    assert d.grp_schedule == d0.grp_schedule  # the deferral does not move the schedule
+    coll = collateral_collections(spec.pool, [300.0])
+    res = run_waterfall(deferred, coll, keep=("ending_balance", "principal_paid"))
+    bal = res.table("ending_balance")[0, :, :2].sum(axis=1)
+    sched = np.array(d.grp_schedule[0], dtype=np.float64) / SCALE
+    assert np.all(res.table("principal_paid")[0, :12, :2] == 0.0)
+    behind = bal[: len(sched)] - sched
+    assert behind[11] > 1_000_000.0  # 12 periods of schedule unpaid
+    assert np.any(np.abs(behind[12:]) < 1.0)
+    caught = 12 + int(np.argmax(np.abs(behind[12:]) < 1.0))
+    assert 12 < caught < 60
+    # from then on the group is where it would have been undeferred (which holds the
+    # schedule until period 82, where 300 PSA has used up the collateral)
+    undeferred = run_waterfall(spec, coll, keep=("ending_balance",)).table("ending_balance")[0, :, :2].sum(axis=1)
+    np.testing.assert_allclose(bal[caught:], undeferred[caught:], rtol=0, atol=1.0)
+    _state, ex = run_exact(d, remittances_from_collections(coll, DEC))
+    ex_bal = np.array([r.ending_balance for r in ex], dtype=np.float64) / SCALE
+    np.testing.assert_allclose(res.table("ending_balance")[0], ex_bal, rtol=0, atol=1.0)
+
+
+@pytest.mark.parametrize(
+    ("group", "key", "words"),
+    [
+        ({"name": "G", "classes": ["A"], "kind": "none", "deferral": 3}, "groups[0].deferral", "no schedule to defer"),
+        ({"name": "G", "classes": ["A"], "planned_balance": [500.0], "deferral": 360},
+         "groups[0].deferral", "before the collateral"),
+        ({"name": "G", "classes": ["A"], "planned_balance": [500.0], "deferral": -1}, "groups[0].deferral", "greater than or equal to 0"),
+    ],
+)
+def test_bad_deferral_is_named(group: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(SpecError) as err:
+        build_deal(_BASE, groups=[group], pool={"balance": 1000.0, "term": 360},
+                   principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["G", "B"]}])
+    assert err.value.key == key, str(err.value)
+    assert words in str(err.value)
+
+
+def _capacity_deal(shares: list[float] | None, sizes: tuple[float, float] | None = None) -> Any:
+    p = [{"name": "P1", "rate": 0.05, "priority": 1}, {"name": "P2", "rate": 0.05, "priority": 1}]
+    if sizes is not None:
+        p[0]["balance"], p[1]["balance"] = sizes
+    group: dict[str, Any] = {"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0]}
+    if shares is not None:
+        group["shares"] = shares
+    return build_deal(
+        [*p, {"name": "S", "remainder": True, "rate": 0.05, "priority": 2}],
+        asset={"symbol": "USDC", "decimals": DEC},
+        pool={"balance": 100_000_000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+        groups=[group],
+        principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+    )
+
+
+def test_band_group_sized_from_its_capacity() -> None:
+    """A PAC group whose classes have no size takes the structuring capacity at its band
+    (the sum over the life of the lesser pool principal at 100% and 250% PSA, computed
+    here from the projection), split 60/40; the remainder class gives it up; the group
+    is retired by its schedule and holds it inside the band."""
+    from openmbs.behaviour import Prepayment
+    from openmbs.cashflow import project_pool
+
+    spec = _capacity_deal([0.6, 0.4])
+    d = compile_exact(spec)
+
+    def principal(psa: float) -> np.ndarray:  # type: ignore[type-arg]
+        cf = project_pool(balance=100_000_000.0, gross_coupon=0.065, net_coupon=0.06, original_term=360,
+                          remaining_term=360, loan_age=0, prepayment=Prepayment.psa(psa))
+        return np.asarray(cf.principal, dtype=np.float64)
+
+    capacity = float(np.minimum(principal(100.0), principal(250.0)).sum())
+    p1, p2, s = (d.face[d.names.index(x)] for x in ("P1", "P2", "S"))
+    assert abs((p1 + p2) / SCALE - capacity) < 1e-3
+    assert p1 == (p1 + p2) * 6 // 10
+    assert s == d.pool_original - p1 - p2
+    assert 0.5 * 100_000_000 * SCALE < p1 + p2 < d.pool_original  # a real part of the pool
+    # the same deal with the sizes written out gives the same schedule
+    given = compile_exact(_capacity_deal(None, sizes=(p1 / SCALE, p2 / SCALE)))
+    assert given.face == d.face
+    np.testing.assert_allclose(np.array(given.grp_schedule[0]), np.array(d.grp_schedule[0]), rtol=0, atol=2)
+    for psa in (100.0, 175.0, 250.0):
+        res = run_waterfall(d, collateral_collections(spec.pool, [psa]), keep=("ending_balance",))
+        bal = res.table("ending_balance")[0, :, :2].sum(axis=1)
+        sched = np.array(d.grp_schedule[0], dtype=np.float64) / SCALE
+        np.testing.assert_allclose(bal[: len(sched)], sched, rtol=0, atol=1.0)
+        assert bal[len(sched)] <= 1.0
+
+
+@pytest.mark.parametrize(
+    ("change", "key", "words"),
+    [
+        ({"shares": [0.6, 0.3]}, "groups[0].shares", "sum to 100%"),
+        ({"shares": [1.0]}, "groups[0].shares", "one share for each of the 2 classes"),
+        ({"shares": [0.5, 0.5], "band": None, "planned_balance": [900.0]}, "groups[0].shares", "needs a band"),
+        ({"shares": [1.2, -0.2]}, "groups[0].shares", "above 0"),
+    ],
+)
+def test_bad_capacity_groups_are_named(change: dict[str, Any], key: str, words: str) -> None:
+    group = {"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0], **change}
+    if group.get("band") is None:
+        group.pop("band")
+    with pytest.raises(SpecError) as err:
+        build_deal(
+            [{"name": "P1", "rate": 0.05, "priority": 1}, {"name": "P2", "rate": 0.05, "priority": 1},
+             {"name": "S", "remainder": True, "rate": 0.05, "priority": 2}],
+            pool={"balance": 1000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+            groups=[group],
+            principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+        )
+    assert err.value.key == key, str(err.value)
+    assert words in str(err.value)
+
+
+def test_capacity_class_with_a_size_and_capacity_too_large_are_named() -> None:
+    with pytest.raises(SpecError) as err:
+        build_deal(
+            [{"name": "P1", "balance": 10.0, "rate": 0.05, "priority": 1}, {"name": "P2", "rate": 0.05, "priority": 1},
+             {"name": "S", "remainder": True, "rate": 0.05, "priority": 2}],
+            pool={"balance": 1000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+            groups=[{"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0], "shares": [0.5, 0.5]}],
+            principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+        )
+    assert err.value.key == "tranches[0].balance" and "takes no size of its own" in str(err.value)
+    # a fixed class taking most of the pool: the capacity does not fit in what is left
+    spec = build_deal(
+        [{"name": "A", "balance": 900.0, "rate": 0.05, "priority": 1},
+         {"name": "P1", "rate": 0.05, "priority": 2}, {"name": "P2", "rate": 0.05, "priority": 2},
+         {"name": "S", "remainder": True, "rate": 0.05, "priority": 3}],
+        pool={"balance": 1000.0, "wac": 0.065, "net_coupon": 0.06, "term": 360},
+        groups=[{"name": "G", "classes": ["P1", "P2"], "band": [100.0, 250.0], "shares": [0.5, 0.5]}],
+        principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["A", "S", "G"]}],
+    )
+    with pytest.raises(SpecError) as err:
+        compile_exact(spec)
+    assert err.value.key == "groups[0].shares" and "capacity" in str(err.value)
+
+
+def _nested_deal() -> Any:
+    return build_deal(
+        [
+            {"name": "P1", "balance": 200, "rate": 0.0, "priority": 1},
+            {"name": "P2", "balance": 100, "rate": 0.0, "priority": 1},
+            {"name": "P3", "balance": 100, "rate": 0.0, "priority": 1},
+            {"name": "S", "balance": 600, "rate": 0.0, "priority": 1},
+        ],
+        pool={"balance": 1000.0},
+        groups=[{"name": "G", "classes": ["P1", "P2", "P3"], "planned_balance": [350, 300, 250],
+                 "pay": "rules", "rules": [
+                     {"pay": "concurrent", "split": [
+                         {"percent": 0.5, "pay": "sequential", "classes": ["P1"]},
+                         {"percent": 0.5, "pay": "pro_rata", "classes": ["P2", "P3"]}]}]}],
+        principal_rules=[{"pay": "planned", "target": "G"}, {"pay": "sequential", "classes": ["S", "G"]}],
+    )
+
+
+def test_group_paid_by_its_own_rules_by_hand() -> None:
+    """A group paid by a rule list: 50% to P1, 50% pro rata to P2/P3 (by balance)."""
+    from structuring_helpers import rem
+
+    from openmbs.structuring import apply_period, initial_state
+
+    d = compile_exact(_nested_deal())
+    assert d.grp_mode == (2,)
+    _s, r = apply_period(d, initial_state(d), rem(1, sched=100, beg=1000))
+    # G down to 350: 50 paid, 25 to P1, 12.5 each to P2/P3 (floored units: 12 and 13)
+    assert r.principal_paid[0] == 25 and r.principal_paid[1] + r.principal_paid[2] == 25
+    assert r.principal_paid[3] == 50
+
+
+def test_group_rules_float_equals_exact() -> None:
+    """The group's rules in both engines on random collections, to zero; money kept."""
+    spec = _nested_deal()
+    coll = _collections(11, 24, balance=1000.0)
+    d = compile_exact(spec)
+    fl = run_waterfall(spec, coll)
+    _state, res = run_exact(d, remittances_from_collections(coll, d.decimals))
+    for r in res:
+        assert r.cash_in == r.cash_out + r.reserve_deposit - r.reserve_draw - r.reserve_release + r.dust_change
+    unit = 10.0**d.decimals
+    ex = np.array([r.principal_paid for r in res], dtype=np.float64) / unit
+    np.testing.assert_allclose(fl.table("principal_paid")[0], ex, rtol=0, atol=6 * 24 * 4 / unit)
+    # the split reached both legs (P1 and the pro-rata pair were both paid)
+    assert ex[:, 0].sum() > 0 and ex[:, 1].sum() > 0 and ex[:, 2].sum() > 0
+
+
+@pytest.mark.parametrize(
+    ("group", "key", "words"),
+    [
+        ({"pay": "rules"}, "groups[0].rules", "needs its rules"),
+        ({"rules": [{"pay": "sequential", "classes": ["A"]}]}, "groups[0].pay", "only apply with pay = 'rules'"),
+        ({"pay": "rules", "rules": [{"pay": "sequential", "classes": ["B"]}]},
+         "groups[0].rules[0].classes[0]", "only its own classes"),
+        ({"pay": "rules", "kind": "pac", "planned_balance": [500.0], "rules": [{"pay": "planned", "target": "G"}]},
+         "groups[0].rules[0].pay", "no 'planned'"),
+        ({"pay": "rules", "rules": [{"pay": "sequential", "classes": ["Q"]}]},
+         "groups[0].rules[0].classes[0]", "unknown class"),
+    ],
+)
+def test_bad_group_rules_are_named(group: dict[str, Any], key: str, words: str) -> None:
+    with pytest.raises(SpecError) as err:
+        build_deal(_BASE, groups=[{"name": "G", "classes": ["A"], "kind": "none", **group}],
+                   principal_rules=[{"pay": "sequential", "classes": ["G", "B"]}])
+    assert err.value.key == key, str(err.value)
+    assert words in str(err.value)
 
 
 @pytest.mark.parametrize("name", [*EXAMPLE_NAMES_FOR_ROUND_TRIP])

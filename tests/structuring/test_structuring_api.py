@@ -8,8 +8,13 @@ from api_pin import check_public_api
 PUBLIC = [
     "DEFAULT_ORDER",
     "EXAMPLE_DEALS",
+    "F_IO",
     "LANGUAGE_EXAMPLES",
     "MAX_CLASSES",
+    "MAX_FEES",
+    "MAX_STEPS",
+    "MAX_TRANCHES",
+    "MAX_TRIGGERS",
     "WAD",
     "AccrualRulesSpec",
     "AssetSpec",
@@ -48,10 +53,12 @@ PUBLIC = [
     "parse_deal",
     "period_table",
     "pool_balance_rows",
+    "prospectus_wal",
     "remittances_from_collections",
     "resolve_deal",
     "run_exact",
     "run_waterfall",
+    "settlement_years",
     "write_table",
 ]
 

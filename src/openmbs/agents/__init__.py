@@ -18,6 +18,7 @@ from openmbs.agents._servicer import (
     leaves,
     loan_records,
     record_columns,
+    record_hash_array,
     report_from_records,
 )
 
@@ -34,5 +35,6 @@ __all__ = [
     "leaves",
     "loan_records",
     "record_columns",
+    "record_hash_array",
     "report_from_records",
 ]

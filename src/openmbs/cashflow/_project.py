@@ -22,7 +22,7 @@ from openmbs.errors import AssumptionError, InputError
 if TYPE_CHECKING:
     from openmbs.collateral import LoanTape
 
-__all__ = ["project_loans", "project_pool", "project_tape", "repline_arrays"]
+__all__ = ["project_loans", "project_pool", "project_tape", "repline_arrays", "tape_arrays"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -369,9 +369,13 @@ def project_pool(
     )
 
 
-def _tape_arrays(
+def tape_arrays(
     tape: LoanTape | Any,
 ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
+    """A tape's projectable loans as arrays: current balance, gross and net note rates
+    (decimals; net from ``net_rate``, else gross less ``servicing_fee``, else gross),
+    remaining term and age (months); loans with no balance or no remaining term are
+    left out."""
     table: Any = getattr(tape, "table", tape)
     names = set(table.column_names)
     for need in ("current_balance", "note_rate", "remaining_term", "loan_age"):
@@ -476,7 +480,7 @@ def project_tape(
     """
     if method not in ("loan", "repline"):
         raise InputError(f"method must be 'loan' or 'repline', got {method!r}")
-    bal, gross, net, rem, age = _tape_arrays(tape)
+    bal, gross, net, rem, age = tape_arrays(tape)
     if bal.size == 0:
         raise InputError("tape has no loan with a positive balance and remaining term")
     if method == "repline":

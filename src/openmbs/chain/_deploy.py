@@ -461,7 +461,7 @@ def config_from_exact(
     class is sold at par, which an IO strip (flag ``F_IO``) refuses: its notional is
     not what it is worth.
     """
-    from openmbs.structuring._exact import F_IO
+    from openmbs.structuring import F_IO
 
     if offering_price_wad is None:
         io = [i for i in range(exact.n_tranches) if exact.flags[i] & F_IO]
@@ -507,7 +507,7 @@ def config_from_exact(
 
 def _exact_from_dict(raw: dict[str, Any], name: str) -> Any:
     """An :class:`ExactDeal` from its ``dataclasses.asdict`` form (lists for tuples)."""
-    from openmbs.structuring._exact import ExactDeal
+    from openmbs.structuring import ExactDeal
 
     def tup(v: Any) -> Any:
         return tuple(tup(x) for x in v) if isinstance(v, (list, tuple)) else v

@@ -13,8 +13,7 @@ from typing import Any
 
 from openmbs.chain._contracts import deployer
 from openmbs.errors import ChainError
-from openmbs.structuring import check_chain
-from openmbs.structuring._exact import (
+from openmbs.structuring import (
     MAX_FEES,
     MAX_STEPS,
     MAX_TRANCHES,
@@ -23,6 +22,7 @@ from openmbs.structuring._exact import (
     ExactPeriodResult,
     ExactRemittance,
     ExactState,
+    check_chain,
 )
 
 __all__ = [

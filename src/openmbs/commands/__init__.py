@@ -17,6 +17,7 @@ from openmbs.commands import (
     price,
     project,
     query,
+    replay,
     report,
     risk,
     serve,
@@ -27,5 +28,6 @@ from openmbs.commands import (
 __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    demo, tape, project, price, deal, model, risk, chain, offering, servicer, audit, query, report, serve
+    demo, tape, project, price, deal, model, risk, chain, offering, servicer, audit, query,
+    replay, report, serve,
 )

@@ -35,8 +35,7 @@ from scipy.optimize import brentq
 
 from openmbs.behaviour import Default
 from openmbs.behaviour.models import RefiPrepaymentModel
-from openmbs.cashflow._advance import AdvanceMode, advance_code
-from openmbs.cashflow._project import _tape_arrays, repline_arrays
+from openmbs.cashflow import AdvanceMode, advance_code, repline_arrays, tape_arrays
 from openmbs.errors import AssumptionError, ConvergenceError, InputError
 from openmbs.pricing import _oas_kernel as K
 from openmbs.rates import HullWhite
@@ -149,7 +148,7 @@ class PoolLines:
         Uses the cash-flow engine's rep-line grouping (``openmbs.cashflow``: 0.125% note
         rate buckets, remaining-term and 12-month age buckets, balance-weighted).
         """
-        bal, gross, net, rem, age = _tape_arrays(tape)
+        bal, gross, net, rem, age = tape_arrays(tape)
         if bal.size == 0:
             raise InputError("tape has no loan with a positive balance and remaining term")
         if replines:

@@ -25,7 +25,9 @@ __all__ = ["TrancheAnalytics", "price_yield_table", "tranche_analytics"]
 class TrancheAnalytics:
     """One tranche's measures in one scenario.
 
-    ``wal`` in years (from closing, SIFMA average life of the principal); ``first`` and
+    ``wal`` in years, the prospectus WAL (from the settlement date to each distribution
+    date, on net reductions of class balance:
+    :meth:`openmbs.structuring.WaterfallResult.average_life`); ``first`` and
     ``last`` the principal window (periods, 0 if no principal); ``yield_`` the
     bond-equivalent yield at ``price`` (decimal; ``nan`` without a price, and ``nan``
     when no yield gives the price, the yield solver's
@@ -69,12 +71,13 @@ def tranche_analytics(
     given payment delay) on the tranche's interest + principal. Where no yield gives
     ``price`` (``analyze`` raises :class:`~openmbs.errors.ConvergenceError`: the cash is
     worth less than the price even at the floor yield, or more even at the cap), the
-    tranche's ``yield_`` and ``modified_duration`` are ``nan`` and its WAL the
-    undelayed one; any other error propagates.
+    tranche's ``yield_`` and ``modified_duration`` are ``nan``; any other error
+    propagates. The WAL is the prospectus one whatever the price and delay.
     """
     ip = result.table("interest_paid")[scenario]
     pp = result.table("principal_paid")[scenario]
     wd = result.table("writedown")[scenario]
+    wals = result.average_life()[scenario]
     out = []
     for i, name in enumerate(result.names):
         face = float(result.face[i])
@@ -84,7 +87,7 @@ def tranche_analytics(
         has = np.nonzero(prin > 0)[0]
         first = int(has[0]) + 1 if has.size else 0
         last = int(has[-1]) + 1 if has.size else 0
-        wal = float((np.arange(1, len(prin) + 1) * prin).sum() / (12.0 * tot_p)) if tot_p > 0 else math.nan
+        wal = float(wals[i])
         y = md = math.nan
         if price is not None and face > 0 and float(cash.sum()) > 0:
             try:
@@ -94,8 +97,6 @@ def tranche_analytics(
             if a is not None:
                 y = float(a.yield_)
                 md = float(a.modified_duration)
-                if tot_p > 0:
-                    wal = float(a.average_life)
         out.append(
             TrancheAnalytics(
                 name=name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -103,9 +103,12 @@ def _fmt(x: Any) -> str:
     return str(x)
 
 
-def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
+def write_summary(
+    out: Path, result: Any, audit_checks: Sequence[Any], extra: Mapping[str, Any] | None = None
+) -> Path:
     """``summary.json``: reconciled flag, per-tranche totals (base units and currency),
-    the checks, timing and keeper events."""
+    the checks, timing and keeper events; ``extra`` adds keys (a replay's figures,
+    :func:`openmbs.sim.replay`)."""
     closing = json.loads((out / "closing.json").read_text())
     scale = 10 ** int(closing["decimals"])
     totals = {
@@ -147,6 +150,7 @@ def write_summary(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
             "statements": "statements/index.html" if result.onchain and result.reconciled else None,
         },
     }
+    data.update(extra or {})
     path = out / "summary.json"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=1))
@@ -248,10 +252,33 @@ def _figures(closing: dict[str, Any], life: dict[str, Any]) -> list[tuple[str, A
     return figs
 
 
-def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
+def _replay_section(extra: Mapping[str, Any] | None) -> list[str]:
+    """A replay's history against the model (``extra`` of :func:`write_report`)."""
+    if not extra or "realised" not in extra:
+        return []
+    scale = 10.0 ** int(extra.get("decimals", 6))
+    rows = [
+        (label, 100 * float(extra["realised"][k]), 100 * float(extra["model"][k]))
+        for k, label in (("cpr", "CPR (%)"), ("cdr", "CDR (%)"), ("severity", "severity (%)"))
+    ]
+    return [
+        f"<h2>Realised history against the model ({html.escape(str(extra['first_period']))} to "
+        f"{html.escape(str(extra['last_period']))})</h2>",
+        f"<p>{extra['prepaid_loans']:,} loans prepaid, {extra['liquidated_loans']:,} liquidated; pool losses "
+        f"{_fmt(extra['pool_losses'] / scale)}, recoveries {_fmt(extra['pool_recoveries'] / scale)} "
+        "(currency units). The model is the run's assumptions (PSA, SDA, severity) projected "
+        "over the same months.</p>",
+        _table(["measure", "realised", "model"], rows),
+    ]
+
+
+def write_report(
+    out: Path, result: Any, audit_checks: Sequence[Any], extra: Mapping[str, Any] | None = None
+) -> Path:
     """Write ``report.html`` (plotly inlined; no network needed) for a lifecycle folder,
     and for a run on chain its distribution statements in ``statements/`` (see
-    :func:`~openmbs.report.period_statements`)."""
+    :func:`~openmbs.report.period_statements`). ``extra``: a replay's figures (the
+    realised CPR, CDR and severity against the model's, :func:`openmbs.sim.replay`)."""
     from plotly.offline import get_plotlyjs
 
     closing = json.loads((out / "closing.json").read_text())
@@ -320,6 +347,7 @@ def write_report(out: Path, result: Any, audit_checks: Sequence[Any]) -> Path:
             ["tranche", "face", "WAL (y)", "first", "last", "yield", "mod. duration", "loss"],
             an_rows,
         ),
+        *_replay_section(extra),
     ]
     for _key, fig in figs:
         parts.append(_fig_html(fig))

@@ -32,6 +32,7 @@ from openmbs.sim._loansim import (
     SimulationResult,
     pool_table,
 )
+from openmbs.sim._replay import HistoryRecords, replay
 from openmbs.sim._stages import FileRecords, LifecycleRun, RecordSource, SimulatedRecords
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "STATUS_PREPAID",
     "DelinquencyAssumptions",
     "FileRecords",
+    "HistoryRecords",
     "LifecycleConfig",
     "LifecycleResult",
     "LifecycleRun",
@@ -64,5 +66,6 @@ __all__ = [
     "node_keys_from_env",
     "pool_table",
     "read_loans",
+    "replay",
     "run_lifecycle",
 ]

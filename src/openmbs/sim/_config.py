@@ -48,7 +48,9 @@ class LifecycleConfig:
     ``"all"``, as in :class:`~openmbs.sim.LoanSimulator`; default ``"none"``, the
     behaviour of earlier versions); ``tape`` a loan tape file (any format
     ``read_tape`` knows) or ``None`` for a generated tape of ``loans`` loans; ``deal`` an
-    example deal name or a TOML file. ``chain`` False skips the chain (off-chain
+    example deal name or a TOML file. ``acquisition`` and ``performance`` (both or
+    neither) make the run a replay of that real history from the ``cutoff`` month
+    (``YYYY-MM``; default: the pool fully formed), see :func:`openmbs.sim.replay`. ``chain`` False skips the chain (off-chain
     lifecycle with the exact engine only; the run is then not reconciled on chain).
     ``test_waterfall`` wires the chain package's SequentialTestWaterfall TEST DOUBLE
     instead of ``Waterfall.vy`` (to exercise the plumbing; the audit then reports the
@@ -80,6 +82,9 @@ class LifecycleConfig:
     verify_limit: int = 64
     rpc: str | None = None
     advance: str = "none"
+    acquisition: str | None = None
+    performance: str | None = None
+    cutoff: str | None = None
 
     def __post_init__(self) -> None:
         from openmbs.cashflow import advance_mode
@@ -108,6 +113,12 @@ class LifecycleConfig:
             raise InputError(f"verify_limit value {self.verify_limit}: need >= 1")
         if self.rpc is not None and not self.chain:
             raise InputError(f"--rpc value {self.rpc!r} with the chain disabled: a node run is on chain")
+        if (self.performance is None) != (self.acquisition is None):
+            raise InputError(
+                f"--performance {self.performance!r} / --acquisition {self.acquisition!r}: a replay needs both"
+            )
+        if self.performance is not None and self.tape is not None:
+            raise InputError(f"--tape {self.tape!r} with --performance: a replay's pool is the history's")
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
 
@@ -116,6 +127,9 @@ class LifecycleConfig:
         d.pop("months")  # a run may be extended
         if d["advance"] == "none":
             d.pop("advance")  # runs made before the choice existed keep their fingerprint
+        for name in ("acquisition", "performance", "cutoff"):
+            if d[name] is None:
+                d.pop(name)  # so do runs that are not replays
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from openmbs.cashflow._advance import AdvanceMode, advance_mode
+from openmbs.cashflow import AdvanceMode, advance_mode
 from openmbs.errors import AssumptionError, DataIntegrityError, InputError, TapeError
 
 __all__ = [

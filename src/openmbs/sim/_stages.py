@@ -1,8 +1,10 @@
 """A lifecycle run as a run object and named stages.
 
 :func:`openmbs.sim.run_lifecycle` composes them; each can be called on its own (the
-tests do), and a future ``openmbs replay`` drives the same run object with loan records
-read from files instead of simulated (:class:`RecordSource`).
+tests do), and :func:`openmbs.sim.replay` (``openmbs replay``) drives the same run object
+with the loan records of a real history instead of simulated ones (:class:`RecordSource`;
+a configuration with ``performance`` set makes :func:`prepare` build the history's pool
+and its :class:`~openmbs.sim.HistoryRecords`).
 
 Stages, in order:
 
@@ -327,7 +329,13 @@ def prepare(
     tick = progress or (lambda stage, done, total: None)
     manifest = _open_folder(out, cfg, fresh)
     tick("tape", 0, 1)
-    tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
+    if cfg.performance is not None:  # a replay: the pool of a real history at cut-off
+        from openmbs.sim._replay import history_source
+
+        tape, history_records = history_source(cfg)
+        source = source if source is not None else history_records
+    else:
+        tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
     prep, dflt = Prepayment.psa(cfg.psa), Default.sda(cfg.sda)
     sim = LoanSimulator(  # the loans' money in record units of the deal's asset (min(decimals, 9))
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
@@ -405,7 +413,7 @@ def _pool_figures(run: LifecycleRun, sp: Any) -> None:
 def _remember(run: LifecycleRun, sp: Any, final: bool) -> None:
     """Keep the proof of each loan's last record (the loans that closed this period; all
     in the final period): what :func:`verify` checks."""
-    from openmbs.agents._servicer import record_hash_array
+    from openmbs.agents import record_hash_array
 
     rows = sp.records.column("tape_row").to_numpy()
     end = sp.records.column("ending_balance").to_numpy()
@@ -679,10 +687,13 @@ def _result(run: LifecycleRun) -> LifecycleResult:
     )
 
 
-def report(run: LifecycleRun, *, write_outputs: bool = True) -> LifecycleResult:
+def report(
+    run: LifecycleRun, *, write_outputs: bool = True, extra: dict[str, Any] | None = None
+) -> LifecycleResult:
     """Stage 8: ``lifecycle.json`` (per-period reports, exact engine results, pool
     figures, keeper events) and, with ``write_outputs``, ``summary.json`` and
-    ``report.html``; returns the run's :class:`LifecycleResult`."""
+    ``report.html`` (``extra``: figures both add, a replay's); returns the run's
+    :class:`LifecycleResult`."""
     w = run.world
     _atomic_json(
         run.out / "lifecycle.json",
@@ -702,7 +713,7 @@ def report(run: LifecycleRun, *, write_outputs: bool = True) -> LifecycleResult:
         from openmbs.report import write_report, write_summary
 
         run.tick("report", 0, 1)
-        write_summary(run.out, result, run.audit_report.checks)
-        write_report(run.out, result, run.audit_report.checks)
+        write_summary(run.out, result, run.audit_report.checks, extra)
+        write_report(run.out, result, run.audit_report.checks, extra)
         run.tick("report", 1, 1)
     return result

@@ -356,8 +356,7 @@ def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
     """
     import boa
 
-    from openmbs.chain import deployer
-    from openmbs.chain._clients import _reason, attestation_deadline
+    from openmbs.chain import attestation_deadline, deployer, revert_reason
 
     try:
         oracle = deployer("RemittanceOracle").at(w.oracle_address)
@@ -369,7 +368,7 @@ def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
             simulate=True,
         )
     except boa.BoaError as exc:
-        return _reason(exc)
+        return revert_reason(exc)
     except Exception:  # pragma: no cover - the reason is a courtesy
         return reason
     return reason  # pragma: no cover - the simulation passed: keep the first reason

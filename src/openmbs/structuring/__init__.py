@@ -22,6 +22,11 @@ from openmbs.structuring._compile import chain_unsupported, check_chain, compile
 from openmbs.structuring._decrement import DecrementTable, decrement_table
 from openmbs.structuring._driver import exact_remittance, remittances_from_collections, run_exact
 from openmbs.structuring._exact import (
+    F_IO,
+    MAX_FEES,
+    MAX_STEPS,
+    MAX_TRANCHES,
+    MAX_TRIGGERS,
     WAD,
     ExactDeal,
     ExactPeriodResult,
@@ -54,6 +59,7 @@ from openmbs.structuring._spec import (
     parse_deal,
     resolve_deal,
 )
+from openmbs.structuring._wal import prospectus_wal, settlement_years
 from openmbs.structuring._waterfall import (
     Collections,
     TrancheSummary,
@@ -64,8 +70,13 @@ from openmbs.structuring._waterfall import (
 __all__ = [
     "DEFAULT_ORDER",
     "EXAMPLE_DEALS",
+    "F_IO",
     "LANGUAGE_EXAMPLES",
     "MAX_CLASSES",
+    "MAX_FEES",
+    "MAX_STEPS",
+    "MAX_TRANCHES",
+    "MAX_TRIGGERS",
     "WAD",
     "AccrualRulesSpec",
     "AssetSpec",
@@ -104,9 +115,11 @@ __all__ = [
     "parse_deal",
     "period_table",
     "pool_balance_rows",
+    "prospectus_wal",
     "remittances_from_collections",
     "resolve_deal",
     "run_exact",
     "run_waterfall",
+    "settlement_years",
     "write_table",
 ]

@@ -323,6 +323,17 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
                         if c != acc.z:
                             mask |= 1 << names.index(c)
             acc_mask[z] = mask
+    # each group paid by its own rules: its program, on its own registers (from its
+    # input register on), then its classes in the listed order for what they leave
+    grp_prog: list[tuple[int, int, int, int]] = [(0, 0, 0, 0)] * len(spec.groups)
+    for g, gspec in enumerate(spec.groups):
+        if gspec.pay != "rules":
+            continue
+        start = len(prog.code) // 4
+        r_in = prog.n_regs
+        prog.n_regs += 1
+        prog.rules([*gspec.rules, RuleSpec(pay="sequential", classes=list(gspec.classes))], r_in)
+        grp_prog[g] = (start, len(prog.code) // 4, r_in, prog.n_regs)
     grp_start: list[int] = []
     grp_end: list[int] = []
     grp_members: list[int] = []
@@ -389,8 +400,10 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
         grp_start=tuple(grp_start),
         grp_end=tuple(grp_end),
         grp_members=tuple(grp_members),
-        grp_mode=tuple(0 if gs.pay == "sequential" else 1 for gs in spec.groups),
+        grp_mode=tuple({"sequential": 0, "pro_rata": 1, "rules": 2}[gs.pay] for gs in spec.groups),
+        grp_prog=tuple(grp_prog) if any(gs.pay == "rules" for gs in spec.groups) else (),
         grp_schedule=tuple(grp_schedule),
+        grp_defer=tuple(gs.deferral for gs in spec.groups) if any(gs.deferral for gs in spec.groups) else (),
         multiplier=multiplier,
         group_names=tuple(gnames),
         excess_to=names.index(spec.excess_interest_to) if spec.excess_interest_to is not None else -1,

@@ -31,38 +31,12 @@ import numpy.typing as npt
 
 from openmbs.errors import InputError
 from openmbs.structuring._spec import DealSpec
+from openmbs.structuring._wal import distribution_dates, years_30_360
 from openmbs.structuring._waterfall import run_waterfall
 
 __all__ = ["DecrementTable", "decrement_table", "distribution_dates", "years_30_360"]
 
 FloatArray = npt.NDArray[np.float64]
-
-
-def _add_months(d: dt.date, months: int) -> dt.date:
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    for day in (d.day, 30, 29, 28):
-        try:
-            return dt.date(year, month, day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
-
-
-def distribution_dates(spec: DealSpec, n_periods: int) -> list[dt.date]:
-    """The distribution date of each period ``1..n_periods``."""
-    return [_add_months(spec.first_payment_date, k) for k in range(n_periods)]
-
-
-def years_30_360(start: dt.date, end: dt.date) -> float:
-    """Years from ``start`` to ``end``, 30/360 US bond basis (a day 31 counts as 30;
-    an end day 31 counts as 30 when the start day is 30 or 31)."""
-    d1 = min(start.day, 30)
-    d2 = end.day
-    if d2 == 31 and d1 == 30:
-        d2 = 30
-    days = 360 * (end.year - start.year) + 30 * (end.month - start.month) + (d2 - d1)
-    return days / 360.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,17 +114,12 @@ def decrement_table(spec: DealSpec, psa: Sequence[float]) -> DecrementTable:
         if not np.isfinite(s) or s < 0:
             raise InputError(f"PSA speed {s!r} must be a number >= 0")
     coll = collateral_collections(spec.pool, speeds)
-    res = run_waterfall(spec, coll, keep=("beginning_balance", "ending_balance"))
-    beg = res.table("beginning_balance")
+    res = run_waterfall(spec, coll, keep=("ending_balance",))
     end = res.table("ending_balance")
     face = res.face
-    T = coll.n_periods
-    dates = distribution_dates(spec, T)
-    years = np.array([years_30_360(spec.closing_date, d) for d in dates])
-    red = np.maximum(beg - end, 0.0)  # net reductions, if any
+    dates = distribution_dates(spec, coll.n_periods)
+    wal = res.average_life()
     with np.errstate(invalid="ignore", divide="ignore"):
-        wal = (red * years[None, :, None]).sum(axis=1) / red.sum(axis=1)
-        wal = np.where(red.sum(axis=1) > 0, wal, np.nan)
         pct = 100.0 * end / np.where(face > 0, face, np.nan)[None, None, :]
     rows = []
     for k, d in enumerate(dates):

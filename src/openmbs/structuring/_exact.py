@@ -253,6 +253,12 @@ class ExactDeal:
         members ``grp_members[grp_start[g]:grp_end[g]]`` in payment order, mode 0
         sequential / 1 pro rata, planned ending balances for periods 1, 2, ... (0
         after the last; empty for a group without schedule).
+    grp_prog : per group of mode 2 (paid by its own rules), its instruction range,
+        input register and end of its registers ``(start, end, r_in, r_end)``; empty
+        when no group has rules.
+    grp_defer : per group, the periods ``1..grp_defer[g]`` in which a ``planned`` rule
+        pays it nothing (the schedule's deferral; caught up from the next period, the
+        planned balance being cumulative); empty means no deferral.
     multiplier : per tranche, the index multiplier of a floater or inverse floater
         (WAD; empty means 1 for every class).
     excess_to : the class paid the excess interest at the residual step (-1: the
@@ -310,6 +316,8 @@ class ExactDeal:
     grp_members: tuple[int, ...] = ()
     grp_mode: tuple[int, ...] = ()
     grp_schedule: tuple[tuple[int, ...], ...] = ()
+    grp_defer: tuple[int, ...] = ()
+    grp_prog: tuple[tuple[int, int, int, int], ...] = ()
     multiplier: tuple[int, ...] = ()
     group_names: tuple[str, ...] = ()
     excess_to: int = -1
@@ -652,6 +660,13 @@ def _pay_item(deal: ExactDeal, w: _Work, item: int, amount: int) -> None:
     g = item - n
     start = deal.grp_start[g]
     end = deal.grp_end[g]
+    if deal.grp_mode[g] == 2:
+        # the group's own rules (its classes only; they end with its classes in
+        # order, so an amount up to the group's balance is paid in full)
+        p0, p1, r_in, _r_end = deal.grp_prog[g]
+        left = _run_program(deal, w, p0, p1, amount, r_in)
+        assert left == 0, "a group's rules leave nothing of an amount up to its balance"
+        return
     if deal.grp_mode[g] == 0:
         for q in range(start, end):
             if amount == 0:
@@ -681,7 +696,7 @@ def _planned_target(deal: ExactDeal, g: int, period: int) -> int:
     return 0
 
 
-def _run_program(deal: ExactDeal, w: _Work, start: int, end: int, amount: int) -> int:
+def _run_program(deal: ExactDeal, w: _Work, start: int, end: int, amount: int, reg_in: int = 0) -> int:
     """Pay ``amount`` by the rule program's instructions ``[start, end)``; returns the
     unused part.
 
@@ -691,7 +706,7 @@ def _run_program(deal: ExactDeal, w: _Work, start: int, end: int, amount: int) -
     after it, for the next rule.
     """
     regs = [0] * deal.n_regs
-    regs[0] = amount
+    regs[reg_in] = amount
     pc = start
     while pc < end:
         op = deal.program[4 * pc]
@@ -715,6 +730,8 @@ def _run_program(deal: ExactDeal, w: _Work, start: int, end: int, amount: int) -
             regs[deal.prog_list[c - 1]] += x - used
             regs[a] = 0
         elif op == I_PLANNED:
+            if deal.grp_defer and w.period <= deal.grp_defer[b]:
+                continue  # the schedule is deferred: caught up later
             item = deal.n_tranches + b
             excess = _item_balance(deal, w, item) - _planned_target(deal, b, w.period)
             if excess > 0 and regs[a] > 0:
@@ -752,7 +769,7 @@ def _run_program(deal: ExactDeal, w: _Work, start: int, end: int, amount: int) -
                     _pay_item(deal, w, item, share)
                     left -= share
                 regs[a] = left
-    return regs[0]
+    return regs[reg_in]
 
 
 def _distribute(deal: ExactDeal, w: _Work, amount: int, sequential: bool) -> int:

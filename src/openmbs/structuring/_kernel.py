@@ -175,8 +175,9 @@ def _coupon_rate(
 # lengths, ``bears`` per class and the triggers' latches (copied in each period).
 # ``prog_f`` (float64): the split weights, the schedules (one row of ``L`` a group),
 # the registers.
-H_INS, H_LIST, H_GIDX, H_GMEM, H_GLEN, H_BEARS, H_LATCH, H_WAD, H_SCHED, H_SLEN, H_REGS = range(11)
-N_HEADER = 11
+(H_INS, H_LIST, H_GIDX, H_GMEM, H_GLEN, H_BEARS, H_LATCH, H_DEFER, H_GPROG,
+ H_WAD, H_SCHED, H_SLEN, H_REGS) = range(13)
+N_HEADER = 13
 
 
 def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -195,6 +196,8 @@ def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[n
         [len(x) for x in deal.grp_schedule],
         bears,
         [0] * deal.n_triggers,
+        list(deal.grp_defer) if deal.grp_defer else [0] * ng,
+        [x for gp in deal.grp_prog for x in gp] if deal.grp_prog else [0] * (4 * ng),
     ]
     header = []
     at = N_HEADER
@@ -211,6 +214,72 @@ def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[n
         o = N_HEADER + n_wad + g * slen
         prog_f[o : o + len(sch)] = np.asarray(sch, dtype=np.float64) / scale
     return prog_i, prog_f
+
+
+@njit(cache=True, error_model="numpy")
+def _run_sub(p0: int, p1: int, r_in: int, r_end: int, amount: float, n: int, pi: Any, pf: Any, rows: Any) -> Any:
+    """A group's own rules (instructions ``[p0, p1)`` on registers ``[r_in, r_end)``,
+    apart from the caller's): :func:`_run_prog` for rules naming classes only (no
+    group, no planned balance), so no call nests further. Returns the unused part."""
+    ins = pi[H_INS]
+    lst = pi[H_LIST]
+    wad = pi[H_WAD]
+    regs = pi[H_REGS]
+    bears = pi[H_BEARS]
+    for q in range(regs + r_in, regs + r_end):
+        pf[q] = 0.0
+    pf[regs + r_in] = amount
+    pc = p0
+    while pc < p1:
+        o = ins + 4 * pc
+        op = pi[o]
+        a = regs + pi[o + 1]
+        b = pi[o + 2]
+        c = pi[o + 3]
+        pc += 1
+        if op == 6:
+            if pi[pi[H_LATCH] + pi[o + 1]] != c:
+                pc += b
+            continue
+        if op == 5:
+            pf[regs + b] += pf[a]
+            pf[a] = 0.0
+            continue
+        if op == 4:
+            x = pf[a]
+            used = 0.0
+            for q in range(b, c - 1):
+                y = x * pf[wad + q]
+                pf[regs + pi[lst + q]] += y
+                used += y
+            pf[regs + pi[lst + c - 1]] += x - used
+            pf[a] = 0.0
+            continue
+        x = pf[a]
+        if x <= 0.0:
+            continue
+        total = 0.0
+        if op == 2:
+            for q in range(b, c):
+                item = pi[lst + q]
+                if pi[bears + item] == 1:
+                    total += rows[3, item]
+            if total <= 0.0:
+                continue
+        frac = min(x / total, 1.0) if op == 2 else 0.0
+        for q in range(b, c):
+            if x <= 0.0:
+                break
+            item = pi[lst + q]
+            ib = rows[3, item] if pi[bears + item] == 1 else 0.0
+            pay = min(x, ib * frac) if op == 2 else min(x, ib)
+            if pay <= 0.0:
+                continue
+            x -= pay
+            rows[3, item] -= pay
+            rows[1, item] += pay
+        pf[a] = max(x, 0.0)
+    return pf[regs + r_in]
 
 
 @njit(cache=True, error_model="numpy")
@@ -266,6 +335,8 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
         q0 = b
         q1 = c
         if op == 3:
+            if period <= pi[pi[H_DEFER] + b]:
+                continue  # the schedule is deferred: caught up later
             q0 = 0
             q1 = 1
         total = 0.0
@@ -312,7 +383,11 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                 rows[1, item] += pay
                 continue
             g3 = gidx + 3 * (item - n)
-            if pi[g3 + 2] == 0:
+            if pi[g3 + 2] == 2:
+                # the group's own rules (see ``_run_sub``)
+                gp = pi[H_GPROG] + 4 * (item - n)
+                _run_sub(pi[gp], pi[gp + 1], pi[gp + 2], pi[gp + 3], pay, n, pi, pf, rows)
+            elif pi[g3 + 2] == 0:
                 for m in range(pi[g3], pi[g3 + 1]):
                     if pay <= 0.0:
                         break
@@ -428,6 +503,30 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
     fcur = np.empty(max(nf, 1))
     latch = np.empty(max(nk, 1), dtype=np.int64)
     failing = np.empty(max(nk, 1), dtype=np.int64)
+    # each Z class's accretion targets, in class order (row ``i``: ``acc_n[i]`` of them)
+    acc_lst = np.empty((n, n), dtype=np.int64)
+    acc_n = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        for j in range(n):
+            if accm[i, j] == 1:
+                acc_lst[i, acc_n[i]] = j
+                acc_n[i] += 1
+    # the ranks from the most junior up (the write-down order)
+    rank_lo = np.empty(n, dtype=np.int64)
+    rank_hi = np.empty(n, dtype=np.int64)
+    n_wr = 0
+    for kk in range(n):
+        r = n - 1 - kk
+        if ti[I_REND, r] - 1 == r:
+            rank_lo[n_wr] = ti[I_RSTART, r]
+            rank_hi[n_wr] = r + 1
+            n_wr += 1
+    io_list = np.empty(n, dtype=np.int64)
+    n_io = 0
+    for i in range(n):
+        if ioref[i] >= 0:
+            io_list[n_io] = i
+            n_io += 1
     for s in range(lo, hi):
         for i in range(n):
             bal[i] = face[i]
@@ -572,9 +671,10 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             short[i] = due[i] - ipaid[i]
                             if has_z and zmask[i] != 0:
                                 accreting = False
-                                for j in range(n):
-                                    if accm[i, j] == 1 and bal[j] > 0.0:
+                                for jj in range(acc_n[i]):
+                                    if bal[acc_lst[i, jj]] > 0.0:
                                         accreting = True
+                                        break
                                 if accreting:
                                     a = ipaid[i]
                                     ipaid[i] = 0.0
@@ -586,12 +686,12 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                             prog_i, prog_f, rows,
                                         )
                                     else:
-                                        for j in range(n):
-                                            if accm[i, j] == 1:
-                                                pay = min(a, bal[j])
-                                                bal[j] -= pay
-                                                ppaid[j] += pay
-                                                a -= pay
+                                        for jj in range(acc_n[i]):
+                                            j = acc_lst[i, jj]
+                                            pay = min(a, bal[j])
+                                            bal[j] -= pay
+                                            ppaid[j] += pay
+                                            a -= pay
                                     pfunds += a
                 elif op == 3 and c_sub[s, t] > 0.0:
                     a = c_sub[s, t]
@@ -610,11 +710,13 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         amount = min(reserve, defic)
                 elif op == 7 and defic > 0.0:
                     left_d = defic
-                    for kk in range(n):
-                        r = n - 1 - kk
-                        if ti[I_REND, r] - 1 != r:
-                            continue
-                        start = ti[I_RSTART, r]
+                    for kk in range(n_wr):
+                        # once the deficiency is allocated the more senior ranks
+                        # would each be written down by 0 (the same figures)
+                        if left_d <= 0.0:
+                            break
+                        start = rank_lo[kk]
+                        r = rank_hi[kk] - 1
                         total = 0.0
                         for j in range(start, r + 1):
                             if bears[j]:
@@ -737,7 +839,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             reserve += ifunds
                             dep += ifunds
                             ifunds = 0.0
-            for i in range(n if has_io else 0):
+            for ii in range(n_io if has_io else 0):
+                i = io_list[ii]
                 ref = ioref[i]
                 if ref >= 0:
                     if ref >= NOTIONAL_GROUP:

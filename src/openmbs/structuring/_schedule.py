@@ -135,6 +135,57 @@ def _structure_order(deal: ExactDeal) -> list[int]:
     return out
 
 
+def _size_from_capacity(spec: DealSpec, deal: ExactDeal, g: int, capacity: int) -> ExactDeal:
+    """Group ``g``'s classes sized from its capacity (base units) by its ``shares``
+    (floored; the last class takes the rest); the remainder class gives the capacity
+    up; IO strips on the group or its classes follow."""
+    from openmbs.errors import SpecError
+    from openmbs.structuring._compile import to_wad
+    from openmbs.structuring._exact import NOTIONAL_POOL, WAD
+
+    gs = spec.groups[g]
+    assert gs.shares is not None
+    members = [deal.grp_members[q] for q in range(deal.grp_start[g], deal.grp_end[g])]
+    faces = list(deal.face)
+    left = capacity
+    for q, j in enumerate(members):
+        f = capacity * to_wad(gs.shares[q]) // WAD if q < len(members) - 1 else left
+        faces[j] = f
+        left -= f
+    rem = next((t.name for t in spec.tranches if t.remainder), None)
+    scale = 10**deal.decimals
+    if rem is not None:
+        r = deal.names.index(rem)
+        if faces[r] < capacity:
+            raise SpecError(
+                f"group {gs.name!r} has a capacity of {capacity / scale:,.2f} at its band, more than the "
+                f"{faces[r] / scale:,.2f} the other classes leave for the remainder class",
+                file=spec.source,
+                key=f"groups[{g}].shares",
+                value=list(gs.shares),
+            )
+        faces[r] -= capacity
+    bearing = sum(faces[j] for j in range(deal.n_tranches) if not deal.flags[j] & F_IO)
+    if bearing > deal.pool_original:
+        raise SpecError(
+            f"with group {gs.name!r} sized from its capacity ({capacity / scale:,.2f}) the classes total "
+            f"{bearing / scale:,.2f}, more than the pool balance",
+            file=spec.source,
+            key=f"groups[{g}].shares",
+            value=list(gs.shares),
+        )
+    for j in range(deal.n_tranches):
+        ref = deal.io_ref[j]
+        if not deal.flags[j] & F_IO or ref == NOTIONAL_POOL:
+            continue
+        if ref >= NOTIONAL_GROUP:
+            h = ref - NOTIONAL_GROUP
+            faces[j] = sum(faces[deal.grp_members[q]] for q in range(deal.grp_start[h], deal.grp_end[h]))
+        else:
+            faces[j] = faces[ref]
+    return replace(deal, face=tuple(faces))
+
+
 def structure_schedules(spec: DealSpec, deal: ExactDeal) -> ExactDeal:
     """The deal with each band (PAC) or speed (TAC) group's planned balances filled in.
 
@@ -167,8 +218,14 @@ def structure_schedules(spec: DealSpec, deal: ExactDeal) -> ExactDeal:
         for j in range(deal.n_tranches):
             if deal.io_ref[j] == NOTIONAL_GROUP + g and deal.flags[j] & F_IO:
                 kinds[j] = CPN_NONE
+        # the group's own deferral delays the payment of its schedule, not the cash
+        # it is structured on
+        defer = list(deal.grp_defer)
+        if defer:
+            defer[g] = 0
         trial = replace(
             deal,
+            grp_defer=tuple(defer),
             face=tuple(faces),
             coupon_kind=tuple(kinds),
             steps=(OP_INTEREST, OP_PRINCIPAL, OP_RESIDUAL),
@@ -181,6 +238,9 @@ def structure_schedules(spec: DealSpec, deal: ExactDeal) -> ExactDeal:
         flows = res.principal_paid[:, :, members].sum(axis=2)  # (speeds, periods)
         sched_prin = flows.min(axis=0)
         sched_prin[: gs.lockout] = 0.0
+        if gs.shares is not None:
+            face = to_units(float(sched_prin.sum()), dec)
+            deal = _size_from_capacity(spec, deal, g, face)
         face_ccy = face / scale
         cum = np.cumsum(sched_prin)
         planned = []

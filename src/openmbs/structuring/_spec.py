@@ -195,23 +195,39 @@ class GroupSpec(_Model):
     """Classes paid together against one planned-balance (PAC or TAC) schedule.
 
     ``classes`` in payment order; ``pay`` how cash paid to the group is shared among
-    them (``sequential``: in the listed order, each to zero; ``pro_rata``: by balance).
+    them (``sequential``: in the listed order, each to zero; ``pro_rata``: by balance;
+    ``rules``: by the group's own ``rules``, a rule list naming only its classes --
+    ``sequential``, ``pro_rata``, ``concurrent``, with ``when``/``unless`` -- and what
+    they leave to its classes in the listed order).
     The schedule: ``kind = "pac"`` with a PSA ``band = [lower, upper]``, ``kind =
     "tac"`` with a single ``speed`` (a one-speed band), or an explicit
     ``planned_balance`` (the group's scheduled ending balance for periods 1, 2, ...,
     0 after the last); ``kind = "none"`` for a group with no schedule (paid only by
     "to zero" rules). ``lockout`` periods with no scheduled principal (the planned
-    balance stays at the group's face).
+    balance stays at the group's face). ``deferral`` periods in which the schedule is
+    not paid (the planned rule pays nothing); from the next period the group is paid
+    down to its planned balance, so what the schedule called for meanwhile is caught
+    up as the cash allows (any shortfall against a schedule is caught up later: the
+    planned balance is cumulative). A lockout moves the schedule (structured with no
+    principal in those periods); a deferral keeps the schedule and delays its payment.
+    ``shares`` (with a ``band`` or ``speed``): the classes take no size of their own;
+    the group's face is its structuring capacity (the sum of the principal scheduled
+    at its band), split among ``classes`` by these fractions (in class order, summing
+    to 1; floored to base units, the last class takes the rest), and the ``remainder``
+    class gives up what the group takes.
     """
 
     name: str = Field(..., min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
     classes: list[str] = Field(..., min_length=1, max_length=MAX_CLASSES)
-    pay: Literal["sequential", "pro_rata"] = "sequential"
+    pay: Literal["sequential", "pro_rata", "rules"] = "sequential"
+    rules: list[RuleSpec] = Field(default_factory=list, max_length=32)
     kind: Literal["pac", "tac", "none"] = "pac"
     band: tuple[float, float] | None = None
     speed: float | None = Field(None, gt=0)
     planned_balance: list[float] | None = None
     lockout: int = Field(0, ge=0, le=600)
+    deferral: int = Field(0, ge=0, le=600)
+    shares: list[float] | None = Field(None, min_length=1, max_length=MAX_CLASSES)
 
 
 class RuleSpec(_Model):
@@ -403,6 +419,7 @@ def _fail(reason: str, file: str | None, key: str, value: Any) -> SpecError:
 def _check_references(spec: DealSpec, file: str | None) -> None:
     """Cross-field rules pydantic cannot see field by field."""
     names = [t.name for t in spec.tranches]
+    capacity_sized = {c for g in spec.groups if g.shares is not None for c in g.classes}
     for i, t in enumerate(spec.tranches):
         key = f"tranches[{i}]"
         if t.name in names[:i]:
@@ -423,6 +440,15 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
                 raise _fail("an IO strip takes no principal: principal = 'none'", file, f"{key}.principal", t.principal)
             if t.coupon != "fixed":
                 raise _fail("an IO strip pays a fixed strip rate", file, f"{key}.coupon", t.coupon)
+        elif t.name in capacity_sized:
+            if any(sizes):
+                field = ("balance", "percent", "remainder")[sizes.index(True)]
+                raise _fail(
+                    "a class of a group sized from its capacity (shares) takes no size of its own",
+                    file,
+                    f"{key}.{field}",
+                    getattr(t, field),
+                )
         elif sum(sizes) != 1 and not (band_sized and sum(sizes) == 0):
             raise _fail(
                 "give exactly one of balance, percent or remainder = true", file, f"{key}.balance", t.balance
@@ -640,6 +666,51 @@ def _check_program(spec: DealSpec, file: str | None) -> None:
                 raise _fail("a PAC group needs exactly one of band or planned_balance", file, f"{gk}.band", g.band)
         elif (g.speed is None) == (g.planned_balance is None) or g.band is not None:
             raise _fail("a TAC group needs exactly one of speed or planned_balance", file, f"{gk}.speed", g.speed)
+        if g.pay == "rules" and not g.rules:
+            raise _fail("a group paid by 'rules' needs its rules", file, f"{gk}.rules", [])
+        if g.rules and g.pay != "rules":
+            raise _fail("a group's rules only apply with pay = 'rules'", file, f"{gk}.pay", g.pay)
+        if g.rules:
+            _check_rules(spec, g.rules, f"{gk}.rules", file)
+            rstack: list[tuple[str, RuleSpec]] = [(f"{gk}.rules[{j}]", r) for j, r in enumerate(g.rules)]
+            while rstack:
+                rk, r = rstack.pop()
+                if r.pay == "planned":
+                    raise _fail(
+                        "a group's own rules pay its classes to zero: no 'planned' rule", file, f"{rk}.pay", r.pay
+                    )
+                for m, c in enumerate(r.classes):
+                    if c not in g.classes:
+                        raise _fail("a group's rules name only its own classes", file, f"{rk}.classes[{m}]", c)
+                rstack.extend((f"{rk}.split[{j}]", sub) for j, sub in enumerate(r.split))
+        if g.shares is not None:
+            if g.band is None and g.speed is None:
+                raise _fail(
+                    "shares size a group from its band capacity: the group needs a band (or a TAC speed)",
+                    file,
+                    f"{gk}.shares",
+                    g.shares,
+                )
+            if len(g.shares) != len(g.classes):
+                raise _fail(
+                    f"one share for each of the {len(g.classes)} classes",
+                    file,
+                    f"{gk}.shares",
+                    g.shares,
+                )
+            if any(not x > 0 for x in g.shares) or abs(sum(g.shares) - 1.0) > 1e-9:
+                raise _fail("the shares must be above 0 and sum to 100%", file, f"{gk}.shares", g.shares)
+        if g.deferral and g.kind == "none":
+            raise _fail("a group of kind 'none' has no schedule to defer", file, f"{gk}.deferral", g.deferral)
+        if g.deferral:
+            longest = _collateral_months(spec)
+            if longest is not None and g.deferral >= longest:
+                raise _fail(
+                    f"the deferral must end before the collateral does ({longest} months left)",
+                    file,
+                    f"{gk}.deferral",
+                    g.deferral,
+                )
         if g.band is not None and not 0 < g.band[0] <= g.band[1]:
             raise _fail("band must be [lower, upper] PSA with 0 < lower <= upper", file, f"{gk}.band", list(g.band))
         if (g.band is not None or g.speed is not None) and not spec.pool.replines:

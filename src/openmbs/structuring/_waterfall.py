@@ -56,6 +56,7 @@ from openmbs.structuring._exact import (
     ExactDeal,
 )
 from openmbs.structuring._spec import DealSpec
+from openmbs.structuring._wal import prospectus_wal, settlement_years
 
 __all__ = [
     "DEAL_TABLES",
@@ -240,8 +241,10 @@ def float_deal(exact: ExactDeal) -> FloatDeal:
 class TrancheSummary:
     """Per-scenario, per-tranche totals ``(n_scenarios, n_tranches)`` of a run.
 
-    ``wal`` is the weighted average life in years from closing, ``sum(t * principal) /
-    (12 * sum(principal))`` with ``t`` the period number (``nan`` without principal);
+    ``wal`` is ``sum(t * principal) / (12 * sum(principal))`` with ``t`` the period
+    number (``nan`` without principal), a quick measure for large scenario sets; it is
+    not the prospectus WAL (which counts net reductions of balance from the settlement
+    date: :meth:`WaterfallResult.average_life`, the WAL the CLI prints);
     ``first_period``/``last_period`` the principal window (0 when no principal).
     """
 
@@ -265,7 +268,9 @@ class WaterfallResult:
     currency units. ``keep="cashflows"`` keeps only ``interest_paid``,
     ``principal_paid``, ``writedown`` and ``ending_balance`` per tranche;
     ``keep="summary"`` keeps no table, only :attr:`summary` (the others are ``None``).
-    :attr:`summary` is always filled.
+    :attr:`summary` is always filled. ``settlement_years`` ``(n_periods,)``: years
+    (30/360) from the settlement date to each distribution date, for a run of a
+    :class:`DealSpec` (``None`` for an :class:`ExactDeal`, which carries no dates).
     """
 
     names: tuple[str, ...]
@@ -292,6 +297,7 @@ class WaterfallResult:
     trigger_failing: FloatArray | None = None
     effects: npt.NDArray[np.int64] | None = None
     cash_in: FloatArray | None = None
+    settlement_years: FloatArray | None = None
 
     @property
     def n_scenarios(self) -> int:
@@ -309,6 +315,21 @@ class WaterfallResult:
         if value is None:
             raise InputError(f"the run did not keep {name!r}; use keep='all' or 'cashflows'")
         return np.asarray(value)
+
+    def average_life(self) -> FloatArray:
+        """Each class's weighted average life (years) in each scenario,
+        ``(n_scenarios, n_tranches)``, prospectus convention
+        (:func:`openmbs.structuring.prospectus_wal`: from the settlement date to each
+        distribution date, on net reductions of class balance; ``nan`` if never
+        reduced). Needs the ``ending_balance`` table. A run of an :class:`ExactDeal`
+        (which carries no dates) counts distribution date ``k`` as ``k`` months after
+        settlement.
+        """
+        end = self.table("ending_balance")
+        years = self.settlement_years
+        if years is None:
+            years = np.arange(1, end.shape[1] + 1, dtype=np.float64) / 12.0
+        return prospectus_wal(self.face, end, years)
 
     @property
     def factor(self) -> FloatArray:
@@ -831,11 +852,15 @@ def run_waterfall(
             "(rules, groups, inverse floaters or multipliers): use engine='numba'"
         )
     if engine == "numba":
-        return _run_numba(ed, collections, kept)
-    res = _run_numpy(ed, collections, "all" if any(k not in _CASHFLOW_TABLES for k in kept)
-                     else ("cashflows" if kept else "summary"))
-    drop: dict[str, Any] = {k: None for k in TRANCHE_TABLES + DEAL_TABLES if k not in kept}
-    return replace(res, **drop) if drop else res
+        res = _run_numba(ed, collections, kept)
+    else:
+        res = _run_numpy(ed, collections, "all" if any(k not in _CASHFLOW_TABLES for k in kept)
+                         else ("cashflows" if kept else "summary"))
+        drop: dict[str, Any] = {k: None for k in TRANCHE_TABLES + DEAL_TABLES if k not in kept}
+        res = replace(res, **drop) if drop else res
+    if isinstance(deal, DealSpec):
+        res = replace(res, settlement_years=settlement_years(deal, collections.n_periods))
+    return res
 
 
 def _cash_in(c: Collections) -> FloatArray:
