@@ -98,7 +98,7 @@ def test_an_eighteen_decimal_deal_runs_reconciles_and_audits(tmp_path: Path) -> 
     assert sts[0].decimals == 18
     assert sts[0].pool["beginning_balance"] == closing["pool_units"]
     # `openmbs servicer remit`'s report of a loan file: the records' sums times 10**9
-    from openmbs.agents._servicer import scale_report
+    from openmbs.agents import scale_report
     from openmbs.commands.chain import _report
     from openmbs.commands.servicer import _unit_scale
 

@@ -426,7 +426,7 @@ def _unit_scale(closing: dict[str, Any]) -> tuple[int, list[str]]:
     """Asset base units per loan-record unit, ``10**(decimals - min(decimals, 9))``
     (the convention the records are written in), and a finding when ``closing.json``
     states another ``record_decimals``."""
-    from openmbs.agents._servicer import record_decimals
+    from openmbs.agents import record_decimals
 
     dec = closing.get("decimals", 6)
     if not isinstance(dec, int) or isinstance(dec, bool) or not 0 <= dec <= 36:

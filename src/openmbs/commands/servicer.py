@@ -35,7 +35,7 @@ def _unit_scale(deal: Path) -> int:
     """Asset base units per record unit of the deal at ``deal`` (its deployment record):
     ``10**(decimals - record_decimals)``; the record's ``record_decimals``, else
     ``min(decimals, 9)`` (the convention: 1 up to 9 decimals)."""
-    from openmbs.agents._servicer import record_decimals
+    from openmbs.agents import record_decimals
     from openmbs.chain import read_deployment_record
     from openmbs.errors import InputError
 
@@ -85,7 +85,7 @@ def remit(
 
     The servicer (SERVICER_ROLE) signs with --keystore or $OPENMBS_PRIVATE_KEY / $ETH_PRIVATE_KEY and must hold the period's cash. A refused report exits 2, names the failing bound with its value and limit, and moves nothing.
     """
-    from openmbs.agents._servicer import scale_report
+    from openmbs.agents import scale_report
     from openmbs.chain import open_deal
     from openmbs.commands.chain import _remit_checked, _report
     from openmbs.errors import InputError

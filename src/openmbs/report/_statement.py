@@ -202,7 +202,7 @@ def _closing(run: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data["decimals"], int) or not 0 <= data["decimals"] <= 36:
         raise InputError(f"file {str(path)!r}: field 'decimals': value {data['decimals']!r} is not 0..36")
-    from openmbs.agents._servicer import record_decimals
+    from openmbs.agents import record_decimals
 
     rdec = data.setdefault("record_decimals", record_decimals(data["decimals"]))
     if not isinstance(rdec, int) or isinstance(rdec, bool) or not 0 <= rdec <= data["decimals"]:

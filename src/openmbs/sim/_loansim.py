@@ -531,7 +531,7 @@ class LoanSimulator:
         source = None if source is None else str(source)
         if not isinstance(decimals, int) or not 0 <= decimals <= 18:
             raise InputError(f"decimals must be an integer in [0, 18], got {decimals!r}")
-        from openmbs.agents._servicer import record_decimals
+        from openmbs.agents import record_decimals
 
         if not isinstance(lag, int) or lag < 0:
             raise AssumptionError(f"lag must be an integer number of months >= 0, got {lag!r}")

@@ -182,7 +182,7 @@ class LifecycleRun:
     @property
     def record_decimals(self) -> int:
         """Decimals of the loan records' money unit (``min(asset decimals, 9)``)."""
-        from openmbs.agents._servicer import record_decimals
+        from openmbs.agents import record_decimals
 
         return record_decimals(int(self.exact.decimals))
 
