@@ -342,6 +342,10 @@ def prepare(
         advance=cfg.advance,  # type: ignore[arg-type]
         decimals=_load_spec(cfg.deal).asset.decimals,
     )
+    if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
+        import dataclasses
+
+        source = dataclasses.replace(history_records, decimals=sim.record_decimals)  # records in record units
     spec, exact, st = _size_deal(cfg, tape, sim)
     cf = project_tape(  # the closing analytics advance as the simulated servicer does
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, method="repline",
