@@ -165,3 +165,26 @@ def test_a_pool_too_large_even_in_nine_record_decimals_is_refused() -> None:
     assert "record decimals 9" in msg and "64-bit" in msg and "6,000,000,000.00" in msg, msg
     # the same pool at 6 decimals fits
     assert LoanSimulator(tape, decimals=6).record_decimals == 6
+
+
+def test_an_eighteen_decimal_replay_reconciles(tmp_path: Path, shared_data: Path) -> None:
+    """A real history replayed into an 18-decimal deal: the records in 9-decimal units,
+    the reports their sums times 10**9, every unit of the pool accounted for."""
+    from openmbs.sim import replay
+
+    text = (EXAMPLE.parent / "senior_sub.toml").read_text()
+    assert "decimals = 6" in text
+    deal = tmp_path / "ss18.toml"
+    deal.write_text(text.replace("decimals = 6", "decimals = 18"))
+    out = tmp_path / "out"
+    result = replay(out, acquisition=shared_data / "fannie_sflp_2007q3_acquisition.txt",
+                    performance=shared_data / "fannie_sflp_2007q3_performance.txt", deal=str(deal), months=24)
+    assert result.reconciled, [(c.name, c.detail) for c in result.checks if not c.ok]
+    closing = json.loads((out / "closing.json").read_text())
+    assert closing["decimals"] == 18 and closing["record_decimals"] == 9
+    # the pool in 18-decimal units is the tape's balance (cents) times 10**18
+    assert closing["pool_units"] == round(closing["pool_stats"]["current_balance"] * 100) * 10**16
+    reps = json.loads((out / "lifecycle.json").read_text())["reports"]
+    assert reps[0]["beginning_balance"] == closing["pool_units"]
+    gone = sum(r["scheduled_principal"] + r["unscheduled_principal"] + r["losses"] + r["recoveries"] for r in reps)
+    assert closing["pool_units"] - gone == reps[-1]["ending_balance"]
