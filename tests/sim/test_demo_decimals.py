@@ -178,7 +178,7 @@ def test_an_eighteen_decimal_replay_reconciles(tmp_path: Path, shared_data: Path
     deal.write_text(text.replace("decimals = 6", "decimals = 18"))
     out = tmp_path / "out"
     result = replay(out, acquisition=shared_data / "fannie_sflp_2007q3_acquisition.txt",
-                    performance=shared_data / "fannie_sflp_2007q3_performance.txt", deal=str(deal), months=24)
+                    performance=shared_data / "fannie_sflp_2007q3_performance.txt", deal=str(deal), months=48)
     assert result.reconciled, [(c.name, c.detail) for c in result.checks if not c.ok]
     closing = json.loads((out / "closing.json").read_text())
     assert closing["decimals"] == 18 and closing["record_decimals"] == 9
@@ -188,3 +188,7 @@ def test_an_eighteen_decimal_replay_reconciles(tmp_path: Path, shared_data: Path
     assert reps[0]["beginning_balance"] == closing["pool_units"]
     gone = sum(r["scheduled_principal"] + r["unscheduled_principal"] + r["losses"] + r["recoveries"] for r in reps)
     assert closing["pool_units"] - gone == reps[-1]["ending_balance"]
+    # the summary's figures in the asset's base units: losses summed from the records times 10**9
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["decimals"] == 18 and summary["record_decimals"] == 9
+    assert summary["pool_losses"] == sum(r["losses"] for r in reps) > 0
