@@ -18,8 +18,10 @@ PUBLIC = [
     "leaves",
     "loan_records",
     "record_columns",
+    "record_decimals",
     "record_hash_array",
     "report_from_records",
+    "scale_report",
 ]
 
 SIGNATURES = {

@@ -18,8 +18,10 @@ from openmbs.agents._servicer import (
     leaves,
     loan_records,
     record_columns,
+    record_decimals,
     record_hash_array,
     report_from_records,
+    scale_report,
 )
 
 __all__ = [
@@ -35,6 +37,8 @@ __all__ = [
     "leaves",
     "loan_records",
     "record_columns",
+    "record_decimals",
     "record_hash_array",
     "report_from_records",
+    "scale_report",
 ]

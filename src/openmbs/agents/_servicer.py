@@ -9,6 +9,7 @@ the keccak256 calls.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +33,10 @@ __all__ = [
     "leaves",
     "loan_records",
     "record_columns",
+    "record_decimals",
     "record_hash_array",
     "report_from_records",
+    "scale_report",
 ]
 
 #: Columns of the loan-level file written each period (the oracle's ``LoanRecord``
@@ -52,6 +55,41 @@ RECORD_FIELDS: tuple[str, ...] = (
     "loss",
     "recovery",
 )
+
+#: At most this many decimals in the loan records' money (64-bit integers).
+MAX_RECORD_DECIMALS = 9
+
+#: The report's money fields (the asset's base units; the records' sums times the scale).
+_MONEY_FIELDS: tuple[str, ...] = (
+    "scheduled_principal", "unscheduled_principal", "interest", "recoveries", "losses",
+    "beginning_balance", "ending_balance", "delinquent_30", "delinquent_60", "delinquent_90_plus", "cash",
+)  # fmt: skip
+
+
+def record_decimals(decimals: int) -> int:
+    """Decimals of the loan records' money unit for an asset of ``decimals`` decimals:
+    ``min(decimals, 9)``. Records count money in 64-bit integers of ``10**-r`` currency
+    units; a report's aggregates are their sums times ``10**(decimals - r)`` (exact
+    integers), in the asset's base units.
+
+    >>> record_decimals(6), record_decimals(18)
+    (6, 9)
+    """
+    if not isinstance(decimals, int) or isinstance(decimals, bool) or decimals < 0:
+        raise InputError(f"decimals value {decimals!r}: need an integer >= 0")
+    return min(decimals, MAX_RECORD_DECIMALS)
+
+
+def scale_report(report: RemittanceReport, unit_scale: int) -> RemittanceReport:
+    """``report`` with every money field times ``unit_scale`` (asset base units per
+    record unit): a report aggregated from records in record units, in the asset's
+    base units. ``unit_scale = 1`` returns ``report`` unchanged."""
+    if not isinstance(unit_scale, int) or unit_scale < 1:
+        raise InputError(f"unit_scale value {unit_scale!r}: need an integer >= 1")
+    if unit_scale == 1:
+        return report
+    return dataclasses.replace(report, **{f: getattr(report, f) * unit_scale for f in _MONEY_FIELDS})
+
 
 _STATUS_DEFAULTED = 2
 _STATUS_LIQUIDATED = 3
@@ -371,10 +409,12 @@ class ServicerPeriod:
 
 
 def report_from_records(
-    period: int, records: pa.Table, root: bytes, *, index_rate: int = 0
+    period: int, records: pa.Table, root: bytes, *, index_rate: int = 0, unit_scale: int = 1
 ) -> RemittanceReport:
     """Aggregate a period's records into its report (the sums of
-    ``RemittanceReport.from_loans``, vectorised).
+    ``RemittanceReport.from_loans``, vectorised), its money fields times
+    ``unit_scale`` (asset base units per record unit, ``10**(decimals -
+    record_decimals)``; 1 for assets of at most 9 decimals).
 
     ``loan_count`` counts loans with a positive ending balance; the delinquency buckets
     sum ending balances by ``delinquency`` (1, 2, 3); ``cash = interest + scheduled +
@@ -402,7 +442,7 @@ def report_from_records(
     unsched = total("prepaid_principal")
     interest = total("interest_paid")
     recov = total("recovery")
-    return RemittanceReport(
+    return scale_report(RemittanceReport(
         period=period,
         scheduled_principal=sched,
         unscheduled_principal=unsched,
@@ -418,7 +458,7 @@ def report_from_records(
         index_rate=index_rate,
         cash=interest + sched + unsched + recov,
         loan_tape_root=root,
-    )
+    ), unit_scale)
 
 
 class ServicerBridge:
@@ -430,6 +470,9 @@ class ServicerBridge:
         The tape's loan identifiers, in tape order (each at most 32 UTF-8 bytes).
     index_rate
         The floater index reported each period (decimal; 0 for a fixed-rate deal).
+    unit_scale
+        Asset base units per record unit (``10**(decimals - record_decimals(decimals))``):
+        the report's money fields are the records' sums times it.
 
     Notes
     -----
@@ -437,7 +480,10 @@ class ServicerBridge:
     at the start of the period); the tree is ``openmbs.oracle.MerkleTree``.
     """
 
-    def __init__(self, loan_ids: Sequence[str], *, index_rate: float = 0.0) -> None:
+    def __init__(self, loan_ids: Sequence[str], *, index_rate: float = 0.0, unit_scale: int = 1) -> None:
+        if not isinstance(unit_scale, int) or unit_scale < 1:
+            raise InputError(f"unit_scale value {unit_scale!r}: need an integer >= 1")
+        self.unit_scale = unit_scale
         self._ids = list(loan_ids)
         self._words = _id_words(self._ids)
         self.index_rate = round(index_rate * 10**18)
@@ -452,7 +498,9 @@ class ServicerBridge:
         rows = records.column("tape_row").to_numpy()
         arr = leaf_array(records, self._words[rows])
         tree = LoanTree(arr)
-        report = report_from_records(period, records, tree.root, index_rate=self.index_rate)
+        report = report_from_records(
+            period, records, tree.root, index_rate=self.index_rate, unit_scale=self.unit_scale
+        )
         return ServicerPeriod(
             period=period, records=records, leaves=_rows(arr), tree=tree, report=report
         )

@@ -257,7 +257,9 @@ def audit(
     2. Merkle roots: the root of each period's stored leaves equals the root the oracle
        accepted (``RemittanceAccepted`` events of the anchor; the manifest, files only
        and only for a run without a chain).
-    3. Reports: the accepted report's aggregates equal the sums of the loan-level records.
+    3. Reports: the accepted report's aggregates equal the sums of the loan-level records
+       (times ``10**(decimals - record_decimals)``: records of an 18-decimal asset count
+       9-decimal units).
     4. Waterfall: per period and tranche, interest, principal, loss, write-up and
        balance on chain (``TrancheAllocated``) equal the exact Python waterfall run on the
        accepted reports.
@@ -420,12 +422,37 @@ def _read_period(path: Path, k: int, found: _LoanFindings) -> pa.Table | None:
     return None if holes else t
 
 
+def _unit_scale(closing: dict[str, Any]) -> tuple[int, list[str]]:
+    """Asset base units per loan-record unit, ``10**(decimals - min(decimals, 9))``
+    (the convention the records are written in), and a finding when ``closing.json``
+    states another ``record_decimals``."""
+    from openmbs.agents import record_decimals
+
+    dec = closing.get("decimals", 6)
+    if not isinstance(dec, int) or isinstance(dec, bool) or not 0 <= dec <= 36:
+        return 1, [_bad_value("file 'closing.json'", "decimals", dec)]
+    rdec = record_decimals(dec)
+    stated = closing.get("record_decimals", rdec)
+    if stated != rdec:
+        return 10 ** (dec - rdec), [
+            f"file 'closing.json' field 'record_decimals' value {stated!r}: records of a "
+            f"{dec}-decimal asset are in {rdec} decimals"
+        ]
+    return 10 ** (dec - rdec), []
+
+
 def _check_period(
-    folder: Path, k: int, want_root: str | None, chain_row: dict[str, Any] | None, found: _LoanFindings
+    folder: Path,
+    k: int,
+    want_root: str | None,
+    chain_row: dict[str, Any] | None,
+    found: _LoanFindings,
+    unit_scale: int = 1,
 ) -> None:
     """One period's file: records against stored leaves, the root of the stored leaves
-    against ``want_root`` (None: no accepted root known), the aggregates against the
-    accepted report ``chain_row``."""
+    against ``want_root`` (None: no accepted root known), the aggregates (the records'
+    sums times ``unit_scale``, in the asset's base units) against the accepted report
+    ``chain_row``."""
     from openmbs.agents import LoanTree, leaf_array, report_from_records
 
     path = _loan_file(folder, k)
@@ -439,7 +466,7 @@ def _check_period(
             found.leaf.append(f"period {k}: file {str(path)!r} has no 32-byte 'leaf' for every loan")
             stored = recomputed
         root = LoanTree(stored).root if len(stored) else b""
-        rep = report_from_records(k, t, root if len(root) == 32 else b"\0" * 32)
+        rep = report_from_records(k, t, root if len(root) == 32 else b"\0" * 32, unit_scale=unit_scale)
     except (InputError, DataIntegrityError, ValueError, KeyError, pa.ArrowException) as exc:
         found.leaf.append(f"period {k}: file {str(path)!r} records unusable ({exc})")
         return
@@ -476,6 +503,7 @@ def _loan_checks(
     ev: _Evidence,
     manifest: dict[str, Any] | None,
     on_chain: bool,
+    closing: dict[str, Any] | None = None,
 ) -> tuple[list[AuditCheck], bool]:
     """Checks 1-3: loan records against leaves, roots, report aggregates. Returns the
     checks and whether accepted reports were found in the anchor's events."""
@@ -491,10 +519,12 @@ def _loan_checks(
     else:
         periods, roots_from = [], ""
     found = _LoanFindings(root=list(bad_rows))
+    unit_scale, scale_bad = _unit_scale(closing or {})
+    found.agg.extend(scale_bad)
     # with no accepted period known, every loan file is still checked against its leaves
     for k in periods or files:
         want = _accepted_root(k, chain_reports or {}, manifest) if periods else None
-        _check_period(folder, k, want, (chain_reports or {}).get(k), found)
+        _check_period(folder, k, want, (chain_reports or {}).get(k), found, unit_scale)
     not_accepted = [k for k in files if k not in periods]
     notes = f"; loan file(s) of period(s) {not_accepted} not accepted, not read" if not_accepted else ""
     if _older_layout(folder):
@@ -546,7 +576,7 @@ def _audit(
     if manifest_bad:
         name = "the manifest of accepted roots is present"
         checks.append(_check(name, manifest_bad, "state/manifest.json", ANCHOR_FILES))
-    loan_checks, accepted = _loan_checks(folder, ev, manifest, on_chain)
+    loan_checks, accepted = _loan_checks(folder, ev, manifest, on_chain, closing)
     checks.extend(loan_checks)
     # 4: waterfall
     if accepted and ev.con is not None:

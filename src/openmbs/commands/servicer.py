@@ -7,6 +7,11 @@ of the records' leaves -> the attestors' EIP-712 signatures (M of N, keys from
 (approve the cash, submit; the oracle checks the figures and the signatures and the
 deal runs the waterfall) -> the tranches after the remittance. A refusal names the
 oracle's check, the reported value and its limit, and nothing moves.
+
+The records' money columns count record units (``10**-record_decimals`` of the asset,
+``record_decimals`` from the deployment record: ``min(decimals, 9)``); the report's
+money fields are their sums times ``10**(decimals - record_decimals)``, in the asset's
+base units (the same numbers up to 9 decimals).
 """
 
 from __future__ import annotations
@@ -24,6 +29,26 @@ servicer_app = typer.Typer(help="The servicer's monthly remittance on a node.", 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""
     app.add_typer(servicer_app, name="servicer")
+
+
+def _unit_scale(deal: Path) -> int:
+    """Asset base units per record unit of the deal at ``deal`` (its deployment record):
+    ``10**(decimals - record_decimals)``; the record's ``record_decimals``, else
+    ``min(decimals, 9)`` (the convention: 1 up to 9 decimals)."""
+    from openmbs.agents import record_decimals
+    from openmbs.chain import read_deployment_record
+    from openmbs.errors import InputError
+
+    rec = read_deployment_record(deal)
+    dec = (rec.get("settlement") or {}).get("decimals")
+    if dec is None:
+        dec = ((rec.get("config") or {}).get("exact") or {}).get("decimals", 6)
+    if not isinstance(dec, int) or isinstance(dec, bool) or not 0 <= dec <= 36:
+        raise InputError(f"file {str(deal)!r} field 'settlement.decimals' value {dec!r}: need an integer 0..36")
+    rdec = rec.get("record_decimals", record_decimals(dec))
+    if not isinstance(rdec, int) or isinstance(rdec, bool) or not 0 <= rdec <= dec:
+        raise InputError(f"file {str(deal)!r} field 'record_decimals' value {rdec!r}: need an integer 0..{dec}")
+    return int(10 ** (dec - rdec))
 
 
 @servicer_app.command("remit")
@@ -60,6 +85,7 @@ def remit(
 
     The servicer (SERVICER_ROLE) signs with --keystore or $OPENMBS_PRIVATE_KEY / $ETH_PRIVATE_KEY and must hold the period's cash. A refused report exits 2, names the failing bound with its value and limit, and moves nothing.
     """
+    from openmbs.agents import scale_report
     from openmbs.chain import open_deal
     from openmbs.commands.chain import _remit_checked, _report
     from openmbs.errors import InputError
@@ -69,7 +95,7 @@ def remit(
             "servicer remit: pass --rpc URL (or set $ETH_RPC_URL); on the embedded chain use "
             "`openmbs chain remit --records FILE`"
         )
-    rep = _report(records, None, index_rate)
+    rep = scale_report(_report(records, None, index_rate), _unit_scale(deal))
     typer.echo(
         f"period {rep.period}: {rep.loan_count} loans, balance {rep.beginning_balance} -> {rep.ending_balance}, "
         f"cash {rep.cash} (interest {rep.interest}, principal {rep.scheduled_principal + rep.unscheduled_principal}, "

@@ -126,6 +126,8 @@ def write_summary(
         "loans": int(closing["pool_stats"]["loan_count"]),
         "pool_balance": int(closing["pool_units"]),
         "decimals": int(closing["decimals"]),
+        # the loan files' money unit (10**-record_decimals); reports are in base units
+        "record_decimals": int(closing.get("record_decimals", min(int(closing["decimals"]), 9))),
         "periods": int(result.periods),
         "resumed_from": int(result.resumed_from),
         "tranches": totals,

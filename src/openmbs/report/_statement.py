@@ -10,7 +10,8 @@ draws, each trigger's test) and every figure the events do carry is checked agai
 (a difference raises :class:`~openmbs.errors.DataIntegrityError` naming the period,
 class and field).
 
-Money is in integer base units of the settlement asset (``decimals`` says how many);
+Money is in integer base units of the settlement asset (``decimals`` says how many; the
+loan files' money, in record units of ``10**-record_decimals``, is scaled to them);
 rates, factors and percentages are decimals (0.05 is 5%). A figure the project does not
 model yet (servicer advances, modifications, foreclosure and REO states) is ``None``
 ("not modelled"), never 0. See ``docs/report.md``.
@@ -201,6 +202,13 @@ def _closing(run: Path) -> dict[str, Any]:
         ) from None
     if not isinstance(data["decimals"], int) or not 0 <= data["decimals"] <= 36:
         raise InputError(f"file {str(path)!r}: field 'decimals': value {data['decimals']!r} is not 0..36")
+    from openmbs.agents import record_decimals
+
+    rdec = data.setdefault("record_decimals", record_decimals(data["decimals"]))
+    if not isinstance(rdec, int) or isinstance(rdec, bool) or not 0 <= rdec <= data["decimals"]:
+        raise InputError(
+            f"file {str(path)!r}: field 'record_decimals': value {rdec!r} is not 0..{data['decimals']}"
+        )
     return data
 
 
@@ -275,7 +283,12 @@ class _LoanPeriod:
     loans_begin: int
 
 
-def _loan_figures(table: pa.Table, prev_defaulted: set[str]) -> tuple[_LoanPeriod, set[str]]:
+def _loan_figures(
+    table: pa.Table, prev_defaulted: set[str], unit_scale: int = 1
+) -> tuple[_LoanPeriod, set[str]]:
+    """The loan file's figures, balances in the asset's base units (the records' sums
+    times ``unit_scale``, base units per record unit)."""
+    u = unit_scale
     ids = [str(x) for x in table.column("loan_id").to_pylist()]
     beg = table.column("beginning_balance").to_numpy().astype(np.int64)
     end = table.column("ending_balance").to_numpy().astype(np.int64)
@@ -286,15 +299,15 @@ def _loan_figures(table: pa.Table, prev_defaulted: set[str]) -> tuple[_LoanPerio
     live = end > 0
     masks = (dq == 1, dq == 2, dq >= 3)  # as the report's buckets (months past due)
     counts = tuple(int((m & live).sum()) for m in masks)
-    bals = tuple(int(end[m].sum()) for m in masks)
+    bals = tuple(int(end[m].sum()) * u for m in masks)
     open_def = d & ~liq
     fig = _LoanPeriod(
         dq_count=(counts[0], counts[1], counts[2]),
         dq_balance=(bals[0], bals[1], bals[2]),
         defaulted_open_count=int((open_def & live).sum()),
-        defaulted_open_balance=int(end[open_def].sum()),
-        new_default_balance=int(beg[d & ~was].sum()),
-        performing_begin=int(beg[~was].sum()),
+        defaulted_open_balance=int(end[open_def].sum()) * u,
+        new_default_balance=int(beg[d & ~was].sum()) * u,
+        performing_begin=int(beg[~was].sum()) * u,
         loans_begin=int((beg > 0).sum()),
     )
     now = {ids[i] for i in np.flatnonzero(d & ~liq).tolist()}
@@ -324,6 +337,14 @@ class _Deal:
     bears_principal: tuple[bool, ...]
     #: what the run's servicer advanced (``none``, ``principal``, ``all``), if recorded
     advance_policy: str | None = None
+    #: decimals of the loan files' money (``min(decimals, 9)``)
+    record_decimals: int | None = None
+
+    @property
+    def unit_scale(self) -> int:
+        """Asset base units per loan-record unit (1 up to 9 decimals)."""
+        rdec = self.decimals if self.record_decimals is None else self.record_decimals
+        return int(10 ** (self.decimals - rdec))
 
     @property
     def n(self) -> int:
@@ -380,6 +401,7 @@ def _load_deal(closing: Mapping[str, Any]) -> _Deal:
         names=tuple(exact.names),
         bears_principal=tuple(exact.flags[i] & 1 == 0 for i in range(exact.n_tranches)),  # F_IO = 1
         advance_policy=(closing.get("config") or {}).get("advance"),
+        record_decimals=closing.get("record_decimals"),
     )
 
 
@@ -437,14 +459,15 @@ def _check_events(d: _Deal, pp: _Period, allocs: Mapping[tuple[int, int], Any]) 
 
 
 def _loan_period(
-    loans_dir: Path, report: Any, prev_defaulted: set[str]
+    loans_dir: Path, report: Any, prev_defaulted: set[str], unit_scale: int = 1
 ) -> tuple[_LoanPeriod | None, set[str]]:
-    """The loan file's figures of the period (None when there is no file), checked
-    against the report's delinquent balances."""
+    """The loan file's figures of the period (None when there is no file), in the
+    asset's base units (``unit_scale`` per record unit), checked against the report's
+    delinquent balances."""
     f = loan_file(loans_dir, int(report.period))
     if f is None:
         return None, prev_defaulted
-    lp, now = _loan_figures(_read_loans(f), prev_defaulted)
+    lp, now = _loan_figures(_read_loans(f), prev_defaulted, unit_scale)
     for b, field in enumerate(("delinquent_30", "delinquent_60", "delinquent_90_plus")):
         if lp.dq_balance[b] != getattr(report, field):
             raise DataIntegrityError(
@@ -790,7 +813,7 @@ def period_statements(
         state, res = apply_period(d.exact, state, exact_remittance(r))
         lp = None
         if loans_ok:  # from the first missing file on, no loan figures (new defaults need the previous file)
-            lp, defaulted = _loan_period(ldir, r, defaulted)
+            lp, defaulted = _loan_period(ldir, r, defaulted, d.unit_scale)
             loans_ok = lp is not None
         pp = _Period(report=r, prev=prev, state=state, res=res, dist=dist, loans=lp)
         _check_events(d, pp, allocs)

@@ -182,6 +182,9 @@ LOANS_PART = "part-0.parquet"
 #: Key of the run's configuration record (JSON) in each loan file's Parquet metadata.
 CONFIG_METADATA_KEY = b"openmbs.config"
 
+#: Key of the loan records' money unit (JSON integer: ``record_decimals``) in the metadata.
+RECORD_DECIMALS_METADATA_KEY = b"openmbs.record_decimals"
+
 
 def loans_path(out: str | os.PathLike[str], period: int) -> Path:
     """The loan-level file of ``period`` in the output folder: a Hive-style partition
@@ -220,14 +223,25 @@ def read_loans(out: str | os.PathLike[str], period: int) -> pa.Table:
         raise DataIntegrityError(f"file {str(path)!r}: unreadable ({exc})") from exc
 
 
-def write_loans(out: str | os.PathLike[str], period: int, records: pa.Table, cfg: LifecycleConfig) -> Path:
+def write_loans(
+    out: str | os.PathLike[str],
+    period: int,
+    records: pa.Table,
+    cfg: LifecycleConfig,
+    *,
+    record_decimals: int | None = None,
+) -> Path:
     """Write the loan records of ``period`` atomically (temporary file, then rename),
     with the run's configuration record (``closing.json``'s ``config``) as JSON in the
-    Parquet file metadata under ``openmbs.config``."""
+    Parquet file metadata under ``openmbs.config``, and ``record_decimals`` (the money
+    columns count ``10**-record_decimals`` currency units) under
+    ``openmbs.record_decimals``."""
     path = loans_path(out, period)
     path.parent.mkdir(parents=True, exist_ok=True)
     meta = dict(records.schema.metadata or {})
     meta[CONFIG_METADATA_KEY] = json.dumps(_config_record(cfg), sort_keys=True).encode()
+    if record_decimals is not None:
+        meta[RECORD_DECIMALS_METADATA_KEY] = json.dumps(int(record_decimals)).encode()
     tmp = path.with_name("." + path.name + ".tmp")  # hidden: dataset readers skip it
     pq.write_table(records.replace_schema_metadata(meta), tmp)
     os.replace(tmp, path)

@@ -4,8 +4,10 @@ Each month every live loan of a tape pays its scheduled principal and interest, 
 (in full or by a curtailment), misses its payment (a delinquency that cures later), or
 defaults (stops paying for good and is liquidated ``lag`` months later). One month step
 is a handful of numpy array operations over all loans; there is no Python loop over
-loans. Money is held in integer base units of the settlement asset (``10**decimals``
-units per currency unit), so every loan record satisfies, exactly in integers::
+loans. Money is held in integer record units of the settlement asset
+(``10**record_decimals`` units per currency unit, ``record_decimals = min(decimals, 9)``:
+the asset's base units up to 9 decimals), so every loan record satisfies, exactly in
+integers::
 
     balance_begin - scheduled_principal - prepaid_principal - default_writeoff
         == balance_end
@@ -450,7 +452,11 @@ class LoanSimulator:
     seed : int or numpy.random.Generator, default 0
         Source of randomness; the same seed gives the same path.
     decimals : int, default 6
-        Decimals of the settlement asset: a balance of 1.0 is ``10**decimals`` units.
+        Decimals of the settlement asset. Records count money in units of
+        ``10**-record_decimals`` with ``record_decimals = min(decimals, 9)`` (64-bit
+        integers: at 18 decimals a pool of more than about 9 currency units would not
+        fit); a record unit is ``unit_scale = 10**(decimals - record_decimals)`` base
+        units of the asset (1 up to 9 decimals).
     advance : {"none", "principal", "all"}, default "none"
         What the servicer advances on delinquent and defaulted loans (until
         liquidation): nothing, their scheduled principal only (the SIFMA Standard
@@ -525,9 +531,15 @@ class LoanSimulator:
         source = None if source is None else str(source)
         if not isinstance(decimals, int) or not 0 <= decimals <= 18:
             raise InputError(f"decimals must be an integer in [0, 18], got {decimals!r}")
+        from openmbs.agents import record_decimals
+
         if not isinstance(lag, int) or lag < 0:
             raise AssumptionError(f"lag must be an integer number of months >= 0, got {lag!r}")
         self.decimals = decimals
+        #: decimals of the record unit (money in the records is in 10**-record_decimals)
+        self.record_decimals = record_decimals(decimals)
+        #: asset base units per record unit
+        self.unit_scale = 10 ** (decimals - self.record_decimals)
         self.lag = lag
         self.advance: AdvanceMode = advance_mode(advance)
         self.delinquency = delinquency if delinquency is not None else DelinquencyAssumptions()
@@ -589,14 +601,14 @@ class LoanSimulator:
         self._rn = net_rate / 12.0
         self._io = amort == "interest_only"
 
-        scale = 10.0**decimals
-        # int64 base units: the pool (and its interest) must fit, or the casts wrap
+        scale = 10.0**self.record_decimals
+        # int64 record units: the pool (and its interest) must fit, or the casts wrap
         total = float(np.sum(bal)) * scale
         if not total < 2.0**62:
             raise InputError(
-                f"decimals value {decimals}: the pool's balance {float(np.sum(bal)):,.2f} is "
-                f"{total:.3e} base units, beyond the simulator's 64-bit integers (at most "
-                f"{2.0**62 / max(float(np.sum(bal)), 1.0):.3e} units per currency unit: use fewer decimals)"
+                f"decimals value {decimals} (record decimals {self.record_decimals}): the pool's balance "
+                f"{float(np.sum(bal)):,.2f} is {total:.3e} record units, beyond the simulator's 64-bit "
+                f"integers (at most {2.0**62 / scale:.3e} currency units: split the pool)"
             )
         self._balance: IntArray = np.rint(bal * scale).astype(np.int64)
         self._rem: IntArray = rem.copy()
@@ -628,7 +640,8 @@ class LoanSimulator:
 
     @property
     def balances(self) -> IntArray:
-        """Current balance of every loan, base units (a read-only copy)."""
+        """Current balance of every loan, record units (a read-only copy; times
+        ``unit_scale`` in the asset's base units)."""
         out = self._balance.copy()
         out.setflags(write=False)
         return out

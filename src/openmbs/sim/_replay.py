@@ -463,7 +463,7 @@ def _run(
         delinquency_lagged=src.lagged,
         delinquency_deepened=src.deepened,
         capitalised_arrears=src.capitalised,
-        decimals=src.decimals,
+        decimals=int(run.exact.decimals),  # the asset's (the records count min(decimals, 9))
     )
     return report(run, extra=extra)
 
@@ -501,6 +501,7 @@ def replay_figures(out: Path, cutoff: int, periods: int, *, severity: float) -> 
         unsched += int(t.column("prepaid_principal").to_numpy().sum())
     gone = losses + recoveries
     closing = json.loads((out / "closing.json").read_text())
+    unit_scale = 10 ** (int(closing["decimals"]) - int(closing.get("record_decimals", closing["decimals"])))
     proj = closing["projection"]
     bal = np.asarray(proj["balance"], np.float64)
     n = min(periods, len(bal))
@@ -514,8 +515,9 @@ def replay_figures(out: Path, cutoff: int, periods: int, *, severity: float) -> 
         "last_period": _ym(cutoff + periods),
         "prepaid_loans": prepaid,
         "liquidated_loans": liquidated,
-        "pool_losses": losses,
-        "pool_recoveries": recoveries,
+        # record units (10**-record_decimals) -> the asset's base units
+        "pool_losses": losses * unit_scale,
+        "pool_recoveries": recoveries * unit_scale,
         "realised": {
             "cpr": _annual(unsched / max(beg - sched, 1)),
             "cdr": _annual(gone / max(beg, 1)),

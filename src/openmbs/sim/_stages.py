@@ -180,6 +180,18 @@ class LifecycleRun:
     audit_report: Any = None
 
     @property
+    def record_decimals(self) -> int:
+        """Decimals of the loan records' money unit (``min(asset decimals, 9)``)."""
+        from openmbs.agents import record_decimals
+
+        return record_decimals(int(self.exact.decimals))
+
+    @property
+    def unit_scale(self) -> int:
+        """Asset base units per record unit: reports are the records' sums times it."""
+        return int(10 ** (int(self.exact.decimals) - self.record_decimals))
+
+    @property
     def last_period(self) -> int:
         """The last accepted period (the manifest's)."""
         return len(self.roots)
@@ -188,7 +200,7 @@ class LifecycleRun:
         from openmbs.agents import ServicerBridge, TriggerKeeper
         from openmbs.structuring import initial_state
 
-        self.bridge = ServicerBridge(self.tape.table.column("loan_id").to_pylist())
+        self.bridge = ServicerBridge(self.tape.table.column("loan_id").to_pylist(), unit_scale=self.unit_scale)
         self.keeper = TriggerKeeper(self.exact)
         self.state = initial_state(self.exact)
         dq = self.tape.table.column("delinquency_status").to_numpy(zero_copy_only=False)
@@ -230,7 +242,7 @@ def _size_deal(cfg: LifecycleConfig, tape: Any, sim: Any) -> tuple[Any, Any, Any
     from openmbs.collateral import pool_stats
     from openmbs.structuring import compile_exact
 
-    pool_units = int(sim.balances.sum())
+    pool_units = int(sim.balances.sum()) * sim.unit_scale  # record units -> the asset's base units
     st = pool_stats(tape)
     spec = _load_spec(cfg.deal).with_pool(
         balance=pool_units / 10**sim.decimals,
@@ -275,6 +287,7 @@ def _write_closing(out: Path, cfg: LifecycleConfig, spec: Any, exact: Any, st: A
             "deal_spec": spec.as_data(),
             "pool_units": exact.pool_original,
             "decimals": sim.decimals,
+            "record_decimals": sim.record_decimals,
             "tranche_names": list(exact.names),
             "tranche_face": list(exact.face),
             "pool_stats": {k: getattr(st, k) for k in _POOL_STATS},
@@ -324,11 +337,15 @@ def prepare(
     else:
         tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
     prep, dflt = Prepayment.psa(cfg.psa), Default.sda(cfg.sda)
-    sim = LoanSimulator(  # the loans' money in the deal's asset's base units
+    sim = LoanSimulator(  # the loans' money in record units of the deal's asset (min(decimals, 9))
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
         advance=cfg.advance,  # type: ignore[arg-type]
         decimals=_load_spec(cfg.deal).asset.decimals,
     )
+    if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
+        import dataclasses
+
+        source = dataclasses.replace(history_records, decimals=sim.record_decimals)  # records in record units
     spec, exact, st = _size_deal(cfg, tape, sim)
     cf = project_tape(  # the closing analytics advance as the simulated servicer does
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, method="repline",
@@ -367,6 +384,7 @@ def deploy(run: LifecycleRun) -> None:
         write_deployment_record(run.out / DEPLOYMENT, DeploymentRecord.from_client(
             w.client, network="rpc" if cfg.rpc else "embedded",
             attestors=list(w.attestors.addresses), rpc=cfg.rpc,
+            extra={"record_decimals": run.record_decimals},  # the loan files' money unit
         ))
     w.chain_seconds += time.perf_counter() - t0
     run.world = w
@@ -384,11 +402,12 @@ def _pool_figures(run: LifecycleRun, sp: Any) -> None:
     liq = rc.column("liquidated").to_numpy(zero_copy_only=False).astype(bool)
     perf = (run.prev_dq[rows] == 0) & ~run.prev_def[rows]
     new = d & ~run.prev_def[rows]
+    u = run.unit_scale  # record units -> the asset's base units (as the reports)
     run.pool_extra.append(
         {
-            "performing_begin": int(beg[perf].sum()),
-            "new_default": int(beg[new].sum()),
-            "foreclosure": int(end[d & ~liq].sum()),
+            "performing_begin": int(beg[perf].sum()) * u,
+            "new_default": int(beg[new].sum()) * u,
+            "foreclosure": int(end[d & ~liq].sum()) * u,
         }
     )
     run.prev_dq[rows] = rc.column("delinquency").to_numpy()
@@ -452,7 +471,10 @@ def replay_accepted(run: LifecycleRun) -> None:
 def _store_period(run: LifecycleRun, records: pa.Table, sp: Any, final: bool) -> None:
     """After acceptance: the loan file, the source's state, then the manifest (last,
     atomically: it is what a resume trusts)."""
-    write_loans(run.out, sp.period, records.append_column("leaf", pa.array(sp.leaves, pa.binary(32))), run.cfg)
+    write_loans(
+        run.out, sp.period, records.append_column("leaf", pa.array(sp.leaves, pa.binary(32))), run.cfg,
+        record_decimals=run.record_decimals,
+    )
     run.source.checkpoint(run.out)
     run.roots.append("0x" + sp.report.loan_tape_root.hex())
     run.finished = final
@@ -464,6 +486,7 @@ def _store_period(run: LifecycleRun, records: pa.Table, sp: Any, final: bool) ->
             "last_period": sp.period,
             "roots": run.roots,
             "finished": final,
+            "record_decimals": run.record_decimals,
         },
     )
 
@@ -482,7 +505,7 @@ def step_period(run: LifecycleRun, records: pa.Table) -> bool:
     """
     k = run.last_period + 1
     t0 = time.perf_counter()
-    records, called = _cleanup(records, run.exact)
+    records, called = _cleanup(records, run.exact, run.unit_scale)
     sp = run.bridge.build(k, records)
     run.bridge_seconds += time.perf_counter() - t0
     final = called or sp.report.ending_balance == 0 or k == run.cfg.months
@@ -515,18 +538,19 @@ def run_periods(run: LifecycleRun) -> None:
         step_period(run, records)
 
 
-def _cleanup(records: pa.Table, exact: Any) -> tuple[pa.Table, bool]:
+def _cleanup(records: pa.Table, exact: Any, unit_scale: int = 1) -> tuple[pa.Table, bool]:
     """Exercise the clean-up call when the pool factor reaches the deal's threshold.
 
     In that period the remaining balance of every open loan is bought at par: it is
     added to the loan's prepaid principal and its ending balance becomes 0 (the same
-    rule as ``collections_from_projection``). Returns the records and whether the call
+    rule as ``collections_from_projection``). The records are in record units
+    (``unit_scale`` asset base units each). Returns the records and whether the call
     was exercised.
     """
     from openmbs.structuring import WAD
 
     end = records.column("ending_balance").to_numpy().astype(np.int64)
-    pool_end = int(end.sum())
+    pool_end = int(end.sum()) * unit_scale
     if exact.cleanup_wad <= 0 or pool_end == 0 or pool_end * WAD > exact.cleanup_wad * exact.pool_original:
         return records, False
     pre = records.column("prepaid_principal").to_numpy().astype(np.int64) + end

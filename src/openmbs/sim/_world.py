@@ -105,12 +105,13 @@ def _cutoff(tape: Any, sim: Any) -> dict[str, Any]:
         np.asarray(tape.table.column("delinquency_status").to_numpy(zero_copy_only=False), dtype=np.float64)
     ).astype(np.int64)
     bal = np.asarray(sim.balances, dtype=np.int64)
+    u = int(getattr(sim, "unit_scale", 1))  # record units -> the asset's base units
     return {
         "max_net_rate": float(np.nanmax(net)) if len(net) else 0.0,
         "initial_delinquent": (
-            int(bal[dq == 1].sum()),
-            int(bal[dq == 2].sum()),
-            int(bal[dq >= 3].sum()),
+            int(bal[dq == 1].sum()) * u,
+            int(bal[dq == 2].sum()) * u,
+            int(bal[dq >= 3].sum()) * u,
         ),
     }
 
@@ -177,18 +178,20 @@ def _subscribe(cfg: LifecycleConfig, client: Any, dcfg: Any, exact: Any, investo
     shares (Dirichlet weights, the rounding remainder to the largest share), each
     subscription paying its class's offering price (rounded up)."""
     rng = np.random.default_rng([cfg.seed, 0, 7])
-    shares = np.zeros((exact.n_tranches, len(investors)), dtype=np.int64)
-    for t, face in enumerate(exact.face):
+    # Python integers: an 18-decimal face does not fit in 64 bits
+    shares: list[list[int]] = []
+    for face in exact.face:
         wts = rng.dirichlet(np.ones(len(investors)))
-        shares[t] = np.floor(wts * face).astype(np.int64)
-        shares[t, int(np.argmax(shares[t]))] += face - int(shares[t].sum())
+        row = [int(np.floor(w * face)) for w in wts.tolist()]
+        row[max(range(len(row)), key=lambda i: row[i])] += int(face) - sum(row)
+        shares.append(row)
     for j, inv in enumerate(investors):
-        total = sum(dcfg.tranches[t].cost(int(shares[t, j])) for t in range(exact.n_tranches))
+        total = sum(dcfg.tranches[t].cost(shares[t][j]) for t in range(exact.n_tranches))
         client.settlement.mint(inv, total, sender=admin)
         client.settlement.approve(client.issuance.address, total, sender=inv)
         for t in range(exact.n_tranches):
-            if shares[t, j] > 0:
-                client.issuance.subscribe(t, int(shares[t, j]), sender=inv)
+            if shares[t][j] > 0:
+                client.issuance.subscribe(t, shares[t][j], sender=inv)
 
 
 def _world(

@@ -388,7 +388,10 @@ class LoanCheck:
     ``proof`` is the list of sibling hashes checked; ``onchain_root`` is the
     ``loan_tape_root`` of the period's ``RemittanceAccepted`` event; ``computed_root``
     is where the leaf hashes up to along the proof. ``verified`` is true only when
-    the two roots are equal.
+    the two roots are equal. The record's money counts units of
+    ``10**-record_decimals`` of the asset (``min(decimals, 9)``: the asset's base
+    units up to 9 decimals); ``record_decimals`` is the loan file's (its Parquet
+    metadata, else the run's ``closing.json``), None when neither states it.
     """
 
     loan_id: str
@@ -401,6 +404,7 @@ class LoanCheck:
     onchain_root: str
     computed_root: str
     verified: bool
+    record_decimals: int | None = None
 
     @property
     def leaf_matches_file(self) -> bool:
@@ -532,6 +536,7 @@ def verify_loan(
     for s in siblings:
         node = hash_pair(node, s)
     stored = raw.get("leaf")
+    rdec = _record_decimals(table, Path(run))
     record = dict(fields)
     record["loan_id_bytes32"] = "0x" + loan_id_bytes32(want).hex()
     return LoanCheck(
@@ -545,4 +550,20 @@ def verify_loan(
         onchain_root=root,
         computed_root="0x" + node.hex(),
         verified=verify_proof(siblings, _hex32(root, "on-chain root"), leaf),
+        record_decimals=rdec,
     )
+
+
+def _record_decimals(table: Any, run: Path) -> int | None:
+    """The loan file's money unit: its ``openmbs.record_decimals`` metadata, else
+    ``closing.json``'s ``record_decimals``, else None (an older run: the asset's
+    decimals)."""
+    raw = (table.schema.metadata or {}).get(b"openmbs.record_decimals")
+    try:
+        if raw is not None:
+            return int(json.loads(raw))
+        closing = json.loads((run / "closing.json").read_text())
+        v = closing.get("record_decimals")
+        return int(v) if isinstance(v, int) else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
