@@ -98,15 +98,15 @@ def test_an_eighteen_decimal_deal_runs_reconciles_and_audits(tmp_path: Path) -> 
     assert sts[0].decimals == 18
     assert sts[0].pool["beginning_balance"] == closing["pool_units"]
     # `openmbs servicer remit`'s report of a loan file: the records' sums times 10**9
-    from openmbs.agents import scale_report
-    from openmbs.commands.chain import _report
-    from openmbs.commands.servicer import _unit_scale
+    from openmbs.commands.chain import _report, record_unit_scale
 
     dep = out / "state" / "deployment.json"
-    assert _unit_scale(dep) == 10**9
+    assert record_unit_scale(dep) == 10**9
     manifest = json.loads((out / "state" / "manifest.json").read_text())
     for k in (1, 12):
-        rep = scale_report(_report(out / "loans" / f"period={k:04d}" / "part-0.parquet", None, 0.0), _unit_scale(dep))
+        rep = _report(
+            out / "loans" / f"period={k:04d}" / "part-0.parquet", None, 0.0, unit_scale=record_unit_scale(dep)
+        )
         want = life["reports"][k - 1]
         for f in ("beginning_balance", "ending_balance", "interest", "cash", "delinquent_30", "losses"):
             assert getattr(rep, f) == want[f], (k, f)
@@ -133,7 +133,7 @@ def test_an_eighteen_decimal_deal_runs_reconciles_and_audits(tmp_path: Path) -> 
 
 
 def test_unit_scale_of_a_deployment_record(tmp_path: Path) -> None:
-    from openmbs.commands.servicer import _unit_scale
+    from openmbs.commands.chain import record_unit_scale
     from openmbs.errors import InputError
 
     base = {"format": "openmbs-chain-deployment/2", "deal": "d", "network": "rpc", "chain_id": 1,
@@ -143,10 +143,10 @@ def test_unit_scale_of_a_deployment_record(tmp_path: Path) -> None:
     for extra, want in cases:
         path = tmp_path / "d.json"
         path.write_text(json.dumps({**base, **extra}))
-        assert _unit_scale(path) == want, extra
+        assert record_unit_scale(path) == want, extra
     path.write_text(json.dumps({**base, "settlement": {"decimals": 6}, "record_decimals": 9}))
     with pytest.raises(InputError, match="record_decimals' value 9"):
-        _unit_scale(path)
+        record_unit_scale(path)
 
 
 def test_a_pool_too_large_even_in_nine_record_decimals_is_refused() -> None:

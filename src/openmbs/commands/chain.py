@@ -124,6 +124,26 @@ def _read_records(path: Path) -> Any:
     return table
 
 
+def record_unit_scale(deal: Path) -> int:
+    """Asset base units per record unit of the deal at ``deal`` (its deployment record):
+    ``10**(decimals - record_decimals)``; the record's ``record_decimals``, else
+    ``min(decimals, 9)`` (the convention: 1 up to 9 decimals)."""
+    from openmbs.agents import record_decimals
+    from openmbs.chain import read_deployment_record
+    from openmbs.errors import InputError
+
+    rec = read_deployment_record(deal)
+    dec = (rec.get("settlement") or {}).get("decimals")
+    if dec is None:
+        dec = ((rec.get("config") or {}).get("exact") or {}).get("decimals", 6)
+    if not isinstance(dec, int) or isinstance(dec, bool) or not 0 <= dec <= 36:
+        raise InputError(f"file {str(deal)!r} field 'settlement.decimals' value {dec!r}: need an integer 0..36")
+    rdec = rec.get("record_decimals", record_decimals(dec))
+    if not isinstance(rdec, int) or isinstance(rdec, bool) or not 0 <= rdec <= dec:
+        raise InputError(f"file {str(deal)!r} field 'record_decimals' value {rdec!r}: need an integer 0..{dec}")
+    return int(10 ** (dec - rdec))
+
+
 def _report_from_records(path: Path, index_rate: float) -> Any:
     """The period's report from its loan-level records: aggregates and the Merkle root
     of the leaves (``keccak256(keccak256(abi.encode(LoanRecord)))`` in file order). A ``leaf``
@@ -161,14 +181,22 @@ def _report_from_records(path: Path, index_rate: float) -> Any:
         raise InputError(f"file {str(path)!r}: {exc}") from None
 
 
-def _report(records: Path | None, report: Path | None, index_rate: float) -> Any:
+def _report(
+    records: Path | None, report: Path | None, index_rate: float, *, unit_scale: int = 1
+) -> Any:
+    """The period's report: from ``records`` (money scaled by ``unit_scale``, asset base
+    units per record unit) and/or a report JSON file, which must then agree."""
+    from openmbs.agents import scale_report
     from openmbs.chain import report_from_dict, report_to_dict
 
     if records is None and report is None:
         raise InputError(
             "no report: pass --records FILE (loan-level records) and/or --report FILE (report JSON)"
         )
-    rep = _report_from_records(records, index_rate) if records is not None else None
+    rep = (
+        scale_report(_report_from_records(records, index_rate), unit_scale)
+        if records is not None else None
+    )
     if report is not None:
         try:
             raw = json.loads(report.read_text())
@@ -578,7 +606,7 @@ def remit(
     """
     from openmbs.chain import open_deal
 
-    rep = _report(records, report, index_rate)
+    rep = _report(records, report, index_rate, unit_scale=record_unit_scale(state))
     with open_deal(state, rpc=rpc, deal=deal, keystore=keystore, verbose=verbose, echo=typer.echo) as session:
         _remit_checked(session, rep, attestations, list(attestor_keystore or []))
         session.save()

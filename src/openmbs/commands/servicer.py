@@ -31,26 +31,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(servicer_app, name="servicer")
 
 
-def _unit_scale(deal: Path) -> int:
-    """Asset base units per record unit of the deal at ``deal`` (its deployment record):
-    ``10**(decimals - record_decimals)``; the record's ``record_decimals``, else
-    ``min(decimals, 9)`` (the convention: 1 up to 9 decimals)."""
-    from openmbs.agents import record_decimals
-    from openmbs.chain import read_deployment_record
-    from openmbs.errors import InputError
-
-    rec = read_deployment_record(deal)
-    dec = (rec.get("settlement") or {}).get("decimals")
-    if dec is None:
-        dec = ((rec.get("config") or {}).get("exact") or {}).get("decimals", 6)
-    if not isinstance(dec, int) or isinstance(dec, bool) or not 0 <= dec <= 36:
-        raise InputError(f"file {str(deal)!r} field 'settlement.decimals' value {dec!r}: need an integer 0..36")
-    rdec = rec.get("record_decimals", record_decimals(dec))
-    if not isinstance(rdec, int) or isinstance(rdec, bool) or not 0 <= rdec <= dec:
-        raise InputError(f"file {str(deal)!r} field 'record_decimals' value {rdec!r}: need an integer 0..{dec}")
-    return int(10 ** (dec - rdec))
-
-
 @servicer_app.command("remit")
 def remit(
     records: Annotated[
@@ -85,9 +65,8 @@ def remit(
 
     The servicer (SERVICER_ROLE) signs with --keystore or $OPENMBS_PRIVATE_KEY / $ETH_PRIVATE_KEY and must hold the period's cash. A refused report exits 2, names the failing bound with its value and limit, and moves nothing.
     """
-    from openmbs.agents import scale_report
     from openmbs.chain import open_deal
-    from openmbs.commands.chain import _remit_checked, _report
+    from openmbs.commands.chain import _remit_checked, _report, record_unit_scale
     from openmbs.errors import InputError
 
     if rpc is None:
@@ -95,7 +74,7 @@ def remit(
             "servicer remit: pass --rpc URL (or set $ETH_RPC_URL); on the embedded chain use "
             "`openmbs chain remit --records FILE`"
         )
-    rep = scale_report(_report(records, None, index_rate), _unit_scale(deal))
+    rep = _report(records, None, index_rate, unit_scale=record_unit_scale(deal))
     typer.echo(
         f"period {rep.period}: {rep.loan_count} loans, balance {rep.beginning_balance} -> {rep.ending_balance}, "
         f"cash {rep.cash} (interest {rep.interest}, principal {rep.scheduled_principal + rep.unscheduled_principal}, "
@@ -132,12 +111,19 @@ def records_cmd(
     import csv
 
     from openmbs.chain import read_deployment_record
+    from openmbs.commands.chain import record_unit_scale
     from openmbs.errors import InputError
 
     cfg = read_deployment_record(deal)["config"]
     if previous is None:
         period, n = 1, int(cfg["initial_loan_count"])
-        pool = int(cfg["initial_pool_balance"])
+        scale = record_unit_scale(deal)  # the records count record units, not base units
+        pool, dust = divmod(int(cfg["initial_pool_balance"]), scale)
+        if dust:
+            raise InputError(
+                f"file {str(deal)!r} field 'config.initial_pool_balance' value "
+                f"{cfg['initial_pool_balance']}: not a whole number of record units ({scale} base units each)"
+            )
         balances = [pool // n + (1 if i < pool % n else 0) for i in range(n)]
     else:
         try:
@@ -157,8 +143,8 @@ def records_cmd(
         w = csv.writer(fh)
         w.writerow(fields)
         for i, b in enumerate(balances):
-            interest = int(b * monthly)
-            payment = b * monthly / (1 - (1 + monthly) ** -left) if monthly > 0 else b / left
-            sched = min(b, max(int(payment) - interest, 0))
+            interest = b * round(monthly * 10**12) // 10**12  # exact integers at any size
+            factor = monthly / (1 - (1 + monthly) ** -left) if monthly > 0 else 1 / left
+            sched = min(b, max(b * round(factor * 10**12) // 10**12 - interest, 0))
             w.writerow([f"L{i + 1:05d}", period, b, sched, 0, interest, b - sched, 0, "false", "false", 0, 0])
     typer.echo(f"wrote period {period}: {len(balances)} synthetic loans, balance {sum(balances)} -> {out}")
