@@ -45,6 +45,7 @@ CONTRACTS: dict[str, str] = {
     "Issuance": "Issuance.vy",
     "Timelock": "Timelock.vy",
     "ExactWaterfall": "ExactWaterfall.vy",
+    "LoanSale": "LoanSale.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",
     "MaliciousToken": "mocks/MaliciousToken.vy",
     "BlacklistToken": "mocks/BlacklistToken.vy",
