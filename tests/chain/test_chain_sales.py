@@ -11,69 +11,28 @@ from typing import Any
 
 import boa
 import pytest
+from sales_helpers import (
+    DAY,
+    DELINQUENT,
+    DURATION,
+    FLOOR_WAD,
+    REWARD_WAD,
+    START_WAD,
+    WAD,
+    Tape,
+    deploy_sale,
+    loan_id,
+    make_bidder,
+    now,
+    warp,
+)
 
 from openmbs.chain import deployer
-from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport
-
-WAD = 10**18
-DAY = 86_400
-START_WAD = WAD
-FLOOR_WAD = 3 * WAD // 10
-DURATION = 3 * DAY
-REWARD_WAD = WAD // 100
-SCHED = 100_000_000
-INTEREST = 500_000_000
-
-
-class Tape:
-    """Loan-level tapes of the fixture's pool (``LOANS`` loans of equal balance), one per
-    period: every loan pays ``SCHED`` and ``INTEREST`` unless ``special`` gives its
-    record's other fields."""
-
-    def __init__(self, world: Any, chain: Any) -> None:
-        self.world = world
-        n = chain.LOANS
-        self.balance = {i + 1: chain.POOL // n for i in range(n)}
-        self.records: dict[int, list[LoanRecord]] = {}
-
-    def period(self, p: int, special: dict[int, dict[str, Any]] | None = None) -> list[LoanRecord]:
-        special = special or {}
-        recs = []
-        for loan, bal in self.balance.items():
-            if bal == 0:
-                continue
-            kw: dict[str, Any] = {"scheduled_principal": SCHED, "prepaid_principal": 0, "interest_paid": INTEREST}
-            kw.update(special.get(loan, {}))
-            out = kw["scheduled_principal"] + kw["prepaid_principal"] + kw.get("recovery", 0) + kw.get("loss", 0)
-            recs.append(LoanRecord(loan_id=loan, period=p, beginning_balance=bal, ending_balance=bal - out, **kw))
-        self.records[p] = recs
-        return recs
-
-    def remit(self, p: int, special: dict[int, dict[str, Any]] | None = None) -> RemittanceReport:
-        recs = self.period(p, special)
-        report = self.world.remit(RemittanceReport.from_loans(p, recs))
-        for r in recs:
-            self.balance[int.from_bytes(r.loan_id, "big")] = r.ending_balance
-        return report
-
-    def proof(self, p: int, loan: int) -> tuple[tuple[object, ...], list[bytes]]:
-        recs = self.records[p]
-        i = next(k for k, r in enumerate(recs) if int.from_bytes(r.loan_id, "big") == loan)
-        return recs[i].as_tuple(), MerkleTree([r.leaf() for r in recs]).proof(i)
-
-    def record(self, p: int, loan: int) -> LoanRecord:
-        return next(r for r in self.records[p] if int.from_bytes(r.loan_id, "big") == loan)
-
-
-DELINQUENT = {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 3}
 
 
 @pytest.fixture
 def sale(world: Any) -> Any:
-    d = world.d
-    return deployer("LoanSale").deploy(
-        d.oracle.address, d.deal.address, START_WAD, FLOOR_WAD, DURATION, REWARD_WAD, sender=world.admin
-    )
+    return deploy_sale(world)
 
 
 @pytest.fixture
@@ -81,28 +40,9 @@ def tape(world: Any, chain: Any) -> Tape:
     return Tape(world, chain)
 
 
-def _bidder(world: Any, name: str, amount: int, sale: Any) -> str:
-    b = world.holder(name)
-    world.d.settlement.mint(b, amount, sender=world.admin)
-    world.d.settlement.approve(sale.address, amount, sender=b)
-    return b
-
-
-def _id(loan: int) -> bytes:
-    return loan.to_bytes(32, "big")
-
-
 def _expected_price(balance: int, elapsed: int) -> int:
     start, floor = balance * START_WAD // WAD, balance * FLOOR_WAD // WAD
     return start - (start - floor) * elapsed // DURATION
-
-
-def _now() -> int:
-    return int(boa.env.evm.patch.timestamp)
-
-
-def _warp(seconds: int) -> None:
-    boa.env.time_travel(seconds=seconds)
 
 
 # ---------------------------------------------------------------- the money path
@@ -113,24 +53,24 @@ def test_sale_proceeds_reach_the_deal_as_recoveries_and_the_escrow_is_released(w
     tape.remit(1, {1: DELINQUENT})
     keeper = boa.env.generate_address("keeper")
     sale.start_sale(*tape.proof(1, 1), sender=keeper)
-    t0 = _now()
+    t0 = now()
     balance = tape.balance[1]
-    assert sale.status(_id(1)) == sale.OPEN() and sale.account_of(_id(1)) == keeper
-    _warp(DAY + 7)
-    elapsed = _now() - t0
+    assert sale.status(loan_id(1)) == sale.OPEN() and sale.account_of(loan_id(1)) == keeper
+    warp(DAY + 7)
+    elapsed = now() - t0
     price = _expected_price(balance, elapsed)
-    assert sale.current_price(_id(1)) == price
-    bidder = _bidder(world, "bidder", balance, sale)
+    assert sale.current_price(loan_id(1)) == price
+    bidder = make_bidder(world, "bidder", balance, sale)
     servicer = d.servicer
     before = {a: tok.balanceOf(a) for a in (bidder, keeper, sale.address, servicer, d.deal.address)}
-    sale.bid(_id(1), balance, sender=bidder)
+    sale.bid(loan_id(1), balance, sender=bidder)
     reward = price * REWARD_WAD // WAD
     net = price - reward
     assert tok.balanceOf(bidder) == before[bidder] - price  # pays the current price, not the max
     assert tok.balanceOf(keeper) == before[keeper] + reward
     assert tok.balanceOf(sale.address) == before[sale.address] + net == sale.held()
-    assert sale.status(_id(1)) == sale.SOLD() and sale.account_of(_id(1)) == bidder
-    assert sale.net_proceeds(_id(1)) == net
+    assert sale.status(loan_id(1)) == sale.SOLD() and sale.account_of(loan_id(1)) == bidder
+    assert sale.net_proceeds(loan_id(1)) == net
 
     # Period 2: the servicer reports the loan liquidated with the net proceeds as its
     # recovery and deposits them with the report; the deal runs the real waterfall
@@ -146,7 +86,7 @@ def test_sale_proceeds_reach_the_deal_as_recoveries_and_the_escrow_is_released(w
     assert sale.release(*tape.proof(2, 1), sender=servicer) == net
     assert tok.balanceOf(servicer) == before[servicer] - report.cash + net
     assert tok.balanceOf(sale.address) == before[sale.address] == 0 and sale.held() == 0
-    assert sale.status(_id(1)) == sale.RELEASED()
+    assert sale.status(loan_id(1)) == sale.RELEASED()
     # conservation over everyone the sale touched: the bidder's price is the keeper's
     # reward plus what the deal received as the loan's recovery
     assert before[bidder] - tok.balanceOf(bidder) == (tok.balanceOf(keeper) - before[keeper]) + report.recoveries
@@ -156,22 +96,22 @@ def test_sale_proceeds_reach_the_deal_as_recoveries_and_the_escrow_is_released(w
 def test_price_descends_linearly_and_rounds_up(world, sale, tape, elapsed):
     tape.remit(1, {1: DELINQUENT})
     sale.start_sale(*tape.proof(1, 1), sender=world.admin)
-    t0 = _now()
-    _warp(elapsed)
-    got = sale.current_price(_id(1))
+    t0 = now()
+    warp(elapsed)
+    got = sale.current_price(loan_id(1))
     bal = tape.balance[1]
     start, floor = bal * START_WAD // WAD, bal * FLOOR_WAD // WAD
-    assert got == _expected_price(bal, _now() - t0)
+    assert got == _expected_price(bal, now() - t0)
     assert floor <= got <= start
     # rounds up: the price times the duration is at least the exact linear value
-    assert got * DURATION >= start * DURATION - (start - floor) * (_now() - t0)
+    assert got * DURATION >= start * DURATION - (start - floor) * (now() - t0)
 
 
 def test_foreclosure_without_90_days_may_be_sold(world, sale, tape):
     tape.remit(1, {1: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 1}})
     tape.remit(2, {1: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 2, "defaulted": True}})
     sale.start_sale(*tape.proof(2, 1), sender=world.admin)
-    assert sale.status(_id(1)) == sale.OPEN()
+    assert sale.status(loan_id(1)) == sale.OPEN()
 
 
 # ---------------------------------------------------------------- attacks on start_sale
@@ -218,9 +158,9 @@ def test_cured_loan_is_refused_and_its_open_sale_is_superseded(world, sale, tape
     tape.remit(2, {1: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 0}})
     with boa.reverts(dev="loan not seriously delinquent"):
         sale.start_sale(*tape.proof(2, 1), sender=world.admin)
-    bidder = _bidder(world, "bidder", 10**12, sale)
+    bidder = make_bidder(world, "bidder", 10**12, sale)
     with boa.reverts(dev="sale period superseded"):
-        sale.bid(_id(1), 10**12, sender=bidder)
+        sale.bid(loan_id(1), 10**12, sender=bidder)
 
 
 def test_double_sale_is_refused(world, sale, tape):
@@ -228,10 +168,10 @@ def test_double_sale_is_refused(world, sale, tape):
     sale.start_sale(*tape.proof(1, 1), sender=world.admin)
     with boa.reverts(dev="sale already open"):
         sale.start_sale(*tape.proof(1, 1), sender=world.admin)
-    bidder = _bidder(world, "bidder", 10**12, sale)
-    sale.bid(_id(1), 10**12, sender=bidder)
+    bidder = make_bidder(world, "bidder", 10**12, sale)
+    sale.bid(loan_id(1), 10**12, sender=bidder)
     with boa.reverts(dev="no open sale"):
-        sale.bid(_id(1), 10**12, sender=bidder)
+        sale.bid(loan_id(1), 10**12, sender=bidder)
     with boa.reverts(dev="loan already sold"):
         sale.start_sale(*tape.proof(1, 1), sender=world.admin)
     # still delinquent on the next tape (the servicer ignored the sale): still sold
@@ -252,13 +192,13 @@ def test_liquidated_loan_is_refused(world, sale, tape):
 def test_expired_sale_refuses_bids_and_may_restart(world, sale, tape):
     tape.remit(1, {1: DELINQUENT})
     sale.start_sale(*tape.proof(1, 1), sender=world.admin)
-    _warp(DURATION + 1)
-    bidder = _bidder(world, "bidder", 10**12, sale)
+    warp(DURATION + 1)
+    bidder = make_bidder(world, "bidder", 10**12, sale)
     with boa.reverts(dev="sale expired"):
-        sale.bid(_id(1), 10**12, sender=bidder)
+        sale.bid(loan_id(1), 10**12, sender=bidder)
     keeper2 = boa.env.generate_address("keeper2")
     sale.start_sale(*tape.proof(1, 1), sender=keeper2)
-    assert sale.account_of(_id(1)) == keeper2 and sale.current_price(_id(1)) == tape.balance[1]
+    assert sale.account_of(loan_id(1)) == keeper2 and sale.current_price(loan_id(1)) == tape.balance[1]
 
 
 # ---------------------------------------------------------------- attacks on bid
@@ -267,12 +207,12 @@ def test_expired_sale_refuses_bids_and_may_restart(world, sale, tape):
 def test_bid_below_current_price_is_refused(world, sale, tape):
     tape.remit(1, {1: DELINQUENT})
     sale.start_sale(*tape.proof(1, 1), sender=world.admin)
-    _warp(DAY)
-    price = sale.current_price(_id(1))
-    bidder = _bidder(world, "bidder", 10**12, sale)
+    warp(DAY)
+    price = sale.current_price(loan_id(1))
+    bidder = make_bidder(world, "bidder", 10**12, sale)
     with boa.reverts(dev="bid below current price"):
-        sale.bid(_id(1), price - 1, sender=bidder)
-    assert sale.bid(_id(1), price, sender=bidder) == price
+        sale.bid(loan_id(1), price - 1, sender=bidder)
+    assert sale.bid(loan_id(1), price, sender=bidder) == price
 
 
 def test_non_compliant_bidders_are_refused(world, sale, tape):
@@ -283,17 +223,17 @@ def test_non_compliant_bidders_are_refused(world, sale, tape):
     d.settlement.mint(stranger, 10**12, sender=world.admin)
     d.settlement.approve(sale.address, 10**12, sender=stranger)
     with boa.reverts(dev="bidder not compliant"):
-        sale.bid(_id(1), 10**12, sender=stranger)
-    frozen = _bidder(world, "frozen", 10**12, sale)
+        sale.bid(loan_id(1), 10**12, sender=stranger)
+    frozen = make_bidder(world, "frozen", 10**12, sale)
     d.deal.set_frozen(frozen, True, sender=d.admin)
     with boa.reverts(dev="bidder not compliant"):
-        sale.bid(_id(1), 10**12, sender=frozen)
-    expired = _bidder(world, "expired", 10**12, sale)
-    d.allow([expired], _now() + 10)
-    _warp(11)
+        sale.bid(loan_id(1), 10**12, sender=frozen)
+    expired = make_bidder(world, "expired", 10**12, sale)
+    d.allow([expired], now() + 10)
+    warp(11)
     with boa.reverts(dev="bidder not compliant"):
-        sale.bid(_id(1), 10**12, sender=expired)
-    assert sale.status(_id(1)) == sale.OPEN() and sale.held() == 0
+        sale.bid(loan_id(1), 10**12, sender=expired)
+    assert sale.status(loan_id(1)) == sale.OPEN() and sale.held() == 0
 
 
 # ---------------------------------------------------------------- attacks on release
@@ -302,9 +242,9 @@ def test_non_compliant_bidders_are_refused(world, sale, tape):
 def _sold(world: Any, sale: Any, tape: Tape) -> int:
     tape.remit(1, {1: DELINQUENT})
     sale.start_sale(*tape.proof(1, 1), sender=world.admin)
-    bidder = _bidder(world, "bidder", 10**12, sale)
-    sale.bid(_id(1), 10**12, sender=bidder)
-    return int(sale.net_proceeds(_id(1)))
+    bidder = make_bidder(world, "bidder", 10**12, sale)
+    sale.bid(loan_id(1), 10**12, sender=bidder)
+    return int(sale.net_proceeds(loan_id(1)))
 
 
 def test_release_needs_the_servicer_and_a_later_tape_showing_the_sale(world, sale, tape):
@@ -341,6 +281,8 @@ def test_constructor_refuses_bad_parameters(world):
     d, dep = world.d, deployer("LoanSale")
     with boa.reverts(dev="bad prices"):
         dep.deploy(d.oracle.address, d.deal.address, WAD // 2, WAD, DURATION, 0, sender=world.admin)
+    with boa.reverts(dev="bad prices"):  # a zero floor would give a loan away
+        dep.deploy(d.oracle.address, d.deal.address, WAD, 0, DURATION, 0, sender=world.admin)
     with boa.reverts(dev="bad duration"):
         dep.deploy(d.oracle.address, d.deal.address, WAD, WAD // 2, 0, 0, sender=world.admin)
     with boa.reverts(dev="bad reward"):
