@@ -46,6 +46,7 @@ CONTRACTS: dict[str, str] = {
     "Timelock": "Timelock.vy",
     "ExactWaterfall": "ExactWaterfall.vy",
     "LoanSale": "LoanSale.vy",
+    "ServicerBond": "ServicerBond.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",
     "MaliciousToken": "mocks/MaliciousToken.vy",
     "BlacklistToken": "mocks/BlacklistToken.vy",
