@@ -56,7 +56,9 @@ SOLD: constant(uint256) = 2
 # @dev A sold loan must show as liquidated from the second report after the tape the
 # sale was started on: the first may have been signed before the bid.
 SALE_GRACE_PERIODS: public(constant(uint256)) = 2
-# `_counts` word: strikes (bits 128..255) | open disputes (0..127).
+# `_funds` word: bond (bits 128..255) | forfeited (0..127); `_counts` word: strikes
+# (bits 128..255) | open disputes (0..127). One word each keeps a fraud proof within
+# its gas budget (benchmarks/bench_gas.py).
 _U128: constant(uint256) = 2**128 - 1
 
 # ---------------------------------------------------------------- EVENTS
@@ -118,9 +120,8 @@ fraud_slash: public(immutable(uint256))
 bounty_wad: public(immutable(uint256))
 max_strikes: public(immutable(uint256))
 
-# @dev Internal accounting, base units of the settlement asset.
-bond: public(uint256)
-forfeited: public(uint256)
+# @dev Internal accounting, base units of the settlement asset (`bond`, `forfeited`).
+_funds: uint256
 _counts: uint256
 penalized: public(HashMap[uint256, bool])
 # @dev keccak256(abi_encode(loan_id, period)) of each later record already proven fraudulent.
@@ -187,8 +188,12 @@ def post(amount: uint256):
     before: uint256 = staticcall settlement.balanceOf(self)
     assert extcall settlement.transferFrom(msg.sender, self, amount, default_return_value=True)  # dev: transfer failed
     assert staticcall settlement.balanceOf(self) - before == amount  # dev: received != amount
-    self.bond += amount
-    log BondPosted(payer=msg.sender, amount=amount, bond=self.bond)
+    funds: uint256 = self._funds
+    bond: uint256 = (funds >> 128) + amount
+    # bond + forfeited stays within 128 bits: every other step only moves or removes money
+    assert bond + (funds & _U128) <= _U128  # dev: bond too large
+    self._funds = (bond << 128) | (funds & _U128)
+    log BondPosted(payer=msg.sender, amount=amount, bond=bond)
 
 
 @external
@@ -200,9 +205,10 @@ def release_bond(to: address, amount: uint256):
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert self._counts & _U128 == 0  # dev: bond under dispute
-    assert amount <= self.bond  # dev: above bond
-    self.bond -= amount
-    log BondReleased(to=to, amount=amount, bond=self.bond)
+    funds: uint256 = self._funds
+    assert amount <= funds >> 128  # dev: above bond
+    self._funds = funds - (amount << 128)
+    log BondReleased(to=to, amount=amount, bond=(funds >> 128) - amount)
     assert extcall settlement.transfer(to, amount, default_return_value=True)  # dev: transfer failed
 
 
@@ -220,9 +226,10 @@ def penalize_late(period: uint256) -> uint256:
     assert block.timestamp >= self._due(period)  # dev: not late
     assert not self.penalized[period]  # dev: already penalized
     self.penalized[period] = True
-    amount: uint256 = min(late_penalty, self.bond)
-    self.bond -= amount
-    self.forfeited += amount
+    funds: uint256 = self._funds
+    amount: uint256 = min(late_penalty, funds >> 128)
+    # bond - amount, forfeited + amount (their sum fits 128 bits, see `post`)
+    self._funds = funds - (amount << 128) + amount
     strikes: uint256 = self._strike(0)
     log LatePenalized(period=period, caller=msg.sender, amount=amount, strikes=strikes)
     return amount
@@ -294,8 +301,9 @@ def pay_forfeited(to: address, amount: uint256):
     @param to Recipient. @param amount Base units.
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
-    assert amount <= self.forfeited  # dev: above forfeited
-    self.forfeited -= amount
+    funds: uint256 = self._funds
+    assert amount <= funds & _U128  # dev: above forfeited
+    self._funds = funds - amount
     log ForfeitedPaid(to=to, amount=amount)
     assert extcall settlement.transfer(to, amount, default_return_value=True)  # dev: transfer failed
 
@@ -311,6 +319,26 @@ def due(period: uint256) -> uint256:
     @return uint256 Unix timestamp.
     """
     return self._due(period)
+
+
+@external
+@view
+def bond() -> uint256:
+    """
+    @notice The bond (base units of the settlement asset).
+    @return uint256 The bond.
+    """
+    return self._funds >> 128
+
+
+@external
+@view
+def forfeited() -> uint256:
+    """
+    @notice Penalties and slashes less bounties, held until governance pays them out.
+    @return uint256 Base units of the settlement asset.
+    """
+    return self._funds & _U128
 
 
 @external
@@ -358,10 +386,10 @@ def _slash(loan_id: bytes32, period: uint256, kind: uint256) -> uint256:
     key: bytes32 = keccak256(abi_encode(loan_id, period))
     assert not self.proven[key]  # dev: already proven
     self.proven[key] = True
-    amount: uint256 = min(fraud_slash, self.bond)
+    funds: uint256 = self._funds
+    amount: uint256 = min(fraud_slash, funds >> 128)
     bounty: uint256 = amount * bounty_wad // WAD
-    self.bond -= amount
-    self.forfeited += amount - bounty
+    self._funds = funds - (amount << 128) + (amount - bounty)
     strikes: uint256 = self._strike(1)
     log FraudProven(
         loan_id=loan_id, period=period, prover=msg.sender, kind=kind, slashed=amount, bounty=bounty, strikes=strikes
