@@ -287,3 +287,14 @@ def test_constructor_refuses_bad_parameters(world):
         dep.deploy(d.oracle.address, d.deal.address, WAD, WAD // 2, 0, 0, sender=world.admin)
     with boa.reverts(dev="bad reward"):
         dep.deploy(d.oracle.address, d.deal.address, WAD, WAD // 2, DURATION, WAD, sender=world.admin)
+
+
+def test_loan_too_small_to_price_is_refused(world, sale, tape):
+    """A floor price that rounds to zero would give the loan away: refused."""
+    bal = tape.balance[1]
+    tape.remit(1, {1: {"scheduled_principal": 0, "prepaid_principal": bal - 3, "interest_paid": 0, "delinquency": 1}})
+    tape.remit(2, {1: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 2}})
+    tape.remit(3, {1: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 3}})
+    assert tape.balance[1] == 3 and 3 * FLOOR_WAD // WAD == 0
+    with boa.reverts(dev="bad prices"):
+        sale.start_sale(*tape.proof(3, 1), sender=world.admin)
