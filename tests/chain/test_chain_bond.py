@@ -8,6 +8,7 @@ forfeited."""
 from __future__ import annotations
 
 import datetime
+from dataclasses import replace
 from typing import Any
 
 import boa
@@ -287,3 +288,28 @@ def test_constructor_refuses_bad_parameters(world, sale):
                            (8, WAD + 1, "bad bounty"), (9, 0, "bad strikes")):
         with boa.reverts(dev=reason):
             dep.deploy(*args[:i], bad, *args[i + 1:], sender=world.admin)
+
+
+def test_forged_record_of_a_sold_loan_cannot_slash(world, bond, sale, tape):
+    """An attacker forges a "performing" record of a sold loan (not in any tape)."""
+    net = _sell_loan_1(world, sale, tape)
+    tape.remit(2, {1: DELINQUENT})
+    bal = tape.balance[1]
+    tape.remit(3, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True, "recovery": net,
+                       "loss": bal - net}})
+    _real, proof = tape.proof(3, 1)
+    forged = replace(tape.record(3, 1), liquidated=False, recovery=0, loss=0, ending_balance=bal)
+    with boa.reverts(dev="loan not proven"):
+        bond.prove_sold_performing(forged.as_tuple(), proof)
+    assert bond.bond() == BOND and bond.strikes() == 0
+
+
+def test_forged_earlier_record_cannot_slash(world, bond, tape):
+    """An attacker pairs a real later record with a forged earlier one that ends elsewhere."""
+    tape.remit(1)
+    tape.remit(2)
+    a = tape.record(1, 3)
+    forged = replace(a, scheduled_principal=a.scheduled_principal + 1, ending_balance=a.ending_balance - 1)
+    with boa.reverts(dev="loan not proven"):
+        bond.prove_discontinuity(forged.as_tuple(), tape.proof(1, 3)[1], *tape.proof(2, 3))
+    assert bond.bond() == BOND and bond.strikes() == 0
