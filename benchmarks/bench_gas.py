@@ -44,7 +44,8 @@ from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, attest
 from openmbs.structuring import example_deal
 
 #: The issue's targets (gas per transaction).
-TARGETS = {"remittance": 250_000, "claim": 60_000, "transfer": 75_000}
+TARGETS = {"remittance": 250_000, "claim": 60_000, "transfer": 75_000, "sale bid": 120_000,
+           "fraud proof": 150_000}
 
 NODE: AnvilNode | None = None
 
@@ -329,6 +330,8 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     rows.append(("permit", tx_gas(tok, "permit", owner, admin, 100, deadline, s.v, s.r.to_bytes(32, "big"),
                                   s.s.to_bytes(32, "big"), sender=admin), "", ""))
 
+    rows.extend(sale_and_bond_rows(d, admin, keys, state, max(loan_counts)))
+
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"machine check: load {os.getloadavg()[0]:.2f} (gas does not depend on load); node: {version}")
     print(f"loan tapes: {', '.join(f'{n:,}' for n in loan_counts)} leaves built in {tree_s:.1f} s CPU; "
@@ -350,6 +353,72 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
           f"{'does not grow' if spread <= 600 else 'GROWS'} with holders or loans")
     print(f"{failed} row(s) over target; baseline ERC-20 transfer in the same run as above "
           f"({time.time() - t0:.0f} s on the node)")
+
+
+def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int], max_loans: int) -> list[
+        tuple[str, int, str, str]]:
+    """Rows for LoanSale and ServicerBond on the same node: four more periods reported
+    from a real tape of min(1,000, loans) records (loan 1 rolls 30 -> 60 -> 90+ days; the
+    fourth tape moves balance from loan 3 to loan 2), a sale of loan 1 and fraud proofs
+    on loans 2 and 3 (proofs are log2(loans) long)."""
+    sale = deployer("LoanSale").deploy(d.oracle.address, d.deal.address, 10**18, 3 * 10**17, 3 * 86_400,
+                                       10**16, sender=admin)
+    bond = deployer("ServicerBond").deploy(d.oracle.address, d.deal.address, sale.address, 2100, 1, 15,
+                                           10**9, 10**10, 10**17, 3, sender=admin)
+    d.settlement.approve(bond.address, 5 * 10**10, sender=admin)
+    rows: list[tuple[str, int, str, str]] = [
+        ("post servicer bond (first)", tx_gas(bond, "post", 5 * 10**10, sender=admin), "", "")]
+    n = min(max_loans, 1_000)
+    balances = [state["ending"] // n] * (n - 1) + [state["ending"] - (n - 1) * (state["ending"] // n)]
+    tapes: dict[int, list[LoanRecord]] = {}
+
+    def remit(delinquency: int, shift: int = 0) -> int:
+        period = state["period"] + 1
+        recs = []
+        for i, bal in enumerate(balances):
+            if i == 1:
+                bal += shift
+            elif i == 2:
+                bal -= shift
+            late = i == 0 and delinquency > 0
+            sched, interest = (0, 0) if late else (bal // 360, bal * 6 // 1200)
+            recs.append(LoanRecord(loan_id=i + 1, period=period, beginning_balance=bal, scheduled_principal=sched,
+                                   prepaid_principal=0, interest_paid=interest, ending_balance=bal - sched,
+                                   delinquency=delinquency if i == 0 else 0))
+        rep = replace(RemittanceReport.from_loans(period, recs, index_rate=5 * 10**16), loan_count=max_loans)
+        sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address)
+        d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
+        g = tx_gas(d.oracle, "submit", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs], sender=admin)
+        tapes[period] = recs
+        balances[:] = [r.ending_balance for r in recs]
+        state["period"], state["ending"] = period, rep.ending_balance
+        return g
+
+    def proof(period: int, i: int) -> tuple[Any, list[bytes]]:
+        recs = tapes[period]
+        return recs[i].as_tuple(), MerkleTree([r.leaf() for r in recs]).proof(i)
+
+    for dq in (1, 2, 3):
+        remit(dq)
+    p90 = state["period"]
+    rows.append((f"LoanSale.start_sale ({n:,}-loan tape proof)", tx_gas(sale, "start_sale", *proof(p90, 0), sender=admin),
+                 "", ""))
+    bidder = Account.create().address
+    d.allow([bidder], 2**40)
+    # the bidder keeps a balance and an allowance after paying (no storage refunds)
+    d.settlement.transfer(bidder, 2 * balances[0], sender=admin)
+    rpc("anvil_setBalance", [bidder, hex(10**21)])
+    tx_gas(d.settlement, "approve", sale.address, 2 * balances[0], sender=bidder)  # impersonated
+    rows.append(("LoanSale.bid (first sale: the sale contract's new balance)",
+                 tx_gas(sale, "bid", (1).to_bytes(32, "big"), balances[0], sender=bidder), "sale bid",
+                 ""))
+    remit(3, shift=1_000)
+    p = state["period"]
+    rows.append((f"ServicerBond.prove_discontinuity (first, {n:,} loans)",
+                 tx_gas(bond, "prove_discontinuity", *proof(p - 1, 1), *proof(p, 1), sender=admin), "fraud proof", ""))
+    rows.append((f"ServicerBond.prove_discontinuity (second, {n:,} loans)",
+                 tx_gas(bond, "prove_discontinuity", *proof(p - 1, 2), *proof(p, 2), sender=admin), "fraud proof", ""))
+    return rows
 
 
 if __name__ == "__main__":

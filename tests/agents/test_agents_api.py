@@ -8,7 +8,9 @@ from api_pin import check_public_api
 PUBLIC = [
     "RECORD_FIELDS",
     "AttestorSet",
+    "LoanSaleKeeper",
     "LoanTree",
+    "SaleOrder",
     "ServicerBridge",
     "ServicerPeriod",
     "TriggerEvent",

@@ -1,5 +1,6 @@
 """Off-chain agents: the servicer bridge (loan records -> report, Merkle tree,
-attestations) and a keeper that watches the deal's triggers.
+attestations), a keeper that watches the deal's triggers and one that starts
+sales of seriously delinquent loans.
 
 See ``docs/demo.md``.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from openmbs.agents._attestor import AttestorSet
 from openmbs.agents._keeper import TriggerEvent, TriggerKeeper
+from openmbs.agents._loan_sale import LoanSaleKeeper, SaleOrder
 from openmbs.agents._servicer import (
     RECORD_FIELDS,
     LoanTree,
@@ -27,7 +29,9 @@ from openmbs.agents._servicer import (
 __all__ = [
     "RECORD_FIELDS",
     "AttestorSet",
+    "LoanSaleKeeper",
     "LoanTree",
+    "SaleOrder",
     "ServicerBridge",
     "ServicerPeriod",
     "TriggerEvent",

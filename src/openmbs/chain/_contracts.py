@@ -45,6 +45,8 @@ CONTRACTS: dict[str, str] = {
     "Issuance": "Issuance.vy",
     "Timelock": "Timelock.vy",
     "ExactWaterfall": "ExactWaterfall.vy",
+    "LoanSale": "LoanSale.vy",
+    "ServicerBond": "ServicerBond.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",
     "MockStablecoin": "mocks/MockStablecoin.vy",
     "MaliciousToken": "mocks/MaliciousToken.vy",

@@ -1,0 +1,297 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+"""
+@title openmbs LoanSale: descending-price sales of seriously delinquent loans
+@custom:contract-name LoanSale
+@license Apache-2.0
+@notice A keeper proves, against the last accepted loan tape, that a loan is 90+ days
+        delinquent or in foreclosure and starts a descending-price auction of it; the
+        first compliant bidder at or above the current price buys it in the
+        settlement asset. The keeper gets `reward_wad` of the price; the rest (the net
+        proceeds) is held here until the servicer proves, against a later tape, that
+        it reported the loan liquidated with exactly those proceeds as its recovery
+        (and deposited them with that report); the servicer then takes the held net
+        proceeds back. Design and money flow: docs/chain.md, "Loan sales".
+"""
+
+# ---------------------------------------------------------------- IMPORTS
+
+from ethereum.ercs import IERC20
+from . import deal_types
+
+# ---------------------------------------------------------------- INTERFACES
+
+interface IOracle:
+    def last_period() -> uint256: view
+    def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
+    def hasRole(role: bytes32, account: address) -> bool: view
+
+interface IDeal:
+    def settlement() -> address: view
+    def allowed_until(holder: address) -> uint256: view
+    def frozen(holder: address) -> bool: view
+
+# ---------------------------------------------------------------- CONSTANTS
+
+WAD: constant(uint256) = deal_types.WAD
+MAX_PROOF: constant(uint8) = max_value(uint8)
+SERVICER_ROLE: constant(bytes32) = keccak256("SERVICER_ROLE")
+
+# @dev Sale status (bits 0..7 of the sale word; 0: no sale).
+OPEN: public(constant(uint256)) = 1
+SOLD: public(constant(uint256)) = 2
+RELEASED: public(constant(uint256)) = 3
+
+# `_sale` word: account (bits 96..255: the keeper while open, the buyer once sold) |
+# start time (48..95) | period (8..47) | status (0..7).
+_ACCOUNT_SHIFT: constant(uint256) = 96
+_START_SHIFT: constant(uint256) = 48
+_PERIOD_SHIFT: constant(uint256) = 8
+_U48: constant(uint256) = 2**48 - 1
+_U40: constant(uint256) = 2**40 - 1
+# `_prices` word: start price (bits 128..255) | floor price (0..127) while open; the
+# net proceeds (0..127) once sold.
+_U128: constant(uint256) = 2**128 - 1
+
+# ---------------------------------------------------------------- EVENTS
+
+# @notice A sale started. @param loan_id The loan. @param period The tape proven.
+# @param keeper Who started it. @param start_price @param floor_price Prices (base units).
+# @param ends_at Last second at which a bid is accepted.
+event SaleStarted:
+    loan_id: indexed(bytes32)
+    period: uint256
+    keeper: indexed(address)
+    start_price: uint256
+    floor_price: uint256
+    ends_at: uint256
+
+# @notice A loan was sold. @param price Paid by the buyer. @param keeper_reward Paid to
+# the keeper. @param net_proceeds Held until the servicer's report shows them.
+event LoanSold:
+    loan_id: indexed(bytes32)
+    buyer: indexed(address)
+    period: uint256
+    price: uint256
+    keeper_reward: uint256
+    net_proceeds: uint256
+
+# @notice The servicer's report showed the sale; the net proceeds went to the servicer.
+event ProceedsReleased:
+    loan_id: indexed(bytes32)
+    servicer: indexed(address)
+    period: uint256
+    amount: uint256
+
+# ---------------------------------------------------------------- STORAGE
+
+oracle: public(immutable(IOracle))
+deal: public(immutable(IDeal))
+settlement: public(immutable(IERC20))
+# @dev Start and floor price as fractions of the loan's ending balance (1e18 = 100%),
+# the auction's length in seconds and the keeper's share of the price.
+start_wad: public(immutable(uint256))
+floor_wad: public(immutable(uint256))
+duration: public(immutable(uint256))
+reward_wad: public(immutable(uint256))
+
+_sale: HashMap[bytes32, uint256]
+_prices: HashMap[bytes32, uint256]
+# @dev Net proceeds held for sold loans not yet released (internal accounting).
+held: public(uint256)
+
+
+# ---------------------------------------------------------------- CONSTRUCTOR
+
+@deploy
+def __init__(
+    oracle_: address, deal_: address, start_wad_: uint256, floor_wad_: uint256, duration_: uint256, reward_wad_: uint256
+):
+    """
+    @notice Create the loan-sale contract of a deal.
+    @param oracle_ The deal's RemittanceOracle (accepted roots, SERVICER_ROLE).
+    @param deal_ The deal (settlement asset, compliance of bidders).
+    @param start_wad_ Start price / loan balance (1e18 = 100%).
+    @param floor_wad_ Floor price / loan balance, at most the start.
+    @param duration_ Seconds from start to floor (the sale ends then).
+    @param reward_wad_ Keeper's share of the price, below 100%.
+    """
+    assert floor_wad_ <= start_wad_ and start_wad_ <= 10 * WAD  # dev: bad prices
+    assert floor_wad_ > 0  # dev: bad prices
+    assert duration_ > 0 and duration_ <= _U40  # dev: bad duration
+    assert reward_wad_ < WAD  # dev: bad reward
+    oracle = IOracle(oracle_)
+    deal = IDeal(deal_)
+    settlement = IERC20(staticcall IDeal(deal_).settlement())
+    start_wad = start_wad_
+    floor_wad = floor_wad_
+    duration = duration_
+    reward_wad = reward_wad_
+
+
+# ---------------------------------------------------------------- SALES
+
+@external
+def start_sale(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF]):
+    """
+    @notice Start the sale of a loan 90+ days delinquent or in foreclosure in the last
+            accepted tape. Anyone (a keeper); restarts an expired sale or one whose
+            period a newer report superseded.
+    @param record The loan's record in the last accepted period.
+    @param proof Its Merkle proof against that period's root.
+    """
+    period: uint256 = staticcall oracle.last_period()
+    assert record.period == period and period != 0  # dev: proof of another period
+    assert staticcall oracle.verify_loan(period, keccak256(abi_encode(record)), proof)  # dev: loan not proven
+    assert record.delinquency >= 3 or record.defaulted  # dev: loan not seriously delinquent
+    assert not record.liquidated and record.ending_balance != 0  # dev: loan liquidated
+    word: uint256 = self._sale[record.loan_id]
+    status: uint256 = word & 255
+    assert status != SOLD and status != RELEASED  # dev: loan already sold
+    if status == OPEN:
+        expired: bool = block.timestamp > ((word >> _START_SHIFT) & _U48) + duration
+        assert expired or (word >> _PERIOD_SHIFT) & _U40 != period  # dev: sale already open
+    assert record.ending_balance <= _U128 and period <= _U40  # dev: figure too large
+    start_price: uint256 = record.ending_balance * start_wad // WAD
+    floor_price: uint256 = record.ending_balance * floor_wad // WAD
+    assert floor_price != 0 and start_price <= _U128  # dev: bad prices
+    self._sale[record.loan_id] = (
+        (convert(msg.sender, uint256) << _ACCOUNT_SHIFT) | (block.timestamp << _START_SHIFT) | (period << _PERIOD_SHIFT) | OPEN
+    )
+    self._prices[record.loan_id] = (start_price << 128) | floor_price
+    log SaleStarted(
+        loan_id=record.loan_id, period=period, keeper=msg.sender, start_price=start_price,
+        floor_price=floor_price, ends_at=block.timestamp + duration,
+    )
+
+
+@external
+def bid(loan_id: bytes32, max_price: uint256) -> uint256:
+    """
+    @notice Buy the loan at the current price. The caller must be allowlisted on the
+            deal (unexpired, not frozen) and have approved this contract for the price.
+    @param loan_id The loan.
+    @param max_price The most the bidder pays; below the current price it is refused.
+    @return uint256 The price paid (the current price, at most `max_price`).
+    """
+    word: uint256 = self._sale[loan_id]
+    assert word & 255 == OPEN  # dev: no open sale
+    assert (staticcall deal.allowed_until(msg.sender)) >= block.timestamp  # dev: bidder not compliant
+    assert not staticcall deal.frozen(msg.sender)  # dev: bidder not compliant
+    period: uint256 = (word >> _PERIOD_SHIFT) & _U40
+    assert staticcall oracle.last_period() == period  # dev: sale period superseded
+    elapsed: uint256 = block.timestamp - ((word >> _START_SHIFT) & _U48)
+    assert elapsed <= duration  # dev: sale expired
+    prices: uint256 = self._prices[loan_id]
+    price: uint256 = self._price(prices >> 128, prices & _U128, elapsed)
+    assert max_price >= price  # dev: bid below current price
+    reward: uint256 = price * reward_wad // WAD
+    net: uint256 = price - reward
+    keeper: address = convert(convert(word >> _ACCOUNT_SHIFT, uint160), address)
+
+    self._sale[loan_id] = (convert(msg.sender, uint256) << _ACCOUNT_SHIFT) | (word & (2**_ACCOUNT_SHIFT - 256)) | SOLD
+    self._prices[loan_id] = net
+    self.held += net
+    log LoanSold(loan_id=loan_id, buyer=msg.sender, period=period, price=price, keeper_reward=reward, net_proceeds=net)
+    before: uint256 = staticcall settlement.balanceOf(self)
+    assert extcall settlement.transferFrom(msg.sender, self, price, default_return_value=True)  # dev: payment failed
+    assert staticcall settlement.balanceOf(self) - before == price  # dev: payment received != price
+    if reward != 0:
+        assert extcall settlement.transfer(keeper, reward, default_return_value=True)  # dev: reward transfer failed
+    return price
+
+
+@external
+def release(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF]) -> uint256:
+    """
+    @notice Pay a sold loan's net proceeds to the servicer (the caller, SERVICER_ROLE on
+            the oracle) once an accepted tape after the sale shows the loan liquidated
+            with those proceeds as its recovery.
+    @param record The loan's record in a period after the sale.
+    @param proof Its Merkle proof against that period's root.
+    @return uint256 The amount paid.
+    """
+    assert staticcall oracle.hasRole(SERVICER_ROLE, msg.sender)  # dev: caller not servicer
+    word: uint256 = self._sale[record.loan_id]
+    assert word & 255 == SOLD  # dev: loan not sold
+    assert record.period > (word >> _PERIOD_SHIFT) & _U40  # dev: record not after the sale
+    assert staticcall oracle.verify_loan(record.period, keccak256(abi_encode(record)), proof)  # dev: loan not proven
+    net: uint256 = self._prices[record.loan_id]
+    assert record.liquidated and record.recovery == net  # dev: report does not show the sale
+    self._sale[record.loan_id] = (word & ~convert(255, uint256)) | RELEASED
+    self.held -= net
+    log ProceedsReleased(loan_id=record.loan_id, servicer=msg.sender, period=record.period, amount=net)
+    assert extcall settlement.transfer(msg.sender, net, default_return_value=True)  # dev: transfer failed
+    return net
+
+
+# ---------------------------------------------------------------- VIEWS
+
+@external
+@view
+def status(loan_id: bytes32) -> uint256:
+    """
+    @notice The loan's sale status: 0 none, 1 open, 2 sold, 3 proceeds released.
+    @param loan_id The loan.
+    @return uint256 The status.
+    """
+    return self._sale[loan_id] & 255
+
+
+@external
+@view
+def sale_period(loan_id: bytes32) -> uint256:
+    """
+    @notice The period of the tape the loan's sale was started on (0 if none).
+    @param loan_id The loan.
+    @return uint256 The period.
+    """
+    return (self._sale[loan_id] >> _PERIOD_SHIFT) & _U40
+
+
+@external
+@view
+def account_of(loan_id: bytes32) -> address:
+    """
+    @notice The keeper of an open sale, the buyer of a sold loan.
+    @param loan_id The loan.
+    @return address The account.
+    """
+    return convert(convert(self._sale[loan_id] >> _ACCOUNT_SHIFT, uint160), address)
+
+
+@external
+@view
+def net_proceeds(loan_id: bytes32) -> uint256:
+    """
+    @notice Net proceeds of a sold loan (0 unless sold or released).
+    @param loan_id The loan.
+    @return uint256 Base units of the settlement asset.
+    """
+    if self._sale[loan_id] & 255 < SOLD:
+        return 0
+    return self._prices[loan_id]
+
+
+@external
+@view
+def current_price(loan_id: bytes32) -> uint256:
+    """
+    @notice The price a bid must reach now (reverts unless the sale is open and live).
+    @param loan_id The loan.
+    @return uint256 Base units of the settlement asset.
+    """
+    word: uint256 = self._sale[loan_id]
+    assert word & 255 == OPEN  # dev: no open sale
+    elapsed: uint256 = block.timestamp - ((word >> _START_SHIFT) & _U48)
+    assert elapsed <= duration  # dev: sale expired
+    prices: uint256 = self._prices[loan_id]
+    return self._price(prices >> 128, prices & _U128, elapsed)
+
+
+@internal
+@view
+def _price(start_price: uint256, floor_price: uint256, elapsed: uint256) -> uint256:
+    # Linear from start to floor; the decline is floored, so the price rounds up
+    # (in the deal's favour).
+    return start_price - (start_price - floor_price) * elapsed // duration

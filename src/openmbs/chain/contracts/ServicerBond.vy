@@ -1,0 +1,420 @@
+# pragma version ~=0.4.3
+# pragma nonreentrancy on
+"""
+@title openmbs ServicerBond: the servicer's bond, late-report penalties, fraud proofs
+@custom:contract-name ServicerBond
+@license Apache-2.0
+@notice The servicer's bond in the settlement asset. A report not accepted by its
+        due date (a day of the month, UTC) lets anyone take a late-report penalty
+        from the bond; a fraud proof (two proven records of one loan that break
+        continuity, or a sold loan reported other than liquidated at its sale price)
+        slashes the bond, pays the prover a bounty and puts the bond under dispute
+        until governance (the timelock, DEFAULT_ADMIN_ROLE) resolves it. Penalties and
+        slashes net of bounties are held as `forfeited`, paid out only by governance.
+        Design: docs/chain.md, "Servicer bond".
+"""
+
+# ---------------------------------------------------------------- IMPORTS
+
+from ethereum.ercs import IERC20
+from snekmate.auth import access_control
+from . import deal_types
+
+initializes: access_control
+
+exports: (
+    access_control.DEFAULT_ADMIN_ROLE,
+    access_control.hasRole,
+    access_control.getRoleAdmin,
+    access_control.grantRole,
+    access_control.revokeRole,
+    access_control.renounceRole,
+    access_control.supportsInterface,
+)
+
+# ---------------------------------------------------------------- INTERFACES
+
+interface IOracle:
+    def last_period() -> uint256: view
+    def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
+
+interface IDeal:
+    def settlement() -> address: view
+    def timelock() -> address: view
+
+interface ILoanSale:
+    def status(loan_id: bytes32) -> uint256: view
+    def sale_period(loan_id: bytes32) -> uint256: view
+    def net_proceeds(loan_id: bytes32) -> uint256: view
+
+# ---------------------------------------------------------------- CONSTANTS
+
+WAD: constant(uint256) = deal_types.WAD
+MAX_PROOF: constant(uint8) = max_value(uint8)
+DAY: constant(uint256) = 86400
+SOLD: constant(uint256) = 2
+# @dev A sold loan must show as liquidated from the second report after the tape the
+# sale was started on: the first may have been signed before the bid.
+SALE_GRACE_PERIODS: public(constant(uint256)) = 2
+# `_funds` word: bond (bits 128..255) | forfeited (0..127); `_counts` word: strikes
+# (bits 128..255) | open disputes (0..127). One word each keeps a fraud proof within
+# its gas budget (benchmarks/bench_gas.py).
+_U128: constant(uint256) = 2**128 - 1
+
+# ---------------------------------------------------------------- EVENTS
+
+# @notice The bond grew. @param payer Who paid. @param amount Added. @param bond After.
+event BondPosted:
+    payer: indexed(address)
+    amount: uint256
+    bond: uint256
+
+# @notice Governance released part of the bond. @param to Recipient.
+event BondReleased:
+    to: indexed(address)
+    amount: uint256
+    bond: uint256
+
+# @notice A late-report penalty was taken. @param period The late period.
+# @param amount Moved from the bond to `forfeited`. @param strikes Strikes after.
+event LatePenalized:
+    period: indexed(uint256)
+    caller: indexed(address)
+    amount: uint256
+    strikes: uint256
+
+# @notice A fraud proof slashed the bond. @param kind 1 discontinuity, 2 sold loan
+# not shown liquidated at its price. @param slashed Taken from the bond.
+# @param bounty Paid to the prover (out of `slashed`).
+event FraudProven:
+    loan_id: indexed(bytes32)
+    period: indexed(uint256)
+    prover: indexed(address)
+    kind: uint256
+    slashed: uint256
+    bounty: uint256
+    strikes: uint256
+
+# @notice Governance resolved the open disputes.
+event DisputesResolved:
+    resolved: uint256
+
+# @notice Governance paid out forfeited money. @param to Recipient.
+event ForfeitedPaid:
+    to: indexed(address)
+    amount: uint256
+
+# ---------------------------------------------------------------- STORAGE
+
+oracle: public(immutable(IOracle))
+settlement: public(immutable(IERC20))
+loan_sale: public(immutable(ILoanSale))
+timelock: public(immutable(address))
+# @dev Period 1's report is due by the end of `report_day` (UTC) of month
+# `first_month` of `first_year`; period n's by the same day n - 1 months later.
+first_year: public(immutable(uint256))
+first_month: public(immutable(uint256))
+report_day: public(immutable(uint256))
+late_penalty: public(immutable(uint256))
+fraud_slash: public(immutable(uint256))
+bounty_wad: public(immutable(uint256))
+max_strikes: public(immutable(uint256))
+
+# @dev Internal accounting, base units of the settlement asset (`bond`, `forfeited`).
+_funds: uint256
+_counts: uint256
+penalized: public(HashMap[uint256, bool])
+# @dev keccak256(abi_encode(loan_id, period)) of each later record already proven fraudulent.
+proven: public(HashMap[bytes32, bool])
+
+
+# ---------------------------------------------------------------- CONSTRUCTOR
+
+@deploy
+def __init__(
+    oracle_: address,
+    deal_: address,
+    loan_sale_: address,
+    first_year_: uint256,
+    first_month_: uint256,
+    report_day_: uint256,
+    late_penalty_: uint256,
+    fraud_slash_: uint256,
+    bounty_wad_: uint256,
+    max_strikes_: uint256,
+):
+    """
+    @notice Create the servicer's bond of a deal; the deal's timelock gets
+            DEFAULT_ADMIN_ROLE.
+    @param oracle_ The deal's RemittanceOracle.
+    @param deal_ The deal (settlement asset, timelock).
+    @param loan_sale_ The deal's LoanSale.
+    @param first_year_ Year of period 1's due date.
+    @param first_month_ Month (1..12) of period 1's due date.
+    @param report_day_ Day of the month (1..28) by whose end a report is due.
+    @param late_penalty_ Taken from the bond per late period.
+    @param fraud_slash_ Taken from the bond per fraud proof.
+    @param bounty_wad_ Prover's share of a slash (1e18 = 100%).
+    @param max_strikes_ Strikes after which a backup servicer may be appointed.
+    """
+    assert first_month_ >= 1 and first_month_ <= 12 and first_year_ >= 1970 and first_year_ < 10000  # dev: bad date
+    assert report_day_ >= 1 and report_day_ <= 28  # dev: bad date
+    assert bounty_wad_ <= WAD  # dev: bad bounty
+    assert max_strikes_ > 0  # dev: bad strikes
+    access_control.__init__()
+    oracle = IOracle(oracle_)
+    settlement = IERC20(staticcall IDeal(deal_).settlement())
+    loan_sale = ILoanSale(loan_sale_)
+    timelock = staticcall IDeal(deal_).timelock()
+    first_year = first_year_
+    first_month = first_month_
+    report_day = report_day_
+    late_penalty = late_penalty_
+    fraud_slash = fraud_slash_
+    bounty_wad = bounty_wad_
+    max_strikes = max_strikes_
+    access_control._grant_role(access_control.DEFAULT_ADMIN_ROLE, timelock)
+    access_control._revoke_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+
+
+# ---------------------------------------------------------------- BOND
+
+@external
+def post(amount: uint256):
+    """
+    @notice Add to the bond (pulled with transferFrom from the caller).
+    @param amount Base units of the settlement asset.
+    """
+    before: uint256 = staticcall settlement.balanceOf(self)
+    assert extcall settlement.transferFrom(msg.sender, self, amount, default_return_value=True)  # dev: transfer failed
+    assert staticcall settlement.balanceOf(self) - before == amount  # dev: received != amount
+    funds: uint256 = self._funds
+    bond: uint256 = (funds >> 128) + amount
+    # bond + forfeited stays within 128 bits: every other step only moves or removes money
+    assert bond + (funds & _U128) <= _U128  # dev: bond too large
+    self._funds = (bond << 128) | (funds & _U128)
+    log BondPosted(payer=msg.sender, amount=amount, bond=bond)
+
+
+@external
+def release_bond(to: address, amount: uint256):
+    """
+    @notice Pay part of the bond out. DEFAULT_ADMIN_ROLE (the timelock); never while a
+            fraud proof is unresolved.
+    @param to Recipient. @param amount Base units.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self._counts & _U128 == 0  # dev: bond under dispute
+    funds: uint256 = self._funds
+    assert amount <= funds >> 128  # dev: above bond
+    self._funds = funds - (amount << 128)
+    log BondReleased(to=to, amount=amount, bond=(funds >> 128) - amount)
+    assert extcall settlement.transfer(to, amount, default_return_value=True)  # dev: transfer failed
+
+
+# ---------------------------------------------------------------- LATE REPORTS
+
+@external
+def penalize_late(period: uint256) -> uint256:
+    """
+    @notice Take the late-report penalty for `period`, whose report was not accepted
+            by its due date. Anyone; once per period; at most the bond.
+    @param period The late period (above the oracle's last accepted period).
+    @return uint256 The amount moved from the bond to `forfeited`.
+    """
+    assert period > staticcall oracle.last_period()  # dev: report accepted
+    assert block.timestamp >= self._due(period)  # dev: not late
+    assert not self.penalized[period]  # dev: already penalized
+    self.penalized[period] = True
+    funds: uint256 = self._funds
+    amount: uint256 = min(late_penalty, funds >> 128)
+    # bond - amount, forfeited + amount (their sum fits 128 bits, see `post`)
+    self._funds = funds - (amount << 128) + amount
+    strikes: uint256 = self._strike(0)
+    log LatePenalized(period=period, caller=msg.sender, amount=amount, strikes=strikes)
+    return amount
+
+
+# ---------------------------------------------------------------- FRAUD PROOFS
+
+@external
+def prove_discontinuity(
+    a: deal_types.LoanRecord,
+    proof_a: DynArray[bytes32, MAX_PROOF],
+    b: deal_types.LoanRecord,
+    proof_b: DynArray[bytes32, MAX_PROOF],
+) -> uint256:
+    """
+    @notice Prove that two accepted records of one loan break continuity: `b` (the
+            next period) does not begin where `a` ended, or `a` left the pool
+            (liquidated or paid off) and `b` (any later period) shows it with a balance.
+    @param a The earlier record. @param proof_a Its proof against its period's root.
+    @param b The later record. @param proof_b Its proof against its period's root.
+    @return uint256 The bounty paid to the caller.
+    """
+    assert a.loan_id == b.loan_id  # dev: different loans
+    assert b.period > a.period  # dev: periods not in order
+    assert staticcall oracle.verify_loan(a.period, keccak256(abi_encode(a)), proof_a)  # dev: loan not proven
+    assert staticcall oracle.verify_loan(b.period, keccak256(abi_encode(b)), proof_b)  # dev: loan not proven
+    if a.liquidated or a.ending_balance == 0:
+        assert b.beginning_balance != 0 or b.ending_balance != 0  # dev: records consistent
+    else:
+        assert b.period == a.period + 1  # dev: periods not consecutive
+        assert b.beginning_balance != a.ending_balance  # dev: records consistent
+    return self._slash(b.loan_id, b.period, 1)
+
+
+@external
+def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, MAX_PROOF]) -> uint256:
+    """
+    @notice Prove that a sold loan is reported other than liquidated at its net sale
+            proceeds, from the second report after the tape its sale was started on.
+    @param b The record. @param proof_b Its proof against its period's root.
+    @return uint256 The bounty paid to the caller.
+    """
+    assert staticcall loan_sale.status(b.loan_id) >= SOLD  # dev: loan not sold
+    assert b.period >= staticcall loan_sale.sale_period(b.loan_id) + SALE_GRACE_PERIODS  # dev: sale not yet due
+    assert staticcall oracle.verify_loan(b.period, keccak256(abi_encode(b)), proof_b)  # dev: loan not proven
+    assert not b.liquidated or b.recovery != staticcall loan_sale.net_proceeds(b.loan_id)  # dev: records consistent
+    return self._slash(b.loan_id, b.period, 2)
+
+
+# ---------------------------------------------------------------- GOVERNANCE (TIMELOCK)
+
+@external
+def resolve():
+    """
+    @notice Close the open disputes (after governance acted on them). DEFAULT_ADMIN_ROLE.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    counts: uint256 = self._counts
+    assert counts & _U128 != 0  # dev: no dispute
+    self._counts = counts & ~_U128
+    log DisputesResolved(resolved=counts & _U128)
+
+
+@external
+def pay_forfeited(to: address, amount: uint256):
+    """
+    @notice Pay forfeited money out (to the holders' benefit, as governance decides).
+            DEFAULT_ADMIN_ROLE (the timelock).
+    @param to Recipient. @param amount Base units.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    funds: uint256 = self._funds
+    assert amount <= funds & _U128  # dev: above forfeited
+    self._funds = funds - amount
+    log ForfeitedPaid(to=to, amount=amount)
+    assert extcall settlement.transfer(to, amount, default_return_value=True)  # dev: transfer failed
+
+
+# ---------------------------------------------------------------- VIEWS
+
+@external
+@view
+def due(period: uint256) -> uint256:
+    """
+    @notice First second (UTC) at which period `period`'s report is late.
+    @param period The period (from 1).
+    @return uint256 Unix timestamp.
+    """
+    return self._due(period)
+
+
+@external
+@view
+def bond() -> uint256:
+    """
+    @notice The bond (base units of the settlement asset).
+    @return uint256 The bond.
+    """
+    return self._funds >> 128
+
+
+@external
+@view
+def forfeited() -> uint256:
+    """
+    @notice Penalties and slashes less bounties, held until governance pays them out.
+    @return uint256 Base units of the settlement asset.
+    """
+    return self._funds & _U128
+
+
+@external
+@view
+def strikes() -> uint256:
+    """
+    @notice Late penalties and fraud proofs to date.
+    @return uint256 The count.
+    """
+    return self._counts >> 128
+
+
+@external
+@view
+def open_disputes() -> uint256:
+    """
+    @notice Fraud proofs not yet resolved by governance.
+    @return uint256 The count.
+    """
+    return self._counts & _U128
+
+
+@external
+@view
+def backup_eligible() -> bool:
+    """
+    @notice Whether the servicer has `max_strikes` strikes (a backup servicer may be
+            appointed).
+    @return bool True if so.
+    """
+    return self._counts >> 128 >= max_strikes
+
+
+# ---------------------------------------------------------------- INTERNALS
+
+@internal
+def _strike(dispute: uint256) -> uint256:
+    counts: uint256 = self._counts + (1 << 128) + dispute
+    self._counts = counts
+    return counts >> 128
+
+
+@internal
+def _slash(loan_id: bytes32, period: uint256, kind: uint256) -> uint256:
+    key: bytes32 = keccak256(abi_encode(loan_id, period))
+    assert not self.proven[key]  # dev: already proven
+    self.proven[key] = True
+    funds: uint256 = self._funds
+    amount: uint256 = min(fraud_slash, funds >> 128)
+    bounty: uint256 = amount * bounty_wad // WAD
+    self._funds = funds - (amount << 128) + (amount - bounty)
+    strikes: uint256 = self._strike(1)
+    log FraudProven(
+        loan_id=loan_id, period=period, prover=msg.sender, kind=kind, slashed=amount, bounty=bounty, strikes=strikes
+    )
+    if bounty != 0:
+        assert extcall settlement.transfer(msg.sender, bounty, default_return_value=True)  # dev: transfer failed
+    return bounty
+
+
+@internal
+@view
+def _due(period: uint256) -> uint256:
+    # The day after `report_day` of the period's month, at 00:00 UTC; days from the
+    # civil date by the proleptic Gregorian calendar (March-based years).
+    assert period >= 1 and period < 12000  # dev: bad period
+    months: uint256 = first_year * 12 + first_month - 1 + period - 1
+    y: uint256 = months // 12
+    m: uint256 = months % 12 + 1
+    if m <= 2:
+        y -= 1
+        m += 9
+    else:
+        m -= 3
+    era: uint256 = y // 400
+    yoe: uint256 = y - era * 400
+    doy: uint256 = (153 * m + 2) // 5 + report_day - 1
+    doe: uint256 = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146097 + doe - 719468 + 1) * DAY

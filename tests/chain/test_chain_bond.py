@@ -1,0 +1,315 @@
+"""ServicerBond: the servicer's bond, late-report penalties and fraud proofs
+(docs/chain.md, "Servicer bond"). Each attack (fraud proof against a consistent tape,
+griefing the bond with early or repeated penalties or proofs, withdrawing under
+dispute) is refused with its ``# dev:`` reason; money is conserved: the bond contract
+holds exactly ``bond + forfeited`` and a slash is the prover's bounty plus what is
+forfeited."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import replace
+from typing import Any
+
+import boa
+import pytest
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
+from sales_helpers import DAY, DELINQUENT, WAD, Tape, deploy_sale, loan_id, make_bidder, now, warp
+
+from openmbs.chain import deployer
+
+REPORT_DAY = 15
+LATE_PENALTY = 1_000_000_000
+FRAUD_SLASH = 10_000_000_000
+BOUNTY_WAD = WAD // 10
+MAX_STRIKES = 3
+BOND = 50_000_000_000
+ZERO32 = b"\0" * 32
+
+
+@pytest.fixture
+def tape(world: Any, chain: Any) -> Tape:
+    return Tape(world, chain)
+
+
+@pytest.fixture
+def sale(world: Any) -> Any:
+    return deploy_sale(world)
+
+
+def _first_month() -> tuple[int, int]:
+    """The month after the chain's current one (period 1 is never already late)."""
+    today = datetime.datetime.fromtimestamp(now(), datetime.UTC).date()
+    return (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+
+
+@pytest.fixture
+def bond(world: Any, sale: Any) -> Any:
+    d = world.d
+    year, month = _first_month()
+    b = deployer("ServicerBond").deploy(
+        d.oracle.address, d.deal.address, sale.address, year, month, REPORT_DAY, LATE_PENALTY, FRAUD_SLASH,
+        BOUNTY_WAD, MAX_STRIKES, sender=world.admin,
+    )
+    d.settlement.approve(b.address, BOND, sender=d.servicer)
+    b.post(BOND, sender=d.servicer)
+    return b
+
+
+def _held(world: Any, bond: Any) -> None:
+    assert world.d.settlement.balanceOf(bond.address) == bond.bond() + bond.forfeited()
+
+
+def _due_by_calendar(period: int) -> int:
+    year, month = _first_month()
+    months = year * 12 + month - 1 + period - 1
+    day = datetime.date(months // 12, months % 12 + 1, REPORT_DAY) + datetime.timedelta(days=1)
+    return int(datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC).timestamp())
+
+
+# ---------------------------------------------------------------- bond and due dates
+
+
+def test_due_dates_follow_the_calendar(bond):
+    for period in (1, 2, 3, 11, 12, 13, 14, 25, 60, 361):
+        assert bond.due(period) == _due_by_calendar(period)
+    with boa.reverts(dev="bad period"):
+        bond.due(0)
+
+
+def test_bond_is_posted_and_only_governance_releases_it(world, bond):
+    d = world.d
+    assert bond.bond() == BOND
+    _held(world, bond)
+    assert bond.hasRole(bond.DEFAULT_ADMIN_ROLE(), d.timelock.address)
+    assert not bond.hasRole(bond.DEFAULT_ADMIN_ROLE(), world.admin)
+    with boa.reverts("access_control: account is missing role"):
+        bond.release_bond(world.admin, 1, sender=world.admin)
+    # through the timelock: schedule, wait the delay, execute
+    payload = keccak(b"release_bond(address,uint256)")[:4] + abi_encode(["address", "uint256"], [d.servicer, 7])
+    delay = d.config.timelock_delay
+    d.timelock.schedule(bond.address, 0, payload, ZERO32, ZERO32, delay, sender=world.admin)
+    warp(delay)
+    before = d.settlement.balanceOf(d.servicer)
+    d.timelock.execute(bond.address, 0, payload, ZERO32, ZERO32, sender=world.admin)
+    assert d.settlement.balanceOf(d.servicer) == before + 7 and bond.bond() == BOND - 7
+    _held(world, bond)
+
+
+# ---------------------------------------------------------------- late reports
+
+
+def test_late_penalty_after_the_due_date_once_per_period(world, bond, tape):
+    warp(bond.due(1) - now() - 1)
+    with boa.reverts(dev="not late"):
+        bond.penalize_late(1)
+    with boa.reverts(dev="not late"):  # a later period is not late either
+        bond.penalize_late(2)
+    warp(1)
+    griefer = boa.env.generate_address("griefer")
+    assert bond.penalize_late(1, sender=griefer) == LATE_PENALTY
+    assert bond.bond() == BOND - LATE_PENALTY and bond.forfeited() == LATE_PENALTY and bond.strikes() == 1
+    assert world.d.settlement.balanceOf(griefer) == 0  # no reward for a penalty
+    with boa.reverts(dev="already penalized"):
+        bond.penalize_late(1, sender=griefer)
+    assert bond.open_disputes() == 0  # a late report is a strike, not a dispute
+    tape.remit(1)
+    with boa.reverts(dev="report accepted"):
+        bond.penalize_late(1)
+    _held(world, bond)
+
+
+def test_report_on_time_cannot_be_penalized(world, bond, tape):
+    tape.remit(1)
+    warp(bond.due(1) - now() + DAY)
+    with boa.reverts(dev="report accepted"):
+        bond.penalize_late(1)
+    assert bond.bond() == BOND and bond.strikes() == 0
+
+
+def test_penalties_never_exceed_the_bond_and_strikes_make_a_backup_eligible(world, bond):
+    warp(bond.due(MAX_STRIKES + 60) - now())
+    total = 0
+    for period in range(1, MAX_STRIKES + 60):
+        total += bond.penalize_late(period)
+        _held(world, bond)
+    assert total == BOND and bond.bond() == 0 and bond.forfeited() == BOND
+    assert bond.backup_eligible() and bond.strikes() == MAX_STRIKES + 59
+
+
+# ---------------------------------------------------------------- fraud proofs
+
+
+def _shift_balance(tape: Tape, src: int, dst: int, amount: int) -> None:
+    """The servicer moves balance from one loan to another between tapes: the pool's
+    aggregate still rolls forward (the oracle accepts it), the loans do not."""
+    tape.balance[src] -= amount
+    tape.balance[dst] += amount
+
+
+def test_balance_discontinuity_slashes_the_bond(world, bond, tape):
+    tape.remit(1)
+    _shift_balance(tape, 4, 3, 5_000_000)
+    tape.remit(2)
+    prover = boa.env.generate_address("prover")
+    a, pa = tape.proof(1, 3)
+    b, pb = tape.proof(2, 3)
+    bounty = FRAUD_SLASH * BOUNTY_WAD // WAD
+    assert bond.prove_discontinuity(a, pa, b, pb, sender=prover) == bounty
+    assert world.d.settlement.balanceOf(prover) == bounty
+    assert bond.bond() == BOND - FRAUD_SLASH and bond.forfeited() == FRAUD_SLASH - bounty
+    assert bond.open_disputes() == 1 and bond.strikes() == 1
+    _held(world, bond)
+    with boa.reverts(dev="already proven"):
+        bond.prove_discontinuity(a, pa, b, pb, sender=prover)
+    # the other side of the same shift is a second, distinct breach
+    bond.prove_discontinuity(*tape.proof(1, 4), *tape.proof(2, 4), sender=prover)
+    assert bond.open_disputes() == 2
+
+
+def test_fraud_proof_against_a_consistent_tape_is_refused(world, bond, tape):
+    tape.remit(1, {1: DELINQUENT})
+    tape.remit(2, {1: DELINQUENT})
+    bal = tape.balance[1]
+    tape.remit(3, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True, "recovery": bal // 2,
+                       "loss": bal - bal // 2}})
+    for loan in (1, 2, 5):
+        for p in (1, 2):
+            with boa.reverts(dev="records consistent"):
+                bond.prove_discontinuity(*tape.proof(p, loan), *tape.proof(p + 1, loan))
+    with boa.reverts(dev="periods not consecutive"):
+        bond.prove_discontinuity(*tape.proof(1, 2), *tape.proof(3, 2))
+    with boa.reverts(dev="periods not in order"):
+        bond.prove_discontinuity(*tape.proof(2, 2), *tape.proof(1, 2))
+    with boa.reverts(dev="different loans"):
+        bond.prove_discontinuity(*tape.proof(1, 2), *tape.proof(2, 3))
+    rec, _proof = tape.proof(2, 2)
+    with boa.reverts(dev="loan not proven"):
+        bond.prove_discontinuity(*tape.proof(1, 2), rec, tape.proof(2, 3)[1])
+    assert bond.bond() == BOND and bond.strikes() == 0 and bond.open_disputes() == 0
+
+
+def test_liquidated_loan_reappearing_slashes_the_bond(world, bond, tape):
+    tape.remit(1, {1: DELINQUENT})
+    bal = tape.balance[1]
+    tape.remit(2, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True, "recovery": bal // 2,
+                       "loss": bal - bal // 2}})
+    assert tape.balance[1] == 0
+    tape.remit(3)  # the loan is off the tape
+    # and comes back in place of another loan (the loan count must not grow)
+    _shift_balance(tape, 2, 1, tape.balance[2])
+    tape.remit(4)
+    a, pa = tape.proof(2, 1)
+    b, pb = tape.proof(4, 1)
+    bond.prove_discontinuity(a, pa, b, pb, sender=world.admin)
+    assert bond.strikes() == 1 and bond.open_disputes() == 1
+    _held(world, bond)
+
+
+def _sell_loan_1(world: Any, sale: Any, tape: Tape) -> int:
+    tape.remit(1, {1: DELINQUENT})
+    sale.start_sale(*tape.proof(1, 1), sender=world.admin)
+    b = make_bidder(world, "bidder", 10**12, sale)
+    sale.bid(loan_id(1), 10**12, sender=b)
+    return int(sale.net_proceeds(loan_id(1)))
+
+
+def test_sold_loan_reported_performing_slashes_after_the_grace_period(world, bond, sale, tape):
+    _sell_loan_1(world, sale, tape)
+    tape.remit(2, {1: DELINQUENT})  # may have been signed before the bid
+    with boa.reverts(dev="sale not yet due"):
+        bond.prove_sold_performing(*tape.proof(2, 1))
+    tape.remit(3, {1: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 0}})  # "performing"
+    prover = boa.env.generate_address("prover")
+    bond.prove_sold_performing(*tape.proof(3, 1), sender=prover)
+    assert world.d.settlement.balanceOf(prover) == FRAUD_SLASH * BOUNTY_WAD // WAD
+    assert bond.open_disputes() == 1
+    _held(world, bond)
+
+
+def test_sold_loan_liquidated_at_its_price_is_consistent(world, bond, sale, tape):
+    net = _sell_loan_1(world, sale, tape)
+    tape.remit(2, {1: DELINQUENT})
+    bal = tape.balance[1]
+    tape.remit(3, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True, "recovery": net,
+                       "loss": bal - net}})
+    with boa.reverts(dev="records consistent"):
+        bond.prove_sold_performing(*tape.proof(3, 1))
+    with boa.reverts(dev="loan not sold"):
+        bond.prove_sold_performing(*tape.proof(3, 2))
+    assert bond.strikes() == 0
+
+
+def test_sold_loan_liquidated_at_another_price_slashes(world, bond, sale, tape):
+    net = _sell_loan_1(world, sale, tape)
+    tape.remit(2, {1: DELINQUENT})
+    bal = tape.balance[1]
+    tape.remit(3, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True, "recovery": net - 1,
+                       "loss": bal - net + 1}})
+    bond.prove_sold_performing(*tape.proof(3, 1))
+    assert bond.strikes() == 1
+
+
+def test_slash_is_capped_by_the_bond_and_a_dispute_blocks_release(world, bond, tape):
+    d = world.d
+    tape.remit(1)
+    for loan in range(3, 10):
+        _shift_balance(tape, loan + 1, loan, 1_000 * (loan - 2))  # every loan 3..10 moves
+    tape.remit(2)
+    slashed = 0
+    for loan in range(3, 11):
+        before = bond.bond()
+        bond.prove_discontinuity(*tape.proof(1, loan), *tape.proof(2, loan), sender=world.admin)
+        slashed += before - bond.bond()
+        _held(world, bond)
+    assert slashed == BOND and bond.bond() == 0  # 5 full slashes, then nothing left
+    with boa.env.prank(d.timelock.address), boa.reverts(dev="bond under dispute"):
+        bond.release_bond(world.admin, 0)
+    with boa.env.prank(d.timelock.address):
+        bond.resolve()
+        assert bond.open_disputes() == 0
+        with boa.reverts(dev="no dispute"):
+            bond.resolve()
+        forfeited = bond.forfeited()
+        with boa.reverts(dev="above forfeited"):
+            bond.pay_forfeited(world.admin, forfeited + 1)
+        to = boa.env.generate_address("holders")
+        bond.pay_forfeited(to, forfeited)
+    assert d.settlement.balanceOf(to) == forfeited
+    _held(world, bond)
+    assert d.settlement.balanceOf(bond.address) == 0
+
+
+def test_constructor_refuses_bad_parameters(world, sale):
+    d, dep = world.d, deployer("ServicerBond")
+    args = [d.oracle.address, d.deal.address, sale.address, 2026, 1, REPORT_DAY, 1, 1, BOUNTY_WAD, MAX_STRIKES]
+    for i, bad, reason in ((4, 13, "bad date"), (4, 0, "bad date"), (5, 29, "bad date"), (5, 0, "bad date"),
+                           (8, WAD + 1, "bad bounty"), (9, 0, "bad strikes")):
+        with boa.reverts(dev=reason):
+            dep.deploy(*args[:i], bad, *args[i + 1:], sender=world.admin)
+
+
+def test_forged_record_of_a_sold_loan_cannot_slash(world, bond, sale, tape):
+    """An attacker forges a "performing" record of a sold loan (not in any tape)."""
+    net = _sell_loan_1(world, sale, tape)
+    tape.remit(2, {1: DELINQUENT})
+    bal = tape.balance[1]
+    tape.remit(3, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True, "recovery": net,
+                       "loss": bal - net}})
+    _real, proof = tape.proof(3, 1)
+    forged = replace(tape.record(3, 1), liquidated=False, recovery=0, loss=0, ending_balance=bal)
+    with boa.reverts(dev="loan not proven"):
+        bond.prove_sold_performing(forged.as_tuple(), proof)
+    assert bond.bond() == BOND and bond.strikes() == 0
+
+
+def test_forged_earlier_record_cannot_slash(world, bond, tape):
+    """An attacker pairs a real later record with a forged earlier one that ends elsewhere."""
+    tape.remit(1)
+    tape.remit(2)
+    a = tape.record(1, 3)
+    forged = replace(a, scheduled_principal=a.scheduled_principal + 1, ending_balance=a.ending_balance - 1)
+    with boa.reverts(dev="loan not proven"):
+        bond.prove_discontinuity(forged.as_tuple(), tape.proof(1, 3)[1], *tape.proof(2, 3))
+    assert bond.bond() == BOND and bond.strikes() == 0
