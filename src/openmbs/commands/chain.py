@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -182,10 +183,16 @@ def _report_from_records(path: Path, index_rate: float) -> Any:
 
 
 def _report(
-    records: Path | None, report: Path | None, index_rate: float, *, unit_scale: int = 1
+    records: Path | None,
+    report: Path | None,
+    index_rate: float,
+    *,
+    unit_scale: int | Callable[[], int] = 1,
 ) -> Any:
     """The period's report: from ``records`` (money scaled by ``unit_scale``, asset base
-    units per record unit) and/or a report JSON file, which must then agree."""
+    units per record unit; a callable is asked only once the records have been read, so
+    a bad records file is named before anything else) and/or a report JSON file, which
+    must then agree."""
     from openmbs.agents import scale_report
     from openmbs.chain import report_from_dict, report_to_dict
 
@@ -193,10 +200,10 @@ def _report(
         raise InputError(
             "no report: pass --records FILE (loan-level records) and/or --report FILE (report JSON)"
         )
-    rep = (
-        scale_report(_report_from_records(records, index_rate), unit_scale)
-        if records is not None else None
-    )
+    rep = None
+    if records is not None:
+        rep = _report_from_records(records, index_rate)
+        rep = scale_report(rep, unit_scale() if callable(unit_scale) else unit_scale)
     if report is not None:
         try:
             raw = json.loads(report.read_text())
@@ -606,7 +613,7 @@ def remit(
     """
     from openmbs.chain import open_deal
 
-    rep = _report(records, report, index_rate, unit_scale=record_unit_scale(state))
+    rep = _report(records, report, index_rate, unit_scale=lambda: record_unit_scale(state))
     with open_deal(state, rpc=rpc, deal=deal, keystore=keystore, verbose=verbose, echo=typer.echo) as session:
         _remit_checked(session, rep, attestations, list(attestor_keystore or []))
         session.save()

@@ -74,7 +74,7 @@ def remit(
             "servicer remit: pass --rpc URL (or set $ETH_RPC_URL); on the embedded chain use "
             "`openmbs chain remit --records FILE`"
         )
-    rep = _report(records, None, index_rate, unit_scale=record_unit_scale(deal))
+    rep = _report(records, None, index_rate, unit_scale=lambda: record_unit_scale(deal))
     typer.echo(
         f"period {rep.period}: {rep.loan_count} loans, balance {rep.beginning_balance} -> {rep.ending_balance}, "
         f"cash {rep.cash} (interest {rep.interest}, principal {rep.scheduled_principal + rep.unscheduled_principal}, "
