@@ -16,6 +16,7 @@ are JSON text.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import duckdb
@@ -23,23 +24,16 @@ import pyarrow as pa
 
 from openmbs.indexer._queries import EventBinding, _con, _empty, _source
 from openmbs.indexer._store import EventStore
+from openmbs.oracle import RemittanceReport
 
 __all__ = ["STATEMENT_EVENT_MAP", "accepted_remittances", "distributions"]
 
-_REPORT_MONEY = (
-    "scheduled_principal",
-    "unscheduled_principal",
-    "interest",
-    "recoveries",
-    "losses",
-    "beginning_balance",
-    "ending_balance",
-    "delinquent_30",
-    "delinquent_60",
-    "delinquent_90_plus",
-    "index_rate",
-    "cash",
-    "subsequent_recoveries",
+#: The report's figures (every field of :class:`openmbs.oracle.RemittanceReport`, the
+#: one definition of a report, but the event's own ``period`` / ``loan_tape_root`` and
+#: the count).
+_REPORT_MONEY = tuple(
+    f.name for f in dataclasses.fields(RemittanceReport)
+    if f.name not in ("period", "loan_count", "loan_tape_root")
 )
 
 #: Meaning -> event of the statement's queries (openmbs's own contracts).

@@ -23,6 +23,7 @@ import duckdb
 import pyarrow.parquet as pq
 from eth_utils.address import is_address, to_checksum_address
 
+from openmbs.agents import RECORD_FIELDS
 from openmbs.errors import DataIntegrityError, InputError
 from openmbs.oracle import (
     LoanRecord,
@@ -412,20 +413,6 @@ class LoanCheck:
         return self.stored_leaf == self.leaf
 
 
-_RECORD_FIELDS = (
-    "loan_id",
-    "period",
-    "beginning_balance",
-    "scheduled_principal",
-    "prepaid_principal",
-    "interest_paid",
-    "ending_balance",
-    "delinquency",
-    "defaulted",
-    "liquidated",
-    "loss",
-    "recovery",
-)
 
 
 def onchain_root(con: duckdb.DuckDBPyConnection, deal: Deal, period: int) -> str | None:
@@ -507,7 +494,7 @@ def verify_loan(
         table = pq.read_table(path)
     except Exception as exc:
         raise InputError(f"file {str(path)!r}: not a readable Parquet loan file ({exc})") from exc
-    missing = [f for f in (*_RECORD_FIELDS, "leaf") if f not in table.column_names]
+    missing = [f for f in (*RECORD_FIELDS, "leaf") if f not in table.column_names]
     if missing:
         raise InputError(f"file {str(path)!r}: no column {missing[0]!r}")
     ids = table.column("loan_id").to_pylist()
@@ -519,7 +506,7 @@ def verify_loan(
             f"file {str(path)!r}: field 'loan_id' value {loan_id!r}: no such loan in period {period}"
         ) from None
     raw = table.slice(row, 1).to_pylist()[0]
-    fields = {k: raw[k] for k in _RECORD_FIELDS}
+    fields = {k: raw[k] for k in RECORD_FIELDS}
     try:
         rec = LoanRecord(**fields)
     except InputError as exc:
