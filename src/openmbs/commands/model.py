@@ -225,6 +225,14 @@ def transitions(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of tables.")
     ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write the matrix (the --json object) to this file: "
+            "`openmbs demo --transitions FILE` runs the simulator on it.",
+        ),
+    ] = None,
 ) -> None:
     """Estimate monthly roll rates between loan states from a real loan history.
 
@@ -253,8 +261,18 @@ def transitions(
         )
     dims = tuple(d.strip() for d in by.split(",") if d.strip())
     matrix = estimate_transitions(history, by=dims)
+    doc = {"performance": str(performance), "agency": history.agency, **matrix.to_dict()}
+    if out is not None:
+        text = json.dumps(doc, indent=1)
+
+        def _write(p: Path) -> None:
+            p.write_text(text)
+
+        try:
+            atomic_write(out, _write)
+        except OSError as exc:
+            raise InputError(f"file {str(out)!r}: cannot write ({exc.strerror})") from exc
     if as_json:
-        doc = {"performance": str(performance), "agency": history.agency, **matrix.to_dict()}
         typer.echo(json.dumps(doc, indent=2))
         return
     pooled = matrix.pooled()

@@ -41,6 +41,7 @@ RECORD_SCHEMA: pa.Schema = pa.schema(
         ],
         pa.field("default_flag", pa.bool_(), nullable=False),
         pa.field("liquidation_flag", pa.bool_(), nullable=False),
+        pa.field("state", pa.int8(), nullable=False),
     ]
 )  # fmt: skip
 
@@ -238,6 +239,7 @@ def records_for_period(
             "balance_end": b1,
             "default_flag": default_flag,
             "liquidation_flag": credit,
+            "state": s1.astype(np.int8),  # the file's LoanState of the month
         },
         schema=RECORD_SCHEMA,
     )

@@ -33,6 +33,15 @@ import pyarrow as pa
 
 from openmbs.cashflow import AdvanceMode, advance_mode
 from openmbs.errors import AssumptionError, DataIntegrityError, InputError, TapeError
+from openmbs.servicing import StateMachine, TransitionMatrix
+from openmbs.sim._states import (
+    AssumptionStates,
+    LossMitigation,
+    _MatrixDriver,
+    _reamortise,
+    dq_state,
+    matrix_step,
+)
 
 __all__ = [
     "LOAN_RECORD_SCHEMA",
@@ -93,6 +102,8 @@ LOAN_RECORD_SCHEMA: pa.Schema = pa.schema(
         pa.field("balance_end", pa.int64(), nullable=False),
         pa.field("default_flag", pa.bool_(), nullable=False),
         pa.field("liquidation_flag", pa.bool_(), nullable=False),
+        # the openmbs.servicing.LoanState code at the end of the month (openmbs.sim._states)
+        pa.field("state", pa.int8(), nullable=False),
     ]
 )
 
@@ -525,6 +536,8 @@ class LoanSimulator:
         decimals: int = 6,
         advance: AdvanceMode | bool = "none",
         delinquency: DelinquencyAssumptions | None = None,
+        mitigation: LossMitigation | None = None,
+        transitions: Any = None,
     ) -> None:
         table = _tape_table(tape)
         source = getattr(tape, "source", None)
@@ -628,6 +641,21 @@ class LoanSimulator:
         horizon = max(1, int(rem.max()) if n else 1)
         self._prepay = _Rate(prepayment, "smm", age, rem, horizon, lag)
         self._default = _Rate(default, "mdr", age, rem, horizon, lag)
+        # loan states, loss mitigation and the matrix driver (openmbs.sim._states)
+        self.mitigation = mitigation if mitigation is not None else LossMitigation()
+        self._states = AssumptionStates(n, self.mitigation)
+        self._ls = dq_state(self._dpd)
+        self._reo_left: IntArray = np.zeros(n, dtype=np.int64)
+        self._modified = np.zeros(n, dtype=np.bool_)
+        self.transitions = _state_machine(transitions)
+        self._driver = None
+        if self.transitions is not None:
+            if not (default is None or (isinstance(default, int | float) and default == 0)):
+                raise AssumptionError(
+                    "default: the transition matrix gives the defaults; pass default=None (or 0) with transitions"
+                )
+            ltv, fico = _optional(table, "ltv"), _optional(table, "credit_score")
+            self._driver = _MatrixDriver.build(self.transitions, ltv, fico)
         self._rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._fingerprint = self._make_fingerprint()
 
@@ -654,16 +682,24 @@ class LoanSimulator:
         # the boolean spelling of earlier versions, so that their fingerprints still hold
         adv = {"none": "False", "all": "True"}.get(self.advance, self.advance)
         h.update(f"{self.decimals}|{self.lag}|{adv}|{self.delinquency}".encode())
+        if self.mitigation != LossMitigation():  # runs without it keep their fingerprint
+            h.update(repr(self.mitigation).encode())
+        if self.transitions is not None:
+            h.update(repr(self.transitions.matrix.by).encode())
+            h.update(np.ascontiguousarray(self.transitions.matrix.counts).tobytes())
         return h.hexdigest()
 
     # ----------------------------------------------------------------- the month
 
     def step(self) -> PeriodRecords:
         """Simulate the next month and return its loan records and pool aggregates."""
+        if self._driver is not None:
+            return matrix_step(self)
         k = self.period + 1
         dl = self.delinquency
         # Draw for every loan (live or not) so that a path depends only on the seed.
         u_all = self._rng.random((3, self.n_loans))
+        u_x = self._states.draw(self._rng, self.n_loans)  # loss mitigation only
         lx = np.flatnonzero(self._state != _CLOSED)  # loans live at the start
         u1, u2, u3 = u_all[0, lx], u_all[1, lx], u_all[2, lx]
         state0 = self._state[lx]
@@ -692,6 +728,10 @@ class LoanSimulator:
         cure_p = np.asarray(dl.cure, dtype=np.float64)[np.clip(dpd, 1, 3) - 1]
         cures = dq & (u3 < cure_p)
         stays_dq = dq & ~cures
+        pays, new_dq, cures, stays_dq, deferred = self._states.forbearance(
+            lx, u_x, pays, new_dq, cures, stays_dq
+        )
+        self._states.on_default(lx, new_def, u_x)
 
         # Defaults of this month: record the defaulted balance and month.
         default_period[new_def] = k
@@ -780,9 +820,11 @@ class LoanSimulator:
         loss = np.zeros(m, dtype=np.int64)
         recovery = np.zeros(m, dtype=np.int64)
         writeoff = np.zeros(m, dtype=np.int64)
+        final = None
         if liquidate.any():
             li = np.flatnonzero(liquidate)
-            sev_amount = np.rint(self._severity[lx[li]] * default_balance[li]).astype(np.int64)
+            final, sev = self._states.liquidation(lx, li, self.lag, self._severity)
+            sev_amount = np.rint(sev * default_balance[li]).astype(np.int64)
             loss[li] = np.minimum(sev_amount, bal[li])
             writeoff[li] = bal[li]
             recovery[li] = writeoff[li] - loss[li]
@@ -798,6 +840,9 @@ class LoanSimulator:
         dpd[new_def | new_dq] = 1
         dpd[stays_dq | (dfl & ~liquidate)] += 1
         dpd[cures] = 0
+        modified = self._states.mitigate(
+            self, lx, u_x, state, dpd, default_period, deferred, (_CUR, _DQ, _DEF)
+        )
         status = np.full(m, STATUS_CURRENT, dtype=np.int8)
         status[state == _DQ] = STATUS_DELINQUENT
         status[state == _DEF] = STATUS_DEFAULTED
@@ -807,6 +852,10 @@ class LoanSimulator:
         status[liquidate] = STATUS_LIQUIDATED
         state[closed] = _CLOSED
         dpd[closed] = 0
+        labels = self._states.label(
+            lx, k, self.lag, state, dpd, default_period, (_CUR, _DQ, _DEF), closed, liquidate,
+            None if final is None else np.asarray(final),
+        )
 
         self._state[lx] = state
         self._balance[lx] = bal
@@ -815,6 +864,8 @@ class LoanSimulator:
         self._age[lx] = age0 + 1
         self._default_period[lx] = default_period
         self._default_balance[lx] = default_balance
+        self._ls[lx] = labels
+        _reamortise(self, lx[modified], self.mitigation)
         self.period = k
 
         fee = interest - net_int
@@ -841,6 +892,7 @@ class LoanSimulator:
                 "balance_end": bal,
                 "default_flag": new_def,
                 "liquidation_flag": liquidate,
+                "state": labels,
             }
         )
 
@@ -897,6 +949,24 @@ class LoanSimulator:
             foreclosure_count=n_fc,
         )
         return PeriodRecords(period=k, pool=pool, columns=columns)
+
+    def _state_arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """The loan-state arrays saved with the simulator (states, REO months, the
+        modified terms, forbearance plans, default outcomes)."""
+        return {
+            "ls": self._ls, "reo_left": self._reo_left, "modified": self._modified,
+            "rg": self._rg, "rn": self._rn, "payment": self._payment, "io": self._io,
+            **{f"st_{k}": v for k, v in self._states.arrays().items()},
+        }  # fmt: skip
+
+    def _restore_state_arrays(self, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
+        # states saved before the loan states exist have none (they are rebuilt)
+        self._ls = arrays["ls"].astype(np.int8) if "ls" in arrays else dq_state(self._dpd)
+        for name in ("reo_left", "modified", "rg", "rn", "payment", "io"):
+            if name in arrays:
+                cur = getattr(self, f"_{name}")
+                setattr(self, f"_{name}", arrays[name].astype(cur.dtype))
+        self._states.restore({k[3:]: v for k, v in arrays.items() if k.startswith("st_")})
 
     def _installment(
         self,
@@ -970,6 +1040,7 @@ class LoanSimulator:
                 default_balance=self._default_balance,
                 owed_interest=self._owed_interest,
                 owed_net=self._owed_net,
+                **self._state_arrays(),  # type: ignore[arg-type]
             )
         os.replace(tmp, path)
         return path
@@ -1010,6 +1081,7 @@ class LoanSimulator:
         zeros = np.zeros_like(self._balance)
         self._owed_interest = arrays.get("owed_interest", zeros).astype(np.int64)
         self._owed_net = arrays.get("owed_net", zeros).astype(np.int64)
+        self._restore_state_arrays(arrays)
         self.period = int(meta["period"])
         try:
             bitgen = getattr(np.random, str(meta["rng"]["bit_generator"]))()
@@ -1019,6 +1091,19 @@ class LoanSimulator:
             raise DataIntegrityError(
                 f"file {str(path)!r}: field 'rng' cannot be restored ({exc})"
             ) from exc
+
+
+def _state_machine(transitions: Any) -> StateMachine | None:
+    """A :class:`StateMachine` from a machine, a matrix or a matrix file (or ``None``)."""
+    if transitions is None or isinstance(transitions, StateMachine):
+        return transitions
+    if isinstance(transitions, TransitionMatrix):
+        return StateMachine(transitions)
+    if isinstance(transitions, str | os.PathLike):
+        return StateMachine.read(transitions)
+    raise InputError(
+        f"transitions must be a StateMachine, a TransitionMatrix or a matrix file, got {type(transitions).__name__}"
+    )
 
 
 def _level_payment(balance: IntArray, monthly_rate: FloatArray, term: IntArray) -> IntArray:
