@@ -59,6 +59,14 @@ def demo(
     seed: Annotated[
         int, typer.Option("--seed", help="Seed of the tape, the simulation and the investors.")
     ] = 7,
+    transitions: Annotated[
+        Path | None,
+        typer.Option(
+            "--transitions",
+            help="Drive the loans' states with this transition matrix (written by `openmbs model "
+            "transitions --out FILE`) instead of --sda; prepayment still follows --psa.",
+        ),
+    ] = None,
     fresh: Annotated[
         bool,
         typer.Option("--fresh", help="Discard an earlier run in --out instead of resuming it."),
@@ -154,6 +162,7 @@ def demo(
         seed=seed,
         chain=chain,
         rpc=rpc,
+        transitions=str(transitions) if transitions else None,
     )
     keys = _node_keys(cfg, dev_chain, list(attestor_keystore or [])) if rpc is not None else None
     console = Console()

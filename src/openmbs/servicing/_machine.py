@@ -259,9 +259,10 @@ def _read_matrix(path: Path) -> TransitionMatrix:
                 if not isinstance(p, int | float) or isinstance(p, bool) or not 0.0 <= p <= 1.0:
                     raise bad(r, f"probabilities.{dst}", p, "expected a probability in [0, 1]")
                 total += float(p)
+            if obs and not math.isclose(total, 1.0, abs_tol=_PROB_TOL):
+                raise bad(r, "probabilities", total, "a row's probabilities must sum to 1")
+            for dst, p in prob.items():
                 want = cnt.get(dst, 0) / obs if obs else 0.0
                 if abs(float(p) - want) > _PROB_TOL:
                     raise bad(r, f"probabilities.{dst}", p, f"disagrees with the counts ({want!r})")
-            if obs and not math.isclose(total, 1.0, abs_tol=_PROB_TOL):
-                raise bad(r, "probabilities", total, "a row's probabilities must sum to 1")
     return proto

@@ -50,7 +50,10 @@ class LifecycleConfig:
     ``read_tape`` knows) or ``None`` for a generated tape of ``loans`` loans; ``deal`` an
     example deal name or a TOML file. ``acquisition`` and ``performance`` (both or
     neither) make the run a replay of that real history from the ``cutoff`` month
-    (``YYYY-MM``; default: the pool fully formed), see :func:`openmbs.sim.replay`. ``chain`` False skips the chain (off-chain
+    (``YYYY-MM``; default: the pool fully formed), see :func:`openmbs.sim.replay`.
+    ``transitions`` a transition-matrix file (``openmbs model transitions --out``): the
+    simulator's loan states follow it instead of ``sda`` (prepayment still ``psa``;
+    docs/simulation.md, "Loan states"). ``chain`` False skips the chain (off-chain
     lifecycle with the exact engine only; the run is then not reconciled on chain).
     ``test_waterfall`` wires the chain package's SequentialTestWaterfall TEST DOUBLE
     instead of ``Waterfall.vy`` (to exercise the plumbing; the audit then reports the
@@ -85,6 +88,7 @@ class LifecycleConfig:
     acquisition: str | None = None
     performance: str | None = None
     cutoff: str | None = None
+    transitions: str | None = None
 
     def __post_init__(self) -> None:
         from openmbs.cashflow import advance_mode
@@ -119,6 +123,10 @@ class LifecycleConfig:
             )
         if self.performance is not None and self.tape is not None:
             raise InputError(f"--tape {self.tape!r} with --performance: a replay's pool is the history's")
+        if self.transitions is not None and self.performance is not None:
+            raise InputError(
+                f"--transitions {self.transitions!r} with --performance: a replay's states are the history's"
+            )
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
 
@@ -127,7 +135,7 @@ class LifecycleConfig:
         d.pop("months")  # a run may be extended
         if d["advance"] == "none":
             d.pop("advance")  # runs made before the choice existed keep their fingerprint
-        for name in ("acquisition", "performance", "cutoff"):
+        for name in ("acquisition", "performance", "cutoff", "transitions"):
             if d[name] is None:
                 d.pop(name)  # so do runs that are not replays
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

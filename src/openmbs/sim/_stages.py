@@ -104,7 +104,8 @@ class SimulatedRecords:
         rec = self.sim.step()
         if rec.period != period:
             raise DataIntegrityError(f"simulator at period {rec.period}, the run asked for period {period}")
-        return record_columns(rec.loans)
+        t = record_columns(rec.loans)
+        return t.append_column("state", rec.loans.column("state"))  # the LoanState, for the report
 
     def resume(self, out: Path, period: int) -> None:
         self.sim.load_state(out / SIM_STATE)
@@ -338,9 +339,9 @@ def prepare(
         tape = read_tape(cfg.tape) if cfg.tape else generate_tape(cfg.loans, seed=cfg.seed)
     prep, dflt = Prepayment.psa(cfg.psa), Default.sda(cfg.sda)
     sim = LoanSimulator(  # the loans' money in record units of the deal's asset (min(decimals, 9))
-        tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
-        advance=cfg.advance,  # type: ignore[arg-type]
-        decimals=_load_spec(cfg.deal).asset.decimals,
+        tape, prepayment=prep, default=None if cfg.transitions else dflt, severity=cfg.severity,
+        lag=cfg.lag, seed=cfg.seed, advance=cfg.advance,  # type: ignore[arg-type]
+        decimals=_load_spec(cfg.deal).asset.decimals, transitions=cfg.transitions,
     )
     if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
         import dataclasses
@@ -560,6 +561,10 @@ def _cleanup(records: pa.Table, exact: Any, unit_scale: int = 1) -> tuple[pa.Tab
     dq = records.column("delinquency").to_numpy().copy()
     dq[open_] = 0
     t = records
+    if "state" in t.column_names:  # the loan state (openmbs.servicing.LoanState): prepaid
+        st = t.column("state").to_numpy().copy()
+        st[open_] = 8
+        t = t.set_column(t.schema.get_field_index("state"), "state", pa.array(st, pa.int8()))
     for name, arr in (
         ("prepaid_principal", pa.array(pre, pa.int64())),
         ("ending_balance", pa.array(np.zeros_like(end), pa.int64())),

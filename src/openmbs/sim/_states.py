@@ -385,7 +385,7 @@ def simulator_matrix(machine: StateMachine) -> FloatArray:
        distribution *given no prepayment*, which the prepayment model draws;
     2. a transition the loan records cannot show is redirected to the next delinquency
        bucket: delinquency rolls at most one bucket a month (D30 -> D120P becomes
-       D30 -> D60), and a credit event (REO, short sale, third-party or note sale)
+       D30 -> D60, D60 -> D120P becomes D60 -> D90), and a credit event (REO, short sale, third-party or note sale)
        needs a loan 60+ days past due (the oracle accepts a loss only on a loan
        reported 60+ days delinquent the month before); CURRENT and D30 rows move such
        mass to D30 and D60. FORECLOSURE from a loan less than 60 days past due also
@@ -407,6 +407,9 @@ def simulator_matrix(machine: StateMachine) -> FloatArray:
             moved = row[:, nxt + 1 :].sum(axis=1)
             row[:, nxt + 1 :] = 0.0
             row[:, nxt] += moved
+        elif s == int(S.D60):  # 60 -> 120+ rolls to 90 (months past due rise by one)
+            row[:, int(S.D90)] += row[:, int(S.D120P)]
+            row[:, int(S.D120P)] = 0.0
         total = row.sum(axis=1, keepdims=True)
         stay = total[:, 0] <= 0
         row[:] = np.divide(row, total, out=np.zeros_like(row), where=total > 0)
