@@ -20,7 +20,9 @@ from openmbs.sim._states import LossMitigation, simulator_matrix
 
 S = LoanState
 N = len(LoanState)
-TERMINAL = {int(s) for s in (S.LIQUIDATED, S.PREPAID, S.SHORT_SALE, S.THIRD_PARTY_SALE, S.NOTE_SALE)}
+TERMINAL = {
+    int(s) for s in (S.LIQUIDATED, S.PREPAID, S.SHORT_SALE, S.THIRD_PARTY_SALE, S.NOTE_SALE)
+}
 MITIGATION = LossMitigation(
     modification=0.08, forbearance=0.005, short_sale=0.2, third_party_sale=0.25,
     short_sale_severity=0.2, third_party_severity=0.25, reo_months=1,
@@ -87,7 +89,10 @@ def test_balance_identity_and_state_invariants(driver: str, adv: str) -> None:
     )}  # fmt: skip
     # the balance identity, exactly, in every record
     assert np.array_equal(
-        c["balance_begin"] - c["scheduled_principal"] - c["prepaid_principal"] - c["default_writeoff"],
+        c["balance_begin"]
+        - c["scheduled_principal"]
+        - c["prepaid_principal"]
+        - c["default_writeoff"],
         c["balance_end"],
     )
     assert np.array_equal(c["loss"] + c["recovery"], c["default_writeoff"])
@@ -112,8 +117,12 @@ def test_balance_identity_and_state_invariants(driver: str, adv: str) -> None:
     liq = state == S.LIQUIDATED
     assert np.isin(prev[liq], [int(S.FORECLOSURE), int(S.REO)]).all()
     tps = state == S.THIRD_PARTY_SALE
-    assert np.isin(prev[tps], [int(S.FORECLOSURE)] + ([int(S.D120P), int(S.D90)] if driver == "matrix" else [])).all()
-    assert np.isin(prev[state == S.REO], [int(S.FORECLOSURE), int(S.REO), int(S.D90), int(S.D120P)]).all()
+    assert np.isin(
+        prev[tps], [int(S.FORECLOSURE)] + ([int(S.D120P), int(S.D90)] if driver == "matrix" else [])
+    ).all()
+    assert np.isin(
+        prev[state == S.REO], [int(S.FORECLOSURE), int(S.REO), int(S.D90), int(S.D120P)]
+    ).all()
     # ... and on loans reported 60+ days past due the month before (the oracle's rule)
     dq = _col(t, "delinquency")
     prev_dq = np.full(len(dq), -1)
@@ -146,7 +155,9 @@ def test_assumption_model_path_of_a_default() -> None:
     (LossMitigation(short_sale=1.0, short_sale_severity=0.1), S.SHORT_SALE, 0.1),
     (LossMitigation(third_party_sale=1.0, third_party_severity=0.2), S.THIRD_PARTY_SALE, 0.2),
 ])  # fmt: skip
-def test_assumption_model_outcomes_and_severities(outcome: LossMitigation, state: S, severity: float) -> None:
+def test_assumption_model_outcomes_and_severities(
+    outcome: LossMitigation, state: S, severity: float
+) -> None:
     tape = pa.table({"loan_id": ["a"], "current_balance": [100_000.0], "note_rate": [0.06],
                      "remaining_term": [360], "loan_age": [0], "amortization_type": ["fixed"],
                      "delinquency_status": [0]})  # fmt: skip
@@ -224,7 +235,9 @@ def test_simulator_matrix_folds_prepayment_and_keeps_other_cells() -> None:
     assert np.allclose(p[: S.FORECLOSURE + 1].sum(axis=1), 1.0)
     assert p[S.CURRENT, S.PREPAID] == 0.0
     # CURRENT -> D30 given no prepayment; CURRENT -> REO rolls to D30
-    assert p[S.CURRENT, S.D30] == pytest.approx((est[S.CURRENT, S.D30] + est[S.CURRENT, S.REO]) / (1 - est[S.CURRENT, S.PREPAID]))
+    assert p[S.CURRENT, S.D30] == pytest.approx(
+        (est[S.CURRENT, S.D30] + est[S.CURRENT, S.REO]) / (1 - est[S.CURRENT, S.PREPAID])
+    )
     assert p[S.D30, S.D60] == pytest.approx(est[S.D30, S.D60] + est[S.D30, S.D120P])
     np.testing.assert_allclose(p[S.D90], est[S.D90])  # nothing folded, nothing redirected
     np.testing.assert_allclose(p[S.D120P], est[S.D120P])
@@ -253,7 +266,9 @@ def _write(tmp_path: Path, doc: Any) -> Path:
 def test_matrix_file_round_trip(tmp_path: Path) -> None:
     sm = StateMachine.read(_write(tmp_path, _doc()))
     assert np.array_equal(sm.matrix.counts, _matrix().counts)
-    sim = LoanSimulator(generate_tape(50, seed=1), default=None, transitions=_write(tmp_path, _doc()))
+    sim = LoanSimulator(
+        generate_tape(50, seed=1), default=None, transitions=_write(tmp_path, _doc())
+    )
     assert sim.transitions is not None
 
 
@@ -263,7 +278,9 @@ def test_matrix_file_bad_input(tmp_path: Path) -> None:
         StateMachine.read(p)
 
     doc = _doc()
-    doc["buckets"][0]["from"]["D30"]["probabilities"]["D60"] = 0.3  # sums to 1, disagrees with the counts
+    doc["buckets"][0]["from"]["D30"]["probabilities"]["D60"] = (
+        0.3  # sums to 1, disagrees with the counts
+    )
     doc["buckets"][0]["from"]["D30"]["probabilities"]["CURRENT"] = 0.4
     doc["buckets"][0]["from"]["D30"]["probabilities"]["D30"] = 0.25
     doc["buckets"][0]["from"]["D30"]["probabilities"]["D120P"] = 0.05
@@ -278,22 +295,32 @@ def test_matrix_file_bad_input(tmp_path: Path) -> None:
     doc = _doc()
     row = doc["buckets"][0]["from"]["D60"]["probabilities"]
     row["D90"] = row["D90"] + 0.1  # the row no longer sums to 1
-    with pytest.raises(InputError, match=r"row buckets\[0\]\.from\.D60, field 'probabilities', value 1\.1.*must sum to 1"):
+    with pytest.raises(
+        InputError,
+        match=r"row buckets\[0\]\.from\.D60, field 'probabilities', value 1\.1.*must sum to 1",
+    ):
         StateMachine.read(_write(tmp_path, doc))
 
     doc = _doc()
     doc["buckets"][0]["from"]["D60"]["observations"] = 1000
-    with pytest.raises(InputError, match=r"from\.D60, field 'counts', value 100: .*observations say 1000"):
+    with pytest.raises(
+        InputError, match=r"from\.D60, field 'counts', value 100: .*observations say 1000"
+    ):
         StateMachine.read(_write(tmp_path, doc))
 
     doc = _doc()
     doc["buckets"][0]["from"]["D30"]["counts"]["DEFAULTISH"] = 0
-    with pytest.raises(InputError, match=r"row buckets\[0\]\.from\.D30, field 'counts.DEFAULTISH', value 'DEFAULTISH': unknown state"):
+    with pytest.raises(
+        InputError,
+        match=r"row buckets\[0\]\.from\.D30, field 'counts.DEFAULTISH', value 'DEFAULTISH': unknown state",
+    ):
         StateMachine.read(_write(tmp_path, doc))
 
     doc = _doc()
     doc["buckets"][0]["from"]["LATE"] = doc["buckets"][0]["from"].pop("D30")
-    with pytest.raises(InputError, match=r"row buckets\[0\]\.from\.LATE, field 'from', value 'LATE': unknown state"):
+    with pytest.raises(
+        InputError, match=r"row buckets\[0\]\.from\.LATE, field 'from', value 'LATE': unknown state"
+    ):
         StateMachine.read(_write(tmp_path, doc))
 
     doc = _doc()
