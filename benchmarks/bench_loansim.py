@@ -6,13 +6,22 @@ baseline measured in the same run, a plain-Python per-loan loop implementing the
 monthly rules on a subset of loans, fed the same random draws. The baseline's totals
 are compared with the simulator's on that subset (they must be identical).
 
+A second table times the loan-state machine (``openmbs.sim._states``) at 20,000 loans
+x 360 months against the old model in the same run: the assumption model as before (the
+baseline), the same with loss mitigation on (modifications, forbearance plans, short
+and third-party sales: two more draws a loan-month), and the transition-matrix driver
+on the matrix estimated from the shared 2007 Q3 Fannie Mae file (by loan age; the row
+is left out when ``$OPENMBS_SHARED_DATA`` / ``../shared/data`` is absent).
+
 Usage: .venv/bin/python benchmarks/bench_loansim.py
 """
 
 from __future__ import annotations
 
 import math
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -168,6 +177,37 @@ def main() -> None:
         for key in tot_py:
             print(f"  {key}: python {tot_py[key]} numpy {tot_np[key]}")
         raise SystemExit(1)
+    states()
+
+
+def states(n: int = 20_000) -> None:
+    """The loan-state machine against the old model, same tape, same run."""
+    from openmbs.sim._states import LossMitigation
+
+    tape = make_tape(n, seed=4)
+    mit = LossMitigation(modification=0.05, forbearance=0.002, short_sale=0.2, third_party_sale=0.2)
+    runs: list[tuple[str, dict[str, object]]] = [
+        ("assumption model (old model, baseline)", {"default": MDR, "lag": LAG}),
+        ("assumption model + loss mitigation", {"default": MDR, "lag": LAG, "mitigation": mit}),
+    ]
+    data = Path(os.environ.get("OPENMBS_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+    perf = data / "fannie_sflp_2007q3_performance.txt"
+    if perf.exists():
+        from openmbs.servicing import estimate_transitions, read_fannie_performance
+
+        h = read_fannie_performance(data / "fannie_sflp_2007q3_acquisition.txt", perf)
+        runs.append(("transition matrix (Fannie 2007 Q3, by age)",
+                     {"default": None, "transitions": estimate_transitions(h, by=("age",))}))  # fmt: skip
+    print(f"\nloan states, {n:,} loans x {MONTHS} months (wall time, includes set-up)")
+    print(f"{'run':<48} {'seconds':>9} {'loan-months/s':>15} {'vs baseline':>12}")
+    base = 0.0
+    for name, kw in runs:
+        t0 = time.perf_counter()
+        sim = LoanSimulator(tape, prepayment=SMM, severity=SEVERITY, seed=5, delinquency=DQ, **kw)  # type: ignore[arg-type]
+        sim.run(MONTHS)
+        dt = time.perf_counter() - t0
+        base = base or dt
+        print(f"{name:<48} {dt:>9.2f} {n * MONTHS / dt:>15,.0f} {dt / base:>11.2f}x")
 
 
 if __name__ == "__main__":

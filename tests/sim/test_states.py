@@ -15,8 +15,7 @@ from openmbs.behaviour import Default, Prepayment
 from openmbs.collateral import generate_tape
 from openmbs.errors import AssumptionError, InputError
 from openmbs.servicing import LoanState, StateMachine, TransitionMatrix
-from openmbs.sim import DelinquencyAssumptions, LoanSimulator
-from openmbs.sim._states import LossMitigation, simulator_matrix
+from openmbs.sim import DelinquencyAssumptions, LoanSimulator, LossMitigation, simulator_matrix
 
 S = LoanState
 N = len(LoanState)
@@ -124,9 +123,6 @@ def test_balance_identity_and_state_invariants(driver: str, adv: str) -> None:
         prev[state == S.REO], [int(S.FORECLOSURE), int(S.REO), int(S.D90), int(S.D120P)]
     ).all()
     # ... and on loans reported 60+ days past due the month before (the oracle's rule)
-    dq = _col(t, "delinquency")
-    prev_dq = np.full(len(dq), -1)
-    _, _ = prev_dq, dq
     assert (prev[credit] >= int(S.D60)).all()
     # delinquency rolls at most one bucket a month
     live_prev = (prev >= 0) & (prev <= int(S.D120P)) & (state <= int(S.D120P))

@@ -12,8 +12,7 @@ import pytest
 
 from openmbs.collateral import generate_tape
 from openmbs.servicing import LoanState, StateMachine, estimate_transitions, read_fannie_performance
-from openmbs.sim import LoanSimulator
-from openmbs.sim._states import simulator_matrix
+from openmbs.sim import LoanSimulator, simulator_matrix
 
 S = LoanState
 LIVE = [S.CURRENT, S.D30, S.D60, S.D90, S.D120P]

@@ -34,6 +34,7 @@ from openmbs.sim._loansim import (
 )
 from openmbs.sim._replay import HistoryRecords, replay
 from openmbs.sim._stages import FileRecords, LifecycleRun, RecordSource, SimulatedRecords
+from openmbs.sim._states import LossMitigation, simulator_matrix
 
 __all__ = [
     "INVESTOR_KEYS_ENV",
@@ -52,6 +53,7 @@ __all__ = [
     "LifecycleResult",
     "LifecycleRun",
     "LoanSimulator",
+    "LossMitigation",
     "NodeKeys",
     "PeriodRecords",
     "PoolPeriod",
@@ -68,4 +70,5 @@ __all__ = [
     "read_loans",
     "replay",
     "run_lifecycle",
+    "simulator_matrix",
 ]

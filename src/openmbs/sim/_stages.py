@@ -326,6 +326,11 @@ def prepare(
     from openmbs.sim._loansim import LoanSimulator
 
     _run_keys(cfg, keys)  # refuses a node run without keys before anything is written
+    machine = None
+    if cfg.transitions is not None:  # a bad matrix file is refused before anything is written
+        from openmbs.servicing import StateMachine
+
+        machine = StateMachine.read(cfg.transitions)
     out = Path(out)
     tick = progress or (lambda stage, done, total: None)
     manifest = _open_folder(out, cfg, fresh)
@@ -341,7 +346,7 @@ def prepare(
     sim = LoanSimulator(  # the loans' money in record units of the deal's asset (min(decimals, 9))
         tape, prepayment=prep, default=None if cfg.transitions else dflt, severity=cfg.severity,
         lag=cfg.lag, seed=cfg.seed, advance=cfg.advance,  # type: ignore[arg-type]
-        decimals=_load_spec(cfg.deal).asset.decimals, transitions=cfg.transitions,
+        decimals=_load_spec(cfg.deal).asset.decimals, transitions=machine,
     )
     if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
         import dataclasses
