@@ -64,13 +64,13 @@ def _col(t: pa.Table, name: str) -> Any:
     return t.column(name).to_numpy()
 
 
-def _previous_state(t: pa.Table) -> tuple[Any, Any]:
-    """(state of the loan's previous record or -1, this record's state)."""
+def _previous_state(t: pa.Table, column: str = "state") -> tuple[Any, Any]:
+    """(``column`` of the loan's previous record or -1, this record's)."""
     rows = pa.compute.cast(
         pa.chunked_array([c.indices for c in t.column("loan_id").chunks]), pa.int64()
     ).to_numpy()
     period = _col(t, "period").astype(np.int64)
-    state = _col(t, "state").astype(np.int64)
+    state = _col(t, column).astype(np.int64)
     order = np.lexsort((period, rows))
     prev = np.full(len(state), -1)
     same = rows[order][1:] == rows[order][:-1]
@@ -127,6 +127,19 @@ def test_balance_identity_and_state_invariants(driver: str, adv: str) -> None:
     # delinquency rolls at most one bucket a month
     live_prev = (prev >= 0) & (prev <= int(S.D120P)) & (state <= int(S.D120P))
     assert (state[live_prev] <= prev[live_prev] + 1).all()
+    # the reported buckets follow the oracle's roll rule, loan by loan: 60-89 only out of
+    # last month's 30-59, 90+ and liquidations only out of last month's 60+
+    prev_dq, dq = _previous_state(t, "delinquency")
+    first = prev_dq < 0
+    assert (prev_dq[(dq == 2) & ~first] == 1).all()
+    assert (prev_dq[((dq == 3) | credit) & ~first] >= 2).all()
+    live = ~np.isin(state, list(TERMINAL))
+    if driver == "assumption":  # months past due, as the states say
+        assert np.array_equal(dq[live], np.minimum(np.where(state[live] > 4, 3, state[live]), 3))
+    else:  # deepened or lagged by at most one bucket
+        months = np.minimum(np.where(state[live] > 4, 3, state[live]), 3)
+        assert (np.abs(dq[live] - months) <= 1).all()
+        assert (dq[live] == months).mean() > 0.9
     # defaulted = foreclosure onwards (matrix) / SIFMA default onwards (assumption)
     status = _col(t, "status")
     if driver == "matrix":

@@ -647,6 +647,7 @@ class LoanSimulator:
         self._ls = dq_state(self._dpd)
         self._reo_left: IntArray = np.zeros(n, dtype=np.int64)
         self._modified = np.zeros(n, dtype=np.bool_)
+        self._rep = np.minimum(self._dpd, 3).astype(np.int8)  # reported bucket (matrix driver)
         self.transitions = _state_machine(transitions)
         self._driver = None
         if self.transitions is not None:
@@ -954,7 +955,7 @@ class LoanSimulator:
         """The loan-state arrays saved with the simulator (states, REO months, the
         modified terms, forbearance plans, default outcomes)."""
         return {
-            "ls": self._ls, "reo_left": self._reo_left, "modified": self._modified,
+            "ls": self._ls, "reo_left": self._reo_left, "modified": self._modified, "rep": self._rep,
             "rg": self._rg, "rn": self._rn, "payment": self._payment, "io": self._io,
             **{f"st_{k}": v for k, v in self._states.arrays().items()},
         }  # fmt: skip
@@ -962,7 +963,7 @@ class LoanSimulator:
     def _restore_state_arrays(self, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
         # states saved before the loan states exist have none (they are rebuilt)
         self._ls = arrays["ls"].astype(np.int8) if "ls" in arrays else dq_state(self._dpd)
-        for name in ("reo_left", "modified", "rg", "rn", "payment", "io"):
+        for name in ("reo_left", "modified", "rep", "rg", "rn", "payment", "io"):
             if name in arrays:
                 cur = getattr(self, f"_{name}")
                 setattr(self, f"_{name}", arrays[name].astype(cur.dtype))

@@ -653,7 +653,8 @@ def matrix_step(sim: LoanSimulator) -> PeriodRecords:
 
     fee = interest - net_int
     curtailment = np.where(full, 0, curt)
-    delinquency = np.minimum(dpd1, 3).astype(np.int8)
+    delinquency = reported_delinquency(sim._rep[lx], dpd1)
+    sim._rep[lx] = delinquency
     columns: dict[str, Any] = {
         "loan_id": pa.DictionaryArray.from_arrays(pa.array(lx.astype(np.int32)), sim._ids),
         "period": np.full(m, k, dtype=np.int32),
@@ -681,6 +682,28 @@ def matrix_step(sim: LoanSimulator) -> PeriodRecords:
         full=full, defaulted_end=dflt & ~closed,
     )  # fmt: skip
     return PeriodRecords(period=k, pool=pool, columns=fill_columns(columns, m))
+
+
+def reported_delinquency(last: npt.ArrayLike, dpd: IntArray) -> npt.NDArray[np.int8]:
+    """The delinquency bucket a loan is reported in (0, 1, 2, 3 = 90+) under the oracle's
+    roll rule, from its bucket reported last month and its months past due now.
+
+    The oracle accepts a month's 60-89 balance only out of last month's 30-59, and its
+    90+ balance and liquidations only out of last month's 60+. A loan that pays one
+    installment a month and stays 60 days past due, or a 90+ loan that catches up to 60
+    days, is reported 90+ (*deepened*); a loan 90 days past due that was reported 30-59
+    last month (after a deepened or caught-up month) is reported 60-89 (*lagged*), as
+    the replay reports real histories (docs/replay.md). Months past due 0 and 1 are
+    reported as they are. The assumption model never needs either.
+
+    >>> reported_delinquency(np.array([1, 2, 3, 1]), np.array([2, 2, 2, 3])).tolist()
+    [2, 3, 3, 2]
+    """
+    rep0 = np.asarray(last, dtype=np.int64)
+    rep: npt.NDArray[np.int8] = np.minimum(dpd, 3).astype(np.int8)
+    rep[(dpd == 2) & (rep0 >= 2)] = 3
+    rep[(dpd >= 3) & (rep0 <= 1)] = 2
+    return rep
 
 
 def fill_columns(columns: dict[str, Any], m: int) -> dict[str, Any]:
