@@ -53,6 +53,12 @@ def test_demo_on_the_estimated_matrix_reconciles_on_chain(
         ]
     )
     assert {int(S.CURRENT), int(S.D30), int(S.D60)} <= set(states.tolist())
+    # the audit re-executes the run from its recorded configuration (matrix file included)
+    from openmbs.audit import audit
+
+    rep = audit(tmp_path / "r")
+    assert rep.ok, rep.mismatches
+    assert not rep.not_checked
     # the run differs from the assumption model's (same seed, same tape)
     ref = run_lifecycle(tmp_path / "a", LifecycleConfig(loans=200, months=24, investors=5, seed=2,
                                                         psa=200, chain=False), write_outputs=False)  # fmt: skip
