@@ -341,3 +341,64 @@ def test_matrix_file_bad_input(tmp_path: Path) -> None:
     doc["buckets"][0]["from"]["D90"]["counts"]["D90"] = -1
     with pytest.raises(InputError, match=r"from\.D90, field 'counts.D90', value -1"):
         StateMachine.read(_write(tmp_path, doc))
+
+
+# --------------------------------------------------------------------------- properties
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_LIVE = [S.CURRENT, S.D30, S.D60, S.D90, S.D120P, S.FORECLOSURE]
+_TARGETS = [*_LIVE, S.REO, S.PREPAID, S.SHORT_SALE, S.THIRD_PARTY_SALE, S.NOTE_SALE, S.REPURCHASED]
+
+
+@st.composite
+def _random_matrix(draw: Any) -> TransitionMatrix:
+    c = np.zeros((1, N, N), np.int64)
+    for s in _LIVE:
+        for t in _TARGETS:
+            c[0, s, t] = draw(st.integers(0, 60 if t == s else 12))
+    return TransitionMatrix(by=(), labels=(), counts=c)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    matrix=_random_matrix(),
+    mod=st.floats(0, 0.5),
+    fb=st.floats(0, 0.1),
+    reo=st.integers(0, 3),
+    adv=st.sampled_from(["none", "principal", "all"]),
+    seed=st.integers(0, 2**16),
+)
+def test_matrix_driver_properties(
+    matrix: TransitionMatrix, mod: float, fb: float, reo: int, adv: str, seed: int
+) -> None:
+    """Any matrix, any loss mitigation: balances roll forward exactly, nothing negative,
+    no record after a terminal state, losses only from 60+ days, reported buckets that
+    the oracle accepts."""
+    mit = LossMitigation(modification=mod, forbearance=fb, reo_months=reo, short_sale_severity=0.1)
+    sim = LoanSimulator(generate_tape(60, seed=seed % 7), prepayment=0.01, default=None,
+                        severity=0.5, seed=seed, advance=adv, mitigation=mit,  # type: ignore[arg-type]
+                        transitions=matrix)  # fmt: skip
+    t = _records(sim, 48)
+    c = {n: _col(t, n).astype(np.int64) for n in (
+        "balance_begin", "scheduled_principal", "prepaid_principal", "default_writeoff",
+        "balance_end", "loss", "recovery",
+    )}  # fmt: skip
+    assert np.array_equal(
+        c["balance_begin"]
+        - c["scheduled_principal"]
+        - c["prepaid_principal"]
+        - c["default_writeoff"],
+        c["balance_end"],
+    )
+    assert np.array_equal(c["loss"] + c["recovery"], c["default_writeoff"])
+    assert min(int(v.min()) for v in c.values()) >= 0
+    prev, state = _previous_state(t)
+    assert not np.isin(prev, list(TERMINAL)).any()
+    credit = c["default_writeoff"] > 0
+    first = prev < 0  # the first month's "last" is the tape's delinquency
+    assert (prev[credit & ~first] >= int(S.D60)).all(), (prev[credit], state[credit])
+    prev_dq, dq = _previous_state(t, "delinquency")
+    assert (prev_dq[(dq == 2) & ~first] == 1).all()
+    assert (prev_dq[((dq == 3) | credit) & ~first] >= 2).all()
