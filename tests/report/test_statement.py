@@ -442,4 +442,5 @@ def test_loan_states_from_the_loan_files(cleanup_run: Path, tmp_path: Path) -> N
     assert sum(r["count"] for st in sts for r in st.loan_states if r["name"] == "REO") > 0
     html = sts[-1].to_html()
     assert "Loan states" in html and "left in the period" in html
+    assert statement_from_csv_rows(statement_csv_rows(sts)) == [st.as_dict() for st in sts]
     assert not any("not modelled in this run" in n for n in sts[0].notes)
