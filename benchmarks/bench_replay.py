@@ -5,8 +5,9 @@ per job: the months run, the median wall time of the process over ``--repeat`` r
 the median time inside the call (``replay`` / ``run_lifecycle``), and the median chain
 seconds; ``cpu s`` the process's CPU seconds (comparable on a loaded machine). The baseline, measured in the same run: the demo (``run_lifecycle``, simulated
 records) on a generated pool of the same number of loans for the same number of
-months, with the same deal. A "machine check" line shows the load average (the machine
-is shared).
+months, with the same deal. A second pair: the Freddie Mac test pool
+(``tests/servicing/data/freddie_pool_*.txt``, 36 loans, 57 months) and the demo of its
+size. A "machine check" line shows the load average (the machine is shared).
 
 Target (issue 15): the replay of the 2007 Q3 Fannie Mae file (176 loans, 123 months)
 under 20 s on the embedded chain.
@@ -37,6 +38,11 @@ if kind == "replay":
     d = Path(data)
     r = replay(out, acquisition=d / "fannie_sflp_2007q3_acquisition.txt",
                performance=d / "fannie_sflp_2007q3_performance.txt", deal=deal, fresh=True)
+elif kind == "freddie":
+    from openmbs.sim import replay
+    d = Path(data)
+    r = replay(out, acquisition=d / "freddie_pool_orig.txt", performance=d / "freddie_pool_svc.txt",
+               deal=deal, fresh=True)
 else:
     from openmbs.sim import LifecycleConfig, run_lifecycle
     loans, months = (int(x) for x in kind.split(":")[1:])
@@ -75,15 +81,24 @@ def main() -> None:
     replay_runs = [_run("replay", args.deal, data) for _ in range(args.repeat)]
     loans, months = int(replay_runs[0]["loans"]), int(replay_runs[0]["periods"])
     demo_runs = [_run(f"demo:{loans}:{months}", args.deal, data) for _ in range(args.repeat)]
-    rows = [("replay 2007 Q3", replay_runs), (f"demo {loans} loans", demo_runs)]
-    base = _median(demo_runs, "wall")
+    freddie = str(Path(__file__).resolve().parents[1] / "tests" / "servicing" / "data")
+    fr_runs = [_run("freddie", args.deal, freddie) for _ in range(args.repeat)]
+    fl, fm = int(fr_runs[0]["loans"]), int(fr_runs[0]["periods"])
+    fr_demo = [_run(f"demo:{fl}:{fm}", args.deal, data) for _ in range(args.repeat)]
+    rows = [
+        ("replay 2007 Q3", replay_runs, demo_runs),
+        (f"demo {loans} loans", demo_runs, demo_runs),
+        ("replay Freddie pool", fr_runs, fr_demo),
+        (f"demo {fl} loans", fr_demo, fr_demo),
+    ]
     print(f"machine check: load average {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
     print(f"deal {args.deal}; median of {args.repeat} fresh processes each")
     print(
         f"{'job':<20}{'loans':>7}{'months':>8}{'wall s':>9}{'call s':>9}{'cpu s':>9}{'chain s':>9}{'vs demo':>9}"
         "  reconciled"
     )
-    for name, runs in rows:
+    for name, runs, base_runs in rows:
+        base = _median(base_runs, "wall")
         print(
             f"{name:<20}{int(runs[0]['loans']):>7}{int(_median(runs, 'periods')):>8}{_median(runs, 'wall'):>9.2f}"
             f"{_median(runs, 'call'):>9.2f}{_median(runs, 'cpu'):>9.2f}{_median(runs, 'chain'):>9.2f}{_median(runs, 'wall') / base:>9.2f}"

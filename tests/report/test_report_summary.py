@@ -75,3 +75,9 @@ def test_pool_series_by_hand() -> None:
     assert s["cpr"][0] == pytest.approx(1 - 0.99**12)
     assert s["cdr"][0] == pytest.approx(1 - 0.99**12)
     assert s["factor"][0] == pytest.approx(0.891)
+
+
+def test_loan_states_not_modelled_without_a_state_column(out: Path) -> None:
+    text = (out / "report.html").read_text()
+    assert "<h2>Loan states</h2>" in text
+    assert "Not modelled in this run: its loan files carry no <code>state</code> column" in text

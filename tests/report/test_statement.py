@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -36,6 +38,7 @@ from openmbs.report import (
     statement_csv_rows,
     statement_from_csv_rows,
 )
+from openmbs.servicing import LoanState
 from openmbs.sim import loans_path
 
 
@@ -369,3 +372,75 @@ def test_bad_run_files_are_named(cleanup_run: Path, tmp_path: Path) -> None:
     pq.write_table(t, loans / "period=0001.parquet")
     with pytest.raises(InputError, match=r"period=0001\.parquet'.*field 'delinquency' missing"):
         period_statements(run / "events.duckdb")
+
+
+def test_loan_states_null_without_a_state_column(statements: list[DistributionStatement]) -> None:
+    for st in statements:
+        assert [r["name"] for r in st.loan_states] == [s.label for s in LoanState]
+        assert all(r["count"] is None and r["balance"] is None for r in st.loan_states)
+        for k in ("modifications_capitalised_arrears", "modified_loans_count", "forbearance_count"):
+            assert st.pool[k] is None
+    assert any("loan states" in n and "not modelled" in n for n in statements[0].notes)
+
+
+def _with_states(src: Path, dst: Path) -> dict[int, pa.Table]:
+    """A copy of the run folder whose loan files carry a state column made here:
+    liquidated loans REO, every other loan the bucket of its delinquency (so a loan
+    bought by the clean-up call keeps a live state); every 5th loan modified in the
+    periods where its row number matches, with capitalised arrears; 30-day loans in
+    forbearance."""
+    shutil.copytree(src, dst)
+    out = {}
+    for f in sorted((dst / "loans").glob("period=*/part-0.parquet")):
+        period = int(f.parent.name.split("=")[1])
+        t = pq.read_table(f)
+        dq = t.column("delinquency").to_numpy().astype(int)
+        liq = t.column("liquidated").to_numpy(zero_copy_only=False)
+        state = [int(LoanState.REO) if liquidated else min(d, 4) for d, liquidated in zip(dq, liq, strict=True)]
+        rows = t.column("tape_row").to_numpy()
+        mod = [(r % 5 == 0) and (r + period) % 4 == 0 for r in rows]
+        t = t.append_column("state", pa.array(state, pa.int8()))
+        t = t.append_column("modified", pa.array([r % 5 == 0 for r in rows]))
+        t = t.append_column("modification", pa.array(mod))
+        t = t.append_column("capitalised_arrears", pa.array([1000 + int(r) if m else 0 for r, m in zip(rows, mod, strict=True)], pa.int64()))
+        t = t.append_column("forbearance", pa.array([bool(d == 1) for d in dq]))
+        pq.write_table(t, f)
+        out[period] = t
+    return out
+
+
+def test_loan_states_from_the_loan_files(cleanup_run: Path, tmp_path: Path) -> None:
+    """With a state column the figures are real: counted here from each loan file."""
+    tables = _with_states(cleanup_run, tmp_path / "run")
+    sts = period_statements(tmp_path / "run" / "events.duckdb")
+    live_codes = {0, 1, 2, 3, 4, 5, 13}
+    saw_buyout = False
+    for st in sts:
+        t = tables[st.period].to_pylist()
+        want: dict[int, list[int]] = {int(s): [0, 0] for s in LoanState}
+        for r in t:
+            code = r["state"]
+            if code in live_codes and r["status"] in (4, 5):  # paid off: prepaid whatever the state
+                saw_buyout = True
+                code = int(LoanState.PREPAID)
+            want[code][0] += 1
+            want[code][1] += r["ending_balance"] if code in live_codes else r["beginning_balance"]
+        got = {r["code"]: [r["count"], r["balance"]] for r in st.loan_states}
+        assert got == want
+        rows = {r["name"]: r for r in st.delinquency}
+        assert [rows["REO"]["count"], rows["REO"]["balance"]] == want[int(LoanState.REO)]
+        assert [rows["foreclosure"]["count"], rows["foreclosure"]["balance"]] == want[int(LoanState.FORECLOSURE)]
+        mods = [r for r in t if r["modification"]]
+        assert st.pool["modifications_count"] == len(mods)
+        assert st.pool["modifications_balance"] == sum(r["ending_balance"] for r in mods)
+        assert st.pool["modifications_capitalised_arrears"] == sum(1000 + r["tape_row"] for r in mods)
+        live = [r for r in t if r["state"] in live_codes and r["status"] not in (4, 5)]
+        assert st.pool["modified_loans_count"] == sum(1 for r in live if r["modified"])
+        assert st.pool["forbearance_count"] == sum(1 for r in live if r["forbearance"])
+        assert st.pool["forbearance_balance"] == sum(r["ending_balance"] for r in live if r["forbearance"])
+    assert saw_buyout  # prepayments and the clean-up call's buy-out counted as prepaid
+    assert sum(r["count"] for st in sts for r in st.loan_states if r["name"] == "REO") > 0
+    html = sts[-1].to_html()
+    assert "Loan states" in html and "left in the period" in html
+    assert statement_from_csv_rows(statement_csv_rows(sts)) == [st.as_dict() for st in sts]
+    assert not any("not modelled in this run" in n for n in sts[0].notes)

@@ -7,7 +7,11 @@ from pathlib import Path
 import pytest
 
 from openmbs.errors import TapeError
-from openmbs.servicing import read_fannie_performance, read_freddie_servicing
+from openmbs.servicing import (
+    FREDDIE_SERVICING_FIELDS,
+    read_fannie_performance,
+    read_freddie_servicing,
+)
 
 GOOD = (
     "100006457919|02/01/2008||6.375|127279.19|6.0|354.0|354.0|08/2037|0.0|0|N|||||||||||||||||||N"
@@ -99,3 +103,125 @@ def test_freddie_bad_status_and_month(tmp_path: Path, freddie_sample: Path) -> N
         "monthly_reporting_period",
         "202013",
     )
+
+
+# -- Freddie Mac: every bad-input path of the servicing reader --------------------------
+
+POOL = Path(__file__).parent / "data"
+
+
+def _freddie_lines() -> list[str]:
+    """The first loan's first eight months and a credit event's row, from the test pool."""
+    lines = (POOL / "freddie_pool_svc.txt").read_text().splitlines()
+    event = next(x for x in lines if x.split("|")[8] == "09")
+    return [*lines[:8], event]
+
+
+def _freddie(tmp_path: Path, lines: list[str]) -> Path:
+    p = tmp_path / "svc.txt"
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def _field(name: str) -> int:
+    return FREDDIE_SERVICING_FIELDS.index(name)
+
+
+@pytest.mark.parametrize(
+    ("row", "field", "value", "reason"),
+    [
+        (3, "loan_sequence_number", "", "required value is blank"),
+        (3, "monthly_reporting_period", "2019-05", "not a month in the form YYYYMM"),
+        (3, "monthly_reporting_period", "201913", "not a month in the form YYYYMM"),
+        (3, "monthly_reporting_period", "", "required value is blank"),
+        (7, "current_actual_upb", "12x.50", "not a number"),
+        (7, "current_actual_upb", "-5.00", "out of range"),
+        (3, "loan_age", "721", "out of range"),
+        (3, "remaining_months_to_legal_maturity", "-2", "out of range"),
+        (3, "current_interest_rate", "26", "out of range"),
+        (3, "current_interest_rate", "4.2.5", "not a number"),
+        (3, "current_loan_delinquency_status", "R", "not a delinquency status"),
+        (3, "current_loan_delinquency_status", "-1", "not a delinquency status"),
+        (3, "modification_flag", "X", "modification flag must be Y, P or blank"),
+        (3, "borrower_assistance_status_code", "Q", "borrower assistance status must be F, R, T or blank"),
+        (9, "zero_balance_code", "77", "unknown zero-balance code"),
+        (9, "zero_balance_effective_date", "02/2021", "not a month in the form YYYYMM"),
+        (9, "due_date_of_last_paid_installment", "2019", "not a month in the form YYYYMM"),
+        (9, "zero_balance_removal_upb", "-1.00", "out of range"),
+        (9, "net_sale_proceeds", "X", "not a number"),
+        (9, "mi_recoveries", "forty", "not a number"),
+        (9, "non_mi_recoveries", "1,500.00", "not a number"),
+        (9, "expenses", "abc", "not a number"),
+        (9, "legal_costs", "n/a", "not a number"),
+        (9, "maintenance_and_preservation_costs", "?", "not a number"),
+        (9, "taxes_and_insurance", "1O0", "not a number"),
+        (9, "miscellaneous_expenses", "--1", "not a number"),
+        (9, "delinquent_accrued_interest", "1.2.3", "not a number"),
+        (9, "actual_loss_calculation", "loss", "not a number"),
+        (3, "current_deferred_upb", "-10.00", "out of range"),
+    ],
+)
+def test_freddie_bad_value(tmp_path: Path, row: int, field: str, value: str, reason: str) -> None:
+    lines = _freddie_lines()
+    lines[row - 1] = _swap(lines[row - 1], _field(field), value)
+    path = _freddie(tmp_path, lines)
+    with pytest.raises(TapeError) as info:
+        read_freddie_servicing(None, path)
+    err = info.value
+    assert (err.file, err.row, err.field, err.value) == (str(path), row, field, value)
+    text = str(err)
+    assert reason in text and f"row {row}" in text and str(path) in text and field in text
+
+
+def test_freddie_wrong_field_count(tmp_path: Path) -> None:
+    lines = _freddie_lines()
+    lines[4] = lines[4] + "|extra"
+    path = _freddie(tmp_path, lines)
+    with pytest.raises(TapeError) as info:
+        read_freddie_servicing(None, path)
+    err = info.value
+    assert (err.file, err.row, err.value) == (str(path), 5, lines[4])
+    assert "expected 32 fields" in str(err) and "found 33" in str(err)
+
+
+def test_freddie_duplicate_month(tmp_path: Path) -> None:
+    lines = _freddie_lines()
+    lines[3] = _swap(lines[3], 1, lines[2].split("|")[1])  # row 4 repeats row 3's month
+    path = _freddie(tmp_path, lines)
+    with pytest.raises(TapeError, match="two rows for the same month") as info:
+        read_freddie_servicing(None, path)
+    err = info.value
+    assert (err.file, err.row, err.field, err.value) == (str(path), 4, "monthly reporting period", "05/2019")
+    assert "the other is row 3" in str(err)
+
+
+def test_freddie_loan_not_in_origination(tmp_path: Path) -> None:
+    lines = _freddie_lines()
+    lines[5] = _swap(lines[5], 0, "F19Q19999999")
+    path = _freddie(tmp_path, lines)
+    with pytest.raises(TapeError, match="not in the acquisition") as info:
+        read_freddie_servicing(POOL / "freddie_pool_orig.txt", path)
+    err = info.value
+    assert (err.file, err.row, err.field, err.value) == (str(path), 6, "loan_id", "F19Q19999999")
+
+
+def test_freddie_bad_origination_file(tmp_path: Path) -> None:
+    lines = (POOL / "freddie_pool_orig.txt").read_text().splitlines()
+    lines[1] = _swap(lines[1], 12, "four")  # orig_int_rt
+    orig = tmp_path / "orig.txt"
+    orig.write_text("\n".join(lines) + "\n")
+    with pytest.raises(TapeError) as info:
+        read_freddie_servicing(orig, POOL / "freddie_pool_svc.txt")
+    err = info.value
+    assert (err.file, err.row, err.field, err.value) == (str(orig), 2, "orig_int_rt", "four")
+
+
+def test_freddie_missing_and_empty_files(tmp_path: Path) -> None:
+    with pytest.raises(TapeError, match="no such file") as info:
+        read_freddie_servicing(None, tmp_path / "nope.txt")
+    assert info.value.file == str(tmp_path / "nope.txt")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    with pytest.raises(TapeError, match="no data rows") as info:
+        read_freddie_servicing(None, empty)
+    assert info.value.file == str(empty)

@@ -10,12 +10,32 @@ import pytest
 
 from openmbs.agents import ServicerBridge, record_columns
 from openmbs.errors import DataIntegrityError, InputError
-from openmbs.servicing import RECORD_SCHEMA, read_freddie_servicing, records_for_period
+from openmbs.servicing import (
+    HISTORY_RECORD_COLUMNS,
+    RECORD_SCHEMA,
+    LoanState,
+    read_freddie_servicing,
+    records_for_period,
+)
 from openmbs.sim import LOAN_RECORD_SCHEMA
+
+#: The simulator's columns that the records put after ``liquidation_flag`` (the
+#: ``advances`` and ``states`` work): compared whenever the simulator's schema has them.
+PENDING = ("advance_reimbursed", "prepayment_penalty", "late_fee", "state")
 
 
 def test_schema_is_the_simulators() -> None:
-    assert RECORD_SCHEMA.equals(LOAN_RECORD_SCHEMA)
+    """The records are the simulator's columns, in its order and types, then the
+    columns only a real history has (HISTORY_RECORD_COLUMNS)."""
+    sim = LOAN_RECORD_SCHEMA
+    ours = [RECORD_SCHEMA.field(n) for n in RECORD_SCHEMA.names if n not in HISTORY_RECORD_COLUMNS]
+    assert RECORD_SCHEMA.names[-len(HISTORY_RECORD_COLUMNS) :] == list(HISTORY_RECORD_COLUMNS)
+    # every simulator column is ours, same type, same order
+    assert [f for f in ours if f.name in sim.names] == list(sim)
+    # what the simulator does not have yet is only the pending columns, at the end
+    missing = [f.name for f in ours if f.name not in sim.names]
+    assert set(missing) <= set(PENDING)
+    assert [f.name for f in ours][len(ours) - len(missing) :] == missing
 
 
 def test_identity_and_bridge(fannie: Any) -> None:
@@ -71,3 +91,48 @@ def test_freddie_reo_acquisition_month_takes_the_later_loss(freddie_sample: Path
     row = next(r for r in rows if r["loan_id"] == "F20Q10000002")
     assert row["liquidation_flag"] and row["default_writeoff"] == 51_600 * 10**6
     assert row["loss"] == 13_600 * 10**6 and row["recovery"] == 38_000 * 10**6
+
+
+def test_state_is_the_file_s_state_of_the_month(fannie: Any) -> None:
+    """Each record's state, modification and capitalised arrears are the history's row
+    of the same loan and month (looked up here by loan id and month)."""
+    rows = {
+        (r["loan_id"], r["month"].year * 12 + r["month"].month - 1): r
+        for r in fannie.months.to_pylist()
+    }
+    first = min(m for _, m in rows)
+    seen_states: set[int] = set()
+    mods = 0
+    for period in range(1, 77):  # to 12/2013 (a loan has no rows from 01/2014: a gap)
+        t = records_for_period(fannie, period, skip_truncated=True).to_pylist()
+        for r in t:
+            h = rows[(r["loan_id"], first + period)]
+            assert r["state"] == h["state"]
+            assert r["modified"] == h["modified"] and r["modification"] == h["modification"]
+            want = round(h["capitalised_arrears"] * 10**6) if h["modification"] else 0
+            assert r["capitalised_arrears"] == want
+            assert r["forbearance"] is None  # Fannie Mae's original layout has no such field
+            assert (r["advance_reimbursed"], r["prepayment_penalty"], r["late_fee"]) == (0, 0, 0)
+            seen_states.add(r["state"])
+            mods += r["modification"]
+    # the 2007 Q3 file goes through the crisis: every delinquency bucket and the exits
+    # (its foreclosure dates fall in the zero-balance months: no live foreclosure month)
+    for s in (LoanState.CURRENT, LoanState.D30, LoanState.D60, LoanState.D90, LoanState.D120P,
+              LoanState.PREPAID, LoanState.REO, LoanState.SHORT_SALE):  # fmt: skip
+        assert int(s) in seen_states, s
+    assert mods > 0
+
+
+def test_freddie_forbearance_and_modification(freddie_sample: Path) -> None:
+    h = read_freddie_servicing(None, freddie_sample)
+    # loan F20Q10000003: forbearance (F) in 02/2021 and 03/2021, modified in 04/2021
+    # (UPB 245,000.00 -> 246,200.50: 1,200.50 of arrears capitalised)
+    got = {}
+    for period in range(8, 12):  # 02/2021 .. 05/2021 after a 06/2020 start
+        t = records_for_period(h, period, start="2020-06").to_pylist()
+        got[period] = next(r for r in t if r["loan_id"] == "F20Q10000003")
+    assert [got[p]["forbearance"] for p in range(8, 12)] == [True, True, False, False]
+    assert [got[p]["modification"] for p in range(8, 12)] == [False, False, True, False]
+    assert [got[p]["modified"] for p in range(8, 12)] == [False, False, True, True]
+    assert got[10]["capitalised_arrears"] == 1_200_500_000
+    assert [got[p]["state"] for p in range(8, 12)] == [1, 2, 0, 0]

@@ -122,6 +122,73 @@ def test_summary_counts_match_the_raw_history(run: tuple[Path, Any], files: tupl
         assert "<td>{} (%)</td><td>{}</td><td>{}</td>".format(*row) in html
 
 
+def test_loan_states_in_the_loan_files_and_the_statements(
+    run: tuple[Path, Any], files: tuple[Path, Path]
+) -> None:
+    """Each loan file's state is the raw history's state of that loan and month (a
+    month missing from the file: the bucket of its filled delinquency); each statement
+    counts its loan file's states; over the run the exits by state are the raw
+    history's."""
+    import pyarrow.parquet as pq
+
+    out, result = run
+    m, loan, mo, state = _raw(files)
+    raw = {(str(k), int(t)): int(x) for k, t, x in zip(loan, mo, state, strict=True)}
+    cutoff = 2007 * 12 + 8  # 2007-09
+    live = {int(x) for x in LIVE_STATES} | {int(LoanState.UNKNOWN)}
+    exits: dict[int, set[str]] = {}
+    filled = 0
+    for k in range(1, result.periods + 1):
+        t = pq.read_table(out / "loans" / f"period={k:04d}" / "part-0.parquet").to_pylist()
+        want: dict[int, list[int]] = {int(x): [0, 0] for x in LoanState}
+        for r in t:
+            key = (r["loan_id"], cutoff + k)
+            if key in raw:
+                assert r["state"] == raw[key], key
+            else:  # the gap of GAP_LOAN, filled: 90+ before it, one month deeper each month
+                assert r["loan_id"] == GAP_LOAN and r["state"] == int(LoanState.D120P)
+                filled += 1
+            code = r["state"]
+            if code in live and r["status"] in (4, 5):  # bought by a clean-up call
+                code = int(LoanState.PREPAID)
+            want[code][0] += 1
+            want[code][1] += r["ending_balance"] if code in live else r["beginning_balance"]
+            if code not in live:
+                exits.setdefault(code, set()).add(r["loan_id"])
+            assert "forbearance" not in r  # not in Fannie Mae's original layout
+        st = json.loads((out / "statements" / f"period={k:04d}.json").read_text())
+        assert {r["code"]: [r["count"], r["balance"]] for r in st["loan_states"]} == want
+        mods = [r for r in t if r["modification"]]
+        assert st["pool"]["modifications_count"] == len(mods)
+        assert st["pool"]["modifications_capitalised_arrears"] == sum(r["capitalised_arrears"] for r in mods)
+        assert st["pool"]["forbearance_count"] is None
+    assert filled == 4
+    # exits over the run against the raw history's pool loans
+    s = json.loads((out / "summary.json").read_text())
+    pool = {str(x) for x in loan[(mo == cutoff) & np.isin(state, list(live))]}
+    for code in (LoanState.REO, LoanState.SHORT_SALE):
+        raw_exits = {str(x) for x in loan[state == int(code)]} & pool
+        assert exits.get(int(code), set()) == raw_exits, code
+        assert raw_exits
+    credit = {int(x) for x in CREDIT_EVENT_STATES}
+    assert sum(len(v) for c, v in exits.items() if c in credit) == s["liquidated_loans"]
+    assert sum(len(exits.get(int(c), set())) for c in (LoanState.PREPAID, LoanState.REPURCHASED)) == s["prepaid_loans"]
+    # modifications in the statements: the raw history's modification months in the pool
+    raw_mods = sum(
+        1
+        for k, t, flag in zip(loan, mo, m.column("modification").to_pylist(), strict=True)
+        if flag and str(k) in pool and cutoff < t <= cutoff + result.periods
+    )
+    stated = sum(
+        json.loads((out / "statements" / f"period={k:04d}.json").read_text())["pool"]["modifications_count"]
+        for k in range(1, result.periods + 1)
+    )
+    assert stated == raw_mods > 0
+    html = (out / "report.html").read_text()
+    assert "Pool balance by loan state (period end)" in html
+    assert f"<td>left the pool: REO</td><td>{len(exits[int(LoanState.REO)]):,}</td>" in html
+
+
 def test_triggers_trip(run: tuple[Path, Any]) -> None:
     out, result = run
     con = duckdb.connect(str(out / "events.duckdb"), read_only=True)

@@ -272,6 +272,76 @@ def _replay_section(extra: Mapping[str, Any] | None) -> list[str]:
     ]
 
 
+#: live states of the report's state figure, (LoanState code, label)
+_LIVE_ROWS = ((0, "current"), (1, "30"), (2, "60"), (3, "90"), (4, "120+"), (5, "foreclosure"))
+
+
+def _states_section(out: Path, closing: Mapping[str, Any], periods: int) -> list[str]:
+    """Loan states over the run, from the loan files' ``state`` column: the balance in
+    each live state at each period's end (a figure), and over the run the loans that
+    left the pool by each way, the modifications and the forbearance (a table)."""
+    import plotly.graph_objects as go
+
+    from openmbs.report._statement import STATE_ROWS, period_state_figures
+
+    dec = int(closing["decimals"])
+    rdec = int(closing.get("record_decimals", min(dec, 9)))
+    scale = 10.0**dec
+    per, figs = [], []
+    for k in range(1, periods + 1):
+        lp = period_state_figures(out / "loans", k, 10 ** (dec - rdec))
+        if lp is not None:
+            per.append(k)
+            figs.append(lp)
+    if not figs:
+        return [
+            "<h2>Loan states</h2>",
+            "<p>Not modelled in this run: its loan files carry no <code>state</code> column "
+            "(the distribution statements show these figures as null).</p>",
+        ]
+    f = go.Figure()
+    for code, label in _LIVE_ROWS:
+        y = [lp.states[code][1] / scale for lp in figs if lp.states is not None]
+        f.add_trace(go.Scatter(x=per, y=y, name=label, stackgroup="states"))
+    f.update_layout(
+        title="Pool balance by loan state (period end)",
+        xaxis_title="period",
+        yaxis_title="balance (currency units)",
+    )
+    rows: list[tuple[Any, ...]] = []
+    for i, st in enumerate(STATE_ROWS):
+        if i in dict(_LIVE_ROWS) or st.label == "unknown":
+            continue
+        n = sum(lp.states[i][0] for lp in figs if lp.states is not None)
+        b = sum(lp.states[i][1] for lp in figs if lp.states is not None)
+        rows.append((f"left the pool: {st.label}", n, b / scale))
+    mods = [lp.modifications for lp in figs if lp.modifications is not None]
+    rows.append(
+        (
+            "modifications (capitalised arrears in the balance column)",
+            sum(m[0] for m in mods),
+            sum(m[2] for m in mods) / scale,
+        )
+    )
+    forb = [lp.forbearance for lp in figs if lp.forbearance is not None]
+    rows.append(
+        (
+            "forbearance (loan-months; balance-months)",
+            sum(x[0] for x in forb),
+            sum(x[1] for x in forb) / scale,
+        )
+        if forb
+        else ("forbearance: not reported by the loan files", None, None)
+    )
+    return [
+        "<h2>Loan states</h2>",
+        f"<p>The servicer's loan states, from the loan files (periods {per[0]} to {per[-1]}). "
+        "The statements give each period's counts and balances by state.</p>",
+        _fig_html(f),
+        _table(["over the run", "loans", "balance (currency units)"], rows),
+    ]
+
+
 def write_report(
     out: Path, result: Any, audit_checks: Sequence[Any], extra: Mapping[str, Any] | None = None
 ) -> Path:
@@ -348,6 +418,7 @@ def write_report(
             an_rows,
         ),
         *_replay_section(extra),
+        *_states_section(out, closing, int(result.periods)),
     ]
     for _key, fig in figs:
         parts.append(_fig_html(fig))

@@ -12,9 +12,11 @@ class and field).
 
 Money is in integer base units of the settlement asset (``decimals`` says how many; the
 loan files' money, in record units of ``10**-record_decimals``, is scaled to them);
-rates, factors and percentages are decimals (0.05 is 5%). A figure the project does not
-model yet (servicer advances, modifications, foreclosure and REO states) is ``None``
-("not modelled"), never 0. See ``docs/report.md``.
+rates, factors and percentages are decimals (0.05 is 5%). A figure the run does not
+model is ``None`` ("not modelled"), never 0: servicer advances; and the loan states,
+modifications and forbearance when the loan files carry no ``state`` column (a replay's
+do, from the real history; a simulated run's when its simulator writes the column).
+See ``docs/report.md``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from openmbs.errors import DataIntegrityError, InputError
+from openmbs.servicing import LIVE_STATES, LoanState
 
 __all__ = [
     "SECTIONS",
@@ -52,6 +55,7 @@ SECTIONS = (
     "classes",
     "pool",
     "delinquency",
+    "loan_states",
     "credit_enhancement",
     "triggers",
     "performance",
@@ -79,8 +83,8 @@ class DistributionStatement:
         ``10**-decimals`` currency units.
     dates, pool, credit_enhancement, evidence : mapping
         One section each (field -> value).
-    classes, delinquency, triggers, performance : tuple of mappings
-        One row per class, delinquency bucket, trigger and window.
+    classes, delinquency, loan_states, triggers, performance : tuple of mappings
+        One row per class, delinquency bucket, loan state, trigger and window.
     notes : tuple of str
         What the statement does not show and why (figures not modelled, the final
         period's speeds).
@@ -93,6 +97,7 @@ class DistributionStatement:
     classes: tuple[Mapping[str, Any], ...]
     pool: Mapping[str, Any]
     delinquency: tuple[Mapping[str, Any], ...]
+    loan_states: tuple[Mapping[str, Any], ...]
     credit_enhancement: Mapping[str, Any]
     triggers: tuple[Mapping[str, Any], ...]
     performance: tuple[Mapping[str, Any], ...]
@@ -156,6 +161,20 @@ LOAN_COLUMNS = (
 )
 
 
+#: Optional columns of a loan-level file: the loan's state (``openmbs.servicing.LoanState``
+#: code) and loss mitigation; without ``state`` those figures are not modelled (null).
+STATE_COLUMNS = ("status", "state", "modified", "modification", "capitalised_arrears", "forbearance")
+
+#: Rows of the ``loan_states`` section: every :class:`~openmbs.servicing.LoanState`, in
+#: code order. Live states count the loans in them at the period's end (ending
+#: balance); the others the loans that left the pool in the period that way (the
+#: balance that left: the beginning balance).
+STATE_ROWS: tuple[LoanState, ...] = tuple(LoanState)
+_LIVE_CODES = frozenset(int(s) for s in (*LIVE_STATES, LoanState.UNKNOWN))
+#: the simulator's status codes of a pay-off (openmbs.sim.STATUS_PREPAID, STATUS_MATURED)
+_PAID_OFF = (4, 5)
+
+
 def _read_loans(path: Path) -> pa.Table:
     parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
     tables = []
@@ -170,7 +189,8 @@ def _read_loans(path: Path) -> pa.Table:
                 f"file {str(part)!r}: field {missing[0]!r} missing (a loan-level file has "
                 f"{', '.join(LOAN_COLUMNS)})"
             )
-        tables.append(t.select(list(LOAN_COLUMNS)))
+        cols = list(LOAN_COLUMNS) + [c for c in STATE_COLUMNS if c in t.column_names]
+        tables.append(t.select(cols))
     return pa.concat_tables(tables) if len(tables) > 1 else tables[0]
 
 
@@ -281,6 +301,14 @@ class _LoanPeriod:
     new_default_balance: int
     performing_begin: int
     loans_begin: int
+    #: (count, balance) per :data:`STATE_ROWS`; None without a ``state`` column
+    states: tuple[tuple[int, int], ...] | None = None
+    #: modifications that took effect in the period: count, balance, capitalised arrears
+    modifications: tuple[int, int, int] | None = None
+    #: loans under a modification at the period's end: count, balance
+    modified: tuple[int, int] | None = None
+    #: loans in a forbearance plan: count, balance; None where the file has no such field
+    forbearance: tuple[int, int] | None = None
 
 
 def _loan_figures(
@@ -310,8 +338,69 @@ def _loan_figures(
         performing_begin=int(beg[~was].sum()) * u,
         loans_begin=int((beg > 0).sum()),
     )
+    if "state" in table.column_names:
+        fig = _state_figures(table, fig, end, beg, u)
     now = {ids[i] for i in np.flatnonzero(d & ~liq).tolist()}
     return fig, now
+
+
+def period_state_figures(loans_dir: Path, period: int, unit_scale: int = 1) -> _LoanPeriod | None:
+    """The state figures of one period's loan file (None when the file is missing or
+    has no ``state`` column); balances in base units (``unit_scale`` per record unit)."""
+    f = loan_file(loans_dir, period)
+    if f is None:
+        return None
+    lp = _loan_figures(_read_loans(f), set(), unit_scale)[0]
+    return lp if lp.states is not None else None
+
+
+def _state_figures(table: pa.Table, fig: _LoanPeriod, end: Any, beg: Any, u: int) -> _LoanPeriod:
+    """The loan file's state figures (:data:`STATE_ROWS`), in base units.
+
+    A loan in a live state with a pay-off status (bought by the deal's clean-up call:
+    the file's state is the servicer's, the trust was paid off) counts as prepaid.
+    """
+    from dataclasses import replace
+
+    state = table.column("state").to_numpy(zero_copy_only=False).astype(np.int64)
+    if "status" in table.column_names:
+        status = table.column("status").to_numpy(zero_copy_only=False).astype(np.int64)
+        bought = np.isin(state, list(_LIVE_CODES)) & np.isin(status, _PAID_OFF)
+        state = np.where(bought, int(LoanState.PREPAID), state)
+    rows = []
+    for st in STATE_ROWS:
+        m = state == int(st)
+        bal = end if int(st) in _LIVE_CODES else beg
+        rows.append((int(m.sum()), int(bal[m].sum()) * u))
+
+    def flag(name: str) -> Any:
+        if name not in table.column_names:
+            return None
+        col = table.column(name)
+        if col.null_count == len(col):
+            return None
+        return col.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+
+    live = np.isin(state, list(_LIVE_CODES))
+    mod_now, mod, forb = flag("modification"), flag("modified"), flag("forbearance")
+    cap = (
+        table.column("capitalised_arrears").to_numpy().astype(np.int64)
+        if "capitalised_arrears" in table.column_names
+        else None
+    )
+    return replace(
+        fig,
+        states=tuple(rows),
+        modifications=None
+        if mod_now is None
+        else (
+            int(mod_now.sum()),
+            int(end[mod_now].sum()) * u,
+            int(cap[mod_now].sum()) * u if cap is not None else 0,
+        ),
+        modified=None if mod is None else (int((mod & live).sum()), int(end[mod & live].sum()) * u),
+        forbearance=None if forb is None else (int((forb & live).sum()), int(end[forb & live].sum()) * u),
+    )
 
 
 def _check(period: int, what: str, engine: int, chain: int) -> None:
@@ -576,9 +665,49 @@ def _pool(d: _Deal, pp: _Period, hist: _History) -> dict[str, Any]:
         # the amounts are not in the loan files (issue 15); the policy is the run's
         "servicer_advances": None,
         "servicer_advance_policy": d.advance_policy,
-        "modifications_count": None,
-        "modifications_balance": None,
+        # loss mitigation, from the loan files' state columns (null without them)
+        **_loss_mitigation(lp),
     }
+
+
+def _loss_mitigation(lp: _LoanPeriod | None) -> dict[str, int | None]:
+    """Modifications that took effect in the period (count, ending balance, arrears
+    capitalised as the servicer reports them), loans under a modification and loans in
+    a forbearance plan at the period's end (count, balance); null where not known."""
+    mods = lp.modifications if lp is not None else None
+    modified = lp.modified if lp is not None else None
+    forb = lp.forbearance if lp is not None else None
+    return {
+        "modifications_count": mods[0] if mods else None,
+        "modifications_balance": mods[1] if mods else None,
+        "modifications_capitalised_arrears": mods[2] if mods else None,
+        "modified_loans_count": modified[0] if modified else None,
+        "modified_loans_balance": modified[1] if modified else None,
+        "forbearance_count": forb[0] if forb else None,
+        "forbearance_balance": forb[1] if forb else None,
+    }
+
+
+def _loan_states(pp: _Period) -> list[dict[str, Any]]:
+    """One row per :data:`STATE_ROWS`: count and balance (null without states)."""
+    r, lp = pp.report, pp.loans
+    states = lp.states if lp is not None else None
+    rows = []
+    for k, st in enumerate(STATE_ROWS):
+        live = int(st) in _LIVE_CODES
+        count, bal = states[k] if states is not None else (None, None)
+        base = r.ending_balance if live else r.beginning_balance
+        rows.append(
+            {
+                "name": st.label,
+                "code": int(st),
+                "when": "end of period" if live else "left in the period",
+                "count": count,
+                "balance": bal,
+                "pct_balance": _ratio(bal, base) if bal is not None else None,
+            }
+        )
+    return rows
 
 
 def _delinquency(pp: _Period) -> list[dict[str, Any]]:
@@ -606,7 +735,10 @@ def _delinquency(pp: _Period) -> list[dict[str, Any]]:
     ]
     if lp is not None:
         rows.append(row("defaulted, awaiting liquidation", lp.defaulted_open_count, lp.defaulted_open_balance))
-    rows += [row("foreclosure", None, None), row("REO", None, None)]  # not modelled (issue 15)
+    states = lp.states if lp is not None else None
+    for st in (LoanState.FORECLOSURE, LoanState.REO):  # from the loan files' state (null without)
+        c, b = states[STATE_ROWS.index(st)] if states is not None else (None, None)
+        rows.append(row(st.label, c, b))
     return rows
 
 
@@ -723,13 +855,25 @@ def _evidence(pp: _Period) -> dict[str, Any]:
 
 
 def _notes(pp: _Period, cleanup_call: bool) -> tuple[str, ...]:
+    lp = pp.loans
+    with_states = lp is not None and lp.states is not None
     notes = [
-        "servicer advances, modifications, foreclosure and REO are not modelled yet (shown as null)",
+        "servicer advances are not modelled yet (shown as null)"
+        if with_states
+        else "servicer advances, loan states, modifications, foreclosure and REO are not modelled "
+        "in this run (shown as null)",
         "dates follow the deal's schedule (distribution on the first distribution date's day of "
         "each month, record date the last day of the preceding month); business days are not modelled",
     ]
     if pp.loans is None:
         notes.append("loan-level file missing: loan counts and CDR not shown")
+    elif with_states and lp is not None and lp.forbearance is None:
+        notes.append("forbearance is not reported by this history's file (shown as null)")
+    if with_states:
+        notes.append(
+            "loan states are the servicer's, as the loan files record them; REO, liquidated, "
+            "prepaid and the sales count the loans that left the pool in the period"
+        )
     if pp.final:
         notes.append(
             "final distribution: the pool's remaining balance was paid off"
@@ -828,6 +972,7 @@ def period_statements(
                 classes=tuple(_classes(d, pp)),
                 pool=pool,
                 delinquency=tuple(_delinquency(pp)),
+                loan_states=tuple(_loan_states(pp)),
                 credit_enhancement=_credit_enhancement(d, pp),
                 triggers=tuple(_triggers(d, pp)),
                 performance=tuple(_performance(hist, lp is not None)),
@@ -896,6 +1041,9 @@ def statement_csv_rows(statements: DistributionStatement | Sequence[Distribution
     return rows
 
 
+_LIST_SECTIONS = ("classes", "delinquency", "loan_states", "triggers", "performance")
+
+
 def _parse(value: str, kind: str) -> Any:
     if kind == "null":
         return None
@@ -929,7 +1077,7 @@ def statement_from_csv_rows(rows: Sequence[Mapping[str, str]]) -> list[dict[str,
             d["notes"].append(value)
         elif item == "":
             d[section][field] = value
-        elif ":" in item and section not in ("classes", "delinquency", "triggers", "performance"):
+        elif ":" in item and section not in _LIST_SECTIONS:
             key, name = item.split(":", 1)
             lst = d[section].setdefault(key, [])
             if not lst or lst[-1]["name"] != name:
@@ -943,7 +1091,7 @@ def statement_from_csv_rows(rows: Sequence[Mapping[str, str]]) -> list[dict[str,
                 lst.append({"name": item})
             lst[-1][field] = value
     for d in by.values():
-        for s in ("classes", "delinquency", "triggers", "performance"):
+        for s in _LIST_SECTIONS:
             if d[s] == {}:
                 d[s] = []
     return list(by.values())

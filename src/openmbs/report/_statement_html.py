@@ -171,7 +171,9 @@ def _kv(pairs: Sequence[tuple[str, Any, str]], scale: float) -> str:
     return _table(["item", "value"], [[(label, "l"), _fmt(v, kind, scale)] for label, v, kind in pairs])
 
 
-_MONEY_NM = {"servicer_advances", "modifications_balance"}
+_MONEY_NM = {"servicer_advances"}
+#: pool fields of the loan states (null: not modelled in the run)
+_STATE_NM = ("modifi", "forbearance")
 
 
 def statement_html(st: DistributionStatement, history: Sequence[DistributionStatement] = ()) -> str:
@@ -236,11 +238,11 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
         kind = "money"
         if k.endswith("_pct") or k == "pool_factor":
             kind = "pct" if k.endswith("_pct") else "factor"
-        elif k.startswith("loan_count") or k == "modifications_count":
+        elif k.startswith("loan_count") or k.endswith("_count"):
             kind = "nm" if v is None else ""
         elif isinstance(v, bool):
             kind = ""
-        if v is None and (k in _MONEY_NM or k.startswith("modifications")):
+        if v is None and (k in _MONEY_NM or k.startswith(_STATE_NM)):
             kind = "nm"
         pool_rows.append((k.replace("_", " "), v, kind))
     parts.append(_kv(pool_rows, scale))
@@ -266,6 +268,23 @@ def statement_html(st: DistributionStatement, history: Sequence[DistributionStat
                     _fmt(r["pct_balance"], "pct", scale) if r["balance"] is not None else _fmt(None, "nm", scale),
                 ]
                 for r in d["delinquency"]
+            ],
+        )
+    )
+
+    parts.append("<h2>Loan states (servicer's; exits are those of the period)</h2>")
+    parts.append(
+        _table(
+            ["state", "loans", "balance", "% of pool balance", "counted"],
+            [
+                [
+                    (r["name"], "l"),
+                    _fmt(r["count"], "nm", scale),
+                    _fmt(r["balance"], "money", scale) if r["balance"] is not None else _fmt(None, "nm", scale),
+                    _fmt(r["pct_balance"], "pct", scale) if r["balance"] is not None else _fmt(None, "nm", scale),
+                    (r["when"], "l"),
+                ]
+                for r in d["loan_states"]
             ],
         )
     )

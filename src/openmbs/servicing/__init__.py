@@ -19,7 +19,7 @@ from openmbs.servicing._history import (
     scheduled_balance,
 )
 from openmbs.servicing._machine import StateMachine
-from openmbs.servicing._records import RECORD_SCHEMA, records_for_period
+from openmbs.servicing._records import HISTORY_RECORD_COLUMNS, RECORD_SCHEMA, records_for_period
 from openmbs.servicing._states import (
     CREDIT_EVENT_STATES,
     LIVE_STATES,
@@ -36,6 +36,7 @@ __all__ = [
     "FANNIE_ACQUISITION_FIELDS",
     "FANNIE_PERFORMANCE_FIELDS",
     "FREDDIE_SERVICING_FIELDS",
+    "HISTORY_RECORD_COLUMNS",
     "HISTORY_SCHEMA",
     "LIVE_STATES",
     "LOANS_SCHEMA",

@@ -3,7 +3,9 @@
 The output has the columns and types of ``openmbs.sim.LOAN_RECORD_SCHEMA`` (the
 simulator's loan records, which ``openmbs.agents.record_columns`` maps to the oracle's
 leaves), in integer base units, so that a replay can feed real months where the demo
-feeds simulated ones. Every record satisfies, exactly in integers::
+feeds simulated ones, followed by what only a real history carries: the loan's
+modification and forbearance (:data:`HISTORY_RECORD_COLUMNS`). Every record satisfies, exactly
+in integers::
 
     balance_begin - scheduled_principal - prepaid_principal - default_writeoff
         == balance_end
@@ -22,9 +24,12 @@ from openmbs.servicing._history import LoanHistory, date_of, month_of
 from openmbs.servicing._states import CREDIT_EVENT_STATES, LIVE_STATES, LoanState
 from openmbs.servicing._text import month_index
 
-__all__ = ["RECORD_SCHEMA", "records_for_period"]
+__all__ = ["HISTORY_RECORD_COLUMNS", "RECORD_SCHEMA", "records_for_period"]
 
-#: The loan record schema of ``openmbs.sim.LOAN_RECORD_SCHEMA`` (a test keeps the two equal).
+#: The loan record schema: ``openmbs.sim.LOAN_RECORD_SCHEMA``'s columns (a test keeps
+#: the ones both have equal), then :data:`HISTORY_RECORD_COLUMNS`. ``advance_reimbursed``,
+#: ``prepayment_penalty`` and ``late_fee`` are 0 in a real history (the agencies' files
+#: carry none); ``state`` is the :class:`~openmbs.servicing.LoanState` code of the month.
 RECORD_SCHEMA: pa.Schema = pa.schema(
     [
         pa.field("loan_id", pa.dictionary(pa.int32(), pa.string()), nullable=False),
@@ -41,15 +46,41 @@ RECORD_SCHEMA: pa.Schema = pa.schema(
         ],
         pa.field("default_flag", pa.bool_(), nullable=False),
         pa.field("liquidation_flag", pa.bool_(), nullable=False),
+        *[
+            pa.field(name, pa.int64(), nullable=False)
+            for name in ("advance_reimbursed", "prepayment_penalty", "late_fee")
+        ],
         pa.field("state", pa.int8(), nullable=False),
+        # a real history's own columns (HISTORY_RECORD_COLUMNS)
+        pa.field("modified", pa.bool_(), nullable=False),
+        pa.field("modification", pa.bool_(), nullable=False),
+        pa.field("capitalised_arrears", pa.int64(), nullable=False),
+        pa.field("forbearance", pa.bool_()),
     ]
 )  # fmt: skip
+
+#: The columns a real history adds after the simulator's: ``modified`` (the loan is
+#: under a modification this month), ``modification`` (a modification took effect this
+#: month), ``capitalised_arrears`` (base units by which that modification raised the
+#: reported UPB: arrears capitalised, as the file reports them), ``forbearance`` (the
+#: servicer reports a forbearance plan this month; null where the file has no such field:
+#: Fannie Mae's original layout).
+HISTORY_RECORD_COLUMNS: tuple[str, ...] = (
+    "modified",
+    "modification",
+    "capitalised_arrears",
+    "forbearance",
+)
 
 # the simulator's status codes (openmbs.sim.STATUS_*)
 _CURRENT, _DELINQUENT, _DEFAULTED, _LIQUIDATED, _PREPAID, _MATURED = range(6)
 _LIVE = [int(s) for s in LIVE_STATES] + [int(LoanState.UNKNOWN)]
 _CREDIT = [int(s) for s in CREDIT_EVENT_STATES]
 _DEFAULTED_STATES = [int(LoanState.D120P), int(LoanState.FORECLOSURE)]
+# agencies whose monthly file reports forbearance (Freddie Mac's borrower assistance
+# status code F); Fannie Mae's original layout has no such field
+_FORBEARANCE_REPORTED = ("freddie",)
+_FORBEARANCE = "F"
 
 
 def records_for_period(
@@ -108,7 +139,12 @@ def records_for_period(
       ``recovery = UPB - loss``. The loss is known from the disposition, possibly months
       later: a replay reports it in the zero-balance month, with hindsight.
     * ``interest`` is the gross interest of the installments paid on last month's
-      balance; nothing is advanced (actual/actual).
+      balance; nothing is advanced (actual/actual). ``advance_reimbursed``,
+      ``prepayment_penalty`` and ``late_fee`` are 0: the agencies' files carry none.
+    * ``state`` is the month's :class:`~openmbs.servicing.LoanState` as the file
+      reports it (``delinquency`` is capped at 3, 90+; the state keeps 120+,
+      foreclosure and the terminal states apart). ``modified``, ``modification``,
+      ``capitalised_arrears`` and ``forbearance``: :data:`HISTORY_RECORD_COLUMNS`.
     """
     if not isinstance(period, int) or period < 1:
         raise InputError(f"period must be an integer >= 1, got {period!r}")
@@ -213,6 +249,19 @@ def records_for_period(
     delinquency = np.where(live1, np.minimum(dq1, 3), 0).astype(np.int8)
     del rate
 
+    # the month's state and loss mitigation, as the file reports them
+    def flag(name: str) -> npt.NDArray[np.bool_]:
+        return np.asarray(months.column(name).to_numpy(zero_copy_only=False), dtype=bool)[nxt]
+
+    modified = flag("modified")
+    modification = flag("modification")
+    capitalised = np.where(modification, units(col("capitalised_arrears")[nxt]), 0)
+    if history.agency in _FORBEARANCE_REPORTED:
+        assist = np.asarray(months.column("assistance").to_numpy(zero_copy_only=False))[nxt]
+        forbearance = pa.array(assist == _FORBEARANCE, pa.bool_())
+    else:
+        forbearance = pa.nulls(len(prev), pa.bool_())
+
     lid = np.asarray(history.loans.column("loan_id").to_numpy(zero_copy_only=False))
     order = np.argsort(lid)
     rows = order[np.searchsorted(lid, loan[prev], sorter=order)].astype(np.int32)
@@ -239,7 +288,14 @@ def records_for_period(
             "balance_end": b1,
             "default_flag": default_flag,
             "liquidation_flag": credit,
-            "state": s1.astype(np.int8),  # the file's LoanState of the month
+            "advance_reimbursed": zeros,
+            "prepayment_penalty": zeros,
+            "late_fee": zeros,
+            "state": s1.astype(np.int8),
+            "modified": modified,
+            "modification": modification,
+            "capitalised_arrears": capitalised,
+            "forbearance": forbearance,
         },
         schema=RECORD_SCHEMA,
     )

@@ -42,6 +42,8 @@ def read_strings(
     file = str(path)
     if not path.is_file():
         raise TapeError("no such file", file=file)
+    if path.stat().st_size == 0:
+        raise TapeError("the file has no data rows (it is empty)", file=file)
     bad: list[tuple[int | None, int, str]] = []
 
     def on_invalid(row: pcsv.InvalidRow) -> str:

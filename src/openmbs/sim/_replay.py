@@ -62,6 +62,12 @@ IntArray = npt.NDArray[np.int64]
 #: the simulator's status codes (openmbs.sim.STATUS_*)
 _PREPAID, _MATURED = 4, 5
 
+#: Columns of a real history's records that a replay's loan files keep beside the
+#: oracle's (``loans/period=NNNN/part-0.parquet``): the month's ``LoanState`` code and
+#: its loss mitigation (``openmbs.servicing.HISTORY_RECORD_COLUMNS``); a column the
+#: agency's file does not report (Fannie Mae's forbearance) is left out.
+STATE_COLUMNS = ("state", "modified", "modification", "capitalised_arrears", "forbearance")
+
 
 def _month(text: str, what: str) -> int:
     """``YYYY-MM`` as a month index (year * 12 + month - 1)."""
@@ -102,7 +108,8 @@ def _month_index(months: pa.Table) -> IntArray:
 def _fill_gaps(h: Any) -> Any:
     """Each missing month of a loan between two of its rows becomes a copy of the row
     before the gap, with its month and one more month past due per month (nothing
-    paid); no arrears capitalised."""
+    paid; the state the bucket of that delinquency, up to 120+); no arrears
+    capitalised, no modification taking effect."""
     from dataclasses import replace
 
     months: pa.Table = h.months
@@ -128,6 +135,14 @@ def _fill_gaps(h: Any) -> Any:
         "delinquency",
         pa.array(np.asarray(deeper)).cast(dq_field.type),
     )
+    # a filled month's state follows its deeper delinquency (the buckets 30 .. 120+);
+    # foreclosure and unknown stay as reported before the gap
+    st = extra.column("state").to_numpy().astype(np.int64)
+    bucket = (st >= 0) & (st <= 4) & (np.asarray(deeper) >= 0)
+    st = np.where(bucket, np.minimum(np.asarray(deeper, np.float64), 4), st)
+    extra = extra.set_column(
+        extra.schema.get_field_index("state"), "state", pa.array(st.astype(np.int8), pa.int8())
+    )
     days = np.array(
         [(dt.date(m // 12, m % 12 + 1, 1) - dt.date(1970, 1, 1)).days for m in new_month], np.int32
     )
@@ -136,9 +151,9 @@ def _fill_gaps(h: Any) -> Any:
         "month",
         pa.array(days, months.schema.field("month").type),
     )
-    for name in ("capitalised_arrears",):
+    for name in ("capitalised_arrears", "modification"):
         if name in extra.column_names:
-            zero = pa.array(np.zeros(extra.num_rows), extra.schema.field(name).type)
+            zero = pa.array(np.zeros(extra.num_rows), pa.float64()).cast(extra.schema.field(name).type)
             extra = extra.set_column(extra.schema.get_field_index(name), name, zero)
     allm = pa.concat_tables([months, extra.cast(months.schema)])
     order = np.lexsort(
@@ -296,7 +311,14 @@ class HistoryRecords:
             "loan_id",
             pa.DictionaryArray.from_arrays(pa.array(rows.astype(np.int32)), dictionary),
         )
-        return record_columns(t)
+        out = record_columns(t)
+        # the loan's state and loss mitigation ride along in the loan file (the report
+        # reads them); they are not part of the oracle's leaf. A column the file does
+        # not report (null: Fannie Mae's forbearance) is left out, not stored as nulls.
+        for name in STATE_COLUMNS:
+            if name not in out.column_names and not t.column(name).null_count:
+                out = out.append_column(name, t.column(name))
+        return out
 
     def _trust_view(self, raw: pa.Table, rows: IntArray) -> pa.Table:
         """The records with the trust's balance (never rising) and the bounded roll."""
