@@ -47,6 +47,23 @@ def statements(cleanup_run: Path) -> list[DistributionStatement]:
     return period_statements(cleanup_run / "events.duckdb")
 
 
+def _drop_states(src: Path, dst: Path) -> Path:
+    """A copy of the run folder whose loan files carry no ``state`` column (a run made
+    before the simulator wrote loan states)."""
+    shutil.copytree(src, dst)
+    for f in sorted((dst / "loans").glob("period=*/part-0.parquet")):
+        t = pq.read_table(f)
+        assert "state" in t.column_names  # the simulator writes it
+        pq.write_table(t.drop_columns(["state"]), f)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def stateless(cleanup_run: Path, tmp_path_factory: pytest.TempPathFactory) -> list[DistributionStatement]:
+    run = _drop_states(cleanup_run, tmp_path_factory.mktemp("stateless") / "run")
+    return period_statements(run / "events.duckdb")
+
+
 @pytest.fixture(scope="module")
 def events(cleanup_run: Path) -> dict[str, Any]:
     with EventStore(cleanup_run / "events.duckdb", read_only=True) as store:
@@ -189,15 +206,15 @@ def test_delinquency_counts_from_loan_files(statements: list[DistributionStateme
         assert st.pool["loan_count_ending"] == len(live)
 
 
-def test_not_modelled_is_null_not_zero(statements: list[DistributionStatement]) -> None:
-    d = statements[5].as_dict()
+def test_not_modelled_is_null_not_zero(stateless: list[DistributionStatement]) -> None:
+    d = stateless[5].as_dict()
     assert d["pool"]["servicer_advances"] is None
     assert d["pool"]["servicer_advance_policy"] == "none"  # the run's setting, from closing.json
     assert d["pool"]["modifications_count"] is None
     rows = {r["name"]: r for r in d["delinquency"]}
     for name in ("foreclosure", "REO"):
         assert rows[name]["count"] is None and rows[name]["balance"] is None
-    html = statements[5].to_html()
+    html = stateless[5].to_html()
     assert "not modelled" in html
 
 
@@ -374,13 +391,28 @@ def test_bad_run_files_are_named(cleanup_run: Path, tmp_path: Path) -> None:
         period_statements(run / "events.duckdb")
 
 
-def test_loan_states_null_without_a_state_column(statements: list[DistributionStatement]) -> None:
-    for st in statements:
+def test_loan_states_null_without_a_state_column(stateless: list[DistributionStatement]) -> None:
+    for st in stateless:
         assert [r["name"] for r in st.loan_states] == [s.label for s in LoanState]
         assert all(r["count"] is None and r["balance"] is None for r in st.loan_states)
         for k in ("modifications_capitalised_arrears", "modified_loans_count", "forbearance_count"):
             assert st.pool[k] is None
-    assert any("loan states" in n and "not modelled" in n for n in statements[0].notes)
+    assert any("loan states" in n and "not modelled" in n for n in stateless[0].notes)
+
+
+def test_simulated_loan_states_are_real(cleanup_run: Path, statements: list[DistributionStatement]) -> None:
+    """The simulator writes each loan's state: the statement counts them from its files
+    (a live loan paid off in the period, by prepayment or the clean-up call, is prepaid)."""
+    live_codes = {0, 1, 2, 3, 4, 5, 13}
+    for st in statements:
+        t = pq.read_table(cleanup_run / "loans" / f"period={st.period:04d}" / "part-0.parquet")
+        want = {int(s): 0 for s in LoanState}
+        for r in t.select(["state", "status"]).to_pylist():
+            code = r["state"]
+            if code in live_codes and r["status"] in (4, 5):
+                code = int(LoanState.PREPAID)
+            want[code] += 1
+        assert {r["code"]: r["count"] for r in st.loan_states} == want
 
 
 def _with_states(src: Path, dst: Path) -> dict[int, pa.Table]:
@@ -399,6 +431,8 @@ def _with_states(src: Path, dst: Path) -> dict[int, pa.Table]:
         state = [int(LoanState.REO) if liquidated else min(d, 4) for d, liquidated in zip(dq, liq, strict=True)]
         rows = t.column("tape_row").to_numpy()
         mod = [(r % 5 == 0) and (r + period) % 4 == 0 for r in rows]
+        if "state" in t.column_names:  # the simulator's own: replaced by the one made here
+            t = t.drop_columns(["state"])
         t = t.append_column("state", pa.array(state, pa.int8()))
         t = t.append_column("modified", pa.array([r % 5 == 0 for r in rows]))
         t = t.append_column("modification", pa.array(mod))
