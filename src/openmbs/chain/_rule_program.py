@@ -153,7 +153,7 @@ def run_rules_onchain(
     amount: int,
     prog_range: tuple[int, int],
 ) -> tuple[tuple[int, ...], int]:
-    """Run the program range ``prog_range`` on chain (a view call).
+    """Run the program range ``prog_range`` on chain (a call that changes no state).
 
     Returns the principal paid to each class and the unused amount, as
     ``_exact._run_program`` leaves them (its ``prin_paid`` and return value).

@@ -12,15 +12,18 @@
         program and, given the classes' balances, the trigger latches, the period,
         an amount and an instruction range, returns what the program pays each
         class and the unused amount. It holds nobody's money and changes no state
-        when it runs (`run` is a view): the waterfall applies what it returns.
+        when it runs (the balances being paid are in transient storage for the
+        call, so no array is copied between internal calls): the waterfall applies
+        what it returns.
         Tables (instructions, operand lists, split weights, groups and their
         members) are immutable, packed 16 bits a field; planned-balance schedules
         are loaded into storage by the deployer before `seal` (sealed is final).
         No recursion: the deal language nests at most one level (a group paid by
         its own rules names only its own classes and has no `planned` rule; the
         constructor checks it), so a group's rules run in a second interpreter,
-        `_run_group`, that pays classes only. Each interpreter keeps its own
-        registers, as each Python call of `_run_program` does.
+        `_run_group`, that pays classes only (compile-time flattening of the
+        nesting, not a stack). Each interpreter keeps its own registers, as each
+        Python call of `_run_program` does.
 """
 
 # ---------------------------------------------------------------- CONSTANTS
@@ -95,6 +98,9 @@ planned: public(HashMap[uint256, HashMap[uint256, uint256]])
 loaded: public(uint256)
 # @dev Set by `seal`: the schedules are final and `run` may be called.
 sealed: public(bool)
+# @dev The balances being paid, for one `run` (transient: gone after the transaction;
+# `run` sets every class's entry before it reads any).
+_bal: transient(uint256[MAX_CLASSES])
 
 # ---------------------------------------------------------------- EVENTS
 
@@ -234,44 +240,38 @@ def _member(q: uint256) -> uint256:
 
 @internal
 @view
-def _group_balance(bal: uint256[MAX_CLASSES], g: uint256) -> uint256:
+def _group_balance(g: uint256) -> uint256:
     w: uint256 = P.groups[g]
     total: uint256 = 0
     for q: uint256 in range(w & LOW16, (w >> 16) & LOW16, bound=MAX_MEMBERS):
-        total += bal[self._member(q)]
+        total += self._bal[self._member(q)]
     return total
 
 
 @internal
 @view
-def _item_balance(bal: uint256[MAX_CLASSES], item: uint256) -> uint256:
-    """`_item_balance`: a class (`item < N`) or a group (`N + g`)."""
-    if item < N:
-        if BEARS >> item & 1 == 1:
-            return bal[item]
-        return 0
-    return self._group_balance(bal, item - N)
+def _class_balance(i: uint256) -> uint256:
+    if BEARS >> i & 1 == 1:
+        return self._bal[i]
+    return 0
 
 
 @internal
 @view
-def _class_balance(bal: uint256[MAX_CLASSES], i: uint256) -> uint256:
-    if BEARS >> i & 1 == 1:
-        return bal[i]
-    return 0
+def _item_balance(item: uint256) -> uint256:
+    """`_item_balance`: a class (`item < N`) or a group (`N + g`)."""
+    if item < N:
+        return self._class_balance(item)
+    return self._group_balance(item - N)
 
 # ---------------------------------------------------------------- A GROUP'S OWN RULES
 
 @internal
-@view
-def _run_group(
-    bal_: uint256[MAX_CLASSES], start: uint256, end: uint256, r_in: uint256, amount: uint256, latches: uint256
-) -> (uint256[MAX_CLASSES], uint256):
+def _run_group(start: uint256, end: uint256, r_in: uint256, amount: uint256, latches: uint256) -> uint256:
     """
     @dev `_run_program` on a group's own rules: class items only, no planned rule
-         (checked by the constructor). Returns the balances and the unused amount.
+         (checked by the constructor). Returns the unused amount.
     """
-    bal: uint256[MAX_CLASSES] = bal_
     regs: uint256[MAX_REGS] = empty(uint256[MAX_REGS])
     regs[r_in] = amount
     pc: uint256 = start
@@ -291,24 +291,33 @@ def _run_group(
             regs[b] += regs[a]
             regs[a] = 0
         elif op == I_SPLIT:
-            regs = self._split(regs, a, b, c)
+            # floored shares by weight, the last sub-rule takes the remainder (exact)
+            x: uint256 = regs[a]
+            used: uint256 = 0
+            for q: uint256 in range(b, c - 1, bound=MAX_LIST):
+                e: uint256 = self._entry(q)
+                y: uint256 = x * (e >> 16) // WAD
+                regs[e & LOW16] += y
+                used += y
+            regs[self._entry(c - 1) & LOW16] += x - used
+            regs[a] = 0
         elif op == I_SEQ:
             for q: uint256 in range(b, c, bound=MAX_LIST):
                 if regs[a] == 0:
                     break
                 j: uint256 = self._entry(q) & LOW16
-                pay: uint256 = min(regs[a], self._class_balance(bal, j))
-                bal[j] -= pay
+                pay: uint256 = min(regs[a], self._class_balance(j))
+                self._bal[j] -= pay
                 regs[a] -= pay
         elif op == I_PRORATA:
             x: uint256 = regs[a]
             total: uint256 = 0
             for q: uint256 in range(b, c, bound=MAX_LIST):
-                total += self._class_balance(bal, self._entry(q) & LOW16)
+                total += self._class_balance(self._entry(q) & LOW16)
             if x >= total:
                 for q: uint256 in range(b, c, bound=MAX_LIST):
                     j: uint256 = self._entry(q) & LOW16
-                    bal[j] -= self._class_balance(bal, j)
+                    self._bal[j] -= self._class_balance(j)
                 regs[a] = x - total
             else:
                 left: uint256 = x
@@ -317,93 +326,63 @@ def _run_group(
                     if bal_left == 0:
                         break
                     j: uint256 = self._entry(q) & LOW16
-                    bj: uint256 = self._class_balance(bal, j)
+                    bj: uint256 = self._class_balance(j)
                     share: uint256 = left * bj // bal_left
                     bal_left -= bj
-                    bal[j] -= share
+                    self._bal[j] -= share
                     left -= share
                 regs[a] = left
-    return bal, regs[r_in]
-
-
-@internal
-@view
-def _split(regs_: uint256[MAX_REGS], a: uint256, lo: uint256, hi: uint256) -> uint256[MAX_REGS]:
-    """
-    @dev I_SPLIT: floored shares by weight, the last sub-rule takes the remainder
-         (exact: the shares sum to the amount).
-    """
-    regs: uint256[MAX_REGS] = regs_
-    x: uint256 = regs[a]
-    used: uint256 = 0
-    for q: uint256 in range(lo, hi - 1, bound=MAX_LIST):
-        e: uint256 = self._entry(q)
-        y: uint256 = x * (e >> 16) // WAD
-        regs[e & LOW16] += y
-        used += y
-    regs[self._entry(hi - 1) & LOW16] += x - used
-    regs[a] = 0
-    return regs
+    return regs[r_in]
 
 # ---------------------------------------------------------------- THE DEAL'S PROGRAM
 
 @internal
-@view
-def _pay_item(
-    bal_: uint256[MAX_CLASSES], item: uint256, amount: uint256, latches: uint256
-) -> uint256[MAX_CLASSES]:
+def _pay_item(item: uint256, amount: uint256, latches: uint256):
     """
     @dev `_pay_item`: `amount` (at most the item's balance) to a class, or to a
          group by its mode (members in order; by balance, remaining method; its own
          rules, which must use all of it).
     """
-    bal: uint256[MAX_CLASSES] = bal_
     if item < N:
-        bal[item] -= amount
-        return bal
+        self._bal[item] -= amount
+        return
     w: uint256 = P.groups[item - N]
     start: uint256 = w & LOW16
     end: uint256 = (w >> 16) & LOW16
     mode: uint256 = (w >> 32) & LOW16
     if mode == MODE_RULES:
-        left: uint256 = 0
-        bal, left = self._run_group(bal, (w >> 48) & LOW16, (w >> 64) & LOW16, (w >> 80) & LOW16, amount, latches)
+        left: uint256 = self._run_group((w >> 48) & LOW16, (w >> 64) & LOW16, (w >> 80) & LOW16, amount, latches)
         assert left == 0  # dev: a group's rules left part of its payment
-        return bal
+        return
     rest: uint256 = amount
     if mode == MODE_SEQ:
         for q: uint256 in range(start, end, bound=MAX_MEMBERS):
             if rest == 0:
                 break
             j: uint256 = self._member(q)
-            pay: uint256 = min(rest, bal[j])
-            bal[j] -= pay
+            pay: uint256 = min(rest, self._bal[j])
+            self._bal[j] -= pay
             rest -= pay
-        return bal
+        return
     bal_left: uint256 = 0
     for q: uint256 in range(start, end, bound=MAX_MEMBERS):
-        bal_left += bal[self._member(q)]
+        bal_left += self._bal[self._member(q)]
     for q: uint256 in range(start, end, bound=MAX_MEMBERS):
         if bal_left == 0:
             break
         j: uint256 = self._member(q)
-        bj: uint256 = bal[j]
+        bj: uint256 = self._bal[j]
         share: uint256 = rest * bj // bal_left
         bal_left -= bj
-        bal[j] -= share
+        self._bal[j] -= share
         rest -= share
-    return bal
 
 
 @internal
-@view
-def _run(
-    bal_: uint256[MAX_CLASSES], start: uint256, end: uint256, amount: uint256, latches: uint256, period: uint256
-) -> (uint256[MAX_CLASSES], uint256):
+def _run(start: uint256, end: uint256, amount: uint256, latches: uint256, period: uint256) -> uint256:
     """
-    @dev `_run_program` on register 0: returns the balances and the unused amount.
+    @dev `_run_program` on register 0: returns the unused amount.
     """
-    bal: uint256[MAX_CLASSES] = bal_
     regs: uint256[MAX_REGS] = empty(uint256[MAX_REGS])
     regs[0] = amount
     pc: uint256 = start
@@ -423,33 +402,42 @@ def _run(
             regs[b] += regs[a]
             regs[a] = 0
         elif op == I_SPLIT:
-            regs = self._split(regs, a, b, c)
+            # floored shares by weight, the last sub-rule takes the remainder (exact)
+            x: uint256 = regs[a]
+            used: uint256 = 0
+            for q: uint256 in range(b, c - 1, bound=MAX_LIST):
+                e: uint256 = self._entry(q)
+                y: uint256 = x * (e >> 16) // WAD
+                regs[e & LOW16] += y
+                used += y
+            regs[self._entry(c - 1) & LOW16] += x - used
+            regs[a] = 0
         elif op == I_PLANNED:
             if period <= (P.groups[b] >> 96) & LOW16:
                 continue  # the schedule is deferred: caught up later
-            excess: uint256 = self._group_balance(bal, b)
+            excess: uint256 = self._group_balance(b)
             target: uint256 = self.planned[b][period]
             if excess > target and regs[a] > 0:
                 pay: uint256 = min(regs[a], excess - target)
-                bal = self._pay_item(bal, N + b, pay, latches)
+                self._pay_item(N + b, pay, latches)
                 regs[a] -= pay
         elif op == I_SEQ:
             for q: uint256 in range(b, c, bound=MAX_LIST):
                 if regs[a] == 0:
                     break
                 item: uint256 = self._entry(q) & LOW16
-                pay: uint256 = min(regs[a], self._item_balance(bal, item))
-                bal = self._pay_item(bal, item, pay, latches)
+                pay: uint256 = min(regs[a], self._item_balance(item))
+                self._pay_item(item, pay, latches)
                 regs[a] -= pay
         elif op == I_PRORATA:
             x: uint256 = regs[a]
             total: uint256 = 0
             for q: uint256 in range(b, c, bound=MAX_LIST):
-                total += self._item_balance(bal, self._entry(q) & LOW16)
+                total += self._item_balance(self._entry(q) & LOW16)
             if x >= total:
                 for q: uint256 in range(b, c, bound=MAX_LIST):
                     item: uint256 = self._entry(q) & LOW16
-                    bal = self._pay_item(bal, item, self._item_balance(bal, item), latches)
+                    self._pay_item(item, self._item_balance(item), latches)
                 regs[a] = x - total
             else:
                 left: uint256 = x
@@ -458,18 +446,17 @@ def _run(
                     if bal_left == 0:
                         break
                     item: uint256 = self._entry(q) & LOW16
-                    bi: uint256 = self._item_balance(bal, item)
+                    bi: uint256 = self._item_balance(item)
                     share: uint256 = left * bi // bal_left
                     bal_left -= bi
-                    bal = self._pay_item(bal, item, share, latches)
+                    self._pay_item(item, share, latches)
                     left -= share
                 regs[a] = left
-    return bal, regs[0]
+    return regs[0]
 
 # ---------------------------------------------------------------- ENTRY POINT
 
 @external
-@view
 def run(
     balances: DynArray[uint256, MAX_CLASSES],
     latches: uint256,
@@ -481,6 +468,9 @@ def run(
     """
     @notice Pay `amount` by the program's instructions `start..end` (the principal
             rules, or one Z class's accrual rules) on register 0.
+    @dev Changes no state: the balances being paid live in transient storage for
+         the call (set from `balances` first, so an earlier call in the same
+         transaction leaves nothing behind). Anyone may call it.
     @param balances The classes' balances (one per class, in the deal's order).
     @param latches Bit k set: trigger k is latched this period.
     @param period The period being paid (1, 2, ...).
@@ -492,12 +482,10 @@ def run(
     assert self.sealed  # dev: not sealed
     assert len(balances) == N  # dev: class count
     assert start <= end and end <= P.n_instr  # dev: bad range
-    bal: uint256[MAX_CLASSES] = empty(uint256[MAX_CLASSES])
     for i: uint256 in range(N, bound=MAX_CLASSES):
-        bal[i] = balances[i]
-    left: uint256 = 0
-    bal, left = self._run(bal, start, end, amount, latches, period)
+        self._bal[i] = balances[i]
+    left: uint256 = self._run(start, end, amount, latches, period)
     paid: DynArray[uint256, MAX_CLASSES] = []
     for i: uint256 in range(N, bound=MAX_CLASSES):
-        paid.append(balances[i] - bal[i])
+        paid.append(balances[i] - self._bal[i])
     return paid, left
