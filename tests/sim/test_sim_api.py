@@ -27,6 +27,7 @@ PUBLIC = [
     "PoolPeriod",
     "ReconCheck",
     "RecordSource",
+    "ServicingTerms",
     "SimulatedRecords",
     "SimulationResult",
     "dev_chain_keys",

@@ -34,6 +34,7 @@ __all__ = [
     "exact_waterfall_deployer",
     "read_state",
     "report_struct",
+    "tranche_words",
 ]
 
 #: Longest PAC schedule the contract stores.
@@ -71,6 +72,36 @@ def exact_waterfall_deployer() -> Any:
     return deployer("ExactWaterfall")
 
 
+#: Bit positions of ``ExactParams.tranche_word`` (the contract's ``TW_*``): 32 bits
+#: each, the accretion mask in the top 64.
+TW_FIELDS: tuple[tuple[str, int], ...] = (
+    ("coupon_kind", 0),
+    ("priority", 32),
+    ("rank_start", 64),
+    ("rank_end", 96),
+    ("flags", 128),
+    ("io_ref", 160),
+    ("accretion_mask", 192),
+)
+_TW_FIELD_MAX = 2**32 - 1
+
+
+def tranche_words(deal: ExactDeal) -> tuple[int, ...]:
+    """Each tranche's packed small fields (``ExactParams.tranche_word``, see
+    :data:`TW_FIELDS`): ``sum(field << shift)``."""
+    words = []
+    for i in range(deal.n_tranches):
+        word = 0
+        for name, shift in TW_FIELDS:
+            value = getattr(deal, name)[i]
+            limit = 2**64 - 1 if name == "accretion_mask" else _TW_FIELD_MAX
+            if not 0 <= value <= limit:
+                raise ChainError(f"exact waterfall: class {i} field {name!r} value {value}: does not fit its bits")
+            word |= value << shift
+        words.append(word)
+    return tuple(words)
+
+
 def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`.
 
@@ -84,21 +115,15 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     return (
         deal.n_tranches,
         _pad(deal.face, t, "face"),
-        _pad(deal.coupon_kind, t, "coupon_kind"),
         _pad(deal.rate, t, "rate"),
         _pad(deal.margin, t, "margin"),
         _pad(deal.cap, t, "cap"),
         _pad(deal.floor, t, "floor"),
-        _pad(deal.priority, t, "priority"),
-        _pad(deal.rank_start, t, "rank_start"),
-        _pad(deal.rank_end, t, "rank_end"),
+        _pad(tranche_words(deal), t, "tranche_word"),
         _pad(deal.rule, t, "rule"),
         _pad(deal.group_start, t, "group_start"),
         _pad(deal.group_end, t, "group_end"),
         _pad(deal.lockout, t, "lockout"),
-        _pad(deal.flags, t, "flags"),
-        _pad(deal.io_ref, t, "io_ref"),
-        _pad(deal.accretion_mask, t, "accretion_mask"),
         deal.n_fees,
         _pad(deal.fee_rate, MAX_FEES, "fee_rate"),
         _pad(deal.fee_fixed, MAX_FEES, "fee_fixed"),

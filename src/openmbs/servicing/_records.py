@@ -41,6 +41,9 @@ RECORD_SCHEMA: pa.Schema = pa.schema(
         ],
         pa.field("default_flag", pa.bool_(), nullable=False),
         pa.field("liquidation_flag", pa.bool_(), nullable=False),
+        pa.field("advance_reimbursed", pa.int64(), nullable=False),
+        pa.field("prepayment_penalty", pa.int64(), nullable=False),
+        pa.field("late_fee", pa.int64(), nullable=False),
     ]
 )  # fmt: skip
 
@@ -238,6 +241,9 @@ def records_for_period(
             "balance_end": b1,
             "default_flag": default_flag,
             "liquidation_flag": credit,
+            "advance_reimbursed": zeros,
+            "prepayment_penalty": zeros,
+            "late_fee": zeros,
         },
         schema=RECORD_SCHEMA,
     )

@@ -74,6 +74,19 @@ F_IO: constant(uint256) = 1
 F_PO: constant(uint256) = 2
 F_Z: constant(uint256) = 4
 NOTIONAL_POOL: constant(uint256) = 255
+# @dev `ExactParams.tranche_word[i]` packs tranche i's small fields, each read inline
+# as `(word >> TW_<FIELD>) & TW_MASK` (the accretion mask, in the top bits, without
+# the mask): coupon kind, priority rank, first index and one past the last index of
+# its rank, tranche flags (F_*), IO reference, accretion mask (one bit per tranche:
+# up to 64 tranches). `openmbs.chain._exact_waterfall.exact_params` packs them.
+TW_MASK: constant(uint256) = 2**32 - 1
+TW_COUPON: constant(uint256) = 0
+TW_PRIORITY: constant(uint256) = 32
+TW_RANK_START: constant(uint256) = 64
+TW_RANK_END: constant(uint256) = 96
+TW_FLAGS: constant(uint256) = 128
+TW_IO_REF: constant(uint256) = 160
+TW_ACCRETION: constant(uint256) = 192
 
 T_OC: constant(uint256) = 1
 T_IC: constant(uint256) = 2
@@ -114,21 +127,16 @@ OP_RESIDUAL: constant(uint256) = 10
 struct ExactParams:
     n_tranches: uint256
     face: uint256[MAX_TRANCHES]
-    coupon_kind: uint256[MAX_TRANCHES]
     rate: uint256[MAX_TRANCHES]
     margin: int256[MAX_TRANCHES]
     cap: uint256[MAX_TRANCHES]
     floor: uint256[MAX_TRANCHES]
-    priority: uint256[MAX_TRANCHES]
-    rank_start: uint256[MAX_TRANCHES]
-    rank_end: uint256[MAX_TRANCHES]
+    # @dev coupon kind, priority, rank bounds, flags, IO reference, accretion mask (TW_*)
+    tranche_word: uint256[MAX_TRANCHES]
     rule: uint256[MAX_TRANCHES]
     group_start: uint256[MAX_TRANCHES]
     group_end: uint256[MAX_TRANCHES]
     lockout: uint256[MAX_TRANCHES]
-    flags: uint256[MAX_TRANCHES]
-    io_ref: uint256[MAX_TRANCHES]
-    accretion_mask: uint256[MAX_TRANCHES]
     n_fees: uint256
     fee_rate: uint256[MAX_FEES]
     fee_fixed: uint256[MAX_FEES]
@@ -354,18 +362,22 @@ def __init__(p: ExactParams, deal_: address):
     bears: uint256 = 0
     io: uint256 = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
+        tw: uint256 = p.tranche_word[i]
+        rank_end: uint256 = (tw >> TW_RANK_END) & TW_MASK
+        flags: uint256 = (tw >> TW_FLAGS) & TW_MASK
+        io_ref: uint256 = (tw >> TW_IO_REF) & TW_MASK
         assert p.face[i] <= LOW128  # dev: face too large
-        assert p.coupon_kind[i] <= CPN_FIXED_CAPPED  # dev: unknown coupon kind
+        assert (tw >> TW_COUPON) & TW_MASK <= CPN_FIXED_CAPPED  # dev: unknown coupon kind
         assert p.rule[i] <= PR_SUPPORT  # dev: unknown principal rule
-        assert p.rank_start[i] <= i and i < p.rank_end[i] and p.rank_end[i] <= n  # dev: bad rank
+        assert (tw >> TW_RANK_START) & TW_MASK <= i and i < rank_end and rank_end <= n  # dev: bad rank
         assert p.group_start[i] <= i and i < p.group_end[i] and p.group_end[i] <= n  # dev: bad group
-        assert p.flags[i] < 8  # dev: unknown tranche flag
-        if p.flags[i] & F_IO != 0:
-            assert p.io_ref[i] == NOTIONAL_POOL or p.io_ref[i] < n  # dev: bad IO reference
+        assert flags < 8  # dev: unknown tranche flag
+        if flags & F_IO != 0:
+            assert io_ref == NOTIONAL_POOL or io_ref < n  # dev: bad IO reference
             io |= 1 << i
         elif p.rule[i] != PR_NONE:
             bears |= 1 << i
-        assert p.accretion_mask[i] < 2**n  # dev: bad accretion mask
+        assert tw >> TW_ACCRETION < 1 << n  # dev: bad accretion mask
         self._bal_cum[i] = p.face[i] << HIGH_HALF
         self._short_wd[i] = MARKER
         self._cum2[i] = MARKER
@@ -443,7 +455,7 @@ def _fees_now(pool_beg: uint256) -> uint256:
 @internal
 @view
 def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
-    kind: uint256 = PARAMS.coupon_kind[i]
+    kind: uint256 = (PARAMS.tranche_word[i] >> TW_COUPON) & TW_MASK
     if kind == CPN_FIXED:
         return PARAMS.rate[i]
     if kind == CPN_FLOAT:
@@ -583,9 +595,10 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
 @internal
 @view
 def _z_accreting(z: uint256, bal: uint256[MAX_TRANCHES]) -> bool:
-    if PARAMS.flags[z] & F_Z == 0:
+    tw: uint256 = PARAMS.tranche_word[z]
+    if (tw >> TW_FLAGS) & F_Z == 0:
         return False
-    mask: uint256 = PARAMS.accretion_mask[z]
+    mask: uint256 = tw >> TW_ACCRETION
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (mask >> i) & 1 == 1 and bal[i] > 0:
             return True
@@ -622,10 +635,10 @@ def _test_triggers(
         thr: uint256 = PARAMS.trig_threshold[k]
         fail: bool = False
         if test == T_OC or test == T_IC:
-            ref_rank: uint256 = PARAMS.priority[PARAMS.trig_ref[k]]
+            ref_rank: uint256 = (PARAMS.tranche_word[PARAMS.trig_ref[k]] >> TW_PRIORITY) & TW_MASK
             den: uint256 = 0
             for i: uint256 in range(n, bound=MAX_TRANCHES):
-                if PARAMS.priority[i] > ref_rank:
+                if (PARAMS.tranche_word[i] >> TW_PRIORITY) & TW_MASK > ref_rank:
                     continue
                 if test == T_OC and (bears >> i) & 1 == 1:
                     den += beg[i]
@@ -703,9 +716,10 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
     it: Interest = it_
     n: uint256 = N_TRANCHES
     for r: uint256 in range(n, bound=MAX_TRANCHES):
-        if PARAMS.rank_start[r] != r:
+        tw: uint256 = PARAMS.tranche_word[r]
+        if (tw >> TW_RANK_START) & TW_MASK != r:
             continue
-        end: uint256 = PARAMS.rank_end[r]
+        end: uint256 = (tw >> TW_RANK_END) & TW_MASK
         total: uint256 = 0
         for i: uint256 in range(r, end, bound=MAX_TRANCHES):
             rate: uint256 = self._coupon_rate(i, index_rate, netwac)
@@ -743,7 +757,7 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
                 it.paid[i] = 0
                 pay.bal[i] += amount
                 it.accreted[i] += amount
-                mask: uint256 = PARAMS.accretion_mask[i]
+                mask: uint256 = PARAMS.tranche_word[i] >> TW_ACCRETION
                 for j: uint256 in range(n, bound=MAX_TRANCHES):
                     if amount == 0:
                         break
@@ -843,9 +857,10 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
         if left == 0:
             break
         r: uint256 = n - 1 - k
-        if PARAMS.rank_end[r] - 1 != r:
+        tw: uint256 = PARAMS.tranche_word[r]
+        if ((tw >> TW_RANK_END) & TW_MASK) - 1 != r:
             continue
-        start: uint256 = PARAMS.rank_start[r]
+        start: uint256 = (tw >> TW_RANK_START) & TW_MASK
         total: uint256 = 0
         for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
             if (bears >> j) & 1 == 1:
@@ -1043,7 +1058,7 @@ def _apply(rem: ExactRemittance) -> Work:
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
             if (io >> i) & 1 == 1:
-                ref: uint256 = PARAMS.io_ref[i]
+                ref: uint256 = (PARAMS.tranche_word[i] >> TW_IO_REF) & TW_MASK
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
                 else:
