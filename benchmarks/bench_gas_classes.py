@@ -27,6 +27,13 @@ Columns:
 
 The agency REMIC example (``examples/deals/language/agency_remic.toml``) is the last
 row.
+
+A second table runs the whole period on chain: ``ExactWaterfall.apply`` (the
+waterfall's part of a remittance: every step, its storage, and for a rules deal the
+call to its ``RuleProgram`` for the principal rules and the Z accrual) for rules deals
+of 2 to 8 classes (the waterfall's bound), against the same classes in the fixed
+sequential order deployed in the same run (the baseline). Period 2 of a performing
+pool (every storage slot already written in period 1), execution gas as above.
 """
 
 from __future__ import annotations
@@ -38,10 +45,36 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
+import boa
+
+from openmbs.chain._exact_waterfall import deploy_exact_waterfall, report_struct
 from openmbs.chain._rule_program import deploy_rule_program
-from openmbs.structuring import ExactDeal, compile_exact, example_deal, parse_deal
+from openmbs.structuring import (
+    MAX_TRANCHES,
+    ExactDeal,
+    ExactRemittance,
+    compile_exact,
+    example_deal,
+    parse_deal,
+)
 
 SIZES = (4, 8, 15, 16, 32, 64)
+
+
+def _spec(n: int, tranches: list[dict[str, Any]], **top: Any) -> ExactDeal:
+    return compile_exact(parse_deal({
+        "name": f"bench{n}", "closing_date": datetime.date(2026, 1, 29),
+        "first_payment_date": datetime.date(2026, 2, 25),
+        "asset": {"symbol": "USDC", "decimals": 6},
+        "pool": {"balance": sum(t["balance"] for t in tranches)},
+        "tranches": tranches, **top,
+    }))
+
+
+def sequential_deal(n: int) -> ExactDeal:
+    """``n`` classes of the benchmark's faces in the fixed sequential order (baseline)."""
+    return _spec(n, [{"name": f"C{i}", "balance": 1_000_000.0 + 10_000.0 * i, "rate": 0.05, "priority": i + 1}
+                     for i in range(n)])
 
 
 def rules_deal(n: int) -> ExactDeal:
@@ -71,14 +104,7 @@ def rules_deal(n: int) -> ExactDeal:
     rules.append({"pay": "sequential", "classes": items})
     accrual = [{"z": z, "rules": [{"pay": "planned", "target": groups[-1]["name"]},
                                   {"pay": "sequential", "classes": [z]}]}]
-    spec = parse_deal({
-        "name": f"bench{n}", "closing_date": datetime.date(2026, 1, 29),
-        "first_payment_date": datetime.date(2026, 2, 25),
-        "asset": {"symbol": "USDC", "decimals": 6},
-        "pool": {"balance": sum(t["balance"] for t in tranches)},
-        "tranches": tranches, "groups": groups, "principal_rules": rules, "accrual_rules": accrual,
-    })
-    return compile_exact(spec)
+    return _spec(n, tranches, groups=groups, principal_rules=rules, accrual_rules=accrual)
 
 
 def measure(deal: ExactDeal) -> dict[str, int]:
@@ -99,6 +125,21 @@ def measure(deal: ExactDeal) -> dict[str, int]:
     }
 
 
+def apply_gas(deal: ExactDeal) -> int:
+    """Execution gas of ``ExactWaterfall.apply`` in period 2 of a performing pool."""
+    me = boa.env.eoa
+    contract = deploy_exact_waterfall(deal, me)
+    pool = deal.pool_original
+    gas = 0
+    for period in (1, 2):
+        sched, pre = pool // 300, pool * 15 // 1000
+        rem = ExactRemittance(period, pool * 55 // 1000 // 12, sched, pre, 0, 0, pool, pool - sched - pre)
+        contract.apply(report_struct(rem), sender=me)
+        gas = int(contract._computation.get_gas_used())
+        pool -= sched + pre
+    return gas
+
+
 def main() -> None:
     rows: list[tuple[str, int, dict[str, int]]] = [(f"{n} classes", n, measure(rules_deal(n))) for n in SIZES]
     agency = compile_exact(example_deal("agency_remic"))
@@ -115,6 +156,14 @@ def main() -> None:
               f"{m['accrual']:>9,}{m['payoff'] / n:>11,.0f}{marginal:>10}")
         if name != "agency_remic":
             prev = (n, m["payoff"])
+    print()
+    head = f"{'classes':>8}{'fixed order':>13}{'rules':>9}{'rules - fixed':>15}{'rules / class':>15}"
+    print("ExactWaterfall.apply, period 2 (execution gas)")
+    print(head)
+    print("-" * len(head))
+    for n in range(2, MAX_TRANCHES + 1):
+        fixed, rules = apply_gas(sequential_deal(n)), apply_gas(rules_deal(n))
+        print(f"{n:>8}{fixed:>13,}{rules:>9,}{rules - fixed:>15,}{rules / n:>15,.0f}")
 
 
 if __name__ == "__main__":

@@ -48,7 +48,8 @@ def _rule(rng: random.Random, items: list[str], planned: list[str], depth: int) 
 
 
 def random_rules_deal(seed: int, *, max_classes: int = 24) -> DealSpec:
-    """A random valid deal in the deal language (redrawn until the spec accepts it)."""
+    """A random valid deal in the deal language (redrawn until the spec accepts it),
+    with at most ``max_classes`` classes, IO strips included."""
     rng = random.Random(seed)
     for _attempt in range(50):
         try:
@@ -59,7 +60,8 @@ def random_rules_deal(seed: int, *, max_classes: int = 24) -> DealSpec:
 
 
 def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
-    n = rng.randint(2, max_classes)
+    n_io = rng.randint(0, min(2, max_classes - 2))
+    n = rng.randint(2, max_classes - n_io)
     names = [f"C{i}" for i in range(n)]
     faces = {name: float(rng.randint(1, 50) * 10_000) for name in names}
     tranches: list[dict[str, Any]] = []
@@ -67,7 +69,7 @@ def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
         tranches.append({"name": name, "balance": faces[name], "rate": rng.choice([0.0, 0.04, 0.06]),
                          "priority": rng.randint(1, 3)})
     # IO strips between the classes (they bear no principal: never a rule's item)
-    for k in range(rng.randint(0, 2)):
+    for k in range(n_io):
         tranches.insert(rng.randint(0, len(tranches)), {
             "name": f"IO{k}", "notional": rng.choice(["pool", *names]), "rate": 0.01, "priority": 1,
             "principal": "none"})
@@ -82,7 +84,7 @@ def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
         step = rng.uniform(0.02, 0.3)
         schedule = [round(max(face * (1.0 - step * (k + 1)), 0.0), 2) for k in range(rng.randint(1, 30))]
         group: dict[str, Any] = {"name": f"G{g}", "classes": members,
-                                 "pay": rng.choice(["sequential", "pro_rata", "rules"]),
+                                 "pay": rng.choice(["sequential", "pro_rata", "rules", "rules"]),
                                  "planned_balance": schedule, "deferral": rng.choice([0, 0, rng.randint(1, 6)])}
         if group["pay"] == "rules":
             own = [_rule(rng, members, [], 1) for _ in range(rng.randint(1, 3))]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from openmbs.chain._contracts import deployer
+from openmbs.chain._contracts import abi_deployer, deployer
 from openmbs.errors import ChainError
 from openmbs.structuring import (
     MAX_FEES,
@@ -28,6 +28,7 @@ from openmbs.structuring import (
 __all__ = [
     "MAX_PAC",
     "MAX_STEPS",
+    "ZERO_ADDRESS",
     "apply_onchain",
     "deploy_exact_waterfall",
     "exact_params",
@@ -36,6 +37,9 @@ __all__ = [
     "report_struct",
     "tranche_words",
 ]
+
+#: The waterfall's ``rules`` for a deal in the fixed order (no rule program).
+ZERO_ADDRESS = "0x" + "00" * 20
 
 #: Longest PAC schedule the contract stores.
 MAX_PAC = 360
@@ -146,8 +150,14 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     )
 
 
-def deploy_exact_waterfall(deal: ExactDeal, deal_address: str, *, sender: str | None = None) -> Any:
+def deploy_exact_waterfall(
+    deal: ExactDeal, deal_address: str, *, sender: str | None = None, from_artifact: bool = False
+) -> Any:
     """Deploy ``ExactWaterfall`` for ``deal``, load its PAC schedules and seal it.
+
+    A deal with rules (``deal.program``) first gets its ``RuleProgram``
+    (:func:`openmbs.chain._rule_program.deploy_rule_program`, sealed), whose address
+    the waterfall keeps (``rules()``); the fixed order gets the zero address.
 
     Parameters
     ----------
@@ -157,13 +167,23 @@ def deploy_exact_waterfall(deal: ExactDeal, deal_address: str, *, sender: str | 
         The only address allowed to call ``allocate`` / ``apply`` (the Deal contract).
     sender : str, optional
         Deployer (default ``boa.env.eoa``); it alone loads the PAC schedules and seals.
+    from_artifact : bool
+        Deploy from the cached compiled artefacts (``abi_deployer``) instead of
+        titanoboa's compiler front end (the same code).
 
     Returns
     -------
     The titanoboa contract.
     """
+    from openmbs.chain._rule_program import deploy_rule_program
+
     kw: dict[str, Any] = {} if sender is None else {"sender": sender}
-    contract = exact_waterfall_deployer().deploy(exact_params(deal), deal_address, **kw)
+    params = exact_params(deal)
+    rules = ZERO_ADDRESS
+    if deal.program:
+        rules = str(deploy_rule_program(deal, sender=sender, from_artifact=from_artifact).address)
+    dep = abi_deployer("ExactWaterfall") if from_artifact else exact_waterfall_deployer()
+    contract = dep.deploy(params, deal_address, rules, **kw)
     for i, schedule in enumerate(deal.pac_schedule):
         if schedule:
             if len(schedule) > MAX_PAC:

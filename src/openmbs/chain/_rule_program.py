@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from openmbs.chain._contracts import deployer
+from openmbs.chain._contracts import abi_deployer, deployer
 from openmbs.errors import ChainError
 from openmbs.structuring import F_IO, WAD, ExactDeal
 
@@ -102,6 +102,9 @@ def rule_params(deal: ExactDeal) -> tuple[Any, ...]:
         for j, v in enumerate(fields):
             word |= _bound(v, _FIELD, f"group {g} field {j}") << (16 * j)
         groups.append(word)
+    ranges = [*(deal.accrual_prog or ((0, 0),) * n), deal.principal_prog]
+    packed_ranges = [_bound(a, _FIELD, "a program range") | _bound(b, _FIELD, "a program range") << 16
+                     for a, b in ranges]
     return (
         n,
         bears,
@@ -114,10 +117,11 @@ def rule_params(deal: ExactDeal) -> tuple[Any, ...]:
         groups + [0] * (MAX_GROUPS - len(groups)),
         len(deal.grp_members),
         _words(list(deal.grp_members), 16, 16, MAX_MEMBERS // 16),
+        _words(packed_ranges, 8, 32, RULE_MAX_CLASSES // 8 + 1),
     )
 
 
-def deploy_rule_program(deal: ExactDeal, *, sender: str | None = None) -> Any:
+def deploy_rule_program(deal: ExactDeal, *, sender: str | None = None, from_artifact: bool = False) -> Any:
     """Deploy ``RuleProgram`` for ``deal``, load its groups' planned balances, seal it.
 
     Parameters
@@ -126,13 +130,16 @@ def deploy_rule_program(deal: ExactDeal, *, sender: str | None = None) -> Any:
         A compiled deal with rules (:func:`openmbs.structuring.compile_exact`).
     sender : str, optional
         Deployer (default ``boa.env.eoa``); it alone loads the schedules and seals.
+    from_artifact : bool
+        Deploy from the cached compiled artefact (``abi_deployer``).
 
     Returns
     -------
     The titanoboa contract.
     """
     kw: dict[str, Any] = {} if sender is None else {"sender": sender}
-    contract = rule_program_deployer().deploy(rule_params(deal), **kw)
+    dep = abi_deployer("RuleProgram") if from_artifact else rule_program_deployer()
+    contract = dep.deploy(rule_params(deal), **kw)
     for g, schedule in enumerate(deal.grp_schedule):
         if schedule:
             if len(schedule) > MAX_PLANNED:

@@ -121,6 +121,15 @@ OP_TRIGGER_XS: constant(uint256) = 8
 OP_RESERVE_TOPUP: constant(uint256) = 9
 OP_RESIDUAL: constant(uint256) = 10
 
+# ---------------------------------------------------------------- INTERFACES
+
+# @dev The deal's rule program (`RuleProgram.vy`): its principal rules and its Z
+# classes' accrual rules, run on the balances it is given (it changes no state).
+interface RuleProgram:
+    def pay(balances: uint256[MAX_TRANCHES], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[MAX_TRANCHES], uint256): nonpayable
+    def sealed() -> bool: view
+    def n_classes() -> uint256: view
+
 # ---------------------------------------------------------------- STRUCTS
 
 # @dev `ExactDeal` of `_exact.py` (PAC schedules apart), arrays padded with zeros.
@@ -210,6 +219,8 @@ struct Pay:
     bal: uint256[MAX_TRANCHES]
     paid: uint256[MAX_TRANCHES]
     left: uint256
+    # bit k: trigger k latched this period (a rule program's conditions)
+    latches: uint256
 
 
 # @dev Trigger latches, this period's failing tests and the effects of the latched ones.
@@ -296,6 +307,9 @@ PARAMS: immutable(ExactParams)
 deployer: public(immutable(address))
 # @dev The Deal contract: the only caller of `allocate` and `apply`.
 deal: public(immutable(address))
+# @dev The deal's rule program (`RuleProgram.vy`), or the zero address for the fixed
+# order of payments.
+rules: public(immutable(address))
 # @dev Number of tranches (1 to MAX_TRANCHES); rows past it are zero.
 N_TRANCHES: immutable(uint256)
 # @dev Number of fees (0 to MAX_FEES).
@@ -343,11 +357,13 @@ _loss_dust: uint256
 # ---------------------------------------------------------------- SET-UP
 
 @deploy
-def __init__(p: ExactParams, deal_: address):
+def __init__(p: ExactParams, deal_: address, rules_: address):
     """
     @notice Create the waterfall of one deal.
     @param p The flat integer parameters of `compile_exact` (PAC schedules apart).
     @param deal_ The only address allowed to call `allocate` and `apply`.
+    @param rules_ The deal's rule program (`RuleProgram`, sealed before this
+           contract's `seal`), or the zero address for the fixed order.
     """
     assert deal_ != empty(address)  # dev: zero deal
     n: uint256 = p.n_tranches
@@ -394,6 +410,7 @@ def __init__(p: ExactParams, deal_: address):
     IO_STRIPS = io
     deployer = msg.sender
     deal = deal_
+    rules = rules_
     self._state = p.reserve_initial << HIGH_HALF
     self._loss_dust = MARKER
     for k: uint256 in range(p.n_fees, bound=MAX_FEES):
@@ -422,6 +439,10 @@ def seal():
     """
     assert msg.sender == deployer  # dev: only deployer
     assert self._state & SEALED == 0  # dev: sealed
+    if rules != empty(address):
+        # the program's schedules are final, and it pays this deal's classes
+        assert staticcall RuleProgram(rules).sealed()  # dev: rule program not sealed
+        assert staticcall RuleProgram(rules).n_classes() == N_TRANCHES  # dev: rule program of another deal
     self._state |= SEALED
 
 
@@ -537,15 +558,42 @@ def _pro_rata(pay_: Pay, period: uint256, start: uint256, end: uint256, amount: 
 
 
 @internal
-@view
+def _run_rules(pay_: Pay, period: uint256, amount: uint256, which: uint256) -> Pay:
+    """
+    @dev `_run_program` by the deal's rule program: the principal rules (`which` =
+         N_TRANCHES) or Z class `which`'s accrual rules; `pay.left` is the unused
+         part. What the program returns is checked: it pays no class beyond its
+         balance (underflow) and moves exactly `amount`.
+    """
+    pay: Pay = pay_
+    paid: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    left: uint256 = 0
+    paid, left = extcall RuleProgram(rules).pay(pay.bal, pay.latches, period, amount, which)
+    moved: uint256 = left
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        pay.bal[i] -= paid[i]
+        pay.paid[i] += paid[i]
+        moved += paid[i]
+    assert moved == amount  # dev: rule program moved other money
+    pay.left = left
+    return pay
+
+
+@internal
 def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) -> Pay:
     """
     @dev `_distribute`: pays `amount_` by the principal rules; `pay.left` is what
-         could not be placed.
+         could not be placed. A deal with rules pays by its program first
+         (`_run_rules`), then anything left by priority (the last loop).
     """
     pay: Pay = pay_
     amount: uint256 = amount_
     n: uint256 = N_TRANCHES
+    if rules != empty(address):
+        pay = self._run_rules(pay, period, amount, n)
+        amount = pay.left
+        # the fixed order's first two loops run for no class
+        n = 0
     pay.left = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
@@ -579,7 +627,7 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
         pay.paid[i] += x
         amount -= x
     bears: uint256 = PRINCIPAL_BEARERS
-    for i: uint256 in range(n, bound=MAX_TRANCHES):
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
         if (bears >> i) & 1 == 1:
@@ -701,8 +749,7 @@ def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES
 
 
 @internal
-@view
-def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256) -> (Cash, Pay, Interest):
+def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256, period: uint256) -> (Cash, Pay, Interest):
     """
     @dev `_step_interest`: by rank, senior first, the interest due (coupon on the
          beginning balance plus the carried shortfall, and interest on it if the deal
@@ -758,6 +805,12 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
                 pay.bal[i] += amount
                 it.accreted[i] += amount
                 mask: uint256 = PARAMS.tranche_word[i] >> TW_ACCRETION
+                if rules != empty(address):
+                    # the Z class's accrual rules (a rules deal's Z accretes only
+                    # while a class its rules name is outstanding: it has rules)
+                    pay = self._run_rules(pay, period, amount, i)
+                    amount = pay.left
+                    mask = 0
                 for j: uint256 in range(n, bound=MAX_TRANCHES):
                     if amount == 0:
                         break
@@ -794,7 +847,6 @@ def _step_writeup(bal_: uint256[MAX_TRANCHES], wd_: uint256[MAX_TRANCHES], write
 
 
 @internal
-@view
 def _step_principal(pay_: Pay, pfunds: uint256, period: uint256, sequential: bool) -> (Pay, uint256):
     """
     @dev `_step_principal`: principal funds by the principal rules (`_distribute`);
@@ -806,7 +858,6 @@ def _step_principal(pay_: Pay, pfunds: uint256, period: uint256, sequential: boo
 
 
 @internal
-@view
 def _step_xs_loss(pay_: Pay, ifunds: uint256, deficiency: uint256, period: uint256, sequential: bool) -> (Pay, uint256):
     """
     @dev `_step_xs_loss`: excess interest pays principal up to the deficiency (the
@@ -821,7 +872,6 @@ def _step_xs_loss(pay_: Pay, ifunds: uint256, deficiency: uint256, period: uint2
 
 
 @internal
-@view
 def _step_reserve_loss(pay_: Pay, reserve: uint256, rdraw: uint256, deficiency: uint256, period: uint256, sequential: bool) -> (Pay, uint256, uint256):
     """
     @dev `_step_reserve_loss`: if the reserve covers losses, it pays principal up to
@@ -885,7 +935,6 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
 
 
 @internal
-@view
 def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: uint256, period: uint256, effects: TriggerEffect) -> (Pay, uint256, uint256, uint256):
     """
     @dev `_step_trigger_xs`: under a latched TURBO trigger, excess interest pays
@@ -1019,6 +1068,7 @@ def _apply(rem: ExactRemittance) -> Work:
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         if w.trig.latch[k] == 1:
             held = True
+            w.pay.latches |= 1 << k
 
     # ---- the steps, in the deal's order (each at most once). A step is skipped only
     # when its Python function provably changes nothing: no subsequent recoveries (write-
@@ -1029,7 +1079,7 @@ def _apply(rem: ExactRemittance) -> Work:
         if op == OP_FEES:
             w.cash.ifunds, w.fee_paid, w.fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, w.fee_short)
         elif op == OP_INTEREST:
-            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it, w.beg, w.index_rate, w.netwac)
+            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it, w.beg, w.index_rate, w.netwac, w.period)
         elif op == OP_WRITEUP:
             if rem.subsequent_recoveries != 0:
                 w.pay.bal, w.wd, w.writeup = self._step_writeup(w.pay.bal, w.wd, w.writeup, rem.subsequent_recoveries)

@@ -38,8 +38,11 @@ MAX_LIST: constant(uint256) = 256
 MAX_REGS: constant(uint256) = 64
 MAX_TRIGGERS: constant(uint256) = 4
 MAX_PLANNED: constant(uint256) = 600
+# @dev `ExactWaterfall`'s MAX_TRANCHES: the rows of `pay` (pinned by a test).
+WATERFALL_TRANCHES: constant(uint256) = 8
 WAD: constant(uint256) = 10**18
 LOW16: constant(uint256) = 2**16 - 1
+LOW32: constant(uint256) = 2**32 - 1
 LOW64: constant(uint256) = 2**64 - 1
 LOW112: constant(uint256) = 2**112 - 1
 LOW128: constant(uint256) = 2**128 - 1
@@ -66,7 +69,9 @@ MODE_RULES: constant(uint256) = 2
 # `groups[g]`: start | end << 16 | mode << 32 | p0 << 48 | p1 << 64 | r_in << 80 |
 # deferral << 96 (16 bits each; members `start..end`, its own rules `p0..p1` on
 # input register `r_in`, no planned payment while `period <= deferral`); member q
-# is the 16 bits at `members[q // 16] >> 16 * (q % 16)`.
+# is the 16 bits at `members[q // 16] >> 16 * (q % 16)`. Program range k (the 32 bits
+# at `ranges[k // 8] >> 32 * (k % 8)`: start | end << 16) is class k's accrual rules
+# for a Z class k (empty for any other class), and the principal rules for k = N.
 struct RuleParams:
     n_classes: uint256
     bears: uint256
@@ -79,6 +84,7 @@ struct RuleParams:
     groups: uint256[MAX_GROUPS]
     n_members: uint256
     members: uint256[MAX_MEMBERS // 16]
+    ranges: uint256[MAX_CLASSES // 8 + 1]
 
 # ---------------------------------------------------------------- PARAMETERS
 
@@ -180,6 +186,9 @@ def __init__(p: RuleParams):
             assert a < MAX_TRIGGERS and c <= 1  # dev: bad operands
         else:
             raise "unknown instruction"  # dev: unknown instruction
+    for k: uint256 in range(n + 1, bound=MAX_CLASSES + 1):
+        r: uint256 = (p.ranges[k // 8] >> 32 * (k % 8)) & LOW32
+        assert r & LOW16 <= r >> 16 and r >> 16 <= p.n_instr  # dev: bad program range
     P = p
     N = n
     BEARS = p.bears
@@ -454,7 +463,51 @@ def _run(start: uint256, end: uint256, amount: uint256, latches: uint256, period
                 regs[a] = left
     return regs[0]
 
-# ---------------------------------------------------------------- ENTRY POINT
+# ---------------------------------------------------------------- ENTRY POINTS
+
+@internal
+def _pay(
+    balances: DynArray[uint256, MAX_CLASSES], latches: uint256, period: uint256, amount: uint256, start: uint256, end: uint256
+) -> (DynArray[uint256, MAX_CLASSES], uint256):
+    assert len(balances) == N  # dev: class count
+    for i: uint256 in range(N, bound=MAX_CLASSES):
+        self._bal[i] = balances[i]
+    left: uint256 = self._run(start, end, amount, latches, period)
+    paid: DynArray[uint256, MAX_CLASSES] = []
+    for i: uint256 in range(N, bound=MAX_CLASSES):
+        paid.append(balances[i] - self._bal[i])
+    return paid, left
+
+
+@external
+def pay(
+    balances: uint256[WATERFALL_TRANCHES], latches: uint256, period: uint256, amount: uint256, which: uint256
+) -> (uint256[WATERFALL_TRANCHES], uint256):
+    """
+    @notice Pay `amount` by the deal's principal rules (`which` = the class count) or
+            by Z class `which`'s accrual rules: what `ExactWaterfall` calls, with its
+            fixed-size rows (rows past the class count are ignored and paid 0).
+    @dev Changes no state (see `run`). No `sealed` check here: the waterfall checks
+         at its own `seal` that its program is sealed, and a program cannot be
+         unsealed.
+    @param balances The classes' balances (in the deal's order).
+    @param latches Bit k set: trigger k is latched this period.
+    @param period The period being paid (1, 2, ...).
+    @param amount The cash to pay, in settlement base units.
+    @param which A Z class's index, or the class count for the principal rules.
+    @return The principal paid to each class, and the unused part of `amount`.
+    """
+    assert N <= WATERFALL_TRANCHES  # dev: class count
+    assert which <= N  # dev: bad program
+    r: uint256 = (P.ranges[which // 8] >> 32 * (which % 8)) & LOW32
+    for i: uint256 in range(N, bound=WATERFALL_TRANCHES):
+        self._bal[i] = balances[i]
+    left: uint256 = self._run(r & LOW16, r >> 16, amount, latches, period)
+    paid: uint256[WATERFALL_TRANCHES] = empty(uint256[WATERFALL_TRANCHES])
+    for i: uint256 in range(N, bound=WATERFALL_TRANCHES):
+        paid[i] = balances[i] - self._bal[i]
+    return paid, left
+
 
 @external
 def run(
@@ -466,8 +519,7 @@ def run(
     end: uint256,
 ) -> (DynArray[uint256, MAX_CLASSES], uint256):
     """
-    @notice Pay `amount` by the program's instructions `start..end` (the principal
-            rules, or one Z class's accrual rules) on register 0.
+    @notice Pay `amount` by the program's instructions `start..end` on register 0.
     @dev Changes no state: the balances being paid live in transient storage for
          the call (set from `balances` first, so an earlier call in the same
          transaction leaves nothing behind). Anyone may call it.
@@ -480,12 +532,14 @@ def run(
     @return The principal paid to each class, and the unused part of `amount`.
     """
     assert self.sealed  # dev: not sealed
-    assert len(balances) == N  # dev: class count
     assert start <= end and end <= P.n_instr  # dev: bad range
-    for i: uint256 in range(N, bound=MAX_CLASSES):
-        self._bal[i] = balances[i]
-    left: uint256 = self._run(start, end, amount, latches, period)
-    paid: DynArray[uint256, MAX_CLASSES] = []
-    for i: uint256 in range(N, bound=MAX_CLASSES):
-        paid.append(balances[i] - self._bal[i])
-    return paid, left
+    return self._pay(balances, latches, period, amount, start, end)
+
+
+@external
+@view
+def n_classes() -> uint256:
+    """
+    @notice Number of classes of the deal the program pays.
+    """
+    return N
