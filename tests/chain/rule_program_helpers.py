@@ -72,7 +72,7 @@ def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
     for k in range(n_io):
         tranches.insert(rng.randint(0, len(tranches)), {
             "name": f"IO{k}", "notional": rng.choice(["pool", *names]), "rate": 0.01, "priority": 1,
-            "principal": "none"})
+            "principal": "none", "offering_price": 2.5})
     free = list(names)
     rng.shuffle(free)
     groups: list[dict[str, Any]] = []

@@ -177,3 +177,40 @@ def test_constructs_the_chain_cannot_run_are_still_refused() -> None:
     if big.n_tranches > MAX_TRANCHES:
         with pytest.raises(SpecError, match="classes"):
             exact_params(big)
+
+
+def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_refused(lean: Any) -> None:
+    """``openmbs chain verify``'s checks: the deal read from its address finds the
+    waterfall's RuleProgram (its code checked), and a record whose compiled program
+    differs (another split, another planned balance) is refused naming the field."""
+    import dataclasses
+    import json
+
+    from openmbs.chain import config_from_spec, deploy_deal
+    from openmbs.chain._verify import check_record, read_deal
+    from openmbs.errors import DataIntegrityError
+
+    spec = random_rules_deal(5, max_classes=MAX_TRANCHES)
+    cfg = config_from_spec(spec, loan_count=10)
+    admin = boa.env.generate_address("rules-admin")
+    attestors = [boa.env.generate_address(f"rules-attestor{i}") for i in range(cfg.n_attestors)]
+    d = deploy_deal(cfg, attestors=attestors, admin=admin)
+    chain = read_deal(str(d.deal.address))
+    assert chain.rules == str(d.waterfall.rules()) != ZERO_ADDRESS
+    record = json.loads(json.dumps({
+        "network": "rpc", "chain_id": d.chain_id(), "test_waterfall": False, "attestors": attestors,
+        "config": dataclasses.asdict(d.config), "contracts": d.addresses(),
+    }))
+    check_record(record, chain, where="file 'd.json'")
+    exact = record["config"]["exact"]
+    assert exact["program"], "the deal has rules"
+    bad = json.loads(json.dumps(record))
+    bad["config"]["exact"]["prog_list"][0] ^= 1
+    with pytest.raises(DataIntegrityError, match=r"config\.exact\.program"):
+        check_record(bad, chain, where="file 'd.json'")
+    # seed 5: three groups with planned balances (7, 6 and 22 periods)
+    assert [len(x) for x in exact["grp_schedule"]] == [7, 6, 22]
+    bad = json.loads(json.dumps(record))
+    bad["config"]["exact"]["grp_schedule"][2][21] += 1
+    with pytest.raises(DataIntegrityError, match=r"config.exact.grp_schedule\[2\]\[21\]"):
+        check_record(bad, chain, where="file 'd.json'")

@@ -88,7 +88,9 @@ struct RuleParams:
 
 # ---------------------------------------------------------------- PARAMETERS
 
-P: immutable(RuleParams)
+# @dev The packed tables (public: `openmbs chain verify` compares them with the
+# deal's compiled program).
+params: public(immutable(RuleParams))
 # @dev Number of classes (1 to MAX_CLASSES).
 N: immutable(uint256)
 # @dev Bit i set: class i bears principal (`_bears_principal`: not an IO strip, a
@@ -189,7 +191,7 @@ def __init__(p: RuleParams):
     for k: uint256 in range(n + 1, bound=MAX_CLASSES + 1):
         r: uint256 = (p.ranges[k // 8] >> 32 * (k % 8)) & LOW32
         assert r & LOW16 <= r >> 16 and r >> 16 <= p.n_instr  # dev: bad program range
-    P = p
+    params = p
     N = n
     BEARS = p.bears
     deployer = msg.sender
@@ -206,7 +208,7 @@ def set_planned(g: uint256, schedule: DynArray[uint256, MAX_PLANNED]):
     """
     assert msg.sender == deployer  # dev: only deployer
     assert not self.sealed  # dev: sealed
-    assert g < P.n_groups  # dev: unknown group
+    assert g < params.n_groups  # dev: unknown group
     assert self.loaded >> g & 1 == 0  # dev: schedule loaded
     self.loaded |= 1 << g
     for k: uint256 in range(len(schedule), bound=MAX_PLANNED):
@@ -230,27 +232,27 @@ def seal():
 @internal
 @view
 def _instr(i: uint256) -> uint256:
-    return (P.program[i // 4] >> 64 * (i % 4)) & LOW64
+    return (params.program[i // 4] >> 64 * (i % 4)) & LOW64
 
 
 @internal
 @view
 def _entry(q: uint256) -> uint256:
     """List entry q: value (low 16 bits) | weight << 16."""
-    return (P.lists[q // 2] >> 128 * (q % 2)) & LOW128
+    return (params.lists[q // 2] >> 128 * (q % 2)) & LOW128
 
 
 @internal
 @view
 def _member(q: uint256) -> uint256:
-    return (P.members[q // 16] >> 16 * (q % 16)) & LOW16
+    return (params.members[q // 16] >> 16 * (q % 16)) & LOW16
 
 # ---------------------------------------------------------------- BALANCES
 
 @internal
 @view
 def _group_balance(g: uint256) -> uint256:
-    w: uint256 = P.groups[g]
+    w: uint256 = params.groups[g]
     total: uint256 = 0
     for q: uint256 in range(w & LOW16, (w >> 16) & LOW16, bound=MAX_MEMBERS):
         total += self._bal[self._member(q)]
@@ -355,7 +357,7 @@ def _pay_item(item: uint256, amount: uint256, latches: uint256):
     if item < N:
         self._bal[item] -= amount
         return
-    w: uint256 = P.groups[item - N]
+    w: uint256 = params.groups[item - N]
     start: uint256 = w & LOW16
     end: uint256 = (w >> 16) & LOW16
     mode: uint256 = (w >> 32) & LOW16
@@ -422,7 +424,7 @@ def _run(start: uint256, end: uint256, amount: uint256, latches: uint256, period
             regs[self._entry(c - 1) & LOW16] += x - used
             regs[a] = 0
         elif op == I_PLANNED:
-            if period <= (P.groups[b] >> 96) & LOW16:
+            if period <= (params.groups[b] >> 96) & LOW16:
                 continue  # the schedule is deferred: caught up later
             excess: uint256 = self._group_balance(b)
             target: uint256 = self.planned[b][period]
@@ -499,7 +501,7 @@ def pay(
     """
     assert N <= WATERFALL_TRANCHES  # dev: class count
     assert which <= N  # dev: bad program
-    r: uint256 = (P.ranges[which // 8] >> 32 * (which % 8)) & LOW32
+    r: uint256 = (params.ranges[which // 8] >> 32 * (which % 8)) & LOW32
     for i: uint256 in range(N, bound=WATERFALL_TRANCHES):
         self._bal[i] = balances[i]
     left: uint256 = self._run(r & LOW16, r >> 16, amount, latches, period)
@@ -532,7 +534,7 @@ def run(
     @return The principal paid to each class, and the unused part of `amount`.
     """
     assert self.sealed  # dev: not sealed
-    assert start <= end and end <= P.n_instr  # dev: bad range
+    assert start <= end and end <= params.n_instr  # dev: bad range
     return self._pay(balances, latches, period, amount, start, end)
 
 
