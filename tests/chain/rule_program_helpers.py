@@ -6,7 +6,8 @@ random classes (some IO strips between them), disjoint groups of every payment m
 concurrent splits, trigger conditions), planned-balance schedules with deferrals,
 random principal rules (nested concurrent splits, ``when``/``unless`` conditions,
 planned rules) ending with every class and group "to zero" in a random order, and
-Z classes whose accrual is directed by random rules.
+Z classes whose accrual is directed by random rules; coupons fixed, floating or
+inverse floating.
 """
 
 from __future__ import annotations
@@ -66,8 +67,15 @@ def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
     faces = {name: float(rng.randint(1, 50) * 10_000) for name in names}
     tranches: list[dict[str, Any]] = []
     for name in names:
-        tranches.append({"name": name, "balance": faces[name], "rate": rng.choice([0.0, 0.04, 0.06]),
-                         "priority": rng.randint(1, 3)})
+        t: dict[str, Any] = {"name": name, "balance": faces[name], "priority": rng.randint(1, 3)}
+        kind = rng.choice(["fixed", "fixed", "fixed", "floating", "inverse_floating"])
+        if kind == "fixed":
+            t["rate"] = rng.choice([0.0, 0.04, 0.06])
+        elif kind == "floating":
+            t.update(coupon="floating", margin=0.01, cap=0.08)
+        else:
+            t.update(coupon="inverse_floating", margin=0.09, cap=0.085, floor=0.005)
+        tranches.append(t)
     # IO strips between the classes (they bear no principal: never a rule's item)
     for k in range(n_io):
         tranches.insert(rng.randint(0, len(tranches)), {
@@ -105,7 +113,7 @@ def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
     accrual: list[dict[str, Any]] = []
     for z in rng.sample(names, rng.randint(0, min(2, n - 1))):
         t = next(t for t in tranches if t["name"] == z)
-        if t["rate"] == 0.0:
+        if t.get("rate", 0.0) == 0.0:
             continue
         t["accrual"] = True
         own_group = next((g["name"] for g in groups if z in g["classes"]), None)

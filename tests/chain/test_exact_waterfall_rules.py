@@ -2,7 +2,8 @@
 
 Random deals in the deal language (``rule_program_helpers``: groups of every payment
 mode, orders, concurrent splits, trigger conditions, planned schedules with
-deferrals, Z accrual directed by rules, IO strips), at most the waterfall's class
+deferrals, Z accrual directed by rules, IO strips, fixed, floating and inverse
+floating coupons), at most the waterfall's class
 count, run on chain and in ``apply_period`` over random remittance paths with
 losses, recoveries, interest shortfalls, latching loss triggers and a pay-off: every
 figure of every period and the state after it (balances, indices and their carries,
@@ -35,7 +36,15 @@ from openmbs.chain._rule_program import deploy_rule_program
 from openmbs.chain.fastevm import make_lean
 from openmbs.errors import SpecError
 from openmbs.structuring import MAX_TRANCHES, ExactDeal, chain_unsupported, compile_exact
-from openmbs.structuring._exact import I_PLANNED, I_SKIP, I_SPLIT, apply_period, initial_state
+from openmbs.structuring._exact import (
+    CPN_INVERSE,
+    I_PLANNED,
+    I_SKIP,
+    I_SPLIT,
+    WAD,
+    apply_period,
+    initial_state,
+)
 
 DEAL_ADDRESS = "0x00000000000000000000000000000000000d3a10"
 DEALS = 16
@@ -84,7 +93,7 @@ def _run(contract: Any, deal: ExactDeal, rnd: random.Random) -> dict[str, int]:
 
 def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
     totals = {"latched": 0, "accreted": 0, "paid_off": 0, "split": 0, "planned": 0, "skip": 0,
-              "group_rules": 0, "deals": 0}
+              "group_rules": 0, "inverse": 0, "deals": 0}
     for seed in range(DEALS):
         deal = compile_exact(random_rules_deal(500 + seed, max_classes=MAX_TRANCHES))
         assert chain_unsupported(deal) == [], (seed, chain_unsupported(deal))
@@ -98,6 +107,7 @@ def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
         totals["planned"] += I_PLANNED in ops
         totals["skip"] += I_SKIP in ops
         totals["group_rules"] += 2 in deal.grp_mode
+        totals["inverse"] += CPN_INVERSE in deal.coupon_kind
         totals["deals"] += 1
     # the paths reached what they are meant to (not a vacuous differential)
     assert all(v >= 3 for v in totals.values()), totals
@@ -170,13 +180,13 @@ def test_fixed_order_deals_keep_no_rule_program(lean: Any) -> None:
 
 def test_constructs_the_chain_cannot_run_are_still_refused() -> None:
     deal = compile_exact(random_rules_deal(11, max_classes=MAX_TRANCHES))
-    inverse = replace(deal, coupon_kind=(5, *deal.coupon_kind[1:]))
-    with pytest.raises(SpecError, match="inverse_floating"):
-        exact_params(inverse)
-    big = compile_exact(random_rules_deal(12, max_classes=20))
-    if big.n_tranches > MAX_TRANCHES:
-        with pytest.raises(SpecError, match="classes"):
-            exact_params(big)
+    multiplied = replace(deal, multiplier=(2 * WAD,) * deal.n_tranches)
+    with pytest.raises(SpecError, match="index multiplier"):
+        exact_params(multiplied)
+    big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=20)) for s in range(12, 99))
+               if d.n_tranches > MAX_TRANCHES)
+    with pytest.raises(SpecError, match="classes"):
+        exact_params(big)
 
 
 def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_refused(lean: Any) -> None:
@@ -190,7 +200,9 @@ def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_ref
     from openmbs.chain._verify import check_record, read_deal
     from openmbs.errors import DataIntegrityError
 
-    spec = random_rules_deal(5, max_classes=MAX_TRANCHES)
+    # the first random deal whose groups have planned balances
+    spec = next(sp for sp in (random_rules_deal(s, max_classes=MAX_TRANCHES) for s in range(5, 99))
+                if any(compile_exact(sp).grp_schedule))
     cfg = config_from_spec(spec, loan_count=10)
     admin = boa.env.generate_address("rules-admin")
     attestors = [boa.env.generate_address(f"rules-attestor{i}") for i in range(cfg.n_attestors)]
@@ -208,9 +220,9 @@ def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_ref
     bad["config"]["exact"]["prog_list"][0] ^= 1
     with pytest.raises(DataIntegrityError, match=r"config\.exact\.program"):
         check_record(bad, chain, where="file 'd.json'")
-    # seed 5: three groups with planned balances (7, 6 and 22 periods)
-    assert [len(x) for x in exact["grp_schedule"]] == [7, 6, 22]
+    g = next(i for i, sched in enumerate(exact["grp_schedule"]) if sched)
+    last = len(exact["grp_schedule"][g]) - 1
     bad = json.loads(json.dumps(record))
-    bad["config"]["exact"]["grp_schedule"][2][21] += 1
-    with pytest.raises(DataIntegrityError, match=r"config.exact.grp_schedule\[2\]\[21\]"):
+    bad["config"]["exact"]["grp_schedule"][g][last] += 1
+    with pytest.raises(DataIntegrityError, match=rf"config\.exact\.grp_schedule\[{g}\]\[{last}\]"):
         check_record(bad, chain, where="file 'd.json'")

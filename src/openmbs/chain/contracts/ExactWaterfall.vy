@@ -60,6 +60,7 @@ CPN_FIXED: constant(uint256) = 1
 CPN_FLOAT: constant(uint256) = 2
 CPN_NETWAC: constant(uint256) = 3
 CPN_FIXED_CAPPED: constant(uint256) = 4
+CPN_INVERSE: constant(uint256) = 5
 
 PR_NONE: constant(uint256) = 0
 PR_SEQ: constant(uint256) = 1
@@ -383,7 +384,7 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
         flags: uint256 = (tw >> TW_FLAGS) & TW_MASK
         io_ref: uint256 = (tw >> TW_IO_REF) & TW_MASK
         assert p.face[i] <= LOW128  # dev: face too large
-        assert (tw >> TW_COUPON) & TW_MASK <= CPN_FIXED_CAPPED  # dev: unknown coupon kind
+        assert (tw >> TW_COUPON) & TW_MASK <= CPN_INVERSE  # dev: unknown coupon kind
         assert p.rule[i] <= PR_SUPPORT  # dev: unknown principal rule
         assert (tw >> TW_RANK_START) & TW_MASK <= i and i < rank_end and rank_end <= n  # dev: bad rank
         assert p.group_start[i] <= i and i < p.group_end[i] and p.group_end[i] <= n  # dev: bad group
@@ -479,8 +480,11 @@ def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
     kind: uint256 = (PARAMS.tranche_word[i] >> TW_COUPON) & TW_MASK
     if kind == CPN_FIXED:
         return PARAMS.rate[i]
-    if kind == CPN_FLOAT:
+    if kind == CPN_FLOAT or kind == CPN_INVERSE:
+        # floater: index + margin; inverse floater: margin - index
         r: int256 = convert(index_rate, int256) + PARAMS.margin[i]
+        if kind == CPN_INVERSE:
+            r = PARAMS.margin[i] - convert(index_rate, int256)
         if r < convert(PARAMS.floor[i], int256):
             r = convert(PARAMS.floor[i], int256)
         if PARAMS.cap[i] > 0 and r > convert(PARAMS.cap[i], int256):
