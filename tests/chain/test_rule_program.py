@@ -41,7 +41,7 @@ from openmbs.chain._rule_program import (
     run_rules_onchain,
 )
 from openmbs.chain.fastevm import make_lean
-from openmbs.structuring import ExactDeal, ExactRemittance, compile_exact, initial_state
+from openmbs.structuring import MAX_TRANCHES, ExactDeal, ExactRemittance, compile_exact, initial_state
 from openmbs.structuring._exact import (
     I_MERGE,
     I_PLANNED,
@@ -173,6 +173,10 @@ def test_bounds_and_instructions_match_the_contract() -> None:
                         "MAX_PLANNED": MAX_PLANNED, "I_SEQ": I_SEQ, "I_PRORATA": I_PRORATA,
                         "I_PLANNED": I_PLANNED, "I_SPLIT": I_SPLIT, "I_MERGE": I_MERGE, "I_SKIP": I_SKIP}.items():
         assert re.search(rf"^{name}: constant\(uint256\) = {value}\b", src, re.M), name
+    # `pay` exchanges rows of the waterfall's size
+    waterfall = contract_path("ExactWaterfall").read_text()
+    assert re.search(rf"^WATERFALL_TRANCHES: constant\(uint256\) = {MAX_TRANCHES}\b", src, re.M)
+    assert re.search(rf"^MAX_TRANCHES: constant\(uint256\) = {MAX_TRANCHES}\b", waterfall, re.M)
 
 
 # ---------------------------------------------------------------- attacks on the set-up
