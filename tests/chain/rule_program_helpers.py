@@ -7,7 +7,7 @@ concurrent splits, trigger conditions), planned-balance schedules with deferrals
 random principal rules (nested concurrent splits, ``when``/``unless`` conditions,
 planned rules) ending with every class and group "to zero" in a random order, and
 Z classes whose accrual is directed by random rules; coupons fixed, floating or
-inverse floating.
+inverse floating (index multipliers 1, 1.5, 2.5).
 """
 
 from __future__ import annotations
@@ -72,9 +72,10 @@ def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
         if kind == "fixed":
             t["rate"] = rng.choice([0.0, 0.04, 0.06])
         elif kind == "floating":
-            t.update(coupon="floating", margin=0.01, cap=0.08)
+            t.update(coupon="floating", margin=0.01, cap=0.08, multiplier=rng.choice([1.0, 1.5]))
         else:
-            t.update(coupon="inverse_floating", margin=0.09, cap=0.085, floor=0.005)
+            t.update(coupon="inverse_floating", margin=0.09, cap=0.085, floor=0.005,
+                     multiplier=rng.choice([1.0, 2.5]))
         tranches.append(t)
     # IO strips between the classes (they bear no principal: never a rule's item)
     for k in range(n_io):

@@ -58,8 +58,8 @@ def test_a_rules_deal_pays_by_its_rules_on_chain() -> None:
 
 
 def test_a_construct_the_chain_cannot_run_is_refused_naming_it() -> None:
-    deal = dataclasses.replace(_rules_deal(), multiplier=(2 * 10**18, 10**18))
-    with pytest.raises(SpecError, match="index multiplier"):
+    deal = dataclasses.replace(_rules_deal(), excess_to=1)
+    with pytest.raises(SpecError, match="excess_interest_to"):
         exact_params(deal)
     with pytest.raises(SpecError, match="cannot run this deal yet"):
         deploy_exact_waterfall(deal, DEAL)

@@ -3,7 +3,7 @@
 Random deals in the deal language (``rule_program_helpers``: groups of every payment
 mode, orders, concurrent splits, trigger conditions, planned schedules with
 deferrals, Z accrual directed by rules, IO strips, fixed, floating and inverse
-floating coupons), at most the waterfall's class
+floating coupons with index multipliers), at most the waterfall's class
 count, run on chain and in ``apply_period`` over random remittance paths with
 losses, recoveries, interest shortfalls, latching loss triggers and a pay-off: every
 figure of every period and the state after it (balances, indices and their carries,
@@ -93,7 +93,8 @@ def _run(contract: Any, deal: ExactDeal, rnd: random.Random) -> dict[str, int]:
 
 def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
     totals = {"latched": 0, "accreted": 0, "paid_off": 0, "split": 0, "planned": 0, "skip": 0,
-              "group_rules": 0, "inverse": 0, "deals": 0}
+              "group_rules": 0, "inverse": 0, "multiplier": 0,
+              "deals": 0}
     for seed in range(DEALS):
         deal = compile_exact(random_rules_deal(500 + seed, max_classes=MAX_TRANCHES))
         assert chain_unsupported(deal) == [], (seed, chain_unsupported(deal))
@@ -108,6 +109,7 @@ def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
         totals["skip"] += I_SKIP in ops
         totals["group_rules"] += 2 in deal.grp_mode
         totals["inverse"] += CPN_INVERSE in deal.coupon_kind
+        totals["multiplier"] += any(m not in (0, WAD) for m in deal.multiplier)
         totals["deals"] += 1
     # the paths reached what they are meant to (not a vacuous differential)
     assert all(v >= 3 for v in totals.values()), totals
@@ -180,9 +182,9 @@ def test_fixed_order_deals_keep_no_rule_program(lean: Any) -> None:
 
 def test_constructs_the_chain_cannot_run_are_still_refused() -> None:
     deal = compile_exact(random_rules_deal(11, max_classes=MAX_TRANCHES))
-    multiplied = replace(deal, multiplier=(2 * WAD,) * deal.n_tranches)
-    with pytest.raises(SpecError, match="index multiplier"):
-        exact_params(multiplied)
+    excess = replace(deal, excess_to=0)
+    with pytest.raises(SpecError, match="excess_interest_to"):
+        exact_params(excess)
     big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=20)) for s in range(12, 99))
                if d.n_tranches > MAX_TRANCHES)
     with pytest.raises(SpecError, match="classes"):
@@ -226,3 +228,10 @@ def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_ref
     bad["config"]["exact"]["grp_schedule"][g][last] += 1
     with pytest.raises(DataIntegrityError, match=rf"config\.exact\.grp_schedule\[{g}\]\[{last}\]"):
         check_record(bad, chain, where="file 'd.json'")
+
+
+def test_the_coupon_codes_of_the_rate_slot_are_the_engine_s() -> None:
+    from openmbs.chain import _exact_waterfall
+    from openmbs.structuring import _exact
+
+    assert (_exact_waterfall._CPN_FLOAT, _exact_waterfall._CPN_INVERSE) == (_exact.CPN_FLOAT, _exact.CPN_INVERSE)

@@ -41,7 +41,13 @@ from openmbs.chain._rule_program import (
     run_rules_onchain,
 )
 from openmbs.chain.fastevm import make_lean
-from openmbs.structuring import MAX_TRANCHES, ExactDeal, ExactRemittance, compile_exact, initial_state
+from openmbs.structuring import (
+    MAX_TRANCHES,
+    ExactDeal,
+    ExactRemittance,
+    compile_exact,
+    initial_state,
+)
 from openmbs.structuring._exact import (
     I_MERGE,
     I_PLANNED,

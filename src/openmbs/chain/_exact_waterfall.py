@@ -41,6 +41,12 @@ __all__ = [
 #: The waterfall's ``rules`` for a deal in the fixed order (no rule program).
 ZERO_ADDRESS = "0x" + "00" * 20
 
+#: ``_exact.CPN_FLOAT`` and ``_exact.CPN_INVERSE`` (the contract's own table is
+#: pinned to ``_exact.py`` by tests/chain/test_exact_waterfall_tables.py, these two by
+#: tests/chain/test_exact_waterfall_rules.py).
+_CPN_FLOAT = 2
+_CPN_INVERSE = 5
+
 #: Longest PAC schedule the contract stores.
 MAX_PAC = 360
 
@@ -106,6 +112,18 @@ def tranche_words(deal: ExactDeal) -> tuple[int, ...]:
     return tuple(words)
 
 
+def coupon_rates(deal: ExactDeal) -> tuple[int, ...]:
+    """``ExactParams.rate``: each class's fixed rate, or for a floater or inverse
+    floater (which has no fixed rate) its index multiplier (WAD; 0 when the deal has
+    none, which the contract reads as 1, as ``_exact._coupon_rate`` does)."""
+    out = []
+    for i, rate in enumerate(deal.rate):
+        if deal.coupon_kind[i] in (_CPN_FLOAT, _CPN_INVERSE):
+            rate = deal.multiplier[i] if deal.multiplier else 0
+        out.append(rate)
+    return tuple(out)
+
+
 def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`.
 
@@ -119,7 +137,7 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     return (
         deal.n_tranches,
         _pad(deal.face, t, "face"),
-        _pad(deal.rate, t, "rate"),
+        _pad(coupon_rates(deal), t, "rate"),
         _pad(deal.margin, t, "margin"),
         _pad(deal.cap, t, "cap"),
         _pad(deal.floor, t, "floor"),

@@ -137,6 +137,7 @@ interface RuleProgram:
 struct ExactParams:
     n_tranches: uint256
     face: uint256[MAX_TRANCHES]
+    # @dev fixed rate; for a floater or inverse floater, its index multiplier (0: 1)
     rate: uint256[MAX_TRANCHES]
     margin: int256[MAX_TRANCHES]
     cap: uint256[MAX_TRANCHES]
@@ -481,10 +482,16 @@ def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
     if kind == CPN_FIXED:
         return PARAMS.rate[i]
     if kind == CPN_FLOAT or kind == CPN_INVERSE:
-        # floater: index + margin; inverse floater: margin - index
-        r: int256 = convert(index_rate, int256) + PARAMS.margin[i]
+        # floater: m x index + margin; inverse floater: margin - m x index; m is the
+        # index multiplier, which these kinds carry in `rate` (0: m = 1), the product
+        # floored
+        index: int256 = convert(index_rate, int256)
+        m: uint256 = PARAMS.rate[i]
+        if m != 0:
+            index = convert(index_rate * m // WAD, int256)
+        r: int256 = index + PARAMS.margin[i]
         if kind == CPN_INVERSE:
-            r = PARAMS.margin[i] - convert(index_rate, int256)
+            r = PARAMS.margin[i] - index
         if r < convert(PARAMS.floor[i], int256):
             r = convert(PARAMS.floor[i], int256)
         if PARAMS.cap[i] > 0 and r > convert(PARAMS.cap[i], int256):
