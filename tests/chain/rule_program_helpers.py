@@ -4,7 +4,7 @@ Seeded (``random.Random``), so a failing case is reproduced by its seed. Each de
 random classes (some IO strips between them), disjoint groups of every payment mode
 (a group paid by its own rules gets random rules over its classes: orders, pro rata,
 concurrent splits, trigger conditions), planned-balance schedules with deferrals,
-random principal rules (nested concurrent splits, ``when``/``unless`` conditions,
+IO strips on the pool, a class or a group, random principal rules (nested concurrent splits, ``when``/``unless`` conditions,
 planned rules) ending with every class and group "to zero" in a random order, and
 Z classes whose accrual is directed by random rules; coupons fixed, floating or
 inverse floating (index multipliers 1, 1.5, 2.5).
@@ -101,6 +101,10 @@ def _draw(rng: random.Random, max_classes: int) -> dict[str, Any]:
         groups.append(group)
     gnames = [g["name"] for g in groups]
     items = gnames + free
+    # an IO strip on a group's classes (its notional the group's balance)
+    for t in tranches:
+        if "notional" in t and gnames and rng.random() < 0.5:
+            t["notional"] = rng.choice(gnames)
     rules = [_rule(rng, items, gnames, 0) for _ in range(rng.randint(1, 6))]
     rules.append({"pay": "sequential", "classes": rng.sample(items, len(items))})
     top: dict[str, Any] = {

@@ -24,6 +24,7 @@ import pytest
 from rule_program_helpers import random_rules_deal
 from test_exact_waterfall_diff import _remittances, _split
 
+from openmbs.chain._contracts import contract_path
 from openmbs.chain._exact_waterfall import (
     ZERO_ADDRESS,
     apply_onchain,
@@ -41,6 +42,7 @@ from openmbs.structuring._exact import (
     I_PLANNED,
     I_SKIP,
     I_SPLIT,
+    NOTIONAL_GROUP,
     WAD,
     apply_period,
     initial_state,
@@ -93,7 +95,7 @@ def _run(contract: Any, deal: ExactDeal, rnd: random.Random) -> dict[str, int]:
 
 def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
     totals = {"latched": 0, "accreted": 0, "paid_off": 0, "split": 0, "planned": 0, "skip": 0,
-              "group_rules": 0, "inverse": 0, "multiplier": 0,
+              "group_rules": 0, "inverse": 0, "multiplier": 0, "io_group": 0,
               "deals": 0}
     for seed in range(DEALS):
         deal = compile_exact(random_rules_deal(500 + seed, max_classes=MAX_TRANCHES))
@@ -110,6 +112,7 @@ def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
         totals["group_rules"] += 2 in deal.grp_mode
         totals["inverse"] += CPN_INVERSE in deal.coupon_kind
         totals["multiplier"] += any(m not in (0, WAD) for m in deal.multiplier)
+        totals["io_group"] += any(r >= NOTIONAL_GROUP for r in deal.io_ref)
         totals["deals"] += 1
     # the paths reached what they are meant to (not a vacuous differential)
     assert all(v >= 3 for v in totals.values()), totals
@@ -235,3 +238,6 @@ def test_the_coupon_codes_of_the_rate_slot_are_the_engine_s() -> None:
     from openmbs.structuring import _exact
 
     assert (_exact_waterfall._CPN_FLOAT, _exact_waterfall._CPN_INVERSE) == (_exact.CPN_FLOAT, _exact.CPN_INVERSE)
+    assert _exact_waterfall._NOTIONAL_GROUP == _exact.NOTIONAL_GROUP
+    src = contract_path("ExactWaterfall").read_text()
+    assert f"\nNOTIONAL_GROUP: constant(uint256) = {_exact.NOTIONAL_GROUP}\n" in src

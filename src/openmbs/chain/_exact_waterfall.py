@@ -8,6 +8,7 @@ Python dataclasses of :mod:`openmbs.structuring._exact` and the contract's struc
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from typing import Any
 
@@ -46,6 +47,8 @@ ZERO_ADDRESS = "0x" + "00" * 20
 #: tests/chain/test_exact_waterfall_rules.py).
 _CPN_FLOAT = 2
 _CPN_INVERSE = 5
+#: ``_exact.NOTIONAL_GROUP`` (the contract's own value; pinned by a test).
+_NOTIONAL_GROUP = 256
 
 #: Longest PAC schedule the contract stores.
 MAX_PAC = 360
@@ -112,6 +115,22 @@ def tranche_words(deal: ExactDeal) -> tuple[int, ...]:
     return tuple(words)
 
 
+def chain_io_refs(deal: ExactDeal) -> tuple[int, ...]:
+    """Each class's IO reference as the contract reads it: a class index, 255 for the
+    pool, and for an IO strip on a group (``_exact.NOTIONAL_GROUP + g``)
+    ``NOTIONAL_GROUP + the bit mask of the group's classes``."""
+    out = []
+    for ref in deal.io_ref:
+        if ref >= _NOTIONAL_GROUP:
+            g = ref - _NOTIONAL_GROUP
+            mask = 0
+            for q in range(deal.grp_start[g], deal.grp_end[g]):
+                mask |= 1 << deal.grp_members[q]
+            ref = _NOTIONAL_GROUP + mask
+        out.append(ref)
+    return tuple(out)
+
+
 def coupon_rates(deal: ExactDeal) -> tuple[int, ...]:
     """``ExactParams.rate``: each class's fixed rate, or for a floater or inverse
     floater (which has no fixed rate) its index multiplier (WAD; 0 when the deal has
@@ -141,7 +160,7 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
         _pad(deal.margin, t, "margin"),
         _pad(deal.cap, t, "cap"),
         _pad(deal.floor, t, "floor"),
-        _pad(tranche_words(deal), t, "tranche_word"),
+        _pad(tranche_words(dataclasses.replace(deal, io_ref=chain_io_refs(deal))), t, "tranche_word"),
         _pad(deal.rule, t, "rule"),
         _pad(deal.group_start, t, "group_start"),
         _pad(deal.group_end, t, "group_end"),

@@ -75,6 +75,10 @@ F_IO: constant(uint256) = 1
 F_PO: constant(uint256) = 2
 F_Z: constant(uint256) = 4
 NOTIONAL_POOL: constant(uint256) = 255
+# @dev An IO reference from this on is a group's notional: NOTIONAL_GROUP + the bit
+# mask of the group's classes (`_exact.py` numbers the group instead; the mapping is
+# `openmbs.chain._exact_waterfall.chain_io_refs`).
+NOTIONAL_GROUP: constant(uint256) = 256
 # @dev `ExactParams.tranche_word[i]` packs tranche i's small fields, each read inline
 # as `(word >> TW_<FIELD>) & TW_MASK` (the accretion mask, in the top bits, without
 # the mask): coupon kind, priority rank, first index and one past the last index of
@@ -391,7 +395,7 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
         assert p.group_start[i] <= i and i < p.group_end[i] and p.group_end[i] <= n  # dev: bad group
         assert flags < 8  # dev: unknown tranche flag
         if flags & F_IO != 0:
-            assert io_ref == NOTIONAL_POOL or io_ref < n  # dev: bad IO reference
+            assert io_ref == NOTIONAL_POOL or io_ref < n or (io_ref >= NOTIONAL_GROUP and io_ref < NOTIONAL_GROUP + (1 << n))  # dev: bad IO reference
             io |= 1 << i
         elif p.rule[i] != PR_NONE:
             bears |= 1 << i
@@ -1122,6 +1126,13 @@ def _apply(rem: ExactRemittance) -> Work:
                 ref: uint256 = (PARAMS.tranche_word[i] >> TW_IO_REF) & TW_MASK
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
+                elif ref >= NOTIONAL_GROUP:
+                    # a group's notional: the sum of its classes' balances
+                    total: uint256 = 0
+                    for j: uint256 in range(n, bound=MAX_TRANCHES):
+                        if (ref >> j) & 1 == 1:
+                            total += w.pay.bal[j]
+                    w.pay.bal[i] = total
                 else:
                     w.pay.bal[i] = w.pay.bal[ref]
 
