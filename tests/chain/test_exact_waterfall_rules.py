@@ -241,3 +241,27 @@ def test_the_coupon_codes_of_the_rate_slot_are_the_engine_s() -> None:
     assert _exact_waterfall._NOTIONAL_GROUP == _exact.NOTIONAL_GROUP
     src = contract_path("ExactWaterfall").read_text()
     assert f"\nNOTIONAL_GROUP: constant(uint256) = {_exact.NOTIONAL_GROUP}\n" in src
+
+
+def test_the_deal_s_allocate_runs_the_rules_too(lean: Any) -> None:
+    """``allocate`` (what the Deal calls on each remittance) takes the same path as
+    ``apply``: on random rule deals its Allocation carries the engine's figures and
+    keeps the deal's cash identity."""
+    from test_exact_waterfall_diff import _allocation_input
+
+    for seed in range(4):
+        deal = compile_exact(random_rules_deal(900 + seed, max_classes=MAX_TRANCHES))
+        contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+        state = initial_state(deal)
+        n = deal.n_tranches
+        for rem in _remittances(deal, _path(random.Random(seed), 6), wind_down=False):
+            inp = _allocation_input(rem, state.reserve + state.dust)
+            state, res = apply_period(deal, state, rem)
+            a = contract.allocate(inp, sender=DEAL_ADDRESS)
+            assert list(a.principal[:n]) == list(res.principal_paid), (seed, rem.period)
+            assert list(a.interest[:n]) == list(res.interest_paid), (seed, rem.period)
+            assert list(a.balance[:n]) == list(res.ending_balance), (seed, rem.period)
+            assert a.residual == res.residual_paid
+            credited = sum(a.interest) + sum(a.principal)
+            assert credited + a.fee + a.residual + a.reserve_balance == inp[0][13] + inp[1]
+            assert read_state(contract, deal) == state
