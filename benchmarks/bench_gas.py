@@ -39,7 +39,7 @@ from eth_utils.crypto import keccak
 from openmbs.chain import config_from_spec, deploy_deal, deployer
 from openmbs.chain._anvil import ANVIL_KEYS, AnvilNode, find_anvil, start_anvil
 from openmbs.chain._env import network_env
-from openmbs.chain._exact_waterfall import exact_params
+from openmbs.chain._exact_waterfall import ZERO_ADDRESS, exact_params
 from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, attest
 from openmbs.structuring import example_deal
 
@@ -211,7 +211,7 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     rows.append(("deploy Issuance", deploy_gas("Issuance", d.deal.address, admin, 0, 2**40, 2**41, 0,
                                               [10**18] * len(faces), sender=admin), "", ""))
     rows.append(("deploy ExactWaterfall (four_tranche parameters)",
-                 deploy_gas("ExactWaterfall", exact_params(ex), d.deal.address, sender=admin), "", ""))
+                 deploy_gas("ExactWaterfall", exact_params(ex), d.deal.address, ZERO_ADDRESS, sender=admin), "", ""))
 
     inv_accts = [Account.from_key(ANVIL_KEYS[1])] + [Account.from_key(bytes([0x70 + i]) * 32) for i in range(3)]
     for acct in inv_accts:

@@ -21,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from openmbs.chain._exact_waterfall import (
+    ZERO_ADDRESS,
     apply_onchain,
     deploy_exact_waterfall,
     exact_params,
@@ -207,7 +208,7 @@ def test_exact_waterfall_only_deal_and_sealed(anchored: Any) -> None:
     rem = next(_remittances(deal, [(0, 0, 0, 100, 100, 0, 0)], wind_down=False))
     with boa.reverts(dev="only deal"):
         apply_onchain(contract, deal, rem, boa.env.eoa)
-    unsealed = anchored.deploy(exact_params(deal), DEAL_ADDRESS)
+    unsealed = anchored.deploy(exact_params(deal), DEAL_ADDRESS, ZERO_ADDRESS)
     with boa.reverts(dev="not sealed"):
         apply_onchain(unsealed, deal, rem, DEAL_ADDRESS)
 
@@ -271,13 +272,13 @@ def test_exact_waterfall_rejects_malformed_parameters(anchored: Any) -> None:
     deal = DEALS["four_tranche"]
     unknown_step = dataclasses.replace(deal, steps=(*deal.steps[:-1], 11))
     with boa.reverts(dev="unknown step"):
-        anchored.deploy(exact_params(unknown_step), DEAL_ADDRESS)
+        anchored.deploy(exact_params(unknown_step), DEAL_ADDRESS, ZERO_ADDRESS)
     unknown_test = dataclasses.replace(deal, trig_test=(5, *deal.trig_test[1:]))
     with boa.reverts(dev="unknown trigger test"):
-        anchored.deploy(exact_params(unknown_test), DEAL_ADDRESS)
+        anchored.deploy(exact_params(unknown_test), DEAL_ADDRESS, ZERO_ADDRESS)
     bad_rank = dataclasses.replace(deal, rank_end=(0, *deal.rank_end[1:]))
     with boa.reverts(dev="bad rank"):
-        anchored.deploy(exact_params(bad_rank), DEAL_ADDRESS)
+        anchored.deploy(exact_params(bad_rank), DEAL_ADDRESS, ZERO_ADDRESS)
 
 
 # ---------------------------------------------------------------------------------

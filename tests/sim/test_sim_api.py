@@ -28,6 +28,7 @@ PUBLIC = [
     "PoolPeriod",
     "ReconCheck",
     "RecordSource",
+    "ServicingTerms",
     "SimulatedRecords",
     "SimulationResult",
     "dev_chain_keys",

@@ -58,6 +58,7 @@ DEPLOYABLE_CONTRACTS: tuple[str, ...] = (
     "ExactWaterfall",
     "Issuance",
     "RemittanceOracle",
+    "RuleProgram",
     "Timelock",
     "TrancheToken",
 )

@@ -45,6 +45,7 @@ CONTRACTS: dict[str, str] = {
     "Issuance": "Issuance.vy",
     "Timelock": "Timelock.vy",
     "ExactWaterfall": "ExactWaterfall.vy",
+    "RuleProgram": "RuleProgram.vy",
     "LoanSale": "LoanSale.vy",
     "ServicerBond": "ServicerBond.vy",
     "MockSettlementToken": "mocks/MockSettlementToken.vy",

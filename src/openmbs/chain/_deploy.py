@@ -343,21 +343,12 @@ def _check_settlement_decimals(config: DealConfig, token: Any, decimals: int) ->
 
 
 def _deploy_exact_from_artifact(exact: Any, deal_address: str, *, sender: str) -> Any:
-    """``deploy_exact_waterfall`` from the cached artefact (same steps: deploy with
-    ``exact_params``, load the PAC schedules, seal)."""
-    from openmbs.chain._exact_waterfall import MAX_PAC, exact_params
+    """``deploy_exact_waterfall`` from the cached artefacts (same steps: the rule
+    program of a deal with rules, then the waterfall with ``exact_params``, its PAC
+    schedules, the seal)."""
+    from openmbs.chain._exact_waterfall import deploy_exact_waterfall
 
-    contract = abi_deployer("ExactWaterfall").deploy(exact_params(exact), deal_address, sender=sender)
-    for i, schedule in enumerate(exact.pac_schedule):
-        if schedule:
-            if len(schedule) > MAX_PAC:
-                raise ChainError(
-                    f"exact waterfall: PAC schedule of class {i} has {len(schedule)} periods, "
-                    f"more than {MAX_PAC}"
-                )
-            contract.set_pac_schedule(i, list(schedule), sender=sender)
-    contract.seal(sender=sender)
-    return contract
+    return deploy_exact_waterfall(exact, deal_address, sender=sender, from_artifact=True)
 
 
 def _token_name_and_symbol(deal: str, tranche: str) -> tuple[str, str]:

@@ -8,10 +8,11 @@ Python dataclasses of :mod:`openmbs.structuring._exact` and the contract's struc
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 from typing import Any
 
-from openmbs.chain._contracts import deployer
+from openmbs.chain._contracts import abi_deployer, deployer
 from openmbs.errors import ChainError
 from openmbs.structuring import (
     MAX_FEES,
@@ -28,13 +29,26 @@ from openmbs.structuring import (
 __all__ = [
     "MAX_PAC",
     "MAX_STEPS",
+    "ZERO_ADDRESS",
     "apply_onchain",
     "deploy_exact_waterfall",
     "exact_params",
     "exact_waterfall_deployer",
     "read_state",
     "report_struct",
+    "tranche_words",
 ]
+
+#: The waterfall's ``rules`` for a deal in the fixed order (no rule program).
+ZERO_ADDRESS = "0x" + "00" * 20
+
+#: ``_exact.CPN_FLOAT`` and ``_exact.CPN_INVERSE`` (the contract's own table is
+#: pinned to ``_exact.py`` by tests/chain/test_exact_waterfall_tables.py, these two by
+#: tests/chain/test_exact_waterfall_rules.py).
+_CPN_FLOAT = 2
+_CPN_INVERSE = 5
+#: ``_exact.NOTIONAL_GROUP`` (the contract's own value; pinned by a test).
+_NOTIONAL_GROUP = 256
 
 #: Longest PAC schedule the contract stores.
 MAX_PAC = 360
@@ -71,6 +85,64 @@ def exact_waterfall_deployer() -> Any:
     return deployer("ExactWaterfall")
 
 
+#: Bit positions of ``ExactParams.tranche_word`` (the contract's ``TW_*``): 32 bits
+#: each, the accretion mask in the top 64.
+TW_FIELDS: tuple[tuple[str, int], ...] = (
+    ("coupon_kind", 0),
+    ("priority", 32),
+    ("rank_start", 64),
+    ("rank_end", 96),
+    ("flags", 128),
+    ("io_ref", 160),
+    ("accretion_mask", 192),
+)
+_TW_FIELD_MAX = 2**32 - 1
+
+
+def tranche_words(deal: ExactDeal) -> tuple[int, ...]:
+    """Each tranche's packed small fields (``ExactParams.tranche_word``, see
+    :data:`TW_FIELDS`): ``sum(field << shift)``."""
+    words = []
+    for i in range(deal.n_tranches):
+        word = 0
+        for name, shift in TW_FIELDS:
+            value = getattr(deal, name)[i]
+            limit = 2**64 - 1 if name == "accretion_mask" else _TW_FIELD_MAX
+            if not 0 <= value <= limit:
+                raise ChainError(f"exact waterfall: class {i} field {name!r} value {value}: does not fit its bits")
+            word |= value << shift
+        words.append(word)
+    return tuple(words)
+
+
+def chain_io_refs(deal: ExactDeal) -> tuple[int, ...]:
+    """Each class's IO reference as the contract reads it: a class index, 255 for the
+    pool, and for an IO strip on a group (``_exact.NOTIONAL_GROUP + g``)
+    ``NOTIONAL_GROUP + the bit mask of the group's classes``."""
+    out = []
+    for ref in deal.io_ref:
+        if ref >= _NOTIONAL_GROUP:
+            g = ref - _NOTIONAL_GROUP
+            mask = 0
+            for q in range(deal.grp_start[g], deal.grp_end[g]):
+                mask |= 1 << deal.grp_members[q]
+            ref = _NOTIONAL_GROUP + mask
+        out.append(ref)
+    return tuple(out)
+
+
+def coupon_rates(deal: ExactDeal) -> tuple[int, ...]:
+    """``ExactParams.rate``: each class's fixed rate, or for a floater or inverse
+    floater (which has no fixed rate) its index multiplier (WAD; 0 when the deal has
+    none, which the contract reads as 1, as ``_exact._coupon_rate`` does)."""
+    out = []
+    for i, rate in enumerate(deal.rate):
+        if deal.coupon_kind[i] in (_CPN_FLOAT, _CPN_INVERSE):
+            rate = deal.multiplier[i] if deal.multiplier else 0
+        out.append(rate)
+    return tuple(out)
+
+
 def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`.
 
@@ -84,21 +156,15 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     return (
         deal.n_tranches,
         _pad(deal.face, t, "face"),
-        _pad(deal.coupon_kind, t, "coupon_kind"),
-        _pad(deal.rate, t, "rate"),
+        _pad(coupon_rates(deal), t, "rate"),
         _pad(deal.margin, t, "margin"),
         _pad(deal.cap, t, "cap"),
         _pad(deal.floor, t, "floor"),
-        _pad(deal.priority, t, "priority"),
-        _pad(deal.rank_start, t, "rank_start"),
-        _pad(deal.rank_end, t, "rank_end"),
+        _pad(tranche_words(dataclasses.replace(deal, io_ref=chain_io_refs(deal))), t, "tranche_word"),
         _pad(deal.rule, t, "rule"),
         _pad(deal.group_start, t, "group_start"),
         _pad(deal.group_end, t, "group_end"),
         _pad(deal.lockout, t, "lockout"),
-        _pad(deal.flags, t, "flags"),
-        _pad(deal.io_ref, t, "io_ref"),
-        _pad(deal.accretion_mask, t, "accretion_mask"),
         deal.n_fees,
         _pad(deal.fee_rate, MAX_FEES, "fee_rate"),
         _pad(deal.fee_fixed, MAX_FEES, "fee_fixed"),
@@ -121,8 +187,14 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     )
 
 
-def deploy_exact_waterfall(deal: ExactDeal, deal_address: str, *, sender: str | None = None) -> Any:
+def deploy_exact_waterfall(
+    deal: ExactDeal, deal_address: str, *, sender: str | None = None, from_artifact: bool = False
+) -> Any:
     """Deploy ``ExactWaterfall`` for ``deal``, load its PAC schedules and seal it.
+
+    A deal with rules (``deal.program``) first gets its ``RuleProgram``
+    (:func:`openmbs.chain._rule_program.deploy_rule_program`, sealed), whose address
+    the waterfall keeps (``rules()``); the fixed order gets the zero address.
 
     Parameters
     ----------
@@ -132,13 +204,23 @@ def deploy_exact_waterfall(deal: ExactDeal, deal_address: str, *, sender: str | 
         The only address allowed to call ``allocate`` / ``apply`` (the Deal contract).
     sender : str, optional
         Deployer (default ``boa.env.eoa``); it alone loads the PAC schedules and seals.
+    from_artifact : bool
+        Deploy from the cached compiled artefacts (``abi_deployer``) instead of
+        titanoboa's compiler front end (the same code).
 
     Returns
     -------
     The titanoboa contract.
     """
+    from openmbs.chain._rule_program import deploy_rule_program
+
     kw: dict[str, Any] = {} if sender is None else {"sender": sender}
-    contract = exact_waterfall_deployer().deploy(exact_params(deal), deal_address, **kw)
+    params = exact_params(deal)
+    rules = ZERO_ADDRESS
+    if deal.program:
+        rules = str(deploy_rule_program(deal, sender=sender, from_artifact=from_artifact).address)
+    dep = abi_deployer("ExactWaterfall") if from_artifact else exact_waterfall_deployer()
+    contract = dep.deploy(params, deal_address, rules, **kw)
     for i, schedule in enumerate(deal.pac_schedule):
         if schedule:
             if len(schedule) > MAX_PAC:

@@ -81,6 +81,9 @@ class ChainDeal:
     symbols: tuple[str, ...]
     quorum: int
     attestor_count: int
+    #: The waterfall's rule program (``ExactWaterfall.rules()``, its code checked),
+    #: or the zero address for the fixed order or the test double.
+    rules: str = "0x" + "00" * 20
 
 
 def _immutables_size(bytecode: bytes) -> int:
@@ -192,6 +195,10 @@ def read_deal(deal: str) -> ChainDeal:
     r.link("issuance", "deal()", issuance.deal(), deal)
     r.link("issuance", "settlement()", issuance.settlement(), settlement)
     r.link("waterfall", "deal()", waterfall.deal(), deal)
+    rules = _ZERO
+    if wname == "ExactWaterfall" and _checksum(waterfall.rules()) != _ZERO:
+        program, _ = r.contract("rules", waterfall.rules(), ("RuleProgram",))
+        rules = _checksum(program.address)
     n = int(d.tranche_count())
     tokens, faces, names, symbols = [], [], [], []
     for i in range(n):
@@ -226,6 +233,7 @@ def read_deal(deal: str) -> ChainDeal:
         symbols=tuple(symbols),
         quorum=int(oracle.quorum()),
         attestor_count=int(oracle.attestor_count()),
+        rules=rules,
     )
 
 
@@ -341,6 +349,33 @@ def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None
         on_chain = _flat(waterfall.pac_schedule_of(i))
         if on_chain != _flat(sched):
             raise fail(f"config.exact.pac_schedule[{i}]", f"{len(sched)} periods", f"{len(on_chain)} periods, other values")
+    _check_program(exact, chain, fail)
+
+
+def _check_program(exact: Any, chain: ChainDeal, fail: Any) -> None:
+    """The compiled deal's rule program against the waterfall's ``RuleProgram``: its
+    tables (``params()``), its planned balances, its seal; no program for the fixed
+    order."""
+    from openmbs.chain._contracts import abi_deployer
+    from openmbs.chain._rule_program import rule_params
+
+    if not exact.program:
+        if chain.rules != _ZERO:
+            raise fail("config.exact.program", "none (the fixed order)", f"a rule program at {chain.rules}")
+        return
+    if chain.rules == _ZERO:
+        raise fail("config.exact.program", f"{len(exact.program) // 4} instructions", "no rule program")
+    program = abi_deployer("RuleProgram").at(chain.rules)
+    if _flat(program.params()) != _flat(rule_params(exact)):
+        raise fail("config.exact.program", "the compiled rule program", "other tables (the rule program's params())")
+    if not bool(program.sealed()):
+        raise fail("config.exact.program", "a sealed rule program", "not sealed")
+    for g, sched in enumerate(exact.grp_schedule):
+        for k in range(len(sched) + 1):
+            want = sched[k] if k < len(sched) else 0
+            got = int(program.planned(g, k + 1))
+            if got != want:
+                raise fail(f"config.exact.grp_schedule[{g}][{k}]", want, got)
 
 
 def _params_fields(abi: list[dict[str, Any]]) -> list[str]:

@@ -33,6 +33,7 @@ from openmbs.sim._loansim import (
     pool_table,
 )
 from openmbs.sim._replay import HistoryRecords, replay
+from openmbs.sim._servicing_cash import ServicingTerms
 from openmbs.sim._stages import FileRecords, LifecycleRun, RecordSource, SimulatedRecords
 from openmbs.sim._states import LossMitigation, simulator_matrix
 
@@ -59,6 +60,7 @@ __all__ = [
     "PoolPeriod",
     "ReconCheck",
     "RecordSource",
+    "ServicingTerms",
     "SimulatedRecords",
     "SimulationResult",
     "dev_chain_keys",

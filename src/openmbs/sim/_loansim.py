@@ -34,6 +34,7 @@ import pyarrow as pa
 from openmbs.cashflow import AdvanceMode, advance_mode
 from openmbs.errors import AssumptionError, DataIntegrityError, InputError, TapeError
 from openmbs.servicing import StateMachine, TransitionMatrix
+from openmbs.sim import _servicing_cash as _cash
 from openmbs.sim._states import (
     AssumptionStates,
     LossMitigation,
@@ -102,6 +103,9 @@ LOAN_RECORD_SCHEMA: pa.Schema = pa.schema(
         pa.field("balance_end", pa.int64(), nullable=False),
         pa.field("default_flag", pa.bool_(), nullable=False),
         pa.field("liquidation_flag", pa.bool_(), nullable=False),
+        pa.field("advance_reimbursed", pa.int64(), nullable=False),
+        pa.field("prepayment_penalty", pa.int64(), nullable=False),
+        pa.field("late_fee", pa.int64(), nullable=False),
         # the openmbs.servicing.LoanState code at the end of the month (openmbs.sim._states)
         pa.field("state", pa.int8(), nullable=False),
     ]
@@ -476,6 +480,10 @@ class LoanSimulator:
         mean ``"none"`` and ``"all"``.
     delinquency : DelinquencyAssumptions, optional
         Curing delinquencies and curtailments (defaults documented on the class).
+    servicing : ServicingTerms, optional
+        Advance stops, late fees and prepayment penalties (docs/simulation.md,
+        "Servicing cash"); the defaults change nothing. Outstanding advances are
+        reimbursed out of a loan's catch-up payment or liquidation proceeds.
 
     Notes
     -----
@@ -538,6 +546,7 @@ class LoanSimulator:
         delinquency: DelinquencyAssumptions | None = None,
         mitigation: LossMitigation | None = None,
         transitions: Any = None,
+        servicing: _cash.ServicingTerms | None = None,
     ) -> None:
         table = _tape_table(tape)
         source = getattr(tape, "source", None)
@@ -556,6 +565,7 @@ class LoanSimulator:
         self.lag = lag
         self.advance: AdvanceMode = advance_mode(advance)
         self.delinquency = delinquency if delinquency is not None else DelinquencyAssumptions()
+        self.servicing = servicing if servicing is not None else _cash.ServicingTerms()
         n = table.num_rows
         self.n_loans = n
 
@@ -636,6 +646,10 @@ class LoanSimulator:
         # the pool until the loan reinstates (paid) or is liquidated (lost)
         self._owed_interest: IntArray = np.zeros(n, dtype=np.int64)
         self._owed_net: IntArray = np.zeros(n, dtype=np.int64)
+        # servicing cash: net advances outstanding, installments missed unadvanced
+        self._penalty = _cash.penalty_terms(table, self.servicing, source)
+        self._adv_out: IntArray = np.zeros(n, dtype=np.int64)
+        self._unadv: IntArray = np.zeros(n, dtype=np.int64)
         self.period = 0
 
         horizon = max(1, int(rem.max()) if n else 1)
@@ -688,6 +702,11 @@ class LoanSimulator:
         if self.transitions is not None:
             h.update(repr(self.transitions.matrix.by).encode())
             h.update(np.ascontiguousarray(self.transitions.matrix.counts).tobytes())
+        if not self.servicing.is_default or self._penalty.any:
+            h.update(f"|{self.servicing}".encode())
+            pen: tuple[npt.NDArray[Any], ...] = (self._penalty.hard, self._penalty.term, self._penalty.pct)
+            for arr in pen:
+                h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()
 
     # ----------------------------------------------------------------- the month
@@ -707,6 +726,7 @@ class LoanSimulator:
         b0 = self._balance[lx]
         age0 = self._age[lx]
         rem = self._rem[lx]
+        rem0 = rem.copy()
         dpd = self._dpd[lx]
         default_period = self._default_period[lx]
         default_balance = self._default_balance[lx]
@@ -753,6 +773,12 @@ class LoanSimulator:
         advanced = np.zeros(m, dtype=np.bool_)
         if self.advance != "none":
             advanced = (new_dq | stays_dq | (defaulted & ~liquidate)) & (rem >= 1)
+            if self.servicing.stops_advancing:
+                advanced &= _cash.may_advance(
+                    self.servicing, days_past_due=dpd * _cash.DAYS_PER_INSTALLMENT,
+                    defaulted=defaulted, outstanding=self._adv_out[lx],
+                    installment=self._payment[lx], balance=b0, severity=self._severity[lx],
+                )  # fmt: skip
             one = pays | advanced | cures
         ix = np.flatnonzero(one)
         ip, ig, inet = self._installment(bal, rem, lx, ix)
@@ -799,6 +825,18 @@ class LoanSimulator:
                 rem[ix] -= 1
                 todo -= 1
 
+        reimbursed = np.zeros(m, dtype=np.int64)
+        if self.advance != "none":
+            adv_out, unadv = self._adv_out[lx], self._unadv[lx]
+            # a reinstatement repays the advanced installments to the servicer and
+            # pays the pool the installments missed without an advance
+            reimbursed[cures], adv_out[cures] = _cash.reimburse(adv_out[cures], adv_out[cures])
+            self._pay_missed(bal, rem, lx, sched, interest, net_int, np.flatnonzero(cures), unadv[cures])
+            unadv[cures] = 0
+            adv_out += adv_p + np.where(adv_i > 0, net_int, 0)
+            unadv[(new_dq | stays_dq) & ~advanced & (rem >= 1)] += 1
+            self._adv_out[lx], self._unadv[lx] = adv_out, unadv
+
         # Unscheduled principal of the loans that paid their installment: full
         # prepayment with probability (1 - s) * SMM, else a curtailment with probability
         # p_curt of the fraction that makes the expected total SMM * balance.
@@ -816,6 +854,7 @@ class LoanSimulator:
         np.minimum(curt, after, out=curt)
         prepaid = np.where(full, after, curt)
         bal -= prepaid
+        penalty = _cash.prepayment_penalties(self._penalty, lx, age0, prepaid, full)
 
         # Liquidations.
         loss = np.zeros(m, dtype=np.int64)
@@ -832,6 +871,10 @@ class LoanSimulator:
             bal[li] = 0
             self._owed_interest[lx[li]] = 0  # unpaid interest is lost at liquidation
             self._owed_net[lx[li]] = 0
+            # the proceeds repay the servicer's advances first; the rest is its loss
+            reimbursed[li], _ = _cash.reimburse(self._adv_out[lx[li]], recovery[li])
+            self._adv_out[lx[li]] = 0
+            self._unadv[lx[li]] = 0
 
         # New states and months past due.
         state = state0.copy()
@@ -870,6 +913,8 @@ class LoanSimulator:
         self.period = k
 
         fee = interest - net_int
+        missed = (new_dq | stays_dq | new_def | (dfl & ~liquidate)) & (rem0 >= 1)
+        late = _cash.late_fees(self.servicing, missed, self._payment[lx], dpd * _cash.DAYS_PER_INSTALLMENT)
         curtailment = np.where(full, 0, curt)
         delinquency = np.minimum(dpd, 3).astype(np.int8)
         columns = (
@@ -893,6 +938,9 @@ class LoanSimulator:
                 "balance_end": bal,
                 "default_flag": new_def,
                 "liquidation_flag": liquidate,
+                "advance_reimbursed": reimbursed,
+                "prepayment_penalty": penalty,
+                "late_fee": late,
                 "state": labels,
             }
         )
@@ -968,6 +1016,30 @@ class LoanSimulator:
                 cur = getattr(self, f"_{name}")
                 setattr(self, f"_{name}", arrays[name].astype(cur.dtype))
         self._states.restore({k[3:]: v for k, v in arrays.items() if k.startswith("st_")})
+    def _pay_missed(
+        self,
+        bal: IntArray,
+        rem: IntArray,
+        lx: npt.NDArray[np.intp],
+        sched: IntArray,
+        interest: IntArray,
+        net_int: IntArray,
+        ix: npt.NDArray[np.intp],
+        todo: IntArray,
+    ) -> None:
+        """Pay ``todo`` more installments of the live loans ``ix`` (in place)."""
+        while ix.size:
+            keep = (todo > 0) & (rem[ix] >= 1) & (bal[ix] > 0)
+            ix, todo = ix[keep], todo[keep]
+            if not ix.size:
+                break
+            ip, ig, inet = self._installment(bal, rem, lx, ix)
+            sched[ix] += ip
+            interest[ix] += ig
+            net_int[ix] += inet
+            bal[ix] -= ip
+            rem[ix] -= 1
+            todo -= 1
 
     def _installment(
         self,
@@ -1042,6 +1114,8 @@ class LoanSimulator:
                 owed_interest=self._owed_interest,
                 owed_net=self._owed_net,
                 **self._state_arrays(),  # type: ignore[arg-type]
+                adv_out=self._adv_out,
+                unadv=self._unadv,
             )
         os.replace(tmp, path)
         return path
@@ -1083,6 +1157,8 @@ class LoanSimulator:
         self._owed_interest = arrays.get("owed_interest", zeros).astype(np.int64)
         self._owed_net = arrays.get("owed_net", zeros).astype(np.int64)
         self._restore_state_arrays(arrays)
+        self._adv_out = arrays.get("adv_out", zeros).astype(np.int64)
+        self._unadv = arrays.get("unadv", zeros).astype(np.int64)
         self.period = int(meta["period"])
         try:
             bitgen = getattr(np.random, str(meta["rng"]["bit_generator"]))()

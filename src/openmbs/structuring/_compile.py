@@ -482,23 +482,13 @@ def chain_unsupported(deal: ExactDeal) -> list[str]:
 
     Empty for a deal the chain runs exactly as the exact engine. The chain compiler
     (deployment of the exact waterfall) must refuse a deal for which this is not
-    empty: the contract would otherwise run the fixed order and ignore the rules.
+    empty: the contract would otherwise compute something else than the engine.
+    Groups, principal rules and accrual rules run on chain (the deal's
+    ``RuleProgram``, called by the waterfall); what is listed here does not.
     """
     out: list[str] = []
     if deal.n_tranches > MAX_TRANCHES:
         out.append(f"{deal.n_tranches} classes (the contract takes at most {MAX_TRANCHES})")
-    if deal.n_groups:
-        out.append(f"groups ({', '.join(deal.group_names)})")
-    if deal.principal_prog[1] > deal.principal_prog[0]:
-        out.append("principal_rules (an ordered priority of payments)")
-    if any(b > a for a, b in deal.accrual_prog):
-        out.append("accrual_rules (a Z class's accrual directed by rules)")
-    if CPN_INVERSE in deal.coupon_kind:
-        out.append("coupon = 'inverse_floating'")
-    if deal.multiplier:
-        out.append("an index multiplier other than 1")
-    if any(r >= NOTIONAL_GROUP for r in deal.io_ref):
-        out.append("an IO notional on a group")
     if deal.excess_to >= 0:
         out.append("excess_interest_to (excess interest paid to a class)")
     if any(m >> MAX_TRANCHES for m in deal.accretion_mask):

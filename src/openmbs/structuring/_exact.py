@@ -109,8 +109,9 @@ remaining method (mode 1). A concurrent split floors each share
 exact; each share's unused cash is merged back for the next rule. A planned target is
 the group's scheduled ending balance for the period (0 after the schedule). The
 ``sequential`` trigger effect does not change a program (rules use ``when`` and
-``unless``). These constructs run in the Python engines only: the contract runs the
-fixed order (``chain_unsupported`` in ``_compile.py``).
+``unless``). On chain, ``RuleProgram.vy`` runs the program (the waterfall calls it
+for the principal rules and each Z class's accrual rules); what the chain cannot run
+yet is listed by ``chain_unsupported`` in ``_compile.py``.
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ CPN_FIXED: constant(uint256) = 1
 CPN_FLOAT: constant(uint256) = 2
 CPN_NETWAC: constant(uint256) = 3
 CPN_FIXED_CAPPED: constant(uint256) = 4
+CPN_INVERSE: constant(uint256) = 5
 
 PR_NONE: constant(uint256) = 0
 PR_SEQ: constant(uint256) = 1
@@ -74,6 +75,23 @@ F_IO: constant(uint256) = 1
 F_PO: constant(uint256) = 2
 F_Z: constant(uint256) = 4
 NOTIONAL_POOL: constant(uint256) = 255
+# @dev An IO reference from this on is a group's notional: NOTIONAL_GROUP + the bit
+# mask of the group's classes (`_exact.py` numbers the group instead; the mapping is
+# `openmbs.chain._exact_waterfall.chain_io_refs`).
+NOTIONAL_GROUP: constant(uint256) = 256
+# @dev `ExactParams.tranche_word[i]` packs tranche i's small fields, each read inline
+# as `(word >> TW_<FIELD>) & TW_MASK` (the accretion mask, in the top bits, without
+# the mask): coupon kind, priority rank, first index and one past the last index of
+# its rank, tranche flags (F_*), IO reference, accretion mask (one bit per tranche:
+# up to 64 tranches). `openmbs.chain._exact_waterfall.exact_params` packs them.
+TW_MASK: constant(uint256) = 2**32 - 1
+TW_COUPON: constant(uint256) = 0
+TW_PRIORITY: constant(uint256) = 32
+TW_RANK_START: constant(uint256) = 64
+TW_RANK_END: constant(uint256) = 96
+TW_FLAGS: constant(uint256) = 128
+TW_IO_REF: constant(uint256) = 160
+TW_ACCRETION: constant(uint256) = 192
 
 T_OC: constant(uint256) = 1
 T_IC: constant(uint256) = 2
@@ -108,27 +126,32 @@ OP_TRIGGER_XS: constant(uint256) = 8
 OP_RESERVE_TOPUP: constant(uint256) = 9
 OP_RESIDUAL: constant(uint256) = 10
 
+# ---------------------------------------------------------------- INTERFACES
+
+# @dev The deal's rule program (`RuleProgram.vy`): its principal rules and its Z
+# classes' accrual rules, run on the balances it is given (it changes no state).
+interface RuleProgram:
+    def pay(balances: uint256[MAX_TRANCHES], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[MAX_TRANCHES], uint256): nonpayable
+    def sealed() -> bool: view
+    def n_classes() -> uint256: view
+
 # ---------------------------------------------------------------- STRUCTS
 
 # @dev `ExactDeal` of `_exact.py` (PAC schedules apart), arrays padded with zeros.
 struct ExactParams:
     n_tranches: uint256
     face: uint256[MAX_TRANCHES]
-    coupon_kind: uint256[MAX_TRANCHES]
+    # @dev fixed rate; for a floater or inverse floater, its index multiplier (0: 1)
     rate: uint256[MAX_TRANCHES]
     margin: int256[MAX_TRANCHES]
     cap: uint256[MAX_TRANCHES]
     floor: uint256[MAX_TRANCHES]
-    priority: uint256[MAX_TRANCHES]
-    rank_start: uint256[MAX_TRANCHES]
-    rank_end: uint256[MAX_TRANCHES]
+    # @dev coupon kind, priority, rank bounds, flags, IO reference, accretion mask (TW_*)
+    tranche_word: uint256[MAX_TRANCHES]
     rule: uint256[MAX_TRANCHES]
     group_start: uint256[MAX_TRANCHES]
     group_end: uint256[MAX_TRANCHES]
     lockout: uint256[MAX_TRANCHES]
-    flags: uint256[MAX_TRANCHES]
-    io_ref: uint256[MAX_TRANCHES]
-    accretion_mask: uint256[MAX_TRANCHES]
     n_fees: uint256
     fee_rate: uint256[MAX_FEES]
     fee_fixed: uint256[MAX_FEES]
@@ -202,6 +225,8 @@ struct Pay:
     bal: uint256[MAX_TRANCHES]
     paid: uint256[MAX_TRANCHES]
     left: uint256
+    # bit k: trigger k latched this period (a rule program's conditions)
+    latches: uint256
 
 
 # @dev Trigger latches, this period's failing tests and the effects of the latched ones.
@@ -288,6 +313,9 @@ PARAMS: immutable(ExactParams)
 deployer: public(immutable(address))
 # @dev The Deal contract: the only caller of `allocate` and `apply`.
 deal: public(immutable(address))
+# @dev The deal's rule program (`RuleProgram.vy`), or the zero address for the fixed
+# order of payments.
+rules: public(immutable(address))
 # @dev Number of tranches (1 to MAX_TRANCHES); rows past it are zero.
 N_TRANCHES: immutable(uint256)
 # @dev Number of fees (0 to MAX_FEES).
@@ -335,11 +363,13 @@ _loss_dust: uint256
 # ---------------------------------------------------------------- SET-UP
 
 @deploy
-def __init__(p: ExactParams, deal_: address):
+def __init__(p: ExactParams, deal_: address, rules_: address):
     """
     @notice Create the waterfall of one deal.
     @param p The flat integer parameters of `compile_exact` (PAC schedules apart).
     @param deal_ The only address allowed to call `allocate` and `apply`.
+    @param rules_ The deal's rule program (`RuleProgram`, sealed before this
+           contract's `seal`), or the zero address for the fixed order.
     """
     assert deal_ != empty(address)  # dev: zero deal
     n: uint256 = p.n_tranches
@@ -354,18 +384,22 @@ def __init__(p: ExactParams, deal_: address):
     bears: uint256 = 0
     io: uint256 = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
+        tw: uint256 = p.tranche_word[i]
+        rank_end: uint256 = (tw >> TW_RANK_END) & TW_MASK
+        flags: uint256 = (tw >> TW_FLAGS) & TW_MASK
+        io_ref: uint256 = (tw >> TW_IO_REF) & TW_MASK
         assert p.face[i] <= LOW128  # dev: face too large
-        assert p.coupon_kind[i] <= CPN_FIXED_CAPPED  # dev: unknown coupon kind
+        assert (tw >> TW_COUPON) & TW_MASK <= CPN_INVERSE  # dev: unknown coupon kind
         assert p.rule[i] <= PR_SUPPORT  # dev: unknown principal rule
-        assert p.rank_start[i] <= i and i < p.rank_end[i] and p.rank_end[i] <= n  # dev: bad rank
+        assert (tw >> TW_RANK_START) & TW_MASK <= i and i < rank_end and rank_end <= n  # dev: bad rank
         assert p.group_start[i] <= i and i < p.group_end[i] and p.group_end[i] <= n  # dev: bad group
-        assert p.flags[i] < 8  # dev: unknown tranche flag
-        if p.flags[i] & F_IO != 0:
-            assert p.io_ref[i] == NOTIONAL_POOL or p.io_ref[i] < n  # dev: bad IO reference
+        assert flags < 8  # dev: unknown tranche flag
+        if flags & F_IO != 0:
+            assert io_ref == NOTIONAL_POOL or io_ref < n or (io_ref >= NOTIONAL_GROUP and io_ref < NOTIONAL_GROUP + (1 << n))  # dev: bad IO reference
             io |= 1 << i
         elif p.rule[i] != PR_NONE:
             bears |= 1 << i
-        assert p.accretion_mask[i] < 2**n  # dev: bad accretion mask
+        assert tw >> TW_ACCRETION < 1 << n  # dev: bad accretion mask
         self._bal_cum[i] = p.face[i] << HIGH_HALF
         self._short_wd[i] = MARKER
         self._cum2[i] = MARKER
@@ -382,6 +416,7 @@ def __init__(p: ExactParams, deal_: address):
     IO_STRIPS = io
     deployer = msg.sender
     deal = deal_
+    rules = rules_
     self._state = p.reserve_initial << HIGH_HALF
     self._loss_dust = MARKER
     for k: uint256 in range(p.n_fees, bound=MAX_FEES):
@@ -410,6 +445,10 @@ def seal():
     """
     assert msg.sender == deployer  # dev: only deployer
     assert self._state & SEALED == 0  # dev: sealed
+    if rules != empty(address):
+        # the program's schedules are final, and it pays this deal's classes
+        assert staticcall RuleProgram(rules).sealed()  # dev: rule program not sealed
+        assert staticcall RuleProgram(rules).n_classes() == N_TRANCHES  # dev: rule program of another deal
     self._state |= SEALED
 
 
@@ -443,11 +482,20 @@ def _fees_now(pool_beg: uint256) -> uint256:
 @internal
 @view
 def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
-    kind: uint256 = PARAMS.coupon_kind[i]
+    kind: uint256 = (PARAMS.tranche_word[i] >> TW_COUPON) & TW_MASK
     if kind == CPN_FIXED:
         return PARAMS.rate[i]
-    if kind == CPN_FLOAT:
-        r: int256 = convert(index_rate, int256) + PARAMS.margin[i]
+    if kind == CPN_FLOAT or kind == CPN_INVERSE:
+        # floater: m x index + margin; inverse floater: margin - m x index; m is the
+        # index multiplier, which these kinds carry in `rate` (0: m = 1), the product
+        # floored
+        index: int256 = convert(index_rate, int256)
+        m: uint256 = PARAMS.rate[i]
+        if m != 0:
+            index = convert(index_rate * m // WAD, int256)
+        r: int256 = index + PARAMS.margin[i]
+        if kind == CPN_INVERSE:
+            r = PARAMS.margin[i] - index
         if r < convert(PARAMS.floor[i], int256):
             r = convert(PARAMS.floor[i], int256)
         if PARAMS.cap[i] > 0 and r > convert(PARAMS.cap[i], int256):
@@ -525,15 +573,42 @@ def _pro_rata(pay_: Pay, period: uint256, start: uint256, end: uint256, amount: 
 
 
 @internal
-@view
+def _run_rules(pay_: Pay, period: uint256, amount: uint256, which: uint256) -> Pay:
+    """
+    @dev `_run_program` by the deal's rule program: the principal rules (`which` =
+         N_TRANCHES) or Z class `which`'s accrual rules; `pay.left` is the unused
+         part. What the program returns is checked: it pays no class beyond its
+         balance (underflow) and moves exactly `amount`.
+    """
+    pay: Pay = pay_
+    paid: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    left: uint256 = 0
+    paid, left = extcall RuleProgram(rules).pay(pay.bal, pay.latches, period, amount, which)
+    moved: uint256 = left
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        pay.bal[i] -= paid[i]
+        pay.paid[i] += paid[i]
+        moved += paid[i]
+    assert moved == amount  # dev: rule program moved other money
+    pay.left = left
+    return pay
+
+
+@internal
 def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) -> Pay:
     """
     @dev `_distribute`: pays `amount_` by the principal rules; `pay.left` is what
-         could not be placed.
+         could not be placed. A deal with rules pays by its program first
+         (`_run_rules`), then anything left by priority (the last loop).
     """
     pay: Pay = pay_
     amount: uint256 = amount_
     n: uint256 = N_TRANCHES
+    if rules != empty(address):
+        pay = self._run_rules(pay, period, amount, n)
+        amount = pay.left
+        # the fixed order's first two loops run for no class
+        n = 0
     pay.left = 0
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
@@ -567,7 +642,7 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
         pay.paid[i] += x
         amount -= x
     bears: uint256 = PRINCIPAL_BEARERS
-    for i: uint256 in range(n, bound=MAX_TRANCHES):
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
         if (bears >> i) & 1 == 1:
@@ -583,9 +658,10 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
 @internal
 @view
 def _z_accreting(z: uint256, bal: uint256[MAX_TRANCHES]) -> bool:
-    if PARAMS.flags[z] & F_Z == 0:
+    tw: uint256 = PARAMS.tranche_word[z]
+    if (tw >> TW_FLAGS) & F_Z == 0:
         return False
-    mask: uint256 = PARAMS.accretion_mask[z]
+    mask: uint256 = tw >> TW_ACCRETION
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (mask >> i) & 1 == 1 and bal[i] > 0:
             return True
@@ -622,10 +698,10 @@ def _test_triggers(
         thr: uint256 = PARAMS.trig_threshold[k]
         fail: bool = False
         if test == T_OC or test == T_IC:
-            ref_rank: uint256 = PARAMS.priority[PARAMS.trig_ref[k]]
+            ref_rank: uint256 = (PARAMS.tranche_word[PARAMS.trig_ref[k]] >> TW_PRIORITY) & TW_MASK
             den: uint256 = 0
             for i: uint256 in range(n, bound=MAX_TRANCHES):
-                if PARAMS.priority[i] > ref_rank:
+                if (PARAMS.tranche_word[i] >> TW_PRIORITY) & TW_MASK > ref_rank:
                     continue
                 if test == T_OC and (bears >> i) & 1 == 1:
                     den += beg[i]
@@ -688,8 +764,7 @@ def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES
 
 
 @internal
-@view
-def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256) -> (Cash, Pay, Interest):
+def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256, period: uint256) -> (Cash, Pay, Interest):
     """
     @dev `_step_interest`: by rank, senior first, the interest due (coupon on the
          beginning balance plus the carried shortfall, and interest on it if the deal
@@ -703,9 +778,10 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
     it: Interest = it_
     n: uint256 = N_TRANCHES
     for r: uint256 in range(n, bound=MAX_TRANCHES):
-        if PARAMS.rank_start[r] != r:
+        tw: uint256 = PARAMS.tranche_word[r]
+        if (tw >> TW_RANK_START) & TW_MASK != r:
             continue
-        end: uint256 = PARAMS.rank_end[r]
+        end: uint256 = (tw >> TW_RANK_END) & TW_MASK
         total: uint256 = 0
         for i: uint256 in range(r, end, bound=MAX_TRANCHES):
             rate: uint256 = self._coupon_rate(i, index_rate, netwac)
@@ -743,7 +819,13 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
                 it.paid[i] = 0
                 pay.bal[i] += amount
                 it.accreted[i] += amount
-                mask: uint256 = PARAMS.accretion_mask[i]
+                mask: uint256 = PARAMS.tranche_word[i] >> TW_ACCRETION
+                if rules != empty(address):
+                    # the Z class's accrual rules (a rules deal's Z accretes only
+                    # while a class its rules name is outstanding: it has rules)
+                    pay = self._run_rules(pay, period, amount, i)
+                    amount = pay.left
+                    mask = 0
                 for j: uint256 in range(n, bound=MAX_TRANCHES):
                     if amount == 0:
                         break
@@ -780,7 +862,6 @@ def _step_writeup(bal_: uint256[MAX_TRANCHES], wd_: uint256[MAX_TRANCHES], write
 
 
 @internal
-@view
 def _step_principal(pay_: Pay, pfunds: uint256, period: uint256, sequential: bool) -> (Pay, uint256):
     """
     @dev `_step_principal`: principal funds by the principal rules (`_distribute`);
@@ -792,7 +873,6 @@ def _step_principal(pay_: Pay, pfunds: uint256, period: uint256, sequential: boo
 
 
 @internal
-@view
 def _step_xs_loss(pay_: Pay, ifunds: uint256, deficiency: uint256, period: uint256, sequential: bool) -> (Pay, uint256):
     """
     @dev `_step_xs_loss`: excess interest pays principal up to the deficiency (the
@@ -807,7 +887,6 @@ def _step_xs_loss(pay_: Pay, ifunds: uint256, deficiency: uint256, period: uint2
 
 
 @internal
-@view
 def _step_reserve_loss(pay_: Pay, reserve: uint256, rdraw: uint256, deficiency: uint256, period: uint256, sequential: bool) -> (Pay, uint256, uint256):
     """
     @dev `_step_reserve_loss`: if the reserve covers losses, it pays principal up to
@@ -843,9 +922,10 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
         if left == 0:
             break
         r: uint256 = n - 1 - k
-        if PARAMS.rank_end[r] - 1 != r:
+        tw: uint256 = PARAMS.tranche_word[r]
+        if ((tw >> TW_RANK_END) & TW_MASK) - 1 != r:
             continue
-        start: uint256 = PARAMS.rank_start[r]
+        start: uint256 = (tw >> TW_RANK_START) & TW_MASK
         total: uint256 = 0
         for j: uint256 in range(start, r + 1, bound=MAX_TRANCHES):
             if (bears >> j) & 1 == 1:
@@ -870,7 +950,6 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
 
 
 @internal
-@view
 def _step_trigger_xs(pay_: Pay, ifunds_: uint256, reserve: uint256, rdeposit: uint256, period: uint256, effects: TriggerEffect) -> (Pay, uint256, uint256, uint256):
     """
     @dev `_step_trigger_xs`: under a latched TURBO trigger, excess interest pays
@@ -1004,6 +1083,7 @@ def _apply(rem: ExactRemittance) -> Work:
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         if w.trig.latch[k] == 1:
             held = True
+            w.pay.latches |= 1 << k
 
     # ---- the steps, in the deal's order (each at most once). A step is skipped only
     # when its Python function provably changes nothing: no subsequent recoveries (write-
@@ -1014,7 +1094,7 @@ def _apply(rem: ExactRemittance) -> Work:
         if op == OP_FEES:
             w.cash.ifunds, w.fee_paid, w.fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, w.fee_short)
         elif op == OP_INTEREST:
-            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it, w.beg, w.index_rate, w.netwac)
+            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it, w.beg, w.index_rate, w.netwac, w.period)
         elif op == OP_WRITEUP:
             if rem.subsequent_recoveries != 0:
                 w.pay.bal, w.wd, w.writeup = self._step_writeup(w.pay.bal, w.wd, w.writeup, rem.subsequent_recoveries)
@@ -1043,9 +1123,16 @@ def _apply(rem: ExactRemittance) -> Work:
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
             if (io >> i) & 1 == 1:
-                ref: uint256 = PARAMS.io_ref[i]
+                ref: uint256 = (PARAMS.tranche_word[i] >> TW_IO_REF) & TW_MASK
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
+                elif ref >= NOTIONAL_GROUP:
+                    # a group's notional: the sum of its classes' balances
+                    total: uint256 = 0
+                    for j: uint256 in range(n, bound=MAX_TRANCHES):
+                        if (ref >> j) & 1 == 1:
+                            total += w.pay.bal[j]
+                    w.pay.bal[i] = total
                 else:
                     w.pay.bal[i] = w.pay.bal[ref]
 

@@ -1,0 +1,267 @@
+"""``ExactWaterfall`` with its ``RuleProgram`` == the exact engine, period by period.
+
+Random deals in the deal language (``rule_program_helpers``: groups of every payment
+mode, orders, concurrent splits, trigger conditions, planned schedules with
+deferrals, Z accrual directed by rules, IO strips, fixed, floating and inverse
+floating coupons with index multipliers), at most the waterfall's class
+count, run on chain and in ``apply_period`` over random remittance paths with
+losses, recoveries, interest shortfalls, latching loss triggers and a pay-off: every
+figure of every period and the state after it (balances, indices and their carries,
+shortfalls, write-downs, reserve, dust, latches) are equal to the unit.
+
+Run with ``-n 0`` (one EVM per process; each deal is deployed on a lean embedded EVM).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+import boa
+import pytest
+from rule_program_helpers import random_rules_deal
+from test_exact_waterfall_diff import _remittances, _split
+
+from openmbs.chain._contracts import contract_path
+from openmbs.chain._exact_waterfall import (
+    ZERO_ADDRESS,
+    apply_onchain,
+    deploy_exact_waterfall,
+    exact_params,
+    exact_waterfall_deployer,
+    read_state,
+)
+from openmbs.chain._rule_program import deploy_rule_program
+from openmbs.chain.fastevm import make_lean
+from openmbs.errors import SpecError
+from openmbs.structuring import MAX_TRANCHES, ExactDeal, chain_unsupported, compile_exact
+from openmbs.structuring._exact import (
+    CPN_INVERSE,
+    I_PLANNED,
+    I_SKIP,
+    I_SPLIT,
+    NOTIONAL_GROUP,
+    WAD,
+    apply_period,
+    initial_state,
+)
+
+DEAL_ADDRESS = "0x00000000000000000000000000000000000d3a10"
+DEALS = 16
+PERIODS = 14
+
+
+@pytest.fixture(autouse=True)
+def _rollback() -> Iterator[None]:
+    """Overrides the chain conftest's per-test rollback (no shared deal needed)."""
+    yield
+
+
+@pytest.fixture(scope="module")
+def lean() -> Iterator[Any]:
+    env = boa.Env()
+    make_lean(env)
+    with boa.swap_env(env):
+        yield env
+
+
+def _path(rnd: random.Random, periods: int) -> list[tuple[int, ...]]:
+    """(prepay bp, loss bp, recovery %, interest %, 60+ bp, index bp, subsequent bp)."""
+    return [
+        (rnd.randint(0, 800), rnd.choice([0, 0, rnd.randint(0, 300), rnd.randint(300, 1200)]), rnd.randint(0, 100),
+         rnd.choice([100, 100, rnd.randint(0, 130)]), rnd.randint(1, 1500), rnd.randint(0, 1000),
+         rnd.choice([0, 0, rnd.randint(0, 50)]))
+        for _ in range(periods)
+    ]
+
+
+def _run(contract: Any, deal: ExactDeal, rnd: random.Random) -> dict[str, int]:
+    state = initial_state(deal)
+    assert read_state(contract, deal) == state
+    seen = {"latched": 0, "accreted": 0, "paid_off": 0}
+    for rem in _remittances(deal, _path(rnd, PERIODS), wind_down=True):
+        state, want = apply_period(deal, state, rem)
+        d30, d90 = _split(rem)
+        got = apply_onchain(contract, deal, rem, DEAL_ADDRESS, delinquent_30=d30, delinquent_90_plus=d90)
+        assert got == want, f"period {rem.period}"
+        assert read_state(contract, deal) == state, f"state after period {rem.period}"
+        seen["latched"] += any(state.latch)
+        seen["accreted"] += sum(want.accreted) > 0
+    seen["paid_off"] += all(b == 0 for b in state.balance)
+    return seen
+
+
+def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
+    totals = {"latched": 0, "accreted": 0, "paid_off": 0, "split": 0, "planned": 0, "skip": 0,
+              "group_rules": 0, "inverse": 0, "multiplier": 0, "io_group": 0,
+              "deals": 0}
+    for seed in range(DEALS):
+        deal = compile_exact(random_rules_deal(500 + seed, max_classes=MAX_TRANCHES))
+        assert chain_unsupported(deal) == [], (seed, chain_unsupported(deal))
+        contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+        assert contract.rules() != ZERO_ADDRESS
+        seen = _run(contract, deal, random.Random(seed))
+        for k, v in seen.items():
+            totals[k] += v
+        ops = set(deal.program[0::4])
+        totals["split"] += I_SPLIT in ops
+        totals["planned"] += I_PLANNED in ops
+        totals["skip"] += I_SKIP in ops
+        totals["group_rules"] += 2 in deal.grp_mode
+        totals["inverse"] += CPN_INVERSE in deal.coupon_kind
+        totals["multiplier"] += any(m not in (0, WAD) for m in deal.multiplier)
+        totals["io_group"] += any(r >= NOTIONAL_GROUP for r in deal.io_ref)
+        totals["deals"] += 1
+    # the paths reached what they are meant to (not a vacuous differential)
+    assert all(v >= 3 for v in totals.values()), totals
+
+
+def test_the_waterfall_refuses_an_unsealed_or_foreign_rule_program(lean: Any) -> None:
+    deal = compile_exact(random_rules_deal(7, max_classes=MAX_TRANCHES))
+    from openmbs.chain._rule_program import rule_params, rule_program_deployer
+
+    unsealed = rule_program_deployer().deploy(rule_params(deal))
+    w = exact_waterfall_deployer().deploy(exact_params(deal), DEAL_ADDRESS, unsealed.address)
+    with boa.reverts(dev="rule program not sealed"):
+        w.seal()
+    others = (compile_exact(random_rules_deal(s, max_classes=MAX_TRANCHES)) for s in range(8, 99))
+    other = next(d for d in others if d.n_tranches != deal.n_tranches)
+    foreign = deploy_rule_program(other)
+    w = exact_waterfall_deployer().deploy(exact_params(deal), DEAL_ADDRESS, foreign.address)
+    with boa.reverts(dev="rule program of another deal"):
+        w.seal()
+
+
+def test_a_rule_program_that_moves_other_money_is_refused(lean: Any) -> None:
+    """A program that returned more (or less) than the amount would create (or lose)
+    money: the waterfall checks paid + unused == amount. The attacker's program is a
+    stand-in with RuleProgram's ABI that reports one unit more unused than it was
+    given (without the check, the residual holder would be paid a unit the deal never
+    received)."""
+    stand_in = boa.loads(STAND_IN)
+    deal = compile_exact(random_rules_deal(3, max_classes=MAX_TRANCHES))
+    stand_in.set_n(deal.n_tranches)
+    w = exact_waterfall_deployer().deploy(exact_params(deal), DEAL_ADDRESS, stand_in.address)
+    w.seal()
+    rem = next(_remittances(deal, [(300, 0, 0, 100, 10, 0, 0)], wind_down=False))
+    with boa.reverts(dev="rule program moved other money"):
+        apply_onchain(w, deal, rem, DEAL_ADDRESS)
+
+
+STAND_IN = """
+# pragma version ~=0.4.3
+n: public(uint256)
+
+@external
+def set_n(n_: uint256):
+    self.n = n_
+
+@external
+@view
+def sealed() -> bool:
+    return True
+
+@external
+@view
+def n_classes() -> uint256:
+    return self.n
+
+@external
+def pay(balances: uint256[8], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[8], uint256):
+    # pays nothing and reports one unit more unused than it was given
+    return empty(uint256[8]), amount + 1
+"""
+
+
+def test_fixed_order_deals_keep_no_rule_program(lean: Any) -> None:
+    from openmbs.structuring import example_deal
+
+    deal = compile_exact(example_deal("four_tranche"))
+    contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    assert contract.rules() == ZERO_ADDRESS
+
+
+def test_constructs_the_chain_cannot_run_are_still_refused() -> None:
+    deal = compile_exact(random_rules_deal(11, max_classes=MAX_TRANCHES))
+    excess = replace(deal, excess_to=0)
+    with pytest.raises(SpecError, match="excess_interest_to"):
+        exact_params(excess)
+    big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=20)) for s in range(12, 99))
+               if d.n_tranches > MAX_TRANCHES)
+    with pytest.raises(SpecError, match="classes"):
+        exact_params(big)
+
+
+def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_refused(lean: Any) -> None:
+    """``openmbs chain verify``'s checks: the deal read from its address finds the
+    waterfall's RuleProgram (its code checked), and a record whose compiled program
+    differs (another split, another planned balance) is refused naming the field."""
+    import dataclasses
+    import json
+
+    from openmbs.chain import config_from_spec, deploy_deal
+    from openmbs.chain._verify import check_record, read_deal
+    from openmbs.errors import DataIntegrityError
+
+    # the first random deal whose groups have planned balances
+    spec = next(sp for sp in (random_rules_deal(s, max_classes=MAX_TRANCHES) for s in range(5, 99))
+                if any(compile_exact(sp).grp_schedule))
+    cfg = config_from_spec(spec, loan_count=10)
+    admin = boa.env.generate_address("rules-admin")
+    attestors = [boa.env.generate_address(f"rules-attestor{i}") for i in range(cfg.n_attestors)]
+    d = deploy_deal(cfg, attestors=attestors, admin=admin)
+    chain = read_deal(str(d.deal.address))
+    assert chain.rules == str(d.waterfall.rules()) != ZERO_ADDRESS
+    record = json.loads(json.dumps({
+        "network": "rpc", "chain_id": d.chain_id(), "test_waterfall": False, "attestors": attestors,
+        "config": dataclasses.asdict(d.config), "contracts": d.addresses(),
+    }))
+    check_record(record, chain, where="file 'd.json'")
+    exact = record["config"]["exact"]
+    assert exact["program"], "the deal has rules"
+    bad = json.loads(json.dumps(record))
+    bad["config"]["exact"]["prog_list"][0] ^= 1
+    with pytest.raises(DataIntegrityError, match=r"config\.exact\.program"):
+        check_record(bad, chain, where="file 'd.json'")
+    g = next(i for i, sched in enumerate(exact["grp_schedule"]) if sched)
+    last = len(exact["grp_schedule"][g]) - 1
+    bad = json.loads(json.dumps(record))
+    bad["config"]["exact"]["grp_schedule"][g][last] += 1
+    with pytest.raises(DataIntegrityError, match=rf"config\.exact\.grp_schedule\[{g}\]\[{last}\]"):
+        check_record(bad, chain, where="file 'd.json'")
+
+
+def test_the_coupon_codes_of_the_rate_slot_are_the_engine_s() -> None:
+    from openmbs.chain import _exact_waterfall
+    from openmbs.structuring import _exact
+
+    assert (_exact_waterfall._CPN_FLOAT, _exact_waterfall._CPN_INVERSE) == (_exact.CPN_FLOAT, _exact.CPN_INVERSE)
+    assert _exact_waterfall._NOTIONAL_GROUP == _exact.NOTIONAL_GROUP
+    src = contract_path("ExactWaterfall").read_text()
+    assert f"\nNOTIONAL_GROUP: constant(uint256) = {_exact.NOTIONAL_GROUP}\n" in src
+
+
+def test_the_deal_s_allocate_runs_the_rules_too(lean: Any) -> None:
+    """``allocate`` (what the Deal calls on each remittance) takes the same path as
+    ``apply``: on random rule deals its Allocation carries the engine's figures and
+    keeps the deal's cash identity."""
+    from test_exact_waterfall_diff import _allocation_input
+
+    for seed in range(4):
+        deal = compile_exact(random_rules_deal(900 + seed, max_classes=MAX_TRANCHES))
+        contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+        state = initial_state(deal)
+        n = deal.n_tranches
+        for rem in _remittances(deal, _path(random.Random(seed), 6), wind_down=False):
+            inp = _allocation_input(rem, state.reserve + state.dust)
+            state, res = apply_period(deal, state, rem)
+            a = contract.allocate(inp, sender=DEAL_ADDRESS)
+            assert list(a.principal[:n]) == list(res.principal_paid), (seed, rem.period)
+            assert list(a.interest[:n]) == list(res.interest_paid), (seed, rem.period)
+            assert list(a.balance[:n]) == list(res.ending_balance), (seed, rem.period)
+            assert a.residual == res.residual_paid
+            credited = sum(a.interest) + sum(a.principal)
+            assert credited + a.fee + a.residual + a.reserve_balance == inp[0][13] + inp[1]
+            assert read_state(contract, deal) == state
