@@ -50,7 +50,7 @@ def first_failed_bound(state: dict[str, int], r: RemittanceReport) -> BoundFailu
     add("period out of order", "period", r.period, s["last_period"] + 1, r.period == s["last_period"] + 1)
     add("beginning balance != last ending balance", "beginning_balance", r.beginning_balance,
         s["last_ending_balance"], r.beginning_balance == s["last_ending_balance"])
-    collections = r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries
+    collections = r.collections()
     add("cash != collections", "cash", r.cash, collections, r.cash == collections)
     if r.subsequent_recoveries:
         cap = s["unrecovered_losses"] + r.losses
