@@ -340,7 +340,7 @@ def prepare(
     sim = LoanSimulator(  # the loans' money in record units of the deal's asset (min(decimals, 9))
         tape, prepayment=prep, default=dflt, severity=cfg.severity, lag=cfg.lag, seed=cfg.seed,
         advance=cfg.advance,  # type: ignore[arg-type]
-        decimals=_load_spec(cfg.deal).asset.decimals,
+        decimals=_load_spec(cfg.deal).asset.decimals, servicing=cfg.servicing,
     )
     if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
         import dataclasses
