@@ -474,6 +474,7 @@ def report_from_records(
     unsched = total("prepaid_principal")
     interest = total("interest_paid")
     recov = total("recovery")
+    _check_servicing(records)
     liquidated = records.column("liquidated").to_numpy(zero_copy_only=False).astype(np.bool_)
     liq_reimb = total("advance_reimbursed", liquidated)
     penalties = total("prepayment_penalty")
@@ -499,6 +500,41 @@ def report_from_records(
         prepayment_penalties=penalties,
         late_fees=total("late_fee"),
     ), unit_scale)
+
+
+def _check_servicing(records: pa.Table) -> None:
+    """The servicing-cash columns present: integers >= 0, and a liquidated loan's
+    reimbursement within its proceeds (else an error naming the loan, period, field
+    and value)."""
+
+    def bad(i: int, name: str, value: int, why: str) -> InputError:
+        return InputError(
+            f"loan {records.column('loan_id')[i].as_py()!r} period {records.column('period')[i].as_py()} "
+            f"field {name!r} value {value}: {why}"
+        )
+
+    for name in SERVICING_FIELDS:
+        if name not in records.column_names:
+            continue
+        col = records.column(name)
+        if col.null_count:
+            i = next(k for k, v in enumerate(col.to_pylist()) if v is None)
+            raise InputError(
+                f"loan {records.column('loan_id')[i].as_py()!r} period {records.column('period')[i].as_py()} "
+                f"field {name!r} value None: empty"
+            )
+        arr = col.to_numpy().astype(np.int64)
+        if arr.size and int(arr.min()) < 0:
+            i = int(np.argmin(arr))
+            raise bad(i, name, int(arr[i]), "negative")
+    if "advance_reimbursed" in records.column_names:
+        back = records.column("advance_reimbursed").to_numpy().astype(np.int64)
+        rec = records.column("recovery").to_numpy().astype(np.int64)
+        liq = records.column("liquidated").to_numpy(zero_copy_only=False).astype(np.bool_)
+        over = liq & (back > rec)
+        if over.any():
+            i = int(np.flatnonzero(over)[0])
+            raise bad(i, "advance_reimbursed", int(back[i]), f"above the liquidation proceeds {int(rec[i])}")
 
 
 class ServicerBridge:
