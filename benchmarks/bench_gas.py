@@ -44,8 +44,8 @@ from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, attest
 from openmbs.structuring import example_deal
 
 #: The issue's targets (gas per transaction).
-TARGETS = {"remittance": 250_000, "claim": 60_000, "transfer": 75_000, "sale bid": 120_000,
-           "fraud proof": 150_000}
+TARGETS = {"remittance": 250_000, "remittance with servicing cash": 260_000, "claim": 60_000,
+           "transfer": 75_000, "sale bid": 120_000, "fraud proof": 150_000}
 
 NODE: AnvilNode | None = None
 
@@ -239,29 +239,48 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
                  tx_gas(d.settlement, "transfer", Account.create().address, 5, sender=admin), "",
                  "the floor of any payout to a wallet holding no stablecoin"))
 
-    state = {"period": 0, "ending": ex.pool_original}
+    state = {"period": 0, "ending": ex.pool_original, "outstanding": 0}
 
-    def remit_gas(root: bytes) -> int:
+    def remit_gas(root: bytes, *, servicing: str = "", advances: int = 0, d30: int = 0, d60: int = 0) -> int:
         period, ending = state["period"] + 1, state["ending"]
         # a performing month: 1/360 scheduled, 1% prepaid, 6% a year of interest
         sched, unsched, interest = ending // 360, ending // 100, ending * 6 // 1200
-        new_end = ending - sched - unsched
-        rep = RemittanceReport(period, sched, unsched, interest, 0, 0, ending, new_end, max(loan_counts),
-                               0, 0, 0, 5 * 10**16, interest + sched + unsched, root)
+        recov = losses = 0
+        kw: dict[str, int] = {"advances": advances}
+        if servicing:
+            # docs/chain.md's "Advances and penalties": advances, reimbursements out of
+            # reinstated loans' catch-up payments, prepayment penalties, late fees;
+            # with "liquidation" also a liquidation whose proceeds repay advances (the
+            # deal's first loss: its storage is set from zero)
+            adv = (interest + sched) // 50
+            kw = {"advances": adv, "advance_reimbursements": state["outstanding"] + adv // 2,
+                  "prepayment_penalties": unsched // 100, "late_fees": 12_345}
+            if servicing == "liquidation":
+                recov, losses = ending // 1000, ending // 2000
+                kw["liquidation_reimbursements"] = recov // 10
+        new_end = ending - sched - unsched - recov - losses
+        rep = RemittanceReport(period, sched, unsched, interest, recov, losses, ending, new_end, max(loan_counts),
+                               d30, d60, 0, 5 * 10**16, 0, root, **kw)
+        rep = replace(rep, cash=rep.collections())
         sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address)
         d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
         return tx_gas(d.oracle, "submit", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs],
                       sender=admin)
 
-    def advance(root: bytes) -> int:
-        g = remit_gas(root)
+    def advance(root: bytes, **kw: int) -> int:
+        g = remit_gas(root, **kw)
+        state["outstanding"] += kw.get("advances", 0)
         e = state["ending"]
         state["period"] += 1
         state["ending"] = e - e // 360 - e // 100
         return g
 
-    rows.append(("remittance, first period (storage set from zero)", advance(roots[loan_counts[0]]), "", ""))
-    advance(roots[loan_counts[0]])  # a second period: the steady state that follows
+    # (5% of the pool 30-59 days late, then 2.5% 60-89 days: the servicing rows below
+    # liquidate out of it; the servicer advances in the second period)
+    e0 = ex.pool_original
+    rows.append(("remittance, first period (storage set from zero)", advance(roots[loan_counts[0]], d30=e0 // 20),
+                 "", ""))
+    advance(roots[loan_counts[0]], d60=e0 // 40, advances=e0 // 5000)  # the steady state that follows
 
     # holders of tranche A: created by real transfers from investor 0
     tok = d.tokens[0]
@@ -284,6 +303,16 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
             rpc("evm_revert", [snap])
             remit_rows.append(g)
             rows.append((f"remittance 3-of-5, {n_loans:,} loans, {n_holders:,} holders", g, "remittance", ""))
+            for kind, label, target, note in (
+                ("advances", "with advances and penalties", "remittance with servicing cash",
+                 "reimbursements and late fees too"),
+                ("liquidation", "... and a liquidation repaying advances", "",
+                 "the deal's first loss: loss storage set from zero"),
+            ):
+                snap = rpc("evm_snapshot", [])
+                g = remit_gas(roots[n_loans], servicing=kind)
+                rpc("evm_revert", [snap])
+                rows.append((f"remittance {label}, {n_loans:,} loans, {n_holders:,} holders", g, target, note))
     advance(roots[loan_counts[0]])
 
     a, b = investors[0], investors[1]

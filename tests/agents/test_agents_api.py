@@ -7,6 +7,7 @@ from api_pin import check_public_api
 
 PUBLIC = [
     "RECORD_FIELDS",
+    "SERVICING_FIELDS",
     "AttestorSet",
     "LoanSaleKeeper",
     "LoanTree",

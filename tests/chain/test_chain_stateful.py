@@ -36,6 +36,7 @@ pinned to the model and shrinks by what each settlement hands on.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import sys
 import time
@@ -63,8 +64,8 @@ from hypothesis.stateful import (
 from openmbs.chain import config_from_spec, deploy_deal
 from openmbs.chain.fastevm import make_lean
 from openmbs.oracle import RemittanceReport, attest
-from openmbs.structuring import example_deal
-from openmbs.structuring._exact import ExactRemittance, apply_period, initial_state
+from openmbs.structuring import exact_remittance, example_deal
+from openmbs.structuring._exact import apply_period, initial_state
 
 WAD = 10**18
 MAX_UINT = 2**256 - 1
@@ -279,6 +280,7 @@ class DealMachine(RuleBasedStateMachine):
         self.pool = ex.pool_original
         self.loans = LOANS
         self.unrecovered = 0
+        self.outstanding = 0  # advances not yet reimbursed
         self.last_30, sixty, ninety = cutoff_delinquent(ex.pool_original)
         self.last_60_plus = sixty + ninety
         self.last_index = 0
@@ -682,24 +684,42 @@ class DealMachine(RuleBasedStateMachine):
         dq_bp=st.tuples(st.integers(1, 3000), st.integers(1, 3000), st.integers(1, 3000)),
         index_bp=st.integers(0, 2500), loans_gone=st.integers(0, 3), payoff=st.booleans(),
         signers=st.integers(0, 7),
+        servicing=st.one_of(st.just((0, 0, 0, 0)), st.tuples(st.integers(0, 100), st.integers(0, 100),
+                                                              st.integers(0, 100), st.integers(0, 500))),
     )
     def remit(self, sched_bp: int, prepay_bp: int, liq_bp: int, recov_pct: int, sub_pct: int,
               int_pct: int, dq_bp: tuple[int, int, int], index_bp: int, loans_gone: int,
-              payoff: bool, signers: int | str) -> None:
+              payoff: bool, signers: int | str, servicing: tuple[int, int, int, int]) -> None:
         """An attested report whose figures are consistent: the pool rolls forward,
         every delinquency bucket is non-zero while loans are left, losses come with
         their recoveries, subsequent recoveries stay below the losses not yet
-        recovered, the cash is the collections. ``signers``: 0 one short of the
-        quorum, 1 an outsider among them, else the quorum."""
+        recovered, advances within the scheduled P&I, reimbursements within the
+        advances outstanding (out of proceeds within the proceeds), penalties within
+        the prepayments, the cash is the collections. ``signers``: 0 one short of the
+        quorum, 1 an outsider among them, else the quorum. ``servicing``: advance % of
+        the scheduled P&I, reimbursed % of what is outstanding, % of that out of the
+        proceeds, penalty bp of the prepayments."""
         self._tick()
         who = signers if isinstance(signers, str) else {0: "short", 1: "outsider"}.get(signers, "quorum")
         self._remit_report(sched_bp, prepay_bp, liq_bp, recov_pct, sub_pct, int_pct, dq_bp, index_bp,
-                           loans_gone, payoff, signers=who)
+                           loans_gone, payoff, signers=who, servicing=servicing)
+
+    @precondition(lambda self: self.closed and not self.paused and self.pool > 0)
+    @rule(over=st.sampled_from(["reimbursed", "proceeds", "penalties"]))
+    def remit_overdrawn(self, over: str) -> None:
+        """The servicer (with a quorum) reports a reimbursement it is not owed, takes
+        more out of the proceeds than they hold, or a penalty above the prepayments."""
+        self._tick()
+        reason = {"reimbursed": "reimbursements above advances outstanding",
+                  "proceeds": "reimbursements above liquidation proceeds",
+                  "penalties": "penalties above prepayments"}[over]
+        self._remit_report(signers="quorum", overdraw=over, reason=("dev", reason))
 
     def _remit_report(self, sched_bp: int = 10, prepay_bp: int = 100, liq_bp: int = 0, recov_pct: int = 0,
                       sub_pct: int = 0, int_pct: int = 100, dq_bp: tuple[int, int, int] = (1, 1, 1),
                       index_bp: int = 0, loans_gone: int = 0, payoff: bool = False, *, signers: str,
-                      reason: tuple[str, str] | None = None) -> None:
+                      reason: tuple[str, str] | None = None, servicing: tuple[int, int, int, int] = (0, 0, 0, 0),
+                      overdraw: str = "") -> None:
         """Build, sign and submit a report; expect ``reason`` (or the model's)."""
         d, w = self.w.d, self.w
         pool = self.pool
@@ -724,11 +744,26 @@ class DealMachine(RuleBasedStateMachine):
         index = min(max(WAD * index_bp // 10_000, self.last_index - band), self.last_index + band)
         loans = max(0, self.loans - loans_gone) if end else 0
         period = self.state.period + 1
+        adv_pct, rb_pct, liq_pct, pen_bp = servicing
+        advances = (interest + sched) * adv_pct // 100
+        reimbursed = (self.outstanding + advances) * rb_pct // 100
+        out_of_proceeds = min(reimbursed * liq_pct // 100, recov)
+        penalties = prepaid * pen_bp // 10_000
+        if overdraw == "reimbursed":
+            reimbursed = self.outstanding + advances + 1
+        elif overdraw == "proceeds":
+            advances = interest + sched
+            reimbursed = out_of_proceeds = recov + 1
+            if reimbursed > self.outstanding + advances:  # too little advanced to overdraw the proceeds alone
+                reason = ("dev", "reimbursements above advances outstanding")
+        elif overdraw == "penalties":
+            penalties = prepaid + 1
         rep = RemittanceReport(
             period, sched, prepaid, interest, recov, loss, pool, end, loans, dq[0], dq[1], dq[2],
-            index, interest + sched + prepaid + recov + sub,
-            (period * 7919).to_bytes(32, "big"), sub,
+            index, 0, (period * 7919).to_bytes(32, "big"), sub, advances, reimbursed, out_of_proceeds,
+            penalties, 17 * period,
         )
+        rep = dataclasses.replace(rep, cash=rep.collections())
         keys = [ATTESTOR_KEYS[i] for i in sorted(self.attestors)]
         if reason is not None:
             keys = keys[: self.quorum]
@@ -747,11 +782,8 @@ class DealMachine(RuleBasedStateMachine):
                 d.oracle.submit(rep.as_tuple(), deadline, [a.as_tuple() for a in sigs], sender=w.admin)
             return
         d.oracle.submit(rep.as_tuple(), deadline, [a.as_tuple() for a in sigs], sender=w.admin)
-        rem = ExactRemittance(
-            period, interest, sched, prepaid, recov, loss, pool, end,
-            delinquent_60=dq[1] + dq[2], index_rate=rep.index_rate, subsequent_recoveries=sub,
-        )
-        self.state, res = apply_period(self.ex, self.state, rem)
+        self.state, res = apply_period(self.ex, self.state, exact_remittance(rep))
+        self.outstanding += advances - reimbursed
         self.pool, self.loans = end, loans
         self.last_30, self.last_60_plus, self.last_index = dq[0], dq[1] + dq[2], index
         self.unrecovered += loss - sub
@@ -759,6 +791,7 @@ class DealMachine(RuleBasedStateMachine):
         self.fee_owed += sum(res.fees_paid)
         self.residual_owed += res.residual_paid
         assert int(d.oracle.unrecovered_losses()) == self.unrecovered
+        assert int(d.oracle.outstanding_advances()) == self.outstanding
         assert int(d.deal.last_period()) == period == int(d.oracle.last_period())
         for t in range(self.n):
             assert int(d.deal.tranche_balance(t)) == self.state.balance[t]
@@ -972,7 +1005,8 @@ def test_late_settlement_receives_distributions_since_closing() -> None:
     try:
         m.fill_and_close()
         m.remit(sched_bp=10, prepay_bp=100, liq_bp=0, recov_pct=0, sub_pct=0, int_pct=100,
-                dq_bp=(10, 10, 10), index_bp=0, loans_gone=0, payoff=False, signers="quorum")
+                dq_bp=(10, 10, 10), index_bp=0, loans_gone=0, payoff=False, signers="quorum",
+                servicing=(20, 0, 0, 100))
         for check in (m.check_cash, m.check_claims, m.check_indices):
             check()
         m.settle(j=0)

@@ -53,3 +53,30 @@ def test_an_acceptable_report_has_no_explanation(world):
     report = world.report()
     assert explain_rejection(world.d, report) == ""
     world.remit(report)
+
+
+def _servicing(world, **kw):
+    r = dataclasses.replace(world.report(), **kw)
+    return dataclasses.replace(r, cash=r.collections())
+
+
+def test_servicing_cash_bounds_are_explained(world):
+    """Each servicing-cash bound of the oracle (docs/chain.md, "Advances and
+    penalties"), named with its value and limit, as the contract names it."""
+    r = world.report()
+    cases = [
+        ("advances above scheduled collections", _servicing(world, advances=r.interest + r.scheduled_principal + 1),
+         (r.interest + r.scheduled_principal + 1, r.interest + r.scheduled_principal)),
+        ("reimbursements above advances outstanding", _servicing(world, advances=5, advance_reimbursements=6), (6, 5)),
+        ("reimbursements above liquidation proceeds",
+         _servicing(world, advances=5, advance_reimbursements=5, liquidation_reimbursements=1), (1, 0)),
+        ("penalties above prepayments", _servicing(world, prepayment_penalties=r.unscheduled_principal + 1),
+         (r.unscheduled_principal + 1, r.unscheduled_principal)),
+    ]
+    for name, report, (value, limit) in cases:
+        with pytest.raises(RemittanceRejected) as info:
+            world.d.remit(report, world.sign(report))
+        assert name in info.value.reason, (name, info.value.reason)
+        failure = first_failed_bound(oracle_state(world.d.oracle), report)
+        assert failure is not None and failure.check == name
+        assert (failure.value, failure.limit) == (value, limit), name

@@ -126,7 +126,7 @@ def test_cash_is_conserved(statements: list[DistributionStatement]) -> None:
         assert p["principal_distributed"] == sum(c["principal_paid"] for c in st.classes)
         assert p["interest_distributed"] == sum(c["interest_paid"] for c in st.classes)
         assert p["fees_paid"] == sum(f["paid"] for f in p["fees"])
-        assert p["cash_remitted"] == p["interest_collected"] + p["principal_remittance"]
+        assert p["cash_remitted"] == p["interest_collected"] + p["principal_remittance"] + p["prepayment_penalties"]
         assert p["cash_remitted"] + ce["reserve_draw"] + ce["reserve_release"] == (
             p["interest_distributed"] + p["principal_distributed"] + p["fees_paid"] + p["residual_paid"]
             + ce["reserve_deposit"] + p["rounding_retained"]
@@ -208,7 +208,8 @@ def test_delinquency_counts_from_loan_files(statements: list[DistributionStateme
 
 def test_not_modelled_is_null_not_zero(stateless: list[DistributionStatement]) -> None:
     d = stateless[5].as_dict()
-    assert d["pool"]["servicer_advances"] is None
+    # servicing cash is in the report now: a run that does not advance reports zeros
+    assert d["pool"]["servicer_advances"] == 0 and d["pool"]["advances_outstanding"] == 0
     assert d["pool"]["servicer_advance_policy"] == "none"  # the run's setting, from closing.json
     assert d["pool"]["modifications_count"] is None
     rows = {r["name"]: r for r in d["delinquency"]}

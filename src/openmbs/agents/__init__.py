@@ -12,6 +12,7 @@ from openmbs.agents._keeper import TriggerEvent, TriggerKeeper
 from openmbs.agents._loan_sale import LoanSaleKeeper, SaleOrder
 from openmbs.agents._servicer import (
     RECORD_FIELDS,
+    SERVICING_FIELDS,
     LoanTree,
     ServicerBridge,
     ServicerPeriod,
@@ -28,6 +29,7 @@ from openmbs.agents._servicer import (
 
 __all__ = [
     "RECORD_FIELDS",
+    "SERVICING_FIELDS",
     "AttestorSet",
     "LoanSaleKeeper",
     "LoanTree",

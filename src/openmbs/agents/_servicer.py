@@ -26,6 +26,7 @@ from openmbs.oracle import LoanRecord, RemittanceReport, loan_id_bytes32
 
 __all__ = [
     "RECORD_FIELDS",
+    "SERVICING_FIELDS",
     "LoanTree",
     "ServicerBridge",
     "ServicerPeriod",
@@ -56,6 +57,12 @@ RECORD_FIELDS: tuple[str, ...] = (
     "recovery",
 )
 
+#: Servicing-cash columns of the loan-level file, beside the leaf's fields (not in the
+#: Merkle leaf): net P&I advanced (``advanced``), advances repaid to the servicer
+#: (``advance_reimbursed``; on a liquidated loan's row, out of its proceeds), prepayment
+#: penalty and late fee charged. Files without them read as zeros.
+SERVICING_FIELDS: tuple[str, ...] = ("advanced", "advance_reimbursed", "prepayment_penalty", "late_fee")
+
 #: At most this many decimals in the loan records' money (64-bit integers).
 MAX_RECORD_DECIMALS = 9
 
@@ -63,6 +70,7 @@ MAX_RECORD_DECIMALS = 9
 _MONEY_FIELDS: tuple[str, ...] = (
     "scheduled_principal", "unscheduled_principal", "interest", "recoveries", "losses",
     "beginning_balance", "ending_balance", "delinquent_30", "delinquent_60", "delinquent_90_plus", "cash",
+    "advances", "advance_reimbursements", "liquidation_reimbursements", "prepayment_penalties", "late_fees",
 )  # fmt: skip
 
 
@@ -205,7 +213,10 @@ def record_columns(loans: pa.Table) -> pa.Table:
     ``ending_balance``; ``delinquency``; ``defaulted`` = status defaulted or liquidated;
     ``liquidated`` = ``liquidation_flag``; ``loss``; ``recovery``. The loan id is the
     tape's identifier (text), with the tape row in ``tape_row`` and the simulator's
-    ``status`` code kept for the report.
+    ``status`` code kept for the report. The :data:`SERVICING_FIELDS` follow when the
+    simulator's records have them: ``advanced = advanced_principal`` plus the net
+    interest of a loan whose interest was advanced (servicers advance interest net of
+    their fee), ``advance_reimbursed``, ``prepayment_penalty``, ``late_fee``.
     """
     lid = loans.column("loan_id")
     if pa.types.is_dictionary(lid.type):
@@ -234,8 +245,23 @@ def record_columns(loans: pa.Table) -> pa.Table:
             "liquidated": loans.column("liquidation_flag"),
             "loss": loans.column("loss"),
             "recovery": loans.column("recovery"),
+            **_servicing_columns(loans),
         }
     )
+
+
+def _servicing_columns(loans: pa.Table) -> dict[str, Any]:
+    if "advance_reimbursed" not in loans.column_names:
+        return {}
+    adv_i = loans.column("advanced_interest").to_numpy()
+    net = loans.column("net_interest").to_numpy()
+    advanced = loans.column("advanced_principal").to_numpy() + np.where(adv_i > 0, net, 0)
+    return {
+        "advanced": pa.array(advanced.astype(np.int64)),
+        "advance_reimbursed": loans.column("advance_reimbursed"),
+        "prepayment_penalty": loans.column("prepayment_penalty"),
+        "late_fee": loans.column("late_fee"),
+    }
 
 
 def _id_words(
@@ -417,8 +443,12 @@ def report_from_records(
     record_decimals)``; 1 for assets of at most 9 decimals).
 
     ``loan_count`` counts loans with a positive ending balance; the delinquency buckets
-    sum ending balances by ``delinquency`` (1, 2, 3); ``cash = interest + scheduled +
-    unscheduled + recoveries``.
+    sum ending balances by ``delinquency`` (1, 2, 3). The servicing-cash fields sum the
+    :data:`SERVICING_FIELDS` columns (0 when absent): ``advances``,
+    ``advance_reimbursements``, ``liquidation_reimbursements`` (the reimbursements on
+    liquidated loans' rows), ``prepayment_penalties``, ``late_fees``; ``cash =
+    interest + scheduled + unscheduled + recoveries - liquidation_reimbursements +
+    prepayment_penalties`` (``RemittanceReport.collections``).
     """
     if records.num_rows == 0:
         raise InputError(f"report for period {period}: no loan records")
@@ -431,6 +461,8 @@ def report_from_records(
         )
 
     def total(name: str, mask: npt.NDArray[np.bool_] | None = None) -> int:
+        if name not in records.column_names and name in SERVICING_FIELDS:
+            return 0  # a file written before the servicing-cash columns
         col = records.column(name).to_numpy().astype(np.int64)
         if mask is not None:
             col = col[mask]
@@ -442,6 +474,10 @@ def report_from_records(
     unsched = total("prepaid_principal")
     interest = total("interest_paid")
     recov = total("recovery")
+    _check_servicing(records)
+    liquidated = records.column("liquidated").to_numpy(zero_copy_only=False).astype(np.bool_)
+    liq_reimb = total("advance_reimbursed", liquidated)
+    penalties = total("prepayment_penalty")
     return scale_report(RemittanceReport(
         period=period,
         scheduled_principal=sched,
@@ -456,9 +492,49 @@ def report_from_records(
         delinquent_60=total("ending_balance", dq == 2),
         delinquent_90_plus=total("ending_balance", dq >= 3),
         index_rate=index_rate,
-        cash=interest + sched + unsched + recov,
+        cash=interest + sched + unsched + recov - liq_reimb + penalties,
         loan_tape_root=root,
+        advances=total("advanced"),
+        advance_reimbursements=total("advance_reimbursed"),
+        liquidation_reimbursements=liq_reimb,
+        prepayment_penalties=penalties,
+        late_fees=total("late_fee"),
     ), unit_scale)
+
+
+def _check_servicing(records: pa.Table) -> None:
+    """The servicing-cash columns present: integers >= 0, and a liquidated loan's
+    reimbursement within its proceeds (else an error naming the loan, period, field
+    and value)."""
+
+    def bad(i: int, name: str, value: int, why: str) -> InputError:
+        return InputError(
+            f"loan {records.column('loan_id')[i].as_py()!r} period {records.column('period')[i].as_py()} "
+            f"field {name!r} value {value}: {why}"
+        )
+
+    for name in SERVICING_FIELDS:
+        if name not in records.column_names:
+            continue
+        col = records.column(name)
+        if col.null_count:
+            i = next(k for k, v in enumerate(col.to_pylist()) if v is None)
+            raise InputError(
+                f"loan {records.column('loan_id')[i].as_py()!r} period {records.column('period')[i].as_py()} "
+                f"field {name!r} value None: empty"
+            )
+        arr = col.to_numpy().astype(np.int64)
+        if arr.size and int(arr.min()) < 0:
+            i = int(np.argmin(arr))
+            raise bad(i, name, int(arr[i]), "negative")
+    if "advance_reimbursed" in records.column_names:
+        back = records.column("advance_reimbursed").to_numpy().astype(np.int64)
+        rec = records.column("recovery").to_numpy().astype(np.int64)
+        liq = records.column("liquidated").to_numpy(zero_copy_only=False).astype(np.bool_)
+        over = liq & (back > rec)
+        if over.any():
+            i = int(np.flatnonzero(over)[0])
+            raise bad(i, "advance_reimbursed", int(back[i]), f"above the liquidation proceeds {int(rec[i])}")
 
 
 class ServicerBridge:

@@ -615,7 +615,8 @@ def _stored_report(k: int, row: dict[str, Any], bad: list[str]) -> RemittanceRep
     missing or garbled value in ``bad``)."""
     values: dict[str, Any] = {}
     for f in dataclasses.fields(RemittanceReport):
-        v = row.get(f.name, "0" if f.name == "subsequent_recoveries" else None)  # events before it: 0
+        # fields appended later (subsequent recoveries, servicing cash): 0 in older events
+        v = row.get(f.name, "0" if f.default is not dataclasses.MISSING else None)
         parsed: Any = _root(v) if f.name == "loan_tape_root" else _int(v)
         if parsed is None:
             bad.append(_bad_value(f"period {k}", f.name, v))

@@ -49,6 +49,9 @@ _CPN_FLOAT = 2
 _CPN_INVERSE = 5
 #: ``_exact.NOTIONAL_GROUP`` (the contract's own value; pinned by a test).
 _NOTIONAL_GROUP = 256
+#: ``ExactParams.penalty_to`` of a deal paying its prepayment penalties to the residual
+#: holder (the contract's ``PENALTY_RESIDUAL``; ``ExactDeal.penalty_to`` -1).
+PENALTY_RESIDUAL = 2**256 - 1
 
 #: Longest PAC schedule the contract stores.
 MAX_PAC = 360
@@ -184,6 +187,7 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
         deal.interest_on_shortfall,
         deal.cleanup_wad,
         deal.pool_original,
+        deal.penalty_to if deal.penalty_to >= 0 else PENALTY_RESIDUAL,
     )
 
 
@@ -259,6 +263,7 @@ def report_struct(
         + rem.prepaid_principal
         + rem.recoveries
         + rem.subsequent_recoveries
+        + rem.prepayment_penalties
     )
     return (
         rem.period,
@@ -277,6 +282,11 @@ def report_struct(
         cash,
         loan_tape_root,
         rem.subsequent_recoveries,
+        0,
+        0,
+        0,
+        rem.prepayment_penalties,
+        0,
     )
 
 

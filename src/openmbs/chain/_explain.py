@@ -38,7 +38,8 @@ def first_failed_bound(state: dict[str, int], r: RemittanceReport) -> BoundFailu
     """The first figure check ``r`` fails against the oracle ``state`` (keys
     ``last_period``, ``last_ending_balance``, ``last_loan_count``, ``max_annual_rate``
     (WAD), ``max_index_change`` (WAD), ``last_index_rate`` (WAD), ``last_30``,
-    ``last_60_plus``, ``unrecovered_losses``, ``max_arrears_months``); ``None`` when
+    ``last_60_plus``, ``unrecovered_losses``, ``max_arrears_months``, and
+    ``outstanding_advances``, 0 when absent); ``None`` when
     every figure is within its bound (the refusal is then about the signatures, the
     deadline, the role or the cash transfer)."""
     s = state
@@ -50,12 +51,24 @@ def first_failed_bound(state: dict[str, int], r: RemittanceReport) -> BoundFailu
     add("period out of order", "period", r.period, s["last_period"] + 1, r.period == s["last_period"] + 1)
     add("beginning balance != last ending balance", "beginning_balance", r.beginning_balance,
         s["last_ending_balance"], r.beginning_balance == s["last_ending_balance"])
-    collections = r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries
+    collections = r.collections()
     add("cash != collections", "cash", r.cash, collections, r.cash == collections)
     if r.subsequent_recoveries:
         cap = s["unrecovered_losses"] + r.losses
         add("subsequent recoveries above losses", "subsequent_recoveries", r.subsequent_recoveries, cap,
             r.subsequent_recoveries <= cap)
+    if r.advances or r.advance_reimbursements:
+        scheduled = r.interest + r.scheduled_principal
+        add("advances above scheduled collections", "advances", r.advances, scheduled, r.advances <= scheduled)
+        owed = s.get("outstanding_advances", 0) + r.advances
+        add("reimbursements above advances outstanding", "advance_reimbursements", r.advance_reimbursements, owed,
+            r.advance_reimbursements <= owed)
+    add("reimbursements above liquidation proceeds", "liquidation_reimbursements", r.liquidation_reimbursements,
+        r.recoveries, r.liquidation_reimbursements <= r.recoveries)
+    add("liquidation reimbursements above reimbursements", "liquidation_reimbursements",
+        r.liquidation_reimbursements, r.advance_reimbursements, r.liquidation_reimbursements <= r.advance_reimbursements)
+    add("penalties above prepayments", "prepayment_penalties", r.prepayment_penalties, r.unscheduled_principal,
+        r.prepayment_penalties <= r.unscheduled_principal)
     removed = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
     add("principal above beginning balance", "principal + recoveries + losses", removed, r.beginning_balance,
         removed <= r.beginning_balance)
@@ -107,6 +120,7 @@ def oracle_state(oracle: Any) -> dict[str, int]:
         "last_30": int(oracle.last_delinquent_30()),
         "last_60_plus": int(oracle.last_seriously_delinquent()),
         "unrecovered_losses": int(oracle.unrecovered_losses()),
+        "outstanding_advances": int(oracle.outstanding_advances()),
         "max_arrears_months": int(oracle.MAX_ARREARS_MONTHS()),
     }
 

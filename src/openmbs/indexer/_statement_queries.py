@@ -76,8 +76,9 @@ def accepted_remittances(
     Columns: ``period``, ``loan_count``, the report's money fields (``scheduled_principal``,
     ``unscheduled_principal``, ``interest``, ``recoveries``, ``losses``,
     ``beginning_balance``, ``ending_balance``, ``delinquent_30``, ``delinquent_60``,
-    ``delinquent_90_plus``, ``index_rate`` (WAD), ``cash``, ``subsequent_recoveries``;
-    base units), ``digest`` (the EIP-712 digest the attestors signed), ``loan_tape_root``,
+    ``delinquent_90_plus``, ``index_rate`` (WAD), ``cash``, ``subsequent_recoveries``,
+    ``advances``, ``advance_reimbursements``, ``liquidation_reimbursements``,
+    ``prepayment_penalties``, ``late_fees``; base units), ``digest`` (the EIP-712 digest the attestors signed), ``loan_tape_root``,
     ``signers`` (JSON array of addresses), ``block_number``, ``tx_hash``.
     """
     con = _con(db)

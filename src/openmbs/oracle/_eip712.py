@@ -59,6 +59,11 @@ _FIELDS: tuple[tuple[str, str], ...] = (
     ("cash", "uint256"),
     ("loanTapeRoot", "bytes32"),
     ("subsequentRecoveries", "uint256"),
+    ("advances", "uint256"),
+    ("advanceReimbursements", "uint256"),
+    ("liquidationReimbursements", "uint256"),
+    ("prepaymentPenalties", "uint256"),
+    ("lateFees", "uint256"),
 )
 #: The signed message: the report's fields, then the attestations' deadline.
 _SIGNED = (*_FIELDS, ("deadline", "uint256"))

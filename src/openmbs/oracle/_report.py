@@ -141,18 +141,28 @@ class RemittanceReport:
     Amounts in base units of the settlement asset; ``index_rate`` is a decimal scaled
     by 1e18 (0.05e18 is 5%). ``subsequent_recoveries`` is cash recovered on loans
     already written off in earlier periods (it writes tranches back up and is paid as
-    principal; it does not change the pool balance; default 0). ``cash`` is what the
-    servicer deposits with the report: ``interest + scheduled_principal +
-    unscheduled_principal + recoveries + subsequent_recoveries`` (interest net of
-    servicing fees). The pool rolls forward as
-    ``ending = beginning - scheduled - unscheduled - recoveries - losses``.
-    Delinquency buckets are balances at the end of the period.
+    principal; it does not change the pool balance; default 0). The pool rolls forward
+    as ``ending = beginning - scheduled - unscheduled - recoveries - losses``
+    (``recoveries`` are the GROSS liquidation proceeds). Delinquency buckets are
+    balances at the end of the period.
+
+    Servicing cash (docs/chain.md, "Advances and penalties"; all default 0):
+    ``advances`` is the P&I the servicer advanced on loans that did not pay (already
+    inside ``interest`` and ``scheduled_principal``); ``advance_reimbursements`` the
+    advances repaid to the servicer this period, ``liquidation_reimbursements`` the part
+    of them taken out of liquidation proceeds (the rest came out of reinstated loans'
+    catch-up payments, which never reach the deal); ``prepayment_penalties`` the
+    penalties collected (paid to the deal's named class); ``late_fees`` the late fees
+    charged (kept by the servicer, reported only). ``cash`` is what the servicer
+    deposits with the report (:meth:`collections`): ``interest + scheduled_principal +
+    unscheduled_principal + recoveries - liquidation_reimbursements +
+    subsequent_recoveries + prepayment_penalties`` (interest net of servicing fees).
 
     Notes
     -----
     Field order is the on-chain struct's and the EIP-712 type's;
-    ``subsequent_recoveries`` comes last so that positional construction of the
-    other fields keeps working.
+    ``subsequent_recoveries`` and the servicing-cash fields come last so that
+    positional construction of the other fields keeps working.
     """
 
     period: int
@@ -171,6 +181,11 @@ class RemittanceReport:
     cash: int
     loan_tape_root: bytes
     subsequent_recoveries: int = 0
+    advances: int = 0
+    advance_reimbursements: int = 0
+    liquidation_reimbursements: int = 0
+    prepayment_penalties: int = 0
+    late_fees: int = 0
 
     def __post_init__(self) -> None:
         who = f"report for period {self.period!r}"
@@ -181,6 +196,20 @@ class RemittanceReport:
             raise InputError(
                 f"{who} field 'loan_tape_root' value {self.loan_tape_root!r}: need 32 bytes"
             )
+
+    def collections(self) -> int:
+        """The cash the report's figures say the servicer deposits (what ``cash`` must
+        be): collections less the advances reimbursed out of liquidation proceeds, plus
+        prepayment penalties (negative when the reimbursements exceed the proceeds)."""
+        return (
+            self.interest
+            + self.scheduled_principal
+            + self.unscheduled_principal
+            + self.recoveries
+            - self.liquidation_reimbursements
+            + self.subsequent_recoveries
+            + self.prepayment_penalties
+        )
 
     def as_tuple(self) -> tuple[object, ...]:
         """Field values in the order of the on-chain struct (and of the EIP-712 type)."""
@@ -194,13 +223,19 @@ class RemittanceReport:
         *,
         index_rate: int = 0,
         subsequent_recoveries: int = 0,
+        advances: int = 0,
+        advance_reimbursements: int = 0,
+        liquidation_reimbursements: int = 0,
+        prepayment_penalties: int = 0,
+        late_fees: int = 0,
     ) -> RemittanceReport:
         """Aggregate loan records of one period into a report (root of their tape).
 
         ``loan_count`` counts loans with a positive ending balance; the delinquency
         buckets sum ending balances by ``delinquency`` (1, 2, 3+).
         ``subsequent_recoveries`` (cash on loans written off earlier, which are no
-        longer on the tape) is added to the cash.
+        longer on the tape) is added to the cash; the servicing-cash sums (not in the
+        loan record) are passed as they are and enter the cash as the class says.
         """
         from openmbs.oracle._merkle import MerkleTree
 
@@ -231,7 +266,13 @@ class RemittanceReport:
             delinquent_60=sum(r.ending_balance for r in recs if r.delinquency == 2),
             delinquent_90_plus=sum(r.ending_balance for r in recs if r.delinquency >= 3),
             index_rate=index_rate,
-            cash=interest + sched + unsched + recov + subsequent_recoveries,
+            cash=interest + sched + unsched + recov - liquidation_reimbursements
+            + subsequent_recoveries + prepayment_penalties,
             loan_tape_root=MerkleTree([r.leaf() for r in recs]).root,
             subsequent_recoveries=subsequent_recoveries,
+            advances=advances,
+            advance_reimbursements=advance_reimbursements,
+            liquidation_reimbursements=liquidation_reimbursements,
+            prepayment_penalties=prepayment_penalties,
+            late_fees=late_fees,
         )

@@ -476,6 +476,7 @@ class _History:
     mdr: list[float | None]
     liquidations: list[tuple[int, int]]  # (losses, proceeds)
     cum_loss: int = 0
+    advances_outstanding: int = 0  # advances made less advances reimbursed, to date
 
 
 def _load_deal(closing: Mapping[str, Any]) -> _Deal:
@@ -640,7 +641,9 @@ def _pool(d: _Deal, pp: _Period, hist: _History) -> dict[str, Any]:
         "principal_remittance": r.scheduled_principal
         + r.unscheduled_principal
         + r.recoveries
+        - r.liquidation_reimbursements
         + r.subsequent_recoveries,
+        "prepayment_penalties": r.prepayment_penalties,
         "principal_distributed": sum(res.principal_paid),
         "interest_distributed": sum(res.interest_paid),
         "fees": [
@@ -662,8 +665,12 @@ def _pool(d: _Deal, pp: _Period, hist: _History) -> dict[str, Any]:
         # the report does not tell the call from the last loans paying off: true in
         # the final period of a deal that has a clean-up call
         "cleanup_call": bool(pp.final and d.spec.cleanup_call > 0),
-        # the amounts are not in the loan files (issue 15); the policy is the run's
-        "servicer_advances": None,
+        # servicing cash, from the report (docs/chain.md, "Advances and penalties")
+        "servicer_advances": r.advances,
+        "advance_reimbursements": r.advance_reimbursements,
+        "liquidation_reimbursements": r.liquidation_reimbursements,
+        "advances_outstanding": hist.advances_outstanding,
+        "late_fees": r.late_fees,
         "servicer_advance_policy": d.advance_policy,
         # loss mitigation, from the loan files' state columns (null without them)
         **_loss_mitigation(lp),
@@ -893,6 +900,7 @@ def _record(hist: _History, pp: _Period) -> None:
     hist.mdr.append(lp.new_default_balance / perf if lp is not None and perf > 0 else None)
     hist.liquidations.append((r.losses, r.recoveries))
     hist.cum_loss += r.losses
+    hist.advances_outstanding += r.advances - r.advance_reimbursements
 
 
 def period_statements(

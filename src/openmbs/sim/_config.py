@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from openmbs.audit import AuditCheck
 from openmbs.errors import DataIntegrityError, InputError
+from openmbs.sim._servicing_cash import ServicingTerms
 
 __all__ = [
     "LifecycleConfig",
@@ -46,7 +47,10 @@ class LifecycleConfig:
     35%, as in ``project_pool(severity=)``); ``lag`` in months; ``advance`` what the
     servicer advances on delinquent and defaulted loans (``"none"``, ``"principal"`` or
     ``"all"``, as in :class:`~openmbs.sim.LoanSimulator`; default ``"none"``, the
-    behaviour of earlier versions); ``tape`` a loan tape file (any format
+    behaviour of earlier versions); ``servicing`` the servicer's advance stops, late
+    fees and prepayment penalties (:class:`~openmbs.sim.ServicingTerms`, or its fields
+    as a dict, as ``closing.json`` records them; ``None``: the defaults, which change
+    nothing); ``tape`` a loan tape file (any format
     ``read_tape`` knows) or ``None`` for a generated tape of ``loans`` loans; ``deal`` an
     example deal name or a TOML file. ``acquisition`` and ``performance`` (both or
     neither) make the run a replay of that real history from the ``cutoff`` month
@@ -89,9 +93,18 @@ class LifecycleConfig:
     performance: str | None = None
     cutoff: str | None = None
     transitions: str | None = None
+    servicing: ServicingTerms | None = None
 
     def __post_init__(self) -> None:
         from openmbs.cashflow import advance_mode
+
+        if isinstance(self.servicing, dict):  # as closing.json records it
+            try:
+                object.__setattr__(self, "servicing", ServicingTerms(**self.servicing))
+            except TypeError as exc:
+                raise InputError(f"servicing value {self.servicing!r}: {exc}") from None
+        if self.servicing is not None and not isinstance(self.servicing, ServicingTerms):
+            raise InputError(f"servicing value {self.servicing!r}: need ServicingTerms")
 
         # a bool (earlier spelling) becomes "all"/"none"; anything else is refused
         object.__setattr__(self, "advance", advance_mode(self.advance, name="advance"))
@@ -138,6 +151,8 @@ class LifecycleConfig:
         for name in ("acquisition", "performance", "cutoff", "transitions"):
             if d[name] is None:
                 d.pop(name)  # so do runs that are not replays
+        if self.servicing is None or self.servicing.is_default:
+            d.pop("servicing")  # and runs with the default servicing terms
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -346,7 +346,7 @@ def prepare(
     sim = LoanSimulator(  # the loans' money in record units of the deal's asset (min(decimals, 9))
         tape, prepayment=prep, default=None if cfg.transitions else dflt, severity=cfg.severity,
         lag=cfg.lag, seed=cfg.seed, advance=cfg.advance,  # type: ignore[arg-type]
-        decimals=_load_spec(cfg.deal).asset.decimals, transitions=machine,
+        decimals=_load_spec(cfg.deal).asset.decimals, transitions=machine, servicing=cfg.servicing,
     )
     if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
         import dataclasses

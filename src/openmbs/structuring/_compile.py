@@ -407,6 +407,7 @@ def compile_exact(spec: DealSpec) -> ExactDeal:
         multiplier=multiplier,
         group_names=tuple(gnames),
         excess_to=names.index(spec.excess_interest_to) if spec.excess_interest_to is not None else -1,
+        penalty_to=names.index(spec.prepayment_penalties) if spec.prepayment_penalties in names else -1,
     )
     if any(gs.band is not None or gs.speed is not None for gs in spec.groups):
         from openmbs.structuring._schedule import structure_schedules

@@ -88,18 +88,23 @@ def exact_remittance(report: Any) -> ExactRemittance:
     or anything with its fields): the mapping the lifecycle and the audit both use.
 
     ``delinquent_60`` of the exact engine is the 60+ day balance: the report's 60-day
-    plus 90+-day buckets; there are no subsequent recoveries in the report.
+    plus 90+-day buckets. Advances reimbursed out of liquidation proceeds are taken
+    before the waterfall: ``recoveries - liquidation_reimbursements`` reach it and
+    ``losses + liquidation_reimbursements`` is what the deal lost (docs/chain.md,
+    "Advances and penalties"); prepayment penalties pass as they are.
     """
+    taken = int(getattr(report, "liquidation_reimbursements", 0))
     return ExactRemittance(
         period=report.period,
         interest=report.interest,
         scheduled_principal=report.scheduled_principal,
         prepaid_principal=report.unscheduled_principal,
-        recoveries=report.recoveries,
-        realized_losses=report.losses,
+        recoveries=report.recoveries - taken,
+        realized_losses=report.losses + taken,
         beginning_balance=report.beginning_balance,
         ending_balance=report.ending_balance,
         delinquent_60=report.delinquent_60 + report.delinquent_90_plus,
         index_rate=report.index_rate,
         subsequent_recoveries=int(getattr(report, "subsequent_recoveries", 0)),
+        prepayment_penalties=int(getattr(report, "prepayment_penalties", 0)),
     )

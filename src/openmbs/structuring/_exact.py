@@ -264,6 +264,8 @@ class ExactDeal:
         (WAD; empty means 1 for every class).
     excess_to : the class paid the excess interest at the residual step (-1: the
         residual holder).
+    penalty_to : the class paid the prepayment penalties, as interest cash (a P class;
+        -1: the residual holder); the spec's ``prepayment_penalties``.
     """
 
     n_tranches: int
@@ -324,6 +326,7 @@ class ExactDeal:
     excess_to: int = -1
     fee_names: tuple[str, ...] = ()
     trigger_names: tuple[str, ...] = ()
+    penalty_to: int = -1
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,11 @@ class ExactRemittance:
     ``subsequent_recoveries`` cash later recovered on loans already written off (paid
     as principal, and writes classes back up). ``delinquent_60`` is the 60+ days
     delinquent balance (for the delinquency test); ``index_rate`` the floater index.
+    ``prepayment_penalties`` is cash beside the waterfall, paid after it to the deal's
+    ``penalty_to`` class (as interest cash) or to the residual holder. Servicer
+    advances are inside ``interest`` and ``scheduled_principal``; advances reimbursed
+    out of liquidation proceeds are already taken off ``recoveries`` and added to
+    ``realized_losses`` (``exact_remittance``).
     """
 
     period: int
@@ -381,6 +389,7 @@ class ExactRemittance:
     delinquent_60: int = 0
     index_rate: int = 0
     subsequent_recoveries: int = 0
+    prepayment_penalties: int = 0
 
 
 @dataclass(frozen=True)
@@ -1079,6 +1088,17 @@ def _accumulate(amount: int, face: int, index: int, carry: int) -> tuple[int, in
     return index + num // face, num % face
 
 
+def _step_penalties(deal: ExactDeal, w: _Work, penalties: int) -> None:
+    """Prepayment penalties, after the order of payments: to the ``penalty_to`` class
+    as interest cash (its interest index grows), or to the residual holder."""
+    if penalties == 0:
+        return
+    if deal.penalty_to >= 0:
+        w.int_paid[deal.penalty_to] += penalties
+    else:
+        w.residual += penalties
+
+
 def _check(rem: ExactRemittance, state: ExactState) -> None:
     if rem.period != state.period + 1:
         raise InputError(f"remittance period {rem.period} does not follow period {state.period}")
@@ -1093,6 +1113,7 @@ def _check(rem: ExactRemittance, state: ExactState) -> None:
         "delinquent_60",
         "index_rate",
         "subsequent_recoveries",
+        "prepayment_penalties",
     ):
         value = getattr(rem, name)
         if not isinstance(value, int) or value < 0:
@@ -1165,6 +1186,7 @@ def apply_period(
             _step_reserve_topup(deal, w)
         elif op == OP_RESIDUAL:
             _step_residual(deal, w)
+    _step_penalties(deal, w, remittance.prepayment_penalties)
     # IO notionals follow their reference at the end of the period
     for i in range(n):
         if deal.flags[i] & F_IO != 0:
@@ -1196,6 +1218,7 @@ def apply_period(
         + remittance.prepaid_principal
         + remittance.recoveries
         + remittance.subsequent_recoveries
+        + remittance.prepayment_penalties
     )
     cash_out = sum(w.fee_paid) + sum(w.int_paid) + sum(w.prin_paid) + w.residual
     result = ExactPeriodResult(

@@ -327,6 +327,7 @@ class DealSpec(_Model):
     cleanup_call: float = Field(0.0, ge=0, lt=1)
     residual: str = Field("residual", min_length=1, max_length=32)
     excess_interest_to: str | None = None
+    prepayment_penalties: str | None = Field(None, min_length=1, max_length=32)
     source: str | None = Field(None, exclude=True)
 
     def tranche_index(self, name: str) -> int:
@@ -541,6 +542,12 @@ def _check_references(spec: DealSpec, file: str | None) -> None:
     _check_program(spec, file)
     if spec.excess_interest_to is not None and spec.excess_interest_to not in names:
         raise _fail("excess_interest_to must name a class", file, "excess_interest_to", spec.excess_interest_to)
+    pen = spec.prepayment_penalties
+    if pen is not None and pen not in names and pen not in ("residual", spec.residual):
+        raise _fail(
+            f"prepayment_penalties must name a class ({', '.join(names)}) or 'residual'",
+            file, "prepayment_penalties", pen,
+        )  # fmt: skip
     if spec.first_payment_date <= spec.closing_date:
         raise _fail("first payment must follow closing", file, "first_payment_date", str(spec.first_payment_date))
 

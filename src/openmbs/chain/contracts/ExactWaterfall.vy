@@ -79,6 +79,9 @@ NOTIONAL_POOL: constant(uint256) = 255
 # mask of the group's classes (`_exact.py` numbers the group instead; the mapping is
 # `openmbs.chain._exact_waterfall.chain_io_refs`).
 NOTIONAL_GROUP: constant(uint256) = 256
+# @dev `ExactParams.penalty_to` of a deal whose prepayment penalties go to the residual
+# holder (`_exact.py`'s -1)
+PENALTY_RESIDUAL: constant(uint256) = max_value(uint256)
 # @dev `ExactParams.tranche_word[i]` packs tranche i's small fields, each read inline
 # as `(word >> TW_<FIELD>) & TW_MASK` (the accretion mask, in the top bits, without
 # the mask): coupon kind, priority rank, first index and one past the last index of
@@ -171,6 +174,8 @@ struct ExactParams:
     interest_on_shortfall: uint256
     cleanup_wad: uint256
     pool_original: uint256
+    # @dev the class paid the prepayment penalties as interest cash, or PENALTY_RESIDUAL
+    penalty_to: uint256
 
 
 # @dev `ExactRemittance` of `_exact.py` (`delinquent_60` is the 60+ day balance).
@@ -186,6 +191,7 @@ struct ExactRemittance:
     delinquent_60: uint256
     index_rate: uint256
     subsequent_recoveries: uint256
+    prepayment_penalties: uint256
 
 
 # @dev `ExactPeriodResult` of `_exact.py` (`dust_change` signed).
@@ -380,6 +386,7 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
     for s: uint256 in range(p.n_steps, bound=MAX_STEPS):
         assert p.steps[s] >= OP_FEES and p.steps[s] <= OP_RESIDUAL  # dev: unknown step
     assert p.pool_original <= LOW128  # dev: pool too large
+    assert p.penalty_to < n or p.penalty_to == PENALTY_RESIDUAL  # dev: bad penalty class
     assert p.reserve_initial <= LOW128  # dev: reserve too large
     bears: uint256 = 0
     io: uint256 = 0
@@ -1119,6 +1126,12 @@ def _apply(rem: ExactRemittance) -> Work:
             w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_reserve_topup(w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.pool_end)
         elif op == OP_RESIDUAL:
             w.cash = self._step_residual(w.cash, w.pool_end, held)
+    # ---- _step_penalties: to the named class as interest cash, or the residual holder
+    if rem.prepayment_penalties != 0:
+        if PARAMS.penalty_to < n:
+            w.it.paid[PARAMS.penalty_to] += rem.prepayment_penalties
+        else:
+            w.cash.residual += rem.prepayment_penalties
     # ---- IO notionals follow their reference at the end of the period
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
@@ -1207,20 +1220,23 @@ def _remittance(r: deal_types.RemittanceReport) -> ExactRemittance:
     @dev The exact remittance of a verified report (`openmbs.structuring.exact_remittance`):
          unscheduled principal = prepaid, losses = realized losses, and the
          delinquency test's balance is the whole 60+ balance, 60-89 days plus 90+.
+         Advances reimbursed out of liquidation proceeds are taken before the
+         waterfall: off the recoveries, onto the realized losses.
     """
-    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash is not the collections
+    assert r.cash + r.liquidation_reimbursements == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries + r.prepayment_penalties  # dev: cash is not the collections
     return ExactRemittance(
         period=r.period,
         interest=r.interest,
         scheduled_principal=r.scheduled_principal,
         prepaid_principal=r.unscheduled_principal,
-        recoveries=r.recoveries,
-        realized_losses=r.losses,
+        recoveries=r.recoveries - r.liquidation_reimbursements,
+        realized_losses=r.losses + r.liquidation_reimbursements,
         beginning_balance=r.beginning_balance,
         ending_balance=r.ending_balance,
         delinquent_60=r.delinquent_60 + r.delinquent_90_plus,
         index_rate=r.index_rate,
         subsequent_recoveries=r.subsequent_recoveries,
+        prepayment_penalties=r.prepayment_penalties,
     )
 
 
@@ -1262,7 +1278,7 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     res.residual_paid = w.cash.residual
     res.dust = w.cash.dust
     res.dust_change = convert(w.cash.dust, int256) - convert(w.dust_before, int256)
-    res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries
+    res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries + rem.prepayment_penalties
     res.cash_out = cash_out + w.cash.residual
     res.cleanup_eligible = PARAMS.cleanup_wad > 0 and rem.ending_balance * WAD <= PARAMS.cleanup_wad * PARAMS.pool_original
     res.interest_index = w.idx_i

@@ -68,7 +68,7 @@ MAX_PROOF: constant(uint8) = max_value(uint8)
 SERVICER_ROLE: public(constant(bytes32)) = keccak256("SERVICER_ROLE")
 
 REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
-    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries,uint256 deadline)"
+    "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries,uint256 advances,uint256 advanceReimbursements,uint256 liquidationReimbursements,uint256 prepaymentPenalties,uint256 lateFees,uint256 deadline)"
 )
 
 # ---------------------------------------------------------------- EVENTS
@@ -137,6 +137,9 @@ loan_tape_root: public(HashMap[uint256, bytes32])
 # @dev Losses reported to date less subsequent recoveries reported to date: the bound
 # on a period's subsequent recoveries.
 unrecovered_losses: public(uint256)
+# @dev Advances the servicer made and was not yet reimbursed: the accepted reports'
+# advances less their advance reimbursements.
+outstanding_advances: public(uint256)
 
 # @dev The fields of the packed words above. Cold paths (views, governance) read
 # them through the helpers under PACKED STORAGE; `submit` and `_check_figures` read
@@ -252,6 +255,8 @@ def submit(
     self.loan_tape_root[report.period] = report.loan_tape_root
     if report.losses != 0 or report.subsequent_recoveries != 0:
         self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
+    if report.advances != 0 or report.advance_reimbursements != 0:
+        self.outstanding_advances = self.outstanding_advances + report.advances - report.advance_reimbursements
 
     # Pull the cash into the deal and check what actually arrived (a receipt check,
     # not accounting: the deal keeps its own books).
@@ -274,10 +279,19 @@ def _check_figures(r: deal_types.RemittanceReport, progress: uint256, bounds: ui
     max_rate: uint256 = (bounds >> _MAX_RATE_SHIFT) & _RATE_MAX
     band: uint256 = (bounds >> _INDEX_BAND_SHIFT) & _RATE_MAX
     assert r.beginning_balance == progress & _BALANCE_MAX  # dev: beginning balance != last ending balance
-    assert r.cash == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries  # dev: cash != collections
+    assert r.cash + r.liquidation_reimbursements == r.interest + r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries + r.prepayment_penalties  # dev: cash != collections
     # Subsequent recoveries come from loans already written off.
     if r.subsequent_recoveries != 0:
         assert r.subsequent_recoveries <= self.unrecovered_losses + r.losses  # dev: subsequent recoveries above losses
+    # Servicing cash (docs/chain.md, "Advances and penalties"): an advance is a
+    # scheduled installment not collected; the servicer is repaid only what it
+    # advanced, out of proceeds only what they hold; a penalty is part of a prepayment.
+    if r.advances != 0 or r.advance_reimbursements != 0:
+        assert r.advances <= r.interest + r.scheduled_principal  # dev: advances above scheduled collections
+        assert r.advance_reimbursements <= self.outstanding_advances + r.advances  # dev: reimbursements above advances outstanding
+    assert r.liquidation_reimbursements <= r.recoveries  # dev: reimbursements above liquidation proceeds
+    assert r.liquidation_reimbursements <= r.advance_reimbursements  # dev: liquidation reimbursements above reimbursements
+    assert r.prepayment_penalties <= r.unscheduled_principal  # dev: penalties above prepayments
     removed: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.losses
     assert removed <= r.beginning_balance  # dev: principal above beginning balance
     assert r.ending_balance == r.beginning_balance - removed  # dev: ending balance does not roll forward

@@ -27,8 +27,14 @@ WAD: constant(uint256) = 10**18
 # the EIP-712 type order (see `RemittanceOracle.REPORT_TYPEHASH`).
 # `subsequent_recoveries` is cash recovered on loans already written off (it does not
 # reduce the pool balance; it writes tranches back up and is paid as principal).
-# `cash` = interest + scheduled + unscheduled principal + recoveries + subsequent
-# recoveries.
+# The servicing-cash fields come last (docs/chain.md, "Advances and penalties"):
+# `advances` (P&I advanced, inside interest and scheduled principal),
+# `advance_reimbursements` (advances repaid to the servicer), of which
+# `liquidation_reimbursements` out of the liquidation proceeds (`recoveries` are
+# gross), `prepayment_penalties` (paid to the deal's named class or the residual) and
+# `late_fees` (the servicer's, reported only).
+# `cash` = interest + scheduled + unscheduled principal + recoveries - liquidation
+# reimbursements + subsequent recoveries + prepayment penalties.
 struct RemittanceReport:
     period: uint256
     scheduled_principal: uint256
@@ -46,6 +52,11 @@ struct RemittanceReport:
     cash: uint256
     loan_tape_root: bytes32
     subsequent_recoveries: uint256
+    advances: uint256
+    advance_reimbursements: uint256
+    liquidation_reimbursements: uint256
+    prepayment_penalties: uint256
+    late_fees: uint256
 
 
 # @dev One attestor's secp256k1 signature over the report's EIP-712 digest.

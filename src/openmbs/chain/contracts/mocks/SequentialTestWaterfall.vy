@@ -60,7 +60,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     a: deal_types.Allocation = empty(deal_types.Allocation)
     r: deal_types.RemittanceReport = inp.report
     interest_left: uint256 = r.interest
-    principal_left: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries + r.subsequent_recoveries
+    principal_left: uint256 = r.scheduled_principal + r.unscheduled_principal + r.recoveries - r.liquidation_reimbursements + r.subsequent_recoveries
     bal: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     for i: uint256 in range(count, bound=MAX_TRANCHES):
         bal[i] = self.tranche_balance[i]
@@ -89,7 +89,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
         a.interest_index[i] = self._index[0][i]
         a.principal_index[i] = self._index[1][i]
         a.loss_index[i] = self._index[2][i]
-    a.residual = interest_left + principal_left
+    a.residual = interest_left + principal_left + r.prepayment_penalties
     a.reserve_balance = inp.reserve_balance
     self._state[0] += r.losses
     self._state[1] = r.period
