@@ -32,11 +32,18 @@ def _rollback() -> Iterator[None]:
 
 
 def _value(text: str) -> int:
-    """An integer constant expression of the contract (numbers, + - * **)."""
+    """An integer constant expression of the contract (numbers, + - * **, and
+    ``max_value(uintN)``)."""
 
     def ev(node: ast.expr) -> int:
         if isinstance(node, ast.Constant) and isinstance(node.value, int):
             return node.value
+        if (
+            isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "max_value"
+            and len(node.args) == 1 and isinstance(node.args[0], ast.Name)
+            and re.fullmatch(r"uint\d+", node.args[0].id)
+        ):
+            return int(2 ** int(node.args[0].id[4:]) - 1)
         if isinstance(node, ast.BinOp) and type(node.op) in _OPS:
             return int(_OPS[type(node.op)](ev(node.left), ev(node.right)))
         raise ValueError(f"not a plain integer expression: {text!r}")
