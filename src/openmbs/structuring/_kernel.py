@@ -104,7 +104,7 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
     )
     misc = np.array(
         [deal.reserve_flags, deal.interest_on_shortfall, n, deal.n_fees, deal.n_triggers,
-         deal.excess_to],
+         deal.excess_to, 1],
         dtype=np.int64,
     )
     prog_i, prog_f = _pack_program(deal)
@@ -414,6 +414,18 @@ def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -
     return max(pool_end * reserve_pct, reserve_floor)
 
 
+# Retired classes. A class whose balance and interest shortfall are both 0 after a
+# period's distribution is retired: from then on every per-class loop would compute
+# exact zeros for it (no interest due, nothing paid, nothing written down) and add
+# them to sums (``x + 0.0 == x``). The loops over classes therefore run over each
+# rank's window of classes not retired (``wlo``/``whi``, ``dlo``/``dhi``), and a
+# retired class's per-period rows are zeroed once, when it retires. Nothing else
+# gives a retired class a balance again except a write-up from subsequent recoveries
+# (``OP_WRITEUP``), which revives it (the windows grow back); IO strips and the class
+# taking the excess interest never retire. The results are the same, bit for bit, as
+# with every class visited every period (``tests/structuring/test_st_kernel_speed.py``).
+
+
 @njit(cache=True, error_model="numpy")
 def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -> None:
     """Scenarios ``lo <= s < hi`` (the serial driver); scratch is allocated once."""
@@ -527,8 +539,28 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
         if ioref[i] >= 0:
             io_list[n_io] = i
             n_io += 1
+    # Retired classes (see the note above ``_run_range``): ``alive[i]``; each rank's
+    # window of classes still alive, ``wlo[rr]:whi[rr]`` for the interest ranks and
+    # ``dlo[kk]:dhi[kk]`` for the write-down ranks. IO strips and the class taking
+    # the excess interest never retire.
+    pinned = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if ioref[i] >= 0 or i == misc[5] or misc[6] == 0:
+            pinned[i] = True
+    alive = np.empty(n, dtype=np.bool_)
+    wlo = np.empty(max(n_ranks, 1), dtype=np.int64)
+    whi = np.empty(max(n_ranks, 1), dtype=np.int64)
+    dlo = np.empty(max(n_wr, 1), dtype=np.int64)
+    dhi = np.empty(max(n_wr, 1), dtype=np.int64)
     for s in range(lo, hi):
+        for rr in range(n_ranks):
+            wlo[rr] = rstart[rr]
+            whi[rr] = rend[rr]
+        for kk in range(n_wr):
+            dlo[kk] = rank_lo[kk]
+            dhi[kk] = rank_hi[kk]
         for i in range(n):
+            alive[i] = True
             bal[i] = face[i]
             short[i] = 0.0
             wdown[i] = 0.0
@@ -568,27 +600,28 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             netwac = 0.0
             if pool_beg > 0.0:
                 netwac = max(interest - fees_now, 0.0) * 12.0 / pool_beg
-            for i in range(n):
-                b = bal[i]
-                beg[i] = b
-                ipaid[i] = 0.0
-                acc[i] = 0.0
-                ppaid[i] = 0.0
-                loss[i] = 0.0
-                wup[i] = 0.0
-                mrate = (
-                    _coupon_rate(
-                        kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac, mult_c[i]
+            for rr in range(n_ranks):
+                for i in range(wlo[rr], whi[rr]):
+                    b = bal[i]
+                    beg[i] = b
+                    ipaid[i] = 0.0
+                    acc[i] = 0.0
+                    ppaid[i] = 0.0
+                    loss[i] = 0.0
+                    wup[i] = 0.0
+                    mrate = (
+                        _coupon_rate(
+                            kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac, mult_c[i]
+                        )
+                        * MONTH
                     )
-                    * MONTH
-                )
-                c = b * mrate
-                cur[i] = c
-                sh = short[i]
-                d = c + sh
-                if ios == 1:
-                    d += sh * mrate
-                due[i] = d
+                    c = b * mrate
+                    cur[i] = c
+                    sh = short[i]
+                    d = c + sh
+                    if ios == 1:
+                        d += sh * mrate
+                    due[i] = d
             # triggers; ``held``: any latched (the reserve does not step down)
             effects = 0
             held = False
@@ -599,13 +632,14 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if test == 1 or test == 2:
                     ref_rank = prio[trig_i[1, k]]
                     den = 0.0
-                    for i in range(n):
-                        if prio[i] > ref_rank:
-                            continue
-                        if test == 1 and bears[i]:
-                            den += beg[i]
-                        if test == 2:
-                            den += cur[i]
+                    for rr in range(n_ranks):
+                        for i in range(wlo[rr], whi[rr]):
+                            if prio[i] > ref_rank:
+                                continue
+                            if test == 1 and bears[i]:
+                                den += beg[i]
+                            if test == 2:
+                                den += cur[i]
                     if test == 1:
                         fail = den > 0.0 and pool_beg < thr * den
                     else:
@@ -631,9 +665,10 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if op == 5 or op == 6 or op == 7:
                     # principal deficiency: class balances above the ending pool balance
                     total = 0.0
-                    for i in range(n):
-                        if bears[i]:
-                            total += bal[i]
+                    for rr in range(n_ranks):
+                        for i in range(wlo[rr], whi[rr]):
+                            if bears[i]:
+                                total += bal[i]
                     defic = max(total - pool_end, 0.0)
                 # steps paying principal (4, 5, 6, 8) set ``amount`` and share the
                 # distribution code below (written once, so no helper takes arrays)
@@ -648,8 +683,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         fshort[k] = d - pay
                 elif op == 2:
                     for rr in range(n_ranks):
-                        r = rstart[rr]
-                        end = rend[rr]
+                        r = wlo[rr]
+                        end = whi[rr]
                         total = 0.0
                         for i in range(r, end):
                             total += due[i]
@@ -695,12 +730,32 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                     pfunds += a
                 elif op == 3 and c_sub[s, t] > 0.0:
                     a = c_sub[s, t]
+                    revived = False
                     for i in range(n):
                         up = min(a, wdown[i])
                         bal[i] += up
                         wdown[i] -= up
                         wup[i] += up
                         a -= up
+                        if up > 0.0 and not alive[i]:
+                            alive[i] = True
+                            revived = True
+                    if revived:
+                        # a retired class written up is live again: the windows grow
+                        for rr in range(n_ranks):
+                            wlo[rr] = rstart[rr]
+                            whi[rr] = rend[rr]
+                            while wlo[rr] < whi[rr] and not alive[wlo[rr]]:
+                                wlo[rr] += 1
+                            while whi[rr] > wlo[rr] and not alive[whi[rr] - 1]:
+                                whi[rr] -= 1
+                        for kk in range(n_wr):
+                            dlo[kk] = rank_lo[kk]
+                            dhi[kk] = rank_hi[kk]
+                            while dlo[kk] < dhi[kk] and not alive[dlo[kk]]:
+                                dlo[kk] += 1
+                            while dhi[kk] > dlo[kk] and not alive[dhi[kk] - 1]:
+                                dhi[kk] -= 1
                 elif op == 4:
                     amount = pfunds
                 elif op == 5:
@@ -715,8 +770,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         # would each be written down by 0 (the same figures)
                         if left_d <= 0.0:
                             break
-                        start = rank_lo[kk]
-                        r = rank_hi[kk] - 1
+                        start = dlo[kk]
+                        r = dhi[kk] - 1
                         total = 0.0
                         for j in range(start, r + 1):
                             if bears[j]:
@@ -853,16 +908,20 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         bal[i] = pool_end if ref == 255 else bal[ref]
             # outputs
             resid_tot += residual
-            for i in range(n):
-                pp = ppaid[i]
-                tot[i, 0] += ipaid[i]
-                tot[i, 1] += pp
-                tot[i, 2] += loss[i]
-                tot[i, 3] += pp * period
-                if pp > 0.0:
-                    if first[i] == 0:
-                        first[i] = period
-                    last[i] = period
+            retiring = False
+            for rr in range(n_ranks):
+                for i in range(wlo[rr], whi[rr]):
+                    pp = ppaid[i]
+                    tot[i, 0] += ipaid[i]
+                    tot[i, 1] += pp
+                    tot[i, 2] += loss[i]
+                    tot[i, 3] += pp * period
+                    if pp > 0.0:
+                        if first[i] == 0:
+                            first[i] = period
+                        last[i] = period
+                    if bal[i] == 0.0 and short[i] == 0.0 and alive[i] and not pinned[i]:
+                        retiring = True
             if store >= 1:
                 # per-tranche tables kept by the caller: ``slot[f]`` is the row of
                 # ``o_tr`` (fields in ``TRANCHE_TABLES`` order) or -1
@@ -882,6 +941,25 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 o_deal[s, t, D_RES] = reserve
                 o_deal[s, t, D_RESID] = residual
                 o_deal[s, t, D_EFFECTS] = effects
+            if retiring:
+                # classes retired this period: their rows are zeroed (what the loops
+                # would write from now on) and the windows shrink past them
+                for rr in range(n_ranks):
+                    for i in range(wlo[rr], whi[rr]):
+                        if alive[i] and not pinned[i] and bal[i] == 0.0 and short[i] == 0.0:
+                            alive[i] = False
+                            for f in range(N_TABLES):
+                                rows[f, i] = 0.0
+                            cur[i] = 0.0
+                    while wlo[rr] < whi[rr] and not alive[wlo[rr]]:
+                        wlo[rr] += 1
+                    while whi[rr] > wlo[rr] and not alive[whi[rr] - 1]:
+                        whi[rr] -= 1
+                for kk in range(n_wr):
+                    while dlo[kk] < dhi[kk] and not alive[dlo[kk]]:
+                        dlo[kk] += 1
+                    while dhi[kk] > dlo[kk] and not alive[dhi[kk] - 1]:
+                        dhi[kk] -= 1
         for i in range(n):
             for q in range(4):
                 s_tot[s, i, q] = tot[i, q]
@@ -906,6 +984,12 @@ PARALLEL_MIN_SCENARIOS = 64
 CHUNKS_PER_THREAD = 4
 
 
+def _no_retire(misc: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    out = misc.copy()
+    out[6] = 0
+    return out
+
+
 def run_kernel(
     packed: dict[str, Any],
     arrays: dict[str, npt.NDArray[np.float64]],
@@ -913,6 +997,7 @@ def run_kernel(
     tables: tuple[str, ...] = (),
     detail: bool = False,
     parallel: bool | None = None,
+    retire: bool = True,
 ) -> dict[str, Any]:
     """Run the compiled waterfall and return the raw output arrays.
 
@@ -924,7 +1009,9 @@ def run_kernel(
     residual, effects and trigger tables. Totals (``tot``, ``first``, ``last``, ``end``,
     ``resid``) are always written. ``parallel`` (default: at least
     :data:`PARALLEL_MIN_SCENARIOS` scenarios and more than one numba thread) splits the
-    scenarios over the numba threads; the results do not depend on it.
+    scenarios over the numba threads; the results do not depend on it. ``retire=False``
+    visits every class every period (the loops skip retired classes otherwise, see the
+    note above ``_run_range``); the results do not depend on it either.
     """
     S, T = arrays["interest"].shape
     n = int(packed["misc"][2])
@@ -952,7 +1039,7 @@ def run_kernel(
         packed["trig_i"],
         packed["trig_f"],
         packed["reserve"],
-        packed["misc"],
+        packed["misc"] if retire else _no_retire(packed["misc"]),
         packed["steps"],
         float(packed["pool_original"]),
         packed["accm"],
