@@ -172,12 +172,15 @@ def _coupon_rate(
 # ``_run_prog`` cost 1.2 us a call, five times the fixed order on 60 classes).
 # ``prog_i`` (int64): a header of offsets, then the instructions (4 ints each), the
 # operand lists, the groups (start, end, mode), their members, their schedules'
-# lengths, ``bears`` per class and the triggers' latches (copied in each period).
+# lengths, ``bears`` per class and the triggers' latches (copied in each period),
+# and the kernel's own notes on retired classes (see the note above ``_run_range``):
+# ``alive`` per class, a cursor per instruction (the first item of its list that is
+# not a retired class) and per group (its first member not retired).
 # ``prog_f`` (float64): the split weights, the schedules (one row of ``L`` a group),
 # the registers.
 (H_INS, H_LIST, H_GIDX, H_GMEM, H_GLEN, H_BEARS, H_LATCH, H_DEFER, H_GPROG,
- H_WAD, H_SCHED, H_SLEN, H_REGS) = range(13)
-N_HEADER = 13
+ H_WAD, H_SCHED, H_SLEN, H_REGS, H_ALIVE, H_CUR, H_GCUR) = range(16)
+N_HEADER = 16
 
 
 def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -198,15 +201,20 @@ def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[n
         [0] * deal.n_triggers,
         list(deal.grp_defer) if deal.grp_defer else [0] * ng,
         [x for gp in deal.grp_prog for x in gp] if deal.grp_prog else [0] * (4 * ng),
+        [1] * n,
+        [deal.program[4 * k + 2] for k in range(len(deal.program) // 4)],
+        [deal.grp_start[g] for g in range(ng)],
     ]
-    header = []
     at = N_HEADER
+    offsets = []
     for part in parts:
-        header.append(at)
+        offsets.append(at)
         at += len(part)
     slen = max([1] + [len(x) for x in deal.grp_schedule])
     n_wad = len(deal.prog_wad)
-    header += [N_HEADER, N_HEADER + n_wad, slen, N_HEADER + n_wad + ng * slen]
+    # H_INS .. H_GPROG, then H_WAD .. H_REGS, then H_ALIVE .. H_GCUR
+    header = [*offsets[:9], N_HEADER, N_HEADER + n_wad, slen, N_HEADER + n_wad + ng * slen,
+              *offsets[9:]]
     prog_i = np.array(header + [x for part in parts for x in part], dtype=np.int64)
     prog_f = np.zeros(N_HEADER + n_wad + ng * slen + max(deal.n_regs, 1))
     prog_f[N_HEADER : N_HEADER + n_wad] = np.asarray(deal.prog_wad, dtype=np.float64) / WAD
@@ -299,6 +307,8 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
     bears = pi[H_BEARS]
     gidx = pi[H_GIDX]
     gm = pi[H_GMEM]
+    alive = pi[H_ALIVE]
+    gcur = pi[H_GCUR]
     for q in range(regs, pf.shape[0]):
         pf[q] = 0.0
     pf[regs] = amount
@@ -339,6 +349,16 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                 continue  # the schedule is deferred: caught up later
             q0 = 0
             q1 = 1
+        else:
+            # pass over the retired classes at the head of the list, once for all
+            cur = pi[H_CUR] + pc - 1
+            q0 = pi[cur]
+            while q0 < q1:
+                item = pi[lst + q0]
+                if item >= n or pi[alive + item] != 0:
+                    break
+                q0 += 1
+            pi[cur] = q0
         total = 0.0
         if op == 2:
             for q in range(q0, q1):
@@ -348,7 +368,13 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                         total += rows[3, item]
                 else:
                     g3 = gidx + 3 * (item - n)
-                    for m in range(pi[g3], pi[g3 + 1]):
+                    # the group's members from its first one not retired
+                    gc = gcur + item - n
+                    m0 = pi[gc]
+                    while m0 < pi[g3 + 1] and pi[alive + pi[gm + m0]] == 0:
+                        m0 += 1
+                    pi[gc] = m0
+                    for m in range(m0, pi[g3 + 1]):
                         total += rows[3, pi[gm + m]]
             if total <= 0.0:
                 continue
@@ -364,7 +390,12 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                     ib = rows[3, item]
             else:
                 g3 = gidx + 3 * (item - n)
-                for m in range(pi[g3], pi[g3 + 1]):
+                gc = gcur + item - n
+                m0 = pi[gc]
+                while m0 < pi[g3 + 1] and pi[alive + pi[gm + m0]] == 0:
+                    m0 += 1
+                pi[gc] = m0
+                for m in range(m0, pi[g3 + 1]):
                     ib += rows[3, pi[gm + m]]
             if op == 3:
                 gl = pi[pi[H_GLEN] + b]
@@ -388,7 +419,7 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                 gp = pi[H_GPROG] + 4 * (item - n)
                 _run_sub(pi[gp], pi[gp + 1], pi[gp + 2], pi[gp + 3], pay, n, pi, pf, rows)
             elif pi[g3 + 2] == 0:
-                for m in range(pi[g3], pi[g3 + 1]):
+                for m in range(pi[gcur + item - n], pi[g3 + 1]):
                     if pay <= 0.0:
                         break
                     j = pi[gm + m]
@@ -398,13 +429,25 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                     pay -= y
             else:
                 gf = min(pay / ib, 1.0)
-                for m in range(pi[g3], pi[g3 + 1]):
+                for m in range(pi[gcur + item - n], pi[g3 + 1]):
                     j = pi[gm + m]
                     y = rows[3, j] * gf
                     rows[3, j] -= y
                     rows[1, j] += y
         pf[a] = max(x, 0.0)
     return pf[regs]
+
+
+@njit(cache=True, error_model="numpy")
+def _reset_cursors(pi: Any) -> None:
+    """Each instruction's cursor back to the head of its list, each group's to its
+    first member (at the start of a scenario, and when a retired class is revived)."""
+    ins = pi[H_INS]
+    for k in range((pi[H_LIST] - ins) // 4):
+        pi[pi[H_CUR] + k] = pi[ins + 4 * k + 2]
+    gidx = pi[H_GIDX]
+    for g in range((pi[H_GMEM] - gidx) // 3):
+        pi[pi[H_GCUR] + g] = pi[gidx + 3 * g]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -418,8 +461,11 @@ def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -
 # period's distribution is retired: from then on every per-class loop would compute
 # exact zeros for it (no interest due, nothing paid, nothing written down) and add
 # them to sums (``x + 0.0 == x``). The loops over classes therefore run over each
-# rank's window of classes not retired (``wlo``/``whi``, ``dlo``/``dhi``), and a
-# retired class's per-period rows are zeroed once, when it retires. Nothing else
+# rank's window of classes not retired (``wlo``/``whi``, ``dlo``/``dhi``), a retired
+# class's per-period rows are zeroed once, when it retires, and the rule program
+# starts each list (and each group's members) at its first class not retired (the
+# cursors of ``prog_i``: a sequential or pro-rata rule passes over a retired class
+# paying it 0, and a group's balance adds its 0, so skipping it changes nothing). Nothing else
 # gives a retired class a balance again except a write-up from subsequent recoveries
 # (``OP_WRITEUP``), which revives it (the windows grow back); IO strips and the class
 # taking the excess interest never retire. The results are the same, bit for bit, as
@@ -492,6 +538,15 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
         cap_c[i] = tf[F_CAP, i]
         floor_c[i] = tf[F_FLOOR, i]
         face[i] = tf[F_FACE, i]
+    # the monthly coupon of a fixed-rate (or no-coupon) class, computed once
+    mfix = np.empty(n)
+    for i in range(n):
+        mfix[i] = (
+            _coupon_rate(kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], 0.0, 0.0, mult_c[i])
+            * MONTH
+            if kind[i] < 2
+            else 0.0
+        )
     # per-scenario state and per-period scratch
     # the per-tranche quantities a table can keep are rows of one array, in the order
     # of TRANCHE_TABLES
@@ -559,8 +614,11 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
         for kk in range(n_wr):
             dlo[kk] = rank_lo[kk]
             dhi[kk] = rank_hi[kk]
+        if any_prog:
+            _reset_cursors(prog_i)
         for i in range(n):
             alive[i] = True
+            prog_i[prog_i[H_ALIVE] + i] = 1
             bal[i] = face[i]
             short[i] = 0.0
             wdown[i] = 0.0
@@ -609,12 +667,16 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     ppaid[i] = 0.0
                     loss[i] = 0.0
                     wup[i] = 0.0
-                    mrate = (
-                        _coupon_rate(
-                            kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac, mult_c[i]
+                    if kind[i] >= 2:
+                        mrate = (
+                            _coupon_rate(
+                                kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac,
+                                mult_c[i],
+                            )
+                            * MONTH
                         )
-                        * MONTH
-                    )
+                    else:
+                        mrate = mfix[i]
                     c = b * mrate
                     cur[i] = c
                     sh = short[i]
@@ -693,17 +755,18 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             reserve -= x
                             draw += x
                             ifunds += x
-                        if total <= ifunds:
-                            for i in range(r, end):
-                                ipaid[i] = due[i]
+                        full = total <= ifunds
+                        frac = 1.0
+                        if full:
                             ifunds -= total
                         else:
                             frac = ifunds / total
-                            for i in range(r, end):
-                                ipaid[i] = due[i] * frac
                             ifunds = 0.0
                         for i in range(r, end):
-                            short[i] = due[i] - ipaid[i]
+                            d = due[i]
+                            ip = d if full else d * frac
+                            ipaid[i] = ip
+                            short[i] = d - ip
                             if has_z and zmask[i] != 0:
                                 accreting = False
                                 for jj in range(acc_n[i]):
@@ -739,8 +802,11 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         a -= up
                         if up > 0.0 and not alive[i]:
                             alive[i] = True
+                            prog_i[prog_i[H_ALIVE] + i] = 1
                             revived = True
                     if revived:
+                        if any_prog:
+                            _reset_cursors(prog_i)
                         # a retired class written up is live again: the windows grow
                         for rr in range(n_ranks):
                             wlo[rr] = rstart[rr]
@@ -948,6 +1014,7 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     for i in range(wlo[rr], whi[rr]):
                         if alive[i] and not pinned[i] and bal[i] == 0.0 and short[i] == 0.0:
                             alive[i] = False
+                            prog_i[prog_i[H_ALIVE] + i] = 0
                             for f in range(N_TABLES):
                                 rows[f, i] = 0.0
                             cur[i] = 0.0
