@@ -721,17 +721,25 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if any_prog:
                     prog_i[prog_i[H_LATCH] + k] = latch[k]
             seq = (effects & 1) != 0
+            # the classes' total balance, kept while no step changes a balance
+            class_total = 0.0
+            class_total_ok = False
             for si in range(n_steps):
                 op = steps[si]
                 defic = 0.0
-                if op == 5 or op == 6 or op == 7:
+                if op == 5 or op == 7 or (op == 6 and (reserve_flags & 2) != 0):
                     # principal deficiency: class balances above the ending pool balance
-                    total = 0.0
-                    for rr in range(n_ranks):
-                        for i in range(wlo[rr], whi[rr]):
-                            if bears[i]:
-                                total += bal[i]
-                    defic = max(total - pool_end, 0.0)
+                    if not class_total_ok:
+                        class_total = 0.0
+                        for rr in range(n_ranks):
+                            for i in range(wlo[rr], whi[rr]):
+                                if bears[i]:
+                                    class_total += bal[i]
+                        class_total_ok = True
+                    defic = max(class_total - pool_end, 0.0)
+                if op == 2 or op == 3 or op == 7:
+                    # accretion and the accrual rules, write-ups, write-downs
+                    class_total_ok = False
                 # steps paying principal (4, 5, 6, 8) set ``amount`` and share the
                 # distribution code below (written once, so no helper takes arrays)
                 amount = 0.0
@@ -883,6 +891,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if op == 4 or op == 5 or op == 6 or op == 8:
                     # principal distribution: what is left of ``amount`` (0 if none)
                     pay_in = amount
+                    if amount > 0.0:
+                        class_total_ok = False
                     left = 0.0
                     if amount > 0.0 and has_prog:
                         # the deal's rules; anything they leave goes on to the sweep
@@ -967,7 +977,14 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     if ref >= NOTIONAL_GROUP:
                         g3 = prog_i[H_GIDX] + 3 * (ref - NOTIONAL_GROUP)
                         gsum = 0.0
-                        for m in range(prog_i[g3], prog_i[g3 + 1]):
+                        # from the group's first member not retired (its cursor)
+                        gc = prog_i[H_GCUR] + ref - NOTIONAL_GROUP
+                        m0 = prog_i[gc]
+                        while (m0 < prog_i[g3 + 1]
+                               and prog_i[prog_i[H_ALIVE] + prog_i[prog_i[H_GMEM] + m0]] == 0):
+                            m0 += 1
+                        prog_i[gc] = m0
+                        for m in range(m0, prog_i[g3 + 1]):
                             gsum += bal[prog_i[prog_i[H_GMEM] + m]]
                         bal[i] = gsum
                     else:
