@@ -460,15 +460,17 @@ def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -
 # Retired classes. A class whose balance and interest shortfall are both 0 after a
 # period's distribution is retired: from then on every per-class loop would compute
 # exact zeros for it (no interest due, nothing paid, nothing written down) and add
-# them to sums (``x + 0.0 == x``). The loops over classes therefore run over each
-# rank's window of classes not retired (``wlo``/``whi``, ``dlo``/``dhi``), a retired
-# class's per-period rows are zeroed once, when it retires, and the rule program
-# starts each list (and each group's members) at its first class not retired (the
-# cursors of ``prog_i``: a sequential or pro-rata rule passes over a retired class
-# paying it 0, and a group's balance adds its 0, so skipping it changes nothing). Nothing else
-# gives a retired class a balance again except a write-up from subsequent recoveries
-# (``OP_WRITEUP``), which revives it (the windows grow back); IO strips and the class
-# taking the excess interest never retire. The results are the same, bit for bit, as
+# them to sums (``x + 0.0 == x``). So the loops over classes run over each rank's
+# window of classes not retired (``wlo``/``whi``, ``dlo``/``dhi``). A class is found
+# retired at the start of the next period, by the loop that adds every class's
+# figures of the period before to the totals and writes the new period's rows: it
+# writes the retired class's rows (all 0) one last time. The rule program starts
+# each list, and each group's members, at the first class not retired (the cursors
+# in ``prog_i``): a rule passes over a retired class paying it 0 and a group's
+# balance adds its 0, so skipping it changes nothing. Only a write-up from
+# subsequent recoveries (``OP_WRITEUP``) gives a retired class a balance again: it
+# revives it (the windows grow back, the cursors restart). IO strips and the class
+# taking the excess interest never retire. The figures are the same, bit for bit, as
 # with every class visited every period (``tests/structuring/test_st_kernel_speed.py``).
 
 
@@ -626,6 +628,11 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             last[i] = 0
             for q in range(4):
                 tot[i, q] = 0.0
+            # a period's per-class figures are added to the totals at the start of the
+            # next period (and after the last): none before the first
+            ipaid[i] = 0.0
+            ppaid[i] = 0.0
+            loss[i] = 0.0
         for k in range(nf):
             fshort[k] = 0.0
         for k in range(nk):
@@ -658,9 +665,26 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             netwac = 0.0
             if pool_beg > 0.0:
                 netwac = max(interest - fees_now, 0.0) * 12.0 / pool_beg
+            # each class: the previous period's figures to the totals, then this
+            # period's interest due; a class that ended the previous period retired
+            # leaves the windows (its rows are all 0 from here on)
+            retiring = False
             for rr in range(n_ranks):
                 for i in range(wlo[rr], whi[rr]):
+                    pp = ppaid[i]
+                    tot[i, 0] += ipaid[i]
+                    tot[i, 1] += pp
+                    tot[i, 2] += loss[i]
+                    tot[i, 3] += pp * t
+                    if pp > 0.0:
+                        if first[i] == 0:
+                            first[i] = t
+                        last[i] = t
                     b = bal[i]
+                    if b == 0.0 and short[i] == 0.0 and alive[i] and not pinned[i]:
+                        alive[i] = False
+                        prog_i[prog_i[H_ALIVE] + i] = 0
+                        retiring = True
                     beg[i] = b
                     ipaid[i] = 0.0
                     acc[i] = 0.0
@@ -684,6 +708,17 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     if ios == 1:
                         d += sh * mrate
                     due[i] = d
+            if retiring:
+                for rr in range(n_ranks):
+                    while wlo[rr] < whi[rr] and not alive[wlo[rr]]:
+                        wlo[rr] += 1
+                    while whi[rr] > wlo[rr] and not alive[whi[rr] - 1]:
+                        whi[rr] -= 1
+                for kk in range(n_wr):
+                    while dlo[kk] < dhi[kk] and not alive[dlo[kk]]:
+                        dlo[kk] += 1
+                    while dhi[kk] > dlo[kk] and not alive[dhi[kk] - 1]:
+                        dhi[kk] -= 1
             # triggers; ``held``: any latched (the reserve does not step down)
             effects = 0
             held = False
@@ -991,20 +1026,6 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         bal[i] = pool_end if ref == 255 else bal[ref]
             # outputs
             resid_tot += residual
-            retiring = False
-            for rr in range(n_ranks):
-                for i in range(wlo[rr], whi[rr]):
-                    pp = ppaid[i]
-                    tot[i, 0] += ipaid[i]
-                    tot[i, 1] += pp
-                    tot[i, 2] += loss[i]
-                    tot[i, 3] += pp * period
-                    if pp > 0.0:
-                        if first[i] == 0:
-                            first[i] = period
-                        last[i] = period
-                    if bal[i] == 0.0 and short[i] == 0.0 and alive[i] and not pinned[i]:
-                        retiring = True
             if store >= 1:
                 # per-tranche tables kept by the caller: ``slot[f]`` is the row of
                 # ``o_tr`` (fields in ``TRANCHE_TABLES`` order) or -1
@@ -1024,26 +1045,18 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 o_deal[s, t, D_RES] = reserve
                 o_deal[s, t, D_RESID] = residual
                 o_deal[s, t, D_EFFECTS] = effects
-            if retiring:
-                # classes retired this period: their rows are zeroed (what the loops
-                # would write from now on) and the windows shrink past them
-                for rr in range(n_ranks):
-                    for i in range(wlo[rr], whi[rr]):
-                        if alive[i] and not pinned[i] and bal[i] == 0.0 and short[i] == 0.0:
-                            alive[i] = False
-                            prog_i[prog_i[H_ALIVE] + i] = 0
-                            for f in range(N_TABLES):
-                                rows[f, i] = 0.0
-                            cur[i] = 0.0
-                    while wlo[rr] < whi[rr] and not alive[wlo[rr]]:
-                        wlo[rr] += 1
-                    while whi[rr] > wlo[rr] and not alive[whi[rr] - 1]:
-                        whi[rr] -= 1
-                for kk in range(n_wr):
-                    while dlo[kk] < dhi[kk] and not alive[dlo[kk]]:
-                        dlo[kk] += 1
-                    while dhi[kk] > dlo[kk] and not alive[dhi[kk] - 1]:
-                        dhi[kk] -= 1
+        # the last period's figures to the totals
+        for rr in range(n_ranks):
+            for i in range(wlo[rr], whi[rr]):
+                pp = ppaid[i]
+                tot[i, 0] += ipaid[i]
+                tot[i, 1] += pp
+                tot[i, 2] += loss[i]
+                tot[i, 3] += pp * T
+                if pp > 0.0:
+                    if first[i] == 0:
+                        first[i] = T
+                    last[i] = T
         for i in range(n):
             for q in range(4):
                 s_tot[s, i, q] = tot[i, q]
