@@ -21,6 +21,12 @@ Rows (N scenarios x 360 periods, ``run_waterfall(keep="summary")``, the inputs o
 * the decrement table of ``agency_remic`` at 8 speeds (rep lines projected, waterfall,
   table), and its compile (which structures the two band schedules).
 
+``--compare OLD_KERNEL.py`` (another version of ``structuring/_kernel.py``, e.g.
+``git show main:src/openmbs/structuring/_kernel.py > /tmp/kernel_main.py``) adds a
+single-thread table: each deal on ``--compare-scenarios`` scenarios through both
+kernels (``parallel=False``), interleaved in this process, minimum of ``--repeats``
+CPU times, so a change is measured against its baseline in the same run.
+
 Compile time of the numba kernels is excluded (one untimed run of each call first).
 Each row is the median of ``--repeats`` runs; wall and CPU time (all threads) are
 printed with the load average: the machine is shared.
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import os
 import sys
 import time
@@ -125,6 +132,8 @@ def main() -> None:
     ap.add_argument("--scenarios", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--compare", default=None, help="another _kernel.py to compare with, single-threaded")
+    ap.add_argument("--compare-scenarios", type=int, default=2000)
     args = ap.parse_args()
     if args.threads:
         numba.set_num_threads(args.threads)
@@ -165,7 +174,35 @@ def main() -> None:
     print(f"decrement table, agency_remic, 8 speeds: wall {wall:.3f} s, cpu {cpu:.3f} s")
     print(f"compile (untimed above): three fixed/sequential deals {t1 - t0:.2f} s; cmo60 with two band "
           f"schedules {t2 - t1:.2f} s; agency_remic {t3 - t2:.2f} s (first calls include numba cache loads)")
+    if args.compare:
+        _compare(args.compare, deals, args.compare_scenarios, args.repeats)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def _compare(path: str, deals: dict[str, Any], n: int, repeats: int) -> None:
+    """Single-thread CPU time of each deal through another kernel file and this one."""
+    spec = importlib.util.spec_from_file_location("_kernel_compared", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load {path}")
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    coll = _collections(n)
+    arrays = {k: getattr(coll, k) for k in _COLL_FIELDS}
+    print(f"single thread, {n:,} scenarios x 360 periods, minimum of {repeats} (interleaved): "
+          f"ns per scenario-period")
+    print(f"{'deal':34} {path[-24:]:>24} {'this kernel':>12} {'change':>8}")
+    for name, d in deals.items():
+        runs: dict[str, list[float]] = {"old": [], "new": []}
+        kernels = {"old": (old.run_kernel, old.pack(d)), "new": (run_kernel, pack(d))}
+        for run, packed in kernels.values():
+            run(packed, arrays, parallel=False)  # untimed: compile or cache load
+        for _ in range(repeats):
+            for key, (run, packed) in kernels.items():
+                c0 = time.process_time()
+                run(packed, arrays, parallel=False)
+                runs[key].append(time.process_time() - c0)
+        a, b = (min(runs[k]) / (n * 360) * 1e9 for k in ("old", "new"))
+        print(f"{name:34} {a:>24.0f} {b:>12.0f} {100 * (b / a - 1):>7.0f}%")
 
 
 if __name__ == "__main__":
