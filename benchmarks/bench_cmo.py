@@ -36,9 +36,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
+import importlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -181,11 +183,20 @@ def main() -> None:
 
 def _compare(path: str, deals: dict[str, Any], n: int, repeats: int) -> None:
     """Single-thread CPU time of each deal through another kernel file and this one."""
-    spec = importlib.util.spec_from_file_location("_kernel_compared", path)
-    if spec is None or spec.loader is None:
-        raise SystemExit(f"cannot load {path}")
-    old = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(old)
+    with tempfile.TemporaryDirectory() as tmp:
+        # a fresh importable copy: numba's cache (cache=True) finds a kernel's module by
+        # name, and a cache left by another copy of that name would not load
+        shutil.copy(path, Path(tmp) / "_kernel_compared.py")
+        sys.path.insert(0, tmp)
+        try:
+            old = importlib.import_module("_kernel_compared")
+            _compare_with(old, path, deals, n, repeats)
+        finally:
+            sys.path.remove(tmp)
+            sys.modules.pop("_kernel_compared", None)
+
+
+def _compare_with(old: Any, path: str, deals: dict[str, Any], n: int, repeats: int) -> None:
     coll = _collections(n)
     arrays = {k: getattr(coll, k) for k in _COLL_FIELDS}
     print(f"single thread, {n:,} scenarios x 360 periods, minimum of {repeats} (interleaved): "
