@@ -15,8 +15,17 @@ Rows (N scenarios x 360 periods, ``run_waterfall(keep="summary")``, the inputs o
   and then to itself, an IO strip on the first group, 44 support classes split 75/25
   between a sequential list and a pro-rata list, "to zero" clean-up rules.
 * ``agency_remic``: the shipped example (13 classes).
+* ``cmo60, every class every period``: ``cmo60`` with the kernel's shortcut for retired
+  classes off (``run_kernel(retire=False)``, the same figures bit for bit): what the
+  shortcut saves, measured in the same run.
 * the decrement table of ``agency_remic`` at 8 speeds (rep lines projected, waterfall,
   table), and its compile (which structures the two band schedules).
+
+``--compare OLD_KERNEL.py`` (another version of ``structuring/_kernel.py``, e.g.
+``git show main:src/openmbs/structuring/_kernel.py > /tmp/kernel_main.py``) adds a
+single-thread table: each deal on ``--compare-scenarios`` scenarios through both
+kernels (``parallel=False``), interleaved in this process, minimum of ``--repeats``
+CPU times, so a change is measured against its baseline in the same run.
 
 Compile time of the numba kernels is excluded (one untimed run of each call first).
 Each row is the median of ``--repeats`` runs; wall and CPU time (all threads) are
@@ -27,8 +36,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +51,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_waterfall import _collections
 from openmbs.structuring import (
+    Collections,
     DealSpec,
     compile_exact,
     decrement_table,
@@ -46,6 +59,8 @@ from openmbs.structuring import (
     parse_deal,
     run_waterfall,
 )
+from openmbs.structuring._kernel import pack, run_kernel
+from openmbs.structuring._waterfall import _COLL_FIELDS
 
 POOL = {"balance": 500e6, "wac": 0.065, "net_coupon": 0.06, "term": 360, "age": 0}
 TOP = {
@@ -98,6 +113,11 @@ def cmo60() -> DealSpec:
     return parse_deal(data)
 
 
+def _every_class(deal: Any, coll: Collections) -> None:
+    """The kernel with its shortcut for retired classes off (summary outputs only)."""
+    run_kernel(pack(deal), {k: getattr(coll, k) for k in _COLL_FIELDS}, retire=False)
+
+
 def _timed(fn: Any, repeats: int) -> tuple[float, float]:
     fn()  # untimed: compile or cache load, first touch of the pages
     walls, cpus = [], []
@@ -114,6 +134,8 @@ def main() -> None:
     ap.add_argument("--scenarios", type=int, default=10_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--compare", default=None, help="another _kernel.py to compare with, single-threaded")
+    ap.add_argument("--compare-scenarios", type=int, default=2000)
     args = ap.parse_args()
     if args.threads:
         numba.set_num_threads(args.threads)
@@ -144,12 +166,54 @@ def main() -> None:
             base = wall
         print(f"{name:34} {d.n_tranches:>7} {wall:>8.3f} {cpu:>8.3f} {per:>15.0f} "
               f"{per / d.n_tranches:>21.1f} {wall / base:>10.1f}x")
+    cmo = deals["cmo60 (2 PAC groups, Z, split)"]
+    wall, cpu = _timed(lambda: _every_class(cmo, coll), args.repeats)
+    per = cpu / (n * 360) * 1e9
+    print(f"{'cmo60, every class every period':34} {cmo.n_tranches:>7} {wall:>8.3f} {cpu:>8.3f} "
+          f"{per:>15.0f} {per / cmo.n_tranches:>21.1f} {wall / (base or wall):>10.1f}x")
     speeds = [0, 100, 150, 200, 250, 300, 400, 500]
     wall, cpu = _timed(lambda: decrement_table(remic, speeds), args.repeats)
     print(f"decrement table, agency_remic, 8 speeds: wall {wall:.3f} s, cpu {cpu:.3f} s")
     print(f"compile (untimed above): three fixed/sequential deals {t1 - t0:.2f} s; cmo60 with two band "
           f"schedules {t2 - t1:.2f} s; agency_remic {t3 - t2:.2f} s (first calls include numba cache loads)")
+    if args.compare:
+        _compare(args.compare, deals, args.compare_scenarios, args.repeats)
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
+
+
+def _compare(path: str, deals: dict[str, Any], n: int, repeats: int) -> None:
+    """Single-thread CPU time of each deal through another kernel file and this one."""
+    with tempfile.TemporaryDirectory() as tmp:
+        # a fresh importable copy: numba's cache (cache=True) finds a kernel's module by
+        # name, and a cache left by another copy of that name would not load
+        shutil.copy(path, Path(tmp) / "_kernel_compared.py")
+        sys.path.insert(0, tmp)
+        try:
+            old = importlib.import_module("_kernel_compared")
+            _compare_with(old, path, deals, n, repeats)
+        finally:
+            sys.path.remove(tmp)
+            sys.modules.pop("_kernel_compared", None)
+
+
+def _compare_with(old: Any, path: str, deals: dict[str, Any], n: int, repeats: int) -> None:
+    coll = _collections(n)
+    arrays = {k: getattr(coll, k) for k in _COLL_FIELDS}
+    print(f"single thread, {n:,} scenarios x 360 periods, minimum of {repeats} (interleaved): "
+          f"ns per scenario-period")
+    print(f"{'deal':34} {path[-24:]:>24} {'this kernel':>12} {'change':>8}")
+    for name, d in deals.items():
+        runs: dict[str, list[float]] = {"old": [], "new": []}
+        kernels = {"old": (old.run_kernel, old.pack(d)), "new": (run_kernel, pack(d))}
+        for run, packed in kernels.values():
+            run(packed, arrays, parallel=False)  # untimed: compile or cache load
+        for _ in range(repeats):
+            for key, (run, packed) in kernels.items():
+                c0 = time.process_time()
+                run(packed, arrays, parallel=False)
+                runs[key].append(time.process_time() - c0)
+        a, b = (min(runs[k]) / (n * 360) * 1e9 for k in ("old", "new"))
+        print(f"{name:34} {a:>24.0f} {b:>12.0f} {100 * (b / a - 1):>7.0f}%")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ def pack(deal: ExactDeal) -> dict[str, Any]:
     )
     misc = np.array(
         [deal.reserve_flags, deal.interest_on_shortfall, n, deal.n_fees, deal.n_triggers,
-         deal.excess_to],
+         deal.excess_to, 1],
         dtype=np.int64,
     )
     prog_i, prog_f = _pack_program(deal)
@@ -172,12 +172,15 @@ def _coupon_rate(
 # ``_run_prog`` cost 1.2 us a call, five times the fixed order on 60 classes).
 # ``prog_i`` (int64): a header of offsets, then the instructions (4 ints each), the
 # operand lists, the groups (start, end, mode), their members, their schedules'
-# lengths, ``bears`` per class and the triggers' latches (copied in each period).
+# lengths, ``bears`` per class and the triggers' latches (copied in each period),
+# and the kernel's own notes on retired classes (see the note above ``_run_range``):
+# ``alive`` per class, a cursor per instruction (the first item of its list that is
+# not a retired class) and per group (its first member not retired).
 # ``prog_f`` (float64): the split weights, the schedules (one row of ``L`` a group),
 # the registers.
 (H_INS, H_LIST, H_GIDX, H_GMEM, H_GLEN, H_BEARS, H_LATCH, H_DEFER, H_GPROG,
- H_WAD, H_SCHED, H_SLEN, H_REGS) = range(13)
-N_HEADER = 13
+ H_WAD, H_SCHED, H_SLEN, H_REGS, H_ALIVE, H_CUR, H_GCUR) = range(16)
+N_HEADER = 16
 
 
 def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -198,15 +201,20 @@ def _pack_program(deal: ExactDeal) -> tuple[npt.NDArray[np.int64], npt.NDArray[n
         [0] * deal.n_triggers,
         list(deal.grp_defer) if deal.grp_defer else [0] * ng,
         [x for gp in deal.grp_prog for x in gp] if deal.grp_prog else [0] * (4 * ng),
+        [1] * n,
+        [deal.program[4 * k + 2] for k in range(len(deal.program) // 4)],
+        [deal.grp_start[g] for g in range(ng)],
     ]
-    header = []
     at = N_HEADER
+    offsets = []
     for part in parts:
-        header.append(at)
+        offsets.append(at)
         at += len(part)
     slen = max([1] + [len(x) for x in deal.grp_schedule])
     n_wad = len(deal.prog_wad)
-    header += [N_HEADER, N_HEADER + n_wad, slen, N_HEADER + n_wad + ng * slen]
+    # H_INS .. H_GPROG, then H_WAD .. H_REGS, then H_ALIVE .. H_GCUR
+    header = [*offsets[:9], N_HEADER, N_HEADER + n_wad, slen, N_HEADER + n_wad + ng * slen,
+              *offsets[9:]]
     prog_i = np.array(header + [x for part in parts for x in part], dtype=np.int64)
     prog_f = np.zeros(N_HEADER + n_wad + ng * slen + max(deal.n_regs, 1))
     prog_f[N_HEADER : N_HEADER + n_wad] = np.asarray(deal.prog_wad, dtype=np.float64) / WAD
@@ -299,6 +307,8 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
     bears = pi[H_BEARS]
     gidx = pi[H_GIDX]
     gm = pi[H_GMEM]
+    alive = pi[H_ALIVE]
+    gcur = pi[H_GCUR]
     for q in range(regs, pf.shape[0]):
         pf[q] = 0.0
     pf[regs] = amount
@@ -339,6 +349,16 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                 continue  # the schedule is deferred: caught up later
             q0 = 0
             q1 = 1
+        else:
+            # pass over the retired classes at the head of the list, once for all
+            cur = pi[H_CUR] + pc - 1
+            q0 = pi[cur]
+            while q0 < q1:
+                item = pi[lst + q0]
+                if item >= n or pi[alive + item] != 0:
+                    break
+                q0 += 1
+            pi[cur] = q0
         total = 0.0
         if op == 2:
             for q in range(q0, q1):
@@ -348,7 +368,13 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                         total += rows[3, item]
                 else:
                     g3 = gidx + 3 * (item - n)
-                    for m in range(pi[g3], pi[g3 + 1]):
+                    # the group's members from its first one not retired
+                    gc = gcur + item - n
+                    m0 = pi[gc]
+                    while m0 < pi[g3 + 1] and pi[alive + pi[gm + m0]] == 0:
+                        m0 += 1
+                    pi[gc] = m0
+                    for m in range(m0, pi[g3 + 1]):
                         total += rows[3, pi[gm + m]]
             if total <= 0.0:
                 continue
@@ -364,7 +390,12 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                     ib = rows[3, item]
             else:
                 g3 = gidx + 3 * (item - n)
-                for m in range(pi[g3], pi[g3 + 1]):
+                gc = gcur + item - n
+                m0 = pi[gc]
+                while m0 < pi[g3 + 1] and pi[alive + pi[gm + m0]] == 0:
+                    m0 += 1
+                pi[gc] = m0
+                for m in range(m0, pi[g3 + 1]):
                     ib += rows[3, pi[gm + m]]
             if op == 3:
                 gl = pi[pi[H_GLEN] + b]
@@ -388,7 +419,7 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                 gp = pi[H_GPROG] + 4 * (item - n)
                 _run_sub(pi[gp], pi[gp + 1], pi[gp + 2], pi[gp + 3], pay, n, pi, pf, rows)
             elif pi[g3 + 2] == 0:
-                for m in range(pi[g3], pi[g3 + 1]):
+                for m in range(pi[gcur + item - n], pi[g3 + 1]):
                     if pay <= 0.0:
                         break
                     j = pi[gm + m]
@@ -398,7 +429,7 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
                     pay -= y
             else:
                 gf = min(pay / ib, 1.0)
-                for m in range(pi[g3], pi[g3 + 1]):
+                for m in range(pi[gcur + item - n], pi[g3 + 1]):
                     j = pi[gm + m]
                     y = rows[3, j] * gf
                     rows[3, j] -= y
@@ -407,11 +438,40 @@ def _run_prog(p0: int, p1: int, amount: float, period: int, n: int, pi: Any, pf:
     return pf[regs]
 
 
+@njit(cache=True, error_model="numpy")
+def _reset_cursors(pi: Any) -> None:
+    """Each instruction's cursor back to the head of its list, each group's to its
+    first member (at the start of a scenario, and when a retired class is revived)."""
+    ins = pi[H_INS]
+    for k in range((pi[H_LIST] - ins) // 4):
+        pi[pi[H_CUR] + k] = pi[ins + 4 * k + 2]
+    gidx = pi[H_GIDX]
+    for g in range((pi[H_GMEM] - gidx) // 3):
+        pi[pi[H_GCUR] + g] = pi[gidx + 3 * g]
+
+
 @njit(cache=True, error_model="numpy", inline="always")
 def _reserve_target(reserve_floor: float, reserve_pct: float, pool_end: float) -> Any:
     if pool_end <= 0.0:
         return 0.0
     return max(pool_end * reserve_pct, reserve_floor)
+
+
+# Retired classes. A class whose balance and interest shortfall are both 0 after a
+# period's distribution is retired: from then on every per-class loop would compute
+# exact zeros for it (no interest due, nothing paid, nothing written down) and add
+# them to sums (``x + 0.0 == x``). So the loops over classes run over each rank's
+# window of classes not retired (``wlo``/``whi``, ``dlo``/``dhi``). A class is found
+# retired at the start of the next period, by the loop that adds every class's
+# figures of the period before to the totals and writes the new period's rows: it
+# writes the retired class's rows (all 0) one last time. The rule program starts
+# each list, and each group's members, at the first class not retired (the cursors
+# in ``prog_i``): a rule passes over a retired class paying it 0 and a group's
+# balance adds its 0, so skipping it changes nothing. Only a write-up from
+# subsequent recoveries (``OP_WRITEUP``) gives a retired class a balance again: it
+# revives it (the windows grow back, the cursors restart). IO strips and the class
+# taking the excess interest never retire. The figures are the same, bit for bit, as
+# with every class visited every period (``tests/structuring/test_st_kernel_speed.py``).
 
 
 @njit(cache=True, error_model="numpy")
@@ -480,6 +540,15 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
         cap_c[i] = tf[F_CAP, i]
         floor_c[i] = tf[F_FLOOR, i]
         face[i] = tf[F_FACE, i]
+    # the monthly coupon of a fixed-rate (or no-coupon) class, computed once
+    mfix = np.empty(n)
+    for i in range(n):
+        mfix[i] = (
+            _coupon_rate(kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], 0.0, 0.0, mult_c[i])
+            * MONTH
+            if kind[i] < 2
+            else 0.0
+        )
     # per-scenario state and per-period scratch
     # the per-tranche quantities a table can keep are rows of one array, in the order
     # of TRANCHE_TABLES
@@ -527,8 +596,31 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
         if ioref[i] >= 0:
             io_list[n_io] = i
             n_io += 1
+    # Retired classes (see the note above ``_run_range``): ``alive[i]``; each rank's
+    # window of classes still alive, ``wlo[rr]:whi[rr]`` for the interest ranks and
+    # ``dlo[kk]:dhi[kk]`` for the write-down ranks. IO strips and the class taking
+    # the excess interest never retire.
+    pinned = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        if ioref[i] >= 0 or i == misc[5] or misc[6] == 0:
+            pinned[i] = True
+    alive = np.empty(n, dtype=np.bool_)
+    wlo = np.empty(max(n_ranks, 1), dtype=np.int64)
+    whi = np.empty(max(n_ranks, 1), dtype=np.int64)
+    dlo = np.empty(max(n_wr, 1), dtype=np.int64)
+    dhi = np.empty(max(n_wr, 1), dtype=np.int64)
     for s in range(lo, hi):
+        for rr in range(n_ranks):
+            wlo[rr] = rstart[rr]
+            whi[rr] = rend[rr]
+        for kk in range(n_wr):
+            dlo[kk] = rank_lo[kk]
+            dhi[kk] = rank_hi[kk]
+        if any_prog:
+            _reset_cursors(prog_i)
         for i in range(n):
+            alive[i] = True
+            prog_i[prog_i[H_ALIVE] + i] = 1
             bal[i] = face[i]
             short[i] = 0.0
             wdown[i] = 0.0
@@ -536,6 +628,11 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             last[i] = 0
             for q in range(4):
                 tot[i, q] = 0.0
+            # a period's per-class figures are added to the totals at the start of the
+            # next period (and after the last): none before the first
+            ipaid[i] = 0.0
+            ppaid[i] = 0.0
+            loss[i] = 0.0
         for k in range(nf):
             fshort[k] = 0.0
         for k in range(nk):
@@ -568,27 +665,60 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
             netwac = 0.0
             if pool_beg > 0.0:
                 netwac = max(interest - fees_now, 0.0) * 12.0 / pool_beg
-            for i in range(n):
-                b = bal[i]
-                beg[i] = b
-                ipaid[i] = 0.0
-                acc[i] = 0.0
-                ppaid[i] = 0.0
-                loss[i] = 0.0
-                wup[i] = 0.0
-                mrate = (
-                    _coupon_rate(
-                        kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac, mult_c[i]
-                    )
-                    * MONTH
-                )
-                c = b * mrate
-                cur[i] = c
-                sh = short[i]
-                d = c + sh
-                if ios == 1:
-                    d += sh * mrate
-                due[i] = d
+            # each class: the previous period's figures to the totals, then this
+            # period's interest due; a class that ended the previous period retired
+            # leaves the windows (its rows are all 0 from here on)
+            retiring = False
+            for rr in range(n_ranks):
+                for i in range(wlo[rr], whi[rr]):
+                    pp = ppaid[i]
+                    tot[i, 0] += ipaid[i]
+                    tot[i, 1] += pp
+                    tot[i, 2] += loss[i]
+                    tot[i, 3] += pp * t
+                    if pp > 0.0:
+                        if first[i] == 0:
+                            first[i] = t
+                        last[i] = t
+                    b = bal[i]
+                    if b == 0.0 and short[i] == 0.0 and alive[i] and not pinned[i]:
+                        alive[i] = False
+                        prog_i[prog_i[H_ALIVE] + i] = 0
+                        retiring = True
+                    beg[i] = b
+                    ipaid[i] = 0.0
+                    acc[i] = 0.0
+                    ppaid[i] = 0.0
+                    loss[i] = 0.0
+                    wup[i] = 0.0
+                    if kind[i] >= 2:
+                        mrate = (
+                            _coupon_rate(
+                                kind[i], rate_c[i], margin_c[i], cap_c[i], floor_c[i], index, netwac,
+                                mult_c[i],
+                            )
+                            * MONTH
+                        )
+                    else:
+                        mrate = mfix[i]
+                    c = b * mrate
+                    cur[i] = c
+                    sh = short[i]
+                    d = c + sh
+                    if ios == 1:
+                        d += sh * mrate
+                    due[i] = d
+            if retiring:
+                for rr in range(n_ranks):
+                    while wlo[rr] < whi[rr] and not alive[wlo[rr]]:
+                        wlo[rr] += 1
+                    while whi[rr] > wlo[rr] and not alive[whi[rr] - 1]:
+                        whi[rr] -= 1
+                for kk in range(n_wr):
+                    while dlo[kk] < dhi[kk] and not alive[dlo[kk]]:
+                        dlo[kk] += 1
+                    while dhi[kk] > dlo[kk] and not alive[dhi[kk] - 1]:
+                        dhi[kk] -= 1
             # triggers; ``held``: any latched (the reserve does not step down)
             effects = 0
             held = False
@@ -599,13 +729,14 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if test == 1 or test == 2:
                     ref_rank = prio[trig_i[1, k]]
                     den = 0.0
-                    for i in range(n):
-                        if prio[i] > ref_rank:
-                            continue
-                        if test == 1 and bears[i]:
-                            den += beg[i]
-                        if test == 2:
-                            den += cur[i]
+                    for rr in range(n_ranks):
+                        for i in range(wlo[rr], whi[rr]):
+                            if prio[i] > ref_rank:
+                                continue
+                            if test == 1 and bears[i]:
+                                den += beg[i]
+                            if test == 2:
+                                den += cur[i]
                     if test == 1:
                         fail = den > 0.0 and pool_beg < thr * den
                     else:
@@ -625,16 +756,25 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if any_prog:
                     prog_i[prog_i[H_LATCH] + k] = latch[k]
             seq = (effects & 1) != 0
+            # the classes' total balance, kept while no step changes a balance
+            class_total = 0.0
+            class_total_ok = False
             for si in range(n_steps):
                 op = steps[si]
                 defic = 0.0
-                if op == 5 or op == 6 or op == 7:
+                if op == 5 or op == 7 or (op == 6 and (reserve_flags & 2) != 0):
                     # principal deficiency: class balances above the ending pool balance
-                    total = 0.0
-                    for i in range(n):
-                        if bears[i]:
-                            total += bal[i]
-                    defic = max(total - pool_end, 0.0)
+                    if not class_total_ok:
+                        class_total = 0.0
+                        for rr in range(n_ranks):
+                            for i in range(wlo[rr], whi[rr]):
+                                if bears[i]:
+                                    class_total += bal[i]
+                        class_total_ok = True
+                    defic = max(class_total - pool_end, 0.0)
+                if op == 2 or op == 3 or op == 7:
+                    # accretion and the accrual rules, write-ups, write-downs
+                    class_total_ok = False
                 # steps paying principal (4, 5, 6, 8) set ``amount`` and share the
                 # distribution code below (written once, so no helper takes arrays)
                 amount = 0.0
@@ -648,8 +788,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         fshort[k] = d - pay
                 elif op == 2:
                     for rr in range(n_ranks):
-                        r = rstart[rr]
-                        end = rend[rr]
+                        r = wlo[rr]
+                        end = whi[rr]
                         total = 0.0
                         for i in range(r, end):
                             total += due[i]
@@ -658,17 +798,18 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                             reserve -= x
                             draw += x
                             ifunds += x
-                        if total <= ifunds:
-                            for i in range(r, end):
-                                ipaid[i] = due[i]
+                        full = total <= ifunds
+                        frac = 1.0
+                        if full:
                             ifunds -= total
                         else:
                             frac = ifunds / total
-                            for i in range(r, end):
-                                ipaid[i] = due[i] * frac
                             ifunds = 0.0
                         for i in range(r, end):
-                            short[i] = due[i] - ipaid[i]
+                            d = due[i]
+                            ip = d if full else d * frac
+                            ipaid[i] = ip
+                            short[i] = d - ip
                             if has_z and zmask[i] != 0:
                                 accreting = False
                                 for jj in range(acc_n[i]):
@@ -695,12 +836,35 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                                     pfunds += a
                 elif op == 3 and c_sub[s, t] > 0.0:
                     a = c_sub[s, t]
+                    revived = False
                     for i in range(n):
                         up = min(a, wdown[i])
                         bal[i] += up
                         wdown[i] -= up
                         wup[i] += up
                         a -= up
+                        if up > 0.0 and not alive[i]:
+                            alive[i] = True
+                            prog_i[prog_i[H_ALIVE] + i] = 1
+                            revived = True
+                    if revived:
+                        if any_prog:
+                            _reset_cursors(prog_i)
+                        # a retired class written up is live again: the windows grow
+                        for rr in range(n_ranks):
+                            wlo[rr] = rstart[rr]
+                            whi[rr] = rend[rr]
+                            while wlo[rr] < whi[rr] and not alive[wlo[rr]]:
+                                wlo[rr] += 1
+                            while whi[rr] > wlo[rr] and not alive[whi[rr] - 1]:
+                                whi[rr] -= 1
+                        for kk in range(n_wr):
+                            dlo[kk] = rank_lo[kk]
+                            dhi[kk] = rank_hi[kk]
+                            while dlo[kk] < dhi[kk] and not alive[dlo[kk]]:
+                                dlo[kk] += 1
+                            while dhi[kk] > dlo[kk] and not alive[dhi[kk] - 1]:
+                                dhi[kk] -= 1
                 elif op == 4:
                     amount = pfunds
                 elif op == 5:
@@ -715,8 +879,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                         # would each be written down by 0 (the same figures)
                         if left_d <= 0.0:
                             break
-                        start = rank_lo[kk]
-                        r = rank_hi[kk] - 1
+                        start = dlo[kk]
+                        r = dhi[kk] - 1
                         total = 0.0
                         for j in range(start, r + 1):
                             if bears[j]:
@@ -762,6 +926,8 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 if op == 4 or op == 5 or op == 6 or op == 8:
                     # principal distribution: what is left of ``amount`` (0 if none)
                     pay_in = amount
+                    if amount > 0.0:
+                        class_total_ok = False
                     left = 0.0
                     if amount > 0.0 and has_prog:
                         # the deal's rules; anything they leave goes on to the sweep
@@ -846,23 +1012,20 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                     if ref >= NOTIONAL_GROUP:
                         g3 = prog_i[H_GIDX] + 3 * (ref - NOTIONAL_GROUP)
                         gsum = 0.0
-                        for m in range(prog_i[g3], prog_i[g3 + 1]):
+                        # from the group's first member not retired (its cursor)
+                        gc = prog_i[H_GCUR] + ref - NOTIONAL_GROUP
+                        m0 = prog_i[gc]
+                        while (m0 < prog_i[g3 + 1]
+                               and prog_i[prog_i[H_ALIVE] + prog_i[prog_i[H_GMEM] + m0]] == 0):
+                            m0 += 1
+                        prog_i[gc] = m0
+                        for m in range(m0, prog_i[g3 + 1]):
                             gsum += bal[prog_i[prog_i[H_GMEM] + m]]
                         bal[i] = gsum
                     else:
                         bal[i] = pool_end if ref == 255 else bal[ref]
             # outputs
             resid_tot += residual
-            for i in range(n):
-                pp = ppaid[i]
-                tot[i, 0] += ipaid[i]
-                tot[i, 1] += pp
-                tot[i, 2] += loss[i]
-                tot[i, 3] += pp * period
-                if pp > 0.0:
-                    if first[i] == 0:
-                        first[i] = period
-                    last[i] = period
             if store >= 1:
                 # per-tranche tables kept by the caller: ``slot[f]`` is the row of
                 # ``o_tr`` (fields in ``TRANCHE_TABLES`` order) or -1
@@ -882,6 +1045,18 @@ def _run_range(lo: int, hi: int, deal: Any, inputs: Any, store: int, out: Any) -
                 o_deal[s, t, D_RES] = reserve
                 o_deal[s, t, D_RESID] = residual
                 o_deal[s, t, D_EFFECTS] = effects
+        # the last period's figures to the totals
+        for rr in range(n_ranks):
+            for i in range(wlo[rr], whi[rr]):
+                pp = ppaid[i]
+                tot[i, 0] += ipaid[i]
+                tot[i, 1] += pp
+                tot[i, 2] += loss[i]
+                tot[i, 3] += pp * T
+                if pp > 0.0:
+                    if first[i] == 0:
+                        first[i] = T
+                    last[i] = T
         for i in range(n):
             for q in range(4):
                 s_tot[s, i, q] = tot[i, q]
@@ -906,6 +1081,12 @@ PARALLEL_MIN_SCENARIOS = 64
 CHUNKS_PER_THREAD = 4
 
 
+def _no_retire(misc: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    out = misc.copy()
+    out[6] = 0
+    return out
+
+
 def run_kernel(
     packed: dict[str, Any],
     arrays: dict[str, npt.NDArray[np.float64]],
@@ -913,6 +1094,7 @@ def run_kernel(
     tables: tuple[str, ...] = (),
     detail: bool = False,
     parallel: bool | None = None,
+    retire: bool = True,
 ) -> dict[str, Any]:
     """Run the compiled waterfall and return the raw output arrays.
 
@@ -924,7 +1106,9 @@ def run_kernel(
     residual, effects and trigger tables. Totals (``tot``, ``first``, ``last``, ``end``,
     ``resid``) are always written. ``parallel`` (default: at least
     :data:`PARALLEL_MIN_SCENARIOS` scenarios and more than one numba thread) splits the
-    scenarios over the numba threads; the results do not depend on it.
+    scenarios over the numba threads; the results do not depend on it. ``retire=False``
+    visits every class every period (the loops skip retired classes otherwise, see the
+    note above ``_run_range``); the results do not depend on it either.
     """
     S, T = arrays["interest"].shape
     n = int(packed["misc"][2])
@@ -952,7 +1136,7 @@ def run_kernel(
         packed["trig_i"],
         packed["trig_f"],
         packed["reserve"],
-        packed["misc"],
+        packed["misc"] if retire else _no_retire(packed["misc"]),
         packed["steps"],
         float(packed["pool_original"]),
         packed["accm"],

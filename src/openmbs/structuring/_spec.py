@@ -584,9 +584,14 @@ def _check_rules(
             trig = getattr(rule, cond)
             if trig is not None and trig not in triggers:
                 raise _fail(f"unknown trigger (the deal has: {', '.join(triggers) or 'none'})", file, f"{rk}.{cond}", trig)
+        given = rule.model_fields_set
         if rule.pay == "planned":
-            if rule.classes or rule.split:
-                raise _fail("a 'planned' rule takes a target, not classes or split", file, f"{rk}.classes", rule.classes)
+            for field in ("classes", "split"):
+                if field in given:
+                    raise _fail(
+                        "a 'planned' rule takes a target, not classes or split", file, f"{rk}.{field}",
+                        getattr(rule, field) if field == "classes" else len(rule.split),
+                    )
             if rule.target is None:
                 raise _fail("a 'planned' rule needs the target group", file, f"{rk}.target", None)
             g = groups.get(rule.target)
@@ -597,8 +602,12 @@ def _check_rules(
             if g.kind == "none":
                 raise _fail("this group has no planned balance (kind = 'none')", file, f"{rk}.target", rule.target)
         elif rule.pay in ("sequential", "pro_rata"):
-            if rule.target is not None or rule.split:
-                raise _fail(f"a '{rule.pay}' rule takes classes, not target or split", file, f"{rk}.target", rule.target)
+            for field in ("target", "split"):
+                if field in given:
+                    raise _fail(
+                        f"a '{rule.pay}' rule takes classes, not target or split", file, f"{rk}.{field}",
+                        rule.target if field == "target" else len(rule.split),
+                    )
             if not rule.classes:
                 raise _fail(f"a '{rule.pay}' rule needs classes", file, f"{rk}.classes", [])
             for j, name in enumerate(rule.classes):
@@ -612,8 +621,12 @@ def _check_rules(
                 if rule.classes.count(name) > 1:
                     raise _fail("a class appears twice in one rule", file, f"{rk}.classes[{j}]", name)
         else:
-            if rule.target is not None or rule.classes:
-                raise _fail("a 'concurrent' rule takes a split, not target or classes", file, f"{rk}.classes", rule.classes)
+            for field in ("target", "classes"):
+                if field in given:
+                    raise _fail(
+                        "a 'concurrent' rule takes a split, not target or classes", file, f"{rk}.{field}",
+                        getattr(rule, field),
+                    )
             if len(rule.split) < 2:
                 raise _fail("a 'concurrent' rule needs at least two sub-rules in split", file, f"{rk}.split", len(rule.split))
             _check_rules(spec, rule.split, f"{rk}.split", file, nested=True)
@@ -709,6 +722,17 @@ def _check_program(spec: DealSpec, file: str | None) -> None:
                 raise _fail("the shares must be above 0 and sum to 100%", file, f"{gk}.shares", g.shares)
         if g.deferral and g.kind == "none":
             raise _fail("a group of kind 'none' has no schedule to defer", file, f"{gk}.deferral", g.deferral)
+        if "lockout" in g.model_fields_set and g.kind == "none":
+            raise _fail("a group of kind 'none' has no schedule to lock out", file, f"{gk}.lockout", g.lockout)
+        if g.lockout:
+            longest = _collateral_months(spec)
+            if longest is not None and g.lockout >= longest:
+                raise _fail(
+                    f"the lockout must end before the collateral does ({longest} months left)",
+                    file,
+                    f"{gk}.lockout",
+                    g.lockout,
+                )
         if g.deferral:
             longest = _collateral_months(spec)
             if longest is not None and g.deferral >= longest:
@@ -736,6 +760,28 @@ def _check_program(spec: DealSpec, file: str | None) -> None:
             for j, x in enumerate(g.planned_balance):
                 if x < 0:
                     raise _fail("a planned balance cannot be negative", file, f"{gk}.planned_balance[{j}]", x)
+            members = [spec.tranches[names.index(c)] for c in g.classes]
+            if not any(t.accrual for t in members):
+                # only a group holding an accrual (Z) class can grow: the others are paid down
+                for j in range(1, len(g.planned_balance)):
+                    if g.planned_balance[j] > g.planned_balance[j - 1]:
+                        raise _fail(
+                            f"the planned balance rises (from {g.planned_balance[j - 1]:,.2f}), but no "
+                            f"class of the group accretes",
+                            file,
+                            f"{gk}.planned_balance[{j}]",
+                            g.planned_balance[j],
+                        )
+                face = sum(t.balance for t in members if t.balance is not None)
+                if all(t.balance is not None for t in members) and g.planned_balance and (
+                    g.planned_balance[0] > face * (1 + 1e-12)
+                ):
+                    raise _fail(
+                        f"the planned balance starts above the group's original balance ({face:,.2f})",
+                        file,
+                        f"{gk}.planned_balance[0]",
+                        g.planned_balance[0],
+                    )
     _check_rules(spec, spec.principal_rules, "principal_rules", file)
     planned: set[str] = set()
     pending = list(spec.principal_rules) + [r for acc in spec.accrual_rules for r in acc.rules]
@@ -813,6 +859,35 @@ def _collateral_months(spec: DealSpec) -> int | None:
     return None
 
 
+def _check_collateral(spec: DealSpec, file: str | None) -> None:
+    """Rep lines and pricing overrides: net rate at most the gross rate, terms that fit,
+    one override a speed, each summing to the pool balance."""
+    pool = spec.pool
+    if pool.wac is not None and pool.net_coupon is not None and pool.net_coupon > pool.wac:
+        raise SpecError(f"net_coupon above wac ({pool.wac}): the fees taken cannot be negative", file=file,
+                        key="pool.net_coupon", value=pool.net_coupon)
+    lines = [(f"pool.replines[{k}]", r) for k, r in enumerate(pool.replines)]
+    for j, over in enumerate(pool.pricing):
+        ok = f"pool.pricing[{j}]"
+        earlier = [o.psa for o in pool.pricing[:j]]
+        if over.psa in earlier:
+            raise SpecError(f"a second pricing override at this speed (pool.pricing[{earlier.index(over.psa)}] "
+                            f"has it)", file=file, key=f"{ok}.psa", value=over.psa)
+        total = sum(r.balance for r in over.replines)
+        if pool.balance is not None and abs(pool.balance - total) > 1e-6 * total:
+            raise SpecError(f"the pricing rep lines sum to {total:,.2f}, not the pool balance "
+                            f"({pool.balance:,.2f})", file=file, key=f"{ok}.replines", value=len(over.replines))
+        for k, r in enumerate(over.replines):
+            if r.age >= r.term or (r.remaining_term is not None and r.remaining_term > r.term):
+                raise SpecError("age must be below term and remaining_term at most term", file=file,
+                                key=f"{ok}.replines[{k}].age", value=r.age)
+        lines += [(f"{ok}.replines[{k}]", r) for k, r in enumerate(over.replines)]
+    for key, r in lines:
+        if r.net_coupon > r.wac:
+            raise SpecError(f"net_coupon above wac ({r.wac}): the fees taken cannot be negative", file=file,
+                            key=f"{key}.net_coupon", value=r.net_coupon)
+
+
 def parse_deal(data: Mapping[str, Any], *, file: str | None = None) -> DealSpec:
     """Validate a deal given as a mapping (the parsed TOML document).
 
@@ -849,6 +924,7 @@ def parse_deal(data: Mapping[str, Any], *, file: str | None = None) -> DealSpec:
             if r.age >= r.term or (r.remaining_term is not None and r.remaining_term > r.term):
                 raise SpecError("age must be below term and remaining_term at most term", file=file,
                                 key=f"pool.replines[{k}].age", value=r.age)
+    _check_collateral(spec, file)
     _check_references(spec, file)
     return spec.model_copy(update={"source": file})
 
