@@ -149,10 +149,17 @@ class Closed:
 
 
 @pytest.fixture(autouse=True)
-def _rollback() -> Iterator[None]:
-    """Overrides the chain conftest's per-test rollback for the differential tests
-    (the attack tests above roll back through the ``world`` fixture they take)."""
-    yield
+def _rollback(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Overrides the chain conftest's per-test rollback: the attack tests, which take
+    the shared ``world``, run in a snapshot of it that is rolled back after them (as
+    the conftest does); the differential tests deploy their own deals and need none."""
+    if "world" not in request.fixturenames:
+        yield
+        return
+    world = request.getfixturevalue("world")
+    with boa.env.anchor():
+        world.reset_engine()
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -509,6 +509,7 @@ def test_allocate_feeds_the_whole_60_plus_balance_to_the_delinquency_test(anchor
         rem.period, rem.scheduled_principal, rem.prepaid_principal, rem.interest, rem.recoveries,
         rem.realized_losses, rem.beginning_balance, rem.ending_balance, 10, d30, d60,
         d90, rem.index_rate, cash, b"\x42" * 32, rem.subsequent_recoveries,
+        0, 0, 0, 0, 0,  # no advances, reimbursements, penalties or late fees
     )  # fmt: skip
     a = contract.allocate((report, 0), sender=DEAL_ADDRESS)
     assert list(a.principal[:2]) == list(expected.principal_paid), "chain paid the subordinate class"
