@@ -57,7 +57,9 @@ DEPLOYABLE_CONTRACTS: tuple[str, ...] = (
     "Deal",
     "ExactWaterfall",
     "Issuance",
+    "LoanSale",
     "RemittanceOracle",
+    "ServicerBond",
     "Timelock",
     "TrancheToken",
 )

@@ -192,6 +192,7 @@ def read_deal(deal: str) -> ChainDeal:
     r.link("issuance", "deal()", issuance.deal(), deal)
     r.link("issuance", "settlement()", issuance.settlement(), settlement)
     r.link("waterfall", "deal()", waterfall.deal(), deal)
+    servicing = _read_servicing(r, oracle, deal, timelock_addr)
     n = int(d.tranche_count())
     tokens, faces, names, symbols = [], [], [], []
     for i in range(n):
@@ -218,6 +219,7 @@ def read_deal(deal: str) -> ChainDeal:
             "oracle": _checksum(oracle.address),
             "waterfall": _checksum(waterfall.address),
             "tokens": tokens,
+            **servicing,
         },
         code=dict(r.code),
         test_waterfall=wname == "SequentialTestWaterfall",
@@ -227,6 +229,22 @@ def read_deal(deal: str) -> ChainDeal:
         quorum=int(oracle.quorum()),
         attestor_count=int(oracle.attestor_count()),
     )
+
+
+def _read_servicing(r: _Reader, oracle: Any, deal: str, timelock: str) -> dict[str, str]:
+    """The LoanSale and ServicerBond the oracle was wired to (``wire_servicing``), each
+    checked and linked back to the oracle; none when the oracle was never wired."""
+    sale_addr = _checksum(oracle.loan_sale())
+    if sale_addr == _ZERO:
+        return {}
+    sale, _ = r.contract("loan_sale", sale_addr, ("LoanSale",))
+    bond, _ = r.contract("servicer_bond", oracle.servicer_bond(), ("ServicerBond",))
+    r.link("loan_sale", "oracle()", sale.oracle(), oracle.address)
+    r.link("loan_sale", "deal()", sale.deal(), deal)
+    r.link("servicer_bond", "oracle()", bond.oracle(), oracle.address)
+    r.link("servicer_bond", "loan_sale()", bond.loan_sale(), sale.address)
+    r.link("servicer_bond", "timelock()", bond.timelock(), timelock)
+    return {"loan_sale": _checksum(sale.address), "servicer_bond": _checksum(bond.address)}
 
 
 def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> None:

@@ -8,10 +8,11 @@
         delinquent or in foreclosure and starts a descending-price auction of it; the
         first compliant bidder at or above the current price buys it in the
         settlement asset. The keeper gets `reward_wad` of the price; the rest (the net
-        proceeds) is held here until the servicer proves, against a later tape, that
-        it reported the loan liquidated with exactly those proceeds as its recovery
-        (and deposited them with that report); the servicer then takes the held net
-        proceeds back. Design and money flow: docs/chain.md, "Loan sales".
+        proceeds) is held here, and the oracle refuses the servicer's next report
+        unless it proves the loan's record in its tape liquidated with exactly those
+        proceeds as its recovery (`RemittanceOracle.submit_with_sales`); the oracle
+        then has the held proceeds paid to the deal as part of that report's cash.
+        Design and money flow: docs/chain.md, "Loan sales".
 """
 
 # ---------------------------------------------------------------- IMPORTS
@@ -24,7 +25,7 @@ from . import deal_types
 interface IOracle:
     def last_period() -> uint256: view
     def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
-    def hasRole(role: bytes32, account: address) -> bool: view
+    def note_sale(): nonpayable
 
 interface IDeal:
     def settlement() -> address: view
@@ -35,7 +36,6 @@ interface IDeal:
 
 WAD: constant(uint256) = deal_types.WAD
 MAX_PROOF: constant(uint8) = max_value(uint8)
-SERVICER_ROLE: constant(bytes32) = keccak256("SERVICER_ROLE")
 
 # @dev Sale status (bits 0..7 of the sale word; 0: no sale).
 OPEN: public(constant(uint256)) = 1
@@ -76,10 +76,11 @@ event LoanSold:
     keeper_reward: uint256
     net_proceeds: uint256
 
-# @notice The servicer's report showed the sale; the net proceeds went to the servicer.
+# @notice A report confirmed the sale; the net proceeds went to the deal with it.
+# @param to The deal. @param period The confirming report's period.
 event ProceedsReleased:
     loan_id: indexed(bytes32)
-    servicer: indexed(address)
+    to: indexed(address)
     period: uint256
     amount: uint256
 
@@ -192,6 +193,8 @@ def bid(loan_id: bytes32, max_price: uint256) -> uint256:
     self._sale[loan_id] = (convert(msg.sender, uint256) << _ACCOUNT_SHIFT) | (word & (2**_ACCOUNT_SHIFT - 256)) | SOLD
     self._prices[loan_id] = net
     self.held += net
+    # the oracle refuses the next report unless it confirms this sale
+    extcall oracle.note_sale()
     log LoanSold(loan_id=loan_id, buyer=msg.sender, period=period, price=price, keeper_reward=reward, net_proceeds=net)
     before: uint256 = staticcall settlement.balanceOf(self)
     assert extcall settlement.transferFrom(msg.sender, self, price, default_return_value=True)  # dev: payment failed
@@ -202,26 +205,23 @@ def bid(loan_id: bytes32, max_price: uint256) -> uint256:
 
 
 @external
-def release(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF]) -> uint256:
+def confirm(loan_id: bytes32, period: uint256, to: address) -> uint256:
     """
-    @notice Pay a sold loan's net proceeds to the servicer (the caller, SERVICER_ROLE on
-            the oracle) once an accepted tape after the sale shows the loan liquidated
-            with those proceeds as its recovery.
-    @param record The loan's record in a period after the sale.
-    @param proof Its Merkle proof against that period's root.
+    @notice Pay a sold loan's net proceeds to `to` (the deal): the oracle calls it
+            while accepting the report of `period`, after proving the loan's record
+            in that report's tape shows the sale. Only the oracle.
+    @param loan_id The loan. @param period The confirming report's period.
+    @param to The deal.
     @return uint256 The amount paid.
     """
-    assert staticcall oracle.hasRole(SERVICER_ROLE, msg.sender)  # dev: caller not servicer
-    word: uint256 = self._sale[record.loan_id]
+    assert msg.sender == oracle.address  # dev: caller not oracle
+    word: uint256 = self._sale[loan_id]
     assert word & 255 == SOLD  # dev: loan not sold
-    assert record.period > (word >> _PERIOD_SHIFT) & _U40  # dev: record not after the sale
-    assert staticcall oracle.verify_loan(record.period, keccak256(abi_encode(record)), proof)  # dev: loan not proven
-    net: uint256 = self._prices[record.loan_id]
-    assert record.liquidated and record.recovery == net  # dev: report does not show the sale
-    self._sale[record.loan_id] = (word & ~convert(255, uint256)) | RELEASED
+    net: uint256 = self._prices[loan_id]
+    self._sale[loan_id] = (word & ~convert(255, uint256)) | RELEASED
     self.held -= net
-    log ProceedsReleased(loan_id=record.loan_id, servicer=msg.sender, period=record.period, amount=net)
-    assert extcall settlement.transfer(msg.sender, net, default_return_value=True)  # dev: transfer failed
+    log ProceedsReleased(loan_id=loan_id, to=to, period=period, amount=net)
+    assert extcall settlement.transfer(to, net, default_return_value=True)  # dev: transfer failed
     return net
 
 

@@ -36,6 +36,8 @@ exports: (
 
 interface IOracle:
     def last_period() -> uint256: view
+    def grantRole(role: bytes32, account: address): nonpayable
+    def revokeRole(role: bytes32, account: address): nonpayable
     def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
 
 interface IDeal:
@@ -53,9 +55,11 @@ WAD: constant(uint256) = deal_types.WAD
 MAX_PROOF: constant(uint8) = max_value(uint8)
 DAY: constant(uint256) = 86400
 SOLD: constant(uint256) = 2
-# @dev A sold loan must show as liquidated from the second report after the tape the
-# sale was started on: the first may have been signed before the bid.
-SALE_GRACE_PERIODS: public(constant(uint256)) = 2
+SERVICER_ROLE: constant(bytes32) = keccak256("SERVICER_ROLE")
+# @dev A sold loan must show as liquidated from the report after the tape the sale was
+# started on: a bid is taken only while that tape is the last accepted one, and the
+# oracle accepts the next report only if it proves the sale (`submit_with_sales`).
+SALE_GRACE_PERIODS: public(constant(uint256)) = 1
 # `_funds` word: bond (bits 128..255) | forfeited (0..127); `_counts` word: strikes
 # (bits 128..255) | open disputes (0..127). One word each keeps a fraud proof within
 # its gas budget (benchmarks/bench_gas.py).
@@ -98,6 +102,14 @@ event FraudProven:
 # @notice Governance resolved the open disputes.
 event DisputesResolved:
     resolved: uint256
+
+# @notice Governance appointed a backup servicer (SERVICER_ROLE moved on the oracle).
+# @param servicer The backup. @param previous The servicer replaced.
+# @param strikes The strikes that allowed it (reset to 0 for the backup).
+event BackupAppointed:
+    servicer: indexed(address)
+    previous: indexed(address)
+    strikes: uint256
 
 # @notice Governance paid out forfeited money. @param to Recipient.
 event ForfeitedPaid:
@@ -268,7 +280,8 @@ def prove_discontinuity(
 def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, MAX_PROOF]) -> uint256:
     """
     @notice Prove that a sold loan is reported other than liquidated at its net sale
-            proceeds, from the second report after the tape its sale was started on.
+            proceeds, in any report after the tape its sale was started on (the first
+            of them the oracle checks itself; a later one may show the loan again).
     @param b The record. @param proof_b Its proof against its period's root.
     @return uint256 The bounty paid to the caller.
     """
@@ -291,6 +304,26 @@ def resolve():
     assert counts & _U128 != 0  # dev: no dispute
     self._counts = counts & ~_U128
     log DisputesResolved(resolved=counts & _U128)
+
+
+@external
+def appoint_backup(backup: address, previous: address):
+    """
+    @notice Appoint a backup servicer once the servicer has `max_strikes` strikes
+            (missed or disproved reports): SERVICER_ROLE moves from `previous` to
+            `backup` on the oracle (this contract holds APPOINTER_ROLE there, the
+            role's only admin) and the strikes start again at 0 for the backup,
+            whose duty the bond now secures. DEFAULT_ADMIN_ROLE (the timelock).
+    @param backup The backup servicer. @param previous The servicer replaced.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    counts: uint256 = self._counts
+    assert counts >> 128 >= max_strikes  # dev: too few strikes
+    assert backup != empty(address) and backup != previous  # dev: bad backup
+    self._counts = counts & _U128
+    log BackupAppointed(servicer=backup, previous=previous, strikes=counts >> 128)
+    extcall oracle.revokeRole(SERVICER_ROLE, previous)
+    extcall oracle.grantRole(SERVICER_ROLE, backup)
 
 
 @external

@@ -1,0 +1,285 @@
+"""Loan sales and the servicer's bond wired into every deal (docs/chain.md, "Loan
+sales" and "Servicer bond"): ``deploy_deal`` deploys LoanSale and ServicerBond and
+wires them to the oracle; the oracle refuses a report while a sold loan awaits
+confirmation unless the report proves that loan's record (liquidated, recovery ==
+net proceeds), and the proceeds then reach the deal with that report's cash; only
+the bond's ``appoint_backup`` (governance, after ``max_strikes`` strikes) moves
+SERVICER_ROLE. Attacks first: each is refused with its ``# dev:`` reason."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import boa
+import pytest
+from eth_abi.abi import encode as abi_encode
+from eth_utils.crypto import keccak
+from sales_helpers import DELINQUENT, Tape, loan_id, make_bidder, now, sold_loan, warp
+
+from openmbs.chain import ServicingConfig
+from openmbs.errors import ChainError, InputError, RemittanceRejected
+from openmbs.oracle import RemittanceReport
+
+ZERO32 = b"\0" * 32
+
+
+@pytest.fixture
+def tape(world: Any, chain: Any) -> Tape:
+    return Tape(world, chain)
+
+
+def _sell(world: Any, tape: Tape, loan: int, *, period: int) -> int:
+    """Start and win the sale of ``loan`` (seriously delinquent in ``period``'s tape);
+    returns the net proceeds."""
+    d = world.d
+    d.start_sale(*tape.sold_proof(period, loan), sender=world.admin)
+    bidder = make_bidder(world, f"bidder{loan}", 10**12, d.loan_sale)
+    d.bid(loan_id(loan), 10**12, sender=bidder)
+    return int(d.loan_sale.net_proceeds(loan_id(loan)))
+
+
+def _roll_to_90(tape: Tape, loans: range | tuple[int, ...]) -> int:
+    """Report ``loans`` 30, 60, then 90+ days delinquent (the oracle lets delinquency
+    roll one bucket a month); returns the period in which they are 90+."""
+    for p, dq in ((1, 1), (2, 2)):
+        tape.remit(p, {loan: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": dq} for loan in loans})
+    tape.remit(3, dict.fromkeys(loans, DELINQUENT))
+    return 3
+
+
+def _timelock(world: Any, target: str, payload: bytes) -> None:
+    """Schedule ``payload`` on the deal's timelock, wait the delay, execute it."""
+    d = world.d
+    delay = d.config.timelock_delay
+    d.timelock.schedule(target, 0, payload, ZERO32, ZERO32, delay, sender=world.admin)
+    warp(delay)
+    d.timelock.execute(target, 0, payload, ZERO32, ZERO32, sender=world.admin)
+
+
+# ---------------------------------------------------------------- deployment
+
+
+def test_deploy_deal_wires_the_sale_and_the_bond(world, chain):
+    d = world.d
+    o, sale, bond = d.oracle, d.loan_sale, d.bond
+    assert o.loan_sale() == sale.address and o.servicer_bond() == bond.address
+    assert sale.oracle() == o.address and sale.deal() == d.deal.address
+    assert bond.oracle() == o.address and bond.loan_sale() == sale.address
+    assert bond.hasRole(bond.DEFAULT_ADMIN_ROLE(), d.timelock.address)
+    assert not bond.hasRole(bond.DEFAULT_ADMIN_ROLE(), world.admin)
+    # only the bond administers SERVICER_ROLE (and nobody can grant its own role)
+    assert o.getRoleAdmin(o.SERVICER_ROLE()) == o.APPOINTER_ROLE()
+    assert o.getRoleAdmin(o.APPOINTER_ROLE()) == o.APPOINTER_ROLE()
+    assert o.hasRole(o.APPOINTER_ROLE(), bond.address)
+    # the parameters are the config's
+    cfg = chain.SERVICING
+    pool = d.config.initial_pool_balance
+    assert d.bond_amount() == pool * 5 // 100
+    assert bond.late_penalty() == d.bond_amount() * 2 // 100
+    assert bond.fraud_slash() == d.bond_amount() * 20 // 100
+    assert (bond.report_day(), bond.max_strikes()) == (cfg.report_day, cfg.max_strikes)
+    assert sale.duration() == cfg.sale_seconds
+    assert set(d.addresses()) >= {"loan_sale", "servicer_bond"}
+
+
+def test_the_wiring_is_once_and_by_the_deployer_only(world):
+    o = world.d.oracle
+    with boa.reverts(dev="only deployer"):
+        o.wire_servicing(world.admin, world.admin, sender=boa.env.generate_address("stranger"))
+    with boa.reverts(dev="already wired"):
+        o.wire_servicing(world.admin, world.admin, sender=world.admin)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("sale_floor", 2.0), ("sale_start", 0.0), ("keeper_reward", 1.0), ("report_day", 29), ("max_strikes", 0),
+     ("first_due", "2026-13"), ("bond", 1.5), ("sale_seconds", 0)],
+)
+def test_servicing_config_names_a_bad_field(field, value):
+    with pytest.raises(InputError, match=f"servicing field '{field}' value"):
+        ServicingConfig(**{field: value})
+
+
+# ---------------------------------------------------------------- attacks: the sold-loan check
+
+
+def test_servicer_cannot_report_past_a_sold_loan(world, tape):
+    """The attack: after a sale the servicer reports the loan as still delinquent (and
+    keeps the proceeds off the deal's books); the oracle refuses the report."""
+    tape.remit(1, {1: DELINQUENT})
+    _sell(world, tape, 1, period=1)
+    assert world.d.pending_sales() == 1
+    with pytest.raises(RemittanceRejected, match="sold loan awaits confirmation"):
+        tape.remit(2, {1: DELINQUENT})
+    # nor may it report the loan liquidated and skip the proof
+    net = int(world.d.loan_sale.net_proceeds(loan_id(1)))
+    with pytest.raises(RemittanceRejected, match="sold loan awaits confirmation"):
+        tape.remit(2, {1: sold_loan(net, tape.balance[1])})
+
+
+def test_report_must_show_the_sale_at_its_net_proceeds(world, tape):
+    tape.remit(1, {1: DELINQUENT})
+    net = _sell(world, tape, 1, period=1)
+    bal = tape.balance[1]
+    # a smaller recovery than the net proceeds (the servicer skims)
+    with pytest.raises(RemittanceRejected, match="report does not show the sale"):
+        tape.remit(2, {1: sold_loan(net - 1, bal)}, sold=(1,))
+    # the loan reported performing, its record proven
+    with pytest.raises(RemittanceRejected, match="report does not show the sale"):
+        tape.remit(2, {1: DELINQUENT}, sold=(1,))
+    assert world.d.pending_sales() == 1 and world.d.loan_sale.held() == net
+
+
+def test_confirmation_needs_this_reports_tape_and_every_pending_sale(world, tape):
+    d = world.d
+    p = _roll_to_90(tape, (1, 2))
+    net = _sell(world, tape, 1, period=p)
+    bal = tape.balance[1]
+    recs = tape.period(p + 1, {1: sold_loan(net, bal)})
+    report = RemittanceReport.from_loans(p + 1, recs)
+    rec, proof = tape.sold_proof(p + 1, 1)
+    # a proof against another tape (the loan's record in the last accepted tape)
+    with pytest.raises(RemittanceRejected, match="record of another period"):
+        d.remit_with_sales(report, world.sign(report), [tape.sold_proof(p, 1)])
+    # a forged record with this tape's proof
+    with pytest.raises(RemittanceRejected, match="loan not proven"):
+        d.remit_with_sales(report, world.sign(report), [(replace(rec, recovery=net + 1, loss=rec.loss - 1), proof)])
+    # no record at all for the pending sale
+    with pytest.raises(RemittanceRejected, match="not every sold loan confirmed"):
+        d.remit_with_sales(report, world.sign(report), [])
+    # a second sale pending: the same loan twice does not cover it
+    _sell(world, tape, 2, period=p)
+    with pytest.raises(RemittanceRejected, match="loan not sold"):
+        d.remit_with_sales(report, world.sign(report), [(rec, proof), (rec, proof)])
+    # a loan that was never sold, proven in the tape, standing in for the second sale
+    with pytest.raises(RemittanceRejected, match="report does not show the sale"):
+        d.remit_with_sales(report, world.sign(report), [(rec, proof), tape.sold_proof(p + 1, 3)])
+    assert d.pending_sales() == 2
+
+
+def test_only_the_loan_sale_notes_a_sale_and_only_the_oracle_confirms(world):
+    d = world.d
+    with boa.reverts(dev="caller not loan sale"):
+        d.oracle.note_sale(sender=world.admin)
+    with boa.reverts(dev="caller not oracle"):
+        d.loan_sale.confirm(loan_id(1), 1, world.admin, sender=world.admin)
+
+
+def test_governance_changing_bounds_keeps_the_pending_sale(world, tape):
+    """set_bounds rewrites the packed word that counts pending sales: the count stays."""
+    d = world.d
+    tape.remit(1, {1: DELINQUENT})
+    _sell(world, tape, 1, period=1)
+    payload = keccak(b"set_bounds(uint256,uint256)")[:4] + abi_encode(["uint256", "uint256"], [3 * 10**17, 10**16])
+    _timelock(world, d.oracle.address, payload)
+    assert d.oracle.max_annual_rate() == 3 * 10**17
+    assert d.pending_sales() == 1
+    with pytest.raises(RemittanceRejected, match="sold loan awaits confirmation"):
+        tape.remit(2, {1: DELINQUENT})
+
+
+def test_too_many_pending_sales_refuse_the_bid(world, chain):
+    """A report confirms at most MAX_PENDING_SALES sold loans: a further bid waits."""
+    d, o = world.d, world.d.oracle
+    cap = int(o.MAX_PENDING_SALES())
+    assert cap < chain.LOANS
+    t = Tape(world, chain)
+    p = _roll_to_90(t, range(1, cap + 2))
+    for loan in range(1, cap + 1):
+        _sell(world, t, loan, period=p)
+    d.start_sale(*t.sold_proof(p, cap + 1), sender=world.admin)
+    bidder = make_bidder(world, "late bidder", 10**12, d.loan_sale)
+    with pytest.raises(ChainError, match="too many pending sales"):
+        d.bid(loan_id(cap + 1), 10**12, sender=bidder)
+
+
+# ---------------------------------------------------------------- the money path
+
+
+def test_sale_proceeds_reach_the_deal_with_the_confirming_report(world, tape):
+    d, tok = world.d, world.d.settlement
+    p = _roll_to_90(tape, (1, 4))
+    net1 = _sell(world, tape, 1, period=p)
+    net4 = _sell(world, tape, 4, period=p)
+    sale = d.loan_sale
+    assert sale.held() == net1 + net4 == tok.balanceOf(sale.address)
+    servicer = d.servicer
+    before = {a: tok.balanceOf(a) for a in (servicer, d.deal.address)}
+    report = tape.remit(p + 1, {1: sold_loan(net1, tape.balance[1]), 4: sold_loan(net4, tape.balance[4])},
+                        sold=(4, 1))
+    assert report.recoveries == net1 + net4
+    # the deal received the whole cash: the servicer deposited all but the proceeds
+    assert tok.balanceOf(d.deal.address) == before[d.deal.address] + report.cash
+    assert tok.balanceOf(servicer) == before[servicer] - (report.cash - net1 - net4)
+    assert sale.held() == 0 == tok.balanceOf(sale.address)
+    assert sale.status(loan_id(1)) == sale.status(loan_id(4)) == sale.RELEASED()
+    assert d.pending_sales() == 0
+    # the real waterfall and the exact engine agree to the unit
+    assert [s.balance for s in d.tranches()] == list(world.state.balance)
+    assert [s.principal_index for s in d.tranches()] == list(world.state.principal_index)
+    # the next report needs no confirmation
+    tape.remit(p + 2)
+
+
+def test_a_bid_after_the_tape_was_signed_needs_a_new_signature(world, tape):
+    """A sale won between signing and submitting makes the signed report stale: the
+    oracle refuses it, and the servicer's next tape shows the sale."""
+    d = world.d
+    tape.remit(1, {1: DELINQUENT})
+    recs = tape.period(2, {1: DELINQUENT})
+    stale = RemittanceReport.from_loans(2, recs)
+    signed = world.sign(stale)
+    net = _sell(world, tape, 1, period=1)
+    with pytest.raises(RemittanceRejected, match="sold loan awaits confirmation"):
+        d.remit(stale, signed)
+    tape.remit(2, {1: sold_loan(net, tape.balance[1])}, sold=(1,))
+    assert d.pending_sales() == 0
+
+
+# ---------------------------------------------------------------- backup servicer
+
+
+def _appoint_payload(backup: str, previous: str) -> bytes:
+    return keccak(b"appoint_backup(address,address)")[:4] + abi_encode(["address", "address"], [backup, previous])
+
+
+def test_governance_cannot_appoint_a_backup_before_the_strikes(world):
+    """The attack: governance replaces a servicer in good standing."""
+    d = world.d
+    backup = boa.env.generate_address("backup")
+    payload = _appoint_payload(backup, d.servicer)
+    delay = d.config.timelock_delay
+    d.timelock.schedule(d.bond.address, 0, payload, ZERO32, ZERO32, delay, sender=world.admin)
+    warp(delay)
+    with boa.reverts():
+        d.timelock.execute(d.bond.address, 0, payload, ZERO32, ZERO32, sender=world.admin)
+    with boa.reverts(dev="too few strikes"):  # the bond's own reason, called as the timelock
+        d.bond.appoint_backup(backup, d.servicer, sender=d.timelock.address)
+    # nor around the bond: the timelock is no longer SERVICER_ROLE's admin
+    with boa.reverts("access_control: account is missing role"):
+        d.oracle.grantRole(d.oracle.SERVICER_ROLE(), backup, sender=d.timelock.address)
+    assert not d.oracle.hasRole(d.oracle.SERVICER_ROLE(), backup)
+
+
+def test_backup_servicer_after_the_strikes_takes_over_the_reports(world, tape):
+    d, bond = world.d, world.d.bond
+    d.post_bond()
+    strikes = int(bond.max_strikes())
+    warp(int(bond.due(strikes)) - now())
+    for period in range(1, strikes + 1):
+        d.penalize_late(period, sender=boa.env.generate_address("anyone"))
+    assert d.bond_status()["backup_eligible"]
+    backup = world.holder("backup")
+    d.settlement.mint(backup, 10**15, sender=world.admin)
+    old = d.servicer
+    _timelock(world, bond.address, _appoint_payload(backup, old))
+    o = d.oracle
+    assert o.hasRole(o.SERVICER_ROLE(), backup) and not o.hasRole(o.SERVICER_ROLE(), old)
+    assert bond.strikes() == 0
+    report = world.report()
+    with pytest.raises(RemittanceRejected, match="missing role"):
+        d.remit(report, world.sign(report), sender=old)
+    d.remit(report, world.sign(report), sender=backup)
+    assert int(o.last_period()) == 1
+
