@@ -70,21 +70,25 @@ def test_sale_proceeds_reach_the_deal_as_recoveries_with_the_next_report(world, 
     net = price - reward
     assert tok.balanceOf(bidder) == before[bidder] - price  # pays the current price, not the max
     assert tok.balanceOf(keeper) == before[keeper] + reward
-    assert tok.balanceOf(sale.address) == before[sale.address] + net == sale.held()
+    # the net proceeds are in the deal at once, off its books until the next report
+    assert tok.balanceOf(d.deal.address) == before[d.deal.address] + net
+    assert tok.balanceOf(d.deal.address) - d.deal.cash_held() == net == sale.held()
+    assert tok.balanceOf(sale.address) == 0
     assert sale.status(loan_id(1)) == sale.SOLD() and sale.account_of(loan_id(1)) == bidder
     assert sale.net_proceeds(loan_id(1)) == net
 
     # Period 2: the servicer reports the loan liquidated with the net proceeds as its
-    # recovery and proves that record to the oracle, which has the sale contract pay
-    # the proceeds to the deal; the servicer deposits the rest of the cash. The deal
+    # recovery and proves that record to the oracle; the deal books the proceeds it
+    # holds as part of the report's cash and the servicer deposits the rest. The deal
     # runs the real waterfall and the exact engine beside it agrees to the unit.
     report = tape.remit(2, {1: sold_loan(net, balance)}, sold=(1,))
     assert report.recoveries == net and report.losses == balance - net
     assert tok.balanceOf(d.deal.address) == before[d.deal.address] + report.cash
+    assert tok.balanceOf(d.deal.address) == d.deal.cash_held()  # booked: nothing off the books
     assert [s.balance for s in d.tranches()] == list(world.state.balance)
     assert [s.principal_index for s in d.tranches()] == list(world.state.principal_index)
     assert tok.balanceOf(servicer) == before[servicer] - report.cash + net
-    assert tok.balanceOf(sale.address) == before[sale.address] == 0 and sale.held() == 0
+    assert tok.balanceOf(sale.address) == 0 and sale.held() == 0
     assert sale.status(loan_id(1)) == sale.RELEASED()
     # conservation over everyone the sale touched: the bidder's price is the keeper's
     # reward plus what the deal received as the loan's recovery
@@ -239,14 +243,17 @@ def test_non_compliant_bidders_are_refused(world, sale, tape):
 
 def test_constructor_refuses_bad_parameters(world):
     d, dep = world.d, deployer("LoanSale")
+    base = (d.oracle.address, d.deal.address)
     with boa.reverts(dev="bad prices"):
-        dep.deploy(d.oracle.address, d.deal.address, WAD // 2, WAD, DURATION, 0, sender=world.admin)
+        dep.deploy(*base, WAD // 2, WAD, DURATION, 0, 1, sender=world.admin)
     with boa.reverts(dev="bad prices"):  # a zero floor would give a loan away
-        dep.deploy(d.oracle.address, d.deal.address, WAD, 0, DURATION, 0, sender=world.admin)
+        dep.deploy(*base, WAD, 0, DURATION, 0, 1, sender=world.admin)
     with boa.reverts(dev="bad duration"):
-        dep.deploy(d.oracle.address, d.deal.address, WAD, WAD // 2, 0, 0, sender=world.admin)
+        dep.deploy(*base, WAD, WAD // 2, 0, 0, 1, sender=world.admin)
     with boa.reverts(dev="bad reward"):
-        dep.deploy(d.oracle.address, d.deal.address, WAD, WAD // 2, DURATION, WAD, sender=world.admin)
+        dep.deploy(*base, WAD, WAD // 2, DURATION, WAD, 1, sender=world.admin)
+    with boa.reverts(dev="bad unit scale"):
+        dep.deploy(*base, WAD, WAD // 2, DURATION, 0, 0, sender=world.admin)
 
 
 def test_loan_too_small_to_price_is_refused(world, sale, tape):

@@ -10,7 +10,8 @@ contract pay the proceeds to the deal; a ``shift`` step makes the tape move bala
 between two loans (a dishonest tape). A bid beyond the oracle's cap of pending sales
 is refused. Invariants after every step:
 
-* the sale contract holds exactly ``held`` == the model's unconfirmed net proceeds;
+* the sale contract holds nothing, and the deal holds exactly ``held`` == the model's
+  unconfirmed net proceeds beyond its books (``cash_held``);
 * the bond contract holds exactly ``bond + forfeited`` == the model's figures;
 * every bid's price is the keeper's reward plus the net proceeds, and every net
   proceeds reach the deal as the loan's recovery (the exact engine beside the chain
@@ -135,7 +136,8 @@ class SalesMachine(RuleBasedStateMachine):
             self.tape.balance[moved[1]] += 1_000
         deal_before = self.tok.balanceOf(self.w.d.deal.address)
         report = self.tape.remit(p, special, sold=tuple(sorted(self.sold)))
-        assert self.tok.balanceOf(self.w.d.deal.address) - deal_before == report.cash
+        # the deal receives the cash less the proceeds it already held
+        assert self.tok.balanceOf(self.w.d.deal.address) - deal_before == report.cash - sum(self.sold.values())
         self.period = p
         for k in live:
             rec = self.tape.record(p, k)
@@ -293,8 +295,10 @@ class SalesMachine(RuleBasedStateMachine):
     # ------------------------------------------------------------ invariants
 
     @invariant()
-    def sale_escrow_is_exact(self) -> None:
-        assert self.tok.balanceOf(self.sale.address) == self.sale.held() == self.held
+    def sale_proceeds_are_exact(self) -> None:
+        deal = self.w.d.deal
+        assert self.tok.balanceOf(self.sale.address) == 0
+        assert self.tok.balanceOf(deal.address) - deal.cash_held() == self.sale.held() == self.held
 
     @invariant()
     def bond_is_exact(self) -> None:

@@ -163,7 +163,7 @@ def test_only_the_loan_sale_notes_a_sale_and_only_the_oracle_confirms(world):
     with boa.reverts(dev="caller not loan sale"):
         d.oracle.note_sale(sender=world.admin)
     with boa.reverts(dev="caller not oracle"):
-        d.loan_sale.confirm(loan_id(1), 1, world.admin, sender=world.admin)
+        d.loan_sale.confirm(loan_id(1), 1, sender=world.admin)
 
 
 def test_governance_changing_bounds_keeps_the_pending_sale(world, tape):
@@ -203,15 +203,18 @@ def test_sale_proceeds_reach_the_deal_with_the_confirming_report(world, tape):
     net1 = _sell(world, tape, 1, period=p)
     net4 = _sell(world, tape, 4, period=p)
     sale = d.loan_sale
-    assert sale.held() == net1 + net4 == tok.balanceOf(sale.address)
+    # the deal holds the net proceeds off its books; the sale contract holds nothing
+    assert sale.held() == net1 + net4 == tok.balanceOf(d.deal.address) - d.deal.cash_held()
+    assert tok.balanceOf(sale.address) == 0
     servicer = d.servicer
     before = {a: tok.balanceOf(a) for a in (servicer, d.deal.address)}
     report = tape.remit(p + 1, {1: sold_loan(net1, tape.balance[1]), 4: sold_loan(net4, tape.balance[4])},
                         sold=(4, 1))
     assert report.recoveries == net1 + net4
-    # the deal received the whole cash: the servicer deposited all but the proceeds
-    assert tok.balanceOf(d.deal.address) == before[d.deal.address] + report.cash
+    # the servicer deposited the cash but the proceeds; the deal booked all of it
+    assert tok.balanceOf(d.deal.address) == before[d.deal.address] + report.cash - net1 - net4
     assert tok.balanceOf(servicer) == before[servicer] - (report.cash - net1 - net4)
+    assert tok.balanceOf(d.deal.address) == d.deal.cash_held()
     assert sale.held() == 0 == tok.balanceOf(sale.address)
     assert sale.status(loan_id(1)) == sale.status(loan_id(4)) == sale.RELEASED()
     assert d.pending_sales() == 0
@@ -283,3 +286,92 @@ def test_backup_servicer_after_the_strikes_takes_over_the_reports(world, tape):
     d.remit(report, world.sign(report), sender=backup)
     assert int(o.last_period()) == 1
 
+
+
+def test_submit_and_the_sales_path_run_the_same_steps():
+    """``submit`` writes ``_accept``'s steps out (saving an internal call's copies); the
+    two bodies must stay line for line the same, but for the cash deposited."""
+    from openmbs.chain import contract_path
+
+    src = contract_path("RemittanceOracle").read_text()
+
+    def body(start: str) -> list[str]:
+        text = src[src.index(start):]
+        text = text[text.index("    access_control._check_role(SERVICER_ROLE, msg.sender)\n    assert block.timestamp"):]
+        text = text[: text.index("\n\n\n")]
+        return [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+
+    submit, accept = body("def submit(\n"), body("def _accept(\n")
+    assert len(submit) > 20
+    deposit = ["    deposit: uint256 = report.cash - prepaid"]
+    assert [ln.replace("report.cash", "deposit") for ln in submit] == [ln for ln in accept if ln not in deposit]
+
+
+# ---------------------------------------------------------------- an 18-decimal deal
+
+
+def test_an_eighteen_decimal_deal_sells_at_the_tapes_scale(chain):
+    """The tapes count record units (10**-9 of an 18-decimal asset): the sale prices the
+    loan in record units and is paid in whole record units, so the confirming tape's
+    recovery (record units) is exactly the net proceeds (base units) / 10**9. Before the
+    unit scale, the loan's price was its record-unit balance read as base units: a
+    billionth of its worth."""
+    import datetime
+
+    from eth_account import Account
+
+    from openmbs.agents import scale_report
+    from openmbs.chain import config_from_exact, deploy_deal
+    from openmbs.oracle import LoanRecord, MerkleTree, attest
+    from openmbs.structuring import compile_exact, parse_deal
+
+    scale = 10**9
+    spec = parse_deal({
+        "name": "eighteen", "closing_date": datetime.date(2026, 1, 29), "first_payment_date": datetime.date(2026, 2, 25),
+        "asset": {"decimals": 18},
+        "pool": {"balance": 1_000_000, "wac": 0.07, "net_coupon": 0.065, "term": 360},
+        "tranches": [{"name": "A", "balance": 800_000, "rate": 0.04, "priority": 1},
+                     {"name": "B", "balance": 200_000, "rate": 0.06, "priority": 2}],
+    })
+    exact = compile_exact(spec)
+    pool = exact.pool_original
+    assert exact.decimals == 18 and pool == 10**24
+    cfg = config_from_exact(exact, name="eighteen", loan_count=4, initial_delinquent=(0, 0, pool // 4))
+    keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
+    admin = boa.env.generate_address("admin18")
+    with boa.env.anchor():
+        d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin)
+        assert int(d.loan_sale.unit_scale()) == scale
+        chain.close_with_one_investor_per_tranche(d, admin, "inv18")
+        bal_r = pool // scale // 4  # each loan's balance, record units
+        records: dict[int, list[LoanRecord]] = {}
+
+        def remit(p: int, loan1: dict[str, Any], sold: bool = False) -> None:
+            recs = [LoanRecord(loan_id=k, period=p, beginning_balance=bal_r, scheduled_principal=0, prepaid_principal=0,
+                               interest_paid=bal_r * 5 // 1200, ending_balance=bal_r) for k in (2, 3, 4)]
+            recs.insert(0, LoanRecord(loan_id=1, period=p, beginning_balance=bal_r, scheduled_principal=0,
+                                      prepaid_principal=0, interest_paid=0, **loan1))
+            records[p] = recs
+            rep = scale_report(RemittanceReport.from_loans(p, recs), scale)
+            sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address,
+                          deadline=now() + 3600)
+            if sold:
+                d.remit_with_sales(rep, sigs, [(recs[0], MerkleTree([r.leaf() for r in recs]).proof(0))])
+            else:
+                d.remit(rep, sigs)
+
+        remit(1, {"ending_balance": bal_r, "delinquency": 3})
+        d.start_sale(records[1][0], MerkleTree([r.leaf() for r in records[1]]).proof(0), sender=admin)
+        # the start price is the loan's balance in base units (start 100%)
+        assert d.sale_price(loan_id(1)) == bal_r * scale
+        bidder = boa.env.generate_address("bidder18")
+        d.allow([bidder], 2**40)
+        d.settlement.mint(bidder, bal_r * scale, sender=admin)
+        price = d.bid(loan_id(1), bal_r * scale, sender=bidder)
+        net = int(d.loan_sale.net_proceeds(loan_id(1)))
+        assert price == bal_r * scale and net % scale == 0
+        assert int(d.loan_sale.record_proceeds(loan_id(1))) == net // scale
+        remit(2, {"ending_balance": 0, "delinquency": 3, "liquidated": True, "recovery": net // scale,
+                  "loss": bal_r - net // scale}, sold=True)
+        assert d.pending_sales() == 0
+        assert d.settlement.balanceOf(d.deal.address) == d.deal.cash_held()

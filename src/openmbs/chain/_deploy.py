@@ -409,7 +409,9 @@ def deploy_deal(
         raise ChainError(f"deal {config.name!r}: configure did not take effect")
     issuance.check_wiring(sender=admin)  # the escrow checks it can mint every class
     sale_args, bond_args = config.servicing.contract_args(config.initial_pool_balance, now)
-    loan_sale = dep("LoanSale").deploy(oracle.address, deal.address, *sale_args, sender=admin)
+    # the tapes count money in record units, 10**-min(decimals, 9) of the asset
+    unit_scale = 10 ** (decimals - min(decimals, 9))
+    loan_sale = dep("LoanSale").deploy(oracle.address, deal.address, *sale_args, unit_scale, sender=admin)
     bond = dep("ServicerBond").deploy(oracle.address, deal.address, loan_sale.address, *bond_args, sender=admin)
     # once, by the deployer: the oracle takes sold loans from this LoanSale only, and
     # SERVICER_ROLE moves only through the bond's appoint_backup (docs/chain.md)

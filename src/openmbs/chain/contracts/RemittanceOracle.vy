@@ -56,8 +56,8 @@ interface IDeal:
     def timelock() -> address: view
 
 interface ILoanSale:
-    def net_proceeds(loan_id: bytes32) -> uint256: view
-    def confirm(loan_id: bytes32, period: uint256, to: address) -> uint256: nonpayable
+    def record_proceeds(loan_id: bytes32) -> uint256: view
+    def confirm(loan_id: bytes32, period: uint256) -> uint256: nonpayable
 
 # ---------------------------------------------------------------- CONSTANTS
 
@@ -263,7 +263,43 @@ def submit(
     @param signatures Attestor signatures over `report_hash(report, deadline)`,
            ordered by strictly increasing signer address.
     """
-    self._accept(report, deadline, signatures, 0)
+    # `_accept`'s steps with nothing prepaid, written out: an internal call would copy
+    # the report and the signatures (measured: +500 gas on every remittance).
+    # tests/chain/test_chain_wiring.py checks the two stay the same.
+    access_control._check_role(SERVICER_ROLE, msg.sender)
+    assert block.timestamp <= deadline  # dev: attestation expired
+    progress: uint256 = self._progress
+    assert report.period == (progress >> _PERIOD_SHIFT) + 1  # dev: period out of order
+    bounds: uint256 = self._bounds
+    # A sold loan's proceeds must enter the deal with the next report (a warm bit test).
+    assert (bounds >> _PENDING_SHIFT) & _PENDING_MAX == 0  # dev: sold loan awaits confirmation
+    delinquency: uint256 = self._delinquency
+    self._check_figures(report, progress, bounds, delinquency)
+    digest: bytes32 = self._digest(report, deadline)
+    signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> _QUORUM_SHIFT)
+
+    self._progress = self._progress_word(report.period, report.loan_count, report.ending_balance)
+    new_delinquency: uint256 = self._delinquency_word(
+        report.delinquent_30, report.delinquent_60 + report.delinquent_90_plus
+    )
+    if new_delinquency != delinquency:
+        self._delinquency = new_delinquency
+    if report.index_rate != bounds & _RATE_MAX:
+        assert report.index_rate <= _RATE_MAX  # dev: figure too large
+        self._bounds = (bounds & ~_RATE_MAX) | report.index_rate
+    self.loan_tape_root[report.period] = report.loan_tape_root
+    if report.losses != 0 or report.subsequent_recoveries != 0:
+        self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
+
+    # Pull the cash into the deal and check what actually arrived (a receipt check,
+    # not accounting: the deal keeps its own books).
+    before: uint256 = staticcall settlement.balanceOf(deal)
+    assert extcall settlement.transferFrom(msg.sender, deal, report.cash, default_return_value=True)  # dev: cash transfer failed
+    assert staticcall settlement.balanceOf(deal) - before == report.cash  # dev: cash received != cash reported
+    log RemittanceAccepted(
+        period=report.period, digest=digest, loan_tape_root=report.loan_tape_root, report=report, signers=signers
+    )
+    extcall IDeal(deal).distribute(report)
 
 
 @external
@@ -277,9 +313,10 @@ def submit_with_sales(
     """
     @notice `submit`, confirming every sold loan awaiting confirmation: each one's
             record in this report's tape (proven against `report.loan_tape_root`)
-            shows it liquidated with the sale's net proceeds as its recovery. The
-            LoanSale pays those proceeds to the deal; the caller deposits the rest
-            of `report.cash` (approve `report.cash` less the proceeds).
+            shows it liquidated with the sale's net proceeds as its recovery. The deal
+            already holds those proceeds (the LoanSale paid them in at the bid); the
+            caller deposits the rest of `report.cash` (approve `report.cash` less the
+            proceeds).
     @param report The remittance report.
     @param deadline Last timestamp at which the attestations are valid.
     @param signatures Attestor signatures, as for `submit`.
@@ -298,9 +335,9 @@ def submit_with_sales(
         assert merkle_proof_verification._verify(
             proofs[i], report.loan_tape_root, keccak256(keccak256(abi_encode(r)))
         )  # dev: loan not proven
-        assert r.liquidated and r.recovery == staticcall sale.net_proceeds(r.loan_id)  # dev: report does not show the sale
+        assert r.liquidated and r.recovery == staticcall sale.record_proceeds(r.loan_id)  # dev: report does not show the sale
         # `confirm` refuses a loan not sold or already confirmed (no loan counts twice)
-        prepaid += extcall sale.confirm(r.loan_id, report.period, deal)
+        prepaid += extcall sale.confirm(r.loan_id, report.period)
         log SaleConfirmed(loan_id=r.loan_id, period=report.period, net_proceeds=r.recovery)
     assert prepaid <= report.recoveries  # dev: sale proceeds above recoveries
     self._bounds = bounds & ~(_PENDING_MAX << _PENDING_SHIFT)
@@ -314,8 +351,8 @@ def _accept(
     signatures: DynArray[deal_types.Signature, MAX_ATTESTORS],
     prepaid: uint256,
 ):
-    # `submit`'s checks and effects; `prepaid` of the cash reached the deal already
-    # (sale proceeds, `submit_with_sales`).
+    # `submit`'s checks and effects (the same lines: tests/chain/test_chain_wiring.py);
+    # `prepaid` of the cash is in the deal already (sale proceeds, `submit_with_sales`).
     access_control._check_role(SERVICER_ROLE, msg.sender)
     assert block.timestamp <= deadline  # dev: attestation expired
     progress: uint256 = self._progress

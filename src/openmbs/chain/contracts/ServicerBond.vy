@@ -47,7 +47,7 @@ interface IDeal:
 interface ILoanSale:
     def status(loan_id: bytes32) -> uint256: view
     def sale_period(loan_id: bytes32) -> uint256: view
-    def net_proceeds(loan_id: bytes32) -> uint256: view
+    def record_proceeds(loan_id: bytes32) -> uint256: view
 
 # ---------------------------------------------------------------- CONSTANTS
 
@@ -288,7 +288,7 @@ def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, M
     assert staticcall loan_sale.status(b.loan_id) >= SOLD  # dev: loan not sold
     assert b.period >= staticcall loan_sale.sale_period(b.loan_id) + SALE_GRACE_PERIODS  # dev: sale not yet due
     assert staticcall oracle.verify_loan(b.period, keccak256(abi_encode(b)), proof_b)  # dev: loan not proven
-    assert not b.liquidated or b.recovery != staticcall loan_sale.net_proceeds(b.loan_id)  # dev: records consistent
+    assert not b.liquidated or b.recovery != staticcall loan_sale.record_proceeds(b.loan_id)  # dev: records consistent
     return self._slash(b.loan_id, b.period, 2)
 
 
