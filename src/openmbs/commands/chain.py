@@ -740,6 +740,8 @@ def export(
         "oracle": "RemittanceOracle",
         "waterfall": waterfall,
         "tokens": "TrancheToken",
+        "loan_sale": "LoanSale",
+        "servicer_bond": "ServicerBond",
     }
     doc = {
         "deal": record["deal"],
