@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DealClient", "TrancheStatus", "WaterfallState", "revert_reason"]
 
+#: ``LoanSale.status`` of a sold loan not yet confirmed by a report.
+_SOLD = 2
+
 
 @dataclass(frozen=True)
 class TrancheStatus:
@@ -204,6 +207,12 @@ class DealClient:
         """Sold loans the next report must confirm (:meth:`remit_with_sales`)."""
         return int(self.oracle.pending_sales())
 
+    def awaiting_confirmation(self, loan_ids: Sequence[bytes]) -> list[bytes]:
+        """Those of ``loan_ids`` sold and not yet confirmed by a report (``LoanSale``
+        status SOLD), in the order given."""
+        sale = self._sales()
+        return [lid for lid in loan_ids if int(sale.status(lid)) == _SOLD]
+
     # -- loan sales (LoanSale) ----------------------------------------------------------
     def _sales(self) -> Any:
         if self.loan_sale is None:
@@ -218,7 +227,8 @@ class DealClient:
 
     def sale_price(self, loan_id: bytes) -> int:
         """The price a bid must reach now (base units)."""
-        return int(self._sales().current_price(loan_id))
+        return int(self._send(self._sales(), "current_price", f"price of loan 0x{loan_id.hex()}", loan_id,
+                              sender=None))
 
     def bid(self, loan_id: bytes, max_price: int, *, sender: str) -> int:
         """Approve ``max_price`` and buy the loan at the current price from the compliant
