@@ -16,7 +16,9 @@ is refused. Invariants after every step:
 * every bid's price is the keeper's reward plus the net proceeds, and every net
   proceeds reach the deal as the loan's recovery (the exact engine beside the chain
   agrees with the deal's tranche balances after every report);
-* a fraud proof succeeds exactly when the model knows the tape broke continuity.
+* a fraud proof succeeds exactly when the model knows the tape broke continuity, and
+  pauses distributions (every report refused, no late penalty) until governance
+  resolves it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import os
 from typing import Any
 
 import boa
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -46,6 +49,8 @@ from sales_helpers import (
     loan_id,
     now,
 )
+
+from openmbs.errors import RemittanceRejected
 
 LATE_PENALTY = 1_000_000_000
 FRAUD_SLASH = 10_000_000_000
@@ -95,6 +100,7 @@ class SalesMachine(RuleBasedStateMachine):
         self.penalized: set[int] = set()
         self.broken: set[tuple[int, int]] = set()  # (loan, period) provable discontinuities
         self.proven: set[tuple[int, int]] = set()
+        self.disputes = 0  # fraud proofs governance has not resolved (distributions paused)
         self.shift_next = False
 
     def teardown(self) -> None:
@@ -117,6 +123,11 @@ class SalesMachine(RuleBasedStateMachine):
         """Next period: loan ``roll`` (if current) misses a payment, delinquent loans
         roll one bucket unless loan ``cure`` cures, sold loans are liquidated at their net proceeds; with ``shift`` the tape
         moves 1,000 units from one performing loan to another."""
+        if self.disputes:  # a fraud proof paused distributions: every report is refused
+            r = self.w.report()
+            with pytest.raises(RemittanceRejected, match="distributions paused by a fraud proof"):
+                self.w.d.remit(r, self.w.sign(r))
+            return
         p = self.period + 1
         live = [k for k, b in self.tape.balance.items() if b > 0]
         special: dict[int, dict[str, Any]] = {}
@@ -244,6 +255,8 @@ class SalesMachine(RuleBasedStateMachine):
             reason = "not late"
         elif p in self.penalized:
             reason = "already penalized"
+        elif self.disputes:
+            reason = "bond under dispute"
         else:
             reason = ""
         if reason:
@@ -281,9 +294,23 @@ class SalesMachine(RuleBasedStateMachine):
         assert self.bond.prove_discontinuity(*args, sender=self.prover) == bounty
         assert self.tok.balanceOf(self.prover) - before == bounty
         self.proven.add((loan, p))
+        self.disputes += 1
         self.m_bond -= amount
         self.m_forfeited += amount - bounty
         self._done("fraud proof")
+
+    @rule()
+    def resolve(self) -> None:
+        """Governance (the timelock) resolves the open disputes: distributions resume."""
+        bond = self.bond
+        with boa.env.prank(self.w.d.timelock.address):
+            if not self.disputes:
+                with boa.reverts(dev="no dispute"):
+                    bond.resolve()
+                return
+            bond.resolve()
+        self.disputes = 0
+        self._done("resolve")
 
     def _done(self, kind: str) -> None:
         self.done[kind] = self.done.get(kind, 0) + 1
@@ -304,7 +331,8 @@ class SalesMachine(RuleBasedStateMachine):
     def bond_is_exact(self) -> None:
         assert self.bond.bond() == self.m_bond and self.bond.forfeited() == self.m_forfeited
         assert self.tok.balanceOf(self.bond.address) == self.m_bond + self.m_forfeited
-        assert self.bond.open_disputes() == len(self.proven)
+        assert self.bond.open_disputes() == self.disputes
+        assert bool(self.w.d.oracle.disputed()) == (self.disputes > 0)
 
 
 def test_sales_bond_machine(world: Any, chain: Any) -> None:
@@ -317,4 +345,4 @@ def test_sales_bond_machine(world: Any, chain: Any) -> None:
     )
     print(f"sales machine: {examples} examples; successful steps {SalesMachine.done}")
     # the run exercised every money path (derandomized: the same steps every time)
-    assert set(SalesMachine.done) == {"sale", "bid", "confirm", "penalty", "fraud proof"}, SalesMachine.done
+    assert set(SalesMachine.done) == {"sale", "bid", "confirm", "penalty", "fraud proof", "resolve"}, SalesMachine.done

@@ -375,3 +375,53 @@ def test_an_eighteen_decimal_deal_sells_at_the_tapes_scale(chain):
                   "loss": bal_r - net // scale}, sold=True)
         assert d.pending_sales() == 0
         assert d.settlement.balanceOf(d.deal.address) == d.deal.cash_held()
+
+
+# ---------------------------------------------------------------- a fraud proof pauses distributions
+
+
+def _disprove(world: Any, tape: Tape) -> None:
+    """Report 1, then a tape 2 that moves balance from loan 4 to loan 3; prove loan 3."""
+    tape.remit(1)
+    tape.balance[4] -= 5_000_000
+    tape.balance[3] += 5_000_000
+    tape.remit(2)
+    world.d.prove_discontinuity(*tape.sold_proof(1, 3), *tape.sold_proof(2, 3),
+                                sender=boa.env.generate_address("prover"))
+
+
+def test_a_fraud_proof_pauses_distributions_until_governance_resolves(world, tape):
+    d = world.d
+    d.post_bond()
+    _disprove(world, tape)
+    assert d.oracle.disputed() and d.bond.open_disputes() == 1
+    with pytest.raises(RemittanceRejected, match="distributions paused by a fraud proof"):
+        tape.remit(3)
+    # neither the guardian's unpause nor anyone but the bond lifts it
+    for who in (world.admin, d.timelock.address):
+        with boa.reverts(dev="caller not servicer bond"):
+            d.oracle.lift_dispute(sender=who)
+    # nor can the servicer be penalized for reports the pause stops
+    warp(int(d.bond.due(3)) - now())
+    with boa.reverts(dev="bond under dispute"):
+        d.bond.penalize_late(3)
+    # governance acts through the timelock: resolve lifts the pause
+    _timelock(world, d.bond.address, keccak(b"resolve()")[:4])
+    assert not d.oracle.disputed() and d.bond.open_disputes() == 0
+    tape.remit(3)
+    assert int(d.oracle.last_period()) == 3
+
+
+def test_a_prover_cannot_pause_the_deal_with_a_consistent_tape(world, tape):
+    """The attack: pause the deal (and take a bounty) with records that agree."""
+    d = world.d
+    d.post_bond()
+    tape.remit(1)
+    tape.remit(2)
+    for loan in (1, 3, 10):
+        with pytest.raises(ChainError, match="records consistent"):
+            d.prove_discontinuity(*tape.sold_proof(1, loan), *tape.sold_proof(2, loan), sender=world.admin)
+    with boa.reverts(dev="caller not servicer bond"):
+        d.oracle.dispute(sender=world.admin)
+    assert not d.oracle.disputed()
+    tape.remit(3)

@@ -396,7 +396,11 @@ def _reason(exc: Exception) -> str:
         text = getattr(dev, "reason_str", None)
         if text and text not in reasons:
             reasons.append(str(text))
-    lines = str(exc).splitlines()
+    try:
+        text = str(exc)
+    except Exception:  # titanoboa may fail to print a frame's arguments; the reasons above stand
+        text = ""
+    lines = text.splitlines()
     bars = [i for i, line in enumerate(lines) if line.startswith("=====")]
     if len(bars) >= 2:
         msg = next((line.strip() for line in lines[bars[1] + 1 :] if line.strip()), "")

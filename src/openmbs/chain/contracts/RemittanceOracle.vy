@@ -120,6 +120,11 @@ event ServicingWired:
     loan_sale: address
     servicer_bond: address
 
+# @notice A fraud proof paused distributions (`disputed` true: `submit` refuses every
+# report), or governance lifted the pause through the ServicerBond's `resolve`.
+event DisputeSet:
+    disputed: bool
+
 # @notice A report confirmed a sold loan: its record in the report's tape shows it
 # liquidated with the sale's net proceeds as its recovery, paid to the deal.
 event SaleConfirmed:
@@ -144,8 +149,9 @@ servicer_bond: public(address)
 is_attestor: public(HashMap[address, bool])
 attestor_count: public(uint256)
 
-# @dev Packed, read once per report: the quorum (bits 248-255), sold loans awaiting
-# a report's confirmation (bits 192-247; LoanSale's `note_sale` adds one), the upper bound of the
+# @dev Packed, read once per report: the quorum (bits 248-255), the dispute flag (bit
+# 240: a fraud proof paused distributions, `dispute`), sold loans awaiting a report's
+# confirmation (bits 192-239; LoanSale's `note_sale` adds one), the upper bound of the
 # annual interest rate implied by a report (bits 128-191; interest <= beginning
 # balance x rate / 12), the largest move of the index rate in one period (bits
 # 64-127) and the last reported index rate (bits 0-63); rates 1e18 = 100%. Written
@@ -170,13 +176,16 @@ unrecovered_losses: public(uint256)
 # them through the helpers under PACKED STORAGE; `submit` and `_check_figures` read
 # them inline with the same constants (vyper 0.4.3 does not inline internal
 # functions: each call costs about 140 gas on the remittance's 250k budget).
-# `_bounds`: quorum (bits 248..255) | pending sales (192..247) | max annual rate
-# (128..191) | max index move (64..127) | last index rate (0..63).
+# `_bounds`: quorum (bits 248..255) | disputed (bit 240) | pending sales (192..239) |
+# max annual rate (128..191) | max index move (64..127) | last index rate (0..63).
+# `submit` tests bits 192..247 at once (`_HOLD_MAX`): either stops a remittance.
 _QUORUM_SHIFT: constant(uint256) = 248
 _QUORUM_CLEAR: constant(uint256) = 2**248 - 1
 _PENDING_SHIFT: constant(uint256) = 192
-_PENDING_MAX: constant(uint256) = 2**56 - 1
+_PENDING_MAX: constant(uint256) = 2**48 - 1
 _PENDING_ONE: constant(uint256) = 2**192
+_DISPUTED_BIT: constant(uint256) = 2**240
+_HOLD_MAX: constant(uint256) = 2**56 - 1
 _BOUNDS_LOW: constant(uint256) = 2**192 - 1
 _MAX_RATE_SHIFT: constant(uint256) = 128
 _INDEX_BAND_SHIFT: constant(uint256) = 64
@@ -271,8 +280,11 @@ def submit(
     progress: uint256 = self._progress
     assert report.period == (progress >> _PERIOD_SHIFT) + 1  # dev: period out of order
     bounds: uint256 = self._bounds
-    # A sold loan's proceeds must enter the deal with the next report (a warm bit test).
-    assert (bounds >> _PENDING_SHIFT) & _PENDING_MAX == 0  # dev: sold loan awaits confirmation
+    # A fraud proof's pause and a sold loan awaiting confirmation each stop a report
+    # (one test of bits already in memory; the reasons only on the refusal path).
+    if (bounds >> _PENDING_SHIFT) & _HOLD_MAX != 0:
+        assert bounds & _DISPUTED_BIT == 0  # dev: distributions paused by a fraud proof
+        raise "sold loan awaits confirmation"  # dev: sold loan awaits confirmation
     delinquency: uint256 = self._delinquency
     self._check_figures(report, progress, bounds, delinquency)
     digest: bytes32 = self._digest(report, deadline)
@@ -340,7 +352,7 @@ def submit_with_sales(
         prepaid += extcall sale.confirm(r.loan_id, report.period)
         log SaleConfirmed(loan_id=r.loan_id, period=report.period, net_proceeds=r.recovery)
     assert prepaid <= report.recoveries  # dev: sale proceeds above recoveries
-    self._bounds = bounds & ~(_PENDING_MAX << _PENDING_SHIFT)
+    self._bounds = bounds & ~(_PENDING_MAX << _PENDING_SHIFT)  # the dispute flag stays
     self._accept(report, deadline, signatures, prepaid)
 
 
@@ -358,8 +370,11 @@ def _accept(
     progress: uint256 = self._progress
     assert report.period == (progress >> _PERIOD_SHIFT) + 1  # dev: period out of order
     bounds: uint256 = self._bounds
-    # A sold loan's proceeds must enter the deal with the next report (a warm bit test).
-    assert (bounds >> _PENDING_SHIFT) & _PENDING_MAX == 0  # dev: sold loan awaits confirmation
+    # A fraud proof's pause and a sold loan awaiting confirmation each stop a report
+    # (one test of bits already in memory; the reasons only on the refusal path).
+    if (bounds >> _PENDING_SHIFT) & _HOLD_MAX != 0:
+        assert bounds & _DISPUTED_BIT == 0  # dev: distributions paused by a fraud proof
+        raise "sold loan awaits confirmation"  # dev: sold loan awaits confirmation
     delinquency: uint256 = self._delinquency
     self._check_figures(report, progress, bounds, delinquency)
     digest: bytes32 = self._digest(report, deadline)
@@ -631,6 +646,42 @@ def note_sale():
     bounds: uint256 = self._bounds
     assert (bounds >> _PENDING_SHIFT) & _PENDING_MAX < MAX_PENDING_SALES  # dev: too many pending sales
     self._bounds = bounds + _PENDING_ONE
+
+
+@external
+def dispute():
+    """
+    @notice Pause distributions: `submit` refuses every report until `lift_dispute`.
+            Only the ServicerBond, on a fraud proof.
+    """
+    assert msg.sender == self.servicer_bond and msg.sender != empty(address)  # dev: caller not servicer bond
+    bounds: uint256 = self._bounds
+    if bounds & _DISPUTED_BIT == 0:
+        self._bounds = bounds | _DISPUTED_BIT
+        log DisputeSet(disputed=True)
+
+
+@external
+def lift_dispute():
+    """
+    @notice Lift the pause of a fraud proof. Only the ServicerBond, whose `resolve`
+            only governance (the timelock) calls.
+    """
+    assert msg.sender == self.servicer_bond and msg.sender != empty(address)  # dev: caller not servicer bond
+    bounds: uint256 = self._bounds
+    assert bounds & _DISPUTED_BIT != 0  # dev: not disputed
+    self._bounds = bounds & ~_DISPUTED_BIT
+    log DisputeSet(disputed=False)
+
+
+@external
+@view
+def disputed() -> bool:
+    """
+    @notice Whether a fraud proof has paused distributions (until governance resolves it).
+    @return bool True while paused.
+    """
+    return self._bounds & _DISPUTED_BIT != 0
 
 
 @external

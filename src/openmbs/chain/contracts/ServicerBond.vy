@@ -8,8 +8,9 @@
         due date (a day of the month, UTC) lets anyone take a late-report penalty
         from the bond; a fraud proof (two proven records of one loan that break
         continuity, or a sold loan reported other than liquidated at its sale price)
-        slashes the bond, pays the prover a bounty and puts the bond under dispute
-        until governance (the timelock, DEFAULT_ADMIN_ROLE) resolves it. Penalties and
+        slashes the bond, pays the prover a bounty, puts the bond under dispute and
+        pauses distributions (the oracle refuses reports) until governance (the
+        timelock, DEFAULT_ADMIN_ROLE) resolves it. Penalties and
         slashes net of bounties are held as `forfeited`, paid out only by governance.
         Design: docs/chain.md, "Servicer bond".
 """
@@ -38,6 +39,8 @@ interface IOracle:
     def last_period() -> uint256: view
     def grantRole(role: bytes32, account: address): nonpayable
     def revokeRole(role: bytes32, account: address): nonpayable
+    def dispute(): nonpayable
+    def lift_dispute(): nonpayable
     def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
 
 interface IDeal:
@@ -237,6 +240,8 @@ def penalize_late(period: uint256) -> uint256:
     assert period > staticcall oracle.last_period()  # dev: report accepted
     assert block.timestamp >= self._due(period)  # dev: not late
     assert not self.penalized[period]  # dev: already penalized
+    # while a fraud proof has paused distributions no report can be accepted
+    assert self._counts & _U128 == 0  # dev: bond under dispute
     self.penalized[period] = True
     funds: uint256 = self._funds
     amount: uint256 = min(late_penalty, funds >> 128)
@@ -297,13 +302,15 @@ def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, M
 @external
 def resolve():
     """
-    @notice Close the open disputes (after governance acted on them). DEFAULT_ADMIN_ROLE.
+    @notice Close the open disputes (after governance acted on them) and lift the
+            oracle's pause of distributions. DEFAULT_ADMIN_ROLE (the timelock).
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     counts: uint256 = self._counts
     assert counts & _U128 != 0  # dev: no dispute
     self._counts = counts & ~_U128
     log DisputesResolved(resolved=counts & _U128)
+    extcall oracle.lift_dispute()  # distributions resume
 
 
 @external
@@ -427,6 +434,8 @@ def _slash(loan_id: bytes32, period: uint256, kind: uint256) -> uint256:
     log FraudProven(
         loan_id=loan_id, period=period, prover=msg.sender, kind=kind, slashed=amount, bounty=bounty, strikes=strikes
     )
+    # distributions stop until governance resolves the dispute (the oracle's flag)
+    extcall oracle.dispute()
     if bounty != 0:
         assert extcall settlement.transfer(msg.sender, bounty, default_return_value=True)  # dev: transfer failed
     return bounty
