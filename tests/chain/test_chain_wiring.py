@@ -425,3 +425,81 @@ def test_a_prover_cannot_pause_the_deal_with_a_consistent_tape(world, tape):
         d.oracle.dispute(sender=world.admin)
     assert not d.oracle.disputed()
     tape.remit(3)
+
+
+# ---------------------------------------------------------------- attestors' bonds
+
+
+ATTESTOR_BOND = 20_000_000_000
+
+
+def _bonded_attestors(world: Any, n: int = 4) -> list[str]:
+    d = world.d
+    out = []
+    for k in world.keys[:n]:
+        a = k.address
+        d.settlement.mint(a, ATTESTOR_BOND, sender=world.admin)
+        d.settlement.approve(d.bond.address, ATTESTOR_BOND, sender=a)
+        d.bond.post_attestor(ATTESTOR_BOND, sender=a)
+        out.append(a)
+    return out
+
+
+def _held_by_bond(world: Any) -> None:
+    b = world.d.bond
+    assert world.d.settlement.balanceOf(b.address) == b.bond() + b.forfeited() + b.attestor_total()
+
+
+def test_the_signers_of_a_disproved_report_are_slashed_and_cannot_escape(world, tape):
+    d, bond = world.d, world.d.bond
+    d.post_bond()
+    attestors = _bonded_attestors(world)
+    tape.remit(1)
+    tape.balance[4] -= 5_000_000
+    tape.balance[3] += 5_000_000
+    recs = tape.period(2)
+    report = RemittanceReport.from_loans(2, recs)
+    sigs = world.sign(report)  # attestors 0, 1, 2 sign the tape that breaks continuity
+    d.remit(report, sigs)
+    args = (loan_id(3), report.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs])
+    with boa.reverts(dev="report not disproved"):  # no fraud proof yet
+        bond.slash_attestors(*args)
+    prover = boa.env.generate_address("prover")
+    d.prove_discontinuity(*tape.sold_proof(1, 3), *tape.sold_proof(2, 3), sender=prover)
+    # an attestor cannot leave ahead of its slash: governance cannot release under dispute
+    with boa.env.prank(d.timelock.address), boa.reverts(dev="bond under dispute"):
+        bond.release_attestor(attestors[0], attestors[0], ATTESTOR_BOND)
+    # signatures out of order, or over another report of the period, are refused
+    with boa.reverts(dev="signers not sorted and unique"):
+        bond.slash_attestors(loan_id(3), report.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs[::-1]])
+    other = replace(report, loan_tape_root=b"\x07" * 32)
+    other_sigs = world.sign(other)
+    with boa.reverts(dev="report not accepted"):
+        bond.slash_attestors(loan_id(3), other.as_tuple(), other_sigs[0].deadline, [s.as_tuple() for s in other_sigs])
+    forfeited, before = bond.forfeited(), d.settlement.balanceOf(prover)
+    slash = int(bond.fraud_slash())
+    bounty = bond.slash_attestors(*args, sender=prover)
+    signers = {s.signer for s in sigs}
+    assert signers == set(attestors[:3])
+    for a in attestors:
+        assert bond.attestor_bond(a) == (ATTESTOR_BOND - min(slash, ATTESTOR_BOND) if a in signers else ATTESTOR_BOND)
+    each = min(slash, ATTESTOR_BOND)
+    assert bounty == 3 * (each * int(bond.bounty_wad()) // 10**18)
+    assert d.settlement.balanceOf(prover) - before == bounty
+    assert bond.forfeited() - forfeited == 3 * each - bounty
+    _held_by_bond(world)
+    with boa.reverts(dev="no attestor to slash"):  # once per attestor and period
+        bond.slash_attestors(*args, sender=prover)
+
+
+def test_a_report_not_disproved_cannot_slash_its_signers(world, tape):
+    d = world.d
+    _bonded_attestors(world)
+    recs = tape.period(1)
+    report = RemittanceReport.from_loans(1, recs)
+    sigs = world.sign(report)
+    d.remit(report, sigs)
+    with boa.reverts(dev="report not disproved"):
+        d.bond.slash_attestors(loan_id(3), report.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs])
+    assert all(d.bond.attestor_bond(k.address) == ATTESTOR_BOND for k in world.keys[:4])
+    _held_by_bond(world)

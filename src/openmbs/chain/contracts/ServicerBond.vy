@@ -19,6 +19,7 @@
 
 from ethereum.ercs import IERC20
 from snekmate.auth import access_control
+from snekmate.utils import ecdsa
 from . import deal_types
 
 initializes: access_control
@@ -41,6 +42,8 @@ interface IOracle:
     def revokeRole(role: bytes32, account: address): nonpayable
     def dispute(): nonpayable
     def lift_dispute(): nonpayable
+    def loan_tape_root(period: uint256) -> bytes32: view
+    def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32: view
     def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
 
 interface IDeal:
@@ -55,6 +58,7 @@ interface ILoanSale:
 # ---------------------------------------------------------------- CONSTANTS
 
 WAD: constant(uint256) = deal_types.WAD
+MAX_ATTESTORS: constant(uint256) = 32
 MAX_PROOF: constant(uint8) = max_value(uint8)
 DAY: constant(uint256) = 86400
 SOLD: constant(uint256) = 2
@@ -114,6 +118,30 @@ event BackupAppointed:
     previous: indexed(address)
     strikes: uint256
 
+# @notice An attestor's bond grew. @param attestor Whose bond. @param amount Added.
+# @param bond The attestor's bond after it.
+event AttestorBondPosted:
+    attestor: indexed(address)
+    amount: uint256
+    bond: uint256
+
+# @notice Governance released part of an attestor's bond.
+event AttestorBondReleased:
+    attestor: indexed(address)
+    to: indexed(address)
+    amount: uint256
+    bond: uint256
+
+# @notice An attestor who signed a disproved report was slashed.
+# @param period The disproved report's period. @param slashed Taken from its bond.
+# @param bounty Paid to the prover out of `slashed`; the rest is forfeited.
+event AttestorSlashed:
+    attestor: indexed(address)
+    period: indexed(uint256)
+    prover: indexed(address)
+    slashed: uint256
+    bounty: uint256
+
 # @notice Governance paid out forfeited money. @param to Recipient.
 event ForfeitedPaid:
     to: indexed(address)
@@ -141,6 +169,12 @@ _counts: uint256
 penalized: public(HashMap[uint256, bool])
 # @dev keccak256(abi_encode(loan_id, period)) of each later record already proven fraudulent.
 proven: public(HashMap[bytes32, bool])
+# @dev Attestors' bonds (internal accounting; this contract holds bond + forfeited +
+# attestor_total of the settlement asset) and keccak256(abi_encode(attestor, period))
+# of each attestor already slashed for a period's report.
+attestor_bond: public(HashMap[address, uint256])
+attestor_total: public(uint256)
+attestor_slashed: public(HashMap[bytes32, bool])
 
 
 # ---------------------------------------------------------------- CONSTRUCTOR
@@ -297,6 +331,95 @@ def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, M
     return self._slash(b.loan_id, b.period, 2)
 
 
+# ---------------------------------------------------------------- ATTESTORS' BONDS
+
+@external
+def post_attestor(amount: uint256):
+    """
+    @notice Add to the caller's attestor bond (pulled with transferFrom).
+    @param amount Base units of the settlement asset.
+    """
+    before: uint256 = staticcall settlement.balanceOf(self)
+    assert extcall settlement.transferFrom(msg.sender, self, amount, default_return_value=True)  # dev: transfer failed
+    assert staticcall settlement.balanceOf(self) - before == amount  # dev: received != amount
+    bond_: uint256 = self.attestor_bond[msg.sender] + amount
+    self.attestor_bond[msg.sender] = bond_
+    self.attestor_total += amount
+    log AttestorBondPosted(attestor=msg.sender, amount=amount, bond=bond_)
+
+
+@external
+def release_attestor(attestor: address, to: address, amount: uint256):
+    """
+    @notice Pay part of an attestor's bond out. DEFAULT_ADMIN_ROLE (the timelock);
+            never while a fraud proof is unresolved (an attestor cannot leave ahead
+            of its slash).
+    @param attestor Whose bond. @param to Recipient. @param amount Base units.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self._counts & _U128 == 0  # dev: bond under dispute
+    bond_: uint256 = self.attestor_bond[attestor]
+    assert amount <= bond_  # dev: above bond
+    self.attestor_bond[attestor] = bond_ - amount
+    self.attestor_total -= amount
+    log AttestorBondReleased(attestor=attestor, to=to, amount=amount, bond=bond_ - amount)
+    assert extcall settlement.transfer(to, amount, default_return_value=True)  # dev: transfer failed
+
+
+@external
+def slash_attestors(
+    loan_id: bytes32,
+    report: deal_types.RemittanceReport,
+    deadline: uint256,
+    signatures: DynArray[deal_types.Signature, MAX_ATTESTORS],
+) -> uint256:
+    """
+    @notice Slash the attestors who signed a disproved report: a fraud proof already
+            proved `loan_id`'s record of `report.period` (`proven`), `report` carries
+            that period's accepted root, and each signature recovers, over the
+            oracle's EIP-712 digest of `report` and `deadline`, to an attestor with a
+            bond. Each is slashed `min(fraud_slash, its bond)` once per period; the
+            caller takes `bounty_wad` of it, the rest is forfeited. The signers are
+            proved here rather than stored at remittance time (no gas on a remittance).
+    @param loan_id The loan the fraud proof was about.
+    @param report The disproved report, as signed. @param deadline Signed with it.
+    @param signatures The signatures, ordered by strictly increasing signer address.
+    @return uint256 The bounty paid to the caller.
+    """
+    assert self.proven[keccak256(abi_encode(loan_id, report.period))]  # dev: report not disproved
+    assert report.loan_tape_root == staticcall oracle.loan_tape_root(report.period)  # dev: report not accepted
+    digest: bytes32 = staticcall oracle.report_hash(report, deadline)
+    previous: uint160 = 0
+    slashed: uint256 = 0
+    bounties: uint256 = 0
+    for sig: deal_types.Signature in signatures:
+        assert sig.v == 27 or sig.v == 28  # dev: bad signature v
+        signer: address = ecdsa._try_recover_vrs(
+            digest, convert(sig.v, uint256), convert(sig.r, uint256), convert(sig.s, uint256)
+        )
+        assert convert(signer, uint160) > previous  # dev: signers not sorted and unique
+        previous = convert(signer, uint160)
+        key: bytes32 = keccak256(abi_encode(signer, report.period))
+        bond_: uint256 = self.attestor_bond[signer]
+        if self.attestor_slashed[key] or bond_ == 0:
+            continue
+        self.attestor_slashed[key] = True
+        amount: uint256 = min(fraud_slash, bond_)
+        bounty: uint256 = amount * bounty_wad // WAD
+        self.attestor_bond[signer] = bond_ - amount
+        slashed += amount
+        bounties += bounty
+        log AttestorSlashed(attestor=signer, period=report.period, prover=msg.sender, slashed=amount, bounty=bounty)
+    assert slashed != 0  # dev: no attestor to slash
+    self.attestor_total -= slashed
+    funds: uint256 = self._funds
+    assert (funds >> 128) + (funds & _U128) + slashed - bounties <= _U128  # dev: bond too large
+    self._funds = funds + slashed - bounties
+    if bounties != 0:
+        assert extcall settlement.transfer(msg.sender, bounties, default_return_value=True)  # dev: transfer failed
+    return bounties
+
+
 # ---------------------------------------------------------------- GOVERNANCE (TIMELOCK)
 
 @external
@@ -434,8 +557,10 @@ def _slash(loan_id: bytes32, period: uint256, kind: uint256) -> uint256:
     log FraudProven(
         loan_id=loan_id, period=period, prover=msg.sender, kind=kind, slashed=amount, bounty=bounty, strikes=strikes
     )
-    # distributions stop until governance resolves the dispute (the oracle's flag)
-    extcall oracle.dispute()
+    # distributions stop until governance resolves the disputes (the oracle's flag,
+    # set by the first open one)
+    if self._counts & _U128 == 1:
+        extcall oracle.dispute()
     if bounty != 0:
         assert extcall settlement.transfer(msg.sender, bounty, default_return_value=True)  # dev: transfer failed
     return bounty
