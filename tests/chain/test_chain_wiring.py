@@ -503,3 +503,59 @@ def test_a_report_not_disproved_cannot_slash_its_signers(world, tape):
         d.bond.slash_attestors(loan_id(3), report.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs])
     assert all(d.bond.attestor_bond(k.address) == ATTESTOR_BOND for k in world.keys[:4])
     _held_by_bond(world)
+
+
+# ---------------------------------------------------------------- the event store
+
+
+def test_sale_and_bond_events_reach_the_event_store(world, tape, tmp_path):
+    """The indexer decodes the LoanSale, ServicerBond and new oracle events of a sale, its
+    confirmation and a fraud proof into typed DuckDB tables (no log left unknown)."""
+    from openmbs.indexer import (
+        BoaLogCollector,
+        ContractRegistry,
+        EventStore,
+        Indexer,
+        MemoryLogSource,
+    )
+
+    d = world.d
+    source = MemoryLogSource("boa")
+    collector = BoaLogCollector(source)
+
+    def step(contract: Any) -> None:  # the logs of the transaction just sent to `contract`
+        collector.record(contract)
+        boa.env.time_travel(blocks=1)
+
+    tape.remit(1, {1: DELINQUENT})
+    step(d.oracle)
+    d.post_bond()
+    step(d.bond)
+    d.start_sale(*tape.sold_proof(1, 1), sender=world.admin)
+    step(d.loan_sale)
+    bidder = make_bidder(world, "bidder-ix", 10**12, d.loan_sale)
+    d.bid(loan_id(1), 10**12, sender=bidder)
+    step(d.loan_sale)
+    net = int(d.loan_sale.net_proceeds(loan_id(1)))
+    tape.remit(2, {1: sold_loan(net, tape.balance[1])}, sold=(1,))
+    step(d.oracle)
+    tape.balance[4] -= 5_000_000
+    tape.balance[3] += 5_000_000
+    tape.remit(3)
+    step(d.oracle)
+    d.prove_discontinuity(*tape.sold_proof(2, 3), *tape.sold_proof(3, 3), sender=world.admin)
+    step(d.bond)
+    source.seal(int(boa.env.evm.patch.block_number) - 1)
+    registry = ContractRegistry()
+    for c, name in ((d.deal, "Deal"), (d.oracle, "RemittanceOracle"), (d.loan_sale, "LoanSale"),
+                    (d.bond, "ServicerBond"), (d.settlement, "MockSettlementToken"), (d.waterfall, "Waterfall")):
+        registry.add_contract(c, name)
+    for tok in d.tokens:
+        registry.add_contract(tok, "TrancheToken")
+    with EventStore(tmp_path / "events.duckdb") as store:
+        stats = Indexer(store, source, registry, batch_blocks=100).run()
+        assert stats.unknown == 0
+        got = dict(store.con.execute("SELECT event, count(*) FROM events GROUP BY event").fetchall())
+    want = {"SaleStarted": 1, "LoanSold": 1, "ProceedsReleased": 1, "SaleConfirmed": 1, "BondPosted": 1,
+            "FraudProven": 1, "DisputeSet": 1, "RemittanceAccepted": 3}
+    assert {k: got.get(k, 0) for k in want} == want, got
