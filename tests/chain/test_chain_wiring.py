@@ -101,6 +101,23 @@ def test_servicing_config_names_a_bad_field(field, value):
         ServicingConfig(**{field: value})
 
 
+def test_a_record_config_without_servicing_reads_as_the_defaults_and_a_typo_is_named(world):
+    """A record written before the loan sales has no ``servicing``; one with a misspelt
+    parameter is refused naming it."""
+    from dataclasses import asdict
+
+    from openmbs.chain import DealConfig, TrancheConfig
+
+    raw = asdict(world.d.config)
+    raw["tranches"] = tuple(TrancheConfig(**t) for t in raw["tranches"])
+    old = {k: v for k, v in raw.items() if k != "servicing"}
+    assert DealConfig(**old).servicing == ServicingConfig()
+    assert DealConfig(**raw).servicing == world.d.config.servicing
+    raw["servicing"] = dict(raw["servicing"], sale_secs=10)
+    with pytest.raises(InputError, match=r"field 'servicing.sale_secs' value 10: not a servicing parameter"):
+        DealConfig(**raw)
+
+
 # ---------------------------------------------------------------- attacks: the sold-loan check
 
 

@@ -219,7 +219,16 @@ class DealConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.servicing, dict):
+            known = {f.name for f in fields(ServicingConfig)}
+            unknown = sorted(set(self.servicing) - known)
+            if unknown:
+                raise InputError(
+                    f"deal {self.name!r} field 'servicing.{unknown[0]}' value {self.servicing[unknown[0]]!r}: "
+                    f"not a servicing parameter ({', '.join(sorted(known))})"
+                )
             object.__setattr__(self, "servicing", ServicingConfig(**self.servicing))
+        if not isinstance(self.servicing, ServicingConfig):
+            raise InputError(f"deal {self.name!r} field 'servicing' value {self.servicing!r}: need a ServicingConfig")
         if isinstance(self.exact, dict):
             object.__setattr__(self, "exact", _exact_from_dict(self.exact, self.name))
         if self.exact is not None and self.exact.reserve_initial != self.reserve_initial:
