@@ -104,6 +104,21 @@ def code_is(code: bytes, name: str) -> bool:
     )
 
 
+def _handle(name: str, address: str) -> Any:
+    """A handle on the contract ``name`` at ``address`` (its code already checked): the
+    one the environment has, when it is that contract (the handle that deployed it,
+    with its source map, so revert reasons stay readable), else a new ABI handle
+    (which the environment then registers in its place)."""
+    import boa
+
+    from openmbs.chain._contracts import abi_deployer
+
+    known = boa.env.lookup_contract(address)
+    if known is not None and getattr(known, "contract_name", None) == name:
+        return known
+    return abi_deployer(name).at(address)
+
+
 def _checksum(x: Any) -> str:
     from eth_utils.address import to_checksum_address
 
@@ -135,7 +150,6 @@ class _Reader:
         import boa
         from eth_utils.crypto import keccak
 
-        from openmbs.chain._contracts import abi_deployer
 
         addr = _checksum(address)
         if addr == _ZERO:
@@ -145,7 +159,7 @@ class _Reader:
         self.code[role] = digest
         for name in names:
             if code_is(code, name):
-                return abi_deployer(name).at(addr), name
+                return _handle(name, addr), name
         what = " or ".join(names)
         got = "no code" if not code else f"code keccak256 {digest} ({len(code)} bytes)"
         raise DataIntegrityError(
@@ -334,7 +348,6 @@ def _flat(x: Any) -> Any:
 def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None:
     """The record's compiled deal (``config.exact``) against the waterfall's rules on
     chain: ``params()`` and each tranche's PAC schedule."""
-    from openmbs.chain._contracts import abi_deployer
     from openmbs.chain._deploy import _exact_from_dict
     from openmbs.chain._exact_waterfall import exact_params
 
@@ -344,7 +357,7 @@ def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None
         want = _flat(exact_params(exact))
     except (InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail("config.exact", "unreadable", f"the waterfall's rules ({exc})") from None
-    waterfall = abi_deployer("ExactWaterfall").at(chain.addresses["waterfall"])
+    waterfall = _handle("ExactWaterfall", chain.addresses["waterfall"])
     got = _flat(waterfall.params())
     if got != want:
         names = _params_fields(waterfall.abi)
@@ -370,11 +383,10 @@ def _params_fields(abi: list[dict[str, Any]]) -> list[str]:
 
 
 def _check_attestors(attestors: Any, chain: ChainDeal, fail: Any) -> None:
-    from openmbs.chain._contracts import abi_deployer
 
     if not isinstance(attestors, list) or len(attestors) != chain.attestor_count:
         raise fail("attestors", attestors, f"{chain.attestor_count} attestor(s)")
-    oracle = abi_deployer("RemittanceOracle").at(chain.addresses["oracle"])
+    oracle = _handle("RemittanceOracle", chain.addresses["oracle"])
     for i, a in enumerate(attestors):
         try:
             ok = bool(oracle.is_attestor(_checksum(a)))
