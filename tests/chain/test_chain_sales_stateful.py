@@ -111,12 +111,18 @@ class SalesMachine(RuleBasedStateMachine):
     @initialize()
     def loan_1_rolls_to_90_days(self) -> None:
         """Three periods in which loan 1 misses its payments (a loan for sale at once),
-        then the fourth report is late."""
+        then a late and dishonest fourth report, its fraud proof and its resolution."""
         for _ in range(3):
             self.remit(1, 0, False)
-        # and the fourth report is late: anyone takes the penalty (the model checks it)
+        # and the fourth report is late: anyone takes the penalty (the model checks it);
+        # it moves balance between two loans, a fraud proof pauses distributions and
+        # governance resolves it (every example starts from these paths, whatever the
+        # chain's clock: the random steps after them need not find them)
         boa.env.time_travel(seconds=max(0, int(self.bond.due(4)) - now()))
         self.penalize(0, 0)
+        self.remit(1, 0, True)
+        self.prove(0, True)
+        self.resolve()
 
     @rule(roll=st.integers(1, 4), cure=st.integers(0, 12), shift=VALID)
     def remit(self, roll: int, cure: int, shift: bool) -> None:
