@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from openmbs.errors import ChainError, InputError, RemittanceRejected
@@ -85,9 +85,10 @@ class DealClient:
     servicer: str
     test_waterfall: bool = False
     #: The deal's ``LoanSale`` and ``ServicerBond`` (``None`` when attached from a
-    #: record written before they were deployed).
-    loan_sale: Any = None
-    bond: Any = None
+    #: record written before they were deployed). Left out of the repr: titanoboa
+    #: cannot print the bond's storage (its maps are keyed by hashes of pairs).
+    loan_sale: Any = field(default=None, repr=False)
+    bond: Any = field(default=None, repr=False)
 
     # -- addresses -------------------------------------------------------------------
     def addresses(self) -> dict[str, Any]:
