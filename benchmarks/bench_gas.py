@@ -386,14 +386,13 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
 
 def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int], max_loans: int) -> list[
         tuple[str, int, str, str]]:
-    """Rows for LoanSale and ServicerBond on the same node: four more periods reported
-    from a real tape of min(1,000, loans) records (loan 1 rolls 30 -> 60 -> 90+ days; the
-    fourth tape moves balance from loan 3 to loan 2), a sale of loan 1 and fraud proofs
-    on loans 2 and 3 (proofs are log2(loans) long)."""
-    sale = deployer("LoanSale").deploy(d.oracle.address, d.deal.address, 10**18, 3 * 10**17, 3 * 86_400,
-                                       10**16, sender=admin)
-    bond = deployer("ServicerBond").deploy(d.oracle.address, d.deal.address, sale.address, 2100, 1, 15,
-                                           10**9, 10**10, 10**17, 3, sender=admin)
+    """Rows for the deal's LoanSale and ServicerBond (deployed and wired by
+    ``deploy_deal``) on the same node: periods reported from a real tape of
+    min(1,000, loans) records (loan 1 rolls 30 -> 60 -> 90+ days), a sale of loan 1,
+    the report that confirms it (``submit_with_sales``: loan 1 liquidated at the net
+    proceeds, proven against the report's root), then a tape that moves balance from
+    loan 3 to loan 2 and fraud proofs on loans 2 and 3 (proofs are log2(loans) long)."""
+    sale, bond = d.loan_sale, d.bond
     d.settlement.approve(bond.address, 5 * 10**10, sender=admin)
     rows: list[tuple[str, int, str, str]] = [
         ("post servicer bond (first)", tx_gas(bond, "post", 5 * 10**10, sender=admin), "", "")]
@@ -401,14 +400,21 @@ def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int
     balances = [state["ending"] // n] * (n - 1) + [state["ending"] - (n - 1) * (state["ending"] // n)]
     tapes: dict[int, list[LoanRecord]] = {}
 
-    def remit(delinquency: int, shift: int = 0) -> int:
+    def remit(delinquency: int, shift: int = 0, sold_net: int | None = None) -> int:
         period = state["period"] + 1
         recs = []
         for i, bal in enumerate(balances):
+            if bal == 0:
+                continue
             if i == 1:
                 bal += shift
             elif i == 2:
                 bal -= shift
+            if i == 0 and sold_net is not None:  # the sold loan, liquidated at its net proceeds
+                recs.append(LoanRecord(loan_id=1, period=period, beginning_balance=bal, scheduled_principal=0,
+                                       prepaid_principal=0, interest_paid=0, ending_balance=0, delinquency=3,
+                                       liquidated=True, recovery=sold_net, loss=bal - sold_net))
+                continue
             late = i == 0 and delinquency > 0
             sched, interest = (0, 0) if late else (bal // 360, bal * 6 // 1200)
             recs.append(LoanRecord(loan_id=i + 1, period=period, beginning_balance=bal, scheduled_principal=sched,
@@ -416,21 +422,29 @@ def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int
                                    delinquency=delinquency if i == 0 else 0))
         rep = replace(RemittanceReport.from_loans(period, recs, index_rate=5 * 10**16), loan_count=max_loans)
         sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address)
-        d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
-        g = tx_gas(d.oracle, "submit", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs], sender=admin)
+        if sold_net is None:
+            d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
+            g = tx_gas(d.oracle, "submit", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs],
+                       sender=admin)
+        else:
+            d.settlement.approve(d.oracle.address, rep.cash - sold_net, sender=admin)
+            g = tx_gas(d.oracle, "submit_with_sales", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs],
+                       [recs[0].as_tuple()], [MerkleTree([r.leaf() for r in recs]).proof(0)], sender=admin)
         tapes[period] = recs
-        balances[:] = [r.ending_balance for r in recs]
+        ends = {int.from_bytes(r.loan_id, "big"): r.ending_balance for r in recs}
+        balances[:] = [ends.get(i + 1, 0) for i in range(len(balances))]
         state["period"], state["ending"] = period, rep.ending_balance
         return g
 
-    def proof(period: int, i: int) -> tuple[Any, list[bytes]]:
+    def proof(period: int, loan: int) -> tuple[Any, list[bytes]]:
         recs = tapes[period]
+        i = next(k for k, r in enumerate(recs) if int.from_bytes(r.loan_id, "big") == loan)
         return recs[i].as_tuple(), MerkleTree([r.leaf() for r in recs]).proof(i)
 
     for dq in (1, 2, 3):
         remit(dq)
     p90 = state["period"]
-    rows.append((f"LoanSale.start_sale ({n:,}-loan tape proof)", tx_gas(sale, "start_sale", *proof(p90, 0), sender=admin),
+    rows.append((f"LoanSale.start_sale ({n:,}-loan tape proof)", tx_gas(sale, "start_sale", *proof(p90, 1), sender=admin),
                  "", ""))
     bidder = Account.create().address
     d.allow([bidder], 2**40)
@@ -440,15 +454,20 @@ def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int
     tx_gas(d.settlement, "approve", sale.address, 2 * balances[0], sender=bidder)  # impersonated
     rows.append(("LoanSale.bid (first sale: the sale contract's new balance)",
                  tx_gas(sale, "bid", (1).to_bytes(32, "big"), balances[0], sender=bidder), "sale bid",
+                 "notes the sale on the oracle"))
+    net = int(sale.net_proceeds((1).to_bytes(32, "big")))
+    # no target: the issue's 260k is for a remittance; this one also proves the sold
+    # loan's record and is the first with a loss (unrecovered_losses set from zero)
+    rows.append((f"remittance confirming 1 sale ({n:,}-loan tape proof)", remit(0, sold_net=net), "",
                  ""))
-    remit(3, shift=1_000)
+    rows.append(("remittance after it (other state than the rows above)", remit(0), "", ""))
+    remit(0, shift=1_000)
     p = state["period"]
     rows.append((f"ServicerBond.prove_discontinuity (first, {n:,} loans)",
-                 tx_gas(bond, "prove_discontinuity", *proof(p - 1, 1), *proof(p, 1), sender=admin), "fraud proof", ""))
-    rows.append((f"ServicerBond.prove_discontinuity (second, {n:,} loans)",
                  tx_gas(bond, "prove_discontinuity", *proof(p - 1, 2), *proof(p, 2), sender=admin), "fraud proof", ""))
+    rows.append((f"ServicerBond.prove_discontinuity (second, {n:,} loans)",
+                 tx_gas(bond, "prove_discontinuity", *proof(p - 1, 3), *proof(p, 3), sender=admin), "fraud proof", ""))
     return rows
-
 
 if __name__ == "__main__":
     main()

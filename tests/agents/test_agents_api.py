@@ -24,6 +24,7 @@ PUBLIC = [
     "record_decimals",
     "record_hash_array",
     "report_from_records",
+    "sale_confirmations",
     "scale_report",
 ]
 

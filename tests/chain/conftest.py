@@ -22,7 +22,14 @@ import boa
 import pytest
 from eth_account import Account
 
-from openmbs.chain import DealClient, DealConfig, TrancheConfig, config_from_exact, deploy_deal
+from openmbs.chain import (
+    DealClient,
+    DealConfig,
+    ServicingConfig,
+    TrancheConfig,
+    config_from_exact,
+    deploy_deal,
+)
 from openmbs.oracle import Attestation, RemittanceReport, attest
 from openmbs.structuring import (
     ExactPeriodResult,
@@ -48,6 +55,11 @@ LOANS = 10
 #: this much of losses and liquidation recoveries in period 1 (later periods: the
 #: 60+ balance of the report before).
 SERIOUS_AT_CUTOFF = 100_000_000_000
+#: Loan sales and the servicer's bond of the fixture's deal: the sale parameters are
+#: ServicingConfig's defaults (start 100%, floor 30%, 3 days, keeper 1%); the bond
+#: 5% of the pool (50,000.000000), a late penalty 2% and a fraud slash 20% of it, the
+#: prover's bounty 10% of a slash, reports due on the 15th, 3 strikes.
+SERVICING = ServicingConfig(bond=0.05, late_penalty=0.02, fraud_slash=0.2, bounty=0.1, report_day=15)
 
 
 def _exact_config(
@@ -164,12 +176,20 @@ class World:
         self.results.append(result)
         return report
 
+    def remit_with_sales(self, report: RemittanceReport, sold: Any, n: int = 3) -> RemittanceReport:
+        """:meth:`remit` through ``submit_with_sales`` (``sold``: (record, proof) of each
+        sold loan awaiting confirmation)."""
+        self.d.remit_with_sales(report, self.sign(report, n), sold)
+        self.state, result = apply_period(self.d.config.exact, self.state, exact_remittance(report))
+        self.results.append(result)
+        return report
+
 
 def _build() -> World:
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin = boa.env.generate_address("admin")
     cfg = _exact_config("four_tranche_test", TRANCHES, pool=POOL, loans=LOANS, minimum_subscription=1_000_000,
-                        initial_delinquent=(0, 0, SERIOUS_AT_CUTOFF))
+                        initial_delinquent=(0, 0, SERIOUS_AT_CUTOFF), servicing=SERVICING)
     d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin)
     return World(d=d, admin=admin, investors=_close_with_one_investor_per_tranche(d, admin, "investor"), keys=keys)
 
@@ -204,7 +224,7 @@ def chain() -> SimpleNamespace:
     share that name)."""
     return SimpleNamespace(
         TRANCHES=TRANCHES, POOL=POOL, LOANS=LOANS, FAR_FUTURE=FAR_FUTURE,
-        SERIOUS_AT_CUTOFF=SERIOUS_AT_CUTOFF, World=World, exact_config=_exact_config,
+        SERIOUS_AT_CUTOFF=SERIOUS_AT_CUTOFF, SERVICING=SERVICING, World=World, exact_config=_exact_config,
         close_with_one_investor_per_tranche=_close_with_one_investor_per_tranche,
     )
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import boa
 
-from openmbs.chain import deployer
 from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport
 
 WAD = 10**18
@@ -45,12 +44,26 @@ class Tape:
         self.records[p] = recs
         return recs
 
-    def remit(self, p: int, special: dict[int, dict[str, Any]] | None = None) -> RemittanceReport:
+    def remit(
+        self, p: int, special: dict[int, dict[str, Any]] | None = None, *, sold: tuple[int, ...] = ()
+    ) -> RemittanceReport:
+        """Report period ``p``; ``sold`` loans (awaiting confirmation) are confirmed with
+        their records and proofs in this tape (``submit_with_sales``)."""
         recs = self.period(p, special)
-        report = self.world.remit(RemittanceReport.from_loans(p, recs))
+        report = RemittanceReport.from_loans(p, recs)
+        if sold:
+            self.world.remit_with_sales(report, [self.sold_proof(p, loan) for loan in sold])
+        else:
+            self.world.remit(report)
         for r in recs:
             self.balance[int.from_bytes(r.loan_id, "big")] = r.ending_balance
         return report
+
+    def sold_proof(self, p: int, loan: int) -> tuple[LoanRecord, list[bytes]]:
+        """A loan's record in period ``p``'s tape and its proof (``remit_with_sales``)."""
+        recs = self.records[p]
+        i = next(k for k, r in enumerate(recs) if int.from_bytes(r.loan_id, "big") == loan)
+        return recs[i], MerkleTree([r.leaf() for r in recs]).proof(i)
 
     def proof(self, p: int, loan: int) -> tuple[tuple[object, ...], list[bytes]]:
         recs = self.records[p]
@@ -86,8 +99,16 @@ def warp(seconds: int) -> None:
 
 
 def deploy_sale(world: Any) -> Any:
-    """A LoanSale on the fixture's deal with this module's parameters."""
-    d = world.d
-    return deployer("LoanSale").deploy(
-        d.oracle.address, d.deal.address, START_WAD, FLOOR_WAD, DURATION, REWARD_WAD, sender=world.admin
-    )
+    """The fixture deal's LoanSale (deployed and wired by ``deploy_deal``; its
+    parameters are this module's, checked here)."""
+    sale = world.d.loan_sale
+    assert (sale.start_wad(), sale.floor_wad(), sale.duration(), sale.reward_wad()) == (
+        START_WAD, FLOOR_WAD, DURATION, REWARD_WAD)
+    return sale
+
+
+def sold_loan(net: int, balance: int) -> dict[str, Any]:
+    """The record fields of a loan of ``balance`` sold for ``net`` (net proceeds), as the
+    confirming report shows it: liquidated, the net proceeds its recovery, the rest a loss."""
+    return {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True, "recovery": net,
+            "loss": balance - net}

@@ -25,6 +25,7 @@ PUBLIC = [
     "DeploymentRecord",
     "EmbeddedDeal",
     "SentTx",
+    "ServicingConfig",
     "TrancheConfig",
     "TrancheStatus",
     "TxLog",

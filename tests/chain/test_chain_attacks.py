@@ -86,7 +86,8 @@ def test_report_whose_cash_is_short_rejected(world):
     _rejected(world, short, world.sign(short), "cash != collections")
     # a servicer without the cash cannot deposit it
     poor = world.holder("poor-servicer")
-    world.d.oracle.grantRole(world.d.oracle.SERVICER_ROLE(), poor, sender=world.d.timelock.address)
+    # (SERVICER_ROLE is the ServicerBond's to grant: docs/chain.md, "Servicer bond")
+    world.d.oracle.grantRole(world.d.oracle.SERVICER_ROLE(), poor, sender=world.d.bond.address)
     with pytest.raises(RemittanceRejected):
         world.d.remit(r, world.sign(r), sender=poor)
 

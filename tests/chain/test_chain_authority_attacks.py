@@ -89,7 +89,10 @@ def test_each_role_holder_is_refused_outside_its_role(world):
     guardian, officer, servicer = (boa.env.generate_address(n) for n in ("guardian", "officer", "servicer"))
     d.deal.grantRole(d.deal.GUARDIAN_ROLE(), guardian, sender=tl)
     d.deal.grantRole(d.deal.COMPLIANCE_ROLE(), officer, sender=tl)
-    d.oracle.grantRole(d.oracle.SERVICER_ROLE(), servicer, sender=tl)
+    # SERVICER_ROLE is the ServicerBond's to grant (appoint_backup): the timelock cannot
+    with pytest.raises(boa.BoaError, match=MISSING_ROLE):
+        d.oracle.grantRole(d.oracle.SERVICER_ROLE(), servicer, sender=tl)
+    d.oracle.grantRole(d.oracle.SERVICER_ROLE(), servicer, sender=d.bond.address)
     deployer = world.admin  # deployed the contracts; holds no admin role after
     assert not d.deal.hasRole(d.deal.DEFAULT_ADMIN_ROLE(), deployer)
     assert not d.oracle.hasRole(d.oracle.DEFAULT_ADMIN_ROLE(), deployer)

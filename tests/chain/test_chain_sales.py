@@ -1,8 +1,9 @@
 """LoanSale: descending-price sales of seriously delinquent loans (docs/chain.md, "Loan
-sales"). Attacks (each refused with its ``# dev:`` reason), the money flow
-(bidder = keeper reward + net proceeds; net proceeds reach the deal through the
-servicer's report as an ordinary liquidation, checked against the exact engine) and
-the escrow's release."""
+sales"). Attacks (each refused with its ``# dev:`` reason) and the money flow
+(bidder = keeper reward + net proceeds; the net proceeds reach the deal with the
+servicer's next report, which must show the loan liquidated with them as its
+recovery, checked against the exact engine). The oracle's side of the confirmation
+(and its attacks) is in test_chain_wiring.py."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from sales_helpers import (
     loan_id,
     make_bidder,
     now,
+    sold_loan,
     warp,
 )
 
@@ -48,7 +50,7 @@ def _expected_price(balance: int, elapsed: int) -> int:
 # ---------------------------------------------------------------- the money path
 
 
-def test_sale_proceeds_reach_the_deal_as_recoveries_and_the_escrow_is_released(world, sale, tape):
+def test_sale_proceeds_reach_the_deal_as_recoveries_with_the_next_report(world, sale, tape):
     d, tok = world.d, world.d.settlement
     tape.remit(1, {1: DELINQUENT})
     keeper = boa.env.generate_address("keeper")
@@ -68,24 +70,25 @@ def test_sale_proceeds_reach_the_deal_as_recoveries_and_the_escrow_is_released(w
     net = price - reward
     assert tok.balanceOf(bidder) == before[bidder] - price  # pays the current price, not the max
     assert tok.balanceOf(keeper) == before[keeper] + reward
-    assert tok.balanceOf(sale.address) == before[sale.address] + net == sale.held()
+    # the net proceeds are in the deal at once, off its books until the next report
+    assert tok.balanceOf(d.deal.address) == before[d.deal.address] + net
+    assert tok.balanceOf(d.deal.address) - d.deal.cash_held() == net == sale.held()
+    assert tok.balanceOf(sale.address) == 0
     assert sale.status(loan_id(1)) == sale.SOLD() and sale.account_of(loan_id(1)) == bidder
     assert sale.net_proceeds(loan_id(1)) == net
 
     # Period 2: the servicer reports the loan liquidated with the net proceeds as its
-    # recovery and deposits them with the report; the deal runs the real waterfall
-    # and the exact engine beside it agrees to the unit.
-    report = tape.remit(2, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True,
-                                "recovery": net, "loss": balance - net}})
+    # recovery and proves that record to the oracle; the deal books the proceeds it
+    # holds as part of the report's cash and the servicer deposits the rest. The deal
+    # runs the real waterfall and the exact engine beside it agrees to the unit.
+    report = tape.remit(2, {1: sold_loan(net, balance)}, sold=(1,))
     assert report.recoveries == net and report.losses == balance - net
     assert tok.balanceOf(d.deal.address) == before[d.deal.address] + report.cash
+    assert tok.balanceOf(d.deal.address) == d.deal.cash_held()  # booked: nothing off the books
     assert [s.balance for s in d.tranches()] == list(world.state.balance)
     assert [s.principal_index for s in d.tranches()] == list(world.state.principal_index)
-
-    # The servicer takes back exactly what it fronted into the deal.
-    assert sale.release(*tape.proof(2, 1), sender=servicer) == net
     assert tok.balanceOf(servicer) == before[servicer] - report.cash + net
-    assert tok.balanceOf(sale.address) == before[sale.address] == 0 and sale.held() == 0
+    assert tok.balanceOf(sale.address) == 0 and sale.held() == 0
     assert sale.status(loan_id(1)) == sale.RELEASED()
     # conservation over everyone the sale touched: the bidder's price is the keeper's
     # reward plus what the deal received as the loan's recovery
@@ -174,9 +177,11 @@ def test_double_sale_is_refused(world, sale, tape):
         sale.bid(loan_id(1), 10**12, sender=bidder)
     with boa.reverts(dev="loan already sold"):
         sale.start_sale(*tape.proof(1, 1), sender=world.admin)
-    # still delinquent on the next tape (the servicer ignored the sale): still sold
-    tape.remit(2, {1: DELINQUENT})
-    with boa.reverts(dev="loan already sold"):
+    # once the next report confirmed the sale, the loan is gone from the tapes
+    net = int(sale.net_proceeds(loan_id(1)))
+    tape.remit(2, {1: {**sold_loan(net, tape.balance[1]), "delinquency": 3}}, sold=(1,))
+    assert sale.status(loan_id(1)) == sale.RELEASED()
+    with boa.reverts(dev="loan liquidated"):
         sale.start_sale(*tape.proof(2, 1), sender=world.admin)
 
 
@@ -236,57 +241,19 @@ def test_non_compliant_bidders_are_refused(world, sale, tape):
     assert sale.status(loan_id(1)) == sale.OPEN() and sale.held() == 0
 
 
-# ---------------------------------------------------------------- attacks on release
-
-
-def _sold(world: Any, sale: Any, tape: Tape) -> int:
-    tape.remit(1, {1: DELINQUENT})
-    sale.start_sale(*tape.proof(1, 1), sender=world.admin)
-    bidder = make_bidder(world, "bidder", 10**12, sale)
-    sale.bid(loan_id(1), 10**12, sender=bidder)
-    return int(sale.net_proceeds(loan_id(1)))
-
-
-def test_release_needs_the_servicer_and_a_later_tape_showing_the_sale(world, sale, tape):
-    net = _sold(world, sale, tape)
-    bal = tape.balance[1]
-    servicer = world.d.servicer
-    with boa.reverts(dev="record not after the sale"):
-        sale.release(*tape.proof(1, 1), sender=servicer)
-    # the report shows a different recovery: the escrow stays put
-    tape.remit(2, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True,
-                       "recovery": net - 1, "loss": bal - net + 1}})
-    with boa.reverts(dev="report does not show the sale"):
-        sale.release(*tape.proof(2, 1), sender=servicer)
-    assert sale.held() == net
-
-
-def test_release_refuses_strangers_and_a_second_release(world, sale, tape):
-    net = _sold(world, sale, tape)
-    bal = tape.balance[1]
-    tape.remit(2, {1: {"scheduled_principal": 0, "interest_paid": 0, "liquidated": True,
-                       "recovery": net, "loss": bal - net}})
-    with boa.reverts(dev="caller not servicer"):
-        sale.release(*tape.proof(2, 1), sender=boa.env.generate_address("thief"))
-    rec, proof = tape.proof(2, 1)
-    with boa.reverts(dev="loan not proven"):
-        sale.release(replace(tape.record(2, 1), period=3).as_tuple(), proof, sender=world.d.servicer)
-    sale.release(rec, proof, sender=world.d.servicer)
-    with boa.reverts(dev="loan not sold"):
-        sale.release(rec, proof, sender=world.d.servicer)
-    assert world.d.settlement.balanceOf(sale.address) == 0
-
-
 def test_constructor_refuses_bad_parameters(world):
     d, dep = world.d, deployer("LoanSale")
+    base = (d.oracle.address, d.deal.address)
     with boa.reverts(dev="bad prices"):
-        dep.deploy(d.oracle.address, d.deal.address, WAD // 2, WAD, DURATION, 0, sender=world.admin)
+        dep.deploy(*base, WAD // 2, WAD, DURATION, 0, 1, sender=world.admin)
     with boa.reverts(dev="bad prices"):  # a zero floor would give a loan away
-        dep.deploy(d.oracle.address, d.deal.address, WAD, 0, DURATION, 0, sender=world.admin)
+        dep.deploy(*base, WAD, 0, DURATION, 0, 1, sender=world.admin)
     with boa.reverts(dev="bad duration"):
-        dep.deploy(d.oracle.address, d.deal.address, WAD, WAD // 2, 0, 0, sender=world.admin)
+        dep.deploy(*base, WAD, WAD // 2, 0, 0, 1, sender=world.admin)
     with boa.reverts(dev="bad reward"):
-        dep.deploy(d.oracle.address, d.deal.address, WAD, WAD // 2, DURATION, WAD, sender=world.admin)
+        dep.deploy(*base, WAD, WAD // 2, DURATION, WAD, 1, sender=world.admin)
+    with boa.reverts(dev="bad unit scale"):
+        dep.deploy(*base, WAD, WAD // 2, DURATION, 0, 0, sender=world.admin)
 
 
 def test_loan_too_small_to_price_is_refused(world, sale, tape):

@@ -47,7 +47,7 @@ def test_the_deal_address_alone_gives_every_contract(world):
     assert chain.test_waterfall is False  # the chain fixtures run the real waterfall
     assert chain.original_face == tuple(t.face for t in world.d.config.tranches)
     assert chain.quorum == 3 and chain.attestor_count == 5
-    assert set(chain.code) == {"deal", "timelock", "issuance", "oracle", "waterfall"} | {
+    assert set(chain.code) == {"deal", "timelock", "issuance", "oracle", "waterfall", "loan_sale", "servicer_bond"} | {
         f"tokens[{i}]" for i in range(4)
     }
     check_record(_record(world), chain, where="file 'd.json'")  # the true record passes

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from openmbs.agents._attestor import AttestorSet
 from openmbs.agents._keeper import TriggerEvent, TriggerKeeper
-from openmbs.agents._loan_sale import LoanSaleKeeper, SaleOrder
+from openmbs.agents._loan_sale import LoanSaleKeeper, SaleOrder, sale_confirmations
 from openmbs.agents._servicer import (
     RECORD_FIELDS,
     SERVICING_FIELDS,
@@ -46,5 +46,6 @@ __all__ = [
     "record_decimals",
     "record_hash_array",
     "report_from_records",
+    "sale_confirmations",
     "scale_report",
 ]

@@ -17,7 +17,7 @@ from typing import Any
 from openmbs.errors import InputError
 from openmbs.oracle import LoanRecord, MerkleTree
 
-__all__ = ["LoanSaleKeeper", "SaleOrder"]
+__all__ = ["LoanSaleKeeper", "SaleOrder", "sale_confirmations"]
 
 #: ``LoanSale.status`` values.
 _OPEN, _SOLD = 1, 2
@@ -98,3 +98,43 @@ class LoanSaleKeeper:
             sale.start_sale(o.record.as_tuple(), list(o.proof), sender=sender)
             started.append(lid)
         return started
+
+
+def sale_confirmations(
+    records: Sequence[LoanRecord], root: bytes, sold: Collection[bytes], *, source: str = "loan tape"
+) -> list[tuple[LoanRecord, tuple[bytes, ...]]]:
+    """What ``RemittanceOracle.submit_with_sales`` takes: the record and Merkle proof,
+    in the tape ``records`` (file order) whose root is ``root``, of each loan in
+    ``sold`` (32-byte ids of the sold loans awaiting confirmation), in ``sold``'s order.
+
+    Raises
+    ------
+    InputError
+        The tape's root is not ``root``, or a sold loan is missing from the tape or not
+        shown liquidated (the oracle would refuse the report): the message names the
+        source, the loan, the field and the value.
+    """
+    if not records:
+        raise InputError(f"{source}: no loan records")
+    tree = MerkleTree([r.leaf() for r in records])
+    if tree.root != root:
+        raise InputError(
+            f"{source}: field 'loan_tape_root' value 0x{tree.root.hex()}: the report's root is 0x{root.hex()}"
+        )
+    where = {r.loan_id: i for i, r in enumerate(records)}
+    out = []
+    for lid in sold:
+        if lid not in where:
+            raise InputError(
+                f"{source}: loan 0x{lid.hex()} field 'loan_id': sold and awaiting confirmation, but not in the tape "
+                "(report it liquidated with the sale's net proceeds as its recovery)"
+            )
+        i = where[lid]
+        rec = records[i]
+        if not rec.liquidated:
+            raise InputError(
+                f"{source}: row {i + 1}: loan 0x{lid.hex()} field 'liquidated' value False: the loan was sold; "
+                "report it liquidated with the sale's net proceeds as its recovery"
+            )
+        out.append((rec, tuple(tree.proof(i))))
+    return out

@@ -34,6 +34,7 @@ from openmbs.chain._contracts import (
 from openmbs.chain._deploy import (
     RATE_TOLERANCE,
     DealConfig,
+    ServicingConfig,
     TrancheConfig,
     attach_deal,
     config_from_exact,
@@ -99,6 +100,7 @@ __all__ = [
     "DeploymentRecord",
     "EmbeddedDeal",
     "SentTx",
+    "ServicingConfig",
     "TrancheConfig",
     "TrancheStatus",
     "TxLog",

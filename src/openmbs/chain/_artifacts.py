@@ -57,8 +57,10 @@ DEPLOYABLE_CONTRACTS: tuple[str, ...] = (
     "Deal",
     "ExactWaterfall",
     "Issuance",
+    "LoanSale",
     "RemittanceOracle",
     "RuleProgram",
+    "ServicerBond",
     "Timelock",
     "TrancheToken",
 )

@@ -171,6 +171,18 @@ class DealSession:
         else:
             self.client.remit(report, attestations, sender=self.sender)
 
+    def remit_with_sales(
+        self, report: RemittanceReport, attestations: Sequence[Attestation], sold: Sequence[tuple[Any, Any]]
+    ) -> None:
+        """:meth:`remit` confirming the sold loans awaiting confirmation (``sold``: each
+        one's record in the report's tape and its proof); a node only (the embedded
+        journal records no loan sales)."""
+        if self._embedded is not None:
+            raise InputError(
+                f"file {str(self.path)!r}: loan sales run on a node; the embedded chain's journal has no sales to confirm"
+            )
+        self.client.remit_with_sales(report, attestations, sold, sender=self.sender)
+
     def claim(self, holders: Sequence[str] | None, tranche: int | None) -> list[tuple[str, int]]:
         """Claim for ``holders`` (the embedded chain's investors; on a node the operator
         account claims for itself, ``holders`` must be ``None``). Returns (holder, paid)."""

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from openmbs.errors import ChainError, InputError, RemittanceRejected
 
 if TYPE_CHECKING:
     from openmbs.chain._deploy import DealConfig
-    from openmbs.oracle import Attestation, RemittanceReport
+    from openmbs.oracle import Attestation, LoanRecord, RemittanceReport
 
 __all__ = ["DealClient", "TrancheStatus", "WaterfallState", "revert_reason"]
+
+#: ``LoanSale.status`` of a sold loan not yet confirmed by a report.
+_SOLD = 2
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,11 @@ class DealClient:
     admin: str
     servicer: str
     test_waterfall: bool = False
+    #: The deal's ``LoanSale`` and ``ServicerBond`` (``None`` when attached from a
+    #: record written before they were deployed). Left out of the repr: titanoboa
+    #: cannot print the bond's storage (its maps are keyed by hashes of pairs).
+    loan_sale: Any = field(default=None, repr=False)
+    bond: Any = field(default=None, repr=False)
 
     # -- addresses -------------------------------------------------------------------
     def addresses(self) -> dict[str, Any]:
@@ -93,7 +101,11 @@ class DealClient:
             "oracle": str(self.oracle.address),
             "waterfall": str(self.waterfall.address),
             "tokens": [str(t.address) for t in self.tokens],
-        }
+        } | (
+            {"loan_sale": str(self.loan_sale.address), "servicer_bond": str(self.bond.address)}
+            if self.loan_sale is not None and self.bond is not None
+            else {}
+        )
 
     # -- compliance and offering --------------------------------------------------------
     def allow(self, holders: Sequence[str], valid_until: int, *, sender: str | None = None) -> None:
@@ -161,6 +173,137 @@ class DealClient:
             )
         except boa.BoaError as exc:
             raise RemittanceRejected(_reason(exc), period=report.period) from None
+
+    def remit_with_sales(
+        self,
+        report: RemittanceReport,
+        attestations: Sequence[Attestation],
+        sold: Sequence[tuple[LoanRecord, Sequence[bytes]]],
+        *,
+        sender: str | None = None,
+    ) -> None:
+        """:meth:`remit` for a report that confirms the sold loans awaiting
+        confirmation (``RemittanceOracle.submit_with_sales``): ``sold`` gives each
+        one's record in the report's tape and its Merkle proof. The LoanSale pays the
+        sales' net proceeds to the deal; the servicer deposits the rest of the cash."""
+        import boa
+
+        deadline = attestation_deadline(attestations)
+        who = sender or self.servicer
+        prepaid = sum(r.recovery for r, _ in sold)
+        self.settlement.approve(self.oracle.address, max(report.cash - prepaid, 0), sender=who)
+        try:
+            self.oracle.submit_with_sales(
+                report.as_tuple(),
+                deadline,
+                [a.as_tuple() for a in attestations],
+                [r.as_tuple() for r, _ in sold],
+                [list(p) for _, p in sold],
+                sender=who,
+            )
+        except boa.BoaError as exc:
+            raise RemittanceRejected(_reason(exc), period=report.period) from None
+
+    def pending_sales(self) -> int:
+        """Sold loans the next report must confirm (:meth:`remit_with_sales`)."""
+        return int(self.oracle.pending_sales())
+
+    def awaiting_confirmation(self, loan_ids: Sequence[bytes]) -> list[bytes]:
+        """Those of ``loan_ids`` sold and not yet confirmed by a report (``LoanSale``
+        status SOLD), in the order given."""
+        sale = self._sales()
+        return [lid for lid in loan_ids if int(sale.status(lid)) == _SOLD]
+
+    # -- loan sales (LoanSale) ----------------------------------------------------------
+    def _sales(self) -> Any:
+        if self.loan_sale is None:
+            raise ChainError(f"deal {self.config.name!r}: no LoanSale contract (deployed before loan sales)")
+        return self.loan_sale
+
+    def start_sale(self, record: LoanRecord, proof: Sequence[bytes], *, sender: str | None = None) -> None:
+        """Start the sale of a loan 90+ days delinquent or in foreclosure, proved by its
+        record in the last accepted tape (anyone: a keeper)."""
+        self._send(self._sales(), "start_sale", f"sale of loan 0x{record.loan_id.hex()}", record.as_tuple(),
+                   list(proof), sender=sender)
+
+    def sale_price(self, loan_id: bytes) -> int:
+        """The price a bid must reach now (base units)."""
+        return int(self._send(self._sales(), "current_price", f"price of loan 0x{loan_id.hex()}", loan_id,
+                              sender=None))
+
+    def bid(self, loan_id: bytes, max_price: int, *, sender: str) -> int:
+        """Approve ``max_price`` and buy the loan at the current price from the compliant
+        ``sender``; returns the price paid."""
+        sale = self._sales()
+        self.settlement.approve(sale.address, max_price, sender=sender)
+        return int(self._send(sale, "bid", f"bid on loan 0x{loan_id.hex()}", loan_id, max_price, sender=sender))
+
+    # -- the servicer's bond (ServicerBond) ----------------------------------------------
+    def _bond(self) -> Any:
+        if self.bond is None:
+            raise ChainError(f"deal {self.config.name!r}: no ServicerBond contract (deployed before the bond)")
+        return self.bond
+
+    def bond_amount(self) -> int:
+        """The bond the deal asks its servicer to post (``config.servicing``)."""
+        return self.config.servicing.bond_amount(self.config.initial_pool_balance)
+
+    def post_bond(self, amount: int | None = None, *, sender: str | None = None) -> int:
+        """Approve and post ``amount`` (default :meth:`bond_amount`) to the bond from
+        ``sender`` (default the servicer); returns the amount."""
+        bond = self._bond()
+        amount = self.bond_amount() if amount is None else amount
+        who = sender or self.servicer
+        self.settlement.approve(bond.address, amount, sender=who)
+        self._send(bond, "post", "post bond", amount, sender=who)
+        return amount
+
+    def penalize_late(self, period: int, *, sender: str | None = None) -> int:
+        """Take the late-report penalty for ``period`` (anyone, once the report is
+        late); returns the amount moved from the bond."""
+        return int(self._send(self._bond(), "penalize_late", f"late penalty of period {period}", period,
+                              sender=sender))
+
+    def prove_discontinuity(
+        self,
+        a: LoanRecord,
+        proof_a: Sequence[bytes],
+        b: LoanRecord,
+        proof_b: Sequence[bytes],
+        *,
+        sender: str | None = None,
+    ) -> int:
+        """Fraud proof: two accepted records of one loan that break continuity; returns
+        the bounty paid to ``sender``."""
+        return int(self._send(self._bond(), "prove_discontinuity", f"fraud proof on loan 0x{b.loan_id.hex()}",
+                              a.as_tuple(), list(proof_a), b.as_tuple(), list(proof_b), sender=sender))
+
+    def prove_sold_performing(self, b: LoanRecord, proof_b: Sequence[bytes], *, sender: str | None = None) -> int:
+        """Fraud proof: a sold loan reported other than liquidated at its net proceeds;
+        returns the bounty."""
+        return int(self._send(self._bond(), "prove_sold_performing", f"fraud proof on loan 0x{b.loan_id.hex()}",
+                              b.as_tuple(), list(proof_b), sender=sender))
+
+    def bond_status(self) -> dict[str, Any]:
+        """The bond's figures: bond, forfeited, strikes, open disputes, whether a backup
+        servicer may be appointed (base units)."""
+        bond = self._bond()
+        return {
+            "bond": int(bond.bond()),
+            "forfeited": int(bond.forfeited()),
+            "strikes": int(bond.strikes()),
+            "open_disputes": int(bond.open_disputes()),
+            "backup_eligible": bool(bond.backup_eligible()),
+            "max_strikes": int(bond.max_strikes()),
+        }
+
+    def _send(self, contract: Any, fn: str, what: str, *args: Any, sender: str | None) -> Any:
+        import boa
+
+        try:
+            return getattr(contract, fn)(*args, sender=sender or self.admin)
+        except boa.BoaError as exc:
+            raise ChainError(f"{what}: {_reason(exc)}") from None
 
     # -- claims --------------------------------------------------------------------------
     def claimable(self, tranche: int, holder: str) -> int:
@@ -254,7 +397,11 @@ def _reason(exc: Exception) -> str:
         text = getattr(dev, "reason_str", None)
         if text and text not in reasons:
             reasons.append(str(text))
-    lines = str(exc).splitlines()
+    try:
+        text = str(exc)
+    except Exception:  # titanoboa may fail to print a frame's arguments; the reasons above stand
+        text = ""
+    lines = text.splitlines()
     bars = [i for i, line in enumerate(lines) if line.startswith("=====")]
     if len(bars) >= 2:
         msg = next((line.strip() for line in lines[bars[1] + 1 :] if line.strip()), "")

@@ -12,6 +12,7 @@ from openmbs.errors import ChainError, InputError, SpecError
 
 __all__ = [
     "DealConfig",
+    "ServicingConfig",
     "TrancheConfig",
     "attach_deal",
     "config_from_exact",
@@ -79,6 +80,98 @@ class TrancheConfig:
 
 
 @dataclass(frozen=True)
+class ServicingConfig:
+    """Loan sales and the servicer's bond of a deal (``LoanSale``, ``ServicerBond``;
+    docs/chain.md, "Loan sales" and "Servicer bond"). Fractions are decimals.
+
+    ``sale_seconds`` is an auction's length (start price to floor);
+    ``sale_start`` and ``sale_floor`` the start and floor price as fractions of the
+    loan's ending balance in the tape proven; ``keeper_reward`` the keeper's share
+    of the price. ``bond`` is the bond the servicer is to post, a fraction of the
+    pool's original balance (:meth:`bond_amount`); ``late_penalty`` and
+    ``fraud_slash`` are fractions of that bond taken per late period and per fraud
+    proof; ``bounty`` the prover's share of a slash. A period's report is due by the
+    end of ``report_day`` (UTC) of its month; period 1's month is ``first_due``
+    (``"YYYY-MM"``), by default the month after deployment. After ``max_strikes``
+    late or disproved reports governance may appoint a backup servicer.
+    """
+
+    sale_seconds: int = 3 * 24 * 3600
+    sale_start: float = 1.0
+    sale_floor: float = 0.3
+    keeper_reward: float = 0.01
+    bond: float = 0.005
+    late_penalty: float = 0.05
+    fraud_slash: float = 0.25
+    bounty: float = 0.10
+    report_day: int = 20
+    first_due: str | None = None
+    max_strikes: int = 3
+
+    def __post_init__(self) -> None:
+        def bad(fld: str, need: str) -> InputError:
+            return InputError(f"servicing field {fld!r} value {getattr(self, fld)!r}: need {need}")
+
+        if not isinstance(self.sale_seconds, int) or not 0 < self.sale_seconds < 2**40:
+            raise bad("sale_seconds", "a positive number of seconds")
+        if not 0 < self.sale_start <= 10:
+            raise bad("sale_start", "a fraction of the loan's balance in (0, 10]")
+        if not 0 < self.sale_floor <= self.sale_start:
+            raise bad("sale_floor", f"a fraction in (0, sale_start = {self.sale_start}]")
+        for fld in ("keeper_reward",):
+            if not 0 <= getattr(self, fld) < 1:
+                raise bad(fld, "a decimal in [0, 1)")
+        for fld in ("bond", "late_penalty", "fraud_slash", "bounty"):
+            if not 0 <= getattr(self, fld) <= 1:
+                raise bad(fld, "a decimal in [0, 1]")
+        if not isinstance(self.report_day, int) or not 1 <= self.report_day <= 28:
+            raise bad("report_day", "a day of the month in 1..28")
+        if not isinstance(self.max_strikes, int) or self.max_strikes < 1:
+            raise bad("max_strikes", "a positive count")
+        if self.first_due is not None:
+            _due_month(self.first_due)
+
+    def bond_amount(self, pool_balance: int) -> int:
+        """The bond the servicer is to post (base units): ``bond`` x the pool balance."""
+        return int(pool_balance * _wad(self.bond) // WAD)
+
+    def contract_args(self, pool_balance: int, now: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """The ``LoanSale`` and ``ServicerBond`` constructor arguments after their
+        addresses: ``(start_wad, floor_wad, duration, reward_wad)`` and
+        ``(first_year, first_month, report_day, late_penalty, fraud_slash,
+        bounty_wad, max_strikes)``; ``now`` (unix seconds) dates the default first due month."""
+        import datetime
+
+        if self.first_due is None:
+            today = datetime.datetime.fromtimestamp(now, tz=datetime.UTC)
+            year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+        else:
+            year, month = _due_month(self.first_due)
+        bond = self.bond_amount(pool_balance)
+        sale = (_wad(self.sale_start), _wad(self.sale_floor), self.sale_seconds, _wad(self.keeper_reward))
+        penalty = bond * _wad(self.late_penalty) // WAD
+        slash = bond * _wad(self.fraud_slash) // WAD
+        return sale, (year, month, self.report_day, penalty, slash, _wad(self.bounty), self.max_strikes)
+
+
+def _wad(x: float) -> int:
+    """A decimal as a 1e18-scaled integer (its shortest repr, so 0.3 is exactly 3e17)."""
+    from decimal import Decimal
+
+    return int(Decimal(repr(float(x))) * WAD)
+
+
+def _due_month(text: str) -> tuple[int, int]:
+    try:
+        year, month = (int(x) for x in str(text).split("-"))
+    except ValueError:
+        raise InputError(f"servicing field 'first_due' value {text!r}: need 'YYYY-MM'") from None
+    if not 1970 <= year < 10000 or not 1 <= month <= 12:
+        raise InputError(f"servicing field 'first_due' value {text!r}: need 'YYYY-MM'")
+    return year, month
+
+
+@dataclass(frozen=True)
 class DealConfig:
     """Everything needed to deploy a deal.
 
@@ -101,7 +194,8 @@ class DealConfig:
     plain ``dict`` of its fields, as ``dataclasses.asdict`` writes it, is accepted and
     converted back). ``reserve_initial`` is the reserve account's initial deposit,
     funded at closing out of the offering proceeds (the exact deal's
-    ``reserve_initial``).
+    ``reserve_initial``). ``servicing`` holds the loan sales' and the servicer
+    bond's parameters (:class:`ServicingConfig`; a plain ``dict`` is accepted).
     """
 
     name: str
@@ -121,8 +215,20 @@ class DealConfig:
     extra: dict[str, Any] = field(default_factory=dict)
     reserve_initial: int = 0
     exact: Any = None
+    servicing: ServicingConfig = field(default_factory=ServicingConfig)
 
     def __post_init__(self) -> None:
+        if isinstance(self.servicing, dict):
+            known = {f.name for f in fields(ServicingConfig)}
+            unknown = sorted(set(self.servicing) - known)
+            if unknown:
+                raise InputError(
+                    f"deal {self.name!r} field 'servicing.{unknown[0]}' value {self.servicing[unknown[0]]!r}: "
+                    f"not a servicing parameter ({', '.join(sorted(known))})"
+                )
+            object.__setattr__(self, "servicing", ServicingConfig(**self.servicing))
+        if not isinstance(self.servicing, ServicingConfig):
+            raise InputError(f"deal {self.name!r} field 'servicing' value {self.servicing!r}: need a ServicingConfig")
         if isinstance(self.exact, dict):
             object.__setattr__(self, "exact", _exact_from_dict(self.exact, self.name))
         if self.exact is not None and self.exact.reserve_initial != self.reserve_initial:
@@ -212,8 +318,11 @@ def deploy_deal(
     Order: settlement asset (mock unless given), timelock, deal, issuance (window,
     close deadline, offering prices), tranche tokens, oracle, waterfall
     (``ExactWaterfall`` from ``config.exact``, bound to the deal, PAC schedules
-    loaded, sealed), then ``Deal.configure`` and ``Issuance.check_wiring``. The
-    reserve account is funded by ``Issuance.close``.
+    loaded, sealed), then ``Deal.configure`` and ``Issuance.check_wiring``, then
+    ``LoanSale`` and ``ServicerBond`` (``config.servicing``; the bond's admin is
+    the timelock) and ``RemittanceOracle.wire_servicing``. The reserve account is
+    funded by ``Issuance.close``; the servicer posts its bond itself
+    (:meth:`DealClient.post_bond`).
     """
     import boa
 
@@ -308,6 +417,14 @@ def deploy_deal(
     if not deal.configured():
         raise ChainError(f"deal {config.name!r}: configure did not take effect")
     issuance.check_wiring(sender=admin)  # the escrow checks it can mint every class
+    sale_args, bond_args = config.servicing.contract_args(config.initial_pool_balance, now)
+    # the tapes count money in record units, 10**-min(decimals, 9) of the asset
+    unit_scale = 10 ** (decimals - min(decimals, 9))
+    loan_sale = dep("LoanSale").deploy(oracle.address, deal.address, *sale_args, unit_scale, sender=admin)
+    bond = dep("ServicerBond").deploy(oracle.address, deal.address, loan_sale.address, *bond_args, sender=admin)
+    # once, by the deployer: the oracle takes sold loans from this LoanSale only, and
+    # SERVICER_ROLE moves only through the bond's appoint_backup (docs/chain.md)
+    oracle.wire_servicing(loan_sale.address, bond.address, sender=admin)
     return DealClient(
         config=config,
         settlement=token,
@@ -320,6 +437,8 @@ def deploy_deal(
         admin=admin,
         servicer=servicer,
         test_waterfall=test_waterfall,
+        loan_sale=loan_sale,
+        bond=bond,
     )
 
 
@@ -519,7 +638,8 @@ def attach_deal(
 ) -> DealClient:
     """A :class:`DealClient` on contracts already deployed at ``addresses``
     (the ``contracts`` of a deployment record); ``test_waterfall`` when the deal is
-    wired to the SequentialTestWaterfall test double."""
+    wired to the SequentialTestWaterfall test double. ``loan_sale`` and
+    ``servicer_bond`` are optional (records written before they were deployed)."""
     try:
         return DealClient(
             config=config,
@@ -535,6 +655,8 @@ def attach_deal(
             admin=admin,
             servicer=servicer or admin,
             test_waterfall=test_waterfall,
+            loan_sale=deployer("LoanSale").at(addresses["loan_sale"]) if addresses.get("loan_sale") else None,
+            bond=deployer("ServicerBond").at(addresses["servicer_bond"]) if addresses.get("servicer_bond") else None,
         )
     except KeyError as exc:
         raise InputError(f"deployment record: missing contract address {exc.args[0]!r}") from None

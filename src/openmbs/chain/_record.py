@@ -15,13 +15,21 @@ Deployment record)::
     test_waterfall  true when the SequentialTestWaterfall TEST DOUBLE is wired
     settlement      {address, symbol, decimals, mock}
     config          the DealConfig (dataclasses.asdict)
-    contracts       role -> address, "tokens" -> [address per class] (priority order)
+    contracts       role -> address, "tokens" -> [address per class] (priority order);
+                    the roles: settlement, timelock, deal, issuance, oracle, waterfall,
+                    and (since the loan sales and the bond) loan_sale, servicer_bond
     deployments     role -> {address, block, tx_hash}
     classes         class symbol -> {index, name, address, block, tx_hash}
 
 ``block`` and ``tx_hash`` are the deploying transaction's (``null`` on the embedded
 chain, which has no transaction hashes; its journal is the record of what ran). The
 embedded chain's record adds its ``journal``, ``investors`` and ``dev_attestors``.
+
+The ``loan_sale`` and ``servicer_bond`` roles extend ``/2`` compatibly (optional
+keys, in ``contracts`` and ``deployments``): a ``/2`` record written before them reads
+as a deal without them (:func:`openmbs.chain.attach_deal` gives a client whose
+``loan_sale`` and ``bond`` are ``None``), and ``config.servicing``, absent there,
+reads as :class:`openmbs.chain.ServicingConfig`'s defaults.
 
 Records of format ``openmbs-chain-deployment/1`` (before deploy blocks and hashes
 were kept) are read: they lack ``deployments``, ``classes``, ``settlement`` and
@@ -57,7 +65,7 @@ __all__ = [
 RECORD_FORMAT = "openmbs-chain-deployment/2"
 #: Formats this version reads (``/1``: no deploy blocks, hashes or settlement facts).
 RECORD_FORMATS_READ = ("openmbs-chain-deployment/1", RECORD_FORMAT)
-_ROLES = ("settlement", "timelock", "deal", "issuance", "oracle", "waterfall")
+_ROLES = ("settlement", "timelock", "deal", "issuance", "oracle", "waterfall", "loan_sale", "servicer_bond")
 
 
 @dataclass(frozen=True)
@@ -144,7 +152,7 @@ class DeploymentRecord:
             test_waterfall=client.test_waterfall,
             config=dataclasses.asdict(client.config),
             contracts=addresses,
-            deployments={r: deployed(addresses[r]) for r in _ROLES},
+            deployments={r: deployed(addresses[r]) for r in _ROLES if r in addresses},
             classes=classes,
             settlement={
                 "address": addresses["settlement"],

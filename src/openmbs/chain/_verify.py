@@ -107,6 +107,21 @@ def code_is(code: bytes, name: str) -> bool:
     )
 
 
+def _handle(name: str, address: str) -> Any:
+    """A handle on the contract ``name`` at ``address`` (its code already checked): the
+    one the environment has, when it is that contract (the handle that deployed it,
+    with its source map, so revert reasons stay readable), else a new ABI handle
+    (which the environment then registers in its place)."""
+    import boa
+
+    from openmbs.chain._contracts import abi_deployer
+
+    known = boa.env.lookup_contract(address)
+    if known is not None and getattr(known, "contract_name", None) == name:
+        return known
+    return abi_deployer(name).at(address)
+
+
 def _checksum(x: Any) -> str:
     from eth_utils.address import to_checksum_address
 
@@ -138,7 +153,6 @@ class _Reader:
         import boa
         from eth_utils.crypto import keccak
 
-        from openmbs.chain._contracts import abi_deployer
 
         addr = _checksum(address)
         if addr == _ZERO:
@@ -148,7 +162,7 @@ class _Reader:
         self.code[role] = digest
         for name in names:
             if code_is(code, name):
-                return abi_deployer(name).at(addr), name
+                return _handle(name, addr), name
         what = " or ".join(names)
         got = "no code" if not code else f"code keccak256 {digest} ({len(code)} bytes)"
         raise DataIntegrityError(
@@ -199,6 +213,7 @@ def read_deal(deal: str) -> ChainDeal:
     if wname == "ExactWaterfall" and _checksum(waterfall.rules()) != _ZERO:
         program, _ = r.contract("rules", waterfall.rules(), ("RuleProgram",))
         rules = _checksum(program.address)
+    servicing = _read_servicing(r, oracle, deal, timelock_addr)
     n = int(d.tranche_count())
     tokens, faces, names, symbols = [], [], [], []
     for i in range(n):
@@ -225,6 +240,7 @@ def read_deal(deal: str) -> ChainDeal:
             "oracle": _checksum(oracle.address),
             "waterfall": _checksum(waterfall.address),
             "tokens": tokens,
+            **servicing,
         },
         code=dict(r.code),
         test_waterfall=wname == "SequentialTestWaterfall",
@@ -235,6 +251,22 @@ def read_deal(deal: str) -> ChainDeal:
         attestor_count=int(oracle.attestor_count()),
         rules=rules,
     )
+
+
+def _read_servicing(r: _Reader, oracle: Any, deal: str, timelock: str) -> dict[str, str]:
+    """The LoanSale and ServicerBond the oracle was wired to (``wire_servicing``), each
+    checked and linked back to the oracle; none when the oracle was never wired."""
+    sale_addr = _checksum(oracle.loan_sale())
+    if sale_addr == _ZERO:
+        return {}
+    sale, _ = r.contract("loan_sale", sale_addr, ("LoanSale",))
+    bond, _ = r.contract("servicer_bond", oracle.servicer_bond(), ("ServicerBond",))
+    r.link("loan_sale", "oracle()", sale.oracle(), oracle.address)
+    r.link("loan_sale", "deal()", sale.deal(), deal)
+    r.link("servicer_bond", "oracle()", bond.oracle(), oracle.address)
+    r.link("servicer_bond", "loan_sale()", bond.loan_sale(), sale.address)
+    r.link("servicer_bond", "timelock()", bond.timelock(), timelock)
+    return {"loan_sale": _checksum(sale.address), "servicer_bond": _checksum(bond.address)}
 
 
 def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> None:
@@ -324,7 +356,6 @@ def _flat(x: Any) -> Any:
 def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None:
     """The record's compiled deal (``config.exact``) against the waterfall's rules on
     chain: ``params()`` and each tranche's PAC schedule."""
-    from openmbs.chain._contracts import abi_deployer
     from openmbs.chain._deploy import _exact_from_dict
     from openmbs.chain._exact_waterfall import exact_params
 
@@ -334,7 +365,7 @@ def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None
         want = _flat(exact_params(exact))
     except (InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail("config.exact", "unreadable", f"the waterfall's rules ({exc})") from None
-    waterfall = abi_deployer("ExactWaterfall").at(chain.addresses["waterfall"])
+    waterfall = _handle("ExactWaterfall", chain.addresses["waterfall"])
     got = _flat(waterfall.params())
     if got != want:
         names = _params_fields(waterfall.abi)
@@ -387,11 +418,10 @@ def _params_fields(abi: list[dict[str, Any]]) -> list[str]:
 
 
 def _check_attestors(attestors: Any, chain: ChainDeal, fail: Any) -> None:
-    from openmbs.chain._contracts import abi_deployer
 
     if not isinstance(attestors, list) or len(attestors) != chain.attestor_count:
         raise fail("attestors", attestors, f"{chain.attestor_count} attestor(s)")
-    oracle = abi_deployer("RemittanceOracle").at(chain.addresses["oracle"])
+    oracle = _handle("RemittanceOracle", chain.addresses["oracle"])
     for i, a in enumerate(attestors):
         try:
             ok = bool(oracle.is_attestor(_checksum(a)))

@@ -21,6 +21,7 @@ from openmbs.commands import (
     replay,
     report,
     risk,
+    sale,
     serve,
     servicer,
     tape,
@@ -29,6 +30,6 @@ from openmbs.commands import (
 __all__ = ["COMMAND_MODULES"]
 
 COMMAND_MODULES: tuple[ModuleType, ...] = (
-    demo, tape, project, price, deal, model, risk, chain, offering, servicer, audit, query,
+    demo, tape, project, price, deal, model, risk, chain, offering, servicer, sale, audit, query,
     replay, report, index, serve,
 )

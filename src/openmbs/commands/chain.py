@@ -625,9 +625,12 @@ def remit(
         typer.echo(f"recorded in {state} (journal of {session.journal_entries} entries)")
 
 
-def _remit_checked(session: Any, rep: Any, attestations: Path | None, keystores: list[Path]) -> None:
-    """Sign (or read) the attestations and submit; a rejection says what disagrees
-    and that nothing was recorded."""
+def _remit_checked(
+    session: Any, rep: Any, attestations: Path | None, keystores: list[Path], sold: list[Any] | None = None
+) -> None:
+    """Sign (or read) the attestations and submit (confirming the ``sold`` loans'
+    records, when given: ``submit_with_sales``); a rejection says what disagrees and
+    that nothing was recorded."""
     sigs = _signatures(
         rep,
         attestations,
@@ -637,7 +640,10 @@ def _remit_checked(session: Any, rep: Any, attestations: Path | None, keystores:
         dev_quorum=session.dev_quorum,
     )
     try:
-        session.remit(rep, sigs)
+        if sold:
+            session.remit_with_sales(rep, sigs, sold)
+        else:
+            session.remit(rep, sigs)
     except RemittanceRejected as exc:
         from openmbs.chain import explain_rejection
 
@@ -740,6 +746,8 @@ def export(
         "oracle": "RemittanceOracle",
         "waterfall": waterfall,
         "tokens": "TrancheToken",
+        "loan_sale": "LoanSale",
+        "servicer_bond": "ServicerBond",
     }
     doc = {
         "deal": record["deal"],

@@ -17,13 +17,16 @@ base units (the same numbers up to 9 decimals).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from openmbs.commands.chain import KeystoreOpt, RpcOpt, VerboseOpt
 
-servicer_app = typer.Typer(help="The servicer's monthly remittance on a node.", no_args_is_help=True)
+servicer_app = typer.Typer(
+    help="The servicer's monthly remittance on a node, its bond, late penalties and fraud proofs.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -82,11 +85,37 @@ def remit(
     )
     typer.echo(f"loan tape root 0x{rep.loan_tape_root.hex()}")
     with open_deal(deal, rpc=rpc, deal=address, keystore=keystore, verbose=verbose, echo=typer.echo) as s:
-        _remit_checked(s, rep, None, list(attestor_keystore or []))
+        sold = _sale_confirmations(s.client, records, rep)
+        if sold:
+            typer.echo(f"confirming {len(sold)} sold loan(s): their net proceeds are already in the deal")
+        _remit_checked(s, rep, None, list(attestor_keystore or []), sold)
         balances = [(t.symbol, t.balance) for t in s.client.tranches()]
         pool = s.client.status()["pool_balance"]
     typer.echo(f"period {rep.period} accepted: cash {rep.cash} distributed; pool balance {pool}")
     typer.echo("  " + ", ".join(f"{sym} {bal}" for sym, bal in balances))
+
+
+def _sale_confirmations(client: Any, records: Path, rep: Any) -> list[Any]:
+    """The (record, proof) of each sold loan awaiting confirmation in the period's
+    records (``submit_with_sales``); none when no sale is pending."""
+    from openmbs.agents import loan_records, sale_confirmations
+    from openmbs.commands.chain import _read_records
+    from openmbs.errors import InputError
+
+    if client.loan_sale is None:
+        return []
+    pending = client.pending_sales()
+    if pending == 0:
+        return []
+    recs = loan_records(_read_records(records))
+    candidates = [r.loan_id for r in recs if r.liquidated]
+    sold = client.awaiting_confirmation(candidates)
+    if len(sold) != pending:
+        raise InputError(
+            f"file {str(records)!r} field 'liquidated': {pending} sold loan(s) await confirmation, the records show "
+            f"{len(sold)} of them liquidated; report every sold loan liquidated with its net proceeds as its recovery"
+        )
+    return sale_confirmations(recs, rep.loan_tape_root, sold, source=f"file {str(records)!r}")
 
 
 @servicer_app.command("records")
@@ -148,3 +177,117 @@ def records_cmd(
             sched = min(b, max(b * round(factor * 10**12) // 10**12 - interest, 0))
             w.writerow([f"L{i + 1:05d}", period, b, sched, 0, interest, b - sched, 0, "false", "false", 0, 0])
     typer.echo(f"wrote period {period}: {len(balances)} synthetic loans, balance {sum(balances)} -> {out}")
+
+
+def _node_session(what: str, deal: Path, rpc: str | None, address: str | None, keystore: Path | None,
+                  verbose: bool, *, read_only: bool = False) -> Any:
+    from openmbs.chain import open_deal
+    from openmbs.errors import InputError
+
+    if rpc is None:
+        raise InputError(f"servicer {what}: pass --rpc URL (or set $ETH_RPC_URL): the bond acts on a node")
+    return open_deal(deal, rpc=rpc, deal=address, keystore=keystore, read_only=read_only, verbose=verbose,
+                     echo=typer.echo)
+
+
+DealFileOpt = Annotated[Path, typer.Option("--deal", help="The deal's deployment record (JSON).")]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="The deal's address, from a source you trust (default $OPENMBS_DEAL)."),
+]
+
+
+@servicer_app.command("bond")
+def bond_cmd(
+    deal: DealFileOpt = Path("deployment.json"),
+    address: AddressOpt = None,
+    rpc: RpcOpt = None,
+) -> None:
+    """The servicer's bond: posted, forfeited, strikes, open disputes (read-only)."""
+    with _node_session("bond", deal, rpc, address, None, False, read_only=True) as s:
+        st = s.client.bond_status()
+        asked = s.client.bond_amount()
+    typer.echo(
+        f"bond {st['bond']} (the deal asks {asked}); forfeited {st['forfeited']}; strikes {st['strikes']} of "
+        f"{st['max_strikes']}; open disputes {st['open_disputes']}"
+        + ("; a backup servicer may be appointed" if st["backup_eligible"] else "")
+    )
+
+
+@servicer_app.command("post-bond")
+def post_bond_cmd(
+    amount: Annotated[
+        int | None, typer.Option("--amount", min=1, help="Base units; default: the bond the deal asks for.")
+    ] = None,
+    deal: DealFileOpt = Path("deployment.json"),
+    address: AddressOpt = None,
+    rpc: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Post to the servicer's bond from the signing account (approves and pulls the amount)."""
+    with _node_session("post-bond", deal, rpc, address, keystore, verbose) as s:
+        paid = s.client.post_bond(amount, sender=s.sender)
+        st = s.client.bond_status()
+    typer.echo(f"posted {paid}; bond {st['bond']}")
+
+
+@servicer_app.command("penalize-late")
+def penalize_late_cmd(
+    period: Annotated[int, typer.Option("--period", min=1, help="The period whose report is late.")],
+    deal: DealFileOpt = Path("deployment.json"),
+    address: AddressOpt = None,
+    rpc: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Take the late-report penalty of a period not reported by its due date (anyone)."""
+    with _node_session("penalize-late", deal, rpc, address, keystore, verbose) as s:
+        taken = s.client.penalize_late(period, sender=s.sender)
+        st = s.client.bond_status()
+    typer.echo(f"period {period}: {taken} moved from the bond to forfeited; strikes {st['strikes']}")
+
+
+@servicer_app.command("prove")
+def prove_cmd(
+    before: Annotated[Path, typer.Option("--before", help="The earlier period's loan records (accepted tape).")],
+    after: Annotated[Path, typer.Option("--after", help="The later period's loan records (accepted tape).")],
+    loan: Annotated[str, typer.Option("--loan", help="The loan's id as in the records (or 0x + 64 hex digits).")],
+    deal: DealFileOpt = Path("deployment.json"),
+    address: AddressOpt = None,
+    rpc: RpcOpt = None,
+    keystore: KeystoreOpt = None,
+    verbose: VerboseOpt = False,
+) -> None:
+    """Fraud proof: the loan's records in two accepted tapes break continuity; slashes the bond, pays you the bounty."""
+    from openmbs.agents import loan_records
+    from openmbs.commands.chain import _read_records
+    from openmbs.commands.sale import _loan_id
+
+    lid = _loan_id(loan)
+    proven = []
+    with _node_session("prove", deal, rpc, address, keystore, verbose) as s:
+        for path in (before, after):
+            recs = loan_records(_read_records(path))
+            period = recs[0].period if recs else 0
+            root = bytes(s.client.oracle.loan_tape_root(period))
+            proven.append(_record_and_proof(recs, root, lid, path))
+        (a, pa), (b, pb) = proven
+        bounty = s.client.prove_discontinuity(a, pa, b, pb, sender=s.sender)
+    typer.echo(f"loan {loan}: periods {a.period} and {b.period} break continuity; bounty {bounty} paid")
+
+
+def _record_and_proof(recs: list[Any], root: bytes, lid: bytes, path: Path) -> tuple[Any, Any]:
+    """The loan's record in ``recs`` and its proof against ``root`` (the tape's root must be it)."""
+    from openmbs.errors import InputError
+    from openmbs.oracle import MerkleTree
+
+    tree = MerkleTree([r.leaf() for r in recs])
+    if tree.root != root:
+        raise InputError(
+            f"file {str(path)!r} field 'loan_tape_root' value 0x{tree.root.hex()}: the accepted root is 0x{root.hex()}"
+        )
+    for i, r in enumerate(recs):
+        if r.loan_id == lid:
+            return r, tree.proof(i)
+    raise InputError(f"file {str(path)!r} field 'loan_id' value 0x{lid.hex()}: no such loan in the records")

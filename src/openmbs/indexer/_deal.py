@@ -20,6 +20,10 @@ class DealContracts:
     issuance: str
     tokens: tuple[str, ...]
     registry: ContractRegistry
+    #: The deal's LoanSale and ServicerBond (from the oracle's ``ServicingWired``;
+    #: ``None`` for an oracle never wired to them).
+    loan_sale: str | None = None
+    servicer_bond: str | None = None
 
 
 def deal_contracts(url: str, deal: str) -> DealContracts:
@@ -27,7 +31,8 @@ def deal_contracts(url: str, deal: str) -> DealContracts:
 
     The oracle, the issuance contract and the tranche tokens are those of the deal's
     ``DealConfigured`` event (the deal says which contracts are its own; nothing else is
-    trusted). Raises :class:`InputError` when ``deal`` is not an address or holds no
+    trusted); the LoanSale and the ServicerBond are those of that oracle's
+    ``ServicingWired`` event. Raises :class:`InputError` when ``deal`` is not an address or holds no
     contract, :class:`ChainError` when the node does not answer or the contract never
     emitted ``DealConfigured`` (it is not a configured Deal).
     """
@@ -61,7 +66,23 @@ def deal_contracts(url: str, deal: str) -> DealContracts:
     reg.add(issuance, "Issuance", artifact("Issuance").abi)
     for tok in tokens:
         reg.add(tok, "TrancheToken", artifact("TrancheToken").abi)
-    return DealContracts(deal=deal, oracle=oracle, issuance=issuance, tokens=tokens, registry=reg)
+    oracle_reg = ContractRegistry()
+    oracle_reg.add(oracle, "RemittanceOracle", artifact("RemittanceOracle").abi)
+    oracle_source = RpcLogSource(url, addresses=[oracle], name="deal-discovery")
+    wired = None
+    for log in oracle_source.logs(0, oracle_source.latest_block()):
+        d = oracle_reg.decode(log)
+        if d.event is not None and d.event.name == "ServicingWired" and d.args is not None:
+            wired = d.args
+    sale = bond = None
+    if wired is not None:
+        sale = to_checksum_address(str(wired["loan_sale"]))
+        bond = to_checksum_address(str(wired["servicer_bond"]))
+        reg.add(sale, "LoanSale", artifact("LoanSale").abi)
+        reg.add(bond, "ServicerBond", artifact("ServicerBond").abi)
+    return DealContracts(
+        deal=deal, oracle=oracle, issuance=issuance, tokens=tokens, registry=reg, loan_sale=sale, servicer_bond=bond
+    )
 
 
 def registry_for_deal(url: str, deal: str) -> ContractRegistry:

@@ -216,6 +216,9 @@ def _world(
     registry.add_contract(client.waterfall, "Waterfall")
     for tok in client.tokens:
         registry.add_contract(tok, "TrancheToken")
+    if client.loan_sale is not None and client.bond is not None:
+        registry.add_contract(client.loan_sale, "LoanSale")
+        registry.add_contract(client.bond, "ServicerBond")
     # each investor claims every 3 to 12 months (drawn after the subscriptions' draws)
     rng = np.random.default_rng([cfg.seed, 0, 7])
     for _ in range(len(client.tokens)):

@@ -8,10 +8,12 @@
         delinquent or in foreclosure and starts a descending-price auction of it; the
         first compliant bidder at or above the current price buys it in the
         settlement asset. The keeper gets `reward_wad` of the price; the rest (the net
-        proceeds) is held here until the servicer proves, against a later tape, that
-        it reported the loan liquidated with exactly those proceeds as its recovery
-        (and deposited them with that report); the servicer then takes the held net
-        proceeds back. Design and money flow: docs/chain.md, "Loan sales".
+        proceeds) goes straight to the deal, which holds it off its books, and the
+        oracle refuses the servicer's next report unless it proves the loan's record
+        in its tape liquidated with exactly those proceeds as its recovery
+        (`RemittanceOracle.submit_with_sales`): they are that report's cash, less
+        what the servicer deposits. This contract never holds money. Design and
+        money flow: docs/chain.md, "Loan sales".
 """
 
 # ---------------------------------------------------------------- IMPORTS
@@ -24,7 +26,7 @@ from . import deal_types
 interface IOracle:
     def last_period() -> uint256: view
     def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
-    def hasRole(role: bytes32, account: address) -> bool: view
+    def note_sale(): nonpayable
 
 interface IDeal:
     def settlement() -> address: view
@@ -35,7 +37,6 @@ interface IDeal:
 
 WAD: constant(uint256) = deal_types.WAD
 MAX_PROOF: constant(uint8) = max_value(uint8)
-SERVICER_ROLE: constant(bytes32) = keccak256("SERVICER_ROLE")
 
 # @dev Sale status (bits 0..7 of the sale word; 0: no sale).
 OPEN: public(constant(uint256)) = 1
@@ -76,10 +77,11 @@ event LoanSold:
     keeper_reward: uint256
     net_proceeds: uint256
 
-# @notice The servicer's report showed the sale; the net proceeds went to the servicer.
+# @notice A report confirmed the sale: the deal booked the net proceeds it held.
+# @param to The deal. @param period The confirming report's period.
 event ProceedsReleased:
     loan_id: indexed(bytes32)
-    servicer: indexed(address)
+    to: indexed(address)
     period: uint256
     amount: uint256
 
@@ -94,10 +96,16 @@ start_wad: public(immutable(uint256))
 floor_wad: public(immutable(uint256))
 duration: public(immutable(uint256))
 reward_wad: public(immutable(uint256))
+# @dev Base units of the settlement asset per loan-record unit: the tapes count money
+# in record units (10**-min(decimals, 9) of the asset; 1 up to 9 decimals). Prices
+# are computed in record units and paid as whole record units, so the net proceeds
+# are exactly `record_proceeds` record units, the recovery the tape must show.
+unit_scale: public(immutable(uint256))
 
 _sale: HashMap[bytes32, uint256]
 _prices: HashMap[bytes32, uint256]
-# @dev Net proceeds held for sold loans not yet released (internal accounting).
+# @dev Net proceeds of sold loans the deal holds but has not booked yet (awaiting the
+# confirming report; internal accounting).
 held: public(uint256)
 
 
@@ -105,7 +113,13 @@ held: public(uint256)
 
 @deploy
 def __init__(
-    oracle_: address, deal_: address, start_wad_: uint256, floor_wad_: uint256, duration_: uint256, reward_wad_: uint256
+    oracle_: address,
+    deal_: address,
+    start_wad_: uint256,
+    floor_wad_: uint256,
+    duration_: uint256,
+    reward_wad_: uint256,
+    unit_scale_: uint256,
 ):
     """
     @notice Create the loan-sale contract of a deal.
@@ -115,11 +129,13 @@ def __init__(
     @param floor_wad_ Floor price / loan balance, at most the start.
     @param duration_ Seconds from start to floor (the sale ends then).
     @param reward_wad_ Keeper's share of the price, below 100%.
+    @param unit_scale_ Base units per loan-record unit (10**(decimals - min(decimals, 9))).
     """
     assert floor_wad_ <= start_wad_ and start_wad_ <= 10 * WAD  # dev: bad prices
     assert floor_wad_ > 0  # dev: bad prices
     assert duration_ > 0 and duration_ <= _U40  # dev: bad duration
     assert reward_wad_ < WAD  # dev: bad reward
+    assert unit_scale_ > 0 and unit_scale_ <= WAD  # dev: bad unit scale
     oracle = IOracle(oracle_)
     deal = IDeal(deal_)
     settlement = IERC20(staticcall IDeal(deal_).settlement())
@@ -127,6 +143,7 @@ def __init__(
     floor_wad = floor_wad_
     duration = duration_
     reward_wad = reward_wad_
+    unit_scale = unit_scale_
 
 
 # ---------------------------------------------------------------- SALES
@@ -160,8 +177,8 @@ def start_sale(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF
     )
     self._prices[record.loan_id] = (start_price << 128) | floor_price
     log SaleStarted(
-        loan_id=record.loan_id, period=period, keeper=msg.sender, start_price=start_price,
-        floor_price=floor_price, ends_at=block.timestamp + duration,
+        loan_id=record.loan_id, period=period, keeper=msg.sender, start_price=start_price * unit_scale,
+        floor_price=floor_price * unit_scale, ends_at=block.timestamp + duration,
     )
 
 
@@ -169,7 +186,8 @@ def start_sale(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF
 def bid(loan_id: bytes32, max_price: uint256) -> uint256:
     """
     @notice Buy the loan at the current price. The caller must be allowlisted on the
-            deal (unexpired, not frozen) and have approved this contract for the price.
+            deal (unexpired, not frozen) and have approved this contract for the price
+            (pulled twice: the net proceeds to the deal, the reward to the keeper).
     @param loan_id The loan.
     @param max_price The most the bidder pays; below the current price it is refused.
     @return uint256 The price paid (the current price, at most `max_price`).
@@ -183,45 +201,49 @@ def bid(loan_id: bytes32, max_price: uint256) -> uint256:
     elapsed: uint256 = block.timestamp - ((word >> _START_SHIFT) & _U48)
     assert elapsed <= duration  # dev: sale expired
     prices: uint256 = self._prices[loan_id]
-    price: uint256 = self._price(prices >> 128, prices & _U128, elapsed)
+    # in record units, paid in base units (whole record units)
+    price_r: uint256 = self._price(prices >> 128, prices & _U128, elapsed)
+    reward_r: uint256 = price_r * reward_wad // WAD
+    price: uint256 = price_r * unit_scale
     assert max_price >= price  # dev: bid below current price
-    reward: uint256 = price * reward_wad // WAD
+    reward: uint256 = reward_r * unit_scale
     net: uint256 = price - reward
+    assert net <= _U128  # dev: figure too large
     keeper: address = convert(convert(word >> _ACCOUNT_SHIFT, uint160), address)
 
     self._sale[loan_id] = (convert(msg.sender, uint256) << _ACCOUNT_SHIFT) | (word & (2**_ACCOUNT_SHIFT - 256)) | SOLD
     self._prices[loan_id] = net
     self.held += net
+    # the oracle refuses the next report unless it confirms this sale
+    extcall oracle.note_sale()
     log LoanSold(loan_id=loan_id, buyer=msg.sender, period=period, price=price, keeper_reward=reward, net_proceeds=net)
-    before: uint256 = staticcall settlement.balanceOf(self)
-    assert extcall settlement.transferFrom(msg.sender, self, price, default_return_value=True)  # dev: payment failed
-    assert staticcall settlement.balanceOf(self) - before == price  # dev: payment received != price
+    # the net proceeds straight to the deal (held off its books until the confirming
+    # report), the reward to the keeper: nothing rests here
+    before: uint256 = staticcall settlement.balanceOf(deal.address)
+    assert extcall settlement.transferFrom(msg.sender, deal.address, net, default_return_value=True)  # dev: payment failed
+    assert staticcall settlement.balanceOf(deal.address) - before == net  # dev: payment received != price
     if reward != 0:
-        assert extcall settlement.transfer(keeper, reward, default_return_value=True)  # dev: reward transfer failed
+        assert extcall settlement.transferFrom(msg.sender, keeper, reward, default_return_value=True)  # dev: reward transfer failed
     return price
 
 
 @external
-def release(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF]) -> uint256:
+def confirm(loan_id: bytes32, period: uint256) -> uint256:
     """
-    @notice Pay a sold loan's net proceeds to the servicer (the caller, SERVICER_ROLE on
-            the oracle) once an accepted tape after the sale shows the loan liquidated
-            with those proceeds as its recovery.
-    @param record The loan's record in a period after the sale.
-    @param proof Its Merkle proof against that period's root.
-    @return uint256 The amount paid.
+    @notice Mark a sold loan's sale confirmed: the oracle calls it while accepting the
+            report of `period`, after proving the loan's record in that report's tape
+            shows the sale; the deal books the net proceeds it holds as part of that
+            report's cash. Only the oracle.
+    @param loan_id The loan. @param period The confirming report's period.
+    @return uint256 The net proceeds (already in the deal).
     """
-    assert staticcall oracle.hasRole(SERVICER_ROLE, msg.sender)  # dev: caller not servicer
-    word: uint256 = self._sale[record.loan_id]
+    assert msg.sender == oracle.address  # dev: caller not oracle
+    word: uint256 = self._sale[loan_id]
     assert word & 255 == SOLD  # dev: loan not sold
-    assert record.period > (word >> _PERIOD_SHIFT) & _U40  # dev: record not after the sale
-    assert staticcall oracle.verify_loan(record.period, keccak256(abi_encode(record)), proof)  # dev: loan not proven
-    net: uint256 = self._prices[record.loan_id]
-    assert record.liquidated and record.recovery == net  # dev: report does not show the sale
-    self._sale[record.loan_id] = (word & ~convert(255, uint256)) | RELEASED
+    net: uint256 = self._prices[loan_id]
+    self._sale[loan_id] = (word & ~convert(255, uint256)) | RELEASED
     self.held -= net
-    log ProceedsReleased(loan_id=record.loan_id, servicer=msg.sender, period=record.period, amount=net)
-    assert extcall settlement.transfer(msg.sender, net, default_return_value=True)  # dev: transfer failed
+    log ProceedsReleased(loan_id=loan_id, to=deal.address, period=period, amount=net)
     return net
 
 
@@ -275,6 +297,20 @@ def net_proceeds(loan_id: bytes32) -> uint256:
 
 @external
 @view
+def record_proceeds(loan_id: bytes32) -> uint256:
+    """
+    @notice Net proceeds of a sold loan in loan-record units: the recovery the
+            confirming tape must show (0 unless sold or released).
+    @param loan_id The loan.
+    @return uint256 Record units (base units / `unit_scale`, exact).
+    """
+    if self._sale[loan_id] & 255 < SOLD:
+        return 0
+    return self._prices[loan_id] // unit_scale
+
+
+@external
+@view
 def current_price(loan_id: bytes32) -> uint256:
     """
     @notice The price a bid must reach now (reverts unless the sale is open and live).
@@ -286,7 +322,7 @@ def current_price(loan_id: bytes32) -> uint256:
     elapsed: uint256 = block.timestamp - ((word >> _START_SHIFT) & _U48)
     assert elapsed <= duration  # dev: sale expired
     prices: uint256 = self._prices[loan_id]
-    return self._price(prices >> 128, prices & _U128, elapsed)
+    return self._price(prices >> 128, prices & _U128, elapsed) * unit_scale
 
 
 @internal

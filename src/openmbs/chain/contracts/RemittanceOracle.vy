@@ -55,6 +55,10 @@ interface IDeal:
     def initial_pool_balance() -> uint256: view
     def timelock() -> address: view
 
+interface ILoanSale:
+    def record_proceeds(loan_id: bytes32) -> uint256: view
+    def confirm(loan_id: bytes32, period: uint256) -> uint256: nonpayable
+
 # ---------------------------------------------------------------- CONSTANTS
 
 WAD: constant(uint256) = deal_types.WAD
@@ -66,6 +70,12 @@ MAX_ARREARS_MONTHS: public(constant(uint256)) = 36
 MAX_PROOF: constant(uint8) = max_value(uint8)
 
 SERVICER_ROLE: public(constant(bytes32)) = keccak256("SERVICER_ROLE")
+# @dev Admin of SERVICER_ROLE once the servicing contracts are wired (and its own
+# admin): only the ServicerBond holds it, so only its `appoint_backup` (governance,
+# after enough strikes) moves SERVICER_ROLE; the timelock cannot grant it.
+APPOINTER_ROLE: public(constant(bytes32)) = keccak256("APPOINTER_ROLE")
+# @dev Sold loans a report may confirm (LoanSale refuses a bid beyond them).
+MAX_PENDING_SALES: public(constant(uint256)) = 8
 
 REPORT_TYPEHASH: public(constant(bytes32)) = keccak256(
     "RemittanceReport(uint256 period,uint256 scheduledPrincipal,uint256 unscheduledPrincipal,uint256 interest,uint256 recoveries,uint256 losses,uint256 beginningBalance,uint256 endingBalance,uint256 loanCount,uint256 delinquent30,uint256 delinquent60,uint256 delinquent90Plus,uint256 indexRate,uint256 cash,bytes32 loanTapeRoot,uint256 subsequentRecoveries,uint256 advances,uint256 advanceReimbursements,uint256 liquidationReimbursements,uint256 prepaymentPenalties,uint256 lateFees,uint256 deadline)"
@@ -105,6 +115,23 @@ event BoundsSet:
     max_annual_rate: uint256
     max_index_change: uint256
 
+# @notice The deployer wired the deal's LoanSale and ServicerBond (once).
+event ServicingWired:
+    loan_sale: address
+    servicer_bond: address
+
+# @notice A fraud proof paused distributions (`disputed` true: `submit` refuses every
+# report), or governance lifted the pause through the ServicerBond's `resolve`.
+event DisputeSet:
+    disputed: bool
+
+# @notice A report confirmed a sold loan: its record in the report's tape shows it
+# liquidated with the sale's net proceeds as its recovery, paid to the deal.
+event SaleConfirmed:
+    loan_id: indexed(bytes32)
+    period: indexed(uint256)
+    net_proceeds: uint256
+
 # ---------------------------------------------------------------- STORAGE
 
 # @dev The deal (receives the cash and the report), its settlement asset and its
@@ -112,12 +139,19 @@ event BoundsSet:
 deal: public(immutable(address))
 settlement: public(immutable(IERC20))
 timelock: public(immutable(address))
+_DEPLOYER: immutable(address)
+# @dev The deal's LoanSale (reports sold loans, `note_sale`) and ServicerBond (holds
+# APPOINTER_ROLE), wired once by the deployer (`wire_servicing`).
+loan_sale: public(address)
+servicer_bond: public(address)
 
 # @dev The attestor set and its size.
 is_attestor: public(HashMap[address, bool])
 attestor_count: public(uint256)
 
-# @dev Packed, read once per report: the quorum (bits 248-255), the upper bound of the
+# @dev Packed, read once per report: the quorum (bits 248-255), the dispute flag (bit
+# 240: a fraud proof paused distributions, `dispute`), sold loans awaiting a report's
+# confirmation (bits 192-239; LoanSale's `note_sale` adds one), the upper bound of the
 # annual interest rate implied by a report (bits 128-191; interest <= beginning
 # balance x rate / 12), the largest move of the index rate in one period (bits
 # 64-127) and the last reported index rate (bits 0-63); rates 1e18 = 100%. Written
@@ -145,10 +179,17 @@ outstanding_advances: public(uint256)
 # them through the helpers under PACKED STORAGE; `submit` and `_check_figures` read
 # them inline with the same constants (vyper 0.4.3 does not inline internal
 # functions: each call costs about 140 gas on the remittance's 250k budget).
-# `_bounds`: quorum (bits 248..255) | max annual rate (128..191) | max index move
-# (64..127) | last index rate (0..63).
+# `_bounds`: quorum (bits 248..255) | disputed (bit 240) | pending sales (192..239) |
+# max annual rate (128..191) | max index move (64..127) | last index rate (0..63).
+# `submit` tests bits 192..247 at once (`_HOLD_MAX`): either stops a remittance.
 _QUORUM_SHIFT: constant(uint256) = 248
 _QUORUM_CLEAR: constant(uint256) = 2**248 - 1
+_PENDING_SHIFT: constant(uint256) = 192
+_PENDING_MAX: constant(uint256) = 2**48 - 1
+_PENDING_ONE: constant(uint256) = 2**192
+_DISPUTED_BIT: constant(uint256) = 2**240
+_HOLD_MAX: constant(uint256) = 2**56 - 1
+_BOUNDS_LOW: constant(uint256) = 2**192 - 1
 _MAX_RATE_SHIFT: constant(uint256) = 128
 _INDEX_BAND_SHIFT: constant(uint256) = 64
 _RATE_MAX: constant(uint256) = 2**64 - 1
@@ -192,6 +233,7 @@ def __init__(
     """
     access_control.__init__()
     eip712_domain_separator.__init__("openmbs RemittanceOracle", "1")
+    _DEPLOYER = msg.sender
     deal = deal_
     settlement = IERC20(staticcall IDeal(deal_).settlement())
     timelock = staticcall IDeal(deal_).timelock()
@@ -233,11 +275,19 @@ def submit(
     @param signatures Attestor signatures over `report_hash(report, deadline)`,
            ordered by strictly increasing signer address.
     """
+    # `_accept`'s steps with nothing prepaid, written out: an internal call would copy
+    # the report and the signatures (measured: +500 gas on every remittance).
+    # tests/chain/test_chain_wiring.py checks the two stay the same.
     access_control._check_role(SERVICER_ROLE, msg.sender)
     assert block.timestamp <= deadline  # dev: attestation expired
     progress: uint256 = self._progress
     assert report.period == (progress >> _PERIOD_SHIFT) + 1  # dev: period out of order
     bounds: uint256 = self._bounds
+    # A fraud proof's pause and a sold loan awaiting confirmation each stop a report
+    # (one test of bits already in memory; the reasons only on the refusal path).
+    if (bounds >> _PENDING_SHIFT) & _HOLD_MAX != 0:
+        assert bounds & _DISPUTED_BIT == 0  # dev: distributions paused by a fraud proof
+        raise "sold loan awaits confirmation"  # dev: sold loan awaits confirmation
     delinquency: uint256 = self._delinquency
     self._check_figures(report, progress, bounds, delinquency)
     digest: bytes32 = self._digest(report, deadline)
@@ -263,6 +313,97 @@ def submit(
     before: uint256 = staticcall settlement.balanceOf(deal)
     assert extcall settlement.transferFrom(msg.sender, deal, report.cash, default_return_value=True)  # dev: cash transfer failed
     assert staticcall settlement.balanceOf(deal) - before == report.cash  # dev: cash received != cash reported
+    log RemittanceAccepted(
+        period=report.period, digest=digest, loan_tape_root=report.loan_tape_root, report=report, signers=signers
+    )
+    extcall IDeal(deal).distribute(report)
+
+
+@external
+def submit_with_sales(
+    report: deal_types.RemittanceReport,
+    deadline: uint256,
+    signatures: DynArray[deal_types.Signature, MAX_ATTESTORS],
+    sold: DynArray[deal_types.LoanRecord, MAX_PENDING_SALES],
+    proofs: DynArray[DynArray[bytes32, MAX_PROOF], MAX_PENDING_SALES],
+):
+    """
+    @notice `submit`, confirming every sold loan awaiting confirmation: each one's
+            record in this report's tape (proven against `report.loan_tape_root`)
+            shows it liquidated with the sale's net proceeds as its recovery. The deal
+            already holds those proceeds (the LoanSale paid them in at the bid); the
+            caller deposits the rest of `report.cash` (approve `report.cash` less the
+            proceeds).
+    @param report The remittance report.
+    @param deadline Last timestamp at which the attestations are valid.
+    @param signatures Attestor signatures, as for `submit`.
+    @param sold The sold loans' records in this report's tape, one per pending sale.
+    @param proofs Their Merkle proofs against `report.loan_tape_root`.
+    """
+    access_control._check_role(SERVICER_ROLE, msg.sender)
+    assert len(sold) == len(proofs)  # dev: one proof per record
+    bounds: uint256 = self._bounds
+    assert len(sold) == (bounds >> _PENDING_SHIFT) & _PENDING_MAX  # dev: not every sold loan confirmed
+    sale: ILoanSale = ILoanSale(self.loan_sale)
+    prepaid: uint256 = 0
+    for i: uint256 in range(len(sold), bound=MAX_PENDING_SALES):
+        r: deal_types.LoanRecord = sold[i]
+        assert r.period == report.period  # dev: record of another period
+        assert merkle_proof_verification._verify(
+            proofs[i], report.loan_tape_root, keccak256(keccak256(abi_encode(r)))
+        )  # dev: loan not proven
+        assert r.liquidated and r.recovery == staticcall sale.record_proceeds(r.loan_id)  # dev: report does not show the sale
+        # `confirm` refuses a loan not sold or already confirmed (no loan counts twice)
+        prepaid += extcall sale.confirm(r.loan_id, report.period)
+        log SaleConfirmed(loan_id=r.loan_id, period=report.period, net_proceeds=r.recovery)
+    assert prepaid <= report.recoveries  # dev: sale proceeds above recoveries
+    self._bounds = bounds & ~(_PENDING_MAX << _PENDING_SHIFT)  # the dispute flag stays
+    self._accept(report, deadline, signatures, prepaid)
+
+
+@internal
+def _accept(
+    report: deal_types.RemittanceReport,
+    deadline: uint256,
+    signatures: DynArray[deal_types.Signature, MAX_ATTESTORS],
+    prepaid: uint256,
+):
+    # `submit`'s checks and effects (the same lines: tests/chain/test_chain_wiring.py);
+    # `prepaid` of the cash is in the deal already (sale proceeds, `submit_with_sales`).
+    access_control._check_role(SERVICER_ROLE, msg.sender)
+    assert block.timestamp <= deadline  # dev: attestation expired
+    progress: uint256 = self._progress
+    assert report.period == (progress >> _PERIOD_SHIFT) + 1  # dev: period out of order
+    bounds: uint256 = self._bounds
+    # A fraud proof's pause and a sold loan awaiting confirmation each stop a report
+    # (one test of bits already in memory; the reasons only on the refusal path).
+    if (bounds >> _PENDING_SHIFT) & _HOLD_MAX != 0:
+        assert bounds & _DISPUTED_BIT == 0  # dev: distributions paused by a fraud proof
+        raise "sold loan awaits confirmation"  # dev: sold loan awaits confirmation
+    delinquency: uint256 = self._delinquency
+    self._check_figures(report, progress, bounds, delinquency)
+    digest: bytes32 = self._digest(report, deadline)
+    signers: DynArray[address, MAX_ATTESTORS] = self._check_signatures(digest, signatures, bounds >> _QUORUM_SHIFT)
+
+    self._progress = self._progress_word(report.period, report.loan_count, report.ending_balance)
+    new_delinquency: uint256 = self._delinquency_word(
+        report.delinquent_30, report.delinquent_60 + report.delinquent_90_plus
+    )
+    if new_delinquency != delinquency:
+        self._delinquency = new_delinquency
+    if report.index_rate != bounds & _RATE_MAX:
+        assert report.index_rate <= _RATE_MAX  # dev: figure too large
+        self._bounds = (bounds & ~_RATE_MAX) | report.index_rate
+    self.loan_tape_root[report.period] = report.loan_tape_root
+    if report.losses != 0 or report.subsequent_recoveries != 0:
+        self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
+
+    # Pull the cash into the deal and check what actually arrived (a receipt check,
+    # not accounting: the deal keeps its own books).
+    deposit: uint256 = report.cash - prepaid
+    before: uint256 = staticcall settlement.balanceOf(deal)
+    assert extcall settlement.transferFrom(msg.sender, deal, deposit, default_return_value=True)  # dev: cash transfer failed
+    assert staticcall settlement.balanceOf(deal) - before == deposit  # dev: cash received != cash reported
     log RemittanceAccepted(
         period=report.period, digest=digest, loan_tape_root=report.loan_tape_root, report=report, signers=signers
     )
@@ -486,6 +627,87 @@ def loan_leaf(record: deal_types.LoanRecord) -> bytes32:
     return keccak256(keccak256(abi_encode(record)))
 
 
+# ---------------------------------------------------------------- SERVICING (LOAN SALES, BOND)
+
+@external
+def wire_servicing(loan_sale_: address, servicer_bond_: address):
+    """
+    @notice Wire the deal's LoanSale and ServicerBond; once, by the deployer. From
+            then on SERVICER_ROLE is administered by APPOINTER_ROLE, which only the
+            ServicerBond holds (and which administers itself): the servicer is
+            replaced only through `ServicerBond.appoint_backup`.
+    @param loan_sale_ The LoanSale (the only caller of `note_sale`).
+    @param servicer_bond_ The ServicerBond.
+    """
+    assert msg.sender == _DEPLOYER  # dev: only deployer
+    assert self.loan_sale == empty(address)  # dev: already wired
+    assert loan_sale_ != empty(address) and servicer_bond_ != empty(address)  # dev: zero address
+    self.loan_sale = loan_sale_
+    self.servicer_bond = servicer_bond_
+    access_control._set_role_admin(APPOINTER_ROLE, APPOINTER_ROLE)
+    access_control._set_role_admin(SERVICER_ROLE, APPOINTER_ROLE)
+    access_control._grant_role(APPOINTER_ROLE, servicer_bond_)
+    log ServicingWired(loan_sale=loan_sale_, servicer_bond=servicer_bond_)
+
+
+@external
+def note_sale():
+    """
+    @notice A loan was sold: the next report must confirm it (`submit_with_sales`).
+            Only the LoanSale.
+    """
+    assert msg.sender == self.loan_sale and msg.sender != empty(address)  # dev: caller not loan sale
+    bounds: uint256 = self._bounds
+    assert (bounds >> _PENDING_SHIFT) & _PENDING_MAX < MAX_PENDING_SALES  # dev: too many pending sales
+    self._bounds = bounds + _PENDING_ONE
+
+
+@external
+def dispute():
+    """
+    @notice Pause distributions: `submit` refuses every report until `lift_dispute`.
+            Only the ServicerBond, on a fraud proof.
+    """
+    assert msg.sender == self.servicer_bond and msg.sender != empty(address)  # dev: caller not servicer bond
+    bounds: uint256 = self._bounds
+    if bounds & _DISPUTED_BIT == 0:
+        self._bounds = bounds | _DISPUTED_BIT
+        log DisputeSet(disputed=True)
+
+
+@external
+def lift_dispute():
+    """
+    @notice Lift the pause of a fraud proof. Only the ServicerBond, whose `resolve`
+            only governance (the timelock) calls.
+    """
+    assert msg.sender == self.servicer_bond and msg.sender != empty(address)  # dev: caller not servicer bond
+    bounds: uint256 = self._bounds
+    assert bounds & _DISPUTED_BIT != 0  # dev: not disputed
+    self._bounds = bounds & ~_DISPUTED_BIT
+    log DisputeSet(disputed=False)
+
+
+@external
+@view
+def disputed() -> bool:
+    """
+    @notice Whether a fraud proof has paused distributions (until governance resolves it).
+    @return bool True while paused.
+    """
+    return self._bounds & _DISPUTED_BIT != 0
+
+
+@external
+@view
+def pending_sales() -> uint256:
+    """
+    @notice Sold loans the next report must confirm.
+    @return uint256 The count.
+    """
+    return (self._bounds >> _PENDING_SHIFT) & _PENDING_MAX
+
+
 # ---------------------------------------------------------------- GOVERNANCE (TIMELOCK)
 
 @external
@@ -546,7 +768,7 @@ def _check_quorum(quorum_: uint256, attestor_count_: uint256):
 def _set_bounds(max_annual_rate_: uint256, max_index_change_: uint256, index_rate_: uint256):
     assert max_annual_rate_ <= _RATE_MAX and max_index_change_ <= _RATE_MAX  # dev: bound too large
     self._bounds = (
-        (self._bounds & ~_QUORUM_CLEAR)
+        (self._bounds & ~_BOUNDS_LOW)
         | (max_annual_rate_ << _MAX_RATE_SHIFT)
         | (max_index_change_ << _INDEX_BAND_SHIFT)
         | index_rate_

@@ -8,8 +8,9 @@
         due date (a day of the month, UTC) lets anyone take a late-report penalty
         from the bond; a fraud proof (two proven records of one loan that break
         continuity, or a sold loan reported other than liquidated at its sale price)
-        slashes the bond, pays the prover a bounty and puts the bond under dispute
-        until governance (the timelock, DEFAULT_ADMIN_ROLE) resolves it. Penalties and
+        slashes the bond, pays the prover a bounty, puts the bond under dispute and
+        pauses distributions (the oracle refuses reports) until governance (the
+        timelock, DEFAULT_ADMIN_ROLE) resolves it. Penalties and
         slashes net of bounties are held as `forfeited`, paid out only by governance.
         Design: docs/chain.md, "Servicer bond".
 """
@@ -18,6 +19,7 @@
 
 from ethereum.ercs import IERC20
 from snekmate.auth import access_control
+from snekmate.utils import ecdsa
 from . import deal_types
 
 initializes: access_control
@@ -36,6 +38,12 @@ exports: (
 
 interface IOracle:
     def last_period() -> uint256: view
+    def grantRole(role: bytes32, account: address): nonpayable
+    def revokeRole(role: bytes32, account: address): nonpayable
+    def dispute(): nonpayable
+    def lift_dispute(): nonpayable
+    def loan_tape_root(period: uint256) -> bytes32: view
+    def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32: view
     def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
 
 interface IDeal:
@@ -45,17 +53,20 @@ interface IDeal:
 interface ILoanSale:
     def status(loan_id: bytes32) -> uint256: view
     def sale_period(loan_id: bytes32) -> uint256: view
-    def net_proceeds(loan_id: bytes32) -> uint256: view
+    def record_proceeds(loan_id: bytes32) -> uint256: view
 
 # ---------------------------------------------------------------- CONSTANTS
 
 WAD: constant(uint256) = deal_types.WAD
+MAX_ATTESTORS: constant(uint256) = 32
 MAX_PROOF: constant(uint8) = max_value(uint8)
 DAY: constant(uint256) = 86400
 SOLD: constant(uint256) = 2
-# @dev A sold loan must show as liquidated from the second report after the tape the
-# sale was started on: the first may have been signed before the bid.
-SALE_GRACE_PERIODS: public(constant(uint256)) = 2
+SERVICER_ROLE: constant(bytes32) = keccak256("SERVICER_ROLE")
+# @dev A sold loan must show as liquidated from the report after the tape the sale was
+# started on: a bid is taken only while that tape is the last accepted one, and the
+# oracle accepts the next report only if it proves the sale (`submit_with_sales`).
+SALE_GRACE_PERIODS: public(constant(uint256)) = 1
 # `_funds` word: bond (bits 128..255) | forfeited (0..127); `_counts` word: strikes
 # (bits 128..255) | open disputes (0..127). One word each keeps a fraud proof within
 # its gas budget (benchmarks/bench_gas.py).
@@ -99,6 +110,38 @@ event FraudProven:
 event DisputesResolved:
     resolved: uint256
 
+# @notice Governance appointed a backup servicer (SERVICER_ROLE moved on the oracle).
+# @param servicer The backup. @param previous The servicer replaced.
+# @param strikes The strikes that allowed it (reset to 0 for the backup).
+event BackupAppointed:
+    servicer: indexed(address)
+    previous: indexed(address)
+    strikes: uint256
+
+# @notice An attestor's bond grew. @param attestor Whose bond. @param amount Added.
+# @param bond The attestor's bond after it.
+event AttestorBondPosted:
+    attestor: indexed(address)
+    amount: uint256
+    bond: uint256
+
+# @notice Governance released part of an attestor's bond.
+event AttestorBondReleased:
+    attestor: indexed(address)
+    to: indexed(address)
+    amount: uint256
+    bond: uint256
+
+# @notice An attestor who signed a disproved report was slashed.
+# @param period The disproved report's period. @param slashed Taken from its bond.
+# @param bounty Paid to the prover out of `slashed`; the rest is forfeited.
+event AttestorSlashed:
+    attestor: indexed(address)
+    period: indexed(uint256)
+    prover: indexed(address)
+    slashed: uint256
+    bounty: uint256
+
 # @notice Governance paid out forfeited money. @param to Recipient.
 event ForfeitedPaid:
     to: indexed(address)
@@ -126,6 +169,12 @@ _counts: uint256
 penalized: public(HashMap[uint256, bool])
 # @dev keccak256(abi_encode(loan_id, period)) of each later record already proven fraudulent.
 proven: public(HashMap[bytes32, bool])
+# @dev Attestors' bonds (internal accounting; this contract holds bond + forfeited +
+# attestor_total of the settlement asset) and keccak256(abi_encode(attestor, period))
+# of each attestor already slashed for a period's report.
+attestor_bond: public(HashMap[address, uint256])
+attestor_total: public(uint256)
+attestor_slashed: public(HashMap[bytes32, bool])
 
 
 # ---------------------------------------------------------------- CONSTRUCTOR
@@ -225,6 +274,8 @@ def penalize_late(period: uint256) -> uint256:
     assert period > staticcall oracle.last_period()  # dev: report accepted
     assert block.timestamp >= self._due(period)  # dev: not late
     assert not self.penalized[period]  # dev: already penalized
+    # while a fraud proof has paused distributions no report can be accepted
+    assert self._counts & _U128 == 0  # dev: bond under dispute
     self.penalized[period] = True
     funds: uint256 = self._funds
     amount: uint256 = min(late_penalty, funds >> 128)
@@ -268,15 +319,105 @@ def prove_discontinuity(
 def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, MAX_PROOF]) -> uint256:
     """
     @notice Prove that a sold loan is reported other than liquidated at its net sale
-            proceeds, from the second report after the tape its sale was started on.
+            proceeds, in any report after the tape its sale was started on (the first
+            of them the oracle checks itself; a later one may show the loan again).
     @param b The record. @param proof_b Its proof against its period's root.
     @return uint256 The bounty paid to the caller.
     """
     assert staticcall loan_sale.status(b.loan_id) >= SOLD  # dev: loan not sold
     assert b.period >= staticcall loan_sale.sale_period(b.loan_id) + SALE_GRACE_PERIODS  # dev: sale not yet due
     assert staticcall oracle.verify_loan(b.period, keccak256(abi_encode(b)), proof_b)  # dev: loan not proven
-    assert not b.liquidated or b.recovery != staticcall loan_sale.net_proceeds(b.loan_id)  # dev: records consistent
+    assert not b.liquidated or b.recovery != staticcall loan_sale.record_proceeds(b.loan_id)  # dev: records consistent
     return self._slash(b.loan_id, b.period, 2)
+
+
+# ---------------------------------------------------------------- ATTESTORS' BONDS
+
+@external
+def post_attestor(amount: uint256):
+    """
+    @notice Add to the caller's attestor bond (pulled with transferFrom).
+    @param amount Base units of the settlement asset.
+    """
+    before: uint256 = staticcall settlement.balanceOf(self)
+    assert extcall settlement.transferFrom(msg.sender, self, amount, default_return_value=True)  # dev: transfer failed
+    assert staticcall settlement.balanceOf(self) - before == amount  # dev: received != amount
+    bond_: uint256 = self.attestor_bond[msg.sender] + amount
+    self.attestor_bond[msg.sender] = bond_
+    self.attestor_total += amount
+    log AttestorBondPosted(attestor=msg.sender, amount=amount, bond=bond_)
+
+
+@external
+def release_attestor(attestor: address, to: address, amount: uint256):
+    """
+    @notice Pay part of an attestor's bond out. DEFAULT_ADMIN_ROLE (the timelock);
+            never while a fraud proof is unresolved (an attestor cannot leave ahead
+            of its slash).
+    @param attestor Whose bond. @param to Recipient. @param amount Base units.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    assert self._counts & _U128 == 0  # dev: bond under dispute
+    bond_: uint256 = self.attestor_bond[attestor]
+    assert amount <= bond_  # dev: above bond
+    self.attestor_bond[attestor] = bond_ - amount
+    self.attestor_total -= amount
+    log AttestorBondReleased(attestor=attestor, to=to, amount=amount, bond=bond_ - amount)
+    assert extcall settlement.transfer(to, amount, default_return_value=True)  # dev: transfer failed
+
+
+@external
+def slash_attestors(
+    loan_id: bytes32,
+    report: deal_types.RemittanceReport,
+    deadline: uint256,
+    signatures: DynArray[deal_types.Signature, MAX_ATTESTORS],
+) -> uint256:
+    """
+    @notice Slash the attestors who signed a disproved report: a fraud proof already
+            proved `loan_id`'s record of `report.period` (`proven`), `report` carries
+            that period's accepted root, and each signature recovers, over the
+            oracle's EIP-712 digest of `report` and `deadline`, to an attestor with a
+            bond. Each is slashed `min(fraud_slash, its bond)` once per period; the
+            caller takes `bounty_wad` of it, the rest is forfeited. The signers are
+            proved here rather than stored at remittance time (no gas on a remittance).
+    @param loan_id The loan the fraud proof was about.
+    @param report The disproved report, as signed. @param deadline Signed with it.
+    @param signatures The signatures, ordered by strictly increasing signer address.
+    @return uint256 The bounty paid to the caller.
+    """
+    assert self.proven[keccak256(abi_encode(loan_id, report.period))]  # dev: report not disproved
+    assert report.loan_tape_root == staticcall oracle.loan_tape_root(report.period)  # dev: report not accepted
+    digest: bytes32 = staticcall oracle.report_hash(report, deadline)
+    previous: uint160 = 0
+    slashed: uint256 = 0
+    bounties: uint256 = 0
+    for sig: deal_types.Signature in signatures:
+        assert sig.v == 27 or sig.v == 28  # dev: bad signature v
+        signer: address = ecdsa._try_recover_vrs(
+            digest, convert(sig.v, uint256), convert(sig.r, uint256), convert(sig.s, uint256)
+        )
+        assert convert(signer, uint160) > previous  # dev: signers not sorted and unique
+        previous = convert(signer, uint160)
+        key: bytes32 = keccak256(abi_encode(signer, report.period))
+        bond_: uint256 = self.attestor_bond[signer]
+        if self.attestor_slashed[key] or bond_ == 0:
+            continue
+        self.attestor_slashed[key] = True
+        amount: uint256 = min(fraud_slash, bond_)
+        bounty: uint256 = amount * bounty_wad // WAD
+        self.attestor_bond[signer] = bond_ - amount
+        slashed += amount
+        bounties += bounty
+        log AttestorSlashed(attestor=signer, period=report.period, prover=msg.sender, slashed=amount, bounty=bounty)
+    assert slashed != 0  # dev: no attestor to slash
+    self.attestor_total -= slashed
+    funds: uint256 = self._funds
+    assert (funds >> 128) + (funds & _U128) + slashed - bounties <= _U128  # dev: bond too large
+    self._funds = funds + slashed - bounties
+    if bounties != 0:
+        assert extcall settlement.transfer(msg.sender, bounties, default_return_value=True)  # dev: transfer failed
+    return bounties
 
 
 # ---------------------------------------------------------------- GOVERNANCE (TIMELOCK)
@@ -284,13 +425,35 @@ def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, M
 @external
 def resolve():
     """
-    @notice Close the open disputes (after governance acted on them). DEFAULT_ADMIN_ROLE.
+    @notice Close the open disputes (after governance acted on them) and lift the
+            oracle's pause of distributions. DEFAULT_ADMIN_ROLE (the timelock).
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     counts: uint256 = self._counts
     assert counts & _U128 != 0  # dev: no dispute
     self._counts = counts & ~_U128
     log DisputesResolved(resolved=counts & _U128)
+    extcall oracle.lift_dispute()  # distributions resume
+
+
+@external
+def appoint_backup(backup: address, previous: address):
+    """
+    @notice Appoint a backup servicer once the servicer has `max_strikes` strikes
+            (missed or disproved reports): SERVICER_ROLE moves from `previous` to
+            `backup` on the oracle (this contract holds APPOINTER_ROLE there, the
+            role's only admin) and the strikes start again at 0 for the backup,
+            whose duty the bond now secures. DEFAULT_ADMIN_ROLE (the timelock).
+    @param backup The backup servicer. @param previous The servicer replaced.
+    """
+    access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
+    counts: uint256 = self._counts
+    assert counts >> 128 >= max_strikes  # dev: too few strikes
+    assert backup != empty(address) and backup != previous  # dev: bad backup
+    self._counts = counts & _U128
+    log BackupAppointed(servicer=backup, previous=previous, strikes=counts >> 128)
+    extcall oracle.revokeRole(SERVICER_ROLE, previous)
+    extcall oracle.grantRole(SERVICER_ROLE, backup)
 
 
 @external
@@ -394,6 +557,10 @@ def _slash(loan_id: bytes32, period: uint256, kind: uint256) -> uint256:
     log FraudProven(
         loan_id=loan_id, period=period, prover=msg.sender, kind=kind, slashed=amount, bounty=bounty, strikes=strikes
     )
+    # distributions stop until governance resolves the disputes (the oracle's flag,
+    # set by the first open one)
+    if self._counts & _U128 == 1:
+        extcall oracle.dispute()
     if bounty != 0:
         assert extcall settlement.transfer(msg.sender, bounty, default_return_value=True)  # dev: transfer failed
     return bounty
