@@ -397,6 +397,8 @@ def _accept(
     self.loan_tape_root[report.period] = report.loan_tape_root
     if report.losses != 0 or report.subsequent_recoveries != 0:
         self.unrecovered_losses = self.unrecovered_losses + report.losses - report.subsequent_recoveries
+    if report.advances != 0 or report.advance_reimbursements != 0:
+        self.outstanding_advances = self.outstanding_advances + report.advances - report.advance_reimbursements
 
     # Pull the cash into the deal and check what actually arrived (a receipt check,
     # not accounting: the deal keeps its own books).
