@@ -20,12 +20,6 @@ from typing import Any
 
 import boa
 import pytest
-
-# titanoboa prints a contract's storage in its repr (and so in a revert's message, which
-# `pytest.raises(match=...)` reads). After a rollback, another contract type may be
-# registered at a reused address; the storage dump then fails on the wrong layout
-# ("'IntegerT' object has no attribute 'key_type'") and hides the real outcome. The
-# repr falls back to the address; nothing else changes.
 from boa.contracts.vyper.vyper_contract import VyperContract as _VyperContract
 from eth_account import Account
 
@@ -47,6 +41,11 @@ from openmbs.structuring import (
 )
 from openmbs.structuring._exact import apply_period, initial_state
 
+# titanoboa prints a contract's storage in its repr (and so in a revert's message, which
+# `pytest.raises(match=...)` reads). After a rollback, another contract type may be
+# registered at a reused address; the storage dump then fails on the wrong layout
+# ("'IntegerT' object has no attribute 'key_type'") and hides the real outcome. The
+# repr falls back to the address; nothing else changes.
 _boa_repr = _VyperContract.__repr__
 
 
