@@ -146,10 +146,12 @@ class LifecycleConfig:
             )
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
-        if self.loan_sales and (not self.chain or self.performance is not None or self.transitions is not None):
+        if self.loan_sales and (
+            not self.chain or self.rpc is not None or self.performance is not None or self.transitions is not None
+        ):
             raise InputError(
-                "--sales: loan sales run on chain with the loan simulator's default model "
-                "(not with the chain disabled, a replay or --transitions)"
+                "--sales: loan sales run on the embedded chain with the loan simulator's default "
+                "model (not with the chain disabled, --rpc, a replay or --transitions)"
             )
 
     def fingerprint(self) -> str:
