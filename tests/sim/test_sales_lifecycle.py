@@ -9,14 +9,16 @@ back independently: from the event store (``LoanSold``, ``SaleConfirmed``,
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sim_helpers import tampered_reports
 
 from openmbs.collateral import generate_tape
-from openmbs.errors import InputError
+from openmbs.errors import InputError, RemittanceRejected
 from openmbs.indexer import EventStore, default_db_path, event_rows
 from openmbs.oracle import loan_id_bytes32
 from openmbs.sim import LifecycleConfig, LoanSimulator, read_loans, run_lifecycle
@@ -75,6 +77,29 @@ def test_sale_proceeds_equal_the_recoveries_reported(sales_run: dict[str, Any]) 
         assert after["recovery"] * unit == net
         assert after["loss"] + after["recovery"] == before["ending_balance"]
         assert confirmed[(lid, k + 1)] == net
+
+
+def test_a_resumed_run_with_sales_equals_an_uninterrupted_one(
+    sales_run: dict[str, Any], tmp_path: Path
+) -> None:
+    """The report of the period after sales (one with sales to confirm) is rejected;
+    the rerun replays the accepted periods (and their sales) and ends as the run that
+    was never interrupted."""
+    before = {e["period"] for e in sales_run["events"]["LoanSold"]}
+    bad = min(int(k) for k in before if int(k) >= 4) + 1  # confirms sales, after a few periods
+
+    def short(rep: Any) -> Any:
+        return dataclasses.replace(rep, cash=rep.cash - 1) if rep.period == bad else rep
+
+    with pytest.raises(RemittanceRejected) as info, tampered_reports(short):
+        run_lifecycle(tmp_path, STRESS)
+    assert info.value.period == bad
+    res = run_lifecycle(tmp_path, STRESS)
+    assert res.resumed_from == bad - 1 and res.reconciled
+    a = json.loads((tmp_path / "lifecycle.json").read_text())
+    b = json.loads((sales_run["out"] / "lifecycle.json").read_text())
+    for key in ("reports", "results", "sales", "loans_sold", "sale_proceeds"):
+        assert a[key] == b[key], key
 
 
 def test_sales_config() -> None:
