@@ -102,6 +102,43 @@ def test_a_resumed_run_with_sales_equals_an_uninterrupted_one(
         assert a[key] == b[key], key
 
 
+def test_a_keeper_reading_the_event_store(sales_run: dict[str, Any], tmp_path: Path) -> None:
+    """``store_sale_orders`` on the finished folder: the last accepted period's seriously
+    delinquent loans (60+), not liquidated, not sold; a loan file that does not hash to
+    the accepted root is refused."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from openmbs.sim import loans_path
+    from openmbs.sim._sales import store_sale_orders
+
+    out: Path = sales_run["out"]
+    period, orders = store_sale_orders(out)
+    assert period == STRESS.months
+    sold = {_hex(e["loan_id"]) for e in sales_run["events"]["LoanSold"]}
+    want = [
+        loan_id_bytes32(r["loan_id"]).hex()
+        for r in read_loans(out, period).to_pylist()
+        if r["delinquency"] >= 2 and (r["delinquency"] >= 3 or r["defaulted"])
+        and not r["liquidated"] and r["ending_balance"] > 0
+    ]
+    assert want  # the stressed pool's last tape has loans to sell
+    assert [o.record.loan_id.hex() for o in orders] == [x for x in want if x not in sold]
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    path = loans_path(copy, period)
+    t = pq.read_table(path)
+    dq = t.column("delinquency").to_pylist()
+    i = dq.index(3)
+    dq[i] = 2  # a valid record, but not the one whose leaf the oracle accepted
+    pq.write_table(t.set_column(t.schema.get_field_index("delinquency"), "delinquency", pa.array(dq, pa.int8())), path)
+    with pytest.raises(InputError, match="loan_tape_root"):
+        store_sale_orders(copy)
+
+
 def test_sales_config() -> None:
     """Sales need the chain; a run with sales is not resumed as one without."""
     with pytest.raises(InputError, match="--sales"):

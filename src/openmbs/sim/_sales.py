@@ -23,9 +23,10 @@ records, same clock); the simulator's booked sales come back with its saved stat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-__all__ = ["MAX_PENDING_SALES", "SaleDesk"]
+__all__ = ["MAX_PENDING_SALES", "SaleDesk", "store_sale_orders"]
 
 #: ``LoanSale``/``RemittanceOracle``: sold loans that may await confirmation at once.
 MAX_PENDING_SALES = 8
@@ -126,3 +127,39 @@ class SaleDesk:
 def desk_for(w: Any) -> SaleDesk:
     """The run's desk: the admin account keeps, the first investor bids."""
     return SaleDesk(keeper_account=w.admin, bidder=w.investors[0])
+
+
+def store_sale_orders(out: str | Path) -> tuple[int, list[Any]]:
+    """What a keeper watching a run folder ``out`` would start, read from its event
+    store (``events.duckdb``) and loan files alone: the last accepted period and its
+    root (``RemittanceAccepted``), that period's loan file, the loans sold
+    (``LoanSold``) or on sale on that period (``SaleStarted``). Returns the period and
+    its :class:`~openmbs.agents.SaleOrder` list (the rule of ``LoanSaleKeeper.orders``
+    and, as in the lifecycle, reported 60+ days late).
+
+    Raises
+    ------
+    InputError
+        No accepted remittance in the store, or a loan file whose rebuilt root is not
+        the accepted one (the message names the file, the field and the value).
+    """
+    from openmbs.agents import LoanSaleKeeper, loan_records
+    from openmbs.errors import InputError
+    from openmbs.indexer import EventStore, default_db_path, event_rows
+    from openmbs.sim._config import loans_path, read_loans
+
+    out = Path(out)
+    db = default_db_path(out)
+    with EventStore(db, read_only=True) as store:
+        accepted = event_rows(store, "RemittanceAccepted") or []
+        sold = event_rows(store, "LoanSold") or []
+        started = event_rows(store, "SaleStarted") or []
+    if not accepted:
+        raise InputError(f"file {str(db)!r}: no RemittanceAccepted event (no accepted period)")
+    period = int(accepted[-1]["period"])
+    root = bytes.fromhex(str(accepted[-1]["loan_tape_root"]).removeprefix("0x"))
+    skip = {bytes.fromhex(str(e["loan_id"]).removeprefix("0x")) for e in sold}
+    skip |= {bytes.fromhex(str(e["loan_id"]).removeprefix("0x")) for e in started if int(e["period"]) == period}
+    records = loan_records(read_loans(out, period))
+    keeper = LoanSaleKeeper(source=str(loans_path(out, period)))
+    return period, [o for o in keeper.orders(period, root, records, sold=skip) if o.record.delinquency >= 2]
