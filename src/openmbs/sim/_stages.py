@@ -17,6 +17,8 @@ Stages, in order:
    stored loan files;
 4. :func:`step_period` runs one new period: records -> report -> chain -> exact engine
    -> stored files and manifest (:func:`run_periods` loops it over the record source);
+   with ``cfg.loan_sales`` the keeper's loan sales run in the period's block after its
+   report is accepted and the next report confirms them (``openmbs.sim._sales``);
 5. :func:`verify` checks every loan's final record against the roots on chain;
 6. :func:`index` indexes the chain's events into ``events.duckdb``;
 7. :func:`reconcile` audits the folder and reconciles the in-process figures;
@@ -148,7 +150,8 @@ class LifecycleRun:
     ``world`` (the chain side; None off chain), the servicer ``bridge``, the trigger
     ``keeper``, the exact engine's ``state``, per-period ``results`` and ``reports``,
     each loan's final ``(period, record hash, proof)`` in ``final_leaf``, the pool
-    figures of ``lifecycle.json``, timings, ``checks`` and the ``audit_report``.
+    figures of ``lifecycle.json``, timings, ``checks`` and the ``audit_report``; with
+    ``cfg.loan_sales``, ``sales`` (the :class:`~openmbs.sim._sales.SaleDesk`).
     """
 
     cfg: LifecycleConfig
