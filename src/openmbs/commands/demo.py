@@ -114,6 +114,17 @@ def demo(
         bool,
         typer.Option("--verbose", "-v", help="With --rpc: print every transaction sent to the node."),
     ] = False,
+    sales: Annotated[
+        bool,
+        typer.Option(
+            "--sales",
+            help=(
+                "Loan sales: after each period a keeper starts the sale of the seriously delinquent "
+                "loans and an investor buys them; the next report confirms each as a liquidation "
+                "(embedded chain; try a stress such as --sda 2000)."
+            ),
+        ),
+    ] = False,
 ) -> None:
     """Run a deal's whole life on the embedded chain; write report.html and summary.json.
 
@@ -163,6 +174,7 @@ def demo(
         chain=chain,
         rpc=rpc,
         transitions=str(transitions) if transitions else None,
+        loan_sales=sales,
     )
     keys = _node_keys(cfg, dev_chain, list(attestor_keystore or [])) if rpc is not None else None
     console = Console()
@@ -211,6 +223,15 @@ def demo(
         if result.reconciled
         else f"[red]NOT reconciled[/red] {result.note}"
     )
+    if sales:
+        import json
+
+        life = json.loads((out / "lifecycle.json").read_text())
+        console.print(
+            f"loan sales: {life['loans_sold']} loan(s) sold, net proceeds "
+            f"{life['sale_proceeds'] / scale:,.2f} to the deal, keeper rewards "
+            f"{life['sale_keeper_rewards'] / scale:,.2f}"
+        )
     events = out / "events.duckdb"
     console.print(
         f"{status}; chain {result.chain_seconds:.1f} s; report: {out / 'report.html'}; "

@@ -68,7 +68,10 @@ class LifecycleConfig:
     contract's ``verify_loan`` (one call each: a few tens of milliseconds in the
     embedded EVM, so not all of a large pool). ``rpc`` a
     JSON-RPC node URL to run on instead of the embedded EVM (the operator key comes
-    from ``$OPENMBS_PRIVATE_KEY``; see ``docs/demo.md``).
+    from ``$OPENMBS_PRIVATE_KEY``; see ``docs/demo.md``). ``loan_sales`` True: after each
+    accepted period a keeper starts the sale of the seriously delinquent loans and a
+    compliant investor buys them; the next report confirms each sale as a liquidation
+    with the net proceeds as recovery (``openmbs.sim._sales``, docs/demo.md).
     """
 
     tape: str | None = None
@@ -94,6 +97,7 @@ class LifecycleConfig:
     cutoff: str | None = None
     transitions: str | None = None
     servicing: ServicingTerms | None = None
+    loan_sales: bool = False
 
     def __post_init__(self) -> None:
         from openmbs.cashflow import advance_mode
@@ -142,6 +146,13 @@ class LifecycleConfig:
             )
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
+        if self.loan_sales and (
+            not self.chain or self.rpc is not None or self.performance is not None or self.transitions is not None
+        ):
+            raise InputError(
+                "--sales: loan sales run on the embedded chain with the loan simulator's default "
+                "model (not with the chain disabled, --rpc, a replay or --transitions)"
+            )
 
     def fingerprint(self) -> str:
         d = _config_record(self)  # severity in percent, as runs made before recorded it
@@ -153,6 +164,8 @@ class LifecycleConfig:
                 d.pop(name)  # so do runs that are not replays
         if self.servicing is None or self.servicing.is_default:
             d.pop("servicing")  # and runs with the default servicing terms
+        if not self.loan_sales:
+            d.pop("loan_sales")  # and runs without loan sales
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -662,6 +662,7 @@ class LoanSimulator:
         self._reo_left: IntArray = np.zeros(n, dtype=np.int64)
         self._modified = np.zeros(n, dtype=np.bool_)
         self._rep = np.minimum(self._dpd, 3).astype(np.int8)  # reported bucket (matrix driver)
+        self._sold: IntArray = np.full(n, -1, dtype=np.int64)  # net sale proceeds (-1: not sold)
         self.transitions = _state_machine(transitions)
         self._driver = None
         if self.transitions is not None:
@@ -675,6 +676,33 @@ class LoanSimulator:
         self._fingerprint = self._make_fingerprint()
 
     # ----------------------------------------------------------------- public state
+
+    def sell(self, loans: npt.ArrayLike, proceeds: npt.ArrayLike) -> None:
+        """Book the sale of tape rows ``loans`` for net ``proceeds`` (record units):
+        next period each is liquidated with ``recovery == proceeds`` (the rest of its
+        balance a loss), whatever it would otherwise have done (``LoanSale.vy``'s
+        confirmation, docs/chain.md "Loan sales").
+
+        Raises
+        ------
+        InputError
+            A loan not live, sold twice, proceeds negative or above its balance, or a
+            simulator driven by a transition matrix (not supported).
+        """
+        rows = np.asarray(loans, dtype=np.int64).reshape(-1)
+        amounts = np.asarray(proceeds, dtype=np.int64).reshape(-1)
+        if rows.size != amounts.size:
+            raise InputError(f"sell: {rows.size} loan(s) for {amounts.size} proceeds")
+        if self._driver is not None:
+            raise InputError("sell: loan sales are not supported with a transition matrix")
+        for r, a in zip(rows.tolist(), amounts.tolist(), strict=True):
+            if not 0 <= r < self.n_loans or self._state[r] == _CLOSED:
+                raise InputError(f"sell: tape row {r}: loan not live")
+            if self._sold[r] >= 0:
+                raise InputError(f"sell: tape row {r}: already sold")
+            if not 0 <= a <= self._balance[r]:
+                raise InputError(f"sell: tape row {r} field 'proceeds' value {a}: outside [0, {self._balance[r]}]")
+            self._sold[r] = a
 
     @property
     def done(self) -> bool:
@@ -752,13 +780,20 @@ class LoanSimulator:
         pays, new_dq, cures, stays_dq, deferred = self._states.forbearance(
             lx, u_x, pays, new_dq, cures, stays_dq
         )
+        sold = self._sold[lx] >= 0  # sold last period (sell): liquidated now, nothing else
+        if sold.any():
+            pays, new_dq, cures, stays_dq, deferred = (
+                pays & ~sold, new_dq & ~sold, cures & ~sold, stays_dq & ~sold, deferred & ~sold
+            )
+            new_def = new_def & ~sold
+            dfl = dfl | sold
         self._states.on_default(lx, new_def, u_x)
 
         # Defaults of this month: record the defaulted balance and month.
         default_period[new_def] = k
         default_balance[new_def] = b0[new_def]
         defaulted = dfl | new_def
-        liquidate = defaulted & (default_period + self.lag == k)
+        liquidate = (defaulted & (default_period + self.lag == k)) | sold
 
         sched = np.zeros(m, dtype=np.int64)
         interest = np.zeros(m, dtype=np.int64)
@@ -868,6 +903,10 @@ class LoanSimulator:
             loss[li] = np.minimum(sev_amount, bal[li])
             writeoff[li] = bal[li]
             recovery[li] = writeoff[li] - loss[li]
+            si = np.flatnonzero(sold)
+            recovery[si] = np.minimum(self._sold[lx[si]], bal[si])  # the sale's net proceeds
+            loss[si] = bal[si] - recovery[si]
+            self._sold[lx[si]] = -1
             bal[li] = 0
             self._owed_interest[lx[li]] = 0  # unpaid interest is lost at liquidation
             self._owed_net[lx[li]] = 0
@@ -1004,14 +1043,14 @@ class LoanSimulator:
         modified terms, forbearance plans, default outcomes)."""
         return {
             "ls": self._ls, "reo_left": self._reo_left, "modified": self._modified, "rep": self._rep,
-            "rg": self._rg, "rn": self._rn, "payment": self._payment, "io": self._io,
+            "rg": self._rg, "rn": self._rn, "payment": self._payment, "io": self._io, "sold": self._sold,
             **{f"st_{k}": v for k, v in self._states.arrays().items()},
         }  # fmt: skip
 
     def _restore_state_arrays(self, arrays: Mapping[str, npt.NDArray[Any]]) -> None:
         # states saved before the loan states exist have none (they are rebuilt)
         self._ls = arrays["ls"].astype(np.int8) if "ls" in arrays else dq_state(self._dpd)
-        for name in ("reo_left", "modified", "rep", "rg", "rn", "payment", "io"):
+        for name in ("reo_left", "modified", "rep", "rg", "rn", "payment", "io", "sold"):
             if name in arrays:
                 cur = getattr(self, f"_{name}")
                 setattr(self, f"_{name}", arrays[name].astype(cur.dtype))

@@ -17,6 +17,8 @@ Stages, in order:
    stored loan files;
 4. :func:`step_period` runs one new period: records -> report -> chain -> exact engine
    -> stored files and manifest (:func:`run_periods` loops it over the record source);
+   with ``cfg.loan_sales`` the keeper's loan sales run in the period's block after its
+   report is accepted and the next report confirms them (``openmbs.sim._sales``);
 5. :func:`verify` checks every loan's final record against the roots on chain;
 6. :func:`index` indexes the chain's events into ``events.duckdb``;
 7. :func:`reconcile` audits the folder and reconciles the in-process figures;
@@ -148,7 +150,8 @@ class LifecycleRun:
     ``world`` (the chain side; None off chain), the servicer ``bridge``, the trigger
     ``keeper``, the exact engine's ``state``, per-period ``results`` and ``reports``,
     each loan's final ``(period, record hash, proof)`` in ``final_leaf``, the pool
-    figures of ``lifecycle.json``, timings, ``checks`` and the ``audit_report``.
+    figures of ``lifecycle.json``, timings, ``checks`` and the ``audit_report``; with
+    ``cfg.loan_sales``, ``sales`` (the :class:`~openmbs.sim._sales.SaleDesk`).
     """
 
     cfg: LifecycleConfig
@@ -179,6 +182,7 @@ class LifecycleRun:
     bridge_seconds: float = 0.0
     checks: list[AuditCheck] = field(default_factory=list)
     audit_report: Any = None
+    sales: Any = None  # the SaleDesk (openmbs.sim._sales) when cfg.loan_sales
 
     @property
     def record_decimals(self) -> int:
@@ -394,6 +398,15 @@ def deploy(run: LifecycleRun) -> None:
         ))
     w.chain_seconds += time.perf_counter() - t0
     run.world = w
+    if cfg.loan_sales:
+        from openmbs.sim._sales import desk_for
+
+        if not isinstance(run.source, SimulatedRecords) or w.attached:
+            raise InputError(
+                "loan_sales: sales run only with simulated records on a chain this run deployed "
+                "(not a replay of a history, not a resumed node run)"
+            )
+        run.sales = desk_for(w)
     run.tick("deploy", 1, 1)
 
 
@@ -442,7 +455,15 @@ def _accept(run: LifecycleRun, sp: Any, final: bool, *, replay: bool) -> None:
 
     rep, w = sp.report, run.world
     if w is not None and not (replay and w.attached):
-        _chain_month(w, run.cfg, rep, run.keeper, final)
+        desk = run.sales
+        sold = desk.confirmations(sp) if desk is not None else []
+
+        def after_remit() -> None:  # in the period's block, after its report was accepted
+            desk.confirmed()
+            if not final:
+                _sell(run, sp, replay=replay)
+
+        _chain_month(w, run.cfg, rep, run.keeper, final, sold=sold, then=after_remit if desk is not None else None)
     else:
         run.keeper.observe(
             rep.period, pool_beg=rep.beginning_balance, pool_end=rep.ending_balance, losses=rep.losses,
@@ -455,6 +476,24 @@ def _accept(run: LifecycleRun, sp: Any, final: bool, *, replay: bool) -> None:
     run.reports.append(rep)
     _remember(run, sp, final)
     _pool_figures(run, sp)
+
+
+def _sell(run: LifecycleRun, sp: Any, *, replay: bool) -> None:
+    """The keeper's sales after period ``sp`` was accepted (``openmbs.sim._sales``);
+    the simulator books them for the next period (already booked in its saved state
+    when the period is replayed)."""
+    assert run.world is not None and run.sales is not None
+    bought = run.sales.sell(run.world, sp)
+    if not bought or replay:
+        return
+    assert isinstance(run.source, SimulatedRecords)
+    rows, net = zip(*bought, strict=True)
+    run.source.sim.sell(list(rows), list(net))
+    total = sum(p for k, _, _, p in run.sales.sold if k == sp.period)
+    run.say(
+        f"period {sp.period}: loan sales: {len(bought)} seriously delinquent loan(s) sold, "
+        f"net proceeds {total / 10 ** int(run.exact.decimals):,.2f} to the deal (confirmed next period)"
+    )
 
 
 def replay_accepted(run: LifecycleRun) -> None:
@@ -701,6 +740,19 @@ def _result(run: LifecycleRun) -> LifecycleResult:
     )
 
 
+def _sales_figures(run: LifecycleRun) -> dict[str, Any]:
+    """The run's loan sales (base units): count, net proceeds to the deal, keeper
+    rewards, and each sale (period sold, loan id, net proceeds)."""
+    desk = run.sales
+    ids = run.tape.table.column("loan_id").to_pylist()
+    return {
+        "loans_sold": desk.loans_sold,
+        "sale_proceeds": desk.proceeds,
+        "sale_keeper_rewards": desk.rewards,
+        "sales": [{"period": k, "loan_id": str(ids[row]), "net_proceeds": p} for k, row, _, p in desk.sold],
+    }
+
+
 def report(
     run: LifecycleRun, *, write_outputs: bool = True, extra: dict[str, Any] | None = None
 ) -> LifecycleResult:
@@ -720,9 +772,12 @@ def report(
             "keeper_events": [asdict(e) for e in run.keeper.events],
             "keeper_unwatched": run.keeper.unwatched,
             "chain_month_seconds": w.month_seconds if w else [],
+            **(_sales_figures(run) if run.sales is not None else {}),
         },
     )
     result = _result(run)
+    if run.sales is not None:
+        extra = {**(extra or {}), **_sales_figures(run)}
     if write_outputs:
         from openmbs.report import write_report, write_summary
 

@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -325,8 +326,9 @@ def _use_node(cfg: LifecycleConfig, investor_keys: list[Any], *, resumed: bool =
     return str(operator.address)
 
 
-def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
-    """Attest (a random quorum of the attestors) and submit (approve + submit)."""
+def _remit(w: _World, cfg: LifecycleConfig, report: Any, sold: Sequence[Any] = ()) -> None:
+    """Attest (a random quorum of the attestors) and submit (approve + submit; with
+    ``sold``, the records and proofs of the sold loans it confirms, ``submit_with_sales``)."""
     rng = np.random.default_rng([cfg.seed, report.period, 1])
     chosen = sorted(rng.choice(len(w.attestors), size=cfg.quorum, replace=False).tolist())
     sigs = w.attestors.sign(
@@ -334,9 +336,12 @@ def _remit(w: _World, cfg: LifecycleConfig, report: Any) -> None:
         deadline=_deadline(w),
     )
     try:
-        w.client.remit(report, sigs)
+        if sold:
+            w.client.remit_with_sales(report, sigs, sold)
+        else:
+            w.client.remit(report, sigs)
     except RemittanceRejected as exc:
-        raise RemittanceRejected(_rejection_reason(w, report, sigs, exc.reason), period=report.period) from None
+        raise RemittanceRejected(_rejection_reason(w, report, sigs, exc.reason, sold), period=report.period) from None
 
 
 def _deadline(w: _World) -> int | None:
@@ -350,8 +355,9 @@ def _deadline(w: _World) -> int | None:
     return int(w.env.evm.patch.timestamp) + DEFAULT_VALIDITY_SECONDS
 
 
-def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
-    """The ``# dev:`` reason of a rejected submission.
+def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str, sold: Sequence[Any] = ()) -> str:
+    """The ``# dev:`` reason of a rejected submission (``submit_with_sales`` when
+    ``sold`` is given).
 
     The deal is deployed from the compiled artefacts (ABI contracts, no source-level
     tracing), so the rejected ``submit`` is simulated again (same state, locally) on the
@@ -363,13 +369,14 @@ def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str) -> str:
 
     try:
         oracle = deployer("RemittanceOracle").at(w.oracle_address)
-        oracle.submit(
-            report.as_tuple(),
-            attestation_deadline(sigs),
-            [a.as_tuple() for a in sigs],
-            sender=w.client.servicer,
-            simulate=True,
-        )
+        head = (report.as_tuple(), attestation_deadline(sigs), [a.as_tuple() for a in sigs])
+        if sold:
+            oracle.submit_with_sales(
+                *head, [r.as_tuple() for r, _ in sold], [list(p) for _, p in sold],
+                sender=w.client.servicer, simulate=True,
+            )  # fmt: skip
+        else:
+            oracle.submit(*head, sender=w.client.servicer, simulate=True)
     except boa.BoaError as exc:
         return revert_reason(exc)
     except Exception:  # pragma: no cover - the reason is a courtesy
@@ -408,7 +415,16 @@ def _investors_act(w: _World, cfg: LifecycleConfig, period: int, final: bool) ->
             c.tokens[t].transfer(w.investors[buyer], amount, sender=w.investors[seller])
 
 
-def _chain_month(w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, final: bool) -> None:
+def _chain_month(
+    w: _World,
+    cfg: LifecycleConfig,
+    report: Any,
+    keeper: Any,
+    final: bool,
+    *,
+    sold: Sequence[Any] = (),
+    then: Callable[[], None] | None = None,
+) -> None:
     """One month on chain: attest and submit the report, investors claim and trade.
 
     The keeper sees the tranche balances the chain reported before the period: on the
@@ -421,8 +437,10 @@ def _chain_month(w: _World, cfg: LifecycleConfig, report: Any, keeper: Any, fina
     before = w.balances or [int(w.client.deal.tranche_balance(i)) for i in range(n)]
     block = int(w.env.evm.patch.block_number) if w.collector is not None else -1
     with _capture(w.collector):
-        _remit(w, cfg, report)
+        _remit(w, cfg, report, sold)
         _investors_act(w, cfg, report.period, final)
+        if then is not None:  # the keeper's loan sales, in the period's block
+            then()
         _seal(w.collector, w.env)
     w.balances = None
     if w.collector is not None:
