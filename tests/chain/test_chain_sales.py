@@ -131,6 +131,16 @@ def test_sale_of_a_performing_loan_is_refused(world, sale, tape):
         sale.start_sale(*tape.proof(2, 2), sender=world.admin)
 
 
+def test_sale_that_no_report_could_confirm_is_refused(world, sale, tape):
+    """A loan marked defaulted while only 30 days late: the oracle takes liquidations
+    only out of the last report's 60+ day balance, so no report could confirm its sale,
+    and while a sale awaits confirmation every report is refused. A bid on it would stop
+    the deal for good: the sale is refused at the start."""
+    tape.remit(1, {1: {"scheduled_principal": 0, "interest_paid": 0, "delinquency": 1, "defaulted": True}})
+    with boa.reverts(dev="loan not seriously delinquent"):
+        sale.start_sale(*tape.proof(1, 1), sender=world.admin)
+
+
 def test_forged_record_is_refused(world, sale, tape):
     tape.remit(1, {1: DELINQUENT})
     _rec, proof = tape.proof(1, 2)  # a performing loan's proof

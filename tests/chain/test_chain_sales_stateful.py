@@ -182,7 +182,7 @@ class SalesMachine(RuleBasedStateMachine):
         rec = self.tape.record(self.period, loan)
         args = self.tape.proof(self.period, loan)
         status = int(self.sale.status(loan_id(loan)))
-        if not (rec.delinquency >= 3 or rec.defaulted):
+        if not (rec.delinquency >= 3 or (rec.defaulted and rec.delinquency >= 2)):
             reason = "loan not seriously delinquent"
         elif rec.liquidated or rec.ending_balance == 0:
             reason = "loan liquidated"

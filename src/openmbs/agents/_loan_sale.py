@@ -73,7 +73,7 @@ class LoanSaleKeeper:
         return [
             SaleOrder(r, tuple(tree.proof(i)))
             for i, r in enumerate(records)
-            if (r.delinquency >= 3 or r.defaulted)
+            if (r.delinquency >= 3 or (r.defaulted and r.delinquency >= 2))
             and not r.liquidated
             and r.ending_balance > 0
             and r.loan_id not in sold_ids

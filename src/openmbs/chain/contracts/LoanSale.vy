@@ -160,7 +160,10 @@ def start_sale(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF
     period: uint256 = staticcall oracle.last_period()
     assert record.period == period and period != 0  # dev: proof of another period
     assert staticcall oracle.verify_loan(period, keccak256(abi_encode(record)), proof)  # dev: loan not proven
-    assert record.delinquency >= 3 or record.defaulted  # dev: loan not seriously delinquent
+    # In foreclosure (`defaulted`) counts only from 60 days late: the oracle takes a
+    # liquidation only out of the last report's 60+ day balance, so no report could
+    # confirm the sale of a loan reported 30 days late, and every report waits for it.
+    assert record.delinquency >= 3 or (record.defaulted and record.delinquency >= 2)  # dev: loan not seriously delinquent
     assert not record.liquidated and record.ending_balance != 0  # dev: loan liquidated
     word: uint256 = self._sale[record.loan_id]
     status: uint256 = word & 255
