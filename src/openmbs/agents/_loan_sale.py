@@ -47,7 +47,7 @@ class LoanSaleKeeper:
         self, period: int, accepted_root: bytes, records: Sequence[LoanRecord], *, sold: Collection[bytes] = ()
     ) -> list[SaleOrder]:
         """The sales to start on the tape of ``period`` whose accepted root is
-        ``accepted_root``: loans with ``delinquency >= 3`` or ``defaulted``, not
+        ``accepted_root``: loans with ``delinquency >= 3``, or ``defaulted`` and ``delinquency >= 2``, not
         liquidated, with a balance, not in ``sold`` (32-byte loan ids).
 
         Raises

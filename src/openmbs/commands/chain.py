@@ -79,6 +79,28 @@ DealAddrOpt = Annotated[
     ),
 ]
 
+#: The deployment record and the deal's address of the servicer's and keepers' commands
+#: (`servicer bond|post-bond|penalize-late|prove`, `sale ...`).
+DealFileOpt = Annotated[Path, typer.Option("--deal", help="The deal's deployment record (JSON).")]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="The deal's address, from a source you trust (default $OPENMBS_DEAL)."),
+]
+
+
+def node_session(
+    record: Path, rpc: str | None, deal: str | None, keystore: Path | None, verbose: bool, *,
+    refusal: str, read_only: bool = False,
+) -> Any:
+    """The deal on a node (:func:`openmbs.chain.open_deal`) for a command that acts only
+    on a node; without ``--rpc`` an :class:`InputError` saying ``refusal``."""
+    from openmbs.chain import open_deal
+
+    if rpc is None:
+        raise InputError(refusal)
+    return open_deal(record, rpc=rpc, deal=deal, keystore=keystore, read_only=read_only, verbose=verbose,
+                     echo=typer.echo)
+
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to ``app``."""

@@ -23,7 +23,14 @@ from typing import Annotated, Any
 
 import typer
 
-from openmbs.commands.chain import DealAddrOpt, KeystoreOpt, RpcOpt, StateOpt, VerboseOpt
+from openmbs.commands.chain import (
+    DealAddrOpt,
+    KeystoreOpt,
+    RpcOpt,
+    StateOpt,
+    VerboseOpt,
+    node_session,
+)
 from openmbs.errors import ChainError, InputError
 
 offering_app = typer.Typer(
@@ -42,14 +49,13 @@ def register(app: typer.Typer) -> None:
 def _session(
     state: Path, rpc: str | None, deal: str | None, keystore: Path | None, verbose: bool, *, read_only: bool = False
 ) -> AbstractContextManager[Any]:
-    from openmbs.chain import open_deal
-
-    if rpc is None:
-        raise InputError(
+    return node_session(  # type: ignore[no-any-return]
+        state, rpc, deal, keystore, verbose, read_only=read_only,
+        refusal=(
             "offering: the embedded chain's `openmbs chain deploy` runs the offering itself; these "
             "commands act on a node: pass --rpc URL (or set $ETH_RPC_URL)"
-        )
-    return open_deal(state, rpc=rpc, deal=deal, keystore=keystore, read_only=read_only, verbose=verbose, echo=typer.echo)
+        ),
+    )
 
 
 def _send(what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,14 @@ from typing import Annotated, Any
 
 import typer
 
-from openmbs.commands.chain import KeystoreOpt, RpcOpt, VerboseOpt
+from openmbs.commands.chain import (
+    AddressOpt,
+    DealFileOpt,
+    KeystoreOpt,
+    RpcOpt,
+    VerboseOpt,
+    node_session,
+)
 from openmbs.errors import ChainError, InputError
 
 sale_app = typer.Typer(help="Sales of seriously delinquent loans on a node: start, bid, status.",
@@ -25,11 +32,6 @@ sale_app = typer.Typer(help="Sales of seriously delinquent loans on a node: star
 
 _STATUS = {0: "none", 1: "open", 2: "sold (awaiting the servicer's report)", 3: "sold and confirmed"}
 
-DealFileOpt = Annotated[Path, typer.Option("--deal", help="The deal's deployment record (JSON).")]
-AddressOpt = Annotated[
-    str | None,
-    typer.Option("--address", help="The deal's address, from a source you trust (default $OPENMBS_DEAL)."),
-]
 LoanOpt = Annotated[str, typer.Option("--loan", help="The loan's id as in the records (or 0x + 64 hex digits).")]
 
 
@@ -40,12 +42,8 @@ def register(app: typer.Typer) -> None:
 
 def _session(what: str, deal: Path, rpc: str | None, address: str | None, keystore: Path | None,
              verbose: bool, *, read_only: bool = False) -> Any:
-    from openmbs.chain import open_deal
-
-    if rpc is None:
-        raise InputError(f"sale {what}: pass --rpc URL (or set $ETH_RPC_URL): loan sales run on a node")
-    return open_deal(deal, rpc=rpc, deal=address, keystore=keystore, read_only=read_only, verbose=verbose,
-                     echo=typer.echo)
+    return node_session(deal, rpc, address, keystore, verbose, read_only=read_only,
+                        refusal=f"sale {what}: pass --rpc URL (or set $ETH_RPC_URL): loan sales run on a node")
 
 
 def _loan_id(text: str) -> bytes:

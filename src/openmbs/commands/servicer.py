@@ -21,7 +21,15 @@ from typing import Annotated, Any
 
 import typer
 
-from openmbs.commands.chain import KeystoreOpt, RpcOpt, VerboseOpt
+from openmbs.commands.chain import (
+    AddressOpt,
+    DealFileOpt,
+    KeystoreOpt,
+    RpcOpt,
+    VerboseOpt,
+    node_session,
+)
+from openmbs.commands.sale import LoanOpt, _loan_id
 
 servicer_app = typer.Typer(
     help="The servicer's monthly remittance on a node, its bond, late penalties and fraud proofs.",
@@ -181,20 +189,8 @@ def records_cmd(
 
 def _node_session(what: str, deal: Path, rpc: str | None, address: str | None, keystore: Path | None,
                   verbose: bool, *, read_only: bool = False) -> Any:
-    from openmbs.chain import open_deal
-    from openmbs.errors import InputError
-
-    if rpc is None:
-        raise InputError(f"servicer {what}: pass --rpc URL (or set $ETH_RPC_URL): the bond acts on a node")
-    return open_deal(deal, rpc=rpc, deal=address, keystore=keystore, read_only=read_only, verbose=verbose,
-                     echo=typer.echo)
-
-
-DealFileOpt = Annotated[Path, typer.Option("--deal", help="The deal's deployment record (JSON).")]
-AddressOpt = Annotated[
-    str | None,
-    typer.Option("--address", help="The deal's address, from a source you trust (default $OPENMBS_DEAL)."),
-]
+    return node_session(deal, rpc, address, keystore, verbose, read_only=read_only,
+                        refusal=f"servicer {what}: pass --rpc URL (or set $ETH_RPC_URL): the bond acts on a node")
 
 
 @servicer_app.command("bond")
@@ -252,7 +248,7 @@ def penalize_late_cmd(
 def prove_cmd(
     before: Annotated[Path, typer.Option("--before", help="The earlier period's loan records (accepted tape).")],
     after: Annotated[Path, typer.Option("--after", help="The later period's loan records (accepted tape).")],
-    loan: Annotated[str, typer.Option("--loan", help="The loan's id as in the records (or 0x + 64 hex digits).")],
+    loan: LoanOpt,
     deal: DealFileOpt = Path("deployment.json"),
     address: AddressOpt = None,
     rpc: RpcOpt = None,
@@ -262,7 +258,6 @@ def prove_cmd(
     """Fraud proof: the loan's records in two accepted tapes break continuity; slashes the bond, pays you the bounty."""
     from openmbs.agents import loan_records
     from openmbs.commands.chain import _read_records
-    from openmbs.commands.sale import _loan_id
 
     lid = _loan_id(loan)
     proven = []

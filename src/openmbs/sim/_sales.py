@@ -87,7 +87,7 @@ class SaleDesk:
         d = rc.column("defaulted").to_numpy(zero_copy_only=False).astype(bool)
         liq = rc.column("liquidated").to_numpy(zero_copy_only=False).astype(bool)
         end = rc.column("ending_balance").to_numpy()
-        if not (((dq >= 3) | d) & (dq >= 2))[~liq & (end > 0)].any():
+        if not ((dq >= 3) | (d & (dq >= 2)))[~liq & (end > 0)].any():  # LoanSaleKeeper.orders' rule
             return []  # nothing to sell: skip rebuilding the tree
         records = loan_records(rc)
         root = bytes(w.client.oracle.loan_tape_root(sp.period))
@@ -95,11 +95,7 @@ class SaleDesk:
         orders = LoanSaleKeeper(source=f"period {sp.period} tape").orders(
             sp.period, root, records, sold=done
         )
-        # The oracle accepts a liquidation only of a loan reported 60+ days delinquent
-        # the month before (``# dev: liquidations above last 60+``); LoanSale also takes
-        # a loan in foreclosure still reported 30 days late (a new default), whose sale
-        # the next report could not confirm: those wait until they roll to 60+.
-        orders = [o for o in orders if o.record.delinquency >= 2][:room]
+        orders = orders[:room]
         if not orders:
             return []
         started = LoanSaleKeeper().start_sales(
@@ -134,8 +130,7 @@ def store_sale_orders(out: str | Path) -> tuple[int, list[Any]]:
     store (``events.duckdb``) and loan files alone: the last accepted period and its
     root (``RemittanceAccepted``), that period's loan file, the loans sold
     (``LoanSold``) or on sale on that period (``SaleStarted``). Returns the period and
-    its :class:`~openmbs.agents.SaleOrder` list (the rule of ``LoanSaleKeeper.orders``
-    and, as in the lifecycle, reported 60+ days late).
+    its :class:`~openmbs.agents.SaleOrder` list (the rule of ``LoanSaleKeeper.orders``).
 
     Raises
     ------
@@ -162,4 +157,4 @@ def store_sale_orders(out: str | Path) -> tuple[int, list[Any]]:
     skip |= {bytes.fromhex(str(e["loan_id"]).removeprefix("0x")) for e in started if int(e["period"]) == period}
     records = loan_records(read_loans(out, period))
     keeper = LoanSaleKeeper(source=str(loans_path(out, period)))
-    return period, [o for o in keeper.orders(period, root, records, sold=skip) if o.record.delinquency >= 2]
+    return period, keeper.orders(period, root, records, sold=skip)
