@@ -400,6 +400,8 @@ def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int
     balances = [state["ending"] // n] * (n - 1) + [state["ending"] - (n - 1) * (state["ending"] // n)]
     tapes: dict[int, list[LoanRecord]] = {}
 
+    clock = {"deadline": None}  # after the late penalty: a deadline on the node's clock
+
     def remit(delinquency: int, shift: int = 0, sold_net: int | None = None) -> int:
         period = state["period"] + 1
         recs = []
@@ -421,7 +423,8 @@ def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int
                                    prepaid_principal=0, interest_paid=interest, ending_balance=bal - sched,
                                    delinquency=delinquency if i == 0 else 0))
         rep = replace(RemittanceReport.from_loans(period, recs, index_rate=5 * 10**16), loan_count=max_loans)
-        sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address)
+        sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address,
+                      deadline=clock["deadline"])
         if sold_net is None:
             d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
             g = tx_gas(d.oracle, "submit", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs],
@@ -461,6 +464,23 @@ def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int
     rows.append((f"remittance confirming 1 sale ({n:,}-loan tape proof)", remit(0, sold_net=net), "",
                  ""))
     rows.append(("remittance after it (other state than the rows above)", remit(0), "", ""))
+    # the next report is late: anyone takes the penalty, paid from the bond to the deal,
+    # and the (late) remittance distributes it with the period's interest; then back to
+    # the state before (the fraud-proof rows below stay the bond's first strike)
+    snap, saved = rpc("evm_snapshot", []), (dict(state), list(balances), dict(tapes))
+    due = int(bond.due(state["period"] + 1))
+    rpc("evm_setNextBlockTimestamp", [hex(due)])
+    rpc("evm_mine", [])
+    clock["deadline"] = due + 86_400
+    rows.append(("ServicerBond.penalize_late (paid to the deal)",
+                 tx_gas(bond, "penalize_late", state["period"] + 1, sender=admin), "", "strike + Deal.add_other_income"))
+    rows.append(("remittance carrying a late penalty (other income)", remit(0), "", "the income's cold slot"))
+    rpc("evm_revert", [snap])
+    state.update(saved[0])
+    balances[:] = saved[1]
+    tapes.clear()
+    tapes.update(saved[2])
+    clock["deadline"] = None
     remit(0, shift=1_000)
     p = state["period"]
     rows.append((f"ServicerBond.prove_discontinuity (first, {n:,} loans)",

@@ -189,16 +189,22 @@ class World:
     def remit(self, report: RemittanceReport | None = None, n: int = 3) -> RemittanceReport:
         """Submit ``report`` (the default one) and run the exact engine on it."""
         report = report or self.report()
+        other = self.d.other_income_pending()  # distributed with this report (late penalties)
         self.d.remit(report, self.sign(report, n))
-        self.state, result = apply_period(self.d.config.exact, self.state, exact_remittance(report))
+        self.state, result = apply_period(
+            self.d.config.exact, self.state, exact_remittance(report, other_income=other)
+        )
         self.results.append(result)
         return report
 
     def remit_with_sales(self, report: RemittanceReport, sold: Any, n: int = 3) -> RemittanceReport:
         """:meth:`remit` through ``submit_with_sales`` (``sold``: (record, proof) of each
         sold loan awaiting confirmation)."""
+        other = self.d.other_income_pending()
         self.d.remit_with_sales(report, self.sign(report, n), sold)
-        self.state, result = apply_period(self.d.config.exact, self.state, exact_remittance(report))
+        self.state, result = apply_period(
+            self.d.config.exact, self.state, exact_remittance(report, other_income=other)
+        )
         self.results.append(result)
         return report
 

@@ -1,9 +1,11 @@
 """ServicerBond: the servicer's bond, late-report penalties and fraud proofs
 (docs/chain.md, "Servicer bond"). Each attack (fraud proof against a consistent tape,
 griefing the bond with early or repeated penalties or proofs, withdrawing under
-dispute) is refused with its ``# dev:`` reason; money is conserved: the bond contract
-holds exactly ``bond + forfeited`` and a slash is the prover's bounty plus what is
-forfeited."""
+dispute, booking other income in the deal without paying it, penalties while the deal
+is paused or paid off) is refused with its ``# dev:`` reason; money is conserved: the
+bond contract holds exactly ``bond + forfeited``, a late penalty reaches the deal and
+its holders through the waterfall exactly as the exact engine computes it, and a slash
+is the prover's bounty plus what is forfeited."""
 
 from __future__ import annotations
 
@@ -121,7 +123,8 @@ def test_late_penalty_after_the_due_date_once_per_period(world, bond, tape):
     warp(1)
     griefer = boa.env.generate_address("griefer")
     assert bond.penalize_late(1, sender=griefer) == LATE_PENALTY
-    assert bond.bond() == BOND - LATE_PENALTY and bond.forfeited() == LATE_PENALTY and bond.strikes() == 1
+    assert bond.bond() == BOND - LATE_PENALTY and bond.forfeited() == 0 and bond.strikes() == 1
+    assert world.d.deal.other_income() == LATE_PENALTY  # paid to the deal for holders
     assert world.d.settlement.balanceOf(griefer) == 0  # no reward for a penalty
     with boa.reverts(dev="already penalized"):
         bond.penalize_late(1, sender=griefer)
@@ -146,7 +149,8 @@ def test_penalties_never_exceed_the_bond_and_strikes_make_a_backup_eligible(worl
     for period in range(1, MAX_STRIKES + 60):
         total += bond.penalize_late(period)
         _held(world, bond)
-    assert total == BOND and bond.bond() == 0 and bond.forfeited() == BOND
+    assert total == BOND and bond.bond() == 0 and bond.forfeited() == 0
+    assert world.d.deal.other_income() == BOND
     assert bond.backup_eligible() and bond.strikes() == MAX_STRIKES + 59
 
 
@@ -315,3 +319,215 @@ def test_forged_earlier_record_cannot_slash(world, bond, tape):
     with boa.reverts(dev="loan not proven"):
         bond.prove_discontinuity(forged.as_tuple(), tape.proof(1, 3)[1], *tape.proof(2, 3))
     assert bond.bond() == BOND and bond.strikes() == 0
+
+
+# ---------------------------------------------------------------- late penalties reach holders
+
+
+def _distribution_matches_engine(world: Any, logs: list[Any], other: int) -> None:
+    """The period's events equal the exact engine's result on the report plus ``other``
+    income (interest, principal, balances, shortfalls per tranche; fees, residual,
+    reserve), and the engine's cash in is the report's cash plus ``other``."""
+    res = world.results[-1]
+    alloc = sorted((e for e in logs if type(e).__name__ == "TrancheAllocated"), key=lambda e: e.tranche)
+    assert len(alloc) == len(res.interest_paid)
+    for i, e in enumerate(alloc):
+        assert (e.interest, e.principal, e.balance, e.interest_shortfall) == (
+            res.interest_paid[i], res.principal_paid[i], res.ending_balance[i], res.interest_shortfall[i]), i
+    (dist,) = [e for e in logs if type(e).__name__ == "Distributed"]
+    assert (dist.fee, dist.residual) == (sum(res.fees_paid), res.residual_paid)
+    assert dist.reserve_balance == world.state.reserve + world.state.dust
+    paid = [e for e in logs if type(e).__name__ == "OtherIncomeDistributed"]
+    assert [e.amount for e in paid] == ([other] if other else [])
+    assert dist.cash == res.cash_in - other
+
+
+def test_late_penalty_is_paid_to_the_deal_and_reaches_holders(world, bond, tape):
+    """The penalty leaves the bond for the deal (pending other income), and the next
+    distribution pays it as available interest, exactly as the exact engine does."""
+    d = world.d
+    tape.remit(1)
+    warp(bond.due(2) - now())
+    deal_before, held_before = d.settlement.balanceOf(d.deal.address), d.deal.cash_held()
+    assert bond.penalize_late(2, sender=boa.env.generate_address("anyone")) == LATE_PENALTY
+    assert bond.bond() == BOND - LATE_PENALTY and bond.forfeited() == 0 and bond.strikes() == 1
+    assert d.settlement.balanceOf(d.deal.address) - deal_before == LATE_PENALTY
+    assert d.deal.other_income() == LATE_PENALTY == d.other_income_pending()
+    assert d.deal.cash_held() == held_before + LATE_PENALTY
+    _held(world, bond)
+    interest_before = [s.interest_index for s in d.tranches()]
+    tape.remit(2)  # the late report: the penalty is distributed with it
+    _distribution_matches_engine(world, d.oracle.get_logs(), LATE_PENALTY)
+    assert d.deal.other_income() == 0
+    assert d.settlement.balanceOf(d.deal.address) == d.deal.cash_held()
+    assert [s.interest_index for s in d.tranches()] != interest_before
+    tape.remit(3)  # nothing pending: an ordinary period
+    _distribution_matches_engine(world, d.oracle.get_logs(), 0)
+
+
+def test_penalties_of_several_late_periods_are_paid_together(world, bond, tape):
+    tape.remit(1)
+    warp(bond.due(4) - now())
+    for p in (2, 3, 4):
+        assert bond.penalize_late(p) == LATE_PENALTY
+    assert world.d.deal.other_income() == 3 * LATE_PENALTY
+    tape.remit(2)
+    _distribution_matches_engine(world, world.d.oracle.get_logs(), 3 * LATE_PENALTY)
+    with boa.reverts(dev="already penalized"):
+        bond.penalize_late(3)
+    assert world.d.deal.other_income() == 0
+
+
+def test_attack_other_income_from_anyone_but_the_bond_is_refused(world, bond):
+    """A non-bond account (here the servicer and the oracle itself) cannot book other
+    income: it would inflate what holders are credited with cash the deal never got,
+    or launder a donation into the waterfall."""
+    d = world.d
+    for who in (world.admin, d.oracle.address, boa.env.generate_address("mallory")):
+        d.settlement.mint(who, LATE_PENALTY, sender=world.admin)
+        d.settlement.approve(d.deal.address, LATE_PENALTY, sender=who)
+        with boa.reverts(dev="caller not servicer bond"):
+            d.deal.add_other_income(LATE_PENALTY, sender=who)
+    assert d.deal.other_income() == 0
+
+
+def test_attack_bond_that_says_it_paid_but_did_not(world, bond):
+    """Even the wired bond's address cannot book income it does not hand over: the
+    deal pulls the tokens itself and checks what arrived."""
+    d = world.d
+    held = d.deal.cash_held()
+    with boa.env.prank(bond.address), boa.reverts():  # no allowance: the pull fails
+        d.deal.add_other_income(LATE_PENALTY)
+    # an allowance above the bond's balance: the pull fails too
+    with boa.env.prank(bond.address):
+        d.settlement.approve(d.deal.address, 10 * BOND)
+    with boa.env.prank(bond.address), boa.reverts():
+        d.deal.add_other_income(10 * BOND)
+    assert d.deal.other_income() == 0 and d.deal.cash_held() == held
+    assert bond.bond() == BOND
+    _held(world, bond)
+
+
+def test_attack_penalty_twice_for_one_period_pays_once(world, bond, tape):
+    tape.remit(1)
+    warp(bond.due(2) - now())
+    bond.penalize_late(2)
+    with boa.reverts(dev="already penalized"):
+        bond.penalize_late(2)
+    assert world.d.deal.other_income() == LATE_PENALTY and bond.bond() == BOND - LATE_PENALTY
+
+
+def test_attack_penalty_while_the_deal_is_paused_is_refused(world, bond, tape):
+    """While the guardian's pause stops remittances the servicer cannot report: no
+    penalty (and no income booked into a deal that cannot distribute)."""
+    d = world.d
+    tape.remit(1)
+    warp(bond.due(2) - now())
+    d.deal.pause(sender=world.admin)
+    with boa.reverts(dev="deal paused"):
+        bond.penalize_late(2)
+    with boa.env.prank(bond.address):  # and the deal itself refuses the income
+        d.settlement.approve(d.deal.address, LATE_PENALTY)
+    with boa.env.prank(bond.address), boa.reverts(dev="paused"):
+        d.deal.add_other_income(LATE_PENALTY)
+    d.deal.unpause(sender=world.admin)
+    assert bond.penalize_late(2) == LATE_PENALTY
+    assert bond.bond() == BOND - LATE_PENALTY and d.deal.other_income() == LATE_PENALTY
+
+
+def test_attack_griefing_the_bond_before_the_deadline(world, bond, tape):
+    """Early, already-reported and far-future periods are all refused, and nothing
+    moves."""
+    tape.remit(1)
+    warp(bond.due(2) - now() - 1)
+    for p, reason in ((2, "not late"), (3, "not late"), (1, "report accepted"), (0, "report accepted")):
+        with boa.reverts(dev=reason):
+            bond.penalize_late(p)
+    assert bond.bond() == BOND and bond.strikes() == 0 and world.d.deal.other_income() == 0
+
+
+def test_no_penalty_once_the_pool_is_paid_off(world, bond, tape):
+    """After the final distribution (the pool's ending balance is 0) no report is due:
+    a penalty would have no distribution to reach holders through, so it is refused."""
+    tape.remit(1)
+    left = dict(tape.balance)
+    tape.remit(2, {k: {"scheduled_principal": 0, "prepaid_principal": b} for k, b in left.items()})
+    assert int(world.d.oracle.last_ending_balance()) == 0
+    warp(bond.due(3) - now())
+    with boa.reverts(dev="pool paid off"):
+        bond.penalize_late(3)
+    assert bond.bond() == BOND and world.d.deal.other_income() == 0
+
+
+def test_late_penalty_reaches_the_event_store_and_the_audit_closes(world, chain, bond, tape, tmp_path):
+    """The indexer decodes the penalty's events (bond and deal); the store's other income
+    per period, fed to the exact engine with the stored reports, reproduces every
+    tranche's allocation (the audit's waterfall check passes), and without it the
+    engine would not (the check bites)."""
+    import datetime as _dt
+
+    from openmbs.audit._audit import _waterfall_check
+    from openmbs.indexer import (
+        BoaLogCollector,
+        ContractRegistry,
+        EventStore,
+        Indexer,
+        MemoryLogSource,
+        other_income,
+    )
+
+    d = world.d
+    source = MemoryLogSource("boa")
+    collector = BoaLogCollector(source)
+
+    def step(contract: Any) -> None:
+        collector.record(contract)
+        boa.env.time_travel(blocks=1)
+
+    step(d.bond)  # the bond posted by the fixture
+    tape.remit(1)
+    step(d.oracle)
+    warp(bond.due(2) - now())
+    bond.penalize_late(2)
+    step(d.bond)
+    tape.remit(2)
+    step(d.oracle)
+    tape.remit(3)
+    step(d.oracle)
+    source.seal(int(boa.env.evm.patch.block_number) - 1)
+    registry = ContractRegistry()
+    for c, name in ((d.deal, "Deal"), (d.oracle, "RemittanceOracle"), (d.bond, "ServicerBond"),
+                    (d.settlement, "MockSettlementToken"), (d.waterfall, "Waterfall")):
+        registry.add_contract(c, name)
+    for tok in d.tokens:
+        registry.add_contract(tok, "TrancheToken")
+    spec = {
+        "name": "four_tranche_test", "closing_date": _dt.date(2026, 1, 29), "first_payment_date": _dt.date(2026, 2, 25),
+        "pool": {"balance": chain.POOL / 10**6, "wac": 0.07, "net_coupon": 0.065, "term": 360},
+        "tranches": [{"name": t.symbol, "balance": t.face / 10**6, "rate": t.coupon, "priority": i + 1}
+                     for i, t in enumerate(chain.TRANCHES)],
+    }
+    with EventStore(tmp_path / "events.duckdb") as store:
+        stats = Indexer(store, source, registry, batch_blocks=100).run()
+        assert stats.unknown == 0
+        got = dict(store.con.execute("SELECT event, count(*) FROM events GROUP BY event").fetchall())
+        assert (got.get("LatePenalized"), got.get("OtherIncomeReceived"), got.get("OtherIncomeDistributed")) == (1, 1, 1)
+        assert other_income(store.con) == {2: LATE_PENALTY}
+        check = _waterfall_check({"deal_spec": spec}, store.con, "test")
+        assert check.ok, check.mismatches
+        assert "late-report penalties to holders 1000000000 in 1 period(s)" in check.detail
+    # without the other income the engine would distribute less than the chain did
+    from openmbs.structuring import apply_period, exact_remittance, initial_state
+
+    s0 = initial_state(d.config.exact)
+    s1, _ = apply_period(d.config.exact, s0, exact_remittance(tape_report(tape, 1)))
+    _, without = apply_period(d.config.exact, s1, exact_remittance(tape_report(tape, 2)))
+    with_it = world.results[1]
+    assert with_it.cash_in - without.cash_in == LATE_PENALTY
+    assert sum(with_it.interest_paid) + with_it.residual_paid > sum(without.interest_paid) + without.residual_paid
+
+
+def tape_report(tape: Tape, p: int) -> Any:
+    from openmbs.oracle import RemittanceReport
+
+    return RemittanceReport.from_loans(p, tape.records[p])

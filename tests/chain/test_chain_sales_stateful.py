@@ -1,5 +1,5 @@
-"""Stateful test over loan sales, late-report penalties and fraud proofs on the fixture's
-deal (real waterfall), with a Python model kept in step.
+"""Stateful test over loan sales, late-report penalties, the guardian's pause and fraud
+proofs on the fixture's deal (real waterfall), with a Python model kept in step.
 
 Each step's outcome is computed from the model BEFORE the call: a refusal is expected
 by its ``# dev:`` reason, never by catching any error. Loans roll one delinquency
@@ -13,6 +13,9 @@ is refused. Invariants after every step:
 * the sale contract holds nothing, and the deal holds exactly ``held`` == the model's
   unconfirmed net proceeds beyond its books (``cash_held``);
 * the bond contract holds exactly ``bond + forfeited`` == the model's figures;
+* every late penalty is paid to the deal (``Deal.other_income`` == the model's pending
+  penalties) and the next report distributes it: the chain's interest and principal
+  indices equal the exact engine's, run on the report plus that other income;
 * every bid's price is the keeper's reward plus the net proceeds, and every net
   proceeds reach the deal as the loan's recovery (the exact engine beside the chain
   agrees with the deal's tranche balances after every report);
@@ -101,6 +104,8 @@ class SalesMachine(RuleBasedStateMachine):
         self.broken: set[tuple[int, int]] = set()  # (loan, period) provable discontinuities
         self.proven: set[tuple[int, int]] = set()
         self.disputes = 0  # fraud proofs governance has not resolved (distributions paused)
+        self.pending = 0  # late penalties paid to the deal, not yet distributed
+        self.paused = False  # the deal's guardian paused it
         self.shift_next = False
 
     def teardown(self) -> None:
@@ -132,6 +137,12 @@ class SalesMachine(RuleBasedStateMachine):
         if self.disputes:  # a fraud proof paused distributions: every report is refused
             r = self.w.report()
             with pytest.raises(RemittanceRejected, match="distributions paused by a fraud proof"):
+                self.w.d.remit(r, self.w.sign(r))
+            return
+        if self.paused:  # the guardian's pause stops remittances too (the oracle names a
+            # sold loan awaiting confirmation first, if there is one)
+            r = self.w.report()
+            with pytest.raises(RemittanceRejected, match="sold loan awaits" if self.sold else "paused"):
                 self.w.d.remit(r, self.w.sign(r))
             return
         p = self.period + 1
@@ -167,7 +178,13 @@ class SalesMachine(RuleBasedStateMachine):
             self.broken |= {(moved[0], p), (moved[1], p)}
         self.open = {}  # a newer tape supersedes every open sale
         d = self.w.d
-        assert [s.balance for s in d.tranches()] == list(self.w.state.balance)
+        if self.pending:
+            self._done("penalty distributed")
+        self.pending = 0
+        tranches = d.tranches()
+        assert [s.balance for s in tranches] == list(self.w.state.balance)
+        assert [s.interest_index for s in tranches] == list(self.w.state.interest_index)
+        assert [s.principal_index for s in tranches] == list(self.w.state.principal_index)
         assert report.recoveries == sum(r.recovery for r in self.tape.records[p])
 
     @rule(i=st.integers(0, 9), valid=VALID)
@@ -263,6 +280,8 @@ class SalesMachine(RuleBasedStateMachine):
             reason = "already penalized"
         elif self.disputes:
             reason = "bond under dispute"
+        elif self.paused:
+            reason = "deal paused"
         else:
             reason = ""
         if reason:
@@ -270,11 +289,24 @@ class SalesMachine(RuleBasedStateMachine):
                 self.bond.penalize_late(p)
             return
         amount = min(LATE_PENALTY, self.m_bond)
+        deal_before = self.tok.balanceOf(self.w.d.deal.address)
         assert self.bond.penalize_late(p) == amount
+        assert self.tok.balanceOf(self.w.d.deal.address) - deal_before == amount  # to the deal, not held
         self.penalized.add(p)
         self.m_bond -= amount
-        self.m_forfeited += amount
+        self.pending += amount
         self._done("penalty")
+
+    @rule()
+    def guardian(self) -> None:
+        """The guardian pauses the deal, or lifts its pause."""
+        deal, admin = self.w.d.deal, self.w.admin
+        if self.paused:
+            deal.unpause(sender=admin)
+        else:
+            deal.pause(sender=admin)
+        self.paused = not self.paused
+        self._done("pause")
 
     @rule(i=st.integers(0, 9), valid=VALID)
     def prove(self, i: int, valid: bool) -> None:
@@ -334,6 +366,10 @@ class SalesMachine(RuleBasedStateMachine):
         assert self.tok.balanceOf(deal.address) - deal.cash_held() == self.sale.held() == self.held
 
     @invariant()
+    def penalties_wait_in_the_deal(self) -> None:
+        assert self.w.d.deal.other_income() == self.pending
+
+    @invariant()
     def bond_is_exact(self) -> None:
         assert self.bond.bond() == self.m_bond and self.bond.forfeited() == self.m_forfeited
         assert self.tok.balanceOf(self.bond.address) == self.m_bond + self.m_forfeited
@@ -351,4 +387,5 @@ def test_sales_bond_machine(world: Any, chain: Any) -> None:
     )
     print(f"sales machine: {examples} examples; successful steps {SalesMachine.done}")
     # the run exercised every money path (derandomized: the same steps every time)
-    assert set(SalesMachine.done) == {"sale", "bid", "confirm", "penalty", "fraud proof", "resolve"}, SalesMachine.done
+    assert set(SalesMachine.done) == {"sale", "bid", "confirm", "penalty", "penalty distributed", "fraud proof",
+                                      "resolve", "pause"}, SalesMachine.done

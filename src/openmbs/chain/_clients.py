@@ -204,6 +204,12 @@ class DealClient:
         except boa.BoaError as exc:
             raise RemittanceRejected(_reason(exc), period=report.period) from None
 
+    def other_income_pending(self) -> int:
+        """Other income the deal holds for its next distribution (late-report penalties
+        the servicer's bond paid in), base units: the next accepted report's period
+        adds it to the available interest (``Deal.other_income``)."""
+        return int(self.deal.other_income())
+
     def pending_sales(self) -> int:
         """Sold loans the next report must confirm (:meth:`remit_with_sales`)."""
         return int(self.oracle.pending_sales())
@@ -260,7 +266,8 @@ class DealClient:
 
     def penalize_late(self, period: int, *, sender: str | None = None) -> int:
         """Take the late-report penalty for ``period`` (anyone, once the report is
-        late); returns the amount moved from the bond."""
+        late); returns the amount paid from the bond to the deal, where it waits as
+        other income (:meth:`other_income_pending`) for the next distribution."""
         return int(self._send(self._bond(), "penalize_late", f"late penalty of period {period}", period,
                               sender=sender))
 

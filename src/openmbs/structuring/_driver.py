@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from openmbs.errors import InputError
 from openmbs.structuring._exact import (
     WAD,
     ExactDeal,
@@ -83,9 +84,16 @@ def exact_arrays(results: Sequence[ExactPeriodResult], field: str) -> np.ndarray
     return np.array([getattr(r, field) for r in results], dtype=object)
 
 
-def exact_remittance(report: Any) -> ExactRemittance:
+def exact_remittance(report: Any, *, other_income: int = 0) -> ExactRemittance:
     """The exact engine's remittance of an oracle report (``openmbs.oracle.RemittanceReport``
     or anything with its fields): the mapping the lifecycle and the audit both use.
+
+    ``other_income`` (base units) is what the deal distributed with the report beside
+    the servicer's cash: late-report penalties the servicer's bond paid in
+    (``Deal.OtherIncomeDistributed``; docs/chain.md, "Servicer bond"). It is part of the
+    period's available interest, as ``Deal.distribute`` passes it to the waterfall;
+    read it from the chain (``DealClient.other_income_pending`` before the submission,
+    or the event), never recompute it.
 
     ``delinquent_60`` of the exact engine is the 60+ day balance: the report's 60-day
     plus 90+-day buckets. Advances reimbursed out of liquidation proceeds are taken
@@ -93,10 +101,12 @@ def exact_remittance(report: Any) -> ExactRemittance:
     ``losses + liquidation_reimbursements`` is what the deal lost (docs/chain.md,
     "Advances and penalties"); prepayment penalties pass as they are.
     """
+    if other_income < 0:
+        raise InputError(f"period {report.period}: field 'other_income' value {other_income}: need >= 0")
     taken = int(getattr(report, "liquidation_reimbursements", 0))
     return ExactRemittance(
         period=report.period,
-        interest=report.interest,
+        interest=report.interest + other_income,
         scheduled_principal=report.scheduled_principal,
         prepaid_principal=report.unscheduled_principal,
         recoveries=report.recoveries - taken,

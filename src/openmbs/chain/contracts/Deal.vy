@@ -54,6 +54,9 @@ interface IWaterfall:
     def shortfall(i: uint256) -> uint256: view
     def state_word(w: uint256) -> uint256: view
 
+interface IOracle:
+    def servicer_bond() -> address: view
+
 interface ITrancheToken:
     def take(holder: address, idx: uint256) -> uint256: nonpayable
     def claimable_at(holder: address, idx: uint256) -> uint256: view
@@ -69,12 +72,13 @@ MAX_PAIRS: constant(uint256) = (MAX_TRANCHES + 1) // 2
 # @dev The fields of the packed words (see STORAGE): read through the named helpers
 # under PACKED STORAGE, except on the hot paths, which use these same constants
 # inline (why: PACKED STORAGE).
-# `_progress`: credited (bits 144..255) | reserve account (34..143) | last period
-# (2..33) | paused (bit 1) | closed (bit 0).
+# `_progress`: credited (bits 144..255) | reserve account (34..143) | other income
+# pending (bit 33) | last period (2..32) | paused (bit 1) | closed (bit 0).
 _CLOSED_BIT: constant(uint256) = 1
 _PAUSED_BIT: constant(uint256) = 2
 _PERIOD_SHIFT: constant(uint256) = 2
-_PERIOD_MAX: constant(uint256) = 2**32 - 1
+_PERIOD_MAX: constant(uint256) = 2**31 - 1
+_INCOME_BIT: constant(uint256) = 2**33
 _RESERVE_SHIFT: constant(uint256) = 34
 _RESERVE_MAX: constant(uint256) = 2**110 - 1
 _CREDITED_SHIFT: constant(uint256) = 144
@@ -186,6 +190,23 @@ event RecipientsSet:
     fee_recipient: address
     residual_recipient: address
 
+# @notice Other income for holders arrived (a late-report penalty from the servicer's
+#         bond); it is paid with the next distributed period's available interest.
+# @param source The ServicerBond. @param amount Received.
+# @param pending Other income pending after it.
+event OtherIncomeReceived:
+    source: indexed(address)
+    amount: uint256
+    pending: uint256
+
+# @notice The pending other income entered a period's distribution as available
+#         interest (`Distributed.cash` is the servicer's cash; the waterfall
+#         distributed `cash + amount`).
+# @param period The period. @param amount The other income distributed.
+event OtherIncomeDistributed:
+    period: indexed(uint256)
+    amount: uint256
+
 # @notice The waterfall contract was replaced.
 # @param waterfall The new waterfall.
 event WaterfallSet:
@@ -244,9 +265,14 @@ writeup_index: public(uint256[MAX_TRANCHES])
 # @dev The one word a remittance reads and writes for the deal's books (and a
 # transfer reads for the pause): cash credited to tranche holders through the
 # indices, all periods (bits 144..255) | the reserve account (the waterfall's
-# reserve plus its rounding dust; bits 34..143) | last distributed period (bits
-# 2..33) | paused flag (bit 1) | closed flag (bit 0).
+# reserve plus its rounding dust; bits 34..143) | other income pending (bit 33:
+# `_other_income` is not zero) | last distributed period (bits 2..32) | paused flag
+# (bit 1) | closed flag (bit 0).
 _progress: uint256
+# @dev Other income received and not yet distributed (late-report penalties paid by
+# the servicer's bond, `add_other_income`); read by a remittance only when
+# `_progress`'s flag says it is not zero (no cold read on an ordinary period).
+_other_income: uint256
 # @dev Cash owed to the current fee recipient (high 128 bits) and residual
 # recipient (low 128 bits), pull. What was owed to a former recipient when the
 # recipients changed is parked per address in `_parked` (total `_parked_total`).
@@ -258,7 +284,8 @@ fee_recipient: public(address)
 residual_recipient: public(address)
 # Internal accounting of the settlement asset, by construction (every period's
 # cash lands in exactly one of the holders' credit, the payees, the reserve):
-# cash_held = credited - claimed + owed to payees + reserve account.
+# cash_held = credited - claimed + owed to payees + reserve account + other income
+# pending.
 
 # @dev Compliance, packed per holder: bit 255 the freeze flag, the low 64 bits the
 # allowlist expiry (unix seconds; 0 = never allowed; 2**64-1 = forever).
@@ -383,9 +410,17 @@ def distribute(report: deal_types.RemittanceReport):
     assert report.period == ((progress >> _PERIOD_SHIFT) & _PERIOD_MAX) + 1  # dev: period out of order
 
     reserve_before: uint256 = (progress >> _RESERVE_SHIFT) & _RESERVE_MAX
-    alloc: deal_types.Allocation = self._allocate(
-        deal_types.WaterfallInput(report=report, reserve_balance=reserve_before)
-    )
+    # Other income pending (late-report penalties) is part of the period's available
+    # interest, as a PSA's available distribution amount includes it. Only with the
+    # flag set is `_other_income` read; the flag is cleared with the word below.
+    inp: deal_types.WaterfallInput = deal_types.WaterfallInput(report=report, reserve_balance=reserve_before)
+    if progress & _INCOME_BIT != 0:
+        other: uint256 = self._other_income
+        self._other_income = 0
+        inp.report.interest += other
+        inp.report.cash += other
+        log OtherIncomeDistributed(period=report.period, amount=other)
+    alloc: deal_types.Allocation = self._allocate(inp)
 
     credited: uint256 = 0
     cw: uint256 = 0  # the current pair's words, as read and as updated
@@ -409,8 +444,13 @@ def distribute(report: deal_types.RemittanceReport):
         pidx: uint256 = alloc.principal_index[i]
         # An index grows by at most its cash over the face (plus less than one unit
         # of carried remainder): holders are never credited more than was paid.
-        self._check_index(c_old - p_old, iidx, alloc.interest[i], face)
-        self._check_index(p_old, pidx, alloc.principal[i], face)
+        # `_check_index` written out for the interest and principal indices (every
+        # tranche, every period: an internal call each cost ~140 gas).
+        i_old: uint256 = c_old - p_old
+        assert iidx >= i_old and iidx <= _INDEX_MAX  # dev: index moved back
+        assert (iidx - i_old) * face < alloc.interest[i] * WAD + face  # dev: index above cash
+        assert pidx >= p_old and pidx <= _INDEX_MAX  # dev: index moved back
+        assert (pidx - p_old) * face < alloc.principal[i] * WAD + face  # dev: index above cash
         cw = (cw & ~(_HALF_MASK << sh)) | ((iidx + pidx) << sh)
         pw = (pw & ~(_HALF_MASK << sh)) | (pidx << sh)
         if i & 1 == 1 or i + 1 == tranche_count:
@@ -436,9 +476,9 @@ def distribute(report: deal_types.RemittanceReport):
             interest_shortfall=alloc.interest_shortfall[i],
             writeup=alloc.writeup[i],
         )
-    assert credited + alloc.fee + alloc.residual + alloc.reserve_balance == report.cash + reserve_before  # dev: allocation does not conserve cash
+    assert credited + alloc.fee + alloc.residual + alloc.reserve_balance == inp.report.cash + reserve_before  # dev: allocation does not conserve cash
 
-    # Not paused (checked above), closed.
+    # Not paused (checked above), closed, no other income pending.
     self._progress = self._progress_word(
         (progress >> _CREDITED_SHIFT) + credited, alloc.reserve_balance, report.period, False, True
     )
@@ -477,6 +517,32 @@ def _allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
          the exact Python waterfall); the deal only checks and applies its answer.
     """
     return extcall IWaterfall(self.waterfall).allocate(inp)
+
+
+@external
+def add_other_income(amount: uint256):
+    """
+    @notice Receive other income for holders: a late-report penalty from the deal's
+            ServicerBond (the only caller: the bond wired on the oracle by
+            `wire_servicing`). The deal pulls `amount` from the caller itself
+            (transferFrom) and checks what arrived; the next distributed period adds
+            it to its available interest (`OtherIncomeDistributed`). Refused before
+            closing and while paused (no remittance could carry it).
+    @param amount Base units of the settlement asset.
+    """
+    assert msg.sender == staticcall IOracle(self.oracle).servicer_bond()  # dev: caller not servicer bond
+    progress: uint256 = self._progress
+    assert self._is_closed(progress)  # dev: deal not closed
+    assert not self._is_paused(progress)  # dev: paused
+    assert amount != 0  # dev: no income
+    before: uint256 = staticcall settlement.balanceOf(self)
+    assert extcall settlement.transferFrom(msg.sender, self, amount, default_return_value=True)  # dev: transfer failed
+    assert staticcall settlement.balanceOf(self) - before == amount  # dev: received != amount
+    pending: uint256 = self._other_income + amount
+    assert pending <= _OWED_MAX  # dev: other income too large
+    self._other_income = pending
+    self._progress = progress | _INCOME_BIT
+    log OtherIncomeReceived(source=msg.sender, amount=amount, pending=pending)
 
 
 # ---------------------------------------------------------------- TRANSFER HOOK
@@ -802,9 +868,10 @@ def cash_held() -> uint256:
     """
     @notice The settlement asset the deal holds by its own books: cash received with
             remittances (and the reserve deposit) less what holders claimed and
-            payees were paid (donations are not counted). Kept as what it is owed:
-            credited to holders - claimed + owed to payees + the reserve account
-            (each period's conservation check makes the two equal).
+            payees were paid, plus other income received (donations are not
+            counted). Kept as what it is owed: credited to holders - claimed + owed
+            to payees + the reserve account + other income pending (each period's
+            conservation check makes the two equal).
     @return uint256 The amount, in settlement base units.
     """
     progress: uint256 = self._progress
@@ -816,7 +883,19 @@ def cash_held() -> uint256:
         + self._fee_owed(payees)
         + self._residual_owed(payees)
         + self._parked_total
+        + self._other_income
     )
+
+
+@external
+@view
+def other_income() -> uint256:
+    """
+    @notice Other income received (late-report penalties) and not yet distributed:
+            the next period's distribution adds it to the available interest.
+    @return uint256 The amount, in settlement base units.
+    """
+    return self._other_income
 
 
 @external

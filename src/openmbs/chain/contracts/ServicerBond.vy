@@ -6,12 +6,13 @@
 @license Apache-2.0
 @notice The servicer's bond in the settlement asset. A report not accepted by its
         due date (a day of the month, UTC) lets anyone take a late-report penalty
-        from the bond; a fraud proof (two proven records of one loan that break
+        from the bond, paid to the deal as other income for holders (the next
+        distribution adds it to the available interest); a fraud proof (two proven records of one loan that break
         continuity, or a sold loan reported other than liquidated at its sale price)
         slashes the bond, pays the prover a bounty, puts the bond under dispute and
         pauses distributions (the oracle refuses reports) until governance (the
-        timelock, DEFAULT_ADMIN_ROLE) resolves it. Penalties and
-        slashes net of bounties are held as `forfeited`, paid out only by governance.
+        timelock, DEFAULT_ADMIN_ROLE) resolves it. Slashes net of bounties are
+        held as `forfeited`, paid out only by governance.
         Design: docs/chain.md, "Servicer bond".
 """
 
@@ -44,11 +45,15 @@ interface IOracle:
     def lift_dispute(): nonpayable
     def loan_tape_root(period: uint256) -> bytes32: view
     def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32: view
+    def last_ending_balance() -> uint256: view
     def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
 
 interface IDeal:
     def settlement() -> address: view
     def timelock() -> address: view
+    def closed() -> bool: view
+    def paused() -> bool: view
+    def add_other_income(amount: uint256): nonpayable
 
 interface ILoanSale:
     def status(loan_id: bytes32) -> uint256: view
@@ -87,7 +92,8 @@ event BondReleased:
     bond: uint256
 
 # @notice A late-report penalty was taken. @param period The late period.
-# @param amount Moved from the bond to `forfeited`. @param strikes Strikes after.
+# @param amount Paid from the bond to the deal as other income for holders
+# (`Deal.OtherIncomeReceived`). @param strikes Strikes after.
 event LatePenalized:
     period: indexed(uint256)
     caller: indexed(address)
@@ -142,7 +148,7 @@ event AttestorSlashed:
     slashed: uint256
     bounty: uint256
 
-# @notice Governance paid out forfeited money. @param to Recipient.
+# @notice Governance paid out forfeited money (slashes less bounties). @param to Recipient.
 event ForfeitedPaid:
     to: indexed(address)
     amount: uint256
@@ -150,6 +156,7 @@ event ForfeitedPaid:
 # ---------------------------------------------------------------- STORAGE
 
 oracle: public(immutable(IOracle))
+deal: public(immutable(IDeal))
 settlement: public(immutable(IERC20))
 loan_sale: public(immutable(ILoanSale))
 timelock: public(immutable(address))
@@ -212,6 +219,7 @@ def __init__(
     assert max_strikes_ > 0  # dev: bad strikes
     access_control.__init__()
     oracle = IOracle(oracle_)
+    deal = IDeal(deal_)
     settlement = IERC20(staticcall IDeal(deal_).settlement())
     loan_sale = ILoanSale(loan_sale_)
     timelock = staticcall IDeal(deal_).timelock()
@@ -267,22 +275,37 @@ def release_bond(to: address, amount: uint256):
 def penalize_late(period: uint256) -> uint256:
     """
     @notice Take the late-report penalty for `period`, whose report was not accepted
-            by its due date. Anyone; once per period; at most the bond.
+            by its due date, and pay it to the deal for holders (`Deal.add_other_income`:
+            the next distribution adds it to the available interest). Anyone; once per
+            period; at most the bond. Refused while no report could be accepted
+            (distributions paused by a fraud proof or by the deal's guardian, the
+            offering not closed) and once the pool is paid off (no report is due).
     @param period The late period (above the oracle's last accepted period).
-    @return uint256 The amount moved from the bond to `forfeited`.
+    @return uint256 The amount paid from the bond to the deal.
     """
-    assert period > staticcall oracle.last_period()  # dev: report accepted
+    last: uint256 = staticcall oracle.last_period()
+    assert period > last  # dev: report accepted
     assert block.timestamp >= self._due(period)  # dev: not late
     assert not self.penalized[period]  # dev: already penalized
     # while a fraud proof has paused distributions no report can be accepted
     assert self._counts & _U128 == 0  # dev: bond under dispute
+    # nor while the guardian has paused the deal, nor before its offering closed: the
+    # servicer could not have reported (and the deal would not take the income)
+    assert not staticcall deal.paused()  # dev: deal paused
+    assert staticcall deal.closed()  # dev: deal not closed
+    # after the final distribution no report is due and no distribution would carry
+    # the penalty to holders
+    assert last == 0 or staticcall oracle.last_ending_balance() != 0  # dev: pool paid off
     self.penalized[period] = True
     funds: uint256 = self._funds
     amount: uint256 = min(late_penalty, funds >> 128)
-    # bond - amount, forfeited + amount (their sum fits 128 bits, see `post`)
-    self._funds = funds - (amount << 128) + amount
+    self._funds = funds - (amount << 128)
     strikes: uint256 = self._strike(0)
     log LatePenalized(period=period, caller=msg.sender, amount=amount, strikes=strikes)
+    if amount != 0:
+        # the deal pulls the penalty itself and checks what arrived
+        assert extcall settlement.approve(deal.address, amount, default_return_value=True)  # dev: approve failed
+        extcall deal.add_other_income(amount)
     return amount
 
 
@@ -459,7 +482,8 @@ def appoint_backup(backup: address, previous: address):
 @external
 def pay_forfeited(to: address, amount: uint256):
     """
-    @notice Pay forfeited money out (to the holders' benefit, as governance decides).
+    @notice Pay forfeited money (fraud-proof slashes less bounties) out, to the
+            holders' benefit as governance decides.
             DEFAULT_ADMIN_ROLE (the timelock).
     @param to Recipient. @param amount Base units.
     """
@@ -498,7 +522,8 @@ def bond() -> uint256:
 @view
 def forfeited() -> uint256:
     """
-    @notice Penalties and slashes less bounties, held until governance pays them out.
+    @notice Slashes less bounties (fraud proofs), held until governance pays them
+            out (late penalties go to the deal instead).
     @return uint256 Base units of the settlement asset.
     """
     return self._funds & _U128
