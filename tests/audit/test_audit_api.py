@@ -19,7 +19,7 @@ PUBLIC = [
 
 SIGNATURES = {
     "audit": "(folder: 'str | Path', *, rpc: 'str | None' = None, deal: 'str | None' = None, files_only: 'bool' = False) -> 'AuditReport'",
-    "reconcile": "(folder: 'str | Path', *, exact: 'Any', results: 'Sequence[Any]', reports: 'Sequence[Any]', client: 'Any | None', audit_report: 'AuditReport | None' = None) -> 'list[Any]'",
+    "reconcile": "(folder: 'str | Path', *, exact: 'Any', results: 'Sequence[Any]', reports: 'Sequence[Any]', client: 'Any | None', audit_report: 'AuditReport | None' = None, other_income: 'Sequence[int]' = ()) -> 'list[Any]'",
 }
 
 

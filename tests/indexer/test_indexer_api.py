@@ -37,6 +37,7 @@ PUBLIC = [
     "holder_claims",
     "holder_positions",
     "open_untrusted",
+    "other_income",
     "parse_rpc_log",
     "pool_performance",
     "registry_for_deal",

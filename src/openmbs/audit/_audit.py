@@ -645,7 +645,7 @@ def _allocations(con: Any, bad: list[str]) -> dict[tuple[int, int], dict[str, An
 
 
 def _waterfall_check(closing: dict[str, Any], con: Any, anchor: str) -> AuditCheck:
-    from openmbs.indexer import remittance_reports
+    from openmbs.indexer import other_income, remittance_reports
     from openmbs.structuring import (
         apply_period,
         compile_exact,
@@ -662,13 +662,17 @@ def _waterfall_check(closing: dict[str, Any], con: Any, anchor: str) -> AuditChe
     wf_bad: list[str] = []
     onchain = _allocations(con, wf_bad)
     reports = {k: r for r in remittance_reports(con) or [] if (k := _int(r.get("period"))) is not None}
+    try:  # late-report penalties each period distributed beside the servicer's cash
+        others = other_income(con)
+    except DataIntegrityError as exc:
+        return _check(name, [str(exc)], "", anchor)
     state = initial_state(exact)
     for k in sorted(reports):
         rep = _stored_report(k, reports[k], wf_bad)
         if rep is None:
             break  # the engine cannot go on without the period
         try:
-            state, res = apply_period(exact, state, exact_remittance(rep))
+            state, res = apply_period(exact, state, exact_remittance(rep, other_income=others.get(k, 0)))
         except Exception as exc:  # the engine refusing a stored report is a finding
             wf_bad.append(f"period {k}: exact engine refused the report ({exc})")
             break
@@ -692,7 +696,11 @@ def _waterfall_check(closing: dict[str, Any], con: Any, anchor: str) -> AuditChe
                     wf_bad.append(_bad_value(where, f, got[f]))
                 elif v != want_v:
                     wf_bad.append(f"{where} {f}: on chain {v}, exact engine {want_v}")
+    for k in sorted(set(others) - set(reports)):
+        wf_bad.append(f"period {k}: other income {others[k]} distributed without an accepted report")
     detail = f"{len(reports)} period(s) x {exact.n_tranches} tranche(s)"
+    if others:
+        detail += f"; late-report penalties to holders {sum(others.values())} in {len(others)} period(s)"
     return _check(name, wf_bad, detail, anchor)
 
 
@@ -768,9 +776,14 @@ def reconcile(
     reports: Sequence[Any],
     client: Any | None,
     audit_report: AuditReport | None = None,
+    other_income: Sequence[int] = (),
 ) -> list[Any]:
     """The lifecycle's end-of-run reconciliation: the :func:`audit` checks plus the
     in-process figures (exact engine results and live chain state).
+
+    ``other_income`` gives, per period of ``reports``, what the deal distributed beside
+    the servicer's cash (late-report penalties; missing periods count 0): the exact
+    engine's cash in must be the report's cash plus it.
 
     Returns :class:`AuditCheck` items: the audit's failed and run checks (the detail
     of a failed one followed by its first mismatches), then the in-process ones
@@ -783,14 +796,15 @@ def reconcile(
             continue
         detail = c.detail + ("" if c.ok else ": " + "; ".join(c.mismatches[:5]))
         out.append(dataclasses.replace(c, detail=detail))
+    others = list(other_income) + [0] * (len(reports) - len(other_income))
     bad = [
-        f"period {r.period}: exact cash in {r.cash_in} != report cash {p.cash}"
-        for r, p in zip(results, reports, strict=True)
-        if r.cash_in != p.cash
+        f"period {r.period}: exact cash in {r.cash_in} != report cash {p.cash} + other income {o}"
+        for r, p, o in zip(results, reports, others, strict=True)
+        if r.cash_in != p.cash + o
     ]
     out.append(
         _check(
-            "exact engine collections equal the reported cash",
+            "exact engine collections equal the reported cash plus other income",
             bad,
             f"{len(results)} period(s)" + ("; " + "; ".join(bad[:5]) if bad else ""),
             ANCHOR_RUN,

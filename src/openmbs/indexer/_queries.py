@@ -21,7 +21,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from openmbs.errors import InputError
+from openmbs.errors import DataIntegrityError, InputError
 from openmbs.indexer._store import EventStore
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "event_rows",
     "holder_claims",
     "holder_positions",
+    "other_income",
     "pool_performance",
     "remittance_reports",
     "store_projection",
@@ -471,6 +472,31 @@ def event_rows(db: EventStore | duckdb.DuckDBPyConnection, event: str) -> list[d
     rows = [row for t in tables for row in table_rows(con, t)]
     rows.sort(key=lambda r: (int(r["block_number"]), int(r["log_index"])))
     return rows
+
+
+def other_income(db: EventStore | duckdb.DuckDBPyConnection) -> dict[int, int]:
+    """The other income each period distributed beside the servicer's cash: late-report
+    penalties the servicer's bond paid to the deal (``Deal.OtherIncomeDistributed``),
+    ``{period: base units}``; periods without any are absent (an empty dict when the
+    store holds none). The exact engine takes it as ``exact_remittance(report,
+    other_income=...)``.
+
+    Raises
+    ------
+    DataIntegrityError
+        A stored event whose period or amount is not a non-negative integer (named
+        with its block and log index).
+    """
+    out: dict[int, int] = {}
+    for r in event_rows(db, "OtherIncomeDistributed") or []:
+        where = f"event store: OtherIncomeDistributed at block {r['block_number']} log {r['log_index']}"
+        for f in ("period", "amount"):
+            v = r.get(f)
+            if v is None or not str(v).isdigit():
+                raise DataIntegrityError(f"{where}: field {f!r} value {v!r} is not a non-negative integer")
+        k = int(r["period"])
+        out[k] = out.get(k, 0) + int(r["amount"])
+    return out
 
 
 def remittance_reports(

@@ -458,6 +458,9 @@ class _Period:
     res: Any
     dist: Mapping[str, Any]
     loans: _LoanPeriod | None
+    #: other income distributed with the period (late-report penalties paid by the
+    #: servicer's bond: ``Deal.OtherIncomeDistributed``), base units
+    other_income: int = 0
 
     @property
     def period(self) -> int:
@@ -495,16 +498,19 @@ def _load_deal(closing: Mapping[str, Any]) -> _Deal:
     )
 
 
-def _read_events(con_or_db_path: Any) -> tuple[list[Any], dict[int, Any], dict[tuple[int, int], Any]]:
+def _read_events(
+    con_or_db_path: Any,
+) -> tuple[list[Any], dict[int, Any], dict[tuple[int, int], Any], dict[int, int]]:
     """Accepted reports (checked: periods 1, 2, ... in order), distributions by period,
-    allocations by (period, class)."""
-    from openmbs.indexer import accepted_remittances, distributions, tranche_payments
+    allocations by (period, class), other income (late-report penalties) by period."""
+    from openmbs.indexer import accepted_remittances, distributions, other_income, tranche_payments
 
     con, owned = _open(con_or_db_path)
     try:
         reps = accepted_remittances(con).to_pylist()
         dists = {int(r["period"]): r for r in distributions(con).to_pylist()}
         allocs = {(int(r["period"]), int(r["tranche"])): r for r in tranche_payments(con).to_pylist()}
+        others = other_income(con)
     finally:
         if owned is not None:
             owned.close()
@@ -520,7 +526,7 @@ def _read_events(con_or_db_path: Any) -> tuple[list[Any], dict[int, Any], dict[t
                 **{f: (v if f in _REPORT_TEXT or v is None else int(v)) for f, v in r.items()}
             )
         )
-    return reports, dists, allocs
+    return reports, dists, allocs, others
 
 
 def _check_events(d: _Deal, pp: _Period, allocs: Mapping[tuple[int, int], Any]) -> None:
@@ -638,6 +644,7 @@ def _pool(d: _Deal, pp: _Period, hist: _History) -> dict[str, Any]:
         "pool_factor": r.ending_balance / orig if orig else None,
         "interest_collected": r.interest,
         "cash_remitted": r.cash,
+        "late_report_penalty_to_holders": pp.other_income,
         "principal_remittance": r.scheduled_principal
         + r.unscheduled_principal
         + r.recoveries
@@ -950,7 +957,7 @@ def period_statements(
         raise InputError("deal=: pass the run folder (or its closing.json) with a connection")
     d = _load_deal(_closing(run))
     ldir = Path(loans_dir) if loans_dir is not None else run / "loans"
-    reports, dists, allocs = _read_events(con_or_db_path)
+    reports, dists, allocs, others = _read_events(con_or_db_path)
 
     state = initial_state(d.exact)
     hist = _History(smm=[], mdr=[], liquidations=[])
@@ -962,12 +969,13 @@ def period_statements(
         if dist is None:
             raise DataIntegrityError(f"event store: period {r.period} was accepted but not distributed")
         prev = state
-        state, res = apply_period(d.exact, state, exact_remittance(r))
+        other = others.get(int(r.period), 0)
+        state, res = apply_period(d.exact, state, exact_remittance(r, other_income=other))
         lp = None
         if loans_ok:  # from the first missing file on, no loan figures (new defaults need the previous file)
             lp, defaulted = _loan_period(ldir, r, defaulted, d.unit_scale)
             loans_ok = lp is not None
-        pp = _Period(report=r, prev=prev, state=state, res=res, dist=dist, loans=lp)
+        pp = _Period(report=r, prev=prev, state=state, res=res, dist=dist, loans=lp, other_income=other)
         _check_events(d, pp, allocs)
         _record(hist, pp)
         pool = _pool(d, pp, hist)

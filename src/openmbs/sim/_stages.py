@@ -174,6 +174,7 @@ class LifecycleRun:
     world: _World | None = None
     results: list[Any] = field(default_factory=list)
     reports: list[Any] = field(default_factory=list)
+    other_income: list[int] = field(default_factory=list)  # per period: late penalties distributed
     final_leaf: dict[int, tuple[int, bytes, list[bytes]]] = field(default_factory=dict)
     prev_dq: Any = None
     prev_def: Any = None
@@ -450,11 +451,16 @@ def _remember(run: LifecycleRun, sp: Any, final: bool) -> None:
 
 def _accept(run: LifecycleRun, sp: Any, final: bool, *, replay: bool) -> None:
     """The period on chain (unless a reattached node already holds it) or to the keeper
-    alone, then the exact engine on the same report."""
+    alone, then the exact engine on the same report plus the other income the deal
+    distributes with it (late-report penalties the servicer's bond paid in, read from
+    the chain just before the submission; 0 off chain and for periods a reattached node
+    already holds)."""
     from openmbs.structuring import apply_period, exact_remittance
 
     rep, w = sp.report, run.world
+    other = 0
     if w is not None and not (replay and w.attached):
+        other = w.client.other_income_pending()
         desk = run.sales
         sold = desk.confirmations(sp) if desk is not None else []
 
@@ -471,9 +477,12 @@ def _accept(run: LifecycleRun, sp: Any, final: bool, *, replay: bool) -> None:
             delinquent_60_plus=rep.delinquent_60 + rep.delinquent_90_plus,
             tranche_balances=list(run.state.balance),
         )  # fmt: skip
-    run.state, res = apply_period(run.exact, run.state, exact_remittance(rep))
+    run.state, res = apply_period(run.exact, run.state, exact_remittance(rep, other_income=other))
     run.results.append(res)
     run.reports.append(rep)
+    run.other_income.append(other)
+    if other:
+        run.say(f"period {rep.period}: late-report penalty to holders {other / 10 ** int(run.exact.decimals):,.2f}")
     _remember(run, sp, final)
     _pool_figures(run, sp)
 
@@ -707,6 +716,7 @@ def reconcile(run: LifecycleRun) -> None:
             reports=run.reports,
             client=run.world.client if run.world else None,
             audit_report=run.audit_report,
+            other_income=run.other_income,
         )
     )
     run.tick("audit", 1, 1)
