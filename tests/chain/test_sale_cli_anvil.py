@@ -21,6 +21,7 @@ from typing import Any
 import boa
 import pytest
 from eth_account import Account
+from eth_utils.crypto import keccak
 from typer.testing import CliRunner
 
 from openmbs.chain._anvil import ANVIL_KEYS, find_anvil, install_anvil, start_anvil
@@ -160,3 +161,21 @@ def test_a_loan_sale_and_the_bond_through_the_cli(node: Any, tmp_path: Path, mon
     assert st["status"]["last_period"] == 4
     deal_cash = _balance(node, record["contracts"]["settlement"], record["contracts"]["deal"])
     assert deal_cash == st["status"]["cash_held"]  # the proceeds are on the deal's books
+
+    # period 5's report is late: anyone takes the penalty; the CLI says where it went
+    # (to the deal, for holders) and the deal's books and balance grow by it
+    bond_address = record["contracts"]["servicer_bond"]
+    call = "0x" + (bytes(keccak(b"due(uint256)")[:4]) + (5).to_bytes(32, "big")).hex()
+    due = int(node.rpc("eth_call", [{"to": bond_address, "data": call}, "latest"]), 16)
+    node.rpc("evm_setNextBlockTimestamp", [hex(due)])
+    node.rpc("evm_mine", [])
+    out = _ok(["servicer", "penalize-late", "--deal", str(state), "--period", "5"])
+    m = re.search(r"late-report penalty (\d+) paid from the bond to the deal (0x[0-9a-fA-F]{40}) for holders "
+                  r"\(other income pending there: (\d+)", out)
+    assert m, out
+    taken, pending = int(m.group(1)), int(m.group(3))
+    assert taken == pending == pool // 200 * 5 // 100  # the default late penalty: 5% of the bond
+    assert m.group(2).lower() == record["contracts"]["deal"].lower()
+    assert _balance(node, record["contracts"]["settlement"], record["contracts"]["deal"]) == deal_cash + taken
+    st = json.loads(_ok(["chain", "status", "--state", str(state), "--json"]))
+    assert st["status"]["cash_held"] == deal_cash + taken

@@ -237,11 +237,19 @@ def penalize_late_cmd(
     keystore: KeystoreOpt = None,
     verbose: VerboseOpt = False,
 ) -> None:
-    """Take the late-report penalty of a period not reported by its due date (anyone)."""
+    """Take the late-report penalty of a period not reported by its due date (anyone):
+    it is paid from the bond to the deal, which distributes it to holders with the next
+    accepted report's interest."""
     with _node_session("penalize-late", deal, rpc, address, keystore, verbose) as s:
         taken = s.client.penalize_late(period, sender=s.sender)
         st = s.client.bond_status()
-    typer.echo(f"period {period}: {taken} moved from the bond to forfeited; strikes {st['strikes']}")
+        pending = s.client.other_income_pending()
+        deal_address = str(s.client.deal.address)
+    typer.echo(
+        f"period {period}: late-report penalty {taken} paid from the bond to the deal {deal_address} for holders "
+        f"(other income pending there: {pending}, distributed with the next accepted report's interest); "
+        f"bond left {st['bond']}; strikes {st['strikes']}"
+    )
 
 
 @servicer_app.command("prove")
