@@ -10,7 +10,13 @@ import pytest
 
 from openmbs.errors import InputError
 from openmbs.oracle import RemittanceReport
-from openmbs.structuring import apply_period, compile_exact, example_deal, exact_remittance, initial_state
+from openmbs.structuring import (
+    apply_period,
+    compile_exact,
+    exact_remittance,
+    example_deal,
+    initial_state,
+)
 
 POOL = 100_000_000_000
 
