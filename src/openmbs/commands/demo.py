@@ -67,6 +67,15 @@ def demo(
             "transitions --out FILE`) instead of --sda; prepayment still follows --psa.",
         ),
     ] = None,
+    mitigation: Annotated[
+        Path | None,
+        typer.Option(
+            "--mitigation",
+            help="Loss mitigation (modifications, forbearance plans, short and third-party sales) "
+            "at the rates of this file (written by `openmbs model mitigation --out FILE`, or a JSON "
+            "object of LossMitigation fields).",
+        ),
+    ] = None,
     fresh: Annotated[
         bool,
         typer.Option("--fresh", help="Discard an earlier run in --out instead of resuming it."),
@@ -175,6 +184,7 @@ def demo(
         rpc=rpc,
         transitions=str(transitions) if transitions else None,
         loan_sales=sales,
+        mitigation=str(mitigation) if mitigation else None,
     )
     keys = _node_keys(cfg, dev_chain, list(attestor_keystore or [])) if rpc is not None else None
     console = Console()

@@ -107,7 +107,12 @@ class SimulatedRecords:
         if rec.period != period:
             raise DataIntegrityError(f"simulator at period {rec.period}, the run asked for period {period}")
         t = record_columns(rec.loans)
-        return t.append_column("state", rec.loans.column("state"))  # the LoanState, for the report
+        t = t.append_column("state", rec.loans.column("state"))  # the LoanState, for the report
+        if self.sim.mitigation.draws:  # modifications and plans, named as a history's
+            rows = rec.loans.column("loan_id").combine_chunks().indices.to_numpy()
+            for name, col in self.sim.mitigation_columns(rows).items():
+                t = t.append_column(name, col)
+        return t
 
     def resume(self, out: Path, period: int) -> None:
         self.sim.load_state(out / SIM_STATE)
@@ -335,6 +340,11 @@ def prepare(
         from openmbs.servicing import StateMachine
 
         machine = StateMachine.read(cfg.transitions)
+    mitigation = None
+    if cfg.mitigation is not None:  # so is a bad loss-mitigation file
+        from openmbs.sim._states import LossMitigation
+
+        mitigation = LossMitigation.read(cfg.mitigation)
     out = Path(out)
     tick = progress or (lambda stage, done, total: None)
     manifest = _open_folder(out, cfg, fresh)
@@ -351,6 +361,7 @@ def prepare(
         tape, prepayment=prep, default=None if cfg.transitions else dflt, severity=cfg.severity,
         lag=cfg.lag, seed=cfg.seed, advance=cfg.advance,  # type: ignore[arg-type]
         decimals=_load_spec(cfg.deal).asset.decimals, transitions=machine, servicing=cfg.servicing,
+        mitigation=mitigation,
     )
     if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
         import dataclasses

@@ -32,14 +32,16 @@ trust's balance of a loan never rises, as the oracle requires: docs/replay.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from openmbs.errors import AssumptionError
+from openmbs.errors import AssumptionError, InputError
 from openmbs.servicing import LoanState, StateMachine
 
 if TYPE_CHECKING:
@@ -141,6 +143,41 @@ class LossMitigation:
                 f"{self.modification!r} + {self.forbearance!r}"
             )
 
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> LossMitigation:
+        """Read loss mitigation from a JSON file: ``openmbs model mitigation --out``'s
+        document (its ``loss_mitigation`` object) or one object of these fields.
+
+        Raises
+        ------
+        InputError
+            The file cannot be read or is not JSON, a key is not a field, or a value is
+            out of range; the message names the file, the field and the value.
+        """
+        name = str(path)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except OSError as exc:
+            raise InputError(f"file {name!r}: cannot read ({exc.strerror})") from None
+        except ValueError as exc:
+            raise InputError(f"file {name!r}: not JSON ({exc})") from None
+        if isinstance(doc, dict) and "loss_mitigation" in doc:
+            doc = doc["loss_mitigation"]
+        if not isinstance(doc, dict):
+            raise InputError(f"file {name!r}: need a JSON object of loss-mitigation fields, got {doc!r}")
+        known = {f.name for f in fields(cls)}
+        for key, value in doc.items():
+            if key not in known:
+                raise InputError(
+                    f"file {name!r}, field {key!r} (value {value!r}): not a loss-mitigation field; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+        try:
+            return cls(**doc)
+        except AssumptionError as exc:
+            raise AssumptionError(f"file {name!r}: {exc}") from None
+
     @property
     def draws(self) -> bool:
         """Whether the assumption model needs the extra draws (any probability > 0)."""
@@ -198,6 +235,7 @@ def _reamortise(sim: LoanSimulator, loans: npt.NDArray[np.intp], mit: LossMitiga
     sim._payment[loans] = _level_payment(sim._balance[loans], new_rg, sim._rem[loans])
     sim._io[loans] = False
     sim._modified[loans] = True
+    sim._mod_now[loans] = True
 
 
 # --------------------------------------------------------------------------- assumption model
