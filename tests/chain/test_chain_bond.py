@@ -382,3 +382,18 @@ def test_wrong_proof_paths_cannot_prove_a_sold_loan_performing(world, bond, sale
     assert bond.strikes() == 0
     bond.prove_sold_performing(rec, proof, sender=world.admin)
     assert bond.strikes() == 1
+
+
+def test_oracle_reads_tape_roots_in_one_call(world, tape):
+    """`loan_tape_roots` (the fraud proofs) and `last_loan_tape` (the sales) read the
+    stored roots: zero for a period not accepted, the last period's before a report."""
+    oracle = world.d.oracle
+    assert oracle.last_loan_tape() == (0, ZERO32)
+    tape.remit(1)
+    tape.remit(2)
+    r1, r2 = oracle.loan_tape_root(1), oracle.loan_tape_root(2)
+    assert r1 != ZERO32 and r2 != ZERO32 and r1 != r2
+    assert oracle.loan_tape_roots(1, 2) == (r1, r2)
+    assert oracle.loan_tape_roots(2, 1) == (r2, r1)
+    assert oracle.loan_tape_roots(2, 3) == (r2, ZERO32)
+    assert oracle.last_loan_tape() == (2, r2)

@@ -26,7 +26,7 @@ from . import loan_proof
 
 interface IOracle:
     def last_period() -> uint256: view
-    def loan_tape_root(period: uint256) -> bytes32: view
+    def last_loan_tape() -> (uint256, bytes32): view
     def note_sale(): nonpayable
 
 interface IDeal:
@@ -158,11 +158,12 @@ def start_sale(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF
     @param record The loan's record in the last accepted period.
     @param proof Its Merkle proof against that period's root.
     """
-    period: uint256 = staticcall oracle.last_period()
+    period: uint256 = 0
+    root: bytes32 = empty(bytes32)
+    period, root = staticcall oracle.last_loan_tape()
     assert record.period == period and period != 0  # dev: proof of another period
     # the proof reaches the root the oracle accepted for the period (checked here: the
     # siblings are not copied into another call)
-    root: bytes32 = staticcall oracle.loan_tape_root(period)
     assert root != empty(bytes32) and loan_proof._root(record, proof) == root  # dev: loan not proven
     # In foreclosure (`defaulted`) counts only from 60 days late: the oracle takes a
     # liquidation only out of the last report's 60+ day balance, so no report could

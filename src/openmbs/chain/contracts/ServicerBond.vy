@@ -44,6 +44,7 @@ interface IOracle:
     def dispute(): nonpayable
     def lift_dispute(): nonpayable
     def loan_tape_root(period: uint256) -> bytes32: view
+    def loan_tape_roots(period_a: uint256, period_b: uint256) -> (bytes32, bytes32): view
     def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32: view
 
 interface IDeal:
@@ -305,8 +306,13 @@ def prove_discontinuity(
     """
     assert a.loan_id == b.loan_id  # dev: different loans
     assert b.period > a.period  # dev: periods not in order
-    assert self._proven(a, proof_a)  # dev: loan not proven
-    assert self._proven(b, proof_b)  # dev: loan not proven
+    # each proof reaches the root the oracle accepted for its record's period (a period
+    # not accepted has none); one call reads both roots
+    root_a: bytes32 = empty(bytes32)
+    root_b: bytes32 = empty(bytes32)
+    root_a, root_b = staticcall oracle.loan_tape_roots(a.period, b.period)
+    assert root_a != empty(bytes32) and loan_proof._root(a, proof_a) == root_a  # dev: loan not proven
+    assert root_b != empty(bytes32) and loan_proof._root(b, proof_b) == root_b  # dev: loan not proven
     if a.liquidated or a.ending_balance == 0:
         assert b.beginning_balance != 0 or b.ending_balance != 0  # dev: records consistent
     else:
@@ -326,7 +332,8 @@ def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, M
     """
     assert staticcall loan_sale.status(b.loan_id) >= SOLD  # dev: loan not sold
     assert b.period >= staticcall loan_sale.sale_period(b.loan_id) + SALE_GRACE_PERIODS  # dev: sale not yet due
-    assert self._proven(b, proof_b)  # dev: loan not proven
+    root: bytes32 = staticcall oracle.loan_tape_root(b.period)
+    assert root != empty(bytes32) and loan_proof._root(b, proof_b) == root  # dev: loan not proven
     assert not b.liquidated or b.recovery != staticcall loan_sale.record_proceeds(b.loan_id)  # dev: records consistent
     return self._slash(b.loan_id, b.period, 2)
 
@@ -536,15 +543,6 @@ def backup_eligible() -> bool:
 
 
 # ---------------------------------------------------------------- INTERNALS
-
-@internal
-@view
-def _proven(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
-    # The record is in its period's accepted tape: its proof reaches the root the oracle
-    # holds for that period (none for a period not accepted).
-    root: bytes32 = staticcall oracle.loan_tape_root(record.period)
-    return root != empty(bytes32) and loan_proof._root(record, proof) == root
-
 
 @internal
 def _strike(dispute: uint256) -> uint256:
