@@ -1,14 +1,18 @@
 """Loan sales in a lifecycle run (``LifecycleConfig.loan_sales``, ``openmbs demo --sales``).
 
-After each accepted period (not the final one) on chain:
+After each accepted period (not the final one) on chain, once the period's block is
+sealed, the run indexes the chain into its event store (``events.duckdb``) and writes
+the period's loan file; then:
 
-1. the keeper (:class:`openmbs.agents.LoanSaleKeeper`) takes the servicer's published
-   records of the period and the root the oracle accepted for it
-   (``RemittanceOracle.loan_tape_root``), rebuilds the tree (refusing a tape whose root
-   differs) and starts the sale of each loan 90+ days delinquent or in foreclosure
-   (and reported 60+ days late: the oracle confirms no other liquidation), not
-   liquidated and not sold, as many as ``LoanSale`` lets wait for confirmation
-   (``MAX_PENDING_SALES``, 8);
+1. the keeper (:class:`openmbs.agents.LoanSaleKeeper`) takes its orders from the store
+   and the loan file alone (:func:`period_sale_orders`): the root the oracle accepted
+   (the store's ``RemittanceAccepted`` of the period), the records of the loan file
+   (the tree rebuilt from them must give that root, else the file is refused), the
+   loans sold or on sale (``LoanSold``, ``SaleStarted``) and the sales awaiting
+   confirmation (``LoanSold`` without ``SaleConfirmed``: at most
+   ``MAX_PENDING_SALES``, 8) from the store; it starts the sale of each loan 90+ days
+   delinquent or in foreclosure (and reported 60+ days late: the oracle confirms no
+   other liquidation), not liquidated and not sold, in the next block;
 2. a compliant bidder (the run's first investor) buys each at the current price;
    the keeper's reward goes to the keeper, the net proceeds to the deal;
 3. the simulator books each sold loan liquidated in the next period with
@@ -16,8 +20,9 @@ After each accepted period (not the final one) on chain:
    servicer's next report confirms the sales (``submit_with_sales``, with
    :func:`openmbs.agents.sale_confirmations`).
 
-On a resumed run the replayed periods start and buy the same sales again (same
-records, same clock); the simulator's booked sales come back with its saved state.
+On a resumed run (embedded chain) the store is rebuilt with the chain and the replayed
+periods start and buy the same sales again (same records, same clock); the simulator's
+booked sales come back with its saved state.
 """
 
 from __future__ import annotations

@@ -17,10 +17,12 @@ Stages, in order:
    stored loan files;
 4. :func:`step_period` runs one new period: records -> report -> chain -> exact engine
    -> stored files and manifest (:func:`run_periods` loops it over the record source);
-   with ``cfg.loan_sales`` the keeper's loan sales run in the period's block after its
-   report is accepted and the next report confirms them (``openmbs.sim._sales``);
+   with ``cfg.loan_sales`` the run indexes the chain into ``events.duckdb`` after the
+   period, writes its loan file, and the keeper, reading those two, starts its loan
+   sales in the next block; the next report confirms them (``openmbs.sim._sales``);
 5. :func:`verify` checks every loan's final record against the roots on chain;
-6. :func:`index` indexes the chain's events into ``events.duckdb``;
+6. :func:`index` indexes the chain's events into ``events.duckdb`` (continuing the
+   store a run with sales indexed as it went, on the embedded chain);
 7. :func:`reconcile` audits the folder and reconciles the in-process figures;
 8. :func:`report` writes ``lifecycle.json`` (and ``summary.json``, ``report.html``) and
    returns the :class:`~openmbs.sim.LifecycleResult`.
