@@ -517,8 +517,8 @@ def _sell(run: LifecycleRun, sp: Any, *, replay: bool) -> None:
 
     w = run.world
     assert w is not None and run.sales is not None and run.store is not None
-    t0 = time.perf_counter()
     Indexer(run.store, w.source, w.registry, batch_blocks=10_000, confirmations=0).run()
+    t0 = time.perf_counter()
     with _capture(w.collector):
         bought = run.sales.sell(w, run.store, run.out, sp.period)
     w.chain_seconds += time.perf_counter() - t0
