@@ -359,3 +359,23 @@ def test_a_replay_with_sales_is_refused_saying_why() -> None:
     with pytest.raises(InputError, match="real history") as info:
         LifecycleConfig(acquisition="a.txt", performance="p.txt", loan_sales=True)
     assert "--sales" in str(info.value)
+
+
+def test_orders_from_a_table_equal_orders_from_records(sales_run: dict[str, Any]) -> None:
+    """The keeper's compiled path (leaves hashed from the table, ``LoanTree``) gives the
+    orders, records and proofs, of the per-record path (``MerkleTree`` of ``r.leaf()``)."""
+    from openmbs.agents import LoanSaleKeeper, loan_records
+
+    out: Path = sales_run["out"]
+    with EventStore(default_db_path(out), read_only=True) as store:
+        roots = {int(e["period"]): bytes.fromhex(_hex(e["loan_tape_root"])) for e in event_rows(store, "RemittanceAccepted") or []}
+    checked = 0
+    for k in sorted(_sale_periods(sales_run)):
+        t = read_loans(out, k)
+        fast = LoanSaleKeeper().orders_from_table(k, roots[k], t)
+        slow = LoanSaleKeeper().orders(k, roots[k], loan_records(t))
+        assert fast == slow and fast
+        checked += 1
+        with pytest.raises(InputError, match="loan_tape_root"):
+            LoanSaleKeeper().orders_from_table(k, roots[k - 1] if k > 1 else bytes(32), t)
+    assert checked >= 3

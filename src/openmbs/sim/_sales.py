@@ -70,16 +70,34 @@ class SaleDesk:
     def confirmations(self, sp: Any) -> list[tuple[Any, tuple[bytes, ...]]]:
         """The records and proofs of the loans awaiting confirmation in the period
         ``sp`` (a :class:`~openmbs.agents.ServicerPeriod`): what ``submit_with_sales``
-        takes. Raises :class:`~openmbs.errors.InputError` if the tape does not show a
-        sold loan liquidated."""
-        from openmbs.agents import loan_records, sale_confirmations
+        takes, as :func:`openmbs.agents.sale_confirmations` gives them, with the proofs
+        from the tree the period's report was built on (``sp.tree``). Raises
+        :class:`~openmbs.errors.InputError` if the tape does not show a sold loan
+        liquidated."""
+        import numpy as np
+
+        from openmbs.agents import loan_records
+        from openmbs.errors import InputError
+        from openmbs.oracle import loan_id_bytes32
 
         if not self.awaiting:
             return []
-        recs = loan_records(sp.records)
-        return sale_confirmations(
-            recs, sp.report.loan_tape_root, self.awaiting, source=f"period {sp.period} tape"
-        )
+        where = {loan_id_bytes32(x): i for i, x in enumerate(sp.records.column("loan_id").to_pylist())}
+        missing = [lid for lid in self.awaiting if lid not in where]
+        if missing:
+            raise InputError(
+                f"period {sp.period} tape: loan 0x{missing[0].hex()} field 'loan_id': sold and awaiting "
+                "confirmation, but not in the tape (report it liquidated with the sale's net proceeds)"
+            )
+        rows = [where[lid] for lid in self.awaiting]
+        recs = loan_records(sp.records.take(np.asarray(rows, dtype=np.int64)))
+        for i, r in zip(rows, recs, strict=True):
+            if not r.liquidated:
+                raise InputError(
+                    f"period {sp.period} tape: row {i + 1}: loan 0x{r.loan_id.hex()} field 'liquidated' "
+                    "value False: the loan was sold; report it liquidated with the sale's net proceeds"
+                )
+        return [(r, tuple(sp.tree.proof(i))) for i, r in zip(rows, recs, strict=True)]  # the report's tree
 
     def confirmed(self) -> None:
         """The report confirming the awaiting sales was accepted."""
@@ -184,7 +202,8 @@ def period_sale_orders(store: Any, out: str | Path, period: int) -> tuple[list[A
     """
     import numpy as np
 
-    from openmbs.agents import LoanSaleKeeper, loan_records
+    from openmbs.agents import LoanSaleKeeper
+    from openmbs.oracle import loan_id_bytes32
     from openmbs.sim._config import loans_path, read_loans
 
     root = accepted_root(store, period)  # before the file: a store behind the period is refused
@@ -196,10 +215,10 @@ def period_sale_orders(store: Any, out: str | Path, period: int) -> tuple[list[A
     if not ((dq >= 3) | (d & (dq >= 2)))[~liq & (end > 0)].any():  # LoanSaleKeeper.orders' rule
         return None  # nothing to sell: skip rebuilding the tree
     skip = _ids(store, "LoanSold") | _ids(store, "SaleStarted", "period = ?", [period])
-    records = loan_records(rc)
-    orders = LoanSaleKeeper(source=str(loans_path(out, period))).orders(period, root, records, sold=skip)
+    orders = LoanSaleKeeper(source=str(loans_path(out, period))).orders_from_table(period, root, rc, sold=skip)
+    ids = [loan_id_bytes32(x) for x in rc.column("loan_id").to_pylist()]
     rows = np.asarray(rc.column("tape_row").to_numpy(), dtype=np.int64)
-    where = {r.loan_id: int(rows[i]) for i, r in enumerate(records)}
+    where = {lid: int(rows[i]) for i, lid in enumerate(ids)}
     return orders, {o.record.loan_id: where[o.record.loan_id] for o in orders}
 
 
