@@ -4,7 +4,11 @@ A small stressed pool (100 loans, 18 months, 2000% SDA): the keeper starts sales
 seriously delinquent loans after each accepted period, a compliant investor buys them,
 the next report confirms them. The sales, the reports and the loan files are read
 back independently: from the event store (``LoanSold``, ``SaleConfirmed``,
-``SaleStarted``) and the stored loan files.
+``SaleStarted``) and the stored loan files. The keeper acts on the run's event store
+(indexed after each period; at the end it equals a store indexed once) and the loan
+files: a tampered loan file is refused, a store without the period refused, a loan
+the store shows sold skipped. Sales on a stressed transition matrix; a replay with
+sales refused.
 """
 
 from __future__ import annotations
