@@ -128,9 +128,11 @@ def demo(
         typer.Option(
             "--sales",
             help=(
-                "Loan sales: after each period a keeper starts the sale of the seriously delinquent "
-                "loans and an investor buys them; the next report confirms each as a liquidation "
-                "(embedded chain; try a stress such as --sda 2000)."
+                "Loan sales: after each period the run indexes the chain into events.duckdb and a "
+                "keeper, reading that store and the period's loan file, starts the sale of the "
+                "seriously delinquent loans; an investor buys them; the next report confirms each "
+                "as a liquidation (embedded chain or --rpc, with --sda or --transitions; try a "
+                "stress such as --sda 2000). A node run with sales is not resumed."
             ),
         ),
     ] = False,

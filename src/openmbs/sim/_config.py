@@ -154,12 +154,14 @@ class LifecycleConfig:
             )
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
-        if self.loan_sales and (
-            not self.chain or self.rpc is not None or self.performance is not None or self.transitions is not None
-        ):
+        if self.loan_sales and not self.chain:
+            raise InputError("--sales with the chain disabled: loan sales are sales on chain")
+        if self.loan_sales and self.performance is not None:
             raise InputError(
-                "--sales: loan sales run on the embedded chain with the loan simulator's default "
-                "model (not with the chain disabled, --rpc, a replay or --transitions)"
+                f"--sales with --performance {self.performance!r}: a replay's records are a real "
+                "history, which already says what became of every loan; it cannot contain a sale "
+                "made on our chain, and the oracle would refuse every report after one (a sold "
+                "loan must be reported liquidated with the sale's proceeds)"
             )
 
     def fingerprint(self) -> str:

@@ -687,15 +687,17 @@ class LoanSimulator:
         Raises
         ------
         InputError
-            A loan not live, sold twice, proceeds negative or above its balance, or a
-            simulator driven by a transition matrix (not supported).
+            A loan not live, sold twice, or proceeds negative or above its balance.
+
+        Notes
+        -----
+        Driven by a transition matrix, a sold loan leaves next month as a note sale
+        (``LoanState.NOTE_SALE``) instead of drawing its next state.
         """
         rows = np.asarray(loans, dtype=np.int64).reshape(-1)
         amounts = np.asarray(proceeds, dtype=np.int64).reshape(-1)
         if rows.size != amounts.size:
             raise InputError(f"sell: {rows.size} loan(s) for {amounts.size} proceeds")
-        if self._driver is not None:
-            raise InputError("sell: loan sales are not supported with a transition matrix")
         for r, a in zip(rows.tolist(), amounts.tolist(), strict=True):
             if not 0 <= r < self.n_loans or self._state[r] == _CLOSED:
                 raise InputError(f"sell: tape row {r}: loan not live")
