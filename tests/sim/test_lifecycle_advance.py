@@ -30,8 +30,8 @@ def test_fingerprint_of_runs_without_advancing_is_unchanged() -> None:
     d["severity"] = 35.0  # the fields of the config as earlier versions recorded them
     d.pop("months")
     d.pop("advance")  # the fields of the config before the choice existed
-    for name in ("acquisition", "performance", "cutoff", "transitions"):
-        d.pop(name)  # nor replays, nor runs on a transition matrix
+    for name in ("acquisition", "performance", "cutoff", "transitions", "mitigation"):
+        d.pop(name)  # nor replays, nor runs on a transition matrix or with loss mitigation
     d.pop("servicing")  # nor servicing terms
     d.pop("loan_sales")  # nor loan sales (a field earlier versions did not have)
     old = hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
