@@ -150,7 +150,7 @@ def test_a_rule_program_that_moves_other_money_is_refused(lean: Any) -> None:
         apply_onchain(w, deal, rem, DEAL_ADDRESS)
 
 
-STAND_IN = """
+STAND_IN = f"""
 # pragma version ~=0.4.3
 n: public(uint256)
 
@@ -169,9 +169,9 @@ def n_classes() -> uint256:
     return self.n
 
 @external
-def pay(balances: uint256[8], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[8], uint256):
+def pay(balances: uint256[{MAX_TRANCHES}], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[{MAX_TRANCHES}], uint256):
     # pays nothing and reports one unit more unused than it was given
-    return empty(uint256[8]), amount + 1
+    return empty(uint256[{MAX_TRANCHES}]), amount + 1
 """
 
 
@@ -188,10 +188,67 @@ def test_constructs_the_chain_cannot_run_are_still_refused() -> None:
     excess = replace(deal, excess_to=0)
     with pytest.raises(SpecError, match="excess_interest_to"):
         exact_params(excess)
-    big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=20)) for s in range(12, 99))
+    big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=40)) for s in range(12, 99))
                if d.n_tranches > MAX_TRANCHES)
-    with pytest.raises(SpecError, match="classes"):
+    with pytest.raises(SpecError, match=rf"{big.n_tranches} classes \(the contract takes at most {MAX_TRANCHES}\)"):
         exact_params(big)
+
+
+def test_the_class_bound_is_sixteen_and_every_count_up_to_it_runs() -> None:
+    """The chain takes every class count up to its bound (the random deals above reach
+    it) and refuses the next one, naming both."""
+    assert MAX_TRANCHES >= 16
+    sizes = {d.n_tranches: d for d in (compile_exact(random_rules_deal(s, max_classes=MAX_TRANCHES + 4))
+                                        for s in range(200, 320))}
+    assert MAX_TRANCHES in sizes and MAX_TRANCHES + 1 in sizes, sorted(sizes)
+    assert chain_unsupported(sizes[MAX_TRANCHES]) == []
+    assert chain_unsupported(sizes[MAX_TRANCHES + 1]) == [
+        f"{MAX_TRANCHES + 1} classes (the contract takes at most {MAX_TRANCHES})"
+    ]
+
+
+def test_the_agency_remic_example_on_chain_equals_the_exact_engine(lean: Any) -> None:
+    """``examples/deals/language/agency_remic.toml`` (13 classes: two PAC groups, a Z
+    directed to the second, supports split by percentage, a PO in each group), refused
+    on chain while the bound was 8, runs period by period equal to the engine."""
+    from openmbs.structuring import example_deal
+
+    deal = compile_exact(example_deal("agency_remic"))
+    assert deal.n_tranches > 8 and chain_unsupported(deal) == []
+    contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    seen = _run(contract, deal, random.Random(16))
+    assert seen["accreted"] > 0, seen
+
+
+def test_the_parameters_contract_is_the_waterfall_s_own_and_inert(lean: Any) -> None:
+    """The parameters live in a data contract the constructor creates (no address is
+    taken from outside, so a deployer cannot point the waterfall at other
+    parameters): its code is a STOP byte then ``abi_encode(ExactParams)``, exactly, and
+    a call to it, with or without data, runs nothing and changes nothing."""
+    from eth_abi import encode
+
+    deal = compile_exact(random_rules_deal(4, max_classes=MAX_TRANCHES))
+    contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    data = contract.params_data()
+    code = bytes(boa.env.get_code(data))
+    types = [c["type"] for c in next(f for f in contract.abi if f.get("name") == "params")["outputs"][0]["components"]]
+    want = b"\x00" + encode(["(" + ",".join(types) + ")"], [exact_params(deal)])
+    assert code == want
+    assert _flat_params(contract.params()) == _flat_params(exact_params(deal))
+    attacker = boa.env.generate_address("attacker")
+    boa.env.raw_call(data, sender=attacker, data=b"\xff" * 68)
+    assert bytes(boa.env.get_code(data)) == want
+    assert _flat_params(contract.params()) == _flat_params(exact_params(deal))
+
+
+def _flat_params(p: Any) -> list[int]:
+    out: list[int] = []
+    for x in p:
+        if isinstance(x, (list, tuple)):
+            out.extend(int(v) for v in x)
+        else:
+            out.append(int(x))
+    return out
 
 
 def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_refused(lean: Any) -> None:

@@ -175,6 +175,27 @@ class _Reader:
             raise self.fail(role, fld, _checksum(expected), _checksum(got))
 
 
+def _check_params_data(r: _Reader, waterfall: Any) -> None:
+    """The waterfall's parameters contract (``params_data()``, which its constructor
+    creates): its code must be a STOP byte then exactly one ABI encoding of
+    ``ExactParams`` (the words ``params()`` decodes and the waterfall reads), nothing
+    else. Its keccak256 is recorded as role ``params``."""
+    import boa
+    from eth_abi.abi import encode
+    from eth_utils.crypto import keccak
+
+    addr = _checksum(waterfall.params_data())
+    code = bytes(boa.env.get_code(addr))
+    r.code["params"] = "0x" + bytes(keccak(code)).hex()
+    comps = next(f for f in waterfall.abi if f.get("name") == "params")["outputs"][0]["components"]
+    want = b"\x00" + encode(["(" + ",".join(c["type"] for c in comps) + ")"], [tuple(waterfall.params())])
+    if code != want:
+        raise r.fail(
+            "params", "code", f"a STOP byte and the ABI encoding of params() ({len(want)} bytes)",
+            f"{len(code)} bytes, keccak256 {r.code['params']}",
+        )
+
+
 def read_deal(deal: str) -> ChainDeal:
     """Read and check every contract of the deal at ``deal`` on the current ``boa.env``.
 
@@ -209,6 +230,8 @@ def read_deal(deal: str) -> ChainDeal:
     r.link("issuance", "deal()", issuance.deal(), deal)
     r.link("issuance", "settlement()", issuance.settlement(), settlement)
     r.link("waterfall", "deal()", waterfall.deal(), deal)
+    if wname == "ExactWaterfall":
+        _check_params_data(r, waterfall)
     rules = _ZERO
     if wname == "ExactWaterfall" and _checksum(waterfall.rules()) != _ZERO:
         program, _ = r.contract("rules", waterfall.rules(), ("RuleProgram",))
