@@ -77,7 +77,7 @@ def test_a_look_alike_oracle_behind_the_deal_is_refused(world):
 def test_a_waterfall_whose_parameters_contract_was_altered_is_refused(world, tamper):
     """The waterfall reads its parameters from the code of ``params_data()``: a
     parameters contract that is not exactly a STOP byte and one encoding of
-    ``params()`` (a state altered under the waterfall, as a forged deployment could
+    ``ExactParams`` (a state altered under the waterfall, as a forged deployment could
     leave it) is refused naming the role ``params``."""
     data = str(world.d.waterfall.params_data())
     code = bytes(boa.env.get_code(data))
@@ -88,7 +88,7 @@ def test_a_waterfall_whose_parameters_contract_was_altered_is_refused(world, tam
     }[tamper]
     boa.env.set_code(data, bad)
     if tamper == "other parameters":
-        # the words changed under params() too: the record check names the field
+        # other words, still one encoding: the record check names the field
         chain = read_deal(str(world.d.deal.address))
         with pytest.raises(DataIntegrityError, match="penalty_to"):
             check_record(_record(world), chain, where="file 'd.json'")

@@ -31,6 +31,8 @@ from openmbs.chain._exact_waterfall import (
     deploy_exact_waterfall,
     exact_params,
     exact_waterfall_deployer,
+    params_fields,
+    read_params,
     read_state,
 )
 from openmbs.chain._rule_program import deploy_rule_program
@@ -231,14 +233,14 @@ def test_the_parameters_contract_is_the_waterfall_s_own_and_inert(lean: Any) -> 
     contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
     data = contract.params_data()
     code = bytes(boa.env.get_code(data))
-    types = [c["type"] for c in next(f for f in contract.abi if f.get("name") == "params")["outputs"][0]["components"]]
+    types = [c["type"] for c in params_fields(contract.abi)]
     want = b"\x00" + encode(["(" + ",".join(types) + ")"], [exact_params(deal)])
     assert code == want
-    assert _flat_params(contract.params()) == _flat_params(exact_params(deal))
+    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal))
     attacker = boa.env.generate_address("attacker")
     boa.env.raw_call(data, sender=attacker, data=b"\xff" * 68)
     assert bytes(boa.env.get_code(data)) == want
-    assert _flat_params(contract.params()) == _flat_params(exact_params(deal))
+    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal))
 
 
 def _flat_params(p: Any) -> list[int]:

@@ -1706,12 +1706,3 @@ def pac_schedule_of(i: uint256) -> DynArray[uint256, MAX_PAC]:
     """
     return self.pac_schedule[i]
 
-
-@external
-@view
-def params() -> ExactParams:
-    """
-    @notice The deal parameters.
-    @return ExactParams The flat integer parameters of `compile_exact`.
-    """
-    return abi_decode(slice(params_data.code, 1, P_CODE_BYTES - 1), ExactParams)
