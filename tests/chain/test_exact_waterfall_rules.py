@@ -243,6 +243,23 @@ def test_the_parameters_contract_is_the_waterfall_s_own_and_inert(lean: Any) -> 
     assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal))
 
 
+def test_a_rate_that_would_spill_into_the_face_is_refused(lean: Any) -> None:
+    """The waterfall keeps each class's face and rate in one immutable word (face high
+    128 bits | rate low 128 bits, the word its hot path reads): a rate of 2**128 or
+    more would add to the face the indices divide by, so the constructor refuses it;
+    the largest rate that fits deploys and reads back."""
+    deal = compile_exact(random_rules_deal(5, max_classes=4))
+    params = list(exact_params(deal))
+    rates = list(params[2])
+    rates[0] = 2**128
+    params[2] = rates
+    with boa.reverts(dev="rate too large"):
+        exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    rates[0] = 2**128 - 1
+    contract = exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    assert _flat_params(read_params(contract)) == _flat_params(params)
+
+
 def _flat_params(p: Any) -> list[int]:
     out: list[int] = []
     for x in p:

@@ -356,9 +356,10 @@ struct ExactStateOut:
 
 # @dev The deal's flat integer parameters (`compile_exact`), fixed at deployment, are
 # the code of a data contract that the constructor creates (`raw_create`): a STOP byte,
-# then `abi_encode(ExactParams)` (P_CODE_BYTES bytes). Immutables would make the
-# deployed code too large for 16 classes (runtime plus immutables under 24,576
-# bytes, EIP-170); one field is read with one EXTCODECOPY of a word (`_pw`).
+# then `abi_encode(ExactParams)` (P_CODE_BYTES bytes). All of them as immutables
+# would make the deployed code too large for 16 classes (runtime plus immutables
+# under 24,576 bytes, EIP-170); the ones a period reads are also immutables (below),
+# the others are read with one EXTCODECOPY of a word (`_pw`).
 params_data: public(immutable(address))
 # @dev The account that deployed the waterfall: it alone loads PAC schedules and seals.
 deployer: public(immutable(address))
@@ -394,6 +395,21 @@ STEP_OPS: immutable(uint256)
 N_STEPS: immutable(uint256)
 SHORTFALL_INTEREST: immutable(bool)
 RESERVE_FLAGS: immutable(ReserveFlag)
+# @dev The parameters a period reads, as immutables, so that a deal whose classes have
+# fixed or capped coupons, no lockout and no pro-rata group reads nothing from the
+# parameters contract (a cold account: 2,600 gas, and an EXTCODECOPY a read): the
+# tranche words, face (high 128 bits) | rate (low 128 bits) per tranche, the fee and
+# trigger tables (rows as in `ExactParams`), and the scalars below. The parameters
+# contract keeps them too (it is the deal's record: `chain verify` reads it).
+TRANCHE_WORDS: immutable(uint256[MAX_TRANCHES])
+FACE_RATE: immutable(uint256[MAX_TRANCHES])
+FEES: immutable(uint256[MAX_FEES][3])
+TRIGGERS: immutable(uint256[MAX_TRIGGERS][5])
+POOL_ORIGINAL: immutable(uint256)
+RESERVE_PCT: immutable(uint256)
+RESERVE_FLOOR: immutable(uint256)
+PENALTY_TO: immutable(uint256)
+CLEANUP_WAD: immutable(uint256)
 
 # @dev PAC scheduled ending balances, per tranche, for periods 1, 2, ...
 pac_schedule: HashMap[uint256, DynArray[uint256, MAX_PAC]]
@@ -459,6 +475,7 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
     pro_rata: uint256 = 0
     zs: uint256 = 0
     starts: uint256 = 0
+    face_rate: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         tw: uint256 = p.tranche_word[i]
         lockout_max = max(lockout_max, p.lockout[i])
@@ -475,6 +492,8 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
         flags: uint256 = (tw >> TW_FLAGS) & TW_MASK
         io_ref: uint256 = (tw >> TW_IO_REF) & TW_MASK
         assert p.face[i] <= LOW128  # dev: face too large
+        assert p.rate[i] <= LOW128  # dev: rate too large
+        face_rate[i] = (p.face[i] << HIGH_HALF) | p.rate[i]
         assert (tw >> TW_COUPON) & TW_MASK <= CPN_INVERSE  # dev: unknown coupon kind
         assert p.rule[i] <= PR_SUPPORT  # dev: unknown principal rule
         assert (tw >> TW_RANK_START) & TW_MASK <= i and i < rank_end and rank_end <= n  # dev: bad rank
@@ -515,6 +534,15 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
     N_STEPS = p.n_steps
     SHORTFALL_INTEREST = p.interest_on_shortfall == 1
     RESERVE_FLAGS = p.reserve_flags
+    TRANCHE_WORDS = p.tranche_word
+    FACE_RATE = face_rate
+    FEES = [p.fee_rate, p.fee_fixed, p.fee_cap]
+    TRIGGERS = [p.trig_test, p.trig_ref, p.trig_threshold, p.trig_effect, p.trig_curable]
+    POOL_ORIGINAL = p.pool_original
+    RESERVE_PCT = p.reserve_pct
+    RESERVE_FLOOR = p.reserve_floor
+    PENALTY_TO = p.penalty_to
+    CLEANUP_WAD = p.cleanup_wad
     deployer = msg.sender
     deal = deal_
     rules = rules_
@@ -563,15 +591,6 @@ def _pw(w: uint256) -> uint256:
          against the count, as the array bound would).
     """
     return convert(slice(params_data.code, 1 + 32 * w, 32), uint256)
-
-
-@internal
-@view
-def _pa(w: uint256) -> uint256[MAX_TRANCHES]:
-    """
-    @dev The per-tranche array at word `w` (`P_*`), in one EXTCODECOPY.
-    """
-    return abi_decode(slice(params_data.code, 1 + 32 * w, 32 * MAX_TRANCHES), uint256[MAX_TRANCHES])
 
 
 @internal
@@ -653,8 +672,8 @@ def _pac_target(i: uint256, period: uint256) -> uint256:
 def _reserve_target(pool_end: uint256) -> uint256:
     if pool_end == 0:
         return 0
-    target: uint256 = pool_end * self._pw(P_RESERVE_PCT) // WAD
-    return max(target, self._pw(P_RESERVE_FLOOR))
+    target: uint256 = pool_end * RESERVE_PCT // WAD
+    return max(target, RESERVE_FLOOR)
 
 
 @internal
@@ -790,7 +809,7 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
 def _z_accreting(z: uint256, bal: uint256[MAX_TRANCHES]) -> bool:
     if (Z_CLASSES >> z) & 1 == 0:
         return False
-    mask: uint256 = self._pw(P_TRANCHE_WORD + z) >> TW_ACCRETION
+    mask: uint256 = TRANCHE_WORDS[z] >> TW_ACCRETION
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (mask >> i) & 1 == 1 and bal[i] > 0:
             return True
@@ -825,7 +844,7 @@ def _test_triggers(
     bears: uint256 = PRINCIPAL_BEARERS
     effects: TriggerEffect = empty(TriggerEffect)
     # rows: test, tranche, threshold, effect, curable
-    trigs: uint256[MAX_TRIGGERS][5] = abi_decode(slice(params_data.code, 1 + 32 * P_TRIG_TEST, 32 * 5 * MAX_TRIGGERS), uint256[MAX_TRIGGERS][5])
+    trigs: uint256[MAX_TRIGGERS][5] = TRIGGERS
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         test: uint256 = trigs[0][k]
         thr: uint256 = trigs[2][k]
@@ -849,7 +868,7 @@ def _test_triggers(
                     num = interest - fees_now
                 fail = den > 0 and num * WAD < thr * den
         elif test == T_CUMLOSS:
-            fail = cum_loss * WAD > thr * self._pw(P_POOL_ORIGINAL)
+            fail = cum_loss * WAD > thr * POOL_ORIGINAL
         elif test == T_DELINQ:
             fail = delinquent * WAD > thr * pool_end
         if fail:
@@ -958,7 +977,7 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
                 it.paid[i] = 0
                 pay.bal[i] += amount
                 it.accreted[i] += amount
-                mask: uint256 = self._pw(P_TRANCHE_WORD + i) >> TW_ACCRETION
+                mask: uint256 = TRANCHE_WORDS[i] >> TW_ACCRETION
                 if rules != empty(address):
                     # the Z class's accrual rules (a rules deal's Z accretes only
                     # while a class its rules name is outstanding: it has rules)
@@ -1061,7 +1080,7 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
         if left == 0:
             break
         r: uint256 = n - 1 - k
-        tw: uint256 = self._pw(P_TRANCHE_WORD + r)
+        tw: uint256 = TRANCHE_WORDS[r]
         if ((tw >> TW_RANK_END) & TW_MASK) - 1 != r:
             continue
         start: uint256 = (tw >> TW_RANK_START) & TW_MASK
@@ -1206,11 +1225,11 @@ def _apply(rem: ExactRemittance) -> Work:
 
     # ---- _net_wac (the current fees, as the trigger tests use them)
     # (the parameters the period reads more than once, each table in one read)
-    fees: uint256[MAX_FEES][3] = empty(uint256[MAX_FEES][3])
-    if N_FEES != 0:
-        fees = abi_decode(slice(params_data.code, 1 + 32 * P_FEE_RATE, 32 * 3 * MAX_FEES), uint256[MAX_FEES][3])
-    tws: uint256[MAX_TRANCHES] = self._pa(P_TRANCHE_WORD)
-    rates: uint256[MAX_TRANCHES] = self._pa(P_RATE)
+    fees: uint256[MAX_FEES][3] = FEES
+    tws: uint256[MAX_TRANCHES] = TRANCHE_WORDS
+    rates: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    for i: uint256 in range(n, bound=MAX_TRANCHES):
+        rates[i] = FACE_RATE[i] & LOW128
     fees_now: uint256 = self._fees_now(w.pool_beg, fees)
     if w.pool_beg != 0:
         num: uint256 = 0
@@ -1267,7 +1286,7 @@ def _apply(rem: ExactRemittance) -> Work:
             w.cash = self._step_residual(w.cash, w.pool_end, held)
     # ---- _step_penalties: to the named class as interest cash, or the residual holder
     if rem.prepayment_penalties != 0:
-        penalty_to: uint256 = self._pw(P_PENALTY_TO)
+        penalty_to: uint256 = PENALTY_TO
         if penalty_to < n:
             w.it.paid[penalty_to] += rem.prepayment_penalties
         else:
@@ -1276,7 +1295,7 @@ def _apply(rem: ExactRemittance) -> Work:
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
             if (io >> i) & 1 == 1:
-                ref: uint256 = (self._pw(P_TRANCHE_WORD + i) >> TW_IO_REF) & TW_MASK
+                ref: uint256 = (tws[i] >> TW_IO_REF) & TW_MASK
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
                 elif ref >= NOTIONAL_GROUP:
@@ -1298,9 +1317,8 @@ def _apply(rem: ExactRemittance) -> Work:
     flags: uint256 = 0
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         flags |= w.trig.latch[k] << (LATCH_SHIFT + k)
-    faces: uint256[MAX_TRANCHES] = self._pa(P_FACE)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
-        f: uint256 = faces[i]
+        f: uint256 = FACE_RATE[i] >> HIGH_HALF
         b: uint256 = w.pay.bal[i]
         ci: uint256 = cum_i[i] + w.it.paid[i]
         assert b <= LOW128 and ci <= LOW128  # dev: balance too large
@@ -1424,8 +1442,7 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     res.dust_change = convert(w.cash.dust, int256) - convert(w.dust_before, int256)
     res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries + rem.prepayment_penalties
     res.cash_out = cash_out + w.cash.residual
-    cleanup_wad: uint256 = self._pw(P_CLEANUP_WAD)
-    res.cleanup_eligible = cleanup_wad > 0 and rem.ending_balance * WAD <= cleanup_wad * self._pw(P_POOL_ORIGINAL)
+    res.cleanup_eligible = CLEANUP_WAD > 0 and rem.ending_balance * WAD <= CLEANUP_WAD * POOL_ORIGINAL
     res.interest_index = w.idx_i
     res.principal_index = w.idx_p
     res.loss_index = w.idx_l
@@ -1499,7 +1516,7 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
     """
     if i >= N_TRANCHES:
         return 0, 0
-    f: uint256 = self._pw(P_FACE + i)
+    f: uint256 = FACE_RATE[i] >> HIGH_HALF
     if f == 0:
         return 0, 0
     cum: uint256 = 0
@@ -1541,7 +1558,7 @@ def state_word(w: uint256) -> uint256:
         for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
             if (word >> (LATCH_SHIFT + k)) & 1 == 1:
                 bits |= 1 << k
-                effects |= convert(self._pw(P_TRIG_EFFECT + k), TriggerEffect)
+                effects |= convert(TRIGGERS[3][k], TriggerEffect)
         return bits | (convert(effects, uint256) << 8)
     if w == 3:
         return self._loss_dust & LOW128
