@@ -260,6 +260,23 @@ def test_a_rate_that_would_spill_into_the_face_is_refused(lean: Any) -> None:
     assert _flat_params(read_params(contract)) == _flat_params(params)
 
 
+def test_a_step_twice_in_the_order_is_refused(lean: Any) -> None:
+    """The interest step starts from fresh rows (only the carried shortfalls come in),
+    as the deal language's order runs each step once (the spec refuses a repeat): a
+    parameter set naming a step twice would run a period no spec describes, so the
+    constructor refuses it."""
+    deal = compile_exact(random_rules_deal(6, max_classes=4))
+    params = list(exact_params(deal))
+    n_steps_at = next(k for k, f in enumerate(params_fields(exact_waterfall_deployer().deploy(
+        tuple(params), DEAL_ADDRESS, ZERO_ADDRESS).abi)) if f["name"] == "n_steps")
+    n, steps = int(params[n_steps_at]), list(params[n_steps_at + 1])
+    assert n < len(steps)
+    steps[n] = steps[0]  # the first step again, at the end
+    params[n_steps_at], params[n_steps_at + 1] = n + 1, steps
+    with boa.reverts(dev="step twice"):
+        exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+
+
 def _flat_params(p: Any) -> list[int]:
     out: list[int] = []
     for x in p:

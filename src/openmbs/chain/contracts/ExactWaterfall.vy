@@ -461,8 +461,13 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
     assert p.n_triggers <= MAX_TRIGGERS  # dev: trigger count
     assert p.n_steps <= MAX_STEPS  # dev: step count
     ops: uint256 = 0
+    seen: uint256 = 0
     for s: uint256 in range(p.n_steps, bound=MAX_STEPS):
         assert p.steps[s] >= OP_FEES and p.steps[s] <= OP_RESIDUAL  # dev: unknown step
+        # (each step once, as the deal language's order: `_step_interest` starts from
+        # fresh rows)
+        assert (seen >> p.steps[s]) & 1 == 0  # dev: step twice
+        seen |= 1 << p.steps[s]
         ops |= p.steps[s] << (4 * s)
     assert p.pool_original <= LOW128  # dev: pool too large
     assert p.penalty_to < n or p.penalty_to == PENALTY_RESIDUAL  # dev: bad penalty class
@@ -831,8 +836,6 @@ def _test_triggers(
     delinquent: uint256,
     index_rate: uint256,
     netwac: uint256,
-    tws: uint256[MAX_TRANCHES],
-    rates: uint256[MAX_TRANCHES],
 ) -> Trig:
     """
     @dev `_test_triggers`: evaluates every trigger, updates the latches and the
@@ -850,16 +853,16 @@ def _test_triggers(
         thr: uint256 = trigs[2][k]
         fail: bool = False
         if test == T_OC or test == T_IC:
-            ref_rank: uint256 = (tws[trigs[1][k]] >> TW_PRIORITY) & TW_MASK
+            ref_rank: uint256 = (TRANCHE_WORDS[trigs[1][k]] >> TW_PRIORITY) & TW_MASK
             den: uint256 = 0
             for i: uint256 in range(n, bound=MAX_TRANCHES):
-                tw: uint256 = tws[i]
+                tw: uint256 = TRANCHE_WORDS[i]
                 if (tw >> TW_PRIORITY) & TW_MASK > ref_rank:
                     continue
                 if test == T_OC and (bears >> i) & 1 == 1:
                     den += beg[i]
                 if test == T_IC:
-                    den += beg[i] * self._coupon_rate(i, tw, rates[i], index_rate, netwac) // (MONTHS * WAD)
+                    den += beg[i] * self._coupon_rate(i, tw, FACE_RATE[i] & LOW128, index_rate, netwac) // (MONTHS * WAD)
             if test == T_OC:
                 fail = den > 0 and pool_beg * WAD < thr * den
             else:
@@ -917,7 +920,7 @@ def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES
 
 
 @internal
-def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256, period: uint256, tws: uint256[MAX_TRANCHES], rates: uint256[MAX_TRANCHES]) -> (Cash, Pay, Interest):
+def _step_interest(c_: Cash, pay_: Pay, short: uint256[MAX_TRANCHES], beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256, period: uint256) -> (Cash, Pay, Interest):
     """
     @dev `_step_interest`: by rank, senior first, the interest due (coupon on the
          beginning balance plus the carried shortfall, and interest on it if the deal
@@ -928,7 +931,9 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
     """
     c: Cash = c_
     pay: Pay = pay_
-    it: Interest = it_
+    # (the step runs once a period, on fresh rows: only the carried shortfalls come in)
+    it: Interest = empty(Interest)
+    it.short = short
     n: uint256 = N_TRANCHES
     starts: uint256 = RANK_STARTS
     for r: uint256 in range(n, bound=MAX_TRANCHES):
@@ -942,7 +947,7 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
                 break
         total: uint256 = 0
         for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-            rate: uint256 = self._coupon_rate(i, tws[i], rates[i], index_rate, netwac)
+            rate: uint256 = self._coupon_rate(i, TRANCHE_WORDS[i], FACE_RATE[i] & LOW128, index_rate, netwac)
             sf: uint256 = it.short[i]
             due: uint256 = beg[i] * rate // (MONTHS * WAD) + sf
             if SHORTFALL_INTEREST:
@@ -1226,10 +1231,6 @@ def _apply(rem: ExactRemittance) -> Work:
     # ---- _net_wac (the current fees, as the trigger tests use them)
     # (the parameters the period reads more than once, each table in one read)
     fees: uint256[MAX_FEES][3] = FEES
-    tws: uint256[MAX_TRANCHES] = TRANCHE_WORDS
-    rates: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
-    for i: uint256 in range(n, bound=MAX_TRANCHES):
-        rates[i] = FACE_RATE[i] & LOW128
     fees_now: uint256 = self._fees_now(w.pool_beg, fees)
     if w.pool_beg != 0:
         num: uint256 = 0
@@ -1238,7 +1239,7 @@ def _apply(rem: ExactRemittance) -> Work:
         w.netwac = num * MONTHS * WAD // w.pool_beg
     if N_TRIGGERS != 0:
         w.trig = self._test_triggers(
-            w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac, tws, rates
+            w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
     w.effects = w.trig.effects
     sequential: bool = TriggerEffect.SEQUENTIAL in w.effects
@@ -1259,7 +1260,7 @@ def _apply(rem: ExactRemittance) -> Work:
         if op == OP_FEES:
             w.cash.ifunds, w.fee_paid, w.fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, w.fee_short, fees)
         elif op == OP_INTEREST:
-            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it, w.beg, w.index_rate, w.netwac, w.period, tws, rates)
+            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it.short, w.beg, w.index_rate, w.netwac, w.period)
         elif op == OP_WRITEUP:
             if rem.subsequent_recoveries != 0:
                 w.pay.bal, w.wd, w.writeup = self._step_writeup(w.pay.bal, w.wd, w.writeup, rem.subsequent_recoveries)
@@ -1295,7 +1296,7 @@ def _apply(rem: ExactRemittance) -> Work:
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
             if (io >> i) & 1 == 1:
-                ref: uint256 = (tws[i] >> TW_IO_REF) & TW_MASK
+                ref: uint256 = (TRANCHE_WORDS[i] >> TW_IO_REF) & TW_MASK
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
                 elif ref >= NOTIONAL_GROUP:
@@ -1469,8 +1470,9 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     @return Allocation The period's split, balances and indices.
     """
     assert msg.sender == deal  # dev: only deal
-    r: deal_types.RemittanceReport = inp.report
-    w: Work = self._apply(self._remittance(r))
+    # (the report is read from the calldata: a copy here would sit on top of the
+    # memory of every frame below)
+    w: Work = self._apply(self._remittance(inp.report))
     # (checked against the state before the period, which `_apply` loaded)
     assert inp.reserve_balance == w.reserve_before + w.dust_before  # dev: reserve out of sync
     a: deal_types.Allocation = empty(deal_types.Allocation)
@@ -1499,7 +1501,7 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     a.residual = w.cash.residual
     a.reserve_balance = w.cash.reserve + w.cash.dust
     a.state[0] = w.cum_loss
-    a.state[1] = r.period
+    a.state[1] = inp.report.period
     a.state[2] = latch_bits | (convert(w.effects, uint256) << 8)
     a.state[3] = w.cash.dust
     return a
