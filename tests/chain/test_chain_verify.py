@@ -90,7 +90,7 @@ def test_a_waterfall_whose_parameters_contract_was_altered_is_refused(world, tam
     if tamper == "other parameters":
         # other words, still one encoding: the record check names the field
         chain = read_deal(str(world.d.deal.address))
-        with pytest.raises(DataIntegrityError, match="penalty_to"):
+        with pytest.raises(DataIntegrityError, match="excess_to"):
             check_record(_record(world), chain, where="file 'd.json'")
         return
     with pytest.raises(DataIntegrityError) as info:

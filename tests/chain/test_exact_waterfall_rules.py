@@ -26,6 +26,7 @@ from test_exact_waterfall_diff import _remittances, _split
 
 from openmbs.chain._contracts import contract_path
 from openmbs.chain._exact_waterfall import (
+    PENALTY_RESIDUAL,
     ZERO_ADDRESS,
     apply_onchain,
     deploy_exact_waterfall,
@@ -186,14 +187,49 @@ def test_fixed_order_deals_keep_no_rule_program(lean: Any) -> None:
 
 
 def test_constructs_the_chain_cannot_run_are_still_refused() -> None:
-    deal = compile_exact(random_rules_deal(11, max_classes=MAX_TRANCHES))
-    excess = replace(deal, excess_to=0)
-    with pytest.raises(SpecError, match="excess_interest_to"):
-        exact_params(excess)
     big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=40)) for s in range(12, 99))
                if d.n_tranches > MAX_TRANCHES)
     with pytest.raises(SpecError, match=rf"{big.n_tranches} classes \(the contract takes at most {MAX_TRANCHES}\)"):
         exact_params(big)
+
+
+def test_excess_interest_to_a_class_on_chain_equals_the_exact_engine(lean: Any) -> None:
+    """``excess_interest_to``: the interest funds left at the residual step are the
+    named class's interest (``_exact._step_residual``); on chain equal to the engine,
+    period by period, every figure and the stored state, for random rule deals each
+    naming a random class; some periods pay a class more than its coupon (the excess
+    reached it, not the residual holder)."""
+    excess_periods = 0
+    for seed in range(6):
+        rnd = random.Random(900 + seed)
+        base = compile_exact(random_rules_deal(900 + seed, max_classes=MAX_TRANCHES))
+        deal = replace(base, excess_to=rnd.randrange(base.n_tranches))
+        assert chain_unsupported(deal) == [], chain_unsupported(deal)
+        contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+        state = initial_state(deal)
+        k = deal.excess_to
+        for rem in _remittances(deal, _path(rnd, PERIODS), wind_down=True):
+            state, want = apply_period(deal, state, rem)
+            d30, d90 = _split(rem)
+            got = apply_onchain(contract, deal, rem, DEAL_ADDRESS, delinquent_30=d30, delinquent_90_plus=d90)
+            assert got == want, (seed, rem.period)
+            assert read_state(contract, deal) == state, (seed, rem.period)
+            excess_periods += want.interest_paid[k] > want.interest_due[k]
+    assert excess_periods >= 5, excess_periods
+
+
+def test_an_excess_interest_class_out_of_range_is_refused(lean: Any) -> None:
+    """The constructor takes ``excess_to`` below the class count, or the residual
+    holder's code; any other value (a class that does not exist) is refused."""
+    deal = compile_exact(random_rules_deal(7, max_classes=4))
+    params = list(exact_params(deal))
+    assert params[-1] == PENALTY_RESIDUAL  # excess_to, last: the residual holder
+    params[-1] = deal.n_tranches
+    with boa.reverts(dev="bad excess class"):
+        exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    params[-1] = deal.n_tranches - 1
+    contract = exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    assert _flat_params(read_params(contract))[-1] == deal.n_tranches - 1
 
 
 def test_the_class_bound_is_sixteen_and_every_count_up_to_it_runs() -> None:

@@ -51,7 +51,7 @@ _CPN_FLOAT = 2
 _CPN_INVERSE = 5
 #: ``_exact.NOTIONAL_GROUP`` (the contract's own value; pinned by a test).
 _NOTIONAL_GROUP = 256
-#: ``ExactParams.penalty_to`` of a deal paying its prepayment penalties to the residual
+#: ``ExactParams.penalty_to`` (``excess_to``) of a deal paying its prepayment penalties (excess interest) to the residual
 #: holder (the contract's ``PENALTY_RESIDUAL``; ``ExactDeal.penalty_to`` -1).
 PENALTY_RESIDUAL = 2**256 - 1
 
@@ -190,6 +190,7 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
         deal.cleanup_wad,
         deal.pool_original,
         deal.penalty_to if deal.penalty_to >= 0 else PENALTY_RESIDUAL,
+        deal.excess_to if deal.excess_to >= 0 else PENALTY_RESIDUAL,
     )
 
 

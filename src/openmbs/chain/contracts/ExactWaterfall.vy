@@ -81,8 +81,8 @@ NOTIONAL_POOL: constant(uint256) = 255
 # mask of the group's classes (`_exact.py` numbers the group instead; the mapping is
 # `openmbs.chain._exact_waterfall.chain_io_refs`).
 NOTIONAL_GROUP: constant(uint256) = 256
-# @dev `ExactParams.penalty_to` of a deal whose prepayment penalties go to the residual
-# holder (`_exact.py`'s -1)
+# @dev `ExactParams.penalty_to` (`excess_to`) of a deal whose prepayment penalties
+# (excess interest) go to the residual holder (`_exact.py`'s -1)
 PENALTY_RESIDUAL: constant(uint256) = max_value(uint256)
 # @dev `ExactParams.tranche_word[i]` packs tranche i's small fields, each read inline
 # as `(word >> TW_<FIELD>) & TW_MASK` (the accretion mask, in the top bits, without
@@ -167,7 +167,8 @@ P_POOL_ORIGINAL: constant(uint256) = P_CLEANUP_WAD + 1
 P_PENALTY_TO: constant(uint256) = P_POOL_ORIGINAL + 1
 # @dev words of the encoding, and bytes of the parameters contract's code (a leading
 # STOP, so that a call to it does nothing, then the encoding)
-P_WORDS: constant(uint256) = P_PENALTY_TO + 1
+P_EXCESS_TO: constant(uint256) = P_PENALTY_TO + 1
+P_WORDS: constant(uint256) = P_EXCESS_TO + 1
 P_CODE_BYTES: constant(uint256) = 1 + 32 * P_WORDS
 
 # ---------------------------------------------------------------- INTERFACES
@@ -217,6 +218,9 @@ struct ExactParams:
     pool_original: uint256
     # @dev the class paid the prepayment penalties as interest cash, or PENALTY_RESIDUAL
     penalty_to: uint256
+    # @dev the class paid the excess interest at the residual step (the interest funds
+    # left), or PENALTY_RESIDUAL (the residual holder's)
+    excess_to: uint256
 
 
 # @dev `ExactRemittance` of `_exact.py` (`delinquent_60` is the 60+ day balance).
@@ -409,6 +413,7 @@ POOL_ORIGINAL: immutable(uint256)
 RESERVE_PCT: immutable(uint256)
 RESERVE_FLOOR: immutable(uint256)
 PENALTY_TO: immutable(uint256)
+EXCESS_TO: immutable(uint256)
 CLEANUP_WAD: immutable(uint256)
 
 # @dev PAC scheduled ending balances, per tranche, for periods 1, 2, ...
@@ -471,6 +476,7 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
         ops |= p.steps[s] << (4 * s)
     assert p.pool_original <= LOW128  # dev: pool too large
     assert p.penalty_to < n or p.penalty_to == PENALTY_RESIDUAL  # dev: bad penalty class
+    assert p.excess_to < n or p.excess_to == PENALTY_RESIDUAL  # dev: bad excess class
     assert p.reserve_initial <= LOW128  # dev: reserve too large
     bears: uint256 = 0
     io: uint256 = 0
@@ -547,6 +553,7 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
     RESERVE_PCT = p.reserve_pct
     RESERVE_FLOOR = p.reserve_floor
     PENALTY_TO = p.penalty_to
+    EXCESS_TO = p.excess_to
     CLEANUP_WAD = p.cleanup_wad
     deployer = msg.sender
     deal = deal_
@@ -1284,6 +1291,11 @@ def _apply(rem: ExactRemittance) -> Work:
         elif op == OP_RESERVE_TOPUP:
             w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_reserve_topup(w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.pool_end)
         elif op == OP_RESIDUAL:
+            excess_to: uint256 = EXCESS_TO
+            if excess_to < n:
+                # the interest funds left (excess interest) are that class's interest
+                w.it.paid[excess_to] += w.cash.ifunds
+                w.cash.ifunds = 0
             w.cash = self._step_residual(w.cash, w.pool_end, held)
     # ---- _step_penalties: to the named class as interest cash, or the residual holder
     if rem.prepayment_penalties != 0:
