@@ -327,17 +327,12 @@ struct Work:
     cash: Cash
     pay: Pay
     it: Interest
-    beg: uint256[MAX_TRANCHES]
-    wd: uint256[MAX_TRANCHES]
     loss: uint256[MAX_TRANCHES]
     writeup: uint256[MAX_TRANCHES]
-    fee_short: uint256[MAX_FEES]
     fee_paid: uint256[MAX_FEES]
     trig: Trig
     idx_i: uint256[MAX_TRANCHES]
     idx_p: uint256[MAX_TRANCHES]
-    idx_l: uint256[MAX_TRANCHES]
-    idx_w: uint256[MAX_TRANCHES]
 
 
 # @dev `ExactState` of `_exact.py`; `index` / `carry` rows: 0 interest, 1 principal,
@@ -1206,22 +1201,27 @@ def _apply(rem: ExactRemittance) -> Work:
     cum_i: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     cum_2: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     old_bc: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    # (rows of the period that `allocate` does not return: locals here, not in `Work`,
+    # whose every word `allocate`'s frame holds twice on top of this one)
+    beg: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    wd: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    fee_short: uint256[MAX_FEES] = empty(uint256[MAX_FEES])
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         packed: uint256 = self._bal_cum[i]
         old_bc[i] = packed
         b: uint256 = packed >> HIGH_HALF
         w.pay.bal[i] = b
-        w.beg[i] = b
+        beg[i] = b
         cum_i[i] = packed & LOW128
         if (word >> (NZ_SW + i)) & 1 == 1:
             packed = self._short_wd[i]
             w.it.short[i] = (packed >> HIGH_HALF) & LOW127
-            w.wd[i] = packed & LOW128
+            wd[i] = packed & LOW128
         if (word >> (NZ_CUM2 + i)) & 1 == 1:
             cum_2[i] = self._cum2[i] & VALUE
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
         if (word >> (NZ_FEE + k)) & 1 == 1:
-            w.fee_short[k] = self._fee_short[k] & VALUE
+            fee_short[k] = self._fee_short[k] & VALUE
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         w.trig.latch[k] = (word >> (LATCH_SHIFT + k)) & 1
     w.cash.reserve = word >> HIGH_HALF
@@ -1246,7 +1246,7 @@ def _apply(rem: ExactRemittance) -> Work:
         w.netwac = num * MONTHS * WAD // w.pool_beg
     if N_TRIGGERS != 0:
         w.trig = self._test_triggers(
-            w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
+            w.trig.latch, beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
     w.effects = w.trig.effects
     sequential: bool = TriggerEffect.SEQUENTIAL in w.effects
@@ -1265,12 +1265,12 @@ def _apply(rem: ExactRemittance) -> Work:
     for s: uint256 in range(N_STEPS, bound=MAX_STEPS):
         op: uint256 = (step_ops >> (4 * s)) & 15
         if op == OP_FEES:
-            w.cash.ifunds, w.fee_paid, w.fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, w.fee_short, fees)
+            w.cash.ifunds, w.fee_paid, fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, fee_short, fees)
         elif op == OP_INTEREST:
-            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it.short, w.beg, w.index_rate, w.netwac, w.period)
+            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it.short, beg, w.index_rate, w.netwac, w.period)
         elif op == OP_WRITEUP:
             if rem.subsequent_recoveries != 0:
-                w.pay.bal, w.wd, w.writeup = self._step_writeup(w.pay.bal, w.wd, w.writeup, rem.subsequent_recoveries)
+                w.pay.bal, wd, w.writeup = self._step_writeup(w.pay.bal, wd, w.writeup, rem.subsequent_recoveries)
         elif op == OP_PRINCIPAL:
             w.pay, w.cash.pfunds = self._step_principal(w.pay, w.cash.pfunds, w.period, sequential)
         elif op == OP_XS_LOSS:
@@ -1284,7 +1284,7 @@ def _apply(rem: ExactRemittance) -> Work:
         elif op == OP_WRITEDOWN:
             d: uint256 = self._deficiency(w.pay.bal, w.pool_end)
             if d != 0:
-                w.pay.bal, w.loss, w.wd = self._step_writedown(w.pay.bal, w.loss, w.wd, d)
+                w.pay.bal, w.loss, wd = self._step_writedown(w.pay.bal, w.loss, wd, d)
         elif op == OP_TRIGGER_XS:
             if w.effects & (TriggerEffect.TURBO | TriggerEffect.TRAP) != empty(TriggerEffect):
                 w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_trigger_xs(w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.period, w.effects)
@@ -1339,7 +1339,7 @@ def _apply(rem: ExactRemittance) -> Work:
         if packed != old_bc[i]:
             self._bal_cum[i] = packed
         sf: uint256 = w.it.short[i]
-        v: uint256 = w.wd[i]
+        v: uint256 = wd[i]
         assert sf <= LOW127 and v <= LOW128  # dev: shortfall too large
         packed = (sf << HIGH_HALF) | v
         if packed != 0:
@@ -1357,9 +1357,6 @@ def _apply(rem: ExactRemittance) -> Work:
             assert cl <= LOW127 and cw <= LOW128  # dev: cumulative too large
             c2 = (cl << HIGH_HALF) | cw
             cp = f + cw - cl - b
-            if c2 != 0 and f != 0:
-                w.idx_l[i] = cl * WAD // f
-                w.idx_w[i] = cw * WAD // f
         assert c2 <= VALUE  # dev: cumulative too large
         if c2 != cum_2[i]:
             self._cum2[i] = MARKER | c2
@@ -1368,9 +1365,10 @@ def _apply(rem: ExactRemittance) -> Work:
         if f != 0:
             w.idx_i[i] = ci * WAD // f
             w.idx_p[i] = cp * WAD // f
-            assert max(max(w.idx_i[i], w.idx_p[i]), max(w.idx_l[i], w.idx_w[i])) <= LOW127  # dev: index overflow
+            # (the loss and write-up indices: `_loss_writeup_index`)
+            assert max(w.idx_i[i], w.idx_p[i]) <= LOW127  # dev: index overflow
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
-        v: uint256 = w.fee_short[k]
+        v: uint256 = fee_short[k]
         if v != 0:
             flags |= 1 << (NZ_FEE + k)
         if (word >> (NZ_FEE + k)) & 1 == 1 or v != 0:
@@ -1384,6 +1382,24 @@ def _apply(rem: ExactRemittance) -> Work:
         flags |= 1 << NZ_LD
     self._state = (w.cash.reserve << HIGH_HALF) | SEALED | flags | rem.period
     return w
+
+
+@internal
+@view
+def _loss_writeup_index(i: uint256) -> (uint256, uint256):
+    """
+    @dev Tranche i's loss and write-up indices after the period (`_apply` has stored
+         its cumulative word): cumulative * WAD // face; 0 for an IO strip (its word
+         holds its principal) or a zero face.
+    """
+    f: uint256 = FACE_RATE[i] >> HIGH_HALF
+    if (IO_STRIPS >> i) & 1 == 1 or f == 0:
+        return 0, 0
+    c2: uint256 = self._cum2[i] & VALUE
+    il: uint256 = ((c2 >> HIGH_HALF) & LOW127) * WAD // f
+    iw: uint256 = (c2 & LOW128) * WAD // f
+    assert max(il, iw) <= LOW127  # dev: index overflow
+    return il, iw
 
 
 # ---------------------------------------------------------------- ENTRY POINTS
@@ -1425,16 +1441,17 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     @return ExactResult What the period paid.
     """
     assert msg.sender == deal  # dev: only deal
+    res: ExactResult = empty(ExactResult)
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        res.beginning_balance[i] = self._bal_cum[i] >> HIGH_HALF
     rem: ExactRemittance = self._remittance(r)
     w: Work = self._apply(rem)
-    res: ExactResult = empty(ExactResult)
     res.period = rem.period
     cash_out: uint256 = 0
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         cash_out += w.it.paid[i] + w.pay.paid[i]
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
         cash_out += w.fee_paid[k]
-    res.beginning_balance = w.beg
     res.interest_due = w.it.due
     res.interest_paid = w.it.paid
     res.accreted = w.it.accreted
@@ -1458,8 +1475,8 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     res.cleanup_eligible = CLEANUP_WAD > 0 and rem.ending_balance * WAD <= CLEANUP_WAD * POOL_ORIGINAL
     res.interest_index = w.idx_i
     res.principal_index = w.idx_p
-    res.loss_index = w.idx_l
-    res.writeup_index = w.idx_w
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        res.loss_index[i], res.writeup_index[i] = self._loss_writeup_index(i)
     return res
 
 
@@ -1505,10 +1522,14 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
         up: uint256 = w.writeup[i] + w.it.accreted[i]
         a.writeup[i] = up
         # (returned only when they moved: the deal reads them only then)
-        if w.loss[i] != 0:
-            a.loss_index[i] = w.idx_l[i]
-        if up != 0:
-            a.writeup_index[i] = w.idx_w[i]
+        if w.loss[i] != 0 or up != 0:
+            il: uint256 = 0
+            iw: uint256 = 0
+            il, iw = self._loss_writeup_index(i)
+            if w.loss[i] != 0:
+                a.loss_index[i] = il
+            if up != 0:
+                a.writeup_index[i] = iw
     a.fee = fee
     a.residual = w.cash.residual
     a.reserve_balance = w.cash.reserve + w.cash.dust
