@@ -18,11 +18,17 @@ on titanoboa's stock py-evm environment (the baseline) and on the lean one
 (``openmbs.chain.fastevm``), and the median chain seconds per month of both and their
 ratio are printed.
 
+With ``--sales-runs N`` (N > 0) the first size also runs N times without and N times
+with loan sales (``--sales``: the run indexes its event store after each period and
+the keeper reads it), alternating, at ``--sales-sda`` (percent SDA), and prints the
+median process seconds, months and index stages of each, the sales made, and the
+ratio with sales / without (the baseline, measured in the same invocation).
+
 Targets (issue 5): 2,000 loans x 360 months < 60 s; 20,000 loans < 3 min; per-month
 chain time flat in the number of loans.
 
     .venv/bin/python benchmarks/bench_demo.py [--sizes 2000,20000] [--months 360] [--cold]
-        [--evm-months 36]
+        [--evm-months 36] [--sales-runs 3 --sales-sda 100]
 """
 
 from __future__ import annotations
@@ -59,13 +65,16 @@ def progress(stage, done, total):
         stages[cur[0]] = stages.get(cur[0], 0.0) + now - cur[1]
         cpu[cur[0]] = cpu.get(cur[0], 0.0) + c - cur[2]
     cur[0], cur[1], cur[2] = stage, now, c
-r = run_lifecycle(Path(sys.argv[1]), LifecycleConfig(loans=int(sys.argv[2]), months=int(sys.argv[3])),
+extra = json.loads(sys.argv[6]) if len(sys.argv) > 6 else {}  # more LifecycleConfig fields
+r = run_lifecycle(Path(sys.argv[1]), LifecycleConfig(loans=int(sys.argv[2]), months=int(sys.argv[3]), **extra),
                   progress=progress)
+life = json.loads((Path(sys.argv[1]) / "lifecycle.json").read_text())
 progress("end", 0, 0)
 print(json.dumps({"wall": time.perf_counter() - t_start, "periods": r.periods, "stages": stages,
                   "cpu_stages": cpu, "cpu": time.process_time(),
                   "chain": r.chain_seconds, "month": r.month_chain_seconds, "sim": r.sim_seconds,
-                  "bridge": r.bridge_seconds, "reconciled": r.reconciled}))
+                  "bridge": r.bridge_seconds, "reconciled": r.reconciled,
+                  "loans_sold": life.get("loans_sold", 0)}))
 """
 
 STAGES = ("tape", "deploy", "months", "verify", "index", "audit", "report")
@@ -81,12 +90,13 @@ def machine_check() -> str:
     return f"machine check: 3e6-iteration Python loop {dt:.2f} s; load average {load:.2f}; {os.cpu_count()} cpu"
 
 
-def run(n: int, months: int, cold: bool, evm: str = "lean") -> dict[str, object]:
+def run(n: int, months: int, cold: bool, evm: str = "lean", extra: dict[str, object] | None = None) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as tmp:
         cache = str(Path(tmp) / "boa-cache") if cold else ""
         t0 = time.perf_counter()
         proc = subprocess.run(
-            [sys.executable, "-c", _CHILD, str(Path(tmp) / "demo"), str(n), str(months), cache, evm],
+            [sys.executable, "-c", _CHILD, str(Path(tmp) / "demo"), str(n), str(months), cache, evm,
+             json.dumps(extra or {})],
             capture_output=True,
             text=True,
             check=False,
@@ -110,6 +120,37 @@ def _row(n: int, r: dict[str, object], base: float) -> str:
     )
 
 
+def sales_comparison(n: int, months: int, runs: int, sda: float) -> None:
+    """``runs`` runs without and with loan sales, alternating; medians and ratios."""
+    import statistics
+
+    got: dict[bool, list[dict[str, object]]] = {False: [], True: []}
+    for _ in range(runs):
+        for sales in (False, True):
+            got[sales].append(run(n, months, False, extra={"sda": sda, "loan_sales": sales}))
+    print(f"loan sales, {n:,} loans, {months} months asked, {sda:g}% SDA, median of {runs} runs each (seconds)")
+    print(f"{'':>14} {'periods':>7} {'process':>8} {'months':>7} {'index':>6} {'sold':>5} reconciled")
+    med: dict[bool, dict[str, float]] = {}
+    for sales in (False, True):
+        rs = got[sales]
+        med[sales] = {
+            "process": statistics.median(float(r["process"]) for r in rs),  # type: ignore[arg-type]
+            "months": statistics.median(float(r["stages"].get("months", 0.0)) for r in rs),  # type: ignore[attr-defined]
+            "index": statistics.median(float(r["stages"].get("index", 0.0)) for r in rs),  # type: ignore[attr-defined]
+        }
+        print(
+            f"{'with sales' if sales else 'without (base)':>14} {rs[0]['periods']!s:>7} {med[sales]['process']:>8.1f} "
+            f"{med[sales]['months']:>7.1f} {med[sales]['index']:>6.2f} {rs[0]['loans_sold']!s:>5} "
+            f"{all(bool(r['reconciled']) for r in rs)}",
+            flush=True,
+        )
+    print(
+        f"ratio with / without: process {med[True]['process'] / med[False]['process']:.2f}x, "
+        f"months stage {med[True]['months'] / med[False]['months']:.2f}x",
+        flush=True,
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="2000,20000")
@@ -121,8 +162,14 @@ def main() -> None:
         default=36,
         help="months of the lean-vs-stock EVM comparison at the first size (0: skip)",
     )
+    ap.add_argument("--sales-runs", type=int, default=0, help="runs each without and with --sales (0: skip)")
+    ap.add_argument("--sales-sda", type=float, default=100.0, help="SDA speed (percent) of the sales comparison")
     args = ap.parse_args()
     print(machine_check(), flush=True)
+    if args.sales_runs > 0:
+        sales_comparison(int(args.sizes.split(",")[0]), args.months, args.sales_runs, args.sales_sda)
+        print(machine_check(), flush=True)
+        return
     print(
         f"compile cache: {'cold (empty)' if args.cold else 'warm (user cache)'}; "
         f"months asked {args.months}",

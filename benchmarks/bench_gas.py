@@ -15,6 +15,13 @@ Merkle root (built here over 10 / 1,000 / 100,000 loan records) and the number o
 holders differ. Holders of the senior tranche are created by real token transfers,
 sent in JSON-RPC batches with automine off and mined a few hundred per block.
 Baseline in the same run: a plain ERC-20 transfer of the mock settlement token.
+
+Sales and fraud proofs: for each ``--loans`` size, from the same node state, REAL tapes
+of that many loan records (columns hashed and treed with the servicer bridge's
+compiled keccak, ``leaf_array`` / ``LoanTree``, and aggregated by
+``report_from_records``) are reported period by period; the rows prove records of
+them (proofs of ceil(log2 loans) siblings), and the table ends with each proof's gas
+per Merkle level (largest tape against smallest).
 """
 
 from __future__ import annotations
@@ -33,14 +40,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import boa
+import numpy as np
+import pyarrow as pa
 from eth_account import Account
-from eth_utils.crypto import keccak
 
+from openmbs.agents import RECORD_FIELDS, LoanTree, leaf_array, report_from_records
+from openmbs.agents._keccak import leaf_rows
 from openmbs.chain import config_from_spec, deploy_deal, deployer
 from openmbs.chain._anvil import ANVIL_KEYS, AnvilNode, find_anvil, start_anvil
 from openmbs.chain._env import network_env
 from openmbs.chain._exact_waterfall import ZERO_ADDRESS, exact_params
-from openmbs.oracle import LoanRecord, MerkleTree, RemittanceReport, attest
+from openmbs.oracle import LoanRecord, RemittanceReport, attest, verify_record
 from openmbs.structuring import example_deal
 
 #: The issue's targets (gas per transaction).
@@ -58,15 +68,18 @@ def tape_root(n_loans: int) -> bytes:
 
     Leaves are ``keccak256(keccak256(abi.encode(LoanRecord)))``; every field is a
     static 32-byte word, so the encoding is the fields' big-endian words concatenated
-    (checked against ``LoanRecord.leaf`` on the first record).
+    (checked against ``LoanRecord.leaf`` on the first record), hashed with the servicer
+    bridge's compiled keccak (``leaf_rows``, ``LoanTree``).
     """
     fields = (1, 1_000, 10, 0, 5, 990, 0, 0, 0, 0, 0)  # period .. recovery
-    tail = b"".join(x.to_bytes(32, "big") for x in fields)
-    leaves = [bytes(keccak(keccak(i.to_bytes(32, "big") + tail))) for i in range(1, n_loans + 1)]
+    rows = np.zeros((n_loans, 12, 32), np.uint8)
+    rows[:, 0, 24:] = np.arange(1, n_loans + 1, dtype=">u8").view(np.uint8).reshape(n_loans, 8)
+    rows[:, 1:, :] = np.frombuffer(b"".join(x.to_bytes(32, "big") for x in fields), np.uint8).reshape(11, 32)
+    leaves = leaf_rows(rows.reshape(n_loans, 384))
     ref = LoanRecord(loan_id=1, period=1, beginning_balance=1_000, scheduled_principal=10,
                      prepaid_principal=0, interest_paid=5, ending_balance=990)
-    assert leaves[0] == ref.leaf(), "fast leaf encoding differs from LoanRecord.leaf"
-    return MerkleTree(leaves).root
+    assert leaves[0].tobytes() == ref.leaf(), "fast leaf encoding differs from LoanRecord.leaf"
+    return LoanTree(leaves).root
 
 
 # ---------------------------------------------------------------- raw JSON-RPC
@@ -359,7 +372,10 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     rows.append(("permit", tx_gas(tok, "permit", owner, admin, 100, deadline, s.v, s.r.to_bytes(32, "big"),
                                   s.s.to_bytes(32, "big"), sender=admin), "", ""))
 
-    rows.extend(sale_and_bond_rows(d, admin, keys, state, max(loan_counts)))
+    for n_loans in loan_counts:  # every tape size from the same state
+        snap = rpc("evm_snapshot", [])
+        rows.extend(sale_and_bond_rows(d, admin, keys, state, n_loans, max(loan_counts)))
+        rpc("evm_revert", [snap])
 
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"machine check: load {os.getloadavg()[0]:.2f} (gas does not depend on load); node: {version}")
@@ -369,6 +385,9 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     print("-" * 90)
     failed = 0
     for name, gas, kind, note in rows:
+        if gas < 0:  # a note line
+            print(name)
+            continue
         tgt = TARGETS.get(kind)
         if tgt is None:
             print(f"{name:<56} {gas:>10,}")
@@ -380,94 +399,186 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     print(f"\nremittance, same period and state for {len(remit_rows)} (holders, loans) pairs: "
           f"{min(remit_rows):,} .. {max(remit_rows):,} gas (spread {spread:,}: the root's calldata bytes); "
           f"{'does not grow' if spread <= 600 else 'GROWS'} with holders or loans")
+    for line in per_level_rows(rows, loan_counts):
+        print(line)
     print(f"{failed} row(s) over target; baseline ERC-20 transfer in the same run as above "
           f"({time.time() - t0:.0f} s on the node)")
 
 
-def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int], max_loans: int) -> list[
+class LoanTape:
+    """One period's loan-level tape as columns (``RECORD_FIELDS``), hashed and treed with
+    the servicer bridge's compiled keccak (``leaf_array``, ``LoanTree``) and aggregated by
+    ``report_from_records``: the production path, fast enough for 100,000 loans."""
+
+    def __init__(self, period: int, ids: np.ndarray, cols: dict[str, np.ndarray]) -> None:
+        n = len(ids)
+        table = {"loan_id": pa.array(ids, pa.int64()), "period": pa.array(np.full(n, period, np.int64))}
+        for name in RECORD_FIELDS[2:]:
+            table[name] = pa.array(cols.get(name, np.zeros(n, np.int64)))
+        self.period, self.ids, self.table = period, ids, pa.table(table)
+        words = np.zeros((n, 32), np.uint8)
+        words[:, 24:] = ids.astype(">u8").view(np.uint8).reshape(n, 8)
+        self.tree = LoanTree(leaf_array(self.table, words))
+        self.row = {int(i): k for k, i in enumerate(ids)}
+
+    def report(self, loan_count: int) -> RemittanceReport:
+        rep = report_from_records(self.period, self.table, self.tree.root, index_rate=5 * 10**16)
+        return replace(rep, loan_count=loan_count)
+
+    def record(self, loan: int) -> LoanRecord:
+        k = self.row[loan]
+        vals = {name: self.table.column(name)[k].as_py() for name in RECORD_FIELDS[1:]}
+        return LoanRecord(loan_id=loan, **vals)
+
+    def proof(self, loan: int) -> tuple[Any, list[bytes]]:
+        """The loan's record (ABI tuple) and its proof, checked off chain first."""
+        rec = self.record(loan)
+        proof = self.tree.proof(self.row[loan])
+        assert verify_record(proof, self.tree.root, rec.record_hash()), f"proof of loan {loan} does not verify"
+        return rec.as_tuple(), proof
+
+
+def sale_and_bond_rows(d: Any, admin: str, keys: list[Any], state: dict[str, int], n: int, max_loans: int) -> list[
         tuple[str, int, str, str]]:
     """Rows for the deal's LoanSale and ServicerBond (deployed and wired by
-    ``deploy_deal``) on the same node: periods reported from a real tape of
-    min(1,000, loans) records (loan 1 rolls 30 -> 60 -> 90+ days), a sale of loan 1,
-    the report that confirms it (``submit_with_sales``: loan 1 liquidated at the net
-    proceeds, proven against the report's root), then a tape that moves balance from
-    loan 3 to loan 2 and fraud proofs on loans 2 and 3 (proofs are log2(loans) long)."""
-    sale, bond = d.loan_sale, d.bond
-    d.settlement.approve(bond.address, 5 * 10**10, sender=admin)
+    ``deploy_deal``) on the same node, on REAL tapes of ``n`` loan records (proofs of
+    ceil(log2 n) siblings): loan 1 rolls 30 -> 60 -> 90+ days, its sale, the report
+    that confirms it (``submit_with_sales``: loan 1 liquidated at the net proceeds,
+    proven against the report's root), then a tape that moves balance from loan 3 to
+    loan 2 and shows the sold loan 1 performing again (loan 4's balance moved onto it):
+    fraud proofs on loans 2 and 3 (the first one opens the dispute and pauses
+    distributions), on the sold loan 1, and the slash of the attestors who signed
+    that tape. Returns the rows and leaves ``state`` as it found it (the caller
+    reverts the node)."""
+    sale, bond, tok = d.loan_sale, d.bond, d.settlement
+    saved = dict(state)
+    tok.approve(bond.address, 5 * 10**10, sender=admin)
     rows: list[tuple[str, int, str, str]] = [
         ("post servicer bond (first)", tx_gas(bond, "post", 5 * 10**10, sender=admin), "", "")]
-    n = min(max_loans, 1_000)
-    balances = [state["ending"] // n] * (n - 1) + [state["ending"] - (n - 1) * (state["ending"] // n)]
-    tapes: dict[int, list[LoanRecord]] = {}
+    for k in keys[:3]:  # the signing attestors post bonds (slash_attestors takes from them)
+        rpc("anvil_setBalance", [k.address, hex(10**21)])
+        tok.mint(k.address, 10**10, sender=admin)
+        tx_gas(tok, "approve", bond.address, 10**10, sender=k.address)
+        tx_gas(bond, "post_attestor", 10**10, sender=k.address)
+    ids = np.arange(1, n + 1, dtype=np.int64)
+    per = state["ending"] // n
+    balances = np.full(n, per, dtype=np.int64)
+    balances[-1] = state["ending"] - (n - 1) * per
+    tapes: dict[int, LoanTape] = {}
+    signed: dict[int, tuple[RemittanceReport, Any]] = {}
+    build_s = [0.0]
 
-    def remit(delinquency: int, shift: int = 0, sold_net: int | None = None) -> int:
+    def remit(delinquency: int, shift: int = 0, sold_net: int | None = None, revive: bool = False) -> int:
+        t0 = time.process_time()
         period = state["period"] + 1
-        recs = []
-        for i, bal in enumerate(balances):
-            if bal == 0:
-                continue
-            if i == 1:
-                bal += shift
-            elif i == 2:
-                bal -= shift
-            if i == 0 and sold_net is not None:  # the sold loan, liquidated at its net proceeds
-                recs.append(LoanRecord(loan_id=1, period=period, beginning_balance=bal, scheduled_principal=0,
-                                       prepaid_principal=0, interest_paid=0, ending_balance=0, delinquency=3,
-                                       liquidated=True, recovery=sold_net, loss=bal - sold_net))
-                continue
-            late = i == 0 and delinquency > 0
-            sched, interest = (0, 0) if late else (bal // 360, bal * 6 // 1200)
-            recs.append(LoanRecord(loan_id=i + 1, period=period, beginning_balance=bal, scheduled_principal=sched,
-                                   prepaid_principal=0, interest_paid=interest, ending_balance=bal - sched,
-                                   delinquency=delinquency if i == 0 else 0))
-        rep = replace(RemittanceReport.from_loans(period, recs, index_rate=5 * 10**16), loan_count=max_loans)
+        bal = balances.copy()
+        bal[1] += shift
+        bal[2] -= shift
+        if revive:  # the sold loan 1 "performing" again with loan 4's whole balance
+            bal[0], bal[3] = bal[3], 0
+        keep = (bal > 0) | (np.arange(n) == 0) if sold_net is not None else bal > 0
+        b = bal[keep]
+        m = len(b)
+        late = (ids[keep] == 1) & (delinquency > 0)
+        sched = np.where(late, 0, b // 360)
+        cols = {"beginning_balance": b, "scheduled_principal": sched,
+                "interest_paid": np.where(late, 0, b * 6 // 1200), "ending_balance": b - sched,
+                "delinquency": np.where(ids[keep] == 1, delinquency, 0).astype(np.int64),
+                "defaulted": np.zeros(m, bool), "liquidated": np.zeros(m, bool)}
+        if sold_net is not None:  # the sold loan, liquidated at its net proceeds
+            j = 0
+            assert ids[keep][j] == 1
+            for name, v in (("scheduled_principal", 0), ("interest_paid", 0), ("ending_balance", 0),
+                            ("delinquency", 3)):
+                cols[name][j] = v
+            cols["liquidated"][j] = True
+            cols["recovery"] = np.zeros(m, np.int64)
+            cols["loss"] = np.zeros(m, np.int64)
+            cols["recovery"][j], cols["loss"][j] = sold_net, b[j] - sold_net
+        tape = LoanTape(period, ids[keep], cols)
+        rep = tape.report(max_loans)
+        build_s[0] += time.process_time() - t0
         sigs = attest(rep, [k.key for k in keys[:3]], chain_id=d.chain_id(), verifying_contract=d.oracle.address)
         if sold_net is None:
-            d.settlement.approve(d.oracle.address, rep.cash, sender=admin)
+            tok.approve(d.oracle.address, rep.cash, sender=admin)
             g = tx_gas(d.oracle, "submit", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs],
                        sender=admin)
         else:
-            d.settlement.approve(d.oracle.address, rep.cash - sold_net, sender=admin)
+            tok.approve(d.oracle.address, rep.cash - sold_net, sender=admin)
             g = tx_gas(d.oracle, "submit_with_sales", rep.as_tuple(), sigs[0].deadline, [s.as_tuple() for s in sigs],
-                       [recs[0].as_tuple()], [MerkleTree([r.leaf() for r in recs]).proof(0)], sender=admin)
-        tapes[period] = recs
-        ends = {int.from_bytes(r.loan_id, "big"): r.ending_balance for r in recs}
-        balances[:] = [ends.get(i + 1, 0) for i in range(len(balances))]
+                       [tape.record(1).as_tuple()], [tape.proof(1)[1]], sender=admin)
+        tapes[period], signed[period] = tape, (rep, sigs)
+        balances[:] = 0
+        balances[tape.ids - 1] = cols["ending_balance"]
         state["period"], state["ending"] = period, rep.ending_balance
         return g
-
-    def proof(period: int, loan: int) -> tuple[Any, list[bytes]]:
-        recs = tapes[period]
-        i = next(k for k, r in enumerate(recs) if int.from_bytes(r.loan_id, "big") == loan)
-        return recs[i].as_tuple(), MerkleTree([r.leaf() for r in recs]).proof(i)
 
     for dq in (1, 2, 3):
         remit(dq)
     p90 = state["period"]
-    rows.append((f"LoanSale.start_sale ({n:,}-loan tape proof)", tx_gas(sale, "start_sale", *proof(p90, 1), sender=admin),
-                 "", ""))
+    rows.append((f"LoanSale.start_sale ({n:,}-loan tape)", tx_gas(sale, "start_sale", *tapes[p90].proof(1),
+                                                                  sender=admin), "", ""))
     bidder = Account.create().address
     d.allow([bidder], 2**40)
     # the bidder keeps a balance and an allowance after paying (no storage refunds)
-    d.settlement.transfer(bidder, 2 * balances[0], sender=admin)
+    price = int(balances[0])
+    tok.transfer(bidder, 2 * price, sender=admin)
     rpc("anvil_setBalance", [bidder, hex(10**21)])
-    tx_gas(d.settlement, "approve", sale.address, 2 * balances[0], sender=bidder)  # impersonated
-    rows.append(("LoanSale.bid (first sale: the sale contract's new balance)",
-                 tx_gas(sale, "bid", (1).to_bytes(32, "big"), balances[0], sender=bidder), "sale bid",
+    tx_gas(tok, "approve", sale.address, 2 * price, sender=bidder)  # impersonated
+    rows.append((f"LoanSale.bid (first sale: the sale contract's new balance; {n:,} loans)",
+                 tx_gas(sale, "bid", (1).to_bytes(32, "big"), price, sender=bidder), "sale bid",
                  "notes the sale on the oracle"))
     net = int(sale.net_proceeds((1).to_bytes(32, "big")))
     # no target: the issue's 260k is for a remittance; this one also proves the sold
     # loan's record and is the first with a loss (unrecovered_losses set from zero)
-    rows.append((f"remittance confirming 1 sale ({n:,}-loan tape proof)", remit(0, sold_net=net), "",
-                 ""))
-    rows.append(("remittance after it (other state than the rows above)", remit(0), "", ""))
-    remit(0, shift=1_000)
+    rows.append((f"remittance confirming 1 sale ({n:,}-loan tape)", remit(0, sold_net=net), "", ""))
+    rows.append((f"remittance after it ({n:,} loans; other state than the rows above)", remit(0), "", ""))
+    remit(0, shift=1_000, revive=True)
     p = state["period"]
+    t_prev, t_last = tapes[p - 1], tapes[p]
     rows.append((f"ServicerBond.prove_discontinuity (first, {n:,} loans)",
-                 tx_gas(bond, "prove_discontinuity", *proof(p - 1, 2), *proof(p, 2), sender=admin), "fraud proof", ""))
+                 tx_gas(bond, "prove_discontinuity", *t_prev.proof(2), *t_last.proof(2), sender=admin),
+                 "fraud proof", "opens the dispute: pauses distributions"))
     rows.append((f"ServicerBond.prove_discontinuity (second, {n:,} loans)",
-                 tx_gas(bond, "prove_discontinuity", *proof(p - 1, 3), *proof(p, 3), sender=admin), "fraud proof", ""))
+                 tx_gas(bond, "prove_discontinuity", *t_prev.proof(3), *t_last.proof(3), sender=admin),
+                 "fraud proof", ""))
+    rows.append((f"ServicerBond.prove_sold_performing (third, {n:,} loans)",
+                 tx_gas(bond, "prove_sold_performing", *t_last.proof(1), sender=admin), "fraud proof", ""))
+    rep, sigs = signed[p]
+    rows.append((f"ServicerBond.slash_attestors (3 signers, {n:,}-loan tape)",
+                 tx_gas(bond, "slash_attestors", (2).to_bytes(32, "big"), rep.as_tuple(), sigs[0].deadline,
+                        [s.as_tuple() for s in sigs], sender=admin), "", "after the fraud proof on loan 2"))
+    rows.append((f"  (tapes of {n:,} loans built and hashed in {build_s[0]:.1f} s CPU)", -1, "", ""))
+    state.clear()
+    state.update(saved)
     return rows
+
+
+def depth(n: int) -> int:
+    """Siblings in a proof of a tape of ``n`` loans (the tree's height)."""
+    return max(n - 1, 0).bit_length()
+
+
+def per_level_rows(rows: list[tuple[str, int, str, str]], loan_counts: list[int]) -> list[str]:
+    """Each proof-carrying row's gas per Merkle level: the difference between the
+    largest and the smallest tape over the difference in proof length (two proofs for
+    a discontinuity)."""
+    lo, hi = min(loan_counts), max(loan_counts)
+    if depth(hi) == depth(lo):
+        return []
+    out = []
+    for label, name, proofs in (("LoanSale.start_sale", "LoanSale.start_sale", 1),
+                                ("ServicerBond.prove_discontinuity (first", "prove_discontinuity, first", 2),
+                                ("ServicerBond.prove_discontinuity (second", "prove_discontinuity, second", 2),
+                                ("ServicerBond.prove_sold_performing", "prove_sold_performing", 1),
+                                ("remittance confirming 1 sale", "remittance confirming 1 sale", 1)):
+        g = {n: next(r[1] for r in rows if r[0].startswith(label) and (f"{n:,} loan" in r[0] or f"{n:,}-loan" in r[0]))
+             for n in (lo, hi)}
+        levels = proofs * (depth(hi) - depth(lo))
+        out.append(f"{name}: {g[lo]:,} gas at depth {depth(lo)}, {g[hi]:,} at depth {depth(hi)}: "
+                   f"{(g[hi] - g[lo]) / levels:,.0f} gas per proof level ({proofs} proof{'s' if proofs > 1 else ''})")
+    return out
+
 
 if __name__ == "__main__":
     main()

@@ -315,3 +315,85 @@ def test_forged_earlier_record_cannot_slash(world, bond, tape):
     with boa.reverts(dev="loan not proven"):
         bond.prove_discontinuity(forged.as_tuple(), tape.proof(1, 3)[1], *tape.proof(2, 3))
     assert bond.bond() == BOND and bond.strikes() == 0
+
+
+# ---------------------------------------------------------------- proof paths (the bond checks proofs itself)
+
+
+def _wrong_paths(proof: list[bytes]) -> list[list[bytes]]:
+    """Proofs that differ from the true one (truncated, one sibling too many, the last
+    sibling altered by one bit, the siblings reordered, empty): none reaches the root."""
+    flipped = [*proof[:-1], bytes([proof[-1][0] ^ 1]) + proof[-1][1:]]
+    return [proof[:-1], [*proof, proof[0]], flipped, proof[::-1], []]
+
+
+def test_wrong_proof_paths_cannot_slash(world, bond, tape):
+    """A real discontinuity, proven with every kind of wrong path, slashes nothing; the
+    true proofs then slash (the wrong ones failed for their path, not for the tape)."""
+    tape.remit(1)
+    _shift_balance(tape, 4, 3, 5_000_000)
+    tape.remit(2)
+    a, pa = tape.proof(1, 3)
+    b, pb = tape.proof(2, 3)
+    assert len(pa) >= 3 and len(pb) >= 3
+    for wrong in _wrong_paths(pb):
+        with boa.reverts(dev="loan not proven"):
+            bond.prove_discontinuity(a, pa, b, wrong, sender=world.admin)
+    for wrong in _wrong_paths(pa):
+        with boa.reverts(dev="loan not proven"):
+            bond.prove_discontinuity(a, wrong, b, pb, sender=world.admin)
+    with boa.reverts(dev="loan not proven"):  # the two proofs swapped
+        bond.prove_discontinuity(a, pb, b, pa, sender=world.admin)
+    with boa.reverts(dev="loan not proven"):  # another loan's path in the same tape
+        bond.prove_discontinuity(a, pa, b, tape.proof(2, 4)[1], sender=world.admin)
+    with boa.reverts():  # deeper than any tape (2**32 loans): refused before any hashing
+        bond.prove_discontinuity(a, pa, b, [*pb, *([pb[0]] * (33 - len(pb)))], sender=world.admin)
+    assert bond.bond() == BOND and bond.strikes() == 0
+    bond.prove_discontinuity(a, pa, b, pb, sender=world.admin)
+    assert bond.strikes() == 1
+
+
+def test_tape_never_accepted_cannot_slash(world, bond, tape):
+    """Records of a tape the oracle never accepted (period 3 built, not reported; and
+    period 2's record relabelled as period 3) prove nothing."""
+    tape.remit(1)
+    tape.remit(2)
+    tape.period(3)  # the servicer's next tape, not reported
+    a3 = tape.record(3, 3)
+    forged = replace(a3, beginning_balance=a3.beginning_balance + 1, ending_balance=a3.ending_balance + 1)
+    tape.records[3] = [forged if r.loan_id == a3.loan_id else r for r in tape.records[3]]
+    with boa.reverts(dev="loan not proven"):
+        bond.prove_discontinuity(*tape.proof(2, 3), *tape.proof(3, 3), sender=world.admin)
+    r2 = tape.record(2, 3)
+    relabelled = replace(r2, period=3, beginning_balance=r2.beginning_balance + 1, ending_balance=r2.ending_balance + 1)
+    with boa.reverts(dev="loan not proven"):
+        bond.prove_discontinuity(*tape.proof(2, 3), relabelled.as_tuple(), tape.proof(2, 3)[1], sender=world.admin)
+    assert bond.bond() == BOND and bond.strikes() == 0
+
+
+def test_wrong_proof_paths_cannot_prove_a_sold_loan_performing(world, bond, sale, tape):
+    _sell_loan_1(world, sale, tape)
+    _shift_balance(tape, 2, 1, tape.balance[2])
+    tape.remit(3)  # loan 1 "performing"
+    rec, proof = tape.proof(3, 1)
+    for wrong in _wrong_paths(proof):
+        with boa.reverts(dev="loan not proven"):
+            bond.prove_sold_performing(rec, wrong, sender=world.admin)
+    assert bond.strikes() == 0
+    bond.prove_sold_performing(rec, proof, sender=world.admin)
+    assert bond.strikes() == 1
+
+
+def test_oracle_reads_tape_roots_in_one_call(world, tape):
+    """`loan_tape_roots` (the fraud proofs) and `last_loan_tape` (the sales) read the
+    stored roots: zero for a period not accepted, the last period's before a report."""
+    oracle = world.d.oracle
+    assert oracle.last_loan_tape() == (0, ZERO32)
+    tape.remit(1)
+    tape.remit(2)
+    r1, r2 = oracle.loan_tape_root(1), oracle.loan_tape_root(2)
+    assert r1 != ZERO32 and r2 != ZERO32 and r1 != r2
+    assert oracle.loan_tape_roots(1, 2) == (r1, r2)
+    assert oracle.loan_tape_roots(2, 1) == (r2, r1)
+    assert oracle.loan_tape_roots(2, 3) == (r2, ZERO32)
+    assert oracle.last_loan_tape() == (2, r2)

@@ -275,3 +275,19 @@ def test_loan_too_small_to_price_is_refused(world, sale, tape):
     assert tape.balance[1] == 3 and 3 * FLOOR_WAD // WAD == 0
     with boa.reverts(dev="bad prices"):
         sale.start_sale(*tape.proof(3, 1), sender=world.admin)
+
+
+def test_wrong_proof_paths_are_refused(world, sale, tape):
+    """The sale checks the proof itself: every kind of wrong path fails; the true one
+    then starts the sale."""
+    tape.remit(1, {1: DELINQUENT})
+    rec, proof = tape.proof(1, 1)
+    flipped = [*proof[:-1], bytes([proof[-1][0] ^ 1]) + proof[-1][1:]]
+    for wrong in (proof[:-1], [*proof, proof[0]], flipped, proof[::-1], [], tape.proof(1, 2)[1]):
+        with boa.reverts(dev="loan not proven"):
+            sale.start_sale(rec, wrong, sender=world.admin)
+    with boa.reverts():  # deeper than any tape (2**32 loans)
+        sale.start_sale(rec, [*proof, *([proof[0]] * (33 - len(proof)))], sender=world.admin)
+    assert sale.status(loan_id(1)) == 0
+    sale.start_sale(rec, proof, sender=world.admin)
+    assert sale.status(loan_id(1)) != 0

@@ -21,9 +21,11 @@ PUBLIC = [
     "ZERO_BALANCE_STATES",
     "LoanHistory",
     "LoanState",
+    "MitigationEstimate",
     "StateMachine",
     "TransitionMatrix",
     "classify_states",
+    "estimate_loss_mitigation",
     "estimate_transitions",
     "read_fannie_performance",
     "read_freddie_servicing",
@@ -35,6 +37,7 @@ SIGNATURES = {
     "read_fannie_performance": "(acquisition: 'str | os.PathLike[str] | None', performance: 'str | os.PathLike[str]') -> 'LoanHistory'",
     "read_freddie_servicing": "(origination: 'str | os.PathLike[str] | None', servicing: 'str | os.PathLike[str]') -> 'LoanHistory'",
     "records_for_period": "(history: 'LoanHistory', period: 'int', *, start: 'dt.date | str | None' = None, decimals: 'int' = 6, servicing_fee: 'float' = 0.0, skip_truncated: 'bool' = False) -> 'pa.Table'",
+    "estimate_loss_mitigation": "(history: 'LoanHistory') -> 'MitigationEstimate'",
     "estimate_transitions": "(history: 'LoanHistory', by: 'Sequence[str]' = ('age', 'ltv', 'fico')) -> 'TransitionMatrix'",
 }
 

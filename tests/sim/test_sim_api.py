@@ -45,7 +45,7 @@ PUBLIC = [
 
 SIGNATURES = {
     "run_lifecycle": "(out: 'str | os.PathLike[str]', config: 'LifecycleConfig | None' = None, *, fresh: 'bool' = False, progress: 'Progress | None' = None, log: 'Callable[[str], None] | None' = None, write_outputs: 'bool' = True, keys: 'NodeKeys | None' = None) -> 'LifecycleResult'",
-    "LifecycleConfig": "(tape: 'str | None' = None, deal: 'str' = 'four_tranche', loans: 'int' = 2000, investors: 'int' = 20, months: 'int' = 360, psa: 'float' = 150.0, sda: 'float' = 100.0, severity: 'float' = 0.35, lag: 'int' = 6, seed: 'int' = 7, chain: 'bool' = True, trade_probability: 'float' = 0.3, quorum: 'int' = 3, attestors: 'int' = 5, test_waterfall: 'bool' = False, verify_limit: 'int' = 64, rpc: 'str | None' = None, advance: 'str' = 'none', acquisition: 'str | None' = None, performance: 'str | None' = None, cutoff: 'str | None' = None, transitions: 'str | None' = None, servicing: 'ServicingTerms | None' = None, loan_sales: 'bool' = False) -> None",
+    "LifecycleConfig": "(tape: 'str | None' = None, deal: 'str' = 'four_tranche', loans: 'int' = 2000, investors: 'int' = 20, months: 'int' = 360, psa: 'float' = 150.0, sda: 'float' = 100.0, severity: 'float' = 0.35, lag: 'int' = 6, seed: 'int' = 7, chain: 'bool' = True, trade_probability: 'float' = 0.3, quorum: 'int' = 3, attestors: 'int' = 5, test_waterfall: 'bool' = False, verify_limit: 'int' = 64, rpc: 'str | None' = None, advance: 'str' = 'none', acquisition: 'str | None' = None, performance: 'str | None' = None, cutoff: 'str | None' = None, transitions: 'str | None' = None, servicing: 'ServicingTerms | None' = None, loan_sales: 'bool' = False, mitigation: 'str | None' = None) -> None",
 }
 
 

@@ -31,6 +31,12 @@ class SaleOrder:
     proof: tuple[bytes, ...]
 
 
+def _for_sale(r: LoanRecord) -> bool:
+    """``LoanSale.start_sale``'s rule: 90+ days delinquent, or in foreclosure and 60+;
+    not liquidated; with a balance."""
+    return (r.delinquency >= 3 or (r.defaulted and r.delinquency >= 2)) and not r.liquidated and r.ending_balance > 0
+
+
 @dataclass(frozen=True)
 class LoanSaleKeeper:
     """Finds the loans ``LoanSale.start_sale`` accepts and starts their sales.
@@ -73,10 +79,54 @@ class LoanSaleKeeper:
         return [
             SaleOrder(r, tuple(tree.proof(i)))
             for i, r in enumerate(records)
-            if (r.delinquency >= 3 or (r.defaulted and r.delinquency >= 2))
-            and not r.liquidated
-            and r.ending_balance > 0
-            and r.loan_id not in sold_ids
+            if _for_sale(r) and r.loan_id not in sold_ids
+        ]
+
+    def orders_from_table(
+        self, period: int, accepted_root: bytes, table: Any, *, sold: Collection[bytes] = ()
+    ) -> list[SaleOrder]:
+        """:meth:`orders` on a record table (``record_columns`` output, a stored loan
+        file) by the compiled path: every leaf is hashed from the table's records
+        (:func:`~openmbs.agents.leaf_array`, never a stored ``leaf`` column) into a
+        :class:`~openmbs.agents.LoanTree`, whose root must be ``accepted_root``; only the
+        candidate rows (reported 60+ days late) become :class:`LoanRecord` objects, to
+        which the rule of :meth:`orders` applies. Same result as :meth:`orders` on
+        ``loan_records(table)``, without hashing each record in Python.
+
+        Raises
+        ------
+        InputError
+            No records, a record of another period, or a table whose root is not the
+            accepted one.
+        """
+        import numpy as np
+
+        from openmbs.agents._servicer import LoanTree, leaf_array, loan_records
+
+        if table.num_rows == 0:
+            raise InputError(f"{self.source}: period {period}: no loan records")
+        per = np.asarray(table.column("period").to_numpy(zero_copy_only=False))
+        bad = np.flatnonzero(per != period)
+        if bad.size:
+            i = int(bad[0])
+            raise InputError(
+                f"{self.source}: row {i + 1}: loan {table.column('loan_id')[i].as_py()!r} field 'period' "
+                f"value {int(per[i])}: the accepted tape is period {period}"
+            )
+        tree = LoanTree(leaf_array(table))
+        if tree.root != accepted_root:
+            raise InputError(
+                f"{self.source}: period {period}: field 'loan_tape_root' value 0x{tree.root.hex()}: "
+                f"the accepted root is 0x{accepted_root.hex()}"
+            )
+        dq = np.asarray(table.column("delinquency").to_numpy(zero_copy_only=False))
+        rows = np.flatnonzero(dq >= 2)  # the rule below needs at least 60 days
+        sold_ids = set(sold)
+        records = loan_records(table.take(rows)) if rows.size else []
+        return [
+            SaleOrder(r, tuple(tree.proof(int(i))))
+            for i, r in zip(rows.tolist(), records, strict=True)
+            if _for_sale(r) and r.loan_id not in sold_ids
         ]
 
     def start_sales(self, sale: Any, orders: Sequence[SaleOrder], *, sender: str) -> list[bytes]:

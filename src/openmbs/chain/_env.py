@@ -145,9 +145,12 @@ class _KeptFork:
     block that mined it (then at the latest block before the next one), fetching every
     account and slot it touches again: about ten JSON-RPC calls per transaction. After
     our transaction is mined the fork already holds its effects, so the re-fork is
-    skipped when the block that mined it is the next block and holds that one
-    transaction (one call, ``eth_getBlockByNumber``, checks it; the local block
-    number, timestamp and the sender's nonce are then moved to the node's). Before a
+    skipped when the block that mined it is the next block, holds that one
+    transaction and has the timestamp the local run used (one call,
+    ``eth_getBlockByNumber``, checks it; the local block number and the sender's nonce
+    are then moved to the node's). A block of a later second re-forks: a transaction
+    that reads ``block.timestamp`` (a sale's start, an auction's price) left on the fork
+    what it computed at the earlier time, not what the node stored. Before a
     transaction the fork is kept when the node's block number is the one the fork
     knows (``eth_blockNumber``). Anything else -- another sender's transaction, a
     block with several transactions, a reorganisation -- re-forks as titanoboa does.
@@ -214,10 +217,13 @@ class _KeptFork:
                 number = int(block_identifier, 16) if isinstance(block_identifier, str) else int(block_identifier)
                 if number == self.block + 1:
                     info = rpc.fetch_uncached("eth_getBlockByNumber", [hex(number), False])
-                    if info is not None and len(info.get("transactions", ())) == 1:
-                        patch = self.env.evm.patch
+                    patch = self.env.evm.patch
+                    if (
+                        info is not None
+                        and len(info.get("transactions", ())) == 1
+                        and int(info["timestamp"], 16) == int(patch.timestamp)
+                    ):
                         patch.block_number = number
-                        patch.timestamp = int(info["timestamp"], 16)
                         self.block = number
                         self._keep()
                         return

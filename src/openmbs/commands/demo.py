@@ -67,6 +67,15 @@ def demo(
             "transitions --out FILE`) instead of --sda; prepayment still follows --psa.",
         ),
     ] = None,
+    mitigation: Annotated[
+        Path | None,
+        typer.Option(
+            "--mitigation",
+            help="Loss mitigation (modifications, forbearance plans, short and third-party sales) "
+            "at the rates of this file (written by `openmbs model mitigation --out FILE`, or a JSON "
+            "object of LossMitigation fields).",
+        ),
+    ] = None,
     fresh: Annotated[
         bool,
         typer.Option("--fresh", help="Discard an earlier run in --out instead of resuming it."),
@@ -119,9 +128,11 @@ def demo(
         typer.Option(
             "--sales",
             help=(
-                "Loan sales: after each period a keeper starts the sale of the seriously delinquent "
-                "loans and an investor buys them; the next report confirms each as a liquidation "
-                "(embedded chain; try a stress such as --sda 2000)."
+                "Loan sales: after each period the run indexes the chain into events.duckdb and a "
+                "keeper, reading that store and the period's loan file, starts the sale of the "
+                "seriously delinquent loans; an investor buys them; the next report confirms each "
+                "as a liquidation (embedded chain or --rpc, with --sda or --transitions; try a "
+                "stress such as --sda 2000). A node run with sales is not resumed."
             ),
         ),
     ] = False,
@@ -175,6 +186,7 @@ def demo(
         rpc=rpc,
         transitions=str(transitions) if transitions else None,
         loan_sales=sales,
+        mitigation=str(mitigation) if mitigation else None,
     )
     keys = _node_keys(cfg, dev_chain, list(attestor_keystore or [])) if rpc is not None else None
     console = Console()

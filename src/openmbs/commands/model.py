@@ -123,7 +123,9 @@ def train(
     for col in ("decile", "loans", "mean PD %", "observed %"):
         ct.add_column(col, justify="right")
     for r in ev.calibration:
-        ct.add_row(str(r.decile), f"{r.n:,}", f"{100 * r.mean_pd:.2f}", f"{100 * r.observed_rate:.2f}")
+        ct.add_row(
+            str(r.decile), f"{r.n:,}", f"{100 * r.mean_pd:.2f}", f"{100 * r.observed_rate:.2f}"
+        )
     console.print(ct)
     if saved:
         console.print(f"model saved to {saved}")
@@ -203,6 +205,7 @@ def register(app: typer.Typer) -> None:
     sub.command("train")(train)
     sub.command("predict")(predict)
     sub.command("transitions")(transitions)
+    sub.command("mitigation")(mitigation)
     app.add_typer(sub, name="model")
 
 
@@ -238,40 +241,14 @@ def transitions(
 
     --json gives probabilities as decimals; the table shows percent.
     """
-    from openmbs.servicing import (  # heavy: see the module's note
-        LoanState,
-        estimate_transitions,
-        read_fannie_performance,
-        read_freddie_servicing,
-    )
+    from openmbs.servicing import LoanState, estimate_transitions  # heavy: see the module's note
 
-    try:
-        with open(performance, encoding="utf-8", errors="replace") as fh:
-            fields = fh.readline().count("|") + 1
-    except OSError as exc:
-        raise InputError(f"file {str(performance)!r}: cannot open ({exc.strerror})") from exc
-    if fields == 31:
-        history = read_fannie_performance(acquisition, performance)
-    elif fields == 32:
-        history = read_freddie_servicing(acquisition, performance)
-    else:
-        raise InputError(
-            f"file {str(performance)!r}, row 1: {fields} fields; expected 31 (Fannie Mae "
-            "performance) or 32 (Freddie Mac servicing) separated by '|'"
-        )
+    history = _read_history(performance, acquisition)
     dims = tuple(d.strip() for d in by.split(",") if d.strip())
     matrix = estimate_transitions(history, by=dims)
     doc = {"performance": str(performance), "agency": history.agency, **matrix.to_dict()}
     if out is not None:
-        text = json.dumps(doc, indent=1)
-
-        def _write(p: Path) -> None:
-            p.write_text(text)
-
-        try:
-            atomic_write(out, _write)
-        except OSError as exc:
-            raise InputError(f"file {str(out)!r}: cannot write ({exc.strerror})") from exc
+        _write_json(out, doc)
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -293,3 +270,96 @@ def transitions(
     print_table(table)
     used = int((matrix.observations.sum(axis=1) > 0).sum())
     typer.echo(f"{used} of {matrix.n_buckets} buckets by {', '.join(dims) or 'nothing'} observed")
+
+
+def _read_history(performance: Path, acquisition: Path | None) -> Any:
+    """A Fannie Mae (31 fields) or Freddie Mac (32 fields) history, by its field count."""
+    from openmbs.servicing import read_fannie_performance, read_freddie_servicing
+
+    try:
+        with open(performance, encoding="utf-8", errors="replace") as fh:
+            fields = fh.readline().count("|") + 1
+    except OSError as exc:
+        raise InputError(f"file {str(performance)!r}: cannot open ({exc.strerror})") from exc
+    if fields == 31:
+        return read_fannie_performance(acquisition, performance)
+    if fields == 32:
+        return read_freddie_servicing(acquisition, performance)
+    raise InputError(
+        f"file {str(performance)!r}, row 1: {fields} fields; expected 31 (Fannie Mae "
+        "performance) or 32 (Freddie Mac servicing) separated by '|'"
+    )
+
+
+def _write_json(out: Path, doc: dict[str, Any]) -> None:
+    text = json.dumps(doc, indent=1)
+
+    def _write(p: Path) -> None:
+        p.write_text(text)
+
+    try:
+        atomic_write(out, _write)
+    except OSError as exc:
+        raise InputError(f"file {str(out)!r}: cannot write ({exc.strerror})") from exc
+
+
+def mitigation(
+    performance: Annotated[
+        Path,
+        typer.Option(
+            "--performance", help="Monthly performance file (Fannie Mae 31 fields, Freddie Mac 32)."
+        ),
+    ],
+    acquisition: Annotated[
+        Path | None,
+        typer.Option("--acquisition", help="Acquisition (Fannie) or origination (Freddie) file."),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of a table.")
+    ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Also write the estimate (the --json object) to this file: "
+            "`openmbs demo --mitigation FILE` runs the simulator at these rates.",
+        ),
+    ] = None,
+) -> None:
+    """Estimate loss-mitigation rates (modifications, short and third-party sales, their
+    severities, forbearance plans) from a real loan history.
+
+    Rates are monthly probabilities and shares as decimals; docs/servicing.md defines each.
+    """
+    from openmbs.servicing import estimate_loss_mitigation  # heavy: see the module's note
+
+    est = estimate_loss_mitigation(_read_history(performance, acquisition))
+    doc = est.to_dict()
+    if out is not None:
+        _write_json(out, doc)
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    c = est.counts
+    basis = {
+        "modification": f"{c['modifications']:,} of {c['serious_months']:,} loan-months 90+ days past due",
+        "short_sale": f"of {sum(c['credit_events'].values()):,} credit events",
+        "third_party_sale": "of the credit events that are not short sales",
+        "forbearance": (
+            "no forbearance field"
+            if c["forbearance_entries"] is None
+            else f"{c['forbearance_entries']:,} of {c['current_months']:,} current months"
+        ),
+    }
+    table = Table(title=f"Loss mitigation ({est.agency}, {c['loan_months']:,} loan-months)")
+    table.add_column("field")
+    table.add_column("value", justify="right")
+    table.add_column("from")
+    for name, value in est.rates.items():
+        shown = (
+            "-" if value is None else (f"{value:,}" if isinstance(value, int) else f"{value:.6g}")
+        )
+        table.add_row(name, shown, basis.get(name, ""))
+    print_table(table)
+    for note in est.notes:
+        typer.echo(note)

@@ -19,6 +19,7 @@ from openmbs.servicing._history import (
     scheduled_balance,
 )
 from openmbs.servicing._machine import StateMachine
+from openmbs.servicing._mitigation import MitigationEstimate, estimate_loss_mitigation
 from openmbs.servicing._records import HISTORY_RECORD_COLUMNS, RECORD_SCHEMA, records_for_period
 from openmbs.servicing._states import (
     CREDIT_EVENT_STATES,
@@ -46,9 +47,11 @@ __all__ = [
     "ZERO_BALANCE_STATES",
     "LoanHistory",
     "LoanState",
+    "MitigationEstimate",
     "StateMachine",
     "TransitionMatrix",
     "classify_states",
+    "estimate_loss_mitigation",
     "estimate_transitions",
     "read_fannie_performance",
     "read_freddie_servicing",

@@ -72,6 +72,9 @@ class LifecycleConfig:
     accepted period a keeper starts the sale of the seriously delinquent loans and a
     compliant investor buys them; the next report confirms each sale as a liquidation
     with the net proceeds as recovery (``openmbs.sim._sales``, docs/demo.md).
+    ``mitigation`` a loss-mitigation file (``openmbs model mitigation --out``, or a JSON
+    object of :class:`~openmbs.sim.LossMitigation` fields): modifications, forbearance
+    plans, short and third-party sales at those rates (``None``: none, as before).
     """
 
     tape: str | None = None
@@ -98,6 +101,7 @@ class LifecycleConfig:
     transitions: str | None = None
     servicing: ServicingTerms | None = None
     loan_sales: bool = False
+    mitigation: str | None = None
 
     def __post_init__(self) -> None:
         from openmbs.cashflow import advance_mode
@@ -144,14 +148,20 @@ class LifecycleConfig:
             raise InputError(
                 f"--transitions {self.transitions!r} with --performance: a replay's states are the history's"
             )
+        if self.mitigation is not None and self.performance is not None:
+            raise InputError(
+                f"--mitigation {self.mitigation!r} with --performance: a replay's loss mitigation is the history's"
+            )
         if self.psa < 0 or self.sda < 0:
             raise InputError(f"--psa {self.psa} / --sda {self.sda}: need >= 0")
-        if self.loan_sales and (
-            not self.chain or self.rpc is not None or self.performance is not None or self.transitions is not None
-        ):
+        if self.loan_sales and not self.chain:
+            raise InputError("--sales with the chain disabled: loan sales are sales on chain")
+        if self.loan_sales and self.performance is not None:
             raise InputError(
-                "--sales: loan sales run on the embedded chain with the loan simulator's default "
-                "model (not with the chain disabled, --rpc, a replay or --transitions)"
+                f"--sales with --performance {self.performance!r}: a replay's records are a real "
+                "history, which already says what became of every loan; it cannot contain a sale "
+                "made on our chain, and the oracle would refuse every report after one (a sold "
+                "loan must be reported liquidated with the sale's proceeds)"
             )
 
     def fingerprint(self) -> str:
@@ -159,7 +169,7 @@ class LifecycleConfig:
         d.pop("months")  # a run may be extended
         if d["advance"] == "none":
             d.pop("advance")  # runs made before the choice existed keep their fingerprint
-        for name in ("acquisition", "performance", "cutoff", "transitions"):
+        for name in ("acquisition", "performance", "cutoff", "transitions", "mitigation"):
             if d[name] is None:
                 d.pop(name)  # so do runs that are not replays
         if self.servicing is None or self.servicing.is_default:

@@ -142,10 +142,13 @@ def run_lifecycle(
     draws are seeded by period); the simulator then continues from its saved state.
     """
     run = prepare(out, config or LifecycleConfig(), fresh=fresh, keys=keys, progress=progress, log=log)
-    deploy(run)
-    replay_accepted(run)
-    run_periods(run)
-    verify(run)
-    index(run)
+    try:
+        deploy(run)
+        replay_accepted(run)
+        run_periods(run)
+        verify(run)
+        index(run)
+    finally:
+        run.close()  # the event store a run with sales keeps open (closed by index)
     reconcile(run)
     return report(run, write_outputs=write_outputs)

@@ -661,6 +661,7 @@ class LoanSimulator:
         self._ls = dq_state(self._dpd)
         self._reo_left: IntArray = np.zeros(n, dtype=np.int64)
         self._modified = np.zeros(n, dtype=np.bool_)
+        self._mod_now = np.zeros(n, dtype=np.bool_)  # modified in the last step (not saved)
         self._rep = np.minimum(self._dpd, 3).astype(np.int8)  # reported bucket (matrix driver)
         self._sold: IntArray = np.full(n, -1, dtype=np.int64)  # net sale proceeds (-1: not sold)
         self.transitions = _state_machine(transitions)
@@ -686,15 +687,17 @@ class LoanSimulator:
         Raises
         ------
         InputError
-            A loan not live, sold twice, proceeds negative or above its balance, or a
-            simulator driven by a transition matrix (not supported).
+            A loan not live, sold twice, or proceeds negative or above its balance.
+
+        Notes
+        -----
+        Driven by a transition matrix, a sold loan leaves next month as a note sale
+        (``LoanState.NOTE_SALE``) instead of drawing its next state.
         """
         rows = np.asarray(loans, dtype=np.int64).reshape(-1)
         amounts = np.asarray(proceeds, dtype=np.int64).reshape(-1)
         if rows.size != amounts.size:
             raise InputError(f"sell: {rows.size} loan(s) for {amounts.size} proceeds")
-        if self._driver is not None:
-            raise InputError("sell: loan sales are not supported with a transition matrix")
         for r, a in zip(rows.tolist(), amounts.tolist(), strict=True):
             if not 0 <= r < self.n_loans or self._state[r] == _CLOSED:
                 raise InputError(f"sell: tape row {r}: loan not live")
@@ -737,10 +740,24 @@ class LoanSimulator:
                 h.update(np.ascontiguousarray(arr).tobytes())
         return h.hexdigest()
 
+    def mitigation_columns(self, rows: npt.NDArray[np.intp]) -> dict[str, pa.Array]:
+        """The loss-mitigation columns of the last step's records of tape ``rows``, named
+        as a real history's (``openmbs.servicing.HISTORY_RECORD_COLUMNS``): ``modified``
+        (under a modification), ``modification`` (modified this month),
+        ``capitalised_arrears`` (always 0: the simulator does not add arrears to the
+        trust's balance) and ``forbearance`` (in a forbearance plan at the month's end)."""
+        return {
+            "modified": pa.array(self._modified[rows]),
+            "modification": pa.array(self._mod_now[rows]),
+            "capitalised_arrears": pa.array(np.zeros(rows.size, dtype=np.int64)),
+            "forbearance": pa.array(self._states.in_plan[rows]),
+        }
+
     # ----------------------------------------------------------------- the month
 
     def step(self) -> PeriodRecords:
         """Simulate the next month and return its loan records and pool aggregates."""
+        self._mod_now[:] = False
         if self._driver is not None:
             return matrix_step(self)
         k = self.period + 1

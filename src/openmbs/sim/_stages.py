@@ -17,10 +17,12 @@ Stages, in order:
    stored loan files;
 4. :func:`step_period` runs one new period: records -> report -> chain -> exact engine
    -> stored files and manifest (:func:`run_periods` loops it over the record source);
-   with ``cfg.loan_sales`` the keeper's loan sales run in the period's block after its
-   report is accepted and the next report confirms them (``openmbs.sim._sales``);
+   with ``cfg.loan_sales`` the run indexes the chain into ``events.duckdb`` after the
+   period, writes its loan file, and the keeper, reading those two, starts its loan
+   sales in the next block; the next report confirms them (``openmbs.sim._sales``);
 5. :func:`verify` checks every loan's final record against the roots on chain;
-6. :func:`index` indexes the chain's events into ``events.duckdb``;
+6. :func:`index` indexes the chain's events into ``events.duckdb`` (continuing the
+   store a run with sales indexed as it went, on the embedded chain);
 7. :func:`reconcile` audits the folder and reconciles the in-process figures;
 8. :func:`report` writes ``lifecycle.json`` (and ``summary.json``, ``report.html``) and
    returns the :class:`~openmbs.sim.LifecycleResult`.
@@ -56,7 +58,7 @@ from openmbs.sim._config import (
     write_loans,
 )
 from openmbs.sim._keys import NodeKeys
-from openmbs.sim._world import _attach, _chain_month, _cutoff, _deploy, _run_keys, _World
+from openmbs.sim._world import _attach, _capture, _chain_month, _cutoff, _deploy, _run_keys, _World
 
 __all__ = [
     "FileRecords",
@@ -107,7 +109,12 @@ class SimulatedRecords:
         if rec.period != period:
             raise DataIntegrityError(f"simulator at period {rec.period}, the run asked for period {period}")
         t = record_columns(rec.loans)
-        return t.append_column("state", rec.loans.column("state"))  # the LoanState, for the report
+        t = t.append_column("state", rec.loans.column("state"))  # the LoanState, for the report
+        if self.sim.mitigation.draws:  # modifications and plans, named as a history's
+            rows = rec.loans.column("loan_id").combine_chunks().indices.to_numpy()
+            for name, col in self.sim.mitigation_columns(rows).items():
+                t = t.append_column(name, col)
+        return t
 
     def resume(self, out: Path, period: int) -> None:
         self.sim.load_state(out / SIM_STATE)
@@ -151,7 +158,9 @@ class LifecycleRun:
     ``keeper``, the exact engine's ``state``, per-period ``results`` and ``reports``,
     each loan's final ``(period, record hash, proof)`` in ``final_leaf``, the pool
     figures of ``lifecycle.json``, timings, ``checks`` and the ``audit_report``; with
-    ``cfg.loan_sales``, ``sales`` (the :class:`~openmbs.sim._sales.SaleDesk`).
+    ``cfg.loan_sales``, ``sales`` (the :class:`~openmbs.sim._sales.SaleDesk`) and
+    ``store``, the run's event store (``events.duckdb``), indexed after each accepted
+    period for the keeper (:meth:`close` closes it).
     """
 
     cfg: LifecycleConfig
@@ -183,6 +192,7 @@ class LifecycleRun:
     checks: list[AuditCheck] = field(default_factory=list)
     audit_report: Any = None
     sales: Any = None  # the SaleDesk (openmbs.sim._sales) when cfg.loan_sales
+    store: Any = None  # the EventStore indexed as the run goes, when cfg.loan_sales
 
     @property
     def record_decimals(self) -> int:
@@ -200,6 +210,12 @@ class LifecycleRun:
     def last_period(self) -> int:
         """The last accepted period (the manifest's)."""
         return len(self.roots)
+
+    def close(self) -> None:
+        """Close the run's event store if it is open (a run with sales)."""
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
     def __post_init__(self) -> None:
         from openmbs.agents import ServicerBridge, TriggerKeeper
@@ -335,6 +351,11 @@ def prepare(
         from openmbs.servicing import StateMachine
 
         machine = StateMachine.read(cfg.transitions)
+    mitigation = None
+    if cfg.mitigation is not None:  # so is a bad loss-mitigation file
+        from openmbs.sim._states import LossMitigation
+
+        mitigation = LossMitigation.read(cfg.mitigation)
     out = Path(out)
     tick = progress or (lambda stage, done, total: None)
     manifest = _open_folder(out, cfg, fresh)
@@ -351,6 +372,7 @@ def prepare(
         tape, prepayment=prep, default=None if cfg.transitions else dflt, severity=cfg.severity,
         lag=cfg.lag, seed=cfg.seed, advance=cfg.advance,  # type: ignore[arg-type]
         decimals=_load_spec(cfg.deal).asset.decimals, transitions=machine, servicing=cfg.servicing,
+        mitigation=mitigation,
     )
     if cfg.performance is not None and source is history_records and history_records.decimals != sim.record_decimals:
         import dataclasses
@@ -383,6 +405,8 @@ def deploy(run: LifecycleRun) -> None:
     cfg = run.cfg
     if not cfg.chain:
         return
+    if cfg.loan_sales:
+        _check_sales(run)
     run.tick("deploy", 0, 1)
     t0 = time.perf_counter()
     if cfg.rpc is not None and run.last_period:
@@ -399,15 +423,32 @@ def deploy(run: LifecycleRun) -> None:
     w.chain_seconds += time.perf_counter() - t0
     run.world = w
     if cfg.loan_sales:
+        from openmbs.indexer import EventStore, default_db_path
         from openmbs.sim._sales import desk_for
 
-        if not isinstance(run.source, SimulatedRecords) or w.attached:
-            raise InputError(
-                "loan_sales: sales run only with simulated records on a chain this run deployed "
-                "(not a replay of a history, not a resumed node run)"
-            )
         run.sales = desk_for(w)
+        db = default_db_path(run.out)  # the chain is new: so is its event store
+        for path in (db, db.with_name(db.name + ".wal")):
+            path.unlink(missing_ok=True)
+        run.store = EventStore(db)
     run.tick("deploy", 1, 1)
+
+
+def _check_sales(run: LifecycleRun) -> None:
+    """Refuse loan sales where the keeper cannot act on a history this run indexes."""
+    if not isinstance(run.source, SimulatedRecords):
+        raise InputError(
+            "loan_sales: sales run with simulated loan records only: in a replay the records are a "
+            "real history, which already says what became of every loan (it cannot show a sale "
+            "made on our chain)"
+        )
+    if run.cfg.rpc is not None and run.last_period:
+        raise InputError(
+            f"loan_sales: folder {str(run.out)!r} holds a node run with sales stopped after period "
+            f"{run.last_period}; a node run with sales is not resumed (the sales of the accepted "
+            "periods are on the node already and the run's keeper, bidder and booked sales would "
+            "have to be rebuilt from them): rerun with --fresh (a new deployment)"
+        )
 
 
 # -- 3-4. periods ------------------------------------------------------------------------
@@ -460,8 +501,6 @@ def _accept(run: LifecycleRun, sp: Any, final: bool, *, replay: bool) -> None:
 
         def after_remit() -> None:  # in the period's block, after its report was accepted
             desk.confirmed()
-            if not final:
-                _sell(run, sp, replay=replay)
 
         _chain_month(w, run.cfg, rep, run.keeper, final, sold=sold, then=after_remit if desk is not None else None)
     else:
@@ -479,11 +518,21 @@ def _accept(run: LifecycleRun, sp: Any, final: bool, *, replay: bool) -> None:
 
 
 def _sell(run: LifecycleRun, sp: Any, *, replay: bool) -> None:
-    """The keeper's sales after period ``sp`` was accepted (``openmbs.sim._sales``);
-    the simulator books them for the next period (already booked in its saved state
+    """The keeper's sales after period ``sp`` was accepted, sealed and its loan file
+    stored (``openmbs.sim._sales``): the run's event store is brought up to the chain's
+    head, then the keeper takes its orders from the store and the loan file; its
+    transactions go into the next block (before the next period's report). The
+    simulator books the sales for the next period (already booked in its saved state
     when the period is replayed)."""
-    assert run.world is not None and run.sales is not None
-    bought = run.sales.sell(run.world, sp)
+    from openmbs.indexer import Indexer
+
+    w = run.world
+    assert w is not None and run.sales is not None and run.store is not None
+    Indexer(run.store, w.source, w.registry, batch_blocks=10_000, confirmations=0).run()
+    t0 = time.perf_counter()
+    with _capture(w.collector):
+        bought = run.sales.sell(w, run.store, run.out, sp.period)
+    w.chain_seconds += time.perf_counter() - t0
     if not bought or replay:
         return
     assert isinstance(run.source, SimulatedRecords)
@@ -508,18 +557,25 @@ def replay_accepted(run: LifecycleRun) -> None:
                 f"folder {str(run.out / 'loans')!r} period {k}: Merkle root {sp.report.loan_tape_root.hex()} "
                 f"differs from the accepted root {run.roots[k - 1]}"
             )
-        _accept(run, sp, run.finished and k == last, replay=True)
+        final = run.finished and k == last
+        _accept(run, sp, final, replay=True)
+        if run.sales is not None and not final:
+            _sell(run, sp, replay=True)
     if last:
         run.source.resume(run.out, last)
 
 
-def _store_period(run: LifecycleRun, records: pa.Table, sp: Any, final: bool) -> None:
-    """After acceptance: the loan file, the source's state, then the manifest (last,
-    atomically: it is what a resume trusts)."""
+def _store_loans(run: LifecycleRun, records: pa.Table, sp: Any) -> None:
+    """After acceptance: the period's loan file (what the keeper reads)."""
     write_loans(
         run.out, sp.period, records.append_column("leaf", pa.array(sp.leaves, pa.binary(32))), run.cfg,
         record_decimals=run.record_decimals,
     )
+
+
+def _store_period(run: LifecycleRun, sp: Any, final: bool) -> None:
+    """After the period's loan file (and the keeper's sales): the source's state, then
+    the manifest (last, atomically: it is what a resume trusts)."""
     run.source.checkpoint(run.out)
     run.roots.append("0x" + sp.report.loan_tape_root.hex())
     run.finished = final
@@ -568,7 +624,10 @@ def step_period(run: LifecycleRun, records: pa.Table) -> bool:
             f"period {k}: clean-up call exercised at pool factor "
             f"{sp.report.beginning_balance / run.exact.pool_original:.4f}; remaining loans bought at par"
         )
-    _store_period(run, records, sp, final)
+    _store_loans(run, records, sp)
+    if run.sales is not None and not final:
+        _sell(run, sp, replay=False)
+    _store_period(run, sp, final)
     return final
 
 
@@ -670,9 +729,16 @@ def verify(run: LifecycleRun) -> None:
 
 # -- 6. index ----------------------------------------------------------------------------
 def index(run: LifecycleRun) -> None:
-    """Stage 6: the chain's events into ``events.duckdb`` (rewritten), with the pool
-    projection at the assumptions (``openmbs query pool-performance``). Off chain:
-    nothing."""
+    """Stage 6: the chain's events into ``events.duckdb``, with the pool projection at
+    the assumptions (``openmbs query pool-performance``). Off chain: nothing.
+
+    The store is written anew, except the one a run with sales on the embedded chain
+    indexed after each period for its keeper: that one is continued from its cursor
+    (the same events, event types and cursor as a store written anew: a log source
+    without block hashes leaves nothing else behind). On a node it is written anew: an
+    indexer storing block hashes keeps the first and last block of each of its batches,
+    so the run's per-period batches would leave more ``blocks`` rows than one indexing
+    at the end."""
     from openmbs.indexer import EventStore, Indexer, default_db_path, store_projection
 
     w = run.world
@@ -680,6 +746,14 @@ def index(run: LifecycleRun) -> None:
         return
     run.tick("index", 0, 1)
     db = default_db_path(run.out)
+    if run.store is not None and run.cfg.rpc is None:
+        with run.store as store:
+            Indexer(store, w.source, w.registry, batch_blocks=10_000, confirmations=0).run()
+            store_projection(store, run.cf)
+        run.store = None
+        run.tick("index", 1, 1)
+        return
+    run.close()
     db.unlink(missing_ok=True)
     with EventStore(db) as store:
         # confirmations=0: the run's last transactions are mined and their receipts

@@ -32,14 +32,16 @@ trust's balance of a loan never rises, as the oracle requires: docs/replay.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from openmbs.errors import AssumptionError
+from openmbs.errors import AssumptionError, InputError
 from openmbs.servicing import LoanState, StateMachine
 
 if TYPE_CHECKING:
@@ -141,6 +143,41 @@ class LossMitigation:
                 f"{self.modification!r} + {self.forbearance!r}"
             )
 
+    @classmethod
+    def read(cls, path: str | os.PathLike[str]) -> LossMitigation:
+        """Read loss mitigation from a JSON file: ``openmbs model mitigation --out``'s
+        document (its ``loss_mitigation`` object) or one object of these fields.
+
+        Raises
+        ------
+        InputError
+            The file cannot be read or is not JSON, a key is not a field, or a value is
+            out of range; the message names the file, the field and the value.
+        """
+        name = str(path)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except OSError as exc:
+            raise InputError(f"file {name!r}: cannot read ({exc.strerror})") from None
+        except ValueError as exc:
+            raise InputError(f"file {name!r}: not JSON ({exc})") from None
+        if isinstance(doc, dict) and "loss_mitigation" in doc:
+            doc = doc["loss_mitigation"]
+        if not isinstance(doc, dict):
+            raise InputError(f"file {name!r}: need a JSON object of loss-mitigation fields, got {doc!r}")
+        known = {f.name for f in fields(cls)}
+        for key, value in doc.items():
+            if key not in known:
+                raise InputError(
+                    f"file {name!r}, field {key!r} (value {value!r}): not a loss-mitigation field; "
+                    f"known: {', '.join(sorted(known))}"
+                )
+        try:
+            return cls(**doc)
+        except AssumptionError as exc:
+            raise AssumptionError(f"file {name!r}: {exc}") from None
+
     @property
     def draws(self) -> bool:
         """Whether the assumption model needs the extra draws (any probability > 0)."""
@@ -198,6 +235,7 @@ def _reamortise(sim: LoanSimulator, loans: npt.NDArray[np.intp], mit: LossMitiga
     sim._payment[loans] = _level_payment(sim._balance[loans], new_rg, sim._rem[loans])
     sim._io[loans] = False
     sim._modified[loans] = True
+    sim._mod_now[loans] = True
 
 
 # --------------------------------------------------------------------------- assumption model
@@ -456,7 +494,10 @@ def matrix_step(sim: LoanSimulator) -> PeriodRecords:
     * REO: the trust takes the property; nothing is paid; ``reo_months`` later it is
       liquidated (LIQUIDATED, the simulator's severity on the balance at REO);
     * SHORT_SALE, THIRD_PARTY_SALE, NOTE_SALE: the balance is written off this month,
-      ``loss = min(round(severity x balance), balance)`` at the outcome's severity.
+      ``loss = min(round(severity x balance), balance)`` at the outcome's severity;
+    * a loan sold on chain last month (:meth:`LoanSimulator.sell`) draws as the others
+      (the path depends only on the seed) but leaves as a NOTE_SALE whatever its state
+      or plan, with ``recovery = min(net proceeds, balance)`` and the rest a loss.
 
     Loans in foreclosure or REO are ``defaulted`` (status 2); ``default_flag`` marks the
     month a loan first is.
@@ -498,13 +539,15 @@ def matrix_step(sim: LoanSimulator) -> PeriodRecords:
         fico=None if drv.fico is None else drv.fico[lx],
     ) if drv.machine.matrix.by else np.zeros(m, dtype=np.int64)  # fmt: skip
 
-    in_reo = s0 == int(S.REO)
-    plan = sim._states.in_plan[lx]
+    sold = sim._sold[lx] >= 0  # sold on chain last month: a note sale now, nothing else
+    in_reo = (s0 == int(S.REO)) & ~sold
+    plan = sim._states.in_plan[lx] & ~sold
     left = sim._states.fb_left[lx]
     plan_ends = plan & (left == 0)
     plan_going = plan & (left > 0)
     free = ~in_reo & ~plan
     s1 = np.where(free, _draw(drv.cumulative, bucket, np.where(free, s0, 0), u1), s0)
+    s1[sold] = int(S.NOTE_SALE)
     live_from = np.isin(s0, [int(x) for x in (S.D90, S.D120P, S.FORECLOSURE)])
     modify = free & live_from & (u3 < mit.modification) & ~np.isin(s1, _CREDIT)
     enter = free & (s0 == int(S.CURRENT)) & (s1 == int(S.CURRENT)) & (u3 >= 1.0 - mit.forbearance)
@@ -608,7 +651,11 @@ def matrix_step(sim: LoanSimulator) -> PeriodRecords:
         loss[li] = np.minimum(np.rint(sev * base).astype(np.int64), bal[li])
         writeoff[li] = bal[li]
         recovery[li] = writeoff[li] - loss[li]
+        si = np.flatnonzero(sold)
+        recovery[si] = np.minimum(sim._sold[lx[si]], bal[si])  # the sale's net proceeds
+        loss[si] = bal[si] - recovery[si]
         bal[li] = 0
+    sim._sold[lx[sold]] = -1
 
     # states at the end of the month
     closed = bal == 0

@@ -20,12 +20,13 @@
 
 from ethereum.ercs import IERC20
 from . import deal_types
+from . import loan_proof
 
 # ---------------------------------------------------------------- INTERFACES
 
 interface IOracle:
     def last_period() -> uint256: view
-    def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
+    def last_loan_tape() -> (uint256, bytes32): view
     def note_sale(): nonpayable
 
 interface IDeal:
@@ -36,7 +37,7 @@ interface IDeal:
 # ---------------------------------------------------------------- CONSTANTS
 
 WAD: constant(uint256) = deal_types.WAD
-MAX_PROOF: constant(uint8) = max_value(uint8)
+MAX_PROOF: constant(uint256) = loan_proof.MAX_DEPTH
 
 # @dev Sale status (bits 0..7 of the sale word; 0: no sale).
 OPEN: public(constant(uint256)) = 1
@@ -157,9 +158,13 @@ def start_sale(record: deal_types.LoanRecord, proof: DynArray[bytes32, MAX_PROOF
     @param record The loan's record in the last accepted period.
     @param proof Its Merkle proof against that period's root.
     """
-    period: uint256 = staticcall oracle.last_period()
+    period: uint256 = 0
+    root: bytes32 = empty(bytes32)
+    period, root = staticcall oracle.last_loan_tape()
     assert record.period == period and period != 0  # dev: proof of another period
-    assert staticcall oracle.verify_loan(period, keccak256(abi_encode(record)), proof)  # dev: loan not proven
+    # the proof reaches the root the oracle accepted for the period (checked here: the
+    # siblings are not copied into another call)
+    assert root != empty(bytes32) and loan_proof._root(record, proof) == root  # dev: loan not proven
     # In foreclosure (`defaulted`) counts only from 60 days late: the oracle takes a
     # liquidation only out of the last report's 60+ day balance, so no report could
     # confirm the sale of a loan reported 30 days late, and every report waits for it.

@@ -597,6 +597,30 @@ def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes
 
 @external
 @view
+def last_loan_tape() -> (uint256, bytes32):
+    """
+    @notice The last period accepted and its loan tape root, in one call (a sale
+            checks a record against them; (0, 0) before the first report).
+    @return (uint256, bytes32) The period and its root.
+    """
+    period: uint256 = self._period_of(self._progress)
+    return period, self.loan_tape_root[period]
+
+
+@external
+@view
+def loan_tape_roots(period_a: uint256, period_b: uint256) -> (bytes32, bytes32):
+    """
+    @notice The loan tape roots of two periods in one call (a fraud proof checks a
+            record of each against them; zero for a period not accepted).
+    @param period_a The first period. @param period_b The second.
+    @return (bytes32, bytes32) Their roots.
+    """
+    return self.loan_tape_root[period_a], self.loan_tape_root[period_b]
+
+
+@external
+@view
 def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool:
     """
     @notice Whether the loan record whose hash is `record_hash` belongs to the

@@ -21,6 +21,7 @@ from ethereum.ercs import IERC20
 from snekmate.auth import access_control
 from snekmate.utils import ecdsa
 from . import deal_types
+from . import loan_proof
 
 initializes: access_control
 
@@ -43,8 +44,8 @@ interface IOracle:
     def dispute(): nonpayable
     def lift_dispute(): nonpayable
     def loan_tape_root(period: uint256) -> bytes32: view
+    def loan_tape_roots(period_a: uint256, period_b: uint256) -> (bytes32, bytes32): view
     def report_hash(report: deal_types.RemittanceReport, deadline: uint256) -> bytes32: view
-    def verify_loan(period: uint256, record_hash: bytes32, proof: DynArray[bytes32, MAX_PROOF]) -> bool: view
 
 interface IDeal:
     def settlement() -> address: view
@@ -59,7 +60,7 @@ interface ILoanSale:
 
 WAD: constant(uint256) = deal_types.WAD
 MAX_ATTESTORS: constant(uint256) = 32
-MAX_PROOF: constant(uint8) = max_value(uint8)
+MAX_PROOF: constant(uint256) = loan_proof.MAX_DEPTH
 DAY: constant(uint256) = 86400
 SOLD: constant(uint256) = 2
 SERVICER_ROLE: constant(bytes32) = keccak256("SERVICER_ROLE")
@@ -305,8 +306,13 @@ def prove_discontinuity(
     """
     assert a.loan_id == b.loan_id  # dev: different loans
     assert b.period > a.period  # dev: periods not in order
-    assert staticcall oracle.verify_loan(a.period, keccak256(abi_encode(a)), proof_a)  # dev: loan not proven
-    assert staticcall oracle.verify_loan(b.period, keccak256(abi_encode(b)), proof_b)  # dev: loan not proven
+    # each proof reaches the root the oracle accepted for its record's period (a period
+    # not accepted has none); one call reads both roots
+    root_a: bytes32 = empty(bytes32)
+    root_b: bytes32 = empty(bytes32)
+    root_a, root_b = staticcall oracle.loan_tape_roots(a.period, b.period)
+    assert root_a != empty(bytes32) and loan_proof._root(a, proof_a) == root_a  # dev: loan not proven
+    assert root_b != empty(bytes32) and loan_proof._root(b, proof_b) == root_b  # dev: loan not proven
     if a.liquidated or a.ending_balance == 0:
         assert b.beginning_balance != 0 or b.ending_balance != 0  # dev: records consistent
     else:
@@ -326,7 +332,8 @@ def prove_sold_performing(b: deal_types.LoanRecord, proof_b: DynArray[bytes32, M
     """
     assert staticcall loan_sale.status(b.loan_id) >= SOLD  # dev: loan not sold
     assert b.period >= staticcall loan_sale.sale_period(b.loan_id) + SALE_GRACE_PERIODS  # dev: sale not yet due
-    assert staticcall oracle.verify_loan(b.period, keccak256(abi_encode(b)), proof_b)  # dev: loan not proven
+    root: bytes32 = staticcall oracle.loan_tape_root(b.period)
+    assert root != empty(bytes32) and loan_proof._root(b, proof_b) == root  # dev: loan not proven
     assert not b.liquidated or b.recovery != staticcall loan_sale.record_proceeds(b.loan_id)  # dev: records consistent
     return self._slash(b.loan_id, b.period, 2)
 
