@@ -530,4 +530,4 @@ def test_the_embedded_record_is_checked_against_the_replayed_chain(cli_deal, tmp
     state.write_text(json.dumps(record, indent=1))
     res = CliRunner().invoke(app, ["chain", "status", "--state", str(state)])
     assert isinstance(res.exception, DataIntegrityError), res.output
-    assert "field 'config.exact.rate'" in str(res.exception) and "params()" in str(res.exception)
+    assert "field 'config.exact.rate'" in str(res.exception) and "parameters contract" in str(res.exception)

@@ -1,6 +1,7 @@
 """Differential test of the whole deal: report -> oracle -> Deal -> ExactWaterfall.
 
-Every example deal (four_tranche, senior_sub, pac_io) and a synthetic deal with the
+Every example deal (four_tranche, senior_sub, pac_io, and agency_remic: 13 classes with
+its rule program) and a synthetic deal with the
 features the examples lack (floater with floor and cap, net-WAC class, lockout, Z
 class accreting to the senior, interest on shortfall, an IC trigger with sequential +
 turbo effects) is deployed once with ``deploy_deal``; random remittance sequences
@@ -73,7 +74,7 @@ def _synthetic() -> ExactDeal:
 
 
 DEALS: dict[str, ExactDeal] = {
-    name: compile_exact(example_deal(name)) for name in ("four_tranche", "senior_sub", "pac_io")
+    name: compile_exact(example_deal(name)) for name in ("four_tranche", "senior_sub", "pac_io", "agency_remic")
 }
 DEALS["synthetic"] = _synthetic()
 

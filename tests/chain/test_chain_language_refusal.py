@@ -23,7 +23,7 @@ from openmbs.chain._exact_waterfall import (
     exact_params,
 )
 from openmbs.errors import SpecError
-from openmbs.structuring import ExactDeal, compile_exact
+from openmbs.structuring import MAX_TRANCHES, ExactDeal, compile_exact
 from openmbs.structuring._exact import apply_period, initial_state
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "structuring"))
@@ -58,8 +58,11 @@ def test_a_rules_deal_pays_by_its_rules_on_chain() -> None:
 
 
 def test_a_construct_the_chain_cannot_run_is_refused_naming_it() -> None:
-    deal = dataclasses.replace(_rules_deal(), excess_to=1)
-    with pytest.raises(SpecError, match="excess_interest_to"):
+    # (excess_interest_to runs on chain since the 16-class bound; an accretion target
+    # past the contract's class bound does not)
+    base = _rules_deal()
+    deal = dataclasses.replace(base, accretion_mask=(1 << MAX_TRANCHES, *base.accretion_mask[1:]))
+    with pytest.raises(SpecError, match="accretion target beyond class"):
         exact_params(deal)
     with pytest.raises(SpecError, match="cannot run this deal yet"):
         deploy_exact_waterfall(deal, DEAL)

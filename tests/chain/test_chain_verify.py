@@ -47,7 +47,7 @@ def test_the_deal_address_alone_gives_every_contract(world):
     assert chain.test_waterfall is False  # the chain fixtures run the real waterfall
     assert chain.original_face == tuple(t.face for t in world.d.config.tranches)
     assert chain.quorum == 3 and chain.attestor_count == 5
-    assert set(chain.code) == {"deal", "timelock", "issuance", "oracle", "waterfall", "loan_sale", "servicer_bond"} | {
+    assert set(chain.code) == {"deal", "timelock", "issuance", "oracle", "waterfall", "params", "loan_sale", "servicer_bond"} | {
         f"tokens[{i}]" for i in range(4)
     }
     check_record(_record(world), chain, where="file 'd.json'")  # the true record passes
@@ -71,6 +71,32 @@ def test_a_look_alike_oracle_behind_the_deal_is_refused(world):
         read_deal(str(world.d.deal.address))
     msg = str(info.value)
     assert "'oracle'" in msg and look_alike in msg and "RemittanceOracle" in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("tamper", ["trailing byte", "no stop byte", "other parameters"])
+def test_a_waterfall_whose_parameters_contract_was_altered_is_refused(world, tamper):
+    """The waterfall reads its parameters from the code of ``params_data()``: a
+    parameters contract that is not exactly a STOP byte and one encoding of
+    ``ExactParams`` (a state altered under the waterfall, as a forged deployment could
+    leave it) is refused naming the role ``params``."""
+    data = str(world.d.waterfall.params_data())
+    code = bytes(boa.env.get_code(data))
+    bad = {
+        "trailing byte": code + b"\x00",
+        "no stop byte": b"\x5b" + code[1:],
+        "other parameters": code[:-1] + bytes([code[-1] ^ 1]),
+    }[tamper]
+    boa.env.set_code(data, bad)
+    if tamper == "other parameters":
+        # other words, still one encoding: the record check names the field
+        chain = read_deal(str(world.d.deal.address))
+        with pytest.raises(DataIntegrityError, match="excess_to"):
+            check_record(_record(world), chain, where="file 'd.json'")
+        return
+    with pytest.raises(DataIntegrityError) as info:
+        read_deal(str(world.d.deal.address))
+    msg = str(info.value)
+    assert "'params'" in msg and "STOP byte" in msg and "\n" not in msg
 
 
 def test_a_genuine_oracle_of_another_deal_is_refused_by_its_back_link(world):

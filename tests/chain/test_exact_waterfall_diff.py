@@ -611,12 +611,13 @@ def _paths(draw: Any, deal: ExactDeal) -> list[tuple[ExactRemittance, int, int]]
     return out
 
 
-_NAMES = ("A", "B", "C", "D", "E", "F", "G", "H")
+#: class names A, B, C, ... up to the waterfall's bound
+_NAMES = tuple(chr(ord("A") + i) for i in range(MAX_TRANCHES))
 
 
 @st.composite
 def _random_deals(draw: Any) -> ExactDeal:
-    """A valid random deal spec, compiled: 1-8 classes (an IO strip among them or not)
+    """A valid random deal spec, compiled: 1 to MAX_TRANCHES classes (an IO strip among them or not)
     with every coupon kind, every principal rule (sequential, pro-rata groups, PAC with
     its support, Z accrual, PO, lockouts), 0-4 fees, a reserve covering interest and/or
     losses or none, 0-4 triggers of every test and effect, curable or not, and the

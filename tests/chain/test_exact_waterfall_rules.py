@@ -26,11 +26,14 @@ from test_exact_waterfall_diff import _remittances, _split
 
 from openmbs.chain._contracts import contract_path
 from openmbs.chain._exact_waterfall import (
+    PENALTY_RESIDUAL,
     ZERO_ADDRESS,
     apply_onchain,
     deploy_exact_waterfall,
     exact_params,
     exact_waterfall_deployer,
+    params_fields,
+    read_params,
     read_state,
 )
 from openmbs.chain._rule_program import deploy_rule_program
@@ -150,7 +153,7 @@ def test_a_rule_program_that_moves_other_money_is_refused(lean: Any) -> None:
         apply_onchain(w, deal, rem, DEAL_ADDRESS)
 
 
-STAND_IN = """
+STAND_IN = f"""
 # pragma version ~=0.4.3
 n: public(uint256)
 
@@ -169,9 +172,9 @@ def n_classes() -> uint256:
     return self.n
 
 @external
-def pay(balances: uint256[8], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[8], uint256):
+def pay(balances: uint256[{MAX_TRANCHES}], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[{MAX_TRANCHES}], uint256):
     # pays nothing and reports one unit more unused than it was given
-    return empty(uint256[8]), amount + 1
+    return empty(uint256[{MAX_TRANCHES}]), amount + 1
 """
 
 
@@ -184,14 +187,140 @@ def test_fixed_order_deals_keep_no_rule_program(lean: Any) -> None:
 
 
 def test_constructs_the_chain_cannot_run_are_still_refused() -> None:
-    deal = compile_exact(random_rules_deal(11, max_classes=MAX_TRANCHES))
-    excess = replace(deal, excess_to=0)
-    with pytest.raises(SpecError, match="excess_interest_to"):
-        exact_params(excess)
-    big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=20)) for s in range(12, 99))
+    big = next(d for d in (compile_exact(random_rules_deal(s, max_classes=40)) for s in range(12, 99))
                if d.n_tranches > MAX_TRANCHES)
-    with pytest.raises(SpecError, match="classes"):
+    with pytest.raises(SpecError, match=rf"{big.n_tranches} classes \(the contract takes at most {MAX_TRANCHES}\)"):
         exact_params(big)
+
+
+def test_excess_interest_to_a_class_on_chain_equals_the_exact_engine(lean: Any) -> None:
+    """``excess_interest_to``: the interest funds left at the residual step are the
+    named class's interest (``_exact._step_residual``); on chain equal to the engine,
+    period by period, every figure and the stored state, for random rule deals each
+    naming a random class; some periods pay a class more than its coupon (the excess
+    reached it, not the residual holder)."""
+    excess_periods = 0
+    for seed in range(6):
+        rnd = random.Random(900 + seed)
+        base = compile_exact(random_rules_deal(900 + seed, max_classes=MAX_TRANCHES))
+        deal = replace(base, excess_to=rnd.randrange(base.n_tranches))
+        assert chain_unsupported(deal) == [], chain_unsupported(deal)
+        contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+        state = initial_state(deal)
+        k = deal.excess_to
+        for rem in _remittances(deal, _path(rnd, PERIODS), wind_down=True):
+            state, want = apply_period(deal, state, rem)
+            d30, d90 = _split(rem)
+            got = apply_onchain(contract, deal, rem, DEAL_ADDRESS, delinquent_30=d30, delinquent_90_plus=d90)
+            assert got == want, (seed, rem.period)
+            assert read_state(contract, deal) == state, (seed, rem.period)
+            excess_periods += want.interest_paid[k] > want.interest_due[k]
+    assert excess_periods >= 5, excess_periods
+
+
+def test_an_excess_interest_class_out_of_range_is_refused(lean: Any) -> None:
+    """The constructor takes ``excess_to`` below the class count, or the residual
+    holder's code; any other value (a class that does not exist) is refused."""
+    deal = compile_exact(random_rules_deal(7, max_classes=4))
+    params = list(exact_params(deal))
+    assert params[-1] == PENALTY_RESIDUAL  # excess_to, last: the residual holder
+    params[-1] = deal.n_tranches
+    with boa.reverts(dev="bad excess class"):
+        exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    params[-1] = deal.n_tranches - 1
+    contract = exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    assert _flat_params(read_params(contract))[-1] == deal.n_tranches - 1
+
+
+def test_the_class_bound_is_sixteen_and_every_count_up_to_it_runs() -> None:
+    """The chain takes every class count up to its bound (the random deals above reach
+    it) and refuses the next one, naming both."""
+    assert MAX_TRANCHES >= 16
+    sizes = {d.n_tranches: d for d in (compile_exact(random_rules_deal(s, max_classes=MAX_TRANCHES + 4))
+                                        for s in range(200, 320))}
+    assert MAX_TRANCHES in sizes and MAX_TRANCHES + 1 in sizes, sorted(sizes)
+    assert chain_unsupported(sizes[MAX_TRANCHES]) == []
+    assert chain_unsupported(sizes[MAX_TRANCHES + 1]) == [
+        f"{MAX_TRANCHES + 1} classes (the contract takes at most {MAX_TRANCHES})"
+    ]
+
+
+def test_the_agency_remic_example_on_chain_equals_the_exact_engine(lean: Any) -> None:
+    """``examples/deals/language/agency_remic.toml`` (13 classes: two PAC groups, a Z
+    directed to the second, supports split by percentage, a PO in each group), refused
+    on chain while the bound was 8, runs period by period equal to the engine."""
+    from openmbs.structuring import example_deal
+
+    deal = compile_exact(example_deal("agency_remic"))
+    assert deal.n_tranches > 8 and chain_unsupported(deal) == []
+    contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    seen = _run(contract, deal, random.Random(16))
+    assert seen["accreted"] > 0, seen
+
+
+def test_the_parameters_contract_is_the_waterfall_s_own_and_inert(lean: Any) -> None:
+    """The parameters live in a data contract the constructor creates (no address is
+    taken from outside, so a deployer cannot point the waterfall at other
+    parameters): its code is a STOP byte then ``abi_encode(ExactParams)``, exactly, and
+    a call to it, with or without data, runs nothing and changes nothing."""
+    from eth_abi import encode
+
+    deal = compile_exact(random_rules_deal(4, max_classes=MAX_TRANCHES))
+    contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    data = contract.params_data()
+    code = bytes(boa.env.get_code(data))
+    types = [c["type"] for c in params_fields(contract.abi)]
+    want = b"\x00" + encode(["(" + ",".join(types) + ")"], [exact_params(deal)])
+    assert code == want
+    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal))
+    attacker = boa.env.generate_address("attacker")
+    boa.env.raw_call(data, sender=attacker, data=b"\xff" * 68)
+    assert bytes(boa.env.get_code(data)) == want
+    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal))
+
+
+def test_a_rate_that_would_spill_into_the_face_is_refused(lean: Any) -> None:
+    """The waterfall keeps each class's face and rate in one immutable word (face high
+    128 bits | rate low 128 bits, the word its hot path reads): a rate of 2**128 or
+    more would add to the face the indices divide by, so the constructor refuses it;
+    the largest rate that fits deploys and reads back."""
+    deal = compile_exact(random_rules_deal(5, max_classes=4))
+    params = list(exact_params(deal))
+    rates = list(params[2])
+    rates[0] = 2**128
+    params[2] = rates
+    with boa.reverts(dev="rate too large"):
+        exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    rates[0] = 2**128 - 1
+    contract = exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+    assert _flat_params(read_params(contract)) == _flat_params(params)
+
+
+def test_a_step_twice_in_the_order_is_refused(lean: Any) -> None:
+    """The interest step starts from fresh rows (only the carried shortfalls come in),
+    as the deal language's order runs each step once (the spec refuses a repeat): a
+    parameter set naming a step twice would run a period no spec describes, so the
+    constructor refuses it."""
+    deal = compile_exact(random_rules_deal(6, max_classes=4))
+    params = list(exact_params(deal))
+    n_steps_at = next(k for k, f in enumerate(params_fields(exact_waterfall_deployer().deploy(
+        tuple(params), DEAL_ADDRESS, ZERO_ADDRESS).abi)) if f["name"] == "n_steps")
+    n, steps = int(params[n_steps_at]), list(params[n_steps_at + 1])
+    assert n < len(steps)
+    steps[n] = steps[0]  # the first step again, at the end
+    params[n_steps_at], params[n_steps_at + 1] = n + 1, steps
+    with boa.reverts(dev="step twice"):
+        exact_waterfall_deployer().deploy(tuple(params), DEAL_ADDRESS, ZERO_ADDRESS)
+
+
+def _flat_params(p: Any) -> list[int]:
+    out: list[int] = []
+    for x in p:
+        if isinstance(x, (list, tuple)):
+            out.extend(int(v) for v in x)
+        else:
+            out.append(int(x))
+    return out
 
 
 def test_a_deployed_rules_deal_verifies_and_a_record_with_another_program_is_refused(lean: Any) -> None:

@@ -31,13 +31,15 @@ def _rollback() -> Iterator[None]:
     yield
 
 
-def _value(text: str) -> int:
-    """An integer constant expression of the contract (numbers, + - * **, and
-    ``max_value(uintN)``)."""
+def _value(text: str, known: dict[str, int] | None = None) -> int:
+    """An integer constant expression of the contract (numbers, + - * **,
+    ``max_value(uintN)`` and the names of constants declared above it, ``known``)."""
 
     def ev(node: ast.expr) -> int:
         if isinstance(node, ast.Constant) and isinstance(node.value, int):
             return node.value
+        if isinstance(node, ast.Name) and known is not None and node.id in known:
+            return known[node.id]
         if (
             isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "max_value"
             and len(node.args) == 1 and isinstance(node.args[0], ast.Name)
@@ -66,7 +68,7 @@ def _constants(name: str) -> dict[str, int]:
     for m in _DECL.finditer(text):
         if "." in m.group(2):
             continue
-        out[m.group(1)] = _value(m.group(2))
+        out[m.group(1)] = _value(m.group(2), out)
     for m in _FLAG.finditer(text):
         members = [line.split("#")[0].strip() for line in m.group(2).splitlines()]
         for k, member in enumerate(x for x in members if x):

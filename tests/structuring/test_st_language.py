@@ -8,6 +8,7 @@ the exact engine's rounding. Bad input is refused naming the key and the value.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from openmbs.errors import InputError, SpecError
 from openmbs.structuring import (
     EXAMPLE_DEALS,
     LANGUAGE_EXAMPLES,
+    MAX_TRANCHES,
     Collections,
     compile_exact,
     example_deal,
@@ -338,13 +340,15 @@ def test_legacy_deals_are_unchanged_and_chain_ready() -> None:
 
 def test_chain_refuses_the_deal_language_naming_the_constructs() -> None:
     d = compile_exact(example_deal("agency_remic"))
+    # 13 classes, groups, rules and IO strips on a group run on chain (RuleProgram,
+    # ExactWaterfall, up to 16 classes): the example is no longer refused
+    check_chain(d)
+    check_chain(dataclasses.replace(d, excess_to=0))  # excess interest to a class runs too
     with pytest.raises(SpecError) as err:
-        check_chain(d)
+        check_chain(dataclasses.replace(d, accretion_mask=(1 << MAX_TRANCHES,) * d.n_tranches))
     msg = str(err.value)
-    assert "13 classes" in msg
-    # groups, rules and IO strips on a group run on chain (RuleProgram, ExactWaterfall):
-    # they are no longer refused
-    for part in ("groups", "principal_rules", "accrual_rules", "IO notional"):
+    assert "accretion target beyond class" in msg
+    for part in ("classes", "groups", "principal_rules", "accrual_rules", "IO notional"):
         assert part not in msg
 
 
@@ -551,7 +555,7 @@ def test_excess_interest_to_a_named_class() -> None:
     fl = run_waterfall(spec, coll)
     ex = np.array([r.interest_paid for r in res], dtype=np.float64) / SCALE
     np.testing.assert_allclose(fl.table("interest_paid")[0], ex, rtol=0, atol=3 * 24 / SCALE)
-    assert "excess_interest_to" in "; ".join(chain_unsupported(compile_exact(spec)))
+    assert chain_unsupported(compile_exact(spec)) == []  # runs on chain (tests/chain/test_exact_waterfall_rules.py)
     with pytest.raises(SpecError, match="must name a class"):
         build_deal(tranches, excess_interest_to="R", **top)
 

@@ -9,6 +9,7 @@ from typing import Any
 from openmbs.chain._clients import DealClient
 from openmbs.chain._contracts import abi_deployer, deployer
 from openmbs.errors import ChainError, InputError, SpecError
+from openmbs.structuring import MAX_TRANCHES
 
 __all__ = [
     "DealConfig",
@@ -247,8 +248,8 @@ class DealConfig:
         for key in ("offering_seconds", "close_grace_seconds"):
             if not isinstance(getattr(self, key), int) or getattr(self, key) <= 0:
                 raise InputError(f"deal {self.name!r} field {key!r} value {getattr(self, key)!r}: need a positive number of seconds")
-        if not 1 <= len(self.tranches) <= 8:
-            raise InputError(f"deal {self.name!r}: {len(self.tranches)} tranches, need 1..8")
+        if not 1 <= len(self.tranches) <= MAX_TRANCHES:
+            raise InputError(f"deal {self.name!r}: {len(self.tranches)} tranches, need 1..{MAX_TRANCHES}")
         dq = tuple(self.initial_delinquent)
         if len(dq) != 3 or any(not isinstance(x, int) or not 0 <= x < 2**128 for x in dq):
             raise InputError(

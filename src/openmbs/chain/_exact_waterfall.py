@@ -34,6 +34,8 @@ __all__ = [
     "deploy_exact_waterfall",
     "exact_params",
     "exact_waterfall_deployer",
+    "params_fields",
+    "read_params",
     "read_state",
     "report_struct",
     "tranche_words",
@@ -49,7 +51,7 @@ _CPN_FLOAT = 2
 _CPN_INVERSE = 5
 #: ``_exact.NOTIONAL_GROUP`` (the contract's own value; pinned by a test).
 _NOTIONAL_GROUP = 256
-#: ``ExactParams.penalty_to`` of a deal paying its prepayment penalties to the residual
+#: ``ExactParams.penalty_to`` (``excess_to``) of a deal paying its prepayment penalties (excess interest) to the residual
 #: holder (the contract's ``PENALTY_RESIDUAL``; ``ExactDeal.penalty_to`` -1).
 PENALTY_RESIDUAL = 2**256 - 1
 
@@ -188,7 +190,42 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
         deal.cleanup_wad,
         deal.pool_original,
         deal.penalty_to if deal.penalty_to >= 0 else PENALTY_RESIDUAL,
+        deal.excess_to if deal.excess_to >= 0 else PENALTY_RESIDUAL,
     )
+
+
+def params_fields(abi: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The ``ExactParams`` fields (ABI components: ``name``, ``type``), from the
+    waterfall's ABI (its constructor's first input). Empty for another contract."""
+    for item in abi:
+        if item.get("type") == "constructor" and item.get("inputs"):
+            return list(item["inputs"][0].get("components", []))
+    return []
+
+
+def read_params(contract: Any) -> tuple[Any, ...]:
+    """The ``ExactParams`` a deployed waterfall runs on, decoded from the code of its
+    parameters contract (``params_data()``: a STOP byte, then ``abi_encode(ExactParams)``;
+    the waterfall has no view decoding it, which would take 2.5 KB of its code).
+
+    Raises :class:`~openmbs.errors.ChainError` when that code is not a STOP byte and
+    exactly one encoding (the re-encoding of what it decodes to must be the code).
+    """
+    import boa
+    from eth_abi.abi import decode, encode
+
+    types = "(" + ",".join(str(c["type"]) for c in params_fields(contract.abi)) + ")"
+    address = str(contract.params_data())
+    code = bytes(boa.env.get_code(address))
+    try:
+        (params,) = decode([types], code[1:])
+    except Exception as exc:  # eth_abi's decoding errors have no common base
+        raise ChainError(f"exact waterfall {contract.address}: parameters contract {address}: "
+                         f"{len(code)} bytes, not an ExactParams encoding ({exc})") from None
+    if code[:1] != b"\x00" or b"\x00" + encode([types], [params]) != code:
+        raise ChainError(f"exact waterfall {contract.address}: parameters contract {address}: "
+                         f"{len(code)} bytes, not a STOP byte and exactly one ExactParams encoding")
+    return tuple(params)
 
 
 def deploy_exact_waterfall(

@@ -19,7 +19,7 @@ chain commands therefore take ONE address from the user (``--deal ADDRESS`` or
 
 :func:`check_record` then compares the record with what the chain says (chain id,
 every address, tranche faces, names and symbols, quorum, attestors, which waterfall,
-the compiled deal's rules against the waterfall's ``params()`` and PAC schedules)
+the compiled deal's rules against the waterfall's parameters contract and PAC schedules)
 and refuses on the first difference, naming the contract, the field, the record's
 value and the chain's.
 
@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from openmbs.errors import DataIntegrityError, InputError
+from openmbs.errors import ChainError, DataIntegrityError, InputError
 
 __all__ = [
     "DEAL_ENV",
@@ -175,6 +175,28 @@ class _Reader:
             raise self.fail(role, fld, _checksum(expected), _checksum(got))
 
 
+def _check_params_data(r: _Reader, waterfall: Any) -> None:
+    """The waterfall's parameters contract (``params_data()``, which its constructor
+    creates): its code must be a STOP byte then exactly one ABI encoding of
+    ``ExactParams`` (the words the waterfall reads), nothing else. Its keccak256 is
+    recorded as role ``params``."""
+    import boa
+    from eth_utils.crypto import keccak
+
+    from openmbs.chain._exact_waterfall import read_params
+
+    addr = _checksum(waterfall.params_data())
+    code = bytes(boa.env.get_code(addr))
+    r.code["params"] = "0x" + bytes(keccak(code)).hex()
+    try:
+        read_params(waterfall)
+    except ChainError:
+        raise r.fail(
+            "params", "code", "a STOP byte and exactly one ABI encoding of ExactParams",
+            f"{len(code)} bytes, keccak256 {r.code['params']}",
+        ) from None
+
+
 def read_deal(deal: str) -> ChainDeal:
     """Read and check every contract of the deal at ``deal`` on the current ``boa.env``.
 
@@ -209,6 +231,8 @@ def read_deal(deal: str) -> ChainDeal:
     r.link("issuance", "deal()", issuance.deal(), deal)
     r.link("issuance", "settlement()", issuance.settlement(), settlement)
     r.link("waterfall", "deal()", waterfall.deal(), deal)
+    if wname == "ExactWaterfall":
+        _check_params_data(r, waterfall)
     rules = _ZERO
     if wname == "ExactWaterfall" and _checksum(waterfall.rules()) != _ZERO:
         program, _ = r.contract("rules", waterfall.rules(), ("RuleProgram",))
@@ -275,7 +299,7 @@ def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> 
     ``where`` names the record (``file 'd.json'``). Compared: ``chain_id``, every
     address under ``contracts``, ``test_waterfall``, each tranche's ``face``, ``name``
     and ``symbol``, the ``quorum`` and the compiled deal ``exact`` (the waterfall's
-    ``params()`` and PAC schedules) under ``config``, and the ``attestors`` (each an
+    parameters contract and PAC schedules) under ``config``, and the ``attestors`` (each an
     attestor of the oracle, as many as the oracle has).
 
     Raises
@@ -355,9 +379,9 @@ def _flat(x: Any) -> Any:
 
 def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None:
     """The record's compiled deal (``config.exact``) against the waterfall's rules on
-    chain: ``params()`` and each tranche's PAC schedule."""
+    chain: its parameters contract (``read_params``) and each tranche's PAC schedule."""
     from openmbs.chain._deploy import _exact_from_dict
-    from openmbs.chain._exact_waterfall import exact_params
+    from openmbs.chain._exact_waterfall import exact_params, read_params
 
     raw = config["exact"]
     try:
@@ -366,7 +390,7 @@ def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None
     except (InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail("config.exact", "unreadable", f"the waterfall's rules ({exc})") from None
     waterfall = _handle("ExactWaterfall", chain.addresses["waterfall"])
-    got = _flat(waterfall.params())
+    got = _flat(read_params(waterfall))
     if got != want:
         names = _params_fields(waterfall.abi)
         k = next((k for k, (a, b) in enumerate(zip(want, got, strict=False)) if a != b), len(want))
@@ -374,7 +398,7 @@ def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None
         raise fail(
             f"config.exact.{fld}",
             want[k] if k < len(want) else None,
-            f"{got[k] if k < len(got) else None} (the waterfall's params())",
+            f"{got[k] if k < len(got) else None} (the waterfall's parameters contract)",
         )
     for i, sched in enumerate(exact.pac_schedule):
         on_chain = _flat(waterfall.pac_schedule_of(i))
@@ -410,11 +434,10 @@ def _check_program(exact: Any, chain: ChainDeal, fail: Any) -> None:
 
 
 def _params_fields(abi: list[dict[str, Any]]) -> list[str]:
-    """Field names of ``params()``'s struct, from the ABI."""
-    for item in abi:
-        if item.get("name") == "params" and item.get("outputs"):
-            return [str(c.get("name")) for c in item["outputs"][0].get("components", [])]
-    return []
+    """Field names of ``ExactParams``, from the waterfall's ABI."""
+    from openmbs.chain._exact_waterfall import params_fields
+
+    return [str(c.get("name")) for c in params_fields(abi)]
 
 
 def _check_attestors(attestors: Any, chain: ChainDeal, fail: Any) -> None:

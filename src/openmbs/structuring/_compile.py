@@ -490,10 +490,8 @@ def chain_unsupported(deal: ExactDeal) -> list[str]:
     out: list[str] = []
     if deal.n_tranches > MAX_TRANCHES:
         out.append(f"{deal.n_tranches} classes (the contract takes at most {MAX_TRANCHES})")
-    if deal.excess_to >= 0:
-        out.append("excess_interest_to (excess interest paid to a class)")
     if any(m >> MAX_TRANCHES for m in deal.accretion_mask):
-        out.append("an accretion target beyond the 8th class")
+        out.append(f"an accretion target beyond class {MAX_TRANCHES} (the contract's bound)")
     return out
 
 

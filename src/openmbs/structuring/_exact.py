@@ -141,7 +141,7 @@ WAD = 10**18
 MONTHS = 12
 #: Most classes the ON-CHAIN waterfall takes (its arrays' bound). The Python engines
 #: take up to :data:`MAX_CLASSES`.
-MAX_TRANCHES = 8
+MAX_TRANCHES = 16
 #: Most classes of a deal in the Python engines (the deal language's bound).
 MAX_CLASSES = 64
 MAX_FEES = 4

@@ -420,7 +420,12 @@ def distribute(report: deal_types.RemittanceReport):
         inp.report.interest += other
         inp.report.cash += other
         log OtherIncomeDistributed(period=report.period, amount=other)
-    alloc: deal_types.Allocation = self._allocate(inp)
+    # The per-period allocation: which tranche gets how much interest and principal,
+    # which losses are written down, fees, reserve and residual. The rules live in the
+    # waterfall contract (`ExactWaterfall.vy`, the port of the exact Python waterfall);
+    # the deal only checks and applies its answer. (Called inline: an internal
+    # function returning the `Allocation` would hold a second copy of its rows.)
+    alloc: deal_types.Allocation = extcall IWaterfall(self.waterfall).allocate(inp)
 
     credited: uint256 = 0
     cw: uint256 = 0  # the current pair's words, as read and as updated
@@ -507,16 +512,6 @@ def _check_index(old: uint256, new: uint256, amount: uint256, face: uint256):
     """
     assert new >= old and new <= _INDEX_MAX  # dev: index moved back
     assert (new - old) * face < amount * WAD + face  # dev: index above cash
-
-@internal
-def _allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
-    """
-    @dev The per-period allocation: which tranche gets how much interest and
-         principal, which losses are written down, fees, reserve and residual.
-         The rules live in the waterfall contract (`ExactWaterfall.vy`, the port of
-         the exact Python waterfall); the deal only checks and applies its answer.
-    """
-    return extcall IWaterfall(self.waterfall).allocate(inp)
 
 
 @external

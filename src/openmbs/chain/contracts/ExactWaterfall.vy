@@ -30,7 +30,7 @@ from . import deal_types
 # and effects, reserve flags, step opcodes) are those of `_exact.py`, value for value;
 # `tests/chain/test_exact_waterfall_tables.py` parses them from this file and fails on
 # any drift.
-MAX_TRANCHES: constant(uint256) = 8
+MAX_TRANCHES: constant(uint256) = 16
 MAX_FEES: constant(uint256) = 4
 MAX_TRIGGERS: constant(uint256) = 4
 # @dev one of each step at most (a deal spec names each step once)
@@ -49,11 +49,13 @@ SEALED: constant(uint256) = 2**127
 # in its low half (LOW128); trigger k's latch is bit LATCH_SHIFT + k of the state word.
 HIGH_HALF: constant(uint256) = 128
 LATCH_SHIFT: constant(uint256) = 64
-# nonzero flags in the state word (see `_state`)
+# nonzero flags in the state word (see `_state`): MAX_TRANCHES bits each for the
+# shortfall / write-down and the cumulative words, MAX_FEES bits for the fees, one for
+# the loss and dust word, all below SEALED (bit 127); so MAX_TRANCHES is at most 27.
 NZ_SW: constant(uint256) = 68
-NZ_CUM2: constant(uint256) = 76
-NZ_FEE: constant(uint256) = 84
-NZ_LD: constant(uint256) = 88
+NZ_CUM2: constant(uint256) = NZ_SW + MAX_TRANCHES
+NZ_FEE: constant(uint256) = NZ_CUM2 + MAX_TRANCHES
+NZ_LD: constant(uint256) = NZ_FEE + MAX_FEES
 
 CPN_NONE: constant(uint256) = 0
 CPN_FIXED: constant(uint256) = 1
@@ -79,8 +81,8 @@ NOTIONAL_POOL: constant(uint256) = 255
 # mask of the group's classes (`_exact.py` numbers the group instead; the mapping is
 # `openmbs.chain._exact_waterfall.chain_io_refs`).
 NOTIONAL_GROUP: constant(uint256) = 256
-# @dev `ExactParams.penalty_to` of a deal whose prepayment penalties go to the residual
-# holder (`_exact.py`'s -1)
+# @dev `ExactParams.penalty_to` (`excess_to`) of a deal whose prepayment penalties
+# (excess interest) go to the residual holder (`_exact.py`'s -1)
 PENALTY_RESIDUAL: constant(uint256) = max_value(uint256)
 # @dev `ExactParams.tranche_word[i]` packs tranche i's small fields, each read inline
 # as `(word >> TW_<FIELD>) & TW_MASK` (the accretion mask, in the top bits, without
@@ -129,6 +131,46 @@ OP_TRIGGER_XS: constant(uint256) = 8
 OP_RESERVE_TOPUP: constant(uint256) = 9
 OP_RESIDUAL: constant(uint256) = 10
 
+# @dev Word offsets of the `ExactParams` fields in its ABI encoding (a static struct:
+# one 32-byte word per integer, arrays in line), which is the code of the parameters
+# contract after its leading STOP byte (`params_data`, see `_pw`).
+P_N_TRANCHES: constant(uint256) = 0
+P_FACE: constant(uint256) = 1
+P_RATE: constant(uint256) = P_FACE + MAX_TRANCHES
+P_MARGIN: constant(uint256) = P_RATE + MAX_TRANCHES
+P_CAP: constant(uint256) = P_MARGIN + MAX_TRANCHES
+P_FLOOR: constant(uint256) = P_CAP + MAX_TRANCHES
+P_TRANCHE_WORD: constant(uint256) = P_FLOOR + MAX_TRANCHES
+P_RULE: constant(uint256) = P_TRANCHE_WORD + MAX_TRANCHES
+P_GROUP_START: constant(uint256) = P_RULE + MAX_TRANCHES
+P_GROUP_END: constant(uint256) = P_GROUP_START + MAX_TRANCHES
+P_LOCKOUT: constant(uint256) = P_GROUP_END + MAX_TRANCHES
+P_N_FEES: constant(uint256) = P_LOCKOUT + MAX_TRANCHES
+P_FEE_RATE: constant(uint256) = P_N_FEES + 1
+P_FEE_FIXED: constant(uint256) = P_FEE_RATE + MAX_FEES
+P_FEE_CAP: constant(uint256) = P_FEE_FIXED + MAX_FEES
+P_RESERVE_INITIAL: constant(uint256) = P_FEE_CAP + MAX_FEES
+P_RESERVE_FLOOR: constant(uint256) = P_RESERVE_INITIAL + 1
+P_RESERVE_PCT: constant(uint256) = P_RESERVE_FLOOR + 1
+P_RESERVE_FLAGS: constant(uint256) = P_RESERVE_PCT + 1
+P_N_TRIGGERS: constant(uint256) = P_RESERVE_FLAGS + 1
+P_TRIG_TEST: constant(uint256) = P_N_TRIGGERS + 1
+P_TRIG_REF: constant(uint256) = P_TRIG_TEST + MAX_TRIGGERS
+P_TRIG_THRESHOLD: constant(uint256) = P_TRIG_REF + MAX_TRIGGERS
+P_TRIG_EFFECT: constant(uint256) = P_TRIG_THRESHOLD + MAX_TRIGGERS
+P_TRIG_CURABLE: constant(uint256) = P_TRIG_EFFECT + MAX_TRIGGERS
+P_N_STEPS: constant(uint256) = P_TRIG_CURABLE + MAX_TRIGGERS
+P_STEPS: constant(uint256) = P_N_STEPS + 1
+P_INTEREST_ON_SHORTFALL: constant(uint256) = P_STEPS + MAX_STEPS
+P_CLEANUP_WAD: constant(uint256) = P_INTEREST_ON_SHORTFALL + 1
+P_POOL_ORIGINAL: constant(uint256) = P_CLEANUP_WAD + 1
+P_PENALTY_TO: constant(uint256) = P_POOL_ORIGINAL + 1
+# @dev words of the encoding, and bytes of the parameters contract's code (a leading
+# STOP, so that a call to it does nothing, then the encoding)
+P_EXCESS_TO: constant(uint256) = P_PENALTY_TO + 1
+P_WORDS: constant(uint256) = P_EXCESS_TO + 1
+P_CODE_BYTES: constant(uint256) = 1 + 32 * P_WORDS
+
 # ---------------------------------------------------------------- INTERFACES
 
 # @dev The deal's rule program (`RuleProgram.vy`): its principal rules and its Z
@@ -176,6 +218,9 @@ struct ExactParams:
     pool_original: uint256
     # @dev the class paid the prepayment penalties as interest cash, or PENALTY_RESIDUAL
     penalty_to: uint256
+    # @dev the class paid the excess interest at the residual step (the interest funds
+    # left), or PENALTY_RESIDUAL (the residual holder's)
+    excess_to: uint256
 
 
 # @dev `ExactRemittance` of `_exact.py` (`delinquent_60` is the 60+ day balance).
@@ -282,17 +327,12 @@ struct Work:
     cash: Cash
     pay: Pay
     it: Interest
-    beg: uint256[MAX_TRANCHES]
-    wd: uint256[MAX_TRANCHES]
     loss: uint256[MAX_TRANCHES]
     writeup: uint256[MAX_TRANCHES]
-    fee_short: uint256[MAX_FEES]
     fee_paid: uint256[MAX_FEES]
     trig: Trig
     idx_i: uint256[MAX_TRANCHES]
     idx_p: uint256[MAX_TRANCHES]
-    idx_l: uint256[MAX_TRANCHES]
-    idx_w: uint256[MAX_TRANCHES]
 
 
 # @dev `ExactState` of `_exact.py`; `index` / `carry` rows: 0 interest, 1 principal,
@@ -313,8 +353,13 @@ struct ExactStateOut:
 
 # ---------------------------------------------------------------- PARAMETERS
 
-# @dev The deal's flat integer parameters (`compile_exact`), fixed at deployment.
-PARAMS: immutable(ExactParams)
+# @dev The deal's flat integer parameters (`compile_exact`), fixed at deployment, are
+# the code of a data contract that the constructor creates (`raw_create`): a STOP byte,
+# then `abi_encode(ExactParams)` (P_CODE_BYTES bytes). All of them as immutables
+# would make the deployed code too large for 16 classes (runtime plus immutables
+# under 24,576 bytes, EIP-170); the ones a period reads are also immutables (below),
+# the others are read with one EXTCODECOPY of a word (`_pw`).
+params_data: public(immutable(address))
 # @dev The account that deployed the waterfall: it alone loads PAC schedules and seals.
 deployer: public(immutable(address))
 # @dev The Deal contract: the only caller of `allocate` and `apply`.
@@ -333,6 +378,38 @@ N_TRIGGERS: immutable(uint256)
 PRINCIPAL_BEARERS: immutable(uint256)
 # @dev Bit i set: tranche i is an IO strip (flag F_IO), its balance a notional.
 IO_STRIPS: immutable(uint256)
+# @dev Summaries of the parameters that the hot paths test, so that they read the
+# parameters contract only for what they use: the longest lockout; bit i set when
+# tranche i's principal rule is PR_PAC (PAC_CLASSES), PR_SEQ, PR_PRORATA or PR_SUPPORT
+# and not an IO strip (PAID_CLASSES), PR_PRORATA (PRO_RATA_CLASSES); a Z class
+# (Z_CLASSES); the first class of its rank (RANK_STARTS); the steps (op s in bits
+# 4s..4s+3) and their number; interest on shortfalls; the reserve's flags.
+LOCKOUT_MAX: immutable(uint256)
+PAC_CLASSES: immutable(uint256)
+PAID_CLASSES: immutable(uint256)
+PRO_RATA_CLASSES: immutable(uint256)
+Z_CLASSES: immutable(uint256)
+RANK_STARTS: immutable(uint256)
+STEP_OPS: immutable(uint256)
+N_STEPS: immutable(uint256)
+SHORTFALL_INTEREST: immutable(bool)
+RESERVE_FLAGS: immutable(ReserveFlag)
+# @dev The parameters a period reads, as immutables, so that a deal whose classes have
+# fixed or capped coupons, no lockout and no pro-rata group reads nothing from the
+# parameters contract (a cold account: 2,600 gas, and an EXTCODECOPY a read): the
+# tranche words, face (high 128 bits) | rate (low 128 bits) per tranche, the fee and
+# trigger tables (rows as in `ExactParams`), and the scalars below. The parameters
+# contract keeps them too (it is the deal's record: `chain verify` reads it).
+TRANCHE_WORDS: immutable(uint256[MAX_TRANCHES])
+FACE_RATE: immutable(uint256[MAX_TRANCHES])
+FEES: immutable(uint256[MAX_FEES][3])
+TRIGGERS: immutable(uint256[MAX_TRIGGERS][5])
+POOL_ORIGINAL: immutable(uint256)
+RESERVE_PCT: immutable(uint256)
+RESERVE_FLOOR: immutable(uint256)
+PENALTY_TO: immutable(uint256)
+EXCESS_TO: immutable(uint256)
+CLEANUP_WAD: immutable(uint256)
 
 # @dev PAC scheduled ending balances, per tranche, for periods 1, 2, ...
 pac_schedule: HashMap[uint256, DynArray[uint256, MAX_PAC]]
@@ -383,19 +460,46 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
     assert p.n_fees <= MAX_FEES  # dev: fee count
     assert p.n_triggers <= MAX_TRIGGERS  # dev: trigger count
     assert p.n_steps <= MAX_STEPS  # dev: step count
+    ops: uint256 = 0
+    seen: uint256 = 0
     for s: uint256 in range(p.n_steps, bound=MAX_STEPS):
         assert p.steps[s] >= OP_FEES and p.steps[s] <= OP_RESIDUAL  # dev: unknown step
+        # (each step once, as the deal language's order: `_step_interest` starts from
+        # fresh rows)
+        assert (seen >> p.steps[s]) & 1 == 0  # dev: step twice
+        seen |= 1 << p.steps[s]
+        ops |= p.steps[s] << (4 * s)
     assert p.pool_original <= LOW128  # dev: pool too large
     assert p.penalty_to < n or p.penalty_to == PENALTY_RESIDUAL  # dev: bad penalty class
+    assert p.excess_to < n or p.excess_to == PENALTY_RESIDUAL  # dev: bad excess class
     assert p.reserve_initial <= LOW128  # dev: reserve too large
     bears: uint256 = 0
     io: uint256 = 0
+    lockout_max: uint256 = 0
+    pac: uint256 = 0
+    paid: uint256 = 0
+    pro_rata: uint256 = 0
+    zs: uint256 = 0
+    starts: uint256 = 0
+    face_rate: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         tw: uint256 = p.tranche_word[i]
+        lockout_max = max(lockout_max, p.lockout[i])
+        rule: uint256 = p.rule[i]
+        if rule == PR_PAC:
+            pac |= 1 << i
+        if rule == PR_PRORATA:
+            pro_rata |= 1 << i
+        if (tw >> TW_FLAGS) & F_Z != 0:
+            zs |= 1 << i
+        if (tw >> TW_RANK_START) & TW_MASK == i:
+            starts |= 1 << i
         rank_end: uint256 = (tw >> TW_RANK_END) & TW_MASK
         flags: uint256 = (tw >> TW_FLAGS) & TW_MASK
         io_ref: uint256 = (tw >> TW_IO_REF) & TW_MASK
         assert p.face[i] <= LOW128  # dev: face too large
+        assert p.rate[i] <= LOW128  # dev: rate too large
+        face_rate[i] = (p.face[i] << HIGH_HALF) | p.rate[i]
         assert (tw >> TW_COUPON) & TW_MASK <= CPN_INVERSE  # dev: unknown coupon kind
         assert p.rule[i] <= PR_SUPPORT  # dev: unknown principal rule
         assert (tw >> TW_RANK_START) & TW_MASK <= i and i < rank_end and rank_end <= n  # dev: bad rank
@@ -406,6 +510,8 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
             io |= 1 << i
         elif p.rule[i] != PR_NONE:
             bears |= 1 << i
+        if flags & F_IO == 0 and (rule == PR_SEQ or rule == PR_PRORATA or rule == PR_SUPPORT):
+            paid |= 1 << i
         assert tw >> TW_ACCRETION < 1 << n  # dev: bad accretion mask
         self._bal_cum[i] = p.face[i] << HIGH_HALF
         self._short_wd[i] = MARKER
@@ -415,12 +521,35 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
         assert p.trig_ref[k] < n  # dev: bad trigger tranche
         # (so the `convert` to TriggerEffect in `_test_triggers` never reverts)
         assert p.trig_effect[k] < 8  # dev: unknown trigger effect
-    PARAMS = p
+    # init code of the data contract: PUSH2 size, DUP1, PUSH1 10, RETURNDATASIZE (0),
+    # CODECOPY (the 10-byte prefix skipped), RETURNDATASIZE (0), RETURN
+    blob: Bytes[P_CODE_BYTES] = concat(x"00", abi_encode(p))
+    params_data = raw_create(concat(x"61", convert(convert(P_CODE_BYTES, uint16), bytes2), x"80600a3d393df3", blob))
     N_TRANCHES = n
     N_FEES = p.n_fees
     N_TRIGGERS = p.n_triggers
     PRINCIPAL_BEARERS = bears
     IO_STRIPS = io
+    LOCKOUT_MAX = lockout_max
+    PAC_CLASSES = pac
+    PAID_CLASSES = paid
+    PRO_RATA_CLASSES = pro_rata
+    Z_CLASSES = zs
+    RANK_STARTS = starts
+    STEP_OPS = ops
+    N_STEPS = p.n_steps
+    SHORTFALL_INTEREST = p.interest_on_shortfall == 1
+    RESERVE_FLAGS = p.reserve_flags
+    TRANCHE_WORDS = p.tranche_word
+    FACE_RATE = face_rate
+    FEES = [p.fee_rate, p.fee_fixed, p.fee_cap]
+    TRIGGERS = [p.trig_test, p.trig_ref, p.trig_threshold, p.trig_effect, p.trig_curable]
+    POOL_ORIGINAL = p.pool_original
+    RESERVE_PCT = p.reserve_pct
+    RESERVE_FLOOR = p.reserve_floor
+    PENALTY_TO = p.penalty_to
+    EXCESS_TO = p.excess_to
+    CLEANUP_WAD = p.cleanup_wad
     deployer = msg.sender
     deal = deal_
     rules = rules_
@@ -441,7 +570,7 @@ def set_pac_schedule(i: uint256, schedule: DynArray[uint256, MAX_PAC]):
     """
     assert msg.sender == deployer  # dev: only deployer
     assert self._state & SEALED == 0  # dev: sealed
-    assert i < N_TRANCHES and PARAMS.rule[i] == PR_PAC  # dev: not a PAC class
+    assert i < N_TRANCHES and self._pw(P_RULE + i) == PR_PAC  # dev: not a PAC class
     self.pac_schedule[i] = schedule
 
 
@@ -463,15 +592,36 @@ def seal():
 
 @internal
 @view
-def _locked(i: uint256, period: uint256) -> bool:
-    return period <= PARAMS.lockout[i]
+def _pw(w: uint256) -> uint256:
+    """
+    @dev Word `w` of the parameters' encoding (`P_*` + index; callers check the index
+         against the count, as the array bound would).
+    """
+    return convert(slice(params_data.code, 1 + 32 * w, 32), uint256)
 
 
 @internal
 @view
-def _fee_current(k: uint256, pool_beg: uint256) -> uint256:
-    fee: uint256 = pool_beg * PARAMS.fee_rate[k] // (MONTHS * WAD) + PARAMS.fee_fixed[k]
-    cap: uint256 = PARAMS.fee_cap[k]
+def _pm(i: uint256) -> int256:
+    """
+    @dev `margin[i]`, a signed word.
+    """
+    return convert(slice(params_data.code, 1 + 32 * (P_MARGIN + i), 32), int256)
+
+
+@internal
+@view
+def _locked(i: uint256, period: uint256) -> bool:
+    if period > LOCKOUT_MAX:
+        return False
+    return period <= self._pw(P_LOCKOUT + i)
+
+
+@internal
+@view
+def _fee_current(k: uint256, pool_beg: uint256, fees: uint256[MAX_FEES][3]) -> uint256:
+    fee: uint256 = pool_beg * fees[0][k] // (MONTHS * WAD) + fees[1][k]
+    cap: uint256 = fees[2][k]
     if cap > 0 and fee > cap:
         fee = cap
     return fee
@@ -479,39 +629,39 @@ def _fee_current(k: uint256, pool_beg: uint256) -> uint256:
 
 @internal
 @view
-def _fees_now(pool_beg: uint256) -> uint256:
+def _fees_now(pool_beg: uint256, fees: uint256[MAX_FEES][3]) -> uint256:
     total: uint256 = 0
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
-        total += self._fee_current(k, pool_beg)
+        total += self._fee_current(k, pool_beg, fees)
     return total
 
 
 @internal
 @view
-def _coupon_rate(i: uint256, index_rate: uint256, netwac: uint256) -> uint256:
-    kind: uint256 = (PARAMS.tranche_word[i] >> TW_COUPON) & TW_MASK
+def _coupon_rate(i: uint256, tw: uint256, rate: uint256, index_rate: uint256, netwac: uint256) -> uint256:
+    kind: uint256 = (tw >> TW_COUPON) & TW_MASK
     if kind == CPN_FIXED:
-        return PARAMS.rate[i]
+        return rate
     if kind == CPN_FLOAT or kind == CPN_INVERSE:
         # floater: m x index + margin; inverse floater: margin - m x index; m is the
         # index multiplier, which these kinds carry in `rate` (0: m = 1), the product
         # floored
         index: int256 = convert(index_rate, int256)
-        m: uint256 = PARAMS.rate[i]
+        m: uint256 = rate
         if m != 0:
             index = convert(index_rate * m // WAD, int256)
-        r: int256 = index + PARAMS.margin[i]
+        r: int256 = index + self._pm(i)
         if kind == CPN_INVERSE:
-            r = PARAMS.margin[i] - index
-        if r < convert(PARAMS.floor[i], int256):
-            r = convert(PARAMS.floor[i], int256)
-        if PARAMS.cap[i] > 0 and r > convert(PARAMS.cap[i], int256):
-            r = convert(PARAMS.cap[i], int256)
+            r = self._pm(i) - index
+        if r < convert(self._pw(P_FLOOR + i), int256):
+            r = convert(self._pw(P_FLOOR + i), int256)
+        if self._pw(P_CAP + i) > 0 and r > convert(self._pw(P_CAP + i), int256):
+            r = convert(self._pw(P_CAP + i), int256)
         return convert(max(r, 0), uint256)
     if kind == CPN_NETWAC:
-        return convert(max(convert(netwac, int256) + PARAMS.margin[i], 0), uint256)
+        return convert(max(convert(netwac, int256) + self._pm(i), 0), uint256)
     if kind == CPN_FIXED_CAPPED:
-        return min(PARAMS.rate[i], netwac)
+        return min(rate, netwac)
     return 0
 
 
@@ -529,8 +679,8 @@ def _pac_target(i: uint256, period: uint256) -> uint256:
 def _reserve_target(pool_end: uint256) -> uint256:
     if pool_end == 0:
         return 0
-    target: uint256 = pool_end * PARAMS.reserve_pct // WAD
-    return max(target, PARAMS.reserve_floor)
+    target: uint256 = pool_end * RESERVE_PCT // WAD
+    return max(target, RESERVE_FLOOR)
 
 
 @internal
@@ -620,7 +770,7 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
-        if PARAMS.rule[i] == PR_PAC and not self._locked(i, period):
+        if (PAC_CLASSES >> i) & 1 == 1 and not self._locked(i, period):
             target: uint256 = self._pac_target(i, period)
             b: uint256 = pay.bal[i]
             if b > target:
@@ -628,18 +778,17 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
                 pay.bal[i] = b - x
                 pay.paid[i] += x
                 amount -= x
-    io: uint256 = IO_STRIPS
+    paid_classes: uint256 = PAID_CLASSES
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         if amount == 0:
             return pay
-        rule: uint256 = PARAMS.rule[i]
-        if (rule != PR_SEQ and rule != PR_PRORATA and rule != PR_SUPPORT) or (io >> i) & 1 == 1:
+        if (paid_classes >> i) & 1 == 0:
             continue
         if self._locked(i, period):
             continue
-        if rule == PR_PRORATA and not sequential:
-            if PARAMS.group_start[i] == i:
-                pay = self._pro_rata(pay, period, i, PARAMS.group_end[i], amount)
+        if (PRO_RATA_CLASSES >> i) & 1 == 1 and not sequential:
+            if self._pw(P_GROUP_START + i) == i:
+                pay = self._pro_rata(pay, period, i, self._pw(P_GROUP_END + i), amount)
                 amount = pay.left
                 pay.left = 0
             continue
@@ -665,10 +814,9 @@ def _distribute(pay_: Pay, period: uint256, amount_: uint256, sequential: bool) 
 @internal
 @view
 def _z_accreting(z: uint256, bal: uint256[MAX_TRANCHES]) -> bool:
-    tw: uint256 = PARAMS.tranche_word[z]
-    if (tw >> TW_FLAGS) & F_Z == 0:
+    if (Z_CLASSES >> z) & 1 == 0:
         return False
-    mask: uint256 = tw >> TW_ACCRETION
+    mask: uint256 = TRANCHE_WORDS[z] >> TW_ACCRETION
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         if (mask >> i) & 1 == 1 and bal[i] > 0:
             return True
@@ -700,20 +848,23 @@ def _test_triggers(
     n: uint256 = N_TRANCHES
     bears: uint256 = PRINCIPAL_BEARERS
     effects: TriggerEffect = empty(TriggerEffect)
+    # rows: test, tranche, threshold, effect, curable
+    trigs: uint256[MAX_TRIGGERS][5] = TRIGGERS
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
-        test: uint256 = PARAMS.trig_test[k]
-        thr: uint256 = PARAMS.trig_threshold[k]
+        test: uint256 = trigs[0][k]
+        thr: uint256 = trigs[2][k]
         fail: bool = False
         if test == T_OC or test == T_IC:
-            ref_rank: uint256 = (PARAMS.tranche_word[PARAMS.trig_ref[k]] >> TW_PRIORITY) & TW_MASK
+            ref_rank: uint256 = (TRANCHE_WORDS[trigs[1][k]] >> TW_PRIORITY) & TW_MASK
             den: uint256 = 0
             for i: uint256 in range(n, bound=MAX_TRANCHES):
-                if (PARAMS.tranche_word[i] >> TW_PRIORITY) & TW_MASK > ref_rank:
+                tw: uint256 = TRANCHE_WORDS[i]
+                if (tw >> TW_PRIORITY) & TW_MASK > ref_rank:
                     continue
                 if test == T_OC and (bears >> i) & 1 == 1:
                     den += beg[i]
                 if test == T_IC:
-                    den += beg[i] * self._coupon_rate(i, index_rate, netwac) // (MONTHS * WAD)
+                    den += beg[i] * self._coupon_rate(i, tw, FACE_RATE[i] & LOW128, index_rate, netwac) // (MONTHS * WAD)
             if test == T_OC:
                 fail = den > 0 and pool_beg * WAD < thr * den
             else:
@@ -722,17 +873,17 @@ def _test_triggers(
                     num = interest - fees_now
                 fail = den > 0 and num * WAD < thr * den
         elif test == T_CUMLOSS:
-            fail = cum_loss * WAD > thr * PARAMS.pool_original
+            fail = cum_loss * WAD > thr * POOL_ORIGINAL
         elif test == T_DELINQ:
             fail = delinquent * WAD > thr * pool_end
         if fail:
             t.failing[k] = 1
-        if fail or (t.latch[k] == 1 and PARAMS.trig_curable[k] == 0):
+        if fail or (t.latch[k] == 1 and trigs[4][k] == 0):
             t.latch[k] = 1
         else:
             t.latch[k] = 0
         if t.latch[k] == 1:
-            effects |= convert(PARAMS.trig_effect[k], TriggerEffect)
+            effects |= convert(trigs[3][k], TriggerEffect)
     t.effects = effects
     return t
 
@@ -753,7 +904,7 @@ def _test_triggers(
 
 @internal
 @view
-def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES]) -> (uint256, uint256[MAX_FEES], uint256[MAX_FEES]):
+def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES], fees: uint256[MAX_FEES][3]) -> (uint256, uint256[MAX_FEES], uint256[MAX_FEES]):
     """
     @dev `_step_fees`: each fee, current plus unpaid, from interest funds, in order.
     @return (interest funds, fees paid, fee shortfalls)
@@ -762,7 +913,7 @@ def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES
     fee_paid: uint256[MAX_FEES] = empty(uint256[MAX_FEES])
     ifunds: uint256 = ifunds_
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
-        due: uint256 = self._fee_current(k, pool_beg) + fee_short[k]
+        due: uint256 = self._fee_current(k, pool_beg, fees) + fee_short[k]
         x: uint256 = min(due, ifunds)
         ifunds -= x
         fee_paid[k] = x
@@ -771,7 +922,7 @@ def _step_fees(ifunds_: uint256, pool_beg: uint256, fee_short_: uint256[MAX_FEES
 
 
 @internal
-def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256, period: uint256) -> (Cash, Pay, Interest):
+def _step_interest(c_: Cash, pay_: Pay, short: uint256[MAX_TRANCHES], beg: uint256[MAX_TRANCHES], index_rate: uint256, netwac: uint256, period: uint256) -> (Cash, Pay, Interest):
     """
     @dev `_step_interest`: by rank, senior first, the interest due (coupon on the
          beginning balance plus the carried shortfall, and interest on it if the deal
@@ -782,24 +933,31 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
     """
     c: Cash = c_
     pay: Pay = pay_
-    it: Interest = it_
+    # (the step runs once a period, on fresh rows: only the carried shortfalls come in)
+    it: Interest = empty(Interest)
+    it.short = short
     n: uint256 = N_TRANCHES
+    starts: uint256 = RANK_STARTS
     for r: uint256 in range(n, bound=MAX_TRANCHES):
-        tw: uint256 = PARAMS.tranche_word[r]
-        if (tw >> TW_RANK_START) & TW_MASK != r:
+        if (starts >> r) & 1 == 0:
             continue
-        end: uint256 = (tw >> TW_RANK_END) & TW_MASK
+        # the rank ends where the next one starts (RANK_STARTS), or at n
+        end: uint256 = n
+        for j: uint256 in range(r + 1, n, bound=MAX_TRANCHES):
+            if (starts >> j) & 1 == 1:
+                end = j
+                break
         total: uint256 = 0
         for i: uint256 in range(r, end, bound=MAX_TRANCHES):
-            rate: uint256 = self._coupon_rate(i, index_rate, netwac)
+            rate: uint256 = self._coupon_rate(i, TRANCHE_WORDS[i], FACE_RATE[i] & LOW128, index_rate, netwac)
             sf: uint256 = it.short[i]
             due: uint256 = beg[i] * rate // (MONTHS * WAD) + sf
-            if PARAMS.interest_on_shortfall == 1:
+            if SHORTFALL_INTEREST:
                 due += sf * rate // (MONTHS * WAD)
             it.due[i] = due
             total += due
         ifunds: uint256 = c.ifunds
-        if total > ifunds and ReserveFlag.COVERS_INTEREST in PARAMS.reserve_flags:
+        if total > ifunds and ReserveFlag.COVERS_INTEREST in RESERVE_FLAGS:
             draw: uint256 = min(c.reserve, total - ifunds)
             c.reserve -= draw
             c.rdraw += draw
@@ -826,7 +984,7 @@ def _step_interest(c_: Cash, pay_: Pay, it_: Interest, beg: uint256[MAX_TRANCHES
                 it.paid[i] = 0
                 pay.bal[i] += amount
                 it.accreted[i] += amount
-                mask: uint256 = PARAMS.tranche_word[i] >> TW_ACCRETION
+                mask: uint256 = TRANCHE_WORDS[i] >> TW_ACCRETION
                 if rules != empty(address):
                     # the Z class's accrual rules (a rules deal's Z accretes only
                     # while a class its rules name is outstanding: it has rules)
@@ -900,7 +1058,7 @@ def _step_reserve_loss(pay_: Pay, reserve: uint256, rdraw: uint256, deficiency: 
          the deficiency.
     @return (balances and principal paid, reserve, reserve drawn)
     """
-    if ReserveFlag.COVERS_LOSSES not in PARAMS.reserve_flags:
+    if ReserveFlag.COVERS_LOSSES not in RESERVE_FLAGS:
         return pay_, reserve, rdraw
     draw: uint256 = min(reserve, deficiency)
     if draw == 0:
@@ -929,7 +1087,7 @@ def _step_writedown(bal_: uint256[MAX_TRANCHES], loss_: uint256[MAX_TRANCHES], w
         if left == 0:
             break
         r: uint256 = n - 1 - k
-        tw: uint256 = PARAMS.tranche_word[r]
+        tw: uint256 = TRANCHE_WORDS[r]
         if ((tw >> TW_RANK_END) & TW_MASK) - 1 != r:
             continue
         start: uint256 = (tw >> TW_RANK_START) & TW_MASK
@@ -1043,22 +1201,27 @@ def _apply(rem: ExactRemittance) -> Work:
     cum_i: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     cum_2: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
     old_bc: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    # (rows of the period that `allocate` does not return: locals here, not in `Work`,
+    # whose every word `allocate`'s frame holds twice on top of this one)
+    beg: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    wd: uint256[MAX_TRANCHES] = empty(uint256[MAX_TRANCHES])
+    fee_short: uint256[MAX_FEES] = empty(uint256[MAX_FEES])
     for i: uint256 in range(n, bound=MAX_TRANCHES):
         packed: uint256 = self._bal_cum[i]
         old_bc[i] = packed
         b: uint256 = packed >> HIGH_HALF
         w.pay.bal[i] = b
-        w.beg[i] = b
+        beg[i] = b
         cum_i[i] = packed & LOW128
         if (word >> (NZ_SW + i)) & 1 == 1:
             packed = self._short_wd[i]
             w.it.short[i] = (packed >> HIGH_HALF) & LOW127
-            w.wd[i] = packed & LOW128
+            wd[i] = packed & LOW128
         if (word >> (NZ_CUM2 + i)) & 1 == 1:
             cum_2[i] = self._cum2[i] & VALUE
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
         if (word >> (NZ_FEE + k)) & 1 == 1:
-            w.fee_short[k] = self._fee_short[k] & VALUE
+            fee_short[k] = self._fee_short[k] & VALUE
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         w.trig.latch[k] = (word >> (LATCH_SHIFT + k)) & 1
     w.cash.reserve = word >> HIGH_HALF
@@ -1073,7 +1236,9 @@ def _apply(rem: ExactRemittance) -> Work:
     w.dust_before = w.cash.dust
 
     # ---- _net_wac (the current fees, as the trigger tests use them)
-    fees_now: uint256 = self._fees_now(w.pool_beg)
+    # (the parameters the period reads more than once, each table in one read)
+    fees: uint256[MAX_FEES][3] = FEES
+    fees_now: uint256 = self._fees_now(w.pool_beg, fees)
     if w.pool_beg != 0:
         num: uint256 = 0
         if w.interest > fees_now:
@@ -1081,7 +1246,7 @@ def _apply(rem: ExactRemittance) -> Work:
         w.netwac = num * MONTHS * WAD // w.pool_beg
     if N_TRIGGERS != 0:
         w.trig = self._test_triggers(
-            w.trig.latch, w.beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
+            w.trig.latch, beg, fees_now, w.pool_beg, w.pool_end, w.interest, w.cum_loss, w.delinquent, w.index_rate, w.netwac
         )
     w.effects = w.trig.effects
     sequential: bool = TriggerEffect.SEQUENTIAL in w.effects
@@ -1096,15 +1261,16 @@ def _apply(rem: ExactRemittance) -> Work:
     # when its Python function provably changes nothing: no subsequent recoveries (write-
     # up), no deficiency (the loss steps: every amount they move is at most it), no
     # TURBO or TRAP effect latched (trigger excess); skipping saves the copies.
-    for s: uint256 in range(PARAMS.n_steps, bound=MAX_STEPS):
-        op: uint256 = PARAMS.steps[s]
+    step_ops: uint256 = STEP_OPS
+    for s: uint256 in range(N_STEPS, bound=MAX_STEPS):
+        op: uint256 = (step_ops >> (4 * s)) & 15
         if op == OP_FEES:
-            w.cash.ifunds, w.fee_paid, w.fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, w.fee_short)
+            w.cash.ifunds, w.fee_paid, fee_short = self._step_fees(w.cash.ifunds, w.pool_beg, fee_short, fees)
         elif op == OP_INTEREST:
-            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it, w.beg, w.index_rate, w.netwac, w.period)
+            w.cash, w.pay, w.it = self._step_interest(w.cash, w.pay, w.it.short, beg, w.index_rate, w.netwac, w.period)
         elif op == OP_WRITEUP:
             if rem.subsequent_recoveries != 0:
-                w.pay.bal, w.wd, w.writeup = self._step_writeup(w.pay.bal, w.wd, w.writeup, rem.subsequent_recoveries)
+                w.pay.bal, wd, w.writeup = self._step_writeup(w.pay.bal, wd, w.writeup, rem.subsequent_recoveries)
         elif op == OP_PRINCIPAL:
             w.pay, w.cash.pfunds = self._step_principal(w.pay, w.cash.pfunds, w.period, sequential)
         elif op == OP_XS_LOSS:
@@ -1118,32 +1284,41 @@ def _apply(rem: ExactRemittance) -> Work:
         elif op == OP_WRITEDOWN:
             d: uint256 = self._deficiency(w.pay.bal, w.pool_end)
             if d != 0:
-                w.pay.bal, w.loss, w.wd = self._step_writedown(w.pay.bal, w.loss, w.wd, d)
+                w.pay.bal, w.loss, wd = self._step_writedown(w.pay.bal, w.loss, wd, d)
         elif op == OP_TRIGGER_XS:
             if w.effects & (TriggerEffect.TURBO | TriggerEffect.TRAP) != empty(TriggerEffect):
                 w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_trigger_xs(w.pay, w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.period, w.effects)
         elif op == OP_RESERVE_TOPUP:
             w.cash.ifunds, w.cash.reserve, w.cash.rdeposit = self._step_reserve_topup(w.cash.ifunds, w.cash.reserve, w.cash.rdeposit, w.pool_end)
         elif op == OP_RESIDUAL:
+            excess_to: uint256 = EXCESS_TO
+            if excess_to < n:
+                # the interest funds left (excess interest) are that class's interest
+                w.it.paid[excess_to] += w.cash.ifunds
+                w.cash.ifunds = 0
             w.cash = self._step_residual(w.cash, w.pool_end, held)
     # ---- _step_penalties: to the named class as interest cash, or the residual holder
     if rem.prepayment_penalties != 0:
-        if PARAMS.penalty_to < n:
-            w.it.paid[PARAMS.penalty_to] += rem.prepayment_penalties
+        penalty_to: uint256 = PENALTY_TO
+        if penalty_to < n:
+            w.it.paid[penalty_to] += rem.prepayment_penalties
         else:
             w.cash.residual += rem.prepayment_penalties
     # ---- IO notionals follow their reference at the end of the period
     if io != 0:
         for i: uint256 in range(n, bound=MAX_TRANCHES):
             if (io >> i) & 1 == 1:
-                ref: uint256 = (PARAMS.tranche_word[i] >> TW_IO_REF) & TW_MASK
+                ref: uint256 = (TRANCHE_WORDS[i] >> TW_IO_REF) & TW_MASK
                 if ref == NOTIONAL_POOL:
                     w.pay.bal[i] = w.pool_end
                 elif ref >= NOTIONAL_GROUP:
-                    # a group's notional: the sum of its classes' balances
+                    # a group's notional: the sum of its classes' balances (the mask
+                    # is the reference less NOTIONAL_GROUP, not its low bits: bit 8 of
+                    # the mask is a class from nine classes on)
                     total: uint256 = 0
+                    mask: uint256 = ref - NOTIONAL_GROUP
                     for j: uint256 in range(n, bound=MAX_TRANCHES):
-                        if (ref >> j) & 1 == 1:
+                        if (mask >> j) & 1 == 1:
                             total += w.pay.bal[j]
                     w.pay.bal[i] = total
                 else:
@@ -1156,7 +1331,7 @@ def _apply(rem: ExactRemittance) -> Work:
     for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
         flags |= w.trig.latch[k] << (LATCH_SHIFT + k)
     for i: uint256 in range(n, bound=MAX_TRANCHES):
-        f: uint256 = PARAMS.face[i]
+        f: uint256 = FACE_RATE[i] >> HIGH_HALF
         b: uint256 = w.pay.bal[i]
         ci: uint256 = cum_i[i] + w.it.paid[i]
         assert b <= LOW128 and ci <= LOW128  # dev: balance too large
@@ -1164,7 +1339,7 @@ def _apply(rem: ExactRemittance) -> Work:
         if packed != old_bc[i]:
             self._bal_cum[i] = packed
         sf: uint256 = w.it.short[i]
-        v: uint256 = w.wd[i]
+        v: uint256 = wd[i]
         assert sf <= LOW127 and v <= LOW128  # dev: shortfall too large
         packed = (sf << HIGH_HALF) | v
         if packed != 0:
@@ -1182,9 +1357,6 @@ def _apply(rem: ExactRemittance) -> Work:
             assert cl <= LOW127 and cw <= LOW128  # dev: cumulative too large
             c2 = (cl << HIGH_HALF) | cw
             cp = f + cw - cl - b
-            if c2 != 0 and f != 0:
-                w.idx_l[i] = cl * WAD // f
-                w.idx_w[i] = cw * WAD // f
         assert c2 <= VALUE  # dev: cumulative too large
         if c2 != cum_2[i]:
             self._cum2[i] = MARKER | c2
@@ -1193,9 +1365,10 @@ def _apply(rem: ExactRemittance) -> Work:
         if f != 0:
             w.idx_i[i] = ci * WAD // f
             w.idx_p[i] = cp * WAD // f
-            assert max(max(w.idx_i[i], w.idx_p[i]), max(w.idx_l[i], w.idx_w[i])) <= LOW127  # dev: index overflow
+            # (the loss and write-up indices: `_loss_writeup_index`)
+            assert max(w.idx_i[i], w.idx_p[i]) <= LOW127  # dev: index overflow
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
-        v: uint256 = w.fee_short[k]
+        v: uint256 = fee_short[k]
         if v != 0:
             flags |= 1 << (NZ_FEE + k)
         if (word >> (NZ_FEE + k)) & 1 == 1 or v != 0:
@@ -1209,6 +1382,24 @@ def _apply(rem: ExactRemittance) -> Work:
         flags |= 1 << NZ_LD
     self._state = (w.cash.reserve << HIGH_HALF) | SEALED | flags | rem.period
     return w
+
+
+@internal
+@view
+def _loss_writeup_index(i: uint256) -> (uint256, uint256):
+    """
+    @dev Tranche i's loss and write-up indices after the period (`_apply` has stored
+         its cumulative word): cumulative * WAD // face; 0 for an IO strip (its word
+         holds its principal) or a zero face.
+    """
+    f: uint256 = FACE_RATE[i] >> HIGH_HALF
+    if (IO_STRIPS >> i) & 1 == 1 or f == 0:
+        return 0, 0
+    c2: uint256 = self._cum2[i] & VALUE
+    il: uint256 = ((c2 >> HIGH_HALF) & LOW127) * WAD // f
+    iw: uint256 = (c2 & LOW128) * WAD // f
+    assert max(il, iw) <= LOW127  # dev: index overflow
+    return il, iw
 
 
 # ---------------------------------------------------------------- ENTRY POINTS
@@ -1250,16 +1441,17 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     @return ExactResult What the period paid.
     """
     assert msg.sender == deal  # dev: only deal
+    res: ExactResult = empty(ExactResult)
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        res.beginning_balance[i] = self._bal_cum[i] >> HIGH_HALF
     rem: ExactRemittance = self._remittance(r)
     w: Work = self._apply(rem)
-    res: ExactResult = empty(ExactResult)
     res.period = rem.period
     cash_out: uint256 = 0
     for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
         cash_out += w.it.paid[i] + w.pay.paid[i]
     for k: uint256 in range(N_FEES, bound=MAX_FEES):
         cash_out += w.fee_paid[k]
-    res.beginning_balance = w.beg
     res.interest_due = w.it.due
     res.interest_paid = w.it.paid
     res.accreted = w.it.accreted
@@ -1280,11 +1472,11 @@ def apply(r: deal_types.RemittanceReport) -> ExactResult:
     res.dust_change = convert(w.cash.dust, int256) - convert(w.dust_before, int256)
     res.cash_in = rem.interest + rem.scheduled_principal + rem.prepaid_principal + rem.recoveries + rem.subsequent_recoveries + rem.prepayment_penalties
     res.cash_out = cash_out + w.cash.residual
-    res.cleanup_eligible = PARAMS.cleanup_wad > 0 and rem.ending_balance * WAD <= PARAMS.cleanup_wad * PARAMS.pool_original
+    res.cleanup_eligible = CLEANUP_WAD > 0 and rem.ending_balance * WAD <= CLEANUP_WAD * POOL_ORIGINAL
     res.interest_index = w.idx_i
     res.principal_index = w.idx_p
-    res.loss_index = w.idx_l
-    res.writeup_index = w.idx_w
+    for i: uint256 in range(N_TRANCHES, bound=MAX_TRANCHES):
+        res.loss_index[i], res.writeup_index[i] = self._loss_writeup_index(i)
     return res
 
 
@@ -1307,8 +1499,9 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
     @return Allocation The period's split, balances and indices.
     """
     assert msg.sender == deal  # dev: only deal
-    r: deal_types.RemittanceReport = inp.report
-    w: Work = self._apply(self._remittance(r))
+    # (the report is read from the calldata: a copy here would sit on top of the
+    # memory of every frame below)
+    w: Work = self._apply(self._remittance(inp.report))
     # (checked against the state before the period, which `_apply` loaded)
     assert inp.reserve_balance == w.reserve_before + w.dust_before  # dev: reserve out of sync
     a: deal_types.Allocation = empty(deal_types.Allocation)
@@ -1329,15 +1522,19 @@ def allocate(inp: deal_types.WaterfallInput) -> deal_types.Allocation:
         up: uint256 = w.writeup[i] + w.it.accreted[i]
         a.writeup[i] = up
         # (returned only when they moved: the deal reads them only then)
-        if w.loss[i] != 0:
-            a.loss_index[i] = w.idx_l[i]
-        if up != 0:
-            a.writeup_index[i] = w.idx_w[i]
+        if w.loss[i] != 0 or up != 0:
+            il: uint256 = 0
+            iw: uint256 = 0
+            il, iw = self._loss_writeup_index(i)
+            if w.loss[i] != 0:
+                a.loss_index[i] = il
+            if up != 0:
+                a.writeup_index[i] = iw
     a.fee = fee
     a.residual = w.cash.residual
     a.reserve_balance = w.cash.reserve + w.cash.dust
     a.state[0] = w.cum_loss
-    a.state[1] = r.period
+    a.state[1] = inp.report.period
     a.state[2] = latch_bits | (convert(w.effects, uint256) << 8)
     a.state[3] = w.cash.dust
     return a
@@ -1352,8 +1549,10 @@ def _index_carry(kind: uint256, i: uint256) -> (uint256, uint256):
     @dev Index and carry of kind 0 interest, 1 principal, 2 loss, 3 write-up, from
          the cumulative amount: cum * WAD = index * face + carry.
     """
-    f: uint256 = PARAMS.face[i]
-    if f == 0 or i >= N_TRANCHES:
+    if i >= N_TRANCHES:
+        return 0, 0
+    f: uint256 = FACE_RATE[i] >> HIGH_HALF
+    if f == 0:
         return 0, 0
     cum: uint256 = 0
     c2: uint256 = self._cum2[i] & VALUE
@@ -1394,7 +1593,7 @@ def state_word(w: uint256) -> uint256:
         for k: uint256 in range(N_TRIGGERS, bound=MAX_TRIGGERS):
             if (word >> (LATCH_SHIFT + k)) & 1 == 1:
                 bits |= 1 << k
-                effects |= convert(PARAMS.trig_effect[k], TriggerEffect)
+                effects |= convert(TRIGGERS[3][k], TriggerEffect)
         return bits | (convert(effects, uint256) << 8)
     if w == 3:
         return self._loss_dust & LOW128
@@ -1559,12 +1758,3 @@ def pac_schedule_of(i: uint256) -> DynArray[uint256, MAX_PAC]:
     """
     return self.pac_schedule[i]
 
-
-@external
-@view
-def params() -> ExactParams:
-    """
-    @notice The deal parameters.
-    @return ExactParams The flat integer parameters of `compile_exact`.
-    """
-    return PARAMS

@@ -39,7 +39,7 @@ MAX_REGS: constant(uint256) = 64
 MAX_TRIGGERS: constant(uint256) = 4
 MAX_PLANNED: constant(uint256) = 600
 # @dev `ExactWaterfall`'s MAX_TRANCHES: the rows of `pay` (pinned by a test).
-WATERFALL_TRANCHES: constant(uint256) = 8
+WATERFALL_TRANCHES: constant(uint256) = 16
 WAD: constant(uint256) = 10**18
 LOW16: constant(uint256) = 2**16 - 1
 LOW32: constant(uint256) = 2**32 - 1

@@ -10,7 +10,7 @@
 # ---------------------------------------------------------------- CONSTANTS
 
 # @dev Largest number of tranches a deal may have (bounds every loop).
-MAX_TRANCHES: constant(uint256) = 8
+MAX_TRANCHES: constant(uint256) = 16
 
 # @dev Number of free-form words of waterfall state reported with each allocation
 # (trigger flags, cumulative figures); their meaning belongs to the waterfall contract.
