@@ -22,6 +22,7 @@ from eth_utils.crypto import keccak
 from typer.testing import CliRunner
 
 from openmbs.chain import CONTRACTS, DEPLOYABLE_CONTRACTS, deploy_deal, foundry_artifact
+from openmbs.chain._contracts import BOUNDS, build_dir, export_name
 from openmbs.cli import app
 from openmbs.errors import InputError
 
@@ -29,6 +30,8 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 #: The vyper command-line compiler installed beside this Python (or on PATH).
 VYPER = next((p for p in (Path(sys.executable).parent / "vyper", shutil.which("vyper")) if p and Path(p).exists()), None)
 MOCKS = sorted(name for name, path in CONTRACTS.items() if path.startswith("mocks/"))
+#: Every deployable contract of each build: ``Deal`` (16 classes), then ``Deal.c8``.
+EXPORTED = [export_name(n, b) for b in sorted(BOUNDS, reverse=True) for n in DEPLOYABLE_CONTRACTS]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def out_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("out")
     res = CliRunner().invoke(app, ["chain", "artifacts", "--out", str(out)])
     assert res.exit_code == 0, res.output
-    assert res.output.split() == [str(out / f"{n}.json") for n in DEPLOYABLE_CONTRACTS]
+    assert res.output.split() == [str(out / f"{n}.json") for n in EXPORTED]
     return out
 
 
@@ -47,8 +50,8 @@ def arts(out_dir: Path) -> dict[str, dict[str, Any]]:
 
 def test_exactly_the_deployable_contracts_and_no_test_double(out_dir, arts):
     assert MOCKS  # the registry does hold test doubles, which must stay out
-    assert sorted(arts) == sorted(DEPLOYABLE_CONTRACTS)
-    assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"{n}.json" for n in DEPLOYABLE_CONTRACTS)
+    assert sorted(arts) == sorted(EXPORTED)
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(f"{n}.json" for n in EXPORTED)
     for path in out_dir.iterdir():
         text = path.read_text().lower()
         for mock in MOCKS:
@@ -63,8 +66,9 @@ def test_a_test_double_or_unknown_name_is_refused(name):
 
 
 def test_every_artifact_has_the_foundry_fields(arts):
-    for name, a in arts.items():
-        assert a["contractName"] == name
+    for key, a in arts.items():
+        name, bound = a["contractName"], a["classBound"]
+        assert key == export_name(name, bound)
         assert a["bytecode"]["object"].startswith("0x") and len(a["bytecode"]["object"]) > 2
         assert a["deployedBytecode"]["object"].startswith("0x") and len(a["deployedBytecode"]["object"]) > 2
         assert isinstance(a["abi"], list) and a["abi"]
@@ -76,7 +80,15 @@ def test_every_artifact_has_the_foundry_fields(arts):
         assert meta["settings"]["evm_version"] and meta["settings"]["optimize"]
         assert f"openmbs/chain/contracts/{name}.vy" in meta["sources"]
         for rel, digest in meta["sources"].items():
-            data = (SRC / rel).read_bytes()
+            # the 8-class build's sources are the shipped ones, deal_types.vy's bound line aside
+            data = (build_dir(bound) / Path(rel).relative_to("openmbs/chain/contracts")).read_bytes()
+            if bound == BOUNDS[-1]:
+                assert data == (SRC / rel).read_bytes()
+            elif rel.endswith("/deal_types.vy"):
+                shipped = (SRC / rel).read_text()
+                assert data.decode() == shipped.replace("MAX_TRANCHES: constant(uint256) = 16\n",
+                                                        f"MAX_TRANCHES: constant(uint256) = {bound}\n")
+                assert data.decode() != shipped
             assert digest["keccak256"] == "0x" + keccak(data).hex()
 
 
@@ -124,6 +136,8 @@ def test_the_bytecode_is_what_boa_deploys_for_a_deal(arts, chain, monkeypatch):
     attestors = [boa.env.generate_address(f"artifacts-attestor{i}") for i in range(cfg.n_attestors)]
     d = deploy_deal(cfg, attestors=attestors, admin=admin)
     monkeypatch.undo()
+    assert d.bound == 8  # four classes: the 8-class build's files
+    arts = {a["contractName"]: a for a in arts.values() if a["classBound"] == d.bound}
 
     by_address = {str(addr): code for code, addr in sent}
     roles = {
@@ -149,6 +163,7 @@ def test_the_bytecode_is_what_boa_deploys_for_a_deal(arts, chain, monkeypatch):
 
 def test_abi_matches_the_deployed_contracts_and_selectors_dispatch(arts, world):
     d = world.d
+    arts = {a["contractName"]: a for a in arts.values() if a["classBound"] == d.bound}
     for name, contract in (
         ("Deal", d.deal), ("ExactWaterfall", d.waterfall), ("Issuance", d.issuance),
         ("RemittanceOracle", d.oracle), ("Timelock", d.timelock), ("TrancheToken", d.tokens[0]),
@@ -166,21 +181,26 @@ def test_abi_matches_the_deployed_contracts_and_selectors_dispatch(arts, world):
 
 
 @pytest.mark.skipif(VYPER is None, reason="the vyper command-line compiler is not installed")
-@pytest.mark.parametrize("name", DEPLOYABLE_CONTRACTS)
-def test_the_vyper_command_line_compiler_gives_the_same_outputs(arts, name):
+@pytest.mark.parametrize(
+    ("name", "bound"),
+    [(n, BOUNDS[-1]) for n in DEPLOYABLE_CONTRACTS] + [(n, 8) for n in ("Deal", "ExactWaterfall", "RuleProgram")],
+)
+def test_the_vyper_command_line_compiler_gives_the_same_outputs(arts, name, bound):
     """``vyper -f abi,bytecode,bytecode_runtime,method_identifiers,userdoc,devdoc`` on
-    the same source gives the artifact's fields (selectors as vyper prints them)."""
+    the same source gives the artifact's fields (selectors as vyper prints them); for
+    the 8-class build, on that build's sources."""
     import snekmate
 
     libs = Path(next(iter(snekmate.__path__))).resolve().parent
     fmt = "abi,bytecode,bytecode_runtime,method_identifiers,userdoc,devdoc"
+    shipped = bound == BOUNDS[-1]
     res = subprocess.run(
         [str(VYPER), "-f", fmt, "-p", str(libs),
-         f"openmbs/chain/contracts/{CONTRACTS[name]}"],
-        cwd=SRC, capture_output=True, text=True, timeout=600, check=True,
+         f"openmbs/chain/contracts/{CONTRACTS[name]}" if shipped else CONTRACTS[name]],
+        cwd=SRC if shipped else build_dir(bound), capture_output=True, text=True, timeout=600, check=True,
     )
     abi, init, runtime, methods, userdoc, devdoc = res.stdout.strip().split("\n")
-    a = arts[name]
+    a = arts[export_name(name, bound)]
     assert json.loads(abi) == a["abi"]
     assert init == a["bytecode"]["object"]
     assert runtime == a["deployedBytecode"]["object"]
@@ -195,6 +215,7 @@ def test_a_remittance_logs_the_documented_events_in_order(arts, world):
     ``RemittanceAccepted``, one ``TrancheAllocated`` per tranche and ``Distributed``;
     each log is matched by the topic the artifact's event ABI gives."""
     d = world.d
+    arts = {a["contractName"]: a for a in arts.values() if a["classBound"] == d.bound}
     world.remit()
     entries = sorted(d.oracle._computation.get_raw_log_entries())
     topics = {

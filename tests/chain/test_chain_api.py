@@ -71,7 +71,7 @@ PUBLIC = [
 SIGNATURES = {
     "write_deployment_record": "(path: 'str | os.PathLike[str]', record: 'DeploymentRecord | Mapping[str, Any]') -> 'Path'",
     "read_deployment_record": "(path: 'str | os.PathLike[str]') -> 'dict[str, Any]'",
-    "deploy_deal": "(config: 'DealConfig', *, attestors: 'Sequence[str]', admin: 'str', servicer: 'str | None' = None, guardian: 'str | None' = None, compliance: 'str | None' = None, seller: 'str | None' = None, settlement: 'str | None' = None, test_waterfall: 'bool' = False, from_artifacts: 'bool' = False) -> 'DealClient'",
+    "deploy_deal": "(config: 'DealConfig', *, attestors: 'Sequence[str]', admin: 'str', servicer: 'str | None' = None, guardian: 'str | None' = None, compliance: 'str | None' = None, seller: 'str | None' = None, settlement: 'str | None' = None, test_waterfall: 'bool' = False, from_artifacts: 'bool' = False, bound: 'int | None' = None) -> 'DealClient'",
     "deploy_embedded": "(path: 'str | os.PathLike[str]', spec: 'Any', *, loans: 'int', quorum: 'int' = 3, attestors: 'Sequence[str] | None' = None, investors: 'int' = 2, test_waterfall: 'bool' = False, overwrite: 'bool' = False, max_net_rate: 'float | None' = None, initial_delinquent: 'tuple[int, int, int]' = (0, 0, 0)) -> 'EmbeddedDeal'",
     "open_embedded": "(path: 'str | os.PathLike[str]') -> 'EmbeddedDeal'",
     "config_from_spec": "(spec: 'Any', *, loan_count: 'int', quorum: 'int' = 3, n_attestors: 'int' = 5, max_net_rate: 'float | None' = None, initial_delinquent: 'tuple[int, int, int]' = (0, 0, 0)) -> 'DealConfig'",

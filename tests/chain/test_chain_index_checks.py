@@ -8,6 +8,8 @@ not trust its answer)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import boa
 import pytest
 
@@ -45,16 +47,16 @@ struct WaterfallInput:
     reserve_balance: uint256
 
 struct Allocation:
-    interest: uint256[8]
-    principal: uint256[8]
-    loss: uint256[8]
-    writeup: uint256[8]
-    balance: uint256[8]
-    interest_shortfall: uint256[8]
-    interest_index: uint256[8]
-    principal_index: uint256[8]
-    loss_index: uint256[8]
-    writeup_index: uint256[8]
+    interest: uint256[BOUND]
+    principal: uint256[BOUND]
+    loss: uint256[BOUND]
+    writeup: uint256[BOUND]
+    balance: uint256[BOUND]
+    interest_shortfall: uint256[BOUND]
+    interest_index: uint256[BOUND]
+    principal_index: uint256[BOUND]
+    loss_index: uint256[BOUND]
+    writeup_index: uint256[BOUND]
     fee: uint256
     residual: uint256
     reserve_balance: uint256
@@ -98,7 +100,18 @@ def shortfall(i: uint256) -> uint256:
 @view
 def state_word(w: uint256) -> uint256:
     return 0
+
+@external
+@pure
+def max_tranches() -> uint256:
+    return BOUND
 """
+
+
+def _evil(d: Any) -> Any:
+    """The attacker's waterfall, of the deal's build (its Allocation rows are the
+    deal's class bound, which ``set_waterfall`` checks)."""
+    return boa.loads(EVIL.replace("BOUND", str(d.bound)))
 
 
 def _largest(cash: int, face: int) -> int:
@@ -110,7 +123,7 @@ def _largest(cash: int, face: int) -> int:
 @pytest.mark.parametrize(("tranche", "kind"), [(0, 0), (1, 1), (3, 0), (2, 1)])
 def test_an_index_above_the_cash_or_moved_back_is_refused(world, tranche, kind):
     d = world.d
-    evil = boa.loads(EVIL)
+    evil = _evil(d)
     with boa.env.prank(d.timelock.address):
         d.deal.set_waterfall(evil.address)
     face = int(d.deal.original_face(tranche))

@@ -167,6 +167,11 @@ def sealed() -> bool:
     return True
 
 @external
+@pure
+def max_tranches() -> uint256:
+    return {MAX_TRANCHES}
+
+@external
 @view
 def n_classes() -> uint256:
     return self.n

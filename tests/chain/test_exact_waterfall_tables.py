@@ -60,13 +60,18 @@ _FLAG = re.compile(r"^flag\s+(\w+):\n((?:[ \t]+\w+[ \t]*(?:#.*)?\n)+)", re.M)
 
 def _constants(name: str) -> dict[str, int]:
     """``NAME: constant(uint256) = value`` declarations of a contract, evaluated
-    (declarations whose value names another module's constant are skipped), and the
-    members of its ``flag`` types in ``FLAG_TABLES``, as ``<prefix><MEMBER>`` with the
-    value Vyper gives them (member k is bit k)."""
+    (a value naming ``deal_types``'s constant takes its value there; one naming another
+    module's is skipped), and the members of its ``flag`` types in ``FLAG_TABLES``, as
+    ``<prefix><MEMBER>`` with the value Vyper gives them (member k is bit k)."""
     text = (CONTRACTS / name).read_text()
+    types = _constants("deal_types.vy") if name != "deal_types.vy" else {}
     out: dict[str, int] = {}
     for m in _DECL.finditer(text):
-        if "." in m.group(2):
+        value = m.group(2).strip()
+        if value.startswith("deal_types.") and value[len("deal_types."):] in types:
+            out[m.group(1)] = types[value[len("deal_types."):]]
+            continue
+        if "." in value:
             continue
         out[m.group(1)] = _value(m.group(2), out)
     for m in _FLAG.finditer(text):

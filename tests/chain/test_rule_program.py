@@ -179,10 +179,13 @@ def test_bounds_and_instructions_match_the_contract() -> None:
                         "MAX_PLANNED": MAX_PLANNED, "I_SEQ": I_SEQ, "I_PRORATA": I_PRORATA,
                         "I_PLANNED": I_PLANNED, "I_SPLIT": I_SPLIT, "I_MERGE": I_MERGE, "I_SKIP": I_SKIP}.items():
         assert re.search(rf"^{name}: constant\(uint256\) = {value}\b", src, re.M), name
-    # `pay` exchanges rows of the waterfall's size
+    # `pay` exchanges rows of the waterfall's size: both are the one source's, the
+    # shipped value of which is the engine's bound
     waterfall = contract_path("ExactWaterfall").read_text()
-    assert re.search(rf"^WATERFALL_TRANCHES: constant\(uint256\) = {MAX_TRANCHES}\b", src, re.M)
-    assert re.search(rf"^MAX_TRANCHES: constant\(uint256\) = {MAX_TRANCHES}\b", waterfall, re.M)
+    types = contract_path("Deal").with_name("deal_types.vy").read_text()
+    assert re.search(r"^WATERFALL_TRANCHES: constant\(uint256\) = deal_types\.MAX_TRANCHES$", src, re.M)
+    assert re.search(r"^MAX_TRANCHES: constant\(uint256\) = deal_types\.MAX_TRANCHES$", waterfall, re.M)
+    assert re.findall(r"^MAX_TRANCHES: constant\(uint256\) = (\d+)$", types, re.M) == [str(MAX_TRANCHES)]
 
 
 # ---------------------------------------------------------------- attacks on the set-up

@@ -29,7 +29,10 @@ contract's address starts with it and is longer by the immutables section (whose
 length the init code's CBOR metadata states; see :mod:`openmbs.chain._verify`).
 
 Only the contracts a deal deploys are exported (:data:`DEPLOYABLE_CONTRACTS`); the
-test doubles under ``contracts/mocks`` never are.
+test doubles under ``contracts/mocks`` never are. Each is exported for both builds
+(``openmbs.chain._contracts.BOUNDS``): ``<Name>.json`` for the 16-class build (the
+sources as shipped) and ``<Name>.c8.json`` for the 8-class one; ``classBound`` in
+each file says which (docs/chain.md, "Classes").
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ from typing import Any
 
 from openmbs._files import atomic_write
 from openmbs.chain._contracts import (
+    BOUNDS,
     CONTRACTS,
     CONTRACTS_DIR,
     _dependencies,
+    build_dir,
     contract_path,
     deployer,
+    export_name,
 )
 from openmbs.errors import InputError
 
@@ -73,18 +79,20 @@ def _selector(value: str) -> str:
     return f"{int(value, 16):08x}"
 
 
-def _sources(name: str) -> dict[str, dict[str, str]]:
-    """The Vyper sources of ``name`` shipped with openmbs (its file and the local
-    modules it imports), each with its sha256 and keccak256, keyed by path relative
-    to the folder above ``openmbs`` (``openmbs/chain/contracts/Deal.vy``)."""
+def _sources(name: str, bound: int) -> dict[str, dict[str, str]]:
+    """The Vyper sources of ``name`` in the ``bound``-class build (its file and the
+    local modules it imports), each with its sha256 and keccak256, keyed by path as
+    shipped (``openmbs/chain/contracts/Deal.vy``)."""
     from eth_utils.crypto import keccak
 
-    files = _dependencies(contract_path(name)) or {contract_path(name)}
-    root = CONTRACTS_DIR.parents[2]
+    root = build_dir(bound)
+    source = root / contract_path(name).relative_to(CONTRACTS_DIR)
+    files = _dependencies(source) or {source}
+    prefix = CONTRACTS_DIR.relative_to(CONTRACTS_DIR.parents[2]).as_posix()
     out = {}
     for path in sorted(files):
         data = path.read_bytes()
-        out[path.relative_to(root).as_posix()] = {
+        out[f"{prefix}/{path.relative_to(root).as_posix()}"] = {
             "keccak256": "0x" + bytes(keccak(data)).hex(),
             "sha256": hashlib.sha256(data).hexdigest(),
         }
@@ -107,13 +115,16 @@ def _libraries() -> dict[str, str]:
     return {dist: metadata.version(dist) for dist in ("snekmate", "titanoboa")}
 
 
-def foundry_artifact(name: str) -> dict[str, Any]:
-    """The Foundry-style artifact of deployable contract ``name`` (see the module notes).
+def foundry_artifact(name: str, bound: int = BOUNDS[-1]) -> dict[str, Any]:
+    """The Foundry-style artifact of deployable contract ``name`` in the
+    ``bound``-class build (see the module notes).
 
     Parameters
     ----------
     name
         One of :data:`DEPLOYABLE_CONTRACTS`.
+    bound
+        The build's class bound (8 or 16; default 16, the sources as shipped).
 
     Returns
     -------
@@ -141,7 +152,7 @@ def foundry_artifact(name: str) -> dict[str, Any]:
         build_userdoc,
     )
 
-    data = deployer(name).compiler_data
+    data = deployer(name, bound).compiler_data
     methods = {
         sig: _selector(sel)
         for sig, sel in build_method_identifiers_output(data).items()
@@ -149,6 +160,7 @@ def foundry_artifact(name: str) -> dict[str, Any]:
     }
     return {
         "contractName": name,
+        "classBound": bound,
         "sourceName": f"openmbs/chain/contracts/{CONTRACTS[name]}",
         "abi": list(build_abi_output(data)),
         "bytecode": {"object": "0x" + bytes(data.bytecode).hex(), "linkReferences": {}},
@@ -160,7 +172,7 @@ def foundry_artifact(name: str) -> dict[str, Any]:
             "compiler": {"version": str(vyper.__long_version__)},
             "language": "Vyper",
             "settings": _settings(data),
-            "sources": _sources(name),
+            "sources": _sources(name, bound),
             "integrity": str(data.integrity_sum),
             "libraries": _libraries(),
             "version": 1,
@@ -175,9 +187,13 @@ def _writer(text: str) -> Callable[[Path], None]:
     return write
 
 
-def write_foundry_artifacts(out_dir: str | Path, names: tuple[str, ...] | None = None) -> list[Path]:
+def write_foundry_artifacts(
+    out_dir: str | Path, names: tuple[str, ...] | None = None, bounds: tuple[int, ...] = BOUNDS
+) -> list[Path]:
     """Write ``<out_dir>/<Name>.json`` (:func:`foundry_artifact`) for each contract of
-    ``names`` (default :data:`DEPLOYABLE_CONTRACTS`); returns the paths written.
+    ``names`` (default :data:`DEPLOYABLE_CONTRACTS`) and each build of ``bounds``
+    (``<Name>.c8.json`` for the 8-class build, see the module notes); returns the
+    paths written.
 
     Each file is written whole (a temporary file, then renamed, with the mode a plain
     ``open()`` gives), so a reader never sees half an artifact.
@@ -185,9 +201,10 @@ def write_foundry_artifacts(out_dir: str | Path, names: tuple[str, ...] | None =
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for name in names if names is not None else DEPLOYABLE_CONTRACTS:
-        doc = foundry_artifact(name)
-        target = out / f"{name}.json"
-        atomic_write(target, _writer(json.dumps(doc, indent=2) + "\n"))
-        written.append(target)
+    for bound in sorted(bounds, reverse=True):  # the shipped build's files first
+        for name in names if names is not None else DEPLOYABLE_CONTRACTS:
+            doc = foundry_artifact(name, bound)
+            target = out / f"{export_name(name, bound)}.json"
+            atomic_write(target, _writer(json.dumps(doc, indent=2) + "\n"))
+            written.append(target)
     return written

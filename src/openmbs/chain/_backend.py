@@ -299,6 +299,6 @@ def open_deal(
     cfg["tranches"] = tuple(TrancheConfig(**t) for t in cfg["tranches"])
     admin = str(account.address) if account is not None else NOBODY
     client = attach_deal(
-        DealConfig(**cfg), chain.addresses, admin=admin, test_waterfall=chain.test_waterfall
+        DealConfig(**cfg), chain.addresses, admin=admin, test_waterfall=chain.test_waterfall, bound=chain.bound
     )
     yield DealSession(path, record, client, account=account, url=rpc)

@@ -89,6 +89,9 @@ class DealClient:
     #: cannot print the bond's storage (its maps are keyed by hashes of pairs).
     loan_sale: Any = field(default=None, repr=False)
     bond: Any = field(default=None, repr=False)
+    #: The class bound of the build the deal's contracts come from (8 or 16,
+    #: ``openmbs.chain._contracts.BOUNDS``; :func:`openmbs.chain.deploy_deal` sets it).
+    bound: int = 16
 
     # -- addresses -------------------------------------------------------------------
     def addresses(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from openmbs.chain._clients import DealClient
-from openmbs.chain._contracts import abi_deployer, deployer
+from openmbs.chain._contracts import BOUNDS, abi_deployer, bound_for, deployer
 from openmbs.errors import ChainError, InputError, SpecError
 from openmbs.structuring import MAX_TRANCHES
 
@@ -284,6 +284,7 @@ def deploy_deal(
     settlement: str | None = None,
     test_waterfall: bool = False,
     from_artifacts: bool = False,
+    bound: int | None = None,
 ) -> DealClient:
     """Deploy every contract of a deal on the current ``boa.env`` and wire them.
 
@@ -313,6 +314,11 @@ def deploy_deal(
         without parsing the Vyper sources (seconds instead of tens of seconds in a
         fresh process). The contracts then carry no source-level tracing (``# dev:``
         revert reasons); by default the deployers of :func:`deployer` are used.
+    bound
+        The class bound of the build every contract comes from
+        (``openmbs.chain._contracts.BOUNDS``: 8 or 16); default the smallest that
+        holds the deal's classes (gas: the waterfall's rows are the bound's). A bound
+        below the class count is refused; the client and its record keep it.
 
     Notes
     -----
@@ -334,11 +340,15 @@ def deploy_deal(
         )
     if len(attestors) != config.n_attestors:
         raise InputError(f"deal {config.name!r}: {len(attestors)} attestor(s) given, config says {config.n_attestors}")
+    bound = deal_bound(config, bound)
     servicer = servicer or admin
     guardian = guardian or admin
     compliance = compliance or admin
     seller = seller or admin
-    dep = abi_deployer if from_artifacts else deployer
+
+    def dep(name: str) -> Any:
+        return abi_deployer(name, bound) if from_artifacts else deployer(name, bound)
+
     decimals = config.exact.decimals if config.exact is not None else 6
     if settlement is None:
         if decimals == 6:
@@ -409,9 +419,9 @@ def deploy_deal(
                 f"differ from the exact deal's {list(exact.face)} / {exact.pool_original}"
             )
         if from_artifacts:
-            waterfall = _deploy_exact_from_artifact(exact, str(deal.address), sender=admin)
+            waterfall = _deploy_exact_from_artifact(exact, str(deal.address), sender=admin, bound=bound)
         else:
-            waterfall = deploy_exact_waterfall(exact, str(deal.address), sender=admin)
+            waterfall = deploy_exact_waterfall(exact, str(deal.address), sender=admin, bound=bound)
     deal.configure(
         [t.address for t in tokens], issuance.address, oracle.address, waterfall.address, sender=admin
     )
@@ -440,7 +450,25 @@ def deploy_deal(
         test_waterfall=test_waterfall,
         loan_sale=loan_sale,
         bond=bond,
+        bound=bound,
     )
+
+
+def deal_bound(config: DealConfig, bound: int | None = None) -> int:
+    """The class bound of the build ``config``'s deal runs on: ``bound`` when given
+    (refused with the reason when it is not a build's or is below the class count),
+    else the smallest build that holds its classes."""
+    n = len(config.tranches)
+    if bound is None:
+        return bound_for(n)
+    if bound not in BOUNDS:
+        raise InputError(f"deal {config.name!r}: class bound {bound!r}: the contracts are built for {list(BOUNDS)}")
+    if n > bound:
+        raise InputError(
+            f"deal {config.name!r}: {n} classes cannot run on the {bound}-class build (its contracts' "
+            f"arrays hold {bound} rows); the smallest build that holds them is {bound_for(n)}"
+        )
+    return bound
 
 
 def _check_settlement_decimals(config: DealConfig, token: Any, decimals: int) -> None:
@@ -462,13 +490,13 @@ def _check_settlement_decimals(config: DealConfig, token: Any, decimals: int) ->
         )
 
 
-def _deploy_exact_from_artifact(exact: Any, deal_address: str, *, sender: str) -> Any:
+def _deploy_exact_from_artifact(exact: Any, deal_address: str, *, sender: str, bound: int) -> Any:
     """``deploy_exact_waterfall`` from the cached artefacts (same steps: the rule
     program of a deal with rules, then the waterfall with ``exact_params``, its PAC
     schedules, the seal)."""
     from openmbs.chain._exact_waterfall import deploy_exact_waterfall
 
-    return deploy_exact_waterfall(exact, deal_address, sender=sender, from_artifact=True)
+    return deploy_exact_waterfall(exact, deal_address, sender=sender, from_artifact=True, bound=bound)
 
 
 def _token_name_and_symbol(deal: str, tranche: str) -> tuple[str, str]:
@@ -636,28 +664,35 @@ def attach_deal(
     admin: str,
     servicer: str | None = None,
     test_waterfall: bool = False,
+    bound: int | None = None,
 ) -> DealClient:
     """A :class:`DealClient` on contracts already deployed at ``addresses``
     (the ``contracts`` of a deployment record); ``test_waterfall`` when the deal is
     wired to the SequentialTestWaterfall test double. ``loan_sale`` and
-    ``servicer_bond`` are optional (records written before they were deployed)."""
+    ``servicer_bond`` are optional (records written before they were deployed).
+    ``bound`` is the build the deal was deployed on (the record's ``class_bound``;
+    default what :func:`deploy_deal` chooses for the config's classes)."""
+    bound = deal_bound(config, bound)
+
+    def dep(name: str) -> Any:
+        return deployer(name, bound)
+
     try:
         return DealClient(
             config=config,
-            settlement=deployer("MockSettlementToken").at(addresses["settlement"]),
-            timelock=deployer("Timelock").at(addresses["timelock"]),
-            deal=deployer("Deal").at(addresses["deal"]),
-            issuance=deployer("Issuance").at(addresses["issuance"]),
-            tokens=tuple(deployer("TrancheToken").at(a) for a in addresses["tokens"]),
-            oracle=deployer("RemittanceOracle").at(addresses["oracle"]),
-            waterfall=deployer(
-                "SequentialTestWaterfall" if test_waterfall else "ExactWaterfall"
-            ).at(addresses["waterfall"]),
+            settlement=dep("MockSettlementToken").at(addresses["settlement"]),
+            timelock=dep("Timelock").at(addresses["timelock"]),
+            deal=dep("Deal").at(addresses["deal"]),
+            issuance=dep("Issuance").at(addresses["issuance"]),
+            tokens=tuple(dep("TrancheToken").at(a) for a in addresses["tokens"]),
+            oracle=dep("RemittanceOracle").at(addresses["oracle"]),
+            waterfall=dep("SequentialTestWaterfall" if test_waterfall else "ExactWaterfall").at(addresses["waterfall"]),
             admin=admin,
             servicer=servicer or admin,
             test_waterfall=test_waterfall,
-            loan_sale=deployer("LoanSale").at(addresses["loan_sale"]) if addresses.get("loan_sale") else None,
-            bond=deployer("ServicerBond").at(addresses["servicer_bond"]) if addresses.get("servicer_bond") else None,
+            loan_sale=dep("LoanSale").at(addresses["loan_sale"]) if addresses.get("loan_sale") else None,
+            bond=dep("ServicerBond").at(addresses["servicer_bond"]) if addresses.get("servicer_bond") else None,
+            bound=bound,
         )
     except KeyError as exc:
         raise InputError(f"deployment record: missing contract address {exc.args[0]!r}") from None

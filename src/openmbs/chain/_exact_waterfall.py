@@ -12,7 +12,7 @@ import dataclasses
 from functools import cache
 from typing import Any
 
-from openmbs.chain._contracts import abi_deployer, deployer
+from openmbs.chain._contracts import BOUNDS, abi_deployer, bound_for, deployer
 from openmbs.errors import ChainError
 from openmbs.structuring import (
     MAX_FEES,
@@ -85,9 +85,11 @@ def _pad(values: tuple[int, ...], size: int, what: str) -> list[int]:
 
 
 @cache
-def exact_waterfall_deployer() -> Any:
-    """A cached titanoboa deployer (``boa.load_partial``) of ``ExactWaterfall.vy``."""
-    return deployer("ExactWaterfall")
+def exact_waterfall_deployer(bound: int = MAX_TRANCHES) -> Any:
+    """A cached titanoboa deployer (``boa.load_partial``) of ``ExactWaterfall.vy`` in
+    the ``bound``-class build (``openmbs.chain._contracts.BOUNDS``; default the
+    largest, which takes any deal)."""
+    return deployer("ExactWaterfall", bound)
 
 
 #: Bit positions of ``ExactParams.tranche_word`` (the contract's ``TW_*``): 32 bits
@@ -148,8 +150,10 @@ def coupon_rates(deal: ExactDeal) -> tuple[int, ...]:
     return tuple(out)
 
 
-def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
-    """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`.
+def exact_params(deal: ExactDeal, bound: int = MAX_TRANCHES) -> tuple[Any, ...]:
+    """The contract's ``ExactParams`` struct (field order) from an :class:`ExactDeal`,
+    its class rows padded to ``bound`` (the build's ``MAX_TRANCHES``; a deal of more
+    classes is refused).
 
     Raises :class:`~openmbs.errors.SpecError` for a deal using constructs of the deal
     language the contract cannot run yet (groups, principal or accrual rules, ...: see
@@ -157,7 +161,7 @@ def exact_params(deal: ExactDeal) -> tuple[Any, ...]:
     fixed order and silently ignore the rules.
     """
     check_chain(deal)
-    t = MAX_TRANCHES
+    t = bound
     return (
         deal.n_tranches,
         _pad(deal.face, t, "face"),
@@ -228,8 +232,26 @@ def read_params(contract: Any) -> tuple[Any, ...]:
     return tuple(params)
 
 
+def _deal_bound(deal: ExactDeal, bound: int | None) -> int:
+    """``bound``, or the smallest build holding ``deal``'s classes; refused when the
+    build is too small for the deal."""
+    if bound is None:
+        return bound_for(deal.n_tranches)
+    if bound not in BOUNDS or deal.n_tranches > bound:
+        raise ChainError(
+            f"exact waterfall: a deal of {deal.n_tranches} classes cannot run on the {bound}-class "
+            f"build (builds: {list(BOUNDS)}; the smallest that holds it: {bound_for(deal.n_tranches)})"
+        )
+    return bound
+
+
 def deploy_exact_waterfall(
-    deal: ExactDeal, deal_address: str, *, sender: str | None = None, from_artifact: bool = False
+    deal: ExactDeal,
+    deal_address: str,
+    *,
+    sender: str | None = None,
+    from_artifact: bool = False,
+    bound: int | None = None,
 ) -> Any:
     """Deploy ``ExactWaterfall`` for ``deal``, load its PAC schedules and seal it.
 
@@ -248,6 +270,10 @@ def deploy_exact_waterfall(
     from_artifact : bool
         Deploy from the cached compiled artefacts (``abi_deployer``) instead of
         titanoboa's compiler front end (the same code).
+    bound : int, optional
+        The build's class bound (``openmbs.chain._contracts.BOUNDS``); default the
+        smallest that holds the deal's classes (``bound_for``), as ``deploy_deal``
+        chooses for the deal's other contracts.
 
     Returns
     -------
@@ -255,12 +281,13 @@ def deploy_exact_waterfall(
     """
     from openmbs.chain._rule_program import deploy_rule_program
 
+    bound = _deal_bound(deal, bound)
     kw: dict[str, Any] = {} if sender is None else {"sender": sender}
-    params = exact_params(deal)
+    params = exact_params(deal, bound)
     rules = ZERO_ADDRESS
     if deal.program:
-        rules = str(deploy_rule_program(deal, sender=sender, from_artifact=from_artifact).address)
-    dep = abi_deployer("ExactWaterfall") if from_artifact else exact_waterfall_deployer()
+        rules = str(deploy_rule_program(deal, sender=sender, from_artifact=from_artifact, bound=bound).address)
+    dep = abi_deployer("ExactWaterfall", bound) if from_artifact else exact_waterfall_deployer(bound)
     contract = dep.deploy(params, deal_address, rules, **kw)
     for i, schedule in enumerate(deal.pac_schedule):
         if schedule:

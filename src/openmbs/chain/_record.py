@@ -13,6 +13,8 @@ Deployment record)::
     admin, servicer accounts (addresses)
     attestors       the oracle's attestors (addresses)
     test_waterfall  true when the SequentialTestWaterfall TEST DOUBLE is wired
+    class_bound     the build of the deal's contracts: 8 or 16 classes (docs/chain.md,
+                    "Classes"); a record without it was written by the 8-class build
     settlement      {address, symbol, decimals, mock}
     config          the DealConfig (dataclasses.asdict)
     contracts       role -> address, "tokens" -> [address per class] (priority order);
@@ -24,6 +26,9 @@ Deployment record)::
 ``block`` and ``tx_hash`` are the deploying transaction's (``null`` on the embedded
 chain, which has no transaction hashes; its journal is the record of what ran). The
 embedded chain's record adds its ``journal``, ``investors`` and ``dev_attestors``.
+
+``class_bound`` extends ``/2`` compatibly too: a record without it reads as 8 (the
+only build before the 16-class one).
 
 The ``loan_sale`` and ``servicer_bond`` roles extend ``/2`` compatibly (optional
 keys, in ``contracts`` and ``deployments``): a ``/2`` record written before them reads
@@ -65,6 +70,9 @@ __all__ = [
 RECORD_FORMAT = "openmbs-chain-deployment/2"
 #: Formats this version reads (``/1``: no deploy blocks, hashes or settlement facts).
 RECORD_FORMATS_READ = ("openmbs-chain-deployment/1", RECORD_FORMAT)
+#: The class bound of a record without ``class_bound`` (every deal deployed before
+#: the 16-class build was on the 8-class one).
+LEGACY_CLASS_BOUND = 8
 _ROLES = ("settlement", "timelock", "deal", "issuance", "oracle", "waterfall", "loan_sale", "servicer_bond")
 
 
@@ -96,6 +104,8 @@ class DeploymentRecord:
     settlement: Mapping[str, Any] = field(default_factory=dict)
     rpc: str | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+    #: The class bound of the build the contracts come from (8 or 16).
+    class_bound: int = LEGACY_CLASS_BOUND
 
     def __post_init__(self) -> None:
         if self.network not in ("embedded", "rpc"):
@@ -162,6 +172,7 @@ class DeploymentRecord:
             },
             rpc=rpc,
             extra=dict(extra or {}),
+            class_bound=client.bound,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -179,6 +190,7 @@ class DeploymentRecord:
             "servicer": self.servicer,
             "attestors": list(self.attestors),
             "test_waterfall": self.test_waterfall,
+            "class_bound": self.class_bound,
             "settlement": dict(self.settlement),
             "config": _plain(self.config),
             "contracts": _plain(self.contracts),
@@ -244,6 +256,14 @@ def read_deployment_record(path: str | os.PathLike[str]) -> dict[str, Any]:
             raise InputError(
                 f"file {str(p)!r} field {key!r} value {raw.get(key)!r}: need a {kind.__name__}"
             )
+    raw.setdefault("class_bound", LEGACY_CLASS_BOUND)
+    from openmbs.chain._contracts import BOUNDS
+
+    if raw["class_bound"] not in BOUNDS or isinstance(raw["class_bound"], bool):
+        raise InputError(
+            f"file {str(p)!r} field 'class_bound' value {raw['class_bound']!r}: need one of the "
+            f"builds' class bounds {list(BOUNDS)}"
+        )
     raw.setdefault("deployments", {})
     raw.setdefault("classes", {})
     raw.setdefault("settlement", {})

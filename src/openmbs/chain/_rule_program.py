@@ -14,7 +14,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from openmbs.chain._contracts import abi_deployer, deployer
+from openmbs.chain._contracts import BOUNDS, abi_deployer, bound_for, deployer
 from openmbs.errors import ChainError
 from openmbs.structuring import F_IO, WAD, ExactDeal
 
@@ -46,9 +46,10 @@ _PR_NONE = 0
 
 
 @cache
-def rule_program_deployer() -> Any:
-    """A cached titanoboa deployer (``boa.load_partial``) of ``RuleProgram.vy``."""
-    return deployer("RuleProgram")
+def rule_program_deployer(bound: int = BOUNDS[-1]) -> Any:
+    """A cached titanoboa deployer (``boa.load_partial``) of ``RuleProgram.vy`` in the
+    ``bound``-class build (its ``pay`` rows; ``openmbs.chain._contracts.BOUNDS``)."""
+    return deployer("RuleProgram", bound)
 
 
 def _bound(value: int, limit: int, what: str) -> int:
@@ -121,7 +122,9 @@ def rule_params(deal: ExactDeal) -> tuple[Any, ...]:
     )
 
 
-def deploy_rule_program(deal: ExactDeal, *, sender: str | None = None, from_artifact: bool = False) -> Any:
+def deploy_rule_program(
+    deal: ExactDeal, *, sender: str | None = None, from_artifact: bool = False, bound: int | None = None
+) -> Any:
     """Deploy ``RuleProgram`` for ``deal``, load its groups' planned balances, seal it.
 
     Parameters
@@ -132,13 +135,19 @@ def deploy_rule_program(deal: ExactDeal, *, sender: str | None = None, from_arti
         Deployer (default ``boa.env.eoa``); it alone loads the schedules and seals.
     from_artifact : bool
         Deploy from the cached compiled artefact (``abi_deployer``).
+    bound : int, optional
+        The build's class bound (its waterfall's: the rows of ``pay``); default the
+        smallest that holds the deal's classes (``bound_for``; the largest for a
+        program of more classes than a waterfall takes).
 
     Returns
     -------
     The titanoboa contract.
     """
     kw: dict[str, Any] = {} if sender is None else {"sender": sender}
-    dep = abi_deployer("RuleProgram") if from_artifact else rule_program_deployer()
+    if bound is None:  # a program alone may have up to 64 classes; the largest build then
+        bound = bound_for(min(deal.n_tranches, BOUNDS[-1]))
+    dep = abi_deployer("RuleProgram", bound) if from_artifact else rule_program_deployer(bound)
     contract = dep.deploy(rule_params(deal), **kw)
     for g, schedule in enumerate(deal.grp_schedule):
         if schedule:

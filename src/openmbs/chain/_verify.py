@@ -4,13 +4,15 @@ A deployment record (``--state``) is a file anyone who can write it can change. 
 chain commands therefore take ONE address from the user (``--deal ADDRESS`` or
 ``$OPENMBS_DEAL``) and read every other address from the chain, starting at the deal:
 
-1. the deal's runtime code is the compiled ``Deal`` (see *Code check* below), and the
+1. the deal's runtime code is the compiled ``Deal`` of one of the builds (8 or 16
+   classes, ``openmbs.chain._contracts.BOUNDS``: see *Code check* below), and the
    deal is configured;
 2. the deal's links: ``settlement()``, ``timelock()``, ``issuance()``, ``oracle()``,
    ``waterfall()``, ``tranche_count()`` and ``tranche_token(i)``;
 3. each linked contract's code is the compiled contract of its role (``Timelock``,
    ``Issuance``, ``RemittanceOracle``, ``ExactWaterfall`` -- or the
-   ``SequentialTestWaterfall`` TEST DOUBLE, reported as such --, ``TrancheToken``);
+   ``SequentialTestWaterfall`` TEST DOUBLE, reported as such --, ``TrancheToken``)
+   of the deal's build;
 4. each back-link points at the deal and agrees with it: ``oracle.deal``,
    ``oracle.settlement``, ``oracle.timelock``, ``issuance.deal``,
    ``issuance.settlement``, ``waterfall.deal``, each ``token.deal``, ``token.minter``
@@ -18,7 +20,8 @@ chain commands therefore take ONE address from the user (``--deal ADDRESS`` or
    deal's ``original_face(i)``).
 
 :func:`check_record` then compares the record with what the chain says (chain id,
-every address, tranche faces, names and symbols, quorum, attestors, which waterfall,
+every address, the build (``class_bound``), tranche faces, names and symbols, quorum,
+attestors, which waterfall,
 the compiled deal's rules against the waterfall's parameters contract and PAC schedules)
 and refuses on the first difference, naming the contract, the field, the record's
 value and the chain's.
@@ -84,6 +87,8 @@ class ChainDeal:
     #: The waterfall's rule program (``ExactWaterfall.rules()``, its code checked),
     #: or the zero address for the fixed order or the test double.
     rules: str = "0x" + "00" * 20
+    #: The class bound of the build whose code every contract is (8 or 16).
+    bound: int = 16
 
 
 def _immutables_size(bytecode: bytes) -> int:
@@ -95,19 +100,19 @@ def _immutables_size(bytecode: bytes) -> int:
     return int(meta[3])
 
 
-def code_is(code: bytes, name: str) -> bool:
-    """Whether deployed ``code`` is the compiled contract ``name`` with some immutables:
-    it starts with ``name``'s runtime and has exactly the immutables section's length
-    after it (see the module notes)."""
+def code_is(code: bytes, name: str, bound: int = 16) -> bool:
+    """Whether deployed ``code`` is the compiled contract ``name`` of the ``bound``-class
+    build with some immutables: it starts with that runtime and has exactly the
+    immutables section's length after it (see the module notes)."""
     from openmbs.chain._contracts import artifact
 
-    art = artifact(name)
+    art = artifact(name, bound)
     return code[: len(art.runtime)] == art.runtime and len(code) == len(art.runtime) + _immutables_size(
         art.bytecode
     )
 
 
-def _handle(name: str, address: str) -> Any:
+def _handle(name: str, address: str, bound: int) -> Any:
     """A handle on the contract ``name`` at ``address`` (its code already checked): the
     one the environment has, when it is that contract (the handle that deployed it,
     with its source map, so revert reasons stay readable), else a new ABI handle
@@ -119,7 +124,7 @@ def _handle(name: str, address: str) -> Any:
     known = boa.env.lookup_contract(address)
     if known is not None and getattr(known, "contract_name", None) == name:
         return known
-    return abi_deployer(name).at(address)
+    return abi_deployer(name, bound).at(address)
 
 
 def _checksum(x: Any) -> str:
@@ -141,6 +146,9 @@ class _Reader:
     def __init__(self, deal: str) -> None:
         self.deal = deal
         self.code: dict[str, str] = {}
+        #: The deal's build, set by the first contract read (the deal itself); every
+        #: other contract must be of the same build.
+        self.bound: int | None = None
 
     def fail(self, role: str, fld: str, expected: Any, got: Any) -> DataIntegrityError:
         return DataIntegrityError(
@@ -160,10 +168,15 @@ class _Reader:
         code = bytes(boa.env.get_code(addr))
         digest = "0x" + bytes(keccak(code)).hex()
         self.code[role] = digest
-        for name in names:
-            if code_is(code, name):
-                return _handle(name, addr), name
+        from openmbs.chain._contracts import BOUNDS
+
+        for bound in BOUNDS if self.bound is None else (self.bound,):
+            for name in names:
+                if code_is(code, name, bound):
+                    self.bound = bound
+                    return _handle(name, addr, bound), name
         what = " or ".join(names)
+        what += f" ({self.bound}-class build, the deal's)" if self.bound is not None else ""
         got = "no code" if not code else f"code keccak256 {digest} ({len(code)} bytes)"
         raise DataIntegrityError(
             f"deal {self.deal}: contract {role!r} at {addr} field 'code': expected the compiled {what} "
@@ -274,6 +287,7 @@ def read_deal(deal: str) -> ChainDeal:
         quorum=int(oracle.quorum()),
         attestor_count=int(oracle.attestor_count()),
         rules=rules,
+        bound=int(r.bound or 0),
     )
 
 
@@ -297,7 +311,7 @@ def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> 
     """Refuse a deployment record that says anything the chain does not.
 
     ``where`` names the record (``file 'd.json'``). Compared: ``chain_id``, every
-    address under ``contracts``, ``test_waterfall``, each tranche's ``face``, ``name``
+    address under ``contracts``, ``test_waterfall``, ``class_bound`` (8 when absent), each tranche's ``face``, ``name``
     and ``symbol``, the ``quorum`` and the compiled deal ``exact`` (the waterfall's
     parameters contract and PAC schedules) under ``config``, and the ``attestors`` (each an
     attestor of the oracle, as many as the oracle has).
@@ -321,6 +335,10 @@ def check_record(record: Mapping[str, Any], chain: ChainDeal, *, where: str) -> 
     check_addresses(record.get("contracts"), chain, where=where)
     if bool(record.get("test_waterfall")) != chain.test_waterfall:
         raise fail("test_waterfall", record.get("test_waterfall"), chain.test_waterfall)
+    from openmbs.chain._record import LEGACY_CLASS_BOUND
+
+    if record.get("class_bound", LEGACY_CLASS_BOUND) != chain.bound:
+        raise fail("class_bound", record.get("class_bound", LEGACY_CLASS_BOUND), chain.bound)
     config = record.get("config")
     if not isinstance(config, Mapping):
         raise fail("config", config, "the deal's configuration")
@@ -386,10 +404,10 @@ def _check_rules(config: Mapping[str, Any], chain: ChainDeal, fail: Any) -> None
     raw = config["exact"]
     try:
         exact = _exact_from_dict(dict(raw), str(config.get("name"))) if isinstance(raw, Mapping) else raw
-        want = _flat(exact_params(exact))
+        want = _flat(exact_params(exact, chain.bound))
     except (InputError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise fail("config.exact", "unreadable", f"the waterfall's rules ({exc})") from None
-    waterfall = _handle("ExactWaterfall", chain.addresses["waterfall"])
+    waterfall = _handle("ExactWaterfall", chain.addresses["waterfall"], chain.bound)
     got = _flat(read_params(waterfall))
     if got != want:
         names = _params_fields(waterfall.abi)
@@ -420,7 +438,7 @@ def _check_program(exact: Any, chain: ChainDeal, fail: Any) -> None:
         return
     if chain.rules == _ZERO:
         raise fail("config.exact.program", f"{len(exact.program) // 4} instructions", "no rule program")
-    program = abi_deployer("RuleProgram").at(chain.rules)
+    program = abi_deployer("RuleProgram", chain.bound).at(chain.rules)
     if _flat(program.params()) != _flat(rule_params(exact)):
         raise fail("config.exact.program", "the compiled rule program", "other tables (the rule program's params())")
     if not bool(program.sealed()):
@@ -444,7 +462,7 @@ def _check_attestors(attestors: Any, chain: ChainDeal, fail: Any) -> None:
 
     if not isinstance(attestors, list) or len(attestors) != chain.attestor_count:
         raise fail("attestors", attestors, f"{chain.attestor_count} attestor(s)")
-    oracle = _handle("RemittanceOracle", chain.addresses["oracle"])
+    oracle = _handle("RemittanceOracle", chain.addresses["oracle"], chain.bound)
     for i, a in enumerate(attestors):
         try:
             ok = bool(oracle.is_attestor(_checksum(a)))

@@ -275,7 +275,7 @@ def _attach(
     # from the deal on chain, checked (code, back-links) and must be the file's
     chain = read_deal(os.environ.get(DEAL_ENV) or str(record["contracts"]["deal"]))
     check_addresses(record["contracts"], chain, where=f"file {str(path)!r}")
-    client = attach_deal(dcfg, chain.addresses, admin=operator, servicer=operator)
+    client = attach_deal(dcfg, chain.addresses, admin=operator, servicer=operator, bound=chain.bound)
     on_chain = int(client.deal.last_period())
     if on_chain != last:
         raise DataIntegrityError(

@@ -53,6 +53,7 @@ interface IWaterfall:
     def tranche_balance(i: uint256) -> uint256: view
     def shortfall(i: uint256) -> uint256: view
     def state_word(w: uint256) -> uint256: view
+    def max_tranches() -> uint256: view
 
 interface IOracle:
     def servicer_bond() -> address: view
@@ -365,6 +366,9 @@ def configure(
         self._tranche[i] = self._tranche_word(tokens[i], 0)
     self.issuance = issuance_
     self.oracle = oracle_
+    # the Allocation's rows are the build's bound: a waterfall of another build
+    # would exchange an ABI of another length
+    assert staticcall IWaterfall(waterfall_).max_tranches() == MAX_TRANCHES  # dev: waterfall bound
     self.waterfall = waterfall_
     self.configured = True
     self._compliance[issuance_] = _UNTIL_MASK
@@ -1028,6 +1032,16 @@ def set_recipients(fee_recipient_: address, residual_recipient_: address):
 
 
 @external
+@pure
+def max_tranches() -> uint256:
+    """
+    @notice The class bound of this build (`deal_types.MAX_TRANCHES`): a waterfall
+            must be of the same build (`set_waterfall` checks it).
+    """
+    return MAX_TRANCHES
+
+
+@external
 def set_waterfall(waterfall_: address):
     """
     @notice Replace the waterfall contract (for instance with a corrected port).
@@ -1038,6 +1052,7 @@ def set_waterfall(waterfall_: address):
     """
     access_control._check_role(access_control.DEFAULT_ADMIN_ROLE, msg.sender)
     assert waterfall_ != empty(address)  # dev: zero waterfall
+    assert staticcall IWaterfall(waterfall_).max_tranches() == MAX_TRANCHES  # dev: waterfall bound
     self.waterfall = waterfall_
     log WaterfallSet(waterfall=waterfall_)
 

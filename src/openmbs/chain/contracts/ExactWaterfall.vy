@@ -30,7 +30,9 @@ from . import deal_types
 # and effects, reserve flags, step opcodes) are those of `_exact.py`, value for value;
 # `tests/chain/test_exact_waterfall_tables.py` parses them from this file and fails on
 # any drift.
-MAX_TRANCHES: constant(uint256) = 16
+# @dev The build's class bound: `deal_types.MAX_TRANCHES` (the one source; each build
+# of the contracts sets it, docs/chain.md "Classes").
+MAX_TRANCHES: constant(uint256) = deal_types.MAX_TRANCHES
 MAX_FEES: constant(uint256) = 4
 MAX_TRIGGERS: constant(uint256) = 4
 # @dev one of each step at most (a deal spec names each step once)
@@ -179,6 +181,7 @@ interface RuleProgram:
     def pay(balances: uint256[MAX_TRANCHES], latches: uint256, period: uint256, amount: uint256, which: uint256) -> (uint256[MAX_TRANCHES], uint256): nonpayable
     def sealed() -> bool: view
     def n_classes() -> uint256: view
+    def max_tranches() -> uint256: view
 
 # ---------------------------------------------------------------- STRUCTS
 
@@ -553,6 +556,9 @@ def __init__(p: ExactParams, deal_: address, rules_: address):
     deployer = msg.sender
     deal = deal_
     rules = rules_
+    if rules_ != empty(address):
+        # the program's `pay` rows are this build's (an ABI of another length)
+        assert staticcall RuleProgram(rules_).max_tranches() == MAX_TRANCHES  # dev: program bound
     self._state = p.reserve_initial << HIGH_HALF
     self._loss_dust = MARKER
     for k: uint256 in range(p.n_fees, bound=MAX_FEES):
@@ -1613,6 +1619,16 @@ def index(kind: uint256, i: uint256) -> (uint256, uint256):
     """
     assert kind < 4 and i < MAX_TRANCHES  # dev: bad index
     return self._index_carry(kind, i)
+
+
+@external
+@pure
+def max_tranches() -> uint256:
+    """
+    @notice The class bound of this build (`deal_types.MAX_TRANCHES`): the rows of
+            the Allocation it exchanges with the deal.
+    """
+    return MAX_TRANCHES
 
 
 @external

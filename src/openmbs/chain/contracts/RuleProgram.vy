@@ -26,6 +26,8 @@
         Python call of `_run_program` does.
 """
 
+from . import deal_types
+
 # ---------------------------------------------------------------- CONSTANTS
 
 # @dev Bounds (the value of `_exact.py` where it has one; pinned by
@@ -38,8 +40,8 @@ MAX_LIST: constant(uint256) = 256
 MAX_REGS: constant(uint256) = 64
 MAX_TRIGGERS: constant(uint256) = 4
 MAX_PLANNED: constant(uint256) = 600
-# @dev `ExactWaterfall`'s MAX_TRANCHES: the rows of `pay` (pinned by a test).
-WATERFALL_TRANCHES: constant(uint256) = 16
+# @dev `ExactWaterfall`'s MAX_TRANCHES (the build's class bound): the rows of `pay`.
+WATERFALL_TRANCHES: constant(uint256) = deal_types.MAX_TRANCHES
 WAD: constant(uint256) = 10**18
 LOW16: constant(uint256) = 2**16 - 1
 LOW32: constant(uint256) = 2**32 - 1
@@ -536,6 +538,16 @@ def run(
     assert self.sealed  # dev: not sealed
     assert start <= end and end <= params.n_instr  # dev: bad range
     return self._pay(balances, latches, period, amount, start, end)
+
+
+@external
+@pure
+def max_tranches() -> uint256:
+    """
+    @notice The class bound of this build (`deal_types.MAX_TRANCHES`): the rows of
+            `pay` it exchanges with the waterfall.
+    """
+    return WATERFALL_TRANCHES
 
 
 @external

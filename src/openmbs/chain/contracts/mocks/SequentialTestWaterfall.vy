@@ -49,6 +49,16 @@ def __init__(coupons_: DynArray[uint256, MAX_TRANCHES], faces_: DynArray[uint256
 
 
 @external
+@pure
+def max_tranches() -> uint256:
+    """
+    @notice The class bound of this build (`deal_types.MAX_TRANCHES`): the rows of
+            the Allocation it exchanges with the deal.
+    """
+    return MAX_TRANCHES
+
+
+@external
 @view
 def state_word(w: uint256) -> uint256:
     return self._state[w]
