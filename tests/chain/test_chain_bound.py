@@ -110,3 +110,38 @@ def test_a_waterfall_refuses_a_rule_program_of_the_other_build() -> None:
         own = deploy_rule_program(deal, bound=mine)
         w = deployer("ExactWaterfall", mine).deploy(exact_params(deal, mine), ZERO[:-1] + "1", own.address)
         assert w.rules() == own.address
+
+
+def test_configure_refuses_a_waterfall_of_the_other_build() -> None:
+    """The deployer's one-time wiring checks the bound too (a deal deployed by hand)."""
+    who = boa.env.eoa
+    token = deployer("MockSettlementToken", 8).deploy("m", "m")
+    face = 100_000_000
+    for mine, theirs in ((8, 16), (16, 8)):
+        deal = deployer("Deal", mine).deploy(token.address, [face], face, 0, who, who, who, who, who)
+        wiring = ([boa.env.generate_address("token")], boa.env.generate_address("issuance"),
+                  boa.env.generate_address("oracle"))
+        wrong = deployer("SequentialTestWaterfall", theirs).deploy([0], [face], deal.address)
+        with boa.reverts(dev="waterfall bound"):
+            deal.configure(*wiring, wrong.address)
+        assert not deal.configured()
+        right = deployer("SequentialTestWaterfall", mine).deploy([0], [face], deal.address)
+        deal.configure(*wiring, right.address)
+        assert deal.configured() and deal.waterfall() == right.address
+
+
+def test_the_record_keeps_the_build_and_an_old_record_means_8(world: Any, tmp_path: Any) -> None:
+    from openmbs.chain import DeploymentRecord, read_deployment_record, write_deployment_record
+
+    record = DeploymentRecord.from_client(world.d, network="embedded", attestors=[k.address for k in world.keys])
+    assert record.class_bound == 8 and record.to_json()["class_bound"] == 8
+    path = write_deployment_record(tmp_path / "d.json", record)
+    assert read_deployment_record(path)["class_bound"] == 8
+    doc = record.to_json()
+    del doc["class_bound"]
+    write_deployment_record(tmp_path / "old.json", doc)
+    assert read_deployment_record(tmp_path / "old.json")["class_bound"] == 8
+    doc["class_bound"] = 12
+    write_deployment_record(tmp_path / "bad.json", doc)
+    with pytest.raises(InputError, match=r"bad.json' field 'class_bound' value 12: need one of .*\[8, 16\]"):
+        read_deployment_record(tmp_path / "bad.json")

@@ -29,6 +29,7 @@ def _record(world: Any) -> dict[str, Any]:
                 "network": "rpc",
                 "chain_id": d.chain_id(),
                 "test_waterfall": False,
+                "class_bound": d.bound,
                 "attestors": [k.address for k in world.keys],
                 "config": dataclasses.asdict(d.config),
                 "contracts": d.addresses(),
@@ -37,8 +38,9 @@ def _record(world: Any) -> dict[str, Any]:
     )
 
 
-def _slot(name: str, var: str) -> int:
-    return int(deployer(name).compiler_data.storage_layout["storage_layout"][var]["slot"])
+def _slot(name: str, var: str, bound: int = 8) -> int:
+    """Storage slot of ``var`` in contract ``name`` of the world deal's build (8)."""
+    return int(deployer(name, bound).compiler_data.storage_layout["storage_layout"][var]["slot"])
 
 
 def test_the_deal_address_alone_gives_every_contract(world):
@@ -135,6 +137,7 @@ def test_a_pinned_address_that_is_not_a_deal_is_refused(world):
         (("contracts", "deal"), "0x" + "22" * 20, "contracts.deal"),
         (("chain_id",), 5, "chain_id"),
         (("test_waterfall",), True, "test_waterfall"),
+        (("class_bound",), 16, "class_bound"),
         (("config", "quorum"), 1, "config.quorum"),
         (("config", "tranches", 2, "face"), 1, "config.tranches[2].face"),
         (("attestors", 0), "0x" + "33" * 20, "attestors[0]"),
@@ -155,3 +158,45 @@ def test_a_record_that_disagrees_with_the_chain_is_refused(world, path, value, f
     assert f"record value {value!r}" in msg
     if field not in ("attestors[0]",):
         assert f"chain value {before!r}" in msg
+
+
+def test_a_deal_of_each_build_is_read_back_with_its_build(world, exact_config, chain):
+    """The world's deal (4 classes) is on the 8-class build, a deal of 9 classes on the
+    16-class one: read_deal finds each build from the deal's code, a record says it
+    (``class_bound``; a record without it means 8) and must agree."""
+    from openmbs.chain import TrancheConfig, deploy_deal
+
+    mine = read_deal(str(world.d.deal.address))
+    assert mine.bound == world.d.bound == 8
+    old = _record(world)
+    del old["class_bound"]  # a record written before the 16-class build
+    check_record(old, mine, where="file 'old.json'")
+
+    nine = tuple(TrancheConfig(f"Class {i}", f"C{i}", 100_000_000_000, 0.05) for i in range(9))
+    cfg = exact_config("nine_verify", nine, pool=900_000_000_000, loans=chain.LOANS)
+    d = deploy_deal(cfg, attestors=[k.address for k in world.keys], admin=world.admin)
+    big = read_deal(str(d.deal.address))
+    assert d.bound == big.bound == 16 and len(big.addresses["tokens"]) == 9
+    record = json.loads(json.dumps({
+        "chain_id": d.chain_id(), "test_waterfall": False, "class_bound": 16,
+        "attestors": [k.address for k in world.keys], "config": dataclasses.asdict(d.config),
+        "contracts": d.addresses(),
+    }))
+    check_record(record, big, where="file 'nine.json'")
+    del record["class_bound"]
+    with pytest.raises(DataIntegrityError, match="field 'class_bound' record value 8, chain value 16"):
+        check_record(record, big, where="file 'nine.json'")
+
+
+def test_a_contract_of_the_other_build_behind_the_deal_is_refused(world):
+    """A deal whose waterfall slot points at a waterfall of the 16-class build (as a
+    forged state could): read_deal wants the deal's build for every contract."""
+    from openmbs.chain._exact_waterfall import deploy_exact_waterfall
+
+    d = world.d
+    other = deploy_exact_waterfall(d.config.exact, str(d.deal.address), bound=16)
+    boa.env.set_storage(str(d.deal.address), _slot("Deal", "waterfall"), int(str(other.address), 16))
+    with pytest.raises(DataIntegrityError) as info:
+        read_deal(str(d.deal.address))
+    msg = str(info.value)
+    assert "'waterfall'" in msg and "(8-class build, the deal's)" in msg and "\n" not in msg
