@@ -100,11 +100,15 @@ def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
     totals = {"latched": 0, "accreted": 0, "paid_off": 0, "split": 0, "planned": 0, "skip": 0,
               "group_rules": 0, "inverse": 0, "multiplier": 0, "io_group": 0,
               "deals": 0}
+    builds: set[int] = set()
     for seed in range(DEALS):
         deal = compile_exact(random_rules_deal(500 + seed, max_classes=MAX_TRANCHES))
         assert chain_unsupported(deal) == [], (seed, chain_unsupported(deal))
         contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
         assert contract.rules() != ZERO_ADDRESS
+        # the smallest build that holds the deal: up to 8 classes on the 8-class build
+        assert int(contract.max_tranches()) == (8 if deal.n_tranches <= 8 else 16)
+        builds.add(int(contract.max_tranches()))
         seen = _run(contract, deal, random.Random(seed))
         for k, v in seen.items():
             totals[k] += v
@@ -117,8 +121,9 @@ def test_random_rule_deals_on_chain_equal_the_exact_engine(lean: Any) -> None:
         totals["multiplier"] += any(m not in (0, WAD) for m in deal.multiplier)
         totals["io_group"] += any(r >= NOTIONAL_GROUP for r in deal.io_ref)
         totals["deals"] += 1
-    # the paths reached what they are meant to (not a vacuous differential)
+    # the paths reached what they are meant to (not a vacuous differential), on both builds
     assert all(v >= 3 for v in totals.values()), totals
+    assert builds == {8, 16}
 
 
 def test_the_waterfall_refuses_an_unsealed_or_foreign_rule_program(lean: Any) -> None:
@@ -131,7 +136,7 @@ def test_the_waterfall_refuses_an_unsealed_or_foreign_rule_program(lean: Any) ->
         w.seal()
     others = (compile_exact(random_rules_deal(s, max_classes=MAX_TRANCHES)) for s in range(8, 99))
     other = next(d for d in others if d.n_tranches != deal.n_tranches)
-    foreign = deploy_rule_program(other)
+    foreign = deploy_rule_program(other, bound=MAX_TRANCHES)  # of the waterfall's build
     w = exact_waterfall_deployer().deploy(exact_params(deal), DEAL_ADDRESS, foreign.address)
     with boa.reverts(dev="rule program of another deal"):
         w.seal()
@@ -259,6 +264,7 @@ def test_the_agency_remic_example_on_chain_equals_the_exact_engine(lean: Any) ->
     deal = compile_exact(example_deal("agency_remic"))
     assert deal.n_tranches > 8 and chain_unsupported(deal) == []
     contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    assert int(contract.max_tranches()) == 16  # the 16-class build
     seen = _run(contract, deal, random.Random(16))
     assert seen["accreted"] > 0, seen
 
@@ -272,16 +278,17 @@ def test_the_parameters_contract_is_the_waterfall_s_own_and_inert(lean: Any) -> 
 
     deal = compile_exact(random_rules_deal(4, max_classes=MAX_TRANCHES))
     contract = deploy_exact_waterfall(deal, DEAL_ADDRESS)
+    bound = int(contract.max_tranches())  # the build deploy_exact_waterfall chose
     data = contract.params_data()
     code = bytes(boa.env.get_code(data))
     types = [c["type"] for c in params_fields(contract.abi)]
-    want = b"\x00" + encode(["(" + ",".join(types) + ")"], [exact_params(deal)])
+    want = b"\x00" + encode(["(" + ",".join(types) + ")"], [exact_params(deal, bound)])
     assert code == want
-    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal))
+    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal, bound))
     attacker = boa.env.generate_address("attacker")
     boa.env.raw_call(data, sender=attacker, data=b"\xff" * 68)
     assert bytes(boa.env.get_code(data)) == want
-    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal))
+    assert _flat_params(read_params(contract)) == _flat_params(exact_params(deal, bound))
 
 
 def test_a_rate_that_would_spill_into_the_face_is_refused(lean: Any) -> None:
