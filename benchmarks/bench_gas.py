@@ -134,8 +134,9 @@ def last_gas() -> int:
     return int(receipt(blk["transactions"][-1])["gasUsed"], 16)
 
 
-def deploy_gas(name: str, *args: Any, sender: str) -> int:
-    deployer(name).deploy(*args, sender=sender)
+def deploy_gas(bound: int, name: str, *args: Any, sender: str) -> int:
+    """Gas of deploying contract ``name`` of the ``bound``-class build (the deal's)."""
+    deployer(name, bound).deploy(*args, sender=sender)
     return last_gas()
 
 
@@ -175,6 +176,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--holders", default="10,10000")
     ap.add_argument("--loans", default="10,1000,100000")
+    ap.add_argument("--bound", type=int, default=None,
+                    help="class bound of the build (8 or 16; default the smallest holding the deal: 8)")
     args = ap.parse_args()
     holder_counts = sorted(int(x) for x in args.holders.split(","))
     loan_counts = [int(x) for x in args.loans.split(",")]
@@ -188,13 +191,13 @@ def main() -> None:
         sys.exit("anvil not found: npm install --prefix .tools @foundry-rs/anvil@1.7.1")
     NODE = start_anvil(binary)
     try:
-        run(holder_counts, loan_counts, roots, tree_s, str(binary))
+        run(holder_counts, loan_counts, roots, tree_s, str(binary), args.bound)
     finally:
         NODE.stop()
 
 
 def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes], tree_s: float,
-        binary: str) -> None:
+        binary: str, bound: int | None = None) -> None:
     t0 = time.time()
     network_env(NODE.url if NODE else "")
     admin_acct = Account.from_key(ANVIL_KEYS[0])
@@ -211,20 +214,20 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     faces = list(ex.face)
     rows: list[tuple[str, int, str, str]] = []  # name, gas, target kind, note
 
-    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin)
-    rows.append(("deploy Deal", deploy_gas("Deal", d.settlement.address, faces, ex.pool_original,
+    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, bound=bound)
+    rows.append(("deploy Deal", deploy_gas(d.bound, "Deal", d.settlement.address, faces, ex.pool_original,
                                            ex.reserve_initial, d.timelock.address, admin, admin, admin,
                                            admin, sender=admin), "", ""))
-    rows.append(("deploy TrancheToken (each)", deploy_gas("TrancheToken", "Senior A", "A", d.deal.address,
+    rows.append(("deploy TrancheToken (each)", deploy_gas(d.bound, "TrancheToken", "Senior A", "A", d.deal.address,
                                                           d.issuance.address, 0, faces[0], sender=admin), "", ""))
-    rows.append(("deploy RemittanceOracle", deploy_gas("RemittanceOracle", d.deal.address, admin,
+    rows.append(("deploy RemittanceOracle", deploy_gas(d.bound, "RemittanceOracle", d.deal.address, admin,
                                                        [k.address for k in keys], 3, max(loan_counts),
                                                        625 * 10**14, 5 * 10**16, 10**16, [0, 0, 0],
                                                        sender=admin), "", ""))
-    rows.append(("deploy Issuance", deploy_gas("Issuance", d.deal.address, admin, 0, 2**40, 2**41, 0,
+    rows.append(("deploy Issuance", deploy_gas(d.bound, "Issuance", d.deal.address, admin, 0, 2**40, 2**41, 0,
                                               [10**18] * len(faces), sender=admin), "", ""))
     rows.append(("deploy ExactWaterfall (four_tranche parameters)",
-                 deploy_gas("ExactWaterfall", exact_params(ex), d.deal.address, ZERO_ADDRESS, sender=admin), "", ""))
+                 deploy_gas(d.bound, "ExactWaterfall", exact_params(ex), d.deal.address, ZERO_ADDRESS, sender=admin), "", ""))
 
     inv_accts = [Account.from_key(ANVIL_KEYS[1])] + [Account.from_key(bytes([0x70 + i]) * 32) for i in range(3)]
     for acct in inv_accts:
@@ -379,6 +382,8 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
 
     version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     print(f"machine check: load {os.getloadavg()[0]:.2f} (gas does not depend on load); node: {version}")
+    print(f"build: the {d.bound}-class contracts (deal_types.MAX_TRANCHES = {d.bound}) for the deal's "
+          f"{len(faces)} classes{'' if bound is None else ' (--bound)'}")
     print(f"loan tapes: {', '.join(f'{n:,}' for n in loan_counts)} leaves built in {tree_s:.1f} s CPU; "
           f"{made:,} holders created by transfers in {setup_s:.0f} s")
     print(f"{'operation':<56} {'gas':>10}  {'target':>8}  result")

@@ -31,7 +31,9 @@ row.
 A second table runs the whole period on chain: ``ExactWaterfall.apply`` (the
 waterfall's part of a remittance: every step, its storage, and for a rules deal the
 call to its ``RuleProgram`` for the principal rules and the Z accrual) for rules deals
-of 2, 4, 8, 15 classes and the waterfall's bound (``MAX_TRANCHES``), against the same
+of 2, 4, 8, 9, 15 classes and the largest bound (``MAX_TRANCHES``), each on the build
+``deploy_exact_waterfall`` chooses (the smallest class bound holding it: 8 up to 8
+classes, else 16; column ``build``), against the same
 classes in the fixed sequential order deployed in the same run (the baseline), per
 class and as a share of a 30M block; then the agency REMIC example. Period 2 of a performing
 pool (every storage slot already written in period 1), execution gas as above.
@@ -41,8 +43,10 @@ signatures: the oracle's checks, the cash pulled, ``Deal.distribute`` and its ev
 the waterfall, the rule program): each rules deal deployed as a Deal by
 ``deploy_deal(config_from_spec(...))``, one investor a class, period 2 of a
 performing month (1/360 scheduled, 1% prepaid), against the fixed order of the same
-classes (the baseline, same run); execution gas (the transaction's intrinsic 21,000
-and its calldata, about 17k for the report and three signatures, come on top).
+classes (the baseline, same run), each on the build ``deploy_deal`` chooses; for 8
+classes or fewer the fixed order again on the 16-class build (column ``on 16``: what
+the smaller build saves); execution gas (the transaction's intrinsic 21,000 and its
+calldata, about 17k for the report and three signatures, come on top).
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ import boa
 from eth_account import Account
 
 from openmbs.chain import config_from_spec, deploy_deal
+from openmbs.chain._contracts import BOUNDS, bound_for
 from openmbs.chain._exact_waterfall import deploy_exact_waterfall, report_struct
 from openmbs.chain._rule_program import deploy_rule_program
 from openmbs.oracle import RemittanceReport, attest
@@ -74,7 +79,9 @@ from openmbs.structuring import (
 
 SIZES = (4, 8, 15, 16, 32, 64)
 #: class counts of the waterfall table: 4, 8, 15 and the bound (with 2 for the slope)
-APPLY_SIZES = tuple(sorted({2, 4, 8, 15, MAX_TRANCHES}))
+APPLY_SIZES = tuple(sorted({2, 4, 8, 9, 15, MAX_TRANCHES}))
+#: class counts of the whole-remittance table: both sides of the 8-class build's bound
+REMIT_SIZES = (4, 8, 9, 15, MAX_TRANCHES)
 #: a block's gas limit (Ethereum mainnet, 2025), for scale
 BLOCK_GAS = 30_000_000
 
@@ -158,9 +165,11 @@ def measure(deal: ExactDeal) -> dict[str, int]:
 
 
 def apply_gas(deal: ExactDeal) -> int:
-    """Execution gas of ``ExactWaterfall.apply`` in period 2 of a performing pool."""
+    """Execution gas of ``ExactWaterfall.apply`` in period 2 of a performing pool, on
+    the build ``deploy_exact_waterfall`` chooses (:func:`bound_for`)."""
     me = boa.env.eoa
     contract = deploy_exact_waterfall(deal, me)
+    assert int(contract.max_tranches()) == bound_for(deal.n_tranches)
     pool = deal.pool_original
     gas = 0
     for period in (1, 2):
@@ -172,12 +181,14 @@ def apply_gas(deal: ExactDeal) -> int:
     return gas
 
 
-def remittance_gas(spec: DealSpec) -> int:
-    """Execution gas of ``RemittanceOracle.submit`` in period 2 of the whole deal."""
+def remittance_gas(spec: DealSpec, bound: int | None = None) -> int:
+    """Execution gas of ``RemittanceOracle.submit`` in period 2 of the whole deal, on
+    the ``bound``-class build (default the one ``deploy_deal`` chooses)."""
     keys = [Account.from_key(bytes([i + 1]) * 32) for i in range(5)]
     admin = boa.env.generate_address("admin")
     cfg = config_from_spec(spec, loan_count=10, max_net_rate=0.06)
-    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin)
+    d = deploy_deal(cfg, attestors=[k.address for k in keys], admin=admin, bound=bound)
+    assert d.bound == (bound or bound_for(len(cfg.tranches)))
     faces = cfg.exact.face
     investors = [boa.env.generate_address(f"investor{i}") for i in range(len(faces))]
     d.allow([*investors, admin], 2**40)
@@ -219,25 +230,28 @@ def main() -> None:
         if name != "agency_remic":
             prev = (n, m["payoff"])
     print()
-    head = (f"{'classes':>8}{'fixed order':>13}{'rules':>9}{'rules - fixed':>15}{'fixed / class':>15}"
+    head = (f"{'classes':>8}{'build':>7}{'fixed order':>13}{'rules':>9}{'rules - fixed':>15}{'fixed / class':>15}"
             f"{'rules / class':>15}{'% of 30M':>10}")
-    print(f"ExactWaterfall.apply, period 2 (execution gas; the bound is {MAX_TRANCHES} classes)")
+    print(f"ExactWaterfall.apply, period 2 (execution gas; builds {list(BOUNDS)}, the largest bound {MAX_TRANCHES})")
     print(head)
     print("-" * len(head))
     for n in APPLY_SIZES:
         fixed, rules = apply_gas(sequential_deal(n)), apply_gas(rules_deal(n))
-        print(f"{n:>8}{fixed:>13,}{rules:>9,}{rules - fixed:>15,}{fixed / n:>15,.0f}{rules / n:>15,.0f}"
-              f"{100 * rules / BLOCK_GAS:>9.2f}%")
+        print(f"{n:>8}{bound_for(n):>7}{fixed:>13,}{rules:>9,}{rules - fixed:>15,}{fixed / n:>15,.0f}"
+              f"{rules / n:>15,.0f}{100 * rules / BLOCK_GAS:>9.2f}%")
     remic = apply_gas(agency)
     print(f"agency_remic ({agency.n_tranches} classes): {remic:,} gas, {remic / agency.n_tranches:,.0f} per class")
     print()
-    print(f"Whole remittance (RemittanceOracle.submit, 3-of-5), period 2 (execution gas; bound {MAX_TRANCHES})")
-    head = f"{'classes':>8}{'fixed order':>13}{'rules':>9}{'fixed / class':>15}{'rules / class':>15}{'% of 30M':>10}"
+    print(f"Whole remittance (RemittanceOracle.submit, 3-of-5), period 2 (execution gas; builds {list(BOUNDS)})")
+    head = (f"{'classes':>8}{'build':>7}{'fixed order':>13}{'on 16':>9}{'rules':>9}{'fixed / class':>15}"
+            f"{'rules / class':>15}{'% of 30M':>10}")
     print(head)
     print("-" * len(head))
-    for n in (4, 8, 15, MAX_TRANCHES):
+    for n in REMIT_SIZES:
         fixed, rules = remittance_gas(sequential_spec(n)), remittance_gas(rules_spec(n))
-        print(f"{n:>8}{fixed:>13,}{rules:>9,}{fixed / n:>15,.0f}{rules / n:>15,.0f}{100 * rules / BLOCK_GAS:>9.2f}%")
+        on16 = f"{remittance_gas(sequential_spec(n), bound=BOUNDS[-1]):,}" if bound_for(n) < BOUNDS[-1] else "-"
+        print(f"{n:>8}{bound_for(n):>7}{fixed:>13,}{on16:>9}{rules:>9,}{fixed / n:>15,.0f}{rules / n:>15,.0f}"
+              f"{100 * rules / BLOCK_GAS:>9.2f}%")
     remic = remittance_gas(example_deal("agency_remic"))
     print(f"agency_remic ({agency.n_tranches} classes): {remic:,} gas, {remic / agency.n_tranches:,.0f} per class")
 
