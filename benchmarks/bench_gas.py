@@ -227,7 +227,7 @@ def run(holder_counts: list[int], loan_counts: list[int], roots: dict[int, bytes
     rows.append(("deploy Issuance", deploy_gas(d.bound, "Issuance", d.deal.address, admin, 0, 2**40, 2**41, 0,
                                               [10**18] * len(faces), sender=admin), "", ""))
     rows.append(("deploy ExactWaterfall (four_tranche parameters)",
-                 deploy_gas(d.bound, "ExactWaterfall", exact_params(ex), d.deal.address, ZERO_ADDRESS, sender=admin), "", ""))
+                 deploy_gas(d.bound, "ExactWaterfall", exact_params(ex, d.bound), d.deal.address, ZERO_ADDRESS, sender=admin), "", ""))
 
     inv_accts = [Account.from_key(ANVIL_KEYS[1])] + [Account.from_key(bytes([0x70 + i]) * 32) for i in range(3)]
     for acct in inv_accts:

@@ -82,6 +82,8 @@ SIZES = (4, 8, 15, 16, 32, 64)
 APPLY_SIZES = tuple(sorted({2, 4, 8, 9, 15, MAX_TRANCHES}))
 #: class counts of the whole-remittance table: both sides of the 8-class build's bound
 REMIT_SIZES = (4, 8, 9, 15, MAX_TRANCHES)
+#: EIP-170's limit on deployed code (bytes)
+EIP170 = 24_576
 #: a block's gas limit (Ethereum mainnet, 2025), for scale
 BLOCK_GAS = 30_000_000
 
@@ -213,7 +215,28 @@ def remittance_gas(spec: DealSpec, bound: int | None = None) -> int:
     return gas
 
 
+def size_rows() -> list[str]:
+    """Deployed size of each bounded contract per build (EIP-170: 24,576 bytes of
+    runtime plus immutables, as Vyper 0.4 deploys them)."""
+    from openmbs.chain._contracts import artifact
+    from openmbs.chain._verify import _immutables_size
+
+    out = [f"{'contract':<16}{'build':>7}{'runtime':>9}{'immutables':>12}{'deployed':>10}{'room (EIP-170)':>16}"]
+    out.append("-" * len(out[0]))
+    for name in ("ExactWaterfall", "Deal", "RuleProgram", "Issuance"):
+        for bound in BOUNDS:
+            art = artifact(name, bound)
+            imm = _immutables_size(art.bytecode)
+            size = len(art.runtime) + imm
+            out.append(f"{name:<16}{bound:>7}{len(art.runtime):>9,}{imm:>12,}{size:>10,}{EIP170 - size:>16,}")
+    return out
+
+
 def main() -> None:
+    print("Code size per build (deal_types.MAX_TRANCHES; the immutables' length is fixed by the build)")
+    for line in size_rows():
+        print(line)
+    print()
     rows: list[tuple[str, int, dict[str, int]]] = [(f"{n} classes", n, measure(rules_deal(n))) for n in SIZES]
     agency = compile_exact(example_deal("agency_remic"))
     rows.append(("agency_remic", agency.n_tranches, measure(agency)))

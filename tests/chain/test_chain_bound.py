@@ -145,3 +145,13 @@ def test_the_record_keeps_the_build_and_an_old_record_means_8(world: Any, tmp_pa
     write_deployment_record(tmp_path / "bad.json", doc)
     with pytest.raises(InputError, match=r"bad.json' field 'class_bound' value 12: need one of .*\[8, 16\]"):
         read_deployment_record(tmp_path / "bad.json")
+
+
+def test_only_the_waterfall_and_program_abis_differ_between_builds() -> None:
+    """The indexer and the clients read the deal's events and views with one ABI per
+    contract whatever the build: that holds because only the contracts exchanging
+    fixed rows (the Allocation, ``pay``) have another ABI in the 8-class build."""
+    from openmbs.chain._contracts import CONTRACTS
+
+    differ = sorted(n for n in CONTRACTS if artifact(n, 8).abi != artifact(n, 16).abi)
+    assert differ == ["ExactWaterfall", "RuleProgram", "SequentialTestWaterfall"]

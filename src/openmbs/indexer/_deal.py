@@ -47,6 +47,8 @@ def deal_contracts(url: str, deal: str) -> DealContracts:
     code = source._call("eth_getCode", [deal, "latest"])
     if code in (None, "0x", ""):
         raise InputError(f"--deal value {deal!r}: no contract at that address on {url}")
+    # the ABIs read here are the same in both builds (8 and 16 classes; pinned by
+    # tests/chain/test_chain_bound.py): only the waterfall's and the program's differ
     deal_abi = artifact("Deal").abi
     first = ContractRegistry()
     first.add(deal, "Deal", deal_abi)

@@ -368,7 +368,7 @@ def _rejection_reason(w: _World, report: Any, sigs: Any, reason: str, sold: Sequ
     from openmbs.chain import attestation_deadline, deployer, revert_reason
 
     try:
-        oracle = deployer("RemittanceOracle").at(w.oracle_address)
+        oracle = deployer("RemittanceOracle", w.client.bound).at(w.oracle_address)
         head = (report.as_tuple(), attestation_deadline(sigs), [a.as_tuple() for a in sigs])
         if sold:
             oracle.submit_with_sales(
