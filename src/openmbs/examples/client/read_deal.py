@@ -57,9 +57,10 @@ def load_deployment(path: Path) -> dict[str, Any]:
 
     The one function that knows the record's layout: adapt it if the format changes.
     Returns ``chain_id``, ``deal`` (address), ``tokens`` (addresses in tranche order),
-    ``oracle``, ``waterfall`` and ``from_block`` (where to start reading events: the
+    ``oracle``, ``waterfall``, ``from_block`` (where to start reading events: the
     deal's deployment block when the record keeps it, ``deployments.deal.block``,
-    else 0).
+    else 0) and ``class_bound`` (the build of the deal's contracts, 8 or 16 classes;
+    8 when the record predates the field).
     """
     record = json.loads(path.read_text())
     contracts = record["contracts"]
@@ -71,12 +72,15 @@ def load_deployment(path: Path) -> dict[str, Any]:
         "oracle": to_checksum_address(contracts["oracle"]),
         "waterfall": to_checksum_address(contracts["waterfall"]),
         "from_block": int(deal_deployment.get("block") or 0),
+        "class_bound": int(record.get("class_bound", 8)),
     }
 
 
-def load_artifact(folder: Path, name: str) -> dict[str, Any]:
-    """``<folder>/<name>.json``, a Foundry-style artifact."""
-    doc: dict[str, Any] = json.loads((folder / f"{name}.json").read_text())
+def load_artifact(folder: Path, name: str, class_bound: int = 16) -> dict[str, Any]:
+    """``<folder>/<name>.json``, a Foundry-style artifact of the 16-class build, or
+    ``<folder>/<name>.c8.json`` of the 8-class build (``class_bound`` 8)."""
+    stem = name if class_bound == 16 else f"{name}.c{class_bound}"
+    doc: dict[str, Any] = json.loads((folder / f"{stem}.json").read_text())
     return doc
 
 
@@ -95,16 +99,17 @@ def open_deal(w3: Web3, artifacts: Path, deployment: dict[str, Any]) -> dict[str
     """The deal and its contracts, read FROM THE DEAL (the record must agree)."""
     if w3.eth.chain_id != deployment["chain_id"]:
         sys.exit(f"the node is chain {w3.eth.chain_id}, the record says {deployment['chain_id']}")
-    deal = attach(w3, load_artifact(artifacts, "Deal"), deployment["deal"])
+    bound = deployment["class_bound"]
+    deal = attach(w3, load_artifact(artifacts, "Deal", bound), deployment["deal"])
     oracle_addr = to_checksum_address(deal.functions.oracle().call())
     n = deal.functions.tranche_count().call()
     token_addrs = [to_checksum_address(deal.functions.tranche_token(i).call()) for i in range(n)]
     if oracle_addr != deployment["oracle"] or token_addrs != deployment["tokens"]:
         sys.exit("the deployment record's addresses differ from the deal's; refusing to read it")
-    token_art = load_artifact(artifacts, "TrancheToken")
+    token_art = load_artifact(artifacts, "TrancheToken", bound)
     return {
         "deal": deal,
-        "oracle": attach(w3, load_artifact(artifacts, "RemittanceOracle"), oracle_addr),
+        "oracle": attach(w3, load_artifact(artifacts, "RemittanceOracle", bound), oracle_addr),
         "tokens": [attach(w3, token_art, a) for a in token_addrs],
     }
 
