@@ -155,3 +155,18 @@ def test_only_the_waterfall_and_program_abis_differ_between_builds() -> None:
 
     differ = sorted(n for n in CONTRACTS if artifact(n, 8).abi != artifact(n, 16).abi)
     assert differ == ["ExactWaterfall", "RuleProgram", "SequentialTestWaterfall"]
+
+
+@pytest.mark.parametrize("times", [0, 2])
+def test_a_build_needs_exactly_one_bound_line(tmp_path: Any, monkeypatch: Any, times: int) -> None:
+    """The 8-class build rewrites deal_types.vy's one MAX_TRANCHES line: with none or
+    two, which one bounds what would be unclear, so no build is made."""
+    from openmbs.chain import _contracts
+
+    line = "MAX_TRANCHES: constant(uint256) = 16\n"
+    text = (_contracts.CONTRACTS_DIR / "deal_types.vy").read_text()
+    assert text.count(line) == 1
+    (tmp_path / "deal_types.vy").write_text(text.replace(line, line * times))
+    monkeypatch.setattr(_contracts, "CONTRACTS_DIR", tmp_path)
+    with pytest.raises(ChainError, match=f"need exactly one line .* found {times}"):
+        _contracts._bounded_types(8)

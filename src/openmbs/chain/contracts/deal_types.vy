@@ -9,7 +9,10 @@
 
 # ---------------------------------------------------------------- CONSTANTS
 
-# @dev Largest number of tranches a deal may have (bounds every loop).
+# @dev Largest number of tranches a deal may have (bounds every loop). The one source
+# of the class bound: every contract with a bound derives it from here, and openmbs
+# builds the contracts once per bound (8 and 16, this line rewritten; docs/chain.md,
+# "Maximum classes on chain"), so it must stay the only line of its kind.
 MAX_TRANCHES: constant(uint256) = 16
 
 # @dev Number of free-form words of waterfall state reported with each allocation
