@@ -431,8 +431,63 @@ def test_attack_penalty_while_the_deal_is_paused_is_refused(world, bond, tape):
     with boa.env.prank(bond.address), boa.reverts(dev="paused"):
         d.deal.add_other_income(LATE_PENALTY)
     d.deal.unpause(sender=world.admin)
+    # the servicer gets RESUME_GRACE after the pause to report (see the next test)
+    warp(bond.RESUME_GRACE())
     assert bond.penalize_late(2) == LATE_PENALTY
     assert bond.bond() == BOND - LATE_PENALTY and d.deal.other_income() == LATE_PENALTY
+
+
+def test_attack_pause_over_the_deadline_then_penalty_at_unpause(world, bond, tape):
+    """Griefing the bond through a pause: the guardian pauses the deal before a due date
+    and lifts the pause after it. The servicer could not report while paused; a penalty
+    called the second the pause is lifted would punish it for that. It has RESUME_GRACE
+    from the moment reporting is possible again."""
+    d = world.d
+    tape.remit(1)
+    warp(bond.due(2) - now() - DAY)
+    d.deal.pause(sender=world.admin)
+    warp(3 * DAY)  # the due date passes during the pause
+    d.deal.unpause(sender=world.admin)
+    resumed = now()
+    assert d.deal.resumed_at() == resumed
+    assert bond.late_from(2) == resumed + bond.RESUME_GRACE() > bond.due(2)
+    griefer = boa.env.generate_address("griefer")
+    with boa.reverts(dev="not late"):
+        bond.penalize_late(2, sender=griefer)
+    warp(bond.RESUME_GRACE() - 1)
+    with boa.reverts(dev="not late"):
+        bond.penalize_late(2, sender=griefer)
+    tape.remit(2)  # the servicer reports within the grace: no penalty at all
+    with boa.reverts(dev="report accepted"):
+        bond.penalize_late(2, sender=griefer)
+    assert bond.bond() == BOND and bond.strikes() == 0
+
+
+def test_attack_dispute_over_the_deadline_then_penalty_at_resolve(world, bond, tape):
+    """The same through a fraud-proof dispute: distributions are paused until governance
+    resolves it; the report due meanwhile is late only RESUME_GRACE after the resolution."""
+    d = world.d
+    tape.remit(1)
+    _shift_balance(tape, 4, 3, 5_000_000)
+    tape.remit(2)
+    bond.prove_discontinuity(*tape.proof(1, 3), *tape.proof(2, 3), sender=world.admin)
+    warp(bond.due(3) - now() + 2 * DAY)
+    with boa.reverts(dev="bond under dispute"):
+        bond.penalize_late(3)
+    with boa.env.prank(d.timelock.address):
+        bond.resolve()
+    with boa.reverts(dev="not late"):
+        bond.penalize_late(3)
+    warp(bond.RESUME_GRACE())
+    assert bond.penalize_late(3) == LATE_PENALTY
+    _held(world, bond)
+
+
+def test_a_deal_that_closes_after_a_due_date_gives_the_servicer_the_grace(world, bond):
+    """Reporting starts at closing: a due date before it is not missed at closing."""
+    closed = world.d.deal.resumed_at()
+    assert closed > 0
+    assert bond.late_from(1) == max(bond.due(1), closed + bond.RESUME_GRACE())
 
 
 def test_attack_griefing_the_bond_before_the_deadline(world, bond, tape):

@@ -20,8 +20,9 @@ is refused. Invariants after every step:
   proceeds reach the deal as the loan's recovery (the exact engine beside the chain
   agrees with the deal's tranche balances after every report);
 * a fraud proof succeeds exactly when the model knows the tape broke continuity, and
-  pauses distributions (every report refused, no late penalty) until governance
-  resolves it.
+  pauses distributions until governance resolves it (every report refused, no late
+  penalty); a report that fell due during a pause, the guardian's or a dispute's, may
+  be penalized only ``RESUME_GRACE`` after the pause ends.
 """
 
 from __future__ import annotations
@@ -106,6 +107,9 @@ class SalesMachine(RuleBasedStateMachine):
         self.disputes = 0  # fraud proofs governance has not resolved (distributions paused)
         self.pending = 0  # late penalties paid to the deal, not yet distributed
         self.paused = False  # the deal's guardian paused it
+        # when reporting last became possible (closing, end of a pause, disputes
+        # resolved): a penalty waits RESUME_GRACE after it
+        self.resumed = int(self.w.d.deal.resumed_at())
         self.shift_next = False
 
     def teardown(self) -> None:
@@ -116,7 +120,8 @@ class SalesMachine(RuleBasedStateMachine):
     @initialize()
     def loan_1_rolls_to_90_days(self) -> None:
         """Three periods in which loan 1 misses its payments (a loan for sale at once),
-        then a late and dishonest fourth report, its fraud proof and its resolution."""
+        then a late and dishonest fourth report, its fraud proof and its resolution,
+        then loan 1's sale and the report that confirms it."""
         for _ in range(3):
             self.remit(1, 0, False)
         # and the fourth report is late: anyone takes the penalty (the model checks it);
@@ -128,6 +133,9 @@ class SalesMachine(RuleBasedStateMachine):
         self.remit(1, 0, True)
         self.prove(0, True)
         self.resolve()
+        # then loan 1 (90+ days) is sold and the next report confirms the sale
+        self.sell(0, 1)
+        self.remit(1, 0, False)
 
     @rule(roll=st.integers(1, 4), cure=st.integers(0, 12), shift=VALID)
     def remit(self, roll: int, cure: int, shift: bool) -> None:
@@ -274,7 +282,9 @@ class SalesMachine(RuleBasedStateMachine):
         """Wait, then take a late-report penalty for a period not yet reported."""
         boa.env.time_travel(seconds=wait_days * DAY)
         p = self.period + 1 + ahead
-        if now() < int(self.bond.due(p)):
+        late_from = max(int(self.bond.due(p)), self.resumed + int(self.bond.RESUME_GRACE()))
+        assert int(self.bond.late_from(p)) == late_from
+        if now() < late_from:
             reason = "not late"
         elif p in self.penalized:
             reason = "already penalized"
@@ -303,6 +313,7 @@ class SalesMachine(RuleBasedStateMachine):
         deal, admin = self.w.d.deal, self.w.admin
         if self.paused:
             deal.unpause(sender=admin)
+            self.resumed = now()
         else:
             deal.pause(sender=admin)
         self.paused = not self.paused
@@ -348,6 +359,7 @@ class SalesMachine(RuleBasedStateMachine):
                 return
             bond.resolve()
         self.disputes = 0
+        self.resumed = now()
         self._done("resolve")
 
     def _done(self, kind: str) -> None:
@@ -387,5 +399,5 @@ def test_sales_bond_machine(world: Any, chain: Any) -> None:
     )
     print(f"sales machine: {examples} examples; successful steps {SalesMachine.done}")
     # the run exercised every money path (derandomized: the same steps every time)
-    assert set(SalesMachine.done) == {"sale", "bid", "confirm", "penalty", "penalty distributed", "fraud proof",
-                                      "resolve", "pause"}, SalesMachine.done
+    paths = {"sale", "bid", "confirm", "penalty", "penalty distributed", "fraud proof", "resolve", "pause"}
+    assert set(SalesMachine.done) == paths, f"never taken: {sorted(paths - set(SalesMachine.done))}"

@@ -283,6 +283,10 @@ _parked_total: uint256
 # @dev The current fee and residual recipients (pull with `claim_payee`).
 fee_recipient: public(address)
 residual_recipient: public(address)
+# @dev When reporting last became possible (unix seconds): the closing, or the lifting
+# of a pause. The servicer bond gives the servicer a grace period from it before a
+# late-report penalty (`ServicerBond.late_from`). Never read on the hot path.
+resumed_at: public(uint256)
 # Internal accounting of the settlement asset, by construction (every period's
 # cash lands in exactly one of the holders' credit, the payees, the reserve):
 # cash_held = credited - claimed + owed to payees + reserve account + other income
@@ -393,6 +397,7 @@ def mark_closed():
         # A receipt check (before closing the deal holds nothing it accounts for).
         assert staticcall settlement.balanceOf(self) >= reserve_initial  # dev: reserve not funded
         log ReserveFunded(source=msg.sender, amount=reserve_initial, reserve_balance=reserve_initial)
+    self.resumed_at = block.timestamp
     log DealClosed(timestamp=block.timestamp)
 
 
@@ -1008,6 +1013,7 @@ def unpause():
     progress: uint256 = self._progress
     assert self._is_paused(progress)  # dev: not paused
     self._progress = self._with_paused(progress, False)
+    self.resumed_at = block.timestamp
     log Unpaused(account=msg.sender)
 
 

@@ -55,6 +55,7 @@ interface IDeal:
     def closed() -> bool: view
     def paused() -> bool: view
     def add_other_income(amount: uint256): nonpayable
+    def resumed_at() -> uint256: view
 
 interface ILoanSale:
     def status(loan_id: bytes32) -> uint256: view
@@ -66,6 +67,11 @@ interface ILoanSale:
 WAD: constant(uint256) = deal_types.WAD
 MAX_ATTESTORS: constant(uint256) = 32
 MAX_PROOF: constant(uint256) = loan_proof.MAX_DEPTH
+# @dev Seconds a servicer has to report once reporting is possible again (the deal
+# closed, a guardian's pause lifted, a fraud-proof dispute resolved) before a report
+# that fell due meanwhile can be penalized: a pause over a due date must not let
+# anyone take the penalty the second it ends (`late_from`).
+RESUME_GRACE: public(constant(uint256)) = 5 * 86400
 DAY: constant(uint256) = 86400
 SOLD: constant(uint256) = 2
 SERVICER_ROLE: constant(bytes32) = keccak256("SERVICER_ROLE")
@@ -174,6 +180,8 @@ max_strikes: public(immutable(uint256))
 # @dev Internal accounting, base units of the settlement asset (`bond`, `forfeited`).
 _funds: uint256
 _counts: uint256
+# @dev When governance last resolved the disputes (`resolve`): distributions resumed.
+_resumed_at: uint256
 penalized: public(HashMap[uint256, bool])
 # @dev keccak256(abi_encode(loan_id, period)) of each later record already proven fraudulent.
 proven: public(HashMap[bytes32, bool])
@@ -286,7 +294,7 @@ def penalize_late(period: uint256) -> uint256:
     """
     last: uint256 = staticcall oracle.last_period()
     assert period > last  # dev: report accepted
-    assert block.timestamp >= self._due(period)  # dev: not late
+    assert block.timestamp >= self._late_from(period)  # dev: not late
     assert not self.penalized[period]  # dev: already penalized
     # while a fraud proof has paused distributions no report can be accepted
     assert self._counts & _U128 == 0  # dev: bond under dispute
@@ -462,6 +470,7 @@ def resolve():
     counts: uint256 = self._counts
     assert counts & _U128 != 0  # dev: no dispute
     self._counts = counts & ~_U128
+    self._resumed_at = block.timestamp
     log DisputesResolved(resolved=counts & _U128)
     extcall oracle.lift_dispute()  # distributions resume
 
@@ -513,6 +522,20 @@ def due(period: uint256) -> uint256:
     @return uint256 Unix timestamp.
     """
     return self._due(period)
+
+
+@external
+@view
+def late_from(period: uint256) -> uint256:
+    """
+    @notice First second (UTC) at which `penalize_late(period)` may be called: the due
+            date, or RESUME_GRACE after reporting last became possible (the deal's
+            closing or the end of its last pause, the last resolution of disputes),
+            whichever is later.
+    @param period The period (from 1).
+    @return uint256 Unix timestamp.
+    """
+    return self._late_from(period)
 
 
 @external
@@ -596,6 +619,13 @@ def _slash(loan_id: bytes32, period: uint256, kind: uint256) -> uint256:
     if bounty != 0:
         assert extcall settlement.transfer(msg.sender, bounty, default_return_value=True)  # dev: transfer failed
     return bounty
+
+
+@internal
+@view
+def _late_from(period: uint256) -> uint256:
+    resumed: uint256 = max(staticcall deal.resumed_at(), self._resumed_at)
+    return max(self._due(period), resumed + RESUME_GRACE)
 
 
 @internal
