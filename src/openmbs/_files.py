@@ -64,3 +64,12 @@ def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(target: Path, text: str) -> None:
+    """:func:`atomic_write` of ``text`` (UTF-8)."""
+
+    def write(tmp: Path) -> None:
+        tmp.write_text(text, encoding="utf-8")
+
+    atomic_write(target, write)

@@ -39,11 +39,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from openmbs._files import atomic_write
+from openmbs._files import atomic_write_text
 from openmbs.chain._contracts import (
     BOUNDS,
     CONTRACTS,
@@ -180,13 +179,6 @@ def foundry_artifact(name: str, bound: int = BOUNDS[-1]) -> dict[str, Any]:
     }
 
 
-def _writer(text: str) -> Callable[[Path], None]:
-    def write(tmp: Path) -> None:
-        tmp.write_text(text)
-
-    return write
-
-
 def write_foundry_artifacts(
     out_dir: str | Path, names: tuple[str, ...] | None = None, bounds: tuple[int, ...] = BOUNDS
 ) -> list[Path]:
@@ -205,6 +197,6 @@ def write_foundry_artifacts(
         for name in names if names is not None else DEPLOYABLE_CONTRACTS:
             doc = foundry_artifact(name, bound)
             target = out / f"{export_name(name, bound)}.json"
-            atomic_write(target, _writer(json.dumps(doc, indent=2) + "\n"))
+            atomic_write_text(target, json.dumps(doc, indent=2) + "\n")
             written.append(target)
     return written

@@ -213,16 +213,11 @@ def _plain(x: Any) -> Any:
 def write_deployment_record(path: str | os.PathLike[str], record: DeploymentRecord | Mapping[str, Any]) -> Path:
     """Write ``record`` (a :class:`DeploymentRecord`, or its JSON document) to ``path``
     atomically: never seen half-written, an earlier record stays whole until the rename."""
-    from openmbs._files import atomic_write
+    from openmbs._files import atomic_write_text
 
     doc = record.to_json() if isinstance(record, DeploymentRecord) else dict(record)
-    text = json.dumps(doc, indent=1)
     target = Path(path)
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(text)
-
-    atomic_write(target, write)
+    atomic_write_text(target, json.dumps(doc, indent=1))
     return target
 
 

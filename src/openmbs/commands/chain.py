@@ -746,7 +746,7 @@ def export(
         typer.echo(str(p))
     if state is None:
         return
-    from openmbs._files import atomic_write
+    from openmbs._files import atomic_write_text
     from openmbs.chain import open_deal, read_deployment_record
 
     network = read_deployment_record(state)["network"]
@@ -782,10 +782,5 @@ def export(
         "deployments": record.get("deployments", {}),
     }
     target = out / "addresses.json"
-    text = json.dumps(doc, indent=1)
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(text)
-
-    atomic_write(target, write)
+    atomic_write_text(target, json.dumps(doc, indent=1))
     typer.echo(str(target))

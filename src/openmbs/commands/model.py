@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from openmbs._files import atomic_write
+from openmbs._files import atomic_write, atomic_write_text
 from openmbs.commands._output import console as stdout_console
 from openmbs.commands._output import print_table
 from openmbs.errors import InputError
@@ -292,13 +292,8 @@ def _read_history(performance: Path, acquisition: Path | None) -> Any:
 
 
 def _write_json(out: Path, doc: dict[str, Any]) -> None:
-    text = json.dumps(doc, indent=1)
-
-    def _write(p: Path) -> None:
-        p.write_text(text)
-
     try:
-        atomic_write(out, _write)
+        atomic_write_text(out, json.dumps(doc, indent=1))
     except OSError as exc:
         raise InputError(f"file {str(out)!r}: cannot write ({exc.strerror})") from exc
 
